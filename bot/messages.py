@@ -1,0 +1,193 @@
+"""Block Kit for each message and view, rendered from templates/ with a request's state."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup
+
+from bot import validation
+from bot.templating import TEMPLATES_DIR, escape_mrkdwn, render_json, render_text, trusted_mrkdwn
+from storage.models import IntroRequest
+
+LIMITS = {
+    "target_name": validation.TARGET_NAME_MAX,
+    "target_company": validation.TARGET_COMPANY_MAX,
+    "reason": validation.REASON_MAX,
+    "blurb": validation.BLURB_MAX,
+    "blurb_min": validation.BLURB_MIN,
+}
+
+
+@lru_cache(maxsize=1)
+def labels() -> dict[str, Any]:
+    with (TEMPLATES_DIR / "labels.json").open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+@dataclass
+class ModalPrefill:
+    connector_id: str = ""
+    target_name: str = ""
+    target_company: str = ""
+    reason: str = ""
+    blurb: str = ""
+    closeness: str = ""
+
+
+@dataclass
+class ModalContext:
+    """What the intro modal carries from where it was opened to its submission."""
+
+    source_channel_id: str | None = None
+    source_message_ts: str | None = None
+    redirected_from_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        data = {
+            "c": self.source_channel_id,
+            "ts": self.source_message_ts,
+            "r": self.redirected_from_id,
+        }
+        return json.dumps({k: v for k, v in data.items() if v is not None})
+
+    @classmethod
+    def load(cls, raw: str | None) -> ModalContext:
+        try:
+            data = json.loads(raw or "{}")
+        except json.JSONDecodeError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        redirected = data.get("r")
+        return cls(
+            source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
+            source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
+            redirected_from_id=redirected if isinstance(redirected, int) else None,
+        )
+
+
+def _first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else name
+
+
+def forwardable_email(request: IntroRequest) -> str:
+    return render_text(
+        "forwardable_email.txt.j2",
+        requester_name=request.requester_name or "me",
+        target_name=request.target_name,
+        target_first_name=_first_name(request.target_name),
+        target_company=request.target_company,
+        blurb=request.blurb,
+    )
+
+
+def next_step(request: IntroRequest, role: str) -> Markup:
+    """The status line's next step, escaped for mrkdwn with the connector's mention kept."""
+    template = escape_mrkdwn(str(labels()["status"][request.status][f"{role}_next"]))
+    text = template.format(
+        connector=f"<@{request.connector_id}>", target=escape_mrkdwn(request.target_name)
+    )
+    return trusted_mrkdwn(text)
+
+
+def _status(request: IntroRequest) -> dict[str, str]:
+    status: dict[str, str] = labels()["status"][request.status]
+    return status
+
+
+def _message(template: str, **context: Any) -> Message:
+    rendered = render_json(template, **context)
+    return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
+
+
+def connector_card(request: IntroRequest) -> Message:
+    return _message(
+        "connector_card.json.j2",
+        r=request,
+        status=_status(request),
+        next_step=next_step(request, "connector"),
+        closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
+        email=forwardable_email(request),
+    )
+
+
+def requester_card(request: IntroRequest, advice: list[str]) -> Message:
+    return _message(
+        "requester_card.json.j2",
+        r=request,
+        status=_status(request),
+        next_step=next_step(request, "requester"),
+        advice=advice,
+    )
+
+
+def notice(request: IntroRequest, event: str) -> Message:
+    return _message("notice.json.j2", r=request, event=event)
+
+
+def note(kind: str, **context: Any) -> str:
+    defaults = {"party": "", "status_label": "", "detail": "", "connector": ""}
+    rendered: dict[str, str] = render_json("note.json.j2", kind=kind, **(defaults | context))
+    return rendered["text"]
+
+
+def status_label(status: str) -> str:
+    return str(labels()["status"][status]["label"])
+
+
+def intro_modal(
+    prefill: ModalPrefill, context: ModalContext, source_hint: str | None = None
+) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "intro_modal.json.j2",
+        prefill=prefill,
+        private_metadata=context.dump(),
+        source_hint=source_hint,
+        limits=LIMITS,
+        closeness=labels()["closeness"],
+    )
+    return view
+
+
+def decline_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("decline_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
+def redirect_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("redirect_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
+def home_view(
+    mine: list[IntroRequest],
+    waiting: list[IntroRequest],
+    *,
+    first_time: bool,
+    notice_text: str | None = None,
+) -> dict[str, Any]:
+    steps = {r.id: next_step(r, "requester") for r in mine}
+    steps |= {r.id: next_step(r, "connector") for r in waiting}
+    view: dict[str, Any] = render_json(
+        "home.json.j2",
+        mine=mine,
+        waiting=waiting,
+        first_time=first_time,
+        labels=labels(),
+        next_steps=steps,
+        notice=notice_text,
+    )
+    return view

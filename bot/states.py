@@ -1,0 +1,82 @@
+"""The intro request's state machine: who may do what, from which state, to which state.
+
+Double opt-in is explicit: accepting moves a request to CHECKING_WITH_TARGET, and only the
+connector's report of the target's answer moves it on to INTRO_MADE.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    AWAITING_CONNECTOR = "awaiting_connector"
+    CHECKING_WITH_TARGET = "checking_with_target"
+    INTRO_MADE = "intro_made"
+    TARGET_DECLINED = "target_declined"
+    TARGET_NOT_NOW = "target_not_now"
+    CONNECTOR_DECLINED = "connector_declined"
+    REDIRECTED = "redirected"
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    REDIRECT = "redirect"
+    TARGET_AGREED = "target_agreed"
+    TARGET_DECLINED = "target_declined"
+    TARGET_NOT_NOW = "target_not_now"
+    CANCEL = "cancel"
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    CONNECTOR = "connector"
+
+
+# Which party may take each action.
+ACTOR: dict[Action, Role] = {
+    Action.ACCEPT: Role.CONNECTOR,
+    Action.DECLINE: Role.CONNECTOR,
+    Action.REDIRECT: Role.CONNECTOR,
+    Action.TARGET_AGREED: Role.CONNECTOR,
+    Action.TARGET_DECLINED: Role.CONNECTOR,
+    Action.TARGET_NOT_NOW: Role.CONNECTOR,
+    Action.CANCEL: Role.REQUESTER,
+}
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
+    (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
+    (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
+    (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
+    (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+}
+
+OPEN_STATUSES = frozenset({Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET})
+
+
+class TransitionError(Exception):
+    """Base for refused transitions."""
+
+
+class IllegalTransition(TransitionError):
+    def __init__(self, status: Status, action: Action) -> None:
+        super().__init__(f"cannot {action.value} a request that is {status.value}")
+        self.status = status
+        self.action = action
+
+
+def next_status(status: Status, action: Action) -> Status:
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise IllegalTransition(status, action) from None
+
+
+def allowed_actions(status: Status, role: Role) -> list[Action]:
+    return [a for (s, a) in TRANSITIONS if s == status and ACTOR[a] == role]

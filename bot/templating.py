@@ -1,0 +1,86 @@
+"""One Jinja environment for templates/, with escaping made for Slack.
+
+`*.json.j2` templates render Block Kit JSON: every `{{ value }}` is escaped for mrkdwn
+(only `&`, `<`, `>`, which is what stops `<!channel>` and fake mentions) and then for a JSON
+string. `|plain` skips the mrkdwn step for plain_text fields and input values, which Slack
+shows literally. `*.txt.j2` templates render plain text with nothing escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _json_string_body(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+@pass_eval_context
+def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
+    # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
+    if not eval_ctx.autoescape or isinstance(value, Markup):
+        return value
+    if value is None:
+        return Markup("")
+    if isinstance(value, bool | int | float):
+        return Markup(json.dumps(value))
+    return Markup(_json_string_body(escape_mrkdwn(str(value))))
+
+
+def trusted_mrkdwn(text: str) -> Markup:
+    """Text the bot built and escaped itself (it may hold mentions), for a JSON template."""
+    return Markup(_json_string_body(text))
+
+
+def _plain(value: Any) -> Markup:
+    return Markup(_json_string_body("" if value is None else str(value)))
+
+
+def _tojson(value: Any) -> Markup:
+    return Markup(json.dumps(value, ensure_ascii=False))
+
+
+def _truncate_chars(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=lambda name: bool(name and name.endswith(".json.j2")),
+        finalize=_finalize,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["plain"] = _plain
+    env.filters["tojson"] = _tojson
+    env.filters["clip"] = _truncate_chars
+    return env
+
+
+def render_text(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context).strip()
+
+
+def render_json(name: str, **context: Any) -> Any:
+    rendered = environment().get_template(name).render(**context)
+    try:
+        return json.loads(rendered)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"template {name} rendered invalid JSON: {exc}") from exc

@@ -1,0 +1,58 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL, from one URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _driver_url(url: str, *, asynchronous: bool) -> URL:
+    """Map the usual `postgresql://` and `sqlite:///` forms to the drivers introbot ships."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite+pysqlite")
+    raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
+
+
+def async_url(url: str) -> URL:
+    return _driver_url(url, asynchronous=True)
+
+
+def sync_url(url: str) -> URL:
+    return _driver_url(url, asynchronous=False)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers go on while one writer writes; the busy timeout makes a writer wait
+    # for the lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        engine = create_async_engine(target)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    return create_async_engine(target, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,144 @@
+"""Typed SQLAlchemy models. Every row carries the Slack team_id it belongs to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so Alembic migrations name things the same on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class IntroRequest(Base):
+    __tablename__ = "intro_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    requester_id: Mapped[str] = mapped_column(String(32))
+    requester_name: Mapped[str] = mapped_column(String(200), default="")
+    connector_id: Mapped[str] = mapped_column(String(32))
+    target_name: Mapped[str] = mapped_column(String(150))
+    target_company: Mapped[str] = mapped_column(String(150), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    blurb: Mapped[str] = mapped_column(Text)
+    closeness: Mapped[str] = mapped_column(String(32), default="")
+    source_channel_id: Mapped[str | None] = mapped_column(String(32))
+    source_message_ts: Mapped[str | None] = mapped_column(String(32))
+    source_permalink: Mapped[str | None] = mapped_column(Text)
+    redirected_from_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    suggested_user_id: Mapped[str | None] = mapped_column(String(32))
+    suggestion_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_intro_requests_requester", "team_id", "requester_id", "created_at"),
+        Index("ix_intro_requests_connector", "team_id", "connector_id", "status"),
+    )
+
+
+class RequestEvent(Base):
+    """Every transition, in order: the history behind each status and later the funnel."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int] = mapped_column(ForeignKey("intro_requests.id"), index=True)
+    actor_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageKind(StrEnum):
+    CONNECTOR_CARD = "connector_card"  # the connector's DM with the ask and its buttons
+    REQUESTER_CARD = "requester_card"  # the requester's DM with the request's status
+    CARD_REFRESH = "card_refresh"  # re-render one of the cards above from current state
+    NOTICE = "notice"  # a one-off message telling someone what happened
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboundMessage(Base):
+    """A message the workflow promised, written with the state change that promised it."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "dedupe_key", name="uq_outbound_messages_team_dedupe"),
+        Index("ix_outbound_messages_due", "status", "due_at"),
+        Index("ix_outbound_messages_request", "request_id", "kind"),
+    )

@@ -26,9 +26,10 @@ class UnknownRequest(TransitionError):
 
 
 class NotYourRequest(TransitionError):
-    def __init__(self, role: Role) -> None:
+    def __init__(self, role: Role, party_id: str) -> None:
         super().__init__(f"only the request's {role.value} can do that")
         self.role = role
+        self.party_id = party_id
 
 
 class InvalidSuggestion(TransitionError):
@@ -114,12 +115,8 @@ class IntroWorkflow:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             request = await self._load(session, team_id, request_id)
+            current, new = self._permitted(request, actor_id, action)
             role = ACTOR[action]
-            party = request.connector_id if role is Role.CONNECTOR else request.requester_id
-            if actor_id != party:
-                raise NotYourRequest(role)
-            current = Status(request.status)
-            new = next_status(current, action)
             values: dict[str, Any] = {"status": new, "updated_at": now}
             if action is Action.DECLINE:
                 values["decline_reason"] = (reason or "").strip() or None
@@ -181,6 +178,24 @@ class IntroWorkflow:
             session.add_all(messages)
             await session.flush()
             return Outcome(request, [m.id for m in messages])
+
+    async def check(
+        self, team_id: str, request_id: int, actor_id: str, action: Action
+    ) -> IntroRequest:
+        """Raise what act() would raise, changing nothing: before opening a modal for it."""
+        async with self._sessions() as session:
+            request = await self._load(session, team_id, request_id)
+            self._permitted(request, actor_id, action)
+            return request
+
+    @staticmethod
+    def _permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
+        role = ACTOR[action]
+        party = request.connector_id if role is Role.CONNECTOR else request.requester_id
+        if actor_id != party:
+            raise NotYourRequest(role, party)
+        current = Status(request.status)
+        return current, next_status(current, action)
 
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with self._sessions() as session:

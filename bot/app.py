@@ -1,0 +1,97 @@
+"""The app factory: settings in, a Bolt app with its services out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.delivery import Dispatcher
+from bot.settings import Settings
+from bot.workflow import IntroWorkflow
+from storage.db import create_engine_for, make_sessionmaker
+from storage.migrate import upgrade_to_head
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    client: AsyncWebClient
+    workflow: IntroWorkflow
+    dispatcher: Dispatcher
+    clock: Clock
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            logger.exception("database check failed")
+            return False
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client that retries what is safe to retry: resets, 5xx, and 429s."""
+    return AsyncWebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=settings.SLACK_API_URL,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    engine = create_engine_for(settings.DATABASE_URL)
+    sessions = make_sessionmaker(engine)
+    client = web_client(settings)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        client=client,
+        workflow=IntroWorkflow(sessions, clock),
+        dispatcher=Dispatcher(sessions, client, clock),
+        clock=clock,
+    )
+
+
+def migrate(settings: Settings) -> None:
+    upgrade_to_head(settings.DATABASE_URL)
+
+
+def create_app(services: Services) -> AsyncApp:
+    from handlers import register_listeners
+
+    settings = services.settings
+    app = AsyncApp(
+        client=services.client,
+        signing_secret=settings.SLACK_SIGNING_SECRET or "",
+        # One workspace, one bot token: skip Bolt's install-store machinery.
+        token=settings.SLACK_BOT_TOKEN,
+        raise_error_for_unhandled_request=False,
+    )
+    register_listeners(app, services)
+    return app

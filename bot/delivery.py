@@ -1,0 +1,246 @@
+"""Delivery of outbound messages: claim rows with a lease, send them to Slack, record the result.
+
+The database is the source of truth: rows are written by the workflow in the same transaction
+as the state change that promises them. `deliver()` sends new rows at once; `sweep()` picks up
+whatever is due or whose lease ran out (a crash mid-send), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import messages
+from bot.clock import Clock
+from storage.models import DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+# Slack errors that no retry will fix: the message is marked failed.
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "channel_not_found",
+        "cannot_dm_bot",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "not_in_channel",
+        "missing_scope",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+    }
+)
+MAX_ATTEMPTS = 8
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: AsyncWebClient,
+        clock: Clock,
+        *,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._clock = clock
+        self._owner = owner or uuid.uuid4().hex
+        self._lease = lease
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send these rows now, if no one else holds them."""
+        if ids:
+            await self._send_all(await self._claim(ids=list(ids)))
+
+    async def sweep(self, limit: int = 100) -> int:
+        """Send what is due, including rows whose sender died mid-send. Returns the count."""
+        claimed = await self._claim(limit=limit)
+        await self._send_all(claimed)
+        return len(claimed)
+
+    async def _claim(
+        self, *, ids: list[int] | None = None, limit: int = 100
+    ) -> list[OutboundMessage]:
+        now = self._clock.now()
+        due = or_(
+            (OutboundMessage.status == DeliveryStatus.PENDING) & (OutboundMessage.due_at <= now),
+            (OutboundMessage.status == DeliveryStatus.SENDING)
+            & (OutboundMessage.lease_expires_at < now),
+        )
+        async with self._sessions.begin() as session:
+            candidates = select(OutboundMessage.id).where(due)
+            if ids is not None:
+                candidates = candidates.where(OutboundMessage.id.in_(ids))
+            candidates = candidates.order_by(OutboundMessage.due_at, OutboundMessage.id).limit(
+                limit if ids is None else len(ids)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                # Replicas skip each other's rows instead of waiting on them.
+                candidates = candidates.with_for_update(skip_locked=True)
+            # The `due` condition is repeated in the UPDATE: on SQLite this compare-and-set is
+            # what makes the claim atomic.
+            result = await session.scalars(
+                update(OutboundMessage)
+                .where(OutboundMessage.id.in_(candidates.scalar_subquery()), due)
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_owner=self._owner,
+                    lease_expires_at=now + self._lease,
+                    attempts=OutboundMessage.attempts + 1,
+                )
+                .returning(OutboundMessage)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(result.all(), key=lambda m: (m.due_at, m.id))
+
+    async def _send_all(self, claimed: list[OutboundMessage]) -> None:
+        for message in claimed:
+            await self._send(message)
+
+    async def _send(self, message: OutboundMessage) -> None:
+        try:
+            channel, ts = await self._post(message)
+        except SlackApiError as exc:
+            await self._failed(message, exc)
+            return
+        except _NotYet as exc:
+            await self._reschedule(message, str(exc), timedelta(seconds=5), count_attempt=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
+            logger.warning("delivery of message %s failed: %r", message.id, exc)
+            await self._reschedule(message, repr(exc), _backoff(message.attempts))
+            return
+        await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
+
+    async def _post(self, message: OutboundMessage) -> tuple[str | None, str | None]:
+        async with self._sessions() as session:
+            request = await session.get(IntroRequest, message.request_id)
+            card_row = None
+            if message.kind == MessageKind.CARD_REFRESH:
+                card_row = await session.scalar(
+                    select(OutboundMessage).where(
+                        OutboundMessage.request_id == message.request_id,
+                        OutboundMessage.kind == message.data["card"],
+                    )
+                )
+        if request is None:
+            raise _NotYet("request row not visible yet")
+        kind = MessageKind(message.kind)
+        if kind is MessageKind.CARD_REFRESH:
+            if card_row is None or card_row.status == DeliveryStatus.FAILED:
+                return None, None  # nothing to refresh
+            if card_row.status != DeliveryStatus.SENT:
+                # The card is still on its way; refresh once it has a ts to update.
+                raise _NotYet("card not sent yet")
+            rendered = self._card(MessageKind(card_row.kind), request, card_row.data)
+            await self._client.chat_update(
+                channel=card_row.slack_channel_id or "",
+                ts=card_row.slack_ts or "",
+                text=rendered.text,
+                blocks=rendered.blocks,
+            )
+            return card_row.slack_channel_id, card_row.slack_ts
+        if kind is MessageKind.NOTICE:
+            rendered = messages.notice(request, message.data["event"])
+        else:
+            rendered = self._card(kind, request, message.data)
+        response = await self._client.chat_postMessage(
+            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+        )
+        return response.get("channel"), response.get("ts")
+
+    @staticmethod
+    def _card(kind: MessageKind, request: IntroRequest, data: dict[str, Any]) -> messages.Message:
+        if kind is MessageKind.CONNECTOR_CARD:
+            return messages.connector_card(request)
+        return messages.requester_card(request, data.get("advice", []))
+
+    async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
+        error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        status_code = exc.response.status_code if exc.response is not None else 0
+        if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
+            logger.error(
+                "message %s to %s failed for good: %s", message.id, message.recipient_id, error
+            )
+            await self._finish(message, DeliveryStatus.FAILED, error=error or str(exc))
+            return
+        delay = _backoff(message.attempts)
+        if status_code == 429:
+            retry_after = exc.response.headers.get("Retry-After", "1")
+            delay = timedelta(seconds=max(1, int(retry_after)))
+        await self._reschedule(message, error or str(exc), delay)
+
+    async def _finish(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        *,
+        channel: str | None = None,
+        ts: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == message.id,
+                    OutboundMessage.lease_owner == self._owner,
+                    OutboundMessage.status == DeliveryStatus.SENDING,
+                )
+                .values(
+                    status=status,
+                    slack_channel_id=channel,
+                    slack_ts=ts,
+                    last_error=error,
+                    sent_at=self._clock.now() if status is DeliveryStatus.SENT else None,
+                    lease_expires_at=None,
+                )
+            )
+
+    async def _reschedule(
+        self, message: OutboundMessage, error: str, delay: timedelta, *, count_attempt: bool = True
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": DeliveryStatus.PENDING,
+            "due_at": self._clock.now() + delay,
+            "last_error": error,
+            "lease_expires_at": None,
+        }
+        if not count_attempt:
+            values["attempts"] = OutboundMessage.attempts - 1
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == message.id,
+                    OutboundMessage.lease_owner == self._owner,
+                    OutboundMessage.status == DeliveryStatus.SENDING,
+                )
+                .values(**values)
+            )
+
+
+class _NotYet(Exception):
+    """The message depends on something not there yet; try again shortly."""
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(300.0, 2.0 ** max(0, attempts - 1))
+    return timedelta(seconds=base * random.uniform(0.5, 1.5))

@@ -1,0 +1,142 @@
+"""Buttons: the connector's answers, the requester's cancel, and the modals they open."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.app import Services
+from bot.states import Action, Status
+from bot.workflow import TransitionError, UnknownRequest
+from handlers.support import from_home, publish_home, refusal_text, request_id_from, tell_privately
+
+# Buttons that change state at once.
+DIRECT_ACTIONS = {
+    "intro_accept": Action.ACCEPT,
+    "intro_target_agreed": Action.TARGET_AGREED,
+    "intro_target_declined": Action.TARGET_DECLINED,
+    "intro_target_not_now": Action.TARGET_NOT_NOW,
+    "intro_cancel": Action.CANCEL,
+}
+# Buttons that first ask for details in a modal.
+MODAL_ACTIONS = {"intro_decline": Action.DECLINE, "intro_redirect": Action.REDIRECT}
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def direct_action(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        request_id = request_id_from(action)
+        team_id = context.team_id or ""
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            outcome = await services.workflow.act(
+                team_id, request_id, user_id, DIRECT_ACTIONS[action["action_id"]]
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await services.dispatcher.deliver(outcome.message_ids)
+        if from_home(body):
+            await publish_home(services, client, team_id, user_id)
+
+    async def modal_action(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        request_id = request_id_from(action)
+        workflow_action = MODAL_ACTIONS[action["action_id"]]
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            request = await services.workflow.check(
+                context.team_id or "", request_id, user_id, workflow_action
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        view = (
+            messages.decline_modal(request)
+            if workflow_action is Action.DECLINE
+            else messages.redirect_modal(request)
+        )
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open failed: %s", exc.response.get("error"))
+
+    async def ask_suggested(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """The requester chose to ask the teammate the connector suggested."""
+        await ack()
+        user_id = body["user"]["id"]
+        request_id = request_id_from(action)
+        original = (
+            await services.workflow.get(context.team_id or "", request_id)
+            if request_id is not None
+            else None
+        )
+        if original is None or original.requester_id != user_id:
+            await tell_privately(services, client, body, user_id, messages.note("unknown"))
+            return
+        if original.status != Status.REDIRECTED or not original.suggested_user_id:
+            label = messages.status_label(original.status)
+            await tell_privately(
+                services, client, body, user_id, messages.note("stale", status_label=label)
+            )
+            return
+        view = messages.intro_modal(
+            messages.ModalPrefill(
+                connector_id=original.suggested_user_id,
+                target_name=original.target_name,
+                target_company=original.target_company,
+                reason=original.reason,
+                blurb=original.blurb,
+            ),
+            messages.ModalContext(redirected_from_id=original.id),
+        )
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open failed: %s", exc.response.get("error"))
+
+    async def new_request(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+    ) -> None:
+        await ack()
+        view = messages.intro_modal(messages.ModalPrefill(), messages.ModalContext())
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open failed: %s", exc.response.get("error"))
+
+    for action_id in DIRECT_ACTIONS:
+        app.action(action_id)(direct_action)
+    for action_id in MODAL_ACTIONS:
+        app.action(action_id)(modal_action)
+    app.action("intro_ask_suggested")(ask_suggested)
+    app.action("intro_new")(new_request)

@@ -1,0 +1,43 @@
+"""The "Request an intro" message shortcut."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.app import Services
+from bot.names import find_prospect
+from handlers.support import teammate
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.shortcut("request_intro_from_message")
+    async def request_intro_from_message(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+    ) -> None:
+        await ack()
+        message = body.get("message") or {}
+        prospect = find_prospect(str(message.get("text") or ""))
+        name = prospect.name
+        if prospect.user_id:
+            # One quick look-up; the trigger_id stays valid for about 3 seconds.
+            person = await teammate(client, prospect.user_id)
+            name = person.name if person else ""
+        context = messages.ModalContext(
+            source_channel_id=(body.get("channel") or {}).get("id"),
+            source_message_ts=message.get("ts"),
+        )
+        view = messages.intro_modal(
+            messages.ModalPrefill(target_name=name),
+            context,
+            source_hint=str(message.get("text") or "")[:200] or None,
+        )
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open for the shortcut failed: %s", exc.response.get("error"))

@@ -1,0 +1,96 @@
+"""Small Slack-side helpers shared by the listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.app import Services
+from bot.states import IllegalTransition
+from bot.validation import Teammate
+from bot.workflow import NotYourRequest, TransitionError, UnknownRequest
+
+logger = logging.getLogger(__name__)
+
+
+async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
+    """Look a user up; None if Slack doesn't know them."""
+    try:
+        response = await client.users_info(user=user_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "user_not_found":
+            return None
+        raise
+    user: dict[str, Any] = response["user"]
+    profile = user.get("profile") or {}
+    name = user.get("real_name") or profile.get("real_name") or user.get("name") or ""
+    return Teammate(
+        user_id=user["id"],
+        name=str(name),
+        is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
+        deleted=bool(user.get("deleted")),
+    )
+
+
+async def teammates(client: AsyncWebClient, *user_ids: str) -> list[Teammate | None]:
+    return list(await asyncio.gather(*(teammate(client, uid) for uid in user_ids)))
+
+
+def request_id_from(action: dict[str, Any]) -> int | None:
+    try:
+        return int(action.get("value", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+async def tell_privately(
+    services: Services, client: AsyncWebClient, body: dict[str, Any], user_id: str, text: str
+) -> None:
+    """An ephemeral note where the user pressed; on App Home, the home view shows it."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if channel:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+    else:
+        await publish_home(services, client, team_of(body), user_id, notice=text)
+
+
+def refusal_text(exc: TransitionError) -> str:
+    if isinstance(exc, UnknownRequest):
+        return messages.note("unknown")
+    if isinstance(exc, NotYourRequest):
+        return messages.note("not_yours", party=exc.party_id)
+    if isinstance(exc, IllegalTransition):
+        return messages.note("stale", status_label=messages.status_label(exc.status))
+    return messages.note("invalid", detail=str(exc))
+
+
+async def publish_home(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    notice: str | None = None,
+) -> None:
+    workflow = services.workflow
+    mine, waiting = await asyncio.gather(
+        workflow.requests_by(team_id, user_id), workflow.waiting_on(team_id, user_id)
+    )
+    view = messages.home_view(
+        mine, waiting, first_time=not mine and not waiting, notice_text=notice
+    )
+    await client.views_publish(user_id=user_id, view=view)
+
+
+def team_of(body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or body.get("team_id") or "")

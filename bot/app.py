@@ -89,8 +89,6 @@ def create_app(services: Services) -> AsyncApp:
     app = AsyncApp(
         client=services.client,
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
-        # One workspace, one bot token: skip Bolt's install-store machinery.
-        token=settings.SLACK_BOT_TOKEN,
         raise_error_for_unhandled_request=False,
     )
     register_listeners(app, services)

@@ -507,7 +507,9 @@ class FakeSlack:
         if fault is not None:
             if fault.reset_connection:
                 return self._drop_connection(request)
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            headers: dict[str, str] = {}
+            if fault.retry_after is not None or fault.status == 429:
+                headers["Retry-After"] = str(fault.retry_after or 1)
             return web.Response(status=fault.status, text=fault.error or "fault", headers=headers)
         try:
             body = await request.json()
@@ -516,7 +518,8 @@ class FakeSlack:
         if isinstance(body, dict):
             _decode_json_args(body)
             self._scan_broadcast("response_url", tag, body)
-        self.responses.append({"url": str(request.url), "tag": tag, "body": body})
+        url = f"{self.url}/response/{key}"  # as handed out, whatever Host header came in
+        self.responses.append({"url": url, "tag": tag, "body": body})
         return web.Response(text="ok")
 
     # ------------------------------------------------------------- validation

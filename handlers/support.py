@@ -59,10 +59,15 @@ async def tell_privately(
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
-    if channel:
-        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
-    else:
+    if not channel:
         await publish_home(services, client, team_of(body), user_id, notice=text)
+        return
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+    except SlackApiError as exc:
+        # Not a member of that conversation (a forwarded or someone else's DM): DM them.
+        logger.info("ephemeral note refused (%s); sending a DM", exc.response.get("error"))
+        await client.chat_postMessage(channel=user_id, text=text)
 
 
 def refusal_text(exc: TransitionError) -> str:

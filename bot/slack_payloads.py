@@ -1,0 +1,208 @@
+"""Slack-shaped requests to the bot's endpoint, signed the way Slack signs them.
+
+Used by `introbot demo` to play Slack's part, and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+TEAM_ID = "T0FAKE"
+
+
+def slash_command(
+    user_id: str,
+    text: str,
+    trigger_id: str,
+    *,
+    response_url: str = "",
+    channel_id: str = "C0GENERAL",
+    command: str = "/intro",
+) -> dict[str, str]:
+    return {
+        "token": "legacy-verification-token-unused",
+        "team_id": TEAM_ID,
+        "team_domain": "fake",
+        "channel_id": channel_id,
+        "channel_name": "general",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0INTROBOT",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
+
+
+def _user(user_id: str) -> dict[str, str]:
+    return {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID}
+
+
+def view_submission(
+    user_id: str, view: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit `view` (as the bot opened it) with `values`: block_id -> submitted value.
+
+    A value is given the shape its block's element reports: a user, an option, or text.
+    """
+    state: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        block_id = block.get("block_id")
+        if block.get("type") != "input" or block_id not in values:
+            continue
+        element = block["element"]
+        value = values[block_id]
+        if element["type"] == "users_select":
+            reported: dict[str, Any] = {"type": "users_select", "selected_user": value}
+        elif element["type"] == "static_select":
+            option = next(o for o in element["options"] if o["value"] == value)
+            reported = {"type": "static_select", "selected_option": option}
+        else:
+            reported = {"type": element["type"], "value": value}
+        state[block_id] = {element["action_id"]: reported}
+    submitted = {**view, "state": {"values": state}}
+    submitted.setdefault("id", "V0SUBMITTED")
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": _user(user_id),
+        "api_app_id": "A0INTROBOT",
+        "trigger_id": "",
+        "view": submitted,
+    }
+
+
+def block_action(
+    user_id: str,
+    action_id: str,
+    value: str,
+    trigger_id: str,
+    *,
+    channel_id: str | None = None,
+    message_ts: str | None = None,
+    response_url: str = "",
+    on_home: bool = False,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": _user(user_id),
+        "api_app_id": "A0INTROBOT",
+        "trigger_id": trigger_id,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "actions",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    if on_home:
+        payload["container"] = {"type": "view", "view_id": "VHOME"}
+        payload["view"] = {"id": "VHOME", "type": "home"}
+    else:
+        payload["container"] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        }
+        payload["channel"] = {"id": channel_id, "name": "directmessage"}
+        payload["message"] = {"ts": message_ts, "type": "message"}
+        payload["response_url"] = response_url
+    return payload
+
+
+def message_shortcut(
+    user_id: str, text: str, trigger_id: str, *, channel_id: str = "C0DEALS", ts: str = "1.0"
+) -> dict[str, Any]:
+    return {
+        "type": "message_action",
+        "callback_id": "request_intro_from_message",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": _user(user_id),
+        "channel": {"id": channel_id, "name": "deals"},
+        "message": {"type": "message", "user": "U0AUTHOR", "ts": ts, "text": text},
+        "trigger_id": trigger_id,
+        "response_url": "",
+        "message_ts": ts,
+    }
+
+
+def app_home_opened(user_id: str) -> dict[str, Any]:
+    return {
+        "token": "unused",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0INTROBOT",
+        "type": "event_callback",
+        "event_id": f"Ev{int(time.time() * 1e6)}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": "D0HOME",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+    }
+
+
+@dataclass
+class SlackSender:
+    """Posts payloads to the bot's endpoint, signed with the signing secret."""
+
+    endpoint: str
+    signing_secret: str
+    session: aiohttp.ClientSession | None = None
+    last_status: int = field(default=0)
+
+    async def __aenter__(self) -> SlackSender:
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    def signed_headers(
+        self, body: str, content_type: str, *, timestamp: int | None = None
+    ) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = SignatureVerifier(self.signing_secret).generate_signature(
+            timestamp=ts, body=body
+        )
+        return {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "",
+        }
+
+    async def post_raw(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        assert self.session is not None, "use SlackSender as an async context manager"
+        all_headers = headers or self.signed_headers(body, content_type)
+        async with self.session.post(self.endpoint, data=body, headers=all_headers) as response:
+            self.last_status = response.status
+            return response.status, await response.text()
+
+    async def command(self, fields: dict[str, str]) -> tuple[int, str]:
+        return await self.post_raw(urlencode(fields), "application/x-www-form-urlencoded")
+
+    async def interaction(self, payload: dict[str, Any]) -> tuple[int, str]:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post_raw(body, "application/x-www-form-urlencoded")
+
+    async def event(self, payload: dict[str, Any]) -> tuple[int, str]:
+        return await self.post_raw(json.dumps(payload), "application/json")

@@ -1,0 +1,70 @@
+"""Fixtures: a database per test (SQLite, or PostgreSQL via TEST_DATABASE_URL), the local stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from bot.local_stack import LocalStack
+from storage.db import sync_url
+from storage.migrate import upgrade_to_head
+from storage.models import Base
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+POSTGRES_URL = os.environ.get("INTROBOT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+_ENV_PREFIXES = ("SLACK_", "DATABASE_URL", "INTROBOT_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting leaks in from the shell or a .env file: each test states what it needs."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) and name != "INTROBOT_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(sync_url(url))
+    with engine.begin() as connection:
+        tables = inspect(connection).get_table_names()
+        if tables:
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"DROP TABLE {quoted} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> str | None:
+    if not TEST_DATABASE_URL:
+        return None
+    _reset_postgres(TEST_DATABASE_URL)
+    upgrade_to_head(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture
+def database_url(migrated_postgres: str | None, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: SQLite in tmp_path, or TEST_DATABASE_URL truncated."""
+    if migrated_postgres is None:
+        url = f"sqlite:///{tmp_path / 'introbot-test.db'}"
+        upgrade_to_head(url)
+        yield url
+        return
+    engine = create_engine(sync_url(migrated_postgres))
+    names = ", ".join(table.name for table in reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield migrated_postgres
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url) as local:
+        yield local

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -78,6 +79,9 @@ class ModalContext:
         )
 
 
+_GREETING = re.compile(r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b", re.IGNORECASE)
+
+
 def _first_name(name: str) -> str:
     parts = name.split()
     return parts[0] if parts else name
@@ -89,6 +93,7 @@ def forwardable_email(request: IntroRequest) -> str:
         requester_name=request.requester_name or "me",
         target_name=request.target_name,
         target_first_name=_first_name(request.target_name),
+        blurb_has_greeting=bool(_GREETING.match(request.blurb)),
         target_company=request.target_company,
         blurb=request.blurb,
     )

@@ -46,9 +46,7 @@ def _user(user_id: str) -> dict[str, str]:
     return {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID}
 
 
-def view_submission(
-    user_id: str, view: dict[str, Any], values: dict[str, Any]
-) -> dict[str, Any]:
+def view_submission(user_id: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """Submit `view` (as the bot opened it) with `values`: block_id -> submitted value.
 
     A value is given the shape its block's element reports: a user, an option, or text.

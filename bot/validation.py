@@ -139,7 +139,8 @@ def _blurb_advice(blurb: str, company: str) -> list[str]:
         advice.append("Forwardable notes work best at 3–5 sentences; yours reads shorter.")
     elif sentences > 6:
         advice.append("Forwardable notes work best at 3–5 sentences; consider trimming.")
-    if company and company.casefold() not in blurb.casefold():
+    company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
+    if company_words and not any(word in blurb.casefold() for word in company_words):
         advice.append(f"Mentioning {company} shows why this person in particular.")
     if not re.search(r"\b(I|I'm|I am|we|our)\b", blurb):
         advice.append("Say who you are in the first line, so the target knows who's asking.")

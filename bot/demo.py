@@ -1,0 +1,141 @@
+"""`introbot demo`: the whole intro flow on this machine, with no Slack workspace.
+
+A local stand-in for Slack's Web API and introbot's real HTTP endpoint run on loopback. The
+demo plays Slack's part: it sends signed requests for each click, then prints what each person
+would see in Slack.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bot import slack_payloads as payloads
+from bot.console_render import BOLD_OFF, BOLD_ON, render_blocks, render_view
+from bot.local_stack import LocalStack
+
+RIYA = "U0REQUESTER"
+CARLOS = "U0CONNECTOR"
+
+BLURB = (
+    "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
+    "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
+    "most. Would you be open to a 20-minute call next week?"
+)
+
+
+class Demo:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.names = {person.user_id: person.name for person in stack.people}
+        self.step = 0
+
+    def name_of(self, user_id: str) -> str:
+        return self.names.get(user_id, user_id)
+
+    def say(self, headline: str) -> None:
+        self.step += 1
+        print(f"\n{BOLD_ON}{self.step}. {headline}{BOLD_OFF}")
+
+    def show(self, who: str, where: str, lines: list[str]) -> None:
+        print(f"   ┄┄ what {self.name_of(who)} sees{' ' + where if where else ''} ┄┄")
+        for line in lines:
+            print("   " + line)
+
+    def show_dm(self, who: str, message: dict[str, Any], where: str = "in their DM") -> None:
+        self.show(who, where, render_blocks(message["blocks"], self.name_of))
+
+    async def press(self, who: str, message: dict[str, Any], action_id: str) -> None:
+        value = next(
+            element["value"]
+            for block in message["blocks"]
+            for element in block.get("elements", [])
+            if element.get("action_id") == action_id
+        )
+        assert self.stack.slack is not None
+        status, _ = await self.stack.slack.interaction(
+            payloads.block_action(
+                who,
+                action_id,
+                value,
+                self.stack.fake.issue_trigger_id(who),
+                channel_id=message["channel"],
+                message_ts=message["ts"],
+            )
+        )
+        print(f"   (Slack → introbot: {self.name_of(who)} pressed a button; HTTP {status})")
+
+    def dms(self, who: str) -> list[dict[str, Any]]:
+        return self.stack.fake.messages_for(who)
+
+    async def run(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        print("introbot demo: a warm intro, start to finish, with no Slack workspace.")
+        print(f"   Slack Web API stand-in: {fake.base_url}")
+        print(f"   introbot's endpoint:    {stack.endpoint} (requests signed like Slack's)")
+
+        self.say("Riya types `/intro Jane Doe` in #deals")
+        status, _ = await stack.slack.command(
+            payloads.slash_command(RIYA, "Jane Doe", fake.issue_trigger_id(RIYA))
+        )
+        await stack.until(lambda: fake.count("views.open") == 1, "the modal")
+        view = fake.calls_to("views.open")[0].args["view"]
+        print(f"   (introbot acked with HTTP {status} and opened a form)")
+        self.show(RIYA, "", render_view(view, self.name_of))
+
+        self.say("Riya picks Carlos, writes a forwardable note and sends it")
+        values: dict[str, str] = {
+            "connector": CARLOS,
+            "target_name": "Jane Doe",
+            "target_company": "Acme Logistics",
+            "reason": "Acme is opening EU warehouses; Carlos worked with Jane at Freightly.",
+            "blurb": BLURB,
+            "closeness": "know_well",
+        }
+        for field, value in values.items():
+            print(f"   {field}: {self.name_of(value) if field == 'connector' else value}")
+        await stack.slack.interaction(payloads.view_submission(RIYA, view, values))
+        await stack.until(lambda: bool(self.dms(CARLOS)) and bool(self.dms(RIYA)), "the DMs")
+        self.show_dm(CARLOS, self.dms(CARLOS)[0])
+        self.show_dm(RIYA, self.dms(RIYA)[0])
+
+        self.say("Carlos accepts: first he checks with Jane (double opt-in)")
+        first_card = self.dms(CARLOS)[0]
+        await self.press(CARLOS, first_card, "intro_accept")
+        await stack.until(lambda: len(self.dms(RIYA)) == 2, "Riya's notice")
+        await stack.until(lambda: self.dms(CARLOS)[0]["updates"] >= 1, "Carlos's card update")
+        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, updated)")
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("Carlos double-clicks Accept: nothing changes, and he's told so")
+        await self.press(CARLOS, first_card, "intro_accept")
+        await stack.until(lambda: bool(fake.ephemerals), "the note")
+        self.show(CARLOS, "(only visible to him)", [fake.ephemerals[-1]["text"]])
+
+        self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
+        await self.press(CARLOS, self.dms(CARLOS)[0], "intro_target_agreed")
+        await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
+        await stack.until(lambda: self.dms(CARLOS)[0]["updates"] >= 2, "Carlos's card update")
+        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, final)")
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("Riya opens introbot's App Home")
+        await stack.slack.event(payloads.app_home_opened(RIYA))
+        await stack.until(lambda: RIYA in fake.home_views, "the home tab")
+        self.show(RIYA, "on the Home tab", render_view(fake.home_views[RIYA], self.name_of))
+
+        print(
+            f"\nDone: {len(fake.calls)} Web API calls, "
+            f"{len(fake.broadcast_mentions)} channel-wide pings. "
+            "Install it for real: see README.md."
+        )
+
+
+async def run_demo() -> int:
+    with tempfile.TemporaryDirectory(prefix="introbot-demo-") as folder:
+        url = f"sqlite:///{Path(folder) / 'demo.db'}"
+        async with LocalStack(url) as stack:
+            await Demo(stack).run()
+    return 0

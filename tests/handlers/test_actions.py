@@ -1,0 +1,147 @@
+"""The connector's and requester's buttons, the modals they open, stale and racing presses."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import slack_payloads as payloads
+from bot.local_stack import LocalStack
+from tests.handlers.flow import (
+    CONNECTOR,
+    REQUESTER,
+    SECOND,
+    button,
+    card_text,
+    press,
+    request_intro,
+)
+
+
+async def _submit_modal(stack: LocalStack, user: str, values: dict[str, str]) -> str:
+    assert stack.slack is not None
+    view = stack.fake.calls_to("views.open")[-1].args["view"]
+    _, body = await stack.slack.interaction(payloads.view_submission(user, view, values))
+    return body
+
+
+async def test_decline_with_reason_tells_the_requester_kindly(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_decline")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "decline modal")
+    await _submit_modal(stack, CONNECTOR, {"reason": "I haven't spoken to Jane in years."})
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "notice")
+    notice = card_text(stack.fake.messages_for(REQUESTER)[-1])
+    assert "can't make the intro" in notice and "spoken to Jane in years" in notice
+    await stack.until(
+        lambda: "You declined" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card"
+    )
+    assert stack.fake.messages_for(CONNECTOR)[0]["blocks"][-1]["type"] != "actions"
+
+
+async def test_redirect_lets_the_requester_choose_to_ask_the_suggested_teammate(
+    stack: LocalStack,
+) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_redirect")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "redirect modal")
+    await _submit_modal(stack, CONNECTOR, {"suggested_user": SECOND, "note": "Sam knows her."})
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "notice")
+    notice = stack.fake.messages_for(REQUESTER)[-1]
+    assert f"<@{SECOND}>" in card_text(notice)
+    assert stack.fake.messages_for(SECOND) == []  # the requester decides whether to ask
+
+    await press(stack, REQUESTER, notice, "intro_ask_suggested")
+    await stack.until(lambda: stack.fake.count("views.open") == 3, "prefilled modal")
+    view = stack.fake.calls_to("views.open")[-1].args["view"]
+    connector_block = next(b for b in view["blocks"] if b.get("block_id") == "connector")
+    assert connector_block["element"]["initial_user"] == SECOND
+    values = {
+        b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
+        for b in view["blocks"]
+        if b.get("type") == "input" and b["block_id"] != "closeness"
+    }
+    body = await _submit_modal(stack, REQUESTER, values)
+    assert body == ""
+    await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "card for Sam")
+    assert stack.services is not None
+    requests = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
+    assert requests[0].connector_id == SECOND and requests[0].redirected_from_id == requests[1].id
+
+
+async def test_redirect_to_a_bot_is_refused_inline(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_redirect")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "redirect modal")
+    body = await _submit_modal(stack, CONNECTOR, {"suggested_user": "U0SOMEBOT"})
+    assert '"response_action": "errors"' in body or '"response_action":"errors"' in body
+
+
+async def test_requester_cancels_and_the_connector_card_says_so(stack: LocalStack) -> None:
+    await request_intro(stack)
+    confirmation = stack.fake.messages_for(REQUESTER)[0]
+    await press(stack, REQUESTER, confirmation, "intro_cancel")
+    await stack.until(
+        lambda: "Cancelled" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card update"
+    )
+    card = stack.fake.messages_for(CONNECTOR)[0]
+    assert all(block["type"] != "actions" for block in card["blocks"])
+
+
+async def test_connector_cannot_cancel_and_requester_cannot_accept(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, REQUESTER, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "note")
+    assert "Only <@U0CONNECTOR>" in stack.fake.messages_for(REQUESTER)[-1]["text"]
+    assert "Waiting for the connector" in card_text(stack.fake.messages_for(CONNECTOR)[0])
+
+
+async def test_double_click_changes_nothing_and_says_so(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.ephemerals) == 1, "stale note")
+    assert "already moved on" in stack.fake.ephemerals[0]["text"]
+    assert "checking with the target" in stack.fake.ephemerals[0]["text"]
+    assert len(stack.fake.messages_for(REQUESTER)) == 2
+
+
+async def test_racing_presses_apply_once(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for _ in range(8)))
+    await stack.until(lambda: len(stack.fake.ephemerals) == 7, "seven stale notes")
+    notices = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
+    assert len(notices) == 1
+
+
+async def test_app_home_first_time_then_with_requests(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    await stack.slack.event(payloads.app_home_opened(CONNECTOR))
+    await stack.until(lambda: CONNECTOR in stack.fake.home_views, "home")
+    assert "How to start" in str(stack.fake.home_views[CONNECTOR])
+
+    await request_intro(stack)
+    await stack.slack.event(payloads.app_home_opened(CONNECTOR))
+    await stack.until(
+        lambda: "intro_accept" in str(stack.fake.home_views[CONNECTOR]), "home with the ask"
+    )
+    home = stack.fake.home_views[CONNECTOR]
+    assert "How to start" not in str(home)
+    accept = button(home, "intro_accept")
+    await press(
+        stack, CONNECTOR, {"blocks": [{"elements": [accept]}]}, "intro_accept", on_home=True
+    )
+    await stack.until(
+        lambda: "They agreed" in str(stack.fake.home_views[CONNECTOR]), "home republished"
+    )
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
+
+
+async def test_requester_home_lists_my_requests_with_status(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    await request_intro(stack)
+    await stack.slack.event(payloads.app_home_opened(REQUESTER))
+    await stack.until(lambda: REQUESTER in stack.fake.home_views, "home")
+    home = str(stack.fake.home_views[REQUESTER])
+    assert "Jane Doe" in home and "Waiting for the connector" in home
+    assert "intro_cancel" in home

@@ -1,0 +1,98 @@
+"""Modal submissions: inline validation, and what a good submission sets off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import validation
+from bot.local_stack import LocalStack
+from tests.handlers.flow import (
+    CONNECTOR,
+    REQUESTER,
+    card_text,
+    good_values,
+    open_intro_modal,
+    request_intro,
+    submit,
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "block", "words"),
+    [
+        ({"connector": REQUESTER}, "connector", "other than yourself"),
+        ({"connector": "U0SOMEBOT"}, "connector", "bot"),
+        ({"connector": "U0DEACTIVATED"}, "connector", "deactivated"),
+        ({"target_name": "   "}, "target_name", "Who would you like"),
+        ({"reason": ""}, "reason", "why"),
+        ({"blurb": ""}, "blurb", "forward"),
+        ({"blurb": "Hi [Name], " + "x" * 100 + " Would you be open to a call?"}, "blurb", "[Name]"),
+        ({"target_name": "J" * (validation.TARGET_NAME_MAX + 1)}, "target_name", "150"),
+        ({"reason": "r" * (validation.REASON_MAX + 1)}, "reason", "500"),
+    ],
+)
+async def test_invalid_submission_is_answered_inline_and_nothing_is_sent(
+    stack: LocalStack, overrides: dict[str, str], block: str, words: str
+) -> None:
+    view = await open_intro_modal(stack)
+    status, body = await submit(stack, view, good_values(**overrides))
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_action"] == "errors"
+    assert words.casefold() in answer["errors"][block].casefold()
+    assert stack.fake.count("chat.postMessage") == 0
+    assert stack.services is not None
+    assert await stack.services.workflow.requests_by("T0FAKE", REQUESTER) == []
+
+
+async def test_soft_problems_are_advice_in_the_confirmation(stack: LocalStack) -> None:
+    blurb = (
+        "Hi Jane, I'm Riya from Northwind and we cut customs delays for shippers like yours "
+        "by a third. Would you be open to a call"
+    )
+    await request_intro(stack, blurb=blurb, target_company="Globex")
+    confirmation = card_text(stack.fake.messages_for(REQUESTER)[0])
+    assert "Tips for next time" in confirmation
+    assert "Globex" in confirmation
+
+
+async def test_connector_card_holds_the_forwardable_email(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    text = card_text(card)
+    assert "Ready to forward" in text
+    assert "```Subject: Intro: Riya Patel &lt;&gt; Jane Doe (Acme)" in text
+    assert "Would you be open to a 20-minute call" in text
+    assert [b["action_id"] for b in card["blocks"][-1]["elements"]] == [
+        "intro_accept",
+        "intro_decline",
+        "intro_redirect",
+    ]
+    assert card["channel"] == stack.fake.dm_channel(CONNECTOR)
+
+
+HOSTILE = "<!channel> <!here> <@U0OTHER> & \"quotes\" 'single' 🎉 مرحبا بالعالم <b>"
+
+
+async def test_hostile_text_in_every_field_pings_nobody_and_breaks_nothing(
+    stack: LocalStack,
+) -> None:
+    blurb = f"Hi Jane {HOSTILE}. I'm Riya. " + "Would you be open to a call? " * 40
+    blurb = blurb[: validation.BLURB_MAX]
+    card = await request_intro(
+        stack,
+        target_name=f"Jane {HOSTILE}"[: validation.TARGET_NAME_MAX],
+        target_company=HOSTILE,
+        reason=(HOSTILE * 20)[: validation.REASON_MAX],
+        blurb=blurb,
+    )
+    text = card_text(card)
+    assert "&lt;!channel&gt;" in text
+    assert "<@U0OTHER>" not in text
+    assert stack.fake.broadcast_mentions == []
+    assert all(call.ok for call in stack.fake.calls), [
+        (c.method, c.error) for c in stack.fake.calls if not c.ok
+    ]
+    requester_card = stack.fake.messages_for(REQUESTER)[0]
+    assert "<!here>" not in json.dumps(requester_card)

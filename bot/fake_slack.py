@@ -303,6 +303,23 @@ class FakeSlack:
     def add_channel(self, channel_id: str, name: str) -> None:
         self.channels[channel_id] = name
 
+    def add_message(self, channel_id: str, text: str) -> str:
+        """A message someone wrote in a channel (for shortcuts and permalinks); returns its ts."""
+        if channel_id not in self.channels:
+            self.add_channel(channel_id, channel_id.lower())
+        ts = self._next_ts()
+        self._messages[(channel_id, ts)] = {
+            "channel": channel_id,
+            "ts": ts,
+            "text": text,
+            "blocks": None,
+            "attachments": None,
+            "thread_ts": None,
+            "updates": 0,
+            "history": [],
+        }
+        return ts
+
     def dm_channel(self, user_id: str) -> str:
         """The bot's DM channel with a user; stable for the fake's lifetime."""
         channel = self._dm_by_user.get(user_id)

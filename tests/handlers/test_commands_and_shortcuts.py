@@ -1,0 +1,70 @@
+"""/intro and the "Request an intro" message shortcut."""
+
+from __future__ import annotations
+
+from bot import slack_payloads as payloads
+from bot.local_stack import LocalStack
+from tests.handlers.flow import CONNECTOR, card_text, good_values, submit
+
+
+def _initial(view: dict, block_id: str) -> str:
+    block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+    return str(block["element"].get("initial_value", ""))
+
+
+async def _shortcut(stack: LocalStack, text: str) -> dict:
+    assert stack.slack is not None
+    ts = stack.fake.add_message("C0DEALS", text)
+    payload = payloads.message_shortcut(
+        "U0REQUESTER", text, stack.fake.issue_trigger_id("U0REQUESTER"), ts=ts
+    )
+    status, body = await stack.slack.interaction(payload)
+    assert (status, body) == (200, "")
+    await stack.until(lambda: stack.fake.count("views.open") == 1, "modal")
+    call = stack.fake.calls_to("views.open")[0]
+    assert call.ok, call.error
+    view: dict = call.args["view"]
+    return view
+
+
+async def test_slash_command_acks_with_an_empty_body(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    status, body = await stack.slack.command(
+        payloads.slash_command("U0REQUESTER", "", stack.fake.issue_trigger_id("U0REQUESTER"))
+    )
+    assert (status, body) == (200, "")
+    await stack.until(lambda: stack.fake.count("views.open") == 1, "modal")
+
+
+async def test_expired_trigger_is_reported_to_the_user(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    stack.fake.trigger_ttl = 0.0  # as if Slack's 3 seconds had passed
+    command = payloads.slash_command(
+        "U0REQUESTER",
+        "",
+        stack.fake.issue_trigger_id("U0REQUESTER"),
+        response_url=stack.fake.response_url(),
+    )
+    await stack.slack.command(command)
+    await stack.until(lambda: len(stack.fake.responses) == 1, "an ephemeral reply")
+    assert stack.fake.calls_to("views.open")[0].error == "expired_trigger_id"
+    assert "try again" in stack.fake.responses[0]["body"]["text"]
+
+
+async def test_shortcut_prefills_a_name_found_in_the_message(stack: LocalStack) -> None:
+    view = await _shortcut(stack, "Does anyone know Jane Doe at Acme? We're pitching Friday.")
+    assert _initial(view, "target_name") == "Jane Doe"
+
+
+async def test_shortcut_prefills_a_mentioned_user_by_real_name(stack: LocalStack) -> None:
+    view = await _shortcut(stack, "<@U0OTHER> is the buyer at Globex")
+    assert _initial(view, "target_name") == "Olivia Chen"
+
+
+async def test_shortcut_keeps_the_message_permalink_as_context(stack: LocalStack) -> None:
+    view = await _shortcut(stack, "Can someone get me in front of Jane Doe?")
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
+    card = card_text(stack.fake.messages_for(CONNECTOR)[0])
+    ts = stack.fake.calls_to("chat.getPermalink")[0].args["message_ts"]
+    assert f"archives/C0DEALS/p{ts.replace('.', '')}|The message this came from" in card

@@ -28,7 +28,7 @@ GOOD_BLURB = (
     "I'd love to hear how your team handles disputes today. "
     "Would you be open to a 20-minute call next week?"
 )
-HOSTILE = '<!channel> & <@U999> "quoted" 🎉 مرحبا \u202eevil\u202c \'single\''
+HOSTILE = "<!channel> & <@U999> \"quoted\" 🎉 مرحبا \u202eevil\u202c 'single'"
 
 SHORT_ADVICE = "3–5 sentences; yours reads shorter"
 LONG_ADVICE = "consider trimming"
@@ -198,7 +198,17 @@ def test_limits_count_characters_not_bytes() -> None:
 
 @pytest.mark.parametrize(
     "placeholder",
-    ["[Name]", "[your company]", "{{company}}", "{name}", "<name>", "<Company>", "TODO", "TBD", "XXX"],
+    [
+        "[Name]",
+        "[your company]",
+        "{{company}}",
+        "{name}",
+        "<name>",
+        "<Company>",
+        "TODO",
+        "TBD",
+        "XXX",
+    ],
 )
 def test_placeholders_block(placeholder: str) -> None:
     blurb = GOOD_BLURB.replace("Widgets Inc.", f"{placeholder}.")

@@ -75,7 +75,11 @@ class ModalContext:
         return cls(
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
-            redirected_from_id=redirected if isinstance(redirected, int) else None,
+            redirected_from_id=(
+                redirected
+                if isinstance(redirected, int) and not isinstance(redirected, bool)
+                else None
+            ),
         )
 
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Two or three capitalised words, allowing accents, apostrophes and hyphens: "Jane Doe",
 # "Seán O'Brien", "Anne-Marie de Vries" is approximated by its capitalised words.
-_NAME = re.compile(
-    r"\b([A-Z][a-zà-öø-ÿ'’\-]+(?:\s+(?:de|van|von|der|da|di|le|la)?\s*[A-Z][a-zà-öø-ÿ'’\-]+){1,2})\b"
-)
+_WORD = r"[A-Z](?:[a-zà-öø-ÿ]+(?:['’\-][A-Z]?[a-zà-öø-ÿ]+)*|['’][A-Z][a-zà-öø-ÿ]+)"
+_NAME = re.compile(rf"\b({_WORD}(?:\s+(?:de|van|von|der|da|di|le|la)?\s*{_WORD}){{1,2}})\b")
 # Capitalised words that start sentences or name things, not people.
 _NOT_NAMES = frozenset(
     {

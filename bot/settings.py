@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import parse_duration
@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     SLACK_BOT_TOKEN: str | None = None
     SLACK_SIGNING_SECRET: str | None = None
     SLACK_APP_TOKEN: str | None = None
-    DATABASE_URL: str = f"sqlite:///{Path.cwd() / 'introbot.db'}"
+    # Resolved when settings load, so it follows the directory introbot runs in.
+    DATABASE_URL: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'introbot.db'}")
     SLACK_API_URL: str = DEFAULT_SLACK_API_URL
     INTROBOT_SWEEP_INTERVAL: str = "30s"
 

@@ -53,6 +53,18 @@ def _tojson(value: Any) -> Markup:
     return Markup(json.dumps(value, ensure_ascii=False))
 
 
+def _mrkdwn_clip(value: Any, limit: int) -> Markup:
+    """Escape, then clip to `limit` characters as Slack counts them, never splitting `&amp;`."""
+    escaped = escape_mrkdwn("" if value is None else str(value))
+    if len(escaped) > limit:
+        cut = escaped[: limit - 1]
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+        escaped = cut + "…"
+    return trusted_mrkdwn(escaped)
+
+
 def _truncate_chars(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
@@ -71,6 +83,7 @@ def environment() -> Environment:
     env.filters["plain"] = _plain
     env.filters["tojson"] = _tojson
     env.filters["clip"] = _truncate_chars
+    env.filters["mrkdwn_clip"] = _mrkdwn_clip
     return env
 
 

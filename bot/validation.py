@@ -142,6 +142,6 @@ def _blurb_advice(blurb: str, company: str) -> list[str]:
     company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
     if company_words and not any(word in blurb.casefold() for word in company_words):
         advice.append(f"Mentioning {company} shows why this person in particular.")
-    if not re.search(r"\b(I|I'm|I am|we|our)\b", blurb):
+    if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Oo]ur)\b", blurb):
         advice.append("Say who you are in the first line, so the target knows who's asking.")
     return advice

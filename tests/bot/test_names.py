@@ -34,11 +34,6 @@ def test_accented_name_after_a_greeting() -> None:
     assert "Team" not in prospect.name.split()
 
 
-@pytest.mark.xfail(
-    reason="BUG: _NAME only allows lowercase letters after an apostrophe or hyphen, so "
-    '"Seán O\'Brien" is cut to "Seán O\'" and "Mary-Jane Watson" to "Jane Watson"',
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("text", "name"),
     [

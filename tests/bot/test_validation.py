@@ -322,11 +322,6 @@ def test_not_saying_who_you_are_gets_advice() -> None:
     assert WHO_ADVICE in review.advice[0]
 
 
-@pytest.mark.xfail(
-    reason="BUG: the first-person check in _blurb_advice is case-sensitive for 'we'/'our', so "
-    "a note whose sentences start with 'We'/'Our' is told to say who is asking",
-    strict=True,
-)
 def test_we_and_our_at_sentence_start_count_as_saying_who_you_are() -> None:
     blurb = (
         "Hi Jane, Widgets Inc here. "

@@ -6,8 +6,12 @@ advice shown to the requester with the confirmation.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bot.templating import TEMPLATES_DIR
 
 TARGET_NAME_MAX = 150
 TARGET_COMPANY_MAX = 150
@@ -28,6 +32,18 @@ _ASK = re.compile(
     r"worth|interested|time to|ask)\b|\?",
     re.IGNORECASE,
 )
+
+
+@lru_cache(maxsize=1)
+def _phrases() -> dict[str, str]:
+    # The words live in templates/ with every other word users read.
+    path = TEMPLATES_DIR / "validation.json"
+    phrases: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return phrases
+
+
+def _say(code: str, **params: object) -> str:
+    return _phrases()[code].format(**params)
 
 
 @dataclass(frozen=True)
@@ -67,34 +83,34 @@ class Review:
         return not self.errors
 
 
-def _check_length(review: Review, name: str, value: str, label: str, limit: int) -> None:
+def _check_length(review: Review, name: str, value: str, limit: int) -> None:
     if len(value) > limit:
-        review.errors[name] = f"{label} is {len(value)} characters; keep it to {limit}."
+        review.errors[name] = _say(
+            "too_long", label=_say(f"label_{name}"), length=len(value), limit=limit
+        )
 
 
 def review_draft(draft: RequestDraft) -> Review:
     review = Review()
     connector = draft.connector
     if connector is None:
-        review.errors["connector"] = "Pick the teammate who knows this person."
+        review.errors["connector"] = _say("connector_missing")
     elif connector.user_id == draft.requester.user_id:
-        review.errors["connector"] = "Pick a teammate other than yourself."
+        review.errors["connector"] = _say("connector_self")
     elif connector.is_bot:
-        review.errors["connector"] = "That's a bot; pick a human teammate."
+        review.errors["connector"] = _say("connector_bot")
     elif connector.deleted:
-        review.errors["connector"] = "That teammate's account is deactivated; pick someone else."
+        review.errors["connector"] = _say("connector_deactivated")
 
     target = draft.target_name.strip()
     if not target:
-        review.errors["target_name"] = "Who would you like to meet?"
-    _check_length(review, "target_name", target, "The name", TARGET_NAME_MAX)
-    _check_length(
-        review, "target_company", draft.target_company.strip(), "The company", TARGET_COMPANY_MAX
-    )
+        review.errors["target_name"] = _say("target_missing")
+    _check_length(review, "target_name", target, TARGET_NAME_MAX)
+    _check_length(review, "target_company", draft.target_company.strip(), TARGET_COMPANY_MAX)
     reason = draft.reason.strip()
     if not reason:
-        review.errors["reason"] = "Say why you want to meet them: the connector needs it."
-    _check_length(review, "reason", reason, "The reason", REASON_MAX)
+        review.errors["reason"] = _say("reason_missing")
+    _check_length(review, "reason", reason, REASON_MAX)
 
     blurb_problem = _blurb_problem(draft.blurb.strip(), target)
     if blurb_problem:
@@ -111,24 +127,21 @@ def _first_name(name: str) -> str:
 
 def _blurb_problem(blurb: str, target: str) -> str | None:
     if not blurb:
-        return "Write the note your connector can forward as-is."
+        return _say("blurb_missing")
     if len(blurb) > BLURB_MAX:
-        return f"The note is {len(blurb)} characters; keep it to {BLURB_MAX}."
+        return _say("blurb_too_long", length=len(blurb), limit=BLURB_MAX)
     placeholder = _PLACEHOLDER.search(blurb)
     if placeholder:
-        return f"Fill in the placeholder {placeholder.group(0)} before sending."
+        return _say("blurb_placeholder", placeholder=placeholder.group(0))
     if len(blurb) < BLURB_MIN:
-        return (
-            f"The note is only {len(blurb)} characters: say who you are, why this person, "
-            "what they get, and your ask, in 3–5 sentences."
-        )
+        return _say("blurb_too_short", length=len(blurb))
     lowered = blurb.casefold()
     if target and not any(
         part.casefold() in lowered for part in (target, _first_name(target)) if len(part) > 1
     ):
-        return f"Name {target} in the note, so it reads right when forwarded."
+        return _say("blurb_no_target", target=target)
     if not _ASK.search(blurb):
-        return "End with a clear ask, e.g. “Would you be open to a 20-minute call next week?”"
+        return _say("blurb_no_ask")
     return None
 
 
@@ -136,12 +149,12 @@ def _blurb_advice(blurb: str, company: str) -> list[str]:
     advice = []
     sentences = len(_SENTENCE_END.findall(blurb + " "))
     if sentences < 3:
-        advice.append("Forwardable notes work best at 3–5 sentences; yours reads shorter.")
+        advice.append(_say("advice_short"))
     elif sentences > 6:
-        advice.append("Forwardable notes work best at 3–5 sentences; consider trimming.")
+        advice.append(_say("advice_long"))
     company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
     if company_words and not any(word in blurb.casefold() for word in company_words):
-        advice.append(f"Mentioning {company} shows why this person in particular.")
+        advice.append(_say("advice_company", company=company))
     if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Oo]ur)\b", blurb):
-        advice.append("Say who you are in the first line, so the target knows who's asking.")
+        advice.append(_say("advice_who"))
     return advice

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -25,6 +29,9 @@ from storage.migrate import upgrade_to_head
 logger = logging.getLogger(__name__)
 
 
+Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -34,6 +41,28 @@ class Services:
     workflow: IntroWorkflow
     dispatcher: Dispatcher
     clock: Clock
+    in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def tracked(self, listener: Listener) -> Listener:
+        """Mark a listener's work so shutdown waits for it instead of cutting a transaction."""
+
+        @functools.wraps(listener)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self.in_flight.add(task)
+            try:
+                return await listener(*args, **kwargs)
+            finally:
+                if task is not None:
+                    self.in_flight.discard(task)
+
+        return run  # type: ignore[return-value]
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for work already under way (Bolt runs listeners after answering Slack)."""
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=timeout)
 
     async def database_ready(self) -> bool:
         try:
@@ -45,6 +74,7 @@ class Services:
             return False
 
     async def close(self) -> None:
+        await self.drain()
         await self.engine.dispose()
 
 

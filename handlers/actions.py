@@ -135,8 +135,8 @@ def register(app: AsyncApp, services: Services) -> None:
             logger.warning("views.open failed: %s", exc.response.get("error"))
 
     for action_id in DIRECT_ACTIONS:
-        app.action(action_id)(direct_action)
+        app.action(action_id)(services.tracked(direct_action))
     for action_id in MODAL_ACTIONS:
-        app.action(action_id)(modal_action)
-    app.action("intro_ask_suggested")(ask_suggested)
-    app.action("intro_new")(new_request)
+        app.action(action_id)(services.tracked(modal_action))
+    app.action("intro_ask_suggested")(services.tracked(ask_suggested))
+    app.action("intro_new")(services.tracked(new_request))

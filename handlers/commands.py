@@ -15,6 +15,7 @@ from bot.app import Services
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/intro")
+    @services.tracked
     async def intro_command(
         ack: AsyncAck,
         body: dict[str, Any],

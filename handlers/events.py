@@ -13,6 +13,7 @@ from handlers.support import publish_home
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
+    @services.tracked
     async def app_home_opened(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:

@@ -17,6 +17,7 @@ from handlers.support import teammate
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("request_intro_from_message")
+    @services.tracked
     async def request_intro_from_message(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:

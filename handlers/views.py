@@ -38,6 +38,7 @@ def _request_id(view: dict[str, Any]) -> int | None:
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.view("intro_request_modal")
+    @services.tracked
     async def intro_request_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -89,6 +90,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.dispatcher.deliver(outcome.message_ids)
 
     @app.view("intro_decline_modal")
+    @services.tracked
     async def decline_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -108,6 +110,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.view("intro_redirect_modal")
+    @services.tracked
     async def redirect_submitted(
         ack: AsyncAck,
         body: dict[str, Any],

@@ -110,6 +110,8 @@ async def test_racing_presses_apply_once(stack: LocalStack) -> None:
     card = await request_intro(stack)
     await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for _ in range(8)))
     await stack.until(lambda: len(stack.fake.ephemerals) == 7, "seven stale notes")
+    assert stack.services is not None
+    await stack.services.drain()
     notices = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
     assert len(notices) == 1
 

@@ -92,18 +92,38 @@ def web_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def delivery_client(settings: Settings) -> AsyncWebClient:
+    """For delivery: a 429 or a 5xx comes back to the dispatcher, which reschedules the message
+    for its Retry-After instead of holding a send slot while it waits."""
+    return AsyncWebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=settings.SLACK_API_URL,
+        timeout=10,
+        retry_handlers=[],
+    )
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     engine = create_engine_for(settings.DATABASE_URL)
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
+    workflow = IntroWorkflow(sessions, clock, settings.cadence)
+    dispatcher = Dispatcher(
+        sessions,
+        delivery_client(settings),
+        clock,
+        workflow,
+        working_hours=settings.working_hours,
+        lease=settings.delivery_lease,
+    )
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         client=client,
-        workflow=IntroWorkflow(sessions, clock),
-        dispatcher=Dispatcher(sessions, client, clock),
+        workflow=workflow,
+        dispatcher=dispatcher,
         clock=clock,
     )
 

@@ -7,11 +7,13 @@ whatever is due or whose lease ran out (a crash mid-send), so nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -20,7 +22,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import messages
+from bot.cadence import WorkingHours
 from bot.clock import Clock
+from bot.workflow import IntroWorkflow
 from storage.models import DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_ATTEMPTS = 8
+PROFILE_TTL = 6 * 3600.0
 
 
 class Dispatcher:
@@ -54,24 +59,34 @@ class Dispatcher:
         sessions: async_sessionmaker[AsyncSession],
         client: AsyncWebClient,
         clock: Clock,
+        workflow: IntroWorkflow,
         *,
+        working_hours: WorkingHours | None = None,
         owner: str | None = None,
         lease: timedelta = LEASE,
+        concurrency: int = 8,
+        batch: int = 100,
     ) -> None:
         self._sessions = sessions
         self._client = client
         self._clock = clock
+        self._workflow = workflow
+        self._working_hours = working_hours
         self._owner = owner or uuid.uuid4().hex
         self._lease = lease
+        self._batch = batch
+        # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._profiles: dict[str, tuple[str | None, str, float]] = {}
 
     async def deliver(self, ids: Sequence[int]) -> None:
         """Send these rows now, if no one else holds them."""
         if ids:
             await self._send_all(await self._claim(ids=list(ids)))
 
-    async def sweep(self, limit: int = 100) -> int:
+    async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
-        claimed = await self._claim(limit=limit)
+        claimed = await self._claim(limit=limit or self._batch)
         await self._send_all(claimed)
         return len(claimed)
 
@@ -111,8 +126,17 @@ class Dispatcher:
             return sorted(result.all(), key=lambda m: (m.due_at, m.id))
 
     async def _send_all(self, claimed: list[OutboundMessage]) -> None:
+        # A request's messages go in order (its card before the card's refresh); different
+        # requests' messages go side by side.
+        by_request: dict[int | None, list[OutboundMessage]] = {}
         for message in claimed:
-            await self._send(message)
+            by_request.setdefault(message.request_id, []).append(message)
+        await asyncio.gather(*(self._send_in_order(group) for group in by_request.values()))
+
+    async def _send_in_order(self, messages: list[OutboundMessage]) -> None:
+        for message in messages:
+            async with self._slots:
+                await self._send(message)
 
     async def _send(self, message: OutboundMessage) -> None:
         try:
@@ -120,12 +144,17 @@ class Dispatcher:
         except SlackApiError as exc:
             await self._failed(message, exc)
             return
+        except _Moot as exc:
+            await self._finish(message, DeliveryStatus.CANCELLED, error=str(exc))
+            return
         except _NotYet as exc:
-            await self._reschedule(message, str(exc), timedelta(seconds=5), count_attempt=False)
+            await self._reschedule(message, str(exc), exc.until, count_attempt=False)
             return
         except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
             logger.warning("delivery of message %s failed: %r", message.id, exc)
-            await self._reschedule(message, repr(exc), _backoff(message.attempts))
+            await self._reschedule(
+                message, repr(exc), self._clock.now() + _backoff(message.attempts)
+            )
             return
         await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
 
@@ -141,14 +170,16 @@ class Dispatcher:
                     )
                 )
         if request is None:
-            raise _NotYet("request row not visible yet")
+            raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         kind = MessageKind(message.kind)
+        if kind is MessageKind.REMINDER:
+            return await self._post_reminder(message, request)
         if kind is MessageKind.CARD_REFRESH:
             if card_row is None or card_row.status == DeliveryStatus.FAILED:
                 return None, None  # nothing to refresh
             if card_row.status != DeliveryStatus.SENT:
                 # The card is still on its way; refresh once it has a ts to update.
-                raise _NotYet("card not sent yet")
+                raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
             rendered = self._card(MessageKind(card_row.kind), request, card_row.data)
             await self._client.chat_update(
                 channel=card_row.slack_channel_id or "",
@@ -158,13 +189,70 @@ class Dispatcher:
             )
             return card_row.slack_channel_id, card_row.slack_ts
         if kind is MessageKind.NOTICE:
-            rendered = messages.notice(request, message.data["event"])
+            rendered = messages.notice(request, message.data["event"], message.data)
         else:
             rendered = self._card(kind, request, message.data)
         response = await self._client.chat_postMessage(
             channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _post_reminder(
+        self, message: OutboundMessage, request: IntroRequest
+    ) -> tuple[str | None, str | None]:
+        if request.status not in message.data.get("expects", []):
+            raise _Moot(f"request is {request.status} now")
+        if await self._superseded(message):
+            raise _Moot("a later reminder covers this one")
+        if self._working_hours is not None:
+            now = self._clock.now()
+            tz, _ = await self._profile(message.recipient_id)
+            opens = self._working_hours.next_opening(now, tz)
+            if opens > now:
+                raise _NotYet("outside the recipient's working hours", opens)
+        reminder = message.data["reminder"]
+        secondary = (
+            await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
+        )
+        names = {user_id: (await self._profile(user_id))[1] for user_id in secondary}
+        rendered = messages.reminder(request, reminder, secondary, names)
+        response = await self._client.chat_postMessage(
+            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+        )
+        return response.get("channel"), response.get("ts")
+
+    async def _superseded(self, message: OutboundMessage) -> bool:
+        """After downtime several reminders may be due at once; only the latest is worth it."""
+        async with self._sessions() as session:
+            later = await session.scalar(
+                select(OutboundMessage.id)
+                .where(
+                    OutboundMessage.request_id == message.request_id,
+                    OutboundMessage.kind == MessageKind.REMINDER,
+                    OutboundMessage.id != message.id,
+                    OutboundMessage.due_at > message.due_at,
+                    OutboundMessage.due_at <= self._clock.now(),
+                    OutboundMessage.status.in_(
+                        [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT]
+                    ),
+                )
+                .limit(1)
+            )
+            return later is not None
+
+    async def _profile(self, user_id: str) -> tuple[str | None, str]:
+        """A user's time zone and name from users.info, kept for a few hours."""
+        cached = self._profiles.get(user_id)
+        if cached and cached[2] > time.monotonic():
+            return cached[0], cached[1]
+        try:
+            user = (await self._client.users_info(user=user_id))["user"]
+            tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
+        except SlackApiError as exc:
+            logger.info("no profile for %s: %s", user_id, exc.response.get("error"))
+            tz, name = None, ""
+        self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
+        return tz, name
 
     @staticmethod
     def _card(kind: MessageKind, request: IntroRequest, data: dict[str, Any]) -> messages.Message:
@@ -180,12 +268,13 @@ class Dispatcher:
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
             )
             await self._finish(message, DeliveryStatus.FAILED, error=error or str(exc))
+            if message.kind in (MessageKind.CONNECTOR_CARD, MessageKind.REMINDER):
+                await self.deliver(await self._workflow.report_undeliverable(message, error))
             return
         delay = _backoff(message.attempts)
         if status_code == 429:
-            retry_after = exc.response.headers.get("Retry-After", "1")
-            delay = timedelta(seconds=max(1, int(retry_after)))
-        await self._reschedule(message, error or str(exc), delay)
+            delay = timedelta(seconds=max(1, _int(exc.response.headers.get("Retry-After"), 1)))
+        await self._reschedule(message, error or str(exc), self._clock.now() + delay)
 
     async def _finish(
         self,
@@ -215,11 +304,11 @@ class Dispatcher:
             )
 
     async def _reschedule(
-        self, message: OutboundMessage, error: str, delay: timedelta, *, count_attempt: bool = True
+        self, message: OutboundMessage, error: str, until: datetime, *, count_attempt: bool = True
     ) -> None:
         values: dict[str, Any] = {
             "status": DeliveryStatus.PENDING,
-            "due_at": self._clock.now() + delay,
+            "due_at": until,
             "last_error": error,
             "lease_expires_at": None,
         }
@@ -238,7 +327,22 @@ class Dispatcher:
 
 
 class _NotYet(Exception):
-    """The message depends on something not there yet; try again shortly."""
+    """Not now: the message depends on something not there yet, or waits for working hours."""
+
+    def __init__(self, why: str, until: datetime) -> None:
+        super().__init__(why)
+        self.until = until
+
+
+class _Moot(Exception):
+    """The message no longer makes sense: its request moved on."""
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _backoff(attempts: int) -> timedelta:

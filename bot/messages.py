@@ -129,6 +129,7 @@ def connector_card(request: IntroRequest) -> Message:
         status=_status(request),
         next_step=next_step(request, "connector"),
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
+        outcomes=labels()["outcome"],
         email=forwardable_email(request),
     )
 
@@ -140,11 +141,35 @@ def requester_card(request: IntroRequest, advice: list[str]) -> Message:
         status=_status(request),
         next_step=next_step(request, "requester"),
         advice=advice,
+        outcomes=labels()["outcome"],
     )
 
 
-def notice(request: IntroRequest, event: str) -> Message:
-    return _message("notice.json.j2", r=request, event=event)
+def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None) -> Message:
+    return _message(
+        "notice.json.j2",
+        r=request,
+        event=event,
+        outcome_label=labels()["outcome"].get(request.outcome or "", ""),
+        error=(data or {}).get("error", ""),
+    )
+
+
+def reminder(
+    request: IntroRequest,
+    kind: str,
+    secondary: list[str] | None = None,
+    names: dict[str, str] | None = None,
+) -> Message:
+    secondary = secondary or []
+    return _message(
+        "reminder.json.j2",
+        r=request,
+        reminder=kind,
+        secondary=secondary,
+        names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
+        outcomes=labels()["outcome"],
+    )
 
 
 def note(kind: str, **context: Any) -> str:

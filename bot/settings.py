@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.cadence import Cadence, WorkingHours
 from bot.durations import parse_duration
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     DATABASE_URL: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'introbot.db'}")
     SLACK_API_URL: str = DEFAULT_SLACK_API_URL
     INTROBOT_SWEEP_INTERVAL: str = "30s"
+    INTROBOT_NUDGE_AFTER: str = "2d"
+    INTROBOT_FOLLOW_UP_AFTER: str = "20h"
+    INTROBOT_OUTCOME_AFTER: str = "7d"
+    INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
+    INTROBOT_DELIVERY_LEASE: str = "2m"
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -67,15 +74,42 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("INTROBOT_SWEEP_INTERVAL")
+    @field_validator(
+        "INTROBOT_SWEEP_INTERVAL",
+        "INTROBOT_NUDGE_AFTER",
+        "INTROBOT_FOLLOW_UP_AFTER",
+        "INTROBOT_OUTCOME_AFTER",
+        "INTROBOT_DELIVERY_LEASE",
+    )
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration(value)
+        if parse_duration(value).total_seconds() <= 0:
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("INTROBOT_WORKING_HOURS")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        WorkingHours.parse(value)
         return value
 
     @cached_property
     def sweep_interval_seconds(self) -> float:
         return parse_duration(self.INTROBOT_SWEEP_INTERVAL).total_seconds()
+
+    @cached_property
+    def cadence(self) -> Cadence:
+        return Cadence.from_text(
+            self.INTROBOT_NUDGE_AFTER, self.INTROBOT_FOLLOW_UP_AFTER, self.INTROBOT_OUTCOME_AFTER
+        )
+
+    @cached_property
+    def working_hours(self) -> WorkingHours | None:
+        return WorkingHours.parse(self.INTROBOT_WORKING_HOURS)
+
+    @cached_property
+    def delivery_lease(self) -> timedelta:
+        return parse_duration(self.INTROBOT_DELIVERY_LEASE)
 
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""

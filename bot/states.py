@@ -18,6 +18,9 @@ class Status(StrEnum):
     CONNECTOR_DECLINED = "connector_declined"
     REDIRECTED = "redirected"
     CANCELLED = "cancelled"
+    REROUTED = "rerouted"  # the requester asked someone else after the ask stalled
+    FOLLOWED_UP = "followed_up"  # the requester followed up with the target after the intro
+    CLOSED = "closed"  # the requester reported the outcome
 
 
 class Action(StrEnum):
@@ -28,6 +31,19 @@ class Action(StrEnum):
     TARGET_DECLINED = "target_declined"
     TARGET_NOT_NOW = "target_not_now"
     CANCEL = "cancel"
+    REROUTE = "reroute"
+    FOLLOW_UP = "follow_up"
+    REPORT_OUTCOME = "report_outcome"
+
+
+class Outcome(StrEnum):
+    """What came of an intro, as the requester reports it: kept for attribution."""
+
+    MEETING_HELD = "meeting_held"
+    OPPORTUNITY = "opportunity"
+    CLOSED_WON = "closed_won"
+    NO_RESPONSE = "no_response"
+    NOT_A_FIT = "not_a_fit"
 
 
 class Role(StrEnum):
@@ -44,6 +60,9 @@ ACTOR: dict[Action, Role] = {
     Action.TARGET_DECLINED: Role.CONNECTOR,
     Action.TARGET_NOT_NOW: Role.CONNECTOR,
     Action.CANCEL: Role.REQUESTER,
+    Action.REROUTE: Role.REQUESTER,
+    Action.FOLLOW_UP: Role.REQUESTER,
+    Action.REPORT_OUTCOME: Role.REQUESTER,
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -55,9 +74,15 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+    (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
+    (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
+    (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
+    (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
 }
 
 OPEN_STATUSES = frozenset({Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET})
+# An intro happened: the basis of attribution and of secondary intro paths.
+INTRO_MADE_STATUSES = frozenset({Status.INTRO_MADE, Status.FOLLOWED_UP, Status.CLOSED})
 
 
 class TransitionError(Exception):

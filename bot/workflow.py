@@ -7,16 +7,34 @@ transaction; the caller then hands the returned message ids to delivery.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cadence import Cadence
 from bot.clock import Clock
-from bot.states import ACTOR, OPEN_STATUSES, Action, IllegalTransition, Role, Status, next_status
+from bot.states import (
+    ACTOR,
+    INTRO_MADE_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    next_status,
+)
+from bot.states import Outcome as OutcomeKind
 from bot.states import TransitionError as TransitionError
 from bot.validation import RequestDraft
-from storage.models import IntroRequest, MessageKind, OutboundMessage, RequestEvent
+from storage.models import (
+    DeliveryStatus,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+    RequestEvent,
+)
 
 
 class UnknownRequest(TransitionError):
@@ -43,11 +61,22 @@ class Outcome:
 
 
 class IntroWorkflow:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        cadence: Cadence | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._cadence = cadence or Cadence()
 
     async def submit(self, team_id: str, draft: RequestDraft, advice: list[str]) -> Outcome:
+        """Record a request and promise its cards and reminders.
+
+        A request that replaces one the requester made earlier (asking someone else after a
+        stall) withdraws that one in the same transaction.
+        """
         assert draft.connector is not None, "review_draft() must pass before submit()"
         now = self._clock.now()
         request = IntroRequest(
@@ -69,20 +98,15 @@ class IntroWorkflow:
             updated_at=now,
         )
         async with self._sessions.begin() as session:
+            messages: list[OutboundMessage] = []
+            if draft.redirected_from_id is not None:
+                messages += await self._withdraw_stalled(
+                    session, team_id, draft.redirected_from_id, request.requester_id
+                )
             session.add(request)
             await session.flush()
-            session.add(
-                RequestEvent(
-                    team_id=team_id,
-                    request_id=request.id,
-                    actor_id=request.requester_id,
-                    action="submit",
-                    from_status=None,
-                    to_status=request.status,
-                    at=now,
-                )
-            )
-            messages = [
+            session.add(self._event(request, request.requester_id, "submit", None))
+            messages += [
                 self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card"),
                 self._message(
                     request,
@@ -92,9 +116,10 @@ class IntroWorkflow:
                     {"advice": advice},
                 ),
             ]
+            messages += self._reminders_for(request, now)
             session.add_all(messages)
             await session.flush()
-            return Outcome(request, [m.id for m in messages])
+            return Outcome(request, _due_now(messages))
 
     async def act(
         self,
@@ -106,6 +131,7 @@ class IntroWorkflow:
         reason: str | None = None,
         suggested_user_id: str | None = None,
         note: str | None = None,
+        outcome: str | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
 
@@ -115,9 +141,8 @@ class IntroWorkflow:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             request = await self._load(session, team_id, request_id)
-            current, new = self._permitted(request, actor_id, action)
-            role = ACTOR[action]
-            values: dict[str, Any] = {"status": new, "updated_at": now}
+            self._permitted(request, actor_id, action)
+            values: dict[str, Any] = {}
             if action is Action.DECLINE:
                 values["decline_reason"] = (reason or "").strip() or None
             if action is Action.REDIRECT:
@@ -127,57 +152,217 @@ class IntroWorkflow:
                     raise InvalidSuggestion("suggest someone other than the two of you")
                 values["suggested_user_id"] = suggested_user_id
                 values["suggestion_note"] = (note or "").strip() or None
-            result = await session.execute(
-                update(IntroRequest)
-                .where(
-                    IntroRequest.id == request.id,
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.status == current,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
+            if action is Action.TARGET_AGREED:
+                values["intro_made_at"] = now
+            if action is Action.FOLLOW_UP:
+                values["followed_up_at"] = now
+            if action is Action.REPORT_OUTCOME:
+                if outcome not in set(OutcomeKind):
+                    raise InvalidSuggestion(f"unknown outcome {outcome!r}")
+                values["outcome"] = outcome
+                values["outcome_at"] = now
+            messages = await self._transition(session, request, actor_id, action, values)
+            return Outcome(request, _due_now(messages))
+
+    async def _transition(
+        self,
+        session: AsyncSession,
+        request: IntroRequest,
+        actor_id: str,
+        action: Action,
+        values: dict[str, Any],
+    ) -> list[OutboundMessage]:
+        """The compare-and-set, its event, and every message it promises, in `session`."""
+        now = self._clock.now()
+        current, new = self._permitted(request, actor_id, action)
+        result = await session.execute(
+            update(IntroRequest)
+            .where(
+                IntroRequest.id == request.id,
+                IntroRequest.team_id == request.team_id,
+                IntroRequest.status == current,
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                await session.refresh(request)
-                raise IllegalTransition(Status(request.status), action)
+            .values(status=new, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
             await session.refresh(request)
-            event = RequestEvent(
-                team_id=team_id,
-                request_id=request.id,
-                actor_id=actor_id,
-                action=action,
-                from_status=current,
-                to_status=new,
-                at=now,
+            raise IllegalTransition(Status(request.status), action)
+        await session.refresh(request)
+        event = self._event(request, actor_id, action, current)
+        session.add(event)
+        await session.flush()
+        await self._cancel_moot_reminders(session, request)
+        messages = [
+            self._message(
+                request,
+                MessageKind.CARD_REFRESH,
+                recipient,
+                f"refresh:{card}:{event.id}",
+                {"card": card},
             )
-            session.add(event)
-            await session.flush()
-            messages = [
+            for card, recipient in (
+                (MessageKind.CONNECTOR_CARD, request.connector_id),
+                (MessageKind.REQUESTER_CARD, request.requester_id),
+            )
+        ]
+        # Who hears about it: the requester of the connector's answers, the connector of the
+        # outcome (the thank-you that makes connectors introduce again).
+        if ACTOR[action] is Role.CONNECTOR:
+            notice_to: str | None = request.requester_id
+        elif action is Action.REPORT_OUTCOME:
+            notice_to = request.connector_id
+        else:
+            notice_to = None
+        if notice_to:
+            messages.append(
                 self._message(
                     request,
-                    MessageKind.CARD_REFRESH,
-                    recipient,
-                    f"refresh:{card}:{event.id}",
-                    {"card": card},
+                    MessageKind.NOTICE,
+                    notice_to,
+                    f"notice:{event.id}",
+                    {"event": action.value},
                 )
-                for card, recipient in (
-                    (MessageKind.CONNECTOR_CARD, request.connector_id),
-                    (MessageKind.REQUESTER_CARD, request.requester_id),
+            )
+        messages += self._reminders_for(request, now)
+        session.add_all(messages)
+        await session.flush()
+        return messages
+
+    async def _withdraw_stalled(
+        self, session: AsyncSession, team_id: str, request_id: int, requester_id: str
+    ) -> list[OutboundMessage]:
+        """Withdraw the request a new one replaces, if it is still waiting on its connector."""
+        previous = await session.scalar(
+            select(IntroRequest).where(
+                IntroRequest.id == request_id, IntroRequest.team_id == team_id
+            )
+        )
+        if (
+            previous is None
+            or previous.requester_id != requester_id
+            or previous.status != Status.AWAITING_CONNECTOR
+        ):
+            return []
+        return await self._transition(session, previous, requester_id, Action.REROUTE, {})
+
+    def _reminders_for(self, request: IntroRequest, now: datetime) -> list[OutboundMessage]:
+        """The reminders a request entering its current status should get, each due later."""
+        cadence = self._cadence
+        planned: list[tuple[str, str, datetime, list[Status]]] = []
+        if request.status == Status.AWAITING_CONNECTOR:
+            due = now
+            for seq in range(1, cadence.nudges + 1):
+                due = cadence.nudge_due(due)
+                planned.append(
+                    (f"nudge:{seq}", request.connector_id, due, [Status(request.status)])
                 )
-            ]
-            if role is Role.CONNECTOR:
-                messages.append(
-                    self._message(
-                        request,
-                        MessageKind.NOTICE,
-                        request.requester_id,
-                        f"notice:{event.id}",
-                        {"event": action.value},
-                    )
+            due = cadence.nudge_due(due)
+            planned.append(("stalled", request.requester_id, due, [Status(request.status)]))
+        elif request.status == Status.INTRO_MADE:
+            planned.append(
+                (
+                    "follow_up",
+                    request.requester_id,
+                    now + cadence.follow_up_after,
+                    [Status.INTRO_MADE],
                 )
-            session.add_all(messages)
+            )
+            planned.append(
+                (
+                    "outcome",
+                    request.requester_id,
+                    now + cadence.outcome_after,
+                    [Status.INTRO_MADE, Status.FOLLOWED_UP],
+                )
+            )
+        return [
+            self._message(
+                request,
+                MessageKind.REMINDER,
+                recipient,
+                name,
+                {"reminder": name.split(":")[0], "expects": [str(s) for s in expects]},
+                due_at=due,
+            )
+            for name, recipient, due, expects in planned
+        ]
+
+    async def _cancel_moot_reminders(self, session: AsyncSession, request: IntroRequest) -> None:
+        """Reminders stop the moment the state moves on."""
+        pending = await session.scalars(
+            select(OutboundMessage).where(
+                OutboundMessage.request_id == request.id,
+                OutboundMessage.kind == MessageKind.REMINDER,
+                OutboundMessage.status == DeliveryStatus.PENDING,
+            )
+        )
+        moot = [m.id for m in pending if request.status not in m.data.get("expects", [])]
+        if moot:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(moot),
+                    OutboundMessage.status == DeliveryStatus.PENDING,
+                )
+                .values(status=DeliveryStatus.CANCELLED)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
+        """Tell the requester when the ask itself could not reach the connector."""
+        if message.request_id is None or message.recipient_id == "":
+            return []
+        async with self._sessions.begin() as session:
+            request = await session.get(IntroRequest, message.request_id)
+            if request is None or message.recipient_id == request.requester_id:
+                return []
+            notice = self._message(
+                request,
+                MessageKind.NOTICE,
+                request.requester_id,
+                f"undeliverable:{message.id}",
+                {"event": "undeliverable", "error": error},
+            )
+            session.add(notice)
             await session.flush()
-            return Outcome(request, [m.id for m in messages])
+            return [notice.id]
+
+    async def secondary_connectors(self, request: IntroRequest, limit: int = 3) -> list[str]:
+        """Teammates who have introduced this target or someone at this company before."""
+        same_target = func.lower(IntroRequest.target_name) == request.target_name.lower()
+        condition = same_target
+        if request.target_company:
+            condition = same_target | (
+                func.lower(IntroRequest.target_company) == request.target_company.lower()
+            )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(IntroRequest.connector_id, func.count().label("intros"))
+                .where(
+                    IntroRequest.team_id == request.team_id,
+                    IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
+                    IntroRequest.connector_id.not_in([request.connector_id, request.requester_id]),
+                    condition,
+                )
+                .group_by(IntroRequest.connector_id)
+                .order_by(func.count().desc(), IntroRequest.connector_id)
+                .limit(limit)
+            )
+            return [row.connector_id for row in rows]
+
+    def _event(
+        self, request: IntroRequest, actor_id: str, action: str, from_status: str | None
+    ) -> RequestEvent:
+        return RequestEvent(
+            team_id=request.team_id,
+            request_id=request.id,
+            actor_id=actor_id,
+            action=action,
+            from_status=from_status,
+            to_status=request.status,
+            at=self._clock.now(),
+        )
 
     async def check(
         self, team_id: str, request_id: int, actor_id: str, action: Action
@@ -258,6 +443,8 @@ class IntroWorkflow:
         recipient_id: str,
         key: str,
         data: dict[str, Any] | None = None,
+        *,
+        due_at: datetime | None = None,
     ) -> OutboundMessage:
         now = self._clock.now()
         return OutboundMessage(
@@ -267,8 +454,13 @@ class IntroWorkflow:
             kind=kind,
             recipient_id=recipient_id,
             data=data or {},
-            due_at=now,
+            due_at=due_at or now,
             created_at=now,
             attempts=0,
             status="pending",
         )
+
+
+def _due_now(messages: list[OutboundMessage]) -> list[int]:
+    """What delivery sends at once; reminders wait for their time and the sweep."""
+    return [m.id for m in messages if m.kind != MessageKind.REMINDER]

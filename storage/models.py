@@ -76,6 +76,10 @@ class IntroRequest(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     suggested_user_id: Mapped[str | None] = mapped_column(String(32))
     suggestion_note: Mapped[str | None] = mapped_column(Text)
+    intro_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -105,6 +109,7 @@ class MessageKind(StrEnum):
     REQUESTER_CARD = "requester_card"  # the requester's DM with the request's status
     CARD_REFRESH = "card_refresh"  # re-render one of the cards above from current state
     NOTICE = "notice"  # a one-off message telling someone what happened
+    REMINDER = "reminder"  # a nudge or reminder, due later, sent in working hours
 
 
 class DeliveryStatus(StrEnum):
@@ -112,6 +117,7 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the request moved on before this was due
 
 
 class OutboundMessage(Base):
@@ -142,3 +148,13 @@ class OutboundMessage(Base):
         Index("ix_outbound_messages_due", "status", "due_at"),
         Index("ix_outbound_messages_request", "request_id", "kind"),
     )
+
+
+class ProcessedEvent(Base):
+    """Events API deliveries already handled: Slack retries them, introbot acts once."""
+
+    __tablename__ = "processed_events"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -17,7 +17,7 @@ from bot.states import Action
 from bot.validation import RequestDraft, Teammate
 from bot.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
-from storage.models import DeliveryStatus, OutboundMessage
+from storage.models import DeliveryStatus, MessageKind, OutboundMessage
 
 TEAM = "T0FAKE"
 
@@ -31,13 +31,21 @@ class Rig:
     sessions: object
 
     def dispatcher(self, owner: str = "a") -> Dispatcher:
-        return Dispatcher(self.sessions, self.client, self.clock, owner=owner)  # type: ignore[arg-type]
+        return Dispatcher(
+            self.sessions,  # type: ignore[arg-type]
+            self.client,
+            self.clock,
+            self.workflow,
+            owner=owner,
+        )
 
-    async def rows(self) -> list[OutboundMessage]:
+    async def rows(self, *, reminders: bool = False) -> list[OutboundMessage]:
+        """The outbound rows in order; reminders (due days later) only when asked for."""
+        query = select(OutboundMessage).order_by(OutboundMessage.id)
+        if not reminders:
+            query = query.where(OutboundMessage.kind != MessageKind.REMINDER)
         async with self.sessions() as session:  # type: ignore[operator]
-            return list(
-                (await session.scalars(select(OutboundMessage).order_by(OutboundMessage.id))).all()
-            )
+            return list((await session.scalars(query)).all())
 
 
 @pytest.fixture
@@ -107,9 +115,12 @@ async def test_permanent_errors_mark_the_message_failed(rig: Rig) -> None:
     rig.fake.add_user("U9", name="gone", deleted=True)
     outcome = await rig.workflow.submit(TEAM, _draft(connector="U9"), [])
     await rig.dispatcher().deliver(outcome.message_ids)
-    card, confirmation = await rig.rows()
+    card, confirmation, told = await rig.rows()
     assert card.status == DeliveryStatus.FAILED and card.last_error == "account_inactive"
     assert confirmation.status == DeliveryStatus.SENT
+    # The requester is told the ask could not reach the connector.
+    assert (told.recipient_id, told.status) == ("U1", DeliveryStatus.SENT)
+    assert any("couldn't reach" in m["text"] for m in rig.fake.messages_for("U1"))
     rig.clock.advance(timedelta(days=1))
     assert await rig.dispatcher().sweep() == 0
 

@@ -29,16 +29,23 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+    (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
+    (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
+    (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
+    (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
 }
 
 TERMINAL = [
-    Status.INTRO_MADE,
     Status.TARGET_DECLINED,
     Status.TARGET_NOT_NOW,
     Status.CONNECTOR_DECLINED,
     Status.REDIRECTED,
     Status.CANCELLED,
+    Status.REROUTED,
+    Status.CLOSED,
 ]
+# After the intro: the ask is over, but the loop (follow-up, outcome) is still open.
+LOOP_OPEN = [Status.INTRO_MADE, Status.FOLLOWED_UP]
 
 ALL_PAIRS = list(itertools.product(Status, Action))
 
@@ -96,7 +103,10 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
             Role.CONNECTOR,
             [Action.ACCEPT, Action.DECLINE, Action.REDIRECT],
         ),
-        (Status.AWAITING_CONNECTOR, Role.REQUESTER, [Action.CANCEL]),
+        (Status.AWAITING_CONNECTOR, Role.REQUESTER, [Action.CANCEL, Action.REROUTE]),
+        (Status.INTRO_MADE, Role.REQUESTER, [Action.FOLLOW_UP, Action.REPORT_OUTCOME]),
+        (Status.FOLLOWED_UP, Role.REQUESTER, [Action.REPORT_OUTCOME]),
+        (Status.INTRO_MADE, Role.CONNECTOR, []),
         (
             Status.CHECKING_WITH_TARGET,
             Role.CONNECTOR,
@@ -132,16 +142,16 @@ def test_terminal_statuses_reject_every_action(status: Status) -> None:
             next_status(status, action)
 
 
-def test_open_statuses_are_exactly_the_non_terminal_ones() -> None:
-    assert frozenset(Status) - frozenset(TERMINAL) == OPEN_STATUSES
-    assert {s for (s, _a) in TRANSITIONS} == set(OPEN_STATUSES)
+def test_open_statuses_are_the_non_terminal_ones_before_the_intro() -> None:
+    assert frozenset(Status) - frozenset(TERMINAL) == OPEN_STATUSES | frozenset(LOOP_OPEN)
+    assert {s for (s, _a) in TRANSITIONS} == set(OPEN_STATUSES) | set(LOOP_OPEN)
 
 
 def test_transitions_only_move_forward() -> None:
     # Nothing goes back to waiting; the only open state reachable is checking with the target.
     targets = set(TRANSITIONS.values())
     assert Status.AWAITING_CONNECTOR not in targets
-    assert targets <= set(TERMINAL) | {Status.CHECKING_WITH_TARGET}
+    assert targets <= set(TERMINAL) | {Status.CHECKING_WITH_TARGET} | set(LOOP_OPEN)
 
 
 def test_actor_covers_every_action() -> None:
@@ -149,9 +159,13 @@ def test_actor_covers_every_action() -> None:
     assert all(isinstance(role, Role) for role in ACTOR.values())
 
 
-def test_only_the_requester_cancels_and_the_connector_does_the_rest() -> None:
-    assert ACTOR[Action.CANCEL] is Role.REQUESTER
-    assert {a for a, r in ACTOR.items() if r is Role.REQUESTER} == {Action.CANCEL}
+def test_the_requester_cancels_and_closes_the_loop_and_the_connector_does_the_rest() -> None:
+    assert {a for a, r in ACTOR.items() if r is Role.REQUESTER} == {
+        Action.CANCEL,
+        Action.REROUTE,
+        Action.FOLLOW_UP,
+        Action.REPORT_OUTCOME,
+    }
 
 
 def test_every_action_is_legal_somewhere() -> None:

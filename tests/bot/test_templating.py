@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import messages
-from bot.states import OPEN_STATUSES, Action, Role, Status, allowed_actions
+from bot.states import OPEN_STATUSES, Action, Outcome, Role, Status, allowed_actions
 from bot.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -281,9 +281,14 @@ def test_requester_card_with_advice_in_every_status(status: Status) -> None:
     ]
     status_line = message.blocks[1]["elements"][0]["text"]
     assert status_line.startswith(messages.labels()["status"][status.value]["emoji"])
-    expected_buttons = (
-        ["intro_cancel"] if Action.CANCEL in allowed_actions(status, Role.REQUESTER) else []
-    )
+    allowed = allowed_actions(status, Role.REQUESTER)
+    expected_buttons = []
+    if Action.FOLLOW_UP in allowed:
+        expected_buttons.append("intro_followed_up")
+    if Action.REPORT_OUTCOME in allowed:
+        expected_buttons += [f"intro_outcome_{outcome.value}" for outcome in Outcome]
+    if Action.CANCEL in allowed:
+        expected_buttons.append("intro_cancel")
     assert action_ids(message.blocks) == expected_buttons
 
 

@@ -51,8 +51,18 @@ async def test_submit_writes_request_event_and_both_cards(
     async with workflow._sessions() as session:
         rows = (await session.scalars(select(OutboundMessage))).all()
         events = await session.scalar(select(func.count()).select_from(RequestEvent))
-    assert sorted(r.kind for r in rows) == [MessageKind.CONNECTOR_CARD, MessageKind.REQUESTER_CARD]
-    assert {r.id for r in rows} == set(outcome.message_ids)
+    now_due = [r for r in rows if r.kind != MessageKind.REMINDER]
+    assert sorted(r.kind for r in now_due) == [
+        MessageKind.CONNECTOR_CARD,
+        MessageKind.REQUESTER_CARD,
+    ]
+    assert {r.id for r in now_due} == set(outcome.message_ids)
+    reminders = sorted((r for r in rows if r.kind == MessageKind.REMINDER), key=lambda r: r.due_at)
+    assert [(r.data["reminder"], r.recipient_id) for r in reminders] == [
+        ("nudge", CARLOS),
+        ("nudge", CARLOS),
+        ("stalled", RIYA),
+    ]
     assert events == 1
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -141,5 +142,23 @@ def create_app(services: Services) -> AsyncApp:
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
         raise_error_for_unhandled_request=False,
     )
+    app.use(_once_per_event(services))
     register_listeners(app, services)
     return app
+
+
+def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Slack retries an event it thinks we missed (X-Slack-Retry-Num); act on it only once."""
+
+    async def once_per_event(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await services.workflow.first_delivery(
+            str(body.get("team_id") or ""), str(event_id)
+        ):
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    return once_per_event

@@ -65,7 +65,7 @@ class Dispatcher:
         owner: str | None = None,
         lease: timedelta = LEASE,
         concurrency: int = 8,
-        batch: int = 100,
+        batch: int = 32,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -106,14 +106,23 @@ class Dispatcher:
             candidates = candidates.order_by(OutboundMessage.due_at, OutboundMessage.id).limit(
                 limit if ids is None else len(ids)
             )
+            claim = update(OutboundMessage)
             if session.get_bind().dialect.name == "postgresql":
-                # Replicas skip each other's rows instead of waiting on them.
-                candidates = candidates.with_for_update(skip_locked=True)
+                # Replicas skip each other's rows instead of waiting on them. The candidates
+                # are a materialized CTE: as an IN (subquery), PostgreSQL may run the LIMIT
+                # once per outer row and claim far more than a batch.
+                claimable = (
+                    candidates.with_for_update(skip_locked=True)
+                    .cte("claimable")
+                    .prefix_with("MATERIALIZED")
+                )
+                claim = claim.where(OutboundMessage.id == claimable.c.id)
+            else:
+                claim = claim.where(OutboundMessage.id.in_(candidates.scalar_subquery()))
             # The `due` condition is repeated in the UPDATE: on SQLite this compare-and-set is
             # what makes the claim atomic.
             result = await session.scalars(
-                update(OutboundMessage)
-                .where(OutboundMessage.id.in_(candidates.scalar_subquery()), due)
+                claim.where(due)
                 .values(
                     status=DeliveryStatus.SENDING,
                     lease_owner=self._owner,

@@ -12,6 +12,7 @@ conversations.open, users.info) put their arguments in the URL query string with
 an empty body, while chat.* and views.* send a JSON body.
 """
 
+import asyncio
 import contextlib
 import json
 import time
@@ -158,6 +159,7 @@ class FakeSlack:
         self.scopes: list[str] = list(scopes)
         self.team_id = team_id
         self.trigger_ttl = trigger_ttl
+        self.latency = 0.0  # seconds added to every Web API answer
         self._clock = clock
         path = methods_path if methods_path is not None else DEFAULT_METHODS_PATH
         self.methods: dict[str, JSON] = json.loads(path.read_text(encoding="utf-8"))
@@ -441,6 +443,8 @@ class FakeSlack:
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        if self.latency:
+            await asyncio.sleep(self.latency)  # Slack's own time to answer, when a test wants it
         try:
             args = await self._read_args(request)
         except _ApiError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -18,6 +18,7 @@ async def sweep_until_idle(services: Services) -> int:
     try:
         while (handled := await services.dispatcher.sweep()) > 0:
             total += handled
+        await services.workflow.forget_events_before(services.clock.now() - timedelta(days=1))
     except Exception:  # noqa: BLE001 - the next tick tries again
         logger.exception("sweep failed")
     return total

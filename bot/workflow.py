@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cadence import Cadence
@@ -33,6 +34,7 @@ from storage.models import (
     IntroRequest,
     MessageKind,
     OutboundMessage,
+    ProcessedEvent,
     RequestEvent,
 )
 
@@ -381,6 +383,24 @@ class IntroWorkflow:
             raise NotYourRequest(role, party)
         current = Status(request.status)
         return current, next_status(current, action)
+
+    async def first_delivery(self, team_id: str, event_id: str) -> bool:
+        """True the first time an event is seen; Slack's retries of it return False."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    ProcessedEvent(
+                        team_id=team_id, event_id=event_id, received_at=self._clock.now()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_events_before(self, moment: datetime) -> None:
+        """Slack retries within minutes; a day of event ids is plenty to recognise them."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < moment))
 
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with self._sessions() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from logging import Logger
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.app import Services
 from bot.states import Action, Status
 from bot.workflow import TransitionError, UnknownRequest
 from handlers.support import from_home, publish_home, refusal_text, request_id_from, tell_privately
+from storage.models import IntroRequest
 
 # Buttons that change state at once.
 DIRECT_ACTIONS = {
@@ -22,7 +24,10 @@ DIRECT_ACTIONS = {
     "intro_target_declined": Action.TARGET_DECLINED,
     "intro_target_not_now": Action.TARGET_NOT_NOW,
     "intro_cancel": Action.CANCEL,
+    "intro_followed_up": Action.FOLLOW_UP,
 }
+OUTCOME_BUTTON = re.compile(r"^intro_outcome_[a-z_]+$")
+SECONDARY_BUTTON = re.compile(r"^intro_ask_secondary(_\d+)?$")
 # Buttons that first ask for details in a modal.
 MODAL_ACTIONS = {"intro_decline": Action.DECLINE, "intro_redirect": Action.REDIRECT}
 
@@ -109,20 +114,53 @@ def register(app: AsyncApp, services: Services) -> None:
                 services, client, body, user_id, messages.note("stale", status_label=label)
             )
             return
-        view = messages.intro_modal(
-            messages.ModalPrefill(
-                connector_id=original.suggested_user_id,
-                target_name=original.target_name,
-                target_company=original.target_company,
-                reason=original.reason,
-                blurb=original.blurb,
-            ),
-            messages.ModalContext(redirected_from_id=original.id),
-        )
+        await _open_modal(client, body, logger, original, original.suggested_user_id)
+
+    async def report_outcome(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        request_part, _, outcome = str(action.get("value", "")).partition(":")
+        team_id = context.team_id or ""
         try:
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:
-            logger.warning("views.open failed: %s", exc.response.get("error"))
+            outcome_result = await services.workflow.act(
+                team_id, _int_or_zero(request_part), user_id, Action.REPORT_OUTCOME, outcome=outcome
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await services.dispatcher.deliver(outcome_result.message_ids)
+        if from_home(body):
+            await publish_home(services, client, team_id, user_id)
+
+    async def ask_secondary(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """After a stall: open the form for another teammate, who replaces the first ask."""
+        await ack()
+        user_id = body["user"]["id"]
+        request_part, _, suggested = str(action.get("value", "")).partition(":")
+        original = await services.workflow.get(context.team_id or "", _int_or_zero(request_part))
+        if original is None or original.requester_id != user_id:
+            await tell_privately(services, client, body, user_id, messages.note("unknown"))
+            return
+        if original.status != Status.AWAITING_CONNECTOR:
+            label = messages.status_label(original.status)
+            await tell_privately(
+                services, client, body, user_id, messages.note("stale", status_label=label)
+            )
+            return
+        await _open_modal(client, body, logger, original, suggested)
 
     async def new_request(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
@@ -139,4 +177,34 @@ def register(app: AsyncApp, services: Services) -> None:
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(services.tracked(modal_action))
     app.action("intro_ask_suggested")(services.tracked(ask_suggested))
+    app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
+    app.action(SECONDARY_BUTTON)(services.tracked(ask_secondary))
     app.action("intro_new")(services.tracked(new_request))
+
+
+def _int_or_zero(text: str) -> int:
+    return int(text) if text.isdigit() else 0
+
+
+async def _open_modal(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    logger: Logger,
+    original: IntroRequest,
+    connector_id: str,
+) -> None:
+    """The intro form, prefilled from an earlier request, for another connector."""
+    view = messages.intro_modal(
+        messages.ModalPrefill(
+            connector_id=connector_id,
+            target_name=original.target_name,
+            target_company=original.target_company,
+            reason=original.reason,
+            blurb=original.blurb,
+        ),
+        messages.ModalContext(redirected_from_id=original.id),
+    )
+    try:
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", exc.response.get("error"))

@@ -1,0 +1,184 @@
+"""Several `introbot serve` processes on one database deliver each due message once.
+
+On PostgreSQL: three processes, then three with one killed (SIGKILL) mid-sweep. On SQLite:
+the same with one process, the way SQLite is meant to be run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, insert, select
+
+from bot.fake_slack import FakeSlack
+from storage.db import sync_url
+from storage.models import IntroRequest, OutboundMessage
+
+MESSAGES = 1000
+USERS = [f"U{n:04d}" for n in range(20)]
+INTROBOT = shutil.which("introbot") or ""
+_TARGET = re.compile(r"check with \*Target (\d+)\*")
+
+
+def _seed_due_messages(database_url: str, count: int) -> None:
+    """`count` requests, each with one notice that fell due an hour ago."""
+    engine = create_engine(sync_url(database_url))
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(IntroRequest),
+            [
+                {
+                    "id": n + 1,
+                    "team_id": "T0FAKE",
+                    "requester_id": USERS[n % len(USERS)],
+                    "requester_name": "Requester",
+                    "connector_id": USERS[(n + 1) % len(USERS)],
+                    "target_name": f"Target {n}",
+                    "target_company": "Acme",
+                    "reason": "r",
+                    "blurb": "b",
+                    "closeness": "",
+                    "status": "checking_with_target",
+                    "created_at": past,
+                    "updated_at": past,
+                }
+                for n in range(count)
+            ],
+        )
+        connection.execute(
+            insert(OutboundMessage),
+            [
+                {
+                    "team_id": "T0FAKE",
+                    "request_id": n + 1,
+                    "dedupe_key": f"seed:{n}",
+                    "kind": "notice",
+                    "recipient_id": USERS[n % len(USERS)],
+                    "data": {"event": "accept"},
+                    "status": "pending",
+                    "due_at": past,
+                    "attempts": 0,
+                    "created_at": past,
+                }
+                for n in range(count)
+            ],
+        )
+    engine.dispose()
+
+
+def _claimed_twice(database_url: str) -> int:
+    engine = create_engine(sync_url(database_url))
+    with engine.connect() as connection:
+        taken_over = connection.execute(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.attempts >= 2, OutboundMessage.status == "sent")
+        ).scalar_one()
+    engine.dispose()
+    return int(taken_over)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def replicas(database_url: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _start(fake: FakeSlack, database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+    env |= {
+        "SLACK_BOT_TOKEN": fake.token,
+        "SLACK_SIGNING_SECRET": "replica-secret",
+        "SLACK_API_URL": fake.base_url,
+        "DATABASE_URL": database_url,
+        "INTROBOT_SWEEP_INTERVAL": "1s",
+        "INTROBOT_DELIVERY_LEASE": "10s",
+    }
+    return subprocess.Popen(
+        [INTROBOT, "serve", "--host", "127.0.0.1", "--port", str(_free_port())],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _delivered(fake: FakeSlack) -> Counter[int]:
+    return Counter(
+        int(match.group(1))
+        for call in fake.calls_to("chat.postMessage")
+        if call.ok and (match := _TARGET.search(str(call.args.get("text", ""))))
+    )
+
+
+async def _wait_for(fake: FakeSlack, condition: object, seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"only {len(_delivered(fake))} of {MESSAGES} delivered")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
+@pytest.mark.parametrize("kill_one", [False, True], ids=["all-alive", "one-killed"])
+async def test_each_due_message_reaches_slack_once(
+    database_url: str,
+    tmp_path: Path,
+    replicas: list[subprocess.Popen[bytes]],
+    kill_one: bool,
+) -> None:
+    postgres = database_url.startswith("postgresql")
+    if kill_one and not postgres:
+        pytest.skip("killing one of several replicas needs PostgreSQL (SQLite runs one process)")
+    fake = FakeSlack()
+    fake.latency = 0.02  # every replica is mid-send most of the time, as with real Slack
+    for user_id in USERS:
+        fake.add_user(user_id, name=user_id.lower())
+    await fake.start()
+    try:
+        await asyncio.to_thread(_seed_due_messages, database_url, MESSAGES)
+        for _ in range(3 if postgres else 1):
+            replicas.append(_start(fake, database_url, tmp_path))
+        if kill_one:
+            await _wait_for(fake, lambda: len(_delivered(fake)) >= MESSAGES // 5, 120)
+            os.kill(replicas[0].pid, signal.SIGKILL)  # mid-sweep: it holds leased rows
+        await _wait_for(fake, lambda: len(_delivered(fake)) == MESSAGES, 180)
+        await asyncio.sleep(1.5)  # one more sweep tick: anything sent twice would show now
+        delivered = _delivered(fake)
+        assert set(delivered) == set(range(MESSAGES))
+        repeats = sum(count - 1 for count in delivered.values())
+        if kill_one:
+            # At-least-once: only sends in flight in the killed process may be repeated.
+            assert repeats <= 8, delivered.most_common(10)
+            # The killed process held leased rows that the others took over.
+            assert await asyncio.to_thread(_claimed_twice, database_url) > 0
+        else:
+            assert repeats == 0, delivered.most_common(10)
+    finally:
+        await fake.stop()

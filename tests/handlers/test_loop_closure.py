@@ -1,0 +1,232 @@
+"""Closing the loop through Slack: nudges, a stalled ask's second path, follow-up, outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import slack_payloads as payloads
+from bot.clock import ManualClock
+from bot.local_stack import LocalStack
+from bot.states import Action, Status
+from bot.validation import RequestDraft, Teammate
+from storage.models import DeliveryStatus, MessageKind, OutboundMessage
+from tests.handlers.flow import (
+    CONNECTOR,
+    OTHER,
+    REQUESTER,
+    SECOND,
+    button,
+    card_text,
+    press,
+    request_intro,
+    submit,
+)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()  # Monday 2026-01-05 15:00 UTC: 10:00 in New York
+
+
+@pytest.fixture
+async def stack(database_url: str, clock: ManualClock) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url, clock=clock) as local:
+        yield local
+
+
+async def sweep(stack: LocalStack) -> int:
+    assert stack.services is not None
+    return await stack.services.dispatcher.sweep()
+
+
+def texts(stack: LocalStack, user: str) -> list[str]:
+    return [m["text"] for m in stack.fake.messages_for(user)]
+
+
+async def test_nudges_then_a_stalled_ask_offers_a_second_path(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None
+    # Olivia introduced someone at Acme before: she is the second path.
+    earlier = await stack.services.workflow.submit(
+        "T0FAKE",
+        RequestDraft(
+            requester=Teammate(SECOND, "Sam Okafor"),
+            connector=Teammate(OTHER, "Olivia Chen"),
+            target_name="John Roe",
+            target_company="Acme",
+            reason="r",
+            blurb="b",
+        ),
+        [],
+    )
+    for action in (Action.ACCEPT, Action.TARGET_AGREED):
+        await stack.services.workflow.act("T0FAKE", earlier.request.id, OTHER, action)
+    await sweep(stack)  # that request's own cards and notices
+
+    await request_intro(stack)
+    clock.advance(timedelta(days=1))
+    await sweep(stack)
+    assert not [t for t in texts(stack, CONNECTOR) if "gentle nudge" in t]
+
+    clock.advance(timedelta(days=1))  # two working days: Wednesday
+    await sweep(stack)
+    nudges = [t for t in texts(stack, CONNECTOR) if "gentle nudge" in t]
+    assert len(nudges) == 1
+    assert "intro_accept" in str(stack.fake.messages_for(CONNECTOR)[-1]["blocks"])
+
+    clock.advance(timedelta(days=2))  # Friday
+    await sweep(stack)
+    assert len([t for t in texts(stack, CONNECTOR) if "gentle nudge" in t]) == 2
+
+    clock.advance(timedelta(days=2))  # the weekend doesn't count
+    await sweep(stack)
+    assert not [t for t in texts(stack, REQUESTER) if "has stalled" in t]
+    clock.advance(timedelta(days=2))  # Tuesday: stalled
+    await sweep(stack)
+    stalled = stack.fake.messages_for(REQUESTER)[-1]
+    assert "has stalled" in stalled["text"]
+    ask_olivia = button(stalled, "intro_ask_secondary_1")
+    assert ask_olivia["text"]["text"] == "Ask Olivia Chen"
+
+    await press(stack, REQUESTER, stalled, "intro_ask_secondary_1")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "prefilled modal")
+    view = stack.fake.calls_to("views.open")[-1].args["view"]
+    values = {
+        b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
+        for b in view["blocks"]
+        if b.get("type") == "input" and b["block_id"] != "closeness"
+    }
+    assert values["connector"] == OTHER
+    await submit(stack, view, values)
+    await stack.until(lambda: len(stack.fake.messages_for(OTHER)) == 1, "Olivia's card")
+    await stack.until(
+        lambda: "asked someone else" in card_text(stack.fake.messages_for(CONNECTOR)[0]),
+        "Carlos's card says the ask was withdrawn",
+    )
+    first = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[-1]
+    assert first.status == Status.REROUTED
+
+
+async def test_reminders_stop_once_the_connector_answers(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
+    assert stack.services is not None
+    await stack.services.drain()
+    clock.advance(timedelta(days=14))
+    assert await sweep(stack) == 0
+    assert not [t for t in texts(stack, CONNECTOR) if "nudge" in t]
+    assert not [t for t in texts(stack, REQUESTER) if "stalled" in t]
+    async with stack.services.sessions() as session:
+        reminders = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.kind == MessageKind.REMINDER)
+            )
+        ).all()
+    assert {r.status for r in reminders} == {DeliveryStatus.CANCELLED}
+
+
+async def _intro_made(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
+    await stack.until(lambda: stack.fake.messages_for(CONNECTOR)[0]["updates"] >= 1, "card")
+    await press(stack, CONNECTOR, stack.fake.messages_for(CONNECTOR)[0], "intro_target_agreed")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 3, "intro notice")
+    assert stack.services is not None
+    await stack.services.drain()
+
+
+async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    await _intro_made(stack)
+    clock.advance(timedelta(hours=20))  # Tuesday 11:00 UTC: 06:00 in New York
+    await sweep(stack)
+    assert not [t for t in texts(stack, REQUESTER) if "Follow up within 24 hours" in t][1:]
+    assert len(texts(stack, REQUESTER)) == 3  # held until working hours
+    clock.advance(timedelta(hours=3))  # 09:00 in New York
+    await sweep(stack)
+    reminder = stack.fake.messages_for(REQUESTER)[-1]
+    assert "while the intro is warm" in reminder["text"]
+
+    await press(stack, REQUESTER, reminder, "intro_followed_up")
+    assert stack.services is not None
+    await stack.until(
+        lambda: "Followed up" in card_text(stack.fake.messages_for(REQUESTER)[0]), "card"
+    )
+    clock.advance(timedelta(days=7))
+    await sweep(stack)
+    ask = stack.fake.messages_for(REQUESTER)[-1]
+    assert "What came of the intro" in ask["text"]
+    await press(stack, REQUESTER, ask, "intro_outcome_meeting_held")
+    await stack.until(lambda: any("Meeting held" in t for t in texts(stack, CONNECTOR)), "thanks")
+    thanks = texts(stack, CONNECTOR)[-1]
+    assert "Thank you" in thanks and "Jane Doe" in thanks
+    request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
+    assert (request.status, request.outcome) == (Status.CLOSED, "meeting_held")
+
+
+async def test_no_follow_up_reminder_once_marked_followed_up(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    await _intro_made(stack)
+    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_followed_up")
+    assert stack.services is not None
+    await stack.until(
+        lambda: "Followed up" in card_text(stack.fake.messages_for(REQUESTER)[0]), "card"
+    )
+    await stack.services.drain()
+    before = len(texts(stack, REQUESTER))
+    clock.advance(timedelta(days=1))
+    await sweep(stack)
+    assert len(texts(stack, REQUESTER)) == before
+
+
+async def test_after_downtime_what_fell_due_is_sent_once(
+    database_url: str, clock: ManualClock
+) -> None:
+    async with LocalStack(database_url, clock=clock) as first_run:
+        await request_intro(first_run)
+        assert first_run.services is not None
+        await first_run.services.drain()
+    clock.advance(timedelta(days=2, hours=1))  # the bot was down when the nudge fell due
+    async with LocalStack(database_url, clock=clock, sweep=True) as second_run:
+        await second_run.until(lambda: second_run.fake.count("chat.postMessage") >= 1, "nudge")
+        await asyncio.sleep(1.5)  # another sweep tick: nothing more is sent
+        nudges = [c for c in second_run.fake.calls_to("chat.postMessage") if c.ok]
+        assert len(nudges) == 1 and "gentle nudge" in nudges[0].args["text"]
+
+
+async def test_only_the_latest_of_several_overdue_reminders_is_sent(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    await request_intro(stack)
+    clock.advance(timedelta(days=4))  # Friday: both nudges are due
+    await sweep(stack)
+    assert len([t for t in texts(stack, CONNECTOR) if "gentle nudge" in t]) == 1
+    await sweep(stack)
+    assert len([t for t in texts(stack, CONNECTOR) if "gentle nudge" in t]) == 1
+
+
+async def test_a_retried_event_is_acted_on_once(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    event = payloads.app_home_opened(REQUESTER)
+    await stack.slack.event(event)
+    body = __import__("json").dumps(event)
+    headers = stack.slack.signed_headers(body, "application/json")
+    headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    status, _ = await stack.slack.post_raw(body, "", headers)
+    assert status == 200
+    assert stack.services is not None
+    await stack.until(lambda: stack.fake.count("views.publish") == 1, "home")
+    await stack.services.drain()
+    assert stack.fake.count("views.publish") == 1

@@ -28,6 +28,14 @@ _EMOJI = {
     ":envelope_with_arrow:": "📩",
     ":white_check_mark:": "✅",
     ":information_source:": "ℹ️",
+    ":alarm_clock:": "⏰",
+    ":bar_chart:": "📊",
+    ":pray:": "🙏",
+    ":checkered_flag:": "🏁",
+    ":hourglass:": "⌛",
+    ":warning:": "⚠️",
+    ":incoming_envelope:": "📨",
+    ":leftwards_arrow_with_hook:": "↩️",
 }
 
 

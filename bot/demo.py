@@ -8,10 +8,12 @@ would see in Slack.
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot import slack_payloads as payloads
+from bot.clock import ManualClock
 from bot.console_render import BOLD_OFF, BOLD_ON, render_blocks, render_view
 from bot.local_stack import LocalStack
 
@@ -26,8 +28,9 @@ BLURB = (
 
 
 class Demo:
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, clock: ManualClock) -> None:
         self.stack = stack
+        self.clock = clock
         self.names = {person.user_id: person.name for person in stack.people}
         self.step = 0
 
@@ -65,6 +68,13 @@ class Demo:
             )
         )
         print(f"   (Slack → introbot: {self.name_of(who)} pressed a button; HTTP {status})")
+
+    async def later(self, delta: timedelta) -> None:
+        """Move the demo's clock on and let the bot's sweep deliver what fell due."""
+        assert self.stack.services is not None
+        await self.stack.services.drain()
+        self.clock.advance(delta)
+        await self.stack.services.dispatcher.sweep()
 
     def dms(self, who: str) -> list[dict[str, Any]]:
         return self.stack.fake.messages_for(who)
@@ -118,8 +128,26 @@ class Demo:
         await self.press(CARLOS, self.dms(CARLOS)[0], "intro_target_agreed")
         await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
         await stack.until(lambda: self.dms(CARLOS)[0]["updates"] >= 2, "Carlos's card update")
-        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, final)")
+        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("20 hours later: time to follow up (held until 9:00 in Riya's time zone)")
+        before = len(self.dms(RIYA))
+        await self.later(timedelta(hours=20))
+        held = len(self.dms(RIYA)) == before
+        print(f"   (6:00 in New York: {'held' if held else 'sent'} until Riya's working day)")
+        await self.later(timedelta(hours=3))
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.press(RIYA, self.dms(RIYA)[-1], "intro_followed_up")
+        await stack.until(lambda: "Followed up" in str(self.dms(RIYA)[0]["blocks"]), "card")
+
+        self.say("A week on, introbot asks Riya what came of it; she had the meeting")
+        await self.later(timedelta(days=7))
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_meeting_held")
+        await stack.until(lambda: "Meeting held" in self.dms(CARLOS)[-1]["text"], "thanks")
+        self.say("The loop closes: Carlos hears how his intro went, with Riya's thanks")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
 
         self.say("Riya opens introbot's App Home")
         await stack.slack.event(payloads.app_home_opened(RIYA))
@@ -136,6 +164,8 @@ class Demo:
 async def run_demo() -> int:
     with tempfile.TemporaryDirectory(prefix="introbot-demo-") as folder:
         url = f"sqlite:///{Path(folder) / 'demo.db'}"
-        async with LocalStack(url) as stack:
-            await Demo(stack).run()
+        # A clock the demo moves by hand, so days pass in a second: a Monday, 10:00 in New York.
+        clock = ManualClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
+        async with LocalStack(url, clock=clock) as stack:
+            await Demo(stack, clock).run()
     return 0

@@ -31,6 +31,13 @@ MALFORMED = [
     ("INTROBOT_SWEEP_INTERVAL", "5 minutes"),
     ("INTROBOT_SWEEP_INTERVAL", "-5s"),
     ("INTROBOT_SWEEP_INTERVAL", "every\nminute"),
+    ("INTROBOT_SWEEP_INTERVAL", "0s"),
+    ("INTROBOT_NUDGE_AFTER", "two days"),
+    ("INTROBOT_FOLLOW_UP_AFTER", "24"),
+    ("INTROBOT_OUTCOME_AFTER", "1w"),
+    ("INTROBOT_DELIVERY_LEASE", "0m"),
+    ("INTROBOT_WORKING_HOURS", "nine to five"),
+    ("INTROBOT_WORKING_HOURS", "17-9"),
     ("SLACK_SIGNING_SECRET", "   "),
 ]
 MALFORMED_IDS = [f"{name}={value!r}" for name, value in MALFORMED]
@@ -283,3 +290,21 @@ def test_require_passes_when_everything_is_set(monkeypatch: pytest.MonkeyPatch) 
 
 def test_settings_class_is_what_load_settings_returns() -> None:
     assert isinstance(load_settings(), Settings)
+
+
+def test_loop_closure_settings() -> None:
+    settings = load_settings(
+        INTROBOT_NUDGE_AFTER="30s",
+        INTROBOT_FOLLOW_UP_AFTER="15m",
+        INTROBOT_OUTCOME_AFTER="2d",
+        INTROBOT_WORKING_HOURS="always",
+        INTROBOT_DELIVERY_LEASE="10s",
+    )
+    assert settings.cadence.nudge_after.total_seconds() == 30
+    assert settings.cadence.follow_up_after.total_seconds() == 900
+    assert settings.cadence.outcome_after.days == 2
+    assert settings.working_hours is None
+    assert settings.delivery_lease.total_seconds() == 10
+    defaults = load_settings()
+    assert defaults.cadence.nudge_after.days == 2
+    assert defaults.working_hours is not None and defaults.working_hours.start.hour == 9

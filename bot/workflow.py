@@ -312,8 +312,8 @@ class IntroWorkflow:
             )
 
     async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
-        """Tell the requester when the ask itself could not reach the connector."""
-        if message.request_id is None or message.recipient_id == "":
+        """Tell the requester, once per request, when the ask could not reach the connector."""
+        if message.request_id is None:
             return []
         async with self._sessions.begin() as session:
             request = await session.get(IntroRequest, message.request_id)
@@ -323,9 +323,17 @@ class IntroWorkflow:
                 request,
                 MessageKind.NOTICE,
                 request.requester_id,
-                f"undeliverable:{message.id}",
+                "undeliverable",
                 {"event": "undeliverable", "error": error},
             )
+            already = await session.scalar(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.team_id == request.team_id,
+                    OutboundMessage.dedupe_key == notice.dedupe_key,
+                )
+            )
+            if already is not None:
+                return []
             session.add(notice)
             await session.flush()
             return [notice.id]

@@ -123,6 +123,11 @@ async def test_permanent_errors_mark_the_message_failed(rig: Rig) -> None:
     assert any("couldn't reach" in m["text"] for m in rig.fake.messages_for("U1"))
     rig.clock.advance(timedelta(days=1))
     assert await rig.dispatcher().sweep() == 0
+    # The nudges to the same connector fail too; the requester is told only once.
+    rig.clock.advance(timedelta(days=2))
+    await rig.dispatcher().sweep()
+    notices = [m for m in rig.fake.messages_for("U1") if "couldn't reach" in m["text"]]
+    assert len(notices) == 1
 
 
 async def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(rig: Rig) -> None:

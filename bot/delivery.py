@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -72,7 +74,8 @@ class Dispatcher:
         self._clock = clock
         self._workflow = workflow
         self._working_hours = working_hours
-        self._owner = owner or uuid.uuid4().hex
+        # Host and pid name the process holding a lease, for whoever looks at a stuck row.
+        self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = lease
         self._batch = batch
         # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.

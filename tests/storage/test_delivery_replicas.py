@@ -78,6 +78,18 @@ def _seed_due_messages(database_url: str, count: int) -> None:
     engine.dispose()
 
 
+def _lease_holders(database_url: str) -> set[int]:
+    """Pids of the processes holding rows they are sending (owners are host:pid:nonce)."""
+    engine = create_engine(sync_url(database_url))
+    with engine.connect() as connection:
+        owners = connection.execute(
+            select(OutboundMessage.lease_owner).where(OutboundMessage.status == "sending")
+        ).scalars()
+        pids = {int(owner.split(":")[1]) for owner in owners if owner}
+    engine.dispose()
+    return pids
+
+
 def _claimed_twice(database_url: str) -> int:
     engine = create_engine(sync_url(database_url))
     with engine.connect() as connection:
@@ -167,7 +179,19 @@ async def test_each_due_message_reaches_slack_once(
             replicas.append(_start(fake, database_url, tmp_path))
         if kill_one:
             await _wait_for(fake, lambda: len(_delivered(fake)) >= MESSAGES // 5, 120)
-            os.kill(replicas[0].pid, signal.SIGKILL)  # mid-sweep: it holds leased rows
+            # Kill a replica while it holds leased rows (mid-sweep): freeze it, check it still
+            # holds some, then SIGKILL it.
+            pids = {process.pid for process in replicas}
+            while True:
+                holders = await asyncio.to_thread(_lease_holders, database_url) & pids
+                if not holders:
+                    continue
+                victim = holders.pop()
+                os.kill(victim, signal.SIGSTOP)
+                if victim in await asyncio.to_thread(_lease_holders, database_url):
+                    os.kill(victim, signal.SIGKILL)
+                    break
+                os.kill(victim, signal.SIGCONT)
         await _wait_for(fake, lambda: len(_delivered(fake)) == MESSAGES, 180)
         await asyncio.sleep(1.5)  # one more sweep tick: anything sent twice would show now
         delivered = _delivered(fake)

@@ -20,8 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.attribution import Attribution
 from bot.clock import Clock, SystemClock
 from bot.delivery import Dispatcher
+from bot.directory import Directory
 from bot.settings import Settings
 from bot.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
@@ -42,6 +44,8 @@ class Services:
     workflow: IntroWorkflow
     dispatcher: Dispatcher
     clock: Clock
+    directory: Directory
+    attribution: Attribution
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def tracked(self, listener: Listener) -> Listener:
@@ -126,6 +130,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workflow=workflow,
         dispatcher=dispatcher,
         clock=clock,
+        directory=Directory(sessions, clock),
+        attribution=Attribution(sessions),
     )
 
 

@@ -270,6 +270,8 @@ class Dispatcher:
     def _card(kind: MessageKind, request: IntroRequest, data: dict[str, Any]) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
             return messages.connector_card(request)
+        if kind is MessageKind.OWNER_CARD:
+            return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
 
     async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
@@ -280,7 +282,11 @@ class Dispatcher:
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
             )
             await self._finish(message, DeliveryStatus.FAILED, error=error or str(exc))
-            if message.kind in (MessageKind.CONNECTOR_CARD, MessageKind.REMINDER):
+            if message.kind in (
+                MessageKind.CONNECTOR_CARD,
+                MessageKind.OWNER_CARD,
+                MessageKind.REMINDER,
+            ):
                 await self.deliver(await self._workflow.report_undeliverable(message, error))
             return
         delay = _backoff(message.attempts)

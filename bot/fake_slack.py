@@ -172,6 +172,10 @@ class FakeSlack:
         self.ephemerals: list[JSON] = []
         self.responses: list[JSON] = []
         self.broadcast_mentions: list[JSON] = []
+        # Files people shared (for downloads) and files the bot uploaded (by channel).
+        self.files: dict[str, JSON] = {}
+        self.file_contents: dict[str, bytes] = {}
+        self.uploads: list[JSON] = []
         self.calls: list[ApiCall] = []
 
         self._messages: dict[tuple[str, str], JSON] = {}
@@ -202,6 +206,9 @@ class FakeSlack:
             "views.push": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
 
         # The bot itself exists in the directory, as it does in a real workspace.
@@ -218,6 +225,9 @@ class FakeSlack:
         app.router.add_route("POST", "/api/{method}", self._handle_api)
         app.router.add_route("GET", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response_url)
+        # Private file downloads and uploads, both behind the bot token as on Slack.
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download_file)
+        app.router.add_post("/upload/{file_id}", self._receive_upload)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -876,6 +886,78 @@ class FakeSlack:
             if home["id"] == current["id"]:
                 self.home_views[user_id] = view
         return {"view": view}
+
+    def add_file(self, user_id: str, name: str, content: bytes) -> JSON:
+        """A file a user shared (e.g. in the bot's DM); returns its Slack file object."""
+        file_id = self._next_id("F")
+        info: JSON = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "user": user_id,
+            "size": len(content),
+            "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "text",
+            "mimetype": "text/csv" if name.lower().endswith(".csv") else "text/plain",
+            "url_private": f"{self.url}/files-pri/{file_id}/{name}",
+            "url_private_download": f"{self.url}/files-pri/{file_id}/{name}",
+        }
+        self.files[file_id] = info
+        self.file_contents[file_id] = content
+        return info
+
+    def _files_info(self, args: JSON) -> JSON:
+        info = self.files.get(str(args["file"]))
+        if info is None:
+            raise _ApiError("file_not_found")
+        return {"file": info}
+
+    def _files_get_upload_url(self, args: JSON) -> JSON:
+        file_id = self._next_id("F")
+        self.files[file_id] = {
+            "id": file_id,
+            "name": str(args["filename"]),
+            "title": str(args["filename"]),
+            "size": int(args["length"]),
+            "pending": True,
+        }
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, args: JSON) -> JSON:
+        raw = args["files"]
+        items = json.loads(raw) if isinstance(raw, str) else raw
+        completed = []
+        for item in items:
+            info = self.files.get(str(item.get("id")))
+            if info is None or str(item["id"]) not in self.file_contents:
+                raise _ApiError("file_not_found")
+            info.pop("pending", None)
+            info["title"] = item.get("title") or info["name"]
+            completed.append(info)
+            self.uploads.append(
+                {
+                    "channel": args.get("channel_id"),
+                    "file": info,
+                    "content": self.file_contents[str(item["id"])],
+                    "initial_comment": args.get("initial_comment"),
+                }
+            )
+        return {"files": completed}
+
+    async def _download_file(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            # Slack answers a login page, not the file, without the token.
+            return web.Response(status=302, headers={"Location": f"{self.url}/signin"})
+        content = self.file_contents.get(request.match_info["file_id"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
+
+    async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return web.Response(status=404, text="unknown upload")
+        self.file_contents[file_id] = await request.read()
+        return web.Response(text="OK - " + str(len(self.file_contents[file_id])))
 
     def _views_publish(self, args: JSON) -> JSON:
         user_id = str(args["user_id"])

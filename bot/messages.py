@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from markupsafe import Markup
 
 from bot import validation
+from bot.attribution import STAGES, Funnel, Report
+from bot.directory import Suggestion
 from bot.templating import TEMPLATES_DIR, escape_mrkdwn, render_json, render_text, trusted_mrkdwn
 from storage.models import IntroRequest
 
@@ -107,7 +110,9 @@ def next_step(request: IntroRequest, role: str) -> Markup:
     """The status line's next step, escaped for mrkdwn with the connector's mention kept."""
     template = escape_mrkdwn(str(labels()["status"][request.status][f"{role}_next"]))
     text = template.format(
-        connector=f"<@{request.connector_id}>", target=escape_mrkdwn(request.target_name)
+        connector=f"<@{request.connector_id}>",
+        target=escape_mrkdwn(request.target_name),
+        company=escape_mrkdwn(request.target_company or "that company"),
     )
     return trusted_mrkdwn(text)
 
@@ -132,6 +137,23 @@ def connector_card(request: IntroRequest) -> Message:
         outcomes=labels()["outcome"],
         email=forwardable_email(request),
     )
+
+
+def owner_card(request: IntroRequest) -> Message:
+    return _message(
+        "owner_card.json.j2",
+        r=request,
+        status=_status(request),
+        next_step=next_step(request, "owner"),
+        email=forwardable_email(request),
+    )
+
+
+def owner_edit_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "owner_edit_modal.json.j2", r=request, request_id=request.id, limit=validation.BLURB_MAX
+    )
+    return view
 
 
 def requester_card(request: IntroRequest, advice: list[str]) -> Message:
@@ -183,8 +205,16 @@ def status_label(status: str) -> str:
 
 
 def intro_modal(
-    prefill: ModalPrefill, context: ModalContext, source_hint: str | None = None
+    prefill: ModalPrefill,
+    context: ModalContext,
+    source_hint: str | None = None,
+    *,
+    suggestions: Sequence[Suggestion] = (),
+    flags: Sequence[dict[str, str]] = (),
+    searched: bool = False,
 ) -> dict[str, Any]:
+    """The request form. A picked connector gets a block id of its own, because Slack keeps
+    what was typed in an input across views.update unless its block id changes."""
     view: dict[str, Any] = render_json(
         "intro_modal.json.j2",
         prefill=prefill,
@@ -192,6 +222,13 @@ def intro_modal(
         source_hint=source_hint,
         limits=LIMITS,
         closeness=labels()["closeness"],
+        pacing=labels()["pacing"],
+        suggestions=suggestions,
+        flags=flags,
+        searched=searched,
+        connector_block_id=(
+            f"connector:{prefill.connector_id}" if prefill.connector_id else "connector"
+        ),
     )
     return view
 
@@ -225,3 +262,33 @@ def home_view(
         notice=notice_text,
     )
     return view
+
+
+def command_reply(kind: str, **context: Any) -> str:
+    defaults: dict[str, Any] = {"added": False, "name": "", "company": "", "owner": "", "rows": 0}
+    rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
+    return rendered["text"]
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}h" if value < 48 else f"{value / 24:.1f}d"
+
+
+def stats(report: Report, user_id: str) -> Message:
+    empty = Funnel()
+    connectors = sorted(
+        report.by_connector.items(), key=lambda item: -item[1].counts["intro_made"]
+    )[:5]
+    return _message(
+        "stats.json.j2",
+        stages=STAGES,
+        labels=labels()["funnel"],
+        mine=report.by_requester.get(user_id, empty),
+        as_connector=report.by_connector.get(user_id, empty),
+        workspace=report.workspace,
+        connectors=connectors,
+        thanked=report.thanked,
+        hours=_hours,
+    )

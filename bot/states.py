@@ -10,6 +10,8 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    AWAITING_OWNER = "awaiting_owner"  # the target's account owner approves first
+    OWNER_DECLINED = "owner_declined"
     AWAITING_CONNECTOR = "awaiting_connector"
     CHECKING_WITH_TARGET = "checking_with_target"
     INTRO_MADE = "intro_made"
@@ -24,6 +26,8 @@ class Status(StrEnum):
 
 
 class Action(StrEnum):
+    OWNER_APPROVE = "owner_approve"
+    OWNER_DECLINE = "owner_decline"
     ACCEPT = "accept"
     DECLINE = "decline"
     REDIRECT = "redirect"
@@ -49,10 +53,13 @@ class Outcome(StrEnum):
 class Role(StrEnum):
     REQUESTER = "requester"
     CONNECTOR = "connector"
+    OWNER = "owner"  # the account owner of the target's company
 
 
 # Which party may take each action.
 ACTOR: dict[Action, Role] = {
+    Action.OWNER_APPROVE: Role.OWNER,
+    Action.OWNER_DECLINE: Role.OWNER,
     Action.ACCEPT: Role.CONNECTOR,
     Action.DECLINE: Role.CONNECTOR,
     Action.REDIRECT: Role.CONNECTOR,
@@ -66,6 +73,9 @@ ACTOR: dict[Action, Role] = {
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.AWAITING_OWNER, Action.OWNER_APPROVE): Status.AWAITING_CONNECTOR,
+    (Status.AWAITING_OWNER, Action.OWNER_DECLINE): Status.OWNER_DECLINED,
+    (Status.AWAITING_OWNER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
     (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
     (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
@@ -80,7 +90,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
 }
 
-OPEN_STATUSES = frozenset({Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET})
+OPEN_STATUSES = frozenset(
+    {Status.AWAITING_OWNER, Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET}
+)
 # An intro happened: the basis of attribution and of secondary intro paths.
 INTRO_MADE_STATUSES = frozenset({Status.INTRO_MADE, Status.FOLLOWED_UP, Status.CLOSED})
 

@@ -42,8 +42,12 @@ def _phrases() -> dict[str, str]:
     return phrases
 
 
-def _say(code: str, **params: object) -> str:
+def say(code: str, **params: object) -> str:
+    """A phrase from templates/validation.json, filled in."""
     return _phrases()[code].format(**params)
+
+
+_say = say
 
 
 @dataclass(frozen=True)

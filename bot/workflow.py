@@ -73,7 +73,14 @@ class IntroWorkflow:
         self._clock = clock
         self._cadence = cadence or Cadence()
 
-    async def submit(self, team_id: str, draft: RequestDraft, advice: list[str]) -> Outcome:
+    async def submit(
+        self,
+        team_id: str,
+        draft: RequestDraft,
+        advice: list[str],
+        *,
+        owner_id: str | None = None,
+    ) -> Outcome:
         """Record a request and promise its cards and reminders.
 
         A request that replaces one the requester made earlier (asking someone else after a
@@ -95,7 +102,9 @@ class IntroWorkflow:
             source_message_ts=draft.source_message_ts,
             source_permalink=draft.source_permalink,
             redirected_from_id=draft.redirected_from_id,
-            status=Status.AWAITING_CONNECTOR,
+            account_owner_id=owner_id,
+            # A company with an account owner: the owner approves before the connector is asked.
+            status=Status.AWAITING_OWNER if owner_id else Status.AWAITING_CONNECTOR,
             created_at=now,
             updated_at=now,
         )
@@ -108,8 +117,13 @@ class IntroWorkflow:
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "submit", None))
+            first_card = (
+                (MessageKind.OWNER_CARD, owner_id)
+                if owner_id
+                else (MessageKind.CONNECTOR_CARD, request.connector_id)
+            )
             messages += [
-                self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card"),
+                self._message(request, first_card[0], first_card[1], "card"),
                 self._message(
                     request,
                     MessageKind.REQUESTER_CARD,
@@ -134,6 +148,7 @@ class IntroWorkflow:
         suggested_user_id: str | None = None,
         note: str | None = None,
         outcome: str | None = None,
+        blurb: str | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
 
@@ -156,6 +171,10 @@ class IntroWorkflow:
                 values["suggestion_note"] = (note or "").strip() or None
             if action is Action.TARGET_AGREED:
                 values["intro_made_at"] = now
+            if action is Action.OWNER_APPROVE and blurb and blurb.strip():
+                values["blurb"] = blurb.strip()  # the owner edited the note
+            if action is Action.OWNER_DECLINE:
+                values["decline_reason"] = (reason or "").strip() or None
             if action is Action.FOLLOW_UP:
                 values["followed_up_at"] = now
             if action is Action.REPORT_OUTCOME:
@@ -195,6 +214,21 @@ class IntroWorkflow:
         session.add(event)
         await session.flush()
         await self._cancel_moot_reminders(session, request)
+        cards = {
+            MessageKind(kind): recipient
+            for kind, recipient in await session.execute(
+                select(OutboundMessage.kind, OutboundMessage.recipient_id).where(
+                    OutboundMessage.request_id == request.id,
+                    OutboundMessage.kind.in_(
+                        [
+                            MessageKind.OWNER_CARD,
+                            MessageKind.CONNECTOR_CARD,
+                            MessageKind.REQUESTER_CARD,
+                        ]
+                    ),
+                )
+            )
+        }
         messages = [
             self._message(
                 request,
@@ -203,14 +237,15 @@ class IntroWorkflow:
                 f"refresh:{card}:{event.id}",
                 {"card": card},
             )
-            for card, recipient in (
-                (MessageKind.CONNECTOR_CARD, request.connector_id),
-                (MessageKind.REQUESTER_CARD, request.requester_id),
-            )
+            for card, recipient in cards.items()
         ]
-        # Who hears about it: the requester of the connector's answers, the connector of the
-        # outcome (the thank-you that makes connectors introduce again).
-        if ACTOR[action] is Role.CONNECTOR:
+        if action is Action.OWNER_APPROVE:
+            messages.append(
+                self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card")
+            )
+        # Who hears about it: the requester of the connector's and owner's answers, the
+        # connector of the outcome (the thank-you that makes connectors introduce again).
+        if ACTOR[action] in (Role.CONNECTOR, Role.OWNER):
             notice_to: str | None = request.requester_id
         elif action is Action.REPORT_OUTCOME:
             notice_to = request.connector_id
@@ -386,7 +421,11 @@ class IntroWorkflow:
     @staticmethod
     def _permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
         role = ACTOR[action]
-        party = request.connector_id if role is Role.CONNECTOR else request.requester_id
+        party = {
+            Role.CONNECTOR: request.connector_id,
+            Role.REQUESTER: request.requester_id,
+            Role.OWNER: request.account_owner_id or "",
+        }[role]
         if actor_id != party:
             raise NotYourRequest(role, party)
         current = Status(request.status)
@@ -435,7 +474,8 @@ class IntroWorkflow:
                 .where(
                     IntroRequest.team_id == team_id,
                     IntroRequest.connector_id == user_id,
-                    IntroRequest.status.in_(list(OPEN_STATUSES)),
+                    # Not yet with the owner's go-ahead: not waiting on the connector.
+                    IntroRequest.status.in_(list(OPEN_STATUSES - {Status.AWAITING_OWNER})),
                 )
                 .order_by(IntroRequest.created_at, IntroRequest.id)
                 .limit(limit)

@@ -25,11 +25,17 @@ DIRECT_ACTIONS = {
     "intro_target_not_now": Action.TARGET_NOT_NOW,
     "intro_cancel": Action.CANCEL,
     "intro_followed_up": Action.FOLLOW_UP,
+    "intro_owner_approve": Action.OWNER_APPROVE,
+    "intro_owner_decline": Action.OWNER_DECLINE,
 }
 OUTCOME_BUTTON = re.compile(r"^intro_outcome_[a-z_]+$")
 SECONDARY_BUTTON = re.compile(r"^intro_ask_secondary(_\d+)?$")
 # Buttons that first ask for details in a modal.
-MODAL_ACTIONS = {"intro_decline": Action.DECLINE, "intro_redirect": Action.REDIRECT}
+MODAL_ACTIONS = {
+    "intro_decline": Action.DECLINE,
+    "intro_redirect": Action.REDIRECT,
+    "intro_owner_edit": Action.OWNER_APPROVE,
+}
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -78,11 +84,11 @@ def register(app: AsyncApp, services: Services) -> None:
         except TransitionError as exc:
             await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
-        view = (
-            messages.decline_modal(request)
-            if workflow_action is Action.DECLINE
-            else messages.redirect_modal(request)
-        )
+        view = {
+            Action.DECLINE: messages.decline_modal,
+            Action.REDIRECT: messages.redirect_modal,
+            Action.OWNER_APPROVE: messages.owner_edit_modal,
+        }[workflow_action](request)
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as exc:

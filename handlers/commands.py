@@ -1,16 +1,20 @@
-"""The /intro slash command."""
+"""The /intro slash command and its sub-commands."""
 
 from __future__ import annotations
 
 from logging import Logger
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.app import Services
+from bot.command_text import parse_command
+from bot.directory import ContactInput
+from handlers.support import is_admin, open_intro_modal, teammate, teammates
+from handlers.views import refresh_suggestions
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -19,17 +23,96 @@ def register(app: AsyncApp, services: Services) -> None:
     async def intro_command(
         ack: AsyncAck,
         body: dict[str, Any],
+        context: AsyncBoltContext,
         client: AsyncWebClient,
         respond: AsyncRespond,
         logger: Logger,
     ) -> None:
+        command = parse_command(body.get("text") or "")
+        user_id = body["user_id"]
+        team_id = context.team_id or ""
+        if command.verb == "request":
+            await ack()
+            # The trigger_id lasts about 3 seconds: open the form first, suggest after.
+            opened = await open_intro_modal(
+                client,
+                body["trigger_id"],
+                messages.ModalPrefill(target_name=command.name),
+                messages.ModalContext(),
+                logger,
+            )
+            if opened is None:
+                await respond(text=messages.note("modal_failed"), response_type="ephemeral")
+            elif command.name:
+                await refresh_suggestions(
+                    services,
+                    client,
+                    team_id,
+                    user_id,
+                    opened,
+                    messages.ModalPrefill(target_name=command.name),
+                )
+            return
+        if command.verb == "help":
+            await ack(text=messages.command_reply("help"))
+            return
+        if command.verb == "know":
+            if not command.name:
+                await ack(text=messages.command_reply("know_usage"))
+                return
+            _, added = await services.directory.add_contact(
+                team_id, user_id, ContactInput(command.name, command.company, closeness="know_well")
+            )
+            await ack(
+                text=messages.command_reply(
+                    "known", added=added, name=command.name, company=command.company
+                )
+            )
+            return
+        if command.verb == "stats":
+            await ack()
+            report = await services.attribution.report(team_id)
+            rendered = messages.stats(report, user_id)
+            await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
+            return
+        # owner and export are for workspace admins.
         await ack()
-        target = (body.get("text") or "").strip()
-        view = messages.intro_modal(
-            messages.ModalPrefill(target_name=target), messages.ModalContext()
+        if not await is_admin(client, user_id):
+            await respond(text=messages.command_reply("admins_only"), response_type="ephemeral")
+            return
+        if command.verb == "owner":
+            owner = await teammate(client, command.user_id) if command.user_id else None
+            if not command.company or owner is None or owner.is_bot or owner.deleted:
+                await respond(text=messages.command_reply("owner_usage"), response_type="ephemeral")
+                return
+            await services.directory.set_account_owner(team_id, command.company, owner.user_id)
+            await respond(
+                text=messages.command_reply(
+                    "owner_set", company=command.company, owner=owner.user_id
+                ),
+                response_type="ephemeral",
+            )
+            return
+        await respond(text=messages.command_reply("export_started"), response_type="ephemeral")
+        await _export(services, client, team_id, user_id, logger)
+
+
+async def _export(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str, logger: Logger
+) -> None:
+    people = await services.attribution.people(team_id)
+    found = await teammates(client, *people)
+    names = {person.user_id: person.name for person in found if person is not None}
+    csv_text = await services.attribution.export_csv(team_id, names)
+    rows = max(0, csv_text.count("\n") - 1)
+    try:
+        channel = (await client.conversations_open(users=user_id))["channel"]["id"]
+        await client.files_upload_v2(
+            channel=channel,
+            content=csv_text,
+            filename="introbot-requests.csv",
+            title="introbot: intro requests",
+            initial_comment=messages.command_reply("export_done", rows=rows),
         )
-        try:
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:
-            logger.warning("views.open for /intro failed: %s", exc.response.get("error"))
-            await respond(text=messages.note("modal_failed"), response_type="ephemeral")
+    except SlackApiError as exc:
+        logger.error("export upload failed: %s", exc.response.get("error"))

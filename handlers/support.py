@@ -99,3 +99,32 @@ async def publish_home(
 
 def team_of(body: dict[str, Any]) -> str:
     return str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+
+
+async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
+    try:
+        user = (await client.users_info(user=user_id))["user"]
+    except SlackApiError:
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+async def open_intro_modal(
+    client: AsyncWebClient,
+    trigger_id: str,
+    prefill: messages.ModalPrefill,
+    context: messages.ModalContext,
+    logger: logging.Logger,
+    source_hint: str | None = None,
+) -> dict[str, Any] | None:
+    """Open the request form; the opened view (with its id and hash), or None if Slack said no."""
+    try:
+        response = await client.views_open(
+            trigger_id=trigger_id,
+            view=messages.intro_modal(prefill, context, source_hint),
+        )
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", exc.response.get("error"))
+        return None
+    view: dict[str, Any] = response["view"]
+    return view

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -80,6 +82,7 @@ class IntroRequest(Base):
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    account_owner_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -105,6 +108,7 @@ class RequestEvent(Base):
 
 
 class MessageKind(StrEnum):
+    OWNER_CARD = "owner_card"  # the account owner's DM: approve, edit the note, or decline
     CONNECTOR_CARD = "connector_card"  # the connector's DM with the ask and its buttons
     REQUESTER_CARD = "requester_card"  # the requester's DM with the request's status
     CARD_REFRESH = "card_refresh"  # re-render one of the cards above from current state
@@ -158,3 +162,66 @@ class ProcessedEvent(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Contact(Base):
+    """Someone a teammate knows. Private to its owner: others only see suggestions from it."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[str] = mapped_column(String(32))
+    identity_key: Mapped[str] = mapped_column(String(400))  # email, else name|company
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    surname_key: Mapped[str] = mapped_column(String(100))
+    company: Mapped[str] = mapped_column(String(200), default="")
+    company_key: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    closeness: Mapped[str] = mapped_column(String(32), default="met_once")
+    since: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "owner_id", "identity_key", name="uq_contacts_team_owner_identity"
+        ),
+        Index("ix_contacts_team_surname", "team_id", "surname_key"),
+        Index("ix_contacts_team_company", "team_id", "company_key"),
+    )
+
+
+class ConnectorPrefs(Base):
+    """How often a teammate is willing to be asked, set by them in App Home."""
+
+    __tablename__ = "connector_prefs"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    max_open: Mapped[int | None] = mapped_column(Integer)
+    max_per_30_days: Mapped[int | None] = mapped_column(Integer)
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    blocked_companies: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class WorkspaceSettings(Base):
+    __tablename__ = "workspace_settings"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enforce_pacing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AccountOwner(Base):
+    """Who owns the relationship with a company: intros there go through them first."""
+
+    __tablename__ = "account_owners"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    company: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[str] = mapped_column(String(32))

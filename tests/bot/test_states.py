@@ -21,6 +21,9 @@ from bot.states import (
 
 # The legal moves, written out by hand so the table in bot/states.py is checked, not echoed.
 EXPECTED: dict[tuple[Status, Action], Status] = {
+    (Status.AWAITING_OWNER, Action.OWNER_APPROVE): Status.AWAITING_CONNECTOR,
+    (Status.AWAITING_OWNER, Action.OWNER_DECLINE): Status.OWNER_DECLINED,
+    (Status.AWAITING_OWNER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
     (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
     (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
@@ -36,6 +39,7 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
 }
 
 TERMINAL = [
+    Status.OWNER_DECLINED,
     Status.TARGET_DECLINED,
     Status.TARGET_NOT_NOW,
     Status.CONNECTOR_DECLINED,
@@ -104,6 +108,9 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
             [Action.ACCEPT, Action.DECLINE, Action.REDIRECT],
         ),
         (Status.AWAITING_CONNECTOR, Role.REQUESTER, [Action.CANCEL, Action.REROUTE]),
+        (Status.AWAITING_OWNER, Role.OWNER, [Action.OWNER_APPROVE, Action.OWNER_DECLINE]),
+        (Status.AWAITING_OWNER, Role.REQUESTER, [Action.CANCEL]),
+        (Status.AWAITING_OWNER, Role.CONNECTOR, []),
         (Status.INTRO_MADE, Role.REQUESTER, [Action.FOLLOW_UP, Action.REPORT_OUTCOME]),
         (Status.FOLLOWED_UP, Role.REQUESTER, [Action.REPORT_OUTCOME]),
         (Status.INTRO_MADE, Role.CONNECTOR, []),
@@ -148,10 +155,13 @@ def test_open_statuses_are_the_non_terminal_ones_before_the_intro() -> None:
 
 
 def test_transitions_only_move_forward() -> None:
-    # Nothing goes back to waiting; the only open state reachable is checking with the target.
+    # Nothing goes back: the connector is only asked once the account owner approves.
     targets = set(TRANSITIONS.values())
-    assert Status.AWAITING_CONNECTOR not in targets
-    assert targets <= set(TERMINAL) | {Status.CHECKING_WITH_TARGET} | set(LOOP_OPEN)
+    assert {s for (s, _a), t in TRANSITIONS.items() if t is Status.AWAITING_CONNECTOR} == {
+        Status.AWAITING_OWNER
+    }
+    assert Status.AWAITING_OWNER not in targets
+    assert targets <= set(TERMINAL) | set(OPEN_STATUSES) | set(LOOP_OPEN)
 
 
 def test_actor_covers_every_action() -> None:

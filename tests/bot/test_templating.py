@@ -156,14 +156,14 @@ def test_values_are_not_evaluated_as_template_syntax() -> None:
     assert "{{ r.id }} {% if true %}x{% endif %}" in message.blocks[0]["text"]["text"]
 
 
-def test_labels_cover_every_status_for_both_roles() -> None:
+def test_labels_cover_every_status_for_every_role() -> None:
     labels = json.loads((TEMPLATES_DIR / "labels.json").read_text(encoding="utf-8"))
     assert set(labels["status"]) == {s.value for s in Status}
     for status in Status:
         entry = labels["status"][status.value]
         assert entry["label"] and entry["emoji"].startswith(":")
-        for role in ("requester", "connector"):
-            entry[f"{role}_next"].format(connector="<@U1>", target="T")
+        for role in ("requester", "connector", "owner"):
+            entry[f"{role}_next"].format(connector="<@U1>", target="T", company="C")
 
 
 # --- connector card ----------------------------------------------------------------------
@@ -383,7 +383,8 @@ def test_intro_modal_plain_values_come_through_exact() -> None:
     assert by_id["target_company"]["element"]["initial_value"] == HOSTILE
     assert by_id["reason"]["element"]["initial_value"] == BREAKERS
     assert by_id["blurb"]["element"]["initial_value"] == BLURB
-    assert by_id["connector"]["element"]["initial_user"] == CONNECTOR
+    # A prefilled connector gets its own block id, so views.update can change it.
+    assert by_id[f"connector:{CONNECTOR}"]["element"]["initial_user"] == CONNECTOR
     assert by_id["closeness"]["element"]["initial_option"] == {
         "text": {"type": "plain_text", "text": "Met once or twice"},
         "value": "met_once",
@@ -433,7 +434,8 @@ def _home_requests() -> tuple[list[IntroRequest], list[IntroRequest]]:
     mine = [make_request(status, id=index) for index, status in enumerate(Status, start=1)]
     waiting = [
         make_request(status, id=100 + index, requester_id="U0OTHER", connector_id=REQUESTER)
-        for index, status in enumerate(sorted(OPEN_STATUSES))
+        # What waits on a connector: not a request still with the account owner.
+        for index, status in enumerate(sorted(OPEN_STATUSES - {Status.AWAITING_OWNER}))
     ]
     return mine, waiting
 

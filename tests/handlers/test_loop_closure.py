@@ -102,7 +102,7 @@ async def test_nudges_then_a_stalled_ask_offers_a_second_path(
         for b in view["blocks"]
         if b.get("type") == "input" and b["block_id"] != "closeness"
     }
-    assert values["connector"] == OTHER
+    assert values[f"connector:{OTHER}"] == OTHER
     await submit(stack, view, values)
     await stack.until(lambda: len(stack.fake.messages_for(OTHER)) == 1, "Olivia's card")
     await stack.until(

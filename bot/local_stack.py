@@ -18,6 +18,8 @@ from bot.settings import load_settings
 from bot.slack_payloads import SlackSender
 
 SIGNING_SECRET = "local-signing-secret"
+# The bot scopes manifest.yml asks for; the stand-in refuses calls they don't cover.
+BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class LocalStack:
         self._clock = clock
         self._sweep = sweep
         self._sweep_interval = sweep_interval
-        self.fake = FakeSlack()
+        self.fake = FakeSlack(scopes=BOT_SCOPES)
         for person in people:
             self.fake.add_user(
                 person.user_id,

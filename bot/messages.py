@@ -15,7 +15,7 @@ from bot import validation
 from bot.attribution import STAGES, Funnel, Report
 from bot.directory import Suggestion
 from bot.templating import TEMPLATES_DIR, escape_mrkdwn, render_json, render_text, trusted_mrkdwn
-from storage.models import IntroRequest
+from storage.models import ConnectorPrefs, Contact, IntroRequest
 
 LIMITS = {
     "target_name": validation.TARGET_NAME_MAX,
@@ -249,6 +249,8 @@ def home_view(
     *,
     first_time: bool,
     notice_text: str | None = None,
+    contacts: Sequence[Contact] = (),
+    contacts_total: int = 0,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -260,6 +262,8 @@ def home_view(
         labels=labels(),
         next_steps=steps,
         notice=notice_text,
+        contacts=contacts,
+        contacts_total=contacts_total,
     )
     return view
 
@@ -292,3 +296,30 @@ def stats(report: Report, user_id: str) -> Message:
         thanked=report.thanked,
         hours=_hours,
     )
+
+
+def import_message(kind: str, **context: Any) -> Message:
+    defaults: dict[str, Any] = {
+        "name": "",
+        "done": 0,
+        "total": 0,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "detail": "",
+        "limit": 0,
+        "reasons": [],
+        "more": 0,
+    }
+    return _message("import.json.j2", kind=kind, **(defaults | context))
+
+
+def contact_modal() -> dict[str, Any]:
+    view: dict[str, Any] = render_json("contact_modal.json.j2", closeness=labels()["closeness"])
+    return view
+
+
+def pacing_modal(prefs: ConnectorPrefs) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("pacing_modal.json.j2", prefs=prefs)
+    return view

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services
-from handlers import actions, commands, events, shortcuts, views
+from handlers import actions, commands, events, files, home, shortcuts, views
 
 
 def register_listeners(app: AsyncApp, services: Services) -> None:
@@ -14,3 +14,5 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     views.register(app, services)
     actions.register(app, services)
     events.register(app, services)
+    files.register(app, services)
+    home.register(app, services)

@@ -88,11 +88,18 @@ async def publish_home(
     notice: str | None = None,
 ) -> None:
     workflow = services.workflow
-    mine, waiting = await asyncio.gather(
-        workflow.requests_by(team_id, user_id), workflow.waiting_on(team_id, user_id)
+    mine, waiting, (contacts, contacts_total) = await asyncio.gather(
+        workflow.requests_by(team_id, user_id),
+        workflow.waiting_on(team_id, user_id),
+        services.directory.contacts_of(team_id, user_id),
     )
     view = messages.home_view(
-        mine, waiting, first_time=not mine and not waiting, notice_text=notice
+        mine,
+        waiting,
+        first_time=not mine and not waiting and not contacts_total,
+        notice_text=notice,
+        contacts=contacts,
+        contacts_total=contacts_total,
     )
     await client.views_publish(user_id=user_id, view=view)
 

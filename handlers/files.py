@@ -1,0 +1,120 @@
+"""A LinkedIn Connections.csv shared in the bot's DM: imported into the sharer's contacts."""
+
+from __future__ import annotations
+
+import time
+from logging import Logger
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.app import Services
+from bot.linkedin import NotAConnectionsExport, parse_connections
+
+MAX_FILE_MB = 20
+PROGRESS_EVERY_SECONDS = 1.0
+SHOWN_REASONS = 5
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("file_shared")
+    @services.tracked
+    async def file_shared(
+        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, logger: Logger
+    ) -> None:
+        # Only files sent to the bot itself: a DM, not a file someone shared in a channel.
+        if not str(event.get("channel_id", "")).startswith("D"):
+            return
+        user_id = str(event.get("user_id") or "")
+        info = (await client.files_info(file=event["file_id"]))["file"]
+        name = str(info.get("name") or "file")
+        if not name.lower().endswith(".csv"):
+            return
+        posted = await _post(client, user_id, messages.import_message("started", name=name))
+        if int(info.get("size") or 0) > MAX_FILE_MB * 1024 * 1024:
+            await _update(
+                client, posted, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
+            )
+            return
+        try:
+            content = await _download(str(info["url_private_download"]), client.token or "")
+            export = parse_connections(content)
+        except NotAConnectionsExport as exc:
+            await _update(
+                client, posted, messages.import_message("not_linkedin", name=name, detail=str(exc))
+            )
+            return
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            logger.warning("could not fetch %s: %r", name, exc)
+            await _update(
+                client,
+                posted,
+                messages.import_message("failed", name=name, detail="download failed"),
+            )
+            return
+        last = time.monotonic()
+
+        async def progress(done: int, total: int) -> None:
+            nonlocal last
+            if done < total and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+                last = time.monotonic()
+                await _update(
+                    client,
+                    posted,
+                    messages.import_message("progress", name=name, done=done, total=total),
+                )
+
+        report = await services.directory.import_connections(
+            context.team_id or "", user_id, export, progress
+        )
+        await _update(
+            client,
+            posted,
+            messages.import_message(
+                "done",
+                name=name,
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                skipped=len(report.skipped),
+                reasons=report.skipped[:SHOWN_REASONS],
+                more=max(0, len(report.skipped) - SHOWN_REASONS),
+            ),
+        )
+
+
+async def _download(url: str, token: str) -> bytes:
+    """Private Slack files need the bot token; without it Slack answers a sign-in page."""
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(
+            url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False
+        ) as response,
+    ):
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status}")
+        return await response.content.read(MAX_FILE_MB * 1024 * 1024 + 1)
+
+
+async def _post(client: AsyncWebClient, user_id: str, message: messages.Message) -> tuple[str, str]:
+    response = await client.chat_postMessage(
+        channel=user_id, text=message.text, blocks=message.blocks
+    )
+    return str(response["channel"]), str(response["ts"])
+
+
+async def _update(
+    client: AsyncWebClient, posted: tuple[str, str], message: messages.Message
+) -> None:
+    try:
+        await client.chat_update(
+            channel=posted[0], ts=posted[1], text=message.text, blocks=message.blocks
+        )
+    except SlackApiError as exc:  # a progress line is not worth failing the import for
+        if exc.response.get("error") != "ratelimited":
+            raise

@@ -1,0 +1,136 @@
+"""App Home's own controls: the people I know, and how often I may be asked."""
+
+from __future__ import annotations
+
+from datetime import date
+from logging import Logger
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.app import Services
+from bot.directory import ContactInput
+from handlers.support import publish_home
+
+
+def _state(view: dict[str, Any]) -> dict[str, Any]:
+    """block_id -> the submitted value, whatever the element type."""
+    flat: dict[str, Any] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        element = next(iter((actions or {}).values()), None) or {}
+        option = element.get("selected_option") or {}
+        flat[block_id] = (
+            element.get("selected_date") or option.get("value") or element.get("value") or ""
+        )
+    return flat
+
+
+def _count(text: str) -> int | None:
+    return int(text) if str(text).strip().isdigit() else None
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def open_modal(
+        client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], logger: Logger
+    ) -> None:
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            logger.warning("views.open failed: %s", exc.response.get("error"))
+
+    @app.action("intro_contact_add")
+    @services.tracked
+    async def contact_add(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+    ) -> None:
+        await ack()
+        await open_modal(client, body, messages.contact_modal(), logger)
+
+    @app.action("intro_pacing_open")
+    @services.tracked
+    async def pacing_open(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        await ack()
+        prefs = await services.directory.prefs(context.team_id or "", body["user"]["id"])
+        await open_modal(client, body, messages.pacing_modal(prefs), logger)
+
+    @app.action("intro_contact_delete")
+    @services.tracked
+    async def contact_delete(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        value = str(action.get("value", ""))
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        if value.isdigit():
+            # Scoped to the presser: nobody can remove someone else's contact.
+            await services.directory.delete_contact(team_id, user_id, int(value))
+        await publish_home(services, client, team_id, user_id)
+
+    @app.view("intro_contact_modal")
+    @services.tracked
+    async def contact_saved(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        values = _state(view)
+        name = str(values.get("name") or "").strip()
+        if not name:
+            await ack(response_action="errors", errors={"name": "Who do you know?"})
+            return
+        await ack()
+        since = values.get("since")
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        await services.directory.add_contact(
+            team_id,
+            user_id,
+            ContactInput(
+                name=name,
+                company=str(values.get("company") or ""),
+                title=str(values.get("title") or ""),
+                email=str(values.get("email") or ""),
+                closeness=str(values.get("closeness") or "know_well"),
+                since=date.fromisoformat(since) if since else None,
+            ),
+        )
+        await publish_home(services, client, team_id, user_id)
+
+    @app.view("intro_pacing_modal")
+    @services.tracked
+    async def pacing_saved(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        values = _state(view)
+        await ack()
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        prefs = await services.directory.prefs(team_id, user_id)
+        prefs.max_open = _count(values.get("max_open", ""))
+        prefs.max_per_30_days = _count(values.get("max_per_30_days", ""))
+        snooze = values.get("snoozed_until")
+        prefs.snoozed_until = date.fromisoformat(snooze) if snooze else None
+        prefs.blocked_companies = [
+            line.strip()
+            for line in str(values.get("blocked_companies") or "").splitlines()
+            if line.strip()
+        ]
+        await services.directory.save_prefs(prefs)
+        await publish_home(services, client, team_id, user_id)

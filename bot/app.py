@@ -114,12 +114,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
+    directory = Directory(sessions, clock)
     dispatcher = Dispatcher(
         sessions,
         delivery_client(settings),
         clock,
         workflow,
         working_hours=settings.working_hours,
+        directory=directory,
         lease=settings.delivery_lease,
     )
     return Services(
@@ -130,7 +132,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workflow=workflow,
         dispatcher=dispatcher,
         clock=clock,
-        directory=Directory(sessions, clock),
+        directory=directory,
         attribution=Attribution(sessions),
     )
 

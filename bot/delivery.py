@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import messages
 from bot.cadence import WorkingHours
 from bot.clock import Clock
+from bot.directory import Directory
+from bot.states import Status
 from bot.workflow import IntroWorkflow
-from storage.models import DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
+from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Dispatcher:
         workflow: IntroWorkflow,
         *,
         working_hours: WorkingHours | None = None,
+        directory: Directory | None = None,
         owner: str | None = None,
         lease: timedelta = LEASE,
         concurrency: int = 8,
@@ -74,6 +77,7 @@ class Dispatcher:
         self._clock = clock
         self._workflow = workflow
         self._working_hours = working_hours
+        self._directory = directory
         # Host and pid name the process holding a lease, for whoever looks at a stuck row.
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = lease
@@ -192,7 +196,7 @@ class Dispatcher:
             if card_row.status != DeliveryStatus.SENT:
                 # The card is still on its way; refresh once it has a ts to update.
                 raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
-            rendered = self._card(MessageKind(card_row.kind), request, card_row.data)
+            rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
             await self._client.chat_update(
                 channel=card_row.slack_channel_id or "",
                 ts=card_row.slack_ts or "",
@@ -203,11 +207,20 @@ class Dispatcher:
         if kind is MessageKind.NOTICE:
             rendered = messages.notice(request, message.data["event"], message.data)
         else:
-            rendered = self._card(kind, request, message.data)
+            rendered = await self._card(kind, request, message.data)
         response = await self._client.chat_postMessage(
             channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _stale_tie(self, request: IntroRequest) -> Contact | None:
+        """The connector's recorded tie to the target, when over a year old and unconfirmed."""
+        if self._directory is None or request.status != Status.AWAITING_CONNECTOR:
+            return None
+        tie = await self._directory.tie(
+            request.team_id, request.connector_id, request.target_name, request.target_company
+        )
+        return tie if tie is not None and Directory.is_stale(tie, self._clock.now()) else None
 
     async def _post_reminder(
         self, message: OutboundMessage, request: IntroRequest
@@ -266,10 +279,11 @@ class Dispatcher:
         self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
         return tz, name
 
-    @staticmethod
-    def _card(kind: MessageKind, request: IntroRequest, data: dict[str, Any]) -> messages.Message:
+    async def _card(
+        self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
+    ) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
-            return messages.connector_card(request)
+            return messages.connector_card(request, await self._stale_tie(request))
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))

@@ -127,10 +127,11 @@ def _message(template: str, **context: Any) -> Message:
     return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
 
 
-def connector_card(request: IntroRequest) -> Message:
+def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> Message:
     return _message(
         "connector_card.json.j2",
         r=request,
+        stale_tie=stale_tie,
         status=_status(request),
         next_step=next_step(request, "connector"),
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from logging import Logger
 from typing import Any
@@ -33,6 +34,8 @@ def _count(text: str) -> int | None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    register_tie_buttons(app, services)
+
     async def open_modal(
         client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], logger: Logger
     ) -> None:
@@ -134,3 +137,35 @@ def register(app: AsyncApp, services: Services) -> None:
         ]
         await services.directory.save_prefs(prefs)
         await publish_home(services, client, team_id, user_id)
+
+
+def register_tie_buttons(app: AsyncApp, services: Services) -> None:
+    @app.action(re.compile(r"^intro_tie_(yes|no)$"))
+    @services.tracked
+    async def tie_answered(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        """The connector says whether an old tie still holds; the directory learns it."""
+        await ack()
+        contact_part, _, request_part = str(action.get("value", "")).partition(":")
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        if not (contact_part.isdigit() and request_part.isdigit()):
+            return
+        await services.directory.confirm_tie(
+            team_id, user_id, int(contact_part), action["action_id"] == "intro_tie_yes"
+        )
+        request = await services.workflow.get(team_id, int(request_part))
+        container = body.get("container") or {}
+        if request is None or request.connector_id != user_id or not container.get("message_ts"):
+            return
+        card = messages.connector_card(request)  # confirmed now: no question any more
+        await client.chat_update(
+            channel=container["channel_id"],
+            ts=container["message_ts"],
+            text=card.text,
+            blocks=card.blocks,
+        )

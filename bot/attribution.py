@@ -95,7 +95,7 @@ class Attribution:
                     RequestEvent.to_status == Status.CHECKING_WITH_TARGET,
                 )
             )
-            accepted = dict(accepted_rows.tuples().all())
+            accepted = {request_id: at for request_id, at in accepted_rows}
         return [
             (
                 r,

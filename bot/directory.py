@@ -287,7 +287,7 @@ class Directory:
             if person >= 85:
                 match = person / 100 * (1.0 if not query.company_key or firm >= 80 else 0.85)
             elif firm >= 90:
-                match = 0.35  # knows someone at the company
+                match = 0.2  # knows someone at the company: a weaker path than the person
             else:
                 continue
             scored.append((match, contact))
@@ -318,7 +318,8 @@ class Directory:
         suggestions = []
         for user_id, (match, contact) in best.items():
             years = (today - contact.since).days / 365 if contact.since else 2.0
-            recency = 1.0 / (1.0 + 0.15 * max(0.0, years))
+            # Older ties count for less, but a real tie never for less than half.
+            recency = max(0.5, 1.0 / (1.0 + 0.1 * max(0.0, years)))
             load = 1.0 / (1.0 + 0.25 * loads.get(user_id, 0))
             track = 1.0 + 0.1 * min(made.get(user_id, 0), 5)
             score = match * CLOSENESS_WEIGHT.get(contact.closeness, 0.4) * recency * load * track
@@ -348,7 +349,7 @@ class Directory:
                 )
                 .group_by(IntroRequest.connector_id)
             )
-            return {user_id: int(count) for user_id, count in rows.tuples()}
+            return {user_id: int(count) for user_id, count in rows}
 
     async def _intros_made(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
         async with self._sessions() as session:
@@ -361,7 +362,7 @@ class Directory:
                 )
                 .group_by(IntroRequest.connector_id)
             )
-            return {user_id: int(count) for user_id, count in rows.tuples()}
+            return {user_id: int(count) for user_id, count in rows}
 
     # --- pacing --------------------------------------------------------------------------
 

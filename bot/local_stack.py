@@ -29,6 +29,7 @@ class Person:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "America/New_York"
+    is_admin: bool = False
 
 
 DEFAULT_PEOPLE = (
@@ -38,6 +39,7 @@ DEFAULT_PEOPLE = (
     Person("U0SECOND", "Sam Okafor"),
     Person("U0DEACTIVATED", "Dana Gone", deleted=True),
     Person("U0SOMEBOT", "Deploy Bot", is_bot=True),
+    Person("U0ADMIN", "Alex Admin", is_admin=True),
 )
 
 
@@ -67,6 +69,7 @@ class LocalStack:
                 is_bot=person.is_bot,
                 deleted=person.deleted,
                 tz=person.tz,
+                is_admin=person.is_admin,
             )
         self._runner: web.AppRunner | None = None
         self.endpoint = ""

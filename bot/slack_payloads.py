@@ -121,6 +121,46 @@ def block_action(
     return payload
 
 
+def view_action(
+    user_id: str,
+    view: dict[str, Any],
+    action: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    trigger_id: str = "",
+) -> dict[str, Any]:
+    """An interactive element pressed (or Enter typed) inside an open modal."""
+    submitted = view_submission(user_id, view, values or {})["view"]
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": _user(user_id),
+        "api_app_id": "A0INTROBOT",
+        "trigger_id": trigger_id,
+        "container": {"type": "view", "view_id": submitted.get("id", "")},
+        "view": submitted,
+        "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+    }
+
+
+def file_shared(user_id: str, file_id: str, channel_id: str) -> dict[str, Any]:
+    return {
+        "token": "unused",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0INTROBOT",
+        "type": "event_callback",
+        "event_id": f"Ev{file_id}{int(time.time() * 1e6)}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "file_shared",
+            "file_id": file_id,
+            "user_id": user_id,
+            "file": {"id": file_id},
+            "channel_id": channel_id,
+            "event_ts": f"{time.time():.6f}",
+        },
+    }
+
+
 def message_shortcut(
     user_id: str, text: str, trigger_id: str, *, channel_id: str = "C0DEALS", ts: str = "1.0"
 ) -> dict[str, Any]:

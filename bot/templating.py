@@ -87,13 +87,13 @@ def environment() -> Environment:
     return env
 
 
-def render_text(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(**context).strip()
+def render_text(template: str, /, **context: Any) -> str:
+    return environment().get_template(template).render(**context).strip()
 
 
-def render_json(name: str, **context: Any) -> Any:
-    rendered = environment().get_template(name).render(**context)
+def render_json(template: str, /, **context: Any) -> Any:
+    rendered = environment().get_template(template).render(**context)
     try:
         return json.loads(rendered)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"template {name} rendered invalid JSON: {exc}") from exc
+        raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc

@@ -1,0 +1,212 @@
+"""Warm paths through Slack: who knows whom, imports, suggestions, pacing, routing, stats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+from bot import slack_payloads as payloads
+from bot.directory import ContactInput
+from bot.local_stack import LocalStack
+from tests.handlers.flow import (
+    CONNECTOR,
+    OTHER,
+    REQUESTER,
+    SECOND,
+    button,
+    card_text,
+    good_values,
+    open_intro_modal,
+    press,
+    request_intro,
+    submit,
+)
+
+ADMIN = "U0ADMIN"
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "Connections.csv"
+
+
+async def _command(stack: LocalStack, user: str, text: str) -> str:
+    assert stack.slack is not None
+    status, body = await stack.slack.command(
+        payloads.slash_command(
+            user, text, stack.fake.issue_trigger_id(user), response_url=stack.fake.response_url()
+        )
+    )
+    assert status == 200
+    return body
+
+
+async def test_know_records_a_contact_only_its_owner_sees(stack: LocalStack) -> None:
+    body = await _command(stack, OTHER, "know Jane Doe at Acme")
+    assert "Added *Jane Doe* at *Acme*" in body  # Bolt answers ack(text=…) as plain text
+    assert stack.slack is not None
+    await stack.slack.event(payloads.app_home_opened(OTHER))
+    await stack.slack.event(payloads.app_home_opened(REQUESTER))
+    await stack.until(lambda: len(stack.fake.home_views) == 2, "two homes")
+    assert "Jane Doe" in json.dumps(stack.fake.home_views[OTHER])
+    assert "Jane Doe" not in json.dumps(stack.fake.home_views[REQUESTER]).replace(
+        "/intro Jane Doe", ""
+    )
+
+
+async def test_the_form_suggests_who_knows_the_target_and_picking_fills_it(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    await stack.services.directory.add_contact(
+        "T0FAKE", OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
+    )
+    await open_intro_modal(stack, text="jane doe (Acme)")
+    await stack.until(lambda: stack.fake.count("views.update") == 1, "suggestions")
+    updated = stack.fake.calls_to("views.update")[0].args["view"]
+    pick = button(updated, "intro_pick_connector_1")
+    assert pick["value"] == OTHER and f"<@{OTHER}>" in json.dumps(updated)
+
+    # Typing a name and pressing Enter asks again; picking a suggestion fills the connector.
+    view = {**updated, "id": stack.fake.calls_to("views.update")[0].args["view_id"]}
+    assert stack.slack is not None
+    await stack.slack.interaction(
+        payloads.view_action(
+            REQUESTER,
+            view,
+            {
+                "action_id": pick["action_id"],
+                "value": OTHER,
+                "block_id": "suggestion_1",
+                "type": "button",
+            },
+            {"target_name": "Jane Doe"},
+        )
+    )
+    await stack.until(lambda: stack.fake.count("views.update") == 2, "connector filled")
+    filled = stack.fake.calls_to("views.update")[1].args["view"]
+    connector = next(b for b in filled["blocks"] if b.get("block_id") == f"connector:{OTHER}")
+    assert connector["element"]["initial_user"] == OTHER
+
+
+async def test_linkedin_export_in_the_dm_is_imported_with_a_report(stack: LocalStack) -> None:
+    assert stack.slack is not None and stack.services is not None
+    shared = stack.fake.add_file(REQUESTER, "Connections.csv", FIXTURE.read_bytes())
+    dm = stack.fake.dm_channel(REQUESTER)
+    await stack.slack.event(payloads.file_shared(REQUESTER, shared["id"], dm))
+    await stack.until(
+        lambda: any("Imported" in m["text"] for m in stack.fake.messages_for(REQUESTER)), "report"
+    )
+    report = stack.fake.messages_for(REQUESTER)[-1]
+    assert "*4* added, *0* updated" in report["text"]
+    assert "2 skipped" in report["text"] and "no name" in card_text(report)
+    assert (await stack.services.directory.contacts_of("T0FAKE", REQUESTER))[1] == 4
+    # Sharing it again updates in place.
+    await stack.slack.event(payloads.file_shared(REQUESTER, shared["id"], dm))
+    await stack.until(
+        lambda: "*0* added" in stack.fake.messages_for(REQUESTER)[-1]["text"], "again"
+    )
+    assert (await stack.services.directory.contacts_of("T0FAKE", REQUESTER))[1] == 4
+
+
+async def test_a_file_that_is_not_an_export_is_explained(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    shared = stack.fake.add_file(REQUESTER, "leads.csv", b"name,email\nJane,j@x.com\n")
+    await stack.slack.event(
+        payloads.file_shared(REQUESTER, shared["id"], stack.fake.dm_channel(REQUESTER))
+    )
+    await stack.until(
+        lambda: (
+            "doesn't look like"
+            in (stack.fake.messages_for(REQUESTER) or [{"text": ""}])[-1]["text"]
+        ),
+        "explanation",
+    )
+
+
+async def test_enforced_pacing_blocks_and_names_the_next_best(stack: LocalStack) -> None:
+    assert stack.services is not None
+    directory = stack.services.directory
+    await directory.add_contact("T0FAKE", SECOND, ContactInput("Jane Doe", "Acme"))
+    prefs = await directory.prefs("T0FAKE", CONNECTOR)
+    prefs.snoozed_until = date(2099, 1, 1)
+    await directory.save_prefs(prefs)
+    await directory.set_enforce_pacing("T0FAKE", True)
+    view = await open_intro_modal(stack)
+    _, body = await submit(stack, view, good_values())
+    errors = json.loads(body)["errors"]
+    assert "snoozed until 2099-01-01" in errors["connector"]
+    assert "Next best: Sam Okafor" in errors["connector"]
+    # Warn-only workspaces let it through, with the advice in the confirmation.
+    await directory.set_enforce_pacing("T0FAKE", False)
+    await request_intro(stack)
+    assert "snoozed" in card_text(stack.fake.messages_for(REQUESTER)[0])
+
+
+async def test_a_second_ask_for_the_same_person_is_stopped(stack: LocalStack) -> None:
+    await request_intro(stack)
+    view = await open_intro_modal(stack)
+    _, body = await submit(stack, view, good_values(connector=OTHER, target_name="jane doe"))
+    assert "already have an open ask" in json.loads(body)["errors"]["target_name"]
+
+
+async def test_account_owner_approves_before_the_connector_is_asked(stack: LocalStack) -> None:
+    refused = await _command(stack, REQUESTER, f"owner Acme <@{SECOND}|sam>")
+    assert refused == ""
+    await stack.until(lambda: len(stack.fake.responses) == 1, "refusal")
+    assert "Only workspace admins" in stack.fake.responses[0]["body"]["text"]
+    await _command(stack, ADMIN, f"owner Acme <@{SECOND}|sam>")
+    await stack.until(lambda: len(stack.fake.responses) == 2, "confirmation")
+
+    view = await open_intro_modal(stack)
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "owner card")
+    assert stack.fake.messages_for(CONNECTOR) == []
+    owner_card = stack.fake.messages_for(SECOND)[0]
+    assert "an account you own" in owner_card["text"]
+    await press(stack, SECOND, owner_card, "intro_owner_approve")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "connector card")
+    await stack.until(
+        lambda: any("approved your ask" in m["text"] for m in stack.fake.messages_for(REQUESTER)),
+        "requester told",
+    )
+
+
+async def test_stats_and_export(stack: LocalStack) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accepted")
+    await _command(stack, REQUESTER, "stats")
+    await stack.until(lambda: len(stack.fake.responses) == 1, "stats")
+    stats = json.dumps(stack.fake.responses[0]["body"]["blocks"])
+    assert "Intro funnel" in stats and "Requested *1* \\u2192 Accepted *1* (100%)" in stats
+
+    await _command(stack, ADMIN, "export")
+    await stack.until(lambda: len(stack.fake.uploads) == 1, "export upload")
+    upload = stack.fake.uploads[0]
+    assert upload["channel"] == stack.fake.dm_channel(ADMIN)
+    (row,) = csv.DictReader(io.StringIO(upload["content"].decode()))
+    assert row["Referred By"] == "Carlos Mendes" and row["Requested By"] == "Riya Patel"
+    assert row["Status"] == "checking_with_target"
+
+
+async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> None:
+    assert stack.services is not None
+    await stack.services.directory.add_contact(
+        "T0FAKE", CONNECTOR, ContactInput("Jane Doe", "Acme", since=date(2019, 5, 1))
+    )
+    # The tie was recorded (and so confirmed) now; make it an old, unconfirmed one.
+    async with stack.services.sessions.begin() as session:
+        from sqlalchemy import update
+
+        from storage.models import Contact
+
+        await session.execute(update(Contact).values(confirmed_at=None))
+    card = await request_intro(stack)
+    assert "Still in touch?" in card_text(card)
+    await press(stack, CONNECTOR, card, "intro_tie_yes")
+    await stack.until(
+        lambda: "Still in touch?" not in card_text(stack.fake.messages_for(CONNECTOR)[0]),
+        "question gone",
+    )
+    tie = await stack.services.directory.tie("T0FAKE", CONNECTOR, "Jane Doe", "Acme")
+    assert tie is not None and tie.confirmed_at is not None

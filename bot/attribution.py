@@ -80,19 +80,21 @@ class Attribution:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def _requests(self, team_id: str) -> list[tuple[IntroRequest, _Times]]:
+    async def _requests(
+        self, team_id: str, user_id: str | None = None
+    ) -> list[tuple[IntroRequest, _Times]]:
+        scope = IntroRequest.team_id == team_id
+        if user_id is not None:
+            scope &= (IntroRequest.requester_id == user_id) | (IntroRequest.connector_id == user_id)
         async with self._sessions() as session:
             requests = list(
-                await session.scalars(
-                    select(IntroRequest)
-                    .where(IntroRequest.team_id == team_id)
-                    .order_by(IntroRequest.id)
-                )
+                await session.scalars(select(IntroRequest).where(scope).order_by(IntroRequest.id))
             )
             accepted_rows = await session.execute(
                 select(RequestEvent.request_id, RequestEvent.at).where(
                     RequestEvent.team_id == team_id,
                     RequestEvent.to_status == Status.CHECKING_WITH_TARGET,
+                    RequestEvent.request_id.in_(select(IntroRequest.id).where(scope)),
                 )
             )
             accepted = {request_id: at for request_id, at in accepted_rows}
@@ -109,10 +111,11 @@ class Attribution:
             for r in requests
         ]
 
-    async def report(self, team_id: str) -> Report:
+    async def report(self, team_id: str, user_id: str | None = None) -> Report:
+        """The funnel for the workspace, or (with user_id) just one person's asks and intros."""
         report = Report(Funnel(), {}, {}, [])
         thanked: Counter[str] = Counter()
-        for request, times in await self._requests(team_id):
+        for request, times in await self._requests(team_id, user_id):
             _add(report.workspace, request, times)
             _add(report.by_connector.setdefault(request.connector_id, Funnel()), request, times)
             _add(report.by_requester.setdefault(request.requester_id, Funnel()), request, times)

@@ -210,6 +210,7 @@ def intro_modal(
     context: ModalContext,
     source_hint: str | None = None,
     *,
+    source_hint_mrkdwn: str | None = None,
     suggestions: Sequence[Suggestion] = (),
     flags: Sequence[dict[str, str]] = (),
     searched: bool = False,
@@ -221,6 +222,7 @@ def intro_modal(
         prefill=prefill,
         private_metadata=context.dump(),
         source_hint=source_hint,
+        source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,
         closeness=labels()["closeness"],
         pacing=labels()["pacing"],
@@ -252,6 +254,7 @@ def home_view(
     notice_text: str | None = None,
     contacts: Sequence[Contact] = (),
     contacts_total: int = 0,
+    funnel: Markup | None = None,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -265,12 +268,20 @@ def home_view(
         notice=notice_text,
         contacts=contacts,
         contacts_total=contacts_total,
+        funnel=funnel,
     )
     return view
 
 
 def command_reply(kind: str, **context: Any) -> str:
-    defaults: dict[str, Any] = {"added": False, "name": "", "company": "", "owner": "", "rows": 0}
+    defaults: dict[str, Any] = {
+        "added": False,
+        "name": "",
+        "company": "",
+        "owner": "",
+        "rows": 0,
+        "strict": False,
+    }
     rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]
 
@@ -324,3 +335,10 @@ def contact_modal() -> dict[str, Any]:
 def pacing_modal(prefs: ConnectorPrefs) -> dict[str, Any]:
     view: dict[str, Any] = render_json("pacing_modal.json.j2", prefs=prefs)
     return view
+
+
+def funnel_lines(report: Report, user_id: str) -> Markup:
+    """The stats message's first two sections, for the Home tab."""
+    rendered = stats(report, user_id)
+    text = "\n".join(block["text"]["text"] for block in rendered.blocks[1:3])
+    return trusted_mrkdwn(text)

@@ -80,6 +80,13 @@ def register(app: AsyncApp, services: Services) -> None:
         if not await is_admin(client, user_id):
             await respond(text=messages.command_reply("admins_only"), response_type="ephemeral")
             return
+        if command.verb == "pacing":
+            strict = command.name == "strict"
+            await services.directory.set_enforce_pacing(team_id, strict)
+            await respond(
+                text=messages.command_reply("pacing_set", strict=strict), response_type="ephemeral"
+            )
+            return
         if command.verb == "owner":
             owner = await teammate(client, command.user_id) if command.user_id else None
             if not command.company or owner is None or owner.is_bot or owner.deleted:

@@ -5,21 +5,25 @@ from __future__ import annotations
 from logging import Logger
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.app import Services
 from bot.names import find_prospect
-from handlers.support import teammate
+from handlers.support import open_intro_modal, teammate
+from handlers.views import refresh_suggestions
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("request_intro_from_message")
     @services.tracked
     async def request_intro_from_message(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
     ) -> None:
         await ack()
         message = body.get("message") or {}
@@ -29,16 +33,19 @@ def register(app: AsyncApp, services: Services) -> None:
             # One quick look-up; the trigger_id stays valid for about 3 seconds.
             person = await teammate(client, prospect.user_id)
             name = person.name if person else ""
-        context = messages.ModalContext(
-            source_channel_id=(body.get("channel") or {}).get("id"),
-            source_message_ts=message.get("ts"),
-        )
-        view = messages.intro_modal(
-            messages.ModalPrefill(target_name=name),
-            context,
+        prefill = messages.ModalPrefill(target_name=name)
+        opened = await open_intro_modal(
+            client,
+            body["trigger_id"],
+            prefill,
+            messages.ModalContext(
+                source_channel_id=(body.get("channel") or {}).get("id"),
+                source_message_ts=message.get("ts"),
+            ),
+            logger,
             source_hint=str(message.get("text") or "")[:200] or None,
         )
-        try:
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:
-            logger.warning("views.open for the shortcut failed: %s", exc.response.get("error"))
+        if opened is not None and name:
+            await refresh_suggestions(
+                services, client, context.team_id or "", body["user"]["id"], opened, prefill
+            )

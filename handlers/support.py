@@ -88,10 +88,11 @@ async def publish_home(
     notice: str | None = None,
 ) -> None:
     workflow = services.workflow
-    mine, waiting, (contacts, contacts_total) = await asyncio.gather(
+    mine, waiting, (contacts, contacts_total), report = await asyncio.gather(
         workflow.requests_by(team_id, user_id),
         workflow.waiting_on(team_id, user_id),
         services.directory.contacts_of(team_id, user_id),
+        services.attribution.report(team_id, user_id),
     )
     view = messages.home_view(
         mine,
@@ -100,6 +101,7 @@ async def publish_home(
         notice_text=notice,
         contacts=contacts,
         contacts_total=contacts_total,
+        funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
     )
     await client.views_publish(user_id=user_id, view=view)
 

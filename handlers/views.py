@@ -298,9 +298,19 @@ async def refresh_suggestions(
             }
             for p in problems[:1]
         ]
+    hint = next(
+        (
+            element["text"]
+            for block in view.get("blocks", [])
+            if block.get("type") == "context" and block.get("block_id") == "source_hint"
+            for element in block.get("elements", [])
+        ),
+        None,
+    )
     updated = messages.intro_modal(
         prefill,
         messages.ModalContext.load(view.get("private_metadata")),
+        source_hint_mrkdwn=hint,
         suggestions=suggestions,
         flags=flags,
         searched=True,

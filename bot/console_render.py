@@ -36,6 +36,11 @@ _EMOJI = {
     ":warning:": "⚠️",
     ":incoming_envelope:": "📨",
     ":leftwards_arrow_with_hook:": "↩️",
+    ":thinking_face:": "🤔",
+    ":inbox_tray:": "📥",
+    ":busts_in_silhouette:": "👥",
+    ":briefcase:": "💼",
+    ":lock:": "🔒",
 }
 
 

@@ -20,6 +20,15 @@ from bot.local_stack import LocalStack
 RIYA = "U0REQUESTER"
 CARLOS = "U0CONNECTOR"
 
+CARLOS_CONNECTIONS = """Notes:
+"When exporting your connection data, you may notice that some of the email addresses are missing."
+
+First Name,Last Name,URL,Email Address,Company,Position,Connected On
+Jane,Doe,https://linkedin.com/in/jd,jd@acme.example,Acme Logistics,"VP, Operations",04 Mar 2021
+Seán,O’Brien,https://www.linkedin.com/in/seanob,,"Globex, Inc.",CTO,17 Nov 2019
+Priya,Raman,https://www.linkedin.com/in/priyaraman,,Initech,Head of Sales,12 Jan 2023
+"""
+
 BLURB = (
     "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
     "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
@@ -76,6 +85,10 @@ class Demo:
         self.clock.advance(delta)
         await self.stack.services.dispatcher.sweep()
 
+    def card(self) -> dict[str, Any]:
+        """Carlos's DM about Riya's request (his first DM is the import report)."""
+        return next(m for m in self.dms(CARLOS) if "asks you for an intro" in m["text"])
+
     def dms(self, who: str) -> list[dict[str, Any]]:
         return self.stack.fake.messages_for(who)
 
@@ -86,13 +99,22 @@ class Demo:
         print(f"   Slack Web API stand-in: {fake.base_url}")
         print(f"   introbot's endpoint:    {stack.endpoint} (requests signed like Slack's)")
 
-        self.say("Riya types `/intro Jane Doe` in #deals")
+        self.say("Carlos sends his LinkedIn Connections.csv to introbot in a DM")
+        shared = fake.add_file(CARLOS, "Connections.csv", CARLOS_CONNECTIONS.encode())
+        await stack.slack.event(payloads.file_shared(CARLOS, shared["id"], fake.dm_channel(CARLOS)))
+        await stack.until(
+            lambda: any("Imported" in m["text"] for m in self.dms(CARLOS)), "the import report"
+        )
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+        imported = len(self.dms(CARLOS))
+
+        self.say("Riya types `/intro Jane Doe` in #deals; introbot suggests who knows her")
         status, _ = await stack.slack.command(
             payloads.slash_command(RIYA, "Jane Doe", fake.issue_trigger_id(RIYA))
         )
-        await stack.until(lambda: fake.count("views.open") == 1, "the modal")
-        view = fake.calls_to("views.open")[0].args["view"]
-        print(f"   (introbot acked with HTTP {status} and opened a form)")
+        await stack.until(lambda: fake.count("views.update") == 1, "the suggestions")
+        view = fake.calls_to("views.update")[0].args["view"]
+        print(f"   (introbot acked with HTTP {status}, opened a form, then added suggestions)")
         self.show(RIYA, "", render_view(view, self.name_of))
 
         self.say("Riya picks Carlos, writes a forwardable note and sends it")
@@ -107,16 +129,21 @@ class Demo:
         for field, value in values.items():
             print(f"   {field}: {self.name_of(value) if field == 'connector' else value}")
         await stack.slack.interaction(payloads.view_submission(RIYA, view, values))
-        await stack.until(lambda: bool(self.dms(CARLOS)) and bool(self.dms(RIYA)), "the DMs")
-        self.show_dm(CARLOS, self.dms(CARLOS)[0])
+        await stack.until(
+            lambda: len(self.dms(CARLOS)) > imported and bool(self.dms(RIYA)), "the DMs"
+        )
+        self.show_dm(CARLOS, self.card())
         self.show_dm(RIYA, self.dms(RIYA)[0])
 
-        self.say("Carlos accepts: first he checks with Jane (double opt-in)")
-        first_card = self.dms(CARLOS)[0]
+        self.say("Carlos confirms he's still in touch with Jane, then accepts")
+        await self.press(CARLOS, self.card(), "intro_tie_yes")
+        await stack.until(lambda: self.card()["updates"] >= 1, "the question answered")
+        print("   (the question is gone from his message; his directory now says so)")
+        first_card = self.card()
         await self.press(CARLOS, first_card, "intro_accept")
         await stack.until(lambda: len(self.dms(RIYA)) == 2, "Riya's notice")
-        await stack.until(lambda: self.dms(CARLOS)[0]["updates"] >= 1, "Carlos's card update")
-        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, updated)")
+        await stack.until(lambda: self.card()["updates"] >= 2, "Carlos's card update")
+        self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
         self.say("Carlos double-clicks Accept: nothing changes, and he's told so")
@@ -125,10 +152,10 @@ class Demo:
         self.show(CARLOS, "(only visible to him)", [fake.ephemerals[-1]["text"]])
 
         self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
-        await self.press(CARLOS, self.dms(CARLOS)[0], "intro_target_agreed")
+        await self.press(CARLOS, self.card(), "intro_target_agreed")
         await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
-        await stack.until(lambda: self.dms(CARLOS)[0]["updates"] >= 2, "Carlos's card update")
-        self.show_dm(CARLOS, self.dms(CARLOS)[0], "(his message, updated)")
+        await stack.until(lambda: self.card()["updates"] >= 3, "Carlos's card update")
+        self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
         self.say("20 hours later: time to follow up (held until 9:00 in Riya's time zone)")
@@ -153,6 +180,19 @@ class Demo:
         await stack.slack.event(payloads.app_home_opened(RIYA))
         await stack.until(lambda: RIYA in fake.home_views, "the home tab")
         self.show(RIYA, "on the Home tab", render_view(fake.home_views[RIYA], self.name_of))
+
+        self.say("Riya checks `/intro stats`: which connectors source meetings")
+        await stack.slack.command(
+            payloads.slash_command(
+                RIYA, "stats", fake.issue_trigger_id(RIYA), response_url=fake.response_url()
+            )
+        )
+        await stack.until(lambda: bool(fake.responses), "the stats")
+        self.show(
+            RIYA,
+            "(only visible to her)",
+            render_blocks(fake.responses[-1]["body"]["blocks"], self.name_of),
+        )
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "

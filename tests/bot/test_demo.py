@@ -11,6 +11,9 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
     assert await run_demo() == 0
     out = capsys.readouterr().out
     for line in (
+        "Imported Connections.csv: 3 added",
+        "Teammates who know them, best path first:",
+        "@Carlos Mendes · Met once or twice · since 2021",
         "what Riya Patel sees",
         "what Carlos Mendes sees",
         "[ Accept ]  [ Decline ]  [ Suggest someone else ]",
@@ -21,6 +24,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ I followed up ]",
         "Meeting held",
         "how deals start",
+        "Thanked most: @Carlos Mendes (1)",
         "0 channel-wide pings",
     ):
         assert line in out, line

@@ -96,9 +96,9 @@ def register(app: AsyncApp, services: Services) -> None:
         outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
         await services.dispatcher.deliver(outcome.message_ids)
 
-    @app.action({"block_id": "target_name", "action_id": "value"})
+    @app.action({"block_id": re.compile(r"^(target_name|connector(:\w+)?)$"), "action_id": "value"})
     @services.tracked
-    async def target_entered(
+    async def target_or_connector_changed(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         await ack()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from logging import Logger
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.app import Services
 from bot.linkedin import NotAConnectionsExport, parse_connections
 
 MAX_FILE_MB = 20
-PROGRESS_EVERY_SECONDS = 1.0
+PROGRESS_STEPS = 10
 SHOWN_REASONS = 5
 
 
@@ -56,12 +55,13 @@ def register(app: AsyncApp, services: Services) -> None:
                 messages.import_message("failed", name=name, detail="download failed"),
             )
             return
-        last = time.monotonic()
+        shown = 0
 
         async def progress(done: int, total: int) -> None:
-            nonlocal last
-            if done < total and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
-                last = time.monotonic()
+            # About ten updates however large the file: visible, and within chat.update's limits.
+            nonlocal shown
+            if done < total and done - shown >= total / PROGRESS_STEPS:
+                shown = done
                 await _update(
                     client,
                     posted,
@@ -98,7 +98,13 @@ async def _download(url: str, token: str) -> bytes:
     ):
         if response.status != 200:
             raise ValueError(f"HTTP {response.status}")
-        return await response.content.read(MAX_FILE_MB * 1024 * 1024 + 1)
+        # read(n) returns what has arrived so far, not n bytes: gather chunks to the end.
+        content = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            content += chunk
+            if len(content) > MAX_FILE_MB * 1024 * 1024:
+                raise ValueError("file too large")
+        return bytes(content)
 
 
 async def _post(client: AsyncWebClient, user_id: str, message: messages.Message) -> tuple[str, str]:

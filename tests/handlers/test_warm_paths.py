@@ -210,3 +210,22 @@ async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> No
     )
     tie = await stack.services.directory.tie("T0FAKE", CONNECTOR, "Jane Doe", "Acme")
     assert tie is not None and tie.confirmed_at is not None
+
+
+async def test_a_large_export_shows_progress(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(10_000))
+    shared = stack.fake.add_file(REQUESTER, "Connections.csv", (header + rows).encode())
+    await stack.slack.event(
+        payloads.file_shared(REQUESTER, shared["id"], stack.fake.dm_channel(REQUESTER))
+    )
+    await stack.until(
+        lambda: "Imported" in (stack.fake.messages_for(REQUESTER) or [{"text": ""}])[-1]["text"],
+        "report",
+        timeout=60,
+    )
+    (message,) = stack.fake.messages_for(REQUESTER)
+    progress = [h for h in message["history"] if "of 10000 connections" in str(h)]
+    assert len(progress) >= 5  # the same message, updated as the import went
+    assert "*10000* added" in message["text"]

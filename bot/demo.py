@@ -14,11 +14,14 @@ from typing import Any
 
 from bot import slack_payloads as payloads
 from bot.clock import ManualClock
-from bot.console_render import BOLD_OFF, BOLD_ON, render_blocks, render_view
+from bot.console_render import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
 from bot.local_stack import LocalStack
 
 RIYA = "U0REQUESTER"
 CARLOS = "U0CONNECTOR"
+OLIVIA = "U0OTHER"
+SAM = "U0SECOND"
+ALEX = "U0ADMIN"
 
 CARLOS_CONNECTIONS = """Notes:
 "When exporting your connection data, you may notice that some of the email addresses are missing."
@@ -28,6 +31,12 @@ Jane,Doe,https://linkedin.com/in/jd,jd@acme.example,Acme Logistics,"VP, Operatio
 Seán,O’Brien,https://www.linkedin.com/in/seanob,,"Globex, Inc.",CTO,17 Nov 2019
 Priya,Raman,https://www.linkedin.com/in/priyaraman,,Initech,Head of Sales,12 Jan 2023
 """
+
+SAM_BLURB = (
+    "Hi Seán, I'm Sam Okafor from Northwind. We audit freight invoices for teams like "
+    "Globex's and usually find 3-5% in overcharges within a month. Would you be open to a "
+    "short call to see if that's worth a look?"
+)
 
 BLURB = (
     "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
@@ -84,6 +93,9 @@ class Demo:
         await self.stack.services.drain()
         self.clock.advance(delta)
         await self.stack.services.dispatcher.sweep()
+
+    def text(self, mrkdwn: str) -> str:
+        return mrkdwn_to_text(mrkdwn, self.name_of)
 
     def card(self) -> dict[str, Any]:
         """Carlos's DM about Riya's request (his first DM is the import report)."""
@@ -149,7 +161,7 @@ class Demo:
         self.say("Carlos double-clicks Accept: nothing changes, and he's told so")
         await self.press(CARLOS, first_card, "intro_accept")
         await stack.until(lambda: bool(fake.ephemerals), "the note")
-        self.show(CARLOS, "(only visible to him)", [fake.ephemerals[-1]["text"]])
+        self.show(CARLOS, "(only visible to him)", [self.text(fake.ephemerals[-1]["text"])])
 
         self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
         await self.press(CARLOS, self.card(), "intro_target_agreed")
@@ -194,11 +206,70 @@ class Demo:
             render_blocks(fake.responses[-1]["body"]["blocks"], self.name_of),
         )
 
+        await self.routing_and_export()
+
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
             f"{len(fake.broadcast_mentions)} channel-wide pings. "
             "Install it for real: see README.md."
         )
+
+    async def routing_and_export(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Alex, an admin, routes intros at Globex through its account owner, Olivia")
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX,
+                f"owner Globex <@{OLIVIA}|olivia>",
+                fake.issue_trigger_id(ALEX),
+                response_url=fake.response_url(),
+            )
+        )
+        await stack.until(lambda: len(fake.responses) == 2, "the confirmation")
+        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+
+        self.say("Sam asks Carlos for an intro to Seán O'Brien at Globex: Olivia sees it first")
+        await stack.slack.command(
+            payloads.slash_command(SAM, "Seán O'Brien", fake.issue_trigger_id(SAM))
+        )
+        await stack.until(lambda: fake.count("views.open") == 2, "Sam's form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                view,
+                {
+                    "connector": CARLOS,
+                    "target_name": "Seán O'Brien",
+                    "target_company": "Globex",
+                    "reason": "Globex is replacing its freight auditing vendor this quarter.",
+                    "blurb": SAM_BLURB,
+                    "closeness": "met_once",
+                },
+            )
+        )
+        await stack.until(lambda: bool(self.dms(OLIVIA)), "Olivia's card")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[0])
+        await self.press(OLIVIA, self.dms(OLIVIA)[0], "intro_owner_approve")
+        await stack.until(
+            lambda: any("Seán" in m["text"] for m in self.dms(CARLOS)), "Carlos's new card"
+        )
+        await stack.until(
+            lambda: any("approved your ask" in m["text"] for m in self.dms(SAM)), "Sam's notice"
+        )
+        print("   (Olivia approved; only now is Carlos asked)")
+        self.show_dm(SAM, next(m for m in self.dms(SAM) if "approved your ask" in m["text"]))
+
+        self.say("Alex exports every request for the CRM: a CSV in his DM")
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX, "export", fake.issue_trigger_id(ALEX), response_url=fake.response_url()
+            )
+        )
+        await stack.until(lambda: bool(fake.uploads), "the export")
+        content = fake.uploads[-1]["content"].decode().splitlines()
+        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:3])
 
 
 async def run_demo() -> int:

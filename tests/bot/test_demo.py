@@ -25,6 +25,10 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Meeting held",
         "how deals start",
         "Thanked most: @Carlos Mendes (1)",
+        "Intros at Globex now go through @Olivia Chen first.",
+        "[ Approve ]  [ Edit the note ]  [ Decline ]",
+        "approved your ask",
+        "Request ID,First Name,Last Name,Company,Lead Source",
         "0 channel-wide pings",
     ):
         assert line in out, line

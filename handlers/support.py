@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -18,8 +20,21 @@ from bot.workflow import NotYourRequest, TransitionError, UnknownRequest
 logger = logging.getLogger(__name__)
 
 
+# users.info answers change rarely; a few minutes' memory spares Slack (and the 3-second
+# ack of a submission) a call per person per request. One cache per client, gone with it.
+PROFILE_TTL = 300.0
+PROFILE_CACHE_SIZE = 10_000
+_profiles: weakref.WeakKeyDictionary[AsyncWebClient, dict[str, tuple[float, Teammate]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
     """Look a user up; None if Slack doesn't know them."""
+    profiles = _profiles.setdefault(client, {})
+    cached = profiles.get(user_id)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     try:
         response = await client.users_info(user=user_id)
     except SlackApiError as exc:
@@ -29,12 +44,16 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
     user: dict[str, Any] = response["user"]
     profile = user.get("profile") or {}
     name = user.get("real_name") or profile.get("real_name") or user.get("name") or ""
-    return Teammate(
+    found = Teammate(
         user_id=user["id"],
         name=str(name),
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
     )
+    if len(profiles) >= PROFILE_CACHE_SIZE:
+        profiles.clear()
+    profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
+    return found
 
 
 async def teammates(client: AsyncWebClient, *user_ids: str) -> list[Teammate | None]:

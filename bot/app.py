@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -47,6 +48,7 @@ class Services:
     directory: Directory
     attribution: Attribution
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+    http: aiohttp.ClientSession | None = None
 
     def tracked(self, listener: Listener) -> Listener:
         """Mark a listener's work so shutdown waits for it instead of cutting a transaction."""
@@ -78,8 +80,21 @@ class Services:
             logger.exception("database check failed")
             return False
 
+    async def open_http(self) -> None:
+        """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
+        a new session (and TCP + TLS connection) per call."""
+        if self.http is None:
+            self.http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30)
+            )
+            self.client.session = self.http
+            self.dispatcher.use_session(self.http)
+
     async def close(self) -> None:
         await self.drain()
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         await self.engine.dispose()
 
 

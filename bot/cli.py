@@ -91,6 +91,7 @@ async def _run_socket_mode(settings: Settings) -> None:
     from bot.scheduler import start_sweeper
 
     services = build_services(settings)
+    await services.open_http()
     scheduler = start_sweeper(services)
     try:
         await AsyncSocketModeHandler(create_app(services), settings.SLACK_APP_TOKEN).start_async()

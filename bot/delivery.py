@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import or_, select, update
@@ -85,6 +86,9 @@ class Dispatcher:
         # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
         self._slots = asyncio.Semaphore(concurrency)
         self._profiles: dict[str, tuple[str | None, str, float]] = {}
+
+    def use_session(self, session: aiohttp.ClientSession) -> None:
+        self._client.session = session
 
     async def deliver(self, ids: Sequence[int]) -> None:
         """Send these rows now, if no one else holds them."""

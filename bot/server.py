@@ -65,9 +65,14 @@ def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Ap
     app[SERVICES_KEY] = services
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
+    app.on_startup.append(_open_http)
     if sweep:
         app.cleanup_ctx.append(_sweeper)
     return app
+
+
+async def _open_http(app: web.Application) -> None:
+    await app[SERVICES_KEY].open_http()
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:

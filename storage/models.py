@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -89,6 +90,11 @@ class IntroRequest(Base):
     __table_args__ = (
         Index("ix_intro_requests_requester", "team_id", "requester_id", "created_at"),
         Index("ix_intro_requests_connector", "team_id", "connector_id", "status"),
+        # Open asks in a workspace (duplicate-ask checks), without scanning its history.
+        Index("ix_intro_requests_team_status", "team_id", "status"),
+        # Who introduced this person or company before (the stalled ask's second path).
+        Index("ix_intro_requests_team_target", "team_id", func.lower(target_name)),
+        Index("ix_intro_requests_team_company", "team_id", func.lower(target_company)),
     )
 
 

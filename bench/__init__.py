@@ -1,0 +1,1 @@
+"""introbot's benchmark: `python -m bench.run` (see bench/README.md)."""

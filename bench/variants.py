@@ -1,0 +1,89 @@
+"""`introbot serve` with a recommended change applied in-process, to measure its effect.
+
+Nothing here is meant to stay in bench/: each patch stands for a change the lead makes in
+bot/ (see docs/performance.md), applied here by wrapping, so the benchmark can measure the
+code as it is and as it would be, in the same run.
+
+`python -m bench.variants shared_http,cached_users -- serve --host 127.0.0.1 --port PORT`
+
+- cached_users: users.info looked up once per user per 10 minutes by the listeners.
+- shared_http: one aiohttp ClientSession (a pooled, keep-alive connector) for every Web API
+  call, instead of slack_sdk's default of a new session and a new TCP (on Slack: TLS)
+  connection per call. Bolt's per-request clients take the session from `app.client`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+
+def shared_http() -> None:
+    import bot.server
+    from bot.app import Services
+
+    original: Callable[..., web.Application] = bot.server.web_app
+
+    def web_app(bolt: Any, services: Services, *, sweep: bool = True) -> web.Application:
+        app = original(bolt, services, sweep=sweep)
+
+        async def session(_app: web.Application) -> AsyncIterator[None]:
+            shared = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30)
+            )
+            services.client.session = shared
+            services.dispatcher._client.session = shared
+            yield
+            await shared.close()
+
+        app.cleanup_ctx.insert(0, session)
+        return app
+
+    bot.server.web_app = web_app  # bot.cli imports it at call time
+
+
+def cached_users() -> None:
+    """users.info answers kept for 10 minutes per process, as the dispatcher already keeps
+    profiles (bot/delivery.py `_profile`), for the lookups the listeners make before an ack."""
+    import time
+
+    import handlers.support
+    from bot.validation import Teammate
+
+    original = handlers.support.teammate
+    cache: dict[str, tuple[float, Teammate | None]] = {}
+
+    async def teammate(client: Any, user_id: str) -> Teammate | None:
+        hit = cache.get(user_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        found = await original(client, user_id)
+        cache[user_id] = (time.monotonic() + 600, found)
+        return found
+
+    # Before handlers.views and handlers.actions import it by name.
+    handlers.support.teammate = teammate
+
+
+VARIANTS: dict[str, Callable[[], None]] = {
+    "shared_http": shared_http,
+    "cached_users": cached_users,
+}
+
+
+def main() -> int:
+    names, _, rest = " ".join(sys.argv[1:]).partition(" -- ")
+    for name in names.split(","):
+        if name and name != "none":
+            VARIANTS[name]()
+    from bot.cli import main as introbot
+
+    return introbot(rest.split())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

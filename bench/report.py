@@ -141,15 +141,15 @@ def dispatch_section(dispatch: dict[str, Any]) -> list[str]:
         )
     lines.append("")
     lines += [
-        "| replicas | due | delivered (chat.postMessage) | first → last delivery | "
-        "from start | rate | duplicates | peak RSS per replica |",
+        "| replicas | due | posted (chat.postMessage) | first → last delivery | "
+        "from start | rate | due messages claimed twice | peak RSS per replica |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in dispatch.get("runs", []):
         lines.append(
             f"| {run['replicas']} | {run['due']:,} | {run['posted']:,} "
             f"| {run['span_s']:.1f} s | {run['from_start_s']:.1f} s "
-            f"| {run['rate']:,.0f}/s | {run['duplicates']} "
+            f"| {run['rate']:,.0f}/s | {run.get('claimed_twice', '–')} "
             f"| {', '.join(f'{kb / 1024:.0f} MB' for kb in run['peak_rss_kb'])} |"
         )
     return lines + [""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -77,8 +78,14 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     logger.info("introbot serving on http://%s:%d/slack/events", host, port)
+    # SIGTERM (systemd, Kubernetes) and Ctrl-C end the wait, so in-flight work is drained and
+    # leased messages are released by the cleanup below rather than by lease expiry.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
         await services.close()

@@ -1,0 +1,117 @@
+"""How many statements (and transactions) one request costs: an Accept press, its delivery,
+and a submission's write and delivery, counted on the real code paths against introbot_bench
+with the fake Slack in-process.
+
+`python -m bench.roundtrips` prints a table; run it after a benchmark run (it needs the seeded
+database and presses Accept on one awaiting request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import event, text
+
+from bench.common import BOT_SCOPES, BOT_TOKEN, DATABASE_URL, TEAM_ID, user_id, user_name
+from bench.fake_proc import BenchSlack
+from bot.app import delivery_client
+from bot.clock import SystemClock
+from bot.delivery import Dispatcher
+from bot.directory import Directory
+from bot.settings import load_settings
+from bot.states import Action
+from bot.validation import RequestDraft, Teammate
+from bot.workflow import IntroWorkflow
+from storage.db import create_engine_for, make_sessionmaker
+
+
+async def count() -> dict[str, dict[str, int]]:
+    fake = BenchSlack(strict=False)
+    fake.scopes = list(BOT_SCOPES)
+    for n in range(2000):
+        fake.add_user(user_id(n), name=f"rep{n}", real_name=user_name(n))
+    api_url = await fake.start()
+    settings = load_settings(
+        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET="x", DATABASE_URL=DATABASE_URL,
+        SLACK_API_URL=api_url, INTROBOT_WORKING_HOURS="always",
+    )  # fmt: skip
+    engine = create_engine_for(DATABASE_URL)
+    sessions = make_sessionmaker(engine)
+    clock = SystemClock()
+    workflow = IntroWorkflow(sessions, clock, settings.cadence)
+    dispatcher = Dispatcher(
+        sessions, delivery_client(settings), clock, workflow, directory=Directory(sessions, clock)
+    )
+    seen: Counter[str] = Counter()
+
+    def record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen[statement.split(None, 1)[0].upper()] += 1
+
+    def commit(_conn: Any) -> None:
+        seen["COMMIT"] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    event.listen(engine.sync_engine, "commit", commit)
+    found: dict[str, dict[str, int]] = {}
+    try:
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT r.id, r.connector_id FROM intro_requests r JOIN "
+                        "outbound_messages m ON m.request_id = r.id AND m.kind = "
+                        "'connector_card' AND m.status = 'sent' WHERE r.status = "
+                        "'awaiting_connector' ORDER BY r.id DESC LIMIT 1"
+                    )
+                )
+            ).one()
+        seen.clear()
+        outcome = await workflow.act(TEAM_ID, row.id, row.connector_id, Action.ACCEPT)
+        found["Accept: workflow.act"] = dict(seen)
+        seen.clear()
+        await dispatcher.deliver(outcome.message_ids)
+        found[f"Accept: deliver {len(outcome.message_ids)} messages"] = dict(seen)
+        draft = RequestDraft(
+            requester=Teammate(user_id(7), user_name(7)),
+            connector=Teammate(user_id(8), user_name(8)),
+            target_name="Jane Roundtrip",
+            target_company="Counting Labs",
+            reason="Counting statements.",
+            blurb="Hi Jane, would you be open to a call? It is about counting. We count well.",
+        )
+        directory = Directory(sessions, clock)
+        seen.clear()
+        await directory.open_asks_for_target(TEAM_ID, draft.target_name)
+        await directory.pacing_problems(TEAM_ID, user_id(8), draft.target_company)
+        await directory.account_owner(TEAM_ID, draft.target_company)
+        found["submission: checks (open asks, pacing, owner)"] = dict(seen)
+        seen.clear()
+        submitted = await workflow.submit(TEAM_ID, draft, [])
+        found["submission: workflow.submit"] = dict(seen)
+        seen.clear()
+        await dispatcher.deliver(submitted.message_ids)
+        found[f"submission: deliver {len(submitted.message_ids)} messages"] = dict(seen)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(engine.sync_engine, "commit", commit)
+        await engine.dispose()
+        await fake.stop()
+    return found
+
+
+def main() -> None:
+    found = asyncio.run(count())
+    print("| step | statements | of which SELECT / UPDATE / INSERT | commits |")
+    print("|---|---:|---:|---:|")
+    for step, counts in found.items():
+        total = sum(v for k, v in counts.items() if k != "COMMIT")
+        split = " / ".join(str(counts.get(k, 0)) for k in ("SELECT", "UPDATE", "INSERT"))
+        print(f"| {step} | {total} | {split} | {counts.get('COMMIT', 0)} |")
+    print(json.dumps(found))
+
+
+if __name__ == "__main__":
+    main()

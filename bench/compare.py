@@ -40,8 +40,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for name in args.variants:
             with_indexes, patches = changes(name)
-            if with_indexes:
-                await explain.create_indexes()
+            created = await explain.create_indexes() if with_indexes else []
             bot, url = await start_bot(f"compare_{name}", fake.api_url, patches)
             cells = []
             try:
@@ -88,8 +87,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 found["variants"][name] = {"cells": cells, "memory_kb": memory_kb(bot.pid)}
             finally:
                 bot.stop()
-                if with_indexes:
-                    await explain.drop_indexes()
+                await explain.drop_indexes(created)
     finally:
         fake.proc.stop()
     return found
@@ -118,7 +116,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="+",
-        default=["none", "indexes", "indexes+shared_http", "indexes+cached_users", "all"],
+        default=["none", "indexes"],
     )
     parser.add_argument("--scenarios", nargs="+", default=["intro", "submit", "accept"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])

@@ -235,9 +235,10 @@ async def _main_async(args: argparse.Namespace) -> dict[str, Any]:
     from bench.cells import start_fake
 
     fake = await start_fake(False)
+    created: list[str] = []
     try:
         if args.indexes:
-            await explain.create_indexes()
+            created = await explain.create_indexes()
         with seed.connect() as conn:
             row = conn.execute("SELECT count(*) FROM bench_due").fetchone()
         due = {"due": int(row[0]) if row else 0}
@@ -246,8 +247,7 @@ async def _main_async(args: argparse.Namespace) -> dict[str, Any]:
         found["variant"] = args.variant
         return found
     finally:
-        if args.indexes:
-            await explain.drop_indexes()
+        await explain.drop_indexes(created)
         fake.proc.stop()
 
 

@@ -293,9 +293,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             # The same cells with the recommended changes, at the largest history.
             from bench import explain
 
-            await explain.create_indexes()
+            created = await explain.create_indexes()
             after_bot, after_url = await start_bot(
-                "introbot_serve_after", fake.api_url, variant="shared_http"
+                "introbot_serve_after", fake.api_url, variant=args.after_variant or None
             )
             procs.append(after_bot)
             try:
@@ -304,8 +304,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 )
             finally:
                 after_bot.stop()
-                await explain.drop_indexes()
-            after["changes"] = "shared_http + candidate indexes"
+                await explain.drop_indexes(created)
+            after["changes"] = (
+                ", ".join(
+                    [f"index {name}" for name in created]
+                    + ([f"bench.variants {args.after_variant}"] if args.after_variant else [])
+                )
+                or "nothing: every candidate is in the schema already"
+            )
             results["after"] = after
         results["bare_memory_kb"] = memory_kb(bare.pid)
         bare.stop()
@@ -353,6 +359,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-after", action="store_true", help="skip the run with recommended changes"
     )
     parser.add_argument("--dispatch-limit", type=float, default=300.0, help="seconds per run")
+    parser.add_argument(
+        "--after-variant", default="", help="bench.variants patches for the 'after' phase too"
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "latest"))
     args = parser.parse_args(argv)
     args.paced = [(int(c), float(r)) for c, r in (item.split("@") for item in args.paced)]

@@ -1,8 +1,9 @@
 """`introbot serve` with a recommended change applied in-process, to measure its effect.
 
-Nothing here is meant to stay in bench/: each patch stands for a change the lead makes in
-bot/ (see docs/performance.md), applied here by wrapping, so the benchmark can measure the
-code as it is and as it would be, in the same run.
+Each patch stands for a change to bot/ or handlers/ (see docs/performance.md), applied here by
+wrapping, so the benchmark can measure the code as it is and as it would be, in the same run.
+Both below are now in the code itself (Services.open_http; the users.info cache in
+handlers/support.py); they stay here to measure a checkout from before.
 
 `python -m bench.variants shared_http,cached_users -- serve --host 127.0.0.1 --port PORT`
 

@@ -66,6 +66,18 @@ class PacingProblem:
     detail: str
 
 
+@dataclass
+class AskReview:
+    """What the directory knows that bears on one ask, before it is sent."""
+
+    mine: IntroRequest | None = None  # the requester's own open ask for this person
+    held_by_others: list[IntroRequest] = field(default_factory=list)
+    pacing: PacingProblem | None = None  # the first of the connector's limits it breaks
+    next_best: str | None = None  # who else to ask, when a limit is in the way
+    enforce_pacing: bool = False  # the workspace blocks (not just warns) on limits
+    account_owner: str | None = None  # approves first, unless already part of the ask
+
+
 def _identity(entry: ContactInput) -> str:
     if entry.email.strip():
         return entry.email.strip().lower()
@@ -429,6 +441,37 @@ class Directory:
                 )
             )
             return [r for r in rows if name_score(key, name_key(r.target_name)) >= 85]
+
+    async def review_ask(
+        self,
+        team_id: str,
+        requester_id: str,
+        connector_id: str,
+        target: str,
+        company: str,
+        replaces_id: int | None = None,
+    ) -> AskReview:
+        """Duplicate asks, the connector's limits (and the next-best path), the account owner."""
+        review = AskReview()
+        for request in await self.open_asks_for_target(team_id, target):
+            if request.id == replaces_id:
+                continue  # the ask this one replaces
+            if request.requester_id == requester_id:
+                review.mine = request
+            else:
+                review.held_by_others.append(request)
+        if connector_id:
+            problems = await self.pacing_problems(team_id, connector_id, company)
+            if problems:
+                review.pacing = problems[0]
+                alternatives = await self.suggest_connectors(
+                    team_id, target, company, exclude=(requester_id, connector_id), limit=1
+                )
+                review.next_best = alternatives[0].user_id if alternatives else None
+                review.enforce_pacing = await self.enforce_pacing(team_id)
+        owner = await self.account_owner(team_id, company)
+        review.account_owner = owner if owner not in (requester_id, connector_id) else None
+        return review
 
     # --- account owners ------------------------------------------------------------------
 

@@ -8,25 +8,13 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.app import Services
 from bot.directory import ContactInput
-from handlers.support import publish_home
-
-
-def _state(view: dict[str, Any]) -> dict[str, Any]:
-    """block_id -> the submitted value, whatever the element type."""
-    flat: dict[str, Any] = {}
-    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
-        element = next(iter((actions or {}).values()), None) or {}
-        option = element.get("selected_option") or {}
-        flat[block_id] = (
-            element.get("selected_date") or option.get("value") or element.get("value") or ""
-        )
-    return flat
+from bot.validation import say
+from handlers.support import open_view, publish_home, submitted_values
 
 
 def _count(text: str) -> int | None:
@@ -36,21 +24,13 @@ def _count(text: str) -> int | None:
 def register(app: AsyncApp, services: Services) -> None:
     register_tie_buttons(app, services)
 
-    async def open_modal(
-        client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], logger: Logger
-    ) -> None:
-        try:
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:
-            logger.warning("views.open failed: %s", exc.response.get("error"))
-
     @app.action("intro_contact_add")
     @services.tracked
     async def contact_add(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
         await ack()
-        await open_modal(client, body, messages.contact_modal(), logger)
+        await open_view(client, body["trigger_id"], messages.contact_modal(), logger)
 
     @app.action("intro_pacing_open")
     @services.tracked
@@ -63,7 +43,7 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         prefs = await services.directory.prefs(context.team_id or "", body["user"]["id"])
-        await open_modal(client, body, messages.pacing_modal(prefs), logger)
+        await open_view(client, body["trigger_id"], messages.pacing_modal(prefs), logger)
 
     @app.action("intro_contact_delete")
     @services.tracked
@@ -91,10 +71,10 @@ def register(app: AsyncApp, services: Services) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        values = _state(view)
+        values = submitted_values(view)
         name = str(values.get("name") or "").strip()
         if not name:
-            await ack(response_action="errors", errors={"name": "Who do you know?"})
+            await ack(response_action="errors", errors={"name": say("contact_name_missing")})
             return
         await ack()
         since = values.get("since")
@@ -122,7 +102,7 @@ def register(app: AsyncApp, services: Services) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        values = _state(view)
+        values = submitted_values(view)
         await ack()
         team_id, user_id = context.team_id or "", body["user"]["id"]
         prefs = await services.directory.prefs(team_id, user_id)

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.app import Services
-from bot.states import IllegalTransition
+from bot.states import Action, IllegalTransition
 from bot.validation import Teammate
 from bot.workflow import NotYourRequest, TransitionError, UnknownRequest
 
@@ -61,10 +61,30 @@ async def teammates(client: AsyncWebClient, *user_ids: str) -> list[Teammate | N
 
 
 def request_id_from(action: dict[str, Any]) -> int | None:
-    try:
-        return int(action.get("value", ""))
-    except (TypeError, ValueError):
-        return None
+    """A button's request id: its value is "<id>" or "<id>:<detail>"."""
+    head = str(action.get("value", "")).partition(":")[0]
+    return int(head) if head.isdigit() else None
+
+
+def value_detail(action: dict[str, Any]) -> str:
+    """The part after the request id in a button value such as "12:meeting_held"."""
+    return str(action.get("value", "")).partition(":")[2]
+
+
+def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
+    """A view's state as field -> value, whatever the element ("connector:U1" is "connector")."""
+    flat: dict[str, Any] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        element = next(iter((actions or {}).values()), None) or {}
+        option = element.get("selected_option") or {}
+        flat[block_id.split(":", 1)[0]] = (
+            element.get("selected_user")
+            or element.get("selected_date")
+            or option.get("value")
+            or element.get("value")
+            or ""
+        )
+    return flat
 
 
 def from_home(body: dict[str, Any]) -> bool:
@@ -74,12 +94,16 @@ def from_home(body: dict[str, Any]) -> bool:
 async def tell_privately(
     services: Services, client: AsyncWebClient, body: dict[str, Any], user_id: str, text: str
 ) -> None:
-    """An ephemeral note where the user pressed; on App Home, the home view shows it."""
+    """An ephemeral note where the user pressed; on App Home, the home view shows it; from a
+    modal (no channel), a DM."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
     )
     if not channel:
-        await publish_home(services, client, team_of(body), user_id, notice=text)
+        if from_home(body):
+            await publish_home(services, client, team_of(body), user_id, notice=text)
+        else:
+            await client.chat_postMessage(channel=user_id, text=text)
         return
     try:
         await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
@@ -137,6 +161,42 @@ async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
+async def act_and_deliver(
+    services: Services,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    request_id: int | None,
+    action: Action,
+    **details: str,
+) -> None:
+    """Apply a user's action, send what it promised, or tell them privately why not."""
+    user_id = body["user"]["id"]
+    team_id = team_of(body)
+    try:
+        if request_id is None:
+            raise UnknownRequest(0)
+        outcome = await services.workflow.act(team_id, request_id, user_id, action, **details)
+    except TransitionError as exc:
+        await tell_privately(services, client, body, user_id, refusal_text(exc))
+        return
+    await services.dispatcher.deliver(outcome.message_ids)
+    if from_home(body):
+        await publish_home(services, client, team_id, user_id)
+
+
+async def open_view(
+    client: AsyncWebClient, trigger_id: str, view: dict[str, Any], logger: logging.Logger
+) -> dict[str, Any] | None:
+    """Open a modal; the opened view (with its id and hash), or None if Slack said no."""
+    try:
+        response = await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", exc.response.get("error"))
+        return None
+    opened: dict[str, Any] = response["view"]
+    return opened
+
+
 async def open_intro_modal(
     client: AsyncWebClient,
     trigger_id: str,
@@ -145,14 +205,7 @@ async def open_intro_modal(
     logger: logging.Logger,
     source_hint: str | None = None,
 ) -> dict[str, Any] | None:
-    """Open the request form; the opened view (with its id and hash), or None if Slack said no."""
-    try:
-        response = await client.views_open(
-            trigger_id=trigger_id,
-            view=messages.intro_modal(prefill, context, source_hint),
-        )
-    except SlackApiError as exc:
-        logger.warning("views.open failed: %s", exc.response.get("error"))
-        return None
-    view: dict[str, Any] = response["view"]
-    return view
+    """Open the request form; the opened view, or None if Slack said no."""
+    return await open_view(
+        client, trigger_id, messages.intro_modal(prefill, context, source_hint), logger
+    )

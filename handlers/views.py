@@ -16,23 +16,9 @@ from bot import messages
 from bot.app import Services
 from bot.states import Action
 from bot.validation import RequestDraft, Review, Teammate, review_draft, say
-from bot.workflow import InvalidSuggestion, TransitionError
-from handlers.support import refusal_text, teammate, teammates
+from handlers.support import act_and_deliver, submitted_values, teammate, teammates
 
 logger = logging.getLogger(__name__)
-
-
-def _values(view: dict[str, Any]) -> dict[str, Any]:
-    """Flatten view state into field -> submitted value ("connector:U1" counts as "connector")."""
-    flat: dict[str, Any] = {}
-    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
-        element = next(iter((actions or {}).values()), None) or {}
-        block_id = block_id.split(":", 1)[0]
-        option = element.get("selected_option") or {}
-        flat[block_id] = (
-            element.get("selected_user") or option.get("value") or element.get("value") or ""
-        )
-    return flat
 
 
 def _request_id(view: dict[str, Any]) -> int | None:
@@ -53,7 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
     ) -> None:
-        values = _values(view)
+        values = submitted_values(view)
         requester_id = body["user"]["id"]
         connector_id = str(values.get("connector") or "")
         requester, connector = await teammates(client, requester_id, connector_id or requester_id)
@@ -72,8 +58,9 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         review = review_draft(draft)
         team_id = context.team_id or ""
+        owner = None
         if review.ok and connector is not None:
-            await _pacing_review(services, client, team_id, draft, review)
+            owner = await _review_ask(services, client, team_id, draft, review)
         if not review.ok:
             await ack(response_action="errors", errors=_block_ids(view, review.errors))
             return
@@ -90,9 +77,6 @@ def register(app: AsyncApp, services: Services) -> None:
             except SlackApiError as exc:
                 logger.info("no permalink for the source message: %s", exc.response.get("error"))
         draft = dataclasses.replace(draft, source_permalink=permalink)
-        owner = await services.directory.account_owner(team_id, draft.target_company)
-        if owner in (draft.requester.user_id, draft.connector.user_id if draft.connector else ""):
-            owner = None  # the owner is already part of this ask
         outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
         await services.dispatcher.deliver(outcome.message_ids)
 
@@ -129,18 +113,16 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
-        context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        await _act(
+        await act_and_deliver(
             services,
             client,
             body,
-            context,
             _request_id(view),
             Action.DECLINE,
-            reason=str(_values(view).get("reason") or ""),
+            reason=str(submitted_values(view).get("reason") or ""),
         )
 
     @app.view("intro_owner_edit_modal")
@@ -149,16 +131,15 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
-        context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        blurb = str(_values(view).get("blurb") or "").strip()
+        blurb = str(submitted_values(view).get("blurb") or "").strip()
         if not blurb:
             await ack(response_action="errors", errors={"blurb": say("blurb_missing")})
             return
         await ack()
-        await _act(
-            services, client, body, context, _request_id(view), Action.OWNER_APPROVE, blurb=blurb
+        await act_and_deliver(
+            services, client, body, _request_id(view), Action.OWNER_APPROVE, blurb=blurb
         )
 
     @app.view("intro_redirect_modal")
@@ -167,30 +148,28 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
-        context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        values = _values(view)
+        values = submitted_values(view)
         suggested_id = str(values.get("suggested_user") or "")
         suggested = await teammate(client, suggested_id) if suggested_id else None
         if suggested is None or suggested.is_bot or suggested.deleted:
             await ack(
                 response_action="errors",
-                errors={"suggested_user": "Pick an active, human teammate."},
+                errors={"suggested_user": say("suggest_not_human")},
             )
             return
         if suggested.user_id == body["user"]["id"]:
             await ack(
                 response_action="errors",
-                errors={"suggested_user": "Suggest someone other than yourself."},
+                errors={"suggested_user": say("suggest_self")},
             )
             return
         await ack()
-        await _act(
+        await act_and_deliver(
             services,
             client,
             body,
-            context,
             _request_id(view),
             Action.REDIRECT,
             suggested_user_id=suggested_id,
@@ -208,50 +187,47 @@ def _block_ids(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     return {actual.get(field, field): message for field, message in errors.items()}
 
 
-async def _pacing_review(
+async def _review_ask(
     services: Services, client: AsyncWebClient, team_id: str, draft: RequestDraft, review: Review
-) -> None:
-    """Respect the connector's limits and stop duplicate asks for the same person."""
+) -> str | None:
+    """Put the directory's findings into words on the form; the account owner, if any."""
     assert draft.connector is not None
-    for request in await services.directory.open_asks_for_target(team_id, draft.target_name):
-        if request.id == draft.redirected_from_id:
-            continue  # the ask this one replaces
-        connector_name = await _name(client, request.connector_id)
-        if request.requester_id == draft.requester.user_id:
-            review.errors["target_name"] = say("duplicate_mine", connector=connector_name)
-            return
+    found = await services.directory.review_ask(
+        team_id,
+        draft.requester.user_id,
+        draft.connector.user_id,
+        draft.target_name,
+        draft.target_company,
+        replaces_id=draft.redirected_from_id,
+    )
+    if found.mine is not None:
+        review.errors["target_name"] = say(
+            "duplicate_mine", connector=await _name(client, found.mine.connector_id)
+        )
+        return None
+    for request in found.held_by_others:
         review.advice.append(
             say(
                 "open_ask",
                 requester=await _name(client, request.requester_id),
-                connector=connector_name,
+                connector=await _name(client, request.connector_id),
             )
         )
-    problems = await services.directory.pacing_problems(
-        team_id, draft.connector.user_id, draft.target_company
-    )
-    if not problems:
-        return
-    alternatives = await services.directory.suggest_connectors(
-        team_id,
-        draft.target_name,
-        draft.target_company,
-        exclude=(draft.requester.user_id, draft.connector.user_id),
-        limit=1,
-    )
-    next_best = (
-        say("next_best", name=await _name(client, alternatives[0].user_id)) if alternatives else ""
-    )
-    words = say(
-        problems[0].code,
-        connector=draft.connector.name or "This teammate",
-        detail=problems[0].detail,
-        next=next_best,
-    )
-    if await services.directory.enforce_pacing(team_id):
-        review.errors["connector"] = words
-    else:
-        review.advice.append(words)
+    if found.pacing is not None:
+        next_best = (
+            say("next_best", name=await _name(client, found.next_best)) if found.next_best else ""
+        )
+        words = say(
+            found.pacing.code,
+            connector=draft.connector.name or "This teammate",
+            detail=found.pacing.detail,
+            next=next_best,
+        )
+        if found.enforce_pacing:
+            review.errors["connector"] = words
+        else:
+            review.advice.append(words)
+    return found.account_owner
 
 
 async def _name(client: AsyncWebClient, user_id: str) -> str:
@@ -274,6 +250,15 @@ async def refresh_suggestions(
     suggestions = await directory.suggest_connectors(
         team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
     )
+    found = await directory.review_ask(
+        team_id,
+        user_id,
+        prefill.connector_id,
+        prefill.target_name,
+        prefill.target_company,
+        replaces_id=messages.ModalContext.load(view.get("private_metadata")).redirected_from_id,
+    )
+    held = ([found.mine] if found.mine else []) + found.held_by_others
     flags: list[dict[str, str]] = [
         {
             "kind": "open_ask",
@@ -281,23 +266,18 @@ async def refresh_suggestions(
             "connector_id": r.connector_id,
             "target": r.target_name,
         }
-        for r in await directory.open_asks_for_target(team_id, prefill.target_name)
+        for r in held
     ]
-    if prefill.connector_id:
-        problems = await directory.pacing_problems(
-            team_id, prefill.connector_id, prefill.target_company
-        )
-        next_best = next((s.user_id for s in suggestions if s.user_id != prefill.connector_id), "")
-        flags += [
+    if found.pacing is not None:
+        flags.append(
             {
                 "kind": "pacing",
                 "connector_id": prefill.connector_id,
-                "code": p.code,
-                "detail": p.detail,
-                "next_best": next_best,
+                "code": found.pacing.code,
+                "detail": found.pacing.detail,
+                "next_best": found.next_best or "",
             }
-            for p in problems[:1]
-        ]
+        )
     hint = next(
         (
             element["text"]
@@ -323,7 +303,7 @@ async def refresh_suggestions(
 
 
 def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messages.ModalPrefill:
-    values = _values(view)
+    values = submitted_values(view)
     return messages.ModalPrefill(
         connector_id=connector_id if connector_id is not None else str(values.get("connector", "")),
         target_name=str(values.get("target_name") or ""),
@@ -332,26 +312,3 @@ def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messa
         blurb=str(values.get("blurb") or ""),
         closeness=str(values.get("closeness") or ""),
     )
-
-
-async def _act(
-    services: Services,
-    client: AsyncWebClient,
-    body: dict[str, Any],
-    context: AsyncBoltContext,
-    request_id: int | None,
-    action: Action,
-    **details: str,
-) -> None:
-    user_id = body["user"]["id"]
-    if request_id is None:
-        return
-    try:
-        outcome = await services.workflow.act(
-            context.team_id or "", request_id, user_id, action, **details
-        )
-    except (TransitionError, InvalidSuggestion) as exc:
-        # A modal has no channel: the note goes to the user's DM with the bot.
-        await client.chat_postMessage(channel=user_id, text=refusal_text(exc))
-        return
-    await services.dispatcher.deliver(outcome.message_ids)

@@ -29,16 +29,12 @@ from storage.models import IntroRequest, OutboundMessage
 Operation = Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
 
 # Candidate indexes: name -> (DDL, the plans it is meant to fix). Those the migrations already
-# create (0004: team_status, team_target, team_company) are left alone: the benchmark creates
-# and drops only the ones missing from the schema it finds.
+# create (0004: team_status, team_target, team_company; 0005: team_target_surname, which
+# replaced the trigram candidate measured in the run before it) are left alone: the benchmark
+# creates and drops only the ones missing from the schema it finds.
 INDEXES: dict[str, tuple[str, list[str]]] = {
     "ix_intro_requests_team_status": (
         "CREATE INDEX ix_intro_requests_team_status ON intro_requests (team_id, status)",
-        ["open_asks_for_target (submission, before the ack)"],
-    ),
-    "ix_intro_requests_open_target_trgm": (
-        "CREATE INDEX ix_intro_requests_open_target_trgm ON intro_requests "
-        "USING gin (lower(target_name) gin_trgm_ops)",
         ["open_asks_for_target (submission, before the ack)"],
     ),
     "ix_intro_requests_team_target": (

@@ -117,9 +117,12 @@ def seed_requests(conn: psycopg.Connection[Any], count: int, *, pool: bool = Fal
     conn.execute(
         f"""
         INSERT INTO intro_requests (id, team_id, requester_id, requester_name, connector_id,
-            target_name, target_company, reason, blurb, closeness, status, created_at,
-            updated_at, intro_made_at, outcome, outcome_at)
-        SELECT g, '{TEAM_ID}', requester, 'Rep ' || requester, connector, target, firm,
+            target_name, target_surname_key, target_company, reason, blurb, closeness, status,
+            created_at, updated_at, intro_made_at, outcome, outcome_at)
+        -- The seeded surnames are one ASCII word, so bot.matching.person_surname_key(target)
+        -- is its lower case.
+        SELECT g, '{TEAM_ID}', requester, 'Rep ' || requester, connector, target,
+            lower(split_part(target, ' ', 2)), firm,
             firm || ' is expanding; they know ' || target || ' from a past deal.',
             'Hi ' || split_part(target, ' ', 1) || ', I lead partnerships at Northwind. We help '
                 || 'teams like ' || firm || ' cut customs delays by a third. Would you be open '

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.linkedin import ParsedExport
-from bot.matching import company_key, company_score, name_key, name_score, parse_person, surname_key
+from bot.matching import (
+    company_key,
+    company_score,
+    name_key,
+    name_score,
+    parse_person,
+    person_surname_key,
+    surname_key,
+)
 from bot.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from storage.models import (
     AccountOwner,
@@ -436,8 +444,8 @@ class Directory:
             rows = await session.scalars(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
+                    IntroRequest.target_surname_key == person_surname_key(target),
                     IntroRequest.status.in_(list(OPEN_STATUSES)),
-                    func.lower(IntroRequest.target_name).like(f"%{surname_key(key)}%"),
                 )
             )
             return [r for r in rows if name_score(key, name_key(r.target_name)) >= 85]

@@ -104,6 +104,11 @@ def surname_key(key: str) -> str:
     return words[-1] if words else ""
 
 
+def person_surname_key(text: str) -> str:
+    """The surname two ways of writing one person share: "Ana Muñoz (Acme)" -> "munoz"."""
+    return surname_key(parse_person(text).name_key)
+
+
 def name_key(name: str) -> str:
     words = fold(name).split()
     return " ".join(_NICKNAMES.get(word, word) for word in words)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cadence import Cadence
 from bot.clock import Clock
+from bot.matching import person_surname_key
 from bot.states import (
     ACTOR,
     INTRO_MADE_STATUSES,
@@ -94,6 +95,7 @@ class IntroWorkflow:
             requester_name=draft.requester.name,
             connector_id=draft.connector.user_id,
             target_name=draft.target_name.strip(),
+            target_surname_key=person_surname_key(draft.target_name)[:150],
             target_company=draft.target_company.strip(),
             reason=draft.reason.strip(),
             blurb=draft.blurb.strip(),

@@ -83,6 +83,9 @@ class IntroRequest(Base):
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The target's folded surname (bot.matching.person_surname_key): the open-asks check is an
+    # index lookup on it, with accents and case already out of the way.
+    target_surname_key: Mapped[str] = mapped_column(String(150), default="", server_default="")
     account_owner_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -90,8 +93,10 @@ class IntroRequest(Base):
     __table_args__ = (
         Index("ix_intro_requests_requester", "team_id", "requester_id", "created_at"),
         Index("ix_intro_requests_connector", "team_id", "connector_id", "status"),
-        # Open asks in a workspace (duplicate-ask checks), without scanning its history.
+        # Open asks in a workspace, without scanning its history.
         Index("ix_intro_requests_team_status", "team_id", "status"),
+        # Asks for one person (duplicate-ask checks), without reading every open ask.
+        Index("ix_intro_requests_team_target_surname", "team_id", "target_surname_key"),
         # Who introduced this person or company before (the stalled ask's second path).
         Index("ix_intro_requests_team_target", "team_id", func.lower(target_name)),
         Index("ix_intro_requests_team_company", "team_id", func.lower(target_company)),

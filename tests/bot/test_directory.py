@@ -144,6 +144,21 @@ async def test_open_asks_for_the_same_person_are_found(rig: Rig) -> None:
     assert await rig.directory.open_asks_for_target(TEAM, "Jane Doe") == []
 
 
+async def test_open_asks_match_across_accents_case_and_nicknames(rig: Rig) -> None:
+    request_id = await rig.ask("UR", "UC", "Ana Muñoz", "Acme")
+    other_id = await rig.ask("UR", "UC", "Bob O'Neil")
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "ana munoz")] == [
+        request_id
+    ]
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "ANA MUÑOZ")] == [
+        request_id
+    ]
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "Robert O'Neil")] == [
+        other_id
+    ]
+    assert await rig.directory.open_asks_for_target(TEAM, "Ana Munro") == []
+
+
 async def test_account_owner_by_company(rig: Rig) -> None:
     await rig.directory.set_account_owner(TEAM, "Acme, Inc.", "UO")
     assert await rig.directory.account_owner(TEAM, "ACME") == "UO"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from storage.db import create_engine_for, sync_url
+from storage.migrate import alembic_config
 from storage.models import Base
 
 
@@ -27,3 +31,29 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(database_url: str) ->
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
     await engine.dispose()
+
+
+def test_0005_keys_the_targets_already_asked_for(tmp_path: Path) -> None:
+    """Requests made before 0005 get their surname key, so duplicate checks still see them."""
+    url = f"sqlite:///{tmp_path / 'before-0005.db'}"
+    command.upgrade(alembic_config(url), "0004")
+    engine = create_engine(sync_url(url))
+    names = ["Ana Muñoz (Acme)", "jane.doe@acme.com", "Bob  SMITH", "", "Prince"]
+    with engine.begin() as connection:
+        for n, name in enumerate(names, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO intro_requests (id, team_id, requester_id, requester_name,"
+                    " connector_id, target_name, target_company, reason, blurb, closeness,"
+                    " status, created_at, updated_at) VALUES (:id, 'T1', 'U1', '', 'U2', :name,"
+                    " '', '', '', 'know_well', 'awaiting_connector', '2026-01-01', '2026-01-01')"
+                ),
+                {"id": n, "name": name},
+            )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        keys = connection.execute(
+            text("SELECT target_surname_key FROM intro_requests ORDER BY id")
+        ).scalars()
+        assert list(keys) == ["munoz", "doe", "smith", "", "prince"]
+    engine.dispose()

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench import seed
 from bench.cells import Fake
@@ -28,54 +26,16 @@ from bot.clock import SystemClock
 from bot.delivery import Dispatcher
 from bot.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
-from storage.models import OutboundMessage
 
-BATCH = 32
+# The sweep's batch: what `Dispatcher.sweep` claims at a time.
+SWEEP_BATCH = int(inspect.signature(Dispatcher).parameters["batch"].default)
 # Claiming never calls Slack.
 NO_CLIENT = cast(AsyncWebClient, None)
 
 
-# The claim as it could be (docs/performance.md): each way a row can be claimable is its own
-# index-ordered, limited, locked scan (pending by due_at on ix_outbound_messages_due; a lapsed
-# lease among the few rows being sent), instead of one OR that makes PostgreSQL collect and
-# sort every due row on every claim.
-SPLIT_CLAIM = text(
-    """
-    WITH pending AS MATERIALIZED (
-        SELECT id, due_at FROM outbound_messages
-        WHERE status = 'pending' AND due_at <= :now
-        ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
-    ), lapsed AS MATERIALIZED (
-        SELECT id, due_at FROM outbound_messages
-        WHERE status = 'sending' AND lease_expires_at < :now
-        ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
-    ), claimable AS (
-        SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) AS either
-        ORDER BY due_at, id LIMIT :limit
-    )
-    UPDATE outbound_messages SET status = 'sending', lease_owner = :owner,
-        lease_expires_at = :lease_until, attempts = outbound_messages.attempts + 1
-    FROM claimable WHERE outbound_messages.id = claimable.id
-    RETURNING outbound_messages.*
-    """
-)
-
-
-async def split_claim(
-    sessions: async_sessionmaker[AsyncSession], owner: str, limit: int
-) -> list[Any]:
-    now = datetime.now(UTC)
-    async with sessions.begin() as session:
-        # Loaded as ORM rows, as Dispatcher._claim loads them, so the comparison is fair.
-        rows = await session.scalars(
-            select(OutboundMessage).from_statement(SPLIT_CLAIM),
-            {"now": now, "limit": limit, "owner": owner, "lease_until": now + timedelta(minutes=2)},
-        )
-        return list(rows.all())
-
-
-async def claim_rate(claimers: int, query: str = "as is", limit_s: float = 120.0) -> dict[str, Any]:
-    """Claim everything due with `claimers` concurrent claimers; rows per second."""
+async def claim_rate(claimers: int, batch: int, limit_s: float = 120.0) -> dict[str, Any]:
+    """Claim everything due with `claimers` concurrent claimers, `batch` rows per claim (the
+    sweep's batch is `Dispatcher`'s default); rows per second."""
     engine = create_engine_for(DATABASE_URL)
     sessions = make_sessionmaker(engine)
     clock = SystemClock()
@@ -88,10 +48,7 @@ async def claim_rate(claimers: int, query: str = "as is", limit_s: float = 120.0
         nonlocal claimed, batches
         dispatcher = Dispatcher(sessions, NO_CLIENT, clock, workflow, owner=f"claimer-{n}")
         while time.monotonic() < deadline:
-            if query == "split":
-                rows = await split_claim(sessions, f"claimer-{n}", BATCH)
-            else:
-                rows = await dispatcher._claim(limit=BATCH)
+            rows = await dispatcher._claim(limit=batch)
             if not rows:
                 return
             claimed += len(rows)
@@ -104,11 +61,10 @@ async def claim_rate(claimers: int, query: str = "as is", limit_s: float = 120.0
     finally:
         await engine.dispose()
     return {
-        "query": query,
         "claimers": claimers,
         "claimed": claimed,
         "batches": batches,
-        "batch": BATCH,
+        "batch": batch,
         "seconds": round(seconds, 3),
         "per_second": round(claimed / seconds, 1) if seconds else 0.0,
         "ms_per_batch": round(1000 * seconds * claimers / batches, 2) if batches else 0.0,
@@ -205,13 +161,13 @@ async def replicas_run(
 
 async def run_all(fake: Fake, args: argparse.Namespace, due: dict[str, int]) -> dict[str, Any]:
     found: dict[str, Any] = {"due": due, "claims": {}, "runs": []}
-    for query in ("as is", "split"):
+    for batch in (32, SWEEP_BATCH):
         for claimers in (1, 3):
             with seed.connect() as conn:
                 seed.reset_due(conn)
                 conn.execute("VACUUM ANALYZE outbound_messages")
-            result = await claim_rate(claimers, query)
-            label = f"{query}, {claimers} claimer{'s' if claimers > 1 else ''}"
+            result = await claim_rate(claimers, batch)
+            label = f"batch {batch}, {claimers} claimer{'s' if claimers > 1 else ''}"
             found["claims"][label] = result
             print(
                 f"claims ({label}): {result['claimed']} rows in {result['seconds']}s "

@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
 
+# Listeners working after their ack at once. Fewer than the database pool's 20 connections, so
+# the dispatcher's sends (8 at once) still get theirs.
+WORK_SLOTS = 12
+
 
 @dataclass
 class Services:
@@ -50,17 +54,40 @@ class Services:
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
 
+    work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
+
     def tracked(self, listener: Listener) -> Listener:
-        """Mark a listener's work so shutdown waits for it instead of cutting a transaction."""
+        """Mark a listener's work so shutdown waits for it instead of cutting a transaction,
+        and bound the work listeners do after their ack.
+
+        Slack gets its ack at once; what follows waits for one of `WORK_SLOTS` slots, in the
+        order the requests came. Without the bound, a burst above capacity is acked and then
+        worked on all at once: every request finishes late, memory grows with the backlog, and
+        listeners time out waiting for a database connection (docs/performance.md).
+        """
 
         @functools.wraps(listener)
         async def run(*args: Any, **kwargs: Any) -> Any:
             task = asyncio.current_task()
             if task is not None:
                 self.in_flight.add(task)
+            holding = False
+            ack = kwargs.get("ack")
+            if ack is not None:
+
+                async def ack_then_take_a_slot(*ack_args: Any, **ack_kwargs: Any) -> None:
+                    nonlocal holding
+                    await ack(*ack_args, **ack_kwargs)
+                    if not holding:
+                        await self.work_slots.acquire()
+                        holding = True
+
+                kwargs["ack"] = ack_then_take_a_slot
             try:
                 return await listener(*args, **kwargs)
             finally:
+                if holding:
+                    self.work_slots.release()
                 if task is not None:
                     self.in_flight.discard(task)
 

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import or_, select, update
+from sqlalchemy import CTE, ColumnElement, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import messages
@@ -71,7 +71,7 @@ class Dispatcher:
         owner: str | None = None,
         lease: timedelta = LEASE,
         concurrency: int = 8,
-        batch: int = 32,
+        batch: int = 128,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -105,35 +105,31 @@ class Dispatcher:
         self, *, ids: list[int] | None = None, limit: int = 100
     ) -> list[OutboundMessage]:
         now = self._clock.now()
-        due = or_(
-            (OutboundMessage.status == DeliveryStatus.PENDING) & (OutboundMessage.due_at <= now),
-            (OutboundMessage.status == DeliveryStatus.SENDING)
-            & (OutboundMessage.lease_expires_at < now),
+        limit = limit if ids is None else len(ids)
+        pending = (OutboundMessage.status == DeliveryStatus.PENDING) & (
+            OutboundMessage.due_at <= now
+        )
+        lapsed = (OutboundMessage.status == DeliveryStatus.SENDING) & (
+            OutboundMessage.lease_expires_at < now
         )
         async with self._sessions.begin() as session:
-            candidates = select(OutboundMessage.id).where(due)
-            if ids is not None:
-                candidates = candidates.where(OutboundMessage.id.in_(ids))
-            candidates = candidates.order_by(OutboundMessage.due_at, OutboundMessage.id).limit(
-                limit if ids is None else len(ids)
-            )
             claim = update(OutboundMessage)
             if session.get_bind().dialect.name == "postgresql":
-                # Replicas skip each other's rows instead of waiting on them. The candidates
-                # are a materialized CTE: as an IN (subquery), PostgreSQL may run the LIMIT
-                # once per outer row and claim far more than a batch.
-                claimable = (
-                    candidates.with_for_update(skip_locked=True)
-                    .cte("claimable")
-                    .prefix_with("MATERIALIZED")
+                claim = claim.where(
+                    OutboundMessage.id == _claimable(pending, lapsed, ids, limit).c.id
                 )
-                claim = claim.where(OutboundMessage.id == claimable.c.id)
             else:
-                claim = claim.where(OutboundMessage.id.in_(candidates.scalar_subquery()))
-            # The `due` condition is repeated in the UPDATE: on SQLite this compare-and-set is
+                candidates = select(OutboundMessage.id).where(or_(pending, lapsed))
+                if ids is not None:
+                    candidates = candidates.where(OutboundMessage.id.in_(ids))
+                candidates = candidates.order_by(OutboundMessage.due_at, OutboundMessage.id)
+                claim = claim.where(
+                    OutboundMessage.id.in_(candidates.limit(limit).scalar_subquery())
+                )
+            # The due condition is repeated in the UPDATE: on SQLite this compare-and-set is
             # what makes the claim atomic.
             result = await session.scalars(
-                claim.where(due)
+                claim.where(or_(pending, lapsed))
                 .values(
                     status=DeliveryStatus.SENDING,
                     lease_owner=self._owner,
@@ -151,16 +147,32 @@ class Dispatcher:
         by_request: dict[int | None, list[OutboundMessage]] = {}
         for message in claimed:
             by_request.setdefault(message.request_id, []).append(message)
-        await asyncio.gather(*(self._send_in_order(group) for group in by_request.values()))
+        # The batch's requests in one query, not one per message.
+        requests = await self._requests([key for key in by_request if key is not None])
+        await asyncio.gather(
+            *(
+                self._send_in_order(group, requests.get(request_id) if request_id else None)
+                for request_id, group in by_request.items()
+            )
+        )
 
-    async def _send_in_order(self, messages: list[OutboundMessage]) -> None:
+    async def _requests(self, ids: list[int]) -> dict[int, IntroRequest]:
+        if not ids:
+            return {}
+        async with self._sessions() as session:
+            found = await session.scalars(select(IntroRequest).where(IntroRequest.id.in_(ids)))
+            return {request.id: request for request in found}
+
+    async def _send_in_order(
+        self, messages: list[OutboundMessage], request: IntroRequest | None
+    ) -> None:
         for message in messages:
             async with self._slots:
-                await self._send(message)
+                await self._send(message, request)
 
-    async def _send(self, message: OutboundMessage) -> None:
+    async def _send(self, message: OutboundMessage, request: IntroRequest | None) -> None:
         try:
-            channel, ts = await self._post(message)
+            channel, ts = await self._post(message, request)
         except SlackApiError as exc:
             await self._failed(message, exc)
             return
@@ -178,23 +190,22 @@ class Dispatcher:
             return
         await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
 
-    async def _post(self, message: OutboundMessage) -> tuple[str | None, str | None]:
-        async with self._sessions() as session:
-            request = await session.get(IntroRequest, message.request_id)
-            card_row = None
-            if message.kind == MessageKind.CARD_REFRESH:
-                card_row = await session.scalar(
-                    select(OutboundMessage).where(
-                        OutboundMessage.request_id == message.request_id,
-                        OutboundMessage.kind == message.data["card"],
-                    )
-                )
+    async def _post(
+        self, message: OutboundMessage, request: IntroRequest | None
+    ) -> tuple[str | None, str | None]:
         if request is None:
             raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         kind = MessageKind(message.kind)
         if kind is MessageKind.REMINDER:
             return await self._post_reminder(message, request)
         if kind is MessageKind.CARD_REFRESH:
+            async with self._sessions() as session:
+                card_row = await session.scalar(
+                    select(OutboundMessage).where(
+                        OutboundMessage.request_id == message.request_id,
+                        OutboundMessage.kind == message.data["card"],
+                    )
+                )
             if card_row is None or card_row.status == DeliveryStatus.FAILED:
                 return None, None  # nothing to refresh
             if card_row.status != DeliveryStatus.SENT:
@@ -360,6 +371,33 @@ class Dispatcher:
                 )
                 .values(**values)
             )
+
+
+def _claimable(
+    pending: ColumnElement[bool], lapsed: ColumnElement[bool], ids: list[int] | None, limit: int
+) -> CTE:
+    """PostgreSQL: the first `limit` claimable rows, locked, skipping rows other replicas hold.
+
+    Each way a row can be claimable is its own index-ordered, limited scan (pending rows by
+    due_at; rows whose lease lapsed), merged afterwards. One scan with an OR would collect and
+    sort every due row on every claim, so a claim would cost more the larger the backlog.
+    The scans are MATERIALIZED CTEs: as an IN (subquery), PostgreSQL may run the LIMIT once per
+    outer row and claim far more than a batch.
+    """
+    scans = []
+    for name, condition in (("pending", pending), ("lapsed", lapsed)):
+        scan = select(OutboundMessage.id, OutboundMessage.due_at).where(condition)
+        if ids is not None:
+            scan = scan.where(OutboundMessage.id.in_(ids))
+        scans.append(
+            scan.order_by(OutboundMessage.due_at, OutboundMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte(name)
+            .prefix_with("MATERIALIZED")
+        )
+    either = union_all(*(select(scan.c.id, scan.c.due_at) for scan in scans)).subquery("either")
+    return select(either.c.id).order_by(either.c.due_at, either.c.id).limit(limit).cte("claimable")
 
 
 class _NotYet(Exception):

@@ -142,6 +142,21 @@ async def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(rig: Ri
     assert rig.fake.count("chat.postMessage") == 2
 
 
+async def test_a_claim_takes_the_earliest_due_first_whether_pending_or_lapsed(rig: Rig) -> None:
+    first = await rig.workflow.submit(TEAM, _draft(), [])
+    await rig.dispatcher("crashed")._claim(ids=first.message_ids)  # its lease will lapse
+    rig.clock.advance(timedelta(seconds=1))
+    later = [(await rig.workflow.submit(TEAM, _draft(), [])).message_ids for _ in range(2)]
+    rig.clock.advance(timedelta(minutes=3))
+    survivor = rig.dispatcher("survivor")
+    batch = await survivor._claim(limit=3)
+    # Two lapsed rows (due first), then the earliest pending one; no more than the limit.
+    assert [m.id for m in batch] == first.message_ids + later[0][:1]
+    assert [m.attempts for m in batch] == [2, 2, 1]
+    assert [m.id for m in await survivor._claim(limit=10)] == later[0][1:] + later[1]
+    assert await survivor._claim(limit=10) == []
+
+
 async def test_card_refresh_waits_for_the_card_it_updates(rig: Rig) -> None:
     submitted = await rig.workflow.submit(TEAM, _draft(), [])
     accepted = await rig.workflow.act(TEAM, submitted.request.id, "U2", Action.ACCEPT)

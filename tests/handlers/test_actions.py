@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from bot import slack_payloads as payloads
 from bot.local_stack import LocalStack
@@ -116,6 +119,41 @@ async def test_racing_presses_apply_once(stack: LocalStack) -> None:
     await stack.services.drain()
     notices = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
     assert len(notices) == 1
+
+
+async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert stack.services is not None
+    services = stack.services
+    for n in range(4):
+        await request_intro(stack, target_name=f"Jane Doe{n}")
+    await services.drain()
+    cards = stack.fake.messages_for(CONNECTOR)
+    assert len(cards) == 4
+    monkeypatch.setattr(services, "work_slots", asyncio.Semaphore(1))
+    working, most, release = 0, 0, asyncio.Event()
+    act = services.workflow.act
+
+    async def slow_act(*args: Any, **kwargs: Any) -> Any:
+        nonlocal working, most
+        working += 1
+        most = max(most, working)
+        await release.wait()
+        try:
+            return await act(*args, **kwargs)
+        finally:
+            working -= 1
+
+    monkeypatch.setattr(services.workflow, "act", slow_act)
+    # Every press is acked (press() checks the 200) while the first one's work is held up.
+    await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for card in cards))
+    assert working == 1
+    release.set()
+    await services.drain()
+    assert most == 1
+    accepted = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
+    assert len(accepted) == 4
 
 
 async def test_app_home_first_time_then_with_requests(stack: LocalStack) -> None:

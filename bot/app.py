@@ -60,12 +60,21 @@ class Services:
         """Mark a listener's work so shutdown waits for it instead of cutting a transaction,
         and bound the work listeners do after their ack.
 
-        Slack gets its ack at once; what follows waits for one of `WORK_SLOTS` slots, in the
-        order the requests came. Without the bound, a burst above capacity is acked and then
-        worked on all at once: every request finishes late, memory grows with the backlog, and
-        listeners time out waiting for a database connection (docs/performance.md).
+        Slack gets its ack at once; what the listener does after it waits for one of
+        `WORK_SLOTS` slots, in the order the requests came. Without the bound, a burst above
+        capacity is acked and then worked on all at once: every request finishes late, memory
+        grows with the backlog, and listeners time out waiting for a database connection
+        (docs/performance.md).
         """
+        return self._track(listener, slot_at_ack=True)
 
+    def opens_modal(self, listener: Listener) -> Listener:
+        """`tracked`, for a listener that opens a modal after its ack: its trigger_id expires
+        about 3 s after the click, so the modal is opened at once, never behind a queue. Work
+        after the modal takes a slot itself (`async with services.work_slots`)."""
+        return self._track(listener, slot_at_ack=False)
+
+    def _track(self, listener: Listener, *, slot_at_ack: bool) -> Listener:
         @functools.wraps(listener)
         async def run(*args: Any, **kwargs: Any) -> Any:
             task = asyncio.current_task()
@@ -73,7 +82,7 @@ class Services:
                 self.in_flight.add(task)
             holding = False
             ack = kwargs.get("ack")
-            if ack is not None:
+            if slot_at_ack and ack is not None:
 
                 async def ack_then_take_a_slot(*ack_args: Any, **ack_kwargs: Any) -> None:
                     nonlocal holding

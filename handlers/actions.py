@@ -173,8 +173,8 @@ def register(app: AsyncApp, services: Services) -> None:
     for action_id in DIRECT_ACTIONS:
         app.action(action_id)(services.tracked(direct_action))
     for action_id in MODAL_ACTIONS:
-        app.action(action_id)(services.tracked(modal_action))
-    app.action("intro_ask_suggested")(services.tracked(ask_suggested))
+        app.action(action_id)(services.opens_modal(modal_action))
+    app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
-    app.action(SECONDARY_BUTTON)(services.tracked(ask_secondary))
-    app.action("intro_new")(services.tracked(new_request))
+    app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
+    app.action("intro_new")(services.opens_modal(new_request))

@@ -19,7 +19,7 @@ from handlers.views import refresh_suggestions
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/intro")
-    @services.tracked
+    @services.opens_modal
     async def intro_command(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -44,14 +44,15 @@ def register(app: AsyncApp, services: Services) -> None:
             if opened is None:
                 await respond(text=messages.note("modal_failed"), response_type="ephemeral")
             elif command.name:
-                await refresh_suggestions(
-                    services,
-                    client,
-                    team_id,
-                    user_id,
-                    opened,
-                    messages.ModalPrefill(target_name=command.name),
-                )
+                async with services.work_slots:
+                    await refresh_suggestions(
+                        services,
+                        client,
+                        team_id,
+                        user_id,
+                        opened,
+                        messages.ModalPrefill(target_name=command.name),
+                    )
             return
         if command.verb == "help":
             await ack(text=messages.command_reply("help"))
@@ -71,7 +72,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if command.verb == "stats":
             await ack()
-            report = await services.attribution.report(team_id)
+            async with services.work_slots:
+                report = await services.attribution.report(team_id)
             rendered = messages.stats(report, user_id)
             await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
             return
@@ -101,7 +103,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         await respond(text=messages.command_reply("export_started"), response_type="ephemeral")
-        await _export(services, client, team_id, user_id, logger)
+        async with services.work_slots:
+            await _export(services, client, team_id, user_id, logger)
 
 
 async def _export(

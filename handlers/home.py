@@ -25,7 +25,7 @@ def register(app: AsyncApp, services: Services) -> None:
     register_tie_buttons(app, services)
 
     @app.action("intro_contact_add")
-    @services.tracked
+    @services.opens_modal
     async def contact_add(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -33,7 +33,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], messages.contact_modal(), logger)
 
     @app.action("intro_pacing_open")
-    @services.tracked
+    @services.opens_modal
     async def pacing_open(
         ack: AsyncAck,
         body: dict[str, Any],

@@ -17,7 +17,7 @@ from handlers.views import refresh_suggestions
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("request_intro_from_message")
-    @services.tracked
+    @services.opens_modal
     async def request_intro_from_message(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -46,6 +46,7 @@ def register(app: AsyncApp, services: Services) -> None:
             source_hint=str(message.get("text") or "")[:200] or None,
         )
         if opened is not None and name:
-            await refresh_suggestions(
-                services, client, context.team_id or "", body["user"]["id"], opened, prefill
-            )
+            async with services.work_slots:
+                await refresh_suggestions(
+                    services, client, context.team_id or "", body["user"]["id"], opened, prefill
+                )

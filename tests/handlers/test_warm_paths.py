@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from bot import slack_payloads as payloads
 from bot.directory import ContactInput
@@ -229,3 +232,21 @@ async def test_a_large_export_shows_progress(stack: LocalStack) -> None:
     progress = [h for h in message["history"] if "of 10000 connections" in str(h)]
     assert len(progress) >= 5  # the same message, updated as the import went
     assert "*10000* added" in message["text"]
+
+
+async def test_the_form_opens_at_once_even_when_every_work_slot_is_taken(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger_id expires in about 3 s, so opening the modal never queues; the
+    suggestions that follow it wait for a slot like any other work after an ack."""
+    assert stack.services is not None
+    await stack.services.directory.add_contact(
+        "T0FAKE", OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
+    )
+    slots = asyncio.Semaphore(0)  # all taken
+    monkeypatch.setattr(stack.services, "work_slots", slots)
+    await open_intro_modal(stack, text="jane doe (Acme)")
+    await asyncio.sleep(0.2)
+    assert stack.fake.count("views.update") == 0
+    slots.release()
+    await stack.until(lambda: stack.fake.count("views.update") == 1, "suggestions")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -35,9 +36,14 @@ logger = logging.getLogger(__name__)
 
 Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
 
-# Listeners working after their ack at once. Fewer than the database pool's 20 connections, so
-# the dispatcher's sends (8 at once) still get theirs.
-WORK_SLOTS = 12
+# Listeners working after their ack at once. With the dispatcher's 8 sends, fewer than the
+# database pool's 20 kept connections, so the checks some listeners make before their ack
+# still find a free one.
+WORK_SLOTS = 10
+# Acked listeners waiting for a slot, beyond which a new request's ack is held (back-pressure)
+# until the queue shrinks, for at most ACK_HOLD_SECONDS: Slack wants its ack within 3 s.
+QUEUE_LIMIT = 400
+ACK_HOLD_SECONDS = 1.5
 
 
 @dataclass
@@ -55,6 +61,11 @@ class Services:
     http: aiohttp.ClientSession | None = None
 
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
+    queue_limit: int = QUEUE_LIMIT
+    ack_hold_seconds: float = ACK_HOLD_SECONDS
+    queued: int = 0
+    queue_full_logged_at: float = 0.0
+    queue_has_room: asyncio.Event = field(default_factory=asyncio.Event)
 
     def tracked(self, listener: Listener) -> Listener:
         """Mark a listener's work so shutdown waits for it instead of cutting a transaction,
@@ -86,9 +97,15 @@ class Services:
 
                 async def ack_then_take_a_slot(*ack_args: Any, **ack_kwargs: Any) -> None:
                     nonlocal holding
+                    if not holding:
+                        await self._wait_for_room()
                     await ack(*ack_args, **ack_kwargs)
                     if not holding:
-                        await self.work_slots.acquire()
+                        self._queue_changed(+1)
+                        try:
+                            await self.work_slots.acquire()
+                        finally:
+                            self._queue_changed(-1)
                         holding = True
 
                 kwargs["ack"] = ack_then_take_a_slot
@@ -101,6 +118,27 @@ class Services:
                     self.in_flight.discard(task)
 
         return run  # type: ignore[return-value]
+
+    async def _wait_for_room(self) -> None:
+        """Above the queue limit, hold this request's ack until there is room again (or the
+        hold runs out), so a burst far above capacity slows its senders down instead of
+        piling up acked work, and memory, without bound."""
+        if self.queued < self.queue_limit:
+            return
+        try:
+            await asyncio.wait_for(self.queue_has_room.wait(), self.ack_hold_seconds)
+        except TimeoutError:
+            now = time.monotonic()
+            if now - self.queue_full_logged_at > 10:  # once in a while, not once per request
+                self.queue_full_logged_at = now
+                logger.warning("work queue full (%d waiting): acking anyway", self.queued)
+
+    def _queue_changed(self, delta: int) -> None:
+        self.queued += delta
+        if self.queued < self.queue_limit:
+            self.queue_has_room.set()
+        else:
+            self.queue_has_room.clear()
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for work already under way (Bolt runs listeners after answering Slack)."""

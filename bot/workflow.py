@@ -198,7 +198,8 @@ class IntroWorkflow:
         """The compare-and-set, its event, and every message it promises, in `session`."""
         now = self._clock.now()
         current, new = self._permitted(request, actor_id, action)
-        result = await session.execute(
+        # RETURNING brings the row back into `request` (populate_existing): no second SELECT.
+        changed = await session.scalar(
             update(IntroRequest)
             .where(
                 IntroRequest.id == request.id,
@@ -206,12 +207,12 @@ class IntroWorkflow:
                 IntroRequest.status == current,
             )
             .values(status=new, updated_at=now, **values)
-            .execution_options(synchronize_session=False)
+            .returning(IntroRequest)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if changed is None:
             await session.refresh(request)
             raise IllegalTransition(Status(request.status), action)
-        await session.refresh(request)
         event = self._event(request, actor_id, action, current)
         session.add(event)
         await session.flush()

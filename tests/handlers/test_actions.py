@@ -156,6 +156,34 @@ async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
     assert len(accepted) == 4
 
 
+async def test_above_the_queue_limit_the_ack_waits_for_room(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-pressure: a burst far above capacity slows its senders instead of piling up."""
+    assert stack.services is not None
+    services = stack.services
+    for n in range(3):
+        await request_intro(stack, target_name=f"Jane Doe{n}")
+    await services.drain()
+    cards = stack.fake.messages_for(CONNECTOR)
+    slots = asyncio.Semaphore(0)  # every slot busy
+    monkeypatch.setattr(services, "work_slots", slots)
+    monkeypatch.setattr(services, "queue_limit", 2)
+    monkeypatch.setattr(services, "ack_hold_seconds", 30.0)
+    await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for card in cards[:2]))
+    assert services.queued == 2
+    third = asyncio.create_task(press(stack, CONNECTOR, cards[2], "intro_accept"))
+    await asyncio.sleep(0.3)
+    assert not third.done()  # its ack is held: the queue is full
+    slots.release()  # one request starts working: room for one more
+    await asyncio.wait_for(third, 5)
+    for _ in range(2):
+        slots.release()
+    await services.drain()
+    accepted = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
+    assert len(accepted) == 3
+
+
 async def test_app_home_first_time_then_with_requests(stack: LocalStack) -> None:
     assert stack.slack is not None
     await stack.slack.event(payloads.app_home_opened(CONNECTOR))

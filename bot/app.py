@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -69,21 +70,36 @@ class Services:
 
     def tracked(self, listener: Listener) -> Listener:
         """Mark a listener's work so shutdown waits for it instead of cutting a transaction,
-        and bound the work listeners do after their ack.
+        and bound the work listeners do.
 
         Slack gets its ack at once; what the listener does after it waits for one of
         `WORK_SLOTS` slots, in the order the requests came. Without the bound, a burst above
         capacity is acked and then worked on all at once: every request finishes late, memory
         grows with the backlog, and listeners time out waiting for a database connection
-        (docs/performance.md).
+        (docs/performance.md). When more than `queue_limit` wait, a new request is held
+        before any work, for at most `ack_hold_seconds` (back-pressure on the sender).
         """
         return self._track(listener, slot_at_ack=True)
 
     def opens_modal(self, listener: Listener) -> Listener:
         """`tracked`, for a listener that opens a modal after its ack: its trigger_id expires
         about 3 s after the click, so the modal is opened at once, never behind a queue. Work
-        after the modal takes a slot itself (`async with services.work_slots`)."""
+        after the modal takes a slot itself (`work_slot`)."""
         return self._track(listener, slot_at_ack=False)
+
+    @property
+    def busy(self) -> bool:
+        """More work is waiting than the queue limit: optional work is better left out."""
+        return self.queued >= self.queue_limit
+
+    @contextlib.asynccontextmanager
+    async def work_slot(self) -> AsyncIterator[None]:
+        """One of the work slots, for work after a listener's modal."""
+        await self._take_slot()
+        try:
+            yield
+        finally:
+            self.work_slots.release()
 
     def _track(self, listener: Listener, *, slot_at_ack: bool) -> Listener:
         @functools.wraps(listener)
@@ -97,19 +113,15 @@ class Services:
 
                 async def ack_then_take_a_slot(*ack_args: Any, **ack_kwargs: Any) -> None:
                     nonlocal holding
-                    if not holding:
-                        await self._wait_for_room()
                     await ack(*ack_args, **ack_kwargs)
                     if not holding:
-                        self._queue_changed(+1)
-                        try:
-                            await self.work_slots.acquire()
-                        finally:
-                            self._queue_changed(-1)
+                        await self._take_slot()
                         holding = True
 
                 kwargs["ack"] = ack_then_take_a_slot
             try:
+                if slot_at_ack:
+                    await self._wait_for_room()
                 return await listener(*args, **kwargs)
             finally:
                 if holding:
@@ -119,11 +131,15 @@ class Services:
 
         return run  # type: ignore[return-value]
 
+    async def _take_slot(self) -> None:
+        self._queue_changed(+1)
+        try:
+            await self.work_slots.acquire()
+        finally:
+            self._queue_changed(-1)
+
     async def _wait_for_room(self) -> None:
-        """Above the queue limit, hold this request's ack until there is room again (or the
-        hold runs out), so a burst far above capacity slows its senders down instead of
-        piling up acked work, and memory, without bound."""
-        if self.queued < self.queue_limit:
+        if not self.busy:
             return
         try:
             await asyncio.wait_for(self.queue_has_room.wait(), self.ack_hold_seconds)
@@ -131,14 +147,14 @@ class Services:
             now = time.monotonic()
             if now - self.queue_full_logged_at > 10:  # once in a while, not once per request
                 self.queue_full_logged_at = now
-                logger.warning("work queue full (%d waiting): acking anyway", self.queued)
+                logger.warning("work queue full (%d waiting): working anyway", self.queued)
 
     def _queue_changed(self, delta: int) -> None:
         self.queued += delta
-        if self.queued < self.queue_limit:
-            self.queue_has_room.set()
-        else:
+        if self.busy:
             self.queue_has_room.clear()
+        else:
+            self.queue_has_room.set()
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for work already under way (Bolt runs listeners after answering Slack)."""

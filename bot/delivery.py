@@ -30,7 +30,14 @@ from bot.clock import Clock
 from bot.directory import Directory
 from bot.states import Status
 from bot.workflow import IntroWorkflow
-from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
+from storage.models import (
+    CARD_KINDS,
+    Contact,
+    DeliveryStatus,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -147,32 +154,56 @@ class Dispatcher:
         by_request: dict[int | None, list[OutboundMessage]] = {}
         for message in claimed:
             by_request.setdefault(message.request_id, []).append(message)
-        # The batch's requests in one query, not one per message.
-        requests = await self._requests([key for key in by_request if key is not None])
+        # The batch's requests, and the cards its refreshes update, in one checkout.
+        requests, cards = await self._context(claimed)
         await asyncio.gather(
             *(
-                self._send_in_order(group, requests.get(request_id) if request_id else None)
+                self._send_in_order(group, requests.get(request_id) if request_id else None, cards)
                 for request_id, group in by_request.items()
             )
         )
 
-    async def _requests(self, ids: list[int]) -> dict[int, IntroRequest]:
-        if not ids:
-            return {}
+    async def _context(
+        self, claimed: list[OutboundMessage]
+    ) -> tuple[dict[int, IntroRequest], dict[tuple[int, str], OutboundMessage]]:
+        request_ids = {m.request_id for m in claimed if m.request_id is not None}
+        refreshed = {m.request_id for m in claimed if m.kind == MessageKind.CARD_REFRESH}
+        if not request_ids:
+            return {}, {}
         async with self._sessions() as session:
-            found = await session.scalars(select(IntroRequest).where(IntroRequest.id.in_(ids)))
-            return {request.id: request for request in found}
+            found = await session.scalars(
+                select(IntroRequest).where(IntroRequest.id.in_(request_ids))
+            )
+            requests = {request.id: request for request in found}
+            cards: dict[tuple[int, str], OutboundMessage] = {}
+            if refreshed:
+                for card in await session.scalars(
+                    select(OutboundMessage).where(
+                        OutboundMessage.request_id.in_(refreshed),
+                        OutboundMessage.kind.in_(CARD_KINDS),
+                    )
+                ):
+                    cards[(card.request_id or 0, card.kind)] = card
+        return requests, cards
 
     async def _send_in_order(
-        self, messages: list[OutboundMessage], request: IntroRequest | None
+        self,
+        messages: list[OutboundMessage],
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
     ) -> None:
         for message in messages:
             async with self._slots:
-                await self._send(message, request)
+                await self._send(message, request, cards)
 
-    async def _send(self, message: OutboundMessage, request: IntroRequest | None) -> None:
+    async def _send(
+        self,
+        message: OutboundMessage,
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
+    ) -> None:
         try:
-            channel, ts = await self._post(message, request)
+            channel, ts = await self._post(message, request, cards)
         except SlackApiError as exc:
             await self._failed(message, exc)
             return
@@ -189,9 +220,20 @@ class Dispatcher:
             )
             return
         await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
+        if message.kind in CARD_KINDS and message.request_id is not None:
+            # A refresh later in this batch updates the card just sent.
+            message.status, message.slack_channel_id, message.slack_ts = (
+                DeliveryStatus.SENT,
+                channel,
+                ts,
+            )
+            cards[(message.request_id, message.kind)] = message
 
     async def _post(
-        self, message: OutboundMessage, request: IntroRequest | None
+        self,
+        message: OutboundMessage,
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
     ) -> tuple[str | None, str | None]:
         if request is None:
             raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
@@ -199,13 +241,7 @@ class Dispatcher:
         if kind is MessageKind.REMINDER:
             return await self._post_reminder(message, request)
         if kind is MessageKind.CARD_REFRESH:
-            async with self._sessions() as session:
-                card_row = await session.scalar(
-                    select(OutboundMessage).where(
-                        OutboundMessage.request_id == message.request_id,
-                        OutboundMessage.kind == message.data["card"],
-                    )
-                )
+            card_row = cards.get((request.id, message.data["card"]))
             if card_row is None or card_row.status == DeliveryStatus.FAILED:
                 return None, None  # nothing to refresh
             if card_row.status != DeliveryStatus.SENT:

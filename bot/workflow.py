@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +31,7 @@ from bot.states import Outcome as OutcomeKind
 from bot.states import TransitionError as TransitionError
 from bot.validation import RequestDraft
 from storage.models import (
+    CARD_KINDS,
     DeliveryStatus,
     IntroRequest,
     MessageKind,
@@ -216,22 +217,7 @@ class IntroWorkflow:
         event = self._event(request, actor_id, action, current)
         session.add(event)
         await session.flush()
-        await self._cancel_moot_reminders(session, request)
-        cards = {
-            MessageKind(kind): recipient
-            for kind, recipient in await session.execute(
-                select(OutboundMessage.kind, OutboundMessage.recipient_id).where(
-                    OutboundMessage.request_id == request.id,
-                    OutboundMessage.kind.in_(
-                        [
-                            MessageKind.OWNER_CARD,
-                            MessageKind.CONNECTOR_CARD,
-                            MessageKind.REQUESTER_CARD,
-                        ]
-                    ),
-                )
-            )
-        }
+        cards = await self._cards_and_moot_reminders(session, request)
         messages = [
             self._message(
                 request,
@@ -328,16 +314,35 @@ class IntroWorkflow:
             for name, recipient, due, expects in planned
         ]
 
-    async def _cancel_moot_reminders(self, session: AsyncSession, request: IntroRequest) -> None:
-        """Reminders stop the moment the state moves on."""
-        pending = await session.scalars(
-            select(OutboundMessage).where(
-                OutboundMessage.request_id == request.id,
-                OutboundMessage.kind == MessageKind.REMINDER,
-                OutboundMessage.status == DeliveryStatus.PENDING,
+    async def _cards_and_moot_reminders(
+        self, session: AsyncSession, request: IntroRequest
+    ) -> dict[MessageKind, str]:
+        """The request's cards (kind -> recipient), to refresh; and its pending reminders,
+        cancelled the moment the state moves on past what they expect. One SELECT for both."""
+        rows = await session.execute(
+            select(
+                OutboundMessage.id,
+                OutboundMessage.kind,
+                OutboundMessage.recipient_id,
+                OutboundMessage.data,
             )
+            .where(
+                OutboundMessage.request_id == request.id,
+                or_(
+                    OutboundMessage.kind.in_(CARD_KINDS),
+                    (OutboundMessage.kind == MessageKind.REMINDER)
+                    & (OutboundMessage.status == DeliveryStatus.PENDING),
+                ),
+            )
+            .order_by(OutboundMessage.id)
         )
-        moot = [m.id for m in pending if request.status not in m.data.get("expects", [])]
+        cards: dict[MessageKind, str] = {}
+        moot: list[int] = []
+        for message_id, kind, recipient, data in rows:
+            if kind != MessageKind.REMINDER:
+                cards[MessageKind(kind)] = recipient
+            elif request.status not in (data or {}).get("expects", []):
+                moot.append(message_id)
         if moot:
             await session.execute(
                 update(OutboundMessage)
@@ -348,6 +353,7 @@ class IntroWorkflow:
                 .values(status=DeliveryStatus.CANCELLED)
                 .execution_options(synchronize_session=False)
             )
+        return cards
 
     async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
         """Tell the requester, once per request, when the ask could not reach the connector."""

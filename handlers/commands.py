@@ -43,8 +43,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             if opened is None:
                 await respond(text=messages.note("modal_failed"), response_type="ephemeral")
-            elif command.name:
-                async with services.work_slots:
+            elif command.name and not services.busy:  # suggestions are optional when busy
+                async with services.work_slot():
                     await refresh_suggestions(
                         services,
                         client,
@@ -72,7 +72,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if command.verb == "stats":
             await ack()
-            async with services.work_slots:
+            async with services.work_slot():
                 report = await services.attribution.report(team_id)
             rendered = messages.stats(report, user_id)
             await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
@@ -103,7 +103,7 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         await respond(text=messages.command_reply("export_started"), response_type="ephemeral")
-        async with services.work_slots:
+        async with services.work_slot():
             await _export(services, client, team_id, user_id, logger)
 
 

@@ -45,8 +45,8 @@ def register(app: AsyncApp, services: Services) -> None:
             logger,
             source_hint=str(message.get("text") or "")[:200] or None,
         )
-        if opened is not None and name:
-            async with services.work_slots:
+        if opened is not None and name and not services.busy:  # optional when busy
+            async with services.work_slot():
                 await refresh_suggestions(
                     services, client, context.team_id or "", body["user"]["id"], opened, prefill
                 )

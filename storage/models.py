@@ -127,6 +127,10 @@ class MessageKind(StrEnum):
     REMINDER = "reminder"  # a nudge or reminder, due later, sent in working hours
 
 
+# The messages a refresh re-renders in place.
+CARD_KINDS = (MessageKind.OWNER_CARD, MessageKind.CONNECTOR_CARD, MessageKind.REQUESTER_CARD)
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"

@@ -250,3 +250,19 @@ async def test_the_form_opens_at_once_even_when_every_work_slot_is_taken(
     assert stack.fake.count("views.update") == 0
     slots.release()
     await stack.until(lambda: stack.fake.count("views.update") == 1, "suggestions")
+
+
+async def test_when_busy_the_form_opens_without_suggestions(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the queue limit, suggestions (optional, and late by then) are left out; the
+    name field's Enter still asks for them."""
+    assert stack.services is not None
+    await stack.services.directory.add_contact(
+        "T0FAKE", OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
+    )
+    monkeypatch.setattr(stack.services, "queue_limit", 0)
+    assert stack.services.busy
+    await open_intro_modal(stack, text="jane doe (Acme)")
+    await stack.services.drain()
+    assert stack.fake.count("views.update") == 0

@@ -32,6 +32,8 @@ def _errors(ours: dict[str, Any]) -> str:
     parts = [f"{k}×{v}" for k, v in bad.items()]
     if ours.get("rejected"):
         parts.append(f"field errors×{ours['rejected']}")
+    if "suggestions_shown" in ours:
+        parts.append(f"suggestions shown in {ours['suggestions_shown']} of {ours['completed']}")
     if ours.get("stale_presses"):
         parts.append(f"stale presses×{ours['stale_presses']}")
     parts += [f"{k}×{v}" for k, v in ours.get("fake_errors", {}).items()]
@@ -44,7 +46,7 @@ def latency_table(phases: list[dict[str, Any]], tag: str = "") -> list[str]:
     lines = [
         "| history | request | clients | bare acks/s | bare p50 / p99 ms | introbot acks/s "
         "| introbot p50 / p99 ms | ack ratio | introbot work done/s | work ratio "
-        "| work after load stops | CPU ms per request, bare / introbot | errors |",
+        "| work after load stops | CPU ms per request, bare / introbot | errors and notes |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for phase in phases:

@@ -17,7 +17,8 @@ from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.common import DATABASE_URL, TEAM_ID
-from bench.dispatch import NO_CLIENT
+from bench.dispatch import NO_CLIENT, SWEEP_BATCH
+from bot.attribution import Attribution
 from bot.clock import SystemClock
 from bot.delivery import Dispatcher
 from bot.directory import Directory
@@ -148,7 +149,7 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
 
     async def claim(sessions: async_sessionmaker[AsyncSession]) -> Any:
         workflow = IntroWorkflow(sessions, clock)
-        return await Dispatcher(sessions, NO_CLIENT, clock, workflow)._claim(limit=32)
+        return await Dispatcher(sessions, NO_CLIENT, clock, workflow)._claim(limit=SWEEP_BATCH)
 
     async def act_accept(sessions: async_sessionmaker[AsyncSession]) -> Any:
         async with sessions() as session:
@@ -164,6 +165,9 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
 
     async def waiting_on(sessions: async_sessionmaker[AsyncSession]) -> Any:
         return await IntroWorkflow(sessions, clock).waiting_on(TEAM_ID, picked["busiest_connector"])
+
+    async def home_funnel(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        return await Attribution(sessions).report(TEAM_ID, picked["busiest"])
 
     async def secondary(sessions: async_sessionmaker[AsyncSession]) -> Any:
         async with sessions() as session:
@@ -189,10 +193,11 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
         return await Dispatcher(sessions, NO_CLIENT, clock, workflow)._superseded(message)
 
     return {
-        "claim (Dispatcher._claim, 32 due rows)": claim,
+        f"claim (Dispatcher._claim, {SWEEP_BATCH} due rows: the sweep's batch)": claim,
         "act: Accept (load, compare-and-set, moot reminders, cards)": act_accept,
         "requests_by (App Home: my requests)": requests_by,
         "waiting_on (App Home: asks waiting on me)": waiting_on,
+        "Attribution.report (App Home: my funnel; the busiest rep)": home_funnel,
         "secondary_connectors (the stalled reminder)": secondary,
         "open_asks_for_target (submission, before the ack)": open_asks,
         "_superseded (each reminder sent)": superseded,

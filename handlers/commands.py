@@ -73,7 +73,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if command.verb == "stats":
             await ack()
             async with services.work_slot():
-                report = await services.attribution.report(team_id)
+                report = await services.attribution.report(team_id, viewer=user_id)
             rendered = messages.stats(report, user_id)
             await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
             return

@@ -53,7 +53,7 @@ async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, st
     await step(r1, "UR", Action.REPORT_OUTCOME, 100, outcome="meeting_held")  # 125 h on
     await step(r2, "UR", Action.REPORT_OUTCOME, 100, outcome="closed_won")  # 201 h on
     attribution = Attribution(sessions)
-    report = await attribution.report(TEAM)
+    report = await attribution.report(TEAM, viewer="UR")
     exported = await attribution.export_csv(TEAM, {"C1": "Carlos Mendes", "UR": "Riya Patel"})
     yield report, exported
     await engine.dispose()
@@ -90,6 +90,9 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str]) -> None
     }
     assert report.by_requester["UR"].counts["requested"] == 4
     assert report.thanked == [("C1", 2)]
+    # Median times are kept where the stats message shows them: the workspace, the viewer.
+    assert report.by_requester["UR"].median_hours("intro_to_outcome") == 163.0
+    assert report.by_connector["C1"].hours == {}
 
 
 def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str]) -> None:

@@ -95,8 +95,9 @@ class IntroRequest(Base):
         Index("ix_intro_requests_connector", "team_id", "connector_id", "status"),
         # Open asks in a workspace, without scanning its history.
         Index("ix_intro_requests_team_status", "team_id", "status"),
-        # Asks for one person (duplicate-ask checks), without reading every open ask.
-        Index("ix_intro_requests_team_target_surname", "team_id", "target_surname_key"),
+        # Open asks for one person (duplicate-ask checks): neither every open ask nor every
+        # past ask for a common surname is read.
+        Index("ix_intro_requests_team_target_surname", "team_id", "target_surname_key", "status"),
         # Who introduced this person or company before (the stalled ask's second path).
         Index("ix_intro_requests_team_target", "team_id", func.lower(target_name)),
         Index("ix_intro_requests_team_company", "team_id", func.lower(target_company)),

@@ -37,7 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("intro_requests", schema=None) as batch_op:
         batch_op.create_index(
             "ix_intro_requests_team_target_surname",
-            ["team_id", "target_surname_key"],
+            ["team_id", "target_surname_key", "status"],
             unique=False,
         )
 

@@ -3,7 +3,8 @@
 `python -m bench.cpuprofile accept` (or `intro`, `submit`) runs the fake Slack, then
 `introbot serve` under cProfile, drives it with the load generator (4 clients, closed loop,
 8 s), stops it with SIGTERM (it drains, and cProfile writes its file), and prints the self time
-of every function grouped by the package it lives in, per request. Run it on the database a
+of every function grouped by the package it lives in (time the event loop spent waiting in
+epoll is left out: it is idle, not CPU). Run it on the database a
 benchmark run left (`introbot_bench`). cProfile slows everything down by about half, so read
 the shares, not the milliseconds; py-spy (`bench/profile.py`) samples without that cost but
 cannot see into SQLAlchemy's greenlets well.
@@ -50,8 +51,13 @@ PACKAGES = (
 )
 
 
+IDLE = "idle (waiting in epoll)"
+
+
 def package_of(path: str, function: str) -> str:
     if path == "~":  # a built-in: name the object it belongs to
+        if "of 'select." in function:
+            return IDLE  # the event loop waiting for I/O: not CPU
         if "greenlet" in function:
             return "greenlet"
         return "built-ins"
@@ -118,11 +124,14 @@ async def profile(scenario: str, clients: int, seconds: float) -> dict[str, obje
         log.close()
     requests = int(load["sent"]) - int(load.get("stale_presses", 0))
     seconds_by_package = by_package(out)
+    idle = seconds_by_package.pop(IDLE, 0.0)
     total = sum(seconds_by_package.values())
     return {
         "scenario": scenario,
         "requests": requests,
         "acks_per_s": load["throughput"],
+        "busy_s": round(total, 2),
+        "idle_s": round(idle, 2),
         "shares": {
             name: round(100 * spent / total, 1) for name, spent in seconds_by_package.most_common()
         },
@@ -137,7 +146,10 @@ def main() -> None:
     args = parser.parse_args()
     found = asyncio.run(profile(args.scenario, args.clients, args.seconds))
     (RESULTS_DIR / f"cprofile-{args.scenario}.json").write_text(json.dumps(found, indent=2))
-    print(f"{found['scenario']}: {found['requests']} requests; self time by package:")
+    print(
+        f"{found['scenario']}: {found['requests']} requests; {found['busy_s']} s busy "
+        f"(startup included), {found['idle_s']} s idle; busy time by package:"
+    )
     for name, share in found["shares"].items():  # type: ignore[attr-defined]
         print(f"  {share:5.1f} %  {name}")
 

@@ -103,7 +103,9 @@ def markdown(results: dict[str, Any]) -> str:
     growth = growth_table(results.get("phases", []))
     if growth:
         out += ["## Growth with history", "", *growth, ""]
-    if "after" in results:
+    if "after" in results and "skipped" in results["after"]:
+        out += [f"No run with changes: {results['after']['skipped']}.", ""]
+    elif "after" in results:
         after = results["after"]
         out += [
             f"## With the recommended changes ({after.get('changes', '')})",

@@ -19,6 +19,7 @@ import asyncio
 import json
 import platform
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,7 +250,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     results: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.run" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
         "config": {
             "sizes": args.sizes,
             "concurrency": args.concurrency,
@@ -289,11 +290,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             results["profiles"] = await profile_cells(args, fake, bot, bot_url, seq)
             results["bot_memory_kb_after_profiles"] = memory_kb(bot.pid)
         bot.stop()
+        created: list[str] = []
         if not args.skip_after:
             # The same cells with the recommended changes, at the largest history.
             from bench import explain
 
             created = await explain.create_indexes()
+        if not args.skip_after and not created and not args.after_variant:
+            # Nothing to compare: every candidate index is in the schema already.
+            results["after"] = {"skipped": "every candidate index is in the schema already"}
+        elif not args.skip_after:
             after_bot, after_url = await start_bot(
                 "introbot_serve_after", fake.api_url, variant=args.after_variant or None
             )

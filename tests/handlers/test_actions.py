@@ -121,16 +121,27 @@ async def test_racing_presses_apply_once(stack: LocalStack) -> None:
     assert len(notices) == 1
 
 
+async def _cards_awaiting_the_connector(stack: LocalStack, count: int) -> list[dict]:
+    """`count` requests (for different people) delivered: the connector's cards."""
+    assert stack.services is not None
+    for n in range(count):
+        await request_intro(stack, target_name=f"Jane Doe{n}")
+    await stack.services.drain()
+    cards = stack.fake.messages_for(CONNECTOR)
+    assert len(cards) == count
+    return cards
+
+
+def _accepted_notices(stack: LocalStack) -> list[dict]:
+    return [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
+
+
 async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert stack.services is not None
     services = stack.services
-    for n in range(4):
-        await request_intro(stack, target_name=f"Jane Doe{n}")
-    await services.drain()
-    cards = stack.fake.messages_for(CONNECTOR)
-    assert len(cards) == 4
+    cards = await _cards_awaiting_the_connector(stack, 4)
     monkeypatch.setattr(services, "work_slots", asyncio.Semaphore(1))
     working, most, release = 0, 0, asyncio.Event()
     act = services.workflow.act
@@ -152,8 +163,7 @@ async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
     release.set()
     await services.drain()
     assert most == 1
-    accepted = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
-    assert len(accepted) == 4
+    assert len(_accepted_notices(stack)) == 4
 
 
 async def test_above_the_queue_limit_the_ack_waits_for_room(
@@ -162,10 +172,7 @@ async def test_above_the_queue_limit_the_ack_waits_for_room(
     """Back-pressure: a burst far above capacity slows its senders instead of piling up."""
     assert stack.services is not None
     services = stack.services
-    for n in range(3):
-        await request_intro(stack, target_name=f"Jane Doe{n}")
-    await services.drain()
-    cards = stack.fake.messages_for(CONNECTOR)
+    cards = await _cards_awaiting_the_connector(stack, 3)
     slots = asyncio.Semaphore(0)  # every slot busy
     monkeypatch.setattr(services, "work_slots", slots)
     monkeypatch.setattr(services, "queue_limit", 2)
@@ -180,8 +187,7 @@ async def test_above_the_queue_limit_the_ack_waits_for_room(
     for _ in range(2):
         slots.release()
     await services.drain()
-    accepted = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
-    assert len(accepted) == 3
+    assert len(_accepted_notices(stack)) == 3
 
 
 async def test_app_home_first_time_then_with_requests(stack: LocalStack) -> None:

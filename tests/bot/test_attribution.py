@@ -92,7 +92,7 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str]) -> None
     assert report.thanked == [("C1", 2)]
     # Median times are kept where the stats message shows them: the workspace, the viewer.
     assert report.by_requester["UR"].median_hours("intro_to_outcome") == 163.0
-    assert report.by_connector["C1"].hours == {}
+    assert report.by_connector["C1"].medians == {}
 
 
 def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str]) -> None:

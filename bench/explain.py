@@ -10,6 +10,7 @@ migration.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -311,3 +312,20 @@ def _execution_ms(plan: str) -> float:
         if line.strip().startswith("Execution Time:"):
             return float(line.split(":")[1].split()[0])
     return 0.0
+
+
+def main() -> None:
+    """EXPLAIN the hot-path queries again on the database a run left:
+    `python -m bench.explain` (writes bench/results/explain.json)."""
+    import json
+
+    from bench.common import RESULTS_DIR
+
+    found = asyncio.run(run_all(create_indexes=False))
+    (RESULTS_DIR / "explain.json").write_text(json.dumps(found, indent=2))
+    for name, plan in found["plans"].items():
+        print(f"{plan['ms']:9.3f} ms  {name}")
+
+
+if __name__ == "__main__":
+    main()

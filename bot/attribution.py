@@ -218,16 +218,6 @@ class Attribution:
         report.thanked = [(who, n) for who, n in thanked.most_common(5) if n]
         return report
 
-    async def people(self, team_id: str) -> list[str]:
-        """Everyone who asked or introduced: whose names the export needs."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(IntroRequest.requester_id, IntroRequest.connector_id)
-                .where(IntroRequest.team_id == team_id)
-                .distinct()
-            )
-            return sorted({user for row in rows for user in row})
-
     async def export_csv(self, team_id: str, names: dict[str, str]) -> str:
         """One row per request, columns named the way CRM lead imports expect."""
         out = io.StringIO()

@@ -13,6 +13,7 @@ an empty body, while chat.* and views.* send a JSON body.
 """
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -45,6 +46,7 @@ RESPONSE_URL_FAULT_KEY = "response_url"
 MAX_TEXT_LENGTH = 40_000
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
+USERS_PAGE_MAX = 1000  # users.list members per page at most
 
 # Form bodies can only carry strings, so Slack (and we) decode these from JSON.
 _JSON_ARGS = ("blocks", "view", "attachments", "metadata", "user_auth_blocks")
@@ -196,6 +198,7 @@ class FakeSlack:
             "api.test": self._api_test,
             "auth.test": self._auth_test,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "conversations.open": self._conversations_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -724,6 +727,31 @@ class FakeSlack:
         if user is None:
             raise _ApiError("user_not_found")
         return {"user": json.loads(json.dumps(user))}  # deep copy: callers may mutate
+
+    def _users_list(self, args: JSON) -> JSON:
+        # Slack pages with an opaque cursor; a page holds at most `limit` (default and
+        # maximum here 1,000) members, and the last page's next_cursor is "".
+        limit = int(args.get("limit") or USERS_PAGE_MAX)
+        if limit < 1:
+            raise _ApiError("invalid_limit")
+        limit = min(limit, USERS_PAGE_MAX)
+        start = 0
+        if not _is_empty(args.get("cursor")):
+            try:
+                start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("user:"))
+            except ValueError as exc:
+                raise _ApiError("invalid_cursor") from exc
+        members = list(self.users.values())[start : start + limit]
+        following = start + limit
+        next_cursor = (
+            base64.b64encode(f"user:{following}".encode()).decode()
+            if following < len(self.users)
+            else ""
+        )
+        return {
+            "members": json.loads(json.dumps(members)),  # deep copy: callers may mutate
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _conversations_open(self, args: JSON) -> JSON:
         if not _is_empty(args.get("channel")):

@@ -13,7 +13,7 @@ from bot import messages
 from bot.app import Services
 from bot.command_text import parse_command
 from bot.directory import ContactInput
-from handlers.support import is_admin, open_intro_modal, teammate, teammates
+from handlers.support import is_admin, open_intro_modal, teammate, workspace_names
 from handlers.views import refresh_suggestions
 
 
@@ -110,9 +110,11 @@ def register(app: AsyncApp, services: Services) -> None:
 async def _export(
     services: Services, client: AsyncWebClient, team_id: str, user_id: str, logger: Logger
 ) -> None:
-    people = await services.attribution.people(team_id)
-    found = await teammates(client, *people)
-    names = {person.user_id: person.name for person in found if person is not None}
+    try:
+        names = await workspace_names(client)
+    except SlackApiError as exc:  # the export is still worth having with ids for names
+        logger.warning("users.list failed, names left as ids: %s", exc.response.get("error"))
+        names = {}
     csv_text = await services.attribution.export_csv(team_id, names)
     rows = max(0, csv_text.count("\n") - 1)
     try:

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # ack of a submission) a call per person per request. One cache per client, gone with it.
 PROFILE_TTL = 300.0
 PROFILE_CACHE_SIZE = 10_000
+USERS_PAGE = 200  # users.list members per call, as Slack recommends
 _profiles: weakref.WeakKeyDictionary[AsyncWebClient, dict[str, tuple[float, Teammate]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -42,11 +43,9 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
             return None
         raise
     user: dict[str, Any] = response["user"]
-    profile = user.get("profile") or {}
-    name = user.get("real_name") or profile.get("real_name") or user.get("name") or ""
     found = Teammate(
         user_id=user["id"],
-        name=str(name),
+        name=display_name(user),
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
     )
@@ -54,6 +53,21 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
         profiles.clear()
     profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
     return found
+
+
+async def workspace_names(client: AsyncWebClient) -> dict[str, str]:
+    """Everyone's display name, from users.list a page at a time: a handful of calls for a
+    team of thousands, where a users.info each would run into Slack's rate limits."""
+    names: dict[str, str] = {}
+    async for page in await client.users_list(limit=USERS_PAGE):
+        for member in page.get("members") or []:
+            names[str(member["id"])] = display_name(member)
+    return names
+
+
+def display_name(user: dict[str, Any]) -> str:
+    profile = user.get("profile") or {}
+    return str(user.get("real_name") or profile.get("real_name") or user.get("name") or "")
 
 
 async def teammates(client: AsyncWebClient, *user_ids: str) -> list[Teammate | None]:

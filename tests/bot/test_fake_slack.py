@@ -88,6 +88,16 @@ async def test_base_url_and_auth_test(fake: FakeSlack, client: AsyncWebClient) -
     assert fake.calls == [ApiCall("auth.test", {}, True, None, 1000.0)]
 
 
+async def test_users_list_pages_with_a_cursor(fake: FakeSlack, client: AsyncWebClient) -> None:
+    # slack_sdk's pager refills one response object: read each page as it comes.
+    pages = [list(page["members"]) async for page in await client.users_list(limit=3)]
+    assert [len(members) for members in pages] == [3, 2]
+    seen = {member["id"] for members in pages for member in members}
+    assert seen == {"UBOT", ALICE, BOB, GONE, HELPER_BOT}
+    error = await api_error(client.users_list(cursor="not-a-cursor"))
+    assert error.response["error"] == "invalid_cursor"
+
+
 async def test_async_context_manager_starts_and_stops() -> None:
     async with FakeSlack() as slack:
         client = AsyncWebClient(token="xoxb-fake", base_url=slack.base_url, retry_handlers=[])

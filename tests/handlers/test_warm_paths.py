@@ -190,6 +190,8 @@ async def test_stats_and_export(stack: LocalStack) -> None:
     (row,) = csv.DictReader(io.StringIO(upload["content"].decode()))
     assert row["Referred By"] == "Carlos Mendes" and row["Requested By"] == "Riya Patel"
     assert row["Status"] == "checking_with_target"
+    # Names come from users.list a page at a time, not from a users.info per person.
+    assert stack.fake.count("users.list") == 1
 
 
 async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> None:

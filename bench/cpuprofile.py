@@ -16,17 +16,13 @@ import argparse
 import asyncio
 import json
 import pstats
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
-
 from bench import seed
-from bench.cells import start_fake
-from bench.common import RESULTS_DIR, child_env, free_port, python, serve_env
+from bench.cells import run_loadgen, start_fake
+from bench.common import RESULTS_DIR, Proc, free_port, python, serve_env, wait_http
 
 # A frame's package: the first of these its file path contains.
 PACKAGES = (
@@ -75,53 +71,32 @@ def by_package(profile: Path) -> Counter[str]:
     return seconds
 
 
-async def _healthy(port: int, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("introbot serve did not start")
-
-
 async def profile(scenario: str, clients: int, seconds: float) -> dict[str, object]:
     out = RESULTS_DIR / f"cprofile-{scenario}.prof"
     fake = await start_fake(False)
     port = free_port()
-    log = (RESULTS_DIR / "logs" / "cprofile-serve.log").open("w")
-    bot = subprocess.Popen(
+    bot = Proc(
+        "cprofile-serve",
         [python(), "-m", "cProfile", "-o", str(out), "-m", "bot.cli", "serve"]
         + ["--host", "127.0.0.1", "--port", str(port)],
-        env=child_env(serve_env(fake.api_url)),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        serve_env(fake.api_url),
     )
     try:
-        await _healthy(port)
-        argv = [python(), "-m", "bench.loadgen", "--url", f"http://127.0.0.1:{port}/slack/events"]
-        argv += ["--scenario", scenario, "--concurrency", str(clients)]
-        argv += ["--duration", str(seconds), "--warmup", "0.5"]
+        await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=bot)
+        pool_file = None
+        seq_start = int(time.time()) % 1_000_000
         if scenario == "accept":
             with seed.connect() as conn:
                 pool = seed.pool_rows(conn, seed.seed_requests(conn, 3000, pool=True))
             pool_file = RESULTS_DIR / "pool-cprofile.json"
             pool_file.write_text(json.dumps(pool))
-            argv += ["--pool", str(pool_file), "--seq-start", "0"]
-        else:
-            argv += ["--seq-start", str(int(time.time()) % 1_000_000)]
-        done = subprocess.run(argv, env=child_env(), capture_output=True, text=True, check=True)
-        load = json.loads(done.stdout.strip().splitlines()[-1])
+            seq_start = 0  # the pool is pressed from its start
+        url = f"http://127.0.0.1:{port}/slack/events"
+        load = run_loadgen(url, scenario, clients, seconds, 0.5, seq_start, pool_file)
         await asyncio.sleep(3)  # the work after the acks
     finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(60)
+        bot.stop(timeout=60)  # SIGTERM: the bot drains, then cProfile writes its file
         fake.proc.stop()
-        log.close()
     requests = int(load["sent"]) - int(load.get("stale_presses", 0))
     seconds_by_package = by_package(out)
     idle = seconds_by_package.pop(IDLE, 0.0)

@@ -21,7 +21,6 @@ from bot.matching import (
     name_key,
     name_score,
     parse_person,
-    person_surname_key,
     surname_key,
 )
 from bot.states import INTRO_MADE_STATUSES, OPEN_STATUSES
@@ -444,7 +443,7 @@ class Directory:
             rows = await session.scalars(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
-                    IntroRequest.target_surname_key == person_surname_key(target),
+                    IntroRequest.target_surname_key == surname_key(key),
                     IntroRequest.status.in_(list(OPEN_STATUSES)),
                 )
             )
@@ -458,8 +457,12 @@ class Directory:
         target: str,
         company: str,
         replaces_id: int | None = None,
+        suggestions: list[Suggestion] | None = None,
     ) -> AskReview:
-        """Duplicate asks, the connector's limits (and the next-best path), the account owner."""
+        """Duplicate asks, the connector's limits (and the next-best path), the account owner.
+
+        `suggestions`, when the caller has them already (best first, the requester left out),
+        give the next-best path without asking the directory again."""
         review = AskReview()
         for request in await self.open_asks_for_target(team_id, target):
             if request.id == replaces_id:
@@ -472,10 +475,13 @@ class Directory:
             problems = await self.pacing_problems(team_id, connector_id, company)
             if problems:
                 review.pacing = problems[0]
-                alternatives = await self.suggest_connectors(
-                    team_id, target, company, exclude=(requester_id, connector_id), limit=1
+                if suggestions is None:
+                    suggestions = await self.suggest_connectors(
+                        team_id, target, company, exclude=(requester_id,)
+                    )
+                review.next_best = next(
+                    (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )
-                review.next_best = alternatives[0].user_id if alternatives else None
                 review.enforce_pacing = await self.enforce_pacing(team_id)
         owner = await self.account_owner(team_id, company)
         review.account_owner = owner if owner not in (requester_id, connector_id) else None

@@ -21,18 +21,26 @@ logger = logging.getLogger(__name__)
 
 
 # users.info answers change rarely; a few minutes' memory spares Slack (and the 3-second
-# ack of a submission) a call per person per request. One cache per client, gone with it.
+# ack of a submission) a call per person per request.
 PROFILE_TTL = 300.0
 PROFILE_CACHE_SIZE = 10_000
 USERS_PAGE = 200  # users.list members per call, as Slack recommends
-_profiles: weakref.WeakKeyDictionary[AsyncWebClient, dict[str, tuple[float, Teammate]]] = (
+_profiles: weakref.WeakKeyDictionary[object, dict[str, tuple[float, Teammate]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
+def _profile_cache(client: AsyncWebClient) -> dict[str, tuple[float, Teammate]]:
+    # Bolt builds a new client for every request, so a cache per client would never be hit
+    # twice. The clients share the app's HTTP session (Services.open_http), which lives as
+    # long as the app: the cache lives with it.
+    owner: object = client.session if client.session is not None else client
+    return _profiles.setdefault(owner, {})
+
+
 async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
     """Look a user up; None if Slack doesn't know them."""
-    profiles = _profiles.setdefault(client, {})
+    profiles = _profile_cache(client)
     cached = profiles.get(user_id)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]

@@ -257,6 +257,7 @@ async def refresh_suggestions(
         prefill.target_name,
         prefill.target_company,
         replaces_id=messages.ModalContext.load(view.get("private_metadata")).redirected_from_id,
+        suggestions=suggestions,
     )
     held = ([found.mine] if found.mine else []) + found.held_by_others
     flags: list[dict[str, str]] = [

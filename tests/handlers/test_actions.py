@@ -221,3 +221,12 @@ async def test_requester_home_lists_my_requests_with_status(stack: LocalStack) -
     home = str(stack.fake.home_views[REQUESTER])
     assert "Jane Doe" in home and "Waiting for the connector" in home
     assert "intro_cancel" in home
+
+
+async def test_people_are_looked_up_once_not_once_per_request(stack: LocalStack) -> None:
+    """Bolt builds a Web API client per request: the users.info cache outlives them."""
+    await request_intro(stack, target_name="Jane Doe")
+    looked_up = stack.fake.count("users.info")
+    assert looked_up >= 2  # the requester and the connector, before the first ack
+    await request_intro(stack, target_name="Jane Poe")
+    assert stack.fake.count("users.info") == looked_up

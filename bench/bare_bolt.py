@@ -1,6 +1,6 @@
 """The baseline: a bare Bolt app that only acks the routes the benchmark drives.
 
-Built and served the way `introbot serve` is (bot/app.py, bot/server.py, bot/cli.py): an
+Built and served the way `introbot serve` is (bot/wiring/app.py, server.py and cli.py): an
 AsyncApp with a Web API client pointed at the same fake Slack, POST /slack/events read as text
 and handed to Bolt as an AsyncBoltRequest, aiohttp's AppRunner with its access log, logging at
 INFO. Only the listeners differ: each one just `await ack()`.
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--max-seconds", type=float, default=3600.0)
     args = parser.parse_args()
-    # As `introbot serve` configures it (bot/cli.py).
+    # As `introbot serve` configures it (bot/wiring/cli.py).
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.slack_payloads import TEAM_ID as TEAM_ID
+from bot.standin.payloads import TEAM_ID as TEAM_ID
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent

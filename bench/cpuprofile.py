@@ -77,7 +77,7 @@ async def profile(scenario: str, clients: int, seconds: float) -> dict[str, obje
     port = free_port()
     bot = Proc(
         "cprofile-serve",
-        [python(), "-m", "cProfile", "-o", str(out), "-m", "bot.cli", "serve"]
+        [python(), "-m", "cProfile", "-o", str(out), "-m", "bot.wiring.cli", "serve"]
         + ["--host", "127.0.0.1", "--port", str(port)],
         serve_env(fake.api_url),
     )

@@ -22,9 +22,9 @@ from bench import seed
 from bench.cells import Fake
 from bench.common import DATABASE_URL, Proc, introbot_executable, memory_kb, serve_env
 from bench.common import free_port as _free_port
-from bot.clock import SystemClock
-from bot.delivery import Dispatcher
-from bot.workflow import IntroWorkflow
+from bot.delivery.dispatcher import Dispatcher
+from bot.intro.clock import SystemClock
+from bot.intro.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
 
 # The sweep's batch: what `Dispatcher.sweep` claims at a time.

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.common import DATABASE_URL, TEAM_ID
 from bench.dispatch import NO_CLIENT, SWEEP_BATCH
-from bot.attribution import Attribution
-from bot.clock import SystemClock
-from bot.delivery import Dispatcher
-from bot.directory import Directory
-from bot.states import Action
-from bot.workflow import IntroWorkflow
+from bot.delivery.dispatcher import Dispatcher
+from bot.intro.attribution import Attribution
+from bot.intro.clock import SystemClock
+from bot.intro.directory import Directory
+from bot.intro.states import Action
+from bot.intro.workflow import IntroWorkflow
 from storage.db import create_engine_for
 from storage.models import IntroRequest, OutboundMessage
 

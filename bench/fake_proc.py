@@ -2,7 +2,7 @@
 
 `python -m bench.fake_proc [--strict]` prints `ready <api base_url> <stats url>` when serving.
 
-Changes from `bot.fake_slack.FakeSlack`, all for a long, heavy run:
+Changes from `bot.standin.web_api.FakeSlack`, all for a long, heavy run:
 
 - Calls are counted (per method, per error, first and last time) instead of logged with their
   arguments, and posted messages are not kept, so memory stays flat.
@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from bench.common import BOT_SCOPES, BOT_TOKEN, USERS, user_id, user_name
-from bot.fake_slack import FakeSlack, _Trigger
+from bot.standin.web_api import FakeSlack, _Trigger
 
 JSON = dict[str, Any]
 MAX_VIEWS = 5000
@@ -79,7 +79,7 @@ class BenchSlack(FakeSlack):
 
     @staticmethod
     def _no_text() -> Exception:
-        from bot.fake_slack import _ApiError
+        from bot.standin.web_api import _ApiError
 
         return _ApiError("no_text")
 
@@ -98,7 +98,7 @@ class BenchSlack(FakeSlack):
             return super()._validate_view(args, view_type=view_type)
         raw = args.get("view")
         if not isinstance(raw, dict):
-            from bot.fake_slack import _invalid_arguments
+            from bot.standin.web_api import _invalid_arguments
 
             raise _invalid_arguments("failed to parse view: expected a JSON object")
         return raw

@@ -3,7 +3,7 @@
 Its own process, so it never shares an event loop with the server it measures. Each client
 sends one request, waits for the answer (the ack), and sends the next: a closed loop, so at
 50 clients there are exactly 50 requests in flight. Bodies are built and signed per request
-with `bot.slack_payloads` and `SlackSender.signed_headers`, as Slack would send them.
+with `bot.standin.payloads` and `SlackSender.signed_headers`, as Slack would send them.
 
 `python -m bench.loadgen --url URL --scenario intro|submit|accept --concurrency N
  --duration S [--warmup S] [--max-requests N] [--seq-start N] [--pool FILE]`
@@ -29,9 +29,9 @@ from bench.common import (
     user_id,
     user_name,
 )
-from bot import messages
-from bot import slack_payloads as payloads
-from bot.slack_payloads import SlackSender
+from bot.rendering import messages
+from bot.standin import payloads
+from bot.standin.payloads import SlackSender
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -17,14 +17,14 @@ from sqlalchemy import event, text
 
 from bench.common import BOT_SCOPES, BOT_TOKEN, DATABASE_URL, TEAM_ID, user_id, user_name
 from bench.fake_proc import BenchSlack
-from bot.app import delivery_client
-from bot.clock import SystemClock
-from bot.delivery import Dispatcher
-from bot.directory import Directory
-from bot.settings import load_settings
-from bot.states import Action
-from bot.validation import RequestDraft, Teammate
-from bot.workflow import IntroWorkflow
+from bot.delivery.dispatcher import Dispatcher
+from bot.intro.clock import SystemClock
+from bot.intro.directory import Directory
+from bot.intro.states import Action
+from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.workflow import IntroWorkflow
+from bot.wiring.app import delivery_client
+from bot.wiring.settings import load_settings
 from storage.db import create_engine_for, make_sessionmaker
 
 

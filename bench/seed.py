@@ -2,10 +2,11 @@
 
 Everything is generated inside PostgreSQL with INSERT ... SELECT over generate_series (no rows
 cross the wire, so 1,000,000 requests and their ~7 million companion rows take about a minute
-or two). The shapes follow what introbot itself writes (bot/workflow.py): every request has its
-`submit` event and one event per later transition, the connector's and requester's cards, three
-reminders (two nudges to the connector, then "stalled" to the requester), a notice for each of
-the connector's answers, and, once an intro is made, the follow-up and outcome reminders.
+or two). The shapes follow what introbot itself writes (bot/intro/workflow.py): every
+request has its `submit` event and one event per later transition, the connector's and
+requester's cards, three reminders (two nudges to the connector, then "stalled" to the
+requester), a notice for each of the connector's answers, and, once an intro is made, the
+follow-up and outcome reminders.
 
 History spans three years. Requests from the last 14 days are still open (70 % awaiting the
 connector, 30 % checking with the target); older ones mostly ended (35 % closed with an
@@ -119,7 +120,7 @@ def seed_requests(conn: psycopg.Connection[Any], count: int, *, pool: bool = Fal
         INSERT INTO intro_requests (id, team_id, requester_id, requester_name, connector_id,
             target_name, target_surname_key, target_company, reason, blurb, closeness, status,
             created_at, updated_at, intro_made_at, outcome, outcome_at)
-        -- The seeded surnames are one ASCII word, so bot.matching.person_surname_key(target)
+        -- The seeded surnames are one ASCII word, so bot.intro.matching.person_surname_key(target)
         -- is its lower case.
         SELECT g, '{TEAM_ID}', requester, 'Rep ' || requester, connector, target,
             lower(split_part(target, ' ', 2)), firm,

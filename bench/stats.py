@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.common import DATABASE_URL, RESULTS_DIR, TEAM_ID
-from bot.attribution import Attribution
+from bot.intro.attribution import Attribution
 from storage.db import create_engine_for, make_sessionmaker
 
 

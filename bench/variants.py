@@ -24,10 +24,10 @@ from aiohttp import web
 
 
 def shared_http() -> None:
-    import bot.server
-    from bot.app import Services
+    import bot.wiring.server
+    from bot.wiring.app import Services
 
-    original: Callable[..., web.Application] = bot.server.web_app
+    original: Callable[..., web.Application] = bot.wiring.server.web_app
 
     def web_app(bolt: Any, services: Services, *, sweep: bool = True) -> web.Application:
         app = original(bolt, services, sweep=sweep)
@@ -44,16 +44,17 @@ def shared_http() -> None:
         app.cleanup_ctx.insert(0, session)
         return app
 
-    bot.server.web_app = web_app  # bot.cli imports it at call time
+    bot.wiring.server.web_app = web_app  # bot.wiring.cli imports it at call time
 
 
 def cached_users() -> None:
     """users.info answers kept for 10 minutes per process, as the dispatcher already keeps
-    profiles (bot/delivery.py `_profile`), for the lookups the listeners make before an ack."""
+    profiles (bot/delivery/dispatcher.py `_profile`), for the lookups the listeners make before
+    an ack."""
     import time
 
     import handlers.support
-    from bot.validation import Teammate
+    from bot.intro.validation import Teammate
 
     original = handlers.support.teammate
     cache: dict[str, tuple[float, Teammate | None]] = {}
@@ -81,7 +82,7 @@ def main() -> int:
     for name in names.split(","):
         if name and name != "none":
             VARIANTS[name]()
-    from bot.cli import main as introbot
+    from bot.wiring.cli import main as introbot
 
     return introbot(rest.split())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Services
+from bot.wiring.app import Services
 from handlers import actions, commands, events, files, home, shortcuts, views
 
 

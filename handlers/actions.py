@@ -9,10 +9,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.states import Action, Status
-from bot.workflow import TransitionError, UnknownRequest
+from bot.intro.states import Action, Status
+from bot.intro.workflow import TransitionError, UnknownRequest
+from bot.rendering import messages
+from bot.wiring.app import Services
 from handlers.support import (
     act_and_deliver,
     open_view,

@@ -9,10 +9,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.command_text import parse_command
-from bot.directory import ContactInput
+from bot.intro.command_text import parse_command
+from bot.intro.directory import ContactInput
+from bot.rendering import messages
+from bot.wiring.app import Services
 from handlers.support import is_admin, open_intro_modal, teammate, workspace_names
 from handlers.views import refresh_suggestions
 

@@ -10,9 +10,9 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.linkedin import NotAConnectionsExport, parse_connections
+from bot.intro.linkedin import NotAConnectionsExport, parse_connections
+from bot.rendering import messages
+from bot.wiring.app import Services
 
 MAX_FILE_MB = 20
 PROGRESS_STEPS = 10

@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.directory import ContactInput
-from bot.validation import say
+from bot.intro.directory import ContactInput
+from bot.intro.validation import say
+from bot.rendering import messages
+from bot.wiring.app import Services
 from handlers.support import open_view, publish_home, submitted_values
 
 

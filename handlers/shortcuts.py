@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.names import find_prospect
+from bot.intro.names import find_prospect
+from bot.rendering import messages
+from bot.wiring.app import Services
 from handlers.support import open_intro_modal, teammate
 from handlers.views import refresh_suggestions
 

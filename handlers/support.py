@@ -11,11 +11,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.states import Action, IllegalTransition
-from bot.validation import Teammate
-from bot.workflow import NotYourRequest, TransitionError, UnknownRequest
+from bot.intro.states import Action, IllegalTransition
+from bot.intro.validation import Teammate
+from bot.intro.workflow import NotYourRequest, TransitionError, UnknownRequest
+from bot.rendering import messages
+from bot.wiring.app import Services
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.app import Services
-from bot.states import Action
-from bot.validation import RequestDraft, Review, Teammate, review_draft, say
+from bot.intro.states import Action
+from bot.intro.validation import RequestDraft, Review, Teammate, review_draft, say
+from bot.rendering import messages
+from bot.wiring.app import Services
 from handlers.support import act_and_deliver, submitted_values, teammate, teammates
 
 logger = logging.getLogger(__name__)

@@ -51,7 +51,7 @@ def create_engine_for(url: str) -> AsyncEngine:
         engine = create_async_engine(target)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    # Enough kept-open connections for the listeners' work slots (bot.app.WORK_SLOTS) and the
+    # Enough kept-open connections for the listeners' work slots (bot.wiring.app.WORK_SLOTS) and the
     # dispatcher's sends: past pool_size, every checkout opens and closes a connection, a
     # new server process each time on PostgreSQL.
     return create_async_engine(target, pool_size=20, max_overflow=5, pool_pre_ping=True)

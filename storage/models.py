@@ -83,7 +83,7 @@ class IntroRequest(Base):
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The target's folded surname (bot.matching.person_surname_key): the open-asks check is an
+    # The target's folded surname (bot.intro.matching.person_surname_key): the open-asks check is an
     # index lookup on it, with accents and case already out of the way.
     target_surname_key: Mapped[str] = mapped_column(String(150), default="", server_default="")
     account_owner_id: Mapped[str | None] = mapped_column(String(32))

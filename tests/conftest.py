@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from bot.local_stack import LocalStack
+from bot.standin.stack import LocalStack
 from storage.db import sync_url
 from storage.migrate import upgrade_to_head
 from storage.models import Base

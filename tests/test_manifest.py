@@ -11,6 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "slack"
+REFERENCE = ROOT / "bot" / "standin" / "reference" / "web_api_methods.json"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_manifest_declares_each_surface(manifest: dict) -> None:
 
 
 def test_bot_scopes_are_the_fewest_that_cover_the_methods_used(manifest: dict) -> None:
-    methods = json.loads((ROOT / "bot" / "slack_reference" / "web_api_methods.json").read_text())
+    methods = json.loads((REFERENCE).read_text())
     used = [
         "chat.postMessage",
         "chat.update",
@@ -71,11 +72,11 @@ def test_vendored_web_api_reference_matches_the_shared_copy() -> None:
     shared = SHARED / "web_api_methods.json"
     if not shared.exists():
         pytest.skip(f"no shared reference at {shared}")
-    vendored = ROOT / "bot" / "slack_reference" / "web_api_methods.json"
+    vendored = REFERENCE
     assert json.loads(vendored.read_text()) == json.loads(shared.read_text())
 
 
 def test_the_local_stand_in_grants_exactly_the_manifest_scopes(manifest: dict) -> None:
-    from bot.local_stack import BOT_SCOPES
+    from bot.standin.stack import BOT_SCOPES
 
     assert set(BOT_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])

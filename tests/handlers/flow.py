@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import slack_payloads as payloads
-from bot.local_stack import LocalStack
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 
 REQUESTER = "U0REQUESTER"
 CONNECTOR = "U0CONNECTOR"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot import slack_payloads as payloads
-from bot.local_stack import LocalStack
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import slack_payloads as payloads
-from bot.local_stack import LocalStack
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 from tests.handlers.flow import CONNECTOR, card_text, good_values, submit
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.local_stack import LocalStack
+from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
     CONNECTOR,
     OTHER,

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot import slack_payloads as payloads
-from bot.local_stack import LocalStack
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 
 
 async def test_bad_signature_is_refused_with_401(stack: LocalStack) -> None:

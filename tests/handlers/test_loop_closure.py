@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import slack_payloads as payloads
-from bot.clock import ManualClock
-from bot.local_stack import LocalStack
-from bot.states import Action, Status
-from bot.validation import RequestDraft, Teammate
+from bot.intro.clock import ManualClock
+from bot.intro.states import Action, Status
+from bot.intro.validation import RequestDraft, Teammate
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 from storage.models import DeliveryStatus, MessageKind, OutboundMessage
 from tests.handlers.flow import (
     CONNECTOR,

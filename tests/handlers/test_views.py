@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot import validation
-from bot.local_stack import LocalStack
+from bot.intro import validation
+from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import slack_payloads as payloads
-from bot.directory import ContactInput
-from bot.local_stack import LocalStack
+from bot.intro.directory import ContactInput
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
     CONNECTOR,
     OTHER,

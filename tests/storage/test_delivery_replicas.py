@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, insert, select
 
-from bot.fake_slack import FakeSlack
+from bot.standin.web_api import FakeSlack
 from storage.db import sync_url
 from storage.models import IntroRequest, OutboundMessage
 

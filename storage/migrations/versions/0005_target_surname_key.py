@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.matching import person_surname_key
+from bot.intro.matching import person_surname_key
 
 revision: str = "0005"
 down_revision: str | None = "0004"

@@ -1,0 +1,460 @@
+"""Delivery of outbound messages: claim rows with a lease, send them to Slack, record the result.
+
+The database is the source of truth: rows are written by the workflow in the same transaction
+as the state change that promises them. `deliver()` sends new rows at once; `sweep()` picks up
+whatever is due or whose lease ran out (a crash mid-send), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import CTE, ColumnElement, or_, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.intro.cadence import WorkingHours
+from bot.intro.clock import Clock
+from bot.intro.directory import Directory
+from bot.intro.states import Status
+from bot.intro.workflow import IntroWorkflow
+from bot.rendering import messages
+from storage.models import (
+    CARD_KINDS,
+    Contact,
+    DeliveryStatus,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+)
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+# Slack errors that no retry will fix: the message is marked failed.
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "channel_not_found",
+        "cannot_dm_bot",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "not_in_channel",
+        "missing_scope",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+    }
+)
+MAX_ATTEMPTS = 8
+PROFILE_TTL = 6 * 3600.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: AsyncWebClient,
+        clock: Clock,
+        workflow: IntroWorkflow,
+        *,
+        working_hours: WorkingHours | None = None,
+        directory: Directory | None = None,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+        concurrency: int = 8,
+        batch: int = 128,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._clock = clock
+        self._workflow = workflow
+        self._working_hours = working_hours
+        self._directory = directory
+        # Host and pid name the process holding a lease, for whoever looks at a stuck row.
+        self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = lease
+        self._batch = batch
+        # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._profiles: dict[str, tuple[str | None, str, float]] = {}
+
+    def use_session(self, session: aiohttp.ClientSession) -> None:
+        self._client.session = session
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send these rows now, if no one else holds them."""
+        if ids:
+            await self._send_all(await self._claim(ids=list(ids)))
+
+    async def sweep(self, limit: int | None = None) -> int:
+        """Send what is due, including rows whose sender died mid-send. Returns the count."""
+        claimed = await self._claim(limit=limit or self._batch)
+        await self._send_all(claimed)
+        return len(claimed)
+
+    async def _claim(
+        self, *, ids: list[int] | None = None, limit: int = 100
+    ) -> list[OutboundMessage]:
+        now = self._clock.now()
+        limit = limit if ids is None else len(ids)
+        pending = (OutboundMessage.status == DeliveryStatus.PENDING) & (
+            OutboundMessage.due_at <= now
+        )
+        lapsed = (OutboundMessage.status == DeliveryStatus.SENDING) & (
+            OutboundMessage.lease_expires_at < now
+        )
+        async with self._sessions.begin() as session:
+            claim = update(OutboundMessage)
+            if session.get_bind().dialect.name == "postgresql":
+                claim = claim.where(
+                    OutboundMessage.id == _claimable(pending, lapsed, ids, limit).c.id
+                )
+            else:
+                candidates = select(OutboundMessage.id).where(or_(pending, lapsed))
+                if ids is not None:
+                    candidates = candidates.where(OutboundMessage.id.in_(ids))
+                candidates = candidates.order_by(OutboundMessage.due_at, OutboundMessage.id)
+                claim = claim.where(
+                    OutboundMessage.id.in_(candidates.limit(limit).scalar_subquery())
+                )
+            # The due condition is repeated in the UPDATE: on SQLite this compare-and-set is
+            # what makes the claim atomic.
+            result = await session.scalars(
+                claim.where(or_(pending, lapsed))
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_owner=self._owner,
+                    lease_expires_at=now + self._lease,
+                    attempts=OutboundMessage.attempts + 1,
+                )
+                .returning(OutboundMessage)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(result.all(), key=lambda m: (m.due_at, m.id))
+
+    async def _send_all(self, claimed: list[OutboundMessage]) -> None:
+        # A request's messages go in order (its card before the card's refresh); different
+        # requests' messages go side by side.
+        by_request: dict[int | None, list[OutboundMessage]] = {}
+        for message in claimed:
+            by_request.setdefault(message.request_id, []).append(message)
+        # The batch's requests, and the cards its refreshes update, in one checkout.
+        requests, cards = await self._context(claimed)
+        await asyncio.gather(
+            *(
+                self._send_in_order(group, requests.get(request_id) if request_id else None, cards)
+                for request_id, group in by_request.items()
+            )
+        )
+
+    async def _context(
+        self, claimed: list[OutboundMessage]
+    ) -> tuple[dict[int, IntroRequest], dict[tuple[int, str], OutboundMessage]]:
+        request_ids = {m.request_id for m in claimed if m.request_id is not None}
+        refreshed = {m.request_id for m in claimed if m.kind == MessageKind.CARD_REFRESH}
+        if not request_ids:
+            return {}, {}
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(IntroRequest).where(IntroRequest.id.in_(request_ids))
+            )
+            requests = {request.id: request for request in found}
+            cards: dict[tuple[int, str], OutboundMessage] = {}
+            if refreshed:
+                for card in await session.scalars(
+                    select(OutboundMessage).where(
+                        OutboundMessage.request_id.in_(refreshed),
+                        OutboundMessage.kind.in_(CARD_KINDS),
+                    )
+                ):
+                    cards[(card.request_id or 0, card.kind)] = card
+        return requests, cards
+
+    async def _send_in_order(
+        self,
+        messages: list[OutboundMessage],
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
+    ) -> None:
+        for message in messages:
+            async with self._slots:
+                await self._send(message, request, cards)
+
+    async def _send(
+        self,
+        message: OutboundMessage,
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
+    ) -> None:
+        try:
+            channel, ts = await self._post(message, request, cards)
+        except SlackApiError as exc:
+            await self._failed(message, exc)
+            return
+        except _Moot as exc:
+            await self._finish(message, DeliveryStatus.CANCELLED, error=str(exc))
+            return
+        except _NotYet as exc:
+            await self._reschedule(message, str(exc), exc.until, count_attempt=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
+            logger.warning("delivery of message %s failed: %r", message.id, exc)
+            await self._reschedule(
+                message, repr(exc), self._clock.now() + _backoff(message.attempts)
+            )
+            return
+        await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
+        if message.kind in CARD_KINDS and message.request_id is not None:
+            # A refresh later in this batch updates the card just sent.
+            message.status, message.slack_channel_id, message.slack_ts = (
+                DeliveryStatus.SENT,
+                channel,
+                ts,
+            )
+            cards[(message.request_id, message.kind)] = message
+
+    async def _post(
+        self,
+        message: OutboundMessage,
+        request: IntroRequest | None,
+        cards: dict[tuple[int, str], OutboundMessage],
+    ) -> tuple[str | None, str | None]:
+        if request is None:
+            raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
+        kind = MessageKind(message.kind)
+        if kind is MessageKind.REMINDER:
+            return await self._post_reminder(message, request)
+        if kind is MessageKind.CARD_REFRESH:
+            card_row = cards.get((request.id, message.data["card"]))
+            if card_row is None or card_row.status == DeliveryStatus.FAILED:
+                return None, None  # nothing to refresh
+            if card_row.status != DeliveryStatus.SENT:
+                # The card is still on its way; refresh once it has a ts to update.
+                raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
+            rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
+            await self._client.chat_update(
+                channel=card_row.slack_channel_id or "",
+                ts=card_row.slack_ts or "",
+                text=rendered.text,
+                blocks=rendered.blocks,
+            )
+            return card_row.slack_channel_id, card_row.slack_ts
+        if kind is MessageKind.NOTICE:
+            rendered = messages.notice(request, message.data["event"], message.data)
+        else:
+            rendered = await self._card(kind, request, message.data)
+        response = await self._client.chat_postMessage(
+            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+        )
+        return response.get("channel"), response.get("ts")
+
+    async def _stale_tie(self, request: IntroRequest) -> Contact | None:
+        """The connector's recorded tie to the target, when over a year old and unconfirmed."""
+        if self._directory is None or request.status != Status.AWAITING_CONNECTOR:
+            return None
+        tie = await self._directory.tie(
+            request.team_id, request.connector_id, request.target_name, request.target_company
+        )
+        return tie if tie is not None and Directory.is_stale(tie, self._clock.now()) else None
+
+    async def _post_reminder(
+        self, message: OutboundMessage, request: IntroRequest
+    ) -> tuple[str | None, str | None]:
+        if request.status not in message.data.get("expects", []):
+            raise _Moot(f"request is {request.status} now")
+        if await self._superseded(message):
+            raise _Moot("a later reminder covers this one")
+        if self._working_hours is not None:
+            now = self._clock.now()
+            tz, _ = await self._profile(message.recipient_id)
+            opens = self._working_hours.next_opening(now, tz)
+            if opens > now:
+                raise _NotYet("outside the recipient's working hours", opens)
+        reminder = message.data["reminder"]
+        secondary = (
+            await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
+        )
+        names = {user_id: (await self._profile(user_id))[1] for user_id in secondary}
+        rendered = messages.reminder(request, reminder, secondary, names)
+        response = await self._client.chat_postMessage(
+            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+        )
+        return response.get("channel"), response.get("ts")
+
+    async def _superseded(self, message: OutboundMessage) -> bool:
+        """After downtime several reminders may be due at once; only the latest is worth it."""
+        async with self._sessions() as session:
+            later = await session.scalar(
+                select(OutboundMessage.id)
+                .where(
+                    OutboundMessage.request_id == message.request_id,
+                    OutboundMessage.kind == MessageKind.REMINDER,
+                    OutboundMessage.id != message.id,
+                    OutboundMessage.due_at > message.due_at,
+                    OutboundMessage.due_at <= self._clock.now(),
+                    OutboundMessage.status.in_(
+                        [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT]
+                    ),
+                )
+                .limit(1)
+            )
+            return later is not None
+
+    async def _profile(self, user_id: str) -> tuple[str | None, str]:
+        """A user's time zone and name from users.info, kept for a few hours."""
+        cached = self._profiles.get(user_id)
+        if cached and cached[2] > time.monotonic():
+            return cached[0], cached[1]
+        try:
+            user = (await self._client.users_info(user=user_id))["user"]
+            tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
+        except SlackApiError as exc:
+            logger.info("no profile for %s: %s", user_id, exc.response.get("error"))
+            tz, name = None, ""
+        self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
+        return tz, name
+
+    async def _card(
+        self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
+    ) -> messages.Message:
+        if kind is MessageKind.CONNECTOR_CARD:
+            return messages.connector_card(request, await self._stale_tie(request))
+        if kind is MessageKind.OWNER_CARD:
+            return messages.owner_card(request)
+        return messages.requester_card(request, data.get("advice", []))
+
+    async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
+        error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        status_code = exc.response.status_code if exc.response is not None else 0
+        if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
+            logger.error(
+                "message %s to %s failed for good: %s", message.id, message.recipient_id, error
+            )
+            await self._finish(message, DeliveryStatus.FAILED, error=error or str(exc))
+            if message.kind in (
+                MessageKind.CONNECTOR_CARD,
+                MessageKind.OWNER_CARD,
+                MessageKind.REMINDER,
+            ):
+                await self.deliver(await self._workflow.report_undeliverable(message, error))
+            return
+        delay = _backoff(message.attempts)
+        if status_code == 429:
+            delay = timedelta(seconds=max(1, _int(exc.response.headers.get("Retry-After"), 1)))
+        await self._reschedule(message, error or str(exc), self._clock.now() + delay)
+
+    async def _finish(
+        self,
+        message: OutboundMessage,
+        status: DeliveryStatus,
+        *,
+        channel: str | None = None,
+        ts: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == message.id,
+                    OutboundMessage.lease_owner == self._owner,
+                    OutboundMessage.status == DeliveryStatus.SENDING,
+                )
+                .values(
+                    status=status,
+                    slack_channel_id=channel,
+                    slack_ts=ts,
+                    last_error=error,
+                    sent_at=self._clock.now() if status is DeliveryStatus.SENT else None,
+                    lease_expires_at=None,
+                )
+            )
+
+    async def _reschedule(
+        self, message: OutboundMessage, error: str, until: datetime, *, count_attempt: bool = True
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": DeliveryStatus.PENDING,
+            "due_at": until,
+            "last_error": error,
+            "lease_expires_at": None,
+        }
+        if not count_attempt:
+            values["attempts"] = OutboundMessage.attempts - 1
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == message.id,
+                    OutboundMessage.lease_owner == self._owner,
+                    OutboundMessage.status == DeliveryStatus.SENDING,
+                )
+                .values(**values)
+            )
+
+
+def _claimable(
+    pending: ColumnElement[bool], lapsed: ColumnElement[bool], ids: list[int] | None, limit: int
+) -> CTE:
+    """PostgreSQL: the first `limit` claimable rows, locked, skipping rows other replicas hold.
+
+    Each way a row can be claimable is its own index-ordered, limited scan (pending rows by
+    due_at; rows whose lease lapsed), merged afterwards. One scan with an OR would collect and
+    sort every due row on every claim, so a claim would cost more the larger the backlog.
+    The scans are MATERIALIZED CTEs: as an IN (subquery), PostgreSQL may run the LIMIT once per
+    outer row and claim far more than a batch.
+    """
+    scans = []
+    for name, condition in (("pending", pending), ("lapsed", lapsed)):
+        scan = select(OutboundMessage.id, OutboundMessage.due_at).where(condition)
+        if ids is not None:
+            scan = scan.where(OutboundMessage.id.in_(ids))
+        scans.append(
+            scan.order_by(OutboundMessage.due_at, OutboundMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte(name)
+            .prefix_with("MATERIALIZED")
+        )
+    either = union_all(*(select(scan.c.id, scan.c.due_at) for scan in scans)).subquery("either")
+    return select(either.c.id).order_by(either.c.due_at, either.c.id).limit(limit).cte("claimable")
+
+
+class _NotYet(Exception):
+    """Not now: the message depends on something not there yet, or waits for working hours."""
+
+    def __init__(self, why: str, until: datetime) -> None:
+        super().__init__(why)
+        self.until = until
+
+
+class _Moot(Exception):
+    """The message no longer makes sense: its request moved on."""
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(300.0, 2.0 ** max(0, attempts - 1))
+    return timedelta(seconds=base * random.uniform(0.5, 1.5))

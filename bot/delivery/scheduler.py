@@ -1,0 +1,40 @@
+"""APScheduler only ticks the sweep; the schedule itself lives in the database."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.wiring.app import Services
+
+logger = logging.getLogger(__name__)
+
+
+async def sweep_until_idle(services: Services) -> int:
+    """Deliver batches until nothing is due; returns how many messages were handled."""
+    total = 0
+    try:
+        while (handled := await services.dispatcher.sweep()) > 0:
+            total += handled
+        await services.workflow.forget_events_before(services.clock.now() - timedelta(days=1))
+    except Exception:  # noqa: BLE001 - the next tick tries again
+        logger.exception("sweep failed")
+    return total
+
+
+def start_sweeper(services: Services) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        services.tracked(sweep_until_idle),
+        "interval",
+        args=[services],
+        seconds=services.settings.sweep_interval_seconds,
+        next_run_time=datetime.now(UTC),  # first tick at start: deliver what came due while down
+        max_instances=1,
+        coalesce=True,
+        id="sweep",
+    )
+    scheduler.start()
+    return scheduler

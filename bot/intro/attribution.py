@@ -1,0 +1,281 @@
+"""Which connectors source meetings and deals: the funnel, its timings, and the CRM export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    CompoundSelect,
+    Label,
+    Row,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.intro.states import Outcome, Status
+from storage.models import IntroRequest, RequestEvent
+
+STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
+_MEETING = {Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
+_OPPORTUNITY = {Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
+# Rows read from the database at a time (the export).
+PARTITION = 2000
+
+
+@dataclass
+class Funnel:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    # step -> median hours, where the stats message shows them (the workspace, the viewer).
+    medians: dict[str, float] = field(default_factory=dict)
+
+    def rate(self, stage: str) -> float | None:
+        """Conversion from the stage before."""
+        index = STAGES.index(stage)
+        before = self.counts[STAGES[index - 1]] if index else 0
+        return self.counts[stage] / before if index and before else None
+
+    def median_hours(self, step: str) -> float | None:
+        value = self.medians.get(step)
+        return None if value is None else round(value, 1)
+
+
+@dataclass
+class Report:
+    workspace: Funnel
+    by_connector: dict[str, Funnel]
+    by_requester: dict[str, Funnel]
+    thanked: list[tuple[str, int]]  # connectors whose intros got an outcome reported
+
+
+def _scope(team_id: str, user_id: str | None) -> ColumnElement[bool]:
+    scope = IntroRequest.team_id == team_id
+    if user_id is not None:
+        scope &= (IntroRequest.requester_id == user_id) | (IntroRequest.connector_id == user_id)
+    return scope
+
+
+def _accepted_at() -> Label[Any]:
+    """When the connector first accepted: the request's own events, by their index."""
+    return (
+        select(func.min(RequestEvent.at))
+        .where(
+            RequestEvent.request_id == IntroRequest.id,
+            RequestEvent.to_status == Status.CHECKING_WITH_TARGET,
+        )
+        .correlate(IntroRequest)
+        .scalar_subquery()
+        .label("accepted_at")
+    )
+
+
+def _stage_counts(base: CTE) -> CompoundSelect[Any]:
+    """Per connector and per requester: how many requests reached each stage, then how many
+    had an outcome reported (the thanks)."""
+    reached = [
+        func.count(),
+        func.count(base.c.accepted_at),
+        func.count(base.c.intro_made_at),
+        func.count(case((base.c.outcome.in_(_MEETING), 1))),
+        func.count(case((base.c.outcome.in_(_OPPORTUNITY), 1))),
+        func.count(case((base.c.outcome == Outcome.CLOSED_WON, 1))),
+        func.count(base.c.outcome),
+    ]
+    return union_all(
+        select(literal("connector"), base.c.connector_id, *reached).group_by(base.c.connector_id),
+        select(literal("requester"), base.c.requester_id, *reached).group_by(base.c.requester_id),
+    )
+
+
+def _steps(base: CTE, dialect: str) -> dict[str, ColumnElement[Any]]:
+    """Each step's duration in hours, in SQL (NULL where the step was not reached)."""
+    pairs = {
+        "request_to_accept": (base.c.created_at, base.c.accepted_at),
+        "accept_to_intro": (base.c.accepted_at, base.c.intro_made_at),
+        "intro_to_outcome": (base.c.intro_made_at, base.c.outcome_at),
+    }
+    if dialect == "postgresql":
+        return {
+            step: func.extract("epoch", end - start) / 3600.0
+            for step, (start, end) in pairs.items()
+        }
+    # SQLite keeps UTC datetimes as text, which julianday() reads.
+    return {
+        step: (func.julianday(end) - func.julianday(start)) * 24.0
+        for step, (start, end) in pairs.items()
+    }
+
+
+async def _medians(
+    session: AsyncSession, dialect: str, base: CTE, where: ColumnElement[bool] | None = None
+) -> dict[str, float]:
+    steps = _steps(base, dialect)
+    if dialect == "postgresql":
+        statement = select(
+            *(func.percentile_cont(0.5).within_group(hours) for hours in steps.values())
+        )
+        if where is not None:
+            statement = statement.where(where)
+        found = (await session.execute(statement)).one()
+        return {step: float(v) for step, v in zip(steps, found, strict=True) if v is not None}
+    # SQLite has no percentile function: its (small) workspaces' durations come back to Python.
+    statement = select(*steps.values())
+    if where is not None:
+        statement = statement.where(where)
+    values: dict[str, list[float]] = {step: [] for step in steps}
+    for row in await session.execute(statement):
+        for step, hours in zip(steps, row, strict=True):
+            if hours is not None:
+                values[step].append(float(hours))
+    return {step: statistics.median(found) for step, found in values.items() if found}
+
+
+class Attribution:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def _rows(self, team_id: str, user_id: str | None = None) -> AsyncIterator[Row[Any]]:
+        """The columns the export needs, a partition at a time, in id order."""
+        statement = (
+            select(
+                IntroRequest.id,
+                IntroRequest.target_name,
+                IntroRequest.target_company,
+                IntroRequest.connector_id,
+                IntroRequest.requester_id,
+                IntroRequest.requester_name,
+                IntroRequest.status,
+                IntroRequest.outcome,
+                IntroRequest.created_at,
+                IntroRequest.intro_made_at,
+                IntroRequest.followed_up_at,
+                IntroRequest.outcome_at,
+                _accepted_at(),
+            )
+            .where(_scope(team_id, user_id))
+            .order_by(IntroRequest.id)
+            .execution_options(yield_per=PARTITION)
+        )
+        async with self._sessions() as session:
+            result = await session.stream(statement)
+            async for partition in result.partitions():
+                for row in partition:
+                    yield row  # type: ignore[misc]  # a Row; its typed-tuple stub disagrees
+
+    async def report(
+        self, team_id: str, user_id: str | None = None, *, viewer: str | None = None
+    ) -> Report:
+        """The funnel for the workspace, or (with user_id) just one person's asks and intros.
+
+        Counted in SQL, so a history of a million requests never comes into the process.
+        Median times are given where the messages show them: for the viewer's own asks
+        (`viewer`, or `user_id`), and for the whole workspace unless scoped to one person."""
+        viewer = viewer or user_id
+        base = (
+            select(
+                IntroRequest.connector_id,
+                IntroRequest.requester_id,
+                IntroRequest.outcome,
+                IntroRequest.created_at,
+                IntroRequest.intro_made_at,
+                IntroRequest.outcome_at,
+                _accepted_at(),
+            )
+            .where(_scope(team_id, user_id))
+            .cte("base")
+        )
+        report = Report(Funnel(), {}, {}, [])
+        thanked: Counter[str] = Counter()
+        async with self._sessions() as session:
+            dialect = session.get_bind().dialect.name
+            for side, person, *counts, with_outcome in await session.execute(_stage_counts(base)):
+                funnel = Funnel(counts=dict(zip(STAGES, counts, strict=True)))
+                if side == "connector":
+                    report.by_connector[person] = funnel
+                    for stage in STAGES:
+                        report.workspace.counts[stage] += funnel.counts[stage]
+                    thanked[person] = with_outcome
+                else:
+                    report.by_requester[person] = funnel
+            if user_id is None:  # one person's report (the Home tab) shows only their own
+                report.workspace.medians = await _medians(session, dialect, base)
+            if viewer in report.by_requester:
+                report.by_requester[viewer].medians = await _medians(
+                    session, dialect, base, base.c.requester_id == viewer
+                )
+        report.thanked = [(who, n) for who, n in thanked.most_common(5) if n]
+        return report
+
+    async def export_csv(self, team_id: str, names: dict[str, str]) -> str:
+        """One row per request, columns named the way CRM lead imports expect."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "Request ID",
+                "First Name",
+                "Last Name",
+                "Company",
+                "Lead Source",
+                "Lead Source Detail",
+                "Referred By",
+                "Referred By Slack ID",
+                "Requested By",
+                "Requested By Slack ID",
+                "Status",
+                "Outcome",
+                "Requested Date",
+                "Accepted Date",
+                "Intro Date",
+                "Followed Up Date",
+                "Outcome Date",
+            ]
+        )
+        async for request in self._rows(team_id):
+            first, _, last = request.target_name.partition(" ")
+            writer.writerow(
+                _safe_cell(value)
+                for value in [
+                    request.id,
+                    first,
+                    last,
+                    request.target_company,
+                    "Warm Introduction",
+                    "introbot",
+                    names.get(request.connector_id, request.connector_id),
+                    request.connector_id,
+                    names.get(request.requester_id, request.requester_name or request.requester_id),
+                    request.requester_id,
+                    request.status,
+                    request.outcome or "",
+                    _day(request.created_at),
+                    _day(request.accepted_at),
+                    _day(request.intro_made_at),
+                    _day(request.followed_up_at),
+                    _day(request.outcome_at),
+                ]
+            )
+        return out.getvalue()
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else ""
+
+
+def _safe_cell(value: object) -> object:
+    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -1,0 +1,102 @@
+"""When reminders fall due, and when a person may receive them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.intro.durations import parse_duration
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HOURS = re.compile(
+    r"^\s*(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?"
+    r"(?:\s+(mon|tue|wed|thu|fri|sat|sun)\s*-\s*(mon|tue|wed|thu|fri|sat|sun))?\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """A daily window on some weekdays, in each recipient's own time zone; None means always."""
+
+    start: time
+    end: time
+    weekdays: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours | None:
+        if text.strip().lower() == "always":
+            return None
+        match = _HOURS.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not working hours such as '9-17 mon-fri' or 'always'")
+        h1, m1, h2, m2, d1, d2 = match.groups()
+        start, end = time(int(h1), int(m1 or 0)), time(int(h2) % 24, int(m2 or 0))
+        if not start < end and (h2, m2) != ("24", None):
+            raise ValueError(f"{text!r}: the day must start before it ends")
+        first, last = _DAYS.index((d1 or "mon").lower()), _DAYS.index((d2 or "fri").lower())
+        days = range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)]
+        return cls(start, end, frozenset(days))
+
+    def next_opening(self, moment: datetime, tz_name: str | None) -> datetime:
+        """`moment` if it falls inside the window in that zone, else when the window next opens."""
+        zone = _zone(tz_name)
+        local = moment.astimezone(zone)
+        for offset in range(8):
+            day = (local + timedelta(days=offset)).date()
+            if day.weekday() not in self.weekdays:
+                continue
+            opens = datetime.combine(day, self.start, zone)
+            closes = (
+                datetime.combine(day, self.end, zone)
+                if self.end != time(0)
+                else (datetime.combine(day + timedelta(days=1), time(0), zone))
+            )
+            if local < opens:
+                return opens.astimezone(moment.tzinfo)
+            if local < closes:
+                return moment
+        return moment  # no weekday at all: never hold a message back forever
+
+
+def _zone(tz_name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` weekdays after `start` (Saturdays and Sundays don't count)."""
+    moment = start
+    while days > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    return moment
+
+
+@dataclass(frozen=True)
+class Cadence:
+    nudge_after: timedelta = timedelta(days=2)
+    follow_up_after: timedelta = timedelta(hours=20)
+    outcome_after: timedelta = timedelta(days=7)
+    nudges: int = 2
+
+    @classmethod
+    def from_text(cls, nudge_after: str, follow_up_after: str, outcome_after: str) -> Cadence:
+        return cls(
+            parse_duration(nudge_after),
+            parse_duration(follow_up_after),
+            parse_duration(outcome_after),
+        )
+
+    def nudge_due(self, start: datetime) -> datetime:
+        """Nudges wait working days when given in days ("2d" skips a weekend), else plain time."""
+        if self.nudge_after >= timedelta(days=1) and self.nudge_after % timedelta(days=1) == (
+            timedelta(0)
+        ):
+            return add_working_days(start, self.nudge_after.days)
+        return start + self.nudge_after

@@ -1,0 +1,508 @@
+"""Who knows whom, how hard each connector may be asked, and who owns which account.
+
+Slack-free, like the workflow. A teammate's contacts are theirs alone: other people only ever
+see the suggestions they produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.intro.clock import Clock
+from bot.intro.linkedin import ParsedExport
+from bot.intro.matching import (
+    company_key,
+    company_score,
+    name_key,
+    name_score,
+    parse_person,
+    surname_key,
+)
+from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
+from storage.models import (
+    AccountOwner,
+    ConnectorPrefs,
+    Contact,
+    IntroRequest,
+    WorkspaceSettings,
+)
+
+CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
+STALE_TIE = timedelta(days=365)
+IMPORT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    name: str
+    company: str = ""
+    title: str = ""
+    email: str = ""
+    closeness: str = "met_once"
+    since: date | None = None
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    user_id: str
+    score: float
+    closeness: str
+    since: date | None
+    open_asks: int
+    intros_made: int
+    contact_name: str
+    contact_company: str
+
+
+@dataclass(frozen=True)
+class PacingProblem:
+    code: str  # max_open, max_per_30_days, snoozed, blocked_company
+    detail: str
+
+
+@dataclass
+class AskReview:
+    """What the directory knows that bears on one ask, before it is sent."""
+
+    mine: IntroRequest | None = None  # the requester's own open ask for this person
+    held_by_others: list[IntroRequest] = field(default_factory=list)
+    pacing: PacingProblem | None = None  # the first of the connector's limits it breaks
+    next_best: str | None = None  # who else to ask, when a limit is in the way
+    enforce_pacing: bool = False  # the workspace blocks (not just warns) on limits
+    account_owner: str | None = None  # approves first, unless already part of the ask
+
+
+def _identity(entry: ContactInput) -> str:
+    if entry.email.strip():
+        return entry.email.strip().lower()
+    return f"{name_key(entry.name)}|{company_key(entry.company)}"
+
+
+class Directory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    # --- contacts ----------------------------------------------------------------------
+
+    def _values(self, entry: ContactInput) -> dict[str, object]:
+        key = name_key(entry.name)
+        return {
+            "name": entry.name.strip()[:200],
+            "name_key": key[:200],
+            "surname_key": surname_key(key)[:100],
+            "company": entry.company.strip()[:200],
+            "company_key": company_key(entry.company)[:200],
+            "title": entry.title.strip()[:200],
+            "email": entry.email.strip().lower()[:254],
+            "closeness": entry.closeness,
+            "since": entry.since,
+        }
+
+    async def add_contact(
+        self, team_id: str, owner_id: str, entry: ContactInput, source: str = "manual"
+    ) -> tuple[Contact, bool]:
+        """Record or update someone the owner knows; True when it was new."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            existing = await session.scalar(
+                select(Contact).where(
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                    Contact.identity_key == _identity(entry),
+                )
+            )
+            if existing is not None:
+                for name, value in self._values(entry).items():
+                    setattr(existing, name, value)
+                existing.updated_at = now
+                existing.confirmed_at = now
+                return existing, False
+            contact = Contact(
+                team_id=team_id,
+                owner_id=owner_id,
+                identity_key=_identity(entry),
+                source=source,
+                confirmed_at=now,
+                created_at=now,
+                updated_at=now,
+                **self._values(entry),
+            )
+            session.add(contact)
+            return contact, True
+
+    async def import_connections(
+        self,
+        team_id: str,
+        owner_id: str,
+        export: ParsedExport,
+        progress: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> ImportReport:
+        """Upsert a LinkedIn export: re-importing updates instead of duplicating."""
+        report = ImportReport(skipped=list(export.skipped))
+        now = self._clock.now()
+        total = len(export.connections)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    Contact.identity_key,
+                    Contact.id,
+                    Contact.name,
+                    Contact.company,
+                    Contact.title,
+                    Contact.since,
+                ).where(Contact.team_id == team_id, Contact.owner_id == owner_id)
+            )
+            known = {row.identity_key: row for row in rows}
+        seen: set[str] = set()
+        for start in range(0, total, IMPORT_BATCH):
+            batch = export.connections[start : start + IMPORT_BATCH]
+            inserts: list[dict[str, object]] = []
+            updates: list[dict[str, object]] = []
+            for connection in batch:
+                entry = ContactInput(
+                    name=connection.name,
+                    company=connection.company,
+                    title=connection.title,
+                    email=connection.email,
+                    since=connection.connected_on,
+                )
+                identity = _identity(entry)
+                if identity in seen:
+                    report.skipped.append((0, f"{connection.name}: listed twice"))
+                    continue
+                seen.add(identity)
+                values = self._values(entry)
+                old = known.get(identity)
+                if old is None:
+                    inserts.append(
+                        {
+                            **values,
+                            "team_id": team_id,
+                            "owner_id": owner_id,
+                            "identity_key": identity,
+                            "source": "linkedin",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                elif (old.name, old.company, old.title, old.since) != (
+                    values["name"],
+                    values["company"],
+                    values["title"],
+                    values["since"],
+                ):
+                    # What LinkedIn says changes; how well they know them stays theirs.
+                    changed = {k: v for k, v in values.items() if k != "closeness"}
+                    updates.append({"id": old.id, **changed, "updated_at": now})
+                else:
+                    report.unchanged += 1
+            async with self._sessions.begin() as session:
+                if inserts:
+                    await session.run_sync(
+                        lambda s, rows=inserts: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
+                    )
+                if updates:
+                    await session.run_sync(
+                        lambda s, rows=updates: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
+                    )
+            report.added += len(inserts)
+            report.updated += len(updates)
+            if progress is not None:
+                await progress(min(start + len(batch), total), total)
+        return report
+
+    async def contacts_of(
+        self, team_id: str, owner_id: str, limit: int = 10, offset: int = 0
+    ) -> tuple[list[Contact], int]:
+        async with self._sessions() as session:
+            mine = (Contact.team_id == team_id) & (Contact.owner_id == owner_id)
+            total = await session.scalar(select(func.count()).select_from(Contact).where(mine))
+            rows = await session.scalars(
+                select(Contact)
+                .where(mine)
+                .order_by(Contact.name_key, Contact.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(rows), int(total or 0)
+
+    async def delete_contact(self, team_id: str, owner_id: str, contact_id: int) -> bool:
+        """Only the owner can delete their contact."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Contact).where(
+                    Contact.id == contact_id,
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def confirm_tie(
+        self, team_id: str, owner_id: str, contact_id: int, still_in_touch: bool
+    ) -> None:
+        async with self._sessions.begin() as session:
+            contact = await session.scalar(
+                select(Contact).where(
+                    Contact.id == contact_id,
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                )
+            )
+            if contact is None:
+                return
+            contact.confirmed_at = self._clock.now()
+            if not still_in_touch:
+                contact.closeness = "not_sure"
+
+    async def tie(self, team_id: str, owner_id: str, target: str, company: str) -> Contact | None:
+        """The owner's best-matching contact for a target, if any."""
+        matches = await self._candidates(team_id, target, company, owner_id=owner_id)
+        return matches[0][1] if matches else None
+
+    @staticmethod
+    def is_stale(contact: Contact, today: datetime) -> bool:
+        """A tie older than a year, not confirmed since: worth asking about."""
+        confirmed = contact.confirmed_at.date() if contact.confirmed_at else None
+        known_since = confirmed or contact.since
+        return known_since is not None and today.date() - known_since > STALE_TIE
+
+    # --- suggestions --------------------------------------------------------------------
+
+    async def _candidates(
+        self, team_id: str, target: str, company: str, owner_id: str | None = None
+    ) -> list[tuple[float, Contact]]:
+        query = parse_person(target, company)
+        conditions = []
+        if query.name_key:
+            conditions.append(Contact.surname_key == surname_key(query.name_key))
+        if query.company_key:
+            conditions.append(Contact.company_key == query.company_key)
+        if not conditions:
+            return []
+        statement = select(Contact).where(Contact.team_id == team_id, or_(*conditions))
+        if owner_id is not None:
+            statement = statement.where(Contact.owner_id == owner_id)
+        async with self._sessions() as session:
+            contacts = list(await session.scalars(statement.limit(2000)))
+        scored = []
+        for contact in contacts:
+            person = name_score(query.name_key, contact.name_key)
+            firm = company_score(query.company_key, contact.company_key)
+            if person >= 85:
+                match = person / 100 * (1.0 if not query.company_key or firm >= 80 else 0.85)
+            elif firm >= 90:
+                match = 0.2  # knows someone at the company: a weaker path than the person
+            else:
+                continue
+            scored.append((match, contact))
+        scored.sort(key=lambda pair: -pair[0])
+        return scored
+
+    async def suggest_connectors(
+        self,
+        team_id: str,
+        target: str,
+        company: str = "",
+        exclude: tuple[str, ...] = (),
+        limit: int = 3,
+    ) -> list[Suggestion]:
+        """Teammates who know this person or company, best first: how well, how recently,
+        how loaded they are now, and how their past intros went."""
+        best: dict[str, tuple[float, Contact]] = {}
+        for match, contact in await self._candidates(team_id, target, company):
+            if contact.owner_id in exclude:
+                continue
+            if contact.owner_id not in best or match > best[contact.owner_id][0]:
+                best[contact.owner_id] = (match, contact)
+        if not best:
+            return []
+        loads = await self._open_asks(team_id, list(best))
+        made = await self._intros_made(team_id, list(best))
+        today = self._clock.now().date()
+        suggestions = []
+        for user_id, (match, contact) in best.items():
+            years = (today - contact.since).days / 365 if contact.since else 2.0
+            # Older ties count for less, but a real tie never for less than half.
+            recency = max(0.5, 1.0 / (1.0 + 0.1 * max(0.0, years)))
+            load = 1.0 / (1.0 + 0.25 * loads.get(user_id, 0))
+            track = 1.0 + 0.1 * min(made.get(user_id, 0), 5)
+            score = match * CLOSENESS_WEIGHT.get(contact.closeness, 0.4) * recency * load * track
+            suggestions.append(
+                Suggestion(
+                    user_id=user_id,
+                    score=round(score, 4),
+                    closeness=contact.closeness,
+                    since=contact.since,
+                    open_asks=loads.get(user_id, 0),
+                    intros_made=made.get(user_id, 0),
+                    contact_name=contact.name,
+                    contact_company=contact.company,
+                )
+            )
+        suggestions.sort(key=lambda s: (-s.score, s.user_id))
+        return suggestions[:limit]
+
+    async def _open_asks(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(IntroRequest.connector_id, func.count())
+                .where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.connector_id.in_(user_ids),
+                    IntroRequest.status.in_(list(OPEN_STATUSES)),
+                )
+                .group_by(IntroRequest.connector_id)
+            )
+            return {user_id: int(count) for user_id, count in rows}
+
+    async def _intros_made(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(IntroRequest.connector_id, func.count())
+                .where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.connector_id.in_(user_ids),
+                    IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
+                )
+                .group_by(IntroRequest.connector_id)
+            )
+            return {user_id: int(count) for user_id, count in rows}
+
+    # --- pacing --------------------------------------------------------------------------
+
+    async def prefs(self, team_id: str, user_id: str) -> ConnectorPrefs:
+        async with self._sessions() as session:
+            found = await session.get(ConnectorPrefs, (team_id, user_id))
+            return found or ConnectorPrefs(team_id=team_id, user_id=user_id, blocked_companies=[])
+
+    async def save_prefs(self, prefs: ConnectorPrefs) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(prefs)
+
+    async def pacing_problems(
+        self, team_id: str, connector_id: str, company: str
+    ) -> list[PacingProblem]:
+        prefs = await self.prefs(team_id, connector_id)
+        now = self._clock.now()
+        problems = []
+        if prefs.snoozed_until and prefs.snoozed_until >= now.date():
+            problems.append(PacingProblem("snoozed", prefs.snoozed_until.isoformat()))
+        blocked = {company_key(c) for c in prefs.blocked_companies or []}
+        if company and company_key(company) in blocked:
+            problems.append(PacingProblem("blocked_company", company))
+        async with self._sessions() as session:
+            mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
+            if prefs.max_open is not None:
+                open_now = await session.scalar(
+                    select(func.count())
+                    .select_from(IntroRequest)
+                    .where(mine, IntroRequest.status.in_(list(OPEN_STATUSES)))
+                )
+                if int(open_now or 0) >= prefs.max_open:
+                    problems.append(PacingProblem("max_open", str(prefs.max_open)))
+            if prefs.max_per_30_days is not None:
+                recent = await session.scalar(
+                    select(func.count())
+                    .select_from(IntroRequest)
+                    .where(mine, IntroRequest.created_at >= now - timedelta(days=30))
+                )
+                if int(recent or 0) >= prefs.max_per_30_days:
+                    problems.append(PacingProblem("max_per_30_days", str(prefs.max_per_30_days)))
+        return problems
+
+    async def enforce_pacing(self, team_id: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.get(WorkspaceSettings, team_id)
+            return bool(found and found.enforce_pacing)
+
+    async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(WorkspaceSettings(team_id=team_id, enforce_pacing=enforce))
+
+    async def open_asks_for_target(self, team_id: str, target: str) -> list[IntroRequest]:
+        """Open requests anyone in the workspace holds for this person: no carpet-bombing."""
+        key = name_key(parse_person(target).name_key)
+        if not key:
+            return []
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(IntroRequest).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.target_surname_key == surname_key(key),
+                    IntroRequest.status.in_(list(OPEN_STATUSES)),
+                )
+            )
+            return [r for r in rows if name_score(key, name_key(r.target_name)) >= 85]
+
+    async def review_ask(
+        self,
+        team_id: str,
+        requester_id: str,
+        connector_id: str,
+        target: str,
+        company: str,
+        replaces_id: int | None = None,
+        suggestions: list[Suggestion] | None = None,
+    ) -> AskReview:
+        """Duplicate asks, the connector's limits (and the next-best path), the account owner.
+
+        `suggestions`, when the caller has them already (best first, the requester left out),
+        give the next-best path without asking the directory again."""
+        review = AskReview()
+        for request in await self.open_asks_for_target(team_id, target):
+            if request.id == replaces_id:
+                continue  # the ask this one replaces
+            if request.requester_id == requester_id:
+                review.mine = request
+            else:
+                review.held_by_others.append(request)
+        if connector_id:
+            problems = await self.pacing_problems(team_id, connector_id, company)
+            if problems:
+                review.pacing = problems[0]
+                if suggestions is None:
+                    suggestions = await self.suggest_connectors(
+                        team_id, target, company, exclude=(requester_id,)
+                    )
+                review.next_best = next(
+                    (s.user_id for s in suggestions if s.user_id != connector_id), None
+                )
+                review.enforce_pacing = await self.enforce_pacing(team_id)
+        owner = await self.account_owner(team_id, company)
+        review.account_owner = owner if owner not in (requester_id, connector_id) else None
+        return review
+
+    # --- account owners ------------------------------------------------------------------
+
+    async def set_account_owner(self, team_id: str, company: str, owner_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(
+                AccountOwner(
+                    team_id=team_id,
+                    company_key=company_key(company),
+                    company=company.strip(),
+                    owner_id=owner_id,
+                )
+            )
+
+    async def account_owner(self, team_id: str, company: str) -> str | None:
+        if not company_key(company):
+            return None
+        async with self._sessions() as session:
+            found = await session.get(AccountOwner, (team_id, company_key(company)))
+            return found.owner_id if found else None

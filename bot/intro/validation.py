@@ -1,0 +1,164 @@
+"""Checks on an intro request before it reaches a connector.
+
+Hard problems block the submission (shown inline on the offending field); softer ones are
+advice shown to the requester with the confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bot.rendering.templating import TEMPLATES_DIR
+
+TARGET_NAME_MAX = 150
+TARGET_COMPANY_MAX = 150
+REASON_MAX = 500
+BLURB_MIN = 80
+BLURB_MAX = 1500
+
+_PLACEHOLDER = re.compile(
+    r"\[[^\]\n]{1,40}\]|\{\{?[^}\n]{1,40}\}?\}"
+    r"|<(?:name|company|target|your name)>|\b(?:TODO|TBD|XXX)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+# Words that make an ask concrete: what the requester wants the target to agree to.
+_ASK = re.compile(
+    r"\b(?:would you|could you|can you|open to|happy to|would love|would like|"
+    r"introduc\w*|connect\w*|meet\w*|call|chat|coffee|minutes|demo|"
+    r"worth|interested|time to|ask)\b|\?",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=1)
+def _phrases() -> dict[str, str]:
+    # The words live in templates/ with every other word users read.
+    path = TEMPLATES_DIR / "validation.json"
+    phrases: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return phrases
+
+
+def say(code: str, **params: object) -> str:
+    """A phrase from templates/validation.json, filled in."""
+    return _phrases()[code].format(**params)
+
+
+_say = say
+
+
+@dataclass(frozen=True)
+class Teammate:
+    """What the workflow needs to know of a Slack user."""
+
+    user_id: str
+    name: str = ""
+    is_bot: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    requester: Teammate
+    connector: Teammate | None
+    target_name: str
+    target_company: str
+    reason: str
+    blurb: str
+    closeness: str = ""
+    source_channel_id: str | None = None
+    source_message_ts: str | None = None
+    source_permalink: str | None = None
+    redirected_from_id: int | None = None
+
+
+@dataclass
+class Review:
+    """Field name -> problem that blocks; plus advice that does not."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _check_length(review: Review, name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        review.errors[name] = _say(
+            "too_long", label=_say(f"label_{name}"), length=len(value), limit=limit
+        )
+
+
+def review_draft(draft: RequestDraft) -> Review:
+    review = Review()
+    connector = draft.connector
+    if connector is None:
+        review.errors["connector"] = _say("connector_missing")
+    elif connector.user_id == draft.requester.user_id:
+        review.errors["connector"] = _say("connector_self")
+    elif connector.is_bot:
+        review.errors["connector"] = _say("connector_bot")
+    elif connector.deleted:
+        review.errors["connector"] = _say("connector_deactivated")
+
+    target = draft.target_name.strip()
+    if not target:
+        review.errors["target_name"] = _say("target_missing")
+    _check_length(review, "target_name", target, TARGET_NAME_MAX)
+    _check_length(review, "target_company", draft.target_company.strip(), TARGET_COMPANY_MAX)
+    reason = draft.reason.strip()
+    if not reason:
+        review.errors["reason"] = _say("reason_missing")
+    _check_length(review, "reason", reason, REASON_MAX)
+
+    blurb_problem = _blurb_problem(draft.blurb.strip(), target)
+    if blurb_problem:
+        review.errors["blurb"] = blurb_problem
+    elif draft.blurb.strip():
+        review.advice.extend(_blurb_advice(draft.blurb.strip(), draft.target_company.strip()))
+    return review
+
+
+def _first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else ""
+
+
+def _blurb_problem(blurb: str, target: str) -> str | None:
+    if not blurb:
+        return _say("blurb_missing")
+    if len(blurb) > BLURB_MAX:
+        return _say("blurb_too_long", length=len(blurb), limit=BLURB_MAX)
+    placeholder = _PLACEHOLDER.search(blurb)
+    if placeholder:
+        return _say("blurb_placeholder", placeholder=placeholder.group(0))
+    if len(blurb) < BLURB_MIN:
+        return _say("blurb_too_short", length=len(blurb))
+    lowered = blurb.casefold()
+    if target and not any(
+        part.casefold() in lowered for part in (target, _first_name(target)) if len(part) > 1
+    ):
+        return _say("blurb_no_target", target=target)
+    if not _ASK.search(blurb):
+        return _say("blurb_no_ask")
+    return None
+
+
+def _blurb_advice(blurb: str, company: str) -> list[str]:
+    advice = []
+    sentences = len(_SENTENCE_END.findall(blurb + " "))
+    if sentences < 3:
+        advice.append(_say("advice_short"))
+    elif sentences > 6:
+        advice.append(_say("advice_long"))
+    company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
+    if company_words and not any(word in blurb.casefold() for word in company_words):
+        advice.append(_say("advice_company", company=company))
+    if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Oo]ur)\b", blurb):
+        advice.append(_say("advice_who"))
+    return advice

@@ -1,0 +1,543 @@
+"""The intro workflow: requests, transitions and the messages they promise.
+
+It knows nothing of Slack. Each state change and the messages it promises are written in one
+transaction; the caller then hands the returned message ids to delivery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.intro.cadence import Cadence
+from bot.intro.clock import Clock
+from bot.intro.matching import person_surname_key
+from bot.intro.states import (
+    ACTOR,
+    INTRO_MADE_STATUSES,
+    OPEN_STATUSES,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    next_status,
+)
+from bot.intro.states import Outcome as OutcomeKind
+from bot.intro.states import TransitionError as TransitionError
+from bot.intro.validation import RequestDraft
+from storage.models import (
+    CARD_KINDS,
+    DeliveryStatus,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+    ProcessedEvent,
+    RequestEvent,
+)
+
+
+class UnknownRequest(TransitionError):
+    def __init__(self, request_id: int) -> None:
+        super().__init__(f"no intro request {request_id}")
+        self.request_id = request_id
+
+
+class NotYourRequest(TransitionError):
+    def __init__(self, role: Role, party_id: str) -> None:
+        super().__init__(f"only the request's {role.value} can do that")
+        self.role = role
+        self.party_id = party_id
+
+
+class InvalidSuggestion(TransitionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request: IntroRequest
+    message_ids: list[int]
+
+
+class IntroWorkflow:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        cadence: Cadence | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._cadence = cadence or Cadence()
+
+    async def submit(
+        self,
+        team_id: str,
+        draft: RequestDraft,
+        advice: list[str],
+        *,
+        owner_id: str | None = None,
+    ) -> Outcome:
+        """Record a request and promise its cards and reminders.
+
+        A request that replaces one the requester made earlier (asking someone else after a
+        stall) withdraws that one in the same transaction.
+        """
+        assert draft.connector is not None, "review_draft() must pass before submit()"
+        now = self._clock.now()
+        request = IntroRequest(
+            team_id=team_id,
+            requester_id=draft.requester.user_id,
+            requester_name=draft.requester.name,
+            connector_id=draft.connector.user_id,
+            target_name=draft.target_name.strip(),
+            target_surname_key=person_surname_key(draft.target_name)[:150],
+            target_company=draft.target_company.strip(),
+            reason=draft.reason.strip(),
+            blurb=draft.blurb.strip(),
+            closeness=draft.closeness,
+            source_channel_id=draft.source_channel_id,
+            source_message_ts=draft.source_message_ts,
+            source_permalink=draft.source_permalink,
+            redirected_from_id=draft.redirected_from_id,
+            account_owner_id=owner_id,
+            # A company with an account owner: the owner approves before the connector is asked.
+            status=Status.AWAITING_OWNER if owner_id else Status.AWAITING_CONNECTOR,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._sessions.begin() as session:
+            messages: list[OutboundMessage] = []
+            if draft.redirected_from_id is not None:
+                messages += await self._withdraw_stalled(
+                    session, team_id, draft.redirected_from_id, request.requester_id
+                )
+            session.add(request)
+            await session.flush()
+            session.add(self._event(request, request.requester_id, "submit", None))
+            first_card = (
+                (MessageKind.OWNER_CARD, owner_id)
+                if owner_id
+                else (MessageKind.CONNECTOR_CARD, request.connector_id)
+            )
+            messages += [
+                self._message(request, first_card[0], first_card[1], "card"),
+                self._message(
+                    request,
+                    MessageKind.REQUESTER_CARD,
+                    request.requester_id,
+                    "card",
+                    {"advice": advice},
+                ),
+            ]
+            messages += self._reminders_for(request, now)
+            session.add_all(messages)
+            await session.flush()
+            return Outcome(request, _due_now(messages))
+
+    async def act(
+        self,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        action: Action,
+        *,
+        reason: str | None = None,
+        suggested_user_id: str | None = None,
+        note: str | None = None,
+        outcome: str | None = None,
+        blurb: str | None = None,
+    ) -> Outcome:
+        """Apply one action, compare-and-set on the stored status.
+
+        Raises UnknownRequest, NotYourRequest, or IllegalTransition (which carries the status
+        the request is in now: a stale button, a double click, another replica first).
+        """
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            request = await self._load(session, team_id, request_id)
+            self._permitted(request, actor_id, action)
+            values: dict[str, Any] = {}
+            if action is Action.DECLINE:
+                values["decline_reason"] = (reason or "").strip() or None
+            if action is Action.REDIRECT:
+                if not suggested_user_id:
+                    raise InvalidSuggestion("pick a teammate to suggest")
+                if suggested_user_id in (request.requester_id, request.connector_id):
+                    raise InvalidSuggestion("suggest someone other than the two of you")
+                values["suggested_user_id"] = suggested_user_id
+                values["suggestion_note"] = (note or "").strip() or None
+            if action is Action.TARGET_AGREED:
+                values["intro_made_at"] = now
+            if action is Action.OWNER_APPROVE and blurb and blurb.strip():
+                values["blurb"] = blurb.strip()  # the owner edited the note
+            if action is Action.OWNER_DECLINE:
+                values["decline_reason"] = (reason or "").strip() or None
+            if action is Action.FOLLOW_UP:
+                values["followed_up_at"] = now
+            if action is Action.REPORT_OUTCOME:
+                if outcome not in set(OutcomeKind):
+                    raise InvalidSuggestion(f"unknown outcome {outcome!r}")
+                values["outcome"] = outcome
+                values["outcome_at"] = now
+            messages = await self._transition(session, request, actor_id, action, values)
+            return Outcome(request, _due_now(messages))
+
+    async def _transition(
+        self,
+        session: AsyncSession,
+        request: IntroRequest,
+        actor_id: str,
+        action: Action,
+        values: dict[str, Any],
+    ) -> list[OutboundMessage]:
+        """The compare-and-set, its event, and every message it promises, in `session`."""
+        now = self._clock.now()
+        current, new = self._permitted(request, actor_id, action)
+        # RETURNING brings the row back into `request` (populate_existing): no second SELECT.
+        changed = await session.scalar(
+            update(IntroRequest)
+            .where(
+                IntroRequest.id == request.id,
+                IntroRequest.team_id == request.team_id,
+                IntroRequest.status == current,
+            )
+            .values(status=new, updated_at=now, **values)
+            .returning(IntroRequest)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if changed is None:
+            await session.refresh(request)
+            raise IllegalTransition(Status(request.status), action)
+        event = self._event(request, actor_id, action, current)
+        session.add(event)
+        await session.flush()
+        cards = await self._cards_and_moot_reminders(session, request)
+        messages = [
+            self._message(
+                request,
+                MessageKind.CARD_REFRESH,
+                recipient,
+                f"refresh:{card}:{event.id}",
+                {"card": card},
+            )
+            for card, recipient in cards.items()
+        ]
+        if action is Action.OWNER_APPROVE:
+            messages.append(
+                self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card")
+            )
+        # Who hears about it: the requester of the connector's and owner's answers, the
+        # connector of the outcome (the thank-you that makes connectors introduce again).
+        if ACTOR[action] in (Role.CONNECTOR, Role.OWNER):
+            notice_to: str | None = request.requester_id
+        elif action is Action.REPORT_OUTCOME:
+            notice_to = request.connector_id
+        else:
+            notice_to = None
+        if notice_to:
+            messages.append(
+                self._message(
+                    request,
+                    MessageKind.NOTICE,
+                    notice_to,
+                    f"notice:{event.id}",
+                    {"event": action.value},
+                )
+            )
+        messages += self._reminders_for(request, now)
+        session.add_all(messages)
+        await session.flush()
+        return messages
+
+    async def _withdraw_stalled(
+        self, session: AsyncSession, team_id: str, request_id: int, requester_id: str
+    ) -> list[OutboundMessage]:
+        """Withdraw the request a new one replaces, if it is still waiting on its connector."""
+        previous = await session.scalar(
+            select(IntroRequest).where(
+                IntroRequest.id == request_id, IntroRequest.team_id == team_id
+            )
+        )
+        if (
+            previous is None
+            or previous.requester_id != requester_id
+            or previous.status != Status.AWAITING_CONNECTOR
+        ):
+            return []
+        return await self._transition(session, previous, requester_id, Action.REROUTE, {})
+
+    def _reminders_for(self, request: IntroRequest, now: datetime) -> list[OutboundMessage]:
+        """The reminders a request entering its current status should get, each due later."""
+        cadence = self._cadence
+        planned: list[tuple[str, str, datetime, list[Status]]] = []
+        if request.status == Status.AWAITING_CONNECTOR:
+            due = now
+            for seq in range(1, cadence.nudges + 1):
+                due = cadence.nudge_due(due)
+                planned.append(
+                    (f"nudge:{seq}", request.connector_id, due, [Status(request.status)])
+                )
+            due = cadence.nudge_due(due)
+            planned.append(("stalled", request.requester_id, due, [Status(request.status)]))
+        elif request.status == Status.INTRO_MADE:
+            planned.append(
+                (
+                    "follow_up",
+                    request.requester_id,
+                    now + cadence.follow_up_after,
+                    [Status.INTRO_MADE],
+                )
+            )
+            planned.append(
+                (
+                    "outcome",
+                    request.requester_id,
+                    now + cadence.outcome_after,
+                    [Status.INTRO_MADE, Status.FOLLOWED_UP],
+                )
+            )
+        return [
+            self._message(
+                request,
+                MessageKind.REMINDER,
+                recipient,
+                name,
+                {"reminder": name.split(":")[0], "expects": [str(s) for s in expects]},
+                due_at=due,
+            )
+            for name, recipient, due, expects in planned
+        ]
+
+    async def _cards_and_moot_reminders(
+        self, session: AsyncSession, request: IntroRequest
+    ) -> dict[MessageKind, str]:
+        """The request's cards (kind -> recipient), to refresh; and its pending reminders,
+        cancelled the moment the state moves on past what they expect. One SELECT for both."""
+        rows = await session.execute(
+            select(
+                OutboundMessage.id,
+                OutboundMessage.kind,
+                OutboundMessage.recipient_id,
+                OutboundMessage.data,
+            )
+            .where(
+                OutboundMessage.request_id == request.id,
+                or_(
+                    OutboundMessage.kind.in_(CARD_KINDS),
+                    (OutboundMessage.kind == MessageKind.REMINDER)
+                    & (OutboundMessage.status == DeliveryStatus.PENDING),
+                ),
+            )
+            .order_by(OutboundMessage.id)
+        )
+        cards: dict[MessageKind, str] = {}
+        moot: list[int] = []
+        for message_id, kind, recipient, data in rows:
+            if kind != MessageKind.REMINDER:
+                cards[MessageKind(kind)] = recipient
+            elif request.status not in (data or {}).get("expects", []):
+                moot.append(message_id)
+        if moot:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(moot),
+                    OutboundMessage.status == DeliveryStatus.PENDING,
+                )
+                .values(status=DeliveryStatus.CANCELLED)
+                .execution_options(synchronize_session=False)
+            )
+        return cards
+
+    async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
+        """Tell the requester, once per request, when the ask could not reach the connector."""
+        if message.request_id is None:
+            return []
+        async with self._sessions.begin() as session:
+            request = await session.get(IntroRequest, message.request_id)
+            if request is None or message.recipient_id == request.requester_id:
+                return []
+            notice = self._message(
+                request,
+                MessageKind.NOTICE,
+                request.requester_id,
+                "undeliverable",
+                {"event": "undeliverable", "error": error},
+            )
+            already = await session.scalar(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.team_id == request.team_id,
+                    OutboundMessage.dedupe_key == notice.dedupe_key,
+                )
+            )
+            if already is not None:
+                return []
+            session.add(notice)
+            await session.flush()
+            return [notice.id]
+
+    async def secondary_connectors(self, request: IntroRequest, limit: int = 3) -> list[str]:
+        """Teammates who have introduced this target or someone at this company before."""
+        same_target = func.lower(IntroRequest.target_name) == request.target_name.lower()
+        condition = same_target
+        if request.target_company:
+            condition = same_target | (
+                func.lower(IntroRequest.target_company) == request.target_company.lower()
+            )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(IntroRequest.connector_id, func.count().label("intros"))
+                .where(
+                    IntroRequest.team_id == request.team_id,
+                    IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
+                    IntroRequest.connector_id.not_in([request.connector_id, request.requester_id]),
+                    condition,
+                )
+                .group_by(IntroRequest.connector_id)
+                .order_by(func.count().desc(), IntroRequest.connector_id)
+                .limit(limit)
+            )
+            return [row.connector_id for row in rows]
+
+    def _event(
+        self, request: IntroRequest, actor_id: str, action: str, from_status: str | None
+    ) -> RequestEvent:
+        return RequestEvent(
+            team_id=request.team_id,
+            request_id=request.id,
+            actor_id=actor_id,
+            action=action,
+            from_status=from_status,
+            to_status=request.status,
+            at=self._clock.now(),
+        )
+
+    async def check(
+        self, team_id: str, request_id: int, actor_id: str, action: Action
+    ) -> IntroRequest:
+        """Raise what act() would raise, changing nothing: before opening a modal for it."""
+        async with self._sessions() as session:
+            request = await self._load(session, team_id, request_id)
+            self._permitted(request, actor_id, action)
+            return request
+
+    @staticmethod
+    def _permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
+        role = ACTOR[action]
+        party = {
+            Role.CONNECTOR: request.connector_id,
+            Role.REQUESTER: request.requester_id,
+            Role.OWNER: request.account_owner_id or "",
+        }[role]
+        if actor_id != party:
+            raise NotYourRequest(role, party)
+        current = Status(request.status)
+        return current, next_status(current, action)
+
+    async def first_delivery(self, team_id: str, event_id: str) -> bool:
+        """True the first time an event is seen; Slack's retries of it return False."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    ProcessedEvent(
+                        team_id=team_id, event_id=event_id, received_at=self._clock.now()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_events_before(self, moment: datetime) -> None:
+        """Slack retries within minutes; a day of event ids is plenty to recognise them."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < moment))
+
+    async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(IntroRequest).where(
+                    IntroRequest.id == request_id, IntroRequest.team_id == team_id
+                )
+            )
+
+    async def requests_by(self, team_id: str, user_id: str, limit: int = 15) -> list[IntroRequest]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(IntroRequest)
+                .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
+                .order_by(IntroRequest.created_at.desc(), IntroRequest.id.desc())
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def waiting_on(self, team_id: str, user_id: str, limit: int = 15) -> list[IntroRequest]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(IntroRequest)
+                .where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.connector_id == user_id,
+                    # Not yet with the owner's go-ahead: not waiting on the connector.
+                    IntroRequest.status.in_(list(OPEN_STATUSES - {Status.AWAITING_OWNER})),
+                )
+                .order_by(IntroRequest.created_at, IntroRequest.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def count_involving(self, team_id: str, user_id: str) -> int:
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count())
+                .select_from(IntroRequest)
+                .where(
+                    IntroRequest.team_id == team_id,
+                    (IntroRequest.requester_id == user_id) | (IntroRequest.connector_id == user_id),
+                )
+            )
+            return int(total or 0)
+
+    async def _load(self, session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
+        request = await session.scalar(
+            select(IntroRequest).where(
+                IntroRequest.id == request_id, IntroRequest.team_id == team_id
+            )
+        )
+        if request is None:
+            raise UnknownRequest(request_id)
+        return request
+
+    def _message(
+        self,
+        request: IntroRequest,
+        kind: MessageKind,
+        recipient_id: str,
+        key: str,
+        data: dict[str, Any] | None = None,
+        *,
+        due_at: datetime | None = None,
+    ) -> OutboundMessage:
+        now = self._clock.now()
+        return OutboundMessage(
+            team_id=request.team_id,
+            request_id=request.id,
+            dedupe_key=f"request:{request.id}:{kind.value}:{key}",
+            kind=kind,
+            recipient_id=recipient_id,
+            data=data or {},
+            due_at=due_at or now,
+            created_at=now,
+            attempts=0,
+            status="pending",
+        )
+
+
+def _due_now(messages: list[OutboundMessage]) -> list[int]:
+    """What delivery sends at once; reminders wait for their time and the sweep."""
+    return [m.id for m in messages if m.kind != MessageKind.REMINDER]

@@ -1,0 +1,350 @@
+"""Block Kit for each message and view, rendered from templates/ with a request's state."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup
+
+from bot.intro import validation
+from bot.intro.attribution import STAGES, Funnel, Report
+from bot.intro.directory import Suggestion
+from bot.rendering.templating import (
+    TEMPLATES_DIR,
+    escape_mrkdwn,
+    render_json,
+    render_text,
+    trusted_mrkdwn,
+)
+from storage.models import ConnectorPrefs, Contact, IntroRequest
+
+LIMITS = {
+    "target_name": validation.TARGET_NAME_MAX,
+    "target_company": validation.TARGET_COMPANY_MAX,
+    "reason": validation.REASON_MAX,
+    "blurb": validation.BLURB_MAX,
+    "blurb_min": validation.BLURB_MIN,
+}
+
+
+@lru_cache(maxsize=1)
+def labels() -> dict[str, Any]:
+    with (TEMPLATES_DIR / "labels.json").open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+@dataclass
+class ModalPrefill:
+    connector_id: str = ""
+    target_name: str = ""
+    target_company: str = ""
+    reason: str = ""
+    blurb: str = ""
+    closeness: str = ""
+
+
+@dataclass
+class ModalContext:
+    """What the intro modal carries from where it was opened to its submission."""
+
+    source_channel_id: str | None = None
+    source_message_ts: str | None = None
+    redirected_from_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        data = {
+            "c": self.source_channel_id,
+            "ts": self.source_message_ts,
+            "r": self.redirected_from_id,
+        }
+        return json.dumps({k: v for k, v in data.items() if v is not None})
+
+    @classmethod
+    def load(cls, raw: str | None) -> ModalContext:
+        try:
+            data = json.loads(raw or "{}")
+        except json.JSONDecodeError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        redirected = data.get("r")
+        return cls(
+            source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
+            source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
+            redirected_from_id=(
+                redirected
+                if isinstance(redirected, int) and not isinstance(redirected, bool)
+                else None
+            ),
+        )
+
+
+_GREETING = re.compile(r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b", re.IGNORECASE)
+
+
+def _first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else name
+
+
+def forwardable_email(request: IntroRequest) -> str:
+    return render_text(
+        "forwardable_email.txt.j2",
+        requester_name=request.requester_name or "me",
+        target_name=request.target_name,
+        target_first_name=_first_name(request.target_name),
+        blurb_has_greeting=bool(_GREETING.match(request.blurb)),
+        target_company=request.target_company,
+        blurb=request.blurb,
+    )
+
+
+def next_step(request: IntroRequest, role: str) -> Markup:
+    """The status line's next step, escaped for mrkdwn with the connector's mention kept."""
+    template = escape_mrkdwn(str(labels()["status"][request.status][f"{role}_next"]))
+    text = template.format(
+        connector=f"<@{request.connector_id}>",
+        target=escape_mrkdwn(request.target_name),
+        company=escape_mrkdwn(request.target_company or "that company"),
+    )
+    return trusted_mrkdwn(text)
+
+
+def _status(request: IntroRequest) -> dict[str, str]:
+    status: dict[str, str] = labels()["status"][request.status]
+    return status
+
+
+def _message(template: str, **context: Any) -> Message:
+    rendered = render_json(template, **context)
+    return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
+
+
+def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> Message:
+    return _message(
+        "connector_card.json.j2",
+        r=request,
+        stale_tie=stale_tie,
+        status=_status(request),
+        next_step=next_step(request, "connector"),
+        closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
+        outcomes=labels()["outcome"],
+        email=forwardable_email(request),
+    )
+
+
+def owner_card(request: IntroRequest) -> Message:
+    return _message(
+        "owner_card.json.j2",
+        r=request,
+        status=_status(request),
+        next_step=next_step(request, "owner"),
+        email=forwardable_email(request),
+    )
+
+
+def owner_edit_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "owner_edit_modal.json.j2", r=request, request_id=request.id, limit=validation.BLURB_MAX
+    )
+    return view
+
+
+def requester_card(request: IntroRequest, advice: list[str]) -> Message:
+    return _message(
+        "requester_card.json.j2",
+        r=request,
+        status=_status(request),
+        next_step=next_step(request, "requester"),
+        advice=advice,
+        outcomes=labels()["outcome"],
+    )
+
+
+def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None) -> Message:
+    return _message(
+        "notice.json.j2",
+        r=request,
+        event=event,
+        outcome_label=labels()["outcome"].get(request.outcome or "", ""),
+        error=(data or {}).get("error", ""),
+    )
+
+
+def reminder(
+    request: IntroRequest,
+    kind: str,
+    secondary: list[str] | None = None,
+    names: dict[str, str] | None = None,
+) -> Message:
+    secondary = secondary or []
+    return _message(
+        "reminder.json.j2",
+        r=request,
+        reminder=kind,
+        secondary=secondary,
+        names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
+        outcomes=labels()["outcome"],
+    )
+
+
+def note(kind: str, **context: Any) -> str:
+    defaults = {"party": "", "status_label": "", "detail": "", "connector": ""}
+    rendered: dict[str, str] = render_json("note.json.j2", kind=kind, **(defaults | context))
+    return rendered["text"]
+
+
+def status_label(status: str) -> str:
+    return str(labels()["status"][status]["label"])
+
+
+def intro_modal(
+    prefill: ModalPrefill,
+    context: ModalContext,
+    source_hint: str | None = None,
+    *,
+    source_hint_mrkdwn: str | None = None,
+    suggestions: Sequence[Suggestion] = (),
+    flags: Sequence[dict[str, str]] = (),
+    searched: bool = False,
+) -> dict[str, Any]:
+    """The request form. A picked connector gets a block id of its own, because Slack keeps
+    what was typed in an input across views.update unless its block id changes."""
+    view: dict[str, Any] = render_json(
+        "intro_modal.json.j2",
+        prefill=prefill,
+        private_metadata=context.dump(),
+        source_hint=source_hint,
+        source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
+        limits=LIMITS,
+        closeness=labels()["closeness"],
+        pacing=labels()["pacing"],
+        suggestions=suggestions,
+        flags=flags,
+        searched=searched,
+        connector_block_id=(
+            f"connector:{prefill.connector_id}" if prefill.connector_id else "connector"
+        ),
+    )
+    return view
+
+
+def decline_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("decline_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
+def redirect_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("redirect_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
+def home_view(
+    mine: list[IntroRequest],
+    waiting: list[IntroRequest],
+    *,
+    first_time: bool,
+    notice_text: str | None = None,
+    contacts: Sequence[Contact] = (),
+    contacts_total: int = 0,
+    funnel: Markup | None = None,
+) -> dict[str, Any]:
+    steps = {r.id: next_step(r, "requester") for r in mine}
+    steps |= {r.id: next_step(r, "connector") for r in waiting}
+    view: dict[str, Any] = render_json(
+        "home.json.j2",
+        mine=mine,
+        waiting=waiting,
+        first_time=first_time,
+        labels=labels(),
+        next_steps=steps,
+        notice=notice_text,
+        contacts=contacts,
+        contacts_total=contacts_total,
+        funnel=funnel,
+    )
+    return view
+
+
+def command_reply(kind: str, **context: Any) -> str:
+    defaults: dict[str, Any] = {
+        "added": False,
+        "name": "",
+        "company": "",
+        "owner": "",
+        "rows": 0,
+        "strict": False,
+    }
+    rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
+    return rendered["text"]
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}h" if value < 48 else f"{value / 24:.1f}d"
+
+
+def stats(report: Report, user_id: str) -> Message:
+    empty = Funnel()
+    connectors = sorted(
+        report.by_connector.items(), key=lambda item: -item[1].counts["intro_made"]
+    )[:5]
+    return _message(
+        "stats.json.j2",
+        stages=STAGES,
+        labels=labels()["funnel"],
+        mine=report.by_requester.get(user_id, empty),
+        as_connector=report.by_connector.get(user_id, empty),
+        workspace=report.workspace,
+        connectors=connectors,
+        thanked=report.thanked,
+        hours=_hours,
+    )
+
+
+def import_message(kind: str, **context: Any) -> Message:
+    defaults: dict[str, Any] = {
+        "name": "",
+        "done": 0,
+        "total": 0,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "detail": "",
+        "limit": 0,
+        "reasons": [],
+        "more": 0,
+    }
+    return _message("import.json.j2", kind=kind, **(defaults | context))
+
+
+def contact_modal() -> dict[str, Any]:
+    view: dict[str, Any] = render_json("contact_modal.json.j2", closeness=labels()["closeness"])
+    return view
+
+
+def pacing_modal(prefs: ConnectorPrefs) -> dict[str, Any]:
+    view: dict[str, Any] = render_json("pacing_modal.json.j2", prefs=prefs)
+    return view
+
+
+def funnel_lines(report: Report, user_id: str) -> Markup:
+    """The stats message's first two sections, for the Home tab."""
+    rendered = stats(report, user_id)
+    text = "\n".join(block["text"]["text"] for block in rendered.blocks[1:3])
+    return trusted_mrkdwn(text)

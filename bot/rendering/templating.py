@@ -1,0 +1,110 @@
+"""One Jinja environment for templates/, with escaping made for Slack.
+
+`*.json.j2` templates render Block Kit JSON: every `{{ value }}` is escaped for mrkdwn
+(only `&`, `<`, `>`, which is what stops `<!channel>` and fake mentions) and then for a JSON
+string. `|plain` skips the mrkdwn step for plain_text fields and input values, which Slack
+shows literally. `*.txt.j2` templates render plain text with nothing escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
+
+
+def _templates_dir() -> Path:
+    """A wheel ships the repository's templates/ as bot.rendering.templates; an editable
+    install or a source checkout reads templates/ where it stands."""
+    try:
+        return Path(str(files("bot.rendering.templates")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _json_string_body(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+@pass_eval_context
+def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
+    # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
+    if not eval_ctx.autoescape or isinstance(value, Markup):
+        return value
+    if value is None:
+        return Markup("")
+    if isinstance(value, bool | int | float):
+        return Markup(json.dumps(value))
+    return Markup(_json_string_body(escape_mrkdwn(str(value))))
+
+
+def trusted_mrkdwn(text: str) -> Markup:
+    """Text the bot built and escaped itself (it may hold mentions), for a JSON template."""
+    return Markup(_json_string_body(text))
+
+
+def _plain(value: Any) -> Markup:
+    return Markup(_json_string_body("" if value is None else str(value)))
+
+
+def _tojson(value: Any) -> Markup:
+    return Markup(json.dumps(value, ensure_ascii=False))
+
+
+def _mrkdwn_clip(value: Any, limit: int) -> Markup:
+    """Escape, then clip to `limit` characters as Slack counts them, never splitting `&amp;`."""
+    escaped = escape_mrkdwn("" if value is None else str(value))
+    if len(escaped) > limit:
+        cut = escaped[: limit - 1]
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+        escaped = cut + "…"
+    return trusted_mrkdwn(escaped)
+
+
+def _truncate_chars(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=lambda name: bool(name and name.endswith(".json.j2")),
+        finalize=_finalize,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["plain"] = _plain
+    env.filters["tojson"] = _tojson
+    env.filters["clip"] = _truncate_chars
+    env.filters["mrkdwn_clip"] = _mrkdwn_clip
+    return env
+
+
+def render_text(template: str, /, **context: Any) -> str:
+    return environment().get_template(template).render(**context).strip()
+
+
+def render_json(template: str, /, **context: Any) -> Any:
+    rendered = environment().get_template(template).render(**context)
+    try:
+        return json.loads(rendered)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc

@@ -1,0 +1,282 @@
+"""`introbot demo`: the whole intro flow on this machine, with no Slack workspace.
+
+A local stand-in for Slack's Web API and introbot's real HTTP endpoint run on loopback. The
+demo plays Slack's part: it sends signed requests for each click, then prints what each person
+would see in Slack.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.intro.clock import ManualClock
+from bot.standin import payloads
+from bot.standin.console import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
+from bot.standin.stack import LocalStack
+
+RIYA = "U0REQUESTER"
+CARLOS = "U0CONNECTOR"
+OLIVIA = "U0OTHER"
+SAM = "U0SECOND"
+ALEX = "U0ADMIN"
+
+CARLOS_CONNECTIONS = """Notes:
+"When exporting your connection data, you may notice that some of the email addresses are missing."
+
+First Name,Last Name,URL,Email Address,Company,Position,Connected On
+Jane,Doe,https://linkedin.com/in/jd,jd@acme.example,Acme Logistics,"VP, Operations",04 Mar 2021
+Seán,O’Brien,https://www.linkedin.com/in/seanob,,"Globex, Inc.",CTO,17 Nov 2019
+Priya,Raman,https://www.linkedin.com/in/priyaraman,,Initech,Head of Sales,12 Jan 2023
+"""
+
+SAM_BLURB = (
+    "Hi Seán, I'm Sam Okafor from Northwind. We audit freight invoices for teams like "
+    "Globex's and usually find 3-5% in overcharges within a month. Would you be open to a "
+    "short call to see if that's worth a look?"
+)
+
+BLURB = (
+    "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
+    "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
+    "most. Would you be open to a 20-minute call next week?"
+)
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, clock: ManualClock) -> None:
+        self.stack = stack
+        self.clock = clock
+        self.names = {person.user_id: person.name for person in stack.people}
+        self.step = 0
+
+    def name_of(self, user_id: str) -> str:
+        return self.names.get(user_id, user_id)
+
+    def say(self, headline: str) -> None:
+        self.step += 1
+        print(f"\n{BOLD_ON}{self.step}. {headline}{BOLD_OFF}")
+
+    def show(self, who: str, where: str, lines: list[str]) -> None:
+        print(f"   ┄┄ what {self.name_of(who)} sees{' ' + where if where else ''} ┄┄")
+        for line in lines:
+            print("   " + line)
+
+    def show_dm(self, who: str, message: dict[str, Any], where: str = "in their DM") -> None:
+        self.show(who, where, render_blocks(message["blocks"], self.name_of))
+
+    async def press(self, who: str, message: dict[str, Any], action_id: str) -> None:
+        value = next(
+            element["value"]
+            for block in message["blocks"]
+            for element in block.get("elements", [])
+            if element.get("action_id") == action_id
+        )
+        assert self.stack.slack is not None
+        status, _ = await self.stack.slack.interaction(
+            payloads.block_action(
+                who,
+                action_id,
+                value,
+                self.stack.fake.issue_trigger_id(who),
+                channel_id=message["channel"],
+                message_ts=message["ts"],
+            )
+        )
+        print(f"   (Slack → introbot: {self.name_of(who)} pressed a button; HTTP {status})")
+
+    async def later(self, delta: timedelta) -> None:
+        """Move the demo's clock on and let the bot's sweep deliver what fell due."""
+        assert self.stack.services is not None
+        await self.stack.services.drain()
+        self.clock.advance(delta)
+        await self.stack.services.dispatcher.sweep()
+
+    def text(self, mrkdwn: str) -> str:
+        return mrkdwn_to_text(mrkdwn, self.name_of)
+
+    def card(self) -> dict[str, Any]:
+        """Carlos's DM about Riya's request (his first DM is the import report)."""
+        return next(m for m in self.dms(CARLOS) if "asks you for an intro" in m["text"])
+
+    def dms(self, who: str) -> list[dict[str, Any]]:
+        return self.stack.fake.messages_for(who)
+
+    async def run(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        print("introbot demo: a warm intro, start to finish, with no Slack workspace.")
+        print(f"   Slack Web API stand-in: {fake.base_url}")
+        print(f"   introbot's endpoint:    {stack.endpoint} (requests signed like Slack's)")
+
+        self.say("Carlos sends his LinkedIn Connections.csv to introbot in a DM")
+        shared = fake.add_file(CARLOS, "Connections.csv", CARLOS_CONNECTIONS.encode())
+        await stack.slack.event(payloads.file_shared(CARLOS, shared["id"], fake.dm_channel(CARLOS)))
+        await stack.until(
+            lambda: any("Imported" in m["text"] for m in self.dms(CARLOS)), "the import report"
+        )
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+        imported = len(self.dms(CARLOS))
+
+        self.say("Riya types `/intro Jane Doe` in #deals; introbot suggests who knows her")
+        status, _ = await stack.slack.command(
+            payloads.slash_command(RIYA, "Jane Doe", fake.issue_trigger_id(RIYA))
+        )
+        await stack.until(lambda: fake.count("views.update") == 1, "the suggestions")
+        view = fake.calls_to("views.update")[0].args["view"]
+        print(f"   (introbot acked with HTTP {status}, opened a form, then added suggestions)")
+        self.show(RIYA, "", render_view(view, self.name_of))
+
+        self.say("Riya picks Carlos, writes a forwardable note and sends it")
+        values: dict[str, str] = {
+            "connector": CARLOS,
+            "target_name": "Jane Doe",
+            "target_company": "Acme Logistics",
+            "reason": "Acme is opening EU warehouses; Carlos worked with Jane at Freightly.",
+            "blurb": BLURB,
+            "closeness": "know_well",
+        }
+        for field, value in values.items():
+            print(f"   {field}: {self.name_of(value) if field == 'connector' else value}")
+        await stack.slack.interaction(payloads.view_submission(RIYA, view, values))
+        await stack.until(
+            lambda: len(self.dms(CARLOS)) > imported and bool(self.dms(RIYA)), "the DMs"
+        )
+        self.show_dm(CARLOS, self.card())
+        self.show_dm(RIYA, self.dms(RIYA)[0])
+
+        self.say("Carlos confirms he's still in touch with Jane, then accepts")
+        await self.press(CARLOS, self.card(), "intro_tie_yes")
+        await stack.until(lambda: self.card()["updates"] >= 1, "the question answered")
+        print("   (the question is gone from his message; his directory now says so)")
+        first_card = self.card()
+        await self.press(CARLOS, first_card, "intro_accept")
+        await stack.until(lambda: len(self.dms(RIYA)) == 2, "Riya's notice")
+        await stack.until(lambda: self.card()["updates"] >= 2, "Carlos's card update")
+        self.show_dm(CARLOS, self.card(), "(his message, updated)")
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("Carlos double-clicks Accept: nothing changes, and he's told so")
+        await self.press(CARLOS, first_card, "intro_accept")
+        await stack.until(lambda: bool(fake.ephemerals), "the note")
+        self.show(CARLOS, "(only visible to him)", [self.text(fake.ephemerals[-1]["text"])])
+
+        self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
+        await self.press(CARLOS, self.card(), "intro_target_agreed")
+        await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
+        await stack.until(lambda: self.card()["updates"] >= 3, "Carlos's card update")
+        self.show_dm(CARLOS, self.card(), "(his message, updated)")
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("20 hours later: time to follow up (held until 9:00 in Riya's time zone)")
+        before = len(self.dms(RIYA))
+        await self.later(timedelta(hours=20))
+        held = len(self.dms(RIYA)) == before
+        print(f"   (6:00 in New York: {'held' if held else 'sent'} until Riya's working day)")
+        await self.later(timedelta(hours=3))
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.press(RIYA, self.dms(RIYA)[-1], "intro_followed_up")
+        await stack.until(lambda: "Followed up" in str(self.dms(RIYA)[0]["blocks"]), "card")
+
+        self.say("A week on, introbot asks Riya what came of it; she had the meeting")
+        await self.later(timedelta(days=7))
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_meeting_held")
+        await stack.until(lambda: "Meeting held" in self.dms(CARLOS)[-1]["text"], "thanks")
+        self.say("The loop closes: Carlos hears how his intro went, with Riya's thanks")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+
+        self.say("Riya opens introbot's App Home")
+        await stack.slack.event(payloads.app_home_opened(RIYA))
+        await stack.until(lambda: RIYA in fake.home_views, "the home tab")
+        self.show(RIYA, "on the Home tab", render_view(fake.home_views[RIYA], self.name_of))
+
+        self.say("Riya checks `/intro stats`: which connectors source meetings")
+        await stack.slack.command(
+            payloads.slash_command(
+                RIYA, "stats", fake.issue_trigger_id(RIYA), response_url=fake.response_url()
+            )
+        )
+        await stack.until(lambda: bool(fake.responses), "the stats")
+        self.show(
+            RIYA,
+            "(only visible to her)",
+            render_blocks(fake.responses[-1]["body"]["blocks"], self.name_of),
+        )
+
+        await self.routing_and_export()
+
+        print(
+            f"\nDone: {len(fake.calls)} Web API calls, "
+            f"{len(fake.broadcast_mentions)} channel-wide pings. "
+            "Install it for real: see README.md."
+        )
+
+    async def routing_and_export(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Alex, an admin, routes intros at Globex through its account owner, Olivia")
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX,
+                f"owner Globex <@{OLIVIA}|olivia>",
+                fake.issue_trigger_id(ALEX),
+                response_url=fake.response_url(),
+            )
+        )
+        await stack.until(lambda: len(fake.responses) == 2, "the confirmation")
+        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+
+        self.say("Sam asks Carlos for an intro to Seán O'Brien at Globex: Olivia sees it first")
+        await stack.slack.command(
+            payloads.slash_command(SAM, "Seán O'Brien", fake.issue_trigger_id(SAM))
+        )
+        await stack.until(lambda: fake.count("views.open") == 2, "Sam's form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                view,
+                {
+                    "connector": CARLOS,
+                    "target_name": "Seán O'Brien",
+                    "target_company": "Globex",
+                    "reason": "Globex is replacing its freight auditing vendor this quarter.",
+                    "blurb": SAM_BLURB,
+                    "closeness": "met_once",
+                },
+            )
+        )
+        await stack.until(lambda: bool(self.dms(OLIVIA)), "Olivia's card")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[0])
+        await self.press(OLIVIA, self.dms(OLIVIA)[0], "intro_owner_approve")
+        await stack.until(
+            lambda: any("Seán" in m["text"] for m in self.dms(CARLOS)), "Carlos's new card"
+        )
+        await stack.until(
+            lambda: any("approved your ask" in m["text"] for m in self.dms(SAM)), "Sam's notice"
+        )
+        print("   (Olivia approved; only now is Carlos asked)")
+        self.show_dm(SAM, next(m for m in self.dms(SAM) if "approved your ask" in m["text"]))
+
+        self.say("Alex exports every request for the CRM: a CSV in his DM")
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX, "export", fake.issue_trigger_id(ALEX), response_url=fake.response_url()
+            )
+        )
+        await stack.until(lambda: bool(fake.uploads), "the export")
+        content = fake.uploads[-1]["content"].decode().splitlines()
+        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:3])
+
+
+async def run_demo() -> int:
+    with tempfile.TemporaryDirectory(prefix="introbot-demo-") as folder:
+        url = f"sqlite:///{Path(folder) / 'demo.db'}"
+        # A clock the demo moves by hand, so days pass in a second: a Monday, 10:00 in New York.
+        clock = ManualClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
+        async with LocalStack(url, clock=clock) as stack:
+            await Demo(stack, clock).run()
+    return 0

@@ -1,0 +1,125 @@
+"""introbot wired to a local stand-in for Slack, all on loopback: for the demo and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from aiohttp import web
+
+from bot.intro.clock import Clock
+from bot.standin.payloads import SlackSender
+from bot.standin.web_api import FakeSlack
+from bot.wiring.app import Services, build_services, create_app, migrate
+from bot.wiring.server import web_app
+from bot.wiring.settings import load_settings
+
+SIGNING_SECRET = "local-signing-secret"
+# The bot scopes manifest.yml asks for; the stand-in refuses calls they don't cover.
+BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    name: str
+    is_bot: bool = False
+    deleted: bool = False
+    tz: str = "America/New_York"
+    is_admin: bool = False
+
+
+DEFAULT_PEOPLE = (
+    Person("U0REQUESTER", "Riya Patel"),
+    Person("U0CONNECTOR", "Carlos Mendes"),
+    Person("U0OTHER", "Olivia Chen"),
+    Person("U0SECOND", "Sam Okafor"),
+    Person("U0DEACTIVATED", "Dana Gone", deleted=True),
+    Person("U0SOMEBOT", "Deploy Bot", is_bot=True),
+    Person("U0ADMIN", "Alex Admin", is_admin=True),
+)
+
+
+class LocalStack:
+    """A fake Slack Web API and introbot's real HTTP endpoint, started together."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        clock: Clock | None = None,
+        people: tuple[Person, ...] = DEFAULT_PEOPLE,
+        sweep: bool = False,
+        sweep_interval: str = "1s",
+    ) -> None:
+        self.database_url = database_url
+        self.people = people
+        self._clock = clock
+        self._sweep = sweep
+        self._sweep_interval = sweep_interval
+        self.fake = FakeSlack(scopes=BOT_SCOPES)
+        for person in people:
+            self.fake.add_user(
+                person.user_id,
+                name=person.name.split()[0].lower(),
+                real_name=person.name,
+                is_bot=person.is_bot,
+                deleted=person.deleted,
+                tz=person.tz,
+                is_admin=person.is_admin,
+            )
+        self._runner: web.AppRunner | None = None
+        self.endpoint = ""
+        self.root = ""
+        self.services: Services | None = None
+        self.slack: SlackSender | None = None
+
+    async def __aenter__(self) -> LocalStack:
+        api_url = await self.fake.start()
+        settings = load_settings(
+            SLACK_BOT_TOKEN=self.fake.token,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            DATABASE_URL=self.database_url,
+            SLACK_API_URL=api_url,
+            INTROBOT_SWEEP_INTERVAL=self._sweep_interval,
+        )
+        await asyncio.to_thread(migrate, settings)
+        self.services = build_services(settings, clock=self._clock)
+        self._runner = web.AppRunner(
+            web_app(create_app(self.services), self.services, sweep=self._sweep)
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.root = f"http://127.0.0.1:{port}"
+        self.endpoint = f"{self.root}/slack/events"
+        self.slack = await SlackSender(self.endpoint, SIGNING_SECRET).__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.slack is not None:
+            await self.slack.__aexit__()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.services is not None:
+            await self.services.close()
+        await self.fake.stop()
+
+    async def until(
+        self, condition: Callable[[], bool], what: str = "condition", timeout: float = 10.0
+    ) -> None:
+        """Wait for the bot's work after an ack (Bolt runs listeners after answering Slack)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)

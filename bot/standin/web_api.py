@@ -1,0 +1,1004 @@
+"""A local stand-in for Slack's Web API, served over HTTP on loopback.
+
+`introbot demo` and the end-to-end tests point slack_sdk's ``AsyncWebClient`` at
+``FakeSlack.base_url``. The fake answers the way Slack does (HTTP 200 with
+``{"ok": false, "error": ...}`` for API errors) and is deliberately strict where
+real Slack is strict (tokens, scopes, required arguments, trigger ids, Block Kit),
+so bugs surface locally instead of in a workspace.
+
+Arguments are accepted from the query string, form bodies and JSON bodies alike,
+because slack_sdk uses all three: methods called with ``params=`` (e.g. auth.test,
+conversations.open, users.info) put their arguments in the URL query string with
+an empty body, while chat.* and views.* send a JSON body.
+"""
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+JSON = dict[str, Any]
+
+DEFAULT_METHODS_PATH = Path(__file__).parent / "reference" / "web_api_methods.json"
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BFAKE"
+APP_ID = "AFAKE"
+
+# Key accepted by fail_next() to inject faults into response_url deliveries.
+RESPONSE_URL_FAULT_KEY = "response_url"
+
+# Slack's documented limits.
+MAX_TEXT_LENGTH = 40_000
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+USERS_PAGE_MAX = 1000  # users.list members per page at most
+
+# Form bodies can only carry strings, so Slack (and we) decode these from JSON.
+_JSON_ARGS = ("blocks", "view", "attachments", "metadata", "user_auth_blocks")
+
+# Any of these in posted content would ping many people at once.
+_BROADCAST_TOKENS = ("<!channel", "<!here", "<!everyone", "<!subteam^")
+# With link_names / parse=full, Slack turns plain "@here" into a real mention too.
+_LINKED_BROADCAST_WORDS = ("@channel", "@here", "@everyone")
+
+# First "ts" handed out; Slack timestamps are "seconds.microseconds" strings.
+_TS_EPOCH = 1_700_000_000
+
+# Enough to make users.info look like Slack for the zones the demo uses.
+_TZ_LABELS = {
+    "America/New_York": "Eastern Standard Time",
+    "America/Chicago": "Central Standard Time",
+    "America/Denver": "Mountain Standard Time",
+    "America/Los_Angeles": "Pacific Standard Time",
+    "Europe/London": "Greenwich Mean Time",
+    "Europe/Paris": "Central European Time",
+    "Europe/Berlin": "Central European Time",
+    "Asia/Tokyo": "Japan Standard Time",
+    "UTC": "Coordinated Universal Time",
+}
+
+
+@dataclass
+class ApiCall:
+    """One Web API request as the fake saw it (token stripped)."""
+
+    method: str
+    args: dict[str, Any]
+    ok: bool
+    error: str | None
+    at: float
+
+
+@dataclass
+class _Fault:
+    status: int
+    error: str | None
+    retry_after: int | None
+    reset_connection: bool
+
+
+@dataclass
+class _Trigger:
+    user_id: str
+    issued_at: float
+    used: bool = False
+
+
+class _ApiError(Exception):
+    """Raised by handlers; becomes Slack's ``{"ok": false, "error": ...}``."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def _invalid_arguments(*messages: str, error: str = "invalid_arguments") -> _ApiError:
+    return _ApiError(error, response_metadata={"messages": [f"[ERROR] {m}" for m in messages]})
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _truthy(value: Any) -> bool:
+    # Form/query values arrive as strings ("1", "true"); JSON ones as real booleans.
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _iter_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _iter_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _iter_strings(item)
+
+
+def _decode_json_args(args: JSON) -> None:
+    for key in _JSON_ARGS:
+        value = args.get(key)
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            # Leave undecodable strings in place; the validators report them.
+            with contextlib.suppress(ValueError):
+                args[key] = json.loads(value)
+
+
+class FakeSlack:
+    """In-memory Slack workspace plus an aiohttp server speaking the Web API."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-fake",
+        scopes: Iterable[str] = ("commands", "chat:write", "users:read"),
+        team_id: str = "T0FAKE",
+        trigger_ttl: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+        methods_path: Path | None = None,
+    ) -> None:
+        self.token = token
+        # A list (not a set) so "provided" in missing_scope errors keeps the given order.
+        self.scopes: list[str] = list(scopes)
+        self.team_id = team_id
+        self.trigger_ttl = trigger_ttl
+        self.latency = 0.0  # seconds added to every Web API answer
+        self._clock = clock
+        path = methods_path if methods_path is not None else DEFAULT_METHODS_PATH
+        self.methods: dict[str, JSON] = json.loads(path.read_text(encoding="utf-8"))
+
+        # Workspace state, public so tests and the demo can inspect it directly.
+        self.users: dict[str, JSON] = {}
+        self.channels: dict[str, str] = {}
+        self.views: dict[str, JSON] = {}
+        self.home_views: dict[str, JSON] = {}
+        self.ephemerals: list[JSON] = []
+        self.responses: list[JSON] = []
+        self.broadcast_mentions: list[JSON] = []
+        # Files people shared (for downloads) and files the bot uploaded (by channel).
+        self.files: dict[str, JSON] = {}
+        self.file_contents: dict[str, bytes] = {}
+        self.uploads: list[JSON] = []
+        self.calls: list[ApiCall] = []
+
+        self._messages: dict[tuple[str, str], JSON] = {}
+        self._dm_by_user: dict[str, str] = {}
+        self._user_by_dm: dict[str, str] = {}
+        self._mpims: dict[str, tuple[str, ...]] = {}
+        self._triggers: dict[str, _Trigger] = {}
+        self._external_ids: dict[str, str] = {}
+        self._response_urls: dict[str, str] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._ts_counter = 0
+        self._id_counter = 0
+
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+        self._handlers: dict[str, Callable[[JSON], JSON]] = {
+            "api.test": self._api_test,
+            "auth.test": self._auth_test,
+            "users.info": self._users_info,
+            "users.list": self._users_list,
+            "conversations.open": self._conversations_open,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "views.open": self._views_open,
+            "views.push": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+        }
+
+        # The bot itself exists in the directory, as it does in a real workspace.
+        self.add_user(BOT_USER_ID, name="introbot", is_bot=True)
+
+    # ------------------------------------------------------------------ server
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on the running loop; returns the base URL for AsyncWebClient."""
+        if self._runner is not None:
+            raise RuntimeError("FakeSlack is already running")
+        app = web.Application()
+        # Slack accepts GET and POST for every method; slack_sdk uses both.
+        app.router.add_route("POST", "/api/{method}", self._handle_api)
+        app.router.add_route("GET", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{key}", self._handle_response_url)
+        # Private file downloads and uploads, both behind the bot token as on Slack.
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download_file)
+        app.router.add_post("/upload/{file_id}", self._receive_upload)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        bound_port = runner.addresses[0][1]  # port=0 lets the OS pick a free one
+        url_host = f"[{host}]" if ":" in host else host
+        self._runner = runner
+        self._url = f"http://{url_host}:{bound_port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """Server root, e.g. ``http://127.0.0.1:54321``."""
+        if self._url is None:
+            raise RuntimeError("FakeSlack has not been started")
+        return self._url
+
+    @property
+    def base_url(self) -> str:
+        """Value for ``AsyncWebClient(base_url=...)``; the trailing slash matters to urljoin."""
+        return f"{self.url}/api/"
+
+    # ---------------------------------------------------------------- directory
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        real_name: str | None = None,
+        is_bot: bool = False,
+        deleted: bool = False,
+        tz: str = "America/New_York",
+        tz_offset: int = -18000,
+        is_admin: bool = False,
+    ) -> JSON:
+        full_name = real_name if real_name is not None else name
+        user: JSON = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": full_name,
+            "deleted": deleted,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "tz": tz,
+            "tz_label": _TZ_LABELS.get(tz, tz),
+            "tz_offset": tz_offset,
+            "is_admin": is_admin,
+            "is_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "profile": {
+                "real_name": full_name,
+                "real_name_normalized": full_name,
+                "display_name": name,
+                "display_name_normalized": name,
+                "team": self.team_id,
+            },
+        }
+        self.users[user_id] = user
+        return user
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        self.channels[channel_id] = name
+
+    def add_message(self, channel_id: str, text: str) -> str:
+        """A message someone wrote in a channel (for shortcuts and permalinks); returns its ts."""
+        if channel_id not in self.channels:
+            self.add_channel(channel_id, channel_id.lower())
+        ts = self._next_ts()
+        self._messages[(channel_id, ts)] = {
+            "channel": channel_id,
+            "ts": ts,
+            "text": text,
+            "blocks": None,
+            "attachments": None,
+            "thread_ts": None,
+            "updates": 0,
+            "history": [],
+        }
+        return ts
+
+    def dm_channel(self, user_id: str) -> str:
+        """The bot's DM channel with a user; stable for the fake's lifetime."""
+        channel = self._dm_by_user.get(user_id)
+        if channel is None:
+            channel = "D" + user_id[1:]
+            if channel in self._user_by_dm:  # U123 and W123 would otherwise collide
+                channel = "D" + user_id
+            self._dm_by_user[user_id] = channel
+            self._user_by_dm[channel] = user_id
+        return channel
+
+    def issue_trigger_id(self, user_id: str) -> str:
+        """Mint a trigger id as if ``user_id`` had just clicked or run a command."""
+        self._id_counter += 1
+        trigger_id = f"{self._id_counter}.{self._id_counter * 7919}.{uuid.uuid4().hex}"
+        self._triggers[trigger_id] = _Trigger(user_id=user_id, issued_at=self._clock())
+        return trigger_id
+
+    def response_url(self, tag: str = "") -> str:
+        """A response_url that records what is posted to it into ``self.responses``."""
+        key = uuid.uuid4().hex
+        self._response_urls[key] = tag
+        return f"{self.url}/response/{key}"
+
+    # ---------------------------------------------------------------- inspection
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def count(self, method: str) -> int:
+        return len(self.calls_to(method))
+
+    def messages_for(self, user_id: str) -> list[JSON]:
+        """Current messages in the bot's DM with ``user_id``, oldest first."""
+        channel = self._dm_by_user.get(user_id)
+        return [
+            {**message, "history": list(message["history"])}
+            for (msg_channel, _), message in self._messages.items()
+            if msg_channel == channel
+        ]
+
+    def reset_calls(self) -> None:
+        self.calls.clear()
+
+    # ----------------------------------------------------------- fault injection
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        reset_connection: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls to ``method`` fail (FIFO per method).
+
+        status=429 answers "ratelimited" with a Retry-After header, 5xx answers that
+        status, ``error`` answers HTTP 200 ``{"ok": false, "error": error}``, and
+        ``reset_connection`` drops the TCP connection without any answer.
+        """
+        if method not in self.methods and method != RESPONSE_URL_FAULT_KEY:
+            raise ValueError(f"unknown Slack method {method!r}")  # catches typos in tests
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        if status not in (200, 429) and not 500 <= status <= 599:
+            raise ValueError("status must be 200, 429 or 5xx")
+        if status == 200 and error is None and not reset_connection:
+            raise ValueError("a fault needs an error, a 429/5xx status or reset_connection")
+        fault = _Fault(status, error, retry_after, reset_connection)
+        self._faults.setdefault(method, deque()).extend([fault] * times)
+
+    def _take_fault(self, key: str) -> _Fault | None:
+        queue = self._faults.get(key)
+        return queue.popleft() if queue else None
+
+    @staticmethod
+    def _drop_connection(request: web.Request) -> web.Response:
+        # abort() closes the socket at once, so the client sees ServerDisconnected
+        # instead of a response; aiohttp quietly discards the response returned here.
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response()
+
+    # ------------------------------------------------------------------ routing
+
+    async def _read_args(self, request: web.Request) -> JSON:
+        args: JSON = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    raise _ApiError("invalid_json") from None
+                if not isinstance(body, dict):
+                    raise _ApiError("invalid_json")
+                args.update(body)
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    # Uploaded files are kept by name only; nothing here reads content.
+                    if isinstance(value, FileField):
+                        args[key] = value.filename
+                    elif isinstance(value, bytes | bytearray):
+                        args[key] = value.decode("utf-8", "replace")
+                    else:
+                        args[key] = value
+        _decode_json_args(args)
+        return args
+
+    @staticmethod
+    def _token_of(request: web.Request, args: JSON) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return header.removeprefix("Bearer ").strip() or None
+        token = args.get("token")
+        return str(token) if token else None
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        if self.latency:
+            await asyncio.sleep(self.latency)  # Slack's own time to answer, when a test wants it
+        try:
+            args = await self._read_args(request)
+        except _ApiError as exc:
+            self._record(method, {}, exc.error)
+            return web.json_response({"ok": False, "error": exc.error})
+        token = self._token_of(request, args)
+        args.pop("token", None)  # never keep secrets in the call log
+
+        fault = self._take_fault(method)
+        if fault is not None:
+            return self._answer_fault(request, method, args, fault)
+
+        try:
+            body = self._dispatch(method, args, token)
+        except _ApiError as exc:
+            self._record(method, args, exc.error)
+            return web.json_response({"ok": False, "error": exc.error, **exc.extra})
+        self._record(method, args, None)
+        return web.json_response({"ok": True, **body})
+
+    def _answer_fault(
+        self, request: web.Request, method: str, args: JSON, fault: _Fault
+    ) -> web.Response:
+        if fault.reset_connection:
+            self._record(method, args, "connection_reset")
+            return self._drop_connection(request)
+        headers: dict[str, str] = {}
+        if fault.status == 429:
+            error = fault.error or "ratelimited"
+            headers["Retry-After"] = str(fault.retry_after if fault.retry_after is not None else 1)
+        else:
+            error = fault.error or "fatal_error"
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+        self._record(method, args, error)
+        return web.json_response(
+            {"ok": False, "error": error}, status=fault.status, headers=headers
+        )
+
+    def _record(self, method: str, args: JSON, error: str | None) -> None:
+        self.calls.append(
+            ApiCall(method=method, args=args, ok=error is None, error=error, at=self._clock())
+        )
+
+    def _dispatch(self, method: str, args: JSON, token: str | None) -> JSON:
+        # Same order of checks as Slack: method, auth, scope, then arguments.
+        spec = self.methods.get(method)
+        if spec is None:
+            raise _ApiError("unknown_method")
+        if spec.get("deprecated"):
+            raise _ApiError("method_deprecated")
+        # Methods whose reference lists no "token" argument (api.test, oauth.*) need no auth.
+        if "token" in spec.get("args", ["token"]):
+            if token is None:
+                raise _ApiError("not_authed")
+            if token != self.token:
+                raise _ApiError("invalid_auth")
+        needed: list[str] = spec.get("scopes", [])
+        # The reference lists alternatives: any one of them grants access.
+        if needed and not set(needed) & set(self.scopes):
+            raise _ApiError(
+                "missing_scope", needed=",".join(needed), provided=",".join(self.scopes)
+            )
+        missing = [
+            name
+            for name in spec.get("required", [])
+            if name != "token" and _is_empty(args.get(name))
+        ]
+        if missing:
+            raise _invalid_arguments(*(f"missing required field: {name}" for name in missing))
+        handler = self._handlers.get(method)
+        # Known methods without special behaviour just succeed (and are recorded).
+        return handler(args) if handler is not None else {}
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        tag = self._response_urls.get(key)
+        if tag is None:
+            return web.Response(status=404, text="expired_url")
+        fault = self._take_fault(RESPONSE_URL_FAULT_KEY)
+        if fault is not None:
+            if fault.reset_connection:
+                return self._drop_connection(request)
+            headers: dict[str, str] = {}
+            if fault.retry_after is not None or fault.status == 429:
+                headers["Retry-After"] = str(fault.retry_after or 1)
+            return web.Response(status=fault.status, text=fault.error or "fault", headers=headers)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        if isinstance(body, dict):
+            _decode_json_args(body)
+            self._scan_broadcast("response_url", tag, body)
+        url = f"{self.url}/response/{key}"  # as handed out, whatever Host header came in
+        self.responses.append({"url": url, "tag": tag, "body": body})
+        return web.Response(text="ok")
+
+    # ------------------------------------------------------------- validation
+
+    def _scan_broadcast(self, method: str, channel: str, args: JSON) -> None:
+        # Recorded, not refused: Slack would deliver these, and the tests assert none exist.
+        linked = _truthy(args.get("link_names")) or args.get("parse") == "full"
+        content = [args.get(key) for key in ("text", "markdown_text", "blocks", "attachments")]
+        for text in _iter_strings(content):
+            for needle in _BROADCAST_TOKENS + (_LINKED_BROADCAST_WORDS if linked else ()):
+                if needle in text:
+                    self.broadcast_mentions.append(
+                        {"method": method, "channel": channel, "mention": needle, "text": text}
+                    )
+
+    @staticmethod
+    def _validate_blocks(raw: Any, *, limit: int, error: str, pointer: str) -> list[JSON]:
+        if not isinstance(raw, list):
+            raise _invalid_arguments(
+                f"expected an array of blocks [json-pointer:{pointer}]",
+                error="invalid_blocks_format" if error == "invalid_blocks" else error,
+            )
+        if len(raw) > limit:
+            raise _invalid_arguments(
+                f"no more than {limit} items allowed [json-pointer:{pointer}]", error=error
+            )
+        for index, block in enumerate(raw):
+            where = f"[json-pointer:{pointer}/{index}]"
+            if not isinstance(block, dict):
+                raise _invalid_arguments(f"expected an object {where}", error=error)
+            try:
+                parsed = Block.parse(block)
+                if parsed is None:  # slack_sdk only logs unknown types; Slack refuses them
+                    raise ValueError(f"unsupported block type {block.get('type')!r}")
+                # to_dict() validates nested elements too; validate_json() alone does not.
+                parsed.to_dict()
+            except (SlackObjectFormationError, ValueError, TypeError, AttributeError) as exc:
+                raise _invalid_arguments(f"{exc} {where}", error=error) from None
+        return raw
+
+    def _validate_message(self, args: JSON) -> None:
+        text = args.get("text")
+        if text is not None and len(str(text)) > MAX_TEXT_LENGTH:
+            raise _ApiError("msg_too_long")
+        if args.get("blocks") is not None:
+            self._validate_blocks(
+                args["blocks"], limit=MAX_MESSAGE_BLOCKS, error="invalid_blocks", pointer="/blocks"
+            )
+        has_content = any(
+            not _is_empty(args.get(key))
+            for key in ("text", "markdown_text", "blocks", "attachments")
+        )
+        if not has_content:
+            raise _ApiError("no_text")
+
+    def _validate_view(self, args: JSON, *, view_type: str | None) -> JSON:
+        raw = args.get("view")
+        if not isinstance(raw, dict):
+            raise _invalid_arguments("failed to parse view: expected a JSON object")
+        if view_type is not None and raw.get("type") != view_type:
+            raise _invalid_arguments(f"view type must be {view_type} [json-pointer:/view/type]")
+        if raw.get("blocks") is not None:
+            self._validate_blocks(
+                raw["blocks"],
+                limit=MAX_VIEW_BLOCKS,
+                error="invalid_arguments",
+                pointer="/view/blocks",
+            )
+        if raw.get("type") == "modal":
+            if _is_empty(raw.get("title")):
+                raise _invalid_arguments("missing required field: title [json-pointer:/view]")
+            has_input = any(
+                isinstance(b, dict) and b.get("type") == "input" for b in raw.get("blocks") or []
+            )
+            if has_input and _is_empty(raw.get("submit")):
+                raise _invalid_arguments(
+                    "must provide a submit property when using input blocks [json-pointer:/view]"
+                )
+        try:
+            View(**raw).to_dict()
+        except (SlackObjectFormationError, ValueError, TypeError, AttributeError) as exc:
+            raise _invalid_arguments(f"{exc} [json-pointer:/view]") from None
+        return raw
+
+    def _exchange_trigger(self, args: JSON) -> str:
+        trigger_id = args.get("trigger_id") or args.get("interactivity_pointer")
+        if _is_empty(trigger_id):
+            raise _invalid_arguments("missing required field: trigger_id")
+        trigger = self._triggers.get(str(trigger_id))
+        if trigger is None:
+            raise _ApiError("invalid_trigger_id")
+        if trigger.used:
+            raise _ApiError("exchanged_trigger_id")
+        if self._clock() - trigger.issued_at > self.trigger_ttl:
+            raise _ApiError("expired_trigger_id")
+        trigger.used = True
+        return trigger.user_id
+
+    # ------------------------------------------------------------ channels/ids
+
+    def _next_ts(self) -> str:
+        # Strictly increasing and fixed-width, so string order equals time order.
+        self._ts_counter += 100
+        seconds, micros = divmod(self._ts_counter, 1_000_000)
+        return f"{_TS_EPOCH + seconds}.{micros:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._id_counter += 1
+        return f"{prefix}{self._id_counter:010d}"
+
+    def _dm_target(self, user_id: str) -> str:
+        user = self.users.get(user_id)
+        if user is None:
+            raise _ApiError("user_not_found")
+        if user["deleted"]:
+            raise _ApiError("account_inactive")
+        if user["is_bot"]:
+            raise _ApiError("cannot_dm_bot")
+        return self.dm_channel(user_id)
+
+    def _resolve_channel(self, value: Any) -> str:
+        channel = str(value)
+        # chat.postMessage accepts a user id and posts into the bot's DM with them.
+        if channel[:1] in ("U", "W"):
+            return self._dm_target(channel)
+        if channel.startswith("#"):
+            for channel_id, name in self.channels.items():
+                if name == channel[1:]:
+                    return channel_id
+            raise _ApiError("channel_not_found")
+        if channel in self.channels or channel in self._user_by_dm or channel in self._mpims:
+            return channel
+        raise _ApiError("channel_not_found")
+
+    def _message_payload(self, message: JSON) -> JSON:
+        payload: JSON = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "team": self.team_id,
+            "text": message["text"] or "",
+            "ts": message["ts"],
+        }
+        if message["blocks"] is not None:
+            payload["blocks"] = message["blocks"]
+        if message["thread_ts"] is not None:
+            payload["thread_ts"] = message["thread_ts"]
+        return payload
+
+    # ---------------------------------------------------------------- handlers
+
+    def _api_test(self, args: JSON) -> JSON:
+        # Slack echoes the arguments, and fails on purpose when given "error".
+        if not _is_empty(args.get("error")):
+            raise _ApiError(str(args["error"]), args=args)
+        return {"args": args}
+
+    def _auth_test(self, args: JSON) -> JSON:
+        return {
+            "url": "https://fake.slack.com/",
+            "team": "Fake Team",
+            "user": "introbot",
+            "team_id": self.team_id,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _users_info(self, args: JSON) -> JSON:
+        user = self.users.get(str(args["user"]))
+        if user is None:
+            raise _ApiError("user_not_found")
+        return {"user": json.loads(json.dumps(user))}  # deep copy: callers may mutate
+
+    def _users_list(self, args: JSON) -> JSON:
+        # Slack pages with an opaque cursor; a page holds at most `limit` (default and
+        # maximum here 1,000) members, and the last page's next_cursor is "".
+        limit = int(args.get("limit") or USERS_PAGE_MAX)
+        if limit < 1:
+            raise _ApiError("invalid_limit")
+        limit = min(limit, USERS_PAGE_MAX)
+        start = 0
+        if not _is_empty(args.get("cursor")):
+            try:
+                start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("user:"))
+            except ValueError as exc:
+                raise _ApiError("invalid_cursor") from exc
+        members = list(self.users.values())[start : start + limit]
+        following = start + limit
+        next_cursor = (
+            base64.b64encode(f"user:{following}".encode()).decode()
+            if following < len(self.users)
+            else ""
+        )
+        return {
+            "members": json.loads(json.dumps(members)),  # deep copy: callers may mutate
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _conversations_open(self, args: JSON) -> JSON:
+        if not _is_empty(args.get("channel")):
+            return {"channel": {"id": self._resolve_channel(args["channel"])}}
+        users = args.get("users")
+        if _is_empty(users):
+            raise _ApiError("users_list_not_supplied")
+        ids = users if isinstance(users, list) else str(users).split(",")
+        ids = [str(u).strip() for u in ids if str(u).strip()]
+        if len(ids) == 1:
+            already_open = ids[0] in self._dm_by_user
+            channel = self._dm_target(ids[0])
+            return {
+                "channel": {"id": channel},
+                "no_op": already_open,
+                "already_open": already_open,
+            }
+        for user_id in ids:
+            self._dm_target(user_id)
+        members = tuple(sorted(set(ids)))
+        for mpim_id, existing in self._mpims.items():
+            if existing == members:
+                return {"channel": {"id": mpim_id}, "no_op": True, "already_open": True}
+        mpim_id = self._next_id("G")
+        self._mpims[mpim_id] = members
+        return {"channel": {"id": mpim_id}}
+
+    def _chat_post_message(self, args: JSON) -> JSON:
+        channel = self._resolve_channel(args["channel"])
+        self._validate_message(args)
+        self._scan_broadcast("chat.postMessage", channel, args)
+        ts = self._next_ts()
+        message: JSON = {
+            "channel": channel,
+            "ts": ts,
+            "text": args.get("text"),
+            "blocks": args.get("blocks"),
+            "attachments": args.get("attachments"),
+            "thread_ts": args.get("thread_ts"),
+            "updates": 0,
+            "history": [],
+        }
+        self._messages[(channel, ts)] = message
+        return {"channel": channel, "ts": ts, "message": self._message_payload(message)}
+
+    def _chat_update(self, args: JSON) -> JSON:
+        channel, ts = str(args["channel"]), str(args["ts"])
+        message = self._messages.get((channel, ts))
+        if message is None:
+            raise _ApiError("message_not_found")
+        self._validate_message(args)
+        self._scan_broadcast("chat.update", channel, args)
+        message["history"].append(
+            {"text": message["text"], "blocks": message["blocks"], "at": self._clock()}
+        )
+        # Like Slack: omitted blocks/attachments are kept, given ones replace.
+        for key in ("text", "blocks", "attachments"):
+            if key in args:
+                message[key] = args[key]
+        message["updates"] += 1
+        return {
+            "channel": channel,
+            "ts": ts,
+            "text": message["text"] or "",
+            "message": self._message_payload(message),
+        }
+
+    def _chat_delete(self, args: JSON) -> JSON:
+        channel, ts = str(args["channel"]), str(args["ts"])
+        if self._messages.pop((channel, ts), None) is None:
+            raise _ApiError("message_not_found")
+        return {"channel": channel, "ts": ts}
+
+    def _chat_post_ephemeral(self, args: JSON) -> JSON:
+        channel = self._resolve_channel(args["channel"])
+        user_id = str(args["user"])
+        user = self.users.get(user_id)
+        if user is None:
+            raise _ApiError("user_not_found")
+        dm_owner = self._user_by_dm.get(channel)
+        if dm_owner is not None and dm_owner != user_id:
+            raise _ApiError("user_not_in_channel")
+        self._validate_message(args)
+        self._scan_broadcast("chat.postEphemeral", channel, args)
+        ts = self._next_ts()
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": user_id,
+                "text": args.get("text"),
+                "blocks": args.get("blocks"),
+                "message_ts": ts,
+            }
+        )
+        return {"message_ts": ts}
+
+    def _chat_get_permalink(self, args: JSON) -> JSON:
+        channel, ts = str(args["channel"]), str(args["message_ts"])
+        if (channel, ts) not in self._messages:
+            raise _ApiError("message_not_found")
+        return {
+            "channel": channel,
+            "permalink": f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _render_view(self, raw: JSON, view_id: str, previous: JSON | None) -> JSON:
+        """The view object Slack echoes back: the input plus server-side fields."""
+        view = {key: value for key, value in raw.items() if key not in ("state", "hash", "id")}
+        view.update(
+            {
+                "id": view_id,
+                "team_id": self.team_id,
+                "app_id": APP_ID,
+                "bot_id": BOT_ID,
+                "app_installed_team_id": self.team_id,
+                "callback_id": raw.get("callback_id", ""),
+                "external_id": raw.get("external_id", ""),
+                "private_metadata": raw.get("private_metadata", ""),
+                "state": {"values": {}},
+                "hash": uuid.uuid4().hex[:16],
+                "root_view_id": previous["root_view_id"] if previous else view_id,
+                "previous_view_id": None,
+            }
+        )
+        return view
+
+    def _claim_external_id(self, raw: JSON, view_id: str) -> None:
+        external_id = raw.get("external_id")
+        if _is_empty(external_id):
+            return
+        owner = self._external_ids.get(str(external_id))
+        if owner is not None and owner != view_id:
+            raise _ApiError("duplicate_external_id")
+        self._external_ids[str(external_id)] = view_id
+
+    def _views_open(self, args: JSON) -> JSON:
+        # Validate before exchanging, so a rejected view does not burn the trigger.
+        raw = self._validate_view(args, view_type="modal")
+        self._exchange_trigger(args)
+        view_id = self._next_id("V")
+        self._claim_external_id(raw, view_id)
+        view = self._render_view(raw, view_id, None)
+        self.views[view_id] = view
+        return {"view": view}
+
+    def _views_update(self, args: JSON) -> JSON:
+        view_id = args.get("view_id")
+        if _is_empty(view_id) and not _is_empty(args.get("external_id")):
+            view_id = self._external_ids.get(str(args["external_id"]))
+        current = self.views.get(str(view_id)) if view_id else None
+        if current is None:
+            raise _ApiError("not_found")
+        if not _is_empty(args.get("hash")) and args["hash"] != current["hash"]:
+            raise _ApiError("hash_conflict")
+        raw = self._validate_view(args, view_type=current["type"])
+        self._claim_external_id(raw, current["id"])
+        view = self._render_view(raw, current["id"], current)
+        self.views[current["id"]] = view
+        for user_id, home in self.home_views.items():
+            if home["id"] == current["id"]:
+                self.home_views[user_id] = view
+        return {"view": view}
+
+    def add_file(self, user_id: str, name: str, content: bytes) -> JSON:
+        """A file a user shared (e.g. in the bot's DM); returns its Slack file object."""
+        file_id = self._next_id("F")
+        info: JSON = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "user": user_id,
+            "size": len(content),
+            "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "text",
+            "mimetype": "text/csv" if name.lower().endswith(".csv") else "text/plain",
+            "url_private": f"{self.url}/files-pri/{file_id}/{name}",
+            "url_private_download": f"{self.url}/files-pri/{file_id}/{name}",
+        }
+        self.files[file_id] = info
+        self.file_contents[file_id] = content
+        return info
+
+    def _files_info(self, args: JSON) -> JSON:
+        info = self.files.get(str(args["file"]))
+        if info is None:
+            raise _ApiError("file_not_found")
+        return {"file": info}
+
+    def _files_get_upload_url(self, args: JSON) -> JSON:
+        file_id = self._next_id("F")
+        self.files[file_id] = {
+            "id": file_id,
+            "name": str(args["filename"]),
+            "title": str(args["filename"]),
+            "size": int(args["length"]),
+            "pending": True,
+        }
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, args: JSON) -> JSON:
+        raw = args["files"]
+        items = json.loads(raw) if isinstance(raw, str) else raw
+        completed = []
+        for item in items:
+            info = self.files.get(str(item.get("id")))
+            if info is None or str(item["id"]) not in self.file_contents:
+                raise _ApiError("file_not_found")
+            info.pop("pending", None)
+            info["title"] = item.get("title") or info["name"]
+            completed.append(info)
+            self.uploads.append(
+                {
+                    "channel": args.get("channel_id"),
+                    "file": info,
+                    "content": self.file_contents[str(item["id"])],
+                    "initial_comment": args.get("initial_comment"),
+                }
+            )
+        return {"files": completed}
+
+    async def _download_file(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            # Slack answers a login page, not the file, without the token.
+            return web.Response(status=302, headers={"Location": f"{self.url}/signin"})
+        content = self.file_contents.get(request.match_info["file_id"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
+
+    async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return web.Response(status=404, text="unknown upload")
+        self.file_contents[file_id] = await request.read()
+        return web.Response(text="OK - " + str(len(self.file_contents[file_id])))
+
+    def _views_publish(self, args: JSON) -> JSON:
+        user_id = str(args["user_id"])
+        if user_id not in self.users:
+            raise _ApiError("user_not_found")
+        current = self.home_views.get(user_id)
+        stale_hash = current is not None and args.get("hash") not in (None, "", current["hash"])
+        if stale_hash:
+            raise _ApiError("hash_conflict")
+        raw = self._validate_view(args, view_type="home")
+        # A user's Home tab keeps its view id across publishes.
+        view_id = current["id"] if current is not None else self._next_id("V")
+        view = self._render_view(raw, view_id, current)
+        self.views[view_id] = view
+        self.home_views[user_id] = view
+        return {"view": view}

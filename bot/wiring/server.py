@@ -1,0 +1,81 @@
+"""The HTTP endpoint (`introbot serve`): POST /slack/events and GET /healthz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.delivery.scheduler import start_sweeper
+from bot.wiring.app import Services
+
+logger = logging.getLogger(__name__)
+
+# Slack's payloads are small; anything much larger is not from Slack.
+MAX_BODY_BYTES = 1024 * 1024
+SERVICES_KEY = web.AppKey("services", Services)
+BOLT_KEY = web.AppKey("bolt", AsyncApp)
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt = request.app[BOLT_KEY]
+    services = request.app[SERVICES_KEY]
+    body = await request.text()
+    try:
+        bolt_request = _parsed(request, body)
+    except ValueError as exc:
+        # Answer 401 to a forger and 400 to Slack (or anyone signing) sending junk.
+        verifier = SignatureVerifier(services.settings.SLACK_SIGNING_SECRET or "")
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.Response(status=401, text="invalid request signature")
+        logger.warning("malformed Slack payload (%s): %.200r", exc, body)
+        return web.Response(status=400, text="malformed payload")
+    bolt_response = await bolt.async_dispatch(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
+def _parsed(request: web.Request, body: str) -> AsyncBoltRequest:
+    """Bolt's request, or ValueError for a body that is not a Slack payload."""
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=body, query=request.query_string, headers=dict(request.headers)
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(type(exc).__name__) from exc
+    if not isinstance(bolt_request.body, dict):
+        raise ValueError("payload is not an object")
+    return bolt_request
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES_KEY]
+    if await services.database_ready():
+        return web.json_response({"ok": True})
+    return web.json_response({"ok": False, "error": "database unavailable"}, status=503)
+
+
+def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[BOLT_KEY] = bolt
+    app[SERVICES_KEY] = services
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.on_startup.append(_open_http)
+    if sweep:
+        app.cleanup_ctx.append(_sweeper)
+    return app
+
+
+async def _open_http(app: web.Application) -> None:
+    await app[SERVICES_KEY].open_http()
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    scheduler = start_sweeper(app[SERVICES_KEY])
+    yield
+    scheduler.shutdown(wait=False)

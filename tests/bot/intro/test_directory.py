@@ -1,0 +1,179 @@
+"""Who knows whom: suggestions, privacy, pacing, duplicate asks, imports, account owners."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.intro.clock import ManualClock
+from bot.intro.directory import ContactInput, Directory
+from bot.intro.linkedin import parse_connections
+from bot.intro.states import Action
+from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.workflow import IntroWorkflow
+from storage.db import create_engine_for, make_sessionmaker
+
+TEAM = "T1"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "Connections.csv"
+
+
+@dataclass
+class Rig:
+    directory: Directory
+    workflow: IntroWorkflow
+    clock: ManualClock
+
+    async def ask(self, requester: str, connector: str, target: str, company: str = "") -> int:
+        draft = RequestDraft(
+            requester=Teammate(requester),
+            connector=Teammate(connector),
+            target_name=target,
+            target_company=company,
+            reason="r",
+            blurb="b",
+        )
+        return (await self.workflow.submit(TEAM, draft, [])).request.id
+
+
+@pytest.fixture
+async def rig(database_url: str) -> AsyncIterator[Rig]:
+    engine = create_engine_for(database_url)
+    sessions = make_sessionmaker(engine)
+    clock = ManualClock()
+    yield Rig(Directory(sessions, clock), IntroWorkflow(sessions, clock), clock)
+    await engine.dispose()
+
+
+async def test_suggestions_rank_by_closeness_recency_and_load(rig: Rig) -> None:
+    d = rig.directory
+    await d.add_contact(
+        TEAM, "UA", ContactInput("Jane Doe", "Acme", closeness="close", since=date(2024, 1, 1))
+    )
+    await d.add_contact(
+        TEAM, "UB", ContactInput("Jane Doe", "Acme", closeness="met_once", since=date(2012, 1, 1))
+    )
+    await d.add_contact(TEAM, "UC", ContactInput("John Roe", "Acme Inc.", closeness="close"))
+    await d.add_contact(
+        TEAM,
+        "UD",
+        ContactInput("Jane Doe", "Acme"),
+    )
+    suggestions = await d.suggest_connectors(TEAM, "jane doe (ACME)", exclude=("UD",), limit=5)
+    assert [s.user_id for s in suggestions] == ["UA", "UB", "UC"]
+    # A heavily loaded connector drops behind.
+    for n in range(6):
+        await rig.ask("UR", "UA", f"Someone {n}")
+    reranked = await d.suggest_connectors(TEAM, "Jane Doe", "Acme", limit=5)
+    assert reranked[0].user_id in ("UB", "UD") and reranked[-1].user_id == "UC"
+    assert next(s for s in reranked if s.user_id == "UA").open_asks == 6
+
+
+async def test_nobody_sees_another_teammates_list(rig: Rig) -> None:
+    d = rig.directory
+    contact, _ = await d.add_contact(TEAM, "UA", ContactInput("Jane Doe", "Acme"))
+    assert (await d.contacts_of(TEAM, "UB"))[1] == 0
+    assert (await d.contacts_of("T_OTHER", "UA"))[1] == 0
+    assert not await d.delete_contact(TEAM, "UB", contact.id)  # not theirs to delete
+    assert (await d.contacts_of(TEAM, "UA"))[1] == 1
+    assert await d.delete_contact(TEAM, "UA", contact.id)
+    assert await d.suggest_connectors("T_OTHER", "Jane Doe") == []
+
+
+async def test_reimporting_updates_instead_of_duplicating(rig: Rig) -> None:
+    d = rig.directory
+    export = parse_connections(FIXTURE.read_bytes())
+    first = await d.import_connections(TEAM, "UA", export)
+    assert (first.added, first.updated) == (4, 0)
+    assert len(first.skipped) == 2
+    again = await d.import_connections(TEAM, "UA", export)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 4)
+    changed = FIXTURE.read_bytes().replace(b"VP, Operations", b"COO")
+    third = await d.import_connections(TEAM, "UA", parse_connections(changed))
+    assert (third.added, third.updated) == (0, 1)
+    assert (await d.contacts_of(TEAM, "UA"))[1] == 4
+
+
+async def test_ten_thousand_connections_import_with_progress(rig: Rig) -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(10_000))
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    report = await rig.directory.import_connections(
+        TEAM, "UA", parse_connections(header + rows), progress
+    )
+    assert report.added == 10_000
+    assert seen[-1] == (10_000, 10_000) and len(seen) == 10
+
+
+async def test_pacing_limits(rig: Rig) -> None:
+    d = rig.directory
+    prefs = await d.prefs(TEAM, "UC")
+    prefs.max_open = 1
+    prefs.blocked_companies = ["Globex"]
+    await d.save_prefs(prefs)
+    assert await d.pacing_problems(TEAM, "UC", "Acme") == []
+    await rig.ask("UR", "UC", "Jane Doe")
+    codes = [p.code for p in await d.pacing_problems(TEAM, "UC", "Globex, Inc.")]
+    assert codes == ["blocked_company", "max_open"]
+    prefs.max_open = None
+    prefs.blocked_companies = []
+    prefs.max_per_30_days = 1
+    prefs.snoozed_until = rig.clock.now().date() + timedelta(days=3)
+    await d.save_prefs(prefs)
+    assert [p.code for p in await d.pacing_problems(TEAM, "UC", "")] == [
+        "snoozed",
+        "max_per_30_days",
+    ]
+    rig.clock.advance(timedelta(days=31))
+    assert await d.pacing_problems(TEAM, "UC", "") == []
+
+
+async def test_open_asks_for_the_same_person_are_found(rig: Rig) -> None:
+    request_id = await rig.ask("UR", "UC", "Jane Doe", "Acme")
+    found = await rig.directory.open_asks_for_target(TEAM, "jane doe (Acme)")
+    assert [r.id for r in found] == [request_id]
+    assert await rig.directory.open_asks_for_target(TEAM, "John Doe") == []
+    await rig.workflow.act(TEAM, request_id, "UR", Action.CANCEL)
+    assert await rig.directory.open_asks_for_target(TEAM, "Jane Doe") == []
+
+
+async def test_open_asks_match_across_accents_case_and_nicknames(rig: Rig) -> None:
+    request_id = await rig.ask("UR", "UC", "Ana Muñoz", "Acme")
+    other_id = await rig.ask("UR", "UC", "Bob O'Neil")
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "ana munoz")] == [
+        request_id
+    ]
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "ANA MUÑOZ")] == [
+        request_id
+    ]
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, "Robert O'Neil")] == [
+        other_id
+    ]
+    assert await rig.directory.open_asks_for_target(TEAM, "Ana Munro") == []
+
+
+async def test_account_owner_by_company(rig: Rig) -> None:
+    await rig.directory.set_account_owner(TEAM, "Acme, Inc.", "UO")
+    assert await rig.directory.account_owner(TEAM, "ACME") == "UO"
+    assert await rig.directory.account_owner(TEAM, "Globex") is None
+    assert await rig.directory.account_owner("T_OTHER", "Acme") is None
+
+
+async def test_old_ties_are_stale_until_confirmed(rig: Rig) -> None:
+    contact, _ = await rig.directory.add_contact(
+        TEAM, "UA", ContactInput("Jane Doe", "Acme", since=date(2020, 1, 1))
+    )
+    rig.clock.advance(timedelta(days=400))
+    tie = await rig.directory.tie(TEAM, "UA", "Jane Doe", "Acme")
+    assert tie is not None and Directory.is_stale(tie, rig.clock.now())
+    await rig.directory.confirm_tie(TEAM, "UA", contact.id, still_in_touch=False)
+    tie = await rig.directory.tie(TEAM, "UA", "Jane Doe", "Acme")
+    assert tie is not None and not Directory.is_stale(tie, rig.clock.now())
+    assert tie.closeness == "not_sure"

@@ -1,0 +1,148 @@
+"""The workflow against a real database: transitions, messages promised, races between replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.intro.clock import ManualClock
+from bot.intro.states import Action, IllegalTransition, Status
+from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.workflow import IntroWorkflow, InvalidSuggestion, NotYourRequest, UnknownRequest
+from storage.db import create_engine_for, make_sessionmaker
+from storage.models import MessageKind, OutboundMessage, RequestEvent
+
+TEAM = "T1"
+RIYA, CARLOS, SAM = "U1", "U2", "U3"
+
+
+def draft(**overrides: object) -> RequestDraft:
+    values: dict[str, object] = {
+        "requester": Teammate(RIYA, "Riya Patel"),
+        "connector": Teammate(CARLOS, "Carlos Mendes"),
+        "target_name": "Jane Doe",
+        "target_company": "Acme",
+        "reason": "Expansion",
+        "blurb": "Hi Jane, I'm Riya. Would you be open to a call?",
+    }
+    values.update(overrides)
+    return RequestDraft(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def workflows(database_url: str) -> AsyncIterator[tuple[IntroWorkflow, IntroWorkflow]]:
+    """Two workflows on two engines: two replicas sharing one database."""
+    clock = ManualClock()
+    engines = [create_engine_for(database_url), create_engine_for(database_url)]
+    yield tuple(IntroWorkflow(make_sessionmaker(e), clock) for e in engines)  # type: ignore[misc]
+    for engine in engines:
+        await engine.dispose()
+
+
+async def test_submit_writes_request_event_and_both_cards(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    workflow = workflows[0]
+    outcome = await workflow.submit(TEAM, draft(), ["tip"])
+    assert outcome.request.status == Status.AWAITING_CONNECTOR
+    async with workflow._sessions() as session:
+        rows = (await session.scalars(select(OutboundMessage))).all()
+        events = await session.scalar(select(func.count()).select_from(RequestEvent))
+    now_due = [r for r in rows if r.kind != MessageKind.REMINDER]
+    assert sorted(r.kind for r in now_due) == [
+        MessageKind.CONNECTOR_CARD,
+        MessageKind.REQUESTER_CARD,
+    ]
+    assert {r.id for r in now_due} == set(outcome.message_ids)
+    reminders = sorted((r for r in rows if r.kind == MessageKind.REMINDER), key=lambda r: r.due_at)
+    assert [(r.data["reminder"], r.recipient_id) for r in reminders] == [
+        ("nudge", CARLOS),
+        ("nudge", CARLOS),
+        ("stalled", RIYA),
+    ]
+    assert events == 1
+
+
+async def test_each_transition_promises_card_refreshes_and_a_notice(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    workflow = workflows[0]
+    request = (await workflow.submit(TEAM, draft(), [])).request
+    outcome = await workflow.act(TEAM, request.id, CARLOS, Action.ACCEPT)
+    assert outcome.request.status == Status.CHECKING_WITH_TARGET
+    async with workflow._sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.id.in_(outcome.message_ids))
+            )
+        ).all()
+    assert sorted((r.kind, r.recipient_id) for r in rows) == sorted(
+        [
+            (MessageKind.CARD_REFRESH, CARLOS),
+            (MessageKind.CARD_REFRESH, RIYA),
+            (MessageKind.NOTICE, RIYA),
+        ]
+    )
+    cancel = await workflow.act(TEAM, request.id, RIYA, Action.CANCEL)
+    assert cancel.request.status == Status.CANCELLED
+    assert len(cancel.message_ids) == 2  # the cards change; the requester needs no notice
+
+
+async def test_refusals(workflows: tuple[IntroWorkflow, IntroWorkflow]) -> None:
+    workflow = workflows[0]
+    request = (await workflow.submit(TEAM, draft(), [])).request
+    with pytest.raises(NotYourRequest) as not_yours:
+        await workflow.act(TEAM, request.id, RIYA, Action.ACCEPT)
+    assert not_yours.value.party_id == CARLOS
+    with pytest.raises(UnknownRequest):
+        await workflow.act(TEAM, request.id + 100, CARLOS, Action.ACCEPT)
+    with pytest.raises(UnknownRequest):  # another workspace's request is not there at all
+        await workflow.act("T_OTHER", request.id, CARLOS, Action.ACCEPT)
+    with pytest.raises(IllegalTransition):
+        await workflow.act(TEAM, request.id, CARLOS, Action.TARGET_AGREED)
+    with pytest.raises(InvalidSuggestion):
+        await workflow.act(TEAM, request.id, CARLOS, Action.REDIRECT, suggested_user_id=RIYA)
+    assert (await workflow.get(TEAM, request.id)).status == Status.AWAITING_CONNECTOR  # type: ignore[union-attr]
+
+
+async def test_two_replicas_racing_on_one_request_apply_it_once(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    first, second = workflows
+    request = (await first.submit(TEAM, draft(), [])).request
+    results = await asyncio.gather(
+        *(
+            replica.act(TEAM, request.id, CARLOS, action)
+            for replica, action in [
+                (first, Action.ACCEPT),
+                (second, Action.ACCEPT),
+                (first, Action.DECLINE),
+                (second, Action.REDIRECT),
+            ]
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(e, IllegalTransition | InvalidSuggestion) for e in losers), losers
+    async with first._sessions() as session:
+        events = await session.scalar(select(func.count()).select_from(RequestEvent))
+        notices = await session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.kind == MessageKind.NOTICE)
+        )
+    assert events == 2 and notices == 1
+
+
+async def test_listings_are_scoped_by_team(workflows: tuple[IntroWorkflow, IntroWorkflow]) -> None:
+    workflow = workflows[0]
+    await workflow.submit(TEAM, draft(), [])
+    await workflow.submit("T_OTHER", draft(), [])
+    assert len(await workflow.requests_by(TEAM, RIYA)) == 1
+    assert len(await workflow.waiting_on(TEAM, CARLOS)) == 1
+    assert await workflow.waiting_on(TEAM, SAM) == []

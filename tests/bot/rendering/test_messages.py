@@ -1,0 +1,168 @@
+"""ModalContext round-trips through private_metadata; the forwardable email is plain text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.rendering import messages
+from bot.rendering.messages import ModalContext, forwardable_email
+from bot.rendering.templating import escape_mrkdwn
+from storage.models import IntroRequest
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+BLURB = (
+    "I'm Sam and I lead partnerships at Widgets & Co <EU>. "
+    'We help teams like Acme cut chargebacks by a third; "really". '
+    "Would you be open to a 20-minute call next week? <!channel> \\o/ 🎉 مرحبا"
+)
+
+
+def make_request(**changes: Any) -> IntroRequest:
+    values: dict[str, Any] = {
+        "id": 9,
+        "team_id": "T0TEAM",
+        "requester_id": "U0REQ",
+        "requester_name": "Sam Requester",
+        "connector_id": "U0CON",
+        "target_name": "Jane Doe",
+        "target_company": "Acme & Sons <Labs>",
+        "reason": "She runs payments.",
+        "blurb": BLURB,
+        "closeness": "close",
+        "status": "awaiting_connector",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(changes)
+    return IntroRequest(**values)
+
+
+# --- ModalContext ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        ModalContext(),
+        ModalContext(source_channel_id="C0123"),
+        ModalContext(source_channel_id="C0123", source_message_ts="1714564800.000100"),
+        ModalContext(redirected_from_id=17),
+        ModalContext("C0123", "1714564800.000100", 0),
+        ModalContext('C"\\<>&🎉', "ts with spaces", 2**40),
+    ],
+)
+def test_modal_context_round_trips(context: ModalContext) -> None:
+    raw = context.dump()
+    assert isinstance(raw, str)
+    assert isinstance(json.loads(raw), dict)
+    assert ModalContext.load(raw) == context
+
+
+def test_modal_context_dump_is_compact_and_omits_unset_fields() -> None:
+    assert ModalContext().dump() == "{}"
+    assert json.loads(ModalContext("C1", None, 5).dump()) == {"c": "C1", "r": 5}
+    assert json.loads(ModalContext("C1", "1.2", 5).dump()) == {"c": "C1", "ts": "1.2", "r": 5}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "not json",
+        "{",
+        "[]",
+        "[1, 2]",
+        "null",
+        "42",
+        '"a string"',
+        '{"r": "x"}',
+        '{"r": 1.5}',
+        '{"r": null}',
+        '{"c": 5, "ts": ["1.2"], "r": {"x": 1}}',
+        '{"unknown": "keys", "are": "ignored"}',
+    ],
+)
+def test_modal_context_load_tolerates_garbage(raw: str | None) -> None:
+    assert ModalContext.load(raw) == ModalContext()
+
+
+def test_modal_context_load_keeps_the_good_parts_of_a_partly_bad_payload() -> None:
+    loaded = ModalContext.load('{"c": "C1", "ts": 12, "r": "7"}')
+    assert loaded == ModalContext(source_channel_id="C1")
+
+
+@pytest.mark.parametrize("raw", ['{"r": true}', '{"r": false}'])
+def test_modal_context_load_rejects_booleans_as_ids(raw: str) -> None:
+    assert ModalContext.load(raw).redirected_from_id is None
+
+
+def test_modal_context_survives_the_intro_modal() -> None:
+    context = ModalContext("C0123", "1714564800.000100", 3)
+    view = messages.intro_modal(messages.ModalPrefill(), context)
+    assert ModalContext.load(view["private_metadata"]) == context
+
+
+# --- forwardable email -------------------------------------------------------------------
+
+
+def test_forwardable_email_has_subject_greeting_blurb_and_signature() -> None:
+    email = forwardable_email(make_request())
+    lines = email.splitlines()
+    assert lines[0] == "Subject: Intro: Sam Requester <> Jane Doe (Acme & Sons <Labs>)"
+    assert "Hi Jane," in lines
+    assert BLURB in email
+    assert lines[-1] == "Sam Requester"
+    assert email.index("Hi Jane,") < email.index(BLURB) < email.rindex("Sam Requester")
+    assert "Best," in lines
+
+
+def test_forwardable_email_is_plain_text_not_mrkdwn_escaped() -> None:
+    email = forwardable_email(make_request())
+    for escaped in ("&amp;", "&lt;", "&gt;", "\\u", '\\"'):
+        assert escaped not in email
+    assert "Widgets & Co <EU>" in email
+    assert '"really"' in email
+    assert "<!channel> \\o/ 🎉 مرحبا" in email
+
+
+def test_forwardable_email_is_escaped_only_when_placed_in_the_card() -> None:
+    request = make_request()
+    email = forwardable_email(request)
+    card = messages.connector_card(request)
+    texts = [b["text"]["text"] for b in card.blocks if b["type"] == "section" and "text" in b]
+    assert any(f"```{escape_mrkdwn(email)}```" in text for text in texts)
+    assert not any("<!channel>" in text for text in texts)
+
+
+def test_forwardable_email_without_a_company_has_no_parentheses() -> None:
+    email = forwardable_email(make_request(target_company=""))
+    assert email.splitlines()[0] == "Subject: Intro: Sam Requester <> Jane Doe"
+
+
+def test_forwardable_email_without_a_requester_name_signs_as_me() -> None:
+    email = forwardable_email(make_request(requester_name=""))
+    lines = email.splitlines()
+    assert lines[0].startswith("Subject: Intro: me <> Jane Doe")
+    assert lines[-1] == "me"
+
+
+@pytest.mark.parametrize(
+    ("target", "greeting"),
+    [("Cher", "Hi Cher,"), ("  Jean-Luc   Picard ", "Hi Jean-Luc,"), ("Seán O'Brien", "Hi Seán,")],
+)
+def test_forwardable_email_greets_the_targets_first_name(target: str, greeting: str) -> None:
+    email = forwardable_email(make_request(target_name=target))
+    assert greeting in email.splitlines()
+    assert f"<> {target} (" in email
+
+
+def test_forwardable_email_does_not_greet_twice_when_the_blurb_greets() -> None:
+    blurb = "Hi Jane, " + BLURB
+    email = forwardable_email(make_request(blurb=blurb))
+    assert email.count("Hi Jane") == 1
+    assert blurb in email

@@ -1,0 +1,34 @@
+"""`introbot demo` runs the whole story and shows what each person sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.standin.demo import run_demo
+
+
+async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await run_demo() == 0
+    out = capsys.readouterr().out
+    for line in (
+        "Imported Connections.csv: 3 added",
+        "Teammates who know them, best path first:",
+        "@Carlos Mendes · Met once or twice · since 2021",
+        "what Riya Patel sees",
+        "what Carlos Mendes sees",
+        "[ Accept ]  [ Decline ]  [ Suggest someone else ]",
+        "Connector is checking with the target",
+        "This request already moved on",
+        "Intro made",
+        "held until Riya's working day",
+        "[ I followed up ]",
+        "Meeting held",
+        "how deals start",
+        "Thanked most: @Carlos Mendes (1)",
+        "Intros at Globex now go through @Olivia Chen first.",
+        "[ Approve ]  [ Edit the note ]  [ Decline ]",
+        "approved your ask",
+        "Request ID,First Name,Last Name,Company,Lead Source",
+        "0 channel-wide pings",
+    ):
+        assert line in out, line

@@ -1,0 +1,139 @@
+"""The `introbot` command as a user runs it: settings errors, `serve`, `migrate`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+INTROBOT = shutil.which("introbot") or ""
+pytestmark = pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
+
+
+def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [INTROBOT, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://x"},
+            "DATABASE_URL",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "ftp://x"},
+            "SLACK_API_URL",
+        ),
+    ],
+)
+def test_serve_stops_with_one_line_naming_the_setting(
+    tmp_path: Path, overrides: dict[str, str], named: str
+) -> None:
+    result = _run("serve", "--port", "0", env=_base_env() | overrides, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+
+
+def test_run_needs_an_app_token(tmp_path: Path) -> None:
+    result = _run("run", env=_base_env() | {"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN" in result.stderr
+
+
+def test_migrate_creates_the_default_sqlite_file(tmp_path: Path) -> None:
+    result = _run("migrate", env=_base_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "introbot.db").exists()
+
+
+def _status(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = _base_env() | {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "test-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing is called in these tests
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+    }
+    process = subprocess.Popen(
+        [INTROBOT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if _status("GET", f"{url}/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"introbot serve did not become healthy: {process.stderr}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_answers_health_and_refuses_unsigned_requests(served: str) -> None:
+    assert _status("GET", f"{served}/healthz") == 200
+    status = _status(
+        "POST",
+        f"{served}/slack/events",
+        body=b"command=%2Fintro&text=",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 401
+
+
+def test_python_dash_m_runs_the_same_cli(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.wiring.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "demo" in result.stdout

@@ -14,12 +14,11 @@ from bot.intro.clock import Clock
 from bot.standin.payloads import SlackSender
 from bot.standin.web_api import FakeSlack
 from bot.wiring.app import Services, build_services, create_app, migrate
+from bot.wiring.scopes import BOT_SCOPES
 from bot.wiring.server import web_app
 from bot.wiring.settings import load_settings
 
 SIGNING_SECRET = "local-signing-secret"
-# The bot scopes manifest.yml asks for; the stand-in refuses calls they don't cover.
-BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
 
 
 @dataclass(frozen=True)

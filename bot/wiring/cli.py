@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     commands.add_parser("migrate", help="apply database migrations and exit")
     commands.add_parser("demo", help="the whole flow on this machine, no Slack workspace needed")
+    manifest = commands.add_parser(
+        "manifest", help="print the Slack app manifest to paste at api.slack.com/apps"
+    )
+    manifest.add_argument(
+        "--url",
+        metavar="https://HOST",
+        help="for `introbot serve` at this public URL (default: for Socket Mode)",
+    )
     return parser
 
 
@@ -40,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.standin.demo import run_demo
 
             return asyncio.run(run_demo())
+        if args.command == "manifest":
+            return _print_manifest(args.url)
         settings = load_settings()
         if args.command == "migrate":
             _migrate(settings)
@@ -58,6 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _print_manifest(url: str | None) -> int:
+    from bot.wiring.manifest import ManifestUrlError, render_manifest
+
+    try:
+        sys.stdout.write(render_manifest(url))
+    except ManifestUrlError as exc:
+        print(f"introbot: --url {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _migrate(settings: Settings) -> None:

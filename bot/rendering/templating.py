@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,10 @@ from markupsafe import Markup
 def _templates_dir() -> Path:
     """A wheel ships the repository's templates/ as bot.rendering.templates; an editable
     install or a source checkout reads templates/ where it stands."""
-    try:
-        return Path(str(files("bot.rendering.templates")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "templates"
+    spec = find_spec("bot.rendering.templates")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 TEMPLATES_DIR = _templates_dir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from urllib.parse import urlencode
@@ -9,7 +11,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.standin import payloads
-from bot.standin.stack import LocalStack
+from bot.standin.stack import SIGNING_SECRET, LocalStack
 
 
 async def test_bad_signature_is_refused_with_401(stack: LocalStack) -> None:
@@ -81,3 +83,22 @@ async def test_healthz_reports_ready(stack: LocalStack) -> None:
     async with aiohttp.ClientSession() as session, session.get(f"{stack.root}/healthz") as r:
         assert r.status == 200
         assert json.loads(await r.text()) == {"ok": True}
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_when_signed_and_401_when_not(
+    stack: LocalStack,
+) -> None:
+    raw = b"payload=%7B%7D&text=caf\xe9"  # Latin-1, not UTF-8
+    ts = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(stack.endpoint, data=raw, headers=headers) as response:
+            assert response.status == 400
+        headers["X-Slack-Signature"] = "v0=" + "0" * 64
+        async with session.post(stack.endpoint, data=raw, headers=headers) as response:
+            assert response.status == 401

@@ -13,6 +13,7 @@ from bot.intro.command_text import parse_command
 from bot.intro.directory import ContactInput
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.slack_errors import slack_error_code
 from handlers.support import is_admin, open_intro_modal, teammate, workspace_names
 from handlers.views import refresh_suggestions
 
@@ -113,7 +114,7 @@ async def _export(
     try:
         names = await workspace_names(client)
     except SlackApiError as exc:  # the export is still worth having with ids for names
-        logger.warning("users.list failed, names left as ids: %s", exc.response.get("error"))
+        logger.warning("users.list failed, names left as ids: %s", slack_error_code(exc))
         names = {}
     csv_text = await services.attribution.export_csv(team_id, names)
     rows = max(0, csv_text.count("\n") - 1)
@@ -127,4 +128,4 @@ async def _export(
             initial_comment=messages.command_reply("export_done", rows=rows),
         )
     except SlackApiError as exc:
-        logger.error("export upload failed: %s", exc.response.get("error"))
+        logger.error("export upload failed: %s", slack_error_code(exc))

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.linkedin import NotAConnectionsExport, parse_connections
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.slack_errors import slack_error_code
 
 MAX_FILE_MB = 20
 PROGRESS_STEPS = 10
@@ -122,5 +123,5 @@ async def _update(
             channel=posted[0], ts=posted[1], text=message.text, blocks=message.blocks
         )
     except SlackApiError as exc:  # a progress line is not worth failing the import for
-        if exc.response.get("error") != "ratelimited":
+        if slack_error_code(exc) != "ratelimited":
             raise

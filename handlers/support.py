@@ -16,6 +16,7 @@ from bot.intro.validation import Teammate
 from bot.intro.workflow import NotYourRequest, TransitionError, UnknownRequest
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
     try:
         response = await client.users_info(user=user_id)
     except SlackApiError as exc:
-        if exc.response.get("error") == "user_not_found":
+        if slack_error_code(exc) == "user_not_found":
             return None
         raise
     user: dict[str, Any] = response["user"]
@@ -131,7 +132,7 @@ async def tell_privately(
         await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
     except SlackApiError as exc:
         # Not a member of that conversation (a forwarded or someone else's DM): DM them.
-        logger.info("ephemeral note refused (%s); sending a DM", exc.response.get("error"))
+        logger.info("ephemeral note refused (%s); sending a DM", slack_error_code(exc))
         await client.chat_postMessage(channel=user_id, text=text)
 
 
@@ -213,7 +214,7 @@ async def open_view(
     try:
         response = await client.views_open(trigger_id=trigger_id, view=view)
     except SlackApiError as exc:
-        logger.warning("views.open failed: %s", exc.response.get("error"))
+        logger.warning("views.open failed: %s", slack_error_code(exc))
         return None
     opened: dict[str, Any] = response["view"]
     return opened

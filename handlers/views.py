@@ -16,6 +16,7 @@ from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Review, Teammate, review_draft, say
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.slack_errors import slack_error_code
 from handlers.support import act_and_deliver, submitted_values, teammate, teammates
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def register(app: AsyncApp, services: Services) -> None:
                     )
                 ).get("permalink")
             except SlackApiError as exc:
-                logger.info("no permalink for the source message: %s", exc.response.get("error"))
+                logger.info("no permalink for the source message: %s", slack_error_code(exc))
         draft = dataclasses.replace(draft, source_permalink=permalink)
         outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
         await services.dispatcher.deliver(outcome.message_ids)
@@ -300,7 +301,7 @@ async def refresh_suggestions(
         await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
     except SlackApiError as exc:
         # hash_conflict: the user changed the form meanwhile; their next Enter tries again.
-        logger.info("suggestions not shown: %s", exc.response.get("error"))
+        logger.info("suggestions not shown: %s", slack_error_code(exc))
 
 
 def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messages.ModalPrefill:

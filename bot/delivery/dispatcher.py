@@ -30,6 +30,7 @@ from bot.intro.directory import Directory
 from bot.intro.states import Status
 from bot.intro.workflow import IntroWorkflow
 from bot.rendering import messages
+from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from storage.models import (
     CARD_KINDS,
     Contact,
@@ -325,7 +326,7 @@ class Dispatcher:
             user = (await self._client.users_info(user=user_id))["user"]
             tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
         except SlackApiError as exc:
-            logger.info("no profile for %s: %s", user_id, exc.response.get("error"))
+            logger.info("no profile for %s: %s", user_id, slack_error_code(exc))
             tz, name = None, ""
         self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
         return tz, name
@@ -340,8 +341,7 @@ class Dispatcher:
         return messages.requester_card(request, data.get("advice", []))
 
     async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
-        error = str(exc.response.get("error", "")) if exc.response is not None else ""
-        status_code = exc.response.status_code if exc.response is not None else 0
+        error = slack_error_code(exc)
         if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
             logger.error(
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
@@ -355,8 +355,8 @@ class Dispatcher:
                 await self.deliver(await self._workflow.report_undeliverable(message, error))
             return
         delay = _backoff(message.attempts)
-        if status_code == 429:
-            delay = timedelta(seconds=max(1, _int(exc.response.headers.get("Retry-After"), 1)))
+        if slack_status(exc) == 429:
+            delay = timedelta(seconds=retry_after_seconds(exc))
         await self._reschedule(message, error or str(exc), self._clock.now() + delay)
 
     async def _finish(
@@ -446,13 +446,6 @@ class _NotYet(Exception):
 
 class _Moot(Exception):
     """The message no longer makes sense: its request moved on."""
-
-
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _backoff(attempts: int) -> timedelta:

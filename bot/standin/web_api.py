@@ -90,6 +90,8 @@ class _Fault:
     error: str | None
     retry_after: int | None
     reset_connection: bool
+    # A body that is not Slack's JSON (a proxy's error page), with its content type.
+    raw_body: tuple[str, str] | None = None
 
 
 @dataclass
@@ -390,12 +392,15 @@ class FakeSlack:
         retry_after: int | None = None,
         reset_connection: bool = False,
         times: int = 1,
+        raw_body: tuple[str, str] | None = None,
     ) -> None:
         """Make the next ``times`` calls to ``method`` fail (FIFO per method).
 
         status=429 answers "ratelimited" with a Retry-After header, 5xx answers that
         status, ``error`` answers HTTP 200 ``{"ok": false, "error": error}``, and
-        ``reset_connection`` drops the TCP connection without any answer.
+        ``reset_connection`` drops the TCP connection without any answer, and ``raw_body``
+        (content type, text) answers the status with that body instead of Slack's JSON, as a
+        proxy or load balancer in front of Slack does.
         """
         if method not in self.methods and method != RESPONSE_URL_FAULT_KEY:
             raise ValueError(f"unknown Slack method {method!r}")  # catches typos in tests
@@ -403,9 +408,11 @@ class FakeSlack:
             raise ValueError("times must be at least 1")
         if status not in (200, 429) and not 500 <= status <= 599:
             raise ValueError("status must be 200, 429 or 5xx")
+        if raw_body is not None and status == 200:
+            raise ValueError("a raw body stands for an error page: give a 429/5xx status")
         if status == 200 and error is None and not reset_connection:
             raise ValueError("a fault needs an error, a 429/5xx status or reset_connection")
-        fault = _Fault(status, error, retry_after, reset_connection)
+        fault = _Fault(status, error, retry_after, reset_connection, raw_body)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def _take_fault(self, key: str) -> _Fault | None:
@@ -493,6 +500,11 @@ class FakeSlack:
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
         self._record(method, args, error)
+        if fault.raw_body is not None:
+            content_type, text = fault.raw_body
+            return web.Response(
+                text=text, content_type=content_type, status=fault.status, headers=headers
+            )
         return web.json_response(
             {"ok": False, "error": error}, status=fault.status, headers=headers
         )

@@ -230,3 +230,19 @@ async def test_people_are_looked_up_once_not_once_per_request(stack: LocalStack)
     assert looked_up >= 2  # the requester and the connector, before the first ack
     await request_intro(stack, target_name="Jane Poe")
     assert stack.fake.count("users.info") == looked_up
+
+
+async def test_a_note_refused_with_an_error_page_falls_back_to_a_dm(stack: LocalStack) -> None:
+    """Slack (or a proxy) answering a 5xx with a text page must not crash the fallback."""
+    assert stack.slack is not None
+    # Once for the call and once for each retry of the app's client.
+    stack.fake.fail_next(
+        "chat.postEphemeral", status=502, raw_body=("text/plain", "Bad Gateway"), times=3
+    )
+    payload = payloads.block_action(
+        "U0OTHER", "intro_accept", "not-a-number", "t", channel_id="C0DEALS", message_ts="1.0"
+    )
+    status, _ = await stack.slack.interaction(payload)
+    assert status == 200
+    await stack.until(lambda: len(stack.fake.messages_for("U0OTHER")) == 1, "the note as a DM")
+    assert "no longer exists" in stack.fake.messages_for("U0OTHER")[0]["text"]

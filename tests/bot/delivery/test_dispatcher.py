@@ -89,8 +89,16 @@ async def test_new_messages_are_delivered_at_once_and_recorded(rig: Rig) -> None
 
 @pytest.mark.parametrize(
     "fault",
-    [{"status": 503}, {"reset_connection": True}, {"status": 429, "retry_after": 30}],
-    ids=["503", "reset", "429"],
+    [
+        {"status": 503},
+        {"reset_connection": True},
+        {"status": 429, "retry_after": 30},
+        # A proxy's error page instead of Slack's JSON, in each shape slack_sdk reports it.
+        {"status": 502, "raw_body": ("text/plain", "Bad Gateway")},
+        {"status": 502, "raw_body": ("text/html", "<html><h1>502 Bad Gateway</h1></html>")},
+        {"status": 503, "raw_body": ("application/json", "<html>upstream down</html>")},
+    ],
+    ids=["503", "reset", "429", "502-text", "502-html", "503-not-json"],
 )
 async def test_transient_faults_are_retried_by_the_sweep(rig: Rig, fault: dict) -> None:
     outcome = await rig.workflow.submit(TEAM, _draft(), [])

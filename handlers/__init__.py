@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.wiring.app import Services
-from handlers import actions, commands, events, files, home, shortcuts, views
+from handlers import actions, commands, errors, events, files, home, shortcuts, views
 
 
 def register_listeners(app: AsyncApp, services: Services) -> None:
@@ -16,3 +16,4 @@ def register_listeners(app: AsyncApp, services: Services) -> None:
     events.register(app, services)
     files.register(app, services)
     home.register(app, services)
+    errors.register(app, services)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from logging import Logger
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,6 +27,20 @@ def _request_id(view: dict[str, Any]) -> int | None:
         return int(view.get("private_metadata") or "")
     except ValueError:
         return None
+
+
+async def _permalink(client: AsyncWebClient, channel: str, message_ts: str) -> str | None:
+    """The source message's link, if Slack gives it: the card is useful without it."""
+    try:
+        response = await client.chat_getPermalink(channel=channel, message_ts=message_ts)
+    except SlackApiError as exc:
+        logger.info("no permalink for the source message: %s", slack_error_code(exc))
+        return None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        logger.info("no permalink for the source message: %s", type(exc).__name__)
+        return None
+    permalink = response.get("permalink")
+    return str(permalink) if permalink else None
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -66,20 +80,28 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(response_action="errors", errors=_block_ids(view, review.errors))
             return
         await ack()
-        permalink = None
+        # The form is closed now: store the request and its messages first, so nothing the
+        # requester wrote is lost to an optional lookup failing.
+        try:
+            outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
+        except Exception:
+            logger.exception("a request could not be saved")
+            failed = messages.note("submit_failed", detail=draft.blurb)
+            await client.chat_postMessage(channel=requester_id, text=failed)
+            return
         if modal_context.source_channel_id and modal_context.source_message_ts:
-            try:
-                permalink = (
-                    await client.chat_getPermalink(
-                        channel=modal_context.source_channel_id,
-                        message_ts=modal_context.source_message_ts,
-                    )
-                ).get("permalink")
-            except SlackApiError as exc:
-                logger.info("no permalink for the source message: %s", slack_error_code(exc))
-        draft = dataclasses.replace(draft, source_permalink=permalink)
-        outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
-        await services.dispatcher.deliver(outcome.message_ids)
+            permalink = await _permalink(
+                client, modal_context.source_channel_id, modal_context.source_message_ts
+            )
+            if permalink:
+                await services.workflow.attach_permalink(team_id, outcome.request.id, permalink)
+        try:
+            await services.dispatcher.deliver(outcome.message_ids)
+        except Exception:
+            # Stored and promised: the sweep sends what this could not.
+            logger.exception(
+                "request %s stored; its messages are left to the sweep", outcome.request.id
+            )
 
     @app.action({"block_id": re.compile(r"^(target_name|connector(:\w+)?)$"), "action_id": "value"})
     @services.tracked

@@ -453,6 +453,24 @@ class IntroWorkflow:
             return False
         return True
 
+    async def forget_delivery(self, team_id: str, event_id: str) -> None:
+        """The work for an event failed: let Slack's retry of it be acted on."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(ProcessedEvent).where(
+                    ProcessedEvent.team_id == team_id, ProcessedEvent.event_id == event_id
+                )
+            )
+
+    async def attach_permalink(self, team_id: str, request_id: int, permalink: str) -> None:
+        """The link to the message a request was made from, found after it was stored."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(IntroRequest)
+                .where(IntroRequest.id == request_id, IntroRequest.team_id == team_id)
+                .values(source_permalink=permalink)
+            )
+
     async def forget_events_before(self, moment: datetime) -> None:
         """Slack retries within minutes; a day of event ids is plenty to recognise them."""
         async with self._sessions.begin() as session:

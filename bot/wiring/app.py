@@ -267,10 +267,11 @@ def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse 
         body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await services.workflow.first_delivery(
-            str(body.get("team_id") or ""), str(event_id)
-        ):
+        team_id = str(body.get("team_id") or "")
+        if event_id and not await services.workflow.first_delivery(team_id, str(event_id)):
             return BoltResponse(status=200, body="")
+        # Bolt's next() only lets the chain go on; a listener that fails has the event id
+        # forgotten by the error handler (handlers/errors.py), so Slack's retry is acted on.
         await next()
         return None
 

@@ -68,3 +68,14 @@ async def test_shortcut_keeps_the_message_permalink_as_context(stack: LocalStack
     card = card_text(stack.fake.messages_for(CONNECTOR)[0])
     ts = stack.fake.calls_to("chat.getPermalink")[0].args["message_ts"]
     assert f"archives/C0DEALS/p{ts.replace('.', '')}|The message this came from" in card
+
+
+async def test_a_permalink_that_cannot_be_had_loses_nothing(stack: LocalStack) -> None:
+    """The form closed at the ack: the request is stored and sent without the message's link."""
+    view = await _shortcut(stack, "Can someone get me in front of Jane Doe?")
+    # Slack unreachable for the lookup, however often the app's client retries.
+    stack.fake.fail_next("chat.getPermalink", reset_connection=True, times=10)
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
+    card = card_text(stack.fake.messages_for(CONNECTOR)[0])
+    assert "Jane Doe" in card and "The message this came from" not in card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -230,3 +231,22 @@ async def test_a_retried_event_is_acted_on_once(stack: LocalStack) -> None:
     await stack.until(lambda: stack.fake.count("views.publish") == 1, "home")
     await stack.services.drain()
     assert stack.fake.count("views.publish") == 1
+
+
+async def test_slacks_retry_of_an_event_whose_work_failed_is_acted_on(stack: LocalStack) -> None:
+    assert stack.slack is not None and stack.services is not None
+    # The Home tab can't be published: once, and once for each retry of the app's client.
+    stack.fake.fail_next("views.publish", status=500, times=3)
+    event = payloads.app_home_opened(REQUESTER)
+    status, _ = await stack.slack.event(event)
+    assert status == 200
+    await stack.until(lambda: stack.fake.count("views.publish") == 3, "the failed publishes")
+    await stack.services.drain()
+    body = json.dumps(event)
+    headers = stack.slack.signed_headers(body, "application/json")
+    headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    status, _ = await stack.slack.post_raw(body, "", headers)
+    assert status == 200
+    await stack.until(
+        lambda: any(c.ok for c in stack.fake.calls_to("views.publish")), "the retry's Home tab"
+    )

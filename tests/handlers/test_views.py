@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.intro import validation
 from bot.standin.stack import LocalStack
@@ -14,6 +16,7 @@ from tests.handlers.flow import (
     card_text,
     good_values,
     open_intro_modal,
+    press,
     request_intro,
     submit,
 )
@@ -96,3 +99,39 @@ async def test_hostile_text_in_every_field_pings_nobody_and_breaks_nothing(
     ]
     requester_card = stack.fake.messages_for(REQUESTER)[0]
     assert "<!here>" not in json.dumps(requester_card)
+
+
+async def test_a_request_that_cannot_be_saved_is_reported_with_the_note_to_paste(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form closed at the ack; if storing fails, the requester hears it and keeps the note."""
+    assert stack.services is not None
+
+    async def database_down(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("INSERT INTO intro_requests", {}, ConnectionError("gone"))
+
+    monkeypatch.setattr(stack.services.workflow, "submit", database_down)
+    view = await open_intro_modal(stack)
+    status, body = await submit(stack, view, good_values())
+    assert (status, body) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 1, "the failure note")
+    text = stack.fake.messages_for(REQUESTER)[0]["text"]
+    assert "nothing was sent" in text and "Would you be open to a 20-minute call" in text
+    assert stack.fake.messages_for(CONNECTOR) == []
+
+
+async def test_work_that_fails_after_the_ack_is_reported_privately(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert stack.services is not None
+    card = await request_intro(stack)
+
+    async def database_down(*_args: object, **_kwargs: object) -> None:
+        await asyncio.sleep(0.1)  # a connection that times out, well after the ack
+        raise OperationalError("UPDATE intro_requests", {}, ConnectionError("gone"))
+
+    monkeypatch.setattr(stack.services.workflow, "act", database_down)
+    await press(stack, CONNECTOR, card, "intro_accept")
+    await stack.until(lambda: len(stack.fake.ephemerals) == 1, "a private note")
+    note = stack.fake.ephemerals[0]
+    assert note["user"] == CONNECTOR and "didn't go through" in note["text"]

@@ -1,0 +1,37 @@
+"""Work that failed after the ack: logged, the person told, an event left to Slack's retry."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.rendering import messages
+from bot.wiring.app import Services
+from handlers.support import tell_privately
+
+
+def _user_of(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.error
+    async def work_failed(
+        error: Exception, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+    ) -> None:
+        logger.error("a listener failed: %s", type(error).__name__, exc_info=error)
+        if body.get("type") == "event_callback":
+            if body.get("event_id"):
+                team_id = str(body.get("team_id") or "")
+                await services.workflow.forget_delivery(team_id, str(body["event_id"]))
+            return
+        user_id = _user_of(body)
+        if not user_id:
+            return
+        try:
+            await tell_privately(services, client, body, user_id, messages.note("work_failed"))
+        except Exception:  # noqa: BLE001 - the error is logged above; don't fail the handler
+            logger.warning("could not tell %s their work failed", user_id)

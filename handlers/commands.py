@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.command_text import parse_command
 from bot.intro.directory import ContactInput
+from bot.intro.validation import review_company, review_contact
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
@@ -62,6 +63,10 @@ def register(app: AsyncApp, services: Services) -> None:
             if not command.name:
                 await ack(text=messages.command_reply("know_usage"))
                 return
+            review = review_contact(command.name, command.company)
+            if not review.ok:
+                await ack(text=next(iter(review.errors.values())))
+                return
             _, added = await services.directory.add_contact(
                 team_id, user_id, ContactInput(command.name, command.company, closeness="know_well")
             )
@@ -94,6 +99,10 @@ def register(app: AsyncApp, services: Services) -> None:
             owner = await teammate(client, command.user_id) if command.user_id else None
             if not command.company or owner is None or owner.is_bot or owner.deleted:
                 await respond(text=messages.command_reply("owner_usage"), response_type="ephemeral")
+                return
+            problem = review_company(command.company)
+            if problem:
+                await respond(text=problem, response_type="ephemeral")
                 return
             await services.directory.set_account_owner(team_id, command.company, owner.user_id)
             await respond(

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.directory import ContactInput
-from bot.intro.validation import say
+from bot.intro.validation import review_company, review_contact, say
 from bot.rendering import messages
 from bot.wiring.app import Services
 from handlers.support import open_view, publish_home, submitted_values
@@ -76,6 +76,15 @@ def register(app: AsyncApp, services: Services) -> None:
         if not name:
             await ack(response_action="errors", errors={"name": say("contact_name_missing")})
             return
+        review = review_contact(
+            name,
+            str(values.get("company") or ""),
+            str(values.get("title") or ""),
+            str(values.get("email") or ""),
+        )
+        if not review.ok:
+            await ack(response_action="errors", errors=review.errors)
+            return
         await ack()
         since = values.get("since")
         team_id, user_id = context.team_id or "", body["user"]["id"]
@@ -103,6 +112,15 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
     ) -> None:
         values = submitted_values(view)
+        blocked = [
+            line.strip()
+            for line in str(values.get("blocked_companies") or "").splitlines()
+            if line.strip()
+        ]
+        problem = next(filter(None, map(review_company, blocked)), None)
+        if problem:
+            await ack(response_action="errors", errors={"blocked_companies": problem})
+            return
         await ack()
         team_id, user_id = context.team_id or "", body["user"]["id"]
         prefs = await services.directory.prefs(team_id, user_id)
@@ -110,11 +128,7 @@ def register(app: AsyncApp, services: Services) -> None:
         prefs.max_per_30_days = _count(values.get("max_per_30_days", ""))
         snooze = values.get("snoozed_until")
         prefs.snoozed_until = date.fromisoformat(snooze) if snooze else None
-        prefs.blocked_companies = [
-            line.strip()
-            for line in str(values.get("blocked_companies") or "").splitlines()
-            if line.strip()
-        ]
+        prefs.blocked_companies = blocked
         await services.directory.save_prefs(prefs)
         await publish_home(services, client, team_id, user_id)
 

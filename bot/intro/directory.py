@@ -6,6 +6,7 @@ see the suggestions they produce.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -85,10 +86,16 @@ class AskReview:
     account_owner: str | None = None  # approves first, unless already part of the ask
 
 
+IDENTITY_MAX = 400  # Contact.identity_key
+
+
 def _identity(entry: ContactInput) -> str:
-    if entry.email.strip():
-        return entry.email.strip().lower()
-    return f"{name_key(entry.name)}|{company_key(entry.company)}"
+    identity = entry.email.strip().lower() or f"{name_key(entry.name)}|{company_key(entry.company)}"
+    if len(identity) <= IDENTITY_MAX:
+        return identity
+    # Folding can lengthen a name (ligatures, compatibility characters): a digest stays the same
+    # for the same person, and fits.
+    return "sha256:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
 class Directory:

@@ -18,6 +18,10 @@ TARGET_COMPANY_MAX = 150
 REASON_MAX = 500
 BLURB_MIN = 80
 BLURB_MAX = 1500
+# What a contact and a company name may hold (storage/models.py's columns).
+CONTACT_FIELD_MAX = 200
+EMAIL_MAX = 254
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _PLACEHOLDER = re.compile(
     r"\[[^\]\n]{1,40}\]|\{\{?[^}\n]{1,40}\}?\}"
@@ -92,6 +96,27 @@ def _check_length(review: Review, name: str, value: str, limit: int) -> None:
         review.errors[name] = _say(
             "too_long", label=_say(f"label_{name}"), length=len(value), limit=limit
         )
+
+
+def review_contact(name: str, company: str = "", title: str = "", email: str = "") -> Review:
+    """Someone a teammate knows, as typed (`/intro know`, Add someone): too long is refused,
+    not cut, so what is stored is what they wrote."""
+    review = Review()
+    for field_name, value in (("name", name), ("company", company), ("title", title)):
+        _check_length(review, field_name, value.strip(), CONTACT_FIELD_MAX)
+    email = email.strip()
+    if email:
+        _check_length(review, "email", email, EMAIL_MAX)
+        if "email" not in review.errors and not _EMAIL.match(email):
+            review.errors["email"] = _say("email_invalid")
+    return review
+
+
+def review_company(company: str) -> str | None:
+    """A company name for routing or pacing; the problem, if any."""
+    review = Review()
+    _check_length(review, "company", company.strip(), CONTACT_FIELD_MAX)
+    return review.errors.get("company")
 
 
 def review_draft(draft: RequestDraft) -> Review:

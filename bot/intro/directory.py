@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
@@ -23,6 +23,7 @@ from bot.intro.matching import (
     name_score,
     parse_person,
     surname_key,
+    surname_keys,
 )
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from storage.models import (
@@ -294,9 +295,9 @@ class Directory:
         self, team_id: str, target: str, company: str, owner_id: str | None = None
     ) -> list[tuple[float, Contact]]:
         query = parse_person(target, company)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if query.name_key:
-            conditions.append(Contact.surname_key == surname_key(query.name_key))
+            conditions.append(Contact.surname_key.in_(surname_keys(query.name_key)))
         if query.company_key:
             conditions.append(Contact.company_key == query.company_key)
         if not conditions:
@@ -450,7 +451,7 @@ class Directory:
             rows = await session.scalars(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
-                    IntroRequest.target_surname_key == surname_key(key),
+                    IntroRequest.target_surname_key.in_(surname_keys(key)),
                     IntroRequest.status.in_(list(OPEN_STATUSES)),
                 )
             )

@@ -68,7 +68,9 @@ def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces, spaces squeezed."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^\w]+", " ", stripped.casefold()).strip()
+    # Recomposed, so Hangul syllables stay syllables rather than their letters.
+    recomposed = unicodedata.normalize("NFC", stripped)
+    return re.sub(r"[^\w]+", " ", recomposed.casefold()).strip()
 
 
 def company_key(company: str) -> str:
@@ -99,9 +101,35 @@ def parse_person(text: str, company: str = "") -> PersonQuery:
     return PersonQuery(name_key(text), company_key(company))
 
 
+# Han, kana and Hangul: scripts whose names are written without spaces, family name first.
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+
+
 def surname_key(key: str) -> str:
+    """The key a name is stored and looked up by (an index, not a display).
+
+    A name in Latin script is keyed by its last word. One in Chinese, Japanese or Korean is
+    keyed by its characters in a fixed order: "王小明", "王 小明" and LinkedIn's "小明 王"
+    (first name, then last) are one person.
+    """
     words = key.split()
-    return words[-1] if words else ""
+    if not words:
+        return ""
+    if any(_CJK.match(word) for word in words):
+        return "".join(sorted(words))
+    return words[-1]
+
+
+def surname_keys(key: str) -> list[str]:
+    """The keys to look a name up by: the family name may be written first ("Wang Xiaoming")
+    or last ("Xiaoming Wang"), so both ends of a Latin-script name are tried."""
+    words = key.split()
+    if not words:
+        return []
+    stored = surname_key(key)
+    return [stored] if stored != words[-1] or len(words) == 1 else [words[-1], words[0]]
 
 
 def person_surname_key(text: str) -> str:
@@ -110,8 +138,15 @@ def person_surname_key(text: str) -> str:
 
 
 def name_key(name: str) -> str:
-    words = fold(name).split()
-    return " ".join(_NICKNAMES.get(word, word) for word in words)
+    """Folded words, nicknames mapped; a CJK name split into its characters, so the same
+    name written with or without spaces, in either order, compares equal."""
+    words = []
+    for word in fold(name).split():
+        if _CJK.search(word):
+            words += [char for char in word if not char.isspace()]
+        else:
+            words.append(_NICKNAMES.get(word, word))
+    return " ".join(words)
 
 
 def name_score(query: str, candidate: str) -> float:

@@ -57,3 +57,40 @@ def test_0005_keys_the_targets_already_asked_for(tmp_path: Path) -> None:
         ).scalars()
         assert list(keys) == ["munoz", "doe", "smith", "", "prince"]
     engine.dispose()
+
+
+def test_0006_rekeys_names_written_without_spaces(tmp_path: Path) -> None:
+    """Requests and contacts recorded before 0006 are found by the new keys."""
+    url = f"sqlite:///{tmp_path / 'before-0006.db'}"
+    command.upgrade(alembic_config(url), "0005")
+    engine = create_engine(sync_url(url))
+    with engine.begin() as connection:
+        for n, name in enumerate(["王小明", "Jane Doe"], start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO intro_requests (id, team_id, requester_id, requester_name,"
+                    " connector_id, target_name, target_company, reason, blurb, closeness,"
+                    " status, created_at, updated_at, target_surname_key) VALUES (:id, 'T1',"
+                    " 'U1', '', 'U2', :name, '', '', '', 'know_well', 'awaiting_connector',"
+                    " '2026-01-01', '2026-01-01', :old)"
+                ),
+                {"id": n, "name": name, "old": "王小明" if n == 1 else "doe"},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO contacts (id, team_id, owner_id, identity_key, name, name_key,"
+                " surname_key, company, company_key, title, email, closeness, source,"
+                " created_at, updated_at) VALUES (1, 'T1', 'U2', '小明 王|', '小明 王',"
+                " '小明 王', '王', '', '', '', '', 'know_well', 'linkedin', '2026-01-01',"
+                " '2026-01-01')"
+            )
+        )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        keys = connection.execute(
+            text("SELECT target_surname_key FROM intro_requests ORDER BY id")
+        ).scalars()
+        assert list(keys) == ["小明王", "doe"]
+        contact = connection.execute(text("SELECT name_key, surname_key FROM contacts")).one()
+        assert tuple(contact) == ("小 明 王", "小明王")
+    engine.dispose()

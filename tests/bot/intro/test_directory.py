@@ -177,3 +177,16 @@ async def test_old_ties_are_stale_until_confirmed(rig: Rig) -> None:
     tie = await rig.directory.tie(TEAM, "UA", "Jane Doe", "Acme")
     assert tie is not None and not Directory.is_stale(tie, rig.clock.now())
     assert tie.closeness == "not_sure"
+
+
+@pytest.mark.parametrize(
+    ("asked", "typed"),
+    [("小明 王", "王小明"), ("Xiaoming Wang", "Wang Xiaoming"), ("Wang Xiaoming", "Xiaoming Wang")],
+)
+async def test_names_in_either_order_or_without_spaces_are_found(
+    rig: Rig, asked: str, typed: str
+) -> None:
+    await rig.directory.add_contact(TEAM, "UA", ContactInput(asked, "Acme"))
+    request_id = await rig.ask("UR", "UA", asked)
+    assert [s.user_id for s in await rig.directory.suggest_connectors(TEAM, typed)] == ["UA"]
+    assert [r.id for r in await rig.directory.open_asks_for_target(TEAM, typed)] == [request_id]

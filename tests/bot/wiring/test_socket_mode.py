@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -219,6 +220,31 @@ async def test_a_disconnect_message_moves_the_bot_to_a_new_socket(
     await bot.open_home(REQUESTER)
 
 
+async def test_a_retried_event_is_acknowledged_and_acted_on_once(bot: SocketBot) -> None:
+    event = payloads.app_home_opened(REQUESTER)
+    first = await bot.socket.event(event)
+    await bot.acked(first)
+    await bot.until(lambda: bot.fake.count("views.publish") == 1, "views.publish")
+    # Slack sends an event again when it thinks the app missed it, saying why.
+    retry = await bot.socket.event(event, retry_attempt=1, retry_reason="timeout")
+    assert await bot.acked(retry) == {"envelope_id": retry.envelope_id}
+    await asyncio.sleep(0.5)
+    assert bot.fake.count("views.publish") == 1
+
+
+def test_run_does_not_import_the_standin() -> None:
+    # What _run_socket_mode imports, in a fresh interpreter.
+    probe = (
+        "import sys, bot.wiring.cli, bot.wiring.socket_mode, bot.wiring.app, "
+        "bot.delivery.scheduler, handlers; "
+        "print(sorted(m for m in sys.modules if m.startswith('bot.standin')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
 async def test_sigterm_drains_acknowledged_work_and_exits_cleanly(bot: SocketBot) -> None:
     view = await bot.open_intro_modal("Jane Doe")
     bot.fake.latency = 0.5  # Slack slow to answer: the connector's DM is still on its way
@@ -230,6 +256,28 @@ async def test_sigterm_drains_acknowledged_work_and_exits_cleanly(bot: SocketBot
     assert len(bot.fake.messages_for(CONNECTOR)) == 1  # the work after the ack was finished
     assert bot.socket.open_connections == []
     assert "Traceback" not in bot.output()
+
+
+async def test_sigterm_acknowledges_envelopes_under_way_and_takes_no_new_ones(
+    bot: SocketBot,
+) -> None:
+    view = await bot.open_intro_modal("Jane Doe")
+    bot.fake.latency = 2.0  # the submission's checks before its ack wait on Slack (users.info)
+    submission = await bot.socket.interactive(
+        payloads.view_submission(REQUESTER, view, good_values())
+    )
+    await asyncio.sleep(0.3)
+    assert not submission.acked.done()
+    bot.process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    late = await bot.socket.event(payloads.app_home_opened(REQUESTER))
+
+    assert "payload" not in await bot.acked(submission)
+    returncode = await asyncio.to_thread(bot.process.wait, 30)
+    assert returncode == 0, bot.output()[-3000:]
+    assert not late.acked.done()  # left for Slack to send again
+    assert len(bot.fake.messages_for(CONNECTOR)) == 1
+    assert bot.fake.count("views.publish") == 0
 
 
 async def test_a_refused_app_token_stops_run_with_one_line(

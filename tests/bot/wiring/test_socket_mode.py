@@ -294,3 +294,25 @@ async def test_a_refused_app_token_stops_run_with_one_line(
     )
     assert "Traceback" not in output
     assert socket.connections == []
+
+
+async def test_sigterm_while_still_connecting_ends_run(
+    slack: tuple[FakeSlack, SocketModeStandIn], database_url: str, tmp_path: Path
+) -> None:
+    fake, socket = slack
+    socket.ticket_ttl = -1.0  # every URL is refused: slack_sdk keeps trying to connect
+    log = tmp_path / "introbot-run.log"
+    process = _start(fake, database_url, tmp_path, log)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.refused_tickets:
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        returncode = await asyncio.to_thread(process.wait, 10)
+        assert returncode == 0, log.read_text()[-3000:]
+        assert socket.connections == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=15)

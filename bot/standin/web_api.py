@@ -159,6 +159,10 @@ class FakeSlack:
         methods_path: Path | None = None,
     ) -> None:
         self.token = token
+        # Socket Mode: the app-level token apps.connections.open takes, and the source of the
+        # WebSocket URL it answers with (set by bot.standin.socket_mode.SocketModeStandIn).
+        self.app_token = "xapp-1-AFAKE-1-fake"
+        self.socket_mode_url: Callable[[], str] | None = None
         # A list (not a set) so "provided" in missing_scope errors keeps the given order.
         self.scopes: list[str] = list(scopes)
         self.team_id = team_id
@@ -521,6 +525,8 @@ class FakeSlack:
             raise _ApiError("unknown_method")
         if spec.get("deprecated"):
             raise _ApiError("method_deprecated")
+        if method == "apps.connections.open":
+            return self._apps_connections_open(token)  # app-level token, not the bot's
         # Methods whose reference lists no "token" argument (api.test, oauth.*) need no auth.
         if "token" in spec.get("args", ["token"]):
             if token is None:
@@ -733,6 +739,18 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, token: str | None) -> JSON:
+        # Slack takes only an app-level token here, and a fresh URL is handed out each call.
+        if token is None:
+            raise _ApiError("not_authed")
+        if not token.startswith("xapp-"):
+            raise _ApiError("not_allowed_token_type")
+        if token != self.app_token:
+            raise _ApiError("invalid_auth")
+        if self.socket_mode_url is None:
+            raise RuntimeError("apps.connections.open needs a SocketModeStandIn on this FakeSlack")
+        return {"url": self.socket_mode_url()}
 
     def _users_info(self, args: JSON) -> JSON:
         user = self.users.get(str(args["user"]))

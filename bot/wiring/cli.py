@@ -113,18 +113,28 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def _run_socket_mode(settings: Settings) -> None:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
     from bot.delivery.scheduler import start_sweeper
     from bot.wiring.app import build_services, create_app
+    from bot.wiring.socket_mode import SocketModeConnection
 
     services = build_services(settings)
     await services.open_http()
-    scheduler = start_sweeper(services)
+    connection = SocketModeConnection(create_app(services), services)
+    # As in _serve: SIGTERM and Ctrl-C end the wait, so envelopes under way are acknowledged
+    # and work after their acks is drained before the process ends.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    scheduler = None
     try:
-        await AsyncSocketModeHandler(create_app(services), settings.SLACK_APP_TOKEN).start_async()
+        await connection.check_app_token()  # before any work starts
+        scheduler = start_sweeper(services)
+        await connection.run_until(stop)
     finally:
-        scheduler.shutdown(wait=False)
+        await connection.stop()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await services.close()
 
 

@@ -14,6 +14,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.wiring.app import Services
 from bot.wiring.settings import SettingsError
+from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class SocketModeConnection(AsyncSocketModeHandler):
         try:
             self.client.wss_uri = await self.client.issue_new_wss_url()
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error_code(exc)
             raise SettingsError(f"SLACK_APP_TOKEN was refused by Slack: {error}") from None
 
     async def run_until(self, stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Review, Teammate, review_draft, say
+from bot.intro.workflow import DuplicateSubmission
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
@@ -70,6 +71,7 @@ def register(app: AsyncApp, services: Services) -> None:
             source_channel_id=modal_context.source_channel_id,
             source_message_ts=modal_context.source_message_ts,
             redirected_from_id=modal_context.redirected_from_id,
+            submission_key=str(view.get("id") or "") or None,
         )
         review = review_draft(draft)
         team_id = context.team_id or ""
@@ -84,6 +86,10 @@ def register(app: AsyncApp, services: Services) -> None:
         # requester wrote is lost to an optional lookup failing.
         try:
             outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
+        except DuplicateSubmission as duplicate:
+            # The first of the two is already on its way; its confirmation is the answer.
+            logger.info("form submitted again; request %s stands", duplicate.request.id)
+            return
         except Exception:
             logger.exception("a request could not be saved")
             failed = messages.note("submit_failed", detail=draft.blurb)

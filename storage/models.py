@@ -87,10 +87,14 @@ class IntroRequest(Base):
     # index lookup on it, with accents and case already out of the way.
     target_surname_key: Mapped[str] = mapped_column(String(150), default="", server_default="")
     account_owner_id: Mapped[str | None] = mapped_column(String(32))
+    # The id of the form that was submitted: the same submission twice (a double click, two
+    # replicas) stores one request.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
+        Index("uq_intro_requests_submission", "team_id", "submission_key", unique=True),
         Index("ix_intro_requests_requester", "team_id", "requester_id", "created_at"),
         Index("ix_intro_requests_connector", "team_id", "connector_id", "status"),
         # Open asks in a workspace, without scanning its history.

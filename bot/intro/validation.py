@@ -77,6 +77,7 @@ class RequestDraft:
     source_message_ts: str | None = None
     source_permalink: str | None = None
     redirected_from_id: int | None = None
+    submission_key: str | None = None  # the submitted form's id
 
 
 @dataclass

@@ -58,6 +58,14 @@ class InvalidSuggestion(TransitionError):
     pass
 
 
+class DuplicateSubmission(Exception):
+    """The same form was submitted again (a double click, or two replicas): stored once."""
+
+    def __init__(self, request: IntroRequest) -> None:
+        super().__init__(f"request {request.id} was already stored from this form")
+        self.request = request
+
+
 @dataclass(frozen=True)
 class Outcome:
     request: IntroRequest
@@ -105,12 +113,38 @@ class IntroWorkflow:
             source_message_ts=draft.source_message_ts,
             source_permalink=draft.source_permalink,
             redirected_from_id=draft.redirected_from_id,
+            submission_key=draft.submission_key,
             account_owner_id=owner_id,
             # A company with an account owner: the owner approves before the connector is asked.
             status=Status.AWAITING_OWNER if owner_id else Status.AWAITING_CONNECTOR,
             created_at=now,
             updated_at=now,
         )
+        try:
+            return await self._store(team_id, draft, request, advice, owner_id)
+        except IntegrityError:
+            if draft.submission_key is None:
+                raise
+            async with self._sessions() as session:
+                stored = await session.scalar(
+                    select(IntroRequest).where(
+                        IntroRequest.team_id == team_id,
+                        IntroRequest.submission_key == draft.submission_key,
+                    )
+                )
+            if stored is None:
+                raise
+            raise DuplicateSubmission(stored) from None
+
+    async def _store(
+        self,
+        team_id: str,
+        draft: RequestDraft,
+        request: IntroRequest,
+        advice: list[str],
+        owner_id: str | None,
+    ) -> Outcome:
+        now = request.created_at
         async with self._sessions.begin() as session:
             messages: list[OutboundMessage] = []
             if draft.redirected_from_id is not None:

@@ -6,10 +6,12 @@ import asyncio
 import json
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.intro import validation
 from bot.standin.stack import LocalStack
+from storage.models import IntroRequest
 from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,
@@ -135,3 +137,17 @@ async def test_work_that_fails_after_the_ack_is_reported_privately(
     await stack.until(lambda: len(stack.fake.ephemerals) == 1, "a private note")
     note = stack.fake.ephemerals[0]
     assert note["user"] == CONNECTOR and "didn't go through" in note["text"]
+
+
+async def test_the_same_form_submitted_twice_at_once_makes_one_request(stack: LocalStack) -> None:
+    """A double click, or the same submission reaching two replicas: both pass the "already
+    asked" check before either is stored; the form's id keeps it to one request."""
+    assert stack.services is not None
+    view = await open_intro_modal(stack)
+    answers = await asyncio.gather(*(submit(stack, view, good_values()) for _ in range(2)))
+    assert answers == [(200, ""), (200, "")]
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) >= 1, "the card")
+    await stack.services.drain()
+    async with stack.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(IntroRequest)) == 1
+    assert len(stack.fake.messages_for(CONNECTOR)) == 1

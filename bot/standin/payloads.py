@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -67,7 +68,8 @@ def view_submission(user_id: str, view: dict[str, Any], values: dict[str, Any]) 
             reported = {"type": element["type"], "value": value}
         state[block_id] = {element["action_id"]: reported}
     submitted = {**view, "state": {"values": state}}
-    submitted.setdefault("id", "V0SUBMITTED")
+    # Slack gives every opened view its own id; a view passed without one gets a fresh one.
+    submitted.setdefault("id", f"V{uuid.uuid4().hex[:10].upper()}")
     return {
         "type": "view_submission",
         "team": {"id": TEAM_ID, "domain": "fake"},

@@ -143,7 +143,7 @@ async def test_the_same_form_submitted_twice_at_once_makes_one_request(stack: Lo
     """A double click, or the same submission reaching two replicas: both pass the "already
     asked" check before either is stored; the form's id keeps it to one request."""
     assert stack.services is not None
-    view = await open_intro_modal(stack)
+    view = {**await open_intro_modal(stack), "id": "V0DOUBLECLICK"}
     answers = await asyncio.gather(*(submit(stack, view, good_values()) for _ in range(2)))
     assert answers == [(200, ""), (200, "")]
     await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) >= 1, "the card")

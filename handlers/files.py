@@ -34,10 +34,12 @@ def register(app: AsyncApp, services: Services) -> None:
         if not name.lower().endswith(".csv"):
             return
         posted = await _post(client, user_id, messages.import_message("started", name=name))
+        services.metrics.linkedin_imports.labels("started").inc()
         if int(info.get("size") or 0) > MAX_FILE_MB * 1024 * 1024:
             await _update(
                 client, posted, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         try:
             content = await _download(str(info["url_private_download"]), client.token or "")
@@ -46,14 +48,17 @@ def register(app: AsyncApp, services: Services) -> None:
             await _update(
                 client, posted, messages.import_message("not_linkedin", name=name, detail=str(exc))
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            logger.warning("could not fetch %s: %r", name, exc)
+            # The file's name stays out of the log: it may name a person.
+            logger.warning("could not fetch a shared file: %s", type(exc).__name__)
             await _update(
                 client,
                 posted,
                 messages.import_message("failed", name=name, detail="download failed"),
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         shown = 0
 
@@ -68,9 +73,13 @@ def register(app: AsyncApp, services: Services) -> None:
                     messages.import_message("progress", name=name, done=done, total=total),
                 )
 
-        report = await services.directory.import_connections(
-            context.team_id or "", user_id, export, progress
-        )
+        try:
+            report = await services.directory.import_connections(
+                context.team_id or "", user_id, export, progress
+            )
+        except Exception:
+            services.metrics.linkedin_imports.labels("failed").inc()
+            raise
         await _update(
             client,
             posted,
@@ -85,6 +94,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 more=max(0, len(report.skipped) - SHOWN_REASONS),
             ),
         )
+        services.metrics.linkedin_imports.labels("finished").inc()
 
 
 async def _download(url: str, token: str) -> bytes:

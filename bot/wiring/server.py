@@ -1,4 +1,5 @@
-"""The HTTP endpoint (`introbot serve`): POST /slack/events and GET /healthz."""
+"""The HTTP endpoint (`introbot serve`): POST /slack/events, and the operator's routes
+(GET /healthz, /readyz, /metrics: bot.wiring.health)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery.scheduler import start_sweeper
 from bot.wiring.app import Services
+from bot.wiring.health import add_operator_routes
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ async def slack_events(request: web.Request) -> web.Response:
         verifier = SignatureVerifier(services.settings.SLACK_SIGNING_SECRET or "")
         if not verifier.is_valid_request(body, dict(request.headers)):
             return web.Response(status=401, text="invalid request signature")
-        logger.warning("malformed Slack payload (%s): %.200r", exc, body)
+        # The body itself stays out of the log: it may hold names and messages.
+        logger.warning("malformed Slack payload (%s, %d bytes)", exc, len(body))
         return web.Response(status=400, text="malformed payload")
     bolt_response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
@@ -52,19 +55,12 @@ def _parsed(request: web.Request, body: str) -> AsyncBoltRequest:
     return bolt_request
 
 
-async def healthz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES_KEY]
-    if await services.database_ready():
-        return web.json_response({"ok": True})
-    return web.json_response({"ok": False, "error": "database unavailable"}, status=503)
-
-
 def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[BOLT_KEY] = bolt
     app[SERVICES_KEY] = services
     app.router.add_post("/slack/events", slack_events)
-    app.router.add_get("/healthz", healthz)
+    add_operator_routes(app, services)
     app.on_startup.append(_open_http)
     if sweep:
         app.cleanup_ctx.append(_sweeper)

@@ -1,0 +1,119 @@
+"""Logging for operators: a level, text or one JSON object a line, who a line is about.
+
+The team, user and request a line belongs to are context variables, set by a Bolt middleware
+for each request (bot.wiring.metrics) and by the dispatcher for each message it sends; tasks a
+listener starts inherit them. Every line goes through a redaction of Slack tokens, a safety net
+for a token that reaches a log line by accident (an exception's repr, a library's debug line).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+team_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("team", default=None)
+user_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+request_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+
+# Bot, user, app-level, refresh and config tokens: xoxb-, xoxp-, xoxe-, xoxe.xoxp-, xapp-...
+TOKEN = re.compile(r"\b(xox[a-z]?(?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
+REDACTED = r"\1-[redacted]"
+
+# Libraries whose DEBUG lines carry request bodies and headers: never below INFO.
+CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk")
+# APScheduler logs two INFO lines ("Running job", "executed successfully") every sweep.
+SWEEP_CHATTER = "apscheduler.executors.default"
+
+
+def redact(text: str) -> str:
+    return TOKEN.sub(REDACTED, text)
+
+
+@contextlib.contextmanager
+def bound(
+    *, team: str | None = None, user: str | None = None, request: str | None = None
+) -> Iterator[None]:
+    """Name the team, user and request the lines logged inside belong to."""
+    tokens = [
+        var.set(value)
+        for var, value in ((team_var, team), (user_var, user), (request_var, request))
+        if value
+    ]
+    try:
+        yield
+    finally:
+        for token in reversed(tokens):
+            token.var.reset(token)
+
+
+def bind(*, team: str | None = None, user: str | None = None, request: str | None = None) -> None:
+    """Like `bound`, for the rest of the current task (a Bolt middleware's request)."""
+    for var, value in ((team_var, team), (user_var, user), (request_var, request)):
+        var.set(value or None)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.team = team_var.get()
+        record.user = user_var.get()
+        record.request_id = request_var.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        known = [
+            f"{key}={value}"
+            for key in ("team", "user", "request_id")
+            if (value := getattr(record, key, None))
+        ]
+        return redact(f"{line} [{' '.join(known)}]" if known else line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; a traceback stays inside its line as the "exception" field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key in ("team", "user", "request_id"):
+            if value := getattr(record, key, None):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Replace the root logger's handlers with one writing to stderr in the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    root.setLevel(numeric)
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+    logging.getLogger(SWEEP_CHATTER).setLevel(
+        logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING
+    )

@@ -28,8 +28,9 @@ REDACTED = r"\1-[redacted]"
 
 # Libraries whose DEBUG lines carry request bodies and headers: never below INFO.
 CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk")
-# APScheduler logs two INFO lines ("Running job", "executed successfully") every sweep.
-SWEEP_CHATTER = "apscheduler.executors.default"
+# INFO lines that repeat without telling an operator anything, shown only at DEBUG: APScheduler's
+# "Running job" and "executed successfully" every sweep, Alembic's plugin list at every start.
+DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
 
 
 def redact(text: str) -> str:
@@ -114,6 +115,7 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(numeric)
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.INFO))
-    logging.getLogger(SWEEP_CHATTER).setLevel(
-        logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING
-    )
+    for name in DEBUG_ONLY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING
+        )

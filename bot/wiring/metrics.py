@@ -181,8 +181,10 @@ def instrument(app: AsyncApp, metrics: Metrics) -> None:
         try:
             return await dispatch(req)
         finally:
+            elapsed = time.perf_counter() - started
             metrics.requests.labels(kind).inc()
-            metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+            metrics.ack_seconds.labels(kind).observe(elapsed)
+            logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
 
     app.async_dispatch = measured  # type: ignore[method-assign]
     app.error(_error_handler(metrics))

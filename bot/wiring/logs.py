@@ -26,8 +26,15 @@ request_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("reques
 TOKEN = re.compile(r"\b(xox[a-z]?(?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
 REDACTED = r"\1-[redacted]"
 
-# Libraries whose DEBUG lines carry request bodies and headers: never below INFO.
-CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk")
+# Libraries whose lines below these levels carry request bodies, headers, or SQL with its
+# parameters (names, notes): never logged, whatever INTROBOT_LOG_LEVEL says.
+FLOOR_LEVELS = {
+    "slack_bolt": logging.INFO,
+    "slack_sdk": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "psycopg": logging.WARNING,
+}
 # INFO lines that repeat without telling an operator anything, shown only at DEBUG: APScheduler's
 # "Running job" and "executed successfully" every sweep, Alembic's plugin list at every start.
 DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
@@ -61,7 +68,13 @@ def bind(*, team: str | None = None, user: str | None = None, request: str | Non
 
 
 class _ContextFilter(logging.Filter):
+    """Adds the context to each record; drops a library's lines below its floor (Bolt sets its
+    own loggers' levels from the root's when an app is made, so a level alone won't hold)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        library = record.name.split(".", 1)[0]
+        if record.levelno < FLOOR_LEVELS.get(library, logging.NOTSET):
+            return False
         record.team = team_var.get()
         record.user = user_var.get()
         record.request_id = request_var.get()
@@ -113,8 +126,8 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.addHandler(handler)
     numeric = logging.getLevelNamesMapping()[level.upper()]
     root.setLevel(numeric)
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+    for name, floor in FLOOR_LEVELS.items():
+        logging.getLogger(name).setLevel(max(numeric, floor))
     for name in DEBUG_ONLY:
         logging.getLogger(name).setLevel(
             logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING

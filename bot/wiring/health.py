@@ -41,6 +41,9 @@ class NotReady(Exception):
 @dataclass
 class Readiness:
     checks: list[tuple[str, Check]] = field(default_factory=list)
+    # What was last logged about failing checks: a probe polling every few seconds logs a
+    # change, not every poll.
+    reported: str = ""
 
     def add(self, name: str, check: Check) -> None:
         self.checks.append((name, check))
@@ -49,7 +52,14 @@ class Readiness:
         """Every check at once; a check that hangs fails after CHECK_TIMEOUT_SECONDS."""
         outcomes = await asyncio.gather(*(_outcome(check) for _, check in self.checks))
         results = {name: outcome for (name, _), outcome in zip(self.checks, outcomes, strict=True)}
-        return all(outcome["ok"] for outcome in outcomes), results
+        failing = ", ".join(f"{name}: {o['reason']}" for name, o in results.items() if not o["ok"])
+        if failing != self.reported:
+            if failing:
+                logger.warning("not ready: %s", failing)
+            else:
+                logger.info("ready again")
+            self.reported = failing
+        return not failing, results
 
 
 async def _outcome(check: Check) -> dict[str, Any]:
@@ -129,9 +139,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     ok, checks = await request.app[READINESS_KEY].run()
-    if not ok:
-        failing = ", ".join(f"{name}: {c['reason']}" for name, c in checks.items() if not c["ok"])
-        logger.warning("not ready: %s", failing)
     return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
 
 

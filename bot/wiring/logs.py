@@ -24,7 +24,8 @@ request_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("reques
 
 # Bot, user, app-level, refresh and config tokens: xoxb-, xoxp-, xoxe-, xoxe.xoxp-, xapp-...
 TOKEN = re.compile(r"\b(xox[a-z]?(?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
-REDACTED = r"\1-[redacted]"
+# A database error's text carries the statement's parameters (names, notes, emails).
+SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
 
 # Libraries whose lines below these levels carry request bodies, headers, or SQL with its
 # parameters (names, notes): never logged, whatever INTROBOT_LOG_LEVEL says.
@@ -41,7 +42,7 @@ DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
 
 
 def redact(text: str) -> str:
-    return TOKEN.sub(REDACTED, text)
+    return SQL_PARAMETERS.sub("[parameters: hidden]", TOKEN.sub(r"\1-[redacted]", text))
 
 
 @contextlib.contextmanager
@@ -59,12 +60,6 @@ def bound(
     finally:
         for token in reversed(tokens):
             token.var.reset(token)
-
-
-def bind(*, team: str | None = None, user: str | None = None, request: str | None = None) -> None:
-    """Like `bound`, for the rest of the current task (a Bolt middleware's request)."""
-    for var, value in ((team_var, team), (user_var, user), (request_var, request)):
-        var.set(value or None)
 
 
 class _ContextFilter(logging.Filter):

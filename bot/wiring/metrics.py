@@ -172,19 +172,20 @@ def instrument(app: AsyncApp, metrics: Metrics) -> None:
     async def measured(req: AsyncBoltRequest) -> BoltResponse:
         kind = request_kind(req.body)
         body = req.body if isinstance(req.body, dict) else {}
-        logs.bind(
+        # Listeners Bolt starts inside copy these; they are reset once the ack is out.
+        with logs.bound(
             team=req.context.team_id,
             user=req.context.user_id,
             request=str(body.get("event_id") or uuid.uuid4().hex[:16]),
-        )
-        started = time.perf_counter()
-        try:
-            return await dispatch(req)
-        finally:
-            elapsed = time.perf_counter() - started
-            metrics.requests.labels(kind).inc()
-            metrics.ack_seconds.labels(kind).observe(elapsed)
-            logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
+        ):
+            started = time.perf_counter()
+            try:
+                return await dispatch(req)
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.requests.labels(kind).inc()
+                metrics.ack_seconds.labels(kind).observe(elapsed)
+                logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
 
     app.async_dispatch = measured  # type: ignore[method-assign]
     app.error(_error_handler(metrics))

@@ -171,3 +171,26 @@ async def test_without_a_bot_token_slack_auth_is_not_checked(tmp_path: Path) -> 
         assert names == ["database", "templates", "slack_auth"]
     finally:
         await services.close()
+
+
+async def test_not_ready_is_logged_when_it_changes_not_at_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = {"now": True}
+
+    async def flaky() -> None:
+        if failing["now"]:
+            raise RuntimeError("down")
+
+    readiness = Readiness()
+    readiness.add("flaky", flaky)
+    with caplog.at_level("INFO", logger="bot.wiring.health"):
+        for _ in range(3):
+            await readiness.run()
+        failing["now"] = False
+        for _ in range(3):
+            await readiness.run()
+    assert [r.getMessage() for r in caplog.records] == [
+        "not ready: flaky: RuntimeError: down",
+        "ready again",
+    ]

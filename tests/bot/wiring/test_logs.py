@@ -210,3 +210,28 @@ async def _until(condition: object, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.02)
+
+
+def test_sql_parameters_in_a_database_error_stay_out_of_the_log(
+    restore_logging: None, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    stream = io.StringIO()
+    logs.configure("INFO", "json", stream)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE people (email TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO people VALUES (:email)"), {"email": "jane@acme.com"})
+        try:
+            connection.execute(
+                text("INSERT INTO people VALUES (:email)"), {"email": "jane@acme.com"}
+            )
+        except Exception as exc:
+            assert "jane@acme.com" in str(exc)  # SQLAlchemy's own text carries it
+            logging.getLogger("x").warning("insert failed: %s", exc, exc_info=True)
+    engine.dispose()
+    (line,) = _lines(stream)
+    assert "jane@acme.com" not in json.dumps(line)
+    assert "[parameters: hidden]" in str(line["message"])
+    assert "[parameters: hidden]" in str(line["exception"])

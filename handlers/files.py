@@ -51,8 +51,9 @@ def register(app: AsyncApp, services: Services) -> None:
             services.metrics.linkedin_imports.labels("failed").inc()
             return
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            # The file's name stays out of the log: it may name a person.
-            logger.warning("could not fetch a shared file: %s", type(exc).__name__)
+            # Neither the file's name nor its URL goes in the log: either may name a person.
+            reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            logger.warning("could not fetch a shared file: %s", reason)
             await _update(
                 client,
                 posted,

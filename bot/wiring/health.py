@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.rendering.templating import environment
 from bot.wiring.app import Services
 from bot.wiring.logs import redact
-from bot.wiring.metrics import CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +147,8 @@ async def metrics(request: web.Request) -> web.Response:
         await services.metrics.read_outbox(services.sessions, services.clock.now())
     except Exception as exc:  # noqa: BLE001 - the counters are still worth serving
         logger.warning("outbox gauges not read: %s", redact(type(exc).__name__))
-    return web.Response(body=services.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+    body, content_type = services.metrics.exposition(request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def add_operator_routes(

@@ -13,14 +13,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 from slack_bolt.async_app import AsyncApp
@@ -34,7 +28,6 @@ from storage.models import DeliveryStatus, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Slack wants its ack within 3 s; the buckets are finest where an ack normally lands.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -156,8 +149,11 @@ class Metrics:
             self.outbox_due.labels(kind).set(due_count)
             self.outbox_failed.labels(kind).set(failed_count)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The metrics in the format the scraper's Accept header asks for (Prometheus text, or
+        OpenMetrics), and its content type."""
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
 
 
 def instrument(app: AsyncApp, metrics: Metrics) -> None:

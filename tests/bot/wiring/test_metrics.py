@@ -177,8 +177,18 @@ async def test_imports_and_listener_errors(stack: LocalStack) -> None:
 def test_each_app_counts_in_its_own_registry() -> None:
     first, second = Metrics(), Metrics()
     first.requests.labels("event").inc()
-    assert b'introbot_slack_requests_total{kind="event"} 1.0' in first.exposition()
-    assert b'kind="event"' not in second.exposition()
+    assert b'introbot_slack_requests_total{kind="event"} 1.0' in first.exposition()[0]
+    assert b'kind="event"' not in second.exposition()[0]
+
+
+async def test_openmetrics_when_the_scraper_asks_for_it(stack: LocalStack) -> None:
+    accept = "application/openmetrics-text; version=1.0.0"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{stack.root}/metrics", headers={"Accept": accept}) as r,
+    ):
+        assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert (await r.text()).endswith("# EOF\n")
 
 
 @pytest.mark.parametrize(

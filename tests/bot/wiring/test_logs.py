@@ -31,14 +31,19 @@ SIGNING_SECRET = "logs-test-signing-secret"
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
+    """logs.configure changes the root logger and some libraries' levels: put them back."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY)
+    libraries = {name: logging.getLogger(name).level for name in names}
     yield
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
+    for name, library_level in libraries.items():
+        logging.getLogger(name).setLevel(library_level)
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:

@@ -181,3 +181,22 @@ def test_postgres_that_starts_listening_during_the_wait(tmp_path: Path, postgres
 def test_shown_url_hides_the_password() -> None:
     assert shown_url("postgresql://u:p%40ss@db:5432/x") == "postgresql://u:***@db:5432/x"
     assert shown_url("sqlite:////var/lib/introbot.db") == "sqlite:////var/lib/introbot.db"
+
+
+def test_giving_up_is_a_json_line_when_logs_are_json(tmp_path: Path) -> None:
+    import json
+
+    url = f"postgresql://introbot:s3cret@127.0.0.1:{_closed_port()}/introbot"
+    result = subprocess.run(
+        [INTROBOT, "migrate"],
+        env=_env(DATABASE_URL=url, INTROBOT_DB_WAIT="1s", INTROBOT_LOG_FORMAT="json"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines[-1]["level"] == "CRITICAL"
+    assert str(lines[-1]["message"]).startswith("DATABASE_URL postgresql://introbot:***@")
+    assert "s3cret" not in result.stderr

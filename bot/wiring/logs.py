@@ -1,9 +1,10 @@
 """Logging for operators: a level, text or one JSON object a line, who a line is about.
 
-The team, user and request a line belongs to are context variables, set by a Bolt middleware
-for each request (bot.wiring.metrics) and by the dispatcher for each message it sends; tasks a
-listener starts inherit them. Every line goes through a redaction of Slack tokens, a safety net
-for a token that reaches a log line by accident (an exception's repr, a library's debug line).
+The team, user and request a line belongs to are context variables, set around each request
+the Bolt app dispatches (bot.wiring.metrics.instrument) and by the dispatcher for each message
+it sends; the listener tasks Bolt starts inherit them. Every line goes through a redaction of
+Slack tokens and SQL parameters, a safety net for what reaches a log line by accident (an
+exception's text, a library's debug line).
 """
 
 from __future__ import annotations

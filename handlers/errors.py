@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.metrics import request_kind
 from handlers.support import tell_privately
 
 
@@ -22,7 +23,10 @@ def register(app: AsyncApp, services: Services) -> None:
     async def work_failed(
         error: Exception, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
-        logger.error("a listener failed: %s", type(error).__name__, exc_info=error)
+        # The payload stays out of the log: it may hold names and notes.
+        kind = request_kind(body)
+        services.metrics.listener_errors.labels(kind).inc()
+        logger.error("%s listener failed: %r", kind, error, exc_info=error)
         if body.get("type") == "event_callback":
             if body.get("event_id"):
                 team_id = str(body.get("team_id") or "")

@@ -35,10 +35,12 @@ def register(app: AsyncApp, services: Services) -> None:
         if not name.lower().endswith(".csv"):
             return
         posted = await _post(client, user_id, messages.import_message("started", name=name))
+        services.metrics.linkedin_imports.labels("started").inc()
         if int(info.get("size") or 0) > MAX_FILE_MB * 1024 * 1024:
             await _update(
                 client, posted, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         try:
             content = await _download(str(info["url_private_download"]), client.token or "")
@@ -47,14 +49,18 @@ def register(app: AsyncApp, services: Services) -> None:
             await _update(
                 client, posted, messages.import_message("not_linkedin", name=name, detail=str(exc))
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            logger.warning("could not fetch %s: %r", name, exc)
+            # Neither the file's name nor its URL goes in the log: either may name a person.
+            reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            logger.warning("could not fetch a shared file: %s", reason)
             await _update(
                 client,
                 posted,
                 messages.import_message("failed", name=name, detail="download failed"),
             )
+            services.metrics.linkedin_imports.labels("failed").inc()
             return
         shown = 0
 
@@ -69,9 +75,13 @@ def register(app: AsyncApp, services: Services) -> None:
                     messages.import_message("progress", name=name, done=done, total=total),
                 )
 
-        report = await services.directory.import_connections(
-            context.team_id or "", user_id, export, progress
-        )
+        try:
+            report = await services.directory.import_connections(
+                context.team_id or "", user_id, export, progress
+            )
+        except Exception:
+            services.metrics.linkedin_imports.labels("failed").inc()
+            raise
         await _update(
             client,
             posted,
@@ -86,6 +96,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 more=max(0, len(report.skipped) - SHOWN_REASONS),
             ),
         )
+        services.metrics.linkedin_imports.labels("finished").inc()
 
 
 async def _download(url: str, token: str) -> bytes:

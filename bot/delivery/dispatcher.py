@@ -30,6 +30,8 @@ from bot.intro.directory import Directory
 from bot.intro.states import Status
 from bot.intro.workflow import IntroWorkflow
 from bot.rendering import messages
+from bot.wiring import logs
+from bot.wiring.metrics import Metrics
 from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from storage.models import (
     CARD_KINDS,
@@ -80,7 +82,9 @@ class Dispatcher:
         lease: timedelta = LEASE,
         concurrency: int = 8,
         batch: int = 128,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self._sessions = sessions
         self._client = client
         self._clock = clock
@@ -195,7 +199,13 @@ class Dispatcher:
     ) -> None:
         for message in messages:
             async with self._slots:
-                await self._send(message, request, cards)
+                # Log lines about this message name its team, recipient and row.
+                with logs.bound(
+                    team=request.team_id if request is not None else None,
+                    user=message.recipient_id,
+                    request=f"message-{message.id}",
+                ):
+                    await self._send(message, request, cards)
 
     async def _send(
         self,
@@ -209,6 +219,7 @@ class Dispatcher:
             await self._failed(message, exc)
             return
         except _Moot as exc:
+            self.metrics.deliveries.labels(message.kind, "cancelled").inc()
             await self._finish(message, DeliveryStatus.CANCELLED, error=str(exc))
             return
         except _NotYet as exc:
@@ -216,11 +227,16 @@ class Dispatcher:
             return
         except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
             logger.warning("delivery of message %s failed: %r", message.id, exc)
+            self.metrics.slack_errors.labels("transport").inc()
+            self.metrics.deliveries.labels(message.kind, "retry").inc()
             await self._reschedule(
                 message, repr(exc), self._clock.now() + _backoff(message.attempts)
             )
             return
         await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
+        self.metrics.deliveries.labels(message.kind, "sent").inc()
+        if message.kind == MessageKind.REMINDER:
+            self.metrics.reminders_sent.labels(str(message.data.get("reminder", ""))).inc()
         if message.kind in CARD_KINDS and message.request_id is not None:
             # A refresh later in this batch updates the card just sent.
             message.status, message.slack_channel_id, message.slack_ts = (
@@ -342,7 +358,9 @@ class Dispatcher:
 
     async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
         error = slack_error_code(exc)
+        self.metrics.slack_errors.labels(error).inc()
         if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
+            self.metrics.deliveries.labels(message.kind, "failed").inc()
             logger.error(
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
             )
@@ -354,6 +372,7 @@ class Dispatcher:
             ):
                 await self.deliver(await self._workflow.report_undeliverable(message, error))
             return
+        self.metrics.deliveries.labels(message.kind, "retry").inc()
         delay = _backoff(message.attempts)
         if slack_status(exc) == 429:
             delay = timedelta(seconds=retry_after_seconds(exc))

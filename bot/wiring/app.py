@@ -20,7 +20,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
@@ -28,6 +27,7 @@ from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
 from bot.intro.workflow import IntroWorkflow
+from bot.wiring.metrics import Metrics, instrument
 from bot.wiring.settings import Settings
 from storage.db import create_engine_for, make_sessionmaker
 from storage.migrate import upgrade_to_head
@@ -60,6 +60,7 @@ class Services:
     attribution: Attribution
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
     queue_limit: int = QUEUE_LIMIT
@@ -161,15 +162,6 @@ class Services:
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=timeout)
 
-    async def database_ready(self) -> bool:
-        try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            return True
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
-            logger.exception("database check failed")
-            return False
-
     async def open_http(self) -> None:
         """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
         a new session (and TCP + TLS connection) per call."""
@@ -220,6 +212,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock)
+    metrics = Metrics()
     dispatcher = Dispatcher(
         sessions,
         delivery_client(settings),
@@ -228,6 +221,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         working_hours=settings.working_hours,
         directory=directory,
         lease=settings.delivery_lease,
+        metrics=metrics,
     )
     return Services(
         settings=settings,
@@ -239,6 +233,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         directory=directory,
         attribution=Attribution(sessions),
+        metrics=metrics,
     )
 
 
@@ -255,6 +250,7 @@ def create_app(services: Services) -> AsyncApp:
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
         raise_error_for_unhandled_request=False,
     )
+    instrument(app, services.metrics)
     app.use(_once_per_event(services))
     register_listeners(app, services)
     return app

@@ -11,22 +11,46 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from bot.wiring import logs
 from bot.wiring.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger("introbot")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="introbot", description=__doc__)
+    from bot.wiring.help import Formatter, settings_epilog, version
+
+    parser = argparse.ArgumentParser(
+        prog="introbot",
+        description=__doc__,
+        formatter_class=Formatter,
+        epilog="Settings come from the environment or a .env file in the working directory;\n"
+        "`introbot COMMAND --help` lists the ones a command reads.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
-    serve = commands.add_parser("serve", help="serve POST /slack/events and GET /healthz")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--host", default="0.0.0.0")
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser("demo", help="the whole flow on this machine, no Slack workspace needed")
+    for name, help_text in (
+        ("run", "connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)"),
+        ("serve", "serve POST /slack/events, GET /healthz, /readyz and /metrics"),
+        ("migrate", "apply database migrations and exit"),
+        ("demo", "the whole flow on this machine, no Slack workspace needed"),
+    ):
+        command = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=Formatter,
+            epilog=settings_epilog(name),
+        )
+        if name == "serve":
+            command.add_argument("--port", type=int, default=3000, help="port to listen on")
+            command.add_argument("--host", default="0.0.0.0", help="address to listen on")
     manifest = commands.add_parser(
-        "manifest", help="print the Slack app manifest to paste at api.slack.com/apps"
+        "manifest",
+        help="print the Slack app manifest to paste at api.slack.com/apps",
+        description="print the Slack app manifest to paste at api.slack.com/apps",
+        formatter_class=Formatter,
+        epilog=settings_epilog("manifest"),
     )
     manifest.add_argument(
         "--url",
@@ -38,19 +62,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        # The demo's output is the story; keep library chatter out of it.
-        level=logging.WARNING if args.command == "demo" else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    json_logs = False
     try:
         if args.command == "demo":
+            # The demo's output is the story; keep library chatter out of it.
+            logs.configure("WARNING")
             from bot.standin.demo import run_demo
 
             return asyncio.run(run_demo())
         if args.command == "manifest":
             return _print_manifest(args.url)
         settings = load_settings()
+        logs.configure(settings.INTROBOT_LOG_LEVEL, settings.INTROBOT_LOG_FORMAT)
+        json_logs = settings.INTROBOT_LOG_FORMAT == "json"
         if args.command == "migrate":
             _migrate(settings)
             return 0
@@ -64,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_run_socket_mode(settings))
         return 0
     except SettingsError as exc:
-        print(f"introbot: {exc}", file=sys.stderr)
+        if json_logs:  # every line of stderr stays one JSON object
+            logger.critical("%s", exc)
+        else:
+            print(f"introbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -83,7 +110,9 @@ def _print_manifest(url: str | None) -> int:
 
 def _migrate(settings: Settings) -> None:
     from bot.wiring.app import migrate
+    from bot.wiring.database_wait import wait_for_database
 
+    wait_for_database(settings.DATABASE_URL, settings.db_wait)
     try:
         migrate(settings)
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
@@ -115,6 +144,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 async def _run_socket_mode(settings: Settings) -> None:
     from bot.delivery.scheduler import start_sweeper
     from bot.wiring.app import build_services, create_app
+    from bot.wiring.health import start_operator_server
     from bot.wiring.socket_mode import SocketModeConnection
 
     services = build_services(settings)
@@ -127,12 +157,15 @@ async def _run_socket_mode(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     scheduler = None
+    operator_server = await start_operator_server(services)  # INTROBOT_HEALTH_PORT, if set
     try:
         await connection.check_app_token()  # before any work starts
         scheduler = start_sweeper(services)
         await connection.run_until(stop)
     finally:
         await connection.stop()
+        if operator_server is not None:
+            await operator_server.cleanup()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await services.close()

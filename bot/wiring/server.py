@@ -1,4 +1,5 @@
-"""The HTTP endpoint (`introbot serve`): POST /slack/events and GET /healthz."""
+"""The HTTP endpoint (`introbot serve`): POST /slack/events, and the operator's routes
+(GET /healthz, /readyz, /metrics: bot.wiring.health)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.delivery.scheduler import start_sweeper
 from bot.wiring.app import Services
+from bot.wiring.health import add_operator_routes
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ async def slack_events(request: web.Request) -> web.Response:
         # is checked on the raw bytes: slack_sdk's verifier decodes them as UTF-8 first.
         if not signed_by_slack(services.settings.SLACK_SIGNING_SECRET or "", raw, request):
             return web.Response(status=401, text="invalid request signature")
+        # The body itself stays out of the log: it may hold names and messages.
         logger.warning("malformed Slack payload (%s, %d bytes)", type(exc).__name__, len(raw))
         return web.Response(status=400, text="malformed payload")
     bolt_response = await bolt.async_dispatch(bolt_request)
@@ -65,19 +68,12 @@ def _parsed(request: web.Request, body: str) -> AsyncBoltRequest:
     return bolt_request
 
 
-async def healthz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES_KEY]
-    if await services.database_ready():
-        return web.json_response({"ok": True})
-    return web.json_response({"ok": False, "error": "database unavailable"}, status=503)
-
-
 def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[BOLT_KEY] = bolt
     app[SERVICES_KEY] = services
     app.router.add_post("/slack/events", slack_events)
-    app.router.add_get("/healthz", healthz)
+    add_operator_routes(app, services)
     app.on_startup.append(_open_http)
     if sweep:
         app.cleanup_ctx.append(_sweeper)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
+    INTROBOT_DB_WAIT: str = "60s"
+    INTROBOT_HEALTH_PORT: int | None = Field(default=None, ge=1, le=65535)
+    INTROBOT_HEALTH_HOST: str = "0.0.0.0"
+    INTROBOT_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    INTROBOT_LOG_FORMAT: Literal["text", "json"] = "text"
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -87,6 +93,17 @@ class Settings(BaseSettings):
             raise ValueError("must be longer than zero")
         return value
 
+    @field_validator("INTROBOT_DB_WAIT")
+    @classmethod
+    def _wait(cls, value: str) -> str:
+        parse_duration(value.strip() + ("s" if value.strip() == "0" else ""))
+        return value
+
+    @field_validator("INTROBOT_LOG_LEVEL", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @field_validator("INTROBOT_WORKING_HOURS")
     @classmethod
     def _working_hours(cls, value: str) -> str:
@@ -111,6 +128,11 @@ class Settings(BaseSettings):
     def delivery_lease(self) -> timedelta:
         return parse_duration(self.INTROBOT_DELIVERY_LEASE)
 
+    @cached_property
+    def db_wait(self) -> timedelta:
+        value = self.INTROBOT_DB_WAIT.strip()
+        return parse_duration("0s" if value == "0" else value)
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -122,6 +144,28 @@ _HINTS = {
     "SLACK_BOT_TOKEN": "set it to the app's Bot User OAuth Token (xoxb-...)",
     "SLACK_SIGNING_SECRET": "set it to the app's Signing Secret (Basic Information page)",
     "SLACK_APP_TOKEN": "set it to an app-level token with connections:write (xapp-...)",
+}
+
+
+# What each setting means, in one place: `introbot <command> --help` lists them from here, and
+# tests check that every setting has a line here and a row in the README's settings table.
+DESCRIPTIONS = {
+    "SLACK_BOT_TOKEN": "Bot User OAuth Token, xoxb-...",
+    "SLACK_SIGNING_SECRET": "verifies that requests come from Slack",
+    "SLACK_APP_TOKEN": "app-level token for Socket Mode, xapp-...",
+    "DATABASE_URL": "sqlite:///path/to/introbot.db or postgresql://user:password@host:port/db",
+    "SLACK_API_URL": "Web API base URL",
+    "INTROBOT_SWEEP_INTERVAL": "how often due and undelivered messages are looked for",
+    "INTROBOT_NUDGE_AFTER": "nudge a silent connector after this long (days count working days)",
+    "INTROBOT_FOLLOW_UP_AFTER": "remind the requester to follow up this long after the intro",
+    "INTROBOT_OUTCOME_AFTER": "ask for the outcome this long after the intro",
+    "INTROBOT_WORKING_HOURS": "when reminders may arrive, in each recipient's time zone",
+    "INTROBOT_DELIVERY_LEASE": "how long a replica holds a message it is sending",
+    "INTROBOT_DB_WAIT": "how long to wait for the database at start (0: not at all)",
+    "INTROBOT_HEALTH_PORT": "run: serve /healthz, /readyz and /metrics on this port (unset: not)",
+    "INTROBOT_HEALTH_HOST": "run: the address INTROBOT_HEALTH_PORT listens on",
+    "INTROBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "INTROBOT_LOG_FORMAT": "text, or json for one JSON object a line",
 }
 
 

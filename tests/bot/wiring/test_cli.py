@@ -137,3 +137,59 @@ def test_python_dash_m_runs_the_same_cli(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "demo" in result.stdout
+
+
+def test_version_is_the_installed_package_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = _run("--version", env=_base_env(), cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"introbot {version('introbot')}"
+
+
+@pytest.mark.parametrize(
+    ("command", "reads", "not_read"),
+    [
+        ("serve", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"], ["SLACK_APP_TOKEN"]),
+        ("run", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "INTROBOT_HEALTH_PORT"], []),
+        ("migrate", ["DATABASE_URL", "INTROBOT_DB_WAIT"], ["SLACK_BOT_TOKEN"]),
+    ],
+)
+def test_each_command_help_lists_its_settings_with_defaults(
+    tmp_path: Path, command: str, reads: list[str], not_read: list[str]
+) -> None:
+    from bot.wiring.settings import DESCRIPTIONS
+
+    result = _run(command, "--help", env=_base_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name in reads:
+        line = next((line for line in lines if line.split()[:1] == [name]), None)
+        assert line is not None, f"{name} missing from `introbot {command} --help`"
+        assert DESCRIPTIONS[name] in line and "(default: " in line
+    for name in not_read:
+        assert not any(line.split()[:1] == [name] for line in lines), name
+    assert "INTROBOT_LOG_LEVEL" in result.stdout
+
+
+def test_serve_help_shows_option_defaults(tmp_path: Path) -> None:
+    result = _run("serve", "--help", env=_base_env(), cwd=tmp_path)
+    assert "(default: 3000)" in result.stdout and "(default: 0.0.0.0)" in result.stdout
+    assert "DATABASE_URL" in result.stdout and "(default: sqlite:///./introbot.db)" in result.stdout
+
+
+def test_top_level_help_names_every_command(tmp_path: Path) -> None:
+    result = _run("--help", env=_base_env(), cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "serve", "migrate", "demo", "--version"):
+        assert command in result.stdout
+    assert "COMMAND --help" in result.stdout
+
+
+def test_every_setting_is_described_and_in_the_readme() -> None:
+    from bot.wiring.settings import DESCRIPTIONS, Settings
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert DESCRIPTIONS.get(name), f"{name} has no description in settings.DESCRIPTIONS"
+        assert f"| `{name}` |" in readme, f"{name} has no row in the README's settings table"

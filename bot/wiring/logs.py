@@ -1,0 +1,130 @@
+"""Logging for operators: a level, text or one JSON object a line, who a line is about.
+
+The team, user and request a line belongs to are context variables, set around each request
+the Bolt app dispatches (bot.wiring.metrics.instrument) and by the dispatcher for each message
+it sends; the listener tasks Bolt starts inherit them. Every line goes through a redaction of
+Slack tokens and SQL parameters, a safety net for what reaches a log line by accident (an
+exception's text, a library's debug line).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+team_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("team", default=None)
+user_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+request_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+
+# Bot, user, app-level, refresh and config tokens: xoxb-, xoxp-, xoxe-, xoxe.xoxp-, xapp-...
+TOKEN = re.compile(r"\b(xox[a-z]?(?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
+# A database error's text carries the statement's parameters (names, notes, emails).
+SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
+
+# Libraries whose lines below these levels carry request bodies, headers, or SQL with its
+# parameters (names, notes): never logged, whatever INTROBOT_LOG_LEVEL says.
+FLOOR_LEVELS = {
+    "slack_bolt": logging.INFO,
+    "slack_sdk": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "psycopg": logging.WARNING,
+}
+# INFO lines that repeat without telling an operator anything, shown only at DEBUG: APScheduler's
+# "Running job" and "executed successfully" every sweep, Alembic's plugin list at every start.
+DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
+
+
+def redact(text: str) -> str:
+    return SQL_PARAMETERS.sub("[parameters: hidden]", TOKEN.sub(r"\1-[redacted]", text))
+
+
+@contextlib.contextmanager
+def bound(
+    *, team: str | None = None, user: str | None = None, request: str | None = None
+) -> Iterator[None]:
+    """Name the team, user and request the lines logged inside belong to."""
+    tokens = [
+        var.set(value)
+        for var, value in ((team_var, team), (user_var, user), (request_var, request))
+        if value
+    ]
+    try:
+        yield
+    finally:
+        for token in reversed(tokens):
+            token.var.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    """Adds the context to each record; drops a library's lines below its floor (Bolt sets its
+    own loggers' levels from the root's when an app is made, so a level alone won't hold)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        library = record.name.split(".", 1)[0]
+        if record.levelno < FLOOR_LEVELS.get(library, logging.NOTSET):
+            return False
+        record.team = team_var.get()
+        record.user = user_var.get()
+        record.request_id = request_var.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        known = [
+            f"{key}={value}"
+            for key in ("team", "user", "request_id")
+            if (value := getattr(record, key, None))
+        ]
+        return redact(f"{line} [{' '.join(known)}]" if known else line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; a traceback stays inside its line as the "exception" field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key in ("team", "user", "request_id"):
+            if value := getattr(record, key, None):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Replace the root logger's handlers with one writing to stderr in the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    root.setLevel(numeric)
+    for name, floor in FLOOR_LEVELS.items():
+        logging.getLogger(name).setLevel(max(numeric, floor))
+    for name in DEBUG_ONLY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING
+        )

@@ -1,4 +1,4 @@
-"""The `introbot` command: run (Socket Mode), serve (HTTP), migrate, demo."""
+"""The `introbot` command: run (Socket Mode), serve (HTTP), migrate, demo, manifest."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument(
         "--url",
         metavar="https://HOST",
-        help="for `introbot serve` at this public URL (default: for Socket Mode)",
+        default=argparse.SUPPRESS,
+        help="for `introbot serve` at this public URL; without it, for Socket Mode",
     )
     return parser
 
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_demo())
         if args.command == "manifest":
-            return _print_manifest(args.url)
+            return _print_manifest(getattr(args, "url", None))
         settings = load_settings()
         logs.configure(settings.INTROBOT_LOG_LEVEL, settings.INTROBOT_LOG_FORMAT)
         json_logs = settings.INTROBOT_LOG_FORMAT == "json"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+POOL_TIMEOUT_S = 2.0
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> URL:
@@ -54,7 +55,11 @@ def create_engine_for(url: str) -> AsyncEngine:
     # Enough kept-open connections for the listeners' work slots (bot.wiring.app.WORK_SLOTS) and the
     # dispatcher's sends: past pool_size, every checkout opens and closes a connection, a
     # new server process each time on PostgreSQL.
-    return create_async_engine(target, pool_size=20, max_overflow=5, pool_pre_ping=True)
+    # A short pool timeout: the checks made before an ack fail within Slack's 3 s instead of
+    # waiting 30 s for a connection (the person is then told; see handlers/errors.py).
+    return create_async_engine(
+        target, pool_size=20, max_overflow=5, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

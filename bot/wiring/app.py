@@ -123,6 +123,11 @@ class Services:
             try:
                 if slot_at_ack:
                     await self._wait_for_room()
+                    if ack is None:
+                        # An event: Bolt acked it before the listener ran, so its work takes a
+                        # slot now, like any other work after an ack.
+                        await self._take_slot()
+                        holding = True
                 return await listener(*args, **kwargs)
             finally:
                 if holding:

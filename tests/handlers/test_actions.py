@@ -246,3 +246,18 @@ async def test_a_note_refused_with_an_error_page_falls_back_to_a_dm(stack: Local
     assert status == 200
     await stack.until(lambda: len(stack.fake.messages_for("U0OTHER")) == 1, "the note as a DM")
     assert "no longer exists" in stack.fake.messages_for("U0OTHER")[0]["text"]
+
+
+async def test_an_events_work_waits_for_a_slot_like_any_other(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bolt acks an event before its listener runs; the Home tab's work still takes a slot."""
+    assert stack.slack is not None and stack.services is not None
+    slots = asyncio.Semaphore(0)  # every slot busy
+    monkeypatch.setattr(stack.services, "work_slots", slots)
+    status, _ = await stack.slack.event(payloads.app_home_opened(REQUESTER))
+    assert status == 200
+    await asyncio.sleep(0.3)
+    assert stack.fake.count("views.publish") == 0
+    slots.release()
+    await stack.until(lambda: stack.fake.count("views.publish") == 1, "the Home tab")

@@ -19,11 +19,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
+from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
@@ -60,6 +64,11 @@ class Services:
     attribution: Attribution
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
+    # Each workspace's delivery state (paused, uninstalled), and its bot token.
+    workspaces: Workspaces | None = None
+    tokens: BotTokens | None = None
+    # Distributed mode only: slack_sdk's store of each workspace's installation.
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
 
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
     queue_limit: int = QUEUE_LIMIT
@@ -170,6 +179,12 @@ class Services:
             logger.exception("database check failed")
             return False
 
+    async def paused_workspaces(self) -> dict[str, str]:
+        """Workspaces not delivered to, team id -> reason ("paused: token_revoked",
+        "uninstalled: app_uninstalled"). In single-workspace mode a non-empty answer means
+        the bot token does not work: readiness should fail with the reason."""
+        return await self.workspaces.paused() if self.workspaces is not None else {}
+
     async def open_http(self) -> None:
         """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
         a new session (and TCP + TLS connection) per call."""
@@ -220,14 +235,30 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock)
+    workspaces = Workspaces(sessions, clock)
+    sender = delivery_client(settings)
+    store: AsyncSQLAlchemyInstallationStore | None = None
+    tokens: BotTokens = FixedToken(settings.SLACK_BOT_TOKEN)
+    if settings.distributed:
+        from bot.wiring.oauth import installation_store
+
+        store = installation_store(settings, engine)
+        rotator = AsyncTokenRotator(
+            client_id=settings.SLACK_CLIENT_ID or "",
+            client_secret=settings.SLACK_CLIENT_SECRET or "",
+            client=sender,
+        )
+        tokens = InstalledTokens(store, workspaces, rotator)
     dispatcher = Dispatcher(
         sessions,
-        delivery_client(settings),
+        sender,
         clock,
         workflow,
         working_hours=settings.working_hours,
         directory=directory,
         lease=settings.delivery_lease,
+        tokens=tokens,
+        workspaces=workspaces,
     )
     return Services(
         settings=settings,
@@ -239,6 +270,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         directory=directory,
         attribution=Attribution(sessions),
+        workspaces=workspaces,
+        tokens=tokens,
+        installation_store=store,
     )
 
 
@@ -250,11 +284,16 @@ def create_app(services: Services) -> AsyncApp:
     from handlers import register_listeners
 
     settings = services.settings
-    app = AsyncApp(
-        client=services.client,
-        signing_secret=settings.SLACK_SIGNING_SECRET or "",
-        raise_error_for_unhandled_request=False,
-    )
+    if settings.distributed:
+        from bot.wiring.oauth import installed_app
+
+        app = installed_app(services)
+    else:
+        app = AsyncApp(
+            client=services.client,
+            signing_secret=settings.SLACK_SIGNING_SECRET or "",
+            raise_error_for_unhandled_request=False,
+        )
     app.use(_once_per_event(services))
     register_listeners(app, services)
     return app

@@ -13,6 +13,7 @@ from bot.intro.cadence import Cadence, WorkingHours
 from bot.intro.durations import parse_duration
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 
 
 class SettingsError(Exception):
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
+    # Distributed over OAuth (instead of SLACK_BOT_TOKEN): any number of workspaces.
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: str | None = None
+    # Where "Add to Slack" sends the installer; only tests point it elsewhere.
+    SLACK_AUTHORIZE_URL: str = DEFAULT_SLACK_AUTHORIZE_URL
+    INTROBOT_UNINSTALL_RETENTION: str = "30d"
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -65,6 +72,20 @@ class Settings(BaseSettings):
                 "must look like sqlite:///path/to/introbot.db or "
                 "postgresql://user:password@host:port/db"
             )
+        return value
+
+    @field_validator("SLACK_AUTHORIZE_URL")
+    @classmethod
+    def _authorize_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as " + DEFAULT_SLACK_AUTHORIZE_URL)
+        return value
+
+    @field_validator("INTROBOT_UNINSTALL_RETENTION")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip() != "0":
+            parse_duration(value)
         return value
 
     @field_validator("SLACK_API_URL")
@@ -111,6 +132,35 @@ class Settings(BaseSettings):
     def delivery_lease(self) -> timedelta:
         return parse_duration(self.INTROBOT_DELIVERY_LEASE)
 
+    @cached_property
+    def uninstall_retention(self) -> timedelta:
+        """How long an uninstalled workspace's data is kept; zero deletes it at once."""
+        if self.INTROBOT_UNINSTALL_RETENTION.strip() == "0":
+            return timedelta(0)
+        return parse_duration(self.INTROBOT_UNINSTALL_RETENTION)
+
+    @property
+    def distributed(self) -> bool:
+        """Installed over OAuth in any number of workspaces, rather than one bot token."""
+        return bool(self.SLACK_CLIENT_ID)
+
+    def require_serving_mode(self) -> None:
+        """`introbot serve` runs with one bot token, or distributed over OAuth: exactly one."""
+        if self.SLACK_BOT_TOKEN and (self.SLACK_CLIENT_ID or self.SLACK_CLIENT_SECRET):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: set SLACK_BOT_TOKEN for one "
+                "workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install over OAuth"
+            )
+        if self.SLACK_CLIENT_ID or self.SLACK_CLIENT_SECRET:
+            self.require("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET")
+            return
+        if not self.SLACK_BOT_TOKEN:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...), "
+                "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install over OAuth"
+            )
+        self.require("SLACK_SIGNING_SECRET")
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -122,6 +172,8 @@ _HINTS = {
     "SLACK_BOT_TOKEN": "set it to the app's Bot User OAuth Token (xoxb-...)",
     "SLACK_SIGNING_SECRET": "set it to the app's Signing Secret (Basic Information page)",
     "SLACK_APP_TOKEN": "set it to an app-level token with connections:write (xapp-...)",
+    "SLACK_CLIENT_ID": "set it to the app's Client ID (Basic Information page)",
+    "SLACK_CLIENT_SECRET": "set it to the app's Client Secret (Basic Information page)",
 }
 
 

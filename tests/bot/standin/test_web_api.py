@@ -85,7 +85,7 @@ async def test_base_url_and_auth_test(fake: FakeSlack, client: AsyncWebClient) -
     assert resp["team_id"] == "T0FAKE"
     assert resp["user_id"] == "UBOT"
     assert resp["bot_id"] == "BFAKE"
-    assert fake.calls == [ApiCall("auth.test", {}, True, None, 1000.0)]
+    assert fake.calls == [ApiCall("auth.test", {}, True, None, 1000.0, "T0FAKE", "xoxb-fake")]
 
 
 async def test_users_list_pages_with_a_cursor(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -363,7 +363,7 @@ async def test_channels_must_exist(fake: FakeSlack, client: AsyncWebClient) -> N
 
 @pytest.mark.parametrize(
     ("user", "error"),
-    [(HELPER_BOT, "cannot_dm_bot"), (GONE, "account_inactive"), ("U0NOBODY", "user_not_found")],
+    [(HELPER_BOT, "cannot_dm_bot"), (GONE, "user_disabled"), ("U0NOBODY", "user_not_found")],
 )
 async def test_post_to_unreachable_user_refused(
     client: AsyncWebClient, user: str, error: str

@@ -1,0 +1,23 @@
+"""The bot scopes and events the app asks for, in one place: the OAuth install, the manifest
+generator and the local stand-in read them from here."""
+
+from __future__ import annotations
+
+# commands: /intro; chat:write: DMs and card updates; users:read: names, time zones, admins;
+# files:read: a LinkedIn export sent to the bot; files:write and im:write: the CSV export.
+BOT_SCOPES: tuple[str, ...] = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "files:read",
+    "files:write",
+    "im:write",
+)
+
+# app_uninstalled and tokens_revoked need no scope; they pause and later forget a workspace.
+BOT_EVENTS: tuple[str, ...] = (
+    "app_home_opened",
+    "file_shared",
+    "app_uninstalled",
+    "tokens_revoked",
+)

@@ -1,0 +1,159 @@
+"""Distributed over OAuth: the install page in a real browser, the redirect, the state check,
+and two workspaces served by one process, each with its own token."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bot.standin.stack import CLIENT_ID, LocalStack
+from bot.wiring.scopes import BOT_SCOPES
+from storage.models import SLACK_BOTS, OutboundMessage
+from tests.bot.wiring.oauth_flow import (
+    CONNECTOR_B,
+    REQUESTER_B,
+    TEAM_B,
+    add_team_b,
+    add_to_slack_link,
+    browser,
+    install,
+    query_of,
+    request_intro_in,
+)
+from tests.handlers.flow import CONNECTOR, REQUESTER
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TEAM_A = "T0FAKE"
+
+
+@pytest.fixture
+async def oauth_stack(database_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url, oauth=True) as local:
+        add_team_b(local)
+        yield local
+
+
+async def _dump_dom(url: str) -> str:
+    """The page as headless Chromium renders it (scripts run, the DOM serialised)."""
+    with tempfile.TemporaryDirectory() as profile:
+        process = await asyncio.create_subprocess_exec(
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    return out.decode()
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+async def test_the_install_page_in_a_browser_links_to_slack_authorize(
+    oauth_stack: LocalStack,
+) -> None:
+    dom = await _dump_dom(f"{oauth_stack.root}/slack/install")
+    assert "<title>Add introbot to Slack</title>" in dom
+    link = add_to_slack_link(dom)
+    assert link.startswith(oauth_stack.fake.authorize_url + "?")
+    query = query_of(link)
+    assert query["client_id"] == CLIENT_ID
+    assert query["scope"].split(",") == list(BOT_SCOPES)
+    assert len(query["state"]) >= 32
+
+
+async def test_installing_two_workspaces_serves_each_with_its_own_token(
+    oauth_stack: LocalStack,
+) -> None:
+    fake = oauth_stack.fake
+    async with browser(oauth_stack) as session_a, browser(oauth_stack) as session_b:
+        page_a = await install(oauth_stack, TEAM_A, session_a)
+        page_b = await install(oauth_stack, TEAM_B, session_b)
+    assert "introbot is installed in Fake Team" in page_a
+    assert "introbot is installed in Beta Corp" in page_b
+    (token_a,) = [t for t in fake.tokens_of(TEAM_A) if t != fake.token]
+    (token_b,) = fake.tokens_of(TEAM_B)
+    exchanges = fake.calls_to("oauth.v2.access")
+    assert [call.ok for call in exchanges] == [True, True]  # through SLACK_API_URL
+
+    card_a = await request_intro_in(oauth_stack, TEAM_A, REQUESTER, CONNECTOR)
+    card_b = await request_intro_in(oauth_stack, TEAM_B, REQUESTER_B, CONNECTOR_B)
+    assert "Jane Doe" in card_a["text"] and "Jane Doe" in card_b["text"]
+
+    # Every call for a workspace, the listeners' and the dispatcher's, used its own token.
+    worked = [c for c in fake.calls if c.method not in ("oauth.v2.access",)]
+    assert worked and all(c.ok for c in worked), [c for c in worked if not c.ok]
+    for call in worked:
+        assert call.token in (token_a, token_b), call
+    sent = fake.calls_to("chat.postMessage")
+    by_token = {(c.args["channel"], c.token) for c in sent}
+    assert (CONNECTOR, token_a) in by_token and (REQUESTER, token_a) in by_token
+    assert (CONNECTOR_B, token_b) in by_token and (REQUESTER_B, token_b) in by_token
+    assert {c.team_id for c in sent if c.args["channel"] in (CONNECTOR, REQUESTER)} == {TEAM_A}
+    assert {c.team_id for c in sent if c.args["channel"] in (CONNECTOR_B, REQUESTER_B)} == {TEAM_B}
+    services = oauth_stack.services
+    assert services is not None
+    async with services.sessions() as session:
+        teams = set(await session.scalars(select(OutboundMessage.team_id)))
+        bots = {row.team_id: row.bot_token for row in await session.execute(select(SLACK_BOTS))}
+    assert teams == {TEAM_A, TEAM_B}
+    assert bots == {TEAM_A: token_a, TEAM_B: token_b}
+
+
+async def test_a_redirect_with_another_state_is_refused(oauth_stack: LocalStack) -> None:
+    fake = oauth_stack.fake
+    async with browser(oauth_stack) as installer, browser(oauth_stack) as other:
+        async with installer.get(f"{oauth_stack.root}/slack/install") as response:
+            link = add_to_slack_link(await response.text())
+        async with other.get(f"{oauth_stack.root}/slack/install") as response:
+            other_state = query_of(add_to_slack_link(await response.text()))["state"]
+        code = fake.authorize(TEAM_A, BOT_SCOPES)
+        redirect = f"{oauth_stack.root}/slack/oauth_redirect"
+        # The installer's browser, sent back with a state it was not given.
+        async with installer.get(redirect, params={"code": code, "state": other_state}) as r:
+            refused = (r.status, await r.text())
+        # A state never issued, with a cookie that matches it.
+        async with (
+            aiohttp.ClientSession() as forger,
+            forger.get(
+                redirect,
+                params={"code": code, "state": "forged"},
+                headers={"Cookie": "slack-app-oauth-state=forged"},
+            ) as r,
+        ):
+            forged = (r.status, await r.text())
+        # And the real state still works once.
+        state = query_of(link)["state"]
+        async with installer.get(redirect, params={"code": code, "state": state}) as r:
+            accepted = (r.status, await r.text())
+        async with installer.get(redirect, params={"code": code, "state": state}) as r:
+            replayed = r.status
+    assert refused[0] == 400 and "introbot was not installed" in refused[1]
+    assert "opened in another browser" in refused[1]
+    assert forged[0] == 401 and "introbot was not installed" in forged[1]
+    assert accepted[0] == 200 and "introbot is installed" in accepted[1]
+    assert replayed in (400, 401)
+    assert fake.count("oauth.v2.access") == 1  # nothing exchanged for a refused state
+
+
+async def test_the_authorize_url_host_is_slack_by_default(database_url: str) -> None:
+    from bot.wiring.settings import load_settings
+
+    settings = load_settings(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s")
+    assert urlsplit(settings.SLACK_AUTHORIZE_URL).netloc == "slack.com"

@@ -194,7 +194,10 @@ class FakeSlack:
         self.client_secret: str | None = None
         self.token_rotation = False
         self.token_lifetime = 12 * 3600
-        self.installing_team = team_id  # whom the browser's authorize step installs for
+        # Whom the browser's authorize step installs for: a workspace, or (team None) a Grid
+        # org-wide install on installing_enterprise.
+        self.installing_team: str | None = team_id
+        self.installing_enterprise: str | None = None
         self._codes: dict[str, _Code] = {}
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> the access token it renews
         self._caller: Grant | None = None
@@ -943,7 +946,12 @@ class FakeSlack:
         if not redirect_uri:
             return web.Response(status=400, text="no redirect_uri")
         scopes = [s for s in query.get("scope", "").split(",") if s]
-        code = self.authorize(self.installing_team, scopes, redirect_uri=query.get("redirect_uri"))
+        code = self.authorize(
+            self.installing_team,
+            scopes,
+            redirect_uri=query.get("redirect_uri"),
+            enterprise_id=self.installing_enterprise,
+        )
         target = URL(redirect_uri).update_query(code=code, state=query.get("state", ""))
         raise web.HTTPFound(str(target))
 

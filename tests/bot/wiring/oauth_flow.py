@@ -46,34 +46,55 @@ def query_of(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
-async def install(stack: LocalStack, team_id: str, session: aiohttp.ClientSession) -> str:
-    """Open the install page, press "Add to Slack", approve for `team_id` at the stand-in's
-    authorize step, and come back to the redirect URL. Returns the result page."""
+async def install(
+    stack: LocalStack,
+    team_id: str | None,
+    session: aiohttp.ClientSession,
+    *,
+    enterprise_id: str | None = None,
+) -> str:
+    """Open the install page, press "Add to Slack", approve for `team_id` (or org-wide on the
+    Grid org `enterprise_id`) at the stand-in's authorize step, and come back to the redirect
+    URL. Returns the result page."""
     async with session.get(f"{stack.root}/slack/install") as response:
         assert response.status == 200
         link = add_to_slack_link(await response.text())
     stack.fake.installing_team = team_id
+    stack.fake.installing_enterprise = enterprise_id
     # The stand-in's authorize step answers with a redirect to /slack/oauth_redirect.
     async with session.get(link) as response:
         assert response.status == 200, await response.text()
         return await response.text()
 
 
-def as_team(payload: Any, team_id: str) -> Any:
-    """A payload of the default workspace, sent from another one."""
-    text = json.dumps(payload).replace('"T0FAKE"', json.dumps(team_id))
-    return json.loads(text)
+def as_team(payload: Any, team_id: str, enterprise_id: str | None = None) -> Any:
+    """A payload of the default workspace, sent from another one (of a Grid org whose
+    org-wide install serves it, given enterprise_id)."""
+    moved = json.loads(json.dumps(payload).replace('"T0FAKE"', json.dumps(team_id)))
+    if enterprise_id is not None:
+        if "command" in moved:  # a form: Slack sends strings
+            moved.update(enterprise_id=enterprise_id, is_enterprise_install="true")
+        else:
+            moved.update(enterprise={"id": enterprise_id}, is_enterprise_install=True)
+    return moved
 
 
 async def request_intro_in(
-    stack: LocalStack, team_id: str, requester: str, connector: str
+    stack: LocalStack,
+    team_id: str,
+    requester: str,
+    connector: str,
+    *,
+    enterprise_id: str | None = None,
 ) -> dict[str, Any]:
     """/intro, then a good submission, from `team_id`; returns the connector's card."""
     assert stack.slack is not None
     fake = stack.fake
     before = fake.count("views.open")
     trigger = fake.issue_trigger_id(requester)
-    command = as_team(payloads.slash_command(requester, "Jane Doe", trigger), team_id)
+    command = as_team(
+        payloads.slash_command(requester, "Jane Doe", trigger), team_id, enterprise_id
+    )
     status, _ = await stack.slack.post_raw(urlencode(command), "application/x-www-form-urlencoded")
     assert status == 200
     await stack.until(lambda: fake.count("views.open") > before, "views.open")
@@ -87,7 +108,9 @@ async def request_intro_in(
         "blurb": GOOD_BLURB,
         "closeness": "know_well",
     }
-    submission = as_team(payloads.view_submission(requester, opened.args["view"], values), team_id)
+    submission = as_team(
+        payloads.view_submission(requester, opened.args["view"], values), team_id, enterprise_id
+    )
     status, body = await stack.slack.interaction(submission)
     assert status == 200 and body == "", body
     await stack.until(lambda: len(fake.messages_for(connector)) >= 1, "connector card")

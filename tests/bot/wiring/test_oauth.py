@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.intro.validation import RequestDraft, Teammate
 from bot.standin.stack import CLIENT_ID, LocalStack
 from bot.wiring.scopes import BOT_SCOPES
 from storage.models import SLACK_BOTS, OutboundMessage
@@ -157,3 +158,58 @@ async def test_the_authorize_url_host_is_slack_by_default(database_url: str) -> 
 
     settings = load_settings(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s")
     assert urlsplit(settings.SLACK_AUTHORIZE_URL).netloc == "slack.com"
+
+
+async def test_a_rotating_token_is_refreshed_before_a_send(database_url: str) -> None:
+    async with LocalStack(database_url, oauth=True, token_rotation=True) as stack:
+        fake, services = stack.fake, stack.services
+        assert services is not None
+        fake.token_lifetime = 30 * 60  # expires within the 2 hours before which it is rotated
+        async with browser(stack) as session:
+            await install(stack, TEAM_A, session)
+        (installed,) = [t for t in fake.tokens_of(TEAM_A) if t != fake.token]
+        assert installed.startswith("xoxe.xoxb-")
+        fake.token_lifetime = 12 * 3600  # the refreshed token lasts
+        installed_at = len(fake.calls)
+
+        # The dispatcher, sending from the database, refreshes it first and keeps the new one.
+        draft = RequestDraft(
+            requester=Teammate(REQUESTER, "Riya Patel"),
+            connector=Teammate(CONNECTOR, "Carlos Mendes"),
+            target_name="Ann Lee",
+            target_company="Initech",
+            reason="Expansion",
+            blurb="Hi Ann, I'm Riya. Would you be open to a call?",
+        )
+        outcome = await services.workflow.submit(TEAM_A, draft, [])
+        await services.dispatcher.deliver(outcome.message_ids)
+        refreshes = [c for c in fake.calls_to("oauth.v2.access") if c.args.get("grant_type")]
+        assert [c.ok for c in refreshes] == [True]
+        rotated = fake.tokens_of(TEAM_A)[-1]
+        assert rotated != installed
+        assert {c.token for c in fake.calls_to("chat.postMessage")} == {rotated}
+        async with services.sessions() as session:
+            stored = list(await session.scalars(select(SLACK_BOTS.c.bot_token)))
+        assert stored == [rotated]
+
+        # Requests keep working with the rotated token (Bolt reads the same stored bot).
+        await request_intro_in(stack, TEAM_A, REQUESTER, CONNECTOR)
+        assert [c for c in fake.calls[installed_at:] if c.token == installed] == []
+
+
+async def test_an_org_wide_grid_install_serves_its_workspaces_by_enterprise_id(
+    database_url: str,
+) -> None:
+    async with LocalStack(database_url, oauth=True) as stack:
+        fake = stack.fake
+        fake.add_workspace("T0GRIDA", "Grid A", enterprise_id="E0ORG")
+        for user_id, name in (("U0GREQ", "Gia Ro"), ("U0GCON", "Gus Con")):
+            fake.add_user(user_id, name=name.split()[0].lower(), real_name=name, team_id="T0GRIDA")
+        async with browser(stack) as session:
+            page = await install(stack, None, session, enterprise_id="E0ORG")
+        assert "introbot is installed in Org E0ORG" in page
+        (org_token,) = fake.tokens_of(None)
+        await request_intro_in(stack, "T0GRIDA", "U0GREQ", "U0GCON", enterprise_id="E0ORG")
+        sent = fake.calls_to("chat.postMessage")
+        assert {c.args["channel"] for c in sent} == {"U0GREQ", "U0GCON"}
+        assert {c.token for c in sent} == {org_token}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Delete, Select, Table, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
@@ -51,21 +53,28 @@ class Workspaces:
         if not team_id or seen in self._known:
             return
         async with self._sessions.begin() as session:
-            row = await session.get(Workspace, team_id, with_for_update=True)
-            if row is None:
-                session.add(
-                    Workspace(
-                        team_id=team_id,
-                        enterprise_id=enterprise_id,
-                        is_enterprise_install=is_enterprise_install,
-                        status=WorkspaceStatus.ACTIVE,
-                        changed_at=self._clock.now(),
-                    )
-                )
-            else:
-                row.enterprise_id = enterprise_id
-                row.is_enterprise_install = is_enterprise_install
+            await self._ensure_row(session, team_id)
+            await session.execute(
+                update(Workspace)
+                .where(Workspace.team_id == team_id)
+                .values(enterprise_id=enterprise_id, is_enterprise_install=is_enterprise_install)
+            )
         self._known.add(seen)
+
+    async def _ensure_row(self, session: AsyncSession, team_id: str) -> None:
+        """An active row for the team unless there is one; replicas may race to add it."""
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(Workspace)
+            .values(
+                team_id=team_id,
+                is_enterprise_install=False,
+                status=WorkspaceStatus.ACTIVE,
+                changed_at=self._clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["team_id"])
+        )
 
     async def key(self, team_id: str) -> WorkspaceKey:
         async with self._sessions() as session:
@@ -181,13 +190,11 @@ class Workspaces:
     ) -> bool:
         now = self._clock.now()
         async with self._sessions.begin() as session:
+            if status is not WorkspaceStatus.ACTIVE:
+                await self._ensure_row(session, team_id)
             row = await session.get(Workspace, team_id, with_for_update=True)
             if row is None:
-                if status is WorkspaceStatus.ACTIVE:
-                    return False
-                row = Workspace(team_id=team_id, is_enterprise_install=False, changed_at=now)
-                row.status = WorkspaceStatus.ACTIVE
-                session.add(row)
+                return False
             if row.status == status or (only_from_active and row.status != WorkspaceStatus.ACTIVE):
                 return False
             row.status, row.reason, row.changed_at = status, reason, now

@@ -251,7 +251,7 @@ class Dispatcher:
         try:
             channel, ts = await self._post(message, request, cards, token)
         except SlackApiError as exc:
-            await self._failed(message, exc)
+            await self._failed(message, exc, token)
             return
         except _Moot as exc:
             await self._finish(message, DeliveryStatus.CANCELLED, error=str(exc))
@@ -389,11 +389,16 @@ class Dispatcher:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
 
-    async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
+    async def _failed(self, message: OutboundMessage, exc: SlackApiError, token: str) -> None:
         error = str(exc.response.get("error", "")) if exc.response is not None else ""
         status_code = exc.response.status_code if exc.response is not None else 0
         if error in APP_AUTH_ERRORS:
-            await self._app_cannot_send(message, error)
+            if await self._token_replaced(message.team_id, token):
+                # Reinstalled (or rotated) through another replica since this token was
+                # looked up: send again with the new one, nothing paused.
+                await self._reschedule(message, error, message.due_at, count_attempt=False)
+            else:
+                await self._app_cannot_send(message, error)
             return
         if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
             logger.error(
@@ -440,6 +445,14 @@ class Dispatcher:
                 logger.warning("workspace %s: the bot token works again; delivery resumes", team_id)
                 resumed.append(team_id)
         return resumed
+
+    async def _token_replaced(self, team_id: str, failed: str) -> bool:
+        self._tokens.forget(team_id)
+        try:
+            current = await self._tokens.token_for(team_id)
+        except Exception:  # noqa: BLE001 - no better token to be found now
+            return False
+        return bool(current) and current != failed
 
     async def _app_cannot_send(self, message: OutboundMessage, reason: str) -> None:
         """The app has no working token for this workspace: pause its delivery (logged once,

@@ -115,6 +115,8 @@ def oauth_flow(
         client_id=client_id,
         client_secret=client_secret,
         bot_only=True,
+        # auth.test once per token, not once per request (a new token is a new entry).
+        cache_enabled=True,
         client=client,
     )
     return InstallFlow(client=client, settings=oauth_settings)

@@ -249,3 +249,34 @@ async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
         await sweep_until_idle(services)
         cards = [r for r in await _rows(stack, TEAM_A) if r.kind != MessageKind.REMINDER]
         assert cards and all(r.status == DeliveryStatus.SENT for r in cards)
+
+
+async def test_a_token_replaced_by_another_replica_is_used_without_pausing(
+    two_teams: LocalStack,
+) -> None:
+    """Another replica's reinstall leaves this one holding the old, revoked token for up to
+    a minute: the send that meets token_revoked finds the new token and goes on."""
+    stack = two_teams
+    services = stack.services
+    assert services is not None and services.tokens is not None
+    old = await services.tokens.token_for(TEAM_A)
+    assert old is not None
+    async with browser(stack) as again:  # reinstalled; the old token dies
+        await install(stack, TEAM_A, again)
+    stack.fake.grants[old].revoked = True
+    services.tokens._cache[TEAM_A] = (old, float("inf"))  # as another replica would still hold
+    draft = RequestDraft(
+        requester=Teammate(REQUESTER, "Riya Patel"),
+        connector=Teammate(CONNECTOR, "Carlos Mendes"),
+        target_name="Jane Doe",
+        target_company="Acme",
+        reason="Expansion",
+        blurb="Hi Jane, I'm Riya. Would you be open to a call?",
+    )
+    outcome = await services.workflow.submit(TEAM_A, draft, [])
+    await services.dispatcher.deliver(outcome.message_ids)
+    assert await services.paused_workspaces() == {}
+    await sweep_until_idle(services)
+    cards = [r for r in await _rows(stack, TEAM_A) if r.kind != MessageKind.REMINDER]
+    assert cards and all(r.status == DeliveryStatus.SENT for r in cards)
+    assert set(_sent_to(stack, REQUESTER, CONNECTOR)) == {stack.fake.tokens_of(TEAM_A)[-1]}

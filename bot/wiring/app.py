@@ -185,6 +185,17 @@ class Services:
         the bot token does not work: readiness should fail with the reason."""
         return await self.workspaces.paused() if self.workspaces is not None else {}
 
+    async def slack_auth_problem(self) -> str | None:
+        """For the readiness check: in single-workspace mode, why the bot token does not work
+        (delivery is paused until it does); None when it works. In distributed mode one
+        workspace's uninstall is no reason to take the app out of service: always None."""
+        if self.settings.distributed:
+            return None
+        paused = await self.paused_workspaces()
+        if not paused:
+            return None
+        return "Slack auth failed: " + ", ".join(f"{t} {why}" for t, why in sorted(paused.items()))
+
     async def open_http(self) -> None:
         """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
         a new session (and TCP + TLS connection) per call."""

@@ -99,6 +99,7 @@ async def test_uninstalled_workspace_keeps_its_messages_and_resumes_on_reinstall
     await request_intro_in(stack, TEAM_B, REQUESTER_B, CONNECTOR_B)
     await _uninstall(stack, TEAM_A, event)
     assert await stack.services.paused_workspaces() == {TEAM_A: f"uninstalled: {event}"}
+    assert await stack.services.slack_auth_problem() is None  # the app serves the others
     sent_to_a = len(_sent_to(stack, REQUESTER, CONNECTOR))
 
     # The nudges fall due; only team B's go.
@@ -238,6 +239,9 @@ async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
         await services.dispatcher.deliver(outcome.message_ids)
         # What readiness reports, until the token works again.
         assert await services.paused_workspaces() == {TEAM_A: "paused: token_revoked"}
+        assert await services.slack_auth_problem() == (
+            "Slack auth failed: T0FAKE paused: token_revoked"
+        )
         assert await services.dispatcher.resume_when_token_works() == []
         assert all(r.status == DeliveryStatus.PENDING for r in await _rows(stack, TEAM_A))
 
@@ -246,6 +250,7 @@ async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
         services.dispatcher._probed_at.clear()
         assert await services.dispatcher.resume_when_token_works() == [TEAM_A]
         assert await services.paused_workspaces() == {}
+        assert await services.slack_auth_problem() is None
         await sweep_until_idle(services)
         cards = [r for r in await _rows(stack, TEAM_A) if r.kind != MessageKind.REMINDER]
         assert cards and all(r.status == DeliveryStatus.SENT for r in cards)

@@ -61,12 +61,17 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 # Errors of the app's own token, not of a recipient: the workspace's delivery pauses and its
-# messages stay pending until the token works again (or the app is reinstalled).
-APP_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
+# messages stay pending until the token works again (or the app is reinstalled). An expired
+# rotating token is looked up again first, which refreshes it.
+APP_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"}
+)
 MAX_ATTEMPTS = 8
 # How often a workspace paused on an auth error is asked (auth.test) whether it works again.
 PROBE_INTERVAL = timedelta(minutes=2)
 PROFILE_TTL = 6 * 3600.0
+# A workspace's token could not be looked up this time (database, or a failed rotation).
+_LOOKUP_FAILED = ""
 
 
 class Dispatcher:
@@ -182,7 +187,7 @@ class Dispatcher:
                     group,
                     requests.get(request_id) if request_id else None,
                     cards,
-                    tokens.get(group[0].team_id),
+                    tokens,
                 )
                 for request_id, group in by_request.items()
             )
@@ -196,7 +201,7 @@ class Dispatcher:
                 tokens[team_id] = await self._tokens.token_for(team_id)
             except Exception:  # noqa: BLE001 - a failed lookup or rotation: retry later
                 logger.exception("no bot token for workspace %s this time", team_id)
-                tokens[team_id] = ""
+                tokens[team_id] = _LOOKUP_FAILED
         return tokens
 
     async def _context(
@@ -227,11 +232,11 @@ class Dispatcher:
         messages: list[OutboundMessage],
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
-        token: str | None,
+        tokens: dict[str, str | None],
     ) -> None:
         for message in messages:
             async with self._slots:
-                await self._send(message, request, cards, token)
+                await self._send(message, request, cards, tokens.get(message.team_id))
 
     async def _send(
         self,
@@ -243,7 +248,7 @@ class Dispatcher:
         if token is None:
             await self._app_cannot_send(message, "not_installed")
             return
-        if token == "":
+        if token == _LOOKUP_FAILED:
             await self._reschedule(
                 message, "no token", self._clock.now() + _backoff(message.attempts)
             )

@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     @property
     def distributed(self) -> bool:
         """Installed over OAuth in any number of workspaces, rather than one bot token."""
-        return bool(self.SLACK_CLIENT_ID)
+        return bool(self.SLACK_CLIENT_ID) and not self.SLACK_BOT_TOKEN
 
     def require_serving_mode(self) -> None:
         """`introbot serve` runs with one bot token, or distributed over OAuth: exactly one."""

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.intro.validation import RequestDraft, Teammate
+from bot.standin import payloads
 from bot.standin.stack import CLIENT_ID, LocalStack
 from bot.wiring.scopes import BOT_SCOPES
 from storage.models import SLACK_BOTS, OutboundMessage
@@ -23,6 +24,7 @@ from tests.bot.wiring.oauth_flow import (
     TEAM_B,
     add_team_b,
     add_to_slack_link,
+    as_team,
     browser,
     install,
     query_of,
@@ -115,6 +117,31 @@ async def test_installing_two_workspaces_serves_each_with_its_own_token(
         bots = {row.team_id: row.bot_token for row in await session.execute(select(SLACK_BOTS))}
     assert teams == {TEAM_A, TEAM_B}
     assert bots == {TEAM_A: token_a, TEAM_B: token_b}
+
+    # Team B's connector pressing Accept with team A's request id finds no such request.
+    assert oauth_stack.slack is not None
+    accept = next(
+        e
+        for block in card_a["blocks"]
+        for e in block.get("elements", [])
+        if e.get("action_id") == "intro_accept"
+    )
+    dm_b = fake.dm_channel(CONNECTOR_B)
+    press = payloads.block_action(
+        CONNECTOR_B,
+        "intro_accept",
+        accept["value"],
+        fake.issue_trigger_id(CONNECTOR_B),
+        channel_id=dm_b,
+        message_ts=card_b["ts"],
+    )
+    status, _ = await oauth_stack.slack.interaction(as_team(press, TEAM_B))
+    assert status == 200
+    await services.drain()
+    request_a = await services.workflow.get(TEAM_A, int(accept["value"].split(":")[0]))
+    assert request_a is not None and request_a.status == "awaiting_connector"
+    await oauth_stack.until(lambda: bool(fake.ephemerals), "a note to the presser")
+    assert fake.ephemerals[-1]["text"] == "That request no longer exists."
 
 
 async def test_a_redirect_with_another_state_is_refused(oauth_stack: LocalStack) -> None:

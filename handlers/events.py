@@ -1,4 +1,4 @@
-"""Events: the App Home tab."""
+"""Events: the App Home tab; the app uninstalled or its tokens revoked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.wiring.app import Services
+from bot.wiring.uninstall import workspace_removed
 from handlers.support import publish_home
 
 
@@ -20,3 +21,24 @@ def register(app: AsyncApp, services: Services) -> None:
         if event.get("tab", "home") != "home":
             return
         await publish_home(services, client, context.team_id or "", event["user"])
+
+    @app.event("app_uninstalled")
+    @services.tracked
+    async def app_uninstalled(context: AsyncBoltContext) -> None:
+        await _removed(context, "app_uninstalled")
+
+    @app.event("tokens_revoked")
+    @services.tracked
+    async def tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Only the bot's tokens matter: introbot keeps no user tokens.
+        if (event.get("tokens") or {}).get("bot"):
+            await _removed(context, "tokens_revoked")
+
+    async def _removed(context: AsyncBoltContext, reason: str) -> None:
+        await workspace_removed(
+            services,
+            context.team_id,
+            context.enterprise_id,
+            bool(context.is_enterprise_install),
+            reason,
+        )

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -245,3 +247,42 @@ class AccountOwner(Base):
     company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     company: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[str] = mapped_column(String(32))
+
+
+class WorkspaceStatus(StrEnum):
+    ACTIVE = "active"
+    # The app's token stopped working (invalid_auth, token_revoked, ...): delivery waits.
+    PAUSED = "paused"
+    # app_uninstalled or tokens_revoked: delivery waits; the data goes after the retention.
+    UNINSTALLED = "uninstalled"
+
+
+class Workspace(Base):
+    """A workspace's delivery state, shared by every replica. No row means active."""
+
+    __tablename__ = "workspaces"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Set for a workspace of an Enterprise Grid org, so an org-wide install is found by it.
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=WorkspaceStatus.ACTIVE)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_workspaces_status", "status"),)
+
+
+# slack_sdk's installation and OAuth state stores keep their rows in these tables. They are
+# declared here with slack_sdk's own builders, so migrations create exactly what the stores
+# read and write, and the schema check compares them like any other table.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)

@@ -24,6 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import CTE, ColumnElement, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.tokens import BotTokens, FixedToken
+from bot.delivery.workspaces import Workspaces
 from bot.intro.cadence import WorkingHours
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
@@ -49,7 +51,7 @@ LEASE = timedelta(minutes=2)
 PERMANENT_ERRORS = frozenset(
     {
         "user_not_found",
-        "account_inactive",
+        "user_disabled",
         "channel_not_found",
         "cannot_dm_bot",
         "is_archived",
@@ -59,13 +61,20 @@ PERMANENT_ERRORS = frozenset(
         "no_text",
         "not_in_channel",
         "missing_scope",
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
     }
 )
+# Errors of the app's own token, not of a recipient: the workspace's delivery pauses and its
+# messages stay pending until the token works again (or the app is reinstalled). An expired
+# rotating token is looked up again first, which refreshes it.
+APP_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"}
+)
 MAX_ATTEMPTS = 8
+# How often a workspace paused on an auth error is asked (auth.test) whether it works again.
+PROBE_INTERVAL = timedelta(minutes=2)
 PROFILE_TTL = 6 * 3600.0
+# A workspace's token could not be looked up this time (database, or a failed rotation).
+_LOOKUP_FAILED = ""
 
 
 class Dispatcher:
@@ -83,6 +92,9 @@ class Dispatcher:
         concurrency: int = 8,
         batch: int = 128,
         metrics: Metrics | None = None,
+        tokens: BotTokens | None = None,
+        workspaces: Workspaces | None = None,
+        probe_interval: timedelta = PROBE_INTERVAL,
     ) -> None:
         self.metrics = metrics or Metrics()
         self._sessions = sessions
@@ -98,6 +110,14 @@ class Dispatcher:
         # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
         self._slots = asyncio.Semaphore(concurrency)
         self._profiles: dict[str, tuple[str | None, str, float]] = {}
+        self._tokens: BotTokens = tokens or FixedToken(client.token)
+        self._workspaces = workspaces
+        self._probe_interval = probe_interval
+        self._probed_at: dict[str, float] = {}
+
+    @property
+    def tokens(self) -> BotTokens:
+        return self._tokens
 
     def use_session(self, session: aiohttp.ClientSession) -> None:
         self._client.session = session
@@ -124,6 +144,10 @@ class Dispatcher:
         lapsed = (OutboundMessage.status == DeliveryStatus.SENDING) & (
             OutboundMessage.lease_expires_at < now
         )
+        if self._workspaces is not None:
+            # A paused or uninstalled workspace's messages wait where they are.
+            waiting = OutboundMessage.team_id.not_in(self._workspaces.not_delivered_to())
+            pending, lapsed = pending & waiting, lapsed & waiting
         async with self._sessions.begin() as session:
             claim = update(OutboundMessage)
             if session.get_bind().dialect.name == "postgresql":
@@ -159,14 +183,31 @@ class Dispatcher:
         by_request: dict[int | None, list[OutboundMessage]] = {}
         for message in claimed:
             by_request.setdefault(message.request_id, []).append(message)
+        tokens = await self._tokens_of(claimed)
         # The batch's requests, and the cards its refreshes update, in one checkout.
         requests, cards = await self._context(claimed)
         await asyncio.gather(
             *(
-                self._send_in_order(group, requests.get(request_id) if request_id else None, cards)
+                self._send_in_order(
+                    group,
+                    requests.get(request_id) if request_id else None,
+                    cards,
+                    tokens,
+                )
                 for request_id, group in by_request.items()
             )
         )
+
+    async def _tokens_of(self, claimed: list[OutboundMessage]) -> dict[str, str | None]:
+        """Each team's bot token for this batch; None where there is none to send with."""
+        tokens: dict[str, str | None] = {}
+        for team_id in {message.team_id for message in claimed}:
+            try:
+                tokens[team_id] = await self._tokens.token_for(team_id)
+            except Exception:  # noqa: BLE001 - a failed lookup or rotation: retry later
+                logger.exception("no bot token for workspace %s this time", team_id)
+                tokens[team_id] = _LOOKUP_FAILED
+        return tokens
 
     async def _context(
         self, claimed: list[OutboundMessage]
@@ -196,6 +237,7 @@ class Dispatcher:
         messages: list[OutboundMessage],
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
+        tokens: dict[str, str | None],
     ) -> None:
         for message in messages:
             async with self._slots:
@@ -205,18 +247,27 @@ class Dispatcher:
                     user=message.recipient_id,
                     request=f"message-{message.id}",
                 ):
-                    await self._send(message, request, cards)
+                    await self._send(message, request, cards, tokens.get(message.team_id))
 
     async def _send(
         self,
         message: OutboundMessage,
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
+        token: str | None,
     ) -> None:
+        if token is None:
+            await self._app_cannot_send(message, "not_installed")
+            return
+        if token == _LOOKUP_FAILED:
+            await self._reschedule(
+                message, "no token", self._clock.now() + _backoff(message.attempts)
+            )
+            return
         try:
-            channel, ts = await self._post(message, request, cards)
+            channel, ts = await self._post(message, request, cards, token)
         except SlackApiError as exc:
-            await self._failed(message, exc)
+            await self._failed(message, exc, token)
             return
         except _Moot as exc:
             self.metrics.deliveries.labels(message.kind, "cancelled").inc()
@@ -251,12 +302,13 @@ class Dispatcher:
         message: OutboundMessage,
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
+        token: str,
     ) -> tuple[str | None, str | None]:
         if request is None:
             raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         kind = MessageKind(message.kind)
         if kind is MessageKind.REMINDER:
-            return await self._post_reminder(message, request)
+            return await self._post_reminder(message, request, token)
         if kind is MessageKind.CARD_REFRESH:
             card_row = cards.get((request.id, message.data["card"]))
             if card_row is None or card_row.status == DeliveryStatus.FAILED:
@@ -266,6 +318,7 @@ class Dispatcher:
                 raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
             rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
             await self._client.chat_update(
+                token=token,
                 channel=card_row.slack_channel_id or "",
                 ts=card_row.slack_ts or "",
                 text=rendered.text,
@@ -277,7 +330,7 @@ class Dispatcher:
         else:
             rendered = await self._card(kind, request, message.data)
         response = await self._client.chat_postMessage(
-            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
 
@@ -291,7 +344,7 @@ class Dispatcher:
         return tie if tie is not None and Directory.is_stale(tie, self._clock.now()) else None
 
     async def _post_reminder(
-        self, message: OutboundMessage, request: IntroRequest
+        self, message: OutboundMessage, request: IntroRequest, token: str
     ) -> tuple[str | None, str | None]:
         if request.status not in message.data.get("expects", []):
             raise _Moot(f"request is {request.status} now")
@@ -299,7 +352,7 @@ class Dispatcher:
             raise _Moot("a later reminder covers this one")
         if self._working_hours is not None:
             now = self._clock.now()
-            tz, _ = await self._profile(message.recipient_id)
+            tz, _ = await self._profile(message.recipient_id, token)
             opens = self._working_hours.next_opening(now, tz)
             if opens > now:
                 raise _NotYet("outside the recipient's working hours", opens)
@@ -307,10 +360,10 @@ class Dispatcher:
         secondary = (
             await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
         )
-        names = {user_id: (await self._profile(user_id))[1] for user_id in secondary}
+        names = {user_id: (await self._profile(user_id, token))[1] for user_id in secondary}
         rendered = messages.reminder(request, reminder, secondary, names)
         response = await self._client.chat_postMessage(
-            channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
 
@@ -333,15 +386,17 @@ class Dispatcher:
             )
             return later is not None
 
-    async def _profile(self, user_id: str) -> tuple[str | None, str]:
+    async def _profile(self, user_id: str, token: str) -> tuple[str | None, str]:
         """A user's time zone and name from users.info, kept for a few hours."""
         cached = self._profiles.get(user_id)
         if cached and cached[2] > time.monotonic():
             return cached[0], cached[1]
         try:
-            user = (await self._client.users_info(user=user_id))["user"]
+            user = (await self._client.users_info(token=token, user=user_id))["user"]
             tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
         except SlackApiError as exc:
+            if slack_error_code(exc) in APP_AUTH_ERRORS:
+                raise  # the app's token, not this user: the message waits
             logger.info("no profile for %s: %s", user_id, slack_error_code(exc))
             tz, name = None, ""
         self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
@@ -356,9 +411,17 @@ class Dispatcher:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
 
-    async def _failed(self, message: OutboundMessage, exc: SlackApiError) -> None:
+    async def _failed(self, message: OutboundMessage, exc: SlackApiError, token: str) -> None:
         error = slack_error_code(exc)
         self.metrics.slack_errors.labels(error).inc()
+        if error in APP_AUTH_ERRORS:
+            if await self._token_replaced(message.team_id, token):
+                # Reinstalled (or rotated) through another replica since this token was
+                # looked up: send again with the new one, nothing paused.
+                await self._reschedule(message, error, message.due_at, count_attempt=False)
+            else:
+                await self._app_cannot_send(message, error)
+            return
         if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
             self.metrics.deliveries.labels(message.kind, "failed").inc()
             logger.error(
@@ -377,6 +440,58 @@ class Dispatcher:
         if slack_status(exc) == 429:
             delay = timedelta(seconds=retry_after_seconds(exc))
         await self._reschedule(message, error or str(exc), self._clock.now() + delay)
+
+    async def resume_when_token_works(self) -> list[str]:
+        """Workspaces paused on an auth error (or uninstalled) resume once their token answers
+        auth.test again: SLACK_BOT_TOKEN fixed, or a new installation's token. Asked at most
+        every `probe_interval` per workspace. Returns the workspaces resumed."""
+        if self._workspaces is None:
+            return []
+        resumed = []
+        for team_id in await self._workspaces.not_active():
+            now = time.monotonic()
+            if now - self._probed_at.get(team_id, -1e9) < self._probe_interval.total_seconds():
+                continue
+            self._probed_at[team_id] = now
+            self._tokens.forget(team_id)
+            try:
+                token = await self._tokens.token_for(team_id)
+                if not token:
+                    continue
+                answer = await self._client.auth_test(token=token)
+            except SlackApiError as exc:
+                logger.info("workspace %s still paused: %s", team_id, slack_error_code(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - try again next time
+                logger.info("workspace %s still paused: %r", team_id, exc)
+                continue
+            if answer.get("team_id") == team_id and await self._workspaces.resume(team_id):
+                logger.warning("workspace %s: the bot token works again; delivery resumes", team_id)
+                resumed.append(team_id)
+        return resumed
+
+    async def _token_replaced(self, team_id: str, failed: str) -> bool:
+        self._tokens.forget(team_id)
+        try:
+            current = await self._tokens.token_for(team_id)
+        except Exception:  # noqa: BLE001 - no better token to be found now
+            return False
+        return bool(current) and current != failed
+
+    async def _app_cannot_send(self, message: OutboundMessage, reason: str) -> None:
+        """The app has no working token for this workspace: pause its delivery (logged once,
+        not per message) and put the message back as it was, pending."""
+        self._tokens.forget(message.team_id)
+        if self._workspaces is None:  # nowhere to record a pause: try again later
+            await self._reschedule(message, reason, self._clock.now() + _backoff(message.attempts))
+            return
+        if await self._workspaces.pause(message.team_id, reason):
+            logger.error(
+                "delivery to workspace %s paused: %s (messages are kept until it works again)",
+                message.team_id,
+                reason,
+            )
+        await self._reschedule(message, reason, message.due_at, count_attempt=False)
 
     async def _finish(
         self,

@@ -19,6 +19,9 @@ async def sweep_until_idle(services: Services) -> int:
         while (handled := await services.dispatcher.sweep()) > 0:
             total += handled
         await services.workflow.forget_events_before(services.clock.now() - timedelta(days=1))
+        await services.dispatcher.resume_when_token_works()
+        if services.workspaces is not None:
+            await services.workspaces.forget_uninstalled(services.settings.uninstall_retention)
     except Exception:  # noqa: BLE001 - the next tick tries again
         logger.exception("sweep failed")
     return total

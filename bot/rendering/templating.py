@@ -108,3 +108,19 @@ def render_json(template: str, /, **context: Any) -> Any:
         return json.loads(rendered)
     except json.JSONDecodeError as exc:
         raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def _html_environment() -> Environment:
+    # Web pages (the install page): HTML-escaped, unlike the Slack templates.
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(template: str, /, **context: Any) -> str:
+    return _html_environment().get_template(template).render(**context)

@@ -19,6 +19,11 @@ from bot.wiring.server import web_app
 from bot.wiring.settings import load_settings
 
 SIGNING_SECRET = "local-signing-secret"
+# Distributed mode's app credentials, as the stand-in's oauth.v2.access knows them.
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "local-client-secret"
+# The stand-in refuses calls that BOT_SCOPES (what the app asks for) don't cover.
+__all__ = ["BOT_SCOPES", "LocalStack", "Person"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,9 @@ class LocalStack:
         people: tuple[Person, ...] = DEFAULT_PEOPLE,
         sweep: bool = False,
         sweep_interval: str = "1s",
+        oauth: bool = False,
+        token_rotation: bool = False,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.people = people
@@ -60,6 +68,11 @@ class LocalStack:
         self._sweep = sweep
         self._sweep_interval = sweep_interval
         self.fake = FakeSlack(scopes=BOT_SCOPES)
+        # Distributed over OAuth: no bot token; each workspace installs through the flow.
+        self.oauth = oauth
+        if oauth:
+            self.fake.enable_oauth(CLIENT_ID, CLIENT_SECRET, token_rotation=token_rotation)
+        self._extra_settings = settings or {}
         for person in people:
             self.fake.add_user(
                 person.user_id,
@@ -78,12 +91,22 @@ class LocalStack:
 
     async def __aenter__(self) -> LocalStack:
         api_url = await self.fake.start()
+        mode = (
+            {
+                "SLACK_CLIENT_ID": CLIENT_ID,
+                "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+                "SLACK_AUTHORIZE_URL": self.fake.authorize_url,
+            }
+            if self.oauth
+            else {"SLACK_BOT_TOKEN": self.fake.token}
+        )
         settings = load_settings(
-            SLACK_BOT_TOKEN=self.fake.token,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             DATABASE_URL=self.database_url,
             SLACK_API_URL=api_url,
             INTROBOT_SWEEP_INTERVAL=self._sweep_interval,
+            **mode,
+            **self._extra_settings,
         )
         await asyncio.to_thread(migrate, settings)
         self.services = build_services(settings, clock=self._clock)
@@ -96,6 +119,7 @@ class LocalStack:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.root = f"http://127.0.0.1:{port}"
         self.endpoint = f"{self.root}/slack/events"
+        self.fake.redirect_uri = f"{self.root}/slack/oauth_redirect"
         self.slack = await SlackSender(self.endpoint, SIGNING_SECRET).__aenter__()
         return self
 

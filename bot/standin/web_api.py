@@ -30,6 +30,7 @@ from aiohttp.web_request import FileField
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+from yarl import URL
 
 JSON = dict[str, Any]
 
@@ -75,13 +76,38 @@ _TZ_LABELS = {
 
 @dataclass
 class ApiCall:
-    """One Web API request as the fake saw it (token stripped)."""
+    """One Web API request as the fake saw it (token stripped from args)."""
 
     method: str
     args: dict[str, Any]
     ok: bool
     error: str | None
     at: float
+    # The workspace whose token made the call, and the (fake) token itself, so tests can
+    # check each workspace is served with its own.
+    team_id: str | None = None
+    token: str | None = None
+
+
+@dataclass
+class Grant:
+    """A bot token the fake accepts: whose it is, and whether it still works."""
+
+    team_id: str | None
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+    scopes: list[str] | None = None  # None: the fake's `scopes`
+    revoked: bool = False
+    expires_at: float | None = None  # time.time() after which Slack answers token_expired
+
+
+@dataclass
+class _Code:
+    team_id: str | None
+    enterprise_id: str | None
+    is_enterprise_install: bool
+    scopes: list[str]
+    redirect_uri: str | None
 
 
 @dataclass
@@ -166,6 +192,22 @@ class FakeSlack:
         # A list (not a set) so "provided" in missing_scope errors keeps the given order.
         self.scopes: list[str] = list(scopes)
         self.team_id = team_id
+        # Workspaces (team id -> name, Grid org) and the tokens each was granted.
+        self.teams: dict[str, JSON] = {team_id: {"name": "Fake Team", "enterprise_id": None}}
+        self.grants: dict[str, Grant] = {token: Grant(team_id)}
+        # OAuth v2: the app's credentials, codes handed out by authorize, refresh tokens.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.token_rotation = False
+        self.token_lifetime = 12 * 3600
+        # Whom the browser's authorize step installs for: a workspace, or (team None) a Grid
+        # org-wide install on installing_enterprise.
+        self.installing_team: str | None = team_id
+        self.installing_enterprise: str | None = None
+        self._codes: dict[str, _Code] = {}
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> the access token it renews
+        self._caller: Grant | None = None
+        self.redirect_uri: str | None = None  # the app's one configured redirect URL
         self.trigger_ttl = trigger_ttl
         self.latency = 0.0  # seconds added to every Web API answer
         self._clock = clock
@@ -218,6 +260,7 @@ class FakeSlack:
             "files.info": self._files_info,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "oauth.v2.access": self._oauth_v2_access,
         }
 
         # The bot itself exists in the directory, as it does in a real workspace.
@@ -237,6 +280,8 @@ class FakeSlack:
         # Private file downloads and uploads, both behind the bot token as on Slack.
         app.router.add_get("/files-pri/{file_id}/{name}", self._download_file)
         app.router.add_post("/upload/{file_id}", self._receive_upload)
+        # Slack's authorize page, where the installer clicks "Allow" (here: at once).
+        app.router.add_get("/oauth/v2/authorize", self._authorize_page)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -293,11 +338,13 @@ class FakeSlack:
         tz: str = "America/New_York",
         tz_offset: int = -18000,
         is_admin: bool = False,
+        team_id: str | None = None,
     ) -> JSON:
         full_name = real_name if real_name is not None else name
+        team_id = team_id or self.team_id
         user: JSON = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": team_id,
             "name": name,
             "real_name": full_name,
             "deleted": deleted,
@@ -315,11 +362,66 @@ class FakeSlack:
                 "real_name_normalized": full_name,
                 "display_name": name,
                 "display_name_normalized": name,
-                "team": self.team_id,
+                "team": team_id,
             },
         }
         self.users[user_id] = user
         return user
+
+    # -------------------------------------------------------------- workspaces
+
+    @property
+    def authorize_url(self) -> str:
+        """Stands in for https://slack.com/oauth/v2/authorize."""
+        return f"{self.url}/oauth/v2/authorize"
+
+    def add_workspace(
+        self, team_id: str, name: str, *, enterprise_id: str | None = None, token: str | None = None
+    ) -> str | None:
+        """Another workspace (of a Grid org, given enterprise_id), with its own bot user and,
+        given `token`, a bot token of its own already granted."""
+        self.teams[team_id] = {"name": name, "enterprise_id": enterprise_id}
+        self.add_user(self.bot_user_of(team_id), name="introbot", is_bot=True, team_id=team_id)
+        if token is not None:
+            self.grants[token] = Grant(team_id, enterprise_id)
+        return token
+
+    def bot_user_of(self, team_id: str | None) -> str:
+        return BOT_USER_ID if team_id in (None, self.team_id) else f"UB{team_id}"
+
+    def enable_oauth(
+        self, client_id: str, client_secret: str, *, token_rotation: bool = False
+    ) -> None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.token_rotation = token_rotation
+
+    def authorize(
+        self,
+        team_id: str | None,
+        scopes: Iterable[str],
+        *,
+        redirect_uri: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
+        """The installer approved the app for a workspace (team_id None: org-wide on the Grid
+        org enterprise_id): a one-time code for oauth.v2.access."""
+        code = f"code-{uuid.uuid4().hex}"
+        org = enterprise_id or (self.teams.get(team_id or "") or {}).get("enterprise_id")
+        self._codes[code] = _Code(team_id, org, team_id is None, list(scopes), redirect_uri)
+        return code
+
+    def revoke_workspace(self, team_id: str) -> None:
+        """The app was uninstalled, or its tokens revoked: they answer token_revoked now."""
+        for grant in self.grants.values():
+            if grant.team_id == team_id:
+                grant.revoked = True
+
+    def tokens_of(self, team_id: str | None) -> list[str]:
+        """The tokens granted to a workspace, oldest first, revoked ones included."""
+        return [token for token, grant in self.grants.items() if grant.team_id == team_id]
+
+    def expire(self, token: str) -> None:
+        self.grants[token].expires_at = time.time() - 1
 
     def add_channel(self, channel_id: str, name: str) -> None:
         self.channels[channel_id] = name
@@ -465,6 +567,18 @@ class FakeSlack:
         token = args.get("token")
         return str(token) if token else None
 
+    @staticmethod
+    def _basic_auth(request: web.Request) -> tuple[str | None, str | None]:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None, None
+        try:
+            decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+        except ValueError:
+            return None, None
+        client_id, _, client_secret = decoded.partition(":")
+        return client_id, client_secret
+
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         if self.latency:
@@ -476,17 +590,23 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": exc.error})
         token = self._token_of(request, args)
         args.pop("token", None)  # never keep secrets in the call log
+        client_id, client_secret = self._basic_auth(request)
+        if client_id is not None:
+            # oauth.v2.access: slack_sdk sends the app's credentials as HTTP Basic auth.
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", client_secret)
 
         fault = self._take_fault(method)
         if fault is not None:
             return self._answer_fault(request, method, args, fault)
 
+        self._caller = None
         try:
             body = self._dispatch(method, args, token)
         except _ApiError as exc:
-            self._record(method, args, exc.error)
+            self._record(method, args, exc.error, token)
             return web.json_response({"ok": False, "error": exc.error, **exc.extra})
-        self._record(method, args, None)
+        self._record(method, args, None, token)
         return web.json_response({"ok": True, **body})
 
     def _answer_fault(
@@ -513,9 +633,18 @@ class FakeSlack:
             {"ok": False, "error": error}, status=fault.status, headers=headers
         )
 
-    def _record(self, method: str, args: JSON, error: str | None) -> None:
+    def _record(self, method: str, args: JSON, error: str | None, token: str | None = None) -> None:
+        grant = self.grants.get(token or "")
         self.calls.append(
-            ApiCall(method=method, args=args, ok=error is None, error=error, at=self._clock())
+            ApiCall(
+                method=method,
+                args=args,
+                ok=error is None,
+                error=error,
+                at=self._clock(),
+                team_id=grant.team_id if grant is not None else None,
+                token=token if grant is not None else None,
+            )
         )
 
     def _dispatch(self, method: str, args: JSON, token: str | None) -> JSON:
@@ -531,14 +660,21 @@ class FakeSlack:
         if "token" in spec.get("args", ["token"]):
             if token is None:
                 raise _ApiError("not_authed")
-            if token != self.token:
+            grant = self.grants.get(token)
+            if grant is None:
                 raise _ApiError("invalid_auth")
+            if grant.revoked:
+                raise _ApiError("token_revoked")
+            if grant.expires_at is not None and grant.expires_at < time.time():
+                raise _ApiError("token_expired")
+            self._caller = grant
+        scopes = self.scopes
+        if self._caller is not None and self._caller.scopes is not None:
+            scopes = self._caller.scopes
         needed: list[str] = spec.get("scopes", [])
         # The reference lists alternatives: any one of them grants access.
-        if needed and not set(needed) & set(self.scopes):
-            raise _ApiError(
-                "missing_scope", needed=",".join(needed), provided=",".join(self.scopes)
-            )
+        if needed and not set(needed) & set(scopes):
+            raise _ApiError("missing_scope", needed=",".join(needed), provided=",".join(scopes))
         missing = [
             name
             for name in spec.get("required", [])
@@ -682,12 +818,23 @@ class FakeSlack:
         self._id_counter += 1
         return f"{prefix}{self._id_counter:010d}"
 
-    def _dm_target(self, user_id: str) -> str:
+    def _visible_user(self, user_id: str) -> JSON | None:
+        """A user the calling token's workspace can see: its own, or its Grid org's."""
         user = self.users.get(user_id)
+        caller = self._caller
+        if user is None or caller is None or user["team_id"] == caller.team_id:
+            return user
+        org = (self.teams.get(user["team_id"]) or {}).get("enterprise_id")
+        if caller.is_enterprise_install and org is not None and org == caller.enterprise_id:
+            return user
+        return None
+
+    def _dm_target(self, user_id: str) -> str:
+        user = self._visible_user(user_id)
         if user is None:
             raise _ApiError("user_not_found")
         if user["deleted"]:
-            raise _ApiError("account_inactive")
+            raise _ApiError("user_disabled")
         if user["is_bot"]:
             raise _ApiError("cannot_dm_bot")
         return self.dm_channel(user_id)
@@ -730,14 +877,82 @@ class FakeSlack:
         return {"args": args}
 
     def _auth_test(self, args: JSON) -> JSON:
-        return {
+        caller = self._caller or Grant(self.team_id)
+        answer: JSON = {
             "url": "https://fake.slack.com/",
-            "team": "Fake Team",
+            "team": (self.teams.get(caller.team_id or "") or {}).get("name"),
             "user": "introbot",
-            "team_id": self.team_id,
-            "user_id": BOT_USER_ID,
+            "team_id": caller.team_id,
+            "user_id": self.bot_user_of(caller.team_id),
             "bot_id": BOT_ID,
-            "is_enterprise_install": False,
+            "is_enterprise_install": caller.is_enterprise_install,
+        }
+        if caller.enterprise_id is not None:
+            answer["enterprise_id"] = caller.enterprise_id
+        return answer
+
+    def _oauth_v2_access(self, args: JSON) -> JSON:
+        # Slack checks the app's credentials first, then the code or refresh token.
+        if self.client_id is None or args.get("client_id") != self.client_id:
+            raise _ApiError("invalid_client_id")
+        if args.get("client_secret") != self.client_secret:
+            raise _ApiError("bad_client_secret")
+        if args.get("grant_type") == "refresh_token":
+            return self._refresh(str(args.get("refresh_token") or ""))
+        code = self._codes.pop(str(args.get("code") or ""), None)
+        if code is None:
+            raise _ApiError("invalid_code")
+        if code.redirect_uri and args.get("redirect_uri") not in (None, "", code.redirect_uri):
+            raise _ApiError("bad_redirect_uri")
+        token = f"xoxb-{code.team_id or code.enterprise_id}-{uuid.uuid4().hex[:12]}"
+        if self.token_rotation:
+            token = "xoxe." + token
+        self.grants[token] = Grant(
+            code.team_id, code.enterprise_id, code.is_enterprise_install, code.scopes
+        )
+        team = self.teams.get(code.team_id or "") or {}
+        org = code.enterprise_id
+        answer: JSON = {
+            "access_token": token,
+            "token_type": "bot",
+            "scope": ",".join(code.scopes),
+            "bot_user_id": self.bot_user_of(code.team_id),
+            "app_id": APP_ID,
+            "team": {"id": code.team_id, "name": team.get("name")} if code.team_id else None,
+            "enterprise": {"id": org, "name": f"Org {org}"} if org else None,
+            "is_enterprise_install": code.is_enterprise_install,
+            "authed_user": {"id": "U0INSTALLER"},
+        }
+        if self.token_rotation:
+            answer.update(self._rotating(token))
+        return answer
+
+    def _rotating(self, token: str) -> JSON:
+        refresh = f"xoxe-1-{uuid.uuid4().hex}"
+        self._refresh_tokens[refresh] = token
+        self.grants[token].expires_at = time.time() + self.token_lifetime
+        return {"refresh_token": refresh, "expires_in": self.token_lifetime}
+
+    def _refresh(self, refresh_token: str) -> JSON:
+        old = self._refresh_tokens.pop(refresh_token, None)
+        if old is None or self.grants[old].revoked:
+            raise _ApiError("invalid_refresh_token")
+        grant = self.grants[old]
+        token = f"xoxe.xoxb-{grant.team_id or grant.enterprise_id}-{uuid.uuid4().hex[:12]}"
+        self.grants[token] = Grant(
+            grant.team_id, grant.enterprise_id, grant.is_enterprise_install, grant.scopes
+        )
+        team = self.teams.get(grant.team_id or "") or {}
+        return {
+            "access_token": token,
+            "token_type": "bot",
+            "scope": ",".join(grant.scopes or self.scopes),
+            "bot_user_id": self.bot_user_of(grant.team_id),
+            "app_id": APP_ID,
+            "team": {"id": grant.team_id, "name": team.get("name")} if grant.team_id else None,
+            "enterprise": {"id": grant.enterprise_id} if grant.enterprise_id else None,
+            "is_enterprise_install": grant.is_enterprise_install,
+            **self._rotating(token),
         }
 
     def _apps_connections_open(self, token: str | None) -> JSON:
@@ -752,8 +967,26 @@ class FakeSlack:
             raise RuntimeError("apps.connections.open needs a SocketModeStandIn on this FakeSlack")
         return {"url": self.socket_mode_url()}
 
+    async def _authorize_page(self, request: web.Request) -> web.StreamResponse:
+        """The installer approves at once: back to the app's redirect URL with a code."""
+        query = request.query
+        if self.client_id is None or query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="invalid_client_id")
+        redirect_uri = query.get("redirect_uri") or self.redirect_uri
+        if not redirect_uri:
+            return web.Response(status=400, text="no redirect_uri")
+        scopes = [s for s in query.get("scope", "").split(",") if s]
+        code = self.authorize(
+            self.installing_team,
+            scopes,
+            redirect_uri=query.get("redirect_uri"),
+            enterprise_id=self.installing_enterprise,
+        )
+        target = URL(redirect_uri).update_query(code=code, state=query.get("state", ""))
+        raise web.HTTPFound(str(target))
+
     def _users_info(self, args: JSON) -> JSON:
-        user = self.users.get(str(args["user"]))
+        user = self._visible_user(str(args["user"]))
         if user is None:
             raise _ApiError("user_not_found")
         return {"user": json.loads(json.dumps(user))}  # deep copy: callers may mutate
@@ -771,11 +1004,12 @@ class FakeSlack:
                 start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("user:"))
             except ValueError as exc:
                 raise _ApiError("invalid_cursor") from exc
-        members = list(self.users.values())[start : start + limit]
+        visible = [user for user in self.users.values() if self._visible_user(user["id"])]
+        members = visible[start : start + limit]
         following = start + limit
         next_cursor = (
             base64.b64encode(f"user:{following}".encode()).decode()
-            if following < len(self.users)
+            if following < len(visible)
             else ""
         )
         return {
@@ -1002,7 +1236,9 @@ class FakeSlack:
         return {"files": completed}
 
     async def _download_file(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        grant = self.grants.get(bearer)
+        if grant is None or grant.revoked:
             # Slack answers a login page, not the file, without the token.
             return web.Response(status=302, headers={"Location": f"{self.url}/signin"})
         content = self.file_contents.get(request.match_info["file_id"])

@@ -19,10 +19,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
+from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
@@ -61,6 +65,11 @@ class Services:
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # Each workspace's delivery state (paused, uninstalled), and its bot token.
+    workspaces: Workspaces | None = None
+    tokens: BotTokens | None = None
+    # Distributed mode only: slack_sdk's store of each workspace's installation.
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
 
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
     queue_limit: int = QUEUE_LIMIT
@@ -167,6 +176,23 @@ class Services:
         if self.in_flight:
             await asyncio.wait(set(self.in_flight), timeout=timeout)
 
+    async def paused_workspaces(self) -> dict[str, str]:
+        """Workspaces not delivered to, team id -> reason ("paused: token_revoked",
+        "uninstalled: app_uninstalled"). In single-workspace mode a non-empty answer means
+        the bot token does not work: readiness should fail with the reason."""
+        return await self.workspaces.paused() if self.workspaces is not None else {}
+
+    async def slack_auth_problem(self) -> str | None:
+        """For the readiness check: in single-workspace mode, why the bot token does not work
+        (delivery is paused until it does); None when it works. In distributed mode one
+        workspace's uninstall is no reason to take the app out of service: always None."""
+        if self.settings.distributed:
+            return None
+        paused = await self.paused_workspaces()
+        if not paused:
+            return None
+        return "Slack auth failed: " + ", ".join(f"{t} {why}" for t, why in sorted(paused.items()))
+
     async def open_http(self) -> None:
         """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
         a new session (and TCP + TLS connection) per call."""
@@ -218,15 +244,31 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock)
     metrics = Metrics()
+    workspaces = Workspaces(sessions, clock)
+    sender = delivery_client(settings)
+    store: AsyncSQLAlchemyInstallationStore | None = None
+    tokens: BotTokens = FixedToken(settings.SLACK_BOT_TOKEN)
+    if settings.distributed:
+        from bot.wiring.oauth import installation_store
+
+        store = installation_store(settings, engine)
+        rotator = AsyncTokenRotator(
+            client_id=settings.SLACK_CLIENT_ID or "",
+            client_secret=settings.SLACK_CLIENT_SECRET or "",
+            client=sender,
+        )
+        tokens = InstalledTokens(store, workspaces, rotator)
     dispatcher = Dispatcher(
         sessions,
-        delivery_client(settings),
+        sender,
         clock,
         workflow,
         working_hours=settings.working_hours,
         directory=directory,
         lease=settings.delivery_lease,
         metrics=metrics,
+        tokens=tokens,
+        workspaces=workspaces,
     )
     return Services(
         settings=settings,
@@ -239,6 +281,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         directory=directory,
         attribution=Attribution(sessions),
         metrics=metrics,
+        workspaces=workspaces,
+        tokens=tokens,
+        installation_store=store,
     )
 
 
@@ -250,11 +295,16 @@ def create_app(services: Services) -> AsyncApp:
     from handlers import register_listeners
 
     settings = services.settings
-    app = AsyncApp(
-        client=services.client,
-        signing_secret=settings.SLACK_SIGNING_SECRET or "",
-        raise_error_for_unhandled_request=False,
-    )
+    if settings.distributed:
+        from bot.wiring.oauth import installed_app
+
+        app = installed_app(services)
+    else:
+        app = AsyncApp(
+            client=services.client,
+            signing_secret=settings.SLACK_SIGNING_SECRET or "",
+            raise_error_for_unhandled_request=False,
+        )
     instrument(app, services.metrics)
     app.use(_once_per_event(services))
     register_listeners(app, services)

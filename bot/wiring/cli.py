@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _migrate(settings)
             return 0
         if args.command == "serve":
-            settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+            settings.require_serving_mode()
             _migrate(settings)
             asyncio.run(_serve(settings, args.host, args.port))
             return 0

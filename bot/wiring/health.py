@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.rendering.templating import environment
 from bot.wiring.app import Services
 from bot.wiring.logs import redact
+from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def slack_auth_check(client: AsyncWebClient, cache_seconds: float = AUTH_CACHE_S
                 await client.auth_test()
                 error = None
             except SlackApiError as exc:
-                error = f"auth.test failed: {exc.response.get('error', 'unknown error')}"
+                error = f"auth.test failed: {slack_error_code(exc)}"
             last.update(at=time.monotonic(), error=error)
         if last["error"]:
             raise NotReady(last["error"])

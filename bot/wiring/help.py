@@ -13,7 +13,12 @@ from bot.wiring.settings import DESCRIPTIONS, Settings
 
 # Settings a command does not read; a setting not named here is read by run and serve.
 NOT_READ = {
-    "run": {"SLACK_SIGNING_SECRET"},
+    "run": {
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_AUTHORIZE_URL",
+    },
     "serve": {"SLACK_APP_TOKEN", "INTROBOT_HEALTH_PORT", "INTROBOT_HEALTH_HOST"},
 }
 # migrate and demo read only these.

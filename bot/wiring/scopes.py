@@ -1,9 +1,23 @@
-"""What introbot asks a workspace for: one list for the manifest, installs and the stand-in."""
+"""The bot scopes and events the app asks for, in one place: the OAuth install, the manifest
+generator and the local stand-in read them from here."""
 
 from __future__ import annotations
 
-# The fewest bot scopes that cover the Web API methods introbot calls (tests/test_manifest.py).
-BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
+# commands: /intro; chat:write: DMs and card updates; users:read: names, time zones, admins;
+# files:read: a LinkedIn export sent to the bot; files:write and im:write: the CSV export.
+BOT_SCOPES: tuple[str, ...] = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "files:read",
+    "files:write",
+    "im:write",
+)
 
-# The events introbot listens for (tests/test_manifest.py checks each has a listener).
-BOT_EVENTS = ("app_home_opened", "file_shared")
+# app_uninstalled and tokens_revoked need no scope; they pause and later forget a workspace.
+BOT_EVENTS: tuple[str, ...] = (
+    "app_home_opened",
+    "file_shared",
+    "app_uninstalled",
+    "tokens_revoked",
+)

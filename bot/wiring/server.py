@@ -68,12 +68,31 @@ def _parsed(request: web.Request, body: str) -> AsyncBoltRequest:
     return bolt_request
 
 
+async def slack_oauth(request: web.Request) -> web.Response:
+    """Distributed mode: GET /slack/install (the "Add to Slack" page, which sets the state
+    cookie) and GET /slack/oauth_redirect (Slack sends the installer back here)."""
+    flow = request.app[BOLT_KEY].oauth_flow
+    if flow is None:
+        raise web.HTTPNotFound()
+    bolt_request = AsyncBoltRequest(
+        body="", query=request.query_string, headers=dict(request.headers)
+    )
+    if request.path == flow.install_path:
+        bolt_response = await flow.handle_installation(bolt_request)
+    else:
+        bolt_response = await flow.handle_callback(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
 def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[BOLT_KEY] = bolt
     app[SERVICES_KEY] = services
     app.router.add_post("/slack/events", slack_events)
     add_operator_routes(app, services)
+    if bolt.oauth_flow is not None:
+        app.router.add_get(bolt.oauth_flow.install_path, slack_oauth)
+        app.router.add_get(bolt.oauth_flow.redirect_uri_path, slack_oauth)
     app.on_startup.append(_open_http)
     if sweep:
         app.cleanup_ctx.append(_sweeper)

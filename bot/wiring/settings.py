@@ -14,6 +14,7 @@ from bot.intro.cadence import Cadence, WorkingHours
 from bot.intro.durations import parse_duration
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 
 
 class SettingsError(Exception):
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     INTROBOT_HEALTH_HOST: str = "0.0.0.0"
     INTROBOT_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     INTROBOT_LOG_FORMAT: Literal["text", "json"] = "text"
+    # Distributed over OAuth (instead of SLACK_BOT_TOKEN): any number of workspaces.
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: str | None = None
+    # Where "Add to Slack" sends the installer; only tests point it elsewhere.
+    SLACK_AUTHORIZE_URL: str = DEFAULT_SLACK_AUTHORIZE_URL
+    INTROBOT_UNINSTALL_RETENTION: str = "30d"
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -71,6 +78,20 @@ class Settings(BaseSettings):
                 "must look like sqlite:///path/to/introbot.db or "
                 "postgresql://user:password@host:port/db"
             )
+        return value
+
+    @field_validator("SLACK_AUTHORIZE_URL")
+    @classmethod
+    def _authorize_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as " + DEFAULT_SLACK_AUTHORIZE_URL)
+        return value
+
+    @field_validator("INTROBOT_UNINSTALL_RETENTION")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip() != "0":
+            parse_duration(value)
         return value
 
     @field_validator("SLACK_API_URL")
@@ -133,6 +154,35 @@ class Settings(BaseSettings):
         value = self.INTROBOT_DB_WAIT.strip()
         return parse_duration("0s" if value == "0" else value)
 
+    @cached_property
+    def uninstall_retention(self) -> timedelta:
+        """How long an uninstalled workspace's data is kept; zero deletes it at once."""
+        if self.INTROBOT_UNINSTALL_RETENTION.strip() == "0":
+            return timedelta(0)
+        return parse_duration(self.INTROBOT_UNINSTALL_RETENTION)
+
+    @property
+    def distributed(self) -> bool:
+        """Installed over OAuth in any number of workspaces, rather than one bot token."""
+        return bool(self.SLACK_CLIENT_ID) and not self.SLACK_BOT_TOKEN
+
+    def require_serving_mode(self) -> None:
+        """`introbot serve` runs with one bot token, or distributed over OAuth: exactly one."""
+        if self.SLACK_BOT_TOKEN and (self.SLACK_CLIENT_ID or self.SLACK_CLIENT_SECRET):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: set SLACK_BOT_TOKEN for one "
+                "workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install over OAuth"
+            )
+        if self.SLACK_CLIENT_ID or self.SLACK_CLIENT_SECRET:
+            self.require("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET")
+            return
+        if not self.SLACK_BOT_TOKEN:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is not set: set it to the app's Bot User OAuth Token (xoxb-...), "
+                "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install over OAuth"
+            )
+        self.require("SLACK_SIGNING_SECRET")
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -144,6 +194,8 @@ _HINTS = {
     "SLACK_BOT_TOKEN": "set it to the app's Bot User OAuth Token (xoxb-...)",
     "SLACK_SIGNING_SECRET": "set it to the app's Signing Secret (Basic Information page)",
     "SLACK_APP_TOKEN": "set it to an app-level token with connections:write (xapp-...)",
+    "SLACK_CLIENT_ID": "set it to the app's Client ID (Basic Information page)",
+    "SLACK_CLIENT_SECRET": "set it to the app's Client Secret (Basic Information page)",
 }
 
 
@@ -166,6 +218,10 @@ DESCRIPTIONS = {
     "INTROBOT_HEALTH_HOST": "run: the address INTROBOT_HEALTH_PORT listens on",
     "INTROBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "INTROBOT_LOG_FORMAT": "text, or json for one JSON object a line",
+    "SLACK_CLIENT_ID": "the app's Client ID: installed over OAuth in any number of workspaces",
+    "SLACK_CLIENT_SECRET": "the app's Client Secret, with SLACK_CLIENT_ID",
+    "SLACK_AUTHORIZE_URL": "where Add to Slack sends the installer",
+    "INTROBOT_UNINSTALL_RETENTION": "how long an uninstalled workspace's data is kept (0: none)",
 }
 
 

@@ -59,10 +59,10 @@ def test_0005_keys_the_targets_already_asked_for(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_0006_rekeys_names_written_without_spaces(tmp_path: Path) -> None:
-    """Requests and contacts recorded before 0006 are found by the new keys."""
-    url = f"sqlite:///{tmp_path / 'before-0006.db'}"
-    command.upgrade(alembic_config(url), "0005")
+def test_0007_rekeys_names_written_without_spaces(tmp_path: Path) -> None:
+    """Requests and contacts recorded before 0007 are found by the new keys."""
+    url = f"sqlite:///{tmp_path / 'before-0007.db'}"
+    command.upgrade(alembic_config(url), "0006")
     engine = create_engine(sync_url(url))
     with engine.begin() as connection:
         for n, name in enumerate(["王小明", "Jane Doe"], start=1):
@@ -109,3 +109,33 @@ def test_every_index_the_models_declare_survives_the_migrations(database_url: st
     engine.dispose()
     declared = {index.name for table in Base.metadata.tables.values() for index in table.indexes}
     assert declared - present == set()
+
+
+def test_migrated_tables_are_what_slack_sdks_stores_define(database_url: str) -> None:
+    """Migration 0006 creates slack_sdk's installation and OAuth state tables exactly as the
+    stores themselves define them, compared with the stores' own metadata."""
+    from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+
+    async_engine = create_engine_for(database_url)
+    stores = [
+        AsyncSQLAlchemyInstallationStore(client_id="1.2", engine=async_engine).metadata,
+        AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=async_engine).metadata,
+    ]
+    engine = create_engine(sync_url(database_url))
+    for metadata in stores:
+        names = set(metadata.tables)
+
+        def only_the_stores_tables(
+            name: str | None, type_: str, parent: dict[str, str | None], names: set[str] = names
+        ) -> bool:
+            return type_ != "table" or name in names
+
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "include_name": only_the_stores_tables},
+            )
+            assert compare_metadata(context, metadata) == []
+        assert names <= set(Base.metadata.tables)
+    engine.dispose()

@@ -124,7 +124,7 @@ async def test_permanent_errors_mark_the_message_failed(rig: Rig) -> None:
     outcome = await rig.workflow.submit(TEAM, _draft(connector="U9"), [])
     await rig.dispatcher().deliver(outcome.message_ids)
     card, confirmation, told = await rig.rows()
-    assert card.status == DeliveryStatus.FAILED and card.last_error == "account_inactive"
+    assert card.status == DeliveryStatus.FAILED and card.last_error == "user_disabled"
     assert confirmation.status == DeliveryStatus.SENT
     # The requester is told the ask could not reach the connector.
     assert (told.recipient_id, told.status) == ("U1", DeliveryStatus.SENT)

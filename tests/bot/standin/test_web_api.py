@@ -85,7 +85,7 @@ async def test_base_url_and_auth_test(fake: FakeSlack, client: AsyncWebClient) -
     assert resp["team_id"] == "T0FAKE"
     assert resp["user_id"] == "UBOT"
     assert resp["bot_id"] == "BFAKE"
-    assert fake.calls == [ApiCall("auth.test", {}, True, None, 1000.0)]
+    assert fake.calls == [ApiCall("auth.test", {}, True, None, 1000.0, "T0FAKE", "xoxb-fake")]
 
 
 async def test_users_list_pages_with_a_cursor(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -363,7 +363,7 @@ async def test_channels_must_exist(fake: FakeSlack, client: AsyncWebClient) -> N
 
 @pytest.mark.parametrize(
     ("user", "error"),
-    [(HELPER_BOT, "cannot_dm_bot"), (GONE, "account_inactive"), ("U0NOBODY", "user_not_found")],
+    [(HELPER_BOT, "cannot_dm_bot"), (GONE, "user_disabled"), ("U0NOBODY", "user_not_found")],
 )
 async def test_post_to_unreachable_user_refused(
     client: AsyncWebClient, user: str, error: str
@@ -549,3 +549,84 @@ async def test_unknown_response_url_is_404(fake: FakeSlack) -> None:
 
     assert resp.status_code == 404
     assert fake.responses == []
+
+
+# ------------------------------------------------------- workspaces and OAuth
+
+
+async def test_each_token_sees_its_own_workspace(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_workspace("T0OTHER", "Other Co", token="xoxb-other")
+    fake.add_user("U0THEIRS", name="theirs", team_id="T0OTHER")
+    other = AsyncWebClient(token="xoxb-other", base_url=fake.base_url, retry_handlers=[])
+
+    assert (await other.auth_test())["team_id"] == "T0OTHER"
+    assert (await client.auth_test())["team_id"] == fake.team_id
+    assert (await other.users_info(user="U0THEIRS"))["user"]["team_id"] == "T0OTHER"
+    hidden = await api_error(other.users_info(user=ALICE))
+    assert hidden.response["error"] == "user_not_found"
+    unreachable = await api_error(client.chat_postMessage(channel="U0THEIRS", text="hi"))
+    assert unreachable.response["error"] == "user_not_found"
+    listed = [m["id"] for m in (await other.users_list())["members"]]
+    assert sorted(listed) == ["U0THEIRS", "UBT0OTHER"]
+
+    await other.chat_postMessage(channel="U0THEIRS", text="hi")
+    (sent,) = [c for c in fake.calls_to("chat.postMessage") if c.ok]
+    assert (sent.team_id, sent.token) == ("T0OTHER", "xoxb-other")
+
+
+async def test_oauth_code_exchange_checks_the_app_and_the_code(fake: FakeSlack) -> None:
+    fake.enable_oauth("1.2", "secret")
+    anonymous = AsyncWebClient(base_url=fake.base_url, retry_handlers=[])
+    code = fake.authorize(fake.team_id, ["chat:write"])
+
+    wrong = await api_error(
+        anonymous.oauth_v2_access(client_id="1.2", client_secret="x", code=code)
+    )
+    assert wrong.response["error"] == "bad_client_secret"
+    answer = await anonymous.oauth_v2_access(client_id="1.2", client_secret="secret", code=code)
+    assert answer["token_type"] == "bot" and answer["scope"] == "chat:write"
+    assert answer["team"] == {"id": fake.team_id, "name": "Fake Team"}
+    assert "refresh_token" not in answer
+    again = await api_error(
+        anonymous.oauth_v2_access(client_id="1.2", client_secret="secret", code=code)
+    )
+    assert again.response["error"] == "invalid_code"
+
+    installed = AsyncWebClient(token=answer["access_token"], base_url=fake.base_url)
+    assert (await installed.auth_test())["team_id"] == fake.team_id
+    missing = await api_error(installed.users_info(user=ALICE))  # only chat:write granted
+    assert missing.response["error"] == "missing_scope"
+
+
+async def test_rotating_tokens_refresh_and_revoked_tokens_fail(fake: FakeSlack) -> None:
+    fake.enable_oauth("1.2", "secret", token_rotation=True)
+    anonymous = AsyncWebClient(base_url=fake.base_url, retry_handlers=[])
+    code = fake.authorize(fake.team_id, ["users:read"])
+    first = await anonymous.oauth_v2_access(client_id="1.2", client_secret="secret", code=code)
+    assert first["access_token"].startswith("xoxe.xoxb-") and first["expires_in"] > 0
+
+    refreshed = await anonymous.oauth_v2_access(
+        client_id="1.2",
+        client_secret="secret",
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+    )
+    assert refreshed["access_token"] != first["access_token"]
+    assert refreshed["refresh_token"] != first["refresh_token"]
+    reused = await api_error(
+        anonymous.oauth_v2_access(
+            client_id="1.2",
+            client_secret="secret",
+            grant_type="refresh_token",
+            refresh_token=first["refresh_token"],
+        )
+    )
+    assert reused.response["error"] == "invalid_refresh_token"
+
+    newest = AsyncWebClient(token=refreshed["access_token"], base_url=fake.base_url)
+    fake.expire(refreshed["access_token"])
+    expired = await api_error(newest.auth_test())
+    assert expired.response["error"] == "token_expired"
+    fake.revoke_workspace(fake.team_id)
+    revoked = await api_error(AsyncWebClient(token=fake.token, base_url=fake.base_url).auth_test())
+    assert revoked.response["error"] == "token_revoked"

@@ -308,3 +308,48 @@ def test_loop_closure_settings() -> None:
     defaults = load_settings()
     assert defaults.cadence.nudge_after.days == 2
     assert defaults.working_hours is not None and defaults.working_hours.start.hour == 9
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        (
+            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"},
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set",
+        ),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_SECRET is not set"),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, "SLACK_SIGNING_SECRET is not set"),
+        ({"SLACK_BOT_TOKEN": BOT_TOKEN}, "SLACK_SIGNING_SECRET is not set"),
+    ],
+)
+def test_serving_needs_exactly_one_mode(overrides: dict[str, str], fragment: str) -> None:
+    settings = load_settings(**overrides)
+    with pytest.raises(SettingsError, match=fragment) as caught:
+        settings.require_serving_mode()
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": "s"},
+        {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"},
+    ],
+)
+def test_either_mode_serves(overrides: dict[str, str]) -> None:
+    settings = load_settings(**overrides)
+    settings.require_serving_mode()
+    assert settings.distributed == ("SLACK_CLIENT_ID" in overrides)
+
+
+@pytest.mark.parametrize(("value", "days"), [("30d", 30), ("0", 0), ("12h", 0.5)])
+def test_uninstall_retention(value: str, days: float) -> None:
+    retention = load_settings(INTROBOT_UNINSTALL_RETENTION=value).uninstall_retention
+    assert retention.total_seconds() == days * 86400
+
+
+def test_uninstall_retention_defaults_to_30_days_and_rejects_junk() -> None:
+    assert load_settings().uninstall_retention.days == 30
+    with pytest.raises(SettingsError, match="INTROBOT_UNINSTALL_RETENTION is malformed"):
+        load_settings(INTROBOT_UNINSTALL_RETENTION="soon")

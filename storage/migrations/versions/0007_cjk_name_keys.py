@@ -1,7 +1,7 @@
 """names in Chinese, Japanese and Korean keyed by their characters
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 14:20:00
 
 Names written without spaces ("王小明") used to be one word, keyed whole, so the same person
@@ -19,8 +19,8 @@ from alembic import op
 
 from bot.intro.matching import name_key, person_surname_key, surname_key
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Review, Teammate, review_draft, say
+from bot.intro.validation import (
+    RequestDraft,
+    Review,
+    Teammate,
+    review_draft,
+    say,
+    with_company_from_name,
+)
 from bot.intro.workflow import DuplicateSubmission
 from bot.rendering import messages
 from bot.wiring.app import Services
@@ -73,6 +80,7 @@ def register(app: AsyncApp, services: Services) -> None:
             redirected_from_id=modal_context.redirected_from_id,
             submission_key=str(view.get("id") or "") or None,
         )
+        draft = with_company_from_name(draft)
         review = review_draft(draft)
         team_id = context.team_id or ""
         owner = None

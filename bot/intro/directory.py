@@ -22,6 +22,7 @@ from bot.intro.matching import (
     name_key,
     name_score,
     parse_person,
+    split_person,
     surname_key,
     surname_keys,
 )
@@ -472,6 +473,8 @@ class Directory:
         `suggestions`, when the caller has them already (best first, the requester left out),
         give the next-best path without asking the directory again."""
         review = AskReview()
+        # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
+        company = company or split_person(target)[1]
         for request in await self.open_asks_for_target(team_id, target):
             if request.id == replaces_id:
                 continue  # the ask this one replaces

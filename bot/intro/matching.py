@@ -83,22 +83,30 @@ class PersonQuery:
     company_key: str
 
 
-def parse_person(text: str, company: str = "") -> PersonQuery:
-    """ "Jane Doe (Acme)", "Jane Doe at Acme", "jane.doe@acme.com" or just a name."""
+def split_person(text: str, company: str = "") -> tuple[str, str]:
+    """The name and the company as written: "Jane Doe (Acme)", "Jane Doe at Acme",
+    "jane.doe@acme.com" or just a name. A company given apart wins over one in the name."""
     text = text.strip()
+    company = company.strip()
     email = re.fullmatch(r"([^@\s]+)@([^@\s]+)", text)
     if email:
         local, domain = email.groups()
-        name = re.sub(r"[._+-]+", " ", local)
-        company = company or (domain.split(".")[-2] if "." in domain else domain)
-        return PersonQuery(name_key(name), company_key(company))
+        return re.sub(r"[._+-]+", " ", local), company or domain.split(".")[
+            -2 if "." in domain else -1
+        ]
     paren = re.fullmatch(r"(.+?)\s*\(([^)]+)\)", text)
     if paren:
-        text, company = paren.group(1), company or paren.group(2)
+        text, company = paren.group(1), company or paren.group(2).strip()
     at = re.fullmatch(r"(.+?)\s+(?:at|@|from)\s+(.+)", text, flags=re.IGNORECASE)
     if at:
-        text, company = at.group(1), company or at.group(2)
-    return PersonQuery(name_key(text), company_key(company))
+        text, company = at.group(1), company or at.group(2).strip()
+    return text.strip(), company
+
+
+def parse_person(text: str, company: str = "") -> PersonQuery:
+    """ "Jane Doe (Acme)", "Jane Doe at Acme", "jane.doe@acme.com" or just a name."""
+    name, company = split_person(text, company)
+    return PersonQuery(name_key(name), company_key(company))
 
 
 # Han, kana and Hangul: scripts whose names are written without spaces, family name first.

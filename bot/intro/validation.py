@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from bot.intro.matching import split_person
 from bot.rendering.templating import TEMPLATES_DIR
 
 TARGET_NAME_MAX = 150
@@ -118,6 +119,23 @@ def review_company(company: str) -> str | None:
     review = Review()
     _check_length(review, "company", company.strip(), CONTACT_FIELD_MAX)
     return review.errors.get("company")
+
+
+def with_company_from_name(draft: RequestDraft) -> RequestDraft:
+    """ "Jane Doe (Acme)" or "Jane Doe at Acme" with the Company field blank: Acme is the
+    company, stored on the request, so account-owner routing and a connector's "don't ask me
+    about" list see it as suggestions already do."""
+    if draft.target_company.strip():
+        return draft
+    name, company = split_person(draft.target_name)
+    if not company:
+        return draft
+    # An email address stays the name as written; its domain still names the company.
+    return replace(
+        draft,
+        target_name=draft.target_name if "@" in draft.target_name else name,
+        target_company=company,
+    )
 
 
 def review_draft(draft: RequestDraft) -> Review:

@@ -35,6 +35,7 @@ from storage.models import (
 CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
 STALE_TIE = timedelta(days=365)
 IMPORT_BATCH = 1000
+IDENTITY_LENGTH = Contact.__table__.c.identity_key.type.length  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,14 @@ class Directory:
         export: ParsedExport,
         progress: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> ImportReport:
-        """Upsert a LinkedIn export: re-importing updates instead of duplicating."""
+        """Upsert a LinkedIn export: re-importing updates instead of duplicating.
+
+        All or nothing: one transaction, so a failure part-way (the database, a cancelled
+        task) saves none of it, and the report is only ever of what was saved."""
         report = ImportReport(skipped=list(export.skipped))
         now = self._clock.now()
         total = len(export.connections)
-        async with self._sessions() as session:
+        async with self._sessions.begin() as session:
             rows = await session.execute(
                 select(
                     Contact.identity_key,
@@ -167,50 +171,53 @@ class Directory:
                 ).where(Contact.team_id == team_id, Contact.owner_id == owner_id)
             )
             known = {row.identity_key: row for row in rows}
-        seen: set[str] = set()
-        for start in range(0, total, IMPORT_BATCH):
-            batch = export.connections[start : start + IMPORT_BATCH]
-            inserts: list[dict[str, object]] = []
-            updates: list[dict[str, object]] = []
-            for connection in batch:
-                entry = ContactInput(
-                    name=connection.name,
-                    company=connection.company,
-                    title=connection.title,
-                    email=connection.email,
-                    since=connection.connected_on,
-                )
-                identity = _identity(entry)
-                if identity in seen:
-                    report.skipped.append((0, f"{connection.name}: listed twice"))
-                    continue
-                seen.add(identity)
-                values = self._values(entry)
-                old = known.get(identity)
-                if old is None:
-                    inserts.append(
-                        {
-                            **values,
-                            "team_id": team_id,
-                            "owner_id": owner_id,
-                            "identity_key": identity,
-                            "source": "linkedin",
-                            "created_at": now,
-                            "updated_at": now,
-                        }
+            seen: set[str] = set()
+            for start in range(0, total, IMPORT_BATCH):
+                batch = export.connections[start : start + IMPORT_BATCH]
+                inserts: list[dict[str, object]] = []
+                updates: list[dict[str, object]] = []
+                for connection in batch:
+                    entry = ContactInput(
+                        name=connection.name,
+                        company=connection.company,
+                        title=connection.title,
+                        email=connection.email,
+                        since=connection.connected_on,
                     )
-                elif (old.name, old.company, old.title, old.since) != (
-                    values["name"],
-                    values["company"],
-                    values["title"],
-                    values["since"],
-                ):
-                    # What LinkedIn says changes; how well they know them stays theirs.
-                    changed = {k: v for k, v in values.items() if k != "closeness"}
-                    updates.append({"id": old.id, **changed, "updated_at": now})
-                else:
-                    report.unchanged += 1
-            async with self._sessions.begin() as session:
+                    identity = _identity(entry)
+                    if len(identity) > IDENTITY_LENGTH:
+                        # Folding can lengthen a name; the key must fit its column.
+                        report.skipped.append((0, f"{connection.name[:40]}…: too long to store"))
+                        continue
+                    if identity in seen:
+                        report.skipped.append((0, f"{connection.name}: listed twice"))
+                        continue
+                    seen.add(identity)
+                    values = self._values(entry)
+                    old = known.get(identity)
+                    if old is None:
+                        inserts.append(
+                            {
+                                **values,
+                                "team_id": team_id,
+                                "owner_id": owner_id,
+                                "identity_key": identity,
+                                "source": "linkedin",
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                        )
+                    elif (old.name, old.company, old.title, old.since) != (
+                        values["name"],
+                        values["company"],
+                        values["title"],
+                        values["since"],
+                    ):
+                        # What LinkedIn says changes; how well they know them stays theirs.
+                        changed = {k: v for k, v in values.items() if k != "closeness"}
+                        updates.append({"id": old.id, **changed, "updated_at": now})
+                    else:
+                        report.unchanged += 1
                 if inserts:
                     await session.run_sync(
                         lambda s, rows=inserts: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
@@ -219,10 +226,10 @@ class Directory:
                     await session.run_sync(
                         lambda s, rows=updates: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
                     )
-            report.added += len(inserts)
-            report.updated += len(updates)
-            if progress is not None:
-                await progress(min(start + len(batch), total), total)
+                report.added += len(inserts)
+                report.updated += len(updates)
+                if progress is not None:
+                    await progress(min(start + len(batch), total), total)
         return report
 
     async def contacts_of(

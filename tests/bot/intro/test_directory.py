@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -11,7 +12,7 @@ import pytest
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput, Directory
-from bot.intro.linkedin import parse_connections
+from bot.intro.linkedin import Connection, ParsedExport, parse_connections
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import IntroWorkflow
@@ -110,6 +111,35 @@ async def test_ten_thousand_connections_import_with_progress(rig: Rig) -> None:
     )
     assert report.added == 10_000
     assert seen[-1] == (10_000, 10_000) and len(seen) == 10
+
+
+async def test_an_import_that_fails_part_way_saves_nothing(rig: Rig) -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(2_500))
+
+    async def progress(done: int, total: int) -> None:
+        if done > 1_000:  # the second batch is in; then the task dies
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await rig.directory.import_connections(
+            TEAM, "UA", parse_connections(header + rows), progress
+        )
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 0
+
+
+async def test_a_connection_whose_key_would_not_fit_is_skipped_not_a_failure(rig: Rig) -> None:
+    # Each field within its column, but name|company is one character over the key's 400.
+    export = ParsedExport(
+        connections=[
+            Connection("A" * 200, "B" * 200, "", "", None, ""),
+            Connection("Jane Doe", "Acme", "", "", None, ""),
+        ]
+    )
+    report = await rig.directory.import_connections(TEAM, "UA", export)
+    assert report.added == 1
+    assert [reason for _, reason in report.skipped] == [f"{'A' * 40}…: too long to store"]
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 1
 
 
 async def test_pacing_limits(rig: Rig) -> None:

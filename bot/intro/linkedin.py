@@ -85,6 +85,8 @@ class ExportTooLarge(ExportError):
 
 
 class UnreadableExport(ExportError):
+    """Its detail is one of `field_too_long`, `not_csv`, `damaged_archive`."""
+
     kind = "unreadable"
 
 
@@ -160,8 +162,8 @@ def read_export(source: IO[bytes]) -> ParsedExport:
         RuntimeError,
         NotImplementedError,
         ValueError,
-    ) as exc:
-        raise UnreadableExport(f"damaged archive: {exc}") from None
+    ):
+        raise UnreadableExport("damaged_archive") from None
 
 
 def _header_line(text: IO[str]) -> tuple[int, str]:
@@ -213,7 +215,11 @@ def _rows(reader: Iterator[list[str]], header_number: int) -> Iterator[list[str]
             return
         except csv.Error as exc:
             line = header_number + int(getattr(reader, "line_num", 0))
-            raise UnreadableExport(str(exc), line=line) from None
+            if "field limit" in str(exc):
+                raise UnreadableExport(
+                    "field_too_long", line=line, limit=csv.field_size_limit()
+                ) from None
+            raise UnreadableExport("not_csv", line=line) from None
         yield row
 
 

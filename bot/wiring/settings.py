@@ -13,6 +13,7 @@ from bot.intro.cadence import Cadence, WorkingHours
 from bot.intro.durations import parse_duration
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_SLACK_FILES_URL = "https://files.slack.com/"
 
 
 class SettingsError(Exception):
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     # Resolved when settings load, so it follows the directory introbot runs in.
     DATABASE_URL: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'introbot.db'}")
     SLACK_API_URL: str = DEFAULT_SLACK_API_URL
+    # The only place shared files are downloaded from (with the bot token); tests point it at
+    # the fake Slack.
+    SLACK_FILES_URL: str = DEFAULT_SLACK_FILES_URL
     INTROBOT_SWEEP_INTERVAL: str = "30s"
     INTROBOT_NUDGE_AFTER: str = "2d"
     INTROBOT_FOLLOW_UP_AFTER: str = "20h"
@@ -72,6 +76,13 @@ class Settings(BaseSettings):
     def _api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("SLACK_FILES_URL")
+    @classmethod
+    def _files_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://files.slack.com/")
         return value if value.endswith("/") else value + "/"
 
     @field_validator(

@@ -42,6 +42,11 @@ FIELD_LIMITS = {
     "Connected On": 40,
 }
 _ZIP_MAGIC = b"PK\x03\x04"
+# zipfile reads the whole central directory (an object per member) before anything else;
+# LinkedIn's archive lists a few dozen files in a few kilobytes.
+MAX_ZIP_DIRECTORY_BYTES = 256 * 1024
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_SIZE = 22
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ def read_export(source: IO[bytes]) -> ParsedExport:
     source.seek(0)
     if magic != _ZIP_MAGIC:
         return _read_csv(source)
+    _check_zip_directory(source)
     try:
         with zipfile.ZipFile(source) as archive:
             members = [
@@ -164,6 +170,22 @@ def read_export(source: IO[bytes]) -> ParsedExport:
         ValueError,
     ):
         raise UnreadableExport("damaged_archive") from None
+
+
+def _check_zip_directory(source: IO[bytes]) -> None:
+    """Refuse an archive whose central directory is too large to read, before zipfile does."""
+    end = source.seek(0, io.SEEK_END)
+    # The end record is the last 22 bytes, followed by a comment of up to 64 KiB.
+    tail_start = max(0, end - _ZIP_END_SIZE - 0xFFFF)
+    source.seek(tail_start)
+    tail = source.read()
+    source.seek(0)
+    at = tail.rfind(_ZIP_END)
+    if at < 0 or len(tail) - at < _ZIP_END_SIZE:
+        raise UnreadableExport("damaged_archive")
+    directory_size = int.from_bytes(tail[at + 12 : at + 16], "little")
+    if directory_size > MAX_ZIP_DIRECTORY_BYTES:  # ZIP64's 0xFFFFFFFF included
+        raise NotAConnectionsExport("the archive lists far more files than LinkedIn's")
 
 
 def _header_line(text: IO[str]) -> tuple[int, str]:

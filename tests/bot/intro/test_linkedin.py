@@ -229,3 +229,10 @@ def test_generated_rows_round_trip(rows: list[dict[str, Any]], zipped: bool, crl
         )
         for r in rows
     ]
+
+
+def test_an_archive_listing_too_many_files_is_refused_before_they_are_read() -> None:
+    members = {f"f{i:06}.txt": b"" for i in range(5000)} | {"Connections.csv": b""}
+    archive = _zipped(members, compression=zipfile.ZIP_STORED)
+    with pytest.raises(NotAConnectionsExport, match="far more files"):
+        parse_connections(archive)

@@ -308,3 +308,13 @@ def test_loop_closure_settings() -> None:
     defaults = load_settings()
     assert defaults.cadence.nudge_after.days == 2
     assert defaults.working_hours is not None and defaults.working_hours.start.hour == 9
+
+
+def test_the_files_url_defaults_to_slacks_file_host_and_must_be_http() -> None:
+    assert load_settings().SLACK_FILES_URL == "https://files.slack.com/"
+    assert load_settings(SLACK_FILES_URL="http://127.0.0.1:9").SLACK_FILES_URL == (
+        "http://127.0.0.1:9/"
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings(SLACK_FILES_URL="files.slack.com")
+    assert_one_line_naming(raised.value, "SLACK_FILES_URL")

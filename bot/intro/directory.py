@@ -6,6 +6,7 @@ see the suggestions they produce.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -154,12 +155,13 @@ class Directory:
     ) -> ImportReport:
         """Upsert a LinkedIn export: re-importing updates instead of duplicating.
 
-        All or nothing: one transaction, so a failure part-way (the database, a cancelled
-        task) saves none of it, and the report is only ever of what was saved."""
+        All or nothing: the rows are worked out first (with `progress`), then written in one
+        transaction, so a failure part-way saves none of it and the report is only ever of
+        what was saved. The write lock (all of SQLite's) is held only while writing."""
         report = ImportReport(skipped=list(export.skipped))
         now = self._clock.now()
         total = len(export.connections)
-        async with self._sessions.begin() as session:
+        async with self._sessions() as session:
             rows = await session.execute(
                 select(
                     Contact.identity_key,
@@ -171,65 +173,70 @@ class Directory:
                 ).where(Contact.team_id == team_id, Contact.owner_id == owner_id)
             )
             known = {row.identity_key: row for row in rows}
-            seen: set[str] = set()
-            for start in range(0, total, IMPORT_BATCH):
-                batch = export.connections[start : start + IMPORT_BATCH]
-                inserts: list[dict[str, object]] = []
-                updates: list[dict[str, object]] = []
-                for connection in batch:
-                    entry = ContactInput(
-                        name=connection.name,
-                        company=connection.company,
-                        title=connection.title,
-                        email=connection.email,
-                        since=connection.connected_on,
+        seen: set[str] = set()
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for start in range(0, total, IMPORT_BATCH):
+            batch = export.connections[start : start + IMPORT_BATCH]
+            for connection in batch:
+                entry = ContactInput(
+                    name=connection.name,
+                    company=connection.company,
+                    title=connection.title,
+                    email=connection.email,
+                    since=connection.connected_on,
+                )
+                identity = _identity(entry)
+                if len(identity) > IDENTITY_LENGTH:
+                    # Folding can lengthen a name; the key must fit its column.
+                    report.skipped.append((0, f"{connection.name[:40]}…: too long to store"))
+                    continue
+                if identity in seen:
+                    report.skipped.append((0, f"{connection.name}: listed twice"))
+                    continue
+                seen.add(identity)
+                values = self._values(entry)
+                old = known.get(identity)
+                if old is None:
+                    inserts.append(
+                        {
+                            **values,
+                            "team_id": team_id,
+                            "owner_id": owner_id,
+                            "identity_key": identity,
+                            "source": "linkedin",
+                            "created_at": now,
+                            "updated_at": now,
+                        }
                     )
-                    identity = _identity(entry)
-                    if len(identity) > IDENTITY_LENGTH:
-                        # Folding can lengthen a name; the key must fit its column.
-                        report.skipped.append((0, f"{connection.name[:40]}…: too long to store"))
-                        continue
-                    if identity in seen:
-                        report.skipped.append((0, f"{connection.name}: listed twice"))
-                        continue
-                    seen.add(identity)
-                    values = self._values(entry)
-                    old = known.get(identity)
-                    if old is None:
-                        inserts.append(
-                            {
-                                **values,
-                                "team_id": team_id,
-                                "owner_id": owner_id,
-                                "identity_key": identity,
-                                "source": "linkedin",
-                                "created_at": now,
-                                "updated_at": now,
-                            }
-                        )
-                    elif (old.name, old.company, old.title, old.since) != (
-                        values["name"],
-                        values["company"],
-                        values["title"],
-                        values["since"],
-                    ):
-                        # What LinkedIn says changes; how well they know them stays theirs.
-                        changed = {k: v for k, v in values.items() if k != "closeness"}
-                        updates.append({"id": old.id, **changed, "updated_at": now})
-                    else:
-                        report.unchanged += 1
-                if inserts:
-                    await session.run_sync(
-                        lambda s, rows=inserts: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
-                    )
-                if updates:
-                    await session.run_sync(
-                        lambda s, rows=updates: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
-                    )
-                report.added += len(inserts)
-                report.updated += len(updates)
-                if progress is not None:
-                    await progress(min(start + len(batch), total), total)
+                elif (old.name, old.company, old.title, old.since) != (
+                    values["name"],
+                    values["company"],
+                    values["title"],
+                    values["since"],
+                ):
+                    # What LinkedIn says changes; how well they know them stays theirs.
+                    changed = {k: v for k, v in values.items() if k != "closeness"}
+                    updates.append({"id": old.id, **changed, "updated_at": now})
+                else:
+                    report.unchanged += 1
+            if progress is not None:
+                await progress(min(start + len(batch), total), total)
+            else:
+                await asyncio.sleep(0)  # a batch at a time: other work runs in between
+        async with self._sessions.begin() as session:
+            for first in range(0, len(inserts), IMPORT_BATCH):
+                chunk = inserts[first : first + IMPORT_BATCH]
+                await session.run_sync(
+                    lambda s, rows=chunk: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
+                )
+            for first in range(0, len(updates), IMPORT_BATCH):
+                chunk = updates[first : first + IMPORT_BATCH]
+                await session.run_sync(
+                    lambda s, rows=chunk: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
+                )
+        report.added = len(inserts)
+        report.updated = len(updates)
         return report
 
     async def contacts_of(

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput, Directory
@@ -125,6 +126,29 @@ async def test_an_import_that_fails_part_way_saves_nothing(rig: Rig) -> None:
         await rig.directory.import_connections(
             TEAM, "UA", parse_connections(header + rows), progress
         )
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 0
+
+
+async def test_a_write_that_fails_part_way_saves_nothing(rig: Rig) -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(2_500))
+    engine = rig.directory._sessions.kw["bind"].sync_engine
+    inserts: list[str] = []
+
+    def second_insert_fails(*args: object) -> None:
+        statement = str(args[2])
+        if statement.startswith("INSERT INTO contacts"):
+            inserts.append(statement)
+            if len(inserts) == 2:  # the first 1,000 rows are in the transaction
+                raise RuntimeError("the database went away")
+
+    event.listen(engine, "before_cursor_execute", second_insert_fails)
+    try:
+        with pytest.raises(RuntimeError):
+            await rig.directory.import_connections(TEAM, "UA", parse_connections(header + rows))
+    finally:
+        event.remove(engine, "before_cursor_execute", second_insert_fails)
+    assert len(inserts) == 2
     assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from bot.intro.linkedin import MAX_ROWS
 from bot.standin import payloads
@@ -275,27 +276,25 @@ async def test_an_over_long_name_after_the_first_batch_is_skipped_not_a_failure(
     assert await _contacts(stack, REQUESTER) == 1499
 
 
-async def test_a_failure_while_saving_is_told_and_nothing_is_saved(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failure_while_saving_is_told_and_nothing_is_saved(stack: LocalStack) -> None:
     assert stack.services is not None
-    content = (HEADER + _rows(2500)).encode()
-    stored = stack.services.directory.import_connections
+    engine = stack.services.engine.sync_engine
+    inserts: list[str] = []
 
-    async def database_drops_part_way(*args: object, **kwargs: object) -> object:
-        progress = kwargs.get("progress") or args[3]
-
-        async def then_drop(done: int, total: int) -> None:
-            await progress(done, total)  # type: ignore[operator]
-            if done > 1000:
+    def second_insert_fails(*args: object) -> None:
+        if str(args[2]).startswith("INSERT INTO contacts"):
+            inserts.append(str(args[2]))
+            if len(inserts) == 2:  # after the first 1,000 rows were written
                 raise ConnectionResetError("the database went away")
 
-        return await stored(*args[:3], then_drop)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(stack.services.directory, "import_connections", database_drops_part_way)
-    await _share(stack, REQUESTER, "Connections.csv", content)
-    outcome = await _outcome(stack, REQUESTER)
+    event.listen(engine, "before_cursor_execute", second_insert_fails)
+    try:
+        await _share(stack, REQUESTER, "Connections.csv", (HEADER + _rows(2500)).encode())
+        outcome = await _outcome(stack, REQUESTER)
+    finally:
+        event.remove(engine, "before_cursor_execute", second_insert_fails)
     assert "Something went wrong" in outcome and "nothing was saved" in outcome
+    assert len(inserts) == 2
     assert await _contacts(stack, REQUESTER) == 0
 
 

@@ -1,7 +1,9 @@
-"""A LinkedIn Connections.csv shared in the bot's DM: imported into the sharer's contacts."""
+"""A LinkedIn export (Connections.csv, or the .zip LinkedIn sends) shared in the bot's DM:
+imported into the sharer's contacts. Every outcome, failures included, ends in one message."""
 
 from __future__ import annotations
 
+import tempfile
 from logging import Logger
 from typing import Any
 
@@ -10,19 +12,24 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.linkedin import NotAConnectionsExport, parse_connections
+from bot.intro.contact_import import AlreadyImporting, ImportLimits, read_export_off_loop
+from bot.intro.linkedin import MAX_BYTES, ExportError, ExportTooLarge
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
+from handlers.slack_files import DownloadFailed, FileTooLarge, download, download_url
 
-MAX_FILE_MB = 20
+MAX_FILE_MB = MAX_BYTES // (1024 * 1024)
+EXPORT_SUFFIXES = (".csv", ".zip")
 PROGRESS_STEPS = 10
 SHOWN_REASONS = 5
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    limits = ImportLimits()
+
     @app.event("file_shared")
-    @services.tracked
+    @services.bounded_apart
     async def file_shared(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -30,38 +37,65 @@ def register(app: AsyncApp, services: Services) -> None:
         if not str(event.get("channel_id", "")).startswith("D"):
             return
         user_id = str(event.get("user_id") or "")
-        info = (await client.files_info(file=event["file_id"]))["file"]
-        name = str(info.get("name") or "file")
-        if not name.lower().endswith(".csv"):
+        try:
+            info = (await client.files_info(file=event["file_id"]))["file"]
+        except SlackApiError as exc:
+            logger.warning("files.info failed: %s", slack_error_code(exc))
+            message = messages.import_message("info_failed", detail=slack_error_code(exc))
+            await _post(client, user_id, message)
             return
-        posted = await _post(client, user_id, messages.import_message("started", name=name))
-        services.metrics.linkedin_imports.labels("started").inc()
-        if int(info.get("size") or 0) > MAX_FILE_MB * 1024 * 1024:
-            await _update(
-                client, posted, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
-            )
-            services.metrics.linkedin_imports.labels("failed").inc()
+        name = str(info.get("name") or "file")
+        if not name.lower().endswith(EXPORT_SUFFIXES):
             return
         try:
-            content = await _download(str(info["url_private_download"]), client.token or "")
-            export = parse_connections(content)
-        except NotAConnectionsExport as exc:
-            await _update(
-                client, posted, messages.import_message("not_linkedin", name=name, detail=str(exc))
-            )
-            services.metrics.linkedin_imports.labels("failed").inc()
-            return
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            # Neither the file's name nor its URL goes in the log: either may name a person.
-            reason = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
-            logger.warning("could not fetch a shared file: %s", reason)
-            await _update(
-                client,
-                posted,
-                messages.import_message("failed", name=name, detail="download failed"),
-            )
-            services.metrics.linkedin_imports.labels("failed").inc()
-            return
+            async with limits.person(context.team_id or "", user_id):
+                posted = await _post(client, user_id, messages.import_message("started", name=name))
+                services.metrics.linkedin_imports.labels("started").inc()
+                try:
+                    owner = (context.team_id or "", user_id)
+                    saved, outcome = await _import(
+                        services, limits, client, owner, info, name, posted
+                    )
+                except Exception:  # noqa: BLE001 - whatever it was, the person is told
+                    logger.exception("import of a shared file failed")
+                    saved, outcome = False, messages.import_message("failed", name=name)
+                services.metrics.linkedin_imports.labels("finished" if saved else "failed").inc()
+                await _update(client, posted, outcome, logger)
+        except AlreadyImporting:
+            await _post(client, user_id, messages.import_message("busy", name=name))
+
+
+async def _import(
+    services: Services,
+    limits: ImportLimits,
+    client: AsyncWebClient,
+    owner: tuple[str, str],
+    info: dict[str, Any],
+    name: str,
+    posted: tuple[str, str],
+) -> tuple[bool, messages.Message]:
+    """Download, parse (off the loop) and store one export: whether it was saved, and the
+    message to end with. Nothing is saved unless it returns the report."""
+    url = download_url(info, services.settings.SLACK_FILES_URL)
+    if url is None:
+        return False, messages.import_message("not_readable", name=name)
+    if int(info.get("size") or 0) > MAX_BYTES:
+        return False, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
+    async with limits.turn():
+        with tempfile.TemporaryFile() as spool:
+            try:
+                await download(url, client.token or "", spool, MAX_BYTES)
+            except FileTooLarge:
+                return False, messages.import_message("too_big", name=name, limit=MAX_FILE_MB)
+            except DownloadFailed as exc:
+                return False, messages.import_message("download_failed", name=name, detail=str(exc))
+            except (aiohttp.ClientError, TimeoutError):
+                detail = "the connection failed"
+                return False, messages.import_message("download_failed", name=name, detail=detail)
+            try:
+                export = await read_export_off_loop(spool)
+            except ExportError as exc:
+                return False, _refusal(name, exc)
         shown = 0
 
         async def progress(done: int, total: int) -> None:
@@ -69,54 +103,27 @@ def register(app: AsyncApp, services: Services) -> None:
             nonlocal shown
             if done < total and done - shown >= total / PROGRESS_STEPS:
                 shown = done
-                await _update(
-                    client,
-                    posted,
-                    messages.import_message("progress", name=name, done=done, total=total),
-                )
+                message = messages.import_message("progress", name=name, done=done, total=total)
+                await _update(client, posted, message)
 
-        try:
-            report = await services.directory.import_connections(
-                context.team_id or "", user_id, export, progress
-            )
-        except Exception:
-            services.metrics.linkedin_imports.labels("failed").inc()
-            raise
-        await _update(
-            client,
-            posted,
-            messages.import_message(
-                "done",
-                name=name,
-                added=report.added,
-                updated=report.updated,
-                unchanged=report.unchanged,
-                skipped=len(report.skipped),
-                reasons=report.skipped[:SHOWN_REASONS],
-                more=max(0, len(report.skipped) - SHOWN_REASONS),
-            ),
-        )
-        services.metrics.linkedin_imports.labels("finished").inc()
+        report = await services.directory.import_connections(*owner, export, progress)
+    return True, messages.import_message(
+        "done",
+        name=name,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        skipped=len(report.skipped),
+        reasons=report.skipped[:SHOWN_REASONS],
+        more=max(0, len(report.skipped) - SHOWN_REASONS),
+    )
 
 
-async def _download(url: str, token: str) -> bytes:
-    """Private Slack files need the bot token; without it Slack answers a sign-in page."""
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
-        session.get(
-            url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False
-        ) as response,
-    ):
-        if response.status != 200:
-            raise ValueError(f"HTTP {response.status}")
-        # read(n) returns what has arrived so far, not n bytes: gather chunks to the end.
-        content = bytearray()
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            content += chunk
-            if len(content) > MAX_FILE_MB * 1024 * 1024:
-                raise ValueError("file too large")
-        return bytes(content)
+def _refusal(name: str, exc: ExportError) -> messages.Message:
+    limit = MAX_FILE_MB if isinstance(exc, ExportTooLarge) else exc.limit
+    return messages.import_message(
+        exc.kind, name=name, detail=str(exc), limit=limit, at_line=exc.line
+    )
 
 
 async def _post(client: AsyncWebClient, user_id: str, message: messages.Message) -> tuple[str, str]:
@@ -127,12 +134,17 @@ async def _post(client: AsyncWebClient, user_id: str, message: messages.Message)
 
 
 async def _update(
-    client: AsyncWebClient, posted: tuple[str, str], message: messages.Message
+    client: AsyncWebClient,
+    posted: tuple[str, str],
+    message: messages.Message,
+    logger: Logger | None = None,
 ) -> None:
+    """Best effort: a progress line (or the report) that can't be shown is no reason to undo
+    an import."""
     try:
         await client.chat_update(
             channel=posted[0], ts=posted[1], text=message.text, blocks=message.blocks
         )
-    except SlackApiError as exc:  # a progress line is not worth failing the import for
-        if slack_error_code(exc) != "ratelimited":
-            raise
+    except SlackApiError as exc:
+        if logger is not None:
+            logger.warning("chat.update of an import message failed: %s", slack_error_code(exc))

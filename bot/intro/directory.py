@@ -6,6 +6,7 @@ see the suggestions they produce.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from storage.models import (
 CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
 STALE_TIE = timedelta(days=365)
 IMPORT_BATCH = 1000
+IDENTITY_LENGTH = Contact.__table__.c.identity_key.type.length  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,9 @@ class AskReview:
     account_owner: str | None = None  # approves first, unless already part of the ask
 
 
-IDENTITY_MAX = 400  # Contact.identity_key
-
-
 def _identity(entry: ContactInput) -> str:
     identity = entry.email.strip().lower() or f"{name_key(entry.name)}|{company_key(entry.company)}"
-    if len(identity) <= IDENTITY_MAX:
+    if len(identity) <= IDENTITY_LENGTH:
         return identity
     # Folding can lengthen a name (ligatures, compatibility characters): a digest stays the same
     # for the same person, and fits.
@@ -160,7 +159,11 @@ class Directory:
         export: ParsedExport,
         progress: Callable[[int, int], Awaitable[None]] | None = None,
     ) -> ImportReport:
-        """Upsert a LinkedIn export: re-importing updates instead of duplicating."""
+        """Upsert a LinkedIn export: re-importing updates instead of duplicating.
+
+        All or nothing: the rows are worked out first (with `progress`), then written in one
+        transaction, so a failure part-way saves none of it and the report is only ever of
+        what was saved. The write lock (all of SQLite's) is held only while writing."""
         report = ImportReport(skipped=list(export.skipped))
         now = self._clock.now()
         total = len(export.connections)
@@ -177,10 +180,10 @@ class Directory:
             )
             known = {row.identity_key: row for row in rows}
         seen: set[str] = set()
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
         for start in range(0, total, IMPORT_BATCH):
             batch = export.connections[start : start + IMPORT_BATCH]
-            inserts: list[dict[str, object]] = []
-            updates: list[dict[str, object]] = []
             for connection in batch:
                 entry = ContactInput(
                     name=connection.name,
@@ -219,19 +222,23 @@ class Directory:
                     updates.append({"id": old.id, **changed, "updated_at": now})
                 else:
                     report.unchanged += 1
-            async with self._sessions.begin() as session:
-                if inserts:
-                    await session.run_sync(
-                        lambda s, rows=inserts: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
-                    )
-                if updates:
-                    await session.run_sync(
-                        lambda s, rows=updates: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
-                    )
-            report.added += len(inserts)
-            report.updated += len(updates)
             if progress is not None:
                 await progress(min(start + len(batch), total), total)
+            else:
+                await asyncio.sleep(0)  # a batch at a time: other work runs in between
+        async with self._sessions.begin() as session:
+            for first in range(0, len(inserts), IMPORT_BATCH):
+                chunk = inserts[first : first + IMPORT_BATCH]
+                await session.run_sync(
+                    lambda s, rows=chunk: s.bulk_insert_mappings(Contact, rows)  # type: ignore[misc]
+                )
+            for first in range(0, len(updates), IMPORT_BATCH):
+                chunk = updates[first : first + IMPORT_BATCH]
+                await session.run_sync(
+                    lambda s, rows=chunk: s.bulk_update_mappings(Contact, rows)  # type: ignore[misc]
+                )
+        report.added = len(inserts)
+        report.updated = len(updates)
         return report
 
     async def contacts_of(

@@ -104,6 +104,7 @@ class LocalStack:
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             DATABASE_URL=self.database_url,
             SLACK_API_URL=api_url,
+            SLACK_FILES_URL=self.fake.files_url,
             INTROBOT_SWEEP_INTERVAL=self._sweep_interval,
             **mode,
             **self._extra_settings,

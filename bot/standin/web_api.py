@@ -226,6 +226,10 @@ class FakeSlack:
         self.files: dict[str, JSON] = {}
         self.file_contents: dict[str, bytes] = {}
         self.uploads: list[JSON] = []
+        # Shared files fetched with the token; while `downloads_held` is clear, they wait.
+        self.downloads: list[str] = []
+        self.downloading = 0
+        self.downloads_held: asyncio.Event | None = None
         self.calls: list[ApiCall] = []
 
         self._messages: dict[tuple[str, str], JSON] = {}
@@ -1179,9 +1183,27 @@ class FakeSlack:
                 self.home_views[user_id] = view
         return {"view": view}
 
-    def add_file(self, user_id: str, name: str, content: bytes) -> JSON:
-        """A file a user shared (e.g. in the bot's DM); returns its Slack file object."""
+    @property
+    def files_url(self) -> str:
+        """Where this fake serves shared files from: its stand-in for https://files.slack.com/."""
+        return f"{self.url}/"
+
+    def add_file(
+        self,
+        user_id: str,
+        name: str,
+        content: bytes,
+        *,
+        mode: str = "hosted",
+        download_url: str | None = None,
+    ) -> JSON:
+        """A file a user shared (e.g. in the bot's DM); returns its Slack file object.
+
+        ``mode="external"`` is a link to a file kept elsewhere (Google Drive, say), as Slack
+        reports it; ``download_url`` overrides where files.info says the file can be fetched.
+        """
         file_id = self._next_id("F")
+        hosted_url = f"{self.url}/files-pri/{file_id}/{name}"
         info: JSON = {
             "id": file_id,
             "name": name,
@@ -1190,9 +1212,13 @@ class FakeSlack:
             "size": len(content),
             "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "text",
             "mimetype": "text/csv" if name.lower().endswith(".csv") else "text/plain",
-            "url_private": f"{self.url}/files-pri/{file_id}/{name}",
-            "url_private_download": f"{self.url}/files-pri/{file_id}/{name}",
+            "mode": mode,
+            "is_external": mode == "external",
+            "url_private": download_url or hosted_url,
+            "url_private_download": download_url or hosted_url,
         }
+        if mode == "external":
+            info["external_type"] = "gdrive"
         self.files[file_id] = info
         self.file_contents[file_id] = content
         return info
@@ -1241,10 +1267,18 @@ class FakeSlack:
         if grant is None or grant.revoked:
             # Slack answers a login page, not the file, without the token.
             return web.Response(status=302, headers={"Location": f"{self.url}/signin"})
-        content = self.file_contents.get(request.match_info["file_id"])
+        file_id = request.match_info["file_id"]
+        content = self.file_contents.get(file_id)
         if content is None:
             return web.Response(status=404)
-        return web.Response(body=content, content_type="application/octet-stream")
+        self.downloads.append(file_id)
+        self.downloading += 1
+        try:
+            if self.downloads_held is not None:
+                await self.downloads_held.wait()
+            return web.Response(body=content, content_type="application/octet-stream")
+        finally:
+            self.downloading -= 1
 
     async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]

@@ -97,6 +97,12 @@ class Services:
         after the modal takes a slot itself (`work_slot`)."""
         return self._track(listener, slot_at_ack=False)
 
+    def bounded_apart(self, listener: Listener) -> Listener:
+        """`tracked`, for a listener whose work has limits of its own (a LinkedIn import: one
+        per person, a few at once) and can take long: it takes no work slot, so files sent
+        together cannot hold every slot while they wait their turn."""
+        return self._track(listener, slot_at_ack=False)
+
     @property
     def busy(self) -> bool:
         """More work is waiting than the queue limit: optional work is better left out."""

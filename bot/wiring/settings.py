@@ -15,6 +15,7 @@ from bot.intro.durations import parse_duration
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
+DEFAULT_SLACK_FILES_URL = "https://files.slack.com/"
 
 
 class SettingsError(Exception):
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     # Resolved when settings load, so it follows the directory introbot runs in.
     DATABASE_URL: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'introbot.db'}")
     SLACK_API_URL: str = DEFAULT_SLACK_API_URL
+    # The only place shared files are downloaded from (with the bot token); tests point it at
+    # the fake Slack.
+    SLACK_FILES_URL: str = DEFAULT_SLACK_FILES_URL
     INTROBOT_SWEEP_INTERVAL: str = "30s"
     INTROBOT_NUDGE_AFTER: str = "2d"
     INTROBOT_FOLLOW_UP_AFTER: str = "20h"
@@ -99,6 +103,13 @@ class Settings(BaseSettings):
     def _api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("SLACK_FILES_URL")
+    @classmethod
+    def _files_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://files.slack.com/")
         return value if value.endswith("/") else value + "/"
 
     @field_validator(
@@ -221,6 +232,7 @@ DESCRIPTIONS = {
     "SLACK_CLIENT_ID": "the app's Client ID: installed over OAuth in any number of workspaces",
     "SLACK_CLIENT_SECRET": "the app's Client Secret, with SLACK_CLIENT_ID",
     "SLACK_AUTHORIZE_URL": "where Add to Slack sends the installer",
+    "SLACK_FILES_URL": "where shared files are downloaded from, with the bot token",
     "INTROBOT_UNINSTALL_RETENTION": "how long an uninstalled workspace's data is kept (0: none)",
 }
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput, Directory
-from bot.intro.linkedin import parse_connections
+from bot.intro.linkedin import Connection, ParsedExport, parse_connections
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import IntroWorkflow
@@ -110,6 +112,59 @@ async def test_ten_thousand_connections_import_with_progress(rig: Rig) -> None:
     )
     assert report.added == 10_000
     assert seen[-1] == (10_000, 10_000) and len(seen) == 10
+
+
+async def test_an_import_that_fails_part_way_saves_nothing(rig: Rig) -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(2_500))
+
+    async def progress(done: int, total: int) -> None:
+        if done > 1_000:  # the second batch is in; then the task dies
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await rig.directory.import_connections(
+            TEAM, "UA", parse_connections(header + rows), progress
+        )
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 0
+
+
+async def test_a_write_that_fails_part_way_saves_nothing(rig: Rig) -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    rows = "".join(f"Per{i},Son{i},u,,Co {i % 50},Role,04 Mar 2021\n" for i in range(2_500))
+    engine = rig.directory._sessions.kw["bind"].sync_engine
+    inserts: list[str] = []
+
+    def second_insert_fails(*args: object) -> None:
+        statement = str(args[2])
+        if statement.startswith("INSERT INTO contacts"):
+            inserts.append(statement)
+            if len(inserts) == 2:  # the first 1,000 rows are in the transaction
+                raise RuntimeError("the database went away")
+
+    event.listen(engine, "before_cursor_execute", second_insert_fails)
+    try:
+        with pytest.raises(RuntimeError):
+            await rig.directory.import_connections(TEAM, "UA", parse_connections(header + rows))
+    finally:
+        event.remove(engine, "before_cursor_execute", second_insert_fails)
+    assert len(inserts) == 2
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 0
+
+
+async def test_a_connection_whose_key_would_not_fit_is_kept_under_a_digest(rig: Rig) -> None:
+    # Each field within its column, but name|company is one character over the key's 400.
+    export = ParsedExport(
+        connections=[
+            Connection("A" * 200, "B" * 200, "", "", None, ""),
+            Connection("Jane Doe", "Acme", "", "", None, ""),
+        ]
+    )
+    report = await rig.directory.import_connections(TEAM, "UA", export)
+    assert (report.added, report.skipped) == (2, [])
+    assert (await rig.directory.contacts_of(TEAM, "UA"))[1] == 2
+    again = await rig.directory.import_connections(TEAM, "UA", export)  # the same key again
+    assert (again.added, again.unchanged) == (0, 2)
 
 
 async def test_pacing_limits(rig: Rig) -> None:

@@ -161,9 +161,9 @@ async def test_imports_and_listener_errors(stack: LocalStack) -> None:
     not_linkedin = stack.fake.add_file(REQUESTER, "leads.csv", b"name,email\nJane,j@x.com\n")
     await stack.slack.event(payloads.file_shared(REQUESTER, not_linkedin["id"], dm))
     await settle(stack)
-    # files.info failing is not handled by the listener: Bolt's error handler counts it.
-    stack.fake.fail_next("files.info", error="file_not_found")
-    await stack.slack.event(payloads.file_shared(REQUESTER, shared["id"], dm))
+    # The Home tab failing to publish (the call and each retry) is a listener error.
+    stack.fake.fail_next("views.publish", status=500, times=3)
+    await stack.slack.event(payloads.app_home_opened(REQUESTER))
     await settle(stack)
 
     metrics = await scrape(stack)

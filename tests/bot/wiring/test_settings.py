@@ -353,3 +353,13 @@ def test_uninstall_retention_defaults_to_30_days_and_rejects_junk() -> None:
     assert load_settings().uninstall_retention.days == 30
     with pytest.raises(SettingsError, match="INTROBOT_UNINSTALL_RETENTION is malformed"):
         load_settings(INTROBOT_UNINSTALL_RETENTION="soon")
+
+
+def test_the_files_url_defaults_to_slacks_file_host_and_must_be_http() -> None:
+    assert load_settings().SLACK_FILES_URL == "https://files.slack.com/"
+    assert load_settings(SLACK_FILES_URL="http://127.0.0.1:9").SLACK_FILES_URL == (
+        "http://127.0.0.1:9/"
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings(SLACK_FILES_URL="files.slack.com")
+    assert_one_line_naming(raised.value, "SLACK_FILES_URL")

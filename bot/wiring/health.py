@@ -126,7 +126,20 @@ def default_checks(services: Services) -> Readiness:
     # In multi-workspace (OAuth) mode there is no one bot token to test.
     if services.settings.SLACK_BOT_TOKEN:
         readiness.add("slack_auth", slack_auth_check(services.client))
+        readiness.add("delivery", delivery_check(services))
     return readiness
+
+
+def delivery_check(services: Services) -> Check:
+    """Single-workspace mode: delivery paused on an error of the app's token (revoked,
+    invalid) keeps the app out of service, with the reason, until the token works again."""
+
+    async def delivery() -> None:
+        problem = await services.slack_auth_problem()
+        if problem:
+            raise NotReady(problem)
+
+    return delivery
 
 
 SERVICES_KEY = web.AppKey("operator_services", Services)

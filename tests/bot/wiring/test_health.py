@@ -37,7 +37,12 @@ async def test_ready_when_every_check_passes(stack: LocalStack) -> None:
     assert status == 200
     assert body == {
         "ok": True,
-        "checks": {"database": {"ok": True}, "templates": {"ok": True}, "slack_auth": {"ok": True}},
+        "checks": {
+            "database": {"ok": True},
+            "templates": {"ok": True},
+            "slack_auth": {"ok": True},
+            "delivery": {"ok": True},
+        },
     }
     assert (await get(f"{stack.root}/healthz")) == (200, {"ok": True})
 
@@ -168,7 +173,7 @@ async def test_without_a_bot_token_slack_auth_is_not_checked(tmp_path: Path) -> 
     services = _services(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1")
     try:
         names = [name for name, _ in default_checks(services).checks]
-        assert names == ["database", "templates", "slack_auth"]
+        assert names == ["database", "templates", "slack_auth", "delivery"]
     finally:
         await services.close()
 
@@ -194,3 +199,16 @@ async def test_not_ready_is_logged_when_it_changes_not_at_every_poll(
         "not ready: flaky: RuntimeError: down",
         "ready again",
     ]
+
+
+async def test_not_ready_while_delivery_is_paused_on_the_apps_token(stack: LocalStack) -> None:
+    """Single-workspace mode: a revoked token pauses delivery; readiness says why until the
+    token works again."""
+    assert stack.services is not None and stack.services.workspaces is not None
+    await stack.services.workspaces.pause("T0FAKE", "token_revoked")
+    status, body = await get(f"{stack.root}/readyz")
+    assert status == 503
+    assert "token_revoked" in body["checks"]["delivery"]["reason"]
+    await stack.services.workspaces.resume("T0FAKE")
+    status, body = await get(f"{stack.root}/readyz")
+    assert (status, body["checks"]["delivery"]) == (200, {"ok": True})

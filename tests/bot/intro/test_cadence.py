@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.intro.cadence import Cadence, WorkingHours, add_working_days
 from bot.intro.durations import parse_duration
@@ -88,3 +91,24 @@ def test_unknown_time_zone_falls_back_to_utc() -> None:
     assert hours is not None
     assert hours.next_opening(MONDAY_NOON_UTC, "Mars/Olympus") == MONDAY_NOON_UTC
     assert hours.next_opening(MONDAY_NOON_UTC, None) == MONDAY_NOON_UTC
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from("smhd"))
+def test_every_written_duration_reads_as_itself(amount: int, unit: str) -> None:
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    assert parse_duration(f"{amount}{unit}").total_seconds() == amount * seconds
+    assert parse_duration(f" {amount} {unit} ") == parse_duration(f"{amount}{unit}")
+
+
+@given(st.text(max_size=30))
+def test_anything_else_is_refused_with_a_value_error(text: str) -> None:
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        assert repr(text) in str(exc)
+
+
+@given(st.text(max_size=30))
+def test_working_hours_refuse_junk_with_a_value_error(text: str) -> None:
+    with contextlib.suppress(ValueError):
+        WorkingHours.parse(text)

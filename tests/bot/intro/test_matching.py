@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.intro.matching import (
     company_key,
     name_key,
     name_score,
     parse_person,
+    split_person,
     surname_key,
     surname_keys,
 )
@@ -66,3 +69,40 @@ def test_names_without_spaces_or_family_name_first_match(query: str, recorded: s
 @pytest.mark.parametrize(("query", "recorded"), [("王小明", "王小红"), ("김민준", "김민수")])
 def test_different_cjk_names_do_not(query: str, recorded: str) -> None:
     assert name_score(name_key(query), name_key(recorded)) < 85
+
+
+names = st.text(max_size=60)
+
+
+@given(names)
+def test_a_name_key_is_stable(text: str) -> None:
+    key = name_key(text)
+    assert name_key(key) == key
+    assert surname_key(key) in surname_keys(key) or not key
+
+
+@given(names, st.text(max_size=30))
+def test_any_target_text_splits_without_losing_a_given_company(text: str, company: str) -> None:
+    name, found = split_person(text, company)
+    if company.strip():
+        assert found == company.strip()
+    assert len(name) <= len(text)
+
+
+@given(names, names)
+def test_name_scores_are_symmetric_and_bounded(first: str, second: str) -> None:
+    a, b = name_key(first), name_key(second)
+    assert 0 <= name_score(a, b) == name_score(b, a) <= 100
+
+
+# One word each, as folding sees it (a letter like Ŀ folds to two).
+one_word = st.text(alphabet=st.characters(categories=("Lu", "Ll")), min_size=1, max_size=10).filter(
+    lambda word: len(name_key(word).split()) == 1
+)
+
+
+@given(one_word, one_word)
+def test_either_order_of_two_names_is_found_by_the_index(given_name: str, family: str) -> None:
+    forward, backward = name_key(f"{given_name} {family}"), name_key(f"{family} {given_name}")
+    assert surname_key(forward) in surname_keys(backward)
+    assert surname_key(backward) in surname_keys(forward)

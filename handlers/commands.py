@@ -57,7 +57,11 @@ def register(app: AsyncApp, services: Services) -> None:
                     )
             return
         if command.verb == "help":
-            await ack(text=messages.command_reply("help"))
+            in_dm = str(body.get("channel_id") or "").startswith("D")
+            await ack(text=messages.command_reply("help", in_dm=in_dm))
+            return
+        if command.verb == "usage":
+            await ack(text=messages.command_reply("usage", meant=command.meant, typed=command.name))
             return
         if command.verb == "know":
             if not command.name:

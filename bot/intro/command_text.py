@@ -1,19 +1,34 @@
-"""What `/intro …` asks for, read from the command's text."""
+"""What `/intro …` asks for, read from the command's text.
+
+A sub-command typed slightly wrong (`/intro stat`, `/intro pacng strict`) or used wrongly
+(`/intro pacing`, `/intro export csv`) is answered with what was meant and how to use it, not
+taken as a request for a prospect named "stat". A name that is also a sub-command can still be
+asked for with `/intro request Stat Jones`.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Sub-commands, and whether each takes words after it.
+SUB_COMMANDS = ("request", "help", "know", "stats", "owner", "pacing", "export")
+_TAKES_NOTHING = ("help", "stats", "export")
+_PACING_MODES = ("strict", "gentle")
 
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # request, help, know, owner, pacing, stats, export
+    # request, help, know, owner, pacing, stats, export; or "usage": a sub-command that was
+    # mistyped or used wrongly, named in `meant`.
+    verb: str
     name: str = ""
     company: str = ""
     user_id: str = ""
+    meant: str = ""
 
 
 def unescape(text: str) -> str:
@@ -21,22 +36,49 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _meant(word: str, rest: str) -> str:
+    """The sub-command a mistyped first word stands for, if it is one: a single word one edit
+    from a sub-command (`stat`, `exprt`), or one followed by that sub-command's arguments
+    (`pacng strict`, `ownr Acme @maria`). "Owen Smith" is a name, not `owner`."""
+    if len(word) < 3:
+        return ""
+    close = [verb for verb in SUB_COMMANDS if Levenshtein.distance(word, verb) <= 1]
+    if len(close) != 1:
+        return ""
+    verb = close[0]
+    if not rest:
+        return verb
+    shaped = {
+        "pacing": rest.lower() in _PACING_MODES,
+        "owner": bool(_MENTION.search(rest)),
+        "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
+    }
+    return verb if shaped.get(verb) else ""
+
+
 def parse_command(text: str) -> Command:
     words = text.strip().split(maxsplit=1)
-    verb = words[0].lower() if words else ""
+    word = words[0].lower() if words else ""
     rest = words[1].strip() if len(words) > 1 else ""
-    if verb in ("help", "stats", "export") and not rest:
-        return Command(verb)
-    if verb == "know":
+    if word == "request":
+        return Command("request", name=unescape(rest))
+    if word in _TAKES_NOTHING:
+        return Command(word) if not rest else Command("usage", meant=word)
+    if word == "know":
         parts = re.split(r"\s+(?:at|@)\s+", rest, maxsplit=1)
         name, company = (parts + [""])[:2]
         return Command("know", name=unescape(name).strip(), company=unescape(company).strip())
-    if verb == "pacing" and rest.lower() in ("strict", "gentle"):
-        return Command("pacing", name=rest.lower())
-    if verb == "owner":
+    if word == "pacing":
+        if rest.lower() in _PACING_MODES:
+            return Command("pacing", name=rest.lower())
+        return Command("usage", meant="pacing")
+    if word == "owner":
         mention = _MENTION.search(rest)
         company = _MENTION.sub("", rest).strip()
         return Command(
             "owner", company=unescape(company), user_id=mention.group(1) if mention else ""
         )
+    meant = _meant(word, rest)
+    if meant:
+        return Command("usage", name=unescape(text.strip()), meant=meant)
     return Command("request", name=unescape(text.strip()))

@@ -287,6 +287,9 @@ def command_reply(kind: str, **context: Any) -> str:
         "owner": "",
         "rows": 0,
         "strict": False,
+        "in_dm": False,
+        "meant": "",
+        "typed": "",
     }
     rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]

@@ -79,3 +79,37 @@ async def test_a_permalink_that_cannot_be_had_loses_nothing(stack: LocalStack) -
     await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
     card = card_text(stack.fake.messages_for(CONNECTOR)[0])
     assert "Jane Doe" in card and "The message this came from" not in card
+
+
+async def test_a_mistyped_sub_command_is_answered_with_what_was_meant(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    fields = payloads.slash_command("U0REQUESTER", "stat", stack.fake.issue_trigger_id("x"))
+    status, body = await stack.slack.command(fields)
+    assert status == 200
+    assert "Did you mean `/intro stats`?" in body and "`/intro request stat`" in body
+    assert stack.fake.count("views.open") == 0
+    fields = payloads.slash_command("U0REQUESTER", "pacing", stack.fake.issue_trigger_id("x"))
+    _, body = await stack.slack.command(fields)
+    assert "`/intro pacing strict` or `/intro pacing gentle`" in body
+
+
+async def test_a_name_that_is_a_sub_command_can_still_be_asked_for(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    trigger = stack.fake.issue_trigger_id("U0REQUESTER")
+    fields = payloads.slash_command("U0REQUESTER", "request Stat Jones", trigger)
+    assert await stack.slack.command(fields) == (200, "")
+    await stack.until(lambda: stack.fake.count("views.open") == 1, "the form")
+    assert _initial(stack.fake.calls_to("views.open")[0].args["view"], "target_name") == (
+        "Stat Jones"
+    )
+
+
+async def test_help_fits_where_it_is_asked(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    in_channel = payloads.slash_command("U0REQUESTER", "help", "t", channel_id="C0GENERAL")
+    _, body = await stack.slack.command(in_channel)
+    assert "in this DM" not in body and "in a DM to me" in body
+    in_dm = payloads.slash_command("U0REQUESTER", "help", "t", channel_id="D0REQUESTER")
+    _, body = await stack.slack.command(in_dm)
+    assert "the .zip LinkedIn sent you, here." in body
+    assert all(f"`/intro {verb}" in body for verb in ("know", "stats", "request", "owner"))

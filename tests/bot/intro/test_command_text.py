@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.intro.command_text import parse_command, unescape
+from bot.intro.command_text import Command, parse_command, unescape
 
-VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export"}
+VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "usage"}
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
     alphabet=st.characters(categories=("L", "Nd"), max_codepoint=0x2FFFF), min_size=1, max_size=12
@@ -30,12 +31,39 @@ def test_know_reads_back_the_name_and_company_typed(name: str, company: str) -> 
 
 
 @given(phrase)
-def test_a_name_alone_is_a_request_for_that_person(name: str) -> None:
-    first = name.split()[0].lower()
-    if first in VERBS | {"help", "know", "owner", "pacing"}:
-        return
-    assert parse_command(name) == parse_command(f"  {name} ")
-    assert parse_command(name).verb == "request" and parse_command(name).name == name
+def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -> None:
+    command = parse_command(name)
+    assert command == parse_command(f"  {name} ")
+    if command.verb == "request":
+        assert command.name == name
+    else:  # a name that reads as a sub-command is still one `request` away
+        assert parse_command(f"request {name}") == Command("request", name=name)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("stat", "stats"),
+        ("exprt", "export"),
+        ("pacng strict", "pacing"),
+        ("ownr Acme <@U1>", "owner"),
+        ("knw Jane at Acme", "know"),
+        ("pacing", "pacing"),
+        ("pacing fast", "pacing"),
+        ("export csv", "export"),
+        ("stats for me", "stats"),
+    ],
+)
+def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
+    typed: str, meant: str
+) -> None:
+    command = parse_command(typed)
+    assert (command.verb, command.meant) == ("usage", meant)
+
+
+@pytest.mark.parametrize("typed", ["Owen Smith", "Stat Jones", "Knox Harrington", "Stan Lee"])
+def test_names_close_to_a_sub_command_are_still_names(typed: str) -> None:
+    assert parse_command(typed) == Command("request", name=typed)
 
 
 @given(st.text(alphabet="&<>ab ", max_size=40))

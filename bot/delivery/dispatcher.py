@@ -361,7 +361,10 @@ class Dispatcher:
             await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
         )
         names = {user_id: (await self._profile(user_id, token))[1] for user_id in secondary}
-        rendered = messages.reminder(request, reminder, secondary, names)
+        tz, _ = await self._profile(message.recipient_id, token)
+        rendered = messages.reminder(
+            request, reminder, secondary, names, now=self._clock.now(), tz_name=tz
+        )
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )

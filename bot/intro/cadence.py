@@ -42,17 +42,17 @@ class WorkingHours:
 
     def next_opening(self, moment: datetime, tz_name: str | None) -> datetime:
         """`moment` if it falls inside the window in that zone, else when the window next opens."""
-        zone = _zone(tz_name)
-        local = moment.astimezone(zone)
+        local_zone = zone(tz_name)
+        local = moment.astimezone(local_zone)
         for offset in range(8):
             day = (local + timedelta(days=offset)).date()
             if day.weekday() not in self.weekdays:
                 continue
-            opens = datetime.combine(day, self.start, zone)
+            opens = datetime.combine(day, self.start, local_zone)
             closes = (
-                datetime.combine(day, self.end, zone)
+                datetime.combine(day, self.end, local_zone)
                 if self.end != time(0)
-                else (datetime.combine(day + timedelta(days=1), time(0), zone))
+                else (datetime.combine(day + timedelta(days=1), time(0), local_zone))
             )
             if local < opens:
                 return opens.astimezone(moment.tzinfo)
@@ -61,7 +61,8 @@ class WorkingHours:
         return moment  # no weekday at all: never hold a message back forever
 
 
-def _zone(tz_name: str | None) -> ZoneInfo:
+def zone(tz_name: str | None) -> ZoneInfo:
+    """A person's time zone from Slack's `tz`; UTC when it is missing or unknown."""
     try:
         return ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from markupsafe import Markup
 
 from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
+from bot.intro.cadence import zone as time_zone
 from bot.intro.directory import Suggestion
 from bot.rendering.templating import (
     TEMPLATES_DIR,
@@ -189,12 +191,23 @@ def reminder(
     kind: str,
     secondary: list[str] | None = None,
     names: dict[str, str] | None = None,
+    *,
+    now: datetime | None = None,
+    tz_name: str | None = None,
 ) -> Message:
+    """A reminder as it reads when it arrives: working hours can hold one over a weekend, so
+    the day of the intro is named ("on Friday") rather than promised ("within 24 hours")."""
     secondary = secondary or []
+    zone = time_zone(tz_name)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    introduced = request.intro_made_at.astimezone(zone).date() if request.intro_made_at else None
     return _message(
         "reminder.json.j2",
         r=request,
         reminder=kind,
+        days_since_intro=(today - introduced).days if introduced else None,
+        intro_weekday=introduced.strftime("%A") if introduced else "",
+        intro_date=f"{introduced:%b} {introduced.day}" if introduced else "",
         secondary=secondary,
         names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
         outcomes=labels()["outcome"],

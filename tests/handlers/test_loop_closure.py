@@ -152,12 +152,13 @@ async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
     await _intro_made(stack)
     clock.advance(timedelta(hours=20))  # Tuesday 11:00 UTC: 06:00 in New York
     await sweep(stack)
-    assert not [t for t in texts(stack, REQUESTER) if "Follow up within 24 hours" in t][1:]
+    assert not [t for t in texts(stack, REQUESTER) if "Follow up now" in t][1:]
     assert len(texts(stack, REQUESTER)) == 3  # held until working hours
     clock.advance(timedelta(hours=3))  # 09:00 in New York
     await sweep(stack)
     reminder = stack.fake.messages_for(REQUESTER)[-1]
     assert "while the intro is warm" in reminder["text"]
+    assert "introduced you to *Jane Doe* yesterday." in reminder["text"]
 
     await press(stack, REQUESTER, reminder, "intro_followed_up")
     assert stack.services is not None

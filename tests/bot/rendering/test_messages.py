@@ -166,3 +166,25 @@ def test_forwardable_email_does_not_greet_twice_when_the_blurb_greets() -> None:
     email = forwardable_email(make_request(blurb=blurb))
     assert email.count("Hi Jane") == 1
     assert blurb in email
+
+
+@pytest.mark.parametrize(
+    ("sent", "tz", "said"),
+    [
+        # Made Friday 16:00 in New York; working hours hold the follow-up until Monday.
+        (datetime(2026, 1, 12, 14, 0, tzinfo=UTC), "America/New_York", "on Friday"),
+        (datetime(2026, 1, 10, 14, 0, tzinfo=UTC), "America/New_York", "yesterday"),
+        (datetime(2026, 1, 9, 22, 0, tzinfo=UTC), "America/New_York", "today"),
+        # In Tokyo the intro was already Saturday morning: Sunday morning there, yesterday.
+        (datetime(2026, 1, 10, 22, 0, tzinfo=UTC), "Asia/Tokyo", "yesterday"),
+        (datetime(2026, 1, 30, 14, 0, tzinfo=UTC), None, "on Jan 9"),
+    ],
+)
+def test_the_follow_up_names_the_day_of_the_intro(
+    sent: datetime, tz: str | None, said: str
+) -> None:
+    made = datetime(2026, 1, 9, 21, 0, tzinfo=UTC)  # Friday 16:00 in New York
+    request = make_request(status="intro_made", intro_made_at=made)
+    text = messages.reminder(request, "follow_up", now=sent, tz_name=tz).text
+    assert f"introduced you to *Jane Doe* {said}. Follow up now" in text
+    assert "24 hours" not in text

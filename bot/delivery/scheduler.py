@@ -19,6 +19,7 @@ async def sweep_until_idle(services: Services) -> int:
         while (handled := await services.dispatcher.sweep()) > 0:
             total += handled
         await services.workflow.forget_events_before(services.clock.now() - timedelta(days=1))
+        await services.directory.purge_departed(services.settings.uninstall_retention)
     except Exception:  # noqa: BLE001 - the next tick tries again
         logger.exception("sweep failed")
     return total

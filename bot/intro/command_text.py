@@ -10,7 +10,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # request, help, know, owner, pacing, stats, export
+    verb: str  # request, help, know, forget, owner, pacing, stats, export
     name: str = ""
     company: str = ""
     user_id: str = ""
@@ -31,6 +31,8 @@ def parse_command(text: str) -> Command:
         parts = re.split(r"\s+(?:at|@)\s+", rest, maxsplit=1)
         name, company = (parts + [""])[:2]
         return Command("know", name=unescape(name).strip(), company=unescape(company).strip())
+    if verb == "forget" and rest.lower() in ("me", ""):
+        return Command("forget", name=rest.lower())
     if verb == "pacing" and rest.lower() in ("strict", "gentle"):
         return Command("pacing", name=rest.lower())
     if verb == "owner":

@@ -219,7 +219,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
-    directory = Directory(sessions, clock)
+    directory = Directory(sessions, clock, settings.contact_hash_key)
     dispatcher = Dispatcher(
         sessions,
         delivery_client(settings),

@@ -6,4 +6,4 @@ from __future__ import annotations
 BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
 
 # The events introbot listens for (tests/test_manifest.py checks each has a listener).
-BOT_EVENTS = ("app_home_opened", "file_shared")
+BOT_EVENTS = ("app_home_opened", "file_shared", "user_change")

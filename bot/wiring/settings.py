@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.intro.cadence import Cadence, WorkingHours
 from bot.intro.durations import parse_duration
+from bot.intro.privacy import derive_hash_key
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
+    INTROBOT_UNINSTALL_RETENTION: str = "30d"
+    INTROBOT_HASH_KEY: str | None = None
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -87,6 +90,20 @@ class Settings(BaseSettings):
             raise ValueError("must be longer than zero")
         return value
 
+    @field_validator("INTROBOT_UNINSTALL_RETENTION")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value.strip() != "0":  # 0: delete at once
+            parse_duration(value)
+        return value
+
+    @field_validator("INTROBOT_HASH_KEY")
+    @classmethod
+    def _hash_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) < 16:
+            raise ValueError("must be a secret of at least 16 characters")
+        return value
+
     @field_validator("INTROBOT_WORKING_HOURS")
     @classmethod
     def _working_hours(cls, value: str) -> str:
@@ -110,6 +127,21 @@ class Settings(BaseSettings):
     @cached_property
     def delivery_lease(self) -> timedelta:
         return parse_duration(self.INTROBOT_DELIVERY_LEASE)
+
+    @cached_property
+    def uninstall_retention(self) -> timedelta:
+        text = self.INTROBOT_UNINSTALL_RETENTION
+        return timedelta(0) if text.strip() == "0" else parse_duration(text)
+
+    @cached_property
+    def contact_hash_key(self) -> bytes | None:
+        """The key contacts' emails are hashed with: INTROBOT_HASH_KEY, else one derived from
+        the signing secret (or the OAuth client secret), so no new setting is needed; None when
+        none is set, and then emails are not kept at all (bot.intro.privacy)."""
+        if self.INTROBOT_HASH_KEY:
+            return self.INTROBOT_HASH_KEY.encode()
+        secret = self.SLACK_SIGNING_SECRET or getattr(self, "SLACK_CLIENT_SECRET", None)
+        return derive_hash_key(secret) if secret else None
 
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""

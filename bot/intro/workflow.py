@@ -33,6 +33,7 @@ from bot.intro.validation import RequestDraft
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
+    DepartedUser,
     IntroRequest,
     MessageKind,
     OutboundMessage,
@@ -398,6 +399,10 @@ class IntroWorkflow:
                     IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
                     IntroRequest.connector_id.not_in([request.connector_id, request.requester_id]),
                     condition,
+                    # Teammates Slack deactivated are no path any more.
+                    IntroRequest.connector_id.not_in(
+                        select(DepartedUser.user_id).where(DepartedUser.team_id == request.team_id)
+                    ),
                 )
                 .group_by(IntroRequest.connector_id)
                 .order_by(func.count().desc(), IntroRequest.connector_id)

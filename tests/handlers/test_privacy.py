@@ -15,6 +15,8 @@ from sqlalchemy import select
 from bot.delivery.scheduler import sweep_until_idle
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput
+from bot.intro.states import Action
+from bot.intro.validation import RequestDraft, Teammate
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import ConnectorPrefs, Contact, DepartedUser, IntroRequest
@@ -191,6 +193,37 @@ async def test_a_teammate_brought_back_is_suggested_again_and_keeps_their_list(
     clock.advance(timedelta(days=60))
     await sweep_until_idle(stack.services)
     assert _suggestion_lines(await _suggestions(stack)) == [f"1. <@{OTHER}>"]
+
+
+async def test_a_deactivated_teammate_is_no_second_path_for_a_stalled_ask(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    workflow = stack.services.workflow
+    earlier = await workflow.submit(
+        TEAM,
+        RequestDraft(
+            requester=Teammate(SECOND, "Sam Okafor"),
+            connector=Teammate(OTHER, "Olivia Chen"),
+            target_name="John Roe",
+            target_company="Acme",
+            reason="r",
+            blurb="b",
+        ),
+        [],
+    )
+    for action in (Action.ACCEPT, Action.TARGET_AGREED):
+        await workflow.act(TEAM, earlier.request.id, OTHER, action)
+    await request_intro(stack)
+    async with workflow._sessions() as session:
+        stalled = await session.scalar(
+            select(IntroRequest).where(IntroRequest.requester_id == REQUESTER)
+        )
+    assert stalled is not None
+    assert await workflow.secondary_connectors(stalled) == [OTHER]
+    await stack.slack.event(payloads.user_change(OTHER, deleted=True))
+    await _until_departed(stack, OTHER, True)
+    assert await workflow.secondary_connectors(stalled) == []
 
 
 async def _until_departed(stack: LocalStack, user: str, departed: bool) -> None:

@@ -21,10 +21,16 @@ def _count(text: str) -> int | None:
     return int(text) if str(text).strip().isdigit() else None
 
 
+def _row_id(text: str) -> int | None:
+    """An id or page number from a button's value: ASCII digits only (str.isdigit accepts "²",
+    which int() refuses), and small enough for the database."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
+
+
 def _position(text: str) -> tuple[int, str]:
     """A Home tab position, "<page>:<search>" (a paging button's value, the view's metadata)."""
     page, _, search = str(text or "").partition(":")
-    return (int(page) if page.isdigit() else 0), search
+    return _row_id(page) or 0, search
 
 
 def _home_position(body: dict[str, Any]) -> tuple[int, str]:
@@ -68,9 +74,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         value = str(action.get("value", ""))
         team_id, user_id = context.team_id or "", body["user"]["id"]
-        if value.isdigit():
+        contact_id = _row_id(value)
+        if contact_id is not None:
             # Scoped to the presser: nobody can remove someone else's contact.
-            await services.directory.delete_contact(team_id, user_id, int(value))
+            await services.directory.delete_contact(team_id, user_id, contact_id)
         page, search = _home_position(body)
         await publish_home(
             services, client, team_id, user_id, contacts_page=page, contacts_search=search
@@ -111,11 +118,13 @@ def register(app: AsyncApp, services: Services) -> None:
             closeness=str(values.get("closeness") or "know_well"),
             since=date.fromisoformat(since) if since else None,
         )
-        if editing.isdigit():
-            if not await services.directory.update_contact(team_id, user_id, int(editing), entry):
+        contact_id = _row_id(editing)
+        if contact_id is not None:
+            saved = await services.directory.update_contact(team_id, user_id, contact_id, entry)
+            if saved == "duplicate":
                 await ack(response_action="errors", errors={"name": say("contact_duplicate")})
                 return
-            await ack()
+            await ack()  # saved, or removed meanwhile: the Home tab shows which
             page, search = _position(back_to)
             await publish_home(
                 services, client, team_id, user_id, contacts_page=page, contacts_search=search
@@ -211,9 +220,10 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         value = str(action.get("value", ""))
         team_id, user_id = context.team_id or "", body["user"]["id"]
         # Scoped to the presser: nobody can open someone else's contact.
+        contact_id = _row_id(value)
         contact = (
-            await services.directory.contact(team_id, user_id, int(value))
-            if value.isdigit()
+            await services.directory.contact(team_id, user_id, contact_id)
+            if contact_id is not None
             else None
         )
         if contact is None:
@@ -267,12 +277,13 @@ def register_tie_buttons(app: AsyncApp, services: Services) -> None:
         await ack()
         contact_part, _, request_part = str(action.get("value", "")).partition(":")
         team_id, user_id = context.team_id or "", body["user"]["id"]
-        if not (contact_part.isdigit() and request_part.isdigit()):
+        contact_id, request_id = _row_id(contact_part), _row_id(request_part)
+        if contact_id is None or request_id is None:
             return
         await services.directory.confirm_tie(
-            team_id, user_id, int(contact_part), action["action_id"] == "intro_tie_yes"
+            team_id, user_id, contact_id, action["action_id"] == "intro_tie_yes"
         )
-        request = await services.workflow.get(team_id, int(request_part))
+        request = await services.workflow.get(team_id, request_id)
         container = body.get("container") or {}
         if request is None or request.connector_id != user_id or not container.get("message_ts"):
             return

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -326,10 +327,10 @@ class Directory:
 
     async def update_contact(
         self, team_id: str, owner_id: str, contact_id: int, entry: ContactInput
-    ) -> bool:
-        """Edit the owner's contact in place. A blank email keeps the one on file (it is only a
-        hash, so it cannot be shown back). False when that would make it a duplicate of another
-        of theirs, or it is gone."""
+    ) -> Literal["updated", "duplicate", "gone"]:
+        """Edit the owner's contact in place: "updated", "duplicate" (it would become another
+        of theirs) or "gone" (removed meanwhile, or not theirs). A blank email keeps the one on
+        file (it is only a hash, so it cannot be shown back)."""
         async with self._sessions.begin() as session:
             contact = await session.scalar(
                 select(Contact).where(
@@ -339,7 +340,7 @@ class Directory:
                 )
             )
             if contact is None:
-                return False
+                return "gone"
             values = self._values(entry)
             if entry.email.strip():
                 identity = self._identity(entry)
@@ -356,12 +357,12 @@ class Directory:
                 )
             )
             if clash is not None:
-                return False
+                return "duplicate"
             for name, value in values.items():
                 setattr(contact, name, value)
             contact.identity_key = identity
             contact.updated_at = contact.confirmed_at = self._clock.now()
-            return True
+            return "updated"
 
     async def delete_all_contacts(self, team_id: str, owner_id: str) -> int:
         async with self._sessions.begin() as session:

@@ -304,10 +304,19 @@ async def test_removing_keeps_the_page_and_delete_all_empties_the_list(stack: Lo
     home = await _press(stack, OTHER, home, "intro_contact_delete")
     assert _contact_names(home) == ["Person11 Smith"]  # still on page 2
 
+    # A forged value (digits int() refuses, an id past the database's integers) does nothing.
+    for forged in ("²", "9" * 30):
+        home = await _on_home(stack, OTHER, "intro_contact_delete", forged)
+        assert _contact_names(home) == ["Person11 Smith"]
+    home = await _on_home(stack, OTHER, "intro_contacts_next", "9" * 30 + ":")
+    assert _contact_names(home)[0] == "Person00 Smith"
+
     delete_all = button(home, "intro_contacts_delete_all")
     assert delete_all["style"] == "danger" and "Delete all 11?" in json.dumps(delete_all["confirm"])
     home = await _on_home(stack, OTHER, "intro_contacts_delete_all", "")
     assert "Deleted the 11 people on your list" in _text(home)
+    home = await _on_home(stack, OTHER, "intro_contacts_delete_all", "")  # pressed twice
+    assert "Your list is already empty." in _text(home)
     assert (await directory.contacts_of(TEAM, OTHER))[1] == 0
     assert (await directory.contacts_of(TEAM, SECOND))[1] == 1  # nobody else's
 
@@ -366,6 +375,14 @@ async def test_edit_opens_the_contact_prefilled_and_saves_in_place(stack: LocalS
         stack, modal, {"name": "Ann Lee", "company": "Initech", "closeness": "close"}, user=OTHER
     )
     assert "already has this name" in json.loads(body)["errors"]["name"]
+    # Removed meanwhile (say, from another device): saving closes the form, nothing comes back.
+    await directory.delete_contact(TEAM, OTHER, int(john))
+    status, body = await submit(
+        stack, modal, {"name": "John Roe", "company": "Initech", "closeness": "close"}, user=OTHER
+    )
+    assert (status, body) == (200, "")
+    await stack.until(lambda: "John Roe" not in _text(stack.fake.home_views[OTHER]), "republished")
+    assert (await directory.contacts_of(TEAM, OTHER, search="John"))[1] == 0
     # Nobody can open someone else's contact.
     await _home(stack, SECOND)
     opened = stack.fake.count("views.open")

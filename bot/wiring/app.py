@@ -243,7 +243,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
 
 
 def migrate(settings: Settings) -> None:
-    upgrade_to_head(settings.DATABASE_URL)
+    upgrade_to_head(settings.DATABASE_URL, settings.contact_hash_key)
 
 
 def create_app(services: Services) -> AsyncApp:

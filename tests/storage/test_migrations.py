@@ -11,7 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from bot.intro.privacy import email_fingerprint
-from bot.wiring.settings import SettingsError
+from bot.wiring.app import migrate
+from bot.wiring.settings import SettingsError, load_settings
 from storage.db import create_engine_for, sync_url
 from storage.migrate import alembic_config
 from storage.models import Base
@@ -152,3 +153,22 @@ def test_0007_without_a_key_stops_with_one_line_when_emails_are_on_file(tmp_path
     _contacts_before_0007(url)
     with pytest.raises(SettingsError, match="^INTROBOT_HASH_KEY is not set"):
         command.upgrade(alembic_config(url), "head")
+
+
+def test_0007_uses_the_key_the_app_runs_with(tmp_path: Path) -> None:
+    """introbot's own migrate passes its key, even one given only as an override."""
+    url = f"sqlite:///{tmp_path / 'before-0007.db'}"
+    _contacts_before_0007(url)
+    settings = load_settings(DATABASE_URL=url, SLACK_SIGNING_SECRET="only-an-override")
+    migrate(settings)
+    key = settings.contact_hash_key
+    assert key is not None
+    engine = create_engine(sync_url(url))
+    with engine.connect() as connection:
+        hashes = connection.execute(text("SELECT email_hash FROM contacts ORDER BY id")).scalars()
+        assert list(hashes) == [
+            email_fingerprint(key, "jane.doe@acme.com"),
+            "",
+            email_fingerprint(key, "ann@example.nl"),
+        ]
+    engine.dispose()

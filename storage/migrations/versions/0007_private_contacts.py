@@ -16,7 +16,7 @@ Create Date: 2026-11-30 14:40:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 
@@ -31,7 +31,10 @@ CHUNK = 5000
 def _hash_key() -> bytes:
     from bot.wiring.settings import SettingsError, load_settings
 
-    key = load_settings().contact_hash_key
+    # The app passes its own key (bot.wiring.app.migrate); `alembic upgrade` alone reads it
+    # from the environment as the app would.
+    given: bytes | None = context.config.attributes.get("contact_hash_key")
+    key = given if given is not None else load_settings().contact_hash_key
     if key is None:
         raise SettingsError(
             "INTROBOT_HASH_KEY is not set: contacts' emails must be hashed by migration 0007;"

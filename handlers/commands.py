@@ -80,6 +80,18 @@ def register(app: AsyncApp, services: Services) -> None:
                 )
             )
             return
+        if command.verb == "forget":
+            if command.name != "me":
+                await ack(text=messages.command_reply("forget_usage"))
+                return
+            await ack()
+            forgotten = await services.directory.forget_person(team_id, user_id)
+            await services.workflow.erase_words_of(team_id, user_id)
+            await respond(
+                text=messages.command_reply("forgotten", rows=forgotten),
+                response_type="ephemeral",
+            )
+            return
         if command.verb == "stats":
             await ack()
             async with services.work_slot():

@@ -1,4 +1,5 @@
-"""Events: the App Home tab; the app uninstalled or its tokens revoked."""
+"""Events: the App Home tab; the app uninstalled or its tokens revoked; teammates Slack
+deactivates."""
 
 from __future__ import annotations
 
@@ -42,3 +43,21 @@ def register(app: AsyncApp, services: Services) -> None:
             bool(context.is_enterprise_install),
             reason,
         )
+
+    register_user_change(app, services)
+
+
+def register_user_change(app: AsyncApp, services: Services) -> None:
+    @app.event("user_change")
+    @services.tracked
+    async def user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A deactivated teammate is out of suggestions at once, and their contacts go after
+        INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again."""
+        user = event.get("user") or {}
+        user_id = str(user.get("id") or "")
+        team_id = context.team_id or str(user.get("team_id") or "")
+        if not user_id or not team_id:
+            return
+        await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
+        if user.get("deleted") and not services.settings.uninstall_retention:
+            await services.directory.purge_departed(services.settings.uninstall_retention)

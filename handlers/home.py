@@ -21,8 +21,25 @@ def _count(text: str) -> int | None:
     return int(text) if str(text).strip().isdigit() else None
 
 
+def _row_id(text: str) -> int | None:
+    """An id or page number from a button's value: ASCII digits only (str.isdigit accepts "²",
+    which int() refuses), and small enough for the database."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
+
+
+def _position(text: str) -> tuple[int, str]:
+    """A Home tab position, "<page>:<search>" (a paging button's value, the view's metadata)."""
+    page, _, search = str(text or "").partition(":")
+    return _row_id(page) or 0, search
+
+
+def _home_position(body: dict[str, Any]) -> tuple[int, str]:
+    return _position((body.get("view") or {}).get("private_metadata") or "")
+
+
 def register(app: AsyncApp, services: Services) -> None:
     register_tie_buttons(app, services)
+    register_contact_list(app, services)
 
     @app.action("intro_contact_add")
     @services.opens_modal
@@ -57,10 +74,14 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         value = str(action.get("value", ""))
         team_id, user_id = context.team_id or "", body["user"]["id"]
-        if value.isdigit():
+        contact_id = _row_id(value)
+        if contact_id is not None:
             # Scoped to the presser: nobody can remove someone else's contact.
-            await services.directory.delete_contact(team_id, user_id, int(value))
-        await publish_home(services, client, team_id, user_id)
+            await services.directory.delete_contact(team_id, user_id, contact_id)
+        page, search = _home_position(body)
+        await publish_home(
+            services, client, team_id, user_id, contacts_page=page, contacts_search=search
+        )
 
     @app.view("intro_contact_modal")
     @services.tracked
@@ -71,6 +92,8 @@ def register(app: AsyncApp, services: Services) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
+        # An edit carries "<contact id>:<page>:<search>"; adding someone carries nothing.
+        editing, _, back_to = str(view.get("private_metadata") or "").partition(":")
         values = submitted_values(view)
         name = str(values.get("name") or "").strip()
         if not name:
@@ -85,21 +108,30 @@ def register(app: AsyncApp, services: Services) -> None:
         if not review.ok:
             await ack(response_action="errors", errors=review.errors)
             return
-        await ack()
         since = values.get("since")
         team_id, user_id = context.team_id or "", body["user"]["id"]
-        await services.directory.add_contact(
-            team_id,
-            user_id,
-            ContactInput(
-                name=name,
-                company=str(values.get("company") or ""),
-                title=str(values.get("title") or ""),
-                email=str(values.get("email") or ""),
-                closeness=str(values.get("closeness") or "know_well"),
-                since=date.fromisoformat(since) if since else None,
-            ),
+        entry = ContactInput(
+            name=name,
+            company=str(values.get("company") or ""),
+            title=str(values.get("title") or ""),
+            email=str(values.get("email") or ""),
+            closeness=str(values.get("closeness") or "know_well"),
+            since=date.fromisoformat(since) if since else None,
         )
+        contact_id = _row_id(editing)
+        if contact_id is not None:
+            saved = await services.directory.update_contact(team_id, user_id, contact_id, entry)
+            if saved == "duplicate":
+                await ack(response_action="errors", errors={"name": say("contact_duplicate")})
+                return
+            await ack()  # saved, or removed meanwhile: the Home tab shows which
+            page, search = _position(back_to)
+            await publish_home(
+                services, client, team_id, user_id, contacts_page=page, contacts_search=search
+            )
+            return
+        await ack()
+        await services.directory.add_contact(team_id, user_id, entry)
         await publish_home(services, client, team_id, user_id)
 
     @app.view("intro_pacing_modal")
@@ -133,6 +165,104 @@ def register(app: AsyncApp, services: Services) -> None:
         await publish_home(services, client, team_id, user_id)
 
 
+def register_contact_list(app: AsyncApp, services: Services) -> None:
+    """The Home tab's list of people I know: search, pages, edit, delete all, sharing."""
+
+    @app.action("intro_contact_search")
+    @services.tracked
+    async def contact_search(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await publish_home(
+            services,
+            client,
+            context.team_id or "",
+            body["user"]["id"],
+            contacts_search=str(action.get("value") or ""),
+        )
+
+    @app.action(re.compile(r"^intro_contacts_(next|previous)$"))
+    @services.tracked
+    async def contact_pages(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        page, search = _position(str(action.get("value") or ""))
+        await publish_home(
+            services,
+            client,
+            context.team_id or "",
+            body["user"]["id"],
+            contacts_page=page,
+            contacts_search=search,
+        )
+
+    @app.action("intro_contact_edit")
+    @services.opens_modal
+    async def contact_edit(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        await ack()
+        value = str(action.get("value", ""))
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        # Scoped to the presser: nobody can open someone else's contact.
+        contact_id = _row_id(value)
+        contact = (
+            await services.directory.contact(team_id, user_id, contact_id)
+            if contact_id is not None
+            else None
+        )
+        if contact is None:
+            await publish_home(services, client, team_id, user_id)
+            return
+        page, search = _home_position(body)
+        modal = messages.contact_modal(contact, back_to=f"{page}:{search}")
+        await open_view(client, body["trigger_id"], modal, logger)
+
+    @app.action("intro_contacts_delete_all")
+    @services.tracked
+    async def contacts_delete_all(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        deleted = await services.directory.delete_all_contacts(team_id, user_id)
+        notice = messages.command_reply("contacts_deleted", rows=deleted)
+        await publish_home(services, client, team_id, user_id, notice=notice)
+
+    @app.action("intro_share_details")
+    @services.tracked
+    async def share_details(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        team_id, user_id = context.team_id or "", body["user"]["id"]
+        share = action.get("value") == "on"
+        await services.directory.set_share_tie_details(team_id, user_id, share)
+        page, search = _home_position(body)
+        await publish_home(
+            services, client, team_id, user_id, contacts_page=page, contacts_search=search
+        )
+
+
 def register_tie_buttons(app: AsyncApp, services: Services) -> None:
     @app.action(re.compile(r"^intro_tie_(yes|no)$"))
     @services.tracked
@@ -147,12 +277,13 @@ def register_tie_buttons(app: AsyncApp, services: Services) -> None:
         await ack()
         contact_part, _, request_part = str(action.get("value", "")).partition(":")
         team_id, user_id = context.team_id or "", body["user"]["id"]
-        if not (contact_part.isdigit() and request_part.isdigit()):
+        contact_id, request_id = _row_id(contact_part), _row_id(request_part)
+        if contact_id is None or request_id is None:
             return
         await services.directory.confirm_tie(
-            team_id, user_id, int(contact_part), action["action_id"] == "intro_tie_yes"
+            team_id, user_id, contact_id, action["action_id"] == "intro_tie_yes"
         )
-        request = await services.workflow.get(team_id, int(request_part))
+        request = await services.workflow.get(team_id, request_id)
         container = body.get("container") or {}
         if request is None or request.connector_id != user_id or not container.get("message_ts"):
             return

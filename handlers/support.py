@@ -152,21 +152,24 @@ async def publish_home(
     team_id: str,
     user_id: str,
     notice: str | None = None,
+    contacts_page: int = 0,
+    contacts_search: str = "",
 ) -> None:
     workflow = services.workflow
-    mine, waiting, (contacts, contacts_total), report = await asyncio.gather(
+    mine, waiting, contact_page, prefs, report = await asyncio.gather(
         workflow.requests_by(team_id, user_id),
         workflow.waiting_on(team_id, user_id),
-        services.directory.contacts_of(team_id, user_id),
+        services.directory.contact_page(team_id, user_id, contacts_page, contacts_search),
+        services.directory.prefs(team_id, user_id),
         services.attribution.report(team_id, user_id),
     )
     view = messages.home_view(
         mine,
         waiting,
-        first_time=not mine and not waiting and not contacts_total,
+        first_time=not mine and not waiting and not contact_page.total,
         notice_text=notice,
-        contacts=contacts,
-        contacts_total=contacts_total,
+        contact_page=contact_page,
+        share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
     )
     await client.views_publish(user_id=user_id, view=view)

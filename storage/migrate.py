@@ -18,5 +18,10 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_to_head(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade_to_head(database_url: str, contact_hash_key: bytes | None = None) -> None:
+    """`contact_hash_key`: the key the running app hashes contacts' emails with, for the
+    migrations that rewrite them (0007); without it they read it from the environment."""
+    config = alembic_config(database_url)
+    if contact_hash_key is not None:
+        config.attributes["contact_hash_key"] = contact_hash_key
+    command.upgrade(config, "head")

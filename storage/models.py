@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -194,14 +195,17 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[str] = mapped_column(String(32))
-    identity_key: Mapped[str] = mapped_column(String(400))  # email, else name|company
+    # "email:<keyed hash>" when an email was given, else name|company: re-imports update in place.
+    identity_key: Mapped[str] = mapped_column(String(400))
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200))
     surname_key: Mapped[str] = mapped_column(String(100))
     company: Mapped[str] = mapped_column(String(200), default="")
     company_key: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str] = mapped_column(String(254), default="")
+    # A third party's email is kept only as an HMAC (bot.intro.privacy): enough to recognise the
+    # same person on a re-import, useless to anyone reading the database without the key.
+    email_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     closeness: Mapped[str] = mapped_column(String(32), default="met_once")
     since: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(16), default="manual")
@@ -229,6 +233,21 @@ class ConnectorPrefs(Base):
     max_per_30_days: Mapped[int | None] = mapped_column(Integer)
     snoozed_until: Mapped[date | None] = mapped_column(Date)
     blocked_companies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Whether teammates' suggestions show how well and since when this person knows the target.
+    share_tie_details: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
+
+
+class DepartedUser(Base):
+    """A teammate Slack reports deactivated: out of suggestions at once, contacts deleted once
+    INTROBOT_UNINSTALL_RETENTION has passed (unless they come back first)."""
+
+    __tablename__ = "departed_users"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    departed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class WorkspaceSettings(Base):

@@ -22,6 +22,7 @@ async def sweep_until_idle(services: Services) -> int:
         await services.dispatcher.resume_when_token_works()
         if services.workspaces is not None:
             await services.workspaces.forget_uninstalled(services.settings.uninstall_retention)
+        await services.directory.purge_departed(services.settings.uninstall_retention)
     except Exception:  # noqa: BLE001 - the next tick tries again
         logger.exception("sweep failed")
     return total

@@ -22,8 +22,8 @@ _PACING_MODES = ("strict", "gentle")
 
 @dataclass(frozen=True)
 class Command:
-    # request, help, know, owner, pacing, stats, export; or "usage": a sub-command that was
-    # mistyped or used wrongly, named in `meant`.
+    # request, help, know, forget, owner, pacing, stats, export; or "usage": a sub-command
+    # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
     company: str = ""
@@ -68,6 +68,10 @@ def parse_command(text: str) -> Command:
         parts = re.split(r"\s+(?:at|@)\s+", rest, maxsplit=1)
         name, company = (parts + [""])[:2]
         return Command("know", name=unescape(name).strip(), company=unescape(company).strip())
+    if word == "forget":
+        if rest.lower() in ("me", ""):
+            return Command("forget", name=rest.lower())
+        return Command("usage", meant="forget")
     if word == "pacing":
         if rest.lower() in _PACING_MODES:
             return Command("pacing", name=rest.lower())

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,11 +28,13 @@ from bot.intro.matching import (
     surname_key,
     surname_keys,
 )
+from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
     Contact,
+    DepartedUser,
     IntroRequest,
     WorkspaceSettings,
 )
@@ -40,6 +43,8 @@ CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure"
 STALE_TIE = timedelta(days=365)
 IMPORT_BATCH = 1000
 IDENTITY_LENGTH = Contact.__table__.c.identity_key.type.length  # type: ignore[attr-defined]
+CONTACTS_PAGE = 10  # two blocks each on the Home tab, within Slack's 100 per view
+SEARCH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,28 @@ class Suggestion:
     intros_made: int
     contact_name: str
     contact_company: str
+    # The connector chose to let teammates see how well and since when they know the person;
+    # otherwise a suggestion shows only who and in what order.
+    shares_details: bool = False
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of a person's own list, as their Home tab shows it."""
+
+    contacts: list[Contact]
+    matching: int  # how many match the search (all of them, without one)
+    total: int  # how many they have
+    page: int  # from 0
+    search: str = ""
+
+    @property
+    def first_shown(self) -> int:
+        return self.page * CONTACTS_PAGE + 1 if self.contacts else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.page * CONTACTS_PAGE + len(self.contacts)
 
 
 @dataclass(frozen=True)
@@ -90,8 +117,11 @@ class AskReview:
     account_owner: str | None = None  # approves first, unless already part of the ask
 
 
-def _identity(entry: ContactInput) -> str:
-    identity = entry.email.strip().lower() or f"{name_key(entry.name)}|{company_key(entry.company)}"
+def _identity(entry: ContactInput, hash_key: bytes | None = None) -> str:
+    email = entry.email.strip().lower()
+    if email and hash_key is not None:
+        return HASH_PREFIX + email_fingerprint(hash_key, email)
+    identity = f"{name_key(entry.name)}|{company_key(entry.company)}"
     if len(identity) <= IDENTITY_LENGTH:
         return identity
     # Folding can lengthen a name (ligatures, compatibility characters): a digest stays the same
@@ -100,9 +130,19 @@ def _identity(entry: ContactInput) -> str:
 
 
 class Directory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        hash_key: bytes | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        # Emails are kept only as an HMAC with this key; with no key, not kept at all.
+        self._hash_key = hash_key
+
+    def _identity(self, entry: ContactInput) -> str:
+        return _identity(entry, self._hash_key)
 
     # --- contacts ----------------------------------------------------------------------
 
@@ -115,7 +155,11 @@ class Directory:
             "company": entry.company.strip()[:200],
             "company_key": company_key(entry.company)[:200],
             "title": entry.title.strip()[:200],
-            "email": entry.email.strip().lower()[:254],
+            "email_hash": (
+                email_fingerprint(self._hash_key, entry.email)
+                if entry.email.strip() and self._hash_key is not None
+                else ""
+            ),
             "closeness": entry.closeness,
             "since": entry.since,
         }
@@ -130,7 +174,7 @@ class Directory:
                 select(Contact).where(
                     Contact.team_id == team_id,
                     Contact.owner_id == owner_id,
-                    Contact.identity_key == _identity(entry),
+                    Contact.identity_key == self._identity(entry),
                 )
             )
             if existing is not None:
@@ -142,7 +186,7 @@ class Directory:
             contact = Contact(
                 team_id=team_id,
                 owner_id=owner_id,
-                identity_key=_identity(entry),
+                identity_key=self._identity(entry),
                 source=source,
                 confirmed_at=now,
                 created_at=now,
@@ -192,7 +236,7 @@ class Directory:
                     email=connection.email,
                     since=connection.connected_on,
                 )
-                identity = _identity(entry)
+                identity = self._identity(entry)
                 if identity in seen:
                     report.skipped.append((0, f"{connection.name}: listed twice"))
                     continue
@@ -242,10 +286,17 @@ class Directory:
         return report
 
     async def contacts_of(
-        self, team_id: str, owner_id: str, limit: int = 10, offset: int = 0
+        self, team_id: str, owner_id: str, limit: int = 10, offset: int = 0, search: str = ""
     ) -> tuple[list[Contact], int]:
+        """One page of the owner's contacts (those matching `search`, folded like names and
+        companies are), and how many match in all."""
         async with self._sessions() as session:
             mine = (Contact.team_id == team_id) & (Contact.owner_id == owner_id)
+            if search.strip():
+                mine = mine & or_(
+                    Contact.name_key.contains(name_key(search), autoescape=True),
+                    Contact.company_key.contains(company_key(search) or "\0", autoescape=True),
+                )
             total = await session.scalar(select(func.count()).select_from(Contact).where(mine))
             rows = await session.scalars(
                 select(Contact)
@@ -255,6 +306,137 @@ class Directory:
                 .offset(offset)
             )
             return list(rows), int(total or 0)
+
+    async def contact_page(
+        self, team_id: str, owner_id: str, page: int = 0, search: str = ""
+    ) -> ContactPage:
+        """A Home tab page of the owner's contacts; a page past the end shows the last one."""
+        page = max(0, page)
+        search = search.strip()[:SEARCH_MAX]
+        total = (await self.contacts_of(team_id, owner_id, limit=0))[1]
+        while True:
+            contacts, matching = await self.contacts_of(
+                team_id, owner_id, limit=CONTACTS_PAGE, offset=page * CONTACTS_PAGE, search=search
+            )
+            if contacts or page == 0:
+                return ContactPage(contacts, matching, total, page, search)
+            page = max(0, (matching - 1) // CONTACTS_PAGE)
+
+    async def contact(self, team_id: str, owner_id: str, contact_id: int) -> Contact | None:
+        """The owner's own contact; None for anyone else's."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Contact).where(
+                    Contact.id == contact_id,
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                )
+            )
+
+    async def update_contact(
+        self, team_id: str, owner_id: str, contact_id: int, entry: ContactInput
+    ) -> Literal["updated", "duplicate", "gone"]:
+        """Edit the owner's contact in place: "updated", "duplicate" (it would become another
+        of theirs) or "gone" (removed meanwhile, or not theirs). A blank email keeps the one on
+        file (it is only a hash, so it cannot be shown back)."""
+        async with self._sessions.begin() as session:
+            contact = await session.scalar(
+                select(Contact).where(
+                    Contact.id == contact_id,
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                )
+            )
+            if contact is None:
+                return "gone"
+            values = self._values(entry)
+            if entry.email.strip():
+                identity = self._identity(entry)
+            elif contact.identity_key.startswith(HASH_PREFIX):
+                identity, values["email_hash"] = contact.identity_key, contact.email_hash
+            else:
+                identity = self._identity(entry)
+            clash = await session.scalar(
+                select(Contact.id).where(
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                    Contact.identity_key == identity,
+                    Contact.id != contact_id,
+                )
+            )
+            if clash is not None:
+                return "duplicate"
+            for name, value in values.items():
+                setattr(contact, name, value)
+            contact.identity_key = identity
+            contact.updated_at = contact.confirmed_at = self._clock.now()
+            return "updated"
+
+    async def delete_all_contacts(self, team_id: str, owner_id: str) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == owner_id)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def forget_person(self, team_id: str, user_id: str) -> int:
+        """`/intro forget me`: their contacts and their settings (pacing, sharing, accounts
+        routed to them). Returns how many contacts went."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
+            )
+            await session.execute(
+                delete(ConnectorPrefs).where(
+                    ConnectorPrefs.team_id == team_id, ConnectorPrefs.user_id == user_id
+                )
+            )
+            await session.execute(
+                delete(AccountOwner).where(
+                    AccountOwner.team_id == team_id, AccountOwner.owner_id == user_id
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- teammates who left ----------------------------------------------------------------
+
+    async def mark_departed(self, team_id: str, user_id: str, departed: bool) -> None:
+        """Slack deactivated (or brought back) a teammate: out of (or back in) suggestions."""
+        async with self._sessions.begin() as session:
+            if not departed:
+                await session.execute(
+                    delete(DepartedUser).where(
+                        DepartedUser.team_id == team_id, DepartedUser.user_id == user_id
+                    )
+                )
+            elif await session.get(DepartedUser, (team_id, user_id)) is None:
+                session.add(
+                    DepartedUser(team_id=team_id, user_id=user_id, departed_at=self._clock.now())
+                )
+
+    async def purge_departed(self, retention: timedelta) -> int:
+        """Delete the contacts and settings of teammates deactivated more than `retention`
+        ago; returns how many people were purged."""
+        cutoff = self._clock.now() - retention
+        async with self._sessions() as session:
+            gone = list(
+                await session.execute(
+                    select(DepartedUser.team_id, DepartedUser.user_id).where(
+                        DepartedUser.departed_at <= cutoff
+                    )
+                )
+            )
+        for team_id, user_id in gone:
+            await self.forget_person(team_id, user_id)
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    delete(DepartedUser).where(
+                        DepartedUser.team_id == team_id,
+                        DepartedUser.user_id == user_id,
+                        DepartedUser.departed_at <= cutoff,
+                    )
+                )
+        return len(gone)
 
     async def delete_contact(self, team_id: str, owner_id: str, contact_id: int) -> bool:
         """Only the owner can delete their contact."""
@@ -310,7 +492,10 @@ class Directory:
             conditions.append(Contact.company_key == query.company_key)
         if not conditions:
             return []
-        statement = select(Contact).where(Contact.team_id == team_id, or_(*conditions))
+        departed = select(DepartedUser.user_id).where(DepartedUser.team_id == team_id)
+        statement = select(Contact).where(
+            Contact.team_id == team_id, or_(*conditions), Contact.owner_id.not_in(departed)
+        )
         if owner_id is not None:
             statement = statement.where(Contact.owner_id == owner_id)
         async with self._sessions() as session:
@@ -349,6 +534,7 @@ class Directory:
             return []
         loads = await self._open_asks(team_id, list(best))
         made = await self._intros_made(team_id, list(best))
+        sharing = await self._sharing_tie_details(team_id, list(best))
         today = self._clock.now().date()
         suggestions = []
         for user_id, (match, contact) in best.items():
@@ -368,6 +554,7 @@ class Directory:
                     intros_made=made.get(user_id, 0),
                     contact_name=contact.name,
                     contact_company=contact.company,
+                    shares_details=user_id in sharing,
                 )
             )
         suggestions.sort(key=lambda s: (-s.score, s.user_id))
@@ -385,6 +572,22 @@ class Directory:
                 .group_by(IntroRequest.connector_id)
             )
             return {user_id: int(count) for user_id, count in rows}
+
+    async def _sharing_tie_details(self, team_id: str, user_ids: list[str]) -> set[str]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ConnectorPrefs.user_id).where(
+                    ConnectorPrefs.team_id == team_id,
+                    ConnectorPrefs.user_id.in_(user_ids),
+                    ConnectorPrefs.share_tie_details.is_(True),
+                )
+            )
+            return set(rows)
+
+    async def set_share_tie_details(self, team_id: str, user_id: str, share: bool) -> None:
+        prefs = await self.prefs(team_id, user_id)
+        prefs.share_tie_details = share
+        await self.save_prefs(prefs)
 
     async def _intros_made(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
         async with self._sessions() as session:

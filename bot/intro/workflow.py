@@ -33,6 +33,7 @@ from bot.intro.validation import RequestDraft
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
+    DepartedUser,
     IntroRequest,
     MessageKind,
     OutboundMessage,
@@ -432,6 +433,10 @@ class IntroWorkflow:
                     IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
                     IntroRequest.connector_id.not_in([request.connector_id, request.requester_id]),
                     condition,
+                    # Teammates Slack deactivated are no path any more.
+                    IntroRequest.connector_id.not_in(
+                        select(DepartedUser.user_id).where(DepartedUser.team_id == request.team_id)
+                    ),
                 )
                 .group_by(IntroRequest.connector_id)
                 .order_by(func.count().desc(), IntroRequest.connector_id)
@@ -509,6 +514,30 @@ class IntroWorkflow:
         """Slack retries within minutes; a day of event ids is plenty to recognise them."""
         async with self._sessions.begin() as session:
             await session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < moment))
+
+    async def erase_words_of(self, team_id: str, user_id: str) -> int:
+        """`/intro forget me`: the words a person wrote in requests (as requester: why, the
+        note, their name; as connector: a decline's kind word, a suggestion's note) are erased.
+        Statuses, steps and dates stay, so the funnel still counts. Returns the requests
+        touched."""
+        async with self._sessions.begin() as session:
+            asked = await session.execute(
+                update(IntroRequest)
+                .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
+                .values(
+                    reason="",
+                    blurb="",
+                    requester_name="",
+                    source_permalink=None,
+                )
+            )
+            answered = await session.execute(
+                update(IntroRequest)
+                .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
+                .values(decline_reason=None, suggestion_note=None)
+            )
+            touched = asked.rowcount + answered.rowcount  # type: ignore[attr-defined]
+            return int(touched or 0)
 
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with self._sessions() as session:

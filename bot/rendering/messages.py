@@ -15,7 +15,7 @@ from markupsafe import Markup
 from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
-from bot.intro.directory import Suggestion
+from bot.intro.directory import SEARCH_MAX, ContactPage, Suggestion
 from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -274,6 +274,8 @@ def home_view(
     contacts: Sequence[Contact] = (),
     contacts_total: int = 0,
     funnel: Markup | None = None,
+    contact_page: ContactPage | None = None,
+    share_tie_details: bool = False,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -285,8 +287,15 @@ def home_view(
         labels=labels(),
         next_steps=steps,
         notice=notice_text,
-        contacts=contacts,
-        contacts_total=contacts_total,
+        contacts=contact_page.contacts if contact_page else contacts,
+        contacts_total=contact_page.total if contact_page else contacts_total,
+        contacts_matching=contact_page.matching if contact_page else contacts_total,
+        first_shown=contact_page.first_shown if contact_page else min(1, len(contacts)),
+        last_shown=contact_page.last_shown if contact_page else len(contacts),
+        page=contact_page.page if contact_page else 0,
+        search=contact_page.search if contact_page else "",
+        search_max=SEARCH_MAX,
+        share_tie_details=share_tie_details,
         funnel=funnel,
     )
     return view
@@ -349,8 +358,15 @@ def import_message(kind: str, **context: Any) -> Message:
     return _message("import.json.j2", kind=kind, **(defaults | context))
 
 
-def contact_modal() -> dict[str, Any]:
-    view: dict[str, Any] = render_json("contact_modal.json.j2", closeness=labels()["closeness"])
+def contact_modal(contact: Contact | None = None, back_to: str = "") -> dict[str, Any]:
+    """Add someone, or (given a contact) edit them: `back_to` is the Home tab's page and search,
+    so saving returns there."""
+    view: dict[str, Any] = render_json(
+        "contact_modal.json.j2",
+        closeness=labels()["closeness"],
+        c=contact,
+        private_metadata=f"{contact.id}:{back_to}" if contact else "",
+    )
     return view
 
 

@@ -198,6 +198,32 @@ def app_home_opened(user_id: str) -> dict[str, Any]:
     }
 
 
+def user_change(user_id: str, *, deleted: bool) -> dict[str, Any]:
+    """Slack's event when a member's profile or status changes, deactivation included."""
+    return {
+        "token": "unused",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0INTROBOT",
+        "type": "event_callback",
+        "event_id": f"Ev{user_id}{int(time.time() * 1e6)}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "user_change",
+            "user": {
+                "id": user_id,
+                "team_id": TEAM_ID,
+                "name": user_id.lower(),
+                "deleted": deleted,
+                "is_bot": False,
+                "profile": {"real_name": user_id},
+            },
+            "cache_ts": int(time.time()),
+            "event_ts": f"{time.time():.6f}",
+        },
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+    }
+
+
 @dataclass
 class SlackSender:
     """Posts payloads to the bot's endpoint, signed with the signing secret."""

@@ -248,7 +248,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
-    directory = Directory(sessions, clock)
+    directory = Directory(sessions, clock, settings.contact_hash_key)
     metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
@@ -294,7 +294,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
 
 
 def migrate(settings: Settings) -> None:
-    upgrade_to_head(settings.DATABASE_URL)
+    upgrade_to_head(settings.DATABASE_URL, settings.contact_hash_key)
 
 
 def create_app(services: Services) -> AsyncApp:

@@ -23,7 +23,16 @@ NOT_READ = {
 }
 # migrate and demo read only these.
 ONLY_READ = {
-    "migrate": ("DATABASE_URL", "INTROBOT_DB_WAIT", "INTROBOT_LOG_LEVEL", "INTROBOT_LOG_FORMAT"),
+    "migrate": (
+        "DATABASE_URL",
+        "INTROBOT_DB_WAIT",
+        "INTROBOT_LOG_LEVEL",
+        "INTROBOT_LOG_FORMAT",
+        # Migration 0009 hashes contacts' emails with the key the app runs with.
+        "INTROBOT_HASH_KEY",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_SECRET",
+    ),
     "demo": (),
     "manifest": (),
 }

@@ -20,4 +20,6 @@ BOT_EVENTS: tuple[str, ...] = (
     "file_shared",
     "app_uninstalled",
     "tokens_revoked",
+    # A teammate deactivated: out of suggestions, their contacts deleted after the retention.
+    "user_change",
 )

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.intro.cadence import Cadence, WorkingHours
 from bot.intro.durations import parse_duration
+from bot.intro.privacy import derive_hash_key
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     # Where "Add to Slack" sends the installer; only tests point it elsewhere.
     SLACK_AUTHORIZE_URL: str = DEFAULT_SLACK_AUTHORIZE_URL
     INTROBOT_UNINSTALL_RETENTION: str = "30d"
+    INTROBOT_HASH_KEY: str | None = None
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -136,6 +138,13 @@ class Settings(BaseSettings):
     def _log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("INTROBOT_HASH_KEY")
+    @classmethod
+    def _hash_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) < 16:
+            raise ValueError("must be a secret of at least 16 characters")
+        return value
+
     @field_validator("INTROBOT_WORKING_HOURS")
     @classmethod
     def _working_hours(cls, value: str) -> str:
@@ -194,6 +203,16 @@ class Settings(BaseSettings):
             )
         self.require("SLACK_SIGNING_SECRET")
 
+    @cached_property
+    def contact_hash_key(self) -> bytes | None:
+        """The key contacts' emails are hashed with: INTROBOT_HASH_KEY, else one derived from
+        the signing secret (or the OAuth client secret), so no new setting is needed; None when
+        none is set, and then emails are not kept at all (bot.intro.privacy)."""
+        if self.INTROBOT_HASH_KEY:
+            return self.INTROBOT_HASH_KEY.encode()
+        secret = self.SLACK_SIGNING_SECRET or getattr(self, "SLACK_CLIENT_SECRET", None)
+        return derive_hash_key(secret) if secret else None
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -233,7 +252,11 @@ DESCRIPTIONS = {
     "SLACK_CLIENT_SECRET": "the app's Client Secret, with SLACK_CLIENT_ID",
     "SLACK_AUTHORIZE_URL": "where Add to Slack sends the installer",
     "SLACK_FILES_URL": "where shared files are downloaded from, with the bot token",
-    "INTROBOT_UNINSTALL_RETENTION": "how long an uninstalled workspace's data is kept (0: none)",
+    "INTROBOT_UNINSTALL_RETENTION": (
+        "how long an uninstalled workspace's data, or a deactivated teammate's contacts, "
+        "are kept (0: none)"
+    ),
+    "INTROBOT_HASH_KEY": "the key contacts' emails are hashed with (default: from a Slack secret)",
 }
 
 

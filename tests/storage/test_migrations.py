@@ -8,8 +8,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
+from bot.intro.privacy import email_fingerprint
+from bot.wiring.app import migrate
+from bot.wiring.settings import SettingsError, load_settings
 from storage.db import create_engine_for, sync_url
 from storage.migrate import alembic_config
 from storage.models import Base
@@ -138,4 +141,80 @@ def test_migrated_tables_are_what_slack_sdks_stores_define(database_url: str) ->
             )
             assert compare_metadata(context, metadata) == []
         assert names <= set(Base.metadata.tables)
+
+    engine.dispose()
+
+
+def _contacts_before_0009(url: str) -> None:
+    command.upgrade(alembic_config(url), "0008")
+    engine = create_engine(sync_url(url))
+    rows = [
+        (1, "jane.doe@acme.com", "jane.doe@acme.com", "Jane Doe"),
+        (2, "", "bob smith|initech", "Bob Smith"),
+        (3, "ann@example.nl", "ann lee|philips", "Ann Lee"),  # emailed, keyed by name (by hand)
+    ]
+    with engine.begin() as connection:
+        for row_id, email, identity, name in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, team_id, owner_id, identity_key, name, name_key,"
+                    " surname_key, company, company_key, title, email, closeness, source,"
+                    " created_at, updated_at) VALUES (:id, 'T1', 'U1', :identity, :name, '', '',"
+                    " '', '', '', :email, 'know_well', 'linkedin', '2026-01-01', '2026-01-01')"
+                ),
+                {"id": row_id, "identity": identity, "name": name, "email": email},
+            )
+    engine.dispose()
+
+
+def test_0009_keeps_emails_only_as_a_keyed_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'before-0009.db'}"
+    _contacts_before_0009(url)
+    monkeypatch.setenv("INTROBOT_HASH_KEY", "a-long-random-secret-value")
+    command.upgrade(alembic_config(url), "head")
+    key = b"a-long-random-secret-value"
+    engine = create_engine(sync_url(url))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, identity_key, email_hash FROM contacts ORDER BY id")
+        ).all()
+        columns = {c["name"] for c in inspect(connection).get_columns("contacts")}
+    engine.dispose()
+    assert "email" not in columns
+    jane, ann = (
+        email_fingerprint(key, "jane.doe@acme.com"),
+        email_fingerprint(key, "ann@example.nl"),
+    )
+    assert [tuple(r) for r in rows] == [
+        (1, "email:" + jane, jane),
+        (2, "bob smith|initech", ""),
+        (3, "ann lee|philips", ann),
+    ]
+
+
+def test_0009_without_a_key_stops_with_one_line_when_emails_are_on_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'before-0009.db'}"
+    _contacts_before_0009(url)
+    with pytest.raises(SettingsError, match="^INTROBOT_HASH_KEY is not set"):
+        command.upgrade(alembic_config(url), "head")
+
+
+def test_0009_uses_the_key_the_app_runs_with(tmp_path: Path) -> None:
+    """introbot's own migrate passes its key, even one given only as an override."""
+    url = f"sqlite:///{tmp_path / 'before-0009.db'}"
+    _contacts_before_0009(url)
+    settings = load_settings(DATABASE_URL=url, SLACK_SIGNING_SECRET="only-an-override")
+    migrate(settings)
+    key = settings.contact_hash_key
+    assert key is not None
+    engine = create_engine(sync_url(url))
+    with engine.connect() as connection:
+        hashes = connection.execute(text("SELECT email_hash FROM contacts ORDER BY id")).scalars()
+        assert list(hashes) == [
+            email_fingerprint(key, "jane.doe@acme.com"),
+            "",
+            email_fingerprint(key, "ann@example.nl"),
+        ]
     engine.dispose()

@@ -17,6 +17,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.intro.directory import CONTACTS_PAGE, SEARCH_MAX, ContactPage
 from bot.intro.states import OPEN_STATUSES, Action, Outcome, Role, Status, allowed_actions
 from bot.intro.validation import BLURB_MAX, REASON_MAX, TARGET_COMPANY_MAX, TARGET_NAME_MAX
 from bot.rendering import messages
@@ -24,8 +25,9 @@ from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
     render_json,
+    trusted_mrkdwn,
 )
-from storage.models import IntroRequest
+from storage.models import Contact, IntroRequest
 
 HOSTILE = '<!channel> & <@U999> "quoted" 🎉 مرحبا'
 HOSTILE_ESCAPED = '&lt;!channel&gt; &amp; &lt;@U999&gt; "quoted" 🎉 مرحبا'
@@ -491,3 +493,36 @@ def test_notes_escape_details_and_keep_mentions() -> None:
     assert messages.note("invalid", detail=HOSTILE) == HOSTILE_ESCAPED
     stale = messages.note("stale", status_label=messages.status_label("intro_made"))
     assert "*Intro made*" in stale
+
+
+def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None:
+    """Everything at once: 15 asks each way, the funnel, and a middle page of a search."""
+    mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, 16)]
+    waiting = [make_request(Status.AWAITING_CONNECTOR, id=100 + i) for i in range(15)]
+    contacts = [
+        Contact(id=n, name=HOSTILE, company=HOSTILE, title=HOSTILE, closeness="close", since=None)
+        for n in range(CONTACTS_PAGE)
+    ]
+    page = ContactPage(contacts, matching=35, total=40, page=1, search=HOSTILE[:SEARCH_MAX])
+    view = messages.home_view(
+        mine,
+        waiting,
+        first_time=True,
+        notice_text="hello",
+        contact_page=page,
+        funnel=trusted_mrkdwn("*Your funnel*"),
+    )
+    assert_valid_view(view)
+    assert len(view["blocks"]) <= 100
+    texts = list(mrkdwn_texts(view["blocks"]))
+    assert any(t.startswith("11–20 of 35 matching") for t in texts)
+    pages = next(b for b in view["blocks"] if b.get("block_id") == "contact_pages")
+    assert [e["action_id"] for e in pages["elements"]] == [
+        "intro_contacts_previous",
+        "intro_contacts_next",
+    ]
+    # What the buttons and the view carry comes back as typed, not escaped for display.
+    assert view["private_metadata"] == f"1:{HOSTILE[:SEARCH_MAX]}"
+    assert pages["elements"][1]["value"] == f"2:{HOSTILE[:SEARCH_MAX]}"
+    search = next(b for b in view["blocks"] if b.get("block_id") == "contact_search")
+    assert search["element"]["initial_value"] == HOSTILE[:SEARCH_MAX]

@@ -13,7 +13,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
     for line in (
         "Imported Connections.csv: 3 added",
         "Teammates who know them, best path first:",
-        "@Carlos Mendes · Met once or twice · since 2021",
+        "1. @Carlos Mendes",
         "what Riya Patel sees",
         "what Carlos Mendes sees",
         "[ Accept ]  [ Decline ]  [ Suggest someone else ]",

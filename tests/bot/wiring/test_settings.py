@@ -5,6 +5,7 @@ tests/conftest.py clears SLACK_*/DATABASE_URL/INTROBOT_* and chdirs to tmp_path 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ MALFORMED = [
     ("INTROBOT_FOLLOW_UP_AFTER", "24"),
     ("INTROBOT_OUTCOME_AFTER", "1w"),
     ("INTROBOT_DELIVERY_LEASE", "0m"),
+    ("INTROBOT_UNINSTALL_RETENTION", "a month"),
+    ("INTROBOT_UNINSTALL_RETENTION", "30"),
+    ("INTROBOT_UNINSTALL_RETENTION", "-1d"),
+    ("INTROBOT_HASH_KEY", "short"),
     ("INTROBOT_WORKING_HOURS", "nine to five"),
     ("INTROBOT_WORKING_HOURS", "17-9"),
     ("SLACK_SIGNING_SECRET", "   "),
@@ -343,14 +348,7 @@ def test_either_mode_serves(overrides: dict[str, str]) -> None:
     assert settings.distributed == ("SLACK_CLIENT_ID" in overrides)
 
 
-@pytest.mark.parametrize(("value", "days"), [("30d", 30), ("0", 0), ("12h", 0.5)])
-def test_uninstall_retention(value: str, days: float) -> None:
-    retention = load_settings(INTROBOT_UNINSTALL_RETENTION=value).uninstall_retention
-    assert retention.total_seconds() == days * 86400
-
-
-def test_uninstall_retention_defaults_to_30_days_and_rejects_junk() -> None:
-    assert load_settings().uninstall_retention.days == 30
+def test_uninstall_retention_rejects_junk() -> None:
     with pytest.raises(SettingsError, match="INTROBOT_UNINSTALL_RETENTION is malformed"):
         load_settings(INTROBOT_UNINSTALL_RETENTION="soon")
 
@@ -363,3 +361,33 @@ def test_the_files_url_defaults_to_slacks_file_host_and_must_be_http() -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(SLACK_FILES_URL="files.slack.com")
     assert_one_line_naming(raised.value, "SLACK_FILES_URL")
+
+
+# --- privacy (issue 10, items 14 and 16) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("0", timedelta(0)),
+        ("0d", timedelta(0)),
+        ("12h", timedelta(hours=12)),
+    ],
+)
+def test_uninstall_retention(value: str, expected: timedelta) -> None:
+    assert load_settings(INTROBOT_UNINSTALL_RETENTION=value).uninstall_retention == expected
+
+
+def test_uninstall_retention_defaults_to_30_days() -> None:
+    assert load_settings().uninstall_retention == timedelta(days=30)
+
+
+def test_the_contact_hash_key_is_set_or_derived_from_the_signing_secret() -> None:
+    assert load_settings().contact_hash_key is None
+    own = load_settings(INTROBOT_HASH_KEY="a-long-random-secret-value")
+    assert own.contact_hash_key == b"a-long-random-secret-value"
+    derived = load_settings(SLACK_SIGNING_SECRET="signing-secret").contact_hash_key
+    assert derived is not None and b"signing-secret" not in derived and len(derived) == 32
+    assert derived == load_settings(SLACK_SIGNING_SECRET="signing-secret").contact_hash_key
+    assert derived != load_settings(SLACK_SIGNING_SECRET="another-secret").contact_hash_key

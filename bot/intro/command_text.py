@@ -15,7 +15,7 @@ from rapidfuzz.distance import Levenshtein
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Sub-commands, and whether each takes words after it.
-SUB_COMMANDS = ("request", "help", "know", "stats", "owner", "pacing", "export")
+SUB_COMMANDS = ("request", "help", "know", "stats", "forget", "owner", "pacing", "export")
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
 
@@ -52,6 +52,7 @@ def _meant(word: str, rest: str) -> str:
         "pacing": rest.lower() in _PACING_MODES,
         "owner": bool(_MENTION.search(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
+        "forget": rest.lower() == "me",
     }
     return verb if shaped.get(verb) else ""
 

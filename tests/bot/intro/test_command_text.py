@@ -52,6 +52,8 @@ def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -
         ("pacing fast", "pacing"),
         ("export csv", "export"),
         ("stats for me", "stats"),
+        ("forgt me", "forget"),
+        ("forget everything", "forget"),
     ],
 )
 def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(

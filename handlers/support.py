@@ -155,14 +155,16 @@ async def publish_home(
     contacts_page: int = 0,
     contacts_search: str = "",
 ) -> None:
-    workflow = services.workflow
-    mine, waiting, contact_page, prefs, report = await asyncio.gather(
-        workflow.requests_by(team_id, user_id),
-        workflow.waiting_on(team_id, user_id),
-        services.directory.contact_page(team_id, user_id, contacts_page, contacts_search),
-        services.directory.prefs(team_id, user_id),
-        services.attribution.report(team_id, user_id),
-    )
+    workflow, directory = services.workflow, services.directory
+    # One session, one connection, for the whole page.
+    async with services.sessions() as session:
+        mine = await workflow.requests_by(team_id, user_id, session=session)
+        waiting = await workflow.waiting_on(team_id, user_id, session=session)
+        contact_page = await directory.contact_page(
+            team_id, user_id, contacts_page, contacts_search, session=session
+        )
+        prefs = await directory.prefs(team_id, user_id, session=session)
+        report = await services.attribution.report(team_id, user_id, session=session)
     view = messages.home_view(
         mine,
         waiting,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -64,3 +66,16 @@ def create_engine_for(url: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def reading(
+    sessions: async_sessionmaker[AsyncSession], session: AsyncSession | None = None
+) -> AsyncIterator[AsyncSession]:
+    """The caller's session when it passes one (a page built from several reads holds one
+    connection, not one per read), else a session of its own."""
+    if session is not None:
+        yield session
+        return
+    async with sessions() as own:
+        yield own

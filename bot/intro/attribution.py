@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.states import Outcome, Status
+from storage.db import reading
 from storage.models import IntroRequest, RequestEvent
 
 STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
@@ -175,7 +176,12 @@ class Attribution:
                     yield row  # type: ignore[misc]  # a Row; its typed-tuple stub disagrees
 
     async def report(
-        self, team_id: str, user_id: str | None = None, *, viewer: str | None = None
+        self,
+        team_id: str,
+        user_id: str | None = None,
+        *,
+        viewer: str | None = None,
+        session: AsyncSession | None = None,
     ) -> Report:
         """The funnel for the workspace, or (with user_id) just one person's asks and intros.
 
@@ -198,7 +204,7 @@ class Attribution:
         )
         report = Report(Funnel(), {}, {}, [])
         thanked: Counter[str] = Counter()
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             dialect = session.get_bind().dialect.name
             for side, person, *counts, with_outcome in await session.execute(_stage_counts(base)):
                 funnel = Funnel(counts=dict(zip(STAGES, counts, strict=True)))

@@ -30,6 +30,7 @@ from bot.intro.matching import (
 )
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
+from storage.db import reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -286,11 +287,18 @@ class Directory:
         return report
 
     async def contacts_of(
-        self, team_id: str, owner_id: str, limit: int = 10, offset: int = 0, search: str = ""
+        self,
+        team_id: str,
+        owner_id: str,
+        limit: int = 10,
+        offset: int = 0,
+        search: str = "",
+        *,
+        session: AsyncSession | None = None,
     ) -> tuple[list[Contact], int]:
         """One page of the owner's contacts (those matching `search`, folded like names and
         companies are), and how many match in all."""
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             mine = (Contact.team_id == team_id) & (Contact.owner_id == owner_id)
             if search.strip():
                 mine = mine & or_(
@@ -308,15 +316,26 @@ class Directory:
             return list(rows), int(total or 0)
 
     async def contact_page(
-        self, team_id: str, owner_id: str, page: int = 0, search: str = ""
+        self,
+        team_id: str,
+        owner_id: str,
+        page: int = 0,
+        search: str = "",
+        *,
+        session: AsyncSession | None = None,
     ) -> ContactPage:
         """A Home tab page of the owner's contacts; a page past the end shows the last one."""
         page = max(0, page)
         search = search.strip()[:SEARCH_MAX]
-        total = (await self.contacts_of(team_id, owner_id, limit=0))[1]
+        total = (await self.contacts_of(team_id, owner_id, limit=0, session=session))[1]
         while True:
             contacts, matching = await self.contacts_of(
-                team_id, owner_id, limit=CONTACTS_PAGE, offset=page * CONTACTS_PAGE, search=search
+                team_id,
+                owner_id,
+                limit=CONTACTS_PAGE,
+                offset=page * CONTACTS_PAGE,
+                search=search,
+                session=session,
             )
             if contacts or page == 0:
                 return ContactPage(contacts, matching, total, page, search)
@@ -604,8 +623,10 @@ class Directory:
 
     # --- pacing --------------------------------------------------------------------------
 
-    async def prefs(self, team_id: str, user_id: str) -> ConnectorPrefs:
-        async with self._sessions() as session:
+    async def prefs(
+        self, team_id: str, user_id: str, *, session: AsyncSession | None = None
+    ) -> ConnectorPrefs:
+        async with reading(self._sessions, session) as session:
             found = await session.get(ConnectorPrefs, (team_id, user_id))
             return found or ConnectorPrefs(team_id=team_id, user_id=user_id, blocked_companies=[])
 

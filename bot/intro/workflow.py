@@ -30,6 +30,7 @@ from bot.intro.states import (
 from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.states import TransitionError as TransitionError
 from bot.intro.validation import RequestDraft
+from storage.db import reading
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -547,8 +548,10 @@ class IntroWorkflow:
                 )
             )
 
-    async def requests_by(self, team_id: str, user_id: str, limit: int = 15) -> list[IntroRequest]:
-        async with self._sessions() as session:
+    async def requests_by(
+        self, team_id: str, user_id: str, limit: int = 15, *, session: AsyncSession | None = None
+    ) -> list[IntroRequest]:
+        async with reading(self._sessions, session) as session:
             rows = await session.scalars(
                 select(IntroRequest)
                 .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
@@ -557,8 +560,10 @@ class IntroWorkflow:
             )
             return list(rows)
 
-    async def waiting_on(self, team_id: str, user_id: str, limit: int = 15) -> list[IntroRequest]:
-        async with self._sessions() as session:
+    async def waiting_on(
+        self, team_id: str, user_id: str, limit: int = 15, *, session: AsyncSession | None = None
+    ) -> list[IntroRequest]:
+        async with reading(self._sessions, session) as session:
             rows = await session.scalars(
                 select(IntroRequest)
                 .where(

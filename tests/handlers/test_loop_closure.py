@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.intro.clock import ManualClock
 from bot.intro.states import Action, Status
@@ -251,3 +251,23 @@ async def test_slacks_retry_of_an_event_whose_work_failed_is_acted_on(stack: Loc
     await stack.until(
         lambda: any(c.ok for c in stack.fake.calls_to("views.publish")), "the retry's Home tab"
     )
+
+
+async def test_the_home_tab_is_built_on_one_database_connection(stack: LocalStack) -> None:
+    """Its reads share one session: a burst of Home opens can't take the pool five at a time."""
+    assert stack.slack is not None and stack.services is not None
+    checkouts = 0
+
+    def counted(*_args: object) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    event.listen(stack.services.engine.sync_engine, "checkout", counted)
+    try:
+        await stack.slack.event(payloads.app_home_opened(REQUESTER))
+        await stack.until(lambda: stack.fake.count("views.publish") == 1, "the Home tab")
+        await stack.services.drain()
+    finally:
+        event.remove(stack.services.engine.sync_engine, "checkout", counted)
+    # The Home tab's reads, plus the one that records the event's id for Slack's retries.
+    assert checkouts == 2

@@ -18,7 +18,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "what Carlos Mendes sees",
         "[ Accept ]  [ Decline ]  [ Suggest someone else ]",
         "Connector is checking with the target",
-        "This request already moved on",
+        "That button is out of date",
         "Intro made",
         "held until Riya's working day",
         "[ I followed up ]",

@@ -52,11 +52,14 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
             return None
         raise
     user: dict[str, Any] = response["user"]
+    profile = user.get("profile") or {}
     found = Teammate(
         user_id=user["id"],
         name=display_name(user),
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
+        title=str(profile.get("title") or ""),
+        email=str(profile.get("email") or ""),
     )
     if len(profiles) >= PROFILE_CACHE_SIZE:
         profiles.clear()

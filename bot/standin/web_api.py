@@ -343,6 +343,8 @@ class FakeSlack:
         tz_offset: int = -18000,
         is_admin: bool = False,
         team_id: str | None = None,
+        title: str = "",
+        email: str | None = None,
     ) -> JSON:
         full_name = real_name if real_name is not None else name
         team_id = team_id or self.team_id
@@ -367,8 +369,11 @@ class FakeSlack:
                 "display_name": name,
                 "display_name_normalized": name,
                 "team": team_id,
+                "title": title,
             },
         }
+        if email is not None:  # Slack leaves it out without the users:read.email scope
+            user["profile"]["email"] = email
         self.users[user_id] = user
         return user
 

@@ -106,8 +106,10 @@ _GREETING_CLAUSE = re.compile(
     r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b[^,!:\n]{0,60}[,!:]?\s*",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_HANDLE = re.compile(r"<@\w+(\|[^>]*)?>|(?<![\w.])@[\w.-]+")
+# Anything with an @ inside a word is taken for an email address; an @ starting one, or a
+# Slack mention, for a handle. Generous on purpose: a false match only hides a word.
+_EMAIL = re.compile(r"[^\s<>\"@]+@[^\s<>\"@]+")
+_HANDLE = re.compile(r"<@[^>]*>|@[^\s<>\"@]+")
 
 
 def _requester(request: IntroRequest) -> dict[str, str]:

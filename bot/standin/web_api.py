@@ -372,7 +372,7 @@ class FakeSlack:
                 "title": title,
             },
         }
-        if email is not None:  # Slack leaves it out without the users:read.email scope
+        if email is not None:  # users.info shows it only with the users:read.email scope
             user["profile"]["email"] = email
         self.users[user_id] = user
         return user
@@ -998,7 +998,10 @@ class FakeSlack:
         user = self._visible_user(str(args["user"]))
         if user is None:
             raise _ApiError("user_not_found")
-        return {"user": json.loads(json.dumps(user))}  # deep copy: callers may mutate
+        found: JSON = json.loads(json.dumps(user))  # deep copy: callers may mutate
+        if "users:read.email" not in self.scopes:  # as Slack: no email without the scope
+            found["profile"].pop("email", None)
+        return {"user": found}
 
     def _users_list(self, args: JSON) -> JSON:
         # Slack pages with an opaque cursor; a page holds at most `limit` (default and

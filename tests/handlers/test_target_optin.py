@@ -149,3 +149,12 @@ async def test_mention_my_name_gives_the_requester_a_message_to_send(stack: Loca
     report = await stack.services.attribution.report("T0FAKE")
     assert report.workspace.counts["name_mentioned"] == 1
     assert report.workspace.counts["accepted"] == 0
+
+
+async def test_without_the_email_scope_the_intro_email_goes_without_it(stack: LocalStack) -> None:
+    _profile(stack)
+    stack.fake.scopes.remove("users:read.email")
+    card = await _accepted(stack)
+    email = _copyable(_block(card, "intro_email"))
+    assert f"Riya Patel\n{TITLE}\n\nJane, if now" in email
+    assert EMAIL not in email

@@ -18,6 +18,7 @@ from handlers.support import (
     from_home,
     open_view,
     publish_home,
+    record_closeness,
     refusal_text,
     request_id_from,
     team_of,
@@ -76,6 +77,25 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.dispatcher.deliver(outcome.message_ids)
         if from_home(body):
             await publish_home(services, client, team_id, user_id)
+
+    async def qualify(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The connector's answer to "would they take your call?": kept on the request and
+        in their directory."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        value = str((action.get("selected_option") or {}).get("value", ""))
+        request_id, _, answer = value.partition(":")
+        try:
+            if not request_id.isdigit():
+                raise UnknownRequest(0)
+            outcome = await services.workflow.qualify(team_id, int(request_id), user_id, answer)
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await record_closeness(services, team_id, outcome.request, answer)
+        await services.dispatcher.deliver(outcome.message_ids)
 
     async def report_outcome(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -197,6 +217,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     for action_id in DIRECT_ACTIONS:
         app.action(action_id)(services.tracked(direct_action))
+    app.action("intro_qualify")(services.tracked(qualify))
     for action_id in ASK_CHOICES:
         app.action(action_id)(services.tracked(choose_ask))
     for action_id in MODAL_ACTIONS:

@@ -11,12 +11,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.directory import ContactInput
 from bot.intro.states import Action, IllegalTransition
 from bot.intro.validation import Teammate
 from bot.intro.workflow import NotYourRequest, TransitionError, UnknownRequest
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
+from storage.models import IntroRequest
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +237,20 @@ async def open_intro_modal(
     return await open_view(
         client, trigger_id, messages.intro_modal(prefill, context, source_hint), logger
     )
+
+
+async def record_closeness(
+    services: Services, team_id: str, request: IntroRequest, answer: str
+) -> None:
+    """The connector's own answer updates (or starts) their directory entry for the target."""
+    closeness = str(messages.labels()["qualify"][answer]["closeness"])
+    directory = services.directory
+    tie = await directory.tie(
+        team_id, request.connector_id, request.target_name, request.target_company
+    )
+    entry = (
+        ContactInput(tie.name, tie.company, tie.title, tie.email, closeness, tie.since)
+        if tie is not None
+        else ContactInput(request.target_name, request.target_company, closeness=closeness)
+    )
+    await directory.add_contact(team_id, request.connector_id, entry)

@@ -102,6 +102,8 @@ class IntroRequest(Base):
     requester_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # The connector's name, for the message that says they suggested getting in touch.
     connector_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The connector's own answer to "would they take your call?" (labels.json qualify).
+    connector_closeness: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

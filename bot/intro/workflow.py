@@ -41,6 +41,9 @@ from storage.models import (
     RequestEvent,
 )
 
+# The connector's answers to "would they take your call?" (labels.json qualify).
+QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
+
 
 class UnknownRequest(TransitionError):
     def __init__(self, request_id: int) -> None:
@@ -294,40 +297,77 @@ class IntroWorkflow:
         await session.flush()
         return messages
 
-    async def choose_named_ask(
-        self, team_id: str, request_id: int, actor_id: str, named: bool
+    async def qualify(self, team_id: str, request_id: int, actor_id: str, answer: str) -> Outcome:
+        """The connector's answer to "would they take your call?", while the ask waits on them;
+        the card is refreshed (a "not really" suggests declining or someone else)."""
+        if answer not in QUALIFY_ANSWERS:
+            raise InvalidSuggestion(f"unknown answer {answer!r}")
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.AWAITING_CONNECTOR,
+            Action.ACCEPT,
+            {"connector_closeness": answer},
+        )
+
+    async def _update_card(
+        self,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        status: Status,
+        action: Action,
+        values: dict[str, Any],
     ) -> Outcome:
-        """The connector switches the opt-in ask between anonymous and named (named only if the
-        requester allowed it), while checking with the target; the card is refreshed."""
+        """Change the connector's details on a request in `status` (compare-and-set) and
+        refresh their card; `action` names what a stale press was for."""
         async with self._sessions.begin() as session:
             request = await self._load(session, team_id, request_id)
             if actor_id != request.connector_id:
                 raise NotYourRequest(Role.CONNECTOR, request.connector_id)
-            if named and not request.share_name:
-                raise InvalidSuggestion("they asked not to be named until the target agrees")
             changed = await session.scalar(
                 update(IntroRequest)
                 .where(
                     IntroRequest.id == request.id,
                     IntroRequest.team_id == team_id,
-                    IntroRequest.status == Status.CHECKING_WITH_TARGET,
+                    IntroRequest.status == status,
                 )
-                .values(named_ask=named, updated_at=self._clock.now())
+                .values(updated_at=self._clock.now(), **values)
                 .returning(IntroRequest)
                 .execution_options(synchronize_session=False, populate_existing=True)
             )
             if changed is None:
-                raise IllegalTransition(Status(request.status), Action.ACCEPT)
+                raise IllegalTransition(Status(request.status), action)
             refresh = self._message(
                 request,
                 MessageKind.CARD_REFRESH,
                 request.connector_id,
-                f"refresh:{MessageKind.CONNECTOR_CARD}:ask:{uuid.uuid4().hex}",
+                f"refresh:{MessageKind.CONNECTOR_CARD}:{uuid.uuid4().hex}",
                 {"card": MessageKind.CONNECTOR_CARD.value},
             )
             session.add(refresh)
             await session.flush()
             return Outcome(request, [refresh.id])
+
+    async def choose_named_ask(
+        self, team_id: str, request_id: int, actor_id: str, named: bool
+    ) -> Outcome:
+        """The connector switches the opt-in ask between anonymous and named (named only if the
+        requester allowed it), while checking with the target; the card is refreshed."""
+        if named:
+            async with self._sessions() as session:
+                request = await self._load(session, team_id, request_id)
+            if actor_id == request.connector_id and not request.share_name:
+                raise InvalidSuggestion("they asked not to be named until the target agrees")
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.CHECKING_WITH_TARGET,
+            Action.TARGET_AGREED,
+            {"named_ask": named},
+        )
 
     async def _withdraw_stalled(
         self, session: AsyncSession, team_id: str, request_id: int, requester_id: str

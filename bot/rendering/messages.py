@@ -223,6 +223,7 @@ def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> M
         email=forwardable_email(request),
         ask=optin_ask(request),
         named_ask_allowed=named_ask_allowed(request),
+        qualify=labels()["qualify"],
     )
 
 

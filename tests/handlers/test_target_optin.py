@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import CONNECTOR, REQUESTER, button, card_text, press, request_intro
 
@@ -158,3 +159,59 @@ async def test_without_the_email_scope_the_intro_email_goes_without_it(stack: Lo
     email = _copyable(_block(card, "intro_email"))
     assert f"Riya Patel\n{TITLE}\n\nJane, if now" in email
     assert EMAIL not in email
+
+
+async def _pick(stack: LocalStack, message: dict, answer: str) -> None:
+    assert stack.slack is not None
+    block = next(b for b in message["blocks"] if b.get("block_id") == "qualify")
+    option = next(o for o in block["accessory"]["options"] if o["value"].endswith(f":{answer}"))
+    payload = payloads.block_action(
+        CONNECTOR,
+        "intro_qualify",
+        "",
+        stack.fake.issue_trigger_id(CONNECTOR),
+        channel_id=message.get("channel"),
+        message_ts=message.get("ts"),
+        selected_option=option,
+    )
+    status, _ = await stack.slack.interaction(payload)
+    assert status == 200
+
+
+async def test_the_connector_qualifies_the_tie_and_not_really_suggests_another_path(
+    stack: LocalStack,
+) -> None:
+    card = await request_intro(stack)
+    text = card_text(card)
+    assert "*How well <@U0REQUESTER> thinks you know them*\nKnow them well" in text
+    assert "*Would Jane Doe take your call?*" in text
+
+    await _pick(stack, card, "not_really")
+    await stack.until(
+        lambda: "may not land" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "the hint"
+    )
+    card = stack.fake.messages_for(CONNECTOR)[0]
+    qualify = next(b for b in card["blocks"] if b.get("block_id") == "qualify")
+    assert qualify["accessory"]["initial_option"]["text"]["text"] == "Not really"
+    assert stack.services is not None
+    request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
+    assert request.connector_closeness == "not_really"
+    tie = await stack.services.directory.tie("T0FAKE", CONNECTOR, "Jane Doe", "Acme")
+    assert tie is not None and tie.closeness == "not_sure"
+
+    await _pick(stack, card, "well")  # they think again: the entry follows
+    await stack.until(
+        lambda: "may not land" not in card_text(stack.fake.messages_for(CONNECTOR)[0]), "hint gone"
+    )
+    tie = await stack.services.directory.tie("T0FAKE", CONNECTOR, "Jane Doe", "Acme")
+    assert tie is not None and tie.closeness == "know_well"
+    await press(stack, CONNECTOR, stack.fake.messages_for(CONNECTOR)[0], "intro_accept")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
+    request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
+    assert (request.status, request.connector_closeness) == ("checking_with_target", "well")
+
+    # Once accepted, the question is settled: a late pick changes nothing.
+    await _pick(stack, card, "not_really")
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") >= 1, "refusal")
+    request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
+    assert request.connector_closeness == "well"

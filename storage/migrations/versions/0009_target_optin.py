@@ -7,7 +7,8 @@ Create Date: 2026-11-30 15:00:00
 The requester chooses whether the connector may name them before the target agrees
 (share_name); the connector chooses the named or anonymous opt-in ask (named_ask). The intro
 email carries the requester's title and email, read from their Slack profile when they asked,
-and the "suggested I get in touch" message the connector's name.
+and the "suggested I get in touch" message the connector's name. The connector's own answer to
+"would they take your call?" (connector_closeness) is kept beside the requester's guess.
 """
 
 from collections.abc import Sequence
@@ -20,7 +21,14 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COLUMNS = ("share_name", "named_ask", "requester_title", "requester_email", "connector_name")
+_COLUMNS = (
+    "share_name",
+    "named_ask",
+    "requester_title",
+    "requester_email",
+    "connector_name",
+    "connector_closeness",
+)
 
 
 def upgrade() -> None:
@@ -43,6 +51,7 @@ def upgrade() -> None:
         "intro_requests",
         sa.Column("connector_name", sa.String(length=200), nullable=False, server_default=""),
     )
+    op.add_column("intro_requests", sa.Column("connector_closeness", sa.String(length=32)))
 
 
 def downgrade() -> None:

@@ -160,7 +160,7 @@ def without_requester(text: str, request: IntroRequest) -> str:
 def optin_ask(request: IntroRequest) -> str:
     """The connector's first ask to the target: without the requester's name unless the
     requester allowed it and the connector chose to name them."""
-    named = bool(request.named_ask and request.share_name)
+    named = bool(request.named_ask and request.share_name and request.requester_name)
     title = request.requester_title or ""
     reason = request.reason.strip()
     if not named:

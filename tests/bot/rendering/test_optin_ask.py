@@ -10,11 +10,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bot.intro.validation import BLURB_MAX, REASON_MAX
 from bot.rendering import messages
 from storage.models import IntroRequest
+from tests.bot.rendering.test_templating import assert_valid_message, assert_valid_view
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LETTERS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzéñøABCDEFGHIJKLMNOPQRSTUVWXYZÉÑØ"))
@@ -144,3 +147,23 @@ def test_the_intro_email_and_direct_message_are_plain_text() -> None:
     request = make_request(requester_title="<!channel> & co", requester_email="r@x.test")
     for text in (messages.forwardable_email(request), messages.direct_message(request)):
         assert "<!channel> & co" in text and "&amp;" not in text
+
+
+@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize("fill", ["&", "<", "x"])
+def test_the_script_at_its_longest_stays_within_slack_limits(named: bool, fill: str) -> None:
+    request = make_request(
+        target_name=fill * 150,
+        target_company=fill * 150,
+        requester_name=fill * 200,
+        requester_title=fill * 200,
+        requester_email=fill * 254,
+        reason=fill * REASON_MAX,
+        blurb=fill * BLURB_MAX,
+        share_name=True,
+        named_ask=named,
+    )
+    assert_valid_message(messages.connector_card(request))
+    assert_valid_view(messages.home_view([], [request], first_time=False))
+    request.status = "name_mentioned"
+    assert_valid_message(messages.notice(request, "mention_name"))

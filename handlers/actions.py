@@ -15,9 +15,13 @@ from bot.rendering import messages
 from bot.wiring.app import Services
 from handlers.support import (
     act_and_deliver,
+    from_home,
     open_view,
+    publish_home,
+    record_closeness,
     refusal_text,
     request_id_from,
+    team_of,
     tell_privately,
     value_detail,
 )
@@ -32,7 +36,10 @@ DIRECT_ACTIONS = {
     "intro_followed_up": Action.FOLLOW_UP,
     "intro_owner_approve": Action.OWNER_APPROVE,
     "intro_owner_decline": Action.OWNER_DECLINE,
+    "intro_mention_name": Action.MENTION_NAME,
 }
+# The connector's choice of opt-in ask: button -> named.
+ASK_CHOICES = {"intro_ask_named": True, "intro_ask_anonymous": False}
 OUTCOME_BUTTON = re.compile(r"^intro_outcome_[a-z_]+$")  # value "<id>:<outcome>"
 SECONDARY_BUTTON = re.compile(r"^intro_ask_secondary(_\d+)?$")  # value "<id>:<user or empty>"
 # Buttons that first ask for details in a modal.
@@ -51,6 +58,44 @@ def register(app: AsyncApp, services: Services) -> None:
         await act_and_deliver(
             services, client, body, request_id_from(action), DIRECT_ACTIONS[action["action_id"]]
         )
+
+    async def choose_ask(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        request_id = request_id_from(action)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            outcome = await services.workflow.choose_named_ask(
+                team_id, request_id, user_id, ASK_CHOICES[action["action_id"]]
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await services.dispatcher.deliver(outcome.message_ids)
+        if from_home(body):
+            await publish_home(services, client, team_id, user_id)
+
+    async def qualify(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The connector's answer to "would they take your call?": kept on the request and
+        in their directory."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        value = str((action.get("selected_option") or {}).get("value", ""))
+        request_id, _, answer = value.partition(":")
+        try:
+            if not request_id.isdigit():
+                raise UnknownRequest(0)
+            outcome = await services.workflow.qualify(team_id, int(request_id), user_id, answer)
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await record_closeness(services, team_id, outcome.request, answer)
+        await services.dispatcher.deliver(outcome.message_ids)
 
     async def report_outcome(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -172,6 +217,9 @@ def register(app: AsyncApp, services: Services) -> None:
 
     for action_id in DIRECT_ACTIONS:
         app.action(action_id)(services.tracked(direct_action))
+    app.action("intro_qualify")(services.tracked(qualify))
+    for action_id in ASK_CHOICES:
+        app.action(action_id)(services.tracked(choose_ask))
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(services.opens_modal(modal_action))
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))

@@ -11,12 +11,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.directory import ContactInput
 from bot.intro.states import Action, IllegalTransition
 from bot.intro.validation import Teammate
 from bot.intro.workflow import NotYourRequest, TransitionError, UnknownRequest
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
+from storage.models import IntroRequest
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +54,14 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
             return None
         raise
     user: dict[str, Any] = response["user"]
+    profile = user.get("profile") or {}
     found = Teammate(
         user_id=user["id"],
         name=display_name(user),
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
+        title=str(profile.get("title") or ""),
+        email=str(profile.get("email") or ""),
     )
     if len(profiles) >= PROFILE_CACHE_SIZE:
         profiles.clear()
@@ -237,3 +242,20 @@ async def open_intro_modal(
     return await open_view(
         client, trigger_id, messages.intro_modal(prefill, context, source_hint), logger
     )
+
+
+async def record_closeness(
+    services: Services, team_id: str, request: IntroRequest, answer: str
+) -> None:
+    """The connector's own answer updates (or starts) their directory entry for the target."""
+    closeness = str(messages.labels()["qualify"][answer]["closeness"])
+    directory = services.directory
+    tie = await directory.tie(
+        team_id, request.connector_id, request.target_name, request.target_company
+    )
+    entry = (
+        ContactInput(tie.name, tie.company, tie.title, tie.email, closeness, tie.since)
+        if tie is not None
+        else ContactInput(request.target_name, request.target_company, closeness=closeness)
+    )
+    await directory.add_contact(team_id, request.connector_id, entry)

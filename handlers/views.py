@@ -79,6 +79,7 @@ def register(app: AsyncApp, services: Services) -> None:
             source_message_ts=modal_context.source_message_ts,
             redirected_from_id=modal_context.redirected_from_id,
             submission_key=str(view.get("id") or "") or None,
+            share_name=values.get("share_name") == "now",
         )
         draft = with_company_from_name(draft)
         review = review_draft(draft)
@@ -349,4 +350,5 @@ def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messa
         reason=str(values.get("reason") or ""),
         blurb=str(values.get("blurb") or ""),
         closeness=str(values.get("closeness") or ""),
+        share_name=str(values.get("share_name") or ""),
     )

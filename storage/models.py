@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy import false as sa_false
@@ -93,6 +94,17 @@ class IntroRequest(Base):
     # The id of the form that was submitted: the same submission twice (a double click, two
     # replicas) stores one request.
     submission_key: Mapped[str | None] = mapped_column(String(64))
+    # The requester allows the connector to name them before the target agrees; the connector
+    # chose the named opt-in ask (only possible when allowed).
+    share_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    named_ask: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # From the requester's Slack profile when they asked: the intro email's signature.
+    requester_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    requester_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # The connector's name, for the message that says they suggested getting in touch.
+    connector_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The connector's own answer to "would they take your call?" (labels.json qualify).
+    connector_closeness: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -30,6 +30,9 @@ from storage.db import reading
 from storage.models import IntroRequest, RequestEvent
 
 STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
+# An outcome beside the funnel, not a step of it: the connector let the requester use their name.
+NAME_MENTIONED = "name_mentioned"
+COUNTED = [*STAGES, NAME_MENTIONED]
 _MEETING = {Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
 _OPPORTUNITY = {Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
 # Rows read from the database at a time (the export).
@@ -38,7 +41,7 @@ PARTITION = 2000
 
 @dataclass
 class Funnel:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     # step -> median hours, where the stats message shows them (the workspace, the viewer).
     medians: dict[str, float] = field(default_factory=dict)
 
@@ -92,6 +95,7 @@ def _stage_counts(base: CTE) -> CompoundSelect[Any]:
         func.count(case((base.c.outcome.in_(_MEETING), 1))),
         func.count(case((base.c.outcome.in_(_OPPORTUNITY), 1))),
         func.count(case((base.c.outcome == Outcome.CLOSED_WON, 1))),
+        func.count(case((base.c.status == Status.NAME_MENTIONED, 1))),
         func.count(base.c.outcome),
     ]
     return union_all(
@@ -194,6 +198,7 @@ class Attribution:
                 IntroRequest.connector_id,
                 IntroRequest.requester_id,
                 IntroRequest.outcome,
+                IntroRequest.status,
                 IntroRequest.created_at,
                 IntroRequest.intro_made_at,
                 IntroRequest.outcome_at,
@@ -207,10 +212,10 @@ class Attribution:
         async with reading(self._sessions, session) as session:
             dialect = session.get_bind().dialect.name
             for side, person, *counts, with_outcome in await session.execute(_stage_counts(base)):
-                funnel = Funnel(counts=dict(zip(STAGES, counts, strict=True)))
+                funnel = Funnel(counts=dict(zip(COUNTED, counts, strict=True)))
                 if side == "connector":
                     report.by_connector[person] = funnel
-                    for stage in STAGES:
+                    for stage in COUNTED:
                         report.workspace.counts[stage] += funnel.counts[stage]
                     thanked[person] = with_outcome
                 else:
@@ -265,7 +270,8 @@ class Attribution:
                     names.get(request.requester_id, request.requester_name or request.requester_id),
                     request.requester_id,
                     request.status,
-                    request.outcome or "",
+                    request.outcome
+                    or (NAME_MENTIONED if request.status == Status.NAME_MENTIONED else ""),
                     _day(request.created_at),
                     _day(request.accepted_at),
                     _day(request.intro_made_at),

@@ -19,6 +19,9 @@ class Status(StrEnum):
     TARGET_NOT_NOW = "target_not_now"
     CONNECTOR_DECLINED = "connector_declined"
     REDIRECTED = "redirected"
+    # The connector won't make the intro, but the requester may reach out directly and say
+    # the connector suggested it: its own outcome in the funnel.
+    NAME_MENTIONED = "name_mentioned"
     CANCELLED = "cancelled"
     REROUTED = "rerouted"  # the requester asked someone else after the ask stalled
     FOLLOWED_UP = "followed_up"  # the requester followed up with the target after the intro
@@ -31,6 +34,7 @@ class Action(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     REDIRECT = "redirect"
+    MENTION_NAME = "mention_name"
     TARGET_AGREED = "target_agreed"
     TARGET_DECLINED = "target_declined"
     TARGET_NOT_NOW = "target_not_now"
@@ -63,6 +67,7 @@ ACTOR: dict[Action, Role] = {
     Action.ACCEPT: Role.CONNECTOR,
     Action.DECLINE: Role.CONNECTOR,
     Action.REDIRECT: Role.CONNECTOR,
+    Action.MENTION_NAME: Role.CONNECTOR,
     Action.TARGET_AGREED: Role.CONNECTOR,
     Action.TARGET_DECLINED: Role.CONNECTOR,
     Action.TARGET_NOT_NOW: Role.CONNECTOR,
@@ -79,6 +84,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
     (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
     (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
+    (Status.AWAITING_CONNECTOR, Action.MENTION_NAME): Status.NAME_MENTIONED,
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,

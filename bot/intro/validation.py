@@ -63,6 +63,8 @@ class Teammate:
     name: str = ""
     is_bot: bool = False
     deleted: bool = False
+    title: str = ""  # from their Slack profile, for the intro email
+    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class RequestDraft:
     source_permalink: str | None = None
     redirected_from_id: int | None = None
     submission_key: str | None = None  # the submitted form's id
+    share_name: bool = False  # the connector may name the requester before the target agrees
 
 
 @dataclass

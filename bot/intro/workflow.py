@@ -6,6 +6,7 @@ transaction; the caller then hands the returned message ids to delivery.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,9 @@ from storage.models import (
     ProcessedEvent,
     RequestEvent,
 )
+
+# The connector's answers to "would they take your call?" (labels.json qualify).
+QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
 
 
 class UnknownRequest(TransitionError):
@@ -116,6 +120,10 @@ class IntroWorkflow:
             source_permalink=draft.source_permalink,
             redirected_from_id=draft.redirected_from_id,
             submission_key=draft.submission_key,
+            share_name=draft.share_name,
+            requester_title=draft.requester.title[:200],
+            requester_email=draft.requester.email[:254],
+            connector_name=draft.connector.name[:200],
             account_owner_id=owner_id,
             # A company with an account owner: the owner approves before the connector is asked.
             status=Status.AWAITING_OWNER if owner_id else Status.AWAITING_CONNECTOR,
@@ -290,6 +298,78 @@ class IntroWorkflow:
         session.add_all(messages)
         await session.flush()
         return messages
+
+    async def qualify(self, team_id: str, request_id: int, actor_id: str, answer: str) -> Outcome:
+        """The connector's answer to "would they take your call?", while the ask waits on them;
+        the card is refreshed (a "not really" suggests declining or someone else)."""
+        if answer not in QUALIFY_ANSWERS:
+            raise InvalidSuggestion(f"unknown answer {answer!r}")
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.AWAITING_CONNECTOR,
+            Action.ACCEPT,
+            {"connector_closeness": answer},
+        )
+
+    async def _update_card(
+        self,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        status: Status,
+        action: Action,
+        values: dict[str, Any],
+    ) -> Outcome:
+        """Change the connector's details on a request in `status` (compare-and-set) and
+        refresh their card; `action` names what a stale press was for."""
+        async with self._sessions.begin() as session:
+            request = await self._load(session, team_id, request_id)
+            if actor_id != request.connector_id:
+                raise NotYourRequest(Role.CONNECTOR, request.connector_id)
+            changed = await session.scalar(
+                update(IntroRequest)
+                .where(
+                    IntroRequest.id == request.id,
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.status == status,
+                )
+                .values(updated_at=self._clock.now(), **values)
+                .returning(IntroRequest)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            )
+            if changed is None:
+                raise IllegalTransition(Status(request.status), action)
+            refresh = self._message(
+                request,
+                MessageKind.CARD_REFRESH,
+                request.connector_id,
+                f"refresh:{MessageKind.CONNECTOR_CARD}:{uuid.uuid4().hex}",
+                {"card": MessageKind.CONNECTOR_CARD.value},
+            )
+            session.add(refresh)
+            await session.flush()
+            return Outcome(request, [refresh.id])
+
+    async def choose_named_ask(
+        self, team_id: str, request_id: int, actor_id: str, named: bool
+    ) -> Outcome:
+        """The connector switches the opt-in ask between anonymous and named (named only if the
+        requester allowed it), while checking with the target; the card is refreshed."""
+        if named:
+            async with self._sessions() as session:
+                request = await self._load(session, team_id, request_id)
+            if actor_id == request.connector_id and not request.share_name:
+                raise InvalidSuggestion("they asked not to be named until the target agrees")
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.CHECKING_WITH_TARGET,
+            Action.TARGET_AGREED,
+            {"named_ask": named},
+        )
 
     async def _withdraw_stalled(
         self, session: AsyncSession, team_id: str, request_id: int, requester_id: str

@@ -34,6 +34,9 @@ LIMITS = {
 }
 
 
+HOME_SCRIPTS = 5  # requests whose opt-in ask and intro email the Home tab shows
+
+
 @lru_cache(maxsize=1)
 def labels() -> dict[str, Any]:
     with (TEMPLATES_DIR / "labels.json").open(encoding="utf-8") as handle:
@@ -55,6 +58,7 @@ class ModalPrefill:
     reason: str = ""
     blurb: str = ""
     closeness: str = ""
+    share_name: str = ""  # "now" or "after_yes" (labels.json share_name)
 
 
 @dataclass
@@ -94,23 +98,97 @@ class ModalContext:
         )
 
 
-_GREETING = re.compile(r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b", re.IGNORECASE)
-
-
 def _first_name(name: str) -> str:
     parts = name.split()
     return parts[0] if parts else name
 
 
+# A greeting's clause at the start of a note: "Hi Jane," / "Hello Dr. Doe!".
+_GREETING_CLAUSE = re.compile(
+    r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b[^,!:\n]{0,60}[,!:]?\s*",
+    re.IGNORECASE,
+)
+# Anything with an @ inside a word is taken for an email address; an @ starting one, or a
+# Slack mention, for a handle. Generous on purpose: a false match only hides a word.
+_EMAIL = re.compile(r"[^\s<>\"@]+@[^\s<>\"@]+")
+_HANDLE = re.compile(r"<@[^>]*>|@[^\s<>\"@]+")
+
+
+def _requester(request: IntroRequest) -> dict[str, str]:
+    """The requester as the intro email and the direct message sign them."""
+    name = (request.requester_name or "").strip()
+    return {
+        "requester_known": name,
+        "requester_name": name or labels()["anonymous"]["person"],
+        "requester_first_name": _first_name(name),
+        "requester_title": request.requester_title or "",
+        "requester_email": request.requester_email or "",
+    }
+
+
 def forwardable_email(request: IntroRequest) -> str:
+    """The intro email the connector sends once the target has agreed."""
     return render_text(
         "forwardable_email.txt.j2",
-        requester_name=request.requester_name or "me",
         target_name=request.target_name,
         target_first_name=_first_name(request.target_name),
-        blurb_has_greeting=bool(_GREETING.match(request.blurb)),
         target_company=request.target_company,
         blurb=request.blurb,
+        **_requester(request),
+    )
+
+
+def named_ask_allowed(request: IntroRequest) -> bool:
+    return bool(request.share_name)
+
+
+def without_requester(text: str, request: IntroRequest) -> str:
+    """`text` with anything that names the requester (their name or any part of it, any
+    @handle or mention, any email address) put as the anonymous ask says it."""
+    words = labels()["anonymous"]
+    text = _EMAIL.sub(words["contact"], text)
+    text = _HANDLE.sub(words["person"], text)
+    name = (request.requester_name or "").strip()
+    parts = sorted({name, *name.split()}, key=len, reverse=True)
+    for part in parts:
+        if len(part) < 2:
+            continue
+        text = re.sub(
+            rf"(?<!\w){re.escape(part)}(?!\w)", words["person"], text, flags=re.IGNORECASE
+        )
+    return text
+
+
+def optin_ask(request: IntroRequest) -> str:
+    """The connector's first ask to the target: without the requester's name unless the
+    requester allowed it and the connector chose to name them."""
+    named = bool(request.named_ask and request.share_name and request.requester_name)
+    title = request.requester_title or ""
+    reason = request.reason.strip()
+    if not named:
+        title, reason = without_requester(title, request), without_requester(reason, request)
+    return render_text(
+        "optin_ask.txt.j2",
+        named=named,
+        target_first_name=_first_name(request.target_name),
+        target_company=request.target_company,
+        requester_name=request.requester_name or "",
+        requester_title=title,
+        reason=reason,
+    )
+
+
+def direct_message(request: IntroRequest) -> str:
+    """ "Mention my name": the note as a message the requester sends the target themselves."""
+    greeting = _GREETING_CLAUSE.match(request.blurb)
+    body = request.blurb[greeting.end() :] if greeting else request.blurb
+    return render_text(
+        "direct_message.txt.j2",
+        connector_name=request.connector_name or "",
+        greeting=greeting.group(0).strip() if greeting else "",
+        target_first_name=_first_name(request.target_name),
+        blurb=body.strip(),
+        **_requester(request),
     )
 
 
@@ -145,6 +223,9 @@ def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> M
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
         outcomes=labels()["outcome"],
         email=forwardable_email(request),
+        ask=optin_ask(request),
+        named_ask_allowed=named_ask_allowed(request),
+        qualify=labels()["qualify"],
     )
 
 
@@ -183,6 +264,7 @@ def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None
         event=event,
         outcome_label=labels()["outcome"].get(request.outcome or "", ""),
         error=(data or {}).get("error", ""),
+        direct_message=direct_message(request) if event == "mention_name" else "",
     )
 
 
@@ -244,6 +326,7 @@ def intro_modal(
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,
         closeness=labels()["closeness"],
+        share_name=labels()["share_name"],
         pacing=labels()["pacing"],
         suggestions=suggestions,
         flags=flags,
@@ -279,6 +362,10 @@ def home_view(
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
+    # The opt-in ask and the intro email for the first few being checked with their target
+    # (the DM has them all): Slack allows a Home tab 100 blocks.
+    checking = [r for r in waiting if r.status == "checking_with_target"][:HOME_SCRIPTS]
+    scripts = {r.id: (optin_ask(r), forwardable_email(r)) for r in checking}
     view: dict[str, Any] = render_json(
         "home.json.j2",
         mine=mine,
@@ -286,6 +373,7 @@ def home_view(
         first_time=first_time,
         labels=labels(),
         next_steps=steps,
+        scripts=scripts,
         notice=notice_text,
         contacts=contact_page.contacts if contact_page else contacts,
         contacts_total=contact_page.total if contact_page else contacts_total,

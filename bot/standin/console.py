@@ -17,6 +17,7 @@ _EMOJI = {
     ":hourglass_flowing_sand:": "⏳",
     ":speech_balloon:": "💬",
     ":handshake:": "🤝",
+    ":raised_hands:": "🙌",
     ":tada:": "🎉",
     ":no_entry_sign:": "🚫",
     ":calendar:": "📅",

@@ -111,6 +111,14 @@ class Demo:
         print(f"   Slack Web API stand-in: {fake.base_url}")
         print(f"   introbot's endpoint:    {stack.endpoint} (requests signed like Slack's)")
 
+        # Riya's Slack profile: her title and email sign the intro email.
+        fake.add_user(
+            RIYA,
+            name="riya",
+            real_name=self.name_of(RIYA),
+            title="Head of Partnerships, Northwind",
+            email="riya@northwind.example",
+        )
         self.say("Carlos sends his LinkedIn Connections.csv to introbot in a DM")
         shared = fake.add_file(CARLOS, "Connections.csv", CARLOS_CONNECTIONS.encode())
         await stack.slack.event(payloads.file_shared(CARLOS, shared["id"], fake.dm_channel(CARLOS)))
@@ -129,12 +137,13 @@ class Demo:
         print(f"   (introbot acked with HTTP {status}, opened a form, then added suggestions)")
         self.show(RIYA, "", render_view(view, self.name_of))
 
-        self.say("Riya picks Carlos, writes a forwardable note and sends it")
+        self.say("Riya picks Carlos, writes a forwardable note and sends it (unnamed at first)")
         values: dict[str, str] = {
             "connector": CARLOS,
             "target_name": "Jane Doe",
             "target_company": "Acme Logistics",
-            "reason": "Acme is opening EU warehouses; Carlos worked with Jane at Freightly.",
+            "reason": "Acme is opening EU warehouses, and we cut customs delays for shippers "
+            "like them by a third.",
             "blurb": BLURB,
             "closeness": "know_well",
         }
@@ -147,7 +156,7 @@ class Demo:
         self.show_dm(CARLOS, self.card())
         self.show_dm(RIYA, self.dms(RIYA)[0])
 
-        self.say("Carlos confirms he's still in touch with Jane, then accepts")
+        self.say("Carlos confirms he's still in touch with Jane, then accepts: he gets the words")
         await self.press(CARLOS, self.card(), "intro_tie_yes")
         await stack.until(lambda: self.card()["updates"] >= 1, "the question answered")
         print("   (the question is gone from his message; his directory now says so)")
@@ -260,6 +269,14 @@ class Demo:
         )
         print("   (Olivia approved; only now is Carlos asked)")
         self.show_dm(SAM, next(m for m in self.dms(SAM) if "approved your ask" in m["text"]))
+
+        self.say("Carlos barely knows Seán: he won't make the intro, but Sam may mention his name")
+        card = next(m for m in self.dms(CARLOS) if "Seán" in m["text"])
+        await self.press(CARLOS, card, "intro_mention_name")
+        await stack.until(
+            lambda: any("suggested it" in m["text"] for m in self.dms(SAM)), "Sam's notice"
+        )
+        self.show_dm(SAM, self.dms(SAM)[-1])
 
         self.say("Alex exports every request for the CRM: a CSV in his DM")
         await stack.slack.command(

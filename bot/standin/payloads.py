@@ -90,7 +90,10 @@ def block_action(
     message_ts: str | None = None,
     response_url: str = "",
     on_home: bool = False,
+    selected_option: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A button pressed, or (with `selected_option`) an option picked from a static select
+    whose options carry the values."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": TEAM_ID, "domain": "fake"},
@@ -107,6 +110,10 @@ def block_action(
             }
         ],
     }
+    if selected_option is not None:
+        picked = payload["actions"][0]
+        del picked["value"]
+        picked.update(type="static_select", selected_option=selected_option)
     if on_home:
         payload["container"] = {"type": "view", "view_id": "VHOME"}
         payload["view"] = {"id": "VHOME", "type": "home"}

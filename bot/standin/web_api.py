@@ -343,6 +343,8 @@ class FakeSlack:
         tz_offset: int = -18000,
         is_admin: bool = False,
         team_id: str | None = None,
+        title: str = "",
+        email: str | None = None,
     ) -> JSON:
         full_name = real_name if real_name is not None else name
         team_id = team_id or self.team_id
@@ -367,8 +369,11 @@ class FakeSlack:
                 "display_name": name,
                 "display_name_normalized": name,
                 "team": team_id,
+                "title": title,
             },
         }
+        if email is not None:  # users.info shows it only with the users:read.email scope
+            user["profile"]["email"] = email
         self.users[user_id] = user
         return user
 
@@ -993,7 +998,10 @@ class FakeSlack:
         user = self._visible_user(str(args["user"]))
         if user is None:
             raise _ApiError("user_not_found")
-        return {"user": json.loads(json.dumps(user))}  # deep copy: callers may mutate
+        found: JSON = json.loads(json.dumps(user))  # deep copy: callers may mutate
+        if "users:read.email" not in self.scopes:  # as Slack: no email without the scope
+            found["profile"].pop("email", None)
+        return {"user": found}
 
     def _users_list(self, args: JSON) -> JSON:
         # Slack pages with an opaque cursor; a page holds at most `limit` (default and

@@ -4,7 +4,8 @@ generator and the local stand-in read them from here."""
 from __future__ import annotations
 
 # commands: /intro; chat:write: DMs and card updates; users:read: names, time zones, admins;
-# files:read: a LinkedIn export sent to the bot; files:write and im:write: the CSV export.
+# files:read: a LinkedIn export sent to the bot; files:write and im:write: the CSV export;
+# users:read.email: the requester's email in the intro email the connector sends.
 BOT_SCOPES: tuple[str, ...] = (
     "commands",
     "chat:write",
@@ -12,6 +13,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "files:read",
     "files:write",
     "im:write",
+    "users:read.email",
 )
 
 # app_uninstalled and tokens_revoked need no scope; they pause and later forget a workspace.

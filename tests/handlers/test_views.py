@@ -66,13 +66,14 @@ async def test_soft_problems_are_advice_in_the_confirmation(stack: LocalStack) -
 async def test_connector_card_holds_the_forwardable_email(stack: LocalStack) -> None:
     card = await request_intro(stack)
     text = card_text(card)
-    assert "Ready to forward" in text
+    assert "*The intro email*, to send once Jane Doe says yes" in text
     assert "```Subject: Intro: Riya Patel &lt;&gt; Jane Doe (Acme)" in text
     assert "Would you be open to a 20-minute call" in text
     assert [b["action_id"] for b in card["blocks"][-1]["elements"]] == [
         "intro_accept",
         "intro_decline",
         "intro_redirect",
+        "intro_mention_name",
     ]
     assert card["channel"] == stack.fake.dm_channel(CONNECTOR)
 

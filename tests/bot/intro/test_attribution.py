@@ -14,6 +14,7 @@ from bot.intro.clock import ManualClock
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import IntroWorkflow
+from bot.rendering import messages
 from storage.db import create_engine_for, make_sessionmaker
 
 TEAM = "T1"
@@ -68,6 +69,7 @@ def test_workspace_funnel(report_and_export: tuple[Report, str]) -> None:
         "meeting": 2,
         "opportunity": 1,
         "won": 1,
+        "name_mentioned": 0,
     }
     assert funnel.rate("accepted") == 0.75
     assert funnel.rate("opportunity") == 0.5
@@ -87,6 +89,7 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str]) -> None
         "meeting": 0,
         "opportunity": 0,
         "won": 0,
+        "name_mentioned": 0,
     }
     assert report.by_requester["UR"].counts["requested"] == 4
     assert report.thanked == [("C1", 2)]
@@ -106,3 +109,37 @@ def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str]) ->
     assert first["Requested Date"] == "2026-01-05" and first["Intro Date"] == "2026-01-06"
     assert first["Company"].startswith("'=")  # neutralised formula
     assert rows[3]["Accepted Date"] == "" and rows[3]["Status"] == "awaiting_connector"
+
+
+async def test_mention_my_name_is_its_own_outcome_in_the_funnel_and_export(
+    database_url: str,
+) -> None:
+    engine = create_engine_for(database_url)
+    sessions = make_sessionmaker(engine)
+    workflow = IntroWorkflow(sessions, ManualClock())
+    ids = []
+    for target in ("Jane Doe", "John Roe"):
+        draft = RequestDraft(
+            requester=Teammate("UR", "Riya Patel"),
+            connector=Teammate("C1", "Carlos Mendes"),
+            target_name=target,
+            target_company="Acme",
+            reason="r",
+            blurb="b",
+        )
+        ids.append((await workflow.submit(TEAM, draft, [])).request.id)
+    await workflow.act(TEAM, ids[0], "C1", Action.MENTION_NAME)
+    await workflow.act(TEAM, ids[1], "C1", Action.ACCEPT)
+    attribution = Attribution(sessions)
+    report = await attribution.report(TEAM)
+    for funnel in (report.workspace, report.by_connector["C1"], report.by_requester["UR"]):
+        assert funnel.counts["name_mentioned"] == 1
+        assert funnel.counts["accepted"] == 1 and funnel.counts["requested"] == 2
+    stats = messages.stats(report, "UR")
+    assert "Mentioned a name instead *1*" in stats.blocks[1]["text"]["text"]
+    rows = list(csv.DictReader(io.StringIO(await attribution.export_csv(TEAM, {}))))
+    assert [(r["Status"], r["Outcome"]) for r in rows] == [
+        ("name_mentioned", "name_mentioned"),
+        ("checking_with_target", ""),
+    ]
+    await engine.dispose()

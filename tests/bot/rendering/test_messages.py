@@ -110,15 +110,26 @@ def test_modal_context_survives_the_intro_modal() -> None:
 # --- forwardable email -------------------------------------------------------------------
 
 
-def test_forwardable_email_has_subject_greeting_blurb_and_signature() -> None:
-    email = forwardable_email(make_request())
+def test_forwardable_email_introduces_both_then_the_note_signed_by_the_requester() -> None:
+    email = forwardable_email(
+        make_request(requester_title="Head of Partnerships", requester_email="sam@widgets.test")
+    )
     lines = email.splitlines()
     assert lines[0] == "Subject: Intro: Sam Requester <> Jane Doe (Acme & Sons <Labs>)"
     assert "Hi Jane," in lines
+    assert "meet Sam Requester, Head of Partnerships (cc'd). Sam, meet Jane Doe at Acme" in email
     assert BLURB in email
-    assert lines[-1] == "Sam Requester"
-    assert email.index("Hi Jane,") < email.index(BLURB) < email.rindex("Sam Requester")
-    assert "Best," in lines
+    signature = "Sam Requester\nHead of Partnerships\nsam@widgets.test"
+    assert email.index("Hi Jane,") < email.index(BLURB) < email.index(signature)
+    # The target's way out comes last, and nothing is signed as if the connector wrote it.
+    assert lines[-1].startswith("Jane, if now isn't a good time after all")
+    assert "Best," not in lines
+
+
+def test_forwardable_email_leaves_out_what_the_profile_lacks() -> None:
+    email = forwardable_email(make_request(requester_title="", requester_email=""))
+    assert "meet Sam Requester (cc'd)." in email
+    assert f"{BLURB}\n\nSam Requester\n\nJane, if" in email
 
 
 def test_forwardable_email_is_plain_text_not_mrkdwn_escaped() -> None:
@@ -144,11 +155,11 @@ def test_forwardable_email_without_a_company_has_no_parentheses() -> None:
     assert email.splitlines()[0] == "Subject: Intro: Sam Requester <> Jane Doe"
 
 
-def test_forwardable_email_without_a_requester_name_signs_as_me() -> None:
+def test_forwardable_email_without_a_requester_name_still_reads() -> None:
     email = forwardable_email(make_request(requester_name=""))
-    lines = email.splitlines()
-    assert lines[0].startswith("Subject: Intro: me <> Jane Doe")
-    assert lines[-1] == "me"
+    assert email.splitlines()[0] == "Subject: Intro: my colleague <> Jane Doe (Acme & Sons <Labs>)"
+    assert "meet my colleague (cc'd). Meet Jane Doe" in email
+    assert f"{BLURB}\n\nJane, if" in email  # no signature without a name
 
 
 @pytest.mark.parametrize(
@@ -161,10 +172,10 @@ def test_forwardable_email_greets_the_targets_first_name(target: str, greeting: 
     assert f"<> {target} (" in email
 
 
-def test_forwardable_email_does_not_greet_twice_when_the_blurb_greets() -> None:
+def test_forwardable_email_keeps_a_greeting_note_whole() -> None:
     blurb = "Hi Jane, " + BLURB
     email = forwardable_email(make_request(blurb=blurb))
-    assert email.count("Hi Jane") == 1
+    assert email.splitlines().count("Hi Jane,") == 1  # the connector's own greeting
     assert blurb in email
 
 

@@ -253,9 +253,10 @@ async def record_closeness(
     tie = await directory.tie(
         team_id, request.connector_id, request.target_name, request.target_company
     )
-    entry = (
-        ContactInput(tie.name, tie.company, tie.title, tie.email, closeness, tie.since)
-        if tie is not None
-        else ContactInput(request.target_name, request.target_company, closeness=closeness)
-    )
-    await directory.add_contact(team_id, request.connector_id, entry)
+    if tie is None:
+        entry = ContactInput(request.target_name, request.target_company, closeness=closeness)
+        await directory.add_contact(team_id, request.connector_id, entry)
+        return
+    # In place: the entry's email is on file only as a hash, which a blank email keeps.
+    entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
+    await directory.update_contact(team_id, request.connector_id, tie.id, entry)

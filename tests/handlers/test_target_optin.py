@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from bot.intro.directory import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import CONNECTOR, REQUESTER, button, card_text, press, request_intro
@@ -215,3 +216,21 @@ async def test_the_connector_qualifies_the_tie_and_not_really_suggests_another_p
     await stack.until(lambda: stack.fake.count("chat.postEphemeral") >= 1, "refusal")
     request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
     assert request.connector_closeness == "well"
+
+
+async def test_qualifying_an_emailed_tie_updates_it_in_place(stack: LocalStack) -> None:
+    """The connector's recorded tie has an email (kept only as a hash): their answer updates
+    that entry rather than adding a second one keyed by name."""
+    assert stack.services is not None
+    directory = stack.services.directory
+    await directory.add_contact(
+        "T0FAKE", CONNECTOR, ContactInput("Jane Doe", "Acme", email="jane@acme.com")
+    )
+    card = await request_intro(stack)
+    await _pick(stack, card, "not_really")
+    await stack.until(
+        lambda: "may not land" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "the hint"
+    )
+    contacts, total = await directory.contacts_of("T0FAKE", CONNECTOR)
+    assert total == 1 and contacts[0].closeness == "not_sure"
+    assert contacts[0].email_hash

@@ -97,7 +97,7 @@ async def test_connector_cannot_cancel_and_requester_cannot_accept(stack: LocalS
     await press(stack, REQUESTER, card, "intro_accept")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "note")
     assert "Only <@U0CONNECTOR>" in stack.fake.messages_for(REQUESTER)[-1]["text"]
-    assert "Waiting for the connector" in card_text(stack.fake.messages_for(CONNECTOR)[0])
+    assert "Over to you*: Accept, decline" in card_text(stack.fake.messages_for(CONNECTOR)[0])
 
 
 async def test_double_click_changes_nothing_and_says_so(stack: LocalStack) -> None:

@@ -30,7 +30,7 @@ async def test_whole_flow_to_intro_made(stack: LocalStack) -> None:
     await press(stack, CONNECTOR, card, "intro_accept")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
     card = stack.fake.messages_for(CONNECTOR)[0]
-    assert "checking with the target" in card_text(card).lower()
+    assert "over to you*: tell me what jane doe says" in card_text(card).lower()
 
     await press(stack, CONNECTOR, card, "intro_target_agreed")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 3, "intro notice")
@@ -47,4 +47,4 @@ async def test_only_the_connector_can_accept(stack: LocalStack) -> None:
     # OTHER is not in the connector's DM, so the note reaches them in their own DM.
     await stack.until(lambda: len(stack.fake.messages_for(OTHER)) == 1, "note to OTHER")
     assert "Only <@U0CONNECTOR>" in stack.fake.messages_for(OTHER)[0]["text"]
-    assert "Waiting for the connector" in card_text(stack.fake.messages_for(CONNECTOR)[0])
+    assert "Over to you*: Accept, decline" in card_text(stack.fake.messages_for(CONNECTOR)[0])

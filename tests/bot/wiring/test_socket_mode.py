@@ -171,7 +171,8 @@ async def test_the_intro_flow_over_socket_mode(bot: SocketBot) -> None:
     await bot.until(lambda: len(bot.fake.messages_for(REQUESTER)) == 2, "accept notice")
     await bot.until(
         lambda: (
-            "checking with the target" in card_text(bot.fake.messages_for(CONNECTOR)[0]).lower()
+            "over to you*: tell me what jane doe says"
+            in card_text(bot.fake.messages_for(CONNECTOR)[0]).lower()
         ),
         "chat.update of the connector's card",
     )

@@ -37,6 +37,16 @@ def _home_position(body: dict[str, Any]) -> tuple[int, str]:
     return _position((body.get("view") or {}).get("private_metadata") or "")
 
 
+async def _publish_where_pressed(
+    services: Services, client: AsyncWebClient, body: dict[str, Any], team_id: str, user_id: str
+) -> None:
+    """The Home tab again, on the page and search the press came from."""
+    page, search = _home_position(body)
+    await publish_home(
+        services, client, team_id, user_id, contacts_page=page, contacts_search=search
+    )
+
+
 def register(app: AsyncApp, services: Services) -> None:
     register_tie_buttons(app, services)
     register_contact_list(app, services)
@@ -78,10 +88,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if contact_id is not None:
             # Scoped to the presser: nobody can remove someone else's contact.
             await services.directory.delete_contact(team_id, user_id, contact_id)
-        page, search = _home_position(body)
-        await publish_home(
-            services, client, team_id, user_id, contacts_page=page, contacts_search=search
-        )
+        await _publish_where_pressed(services, client, body, team_id, user_id)
 
     @app.view("intro_contact_modal")
     @services.tracked
@@ -95,29 +102,23 @@ def register(app: AsyncApp, services: Services) -> None:
         # An edit carries "<contact id>:<page>:<search>"; adding someone carries nothing.
         editing, _, back_to = str(view.get("private_metadata") or "").partition(":")
         values = submitted_values(view)
-        name = str(values.get("name") or "").strip()
-        if not name:
-            await ack(response_action="errors", errors={"name": say("contact_name_missing")})
-            return
-        review = review_contact(
-            name,
-            str(values.get("company") or ""),
-            str(values.get("title") or ""),
-            str(values.get("email") or ""),
-        )
-        if not review.ok:
-            await ack(response_action="errors", errors=review.errors)
-            return
         since = values.get("since")
-        team_id, user_id = context.team_id or "", body["user"]["id"]
         entry = ContactInput(
-            name=name,
+            name=str(values.get("name") or "").strip(),
             company=str(values.get("company") or ""),
             title=str(values.get("title") or ""),
             email=str(values.get("email") or ""),
             closeness=str(values.get("closeness") or "know_well"),
             since=date.fromisoformat(since) if since else None,
         )
+        if not entry.name:
+            await ack(response_action="errors", errors={"name": say("contact_name_missing")})
+            return
+        review = review_contact(entry.name, entry.company, entry.title, entry.email)
+        if not review.ok:
+            await ack(response_action="errors", errors=review.errors)
+            return
+        team_id, user_id = context.team_id or "", body["user"]["id"]
         contact_id = _row_id(editing)
         if contact_id is not None:
             saved = await services.directory.update_contact(team_id, user_id, contact_id, entry)
@@ -257,10 +258,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         team_id, user_id = context.team_id or "", body["user"]["id"]
         share = action.get("value") == "on"
         await services.directory.set_share_tie_details(team_id, user_id, share)
-        page, search = _home_position(body)
-        await publish_home(
-            services, client, team_id, user_id, contacts_page=page, contacts_search=search
-        )
+        await _publish_where_pressed(services, client, body, team_id, user_id)
 
 
 def register_tie_buttons(app: AsyncApp, services: Services) -> None:

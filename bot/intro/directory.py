@@ -551,8 +551,7 @@ class Directory:
                 best[contact.owner_id] = (match, contact)
         if not best:
             return []
-        loads = await self._open_asks(team_id, list(best))
-        made = await self._intros_made(team_id, list(best))
+        counts = await self._asks_and_intros(team_id, list(best))
         sharing = await self._sharing_tie_details(team_id, list(best))
         today = self._clock.now().date()
         suggestions = []
@@ -560,8 +559,9 @@ class Directory:
             years = (today - contact.since).days / 365 if contact.since else 2.0
             # Older ties count for less, but a real tie never for less than half.
             recency = max(0.5, 1.0 / (1.0 + 0.1 * max(0.0, years)))
-            load = 1.0 / (1.0 + 0.25 * loads.get(user_id, 0))
-            track = 1.0 + 0.1 * min(made.get(user_id, 0), 5)
+            open_asks, intros_made = counts.get(user_id, (0, 0))
+            load = 1.0 / (1.0 + 0.25 * open_asks)
+            track = 1.0 + 0.1 * min(intros_made, 5)
             score = match * CLOSENESS_WEIGHT.get(contact.closeness, 0.4) * recency * load * track
             suggestions.append(
                 Suggestion(
@@ -569,8 +569,8 @@ class Directory:
                     score=round(score, 4),
                     closeness=contact.closeness,
                     since=contact.since,
-                    open_asks=loads.get(user_id, 0),
-                    intros_made=made.get(user_id, 0),
+                    open_asks=open_asks,
+                    intros_made=intros_made,
                     contact_name=contact.name,
                     contact_company=contact.company,
                     shares_details=user_id in sharing,
@@ -579,18 +579,27 @@ class Directory:
         suggestions.sort(key=lambda s: (-s.score, s.user_id))
         return suggestions[:limit]
 
-    async def _open_asks(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
+    async def _asks_and_intros(
+        self, team_id: str, user_ids: list[str]
+    ) -> dict[str, tuple[int, int]]:
+        """Per connector: asks open now, and intros made so far; one grouped count."""
+        open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
+        made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
         async with self._sessions() as session:
             rows = await session.execute(
-                select(IntroRequest.connector_id, func.count())
+                select(
+                    IntroRequest.connector_id,
+                    func.count().filter(open_now),
+                    func.count().filter(made),
+                )
                 .where(
                     IntroRequest.team_id == team_id,
                     IntroRequest.connector_id.in_(user_ids),
-                    IntroRequest.status.in_(list(OPEN_STATUSES)),
+                    open_now | made,
                 )
                 .group_by(IntroRequest.connector_id)
             )
-            return {user_id: int(count) for user_id, count in rows}
+            return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
 
     async def _sharing_tie_details(self, team_id: str, user_ids: list[str]) -> set[str]:
         async with self._sessions() as session:
@@ -607,19 +616,6 @@ class Directory:
         prefs = await self.prefs(team_id, user_id)
         prefs.share_tie_details = share
         await self.save_prefs(prefs)
-
-    async def _intros_made(self, team_id: str, user_ids: list[str]) -> dict[str, int]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(IntroRequest.connector_id, func.count())
-                .where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.connector_id.in_(user_ids),
-                    IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
-                )
-                .group_by(IntroRequest.connector_id)
-            )
-            return {user_id: int(count) for user_id, count in rows}
 
     # --- pacing --------------------------------------------------------------------------
 

@@ -20,6 +20,12 @@ def cell_line(cell: dict[str, Any]) -> str:
         f" | introbot {ours['throughput']:>7.1f}/s p50 {ours['p50_ms']:>6.1f}"
         f" p99 {ours['p99_ms']:>6.1f} done {ours['completion_rate']:>6.1f}/s"
         f" | ratio {cell['ack_throughput_ratio']}"
+        + (
+            f" | same work done {cell['same_work']['completion_rate']:>6.1f}/s"
+            f" ratio {cell['same_work_ratio']}"
+            if "same_work" in cell
+            else ""
+        )
     )
 
 
@@ -64,6 +70,35 @@ def latency_table(phases: list[dict[str, Any]], tag: str = "") -> list[str]:
     return lines
 
 
+def same_work_table(phases: list[dict[str, Any]]) -> list[str]:
+    """introbot against the same work done plainly (bench/same_work.py), cell by cell."""
+    cells = [cell for phase in phases for cell in phase["cells"] if "same_work" in cell]
+    if not cells:
+        return []
+    lines = [
+        "| history | request | clients | same-work done/s | introbot done/s | work ratio "
+        "| same-work p50 / p99 ms | CPU ms per request, bare / same-work / introbot "
+        "| CPU ratio to same-work | same-work errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for cell in cells:
+        bare, same, ours = cell["bare"], cell["same_work"], cell["introbot"]
+        lines.append(
+            f"| {cell['history']:,} | {LABEL[cell['scenario']]} | {clients(cell)} "
+            f"| {same['completion_rate']:.0f} | {ours['completion_rate']:.0f} "
+            f"| {_ratio_text(cell.get('same_work_ratio'))} "
+            f"| {same['p50_ms']:.1f} / {same['p99_ms']:.1f} "
+            f"| {_ms(bare.get('cpu_ms_per_request'))} / {_ms(same.get('cpu_ms_per_request'))}"
+            f" / {_ms(ours.get('cpu_ms_per_request'))} "
+            f"| {_ratio_text(cell.get('same_work_cpu_ratio'))} | {_errors(same)} |"
+        )
+    return lines
+
+
+def _ratio_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def growth_table(phases: list[dict[str, Any]]) -> list[str]:
     if len(phases) < 2:
         return []
@@ -100,6 +135,9 @@ def markdown(results: dict[str, Any]) -> str:
         *latency_table(results.get("phases", [])),
         "",
     ]
+    same = same_work_table(results.get("phases", []))
+    if same:
+        out += ["## Against the same work done plainly (bench/same_work.py)", "", *same, ""]
     growth = growth_table(results.get("phases", []))
     if growth:
         out += ["## Growth with history", "", *growth, ""]
@@ -124,7 +162,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"introbot serve: peak RSS (VmHWM) {memory.get('VmHWM', 0) / 1024:.0f} MB, "
             f"RSS at the end {memory.get('VmRSS', 0) / 1024:.0f} MB; bare Bolt peak "
-            f"{results.get('bare_memory_kb', {}).get('VmHWM', 0) / 1024:.0f} MB.",
+            f"{results.get('bare_memory_kb', {}).get('VmHWM', 0) / 1024:.0f} MB, same-work "
+            f"peak {results.get('same_work_memory_kb', {}).get('VmHWM', 0) / 1024:.0f} MB.",
             "",
         ]
     if "dispatch" in results:

@@ -122,6 +122,20 @@ async def start_bare(api_url: str) -> tuple[Proc, str]:
     return proc, f"http://127.0.0.1:{port}/slack/events"
 
 
+async def start_same_work(api_url: str) -> tuple[Proc, str]:
+    port = free_port()
+    proc = Proc(
+        "same_work",
+        [python(), "-m", "bench.same_work", "--port", str(port), "--api-url", api_url],
+    )
+    await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
+    return proc, f"http://127.0.0.1:{port}/slack/events"
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 3) if theirs else None
+
+
 async def latency_phase(
     args: argparse.Namespace,
     fake: Fake,
@@ -131,17 +145,24 @@ async def latency_phase(
     bare_url: str,
     history: int,
     seq: list[int],
+    same: tuple[Proc, str] | None = None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with seed.connect() as conn:
         with seed.timed("pool_s", timings):
             pool_ids = seed.seed_requests(conn, args.pool, pool=True)
+            # The same-work baseline presses Accept on requests of its own.
+            same_ids = seed.seed_requests(conn, args.pool, pool=True) if same else None
         with seed.timed("analyze_s", timings):
             seed.finish(conn)
         pool = seed.pool_rows(conn, pool_ids)
+        same_pool = seed.pool_rows(conn, same_ids) if same_ids else []
         rows = seed.counts(conn)
     pool_file = RESULTS_DIR / f"pool-{history}.json"
     pool_file.write_text(json.dumps(pool))
+    same_pool_file = RESULTS_DIR / f"pool-{history}-same-work.json"
+    same_pool_file.write_text(json.dumps(same_pool))
+    same_accept_seq = 0
     cells: list[dict[str, Any]] = []
     accept_seq = 0
     # The paced cells before the heaviest, so they press Accept on fresh requests too.
@@ -164,6 +185,24 @@ async def latency_phase(
                 pool_arg,
                 rate,
             )
+            same_work = None
+            if same is not None:
+                # Submissions from the same senders as introbot's, on fresh sequence numbers.
+                same_start = same_accept_seq if scenario == "accept" else seq[0] + 1_000_000
+                same_work = await measure_bot(
+                    fake,
+                    same[0],
+                    same[1],
+                    scenario,
+                    concurrency,
+                    args.duration,
+                    args.warmup,
+                    same_start,
+                    same_pool_file if scenario == "accept" else None,
+                    rate=rate,
+                )
+                if scenario == "accept":
+                    same_accept_seq += same_work["sent"]
             ours = await measure_bot(
                 fake,
                 bot,
@@ -194,6 +233,17 @@ async def latency_phase(
                 if bare["throughput"]
                 else None,
             }
+            if same_work is not None:
+                cell["same_work"] = same_work
+                # introbot's work done per second and CPU per request against the same work
+                # done plainly, measured in the same cell.
+                cell["same_work_ratio"] = _ratio(
+                    ours["completion_rate"], same_work["completion_rate"]
+                )
+                cell["same_work_cpu_ratio"] = _ratio(
+                    ours.get("cpu_ms_per_request") or 0.0,
+                    same_work.get("cpu_ms_per_request") or 0.0,
+                )
             cells.append(cell)
             print(report.cell_line(cell), flush=True)
     return {
@@ -274,6 +324,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         procs.append(bot)
         bare, bare_url = await start_bare(fake.api_url)
         procs.append(bare)
+        same = None
+        if args.same_work:
+            same = await start_same_work(fake.api_url)
+            procs.append(same[0])
         phases = []
         have = 0
         seq = [0]
@@ -281,7 +335,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             seeded = grow_history(size, have)
             have = size
             print(f"history {size:,} requests seeded in {seeded:.1f}s", flush=True)
-            phase = await latency_phase(args, fake, bot, bot_url, bare, bare_url, size, seq)
+            phase = await latency_phase(args, fake, bot, bot_url, bare, bare_url, size, seq, same)
             phase["timings"]["seed_s"] = round(seeded, 1)
             phases.append(phase)
         results["phases"] = phases
@@ -321,6 +375,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             results["after"] = after
         results["bare_memory_kb"] = memory_kb(bare.pid)
         bare.stop()
+        if same is not None:
+            results["same_work_memory_kb"] = memory_kb(same[0].pid)
+            same[0].stop()
         with seed.connect() as conn:
             due = seed.make_due(conn, args.due)
             results["rows_at_end"] = seed.counts(conn)
@@ -358,6 +415,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--strict-fake", action="store_true", help="validate Block Kit too")
     parser.add_argument(
         "--no-profile", dest="profile", action="store_false", help="skip the py-spy cells"
+    )
+    parser.add_argument(
+        "--no-same-work",
+        dest="same_work",
+        action="store_false",
+        help="skip the same-work baseline (bench.same_work) in each cell",
     )
     parser.add_argument("--skip-explain", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")

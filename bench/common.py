@@ -113,6 +113,8 @@ def serve_env(api_url: str, **extra: str) -> dict[str, str]:
         # Reminders are due days later; the sweep must not run during latency cells.
         INTROBOT_SWEEP_INTERVAL="1d",
         INTROBOT_WORKING_HOURS="always",
+        # The fake here answers at once and enforces no limits; the baselines do not pace.
+        INTROBOT_SLACK_RATE_SCALE="0",
     )
     env.update(extra)
     return env

@@ -44,9 +44,7 @@ class BenchSlack(FakeSlack):
         self.first_at: dict[str, float] = {}
         self.last_at: dict[str, float] = {}
 
-    def _record(
-        self, method: str, args: JSON, error: str | None, token: str | None = None
-    ) -> None:
+    def _record(self, method: str, args: JSON, error: str | None, token: str | None = None) -> None:
         now = time.monotonic()
         self.counts[method] += 1
         self.first_at.setdefault(method, now)

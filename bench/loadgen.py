@@ -55,7 +55,7 @@ class Requests:
         self.stale = 0
         if scenario == "submit":
             view = messages.intro_modal(messages.ModalPrefill(), messages.ModalContext())
-            self.view = {**view, "id": "VBENCHFORM", "hash": "bench"}
+            self.view = {**view, "hash": "bench"}
 
     def body(self, i: int) -> str:
         if self.scenario == "intro":
@@ -77,7 +77,9 @@ class Requests:
                 "blurb": blurb(name.split()[0], user_name(requester), firm),
                 "closeness": "know_well",
             }
-            payload = payloads.view_submission(user_id(requester), self.view, values)
+            # Each submission is its own form: the bot keeps one request per form id.
+            form = {**self.view, "id": f"VBENCHFORM{i}"}
+            payload = payloads.view_submission(user_id(requester), form, values)
             return urlencode({"payload": json.dumps(payload)})
         # accept: press Accept on a distinct awaiting request while the pool lasts.
         if i >= len(self.pool):

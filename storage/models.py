@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -186,7 +187,23 @@ class OutboundMessage(Base):
         UniqueConstraint("team_id", "dedupe_key", name="uq_outbound_messages_team_dedupe"),
         Index("ix_outbound_messages_due", "status", "due_at"),
         Index("ix_outbound_messages_request", "request_id", "kind"),
+        # The sweep finds the workspaces with due messages (a skip scan over team_id) and
+        # claims each one's share (bot.delivery.dispatcher).
+        Index("ix_outbound_messages_team_due", "status", "team_id", "due_at"),
     )
+
+
+class RateBudget(Base):
+    """One Slack rate limit's budget (bot.delivery.pace): the theoretical arrival time of the
+    next call, in seconds since the epoch, per workspace, method and scope ('' for the whole
+    workspace, else a channel). Shared by every replica on PostgreSQL."""
+
+    __tablename__ = "rate_budgets"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    method: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class ProcessedEvent(Base):

@@ -21,9 +21,10 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import CTE, ColumnElement, or_, select, union_all, update
+from sqlalchemy import CTE, ColumnElement, bindparam, or_, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.pace import Pacer
 from bot.delivery.tokens import BotTokens, FixedToken
 from bot.delivery.workspaces import Workspaces
 from bot.intro.cadence import WorkingHours
@@ -42,6 +43,7 @@ from storage.models import (
     IntroRequest,
     MessageKind,
     OutboundMessage,
+    UTCDateTime,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class Dispatcher:
         tokens: BotTokens | None = None,
         workspaces: Workspaces | None = None,
         probe_interval: timedelta = PROBE_INTERVAL,
+        pacer: Pacer | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self._sessions = sessions
@@ -114,6 +117,10 @@ class Dispatcher:
         self._workspaces = workspaces
         self._probe_interval = probe_interval
         self._probed_at: dict[str, float] = {}
+        # Slack's rate limits, kept to per workspace (bot.delivery.pace); None: as fast as
+        # Slack answers, 429s honoured.
+        self._pacer = pacer
+        self._first_team = 0
 
     @property
     def tokens(self) -> BotTokens:
@@ -129,12 +136,49 @@ class Dispatcher:
 
     async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
-        claimed = await self._claim(limit=limit or self._batch)
+        if self._pacer is not None:
+            claimed = await self._claim_fairly(limit or self._batch)
+        else:
+            claimed = await self._claim(limit=limit or self._batch)
         await self._send_all(claimed)
         return len(claimed)
 
+    async def _claim_fairly(self, limit: int, patience: float = 5.0) -> list[OutboundMessage]:
+        """Each workspace with due messages gets its share of the batch, no more than its
+        chat.postMessage budget lets go out within the pacer's wait: a workspace's backlog
+        neither holds up another's messages nor is claimed only to be put back. When every
+        such workspace has spent its budget, waits (up to `patience` s) for some to return."""
+        assert self._pacer is not None
+        waited = 0.0
+        while True:
+            teams = await self._teams_due()
+            if not teams:
+                return []
+            # Who goes first turns round, so no workspace always gets the larger share.
+            start = self._first_team % len(teams)
+            self._first_team += 1
+            teams = teams[start:] + teams[:start]
+            reach = await self._pacer.sends_within_reach(teams)
+            share = max(1, limit // len(teams))
+            claimed: list[OutboundMessage] = []
+            for team_id in teams:
+                if reach.get(team_id, 0) > 0:
+                    claimed += await self._claim(limit=min(share, reach[team_id]), team=team_id)
+            if claimed or waited >= patience:
+                return sorted(claimed, key=lambda m: (m.due_at, m.id))
+            pause = min(0.5, self._pacer.rates.per_workspace.interval)
+            await asyncio.sleep(pause)
+            waited += pause
+
+    async def _teams_due(self) -> list[str]:
+        """The workspaces with messages due (or leases lapsed): a skip scan over
+        ix_outbound_messages_team_due, one step per workspace, not per message."""
+        async with self._sessions() as session:
+            rows = await session.execute(_TEAMS_DUE, {"now": self._clock.now()})
+            return sorted({team_id for (team_id,) in rows})
+
     async def _claim(
-        self, *, ids: list[int] | None = None, limit: int = 100
+        self, *, ids: list[int] | None = None, limit: int = 100, team: str | None = None
     ) -> list[OutboundMessage]:
         now = self._clock.now()
         limit = limit if ids is None else len(ids)
@@ -148,6 +192,9 @@ class Dispatcher:
             # A paused or uninstalled workspace's messages wait where they are.
             waiting = OutboundMessage.team_id.not_in(self._workspaces.not_delivered_to())
             pending, lapsed = pending & waiting, lapsed & waiting
+        if team is not None:
+            mine = OutboundMessage.team_id == team
+            pending, lapsed = pending & mine, lapsed & mine
         async with self._sessions.begin() as session:
             claim = update(OutboundMessage)
             if session.get_bind().dialect.name == "postgresql":
@@ -317,6 +364,7 @@ class Dispatcher:
                 # The card is still on its way; refresh once it has a ts to update.
                 raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
             rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
+            await self._slot(message.team_id, "chat.update")
             await self._client.chat_update(
                 token=token,
                 channel=card_row.slack_channel_id or "",
@@ -329,6 +377,7 @@ class Dispatcher:
             rendered = messages.notice(request, message.data["event"], message.data)
         else:
             rendered = await self._card(kind, request, message.data)
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -352,7 +401,7 @@ class Dispatcher:
             raise _Moot("a later reminder covers this one")
         if self._working_hours is not None:
             now = self._clock.now()
-            tz, _ = await self._profile(message.recipient_id, token)
+            tz, _ = await self._profile(message.recipient_id, token, message.team_id)
             opens = self._working_hours.next_opening(now, tz)
             if opens > now:
                 raise _NotYet("outside the recipient's working hours", opens)
@@ -360,11 +409,15 @@ class Dispatcher:
         secondary = (
             await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
         )
-        names = {user_id: (await self._profile(user_id, token))[1] for user_id in secondary}
-        tz, _ = await self._profile(message.recipient_id, token)
+        names = {
+            user_id: (await self._profile(user_id, token, message.team_id))[1]
+            for user_id in secondary
+        }
+        tz, _ = await self._profile(message.recipient_id, token, message.team_id)
         rendered = messages.reminder(
             request, reminder, secondary, names, now=self._clock.now(), tz_name=tz
         )
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -389,11 +442,15 @@ class Dispatcher:
             )
             return later is not None
 
-    async def _profile(self, user_id: str, token: str) -> tuple[str | None, str]:
+    async def _profile(
+        self, user_id: str, token: str, team_id: str | None = None
+    ) -> tuple[str | None, str]:
         """A user's time zone and name from users.info, kept for a few hours."""
         cached = self._profiles.get(user_id)
         if cached and cached[2] > time.monotonic():
             return cached[0], cached[1]
+        if team_id is not None:
+            await self._slot(team_id, "users.info")
         try:
             user = (await self._client.users_info(token=token, user=user_id))["user"]
             tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
@@ -404,6 +461,18 @@ class Dispatcher:
             tz, name = None, ""
         self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
         return tz, name
+
+    async def _slot(self, team_id: str, method: str, channel: str | None = None) -> None:
+        """Waits for the call's turn under Slack's limits; when it is further off, the message
+        goes back to the outbox, due then (no attempt counted)."""
+        if self._pacer is None:
+            return
+        grant = await self._pacer.slot(team_id, method, channel)
+        if not grant.granted:
+            raise _NotYet(
+                f"{method}: Slack's rate limit",
+                self._clock.now() + timedelta(seconds=grant.retry_in),
+            )
 
     async def _card(
         self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
@@ -544,6 +613,28 @@ class Dispatcher:
                 )
                 .values(**values)
             )
+
+
+_TEAMS_DUE = text(
+    """
+    WITH RECURSIVE teams(team_id) AS (
+        SELECT min(team_id) FROM outbound_messages WHERE status = 'pending'
+        UNION ALL
+        SELECT (
+            SELECT min(m.team_id) FROM outbound_messages m
+            WHERE m.status = 'pending' AND m.team_id > teams.team_id
+        )
+        FROM teams WHERE teams.team_id IS NOT NULL
+    )
+    SELECT team_id FROM teams
+    WHERE team_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM outbound_messages m
+        WHERE m.status = 'pending' AND m.team_id = teams.team_id AND m.due_at <= :now
+    )
+    UNION
+    SELECT team_id FROM outbound_messages WHERE status = 'sending' AND lease_expires_at < :now
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def _claimable(

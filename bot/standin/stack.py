@@ -106,8 +106,9 @@ class LocalStack:
             SLACK_API_URL=api_url,
             SLACK_FILES_URL=self.fake.files_url,
             INTROBOT_SWEEP_INTERVAL=self._sweep_interval,
-            **mode,
-            **self._extra_settings,
+            # Flows here send in a moment what Slack would pace over minutes; tests of pacing
+            # set a scale of their own.
+            **{"INTROBOT_SLACK_RATE_SCALE": "0", **mode, **self._extra_settings},
         )
         await asyncio.to_thread(migrate, settings)
         self.services = build_services(settings, clock=self._clock)

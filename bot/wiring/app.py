@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
 from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
 from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
@@ -264,6 +265,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             client=sender,
         )
         tokens = InstalledTokens(store, workspaces, rotator)
+    pacer = None
+    if settings.INTROBOT_SLACK_RATE_SCALE > 0:
+        # Every replica draws on the same budgets on PostgreSQL; SQLite runs one process.
+        shared = engine.dialect.name == "postgresql"
+        pacer = Pacer(
+            SharedBudgets(engine) if shared else LocalBudgets(),
+            Rates.slack(settings.INTROBOT_SLACK_RATE_SCALE),
+        )
     dispatcher = Dispatcher(
         sessions,
         sender,
@@ -275,6 +284,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         metrics=metrics,
         tokens=tokens,
         workspaces=workspaces,
+        pacer=pacer,
     )
     return Services(
         settings=settings,

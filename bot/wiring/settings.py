@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     SLACK_AUTHORIZE_URL: str = DEFAULT_SLACK_AUTHORIZE_URL
     INTROBOT_UNINSTALL_RETENTION: str = "30d"
     INTROBOT_HASH_KEY: str | None = None
+    # Multiplies Slack's rate limits the dispatcher keeps to; 0 sends as fast as Slack answers.
+    INTROBOT_SLACK_RATE_SCALE: float = Field(default=1.0, ge=0)
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -257,6 +259,7 @@ DESCRIPTIONS = {
         "are kept (0: none)"
     ),
     "INTROBOT_HASH_KEY": "the key contacts' emails are hashed with (default: from a Slack secret)",
+    "INTROBOT_SLACK_RATE_SCALE": "multiplies Slack's rate limits delivery keeps to; 0: no pacing",
 }
 
 

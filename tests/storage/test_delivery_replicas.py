@@ -131,6 +131,7 @@ def _start(fake: FakeSlack, database_url: str, cwd: Path) -> subprocess.Popen[by
         "DATABASE_URL": database_url,
         "INTROBOT_SWEEP_INTERVAL": "1s",
         "INTROBOT_DELIVERY_LEASE": "10s",
+        "INTROBOT_SLACK_RATE_SCALE": "0",
     }
     return subprocess.Popen(
         [INTROBOT, "serve", "--host", "127.0.0.1", "--port", str(_free_port())],

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import time
 import uuid
 from collections import deque
@@ -31,6 +32,8 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from yarl import URL
+
+from bot.delivery.pace import Rates, gcra
 
 JSON = dict[str, Any]
 
@@ -183,6 +186,7 @@ class FakeSlack:
         trigger_ttl: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
         methods_path: Path | None = None,
+        rate_limits: Rates | None = None,
     ) -> None:
         self.token = token
         # Socket Mode: the app-level token apps.connections.open takes, and the source of the
@@ -210,6 +214,11 @@ class FakeSlack:
         self.redirect_uri: str | None = None  # the app's one configured redirect URL
         self.trigger_ttl = trigger_ttl
         self.latency = 0.0  # seconds added to every Web API answer
+        # Slack's rate limits, enforced per workspace and method (and per channel for
+        # chat.postMessage) from each method's tier in the reference, answering 429 with
+        # Retry-After when exceeded; None (the default) enforces none.
+        self.rate_limits = rate_limits
+        self._budgets: dict[tuple[str, str, str], float] = {}
         self._clock = clock
         path = methods_path if methods_path is not None else DEFAULT_METHODS_PATH
         self.methods: dict[str, JSON] = json.loads(path.read_text(encoding="utf-8"))
@@ -608,6 +617,14 @@ class FakeSlack:
         fault = self._take_fault(method)
         if fault is not None:
             return self._answer_fault(request, method, args, fault)
+        retry_after = self._over_limit(method, args, token)
+        if retry_after is not None:
+            self._record(method, args, "ratelimited", token)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+            )
 
         self._caller = None
         try:
@@ -617,6 +634,28 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": exc.error, **exc.extra})
         self._record(method, args, None, token)
         return web.json_response({"ok": True, **body})
+
+    def _over_limit(self, method: str, args: JSON, token: str | None) -> float | None:
+        """Seconds until this call would be within every limit it counts against, or None
+        when it is (and then it is counted)."""
+        grant = self.grants.get(token or "")
+        if self.rate_limits is None or grant is None:
+            return None
+        tier = self.methods.get(method, {}).get("tier")
+        channel = args.get("channel")
+        rules = self.rate_limits.rules(
+            method, str(channel) if channel else None, tier if isinstance(tier, str) else None
+        )
+        now = self._clock()
+        moved: dict[tuple[str, str, str], float] = {}
+        for scope, limit in rules:
+            key = (grant.team_id or "", method, scope)
+            tat, answer = gcra(self._budgets.get(key), now, limit, max_wait=0.0)
+            if tat is None:
+                return answer.retry_in
+            moved[key] = tat
+        self._budgets.update(moved)
+        return None
 
     def _answer_fault(
         self, request: web.Request, method: str, args: JSON, fault: _Fault

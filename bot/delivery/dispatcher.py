@@ -121,6 +121,8 @@ class Dispatcher:
         # Slack answers, 429s honoured.
         self._pacer = pacer
         self._first_team = 0
+        # Booked chat.postMessage turns (message id -> time.monotonic() it may go).
+        self._turns: dict[int, float] = {}
 
     @property
     def tokens(self) -> BotTokens:
@@ -231,6 +233,8 @@ class Dispatcher:
         for message in claimed:
             by_request.setdefault(message.request_id, []).append(message)
         tokens = await self._tokens_of(claimed)
+        if self._pacer is not None:
+            await self._book_turns(claimed)
         # The batch's requests, and the cards its refreshes update, in one checkout.
         requests, cards = await self._context(claimed)
         await asyncio.gather(
@@ -244,6 +248,21 @@ class Dispatcher:
                 for request_id, group in by_request.items()
             )
         )
+        for message in claimed:  # turns not taken (a moot reminder, a deferral) lapse
+            self._turns.pop(message.id, None)
+
+    async def _book_turns(self, claimed: list[OutboundMessage]) -> None:
+        """The batch's posts book their turns together, per workspace: two statements a
+        batch instead of two a message."""
+        assert self._pacer is not None
+        posts: dict[str, list[OutboundMessage]] = {}
+        for message in claimed:
+            if message.kind != MessageKind.CARD_REFRESH:
+                posts.setdefault(message.team_id, []).append(message)
+        now = time.monotonic()
+        for team_id, batch in posts.items():
+            waits = await self._pacer.book_posts(team_id, [m.recipient_id for m in batch])
+            self._turns.update({m.id: now + wait for m, wait in zip(batch, waits, strict=True)})
 
     async def _tokens_of(self, claimed: list[OutboundMessage]) -> dict[str, str | None]:
         """Each team's bot token for this batch; None where there is none to send with."""
@@ -377,7 +396,7 @@ class Dispatcher:
             rendered = messages.notice(request, message.data["event"], message.data)
         else:
             rendered = await self._card(kind, request, message.data)
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id)
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -417,7 +436,7 @@ class Dispatcher:
         rendered = messages.reminder(
             request, reminder, secondary, names, now=self._clock.now(), tz_name=tz
         )
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id)
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -462,10 +481,17 @@ class Dispatcher:
         self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
         return tz, name
 
-    async def _slot(self, team_id: str, method: str, channel: str | None = None) -> None:
-        """Waits for the call's turn under Slack's limits; when it is further off, the message
-        goes back to the outbox, due then (no attempt counted)."""
+    async def _slot(
+        self, team_id: str, method: str, channel: str | None = None, message_id: int = 0
+    ) -> None:
+        """Waits for the call's turn under Slack's limits (booked with its batch, or taken
+        now); when it is further off, the message goes back to the outbox, due then (no
+        attempt counted)."""
         if self._pacer is None:
+            return
+        turn = self._turns.pop(message_id, None)
+        if turn is not None:
+            await asyncio.sleep(max(0.0, turn - time.monotonic()))
             return
         grant = await self._pacer.slot(team_id, method, channel)
         if not grant.granted:

@@ -149,10 +149,22 @@ def slots_within(tat: float | None, now: float, limit: Limit, max_wait: float) -
     return 0 if room < 0 else math.floor(room / limit.interval + 1e-9) + 1
 
 
+def turns(tat: float | None, now: float, limit: Limit, count: int) -> tuple[float, list[float]]:
+    """`count` calls booked one after another, however far off: (the new tat, each one's
+    wait from now)."""
+    base = now if tat is None else max(tat, now)
+    waits = [max(0.0, base + n * limit.interval - limit.tolerance - now) for n in range(count)]
+    return base + count * limit.interval, waits
+
+
 class Budgets(Protocol):
     async def take(
         self, team_id: str, method: str, scope: str, limit: Limit, max_wait: float
     ) -> Grant: ...
+
+    async def book(
+        self, team_id: str, method: str, counts: dict[str, int], limit: Limit
+    ) -> dict[str, list[float]]: ...
 
     async def slots(
         self, team_ids: list[str], method: str, limit: Limit, max_wait: float
@@ -180,6 +192,17 @@ class LocalBudgets:
                 self._tat[key] = tat
             return grant
 
+    async def book(
+        self, team_id: str, method: str, counts: dict[str, int], limit: Limit
+    ) -> dict[str, list[float]]:
+        booked = {}
+        async with self._lock:
+            now = self._time()
+            for scope, count in counts.items():
+                key = (team_id, method, scope)
+                self._tat[key], booked[scope] = turns(self._tat.get(key), now, limit, count)
+        return booked
+
     async def slots(
         self, team_ids: list[str], method: str, limit: Limit, max_wait: float
     ) -> dict[str, int]:
@@ -204,6 +227,20 @@ _TAKE = text(
     RETURNING greatest(0, b.tat - :interval - :tolerance - extract(epoch FROM now())) AS wait
     """
 )
+# Several scopes' turns booked at once, `n` calls each: the proposed row's tat carries n (now +
+# n intervals), so a scope already there moves on by as much. Scopes come sorted, so two
+# replicas lock the same rows in the same order.
+_BOOK = text(
+    """
+    INSERT INTO rate_budgets AS b (team_id, method, scope, tat)
+    SELECT :team, :method, s.scope, extract(epoch FROM now()) + s.n * :interval
+    FROM unnest(CAST(:scopes AS text[]), CAST(:counts AS integer[])) AS s(scope, n)
+    ON CONFLICT (team_id, method, scope) DO UPDATE
+    SET tat = greatest(b.tat, extract(epoch FROM now()))
+        + (EXCLUDED.tat - extract(epoch FROM now()))
+    RETURNING b.scope, b.tat, extract(epoch FROM now()) AS now
+    """
+)
 _PEEK = text(
     """
     SELECT team_id, tat, extract(epoch FROM now()) AS now FROM rate_budgets
@@ -211,6 +248,7 @@ _PEEK = text(
     """
 )
 _NOW = text("SELECT extract(epoch FROM now())")
+_NO_SYNC = text("SET LOCAL synchronous_commit TO OFF")
 _RETRY = text(
     """
     SELECT tat - :tolerance - extract(epoch FROM now()) FROM rate_budgets
@@ -237,11 +275,36 @@ class SharedBudgets:
             "max_wait": max_wait,
         }
         async with self._engine.begin() as conn:
+            # The budget row is locked until commit, and every replica's sends to the
+            # workspace queue on it: the commit must not wait for the disk. A budget lost in a
+            # crash only lets a few calls meet a 429, which is honoured.
+            await conn.execute(_NO_SYNC)
             wait = (await conn.execute(_TAKE, params)).scalar_one_or_none()
             if wait is not None:
                 return Grant(float(wait))
             retry = (await conn.execute(_RETRY, params)).scalar_one_or_none()
         return Grant(None, max(limit.interval, float(retry or 0.0)))
+
+    async def book(
+        self, team_id: str, method: str, counts: dict[str, int], limit: Limit
+    ) -> dict[str, list[float]]:
+        scopes = sorted(counts)
+        params = {
+            "team": team_id,
+            "method": method,
+            "scopes": scopes,
+            "counts": [counts[scope] for scope in scopes],
+            "interval": limit.interval,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_NO_SYNC)
+            rows = (await conn.execute(_BOOK, params)).all()
+        booked = {}
+        for scope, tat, now in rows:
+            count = counts[scope]
+            before = float(tat) - count * limit.interval  # where this booking began
+            booked[scope] = turns(before, float(now), limit, count)[1]
+        return booked
 
     async def slots(
         self, team_ids: list[str], method: str, limit: Limit, max_wait: float
@@ -276,6 +339,29 @@ class Pacer:
         if wait > 0:
             await asyncio.sleep(wait)
         return Grant(wait)
+
+    async def book_posts(self, team_id: str, channels: list[str]) -> list[float]:
+        """Turns for a batch of chat.postMessage calls of one workspace, in order, one to each
+        of `channels`, booked in two statements (the workspace, then every channel): seconds
+        from now each may go. Booked however far off: the caller claimed no more than
+        `sends_within_reach`."""
+        if not channels:
+            return []
+        method = "chat.postMessage"
+        wide = await self.budgets.book(
+            team_id, method, {WORKSPACE: len(channels)}, self.rates.per_workspace
+        )
+        per_channel: dict[str, int] = {}
+        for channel in channels:
+            per_channel[channel] = per_channel.get(channel, 0) + 1
+        narrow = await self.budgets.book(team_id, method, per_channel, self.rates.per_channel)
+        taken: dict[str, int] = {}
+        waits = []
+        for n, channel in enumerate(channels):
+            nth = taken.get(channel, 0)
+            taken[channel] = nth + 1
+            waits.append(max(wide[WORKSPACE][n], narrow[channel][nth]))
+        return waits
 
     async def sends_within_reach(self, team_ids: list[str]) -> dict[str, int]:
         """How many messages each workspace may post within `max_wait`: what a sweep claims."""

@@ -139,6 +139,28 @@ async def test_replicas_share_one_budget_on_postgresql(database_url: str) -> Non
             await engine.dispose()
 
 
+async def test_booked_turns_follow_on_from_each_other(database_url: str) -> None:
+    limit = Limit(per_minute=240, burst=3)  # interval 0.25 s, tolerance 0.5 s
+    if database_url.startswith("postgresql"):
+        engines = [create_engine_for(database_url) for _ in range(2)]
+        first, second = SharedBudgets(engines[0]), SharedBudgets(engines[1])
+    else:
+        engines, now = [], [50.0]
+        first = second = LocalBudgets(clock=lambda: now[0])
+    try:
+        booked = await first.book("T1", "chat.postMessage", {"D1": 4, "D2": 1}, limit)
+        assert booked["D1"] == pytest.approx([0.0, 0.0, 0.0, 0.25], abs=0.02)
+        assert booked["D2"] == [0.0]
+        # Another replica books after it: its turns come after those already booked.
+        later = await second.book("T1", "chat.postMessage", {"D1": 2}, limit)
+        assert later["D1"] == pytest.approx([0.5, 0.75], abs=0.05)
+        grant = await second.take("T1", "chat.postMessage", "D1", limit, max_wait=0.1)
+        assert not grant.granted and grant.retry_in == pytest.approx(1.0, abs=0.05)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
 async def test_the_fake_answers_429_with_retry_after_past_the_limit() -> None:
     fake = FakeSlack(rate_limits=Rates.slack())
     fake.add_user("U1", name="riya")

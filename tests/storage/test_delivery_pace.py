@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk.oauth.installation_store import Installation
@@ -36,6 +37,14 @@ BACKLOG, FEW = 10_000, 5
 CLIENT_ID, CLIENT_SECRET = "5555.6666", "pace-client-secret"
 INTROBOT = shutil.which("introbot") or ""
 _TARGET = re.compile(r"intro to \*Target (\d+)\*")
+
+
+class _Fake(FakeSlack):
+    """Block Kit goes unchecked here (the flow tests check every message's): at 10,000
+    messages slack_sdk's models would make the fake, not the limits, set the pace."""
+
+    def _validate_message(self, args: dict[str, Any]) -> None:
+        return None
 
 
 def _people(team_id: str, count: int) -> list[str]:
@@ -163,7 +172,7 @@ async def test_a_backlog_goes_at_slacks_pace_and_another_workspace_is_not_held_b
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("three replicas share their budgets through PostgreSQL")
-    fake = FakeSlack(team_id=BUSY, token="xoxb-busy", rate_limits=Rates.slack(SCALE))
+    fake = _Fake(team_id=BUSY, token="xoxb-busy", rate_limits=Rates.slack(SCALE))
     fake.add_workspace(QUIET, "Quiet", token="xoxb-quiet")
     for team_id, count in ((BUSY, 100), (QUIET, FEW)):
         for user_id in _people(team_id, count):
@@ -175,11 +184,12 @@ async def test_a_backlog_goes_at_slacks_pace_and_another_workspace_is_not_held_b
         await asyncio.to_thread(_seed, database_url, tokens, nine)
         for _ in range(3):
             replicas.append(_start(fake, database_url, tmp_path))
-        deadline = time.monotonic() + 150
-        while len(_delivered(fake)) < BACKLOG + FEW:
+        deadline = time.monotonic() + 240
+        # Counting is cheap; reading every call's text while they arrive would slow the fake.
+        while fake.count("chat.postMessage") < BACKLOG + FEW:
             assert time.monotonic() < deadline, f"{len(_delivered(fake))} delivered"
             assert all(process.poll() is None for process in replicas), "a replica exited"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
         await asyncio.sleep(1.5)  # another sweep: anything sent twice would show now
         delivered = _delivered(fake)
         counts = Counter(target for _, target in delivered)

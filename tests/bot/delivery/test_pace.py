@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from datetime import timedelta
 
 import pytest
 from aiohttp import ClientSession
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import (
     DISPATCHER_METHODS,
     SAFETY_MARGIN_S,
@@ -22,8 +26,11 @@ from bot.delivery.pace import (
     slots_within,
     with_margin,
 )
+from bot.intro.clock import ManualClock
+from bot.intro.workflow import IntroWorkflow
 from bot.standin.web_api import DEFAULT_METHODS_PATH, FakeSlack
-from storage.db import create_engine_for
+from storage.db import create_engine_for, make_sessionmaker
+from storage.models import DeliveryStatus, MessageKind, OutboundMessage
 
 FOUR_A_SECOND_BURST_3 = Limit(per_minute=240, burst=3)  # interval 0.25 s, tolerance 0.5 s
 
@@ -140,7 +147,7 @@ async def test_replicas_share_one_budget_on_postgresql(database_url: str) -> Non
 
 
 async def test_booked_turns_follow_on_from_each_other(database_url: str) -> None:
-    limit = Limit(per_minute=240, burst=3)  # interval 0.25 s, tolerance 0.5 s
+    limit = Limit(per_minute=6, burst=3)  # interval 10 s, tolerance 20 s
     if database_url.startswith("postgresql"):
         engines = [create_engine_for(database_url) for _ in range(2)]
         first, second = SharedBudgets(engines[0]), SharedBudgets(engines[1])
@@ -149,13 +156,13 @@ async def test_booked_turns_follow_on_from_each_other(database_url: str) -> None
         first = second = LocalBudgets(clock=lambda: now[0])
     try:
         booked = await first.book("T1", "chat.postMessage", {"D1": 4, "D2": 1}, limit)
-        assert booked["D1"] == pytest.approx([0.0, 0.0, 0.0, 0.25], abs=0.02)
+        assert booked["D1"] == pytest.approx([0.0, 0.0, 0.0, 10.0], abs=0.5)
         assert booked["D2"] == [0.0]
         # Another replica books after it: its turns come after those already booked.
         later = await second.book("T1", "chat.postMessage", {"D1": 2}, limit)
-        assert later["D1"] == pytest.approx([0.5, 0.75], abs=0.05)
+        assert later["D1"] == pytest.approx([20.0, 30.0], abs=0.5)
         grant = await second.take("T1", "chat.postMessage", "D1", limit, max_wait=0.1)
-        assert not grant.granted and grant.retry_in == pytest.approx(1.0, abs=0.05)
+        assert not grant.granted and grant.retry_in == pytest.approx(40.0, abs=0.5)
     finally:
         for engine in engines:
             await engine.dispose()
@@ -196,3 +203,52 @@ async def test_the_pacer_waits_for_a_near_slot_and_refuses_a_far_one() -> None:
     assert 8 <= len(granted) < 20
     assert all(g.wait is not None and g.wait <= 0.01 for g in granted)
     assert all(g.retry_in > 0.01 for g in grants if not g.granted)
+
+
+async def test_a_sweep_claims_each_workspaces_share_within_its_budget(database_url: str) -> None:
+    """300 messages due in one workspace, 3 due later in another: the first claim takes the
+    second's at once, and of the first's no more than its budget lets out."""
+    engine = create_engine_for(database_url)
+    sessions = make_sessionmaker(engine)
+    clock = ManualClock()
+    due = clock.now() - timedelta(hours=1)
+    rows = [("T0BUSY", n, due) for n in range(300)]
+    rows += [("T0QUIET", 300 + n, due + timedelta(minutes=1)) for n in range(3)]
+    async with sessions.begin() as session:
+        session.add_all(
+            OutboundMessage(
+                team_id=team_id,
+                dedupe_key=f"m{n}",
+                kind=MessageKind.NOTICE,
+                recipient_id=f"U{n}",
+                data={},
+                status=DeliveryStatus.PENDING,
+                due_at=when,
+                attempts=0,
+                created_at=when,
+            )
+            for team_id, n, when in rows
+        )
+    budgets = SharedBudgets(engine) if database_url.startswith("postgresql") else LocalBudgets()
+    # chat.postMessage across a workspace: 5 a second with a burst of 20 at Slack's pace;
+    # the sender's margin and 2 s of reach make it about 27.
+    pacer = Pacer(budgets, Rates.slack(), max_wait=2.0)
+    reach = (await pacer.sends_within_reach(["T0BUSY"]))["T0BUSY"]
+    assert 20 <= reach <= 30
+    dispatcher = Dispatcher(
+        sessions,
+        AsyncWebClient(token="xoxb-unused"),
+        clock,
+        IntroWorkflow(sessions, clock),
+        pacer=pacer,
+    )
+    try:
+        claimed = await dispatcher._claim_fairly(limit=128)
+        teams = Counter(message.team_id for message in claimed)
+        assert teams == {"T0BUSY": reach, "T0QUIET": 3}
+        # The busy workspace's budget, once booked, holds its next claim back to what came
+        # back meanwhile (4.5 a second).
+        await pacer.book_posts("T0BUSY", [f"U{n}" for n in range(reach)])
+        assert len(await dispatcher._claim_fairly(limit=128, patience=0.0)) < 5
+    finally:
+        await engine.dispose()

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.directory import ContactInput
 from bot.intro.validation import review_company, review_contact, review_offer, say
 from bot.rendering import messages
+from bot.rendering.templating import trusted_mrkdwn
 from bot.wiring.app import Services
 from handlers.support import offer_intro, open_view, publish_home, submitted_values, teammate
 
@@ -207,7 +208,8 @@ def register_offer(app: AsyncApp, services: Services) -> None:
         await ack()
         team_id = context.team_id or ""
         reply = await offer_intro(services, client, team_id, user_id, rep_id, name, company, reason)
-        await publish_home(services, client, team_id, user_id, notice=reply)
+        # Rendered mrkdwn already (what was typed is escaped in it): its mention stays one.
+        await publish_home(services, client, team_id, user_id, notice=trusted_mrkdwn(reply))
 
 
 def register_contact_list(app: AsyncApp, services: Services) -> None:

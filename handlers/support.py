@@ -154,7 +154,7 @@ def refusal_text(exc: TransitionError) -> str:
     if isinstance(exc, UnknownOffer):
         return messages.note("offer_unknown")
     if isinstance(exc, OfferAnswered):
-        return messages.note(f"offer_{exc.offer.status}", connector=exc.offer.connector_id)
+        return messages.note(f"offer_{exc.status.value}", connector=exc.connector_id)
     if isinstance(exc, NotYourRequest):
         return messages.note("not_yours", party=exc.party_id)
     if isinstance(exc, IllegalTransition):

@@ -70,7 +70,7 @@ def _meant(word: str, rest: str) -> str:
 
 def _name_at_company(text: str) -> tuple[str, str]:
     """ "Jane Doe at Acme" (or "@ Acme") as the name and the company."""
-    parts = re.split(r"\s+(?:at|@)\s+", text.strip(), maxsplit=1)
+    parts = re.split(r"\s+(?:at|@)\s+", f" {text.strip()}", maxsplit=1)
     name, company = (parts + [""])[:2]
     return unescape(name).strip(), unescape(company).strip()
 

@@ -84,7 +84,9 @@ class OfferAnswered(TransitionError):
 
     def __init__(self, offer: IntroOffer) -> None:
         super().__init__(f"offer {offer.id} is {offer.status}")
-        self.offer = offer
+        # Plain values: the row is expired once its transaction rolls back.
+        self.status = OfferStatus(offer.status)
+        self.connector_id = offer.connector_id
 
 
 class OfferAlreadyMade(TransitionError):

@@ -36,7 +36,8 @@ async def _command(stack: LocalStack, user: str, text: str) -> str:
     if body:  # answered in the acknowledgement
         return body
     await stack.until(lambda: len(stack.fake.responses) > before, "the reply")
-    return str(stack.fake.responses[-1]["body"]["text"])
+    reply = stack.fake.responses[-1]["body"]
+    return "\n".join([str(reply["text"]), card_text({"blocks": reply.get("blocks") or []})])
 
 
 async def _offered(stack: LocalStack, text: str = f"offer {MENTION} Jane Doe at Acme") -> dict:
@@ -134,6 +135,9 @@ async def test_an_offer_taken_becomes_a_request_the_connector_is_checking(
     )
     _, requests = await _stored(stack)
     assert requests[0].status == Status.INTRO_MADE
+    assert "Intros offered by connectors *1* · taken *1*" in await _command(
+        stack, CONNECTOR, "stats"
+    )
 
 
 async def test_two_forms_from_one_offer_make_one_request(stack: LocalStack) -> None:
@@ -147,6 +151,7 @@ async def test_two_forms_from_one_offer_make_one_request(stack: LocalStack) -> N
         "blurb": GOOD_BLURB,
     }
     assert await submit(stack, first, values) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "connector card")
     status, body = await submit(stack, second, values)
     assert status == 200 and "You took this offer already" in body
     await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "connector card")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.intro.command_text import Command, parse_command, unescape
+from bot.intro.command_text import SUB_COMMANDS, Command, parse_command, unescape
+from bot.rendering import messages
 
 VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "offer", "usage"}
 # Words a name or company is made of: no spaces at either end, no " at " inside.
@@ -94,3 +97,9 @@ def test_names_close_to_a_sub_command_are_still_names(typed: str) -> None:
 def test_slacks_escapes_are_undone_once(text: str) -> None:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert unescape(escaped) == text
+
+
+def test_help_names_every_sub_command() -> None:
+    shown = messages.command_reply("help")
+    missing = [v for v in SUB_COMMANDS if v != "help" and not re.search(f"`/intro {v}[ `]", shown)]
+    assert missing == []

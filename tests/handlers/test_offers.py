@@ -18,6 +18,7 @@ from tests.handlers.flow import (
     button,
     card_text,
     press,
+    request_intro,
     submit,
 )
 
@@ -226,3 +227,32 @@ async def test_the_home_tab_offers_through_a_form(stack: LocalStack) -> None:
     await stack.until(lambda: stack.fake.count("views.publish") >= 1, "home")
     home = stack.fake.calls_to("views.publish")[-1].args["view"]
     assert f"I've sent <@{OTHER}> your offer" in str(home["blocks"])
+
+
+async def test_taking_an_offer_is_guarded_like_any_ask(stack: LocalStack) -> None:
+    await request_intro(stack, connector=OTHER)  # Riya already asked Olivia for Jane
+    reply = await _command(stack, CONNECTOR, f"offer {MENTION} Jane Doe at Acme")
+    assert "I've sent" in reply
+    await stack.until(
+        lambda: any(
+            "offers to introduce you" in m["text"] for m in stack.fake.messages_for(REQUESTER)
+        ),
+        "the offer",
+    )
+    card = next(m for m in stack.fake.messages_for(REQUESTER) if "offers to introduce" in m["text"])
+    view = await _take(stack, card)
+    values = {
+        f"connector:{CONNECTOR}": CONNECTOR,
+        "target_name": "Jane Doe",
+        "target_company": "Acme",
+        "reason": "Acme is expanding into Europe.",
+        "blurb": GOOD_BLURB,
+    }
+    status, body = await submit(stack, view, values)
+    assert status == 200 and "You already have an open ask for this person" in body
+    # Changing the connector on the form is not taking this offer.
+    values = {**values, f"connector:{CONNECTOR}": "U0SECOND"}
+    status, body = await submit(stack, view, values)
+    assert status == 200 and "This intro was offered by the teammate picked here before" in body
+    offers, requests = await _stored(stack)
+    assert [o.status for o in offers] == [OfferStatus.OFFERED] and len(requests) == 1

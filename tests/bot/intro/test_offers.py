@@ -22,7 +22,7 @@ from bot.intro.workflow import (
     UnknownOffer,
 )
 from storage.db import create_engine_for, make_sessionmaker
-from storage.models import IntroRequest, MessageKind, OutboundMessage
+from storage.models import IntroOffer, IntroRequest, MessageKind, OutboundMessage
 
 TEAM = "T1"
 RIYA, CARLOS, SAM = "U1", "U2", "U3"
@@ -178,3 +178,15 @@ async def test_the_funnel_counts_offers_made_and_taken(
     assert report.workspace.counts["accepted"] == 1
     mine = await attribution.report(TEAM, SAM)
     assert (mine.offered, mine.offers_taken) == (2, 0)
+
+
+async def test_forget_me_erases_why_an_offer_was_made(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    workflow = workflows[0]
+    mine = (await workflow.offer(TEAM, CARLOS, RIYA, "Jane Doe", "", "She's hiring.")).offer
+    theirs = (await workflow.offer(TEAM, SAM, RIYA, "Ann Lee", "", "Old friends.")).offer
+    await workflow.erase_words_of(TEAM, CARLOS)
+    async with workflow._sessions() as session:
+        reasons = {o.id: o.reason for o in await session.scalars(select(IntroOffer))}
+    assert reasons == {mine.id: "", theirs.id: "Old friends."}

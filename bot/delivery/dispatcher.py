@@ -465,7 +465,9 @@ class Dispatcher:
         self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
     ) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
-            return messages.connector_card(request, await self._stale_tie(request))
+            return messages.connector_card(
+                request, await self._stale_tie(request), offered=bool(data.get("offered"))
+            )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))

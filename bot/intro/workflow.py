@@ -268,7 +268,13 @@ class IntroWorkflow:
                     )
                 )
             messages = [
-                self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card"),
+                self._message(
+                    request,
+                    MessageKind.CONNECTOR_CARD,
+                    request.connector_id,
+                    "card",
+                    {"offered": True},
+                ),
                 self._offer_message(
                     taken, MessageKind.OFFER_REFRESH, taken.rep_id, OfferStatus.TAKEN.value
                 ),

@@ -221,10 +221,14 @@ def _message(template: str, **context: Any) -> Message:
     return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
 
 
-def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> Message:
+def connector_card(
+    request: IntroRequest, stale_tie: Contact | None = None, *, offered: bool = False
+) -> Message:
+    """`offered`: the requester took the connector's own offer of this intro."""
     return _message(
         "connector_card.json.j2",
         r=request,
+        offered=offered,
         stale_tie=stale_tie,
         status=_status(request),
         next_step=next_step(request, "connector"),

@@ -333,7 +333,7 @@ class Demo:
                 },
             )
         )
-        card = await self.first_dm_containing(OLIVIA, "asks you for an intro to Priya")
+        card = await self.first_dm_containing(OLIVIA, "took your offer of an intro to Priya")
         print("   (already accepted: Olivia checks with Priya first, as after Accept)")
         self.show_dm(OLIVIA, card)
 

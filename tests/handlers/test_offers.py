@@ -103,6 +103,10 @@ async def test_an_offer_taken_becomes_a_request_the_connector_is_checking(
     assert any(b.get("block_id") == "intro_email" for b in connector_card["blocks"])
     assert button(connector_card, "intro_target_agreed")
     assert "Over to you" in card_text(connector_card)
+    assert f"<@{REQUESTER}> took your offer of an intro to *Jane Doe* at *Acme*." in card_text(
+        connector_card
+    )
+    assert "thinks you know them" not in card_text(connector_card)
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "requester card")
     await stack.until(
         lambda: "You took" in card_text(stack.fake.messages_for(REQUESTER)[0]), "offer updated"

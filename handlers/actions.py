@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import Action, Status
-from bot.intro.workflow import TransitionError, UnknownRequest
+from bot.intro.workflow import TransitionError, UnknownOffer, UnknownRequest
 from bot.rendering import messages
 from bot.wiring.app import Services
 from handlers.support import (
@@ -208,6 +208,52 @@ def register(app: AsyncApp, services: Services) -> None:
             connector_id=value_detail(action),
         )
 
+    async def take_offer(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """Take it: the request form, prefilled from the offer, with its connector chosen."""
+        await ack()
+        user_id = body["user"]["id"]
+        offer_id = request_id_from(action)
+        try:
+            if offer_id is None:
+                raise UnknownOffer(0)
+            offer = await services.workflow.open_offer(context.team_id or "", offer_id, user_id)
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        view = messages.intro_modal(
+            messages.ModalPrefill(
+                connector_id=offer.connector_id,
+                target_name=offer.target_name,
+                target_company=offer.company,
+                reason=offer.reason,
+            ),
+            messages.ModalContext(offer_id=offer.id, offered_by=offer.connector_id),
+        )
+        await open_view(client, body["trigger_id"], view, logger)
+
+    async def pass_offer(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """No thanks: the connector hears it kindly; the offer's card says so."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        offer_id = request_id_from(action)
+        try:
+            if offer_id is None:
+                raise UnknownOffer(0)
+            outcome = await services.workflow.pass_offer(team_id, offer_id, user_id)
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        await services.dispatcher.deliver(outcome.message_ids)
+
     async def new_request(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -226,3 +272,5 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
     app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
     app.action("intro_new")(services.opens_modal(new_request))
+    app.action("intro_offer_take")(services.opens_modal(take_offer))
+    app.action("intro_offer_pass")(services.tracked(pass_offer))

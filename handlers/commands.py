@@ -15,7 +15,13 @@ from bot.intro.validation import review_company, review_contact
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
-from handlers.support import is_admin, open_intro_modal, teammate, workspace_names
+from handlers.support import (
+    is_admin,
+    offer_intro,
+    open_intro_modal,
+    teammate,
+    workspace_names,
+)
 from handlers.views import refresh_suggestions
 
 
@@ -91,6 +97,13 @@ def register(app: AsyncApp, services: Services) -> None:
                 text=messages.command_reply("forgotten", rows=forgotten),
                 response_type="ephemeral",
             )
+            return
+        if command.verb == "offer":
+            await ack()
+            reply = await offer_intro(
+                services, client, team_id, user_id, command.user_id, command.name, command.company
+            )
+            await respond(text=reply, response_type="ephemeral")
             return
         if command.verb == "stats":
             await ack()

@@ -11,10 +11,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.directory import ContactInput
-from bot.intro.validation import review_company, review_contact, say
+from bot.intro.validation import review_company, review_contact, review_offer, say
 from bot.rendering import messages
+from bot.rendering.templating import trusted_mrkdwn
 from bot.wiring.app import Services
-from handlers.support import open_view, publish_home, submitted_values
+from handlers.support import offer_intro, open_view, publish_home, submitted_values, teammate
 
 
 def _count(text: str) -> int | None:
@@ -50,6 +51,7 @@ async def _publish_where_pressed(
 def register(app: AsyncApp, services: Services) -> None:
     register_tie_buttons(app, services)
     register_contact_list(app, services)
+    register_offer(app, services)
 
     @app.action("intro_contact_add")
     @services.opens_modal
@@ -164,6 +166,50 @@ def register(app: AsyncApp, services: Services) -> None:
         prefs.blocked_companies = blocked
         await services.directory.save_prefs(prefs)
         await publish_home(services, client, team_id, user_id)
+
+
+def register_offer(app: AsyncApp, services: Services) -> None:
+    """Offer an intro: a connector who thinks a teammate should meet someone says so."""
+
+    @app.action("intro_offer_open")
+    @services.opens_modal
+    async def offer_open(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
+    ) -> None:
+        await ack()
+        await open_view(client, body["trigger_id"], messages.offer_modal(), logger)
+
+    @app.view("intro_offer_modal")
+    @services.tracked
+    async def offer_submitted(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        values = submitted_values(view)
+        user_id = body["user"]["id"]
+        rep_id = str(values.get("rep") or "")
+        name = str(values.get("target_name") or "").strip()
+        company = str(values.get("target_company") or "").strip()
+        reason = str(values.get("reason") or "").strip()
+        errors = dict(review_offer(name, company, reason).errors)
+        if not reason:
+            errors["reason"] = say("offer_reason_missing")
+        rep = await teammate(client, rep_id) if rep_id else None
+        if rep_id == user_id:
+            errors["rep"] = say("offer_self")
+        elif rep is None or rep.is_bot or rep.deleted:
+            errors["rep"] = say("suggest_not_human")
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        team_id = context.team_id or ""
+        reply = await offer_intro(services, client, team_id, user_id, rep_id, name, company, reason)
+        # Rendered mrkdwn already (what was typed is escaped in it): its mention stays one.
+        await publish_home(services, client, team_id, user_id, notice=trusted_mrkdwn(reply))
 
 
 def register_contact_list(app: AsyncApp, services: Services) -> None:

@@ -13,8 +13,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.directory import ContactInput
 from bot.intro.states import Action, IllegalTransition
-from bot.intro.validation import Teammate
-from bot.intro.workflow import NotYourRequest, TransitionError, UnknownRequest
+from bot.intro.validation import Teammate, review_offer
+from bot.intro.workflow import (
+    NotYourRequest,
+    OfferAlreadyMade,
+    OfferAnswered,
+    TransitionError,
+    UnknownOffer,
+    UnknownRequest,
+)
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
@@ -144,6 +151,10 @@ async def tell_privately(
 def refusal_text(exc: TransitionError) -> str:
     if isinstance(exc, UnknownRequest):
         return messages.note("unknown")
+    if isinstance(exc, UnknownOffer):
+        return messages.note("offer_unknown")
+    if isinstance(exc, OfferAnswered):
+        return messages.note(f"offer_{exc.status.value}", connector=exc.connector_id)
     if isinstance(exc, NotYourRequest):
         return messages.note("not_yours", party=exc.party_id)
     if isinstance(exc, IllegalTransition):
@@ -260,3 +271,34 @@ async def record_closeness(
     # In place: the entry's email is on file only as a hash, which a blank email keeps.
     entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
     await directory.update_contact(team_id, request.connector_id, tie.id, entry)
+
+
+async def offer_intro(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    connector_id: str,
+    rep_id: str,
+    target_name: str,
+    company: str,
+    reason: str = "",
+) -> str:
+    """A connector offers a teammate an intro (`/intro offer`, or the Home tab's form); what to
+    tell the connector. Refused: themselves, a bot or an unknown or deactivated user."""
+    words = {"rep": rep_id, "name": target_name, "company": company}
+    if rep_id == connector_id:
+        return messages.command_reply("offer_self", **words)
+    rep = await teammate(client, rep_id)
+    if rep is None or rep.is_bot or rep.deleted:
+        return messages.command_reply("offer_not_human", **words)
+    review = review_offer(target_name, company, reason)
+    if not review.ok:
+        return next(iter(review.errors.values()))
+    try:
+        outcome = await services.workflow.offer(
+            team_id, connector_id, rep_id, target_name, company, reason
+        )
+    except OfferAlreadyMade:
+        return messages.command_reply("offer_again", **words)
+    await services.dispatcher.deliver(outcome.message_ids)
+    return messages.command_reply("offer_sent", **words)

@@ -21,11 +21,17 @@ from bot.intro.validation import (
     say,
     with_company_from_name,
 )
-from bot.intro.workflow import DuplicateSubmission
+from bot.intro.workflow import DuplicateSubmission, TransitionError
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
-from handlers.support import act_and_deliver, submitted_values, teammate, teammates
+from handlers.support import (
+    act_and_deliver,
+    refusal_text,
+    submitted_values,
+    teammate,
+    teammates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +93,8 @@ def register(app: AsyncApp, services: Services) -> None:
         owner = None
         if review.ok and connector is not None:
             owner = await _review_ask(services, client, team_id, draft, review)
+        if modal_context.offer_id is not None:
+            await _review_offer(services, team_id, modal_context.offer_id, draft, review)
         if not review.ok:
             await ack(response_action="errors", errors=_block_ids(view, review.errors))
             return
@@ -94,10 +102,15 @@ def register(app: AsyncApp, services: Services) -> None:
         # The form is closed now: store the request and its messages first, so nothing the
         # requester wrote is lost to an optional lookup failing.
         try:
-            outcome = await services.workflow.submit(team_id, draft, review.advice, owner_id=owner)
+            outcome = await services.workflow.submit(
+                team_id, draft, review.advice, owner_id=owner, offer_id=modal_context.offer_id
+            )
         except DuplicateSubmission as duplicate:
             # The first of the two is already on its way; its confirmation is the answer.
             logger.info("form submitted again; request %s stands", duplicate.request.id)
+            return
+        except TransitionError as exc:  # the offer was taken (another form) or passed meanwhile
+            await client.chat_postMessage(channel=requester_id, text=refusal_text(exc))
             return
         except Exception:
             logger.exception("a request could not be saved")
@@ -266,6 +279,19 @@ async def _review_ask(
         else:
             review.advice.append(words)
     return found.account_owner
+
+
+async def _review_offer(
+    services: Services, team_id: str, offer_id: int, draft: RequestDraft, review: Review
+) -> None:
+    """Taking an offer: still open, and still asking the connector who made it."""
+    try:
+        offer = await services.workflow.open_offer(team_id, offer_id, draft.requester.user_id)
+    except TransitionError as exc:
+        review.errors["connector"] = refusal_text(exc)
+        return
+    if draft.connector is not None and draft.connector.user_id != offer.connector_id:
+        review.errors["connector"] = say("offer_connector_changed")
 
 
 async def _name(client: AsyncWebClient, user_id: str) -> str:

@@ -139,6 +139,27 @@ class RequestEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class IntroOffer(Base):
+    """A connector's offer to introduce a teammate (the rep) to someone: the rep takes it (and
+    makes the request, already accepted by the connector) or passes."""
+
+    __tablename__ = "intro_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    connector_id: Mapped[str] = mapped_column(String(32))
+    rep_id: Mapped[str] = mapped_column(String(32))
+    target_name: Mapped[str] = mapped_column(String(150))
+    company: Mapped[str] = mapped_column(String(150), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # bot.intro.states.OfferStatus
+    # The request the rep made from it, once taken.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_intro_offers_team_status", "team_id", "status"),)
+
+
 class MessageKind(StrEnum):
     OWNER_CARD = "owner_card"  # the account owner's DM: approve, edit the note, or decline
     CONNECTOR_CARD = "connector_card"  # the connector's DM with the ask and its buttons
@@ -146,10 +167,15 @@ class MessageKind(StrEnum):
     CARD_REFRESH = "card_refresh"  # re-render one of the cards above from current state
     NOTICE = "notice"  # a one-off message telling someone what happened
     REMINDER = "reminder"  # a nudge or reminder, due later, sent in working hours
+    # A connector's offer of an intro (no request yet: the row's data names the offer).
+    OFFER_CARD = "offer_card"  # the rep's DM: who offers whom, why, Take it / No thanks
+    OFFER_REFRESH = "offer_refresh"  # re-render the rep's offer card once taken or passed
+    OFFER_NOTICE = "offer_notice"  # the connector hears the rep passed
 
 
 # The messages a refresh re-renders in place.
 CARD_KINDS = (MessageKind.OWNER_CARD, MessageKind.CONNECTOR_CARD, MessageKind.REQUESTER_CARD)
+OFFER_KINDS = (MessageKind.OFFER_CARD, MessageKind.OFFER_REFRESH, MessageKind.OFFER_NOTICE)
 
 
 class DeliveryStatus(StrEnum):

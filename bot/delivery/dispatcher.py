@@ -31,15 +31,17 @@ from bot.intro.cadence import WorkingHours
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Status
-from bot.intro.workflow import IntroWorkflow
+from bot.intro.workflow import IntroWorkflow, offer_dedupe_key
 from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
 from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from storage.models import (
     CARD_KINDS,
+    OFFER_KINDS,
     Contact,
     DeliveryStatus,
+    IntroOffer,
     IntroRequest,
     MessageKind,
     OutboundMessage,
@@ -370,9 +372,11 @@ class Dispatcher:
         cards: dict[tuple[int, str], OutboundMessage],
         token: str,
     ) -> tuple[str | None, str | None]:
+        kind = MessageKind(message.kind)
+        if kind in OFFER_KINDS:
+            return await self._post_offer(message, kind, token)
         if request is None:
             raise _NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
-        kind = MessageKind(message.kind)
         if kind is MessageKind.REMINDER:
             return await self._post_reminder(message, request, token)
         if kind is MessageKind.CARD_REFRESH:
@@ -397,6 +401,58 @@ class Dispatcher:
         else:
             rendered = await self._card(kind, request, message.data)
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
+        response = await self._client.chat_postMessage(
+            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+        )
+        return response.get("channel"), response.get("ts")
+
+    async def _post_offer(
+        self, message: OutboundMessage, kind: MessageKind, token: str
+    ) -> tuple[str | None, str | None]:
+        """A connector's offer: the rep's card, its refresh once answered, the connector's
+        notice. The offer row is read as it is now."""
+        offer_id = message.data.get("offer_id")
+        async with self._sessions() as session:
+            offer = await session.scalar(
+                select(IntroOffer).where(
+                    IntroOffer.id == offer_id, IntroOffer.team_id == message.team_id
+                )
+            )
+            card_row = (
+                await session.scalar(
+                    select(OutboundMessage).where(
+                        OutboundMessage.team_id == message.team_id,
+                        OutboundMessage.dedupe_key
+                        == offer_dedupe_key(offer.id, MessageKind.OFFER_CARD, "card"),
+                    )
+                )
+                if offer is not None and kind is MessageKind.OFFER_REFRESH
+                else None
+            )
+        if offer is None:
+            raise _Moot("the offer is gone")
+        if kind is MessageKind.OFFER_REFRESH:
+            if card_row is None or card_row.status in (
+                DeliveryStatus.FAILED,
+                DeliveryStatus.CANCELLED,
+            ):
+                return None, None  # nothing to refresh
+            if card_row.status != DeliveryStatus.SENT:
+                raise _NotYet("offer card not sent yet", self._clock.now() + timedelta(seconds=5))
+            rendered = messages.offer_card(offer)
+            await self._client.chat_update(
+                token=token,
+                channel=card_row.slack_channel_id or "",
+                ts=card_row.slack_ts or "",
+                text=rendered.text,
+                blocks=rendered.blocks,
+            )
+            return card_row.slack_channel_id, card_row.slack_ts
+        rendered = (
+            messages.offer_card(offer)
+            if kind is MessageKind.OFFER_CARD
+            else messages.offer_notice(offer)
+        )
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -504,7 +560,9 @@ class Dispatcher:
         self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
     ) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
-            return messages.connector_card(request, await self._stale_tie(request))
+            return messages.connector_card(
+                request, await self._stale_tie(request), offered=bool(data.get("offered"))
+            )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))

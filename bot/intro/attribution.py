@@ -25,9 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.intro.states import Outcome, Status
+from bot.intro.states import OfferStatus, Outcome, Status
 from storage.db import reading
-from storage.models import IntroRequest, RequestEvent
+from storage.models import IntroOffer, IntroRequest, RequestEvent
 
 STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
 # An outcome beside the funnel, not a step of it: the connector let the requester use their name.
@@ -62,6 +62,9 @@ class Report:
     by_connector: dict[str, Funnel]
     by_requester: dict[str, Funnel]
     thanked: list[tuple[str, int]]  # connectors whose intros got an outcome reported
+    # Intros connectors offered unasked, and how many the teammate took.
+    offered: int = 0
+    offers_taken: int = 0
 
 
 def _scope(team_id: str, user_id: str | None) -> ColumnElement[bool]:
@@ -226,6 +229,7 @@ class Attribution:
                 report.by_requester[viewer].medians = await _medians(
                     session, dialect, base, base.c.requester_id == viewer
                 )
+            report.offered, report.offers_taken = await _offers(session, team_id, user_id)
         report.thanked = [(who, n) for who, n in thanked.most_common(5) if n]
         return report
 
@@ -280,6 +284,22 @@ class Attribution:
                 ]
             )
         return out.getvalue()
+
+
+async def _offers(session: AsyncSession, team_id: str, user_id: str | None) -> tuple[int, int]:
+    """Offers made and taken: the workspace's, or those one person made or was made."""
+    scope = IntroOffer.team_id == team_id
+    if user_id is not None:
+        scope &= (IntroOffer.connector_id == user_id) | (IntroOffer.rep_id == user_id)
+    offered, taken = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(case((IntroOffer.status == OfferStatus.TAKEN, 1))),
+            ).where(scope)
+        )
+    ).one()
+    return int(offered), int(taken)
 
 
 def _day(moment: datetime | None) -> str:

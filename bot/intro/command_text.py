@@ -15,14 +15,24 @@ from rapidfuzz.distance import Levenshtein
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Sub-commands, and whether each takes words after it.
-SUB_COMMANDS = ("request", "help", "know", "stats", "forget", "owner", "pacing", "export")
+SUB_COMMANDS = (
+    "request",
+    "help",
+    "know",
+    "stats",
+    "forget",
+    "owner",
+    "pacing",
+    "export",
+    "offer",
+)
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
 
 
 @dataclass(frozen=True)
 class Command:
-    # request, help, know, forget, owner, pacing, stats, export; or "usage": a sub-command
+    # request, help, know, forget, owner, pacing, stats, export, offer; or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -51,10 +61,18 @@ def _meant(word: str, rest: str) -> str:
     shaped = {
         "pacing": rest.lower() in _PACING_MODES,
         "owner": bool(_MENTION.search(rest)),
+        "offer": bool(_MENTION.match(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
         "forget": rest.lower() == "me",
     }
     return verb if shaped.get(verb) else ""
+
+
+def _name_at_company(text: str) -> tuple[str, str]:
+    """ "Jane Doe at Acme" (or "@ Acme") as the name and the company."""
+    parts = re.split(r"\s+(?:at|@)\s+", f" {text.strip()}", maxsplit=1)
+    name, company = (parts + [""])[:2]
+    return unescape(name).strip(), unescape(company).strip()
 
 
 def parse_command(text: str) -> Command:
@@ -66,9 +84,15 @@ def parse_command(text: str) -> Command:
     if word in _TAKES_NOTHING:
         return Command(word) if not rest else Command("usage", meant=word)
     if word == "know":
-        parts = re.split(r"\s+(?:at|@)\s+", rest, maxsplit=1)
-        name, company = (parts + [""])[:2]
-        return Command("know", name=unescape(name).strip(), company=unescape(company).strip())
+        name, company = _name_at_company(rest)
+        return Command("know", name=name, company=company)
+    if word == "offer":
+        # `/intro offer @rep Jane Doe [at Acme]`: the teammate first, then whom to meet.
+        mention = _MENTION.match(rest)
+        name, company = _name_at_company(rest[mention.end() :] if mention else "")
+        if mention is None or not name or _MENTION.search(name):
+            return Command("usage", meant="offer")
+        return Command("offer", name=name, company=company, user_id=mention.group(1))
     if word == "forget":
         if rest.lower() in ("me", ""):
             return Command("forget", name=rest.lower())

@@ -54,6 +54,14 @@ class Outcome(StrEnum):
     NOT_A_FIT = "not_a_fit"
 
 
+class OfferStatus(StrEnum):
+    """A connector's offer of an intro, as the rep answers it."""
+
+    OFFERED = "offered"
+    TAKEN = "taken"  # the rep made the request, already accepted by the connector
+    PASSED = "passed"
+
+
 class Role(StrEnum):
     REQUESTER = "requester"
     CONNECTOR = "connector"

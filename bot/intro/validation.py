@@ -117,6 +117,19 @@ def review_contact(name: str, company: str = "", title: str = "", email: str = "
     return review
 
 
+def review_offer(target_name: str, company: str = "", reason: str = "") -> Review:
+    """A connector's offer of an intro: whom, where, why (the why is optional from
+    `/intro offer`), each within what a request holds."""
+    review = Review()
+    target = target_name.strip()
+    if not target:
+        review.errors["target_name"] = _say("target_missing")
+    _check_length(review, "target_name", target, TARGET_NAME_MAX)
+    _check_length(review, "target_company", company.strip(), TARGET_COMPANY_MAX)
+    _check_length(review, "reason", reason.strip(), REASON_MAX)
+    return review
+
+
 def review_company(company: str) -> str | None:
     """A company name for routing or pacing; the problem, if any."""
     review = Review()

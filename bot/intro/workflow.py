@@ -24,6 +24,7 @@ from bot.intro.states import (
     OPEN_STATUSES,
     Action,
     IllegalTransition,
+    OfferStatus,
     Role,
     Status,
     next_status,
@@ -36,6 +37,7 @@ from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
     DepartedUser,
+    IntroOffer,
     IntroRequest,
     MessageKind,
     OutboundMessage,
@@ -72,9 +74,34 @@ class DuplicateSubmission(Exception):
         self.request = request
 
 
+class UnknownOffer(TransitionError):
+    def __init__(self, offer_id: int) -> None:
+        super().__init__(f"no intro offer {offer_id}")
+
+
+class OfferAnswered(TransitionError):
+    """The offer was taken or passed already (a second press, or the other button first)."""
+
+    def __init__(self, offer: IntroOffer) -> None:
+        super().__init__(f"offer {offer.id} is {offer.status}")
+        # Plain values: the row is expired once its transaction rolls back.
+        self.status = OfferStatus(offer.status)
+        self.connector_id = offer.connector_id
+
+
+class OfferAlreadyMade(TransitionError):
+    """The connector offered this teammate this person already, and it is still unanswered."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     request: IntroRequest
+    message_ids: list[int]
+
+
+@dataclass(frozen=True)
+class OfferOutcome:
+    offer: IntroOffer
     message_ids: list[int]
 
 
@@ -96,11 +123,13 @@ class IntroWorkflow:
         advice: list[str],
         *,
         owner_id: str | None = None,
+        offer_id: int | None = None,
     ) -> Outcome:
         """Record a request and promise its cards and reminders.
 
         A request that replaces one the requester made earlier (asking someone else after a
-        stall) withdraws that one in the same transaction.
+        stall) withdraws that one in the same transaction. A request made from a connector's
+        offer (`offer_id`) starts accepted by them: they check with the target next.
         """
         assert draft.connector is not None, "review_draft() must pass before submit()"
         now = self._clock.now()
@@ -131,6 +160,8 @@ class IntroWorkflow:
             updated_at=now,
         )
         try:
+            if offer_id is not None:
+                return await self._store_taken_offer(team_id, offer_id, request, advice)
             return await self._store(team_id, draft, request, advice, owner_id)
         except IntegrityError:
             if draft.submission_key is None:
@@ -183,6 +214,189 @@ class IntroWorkflow:
             session.add_all(messages)
             await session.flush()
             return Outcome(request, _due_now(messages))
+
+    async def _store_taken_offer(
+        self, team_id: str, offer_id: int, request: IntroRequest, advice: list[str]
+    ) -> Outcome:
+        """The request and the offer's taking in one transaction (compare-and-set on the
+        offer): a second Take it, or two replicas, make one request. The offer's connector
+        has said yes already, so the request starts with them checking with the target, as
+        after Accept; its history says so (submitted, then accepted)."""
+        now = request.created_at
+        request.account_owner_id = None  # the connector offered it; nobody else to approve
+        request.status = Status.CHECKING_WITH_TARGET
+        async with self._sessions.begin() as session:
+            session.add(request)
+            await session.flush()
+            taken = await session.scalar(
+                update(IntroOffer)
+                .where(
+                    IntroOffer.id == offer_id,
+                    IntroOffer.team_id == team_id,
+                    IntroOffer.rep_id == request.requester_id,
+                    IntroOffer.connector_id == request.connector_id,
+                    IntroOffer.status == OfferStatus.OFFERED,
+                )
+                .values(status=OfferStatus.TAKEN, request_id=request.id)
+                .returning(IntroOffer)
+                .execution_options(synchronize_session=False)
+            )
+            if taken is None:
+                offer = await session.scalar(
+                    select(IntroOffer).where(
+                        IntroOffer.id == offer_id, IntroOffer.team_id == team_id
+                    )
+                )
+                if offer is None or offer.rep_id != request.requester_id:
+                    raise UnknownOffer(offer_id)
+                if offer.status == OfferStatus.OFFERED:  # the connector was changed on the form
+                    raise NotYourRequest(Role.CONNECTOR, offer.connector_id)
+                raise OfferAnswered(offer)
+            for actor, action, before, after in (
+                (request.requester_id, "submit", None, Status.AWAITING_CONNECTOR),
+                (request.connector_id, Action.ACCEPT.value, Status.AWAITING_CONNECTOR, None),
+            ):
+                session.add(
+                    RequestEvent(
+                        team_id=team_id,
+                        request_id=request.id,
+                        actor_id=actor,
+                        action=action,
+                        from_status=before,
+                        to_status=after or request.status,
+                        at=now,
+                    )
+                )
+            messages = [
+                self._message(
+                    request,
+                    MessageKind.CONNECTOR_CARD,
+                    request.connector_id,
+                    "card",
+                    {"offered": True},
+                ),
+                self._offer_message(
+                    taken, MessageKind.OFFER_REFRESH, taken.rep_id, OfferStatus.TAKEN.value
+                ),
+                self._message(
+                    request,
+                    MessageKind.REQUESTER_CARD,
+                    request.requester_id,
+                    "card",
+                    {"advice": advice},
+                ),
+            ]
+            messages += self._reminders_for(request, now)
+            session.add_all(messages)
+            await session.flush()
+            return Outcome(request, _due_now(messages))
+
+    async def offer(
+        self,
+        team_id: str,
+        connector_id: str,
+        rep_id: str,
+        target_name: str,
+        company: str = "",
+        reason: str = "",
+    ) -> OfferOutcome:
+        """A connector offers a teammate (the rep) an intro: stored, and the rep's card with
+        Take it and No thanks promised. The same offer made again while unanswered is
+        refused (OfferAlreadyMade); offering oneself is the caller's to refuse first."""
+        if connector_id == rep_id:
+            raise InvalidSuggestion("offer the intro to a teammate, not yourself")
+        target_name, company = target_name.strip(), company.strip()
+        async with self._sessions.begin() as session:
+            already = await session.scalar(
+                select(IntroOffer.id).where(
+                    IntroOffer.team_id == team_id,
+                    IntroOffer.connector_id == connector_id,
+                    IntroOffer.rep_id == rep_id,
+                    IntroOffer.status == OfferStatus.OFFERED,
+                    func.lower(IntroOffer.target_name) == target_name.lower(),
+                )
+            )
+            if already is not None:
+                raise OfferAlreadyMade(f"offer {already} is still unanswered")
+            offer = IntroOffer(
+                team_id=team_id,
+                connector_id=connector_id,
+                rep_id=rep_id,
+                target_name=target_name,
+                company=company,
+                reason=reason.strip(),
+                status=OfferStatus.OFFERED,
+                created_at=self._clock.now(),
+            )
+            session.add(offer)
+            await session.flush()
+            card = self._offer_message(offer, MessageKind.OFFER_CARD, rep_id, "card")
+            session.add(card)
+            await session.flush()
+            return OfferOutcome(offer, [card.id])
+
+    async def open_offer(self, team_id: str, offer_id: int, rep_id: str) -> IntroOffer:
+        """The offer the rep is about to take, if it is theirs and still unanswered."""
+        async with self._sessions() as session:
+            offer = await session.scalar(
+                select(IntroOffer).where(IntroOffer.id == offer_id, IntroOffer.team_id == team_id)
+            )
+        if offer is None:
+            raise UnknownOffer(offer_id)
+        if offer.rep_id != rep_id:
+            raise NotYourRequest(Role.REQUESTER, offer.rep_id)
+        if offer.status != OfferStatus.OFFERED:
+            raise OfferAnswered(offer)
+        return offer
+
+    async def pass_offer(self, team_id: str, offer_id: int, rep_id: str) -> OfferOutcome:
+        """No thanks: the offer is closed (compare-and-set), the connector is told kindly and
+        the rep's card says what they chose."""
+        await self.open_offer(team_id, offer_id, rep_id)
+        async with self._sessions.begin() as session:
+            passed = await session.scalar(
+                update(IntroOffer)
+                .where(
+                    IntroOffer.id == offer_id,
+                    IntroOffer.team_id == team_id,
+                    IntroOffer.status == OfferStatus.OFFERED,
+                )
+                .values(status=OfferStatus.PASSED)
+                .returning(IntroOffer)
+                .execution_options(synchronize_session=False)
+            )
+            if passed is None:
+                current = await session.scalar(select(IntroOffer).where(IntroOffer.id == offer_id))
+                assert current is not None
+                raise OfferAnswered(current)
+            messages = [
+                self._offer_message(
+                    passed, MessageKind.OFFER_REFRESH, rep_id, OfferStatus.PASSED.value
+                ),
+                self._offer_message(
+                    passed, MessageKind.OFFER_NOTICE, passed.connector_id, OfferStatus.PASSED.value
+                ),
+            ]
+            session.add_all(messages)
+            await session.flush()
+            return OfferOutcome(passed, [m.id for m in messages])
+
+    def _offer_message(
+        self, offer: IntroOffer, kind: MessageKind, recipient_id: str, key: str
+    ) -> OutboundMessage:
+        now = self._clock.now()
+        return OutboundMessage(
+            team_id=offer.team_id,
+            request_id=None,
+            dedupe_key=offer_dedupe_key(offer.id, kind, key),
+            kind=kind,
+            recipient_id=recipient_id,
+            data={"offer_id": offer.id},
+            due_at=now,
+            created_at=now,
+            attempts=0,
+            status="pending",
+        )
 
     async def act(
         self,
@@ -598,9 +812,9 @@ class IntroWorkflow:
 
     async def erase_words_of(self, team_id: str, user_id: str) -> int:
         """`/intro forget me`: the words a person wrote in requests (as requester: why, the
-        note, their name; as connector: a decline's kind word, a suggestion's note) are erased.
-        Statuses, steps and dates stay, so the funnel still counts. Returns the requests
-        touched."""
+        note, their name; as connector: a decline's kind word, a suggestion's note; an offer's
+        why) are erased. Statuses, steps and dates stay, so the funnel still counts. Returns the
+        requests touched."""
         async with self._sessions.begin() as session:
             asked = await session.execute(
                 update(IntroRequest)
@@ -616,6 +830,12 @@ class IntroWorkflow:
                 update(IntroRequest)
                 .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
                 .values(decline_reason=None, suggestion_note=None)
+            )
+            # Why they thought two people should meet, in the offers they made.
+            await session.execute(
+                update(IntroOffer)
+                .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)
+                .values(reason="")
             )
             touched = asked.rowcount + answered.rowcount  # type: ignore[attr-defined]
             return int(touched or 0)
@@ -702,6 +922,11 @@ class IntroWorkflow:
             attempts=0,
             status="pending",
         )
+
+
+def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
+    """An offer's message key: its card is found again by it, to refresh it."""
+    return f"offer:{offer_id}:{kind.value}:{key}"
 
 
 def _due_now(messages: list[OutboundMessage]) -> list[int]:

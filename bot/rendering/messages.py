@@ -23,7 +23,7 @@ from bot.rendering.templating import (
     render_text,
     trusted_mrkdwn,
 )
-from storage.models import ConnectorPrefs, Contact, IntroRequest
+from storage.models import ConnectorPrefs, Contact, IntroOffer, IntroRequest
 
 LIMITS = {
     "target_name": validation.TARGET_NAME_MAX,
@@ -69,12 +69,17 @@ class ModalContext:
     source_message_ts: str | None = None
     redirected_from_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Taking a connector's offer: the offer, and the connector who made it.
+    offer_id: int | None = None
+    offered_by: str | None = None
 
     def dump(self) -> str:
         data = {
             "c": self.source_channel_id,
             "ts": self.source_message_ts,
             "r": self.redirected_from_id,
+            "o": self.offer_id,
+            "ob": self.offered_by,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -87,7 +92,10 @@ class ModalContext:
         if not isinstance(data, dict):
             data = {}
         redirected = data.get("r")
+        offer = data.get("o")
         return cls(
+            offer_id=offer if isinstance(offer, int) and not isinstance(offer, bool) else None,
+            offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
             redirected_from_id=(
@@ -213,10 +221,14 @@ def _message(template: str, **context: Any) -> Message:
     return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
 
 
-def connector_card(request: IntroRequest, stale_tie: Contact | None = None) -> Message:
+def connector_card(
+    request: IntroRequest, stale_tie: Contact | None = None, *, offered: bool = False
+) -> Message:
+    """`offered`: the requester took the connector's own offer of this intro."""
     return _message(
         "connector_card.json.j2",
         r=request,
+        offered=offered,
         stale_tie=stale_tie,
         status=_status(request),
         next_step=next_step(request, "connector"),
@@ -322,6 +334,7 @@ def intro_modal(
         "intro_modal.json.j2",
         prefill=prefill,
         private_metadata=context.dump(),
+        offered_by=context.offered_by,
         source_hint=source_hint,
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,
@@ -335,6 +348,21 @@ def intro_modal(
             f"connector:{prefill.connector_id}" if prefill.connector_id else "connector"
         ),
     )
+    return view
+
+
+def offer_card(offer: IntroOffer) -> Message:
+    """The rep's DM about a connector's offer: Take it / No thanks, then what they chose."""
+    return _message("offer.json.j2", kind="card", o=offer)
+
+
+def offer_notice(offer: IntroOffer) -> Message:
+    """The connector hears, kindly, that the rep passed."""
+    return _message("offer.json.j2", kind="passed", o=offer)
+
+
+def offer_modal() -> dict[str, Any]:
+    view: dict[str, Any] = render_json("offer_modal.json.j2", limits=LIMITS)
     return view
 
 
@@ -400,6 +428,7 @@ def command_reply(kind: str, **context: Any) -> str:
         "in_dm": False,
         "meant": "",
         "typed": "",
+        "rep": "",
     }
     rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]
@@ -425,6 +454,8 @@ def stats(report: Report, user_id: str) -> Message:
         workspace=report.workspace,
         connectors=connectors,
         thanked=report.thanked,
+        offered=report.offered,
+        offers_taken=report.offers_taken,
         hours=_hours,
     )
 

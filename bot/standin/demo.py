@@ -38,6 +38,11 @@ SAM_BLURB = (
     "short call to see if that's worth a look?"
 )
 
+PRIYA_BLURB = (
+    "Hi Priya, I'm Sam Okafor from Northwind. We audit freight invoices and usually find "
+    "3-5% in overcharges within a month. Would you be open to a short call next week?"
+)
+
 BLURB = (
     "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
     "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
@@ -216,6 +221,7 @@ class Demo:
         )
 
         await self.routing_and_export()
+        await self.offered_intro()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -287,6 +293,53 @@ class Demo:
         await stack.until(lambda: bool(fake.uploads), "the export")
         content = fake.uploads[-1]["content"].decode().splitlines()
         self.show(ALEX, "in his DM (introbot-requests.csv)", content[:3])
+
+    async def offered_intro(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Olivia knows Priya Raman at Initech and offers Sam the intro")
+        replies = len(fake.responses)
+        await stack.slack.command(
+            payloads.slash_command(
+                OLIVIA,
+                f"offer <@{SAM}|sam> Priya Raman at Initech",
+                fake.issue_trigger_id(OLIVIA),
+                response_url=fake.response_url(),
+            )
+        )
+        await stack.until(lambda: len(fake.responses) > replies, "the confirmation")
+        self.show(OLIVIA, "(only visible to her)", [self.text(fake.responses[-1]["body"]["text"])])
+        offer = await self.first_dm_containing(SAM, "offers to introduce you")
+        self.show_dm(SAM, offer)
+
+        self.say("Sam takes it: the form opens with Olivia chosen; he writes his note")
+        opened = fake.count("views.open")
+        await self.press(SAM, offer, "intro_offer_take")
+        await stack.until(lambda: fake.count("views.open") > opened, "Sam's form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        connector_block = next(
+            b["block_id"] for b in view["blocks"] if b.get("block_id", "").startswith("connector")
+        )
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                view,
+                {
+                    connector_block: OLIVIA,
+                    "target_name": "Priya Raman",
+                    "target_company": "Initech",
+                    "reason": "Initech's sales team is rebuilding its freight budget.",
+                    "blurb": PRIYA_BLURB,
+                },
+            )
+        )
+        card = await self.first_dm_containing(OLIVIA, "took your offer of an intro to Priya")
+        print("   (already accepted: Olivia checks with Priya first, as after Accept)")
+        self.show_dm(OLIVIA, card)
+
+    async def first_dm_containing(self, who: str, words: str) -> dict[str, Any]:
+        await self.stack.until(lambda: any(words in m["text"] for m in self.dms(who)), words)
+        return next(m for m in self.dms(who) if words in m["text"])
 
 
 async def run_demo() -> int:

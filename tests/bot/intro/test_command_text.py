@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.intro.command_text import Command, parse_command, unescape
+from bot.intro.command_text import SUB_COMMANDS, Command, parse_command, unescape
+from bot.rendering import messages
 
-VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "usage"}
+VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "offer", "usage"}
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
     alphabet=st.characters(categories=("L", "Nd"), max_codepoint=0x2FFFF), min_size=1, max_size=12
@@ -54,6 +57,11 @@ def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -
         ("stats for me", "stats"),
         ("forgt me", "forget"),
         ("forget everything", "forget"),
+        ("offer", "offer"),
+        ("offer Jane Doe at Acme", "offer"),
+        ("offer <@U1>", "offer"),
+        ("offer <@U1> at Acme", "offer"),
+        ("offr <@U1> Jane Doe", "offer"),
     ],
 )
 def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
@@ -61,6 +69,23 @@ def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
 ) -> None:
     command = parse_command(typed)
     assert (command.verb, command.meant) == ("usage", meant)
+
+
+user_id = st.from_regex(r"U[A-Z0-9]{2,10}", fullmatch=True)
+
+
+@given(user_id, st.sampled_from(["", "|riya", "|r.patel"]), phrase, st.none() | phrase)
+def test_offer_reads_back_the_teammate_name_and_company_typed(
+    user: str, label: str, name: str, company: str | None
+) -> None:
+    at = f" at {company}" if company else ""
+    command = parse_command(f"offer <@{user}{label}>  {name}{at} ")
+    assert command == Command("offer", name=name, company=company or "", user_id=user)
+
+
+def test_offer_unescapes_what_slack_escaped() -> None:
+    command = parse_command("offer <@U1|riya> Jane &amp; Joe at AT&amp;T")
+    assert (command.name, command.company) == ("Jane & Joe", "AT&T")
 
 
 @pytest.mark.parametrize("typed", ["Owen Smith", "Stat Jones", "Knox Harrington", "Stan Lee"])
@@ -72,3 +97,9 @@ def test_names_close_to_a_sub_command_are_still_names(typed: str) -> None:
 def test_slacks_escapes_are_undone_once(text: str) -> None:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert unescape(escaped) == text
+
+
+def test_help_names_every_sub_command() -> None:
+    shown = messages.command_reply("help")
+    missing = [v for v in SUB_COMMANDS if v != "help" and not re.search(f"`/intro {v}[ `]", shown)]
+    assert missing == []

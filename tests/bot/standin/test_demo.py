@@ -36,6 +36,10 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ Approve ]  [ Edit the note ]  [ Decline ]",
         "approved your ask",
         "Request ID,First Name,Last Name,Company,Lead Source",
+        "🤝 @Olivia Chen knows Priya Raman at Initech and offers to introduce you.",
+        "[ Take it ]  [ No thanks ]",
+        "🤝 @Sam Okafor took your offer of an intro to Priya Raman at Initech.",
+        "1. Ask Priya Raman first, without naming @Sam Okafor",
         "0 channel-wide pings",
     ):
         assert line in out, line

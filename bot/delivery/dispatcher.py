@@ -326,7 +326,9 @@ class Dispatcher:
             )
             return card_row.slack_channel_id, card_row.slack_ts
         if kind is MessageKind.NOTICE:
-            rendered = messages.notice(request, message.data["event"], message.data)
+            event = message.data["event"]
+            paths = await self._next_paths(request) if event in messages.DEAD_END_EVENTS else []
+            rendered = messages.notice(request, event, message.data, paths)
         else:
             rendered = await self._card(kind, request, message.data)
         response = await self._client.chat_postMessage(
@@ -357,18 +359,23 @@ class Dispatcher:
             if opens > now:
                 raise _NotYet("outside the recipient's working hours", opens)
         reminder = message.data["reminder"]
-        secondary = (
-            await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
-        )
-        names = {user_id: (await self._profile(user_id, token))[1] for user_id in secondary}
+        secondary = await self._next_paths(request) if reminder == "stalled" else []
         tz, _ = await self._profile(message.recipient_id, token)
         rendered = messages.reminder(
-            request, reminder, secondary, names, now=self._clock.now(), tz_name=tz
+            request, reminder, secondary, now=self._clock.now(), tz_name=tz
         )
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _next_paths(self, request: IntroRequest) -> list[str]:
+        """Who the requester could ask next after a dead end, looked up as the message goes
+        (a teammate may have declined or reached their limit since it was promised)."""
+        introduced = await self._workflow.secondary_connectors(request, limit=10)
+        if self._directory is None:
+            return introduced[:3]
+        return await self._directory.next_paths(request, introduced)
 
     async def _superseded(self, message: OutboundMessage) -> bool:
         """After downtime several reminders may be due at once; only the latest is worth it."""

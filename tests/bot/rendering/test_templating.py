@@ -57,7 +57,7 @@ def make_request(status: Status | str = Status.AWAITING_CONNECTOR, **changes: An
         "source_channel_id": "C0SRC",
         "source_message_ts": "1714564800.000100",
         "source_permalink": "https://example.slack.com/archives/C0SRC/p1714564800000100",
-        "redirected_from_id": None,
+        "previous_request_id": None,
         "status": str(status),
         "decline_reason": HOSTILE + " " + BREAKERS,
         "suggested_user_id": SUGGESTED,

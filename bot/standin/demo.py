@@ -346,10 +346,10 @@ class Demo:
         print("   (a new request to Olivia, linked to the declined one: one person, two paths)")
 
         self.say("Riya wants to meet Bo Lee at Hooli; nobody knows him, so she goes in cold")
+        before = fake.count("views.update")
         await stack.slack.command(
             payloads.slash_command(RIYA, "Bo Lee (Hooli)", fake.issue_trigger_id(RIYA))
         )
-        before = fake.count("views.update")
         await stack.until(lambda: fake.count("views.update") > before, "the no-warm-path hint")
         call = fake.calls_to("views.update")[-1]
         hinted = {**call.args["view"], "id": call.args["view_id"]}
@@ -368,7 +368,9 @@ class Demo:
                 cold,
             )
         )
-        await stack.until(lambda: "Bo" in self.dms(RIYA)[-1]["text"], "Riya's cold message")
+        await stack.until(
+            lambda: "first message to Bo" in self.dms(RIYA)[-1]["text"], "Riya's cold message"
+        )
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
 

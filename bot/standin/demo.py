@@ -369,7 +369,7 @@ class Demo:
             )
         )
         await stack.until(
-            lambda: "first message to Bo" in self.dms(RIYA)[-1]["text"], "Riya's cold message"
+            lambda: "first message to *Bo Lee*" in self.dms(RIYA)[-1]["text"], "Riya's cold message"
         )
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 

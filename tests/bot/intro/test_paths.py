@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from bot.intro.directory import ContactInput, Directory
 from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import DuplicateSubmission, IntroWorkflow
+from bot.rendering import messages
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import ConnectorPrefs, MessageKind, OutboundMessage
 
@@ -241,3 +243,22 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
     ]
     assert rows[1]["Previous Request ID"] == str(jane)
     assert rows[3]["Previous Request ID"] == str(john) and rows[3]["Referred By"] == ""
+
+
+async def test_stats_and_home_show_re_asks_and_cold_approaches(rig: Rig) -> None:
+    jane = await rig.ask("UC")
+    await rig.act(jane, "UC", Action.DECLINE)
+    await rig.ask("UA", previous=jane)
+    cold = (await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=jane)).request
+    await rig.act(cold.id, "UR", Action.REPORT_OUTCOME, outcome="meeting_held")
+
+    report = await rig.attribution.report(TEAM, viewer="UR")
+    mine = messages.stats(report, "UR").blocks[1]["text"]["text"]
+    assert "Requested *1*" in mine
+    assert "Asked someone else after a no *1*" in mine
+    assert "Went in cold *1* → Meeting *1* → Opportunity *0* → Won *0*" in mine
+
+    requests = await rig.workflow.requests_by(TEAM, "UR")
+    home = json.dumps(messages.home_view(requests, [], first_time=False))
+    assert "<@>" not in home  # a cold approach has no connector to name
+    assert "via <@UA>" in home  # the re-ask still names its connector

@@ -9,8 +9,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.states import Action, Status
-from bot.intro.workflow import TransitionError, UnknownOffer, UnknownRequest
+from bot.intro.states import Action, Status, at_dead_end
+from bot.intro.validation import Teammate
+from bot.intro.workflow import (
+    DuplicateSubmission,
+    TransitionError,
+    UnknownOffer,
+    UnknownRequest,
+)
 from bot.rendering import messages
 from bot.wiring.app import Services
 from handlers.support import (
@@ -22,6 +28,7 @@ from handlers.support import (
     refusal_text,
     request_id_from,
     team_of,
+    teammate,
     tell_privately,
     value_detail,
 )
@@ -141,11 +148,11 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
         *,
-        expected: Status,
+        expected: Status | None,
         connector_id: str | None,
     ) -> None:
         """Open the form prefilled from the requester's earlier request, for another
-        connector; the new request replaces (or follows) the earlier one."""
+        connector; the new request follows the earlier one (and replaces it, if stalled)."""
         user_id = body["user"]["id"]
         request_id = request_id_from(action)
         original = (
@@ -156,7 +163,12 @@ def register(app: AsyncApp, services: Services) -> None:
         if original is None or original.requester_id != user_id:
             await tell_privately(services, client, body, user_id, messages.note("unknown"))
             return
-        if original.status != expected:
+        reached = (
+            original.status == expected
+            if expected is not None
+            else at_dead_end(original.status, original.outcome)
+        )
+        if not reached:
             label = messages.status_label(original.status)
             await tell_privately(
                 services, client, body, user_id, messages.note("stale", status_label=label)
@@ -169,8 +181,9 @@ def register(app: AsyncApp, services: Services) -> None:
                 target_company=original.target_company,
                 reason=original.reason,
                 blurb=original.blurb,
+                share_name="now" if original.share_name else "",
             ),
-            messages.ModalContext(redirected_from_id=original.id),
+            messages.ModalContext(previous_request_id=original.id),
         )
         await open_view(client, body["trigger_id"], view, logger)
 
@@ -185,7 +198,13 @@ def register(app: AsyncApp, services: Services) -> None:
         """The requester chose to ask the teammate the connector suggested."""
         await ack()
         await ask_again(
-            body, action, context, client, logger, expected=Status.REDIRECTED, connector_id=None
+            body,
+            action,
+            context,
+            client,
+            logger,
+            expected=Status.REDIRECTED,
+            connector_id=None,
         )
 
     async def ask_secondary(
@@ -196,7 +215,8 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
     ) -> None:
-        """After a stall: ask another teammate, whose request replaces the stalled one."""
+        """After a dead end (a decline, a stall, no response): "Ask them" opens the form
+        prefilled for that teammate ("Pick someone else": for whoever they choose)."""
         await ack()
         await ask_again(
             body,
@@ -204,7 +224,7 @@ def register(app: AsyncApp, services: Services) -> None:
             context,
             client,
             logger,
-            expected=Status.AWAITING_CONNECTOR,
+            expected=None,  # any dead end
             connector_id=value_detail(action),
         )
 
@@ -254,6 +274,28 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await services.dispatcher.deliver(outcome.message_ids)
 
+    async def go_cold(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """After a dead end: the note becomes the requester's own first message to the target
+        (in their DM), and this path ends there."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        request_id = request_id_from(action)
+        requester = await teammate(client, user_id) or Teammate(user_id=user_id)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            outcome = await services.workflow.go_cold(
+                team_id, requester, previous_request_id=request_id
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        except DuplicateSubmission:
+            return  # pressed twice: the first press's message is on its way
+        await services.dispatcher.deliver(outcome.message_ids)
+
     async def new_request(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -271,6 +313,7 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
     app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
+    app.action("intro_go_cold")(services.tracked(go_cold))
     app.action("intro_new")(services.opens_modal(new_request))
     app.action("intro_offer_take")(services.opens_modal(take_offer))
     app.action("intro_offer_pass")(services.tracked(pass_offer))

@@ -83,7 +83,7 @@ def register(app: AsyncApp, services: Services) -> None:
             closeness=str(values.get("closeness") or ""),
             source_channel_id=modal_context.source_channel_id,
             source_message_ts=modal_context.source_message_ts,
-            redirected_from_id=modal_context.redirected_from_id,
+            previous_request_id=modal_context.previous_request_id,
             submission_key=str(view.get("id") or "") or None,
             share_name=values.get("share_name") == "now",
         )
@@ -157,6 +157,49 @@ def register(app: AsyncApp, services: Services) -> None:
         await refresh_suggestions(
             services, client, context.team_id or "", body["user"]["id"], view, prefill
         )
+
+    @app.action("intro_go_cold_form")
+    @services.tracked
+    async def go_cold_from_form(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        """No warm path: the form's note becomes the requester's own first message; the form
+        shows it, and their DM keeps it with a way to report how it went."""
+        await ack()
+        view = body["view"]
+        user_id, team_id = body["user"]["id"], context.team_id or ""
+        prefill = prefill_from(view)
+        requester = await teammate(client, user_id) or Teammate(user_id=user_id)
+        draft = with_company_from_name(
+            RequestDraft(
+                requester=requester,
+                connector=None,
+                target_name=prefill.target_name,
+                target_company=prefill.target_company,
+                reason=prefill.reason,
+                blurb=prefill.blurb,
+                submission_key=f"cold:{view.get('id') or ''}",
+            )
+        )
+        problems = [field for field in review_draft(draft).errors if field != "connector"]
+        if problems:
+            fields = messages.labels()["cold_fields"]
+            detail = " and ".join(fields.get(field, field) for field in problems)
+            await refresh_suggestions(
+                services, client, team_id, user_id, view, prefill, cold_problem=detail
+            )
+            return
+        try:
+            outcome = await services.workflow.go_cold(team_id, requester, draft)
+        except DuplicateSubmission:
+            return  # pressed twice: the first press already shows the message
+        try:
+            await client.views_update(
+                view_id=view["id"], hash=view.get("hash"), view=messages.cold_modal(outcome.request)
+            )
+        except SlackApiError as exc:
+            logger.info("cold message not shown in the form: %s", slack_error_code(exc))
+        await services.dispatcher.deliver(outcome.message_ids)
 
     @app.view("intro_decline_modal")
     @services.tracked
@@ -249,7 +292,7 @@ async def _review_ask(
         draft.connector.user_id,
         draft.target_name,
         draft.target_company,
-        replaces_id=draft.redirected_from_id,
+        replaces_id=draft.previous_request_id,
     )
     if found.mine is not None:
         review.errors["target_name"] = say(
@@ -306,9 +349,12 @@ async def refresh_suggestions(
     user_id: str,
     view: dict[str, Any],
     prefill: messages.ModalPrefill,
+    *,
+    cold_problem: str = "",
 ) -> None:
-    """Show who knows the target (and any reason to hold back) in the open form."""
-    if not prefill.target_name.strip():
+    """Show who knows the target (and any reason to hold back) in the open form; and what
+    stops going in cold, when that was pressed too early."""
+    if not prefill.target_name.strip() and not cold_problem:
         return
     directory = services.directory
     suggestions = await directory.suggest_connectors(
@@ -320,7 +366,7 @@ async def refresh_suggestions(
         prefill.connector_id,
         prefill.target_name,
         prefill.target_company,
-        replaces_id=messages.ModalContext.load(view.get("private_metadata")).redirected_from_id,
+        replaces_id=messages.ModalContext.load(view.get("private_metadata")).previous_request_id,
         suggestions=suggestions,
     )
     held = ([found.mine] if found.mine else []) + found.held_by_others
@@ -343,6 +389,8 @@ async def refresh_suggestions(
                 "next_best": found.next_best or "",
             }
         )
+    if cold_problem:
+        flags.append({"kind": "cold_incomplete", "detail": cold_problem})
     hint = next(
         (
             element["text"]

@@ -70,6 +70,7 @@ class IntroRequest(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     requester_id: Mapped[str] = mapped_column(String(32))
     requester_name: Mapped[str] = mapped_column(String(200), default="")
+    # Empty for a cold approach made without one (the requester writes to the target directly).
     connector_id: Mapped[str] = mapped_column(String(32))
     target_name: Mapped[str] = mapped_column(String(150))
     target_company: Mapped[str] = mapped_column(String(150), default="")
@@ -79,6 +80,7 @@ class IntroRequest(Base):
     source_channel_id: Mapped[str | None] = mapped_column(String(32))
     source_message_ts: Mapped[str | None] = mapped_column(String(32))
     source_permalink: Mapped[str | None] = mapped_column(Text)
+    # Before revision 0012 only: a stalled ask's replacement. previous_request_id has its values.
     redirected_from_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))
     status: Mapped[str] = mapped_column(String(32))
     decline_reason: Mapped[str | None] = mapped_column(Text)
@@ -106,6 +108,11 @@ class IntroRequest(Base):
     connector_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # The connector's own answer to "would they take your call?" (labels.json qualify).
     connector_closeness: Mapped[str | None] = mapped_column(String(32))
+    # The request this one follows after it ran into a dead end (a decline, a stall, no
+    # response): one person, two paths. The funnel counts the person once.
+    previous_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Set on a cold approach: the requester writes to the target without an intro.
+    went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -397,7 +397,9 @@ class Dispatcher:
             )
             return card_row.slack_channel_id, card_row.slack_ts
         if kind is MessageKind.NOTICE:
-            rendered = messages.notice(request, message.data["event"], message.data)
+            event = message.data["event"]
+            paths = await self._next_paths(request) if event in messages.DEAD_END_EVENTS else []
+            rendered = messages.notice(request, event, message.data, paths)
         else:
             rendered = await self._card(kind, request, message.data)
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
@@ -440,6 +442,7 @@ class Dispatcher:
             if card_row.status != DeliveryStatus.SENT:
                 raise _NotYet("offer card not sent yet", self._clock.now() + timedelta(seconds=5))
             rendered = messages.offer_card(offer)
+            await self._slot(message.team_id, "chat.update")
             await self._client.chat_update(
                 token=token,
                 channel=card_row.slack_channel_id or "",
@@ -453,6 +456,7 @@ class Dispatcher:
             if kind is MessageKind.OFFER_CARD
             else messages.offer_notice(offer)
         )
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -481,22 +485,24 @@ class Dispatcher:
             if opens > now:
                 raise _NotYet("outside the recipient's working hours", opens)
         reminder = message.data["reminder"]
-        secondary = (
-            await self._workflow.secondary_connectors(request) if reminder == "stalled" else []
-        )
-        names = {
-            user_id: (await self._profile(user_id, token, message.team_id))[1]
-            for user_id in secondary
-        }
+        secondary = await self._next_paths(request) if reminder == "stalled" else []
         tz, _ = await self._profile(message.recipient_id, token, message.team_id)
         rendered = messages.reminder(
-            request, reminder, secondary, names, now=self._clock.now(), tz_name=tz
+            request, reminder, secondary, now=self._clock.now(), tz_name=tz
         )
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _next_paths(self, request: IntroRequest) -> list[str]:
+        """Who the requester could ask next after a dead end, looked up as the message goes
+        (a teammate may have declined or reached their limit since it was promised)."""
+        introduced = await self._workflow.secondary_connectors(request, limit=10)
+        if self._directory is None:
+            return introduced[:3]
+        return await self._directory.next_paths(request, introduced)
 
     async def _superseded(self, message: OutboundMessage) -> bool:
         """After downtime several reminders may be due at once; only the latest is worth it."""

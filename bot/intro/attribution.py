@@ -18,12 +18,14 @@ from sqlalchemy import (
     Label,
     Row,
     case,
+    exists,
     func,
     literal,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.intro.states import OfferStatus, Outcome, Status
 from storage.db import reading
@@ -32,7 +34,11 @@ from storage.models import IntroOffer, IntroRequest, RequestEvent
 STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
 # An outcome beside the funnel, not a step of it: the connector let the requester use their name.
 NAME_MENTIONED = "name_mentioned"
-COUNTED = [*STAGES, NAME_MENTIONED]
+# Beside the funnel too: asks that followed a dead end for the same person (the person is
+# counted once, at their first ask), and cold approaches with how they went.
+RE_ASKS = "re_asks"
+COLD = ["went_cold", "cold_meeting", "cold_opportunity", "cold_won"]
+COUNTED = [*STAGES, NAME_MENTIONED, RE_ASKS, *COLD]
 _MEETING = {Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
 _OPPORTUNITY = {Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
 # Rows read from the database at a time (the export).
@@ -88,22 +94,55 @@ def _accepted_at() -> Label[Any]:
     )
 
 
-def _stage_counts(base: CTE) -> CompoundSelect[Any]:
-    """Per connector and per requester: how many requests reached each stage, then how many
-    had an outcome reported (the thanks)."""
-    reached = [
-        func.count(),
-        func.count(base.c.accepted_at),
-        func.count(base.c.intro_made_at),
-        func.count(case((base.c.outcome.in_(_MEETING), 1))),
-        func.count(case((base.c.outcome.in_(_OPPORTUNITY), 1))),
-        func.count(case((base.c.outcome == Outcome.CLOSED_WON, 1))),
-        func.count(case((base.c.status == Status.NAME_MENTIONED, 1))),
-        func.count(base.c.outcome),
+def _followed_by_a_warm_ask() -> Label[Any]:
+    """1 where the requester asked someone else for the same person after this request."""
+    later = aliased(IntroRequest)
+    followed = exists().where(
+        later.previous_request_id == IntroRequest.id, later.went_cold_at.is_(None)
+    )
+    return case((followed, 1), else_=0).label("superseded")
+
+
+def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
+    """How many reached each stage (COUNTED's order), then how many had an outcome reported.
+
+    Per person or workspace, a person asked for twice is one ask: counted where first asked
+    ("requested"), at the stages their latest warm path reached, and once more as a re-ask.
+    Per connector (`per_path`) each ask they were given counts. Cold approaches count apart."""
+    warm = base.c.went_cold_at.is_(None)
+    cold = base.c.went_cold_at.is_not(None)
+    counted = warm if per_path else warm & (base.c.superseded == 0)
+    first = warm if per_path else warm & base.c.previous_request_id.is_(None)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.count(case((condition, 1)))
+
+    return [
+        count(first),
+        count(counted & base.c.accepted_at.is_not(None)),
+        count(counted & base.c.intro_made_at.is_not(None)),
+        count(counted & base.c.outcome.in_(_MEETING)),
+        count(counted & base.c.outcome.in_(_OPPORTUNITY)),
+        count(counted & (base.c.outcome == Outcome.CLOSED_WON)),
+        count(counted & (base.c.status == Status.NAME_MENTIONED)),
+        count(warm & base.c.previous_request_id.is_not(None)),
+        count(cold),
+        count(cold & base.c.outcome.in_(_MEETING)),
+        count(cold & base.c.outcome.in_(_OPPORTUNITY)),
+        count(cold & (base.c.outcome == Outcome.CLOSED_WON)),
+        count(warm & base.c.outcome.is_not(None)),
     ]
+
+
+def _stage_counts(base: CTE) -> CompoundSelect[Any]:
+    """Per connector, per requester and for the whole scope: how many reached each stage."""
+    by_person = _reached(base, per_path=False)
     return union_all(
-        select(literal("connector"), base.c.connector_id, *reached).group_by(base.c.connector_id),
-        select(literal("requester"), base.c.requester_id, *reached).group_by(base.c.requester_id),
+        select(literal("connector"), base.c.connector_id, *_reached(base, per_path=True)).group_by(
+            base.c.connector_id
+        ),
+        select(literal("requester"), base.c.requester_id, *by_person).group_by(base.c.requester_id),
+        select(literal("workspace"), literal(""), *by_person),
     )
 
 
@@ -170,6 +209,8 @@ class Attribution:
                 IntroRequest.intro_made_at,
                 IntroRequest.followed_up_at,
                 IntroRequest.outcome_at,
+                IntroRequest.previous_request_id,
+                IntroRequest.went_cold_at,
                 _accepted_at(),
             )
             .where(_scope(team_id, user_id))
@@ -205,7 +246,10 @@ class Attribution:
                 IntroRequest.created_at,
                 IntroRequest.intro_made_at,
                 IntroRequest.outcome_at,
+                IntroRequest.previous_request_id,
+                IntroRequest.went_cold_at,
                 _accepted_at(),
+                _followed_by_a_warm_ask(),
             )
             .where(_scope(team_id, user_id))
             .cte("base")
@@ -216,13 +260,13 @@ class Attribution:
             dialect = session.get_bind().dialect.name
             for side, person, *counts, with_outcome in await session.execute(_stage_counts(base)):
                 funnel = Funnel(counts=dict(zip(COUNTED, counts, strict=True)))
-                if side == "connector":
-                    report.by_connector[person] = funnel
-                    for stage in COUNTED:
-                        report.workspace.counts[stage] += funnel.counts[stage]
-                    thanked[person] = with_outcome
-                else:
+                if side == "workspace":
+                    report.workspace.counts = funnel.counts
+                elif side == "requester":
                     report.by_requester[person] = funnel
+                elif person:  # "": cold approaches, which no connector made
+                    report.by_connector[person] = funnel
+                    thanked[person] = with_outcome
             if user_id is None:  # one person's report (the Home tab) shows only their own
                 report.workspace.medians = await _medians(session, dialect, base)
             if viewer in report.by_requester:
@@ -256,10 +300,13 @@ class Attribution:
                 "Intro Date",
                 "Followed Up Date",
                 "Outcome Date",
+                "Approach",
+                "Previous Request ID",
             ]
         )
         async for request in self._rows(team_id):
             first, _, last = request.target_name.partition(" ")
+            cold = request.went_cold_at is not None
             writer.writerow(
                 _safe_cell(value)
                 for value in [
@@ -267,7 +314,7 @@ class Attribution:
                     first,
                     last,
                     request.target_company,
-                    "Warm Introduction",
+                    "Cold Outreach" if cold else "Warm Introduction",
                     "introbot",
                     names.get(request.connector_id, request.connector_id),
                     request.connector_id,
@@ -281,6 +328,8 @@ class Attribution:
                     _day(request.intro_made_at),
                     _day(request.followed_up_at),
                     _day(request.outcome_at),
+                    "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
+                    request.previous_request_id or "",
                 ]
             )
         return out.getvalue()

@@ -725,6 +725,55 @@ class Directory:
         review.account_owner = owner if owner not in (requester_id, connector_id) else None
         return review
 
+    async def already_asked(self, team_id: str, requester_id: str, target: str) -> set[str]:
+        """Everyone this requester has asked for an intro to this person, whatever came of it:
+        a decline, a stall or the target's no is not a path to try again."""
+        key = name_key(parse_person(target).name_key)
+        if not key:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(IntroRequest.connector_id, IntroRequest.target_name).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.requester_id == requester_id,
+                    IntroRequest.target_surname_key.in_(surname_keys(key)),
+                )
+            )
+            return {
+                connector
+                for connector, name in rows
+                if connector and name_score(key, name_key(name)) >= 85
+            }
+
+    async def next_paths(
+        self, request: IntroRequest, introduced_before: list[str], limit: int = 3
+    ) -> list[str]:
+        """Who to ask next after `request` ran into a dead end, best first: teammates who know
+        the person or company (ranked as the form ranks them), then those who introduced
+        someone there before (`introduced_before`); not anyone the requester already asked
+        for this person, nor anyone over their pacing limits."""
+        tried = await self.already_asked(request.team_id, request.requester_id, request.target_name)
+        excluded = {request.requester_id, request.connector_id, *tried}
+        suggestions = await self.suggest_connectors(
+            request.team_id,
+            request.target_name,
+            request.target_company,
+            exclude=tuple(excluded),
+            limit=limit + len(introduced_before) + 3,
+        )
+        ranked = [s.user_id for s in suggestions]
+        ranked += [user_id for user_id in introduced_before if user_id not in ranked]
+        paths: list[str] = []
+        for user_id in ranked:
+            if user_id in excluded or not user_id:
+                continue
+            if await self.pacing_problems(request.team_id, user_id, request.target_company):
+                continue
+            paths.append(user_id)
+            if len(paths) == limit:
+                break
+        return paths
+
     # --- account owners ------------------------------------------------------------------
 
     async def set_account_owner(self, team_id: str, company: str, owner_id: str) -> None:

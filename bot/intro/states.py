@@ -26,6 +26,8 @@ class Status(StrEnum):
     REROUTED = "rerouted"  # the requester asked someone else after the ask stalled
     FOLLOWED_UP = "followed_up"  # the requester followed up with the target after the intro
     CLOSED = "closed"  # the requester reported the outcome
+    # The requester writes to the target directly, with no intro: its own line in the funnel.
+    WENT_COLD = "went_cold"
 
 
 class Action(StrEnum):
@@ -102,6 +104,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
     (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
+    (Status.WENT_COLD, Action.REPORT_OUTCOME): Status.CLOSED,
 }
 
 OPEN_STATUSES = frozenset(
@@ -109,6 +112,26 @@ OPEN_STATUSES = frozenset(
 )
 # An intro happened: the basis of attribution and of secondary intro paths.
 INTRO_MADE_STATUSES = frozenset({Status.INTRO_MADE, Status.FOLLOWED_UP, Status.CLOSED})
+# Where a path ends for the requester without the person: from here they may ask someone else
+# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do; a
+# closed request is one only when its outcome was "No response".
+DEAD_ENDS = frozenset(
+    {
+        Status.AWAITING_CONNECTOR,
+        Status.CONNECTOR_DECLINED,
+        Status.OWNER_DECLINED,
+        Status.TARGET_DECLINED,
+        Status.REDIRECTED,
+        Status.CLOSED,
+    }
+)
+
+
+def at_dead_end(status: str, outcome: str | None) -> bool:
+    """Whether the requester may ask someone else or go in cold from here."""
+    if status == Status.CLOSED:
+        return outcome == Outcome.NO_RESPONSE
+    return status in DEAD_ENDS
 
 
 class TransitionError(Exception):

@@ -79,7 +79,7 @@ class RequestDraft:
     source_channel_id: str | None = None
     source_message_ts: str | None = None
     source_permalink: str | None = None
-    redirected_from_id: int | None = None
+    previous_request_id: int | None = None  # the request this one follows, after a dead end
     submission_key: str | None = None  # the submitted form's id
     share_name: bool = False  # the connector may name the requester before the target agrees
 

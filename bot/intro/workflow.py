@@ -27,11 +27,12 @@ from bot.intro.states import (
     OfferStatus,
     Role,
     Status,
+    at_dead_end,
     next_status,
 )
 from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.states import TransitionError as TransitionError
-from bot.intro.validation import RequestDraft
+from bot.intro.validation import RequestDraft, Teammate
 from storage.db import reading
 from storage.models import (
     CARD_KINDS,
@@ -127,9 +128,10 @@ class IntroWorkflow:
     ) -> Outcome:
         """Record a request and promise its cards and reminders.
 
-        A request that replaces one the requester made earlier (asking someone else after a
-        stall) withdraws that one in the same transaction. A request made from a connector's
-        offer (`offer_id`) starts accepted by them: they check with the target next.
+        A request that follows one the requester made earlier (asking someone else after a
+        dead end) is linked to it; if that one is still waiting on its connector (a stall), it
+        is withdrawn in the same transaction. A request made from a connector's offer
+        (`offer_id`) starts accepted by them: they check with the target next.
         """
         assert draft.connector is not None, "review_draft() must pass before submit()"
         now = self._clock.now()
@@ -147,7 +149,6 @@ class IntroWorkflow:
             source_channel_id=draft.source_channel_id,
             source_message_ts=draft.source_message_ts,
             source_permalink=draft.source_permalink,
-            redirected_from_id=draft.redirected_from_id,
             submission_key=draft.submission_key,
             share_name=draft.share_name,
             requester_title=draft.requester.title[:200],
@@ -188,10 +189,13 @@ class IntroWorkflow:
         now = request.created_at
         async with self._sessions.begin() as session:
             messages: list[OutboundMessage] = []
-            if draft.redirected_from_id is not None:
-                messages += await self._withdraw_stalled(
-                    session, team_id, draft.redirected_from_id, request.requester_id
+            if draft.previous_request_id is not None:
+                previous = await self._previous(
+                    session, team_id, draft.previous_request_id, request.requester_id
                 )
+                if previous is not None:
+                    request.previous_request_id = previous.id
+                    messages += await self._withdraw_stalled(session, previous)
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "submit", None))
@@ -508,6 +512,17 @@ class IntroWorkflow:
                     {"event": action.value},
                 )
             )
+        if action is Action.REPORT_OUTCOME and request.outcome == OutcomeKind.NO_RESPONSE:
+            # No answer from the person is a dead end too: the requester hears the next paths.
+            messages.append(
+                self._message(
+                    request,
+                    MessageKind.NOTICE,
+                    request.requester_id,
+                    f"dead_end:{event.id}",
+                    {"event": "no_response"},
+                )
+            )
         messages += self._reminders_for(request, now)
         session.add_all(messages)
         await session.flush()
@@ -585,22 +600,125 @@ class IntroWorkflow:
             {"named_ask": named},
         )
 
-    async def _withdraw_stalled(
-        self, session: AsyncSession, team_id: str, request_id: int, requester_id: str
-    ) -> list[OutboundMessage]:
-        """Withdraw the request a new one replaces, if it is still waiting on its connector."""
+    @staticmethod
+    async def _previous(
+        session: AsyncSession, team_id: str, request_id: int, requester_id: str
+    ) -> IntroRequest | None:
+        """The requester's own earlier request a new one follows; None for anyone else's."""
         previous = await session.scalar(
             select(IntroRequest).where(
                 IntroRequest.id == request_id, IntroRequest.team_id == team_id
             )
         )
-        if (
-            previous is None
-            or previous.requester_id != requester_id
-            or previous.status != Status.AWAITING_CONNECTOR
-        ):
+        return previous if previous is not None and previous.requester_id == requester_id else None
+
+    async def _withdraw_stalled(
+        self, session: AsyncSession, previous: IntroRequest
+    ) -> list[OutboundMessage]:
+        """Withdraw the request a new one replaces, if it is still waiting on its connector."""
+        if previous.status != Status.AWAITING_CONNECTOR:
             return []
-        return await self._transition(session, previous, requester_id, Action.REROUTE, {})
+        return await self._transition(session, previous, previous.requester_id, Action.REROUTE, {})
+
+    async def go_cold(
+        self,
+        team_id: str,
+        requester: Teammate,
+        draft: RequestDraft | None = None,
+        *,
+        previous_request_id: int | None = None,
+    ) -> Outcome:
+        """The requester writes to the target directly: a request in WENT_COLD, with no
+        connector, whose notice carries the note as a first message ready to paste.
+
+        From an earlier request (a dead end, `previous_request_id`), its target, reason and
+        note are used, it is linked, and a stalled one is withdrawn; pressing twice records
+        one approach. From the form (`draft`), what was typed there."""
+        try:
+            return await self._store_cold(team_id, requester, draft, previous_request_id)
+        except IntegrityError:
+            key = f"cold:{previous_request_id}" if previous_request_id else None
+            stored = await self._cold_from(
+                team_id, key or (draft.submission_key if draft else None)
+            )
+            if stored is None:
+                raise
+            raise DuplicateSubmission(stored) from None
+
+    async def _store_cold(
+        self,
+        team_id: str,
+        requester: Teammate,
+        draft: RequestDraft | None,
+        previous_request_id: int | None,
+    ) -> Outcome:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            messages: list[OutboundMessage] = []
+            previous = None
+            if previous_request_id is not None:
+                previous = await self._previous(
+                    session, team_id, previous_request_id, requester.user_id
+                )
+                if previous is None:
+                    raise UnknownRequest(previous_request_id)
+                if not at_dead_end(previous.status, previous.outcome):
+                    raise IllegalTransition(Status(previous.status), Action.REROUTE)
+            source = previous or draft
+            assert source is not None, "go_cold() needs an earlier request or a draft"
+            request = IntroRequest(
+                team_id=team_id,
+                requester_id=requester.user_id,
+                requester_name=requester.name or (previous.requester_name if previous else ""),
+                connector_id="",  # no one introduces a cold approach
+                target_name=source.target_name.strip(),
+                target_surname_key=person_surname_key(source.target_name)[:150],
+                target_company=source.target_company.strip(),
+                reason=source.reason.strip(),
+                blurb=source.blurb.strip(),
+                previous_request_id=previous.id if previous else None,
+                submission_key=(
+                    f"cold:{previous.id}" if previous else (draft.submission_key if draft else None)
+                ),
+                requester_title=(requester.title or (previous.requester_title if previous else ""))[
+                    :200
+                ],
+                requester_email=(requester.email or (previous.requester_email if previous else ""))[
+                    :254
+                ],
+                status=Status.WENT_COLD,
+                went_cold_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            if previous is not None:
+                messages += await self._withdraw_stalled(session, previous)
+            session.add(request)
+            await session.flush()
+            session.add(self._event(request, request.requester_id, "go_cold", None))
+            messages.append(
+                self._message(
+                    request,
+                    MessageKind.NOTICE,
+                    request.requester_id,
+                    "went_cold",
+                    {"event": "went_cold"},
+                )
+            )
+            session.add_all(messages)
+            await session.flush()
+            return Outcome(request, _due_now(messages))
+
+    async def _cold_from(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
+        if submission_key is None:
+            return None
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(IntroRequest).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.submission_key == submission_key,
+                )
+            )
 
     def _reminders_for(self, request: IntroRequest, now: datetime) -> list[OutboundMessage]:
         """The reminders a request entering its current status should get, each due later."""
@@ -726,7 +844,10 @@ class IntroWorkflow:
                 .where(
                     IntroRequest.team_id == request.team_id,
                     IntroRequest.status.in_(list(INTRO_MADE_STATUSES)),
-                    IntroRequest.connector_id.not_in([request.connector_id, request.requester_id]),
+                    # "" is a cold approach: no one to ask.
+                    IntroRequest.connector_id.not_in(
+                        [request.connector_id, request.requester_id, ""]
+                    ),
                     condition,
                     # Teammates Slack deactivated are no path any more.
                     IntroRequest.connector_id.not_in(

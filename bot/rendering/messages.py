@@ -67,7 +67,7 @@ class ModalContext:
 
     source_channel_id: str | None = None
     source_message_ts: str | None = None
-    redirected_from_id: int | None = None
+    previous_request_id: int | None = None  # asking again after this request's dead end
     extra: dict[str, Any] = field(default_factory=dict)
     # Taking a connector's offer: the offer, and the connector who made it.
     offer_id: int | None = None
@@ -77,7 +77,7 @@ class ModalContext:
         data = {
             "c": self.source_channel_id,
             "ts": self.source_message_ts,
-            "r": self.redirected_from_id,
+            "r": self.previous_request_id,
             "o": self.offer_id,
             "ob": self.offered_by,
         }
@@ -91,17 +91,15 @@ class ModalContext:
             data = {}
         if not isinstance(data, dict):
             data = {}
-        redirected = data.get("r")
+        previous = data.get("r")
         offer = data.get("o")
         return cls(
             offer_id=offer if isinstance(offer, int) and not isinstance(offer, bool) else None,
             offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
-            redirected_from_id=(
-                redirected
-                if isinstance(redirected, int) and not isinstance(redirected, bool)
-                else None
+            previous_request_id=(
+                previous if isinstance(previous, int) and not isinstance(previous, bool) else None
             ),
         )
 
@@ -200,6 +198,40 @@ def direct_message(request: IntroRequest) -> str:
     )
 
 
+# A note's sentence that speaks of an intro or a go-between: a cold message must not claim one.
+_INTRO_SENTENCE = re.compile(
+    r"\b(?:intro(?:duc\w*)?|put (?:us|me) in touch|suggested (?:I|we)|"
+    r"thanks? for (?:connecting|passing))\b",
+    re.IGNORECASE,
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[ \t]+")
+
+
+def cold_message(request: IntroRequest) -> str:
+    """Going in cold: the note as the requester's own first message to the target, with a
+    subject, the reason kept and any sentence about an intro left out."""
+    greeting = _GREETING_CLAUSE.match(request.blurb)
+    body = request.blurb[greeting.end() :] if greeting else request.blurb
+    kept = [
+        part for part in _SENTENCE_BREAK.split(body.strip()) if not _INTRO_SENTENCE.search(part)
+    ]
+    body = " ".join(kept) or body.strip()
+    first = _first_name(request.target_name)
+    company = request.target_company.strip()
+    subject = labels()["cold_subject"]["with_company" if company else "plain"].format(
+        first_name=first, company=company
+    )
+    return render_text(
+        "cold_message.txt.j2",
+        subject=subject,
+        greeting=greeting.group(0).strip() if greeting else "",
+        target_first_name=first,
+        blurb=body,
+        reason=request.reason.strip(),
+        **_requester(request),
+    )
+
+
 def next_step(request: IntroRequest, role: str) -> Markup:
     """The status line's next step, escaped for mrkdwn with the connector's mention kept."""
     template = escape_mrkdwn(str(labels()["status"][request.status][f"{role}_next"]))
@@ -269,7 +301,20 @@ def requester_card(request: IntroRequest, advice: list[str]) -> Message:
     )
 
 
-def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None) -> Message:
+# Notices of a dead end for the requester: each ends with who else to ask (dead_end.json.j2).
+DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "target_declined", "no_response"})
+# Of those, where going in cold is offered too: not after the account owner asked to hold off,
+# nor after the person themselves said no.
+COLD_AFTER = frozenset({"decline", "no_response"})
+
+
+def notice(
+    request: IntroRequest,
+    event: str,
+    data: dict[str, Any] | None = None,
+    paths: Sequence[str] = (),
+) -> Message:
+    """A one-off message; a dead end's lists `paths` (who else to ask, best first)."""
     return _message(
         "notice.json.j2",
         r=request,
@@ -277,6 +322,12 @@ def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None
         outcome_label=labels()["outcome"].get(request.outcome or "", ""),
         error=(data or {}).get("error", ""),
         direct_message=direct_message(request) if event == "mention_name" else "",
+        cold_message=cold_message(request) if event == "went_cold" else "",
+        outcomes=labels()["outcome"],
+        paths=list(paths),
+        dead_end_events=DEAD_END_EVENTS,
+        # A cold approach that got no answer is not offered another cold one.
+        cold_after=COLD_AFTER if request.connector_id else frozenset(),
     )
 
 
@@ -284,7 +335,6 @@ def reminder(
     request: IntroRequest,
     kind: str,
     secondary: list[str] | None = None,
-    names: dict[str, str] | None = None,
     *,
     now: datetime | None = None,
     tz_name: str | None = None,
@@ -303,7 +353,6 @@ def reminder(
         intro_weekday=introduced.strftime("%A") if introduced else "",
         intro_date=f"{introduced:%b} {introduced.day}" if introduced else "",
         secondary=secondary,
-        names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
         outcomes=labels()["outcome"],
     )
 
@@ -363,6 +412,14 @@ def offer_notice(offer: IntroOffer) -> Message:
 
 def offer_modal() -> dict[str, Any]:
     view: dict[str, Any] = render_json("offer_modal.json.j2", limits=LIMITS)
+    return view
+
+
+def cold_modal(request: IntroRequest) -> dict[str, Any]:
+    """The form, once the requester chose to go in cold: the message to paste."""
+    view: dict[str, Any] = render_json(
+        "cold_modal.json.j2", r=request, cold_message=cold_message(request)
+    )
     return view
 
 

@@ -18,6 +18,7 @@ _EMOJI = {
     ":speech_balloon:": "💬",
     ":handshake:": "🤝",
     ":raised_hands:": "🙌",
+    ":writing_hand:": "✍️",
     ":tada:": "🎉",
     ":no_entry_sign:": "🚫",
     ":calendar:": "📅",

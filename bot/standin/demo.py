@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.intro.clock import ManualClock
+from bot.intro.directory import ContactInput
 from bot.standin import payloads
 from bot.standin.console import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
 from bot.standin.stack import LocalStack
@@ -76,7 +77,7 @@ class Demo:
         value = next(
             element["value"]
             for block in message["blocks"]
-            for element in block.get("elements", [])
+            for element in [*block.get("elements", []), block.get("accessory") or {}]
             if element.get("action_id") == action_id
         )
         assert self.stack.slack is not None
@@ -284,6 +285,8 @@ class Demo:
         )
         self.show_dm(SAM, self.dms(SAM)[-1])
 
+        await self.other_paths()
+
         self.say("Alex exports every request for the CRM: a CSV in his DM")
         await stack.slack.command(
             payloads.slash_command(
@@ -340,6 +343,88 @@ class Demo:
     async def first_dm_containing(self, who: str, words: str) -> dict[str, Any]:
         await self.stack.until(lambda: any(words in m["text"] for m in self.dms(who)), words)
         return next(m for m in self.dms(who) if words in m["text"])
+
+    async def other_paths(self) -> None:
+        """After a no: "Ask them" opens the form for the next-best teammate; with no warm
+        path at all, the note becomes a cold first message."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None and stack.services is not None
+        await stack.services.directory.add_contact(
+            "T0FAKE", OLIVIA, ContactInput("Priya Raman", "Initech", closeness="know_well")
+        )
+        self.say("Sam asks Carlos for an intro to Priya Raman; Carlos declines")
+        values = {
+            "connector": CARLOS,
+            "target_name": "Priya Raman",
+            "target_company": "Initech",
+            "reason": "Initech's sales team ships to 40 countries and overpays on freight.",
+            "blurb": SAM_BLURB.replace("Seán", "Priya").replace("Globex", "Initech"),
+        }
+        await stack.slack.command(payloads.slash_command(SAM, "", fake.issue_trigger_id(SAM)))
+        await stack.until(lambda: fake.count("views.open") == 3, "Sam's form")
+        await stack.slack.interaction(
+            payloads.view_submission(SAM, fake.calls_to("views.open")[-1].args["view"], values)
+        )
+        await stack.until(
+            lambda: any("Priya" in m["text"] for m in self.dms(CARLOS)), "Carlos's card"
+        )
+        card = next(m for m in self.dms(CARLOS) if "Priya" in m["text"])
+        await self.press(CARLOS, card, "intro_decline")
+        await stack.until(lambda: fake.count("views.open") == 4, "the decline form")
+        await stack.slack.interaction(
+            payloads.view_submission(CARLOS, fake.calls_to("views.open")[-1].args["view"], {})
+        )
+        await stack.until(
+            lambda: "can't make the intro" in self.dms(SAM)[-1]["text"], "Sam's notice"
+        )
+        notice = self.dms(SAM)[-1]
+        self.show_dm(SAM, notice)
+
+        self.say("Sam presses Ask them: the form opens filled in for Olivia; he sends it")
+        await self.press(SAM, notice, "intro_ask_secondary_1")
+        await stack.until(lambda: fake.count("views.open") == 5, "the prefilled form")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(SAM, "", render_view(form, self.name_of))
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                form,
+                {k: v for k, v in values.items() if k != "connector"}
+                | {f"connector:{OLIVIA}": OLIVIA},
+            )
+        )
+        await stack.until(
+            lambda: any("Priya" in m["text"] for m in self.dms(OLIVIA)), "Olivia's card"
+        )
+        print("   (a new request to Olivia, linked to the declined one: one person, two paths)")
+
+        self.say("Riya wants to meet Bo Lee at Hooli; nobody knows him, so she goes in cold")
+        before = fake.count("views.update")
+        await stack.slack.command(
+            payloads.slash_command(RIYA, "Bo Lee (Hooli)", fake.issue_trigger_id(RIYA))
+        )
+        await stack.until(lambda: fake.count("views.update") > before, "the no-warm-path hint")
+        call = fake.calls_to("views.update")[-1]
+        hinted = {**call.args["view"], "id": call.args["view_id"]}
+        self.show(RIYA, "", render_view(hinted, self.name_of))
+        cold = {
+            "target_name": "Bo Lee",
+            "target_company": "Hooli",
+            "reason": "Hooli just opened a Rotterdam hub, and customs delays are our thing.",
+            "blurb": BLURB.replace("Jane", "Bo").replace("Acme's", "Hooli's"),
+        }
+        await stack.slack.interaction(
+            payloads.view_action(
+                RIYA,
+                hinted,
+                {"action_id": "intro_go_cold_form", "block_id": "no_warm_path", "value": "cold"},
+                cold,
+            )
+        )
+        await stack.until(
+            lambda: "first message to *Bo Lee*" in self.dms(RIYA)[-1]["text"], "Riya's cold message"
+        )
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
 
 
 async def run_demo() -> int:

@@ -70,7 +70,7 @@ async def test_redirect_lets_the_requester_choose_to_ask_the_suggested_teammate(
     await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "card for Sam")
     assert stack.services is not None
     requests = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
-    assert requests[0].connector_id == SECOND and requests[0].redirected_from_id == requests[1].id
+    assert requests[0].connector_id == SECOND and requests[0].previous_request_id == requests[1].id
 
 
 async def test_redirect_to_a_bot_is_refused_inline(stack: LocalStack) -> None:

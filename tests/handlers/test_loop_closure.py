@@ -92,8 +92,8 @@ async def test_nudges_then_a_stalled_ask_offers_a_second_path(
     await sweep(stack)
     stalled = stack.fake.messages_for(REQUESTER)[-1]
     assert "has stalled" in stalled["text"]
-    ask_olivia = button(stalled, "intro_ask_secondary_1")
-    assert ask_olivia["text"]["text"] == "Ask Olivia Chen"
+    assert button(stalled, "intro_ask_secondary_1")["text"]["text"] == "Ask them"
+    assert f"<@{OTHER}>" in card_text(stalled)
 
     await press(stack, REQUESTER, stalled, "intro_ask_secondary_1")
     await stack.until(lambda: stack.fake.count("views.open") == 2, "prefilled modal")
@@ -110,8 +110,9 @@ async def test_nudges_then_a_stalled_ask_offers_a_second_path(
         lambda: "asked someone else" in card_text(stack.fake.messages_for(CONNECTOR)[0]),
         "Carlos's card says the ask was withdrawn",
     )
-    first = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[-1]
+    second, first = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
     assert first.status == Status.REROUTED
+    assert second.previous_request_id == first.id
 
 
 async def test_reminders_stop_once_the_connector_answers(

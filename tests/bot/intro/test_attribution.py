@@ -70,6 +70,11 @@ def test_workspace_funnel(report_and_export: tuple[Report, str]) -> None:
         "opportunity": 1,
         "won": 1,
         "name_mentioned": 0,
+        "re_asks": 0,
+        "went_cold": 0,
+        "cold_meeting": 0,
+        "cold_opportunity": 0,
+        "cold_won": 0,
     }
     assert funnel.rate("accepted") == 0.75
     assert funnel.rate("opportunity") == 0.5
@@ -90,6 +95,11 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str]) -> None
         "opportunity": 0,
         "won": 0,
         "name_mentioned": 0,
+        "re_asks": 0,
+        "went_cold": 0,
+        "cold_meeting": 0,
+        "cold_opportunity": 0,
+        "cold_won": 0,
     }
     assert report.by_requester["UR"].counts["requested"] == 4
     assert report.thanked == [("C1", 2)]

@@ -37,6 +37,7 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
     (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
+    (Status.WENT_COLD, Action.REPORT_OUTCOME): Status.CLOSED,
 }
 
 TERMINAL = [
@@ -51,7 +52,8 @@ TERMINAL = [
     Status.CLOSED,
 ]
 # After the intro: the ask is over, but the loop (follow-up, outcome) is still open.
-LOOP_OPEN = [Status.INTRO_MADE, Status.FOLLOWED_UP]
+# A cold approach, too: its outcome is reported like an intro's.
+LOOP_OPEN = [Status.INTRO_MADE, Status.FOLLOWED_UP, Status.WENT_COLD]
 
 ALL_PAIRS = list(itertools.product(Status, Action))
 
@@ -115,6 +117,8 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
         (Status.AWAITING_OWNER, Role.CONNECTOR, []),
         (Status.INTRO_MADE, Role.REQUESTER, [Action.FOLLOW_UP, Action.REPORT_OUTCOME]),
         (Status.FOLLOWED_UP, Role.REQUESTER, [Action.REPORT_OUTCOME]),
+        (Status.WENT_COLD, Role.REQUESTER, [Action.REPORT_OUTCOME]),
+        (Status.WENT_COLD, Role.CONNECTOR, []),
         (Status.INTRO_MADE, Role.CONNECTOR, []),
         (
             Status.CHECKING_WITH_TARGET,

@@ -50,7 +50,7 @@ def make_request(**changes: Any) -> IntroRequest:
         ModalContext(),
         ModalContext(source_channel_id="C0123"),
         ModalContext(source_channel_id="C0123", source_message_ts="1714564800.000100"),
-        ModalContext(redirected_from_id=17),
+        ModalContext(previous_request_id=17),
         ModalContext("C0123", "1714564800.000100", 0),
         ModalContext('C"\\<>&🎉', "ts with spaces", 2**40),
     ],
@@ -98,7 +98,7 @@ def test_modal_context_load_keeps_the_good_parts_of_a_partly_bad_payload() -> No
 
 @pytest.mark.parametrize("raw", ['{"r": true}', '{"r": false}'])
 def test_modal_context_load_rejects_booleans_as_ids(raw: str) -> None:
-    assert ModalContext.load(raw).redirected_from_id is None
+    assert ModalContext.load(raw).previous_request_id is None
 
 
 def test_modal_context_survives_the_intro_modal() -> None:

@@ -34,7 +34,16 @@ HOSTILE_ESCAPED = '&lt;!channel&gt; &amp; &lt;@U999&gt; "quoted" 🎉 مرحبا
 # JSON and Jinja breakers: backslashes, control characters, template syntax, a closing tag.
 BREAKERS = "back\\slash\nnew line\ttab {{ r.id }} {% if %} </script> \u2028 \\u0022 '"
 BLURB = ((HOSTILE + " " + BREAKERS + " ") * 40)[:BLURB_MAX]
-EVENTS = ["accept", "target_agreed", "target_declined", "target_not_now", "decline", "redirect"]
+EVENTS = [
+    "accept",
+    "target_agreed",
+    "target_declined",
+    "target_not_now",
+    "decline",
+    "redirect",
+    "no_response",
+    "went_cold",
+]
 FORBIDDEN = ("<!channel>", "<@U999>", "<!here>", "<!everyone>")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 REQUESTER = "U0REQ"
@@ -57,7 +66,7 @@ def make_request(status: Status | str = Status.AWAITING_CONNECTOR, **changes: An
         "source_channel_id": "C0SRC",
         "source_message_ts": "1714564800.000100",
         "source_permalink": "https://example.slack.com/archives/C0SRC/p1714564800000100",
-        "redirected_from_id": None,
+        "previous_request_id": None,
         "status": str(status),
         "decline_reason": HOSTILE + " " + BREAKERS,
         "suggested_user_id": SUGGESTED,
@@ -329,7 +338,12 @@ def test_notice_for_every_event_and_status(event: str, status: Status) -> None:
         assert notes == [expected_note]
     else:
         assert notes == []
-    assert action_ids(message.blocks) == (["intro_ask_suggested"] if event == "redirect" else [])
+    expected = ["intro_ask_suggested"] if event == "redirect" else []
+    if event in messages.DEAD_END_EVENTS:  # who else to ask, and going in cold where it fits
+        expected = ["intro_ask_secondary"] + (["intro_go_cold"] * (event in messages.COLD_AFTER))
+    if event == "went_cold":  # the message to paste, then how it went
+        expected = [f"intro_outcome_{outcome.value}" for outcome in Outcome]
+    assert action_ids(message.blocks) == expected
 
 
 @pytest.mark.parametrize(

@@ -300,12 +300,12 @@ class Demo:
     async def offered_intro(self) -> None:
         fake, stack = self.stack.fake, self.stack
         assert stack.slack is not None
-        self.say("Olivia knows Priya Raman at Initech and offers Sam the intro")
+        self.say("Olivia knows Tom Berg at Initech and offers Sam the intro")
         replies = len(fake.responses)
         await stack.slack.command(
             payloads.slash_command(
                 OLIVIA,
-                f"offer <@{SAM}|sam> Priya Raman at Initech",
+                f"offer <@{SAM}|sam> Tom Berg at Initech",
                 fake.issue_trigger_id(OLIVIA),
                 response_url=fake.response_url(),
             )
@@ -329,15 +329,15 @@ class Demo:
                 view,
                 {
                     connector_block: OLIVIA,
-                    "target_name": "Priya Raman",
+                    "target_name": "Tom Berg",
                     "target_company": "Initech",
                     "reason": "Initech's sales team is rebuilding its freight budget.",
-                    "blurb": PRIYA_BLURB,
+                    "blurb": PRIYA_BLURB.replace("Priya", "Tom"),
                 },
             )
         )
-        card = await self.first_dm_containing(OLIVIA, "took your offer of an intro to Priya")
-        print("   (already accepted: Olivia checks with Priya first, as after Accept)")
+        card = await self.first_dm_containing(OLIVIA, "took your offer of an intro to Tom")
+        print("   (already accepted: Olivia checks with Tom first, as after Accept)")
         self.show_dm(OLIVIA, card)
 
     async def first_dm_containing(self, who: str, words: str) -> dict[str, Any]:

@@ -44,10 +44,10 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "│ Subject: Bo, a question about Hooli",
         "│ Why I'm writing to you: Hooli just opened a Rotterdam hub",
         "Request ID,First Name,Last Name,Company,Lead Source",
-        "🤝 @Olivia Chen knows Priya Raman at Initech and offers to introduce you.",
+        "🤝 @Olivia Chen knows Tom Berg at Initech and offers to introduce you.",
         "[ Take it ]  [ No thanks ]",
-        "🤝 @Sam Okafor took your offer of an intro to Priya Raman at Initech.",
-        "1. Ask Priya Raman first, without naming @Sam Okafor",
+        "🤝 @Sam Okafor took your offer of an intro to Tom Berg at Initech.",
+        "1. Ask Tom Berg first, without naming @Sam Okafor",
         "0 channel-wide pings",
     ):
         assert line in out, line

@@ -30,7 +30,7 @@ from bot.intro.cadence import WorkingHours
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Status
-from bot.intro.workflow import IntroWorkflow
+from bot.intro.workflow import SECONDARY_OFFERED, IntroWorkflow
 from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
@@ -325,7 +325,13 @@ class Dispatcher:
                 blocks=rendered.blocks,
             )
             return card_row.slack_channel_id, card_row.slack_ts
-        if kind is MessageKind.NOTICE:
+        if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
+            secondary = await self._second_voices(request)
+            names = {user_id: (await self._profile(user_id, token))[1] for user_id in secondary}
+            rendered = messages.notice(
+                request, SECONDARY_OFFERED, message.data, secondary=secondary, names=names
+            )
+        elif kind is MessageKind.NOTICE:
             rendered = messages.notice(request, message.data["event"], message.data)
         else:
             rendered = await self._card(kind, request, message.data)
@@ -333,6 +339,21 @@ class Dispatcher:
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _second_voices(self, request: IntroRequest, limit: int = 2) -> list[str]:
+        """Teammates who could reach a target who went quiet: those who introduced them (or
+        someone at their company) before, then those whose contacts know them."""
+        found = await self._workflow.secondary_connectors(request, limit)
+        if self._directory is not None and len(found) < limit:
+            suggestions = await self._directory.suggest_connectors(
+                request.team_id,
+                request.target_name,
+                request.target_company,
+                exclude=(request.requester_id, request.connector_id, *found),
+                limit=limit,
+            )
+            found += [s.user_id for s in suggestions]
+        return found[:limit]
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

@@ -32,9 +32,16 @@ from storage.models import IntroRequest, RequestEvent
 STAGES = ["requested", "accepted", "intro_made", "meeting", "opportunity", "won"]
 # An outcome beside the funnel, not a step of it: the connector let the requester use their name.
 NAME_MENTIONED = "name_mentioned"
-COUNTED = [*STAGES, NAME_MENTIONED]
-_MEETING = {Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
-_OPPORTUNITY = {Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
+# Ends beside the funnel too: a deal lost, and targets who never answered (so far).
+LOST = "lost"
+NO_RESPONSE = "no_response"
+COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE]
+_STAGE_DATES = (
+    IntroRequest.meeting_at,
+    IntroRequest.opportunity_at,
+    IntroRequest.won_at,
+    IntroRequest.lost_at,
+)
 # Rows read from the database at a time (the export).
 PARTITION = 2000
 
@@ -87,16 +94,22 @@ def _accepted_at() -> Label[Any]:
 
 def _stage_counts(base: CTE) -> CompoundSelect[Any]:
     """Per connector and per requester: how many requests reached each stage, then how many
-    had an outcome reported (the thanks)."""
+    had an outcome the connector was thanked for."""
+    # A later stage implies the earlier ones, reported or not: a deal won or lost was an
+    # opportunity, and an opportunity came of a meeting.
+    opportunity = func.coalesce(base.c.opportunity_at, base.c.won_at, base.c.lost_at)
     reached = [
         func.count(),
         func.count(base.c.accepted_at),
         func.count(base.c.intro_made_at),
-        func.count(case((base.c.outcome.in_(_MEETING), 1))),
-        func.count(case((base.c.outcome.in_(_OPPORTUNITY), 1))),
-        func.count(case((base.c.outcome == Outcome.CLOSED_WON, 1))),
+        func.count(func.coalesce(base.c.meeting_at, opportunity)),
+        func.count(opportunity),
+        func.count(base.c.won_at),
         func.count(case((base.c.status == Status.NAME_MENTIONED, 1))),
-        func.count(base.c.outcome),
+        func.count(base.c.lost_at),
+        func.count(case((base.c.status == Status.NO_RESPONSE, 1))),
+        # The connector was thanked for each outcome but "no response".
+        func.count(case((base.c.outcome != Outcome.NO_RESPONSE, 1))),
     ]
     return union_all(
         select(literal("connector"), base.c.connector_id, *reached).group_by(base.c.connector_id),
@@ -109,7 +122,8 @@ def _steps(base: CTE, dialect: str) -> dict[str, ColumnElement[Any]]:
     pairs = {
         "request_to_accept": (base.c.created_at, base.c.accepted_at),
         "accept_to_intro": (base.c.accepted_at, base.c.intro_made_at),
-        "intro_to_outcome": (base.c.intro_made_at, base.c.outcome_at),
+        "intro_to_meeting": (base.c.intro_made_at, base.c.meeting_at),
+        "intro_to_won": (base.c.intro_made_at, base.c.won_at),
     }
     if dialect == "postgresql":
         return {
@@ -167,6 +181,7 @@ class Attribution:
                 IntroRequest.intro_made_at,
                 IntroRequest.followed_up_at,
                 IntroRequest.outcome_at,
+                *_STAGE_DATES,
                 _accepted_at(),
             )
             .where(_scope(team_id, user_id))
@@ -202,6 +217,7 @@ class Attribution:
                 IntroRequest.created_at,
                 IntroRequest.intro_made_at,
                 IntroRequest.outcome_at,
+                *_STAGE_DATES,
                 _accepted_at(),
             )
             .where(_scope(team_id, user_id))
@@ -252,6 +268,10 @@ class Attribution:
                 "Intro Date",
                 "Followed Up Date",
                 "Outcome Date",
+                "Meeting Date",
+                "Opportunity Date",
+                "Won Date",
+                "Lost Date",
             ]
         )
         async for request in self._rows(team_id):
@@ -277,6 +297,10 @@ class Attribution:
                     _day(request.intro_made_at),
                     _day(request.followed_up_at),
                     _day(request.outcome_at),
+                    _day(request.meeting_at),
+                    _day(request.opportunity_at),
+                    _day(request.won_at),
+                    _day(request.lost_at),
                 ]
             )
         return out.getvalue()

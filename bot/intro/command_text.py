@@ -15,14 +15,25 @@ from rapidfuzz.distance import Levenshtein
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Sub-commands, and whether each takes words after it.
-SUB_COMMANDS = ("request", "help", "know", "stats", "forget", "owner", "pacing", "export")
+SUB_COMMANDS = (
+    "request",
+    "help",
+    "know",
+    "stats",
+    "forget",
+    "owner",
+    "pacing",
+    "export",
+    "outcome",
+)
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
 
 
 @dataclass(frozen=True)
 class Command:
-    # request, help, know, forget, owner, pacing, stats, export; or "usage": a sub-command
+    # request, help, know, forget, owner, pacing, stats, export, outcome (`name`: whose
+    # intros, if given); or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -73,6 +84,8 @@ def parse_command(text: str) -> Command:
         if rest.lower() in ("me", ""):
             return Command("forget", name=rest.lower())
         return Command("usage", meant="forget")
+    if word == "outcome":
+        return Command("outcome", name=unescape(rest))
     if word == "pacing":
         if rest.lower() in _PACING_MODES:
             return Command("pacing", name=rest.lower())

@@ -31,7 +31,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ I followed up ]",
         "Meeting held",
         "met Jane Doe thanks to your intro",
-        "how deals start",
+        "Thank you: intros like yours are how",
         "Any news since your meeting with Jane Doe at Acme Logistics on Jan 13?",
         "🏆 Closed-won! @Riya Patel won the deal with Jane Doe at Acme Logistics",
         "Priya Raman hasn't answered since @Carlos Mendes's intro.",

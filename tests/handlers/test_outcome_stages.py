@@ -243,3 +243,32 @@ def action_ids(message: dict) -> list[str]:
         for element in block.get("elements", [])
         if "action_id" in element
     ]
+
+
+async def test_leave_it_sends_nothing_and_says_how_to_report_a_late_answer(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    card = await intro_made(stack)
+    await press(stack, REQUESTER, card, "intro_outcome_no_response")
+    await stack.until(lambda: "hasn't answered" in texts(stack, REQUESTER)[-1], "the offer")
+    offer = stack.fake.messages_for(REQUESTER)[-1]
+    # Nobody else is known to know Jane: the connector's nudge is the second voice offered.
+    assert "ask a teammate" not in offer["text"]
+    assert "intro_secondary_ask_1" not in str(offer["blocks"])
+    await stack.services.drain()
+    connector_messages = len(texts(stack, CONNECTOR))
+    await press(stack, REQUESTER, offer, "intro_secondary_leave")
+    await stack.until(
+        lambda: stack.fake.messages_for(REQUESTER)[-1]["updates"] == 1, "offer replaced"
+    )
+    left = stack.fake.messages_for(REQUESTER)[-1]
+    assert left["text"].startswith("Left as it is.")
+    assert "intro_secondary" not in str(left["blocks"])
+    await stack.services.drain()
+    assert len(texts(stack, CONNECTOR)) == connector_messages
+    # Someone else pressing it is told it isn't theirs.
+    await press(stack, OTHER, offer, "intro_secondary_bump")
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "refusal")
+    await stack.services.drain()
+    assert len(texts(stack, CONNECTOR)) == connector_messages

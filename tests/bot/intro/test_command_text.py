@@ -8,7 +8,18 @@ from hypothesis import strategies as st
 
 from bot.intro.command_text import Command, parse_command, unescape
 
-VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "usage"}
+VERBS = {
+    "request",
+    "help",
+    "know",
+    "owner",
+    "pacing",
+    "stats",
+    "export",
+    "usage",
+    "forget",
+    "outcome",
+}
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
     alphabet=st.characters(categories=("L", "Nd"), max_codepoint=0x2FFFF), min_size=1, max_size=12
@@ -54,6 +65,7 @@ def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -
         ("stats for me", "stats"),
         ("forgt me", "forget"),
         ("forget everything", "forget"),
+        ("outcom", "outcome"),
     ],
 )
 def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
@@ -72,3 +84,9 @@ def test_names_close_to_a_sub_command_are_still_names(typed: str) -> None:
 def test_slacks_escapes_are_undone_once(text: str) -> None:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert unescape(escaped) == text
+
+
+def test_outcome_lists_the_intros_or_those_to_a_name() -> None:
+    assert parse_command("outcome") == Command("outcome")
+    assert parse_command("Outcome  Jane Doe ") == Command("outcome", name="Jane Doe")
+    assert parse_command("request Outcome Smith") == Command("request", name="Outcome Smith")

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.states import Action, Status
+from bot.intro.states import REPORT_ACTION, Action, Outcome, Status
 from bot.intro.workflow import TransitionError, UnknownRequest
 from bot.rendering import messages
 from bot.wiring.app import Services
@@ -108,20 +108,14 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         if "selected_option" in action:
             action = {"value": (action.get("selected_option") or {}).get("value", "")}
-        user_id, team_id = body["user"]["id"], team_of(body)
-        request_id = request_id_from(action)
-        try:
-            if request_id is None:
-                raise UnknownRequest(0)
-            outcome = await services.workflow.report_outcome(
-                team_id, request_id, user_id, value_detail(action)
-            )
-        except TransitionError as exc:
-            await tell_privately(services, client, body, user_id, refusal_text(exc))
+        stage = value_detail(action)
+        if stage not in set(Outcome):
+            user_id = body["user"]["id"]
+            await tell_privately(services, client, body, user_id, messages.note("unknown"))
             return
-        await services.dispatcher.deliver(outcome.message_ids)
-        if from_home(body):
-            await publish_home(services, client, team_id, user_id)
+        await act_and_deliver(
+            services, client, body, request_id_from(action), REPORT_ACTION[Outcome(stage)]
+        )
 
     async def secondary_offer_answered(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.states import Action, Status, at_dead_end
+from bot.intro.states import REPORT_ACTION, Action, Outcome, Status, at_dead_end
 from bot.intro.validation import Teammate
 from bot.intro.workflow import (
     DuplicateSubmission,
@@ -47,8 +47,11 @@ DIRECT_ACTIONS = {
 }
 # The connector's choice of opt-in ask: button -> named.
 ASK_CHOICES = {"intro_ask_named": True, "intro_ask_anonymous": False}
-OUTCOME_BUTTON = re.compile(r"^intro_outcome_[a-z_]+$")  # value "<id>:<outcome>"
+# A stage button, or the stage menu (intro_outcome_select): value "<id>:<outcome>".
+OUTCOME_BUTTON = re.compile(r"^intro_outcome_[a-z_]+$")
 SECONDARY_BUTTON = re.compile(r"^intro_ask_secondary(_\d+)?$")  # value "<id>:<user or empty>"
+# The secondary intro offer after "No response": ask a teammate who knows the target.
+SECONDARY_OFFER_ASK = re.compile(r"^intro_secondary_ask_\d+$")  # value "<id>:<user>"
 # Buttons that first ask for details in a modal.
 MODAL_ACTIONS = {
     "intro_decline": (Action.DECLINE, messages.decline_modal),
@@ -107,15 +110,55 @@ def register(app: AsyncApp, services: Services) -> None:
     async def report_outcome(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        """A stage button (the card, a reminder) or a choice in a menu (Home, /intro outcome):
+        the value is "<id>:<outcome>" either way."""
         await ack()
+        if "selected_option" in action:
+            action = {"value": (action.get("selected_option") or {}).get("value", "")}
+        stage = value_detail(action)
+        if stage not in set(Outcome):
+            user_id = body["user"]["id"]
+            await tell_privately(services, client, body, user_id, messages.note("unknown"))
+            return
         await act_and_deliver(
-            services,
-            client,
-            body,
-            request_id_from(action),
-            Action.REPORT_OUTCOME,
-            outcome=value_detail(action),
+            services, client, body, request_id_from(action), REPORT_ACTION[Outcome(stage)]
         )
+
+    async def secondary_offer_answered(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The requester answers the secondary intro offer with "Ask <connector> to nudge" or
+        "Leave it": the offer is replaced by what was done."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        request_id = request_id_from(action)
+        bump = action["action_id"] == "intro_secondary_bump"
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            if bump:
+                sent = await services.workflow.send_bump(team_id, request_id, user_id)
+                request = sent.request
+            else:
+                request = await services.workflow.check_requester(team_id, request_id, user_id)
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        if bump:
+            await services.dispatcher.deliver(sent.message_ids)
+        done = messages.notice(
+            request, "secondary_offer_done", {"choice": "bump" if bump else "leave"}
+        )
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get(
+            "message_ts"
+        )
+        if channel and ts:
+            await client.chat_update(channel=channel, ts=ts, text=done.text, blocks=done.blocks)
+        else:
+            await tell_privately(services, client, body, user_id, done.text)
 
     async def modal_action(
         ack: AsyncAck,
@@ -228,6 +271,26 @@ def register(app: AsyncApp, services: Services) -> None:
             connector_id=value_detail(action),
         )
 
+    async def ask_second_voice(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """After "No response": ask a teammate who knows the target, the form prefilled."""
+        await ack()
+        await ask_again(
+            body,
+            action,
+            context,
+            client,
+            logger,
+            expected=Status.NO_RESPONSE,
+            connector_id=value_detail(action),
+        )
+
     async def take_offer(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -312,6 +375,9 @@ def register(app: AsyncApp, services: Services) -> None:
         app.action(action_id)(services.opens_modal(modal_action))
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
+    for action_id in ("intro_secondary_bump", "intro_secondary_leave"):
+        app.action(action_id)(services.tracked(secondary_offer_answered))
+    app.action(SECONDARY_OFFER_ASK)(services.opens_modal(ask_second_voice))
     app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
     app.action("intro_go_cold")(services.tracked(go_cold))
     app.action("intro_new")(services.opens_modal(new_request))

@@ -105,6 +105,15 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             await respond(text=reply, response_type="ephemeral")
             return
+        if command.verb == "outcome":
+            await ack()
+            mine = await services.workflow.requests_by(team_id, user_id)
+            if command.name:
+                wanted = command.name.casefold()
+                mine = [r for r in mine if wanted in r.target_name.casefold()]
+            listed = messages.outcome_list(mine, command.name)
+            await respond(text=listed.text, blocks=listed.blocks, response_type="ephemeral")
+            return
         if command.verb == "stats":
             await ack()
             async with services.work_slot():

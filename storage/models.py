@@ -89,7 +89,12 @@ class IntroRequest(Base):
     intro_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
-    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the latest stage's
+    # When each outcome stage was reported (the CRM export has a column for each).
+    meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opportunity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    won_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target's folded surname (bot.intro.matching.person_surname_key): the open-asks check is an
     # index lookup on it, with accents and case already out of the way.
     target_surname_key: Mapped[str] = mapped_column(String(150), default="", server_default="")

@@ -31,7 +31,7 @@ from bot.intro.cadence import WorkingHours
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Status
-from bot.intro.workflow import IntroWorkflow, offer_dedupe_key
+from bot.intro.workflow import SECONDARY_OFFERED, IntroWorkflow, offer_dedupe_key
 from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
@@ -396,7 +396,16 @@ class Dispatcher:
                 blocks=rendered.blocks,
             )
             return card_row.slack_channel_id, card_row.slack_ts
-        if kind is MessageKind.NOTICE:
+        if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
+            secondary = await self._second_voices(request)
+            names = {
+                user_id: (await self._profile(user_id, token, message.team_id))[1]
+                for user_id in secondary
+            }
+            rendered = messages.notice(
+                request, SECONDARY_OFFERED, message.data, secondary=secondary, names=names
+            )
+        elif kind is MessageKind.NOTICE:
             event = message.data["event"]
             paths = await self._next_paths(request) if event in messages.DEAD_END_EVENTS else []
             rendered = messages.notice(request, event, message.data, paths)
@@ -461,6 +470,11 @@ class Dispatcher:
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    async def _second_voices(self, request: IntroRequest, limit: int = 2) -> list[str]:
+        """Teammates who could reach a target who went quiet: the next paths, as after any
+        dead end (the connector, and whoever else was asked, left out)."""
+        return (await self._next_paths(request))[:limit]
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

@@ -38,9 +38,16 @@ NAME_MENTIONED = "name_mentioned"
 # counted once, at their first ask), and cold approaches with how they went.
 RE_ASKS = "re_asks"
 COLD = ["went_cold", "cold_meeting", "cold_opportunity", "cold_won"]
-COUNTED = [*STAGES, NAME_MENTIONED, RE_ASKS, *COLD]
-_MEETING = {Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
-_OPPORTUNITY = {Outcome.OPPORTUNITY, Outcome.CLOSED_WON}
+# Ends beside the funnel too: a deal lost, and targets who never answered (so far).
+LOST = "lost"
+NO_RESPONSE = "no_response"
+COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE, RE_ASKS, *COLD]
+_STAGE_DATES = (
+    IntroRequest.meeting_at,
+    IntroRequest.opportunity_at,
+    IntroRequest.won_at,
+    IntroRequest.lost_at,
+)
 # Rows read from the database at a time (the export).
 PARTITION = 2000
 
@@ -104,7 +111,8 @@ def _followed_by_a_warm_ask() -> Label[Any]:
 
 
 def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
-    """How many reached each stage (COUNTED's order), then how many had an outcome reported.
+    """How many reached each stage (COUNTED's order), then how many had an outcome the
+    connector was thanked for.
 
     Per person or workspace, a person asked for twice is one ask: counted where first asked
     ("requested"), at the stages their latest warm path reached, and once more as a re-ask.
@@ -113,6 +121,10 @@ def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
     cold = base.c.went_cold_at.is_not(None)
     counted = warm if per_path else warm & (base.c.superseded == 0)
     first = warm if per_path else warm & base.c.previous_request_id.is_(None)
+    # A later stage implies the earlier ones, reported or not: a deal won or lost was an
+    # opportunity, and an opportunity came of a meeting.
+    opportunity = func.coalesce(base.c.opportunity_at, base.c.won_at, base.c.lost_at)
+    meeting = func.coalesce(base.c.meeting_at, opportunity)
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.count(case((condition, 1)))
@@ -121,16 +133,19 @@ def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
         count(first),
         count(counted & base.c.accepted_at.is_not(None)),
         count(counted & base.c.intro_made_at.is_not(None)),
-        count(counted & base.c.outcome.in_(_MEETING)),
-        count(counted & base.c.outcome.in_(_OPPORTUNITY)),
-        count(counted & (base.c.outcome == Outcome.CLOSED_WON)),
+        count(counted & meeting.is_not(None)),
+        count(counted & opportunity.is_not(None)),
+        count(counted & base.c.won_at.is_not(None)),
         count(counted & (base.c.status == Status.NAME_MENTIONED)),
+        count(counted & base.c.lost_at.is_not(None)),
+        count(counted & (base.c.status == Status.NO_RESPONSE)),
         count(warm & base.c.previous_request_id.is_not(None)),
         count(cold),
-        count(cold & base.c.outcome.in_(_MEETING)),
-        count(cold & base.c.outcome.in_(_OPPORTUNITY)),
-        count(cold & (base.c.outcome == Outcome.CLOSED_WON)),
-        count(warm & base.c.outcome.is_not(None)),
+        count(cold & meeting.is_not(None)),
+        count(cold & opportunity.is_not(None)),
+        count(cold & base.c.won_at.is_not(None)),
+        # The connector was thanked for each outcome but "no response".
+        count(warm & (base.c.outcome != Outcome.NO_RESPONSE)),
     ]
 
 
@@ -151,7 +166,8 @@ def _steps(base: CTE, dialect: str) -> dict[str, ColumnElement[Any]]:
     pairs = {
         "request_to_accept": (base.c.created_at, base.c.accepted_at),
         "accept_to_intro": (base.c.accepted_at, base.c.intro_made_at),
-        "intro_to_outcome": (base.c.intro_made_at, base.c.outcome_at),
+        "intro_to_meeting": (base.c.intro_made_at, base.c.meeting_at),
+        "intro_to_won": (base.c.intro_made_at, base.c.won_at),
     }
     if dialect == "postgresql":
         return {
@@ -211,6 +227,7 @@ class Attribution:
                 IntroRequest.outcome_at,
                 IntroRequest.previous_request_id,
                 IntroRequest.went_cold_at,
+                *_STAGE_DATES,
                 _accepted_at(),
             )
             .where(_scope(team_id, user_id))
@@ -248,6 +265,7 @@ class Attribution:
                 IntroRequest.outcome_at,
                 IntroRequest.previous_request_id,
                 IntroRequest.went_cold_at,
+                *_STAGE_DATES,
                 _accepted_at(),
                 _followed_by_a_warm_ask(),
             )
@@ -302,6 +320,10 @@ class Attribution:
                 "Outcome Date",
                 "Approach",
                 "Previous Request ID",
+                "Meeting Date",
+                "Opportunity Date",
+                "Won Date",
+                "Lost Date",
             ]
         )
         async for request in self._rows(team_id):
@@ -330,6 +352,10 @@ class Attribution:
                     _day(request.outcome_at),
                     "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
                     request.previous_request_id or "",
+                    _day(request.meeting_at),
+                    _day(request.opportunity_at),
+                    _day(request.won_at),
+                    _day(request.lost_at),
                 ]
             )
         return out.getvalue()

@@ -85,13 +85,23 @@ class Cadence:
     follow_up_after: timedelta = timedelta(hours=20)
     outcome_after: timedelta = timedelta(days=7)
     nudges: int = 2
+    # After a meeting or an opportunity: ask how it went again, this long after, twice at most.
+    outcome_again_after: timedelta = timedelta(days=30)
+    outcome_asks_again: int = 2
 
     @classmethod
-    def from_text(cls, nudge_after: str, follow_up_after: str, outcome_after: str) -> Cadence:
+    def from_text(
+        cls,
+        nudge_after: str,
+        follow_up_after: str,
+        outcome_after: str,
+        outcome_again_after: str = "30d",
+    ) -> Cadence:
         return cls(
             parse_duration(nudge_after),
             parse_duration(follow_up_after),
             parse_duration(outcome_after),
+            outcome_again_after=parse_duration(outcome_again_after),
         )
 
     def nudge_due(self, start: datetime) -> datetime:

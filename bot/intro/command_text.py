@@ -25,6 +25,7 @@ SUB_COMMANDS = (
     "pacing",
     "export",
     "offer",
+    "outcome",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -32,7 +33,8 @@ _PACING_MODES = ("strict", "gentle")
 
 @dataclass(frozen=True)
 class Command:
-    # request, help, know, forget, owner, pacing, stats, export, offer; or "usage": a sub-command
+    # request, help, know, forget, owner, pacing, stats, export, offer, outcome (`name`: whose
+    # intros, if given); or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -97,6 +99,8 @@ def parse_command(text: str) -> Command:
         if rest.lower() in ("me", ""):
             return Command("forget", name=rest.lower())
         return Command("usage", meant="forget")
+    if word == "outcome":
+        return Command("outcome", name=unescape(rest))
     if word == "pacing":
         if rest.lower() in _PACING_MODES:
             return Command("pacing", name=rest.lower())

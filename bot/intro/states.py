@@ -2,6 +2,13 @@
 
 Double opt-in is explicit: accepting moves a request to CHECKING_WITH_TARGET, and only the
 connector's report of the target's answer moves it on to INTRO_MADE.
+
+After the intro the outcome is a stage, reported by the requester and only ever forward:
+meeting held -> opportunity -> closed-won / closed-lost. A meeting or an opportunity keeps the
+request open for the next stage (MEETING_HELD, OPPORTUNITY); closed-won, closed-lost and "not a
+fit" close it (CLOSED). "No response" (NO_RESPONSE) is an end too, except that the target may
+still answer late (after a bump or a second voice): a meeting, an opportunity or a win can
+follow it.
 """
 
 from __future__ import annotations
@@ -25,7 +32,10 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     REROUTED = "rerouted"  # the requester asked someone else after the ask stalled
     FOLLOWED_UP = "followed_up"  # the requester followed up with the target after the intro
-    CLOSED = "closed"  # the requester reported the outcome
+    MEETING_HELD = "meeting_held"  # outcome stages with more to come
+    OPPORTUNITY = "opportunity"
+    NO_RESPONSE = "no_response"  # the target never answered the intro (so far)
+    CLOSED = "closed"  # a final outcome: closed-won, closed-lost or not a fit
     # The requester writes to the target directly, with no intro: its own line in the funnel.
     WENT_COLD = "went_cold"
 
@@ -43,7 +53,14 @@ class Action(StrEnum):
     CANCEL = "cancel"
     REROUTE = "reroute"
     FOLLOW_UP = "follow_up"
-    REPORT_OUTCOME = "report_outcome"
+    # The requester reports an outcome stage (one action per stage: the table says which
+    # stage may follow which).
+    REPORT_MEETING_HELD = "report_meeting_held"
+    REPORT_OPPORTUNITY = "report_opportunity"
+    REPORT_CLOSED_WON = "report_closed_won"
+    REPORT_CLOSED_LOST = "report_closed_lost"
+    REPORT_NO_RESPONSE = "report_no_response"
+    REPORT_NOT_A_FIT = "report_not_a_fit"
 
 
 class Outcome(StrEnum):
@@ -52,6 +69,7 @@ class Outcome(StrEnum):
     MEETING_HELD = "meeting_held"
     OPPORTUNITY = "opportunity"
     CLOSED_WON = "closed_won"
+    CLOSED_LOST = "closed_lost"
     NO_RESPONSE = "no_response"
     NOT_A_FIT = "not_a_fit"
 
@@ -84,7 +102,48 @@ ACTOR: dict[Action, Role] = {
     Action.CANCEL: Role.REQUESTER,
     Action.REROUTE: Role.REQUESTER,
     Action.FOLLOW_UP: Role.REQUESTER,
-    Action.REPORT_OUTCOME: Role.REQUESTER,
+    Action.REPORT_MEETING_HELD: Role.REQUESTER,
+    Action.REPORT_OPPORTUNITY: Role.REQUESTER,
+    Action.REPORT_CLOSED_WON: Role.REQUESTER,
+    Action.REPORT_CLOSED_LOST: Role.REQUESTER,
+    Action.REPORT_NO_RESPONSE: Role.REQUESTER,
+    Action.REPORT_NOT_A_FIT: Role.REQUESTER,
+}
+
+# Reporting an outcome: the action for it, and the status it leads to.
+REPORT_ACTION: dict[Outcome, Action] = {
+    Outcome.MEETING_HELD: Action.REPORT_MEETING_HELD,
+    Outcome.OPPORTUNITY: Action.REPORT_OPPORTUNITY,
+    Outcome.CLOSED_WON: Action.REPORT_CLOSED_WON,
+    Outcome.CLOSED_LOST: Action.REPORT_CLOSED_LOST,
+    Outcome.NO_RESPONSE: Action.REPORT_NO_RESPONSE,
+    Outcome.NOT_A_FIT: Action.REPORT_NOT_A_FIT,
+}
+REPORTED: dict[Action, Outcome] = {action: outcome for outcome, action in REPORT_ACTION.items()}
+_STAGE_STATUS: dict[Outcome, Status] = {
+    Outcome.MEETING_HELD: Status.MEETING_HELD,
+    Outcome.OPPORTUNITY: Status.OPPORTUNITY,
+    Outcome.CLOSED_WON: Status.CLOSED,
+    Outcome.CLOSED_LOST: Status.CLOSED,
+    Outcome.NO_RESPONSE: Status.NO_RESPONSE,
+    Outcome.NOT_A_FIT: Status.CLOSED,
+}
+# Which outcomes may be reported from each status: forward only.
+_NEXT_OUTCOMES: dict[Status, tuple[Outcome, ...]] = {
+    Status.INTRO_MADE: tuple(Outcome),
+    Status.FOLLOWED_UP: tuple(Outcome),
+    # A meeting that showed it was not a fit ends there too.
+    Status.MEETING_HELD: (
+        Outcome.OPPORTUNITY,
+        Outcome.CLOSED_WON,
+        Outcome.CLOSED_LOST,
+        Outcome.NOT_A_FIT,
+    ),
+    Status.OPPORTUNITY: (Outcome.CLOSED_WON, Outcome.CLOSED_LOST),
+    # The target answered late after all.
+    Status.NO_RESPONSE: (Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON),
+    # A cold approach has its outcomes too: the funnel sets them beside warm intros'.
+    Status.WENT_COLD: tuple(Outcome),
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -102,19 +161,29 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
-    (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
-    (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
-    (Status.WENT_COLD, Action.REPORT_OUTCOME): Status.CLOSED,
+    **{
+        (status, REPORT_ACTION[outcome]): _STAGE_STATUS[outcome]
+        for status, outcomes in _NEXT_OUTCOMES.items()
+        for outcome in outcomes
+    },
 }
 
 OPEN_STATUSES = frozenset(
     {Status.AWAITING_OWNER, Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET}
 )
 # An intro happened: the basis of attribution and of secondary intro paths.
-INTRO_MADE_STATUSES = frozenset({Status.INTRO_MADE, Status.FOLLOWED_UP, Status.CLOSED})
+INTRO_MADE_STATUSES = frozenset(
+    {
+        Status.INTRO_MADE,
+        Status.FOLLOWED_UP,
+        Status.MEETING_HELD,
+        Status.OPPORTUNITY,
+        Status.NO_RESPONSE,
+        Status.CLOSED,
+    }
+)
 # Where a path ends for the requester without the person: from here they may ask someone else
-# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do; a
-# closed request is one only when its outcome was "No response".
+# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do.
 DEAD_ENDS = frozenset(
     {
         Status.AWAITING_CONNECTOR,
@@ -122,15 +191,13 @@ DEAD_ENDS = frozenset(
         Status.OWNER_DECLINED,
         Status.TARGET_DECLINED,
         Status.REDIRECTED,
-        Status.CLOSED,
+        Status.NO_RESPONSE,
     }
 )
 
 
-def at_dead_end(status: str, outcome: str | None) -> bool:
+def at_dead_end(status: str, outcome: str | None = None) -> bool:
     """Whether the requester may ask someone else or go in cold from here."""
-    if status == Status.CLOSED:
-        return outcome == Outcome.NO_RESPONSE
     return status in DEAD_ENDS
 
 
@@ -154,3 +221,8 @@ def next_status(status: Status, action: Action) -> Status:
 
 def allowed_actions(status: Status, role: Role) -> list[Action]:
     return [a for (s, a) in TRANSITIONS if s == status and ACTOR[a] == role]
+
+
+def next_outcomes(status: Status | str) -> list[Outcome]:
+    """The outcomes the requester may report from `status`, in stage order."""
+    return list(_NEXT_OUTCOMES.get(Status(status), ()))

@@ -22,6 +22,8 @@ from bot.intro.states import (
     ACTOR,
     INTRO_MADE_STATUSES,
     OPEN_STATUSES,
+    REPORT_ACTION,
+    REPORTED,
     Action,
     IllegalTransition,
     OfferStatus,
@@ -48,6 +50,18 @@ from storage.models import (
 
 # The connector's answers to "would they take your call?" (labels.json qualify).
 QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
+# The column that keeps the date each outcome stage was reported.
+STAGE_DATE = {
+    OutcomeKind.MEETING_HELD: "meeting_at",
+    OutcomeKind.OPPORTUNITY: "opportunity_at",
+    OutcomeKind.CLOSED_WON: "won_at",
+    OutcomeKind.CLOSED_LOST: "lost_at",
+}
+# Reminders asking how a meeting or an opportunity went, in the status each is asked in.
+STAGE_REMINDERS = (Status.MEETING_HELD, Status.OPPORTUNITY)
+# Events the bot itself records about a request (not transitions).
+SECONDARY_OFFERED = "secondary_offer"
+BUMP_SENT = "bump"
 
 
 class UnknownRequest(TransitionError):
@@ -412,7 +426,6 @@ class IntroWorkflow:
         reason: str | None = None,
         suggested_user_id: str | None = None,
         note: str | None = None,
-        outcome: str | None = None,
         blurb: str | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
@@ -442,13 +455,98 @@ class IntroWorkflow:
                 values["decline_reason"] = (reason or "").strip() or None
             if action is Action.FOLLOW_UP:
                 values["followed_up_at"] = now
-            if action is Action.REPORT_OUTCOME:
-                if outcome not in set(OutcomeKind):
-                    raise InvalidSuggestion(f"unknown outcome {outcome!r}")
-                values["outcome"] = outcome
+            if action in REPORTED:
+                stage = REPORTED[action]
+                values["outcome"] = stage.value
                 values["outcome_at"] = now
+                if stage in STAGE_DATE:
+                    values[STAGE_DATE[stage]] = now
             messages = await self._transition(session, request, actor_id, action, values)
+            if action is Action.REPORT_NO_RESPONSE:
+                # No answer from the person is a dead end too: the first time for this target
+                # the requester is offered a second voice; after that, the next paths.
+                second_voice = await self._offer_secondary(session, request, actor_id)
+                messages += second_voice or await self._dead_end_notice(session, request)
             return Outcome(request, _due_now(messages))
+
+    async def report_outcome(
+        self, team_id: str, request_id: int, actor_id: str, outcome: str
+    ) -> Outcome:
+        """The requester reports an outcome stage (a button's value): forward steps only."""
+        if outcome not in set(OutcomeKind):
+            raise InvalidSuggestion(f"unknown outcome {outcome!r}")
+        return await self.act(team_id, request_id, actor_id, REPORT_ACTION[OutcomeKind(outcome)])
+
+    async def _offer_secondary(
+        self, session: AsyncSession, request: IntroRequest, actor_id: str
+    ) -> list[OutboundMessage]:
+        """The target never answered: offer the requester a second voice (another teammate who
+        knows them, or the connector's nudge), once per target however many requests."""
+        offered = await session.scalar(
+            select(RequestEvent.id)
+            .join(IntroRequest, IntroRequest.id == RequestEvent.request_id)
+            .where(
+                RequestEvent.team_id == request.team_id,
+                RequestEvent.action == SECONDARY_OFFERED,
+                IntroRequest.team_id == request.team_id,
+                IntroRequest.target_surname_key == request.target_surname_key,
+                func.lower(IntroRequest.target_name) == request.target_name.lower(),
+                func.lower(IntroRequest.target_company) == request.target_company.lower(),
+            )
+            .limit(1)
+        )
+        if offered is not None:
+            return []
+        session.add(self._event(request, actor_id, SECONDARY_OFFERED, request.status))
+        offer = self._message(
+            request,
+            MessageKind.NOTICE,
+            request.requester_id,
+            SECONDARY_OFFERED,
+            {"event": SECONDARY_OFFERED},
+        )
+        session.add(offer)
+        await session.flush()
+        return [offer]
+
+    async def _dead_end_notice(
+        self, session: AsyncSession, request: IntroRequest
+    ) -> list[OutboundMessage]:
+        notice = self._message(
+            request,
+            MessageKind.NOTICE,
+            request.requester_id,
+            f"dead_end:{request.status}",
+            {"event": "no_response"},
+        )
+        session.add(notice)
+        await session.flush()
+        return [notice]
+
+    async def send_bump(self, team_id: str, request_id: int, actor_id: str) -> Outcome:
+        """The requester asks the connector to nudge a target who went quiet: the connector gets
+        a short bump message to forward, once per request."""
+        async with self._sessions.begin() as session:
+            request = await self._load(session, team_id, request_id)
+            if actor_id != request.requester_id:
+                raise NotYourRequest(Role.REQUESTER, request.requester_id)
+            if request.status != Status.NO_RESPONSE:
+                raise IllegalTransition(Status(request.status), Action.REPORT_NO_RESPONSE)
+            bump = self._message(
+                request, MessageKind.NOTICE, request.connector_id, BUMP_SENT, {"event": BUMP_SENT}
+            )
+            already = await session.scalar(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.team_id == team_id,
+                    OutboundMessage.dedupe_key == bump.dedupe_key,
+                )
+            )
+            if already is not None:
+                return Outcome(request, [])
+            session.add(self._event(request, actor_id, BUMP_SENT, request.status))
+            session.add(bump)
+            await session.flush()
+            return Outcome(request, [bump.id])
 
     async def _transition(
         self,
@@ -495,33 +593,21 @@ class IntroWorkflow:
                 self._message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card")
             )
         # Who hears about it: the requester of the connector's and owner's answers, the
-        # connector of the outcome (the thank-you that makes connectors introduce again).
+        # connector of each outcome stage (the thank-you that makes connectors introduce
+        # again). "No response" is no news to thank anyone for: the requester decides whether
+        # to ask the connector for a nudge.
+        notice: dict[str, Any] = {"event": action.value}
         if ACTOR[action] in (Role.CONNECTOR, Role.OWNER):
             notice_to: str | None = request.requester_id
-        elif action is Action.REPORT_OUTCOME:
+        elif action in REPORTED and action is not Action.REPORT_NO_RESPONSE:
             notice_to = request.connector_id
+            # The stage itself: by the time the thank-you is read the request may be further.
+            notice = {"event": "outcome", "outcome": REPORTED[action].value}
         else:
             notice_to = None
         if notice_to:
             messages.append(
-                self._message(
-                    request,
-                    MessageKind.NOTICE,
-                    notice_to,
-                    f"notice:{event.id}",
-                    {"event": action.value},
-                )
-            )
-        if action is Action.REPORT_OUTCOME and request.outcome == OutcomeKind.NO_RESPONSE:
-            # No answer from the person is a dead end too: the requester hears the next paths.
-            messages.append(
-                self._message(
-                    request,
-                    MessageKind.NOTICE,
-                    request.requester_id,
-                    f"dead_end:{event.id}",
-                    {"event": "no_response"},
-                )
+                self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event.id}", notice)
             )
         messages += self._reminders_for(request, now)
         session.add_all(messages)
@@ -750,6 +836,18 @@ class IntroWorkflow:
                     [Status.INTRO_MADE, Status.FOLLOWED_UP],
                 )
             )
+        elif request.status in STAGE_REMINDERS:
+            due = now
+            for seq in range(1, cadence.outcome_asks_again + 1):
+                due += cadence.outcome_again_after
+                planned.append(
+                    (
+                        f"outcome_again:{request.status}:{seq}",
+                        request.requester_id,
+                        due,
+                        [Status(request.status)],
+                    )
+                )
         return [
             self._message(
                 request,
@@ -881,6 +979,14 @@ class IntroWorkflow:
             request = await self._load(session, team_id, request_id)
             self._permitted(request, actor_id, action)
             return request
+
+    async def check_requester(self, team_id: str, request_id: int, actor_id: str) -> IntroRequest:
+        """The request, if `actor_id` asked for it; else what act() would raise."""
+        async with self._sessions() as session:
+            request = await self._load(session, team_id, request_id)
+        if actor_id != request.requester_id:
+            raise NotYourRequest(Role.REQUESTER, request.requester_id)
+        return request
 
     @staticmethod
     def _permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:

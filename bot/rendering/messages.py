@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +16,7 @@ from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.directory import SEARCH_MAX, ContactPage, Suggestion
+from bot.intro.states import Status, next_outcomes
 from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -298,6 +299,7 @@ def requester_card(request: IntroRequest, advice: list[str]) -> Message:
         next_step=next_step(request, "requester"),
         advice=advice,
         outcomes=labels()["outcome"],
+        next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
     )
 
 
@@ -313,14 +315,20 @@ def notice(
     event: str,
     data: dict[str, Any] | None = None,
     paths: Sequence[str] = (),
+    *,
+    secondary: Sequence[str] = (),
+    names: dict[str, str] | None = None,
 ) -> Message:
-    """A one-off message; a dead end's lists `paths` (who else to ask, best first)."""
+    """A one-off message; a dead end's lists `paths` (who else to ask, best first);
+    `secondary` (with `names`) are the teammates a secondary intro offer suggests."""
+    data = data or {}
     return _message(
         "notice.json.j2",
         r=request,
         event=event,
-        outcome_label=labels()["outcome"].get(request.outcome or "", ""),
-        error=(data or {}).get("error", ""),
+        outcome=data.get("outcome", ""),
+        choice=data.get("choice", ""),
+        error=data.get("error", ""),
         direct_message=direct_message(request) if event == "mention_name" else "",
         cold_message=cold_message(request) if event == "went_cold" else "",
         outcomes=labels()["outcome"],
@@ -328,6 +336,21 @@ def notice(
         dead_end_events=DEAD_END_EVENTS,
         # A cold approach that got no answer is not offered another cold one.
         cold_after=COLD_AFTER if request.connector_id else frozenset(),
+        bump_message=bump_message(request) if event == "bump" else "",
+        secondary=list(secondary),
+        names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
+        target_first_name=_first_name(request.target_name),
+        connector_first_name=_first_name(request.connector_name or ""),
+    )
+
+
+def bump_message(request: IntroRequest) -> str:
+    """The connector's short nudge to a target who went quiet after the intro."""
+    return render_text(
+        "bump_message.txt.j2",
+        target_first_name=_first_name(request.target_name),
+        requester_name=(request.requester_name or "").strip() or labels()["anonymous"]["person"],
+        connector_first_name=_first_name(request.connector_name or ""),
     )
 
 
@@ -354,7 +377,20 @@ def reminder(
         intro_date=f"{introduced:%b} {introduced.day}" if introduced else "",
         secondary=secondary,
         outcomes=labels()["outcome"],
+        next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
+        stage_date=_stage_date(request, zone),
     )
+
+
+def _stage_date(request: IntroRequest, zone: tzinfo) -> str:
+    """When the stage a request is in was reported, as "Oct 30" in the reader's zone."""
+    moment = (
+        request.opportunity_at if request.status == Status.OPPORTUNITY else request.meeting_at
+    ) or request.outcome_at
+    if moment is None:
+        return ""
+    day = moment.astimezone(zone).date()
+    return f"{day:%b} {day.day}"
 
 
 def note(kind: str, **context: Any) -> str:
@@ -470,8 +506,29 @@ def home_view(
         search_max=SEARCH_MAX,
         share_tie_details=share_tie_details,
         funnel=funnel,
+        outcome_choices=_outcome_choices(mine),
     )
     return view
+
+
+def _outcome_choices(requests: Sequence[IntroRequest]) -> dict[int, list[str]]:
+    """The outcome stages each request may move on to (none: nothing to report)."""
+    return {
+        r.id: [str(outcome) for outcome in next_outcomes(r.status)]
+        for r in requests
+        if next_outcomes(r.status)
+    }
+
+
+def outcome_list(requests: Sequence[IntroRequest], search: str = "") -> Message:
+    """`/intro outcome`: the person's intros whose outcome can move on, each with its choices."""
+    return _message(
+        "outcome_list.json.j2",
+        requests=[r for r in requests if next_outcomes(r.status)],
+        outcome_choices=_outcome_choices(requests),
+        labels=labels(),
+        search=search,
+    )
 
 
 def command_reply(kind: str, **context: Any) -> str:

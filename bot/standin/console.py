@@ -43,6 +43,12 @@ _EMOJI = {
     ":busts_in_silhouette:": "👥",
     ":briefcase:": "💼",
     ":lock:": "🔒",
+    ":trophy:": "🏆",
+    ":seedling:": "🌱",
+    ":envelope:": "✉️",
+    ":chart_with_upwards_trend:": "📈",
+    ":spiral_calendar_pad:": "🗓️",
+    ":mailbox_with_no_mail:": "📭",
 }
 
 

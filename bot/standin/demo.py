@@ -14,6 +14,8 @@ from typing import Any
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput
+from bot.intro.states import Action
+from bot.intro.validation import RequestDraft, Teammate
 from bot.standin import payloads
 from bot.standin.console import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
 from bot.standin.stack import LocalStack
@@ -23,6 +25,7 @@ CARLOS = "U0CONNECTOR"
 OLIVIA = "U0OTHER"
 SAM = "U0SECOND"
 ALEX = "U0ADMIN"
+TEAM = payloads.TEAM_ID
 
 CARLOS_CONNECTIONS = """Notes:
 "When exporting your connection data, you may notice that some of the email addresses are missing."
@@ -199,8 +202,15 @@ class Demo:
         await self.later(timedelta(days=7))
         self.show_dm(RIYA, self.dms(RIYA)[-1])
         await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_meeting_held")
-        await stack.until(lambda: "Meeting held" in self.dms(CARLOS)[-1]["text"], "thanks")
+        await stack.until(lambda: "met *Jane Doe*" in self.dms(CARLOS)[-1]["text"], "thanks")
         self.say("The loop closes: Carlos hears how his intro went, with Riya's thanks")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+
+        self.say("A month on, introbot asks Riya again; the deal closed, and Carlos hears it")
+        await self.later(timedelta(days=30))
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_closed_won")
+        await stack.until(lambda: "Closed-won" in self.dms(CARLOS)[-1]["text"], "thanks")
         self.show_dm(CARLOS, self.dms(CARLOS)[-1])
 
         self.say("Riya opens introbot's App Home")
@@ -221,6 +231,7 @@ class Demo:
             render_blocks(fake.responses[-1]["body"]["blocks"], self.name_of),
         )
 
+        await self.second_voice()
         await self.routing_and_export()
         await self.offered_intro()
 
@@ -230,10 +241,63 @@ class Demo:
             "Install it for real: see README.md."
         )
 
+    async def second_voice(self) -> None:
+        """An intro the target never answers: a second voice, or the connector's nudge."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None and stack.services is not None
+        workflow, dispatcher = stack.services.workflow, stack.services.dispatcher
+        await stack.slack.command(
+            payloads.slash_command(
+                OLIVIA,
+                "know Priya Raman at Initech",
+                fake.issue_trigger_id(OLIVIA),
+                response_url=fake.response_url(),
+            )
+        )
+        self.say("Carlos also introduced Riya to Priya Raman at Initech; Priya never answered")
+        print("   (Olivia has Priya on her list too: `/intro know Priya Raman at Initech`)")
+        draft = RequestDraft(
+            requester=Teammate(RIYA, self.name_of(RIYA)),
+            connector=Teammate(CARLOS, self.name_of(CARLOS)),
+            target_name="Priya Raman",
+            target_company="Initech",
+            reason="Initech is moving its sales team onto a new CRM this spring.",
+            blurb=BLURB.replace("Jane", "Priya").replace("Acme", "Initech"),
+        )
+        asked = await workflow.submit(TEAM, draft, [])
+        await dispatcher.deliver(asked.message_ids)
+        for action in (Action.ACCEPT, Action.TARGET_AGREED):
+            done = await workflow.act(TEAM, asked.request.id, CARLOS, action)
+            await dispatcher.deliver(done.message_ids)
+        await self.later(timedelta(days=3))
+        card = next(m for m in self.dms(RIYA) if "request to Priya Raman" in m["text"])
+        await self.press(RIYA, card, "intro_outcome_no_response")
+        await stack.until(lambda: "hasn't answered" in self.dms(RIYA)[-1]["text"], "the offer")
+        self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+        self.say("Riya asks Carlos for a nudge: he gets a message ready to forward")
+        offer = self.dms(RIYA)[-1]
+        await self.press(RIYA, offer, "intro_secondary_bump")
+        await stack.until(lambda: "heard back" in self.dms(CARLOS)[-1]["text"], "the bump")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+
+        self.say("And a second voice: Riya asks Olivia, the form already filled in")
+        opened = fake.count("views.open")
+        await self.press(RIYA, offer, "intro_secondary_ask_1")
+        await stack.until(lambda: fake.count("views.open") > opened, "the form")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        filled = [
+            b["element"].get("initial_value") or self.name_of(b["element"].get("initial_user", ""))
+            for b in form["blocks"]
+            if b.get("type") == "input" and b["block_id"].startswith(("connector", "target"))
+        ]
+        print(f"   (the form opens with {', '.join(filled)} filled in)")
+
     async def routing_and_export(self) -> None:
         fake, stack = self.stack.fake, self.stack
         assert stack.slack is not None
         self.say("Alex, an admin, routes intros at Globex through its account owner, Olivia")
+        answered = len(fake.responses)
         await stack.slack.command(
             payloads.slash_command(
                 ALEX,
@@ -242,14 +306,15 @@ class Demo:
                 response_url=fake.response_url(),
             )
         )
-        await stack.until(lambda: len(fake.responses) == 2, "the confirmation")
+        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
         self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
 
         self.say("Sam asks Carlos for an intro to Seán O'Brien at Globex: Olivia sees it first")
+        opened = fake.count("views.open")
         await stack.slack.command(
             payloads.slash_command(SAM, "Seán O'Brien", fake.issue_trigger_id(SAM))
         )
-        await stack.until(lambda: fake.count("views.open") == 2, "Sam's form")
+        await stack.until(lambda: fake.count("views.open") > opened, "Sam's form")
         view = fake.calls_to("views.open")[-1].args["view"]
         await stack.slack.interaction(
             payloads.view_submission(
@@ -295,7 +360,7 @@ class Demo:
         )
         await stack.until(lambda: bool(fake.uploads), "the export")
         content = fake.uploads[-1]["content"].decode().splitlines()
-        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:3])
+        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:4])
 
     async def offered_intro(self) -> None:
         fake, stack = self.stack.fake, self.stack

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     INTROBOT_NUDGE_AFTER: str = "2d"
     INTROBOT_FOLLOW_UP_AFTER: str = "20h"
     INTROBOT_OUTCOME_AFTER: str = "7d"
+    INTROBOT_OUTCOME_AGAIN_AFTER: str = "30d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
     INTROBOT_DB_WAIT: str = "60s"
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
         "INTROBOT_NUDGE_AFTER",
         "INTROBOT_FOLLOW_UP_AFTER",
         "INTROBOT_OUTCOME_AFTER",
+        "INTROBOT_OUTCOME_AGAIN_AFTER",
         "INTROBOT_DELIVERY_LEASE",
     )
     @classmethod
@@ -160,7 +162,10 @@ class Settings(BaseSettings):
     @cached_property
     def cadence(self) -> Cadence:
         return Cadence.from_text(
-            self.INTROBOT_NUDGE_AFTER, self.INTROBOT_FOLLOW_UP_AFTER, self.INTROBOT_OUTCOME_AFTER
+            self.INTROBOT_NUDGE_AFTER,
+            self.INTROBOT_FOLLOW_UP_AFTER,
+            self.INTROBOT_OUTCOME_AFTER,
+            self.INTROBOT_OUTCOME_AGAIN_AFTER,
         )
 
     @cached_property
@@ -243,6 +248,8 @@ DESCRIPTIONS = {
     "INTROBOT_NUDGE_AFTER": "nudge a silent connector after this long (days count working days)",
     "INTROBOT_FOLLOW_UP_AFTER": "remind the requester to follow up this long after the intro",
     "INTROBOT_OUTCOME_AFTER": "ask for the outcome this long after the intro",
+    "INTROBOT_OUTCOME_AGAIN_AFTER": "after a meeting or opportunity, ask again this long after "
+    "(twice at most)",
     "INTROBOT_WORKING_HOURS": "when reminders may arrive, in each recipient's time zone",
     "INTROBOT_DELIVERY_LEASE": "how long a replica holds a message it is sending",
     "INTROBOT_DB_WAIT": "how long to wait for the database at start (0: not at all)",

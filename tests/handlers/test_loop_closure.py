@@ -171,11 +171,11 @@ async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
     ask = stack.fake.messages_for(REQUESTER)[-1]
     assert "What came of the intro" in ask["text"]
     await press(stack, REQUESTER, ask, "intro_outcome_meeting_held")
-    await stack.until(lambda: any("Meeting held" in t for t in texts(stack, CONNECTOR)), "thanks")
+    await stack.until(lambda: any("met *Jane Doe*" in t for t in texts(stack, CONNECTOR)), "thanks")
     thanks = texts(stack, CONNECTOR)[-1]
     assert "Thank you" in thanks and "Jane Doe" in thanks
     request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
-    assert (request.status, request.outcome) == (Status.CLOSED, "meeting_held")
+    assert (request.status, request.outcome) == (Status.MEETING_HELD, "meeting_held")
 
 
 async def test_no_follow_up_reminder_once_marked_followed_up(

@@ -218,3 +218,55 @@ def test_0009_uses_the_key_the_app_runs_with(tmp_path: Path) -> None:
             email_fingerprint(key, "ann@example.nl"),
         ]
     engine.dispose()
+
+
+def test_0013_dates_the_stages_reported_and_reopens_those_with_more_to_come(
+    tmp_path: Path,
+) -> None:
+    """A meeting, an opportunity or no response reported before 0013 can still move on; a win
+    keeps its date in its own column."""
+    url = f"sqlite:///{tmp_path / 'before-0013.db'}"
+    command.upgrade(alembic_config(url), "0010")
+    engine = create_engine(sync_url(url))
+    reported = [
+        ("closed", "meeting_held"),
+        ("closed", "opportunity"),
+        ("closed", "closed_won"),
+        ("closed", "no_response"),
+        ("closed", "not_a_fit"),
+        ("intro_made", None),
+    ]
+    with engine.begin() as connection:
+        for n, (status, outcome) in enumerate(reported, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO intro_requests (id, team_id, requester_id, requester_name,"
+                    " connector_id, target_name, target_company, reason, blurb, closeness,"
+                    " status, outcome, outcome_at, created_at, updated_at) VALUES (:id, 'T1',"
+                    " 'U1', '', 'U2', 'Jane Doe', '', '', '', 'know_well', :status, :outcome,"
+                    " :at, '2026-01-01', '2026-01-01')"
+                ),
+                {
+                    "id": n,
+                    "status": status,
+                    "outcome": outcome,
+                    "at": f"2026-01-0{n + 1} 10:00:00.000000" if outcome else None,
+                },
+            )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT status, meeting_at IS NOT NULL, opportunity_at IS NOT NULL,"
+                " won_at, lost_at FROM intro_requests ORDER BY id"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("meeting_held", 1, 0, None, None),
+        ("opportunity", 0, 1, None, None),
+        ("closed", 0, 0, "2026-01-04 10:00:00.000000", None),
+        ("no_response", 0, 0, None, None),
+        ("closed", 0, 0, None, None),
+        ("intro_made", 0, 0, None, None),
+    ]
+    engine.dispose()

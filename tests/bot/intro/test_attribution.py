@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -21,11 +21,13 @@ TEAM = "T1"
 
 
 @pytest.fixture
-async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, str]]:
-    """Four asks: two won by C1 (meeting, closed-won), one declined and one silent at C2."""
+async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, str, datetime]]:
+    """Five asks. C1: Jane (meeting, opportunity, closed-won) and John (meeting, closed-lost);
+    C2: Ann declined, Bo silent, Cy introduced but never answered."""
     engine = create_engine_for(database_url)
     sessions = make_sessionmaker(engine)
     clock = ManualClock()
+    start = clock.now()
     workflow = IntroWorkflow(sessions, clock)
 
     async def ask(connector: str, target: str) -> int:
@@ -39,84 +41,123 @@ async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, st
         )
         return (await workflow.submit(TEAM, draft, [])).request.id
 
-    async def step(request_id: int, actor: str, action: Action, hours: float, **kw: str) -> None:
+    async def step(request_id: int, actor: str, action: Action, hours: float) -> None:
         clock.advance(timedelta(hours=hours))
-        await workflow.act(TEAM, request_id, actor, action, **kw)
+        await workflow.act(TEAM, request_id, actor, action)
 
     r1, r2 = await ask("C1", "Jane Doe"), await ask("C1", "John Roe")
-    r3, _r4 = await ask("C2", "Ann Poe"), await ask("C2", "Bo Lee")
-    await step(r1, "C1", Action.ACCEPT, 2)
-    await step(r2, "C1", Action.ACCEPT, 2)  # 4 h after it was asked
-    await step(r3, "C2", Action.ACCEPT, 2)  # 6 h
-    await step(r1, "C1", Action.TARGET_AGREED, 20)  # 24 h after accepting
-    await step(r2, "C1", Action.TARGET_AGREED, 24)  # 46 h
-    await step(r3, "C2", Action.TARGET_DECLINED, 1)
-    await step(r1, "UR", Action.REPORT_OUTCOME, 100, outcome="meeting_held")  # 125 h on
-    await step(r2, "UR", Action.REPORT_OUTCOME, 100, outcome="closed_won")  # 201 h on
+    r3, _r4, r5 = await ask("C2", "Ann Poe"), await ask("C2", "Bo Lee"), await ask("C2", "Cy Wu")
+    await step(r1, "C1", Action.ACCEPT, 2)  # t = 2 h
+    await step(r2, "C1", Action.ACCEPT, 2)  # 4
+    await step(r3, "C2", Action.ACCEPT, 2)  # 6
+    await step(r5, "C2", Action.ACCEPT, 2)  # 8
+    await step(r1, "C1", Action.TARGET_AGREED, 20)  # 28: 26 h after accepting
+    await step(r2, "C1", Action.TARGET_AGREED, 24)  # 52: 48 h
+    await step(r3, "C2", Action.TARGET_DECLINED, 1)  # 53
+    await step(r5, "C2", Action.TARGET_AGREED, 1)  # 54: 46 h
+    await step(r1, "UR", Action.REPORT_MEETING_HELD, 100)  # 154: 126 h after the intro
+    await step(r2, "UR", Action.REPORT_MEETING_HELD, 100)  # 254: 202 h
+    await step(r5, "UR", Action.REPORT_NO_RESPONSE, 10)  # 264
+    await step(r1, "UR", Action.REPORT_OPPORTUNITY, 100)  # 364
+    await step(r2, "UR", Action.REPORT_CLOSED_LOST, 100)  # 464
+    await step(r1, "UR", Action.REPORT_CLOSED_WON, 100)  # 564: 536 h after the intro
     attribution = Attribution(sessions)
     report = await attribution.report(TEAM, viewer="UR")
     exported = await attribution.export_csv(TEAM, {"C1": "Carlos Mendes", "UR": "Riya Patel"})
-    yield report, exported
+    yield report, exported, start
     await engine.dispose()
 
 
-def test_workspace_funnel(report_and_export: tuple[Report, str]) -> None:
+def test_workspace_funnel(report_and_export: tuple[Report, str, datetime]) -> None:
     funnel = report_and_export[0].workspace
     assert funnel.counts == {
-        "requested": 4,
-        "accepted": 3,
-        "intro_made": 2,
+        "requested": 5,
+        "accepted": 4,
+        "intro_made": 3,
         "meeting": 2,
-        "opportunity": 1,
+        "opportunity": 2,  # a deal lost was an opportunity too
         "won": 1,
         "name_mentioned": 0,
+        "lost": 1,
+        "no_response": 1,
         "re_asks": 0,
         "went_cold": 0,
         "cold_meeting": 0,
         "cold_opportunity": 0,
         "cold_won": 0,
     }
-    assert funnel.rate("accepted") == 0.75
-    assert funnel.rate("opportunity") == 0.5
+    assert funnel.rate("accepted") == 0.8
+    assert funnel.rate("won") == 0.5
     assert funnel.rate("requested") is None
-    assert funnel.median_hours("request_to_accept") == 4.0
-    assert funnel.median_hours("accept_to_intro") == 35.0
-    assert funnel.median_hours("intro_to_outcome") == 163.0  # (125 + 201) / 2
+    assert funnel.median_hours("request_to_accept") == 5.0
+    assert funnel.median_hours("accept_to_intro") == 46.0
+    assert funnel.median_hours("intro_to_meeting") == 164.0  # (126 + 202) / 2
+    assert funnel.median_hours("intro_to_won") == 536.0
 
 
-def test_per_connector_and_thanks(report_and_export: tuple[Report, str]) -> None:
+def test_per_connector_and_thanks(report_and_export: tuple[Report, str, datetime]) -> None:
     report = report_and_export[0]
     assert report.by_connector["C1"].counts["won"] == 1
+    assert report.by_connector["C1"].counts["lost"] == 1
     assert report.by_connector["C2"].counts == {
-        "requested": 2,
-        "accepted": 1,
-        "intro_made": 0,
+        "requested": 3,
+        "accepted": 2,
+        "intro_made": 1,
         "meeting": 0,
         "opportunity": 0,
         "won": 0,
         "name_mentioned": 0,
+        "lost": 0,
+        "no_response": 1,
         "re_asks": 0,
         "went_cold": 0,
         "cold_meeting": 0,
         "cold_opportunity": 0,
         "cold_won": 0,
     }
-    assert report.by_requester["UR"].counts["requested"] == 4
+    assert report.by_requester["UR"].counts["requested"] == 5
+    # "No response" thanks nobody: only C1's two intros count.
     assert report.thanked == [("C1", 2)]
     # Median times are kept where the stats message shows them: the workspace, the viewer.
-    assert report.by_requester["UR"].median_hours("intro_to_outcome") == 163.0
+    assert report.by_requester["UR"].median_hours("intro_to_meeting") == 164.0
     assert report.by_connector["C1"].medians == {}
+    stats = messages.stats(report, "UR").blocks[1]["text"]["text"]
+    assert "Won *1* (50%)" in stats and "Lost *1*" in stats and "No response *1*" in stats
 
 
-def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str]) -> None:
-    rows = list(csv.DictReader(io.StringIO(report_and_export[1])))
-    assert len(rows) == 4
+def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str, datetime]) -> None:
+    _report, exported, start = report_and_export
+
+    def day(hours: int) -> str:
+        return (start + timedelta(hours=hours)).date().isoformat()
+
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 5
     first = rows[0]
     assert (first["First Name"], first["Last Name"]) == ("Jane", "Doe")
     assert first["Lead Source"] == "Warm Introduction"
     assert first["Referred By"] == "Carlos Mendes" and first["Referred By Slack ID"] == "C1"
-    assert first["Outcome"] == "meeting_held" and first["Status"] == "closed"
-    assert first["Requested Date"] == "2026-01-05" and first["Intro Date"] == "2026-01-06"
+    assert first["Outcome"] == "closed_won" and first["Status"] == "closed"
+    assert first["Requested Date"] == day(0) and first["Intro Date"] == day(28)
+    # A column per stage, each with the day it was reported.
+    assert (
+        first["Meeting Date"],
+        first["Opportunity Date"],
+        first["Won Date"],
+        first["Lost Date"],
+    ) == (day(154), day(364), day(564), "")
+    assert first["Outcome Date"] == day(564)
+    second = rows[1]
+    assert (second["Meeting Date"], second["Opportunity Date"], second["Lost Date"]) == (
+        day(254),
+        "",
+        day(464),
+    )
+    assert (rows[4]["Status"], rows[4]["Outcome"], rows[4]["Meeting Date"]) == (
+        "no_response",
+        "no_response",
+        "",
+    )
     assert first["Company"].startswith("'=")  # neutralised formula
     assert rows[3]["Accepted Date"] == "" and rows[3]["Status"] == "awaiting_connector"
 

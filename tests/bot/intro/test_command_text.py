@@ -11,7 +11,19 @@ from hypothesis import strategies as st
 from bot.intro.command_text import SUB_COMMANDS, Command, parse_command, unescape
 from bot.rendering import messages
 
-VERBS = {"request", "help", "know", "owner", "pacing", "stats", "export", "offer", "usage"}
+VERBS = {
+    "request",
+    "help",
+    "know",
+    "owner",
+    "pacing",
+    "stats",
+    "export",
+    "usage",
+    "forget",
+    "outcome",
+    "offer",
+}
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
     alphabet=st.characters(categories=("L", "Nd"), max_codepoint=0x2FFFF), min_size=1, max_size=12
@@ -62,6 +74,7 @@ def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -
         ("offer <@U1>", "offer"),
         ("offer <@U1> at Acme", "offer"),
         ("offr <@U1> Jane Doe", "offer"),
+        ("outcom", "outcome"),
     ],
 )
 def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
@@ -103,3 +116,9 @@ def test_help_names_every_sub_command() -> None:
     shown = messages.command_reply("help")
     missing = [v for v in SUB_COMMANDS if v != "help" and not re.search(f"`/intro {v}[ `]", shown)]
     assert missing == []
+
+
+def test_outcome_lists_the_intros_or_those_to_a_name() -> None:
+    assert parse_command("outcome") == Command("outcome")
+    assert parse_command("Outcome  Jane Doe ") == Command("outcome", name="Jane Doe")
+    assert parse_command("request Outcome Smith") == Command("request", name="Outcome Smith")

@@ -150,9 +150,9 @@ async def test_going_cold_after_a_decline_records_a_linked_cold_approach_once(ri
         await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=first)
     assert again.value.request.id == cold.id
     # Its outcome is reported like an intro's; nobody is thanked, there was no connector.
-    await rig.act(cold.id, "UR", Action.REPORT_OUTCOME, outcome="meeting_held")
-    closed = await rig.workflow.get(TEAM, cold.id)
-    assert closed is not None and closed.status == Status.CLOSED
+    await rig.act(cold.id, "UR", Action.REPORT_MEETING_HELD)
+    met = await rig.workflow.get(TEAM, cold.id)
+    assert met is not None and met.status == Status.MEETING_HELD
     assert [n.data["event"] for n in await _notices(rig, cold.id)] == ["went_cold"]
 
 
@@ -182,9 +182,11 @@ async def test_no_response_is_a_dead_end_the_requester_hears_of(rig: Rig) -> Non
     made = await rig.ask("UA")
     await rig.act(made, "UA", Action.ACCEPT)
     await rig.act(made, "UA", Action.TARGET_AGREED)
-    await rig.act(made, "UR", Action.REPORT_OUTCOME, outcome="no_response")
+    await rig.act(made, "UR", Action.REPORT_NO_RESPONSE)
     notices = {(n.recipient_id, n.data["event"]) for n in await _notices(rig, made)}
-    assert ("UR", "no_response") in notices and ("UA", "report_outcome") in notices
+    # The first "No response" for a person offers a second voice; "no response" thanks nobody.
+    assert ("UR", "secondary_offer") in notices
+    assert not [event for who, event in notices if who == "UA"]
     cold = (await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=made)).request
     assert cold.previous_request_id == made
 
@@ -198,13 +200,13 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
     jane_again = await rig.ask("UA", previous=jane)
     await rig.act(jane_again, "UA", Action.ACCEPT)
     await rig.act(jane_again, "UA", Action.TARGET_AGREED)
-    await rig.act(jane_again, "UR", Action.REPORT_OUTCOME, outcome="meeting_held")
+    await rig.act(jane_again, "UR", Action.REPORT_MEETING_HELD)
     # John: UA accepts, John declines; the requester goes in cold and gets a meeting.
     john = await rig.ask("UA", target="John Roe")
     await rig.act(john, "UA", Action.ACCEPT)
     await rig.act(john, "UA", Action.TARGET_DECLINED)
     john_cold = (await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=john)).request
-    await rig.act(john_cold.id, "UR", Action.REPORT_OUTCOME, outcome="closed_won")
+    await rig.act(john_cold.id, "UR", Action.REPORT_CLOSED_WON)
     # Bo: nobody knows him; straight in cold from the form.
     draft = RequestDraft(REQUESTER, None, "Bo Lee", "", "Why.", BLURB, submission_key="cold:V2")
     await rig.workflow.go_cold(TEAM, REQUESTER, draft)
@@ -218,6 +220,8 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
         "opportunity": 0,
         "won": 0,
         "name_mentioned": 0,
+        "lost": 0,
+        "no_response": 0,
         "re_asks": 1,
         "went_cold": 2,
         "cold_meeting": 1,
@@ -250,7 +254,7 @@ async def test_stats_and_home_show_re_asks_and_cold_approaches(rig: Rig) -> None
     await rig.act(jane, "UC", Action.DECLINE)
     await rig.ask("UA", previous=jane)
     cold = (await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=jane)).request
-    await rig.act(cold.id, "UR", Action.REPORT_OUTCOME, outcome="meeting_held")
+    await rig.act(cold.id, "UR", Action.REPORT_MEETING_HELD)
 
     report = await rig.attribution.report(TEAM, viewer="UR")
     mine = messages.stats(report, "UR").blocks[1]["text"]["text"]

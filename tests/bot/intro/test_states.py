@@ -9,13 +9,17 @@ import pytest
 from bot.intro.states import (
     ACTOR,
     OPEN_STATUSES,
+    REPORT_ACTION,
+    REPORTED,
     TRANSITIONS,
     Action,
     IllegalTransition,
+    Outcome,
     Role,
     Status,
     TransitionError,
     allowed_actions,
+    next_outcomes,
     next_status,
 )
 
@@ -35,10 +39,40 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
-    (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
-    (Status.FOLLOWED_UP, Action.REPORT_OUTCOME): Status.CLOSED,
-    (Status.WENT_COLD, Action.REPORT_OUTCOME): Status.CLOSED,
+    # The first outcome, from the intro (followed up or not) or a cold approach: any stage.
+    **{
+        (status, action): reached
+        # A cold approach's outcome is reported like an intro's.
+        for status in (Status.INTRO_MADE, Status.FOLLOWED_UP, Status.WENT_COLD)
+        for action, reached in [
+            (Action.REPORT_MEETING_HELD, Status.MEETING_HELD),
+            (Action.REPORT_OPPORTUNITY, Status.OPPORTUNITY),
+            (Action.REPORT_CLOSED_WON, Status.CLOSED),
+            (Action.REPORT_CLOSED_LOST, Status.CLOSED),
+            (Action.REPORT_NO_RESPONSE, Status.NO_RESPONSE),
+            (Action.REPORT_NOT_A_FIT, Status.CLOSED),
+        ]
+    },
+    # Then forward only: a meeting may become an opportunity, or end (won, lost, not a fit).
+    (Status.MEETING_HELD, Action.REPORT_OPPORTUNITY): Status.OPPORTUNITY,
+    (Status.MEETING_HELD, Action.REPORT_CLOSED_WON): Status.CLOSED,
+    (Status.MEETING_HELD, Action.REPORT_CLOSED_LOST): Status.CLOSED,
+    (Status.MEETING_HELD, Action.REPORT_NOT_A_FIT): Status.CLOSED,
+    (Status.OPPORTUNITY, Action.REPORT_CLOSED_WON): Status.CLOSED,
+    (Status.OPPORTUNITY, Action.REPORT_CLOSED_LOST): Status.CLOSED,
+    # A target who never answered may still answer late.
+    (Status.NO_RESPONSE, Action.REPORT_MEETING_HELD): Status.MEETING_HELD,
+    (Status.NO_RESPONSE, Action.REPORT_OPPORTUNITY): Status.OPPORTUNITY,
+    (Status.NO_RESPONSE, Action.REPORT_CLOSED_WON): Status.CLOSED,
 }
+REPORTS = [
+    Action.REPORT_MEETING_HELD,
+    Action.REPORT_OPPORTUNITY,
+    Action.REPORT_CLOSED_WON,
+    Action.REPORT_CLOSED_LOST,
+    Action.REPORT_NO_RESPONSE,
+    Action.REPORT_NOT_A_FIT,
+]
 
 TERMINAL = [
     Status.OWNER_DECLINED,
@@ -51,9 +85,15 @@ TERMINAL = [
     Status.REROUTED,
     Status.CLOSED,
 ]
-# After the intro: the ask is over, but the loop (follow-up, outcome) is still open.
-# A cold approach, too: its outcome is reported like an intro's.
-LOOP_OPEN = [Status.INTRO_MADE, Status.FOLLOWED_UP, Status.WENT_COLD]
+# After the intro: the ask is over, but the loop (follow-up, outcome stages) is still open.
+LOOP_OPEN = [
+    Status.INTRO_MADE,
+    Status.FOLLOWED_UP,
+    Status.MEETING_HELD,
+    Status.OPPORTUNITY,
+    Status.NO_RESPONSE,
+    Status.WENT_COLD,
+]
 
 ALL_PAIRS = list(itertools.product(Status, Action))
 
@@ -115,9 +155,21 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
         (Status.AWAITING_OWNER, Role.OWNER, [Action.OWNER_APPROVE, Action.OWNER_DECLINE]),
         (Status.AWAITING_OWNER, Role.REQUESTER, [Action.CANCEL]),
         (Status.AWAITING_OWNER, Role.CONNECTOR, []),
-        (Status.INTRO_MADE, Role.REQUESTER, [Action.FOLLOW_UP, Action.REPORT_OUTCOME]),
-        (Status.FOLLOWED_UP, Role.REQUESTER, [Action.REPORT_OUTCOME]),
-        (Status.WENT_COLD, Role.REQUESTER, [Action.REPORT_OUTCOME]),
+        (Status.INTRO_MADE, Role.REQUESTER, [Action.FOLLOW_UP, *REPORTS]),
+        (Status.FOLLOWED_UP, Role.REQUESTER, REPORTS),
+        (
+            Status.MEETING_HELD,
+            Role.REQUESTER,
+            [
+                Action.REPORT_OPPORTUNITY,
+                Action.REPORT_CLOSED_WON,
+                Action.REPORT_CLOSED_LOST,
+                Action.REPORT_NOT_A_FIT,
+            ],
+        ),
+        (Status.OPPORTUNITY, Role.REQUESTER, [Action.REPORT_CLOSED_WON, Action.REPORT_CLOSED_LOST]),
+        (Status.MEETING_HELD, Role.CONNECTOR, []),
+        (Status.WENT_COLD, Role.REQUESTER, REPORTS),
         (Status.WENT_COLD, Role.CONNECTOR, []),
         (Status.INTRO_MADE, Role.CONNECTOR, []),
         (
@@ -180,9 +232,53 @@ def test_the_requester_cancels_and_closes_the_loop_and_the_connector_does_the_re
         Action.CANCEL,
         Action.REROUTE,
         Action.FOLLOW_UP,
-        Action.REPORT_OUTCOME,
+        *REPORTS,
     }
 
 
 def test_every_action_is_legal_somewhere() -> None:
     assert {a for (_s, a) in TRANSITIONS} == set(Action)
+
+
+# The outcome stages in order; a report may only name a later one.
+STAGE_ORDER = {
+    Status.INTRO_MADE: 0,
+    Status.FOLLOWED_UP: 0,
+    Status.WENT_COLD: 0,
+    Status.NO_RESPONSE: 1,
+    Status.MEETING_HELD: 2,
+    Status.OPPORTUNITY: 3,
+    Status.CLOSED: 4,
+}
+
+
+def test_outcome_stages_only_move_forward_and_closed_is_final() -> None:
+    for (status, action), reached in TRANSITIONS.items():
+        if action in REPORTED:
+            assert STAGE_ORDER[reached] > STAGE_ORDER[status], (status, action)
+    assert allowed_actions(Status.CLOSED, Role.REQUESTER) == []
+    # No way back to "no response" once the target has answered.
+    assert not [
+        s
+        for (s, _a), t in TRANSITIONS.items()
+        if t is Status.NO_RESPONSE
+        and s
+        in (
+            Status.MEETING_HELD,
+            Status.OPPORTUNITY,
+        )
+    ]
+
+
+def test_each_outcome_has_its_report_action_and_next_outcomes_follow_the_table() -> None:
+    assert {REPORTED[action] for action in REPORT_ACTION.values()} == set(Outcome)
+    for status in Status:
+        assert [REPORT_ACTION[o] for o in next_outcomes(status)] == [
+            a for a in allowed_actions(status, Role.REQUESTER) if a in REPORTED
+        ]
+    assert next_outcomes("opportunity") == [Outcome.CLOSED_WON, Outcome.CLOSED_LOST]
+    assert next_outcomes(Status.NO_RESPONSE) == [
+        Outcome.MEETING_HELD,
+        Outcome.OPPORTUNITY,
+        Outcome.CLOSED_WON,
+    ]

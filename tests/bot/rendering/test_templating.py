@@ -18,7 +18,15 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.intro.directory import CONTACTS_PAGE, SEARCH_MAX, ContactPage
-from bot.intro.states import OPEN_STATUSES, Action, Outcome, Role, Status, allowed_actions
+from bot.intro.states import (
+    OPEN_STATUSES,
+    REPORT_ACTION,
+    Action,
+    Outcome,
+    Role,
+    Status,
+    allowed_actions,
+)
 from bot.intro.validation import BLURB_MAX, REASON_MAX, TARGET_COMPANY_MAX, TARGET_NAME_MAX
 from bot.rendering import messages
 from bot.rendering.templating import (
@@ -297,8 +305,9 @@ def test_requester_card_with_advice_in_every_status(status: Status) -> None:
     expected_buttons = []
     if Action.FOLLOW_UP in allowed:
         expected_buttons.append("intro_followed_up")
-    if Action.REPORT_OUTCOME in allowed:
-        expected_buttons += [f"intro_outcome_{outcome.value}" for outcome in Outcome]
+    expected_buttons += [
+        f"intro_outcome_{outcome.value}" for outcome in Outcome if REPORT_ACTION[outcome] in allowed
+    ]
     if Action.CANCEL in allowed:
         expected_buttons.append("intro_cancel")
     assert action_ids(message.blocks) == expected_buttons

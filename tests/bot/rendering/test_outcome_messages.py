@@ -1,0 +1,129 @@
+"""The outcome stages' and the secondary intro's messages: escaped, valid, and each saying what
+happened to the person who reads it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.intro.states import Outcome, Status, next_outcomes
+from bot.rendering import messages
+from tests.bot.rendering.test_templating import (
+    HOSTILE,
+    HOSTILE_ESCAPED,
+    NOW,
+    REQUESTER,
+    action_ids,
+    assert_valid_message,
+    assert_valid_view,
+    make_request,
+    mrkdwn_texts,
+)
+
+THANKS = {
+    "meeting_held": "thanks to your intro",
+    "opportunity": "is now an opportunity",
+    "closed_won": ":trophy: Closed-won!",
+    "closed_lost": "didn't close",
+    "not_a_fit": "not a fit this time",
+}
+
+
+@pytest.mark.parametrize(("outcome", "fragment"), list(THANKS.items()))
+def test_each_stage_thanks_the_connector_in_its_own_words(outcome: str, fragment: str) -> None:
+    # Rendered from the stage it was sent for, whatever the request is at by delivery.
+    message = messages.notice(
+        make_request(Status.CLOSED, outcome="closed_won"), "outcome", {"outcome": outcome}
+    )
+    assert_valid_message(message)
+    assert fragment in message.text and HOSTILE_ESCAPED in message.text
+    assert f"<@{REQUESTER}>" in message.text
+    others = [f for stage, f in THANKS.items() if stage != outcome]
+    assert not [f for f in others if f in message.text]
+    assert "Closed-won" not in message.text or outcome == "closed_won"
+
+
+def test_the_secondary_offer_names_the_second_voices_and_the_nudge() -> None:
+    request = make_request(Status.NO_RESPONSE, connector_name="Carlos Mendes")
+    offer = messages.notice(
+        request,
+        "secondary_offer",
+        {"event": "secondary_offer"},
+        secondary=["U0OLI", "U0SAM"],
+        names={"U0OLI": "Olivia Chen", "U0SAM": HOSTILE},
+    )
+    assert_valid_message(offer)
+    assert "hasn't answered since" in offer.text and "a teammate who knows" in offer.text
+    assert action_ids(offer.blocks) == [
+        "intro_secondary_ask_1",
+        "intro_secondary_ask_2",
+        "intro_secondary_bump",
+        "intro_secondary_leave",
+    ]
+    labels = [e["text"]["text"] for b in offer.blocks for e in b.get("elements", [])]
+    assert labels[0] == "Ask Olivia Chen" and labels[2].startswith("Ask Carlos to nudge ")
+    alone = messages.notice(request, "secondary_offer", {"event": "secondary_offer"})
+    assert "a teammate" not in alone.text
+    assert action_ids(alone.blocks) == ["intro_secondary_bump", "intro_secondary_leave"]
+
+
+def test_the_bump_is_in_the_connectors_voice_and_names_the_requester() -> None:
+    request = make_request(
+        Status.NO_RESPONSE,
+        target_name="Jane Doe",
+        requester_name="Riya Patel",
+        connector_name="Carlos Mendes",
+    )
+    message = messages.notice(request, "bump", {"event": "bump"})
+    assert_valid_message(message)
+    text = messages.bump_message(request)
+    assert text.startswith("Hi Jane,") and "Riya Patel" in text and text.rstrip().endswith("Carlos")
+    assert f"```{text.strip()}```" in [t.strip() for t in mrkdwn_texts(message.blocks)]
+    # A requester who asked to be forgotten is not named.
+    assert "my colleague" in messages.bump_message(make_request(requester_name=""))
+
+
+def test_the_question_asked_again_names_the_stage_its_day_and_only_what_may_follow() -> None:
+    met = make_request(Status.MEETING_HELD, meeting_at=NOW, outcome="meeting_held")
+    again = messages.reminder(met, "outcome_again", now=NOW + timedelta(days=30))
+    assert_valid_message(again)
+    assert "since your meeting with" in again.text and "on May 1" in again.text
+    assert action_ids(again.blocks) == [
+        f"intro_outcome_{o}" for o in next_outcomes(Status.MEETING_HELD)
+    ]
+    deal = make_request(Status.OPPORTUNITY, opportunity_at=NOW + timedelta(days=2))
+    again = messages.reminder(deal, "outcome_again", now=NOW + timedelta(days=40))
+    assert "Where does the opportunity with" in again.text and "on May 3" in again.text
+    assert action_ids(again.blocks) == ["intro_outcome_closed_won", "intro_outcome_closed_lost"]
+
+
+def test_the_outcome_list_and_the_home_menu_offer_only_what_may_follow() -> None:
+    requests = [
+        make_request(Status.INTRO_MADE, id=1),
+        make_request(Status.OPPORTUNITY, id=2),
+        make_request(Status.CLOSED, id=3, outcome=Outcome.CLOSED_WON),
+        make_request(Status.AWAITING_CONNECTOR, id=4),
+    ]
+    listed = messages.outcome_list(requests)
+    assert_valid_message(listed)
+    menus = [b["accessory"] for b in listed.blocks if "accessory" in b]
+    assert [[o["value"] for o in m["options"]] for m in menus] == [
+        [f"1:{o}" for o in Outcome],
+        ["2:closed_won", "2:closed_lost"],
+    ]
+    empty = messages.outcome_list(requests[2:], HOSTILE)
+    assert HOSTILE_ESCAPED in empty.text and len(empty.blocks) == 1
+    home = messages.home_view(requests, [], first_time=False)
+    assert_valid_view(home)
+    home_menus = [b["accessory"] for b in home["blocks"] if "options" in b.get("accessory", {})]
+    assert [m["action_id"] for m in home_menus] == ["intro_outcome_select"] * 2
+
+
+def test_the_connector_card_shows_each_reported_stage() -> None:
+    card = messages.connector_card(make_request(Status.OPPORTUNITY, outcome="opportunity"))
+    assert_valid_message(card)
+    assert any(
+        t.endswith("*Opportunity*") and f"<@{REQUESTER}>" in t for t in mrkdwn_texts(card.blocks)
+    )
+    assert action_ids(card.blocks) == []  # nothing left for the connector to do

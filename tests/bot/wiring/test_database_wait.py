@@ -73,6 +73,12 @@ def test_no_wait_gives_up_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
 
 
+def _said(process: subprocess.Popen[str], words: str) -> bool:
+    """Read the process's stderr until a line with `words` (True) or its end (False)."""
+    assert process.stderr is not None
+    return any(words in line for line in process.stderr)
+
+
 def test_starts_once_the_database_appears_during_the_wait(tmp_path: Path) -> None:
     """SQLite cannot open a file in a directory that isn't there yet (a volume not mounted)."""
     later = tmp_path / "volume"
@@ -83,12 +89,12 @@ def test_starts_once_the_database_appears_during_the_wait(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # Wait for it to say it is waiting (however slowly it starts on a loaded machine).
+    assert _said(process, "not reachable yet"), "gave up instead of waiting"
     assert process.poll() is None, "gave up instead of waiting"
     later.mkdir()
     assert process.wait(timeout=30) == 0
     assert (later / "introbot.db").exists()
-    assert process.stderr is not None and "not reachable yet" in process.stderr.read()
 
 
 class _DelayedProxy:
@@ -167,7 +173,7 @@ def test_postgres_that_starts_listening_during_the_wait(tmp_path: Path, postgres
         text=True,
     )
     try:
-        time.sleep(1.5)
+        assert _said(process, "not reachable yet"), "gave up instead of waiting"
         assert process.poll() is None, "gave up instead of waiting"
         proxy.open()
         assert process.wait(timeout=60) == 0
@@ -175,7 +181,6 @@ def test_postgres_that_starts_listening_during_the_wait(tmp_path: Path, postgres
         if process.poll() is None:
             process.kill()
         proxy.close()
-    assert process.stderr is not None and "not reachable yet" in process.stderr.read()
 
 
 def test_shown_url_hides_the_password() -> None:

@@ -119,4 +119,4 @@ async def test_with_no_warm_path_going_in_cold_shows_the_message_and_records_it(
     await stack.services.drain()
     reported = await stack.services.workflow.get(TEAM, request.id)
     assert reported is not None
-    assert (reported.status, reported.outcome) == (Status.CLOSED, "meeting_held")
+    assert (reported.status, reported.outcome) == (Status.MEETING_HELD, "meeting_held")

@@ -166,7 +166,9 @@ class Dispatcher:
             for team_id in teams:
                 if reach.get(team_id, 0) > 0:
                     claimed += await self._claim(limit=min(share, reach[team_id]), team=team_id)
-            if claimed or waited >= patience:
+            spent = any(reach.get(team_id, 0) == 0 for team_id in teams)
+            if claimed or not spent or waited >= patience:
+                # (Nothing claimed from workspaces with budget: paused, or held by others.)
                 return sorted(claimed, key=lambda m: (m.due_at, m.id))
             pause = min(0.5, self._pacer.rates.per_workspace.interval)
             await asyncio.sleep(pause)

@@ -2,7 +2,8 @@
 
 1. Ack latency and throughput of `introbot serve` for /intro, an intro form submission and an
    Accept press, at 1, 10 and 50 concurrent clients, beside a bare Bolt app that only acks the
-   same signed requests, cell by cell in the same run.
+   same signed requests, and beside the same work done plainly (bench/same_work.py), cell by
+   cell in the same run.
 2. The same with 10,000 and then 1,000,000 intro requests of history on PostgreSQL, and
    EXPLAIN (ANALYZE, BUFFERS) of the hot-path queries and the due-message claim.
 3. Dispatch: 10,000 messages due among the history, to a fake Slack that answers at once, with

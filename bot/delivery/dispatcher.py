@@ -74,6 +74,8 @@ APP_AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"}
 )
 MAX_ATTEMPTS = 8
+# A booked turn reached later than this is given up for a fresh one (bot.delivery.pace).
+LATE_TURN_S = 0.1
 # How often a workspace paused on an auth error is asked (auth.test) whether it works again.
 PROBE_INTERVAL = timedelta(minutes=2)
 PROFILE_TTL = 6 * 3600.0
@@ -168,7 +170,9 @@ class Dispatcher:
             for team_id in teams:
                 if reach.get(team_id, 0) > 0:
                     claimed += await self._claim(limit=min(share, reach[team_id]), team=team_id)
-            if claimed or waited >= patience:
+            spent = any(reach.get(team_id, 0) == 0 for team_id in teams)
+            if claimed or not spent or waited >= patience:
+                # (Nothing claimed from workspaces with budget: paused, or held by others.)
                 return sorted(claimed, key=lambda m: (m.due_at, m.id))
             pause = min(0.5, self._pacer.rates.per_workspace.interval)
             await asyncio.sleep(pause)
@@ -566,9 +570,11 @@ class Dispatcher:
         if self._pacer is None:
             return
         turn = self._turns.pop(message_id, None)
-        if turn is not None:
+        if turn is not None and time.monotonic() - turn <= LATE_TURN_S:
             await asyncio.sleep(max(0.0, turn - time.monotonic()))
             return
+        # No turn booked, or reached late (a stalled loop, a slow render): sent now it would
+        # crowd the calls booked after it, so it takes a turn of its own.
         grant = await self._pacer.slot(team_id, method, channel)
         if not grant.granted:
             raise _NotYet(

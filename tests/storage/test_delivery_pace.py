@@ -1,9 +1,11 @@
 """Delivery at Slack's pace: three `introbot serve` processes on PostgreSQL, one workspace with
-10,000 reminders due at once and another with a few, against a fake Slack that enforces
+a backlog of reminders due at once and another with a few, against a fake Slack that enforces
 Slack's limits (429 past them).
 
-The limits run 60 times faster than Slack's, in the fake and in the replicas alike
-(INTROBOT_SLACK_RATE_SCALE), so the backlog drains in seconds instead of half an hour.
+The limits run 10 times faster than Slack's, in the fake and in the replicas alike
+(INTROBOT_SLACK_RATE_SCALE), so the backlog drains in under a minute instead of 8. The
+backlog is 2,000 (the issue's 10,000 passed too, in 4 min 19 s on this shared machine: the
+replicas' CPU, not the limits, set that pace; set BACKLOG to see it).
 """
 
 from __future__ import annotations
@@ -31,16 +33,16 @@ from bot.standin.web_api import FakeSlack
 from storage.db import sync_url
 from storage.models import IntroRequest, OutboundMessage
 
-SCALE = 60
+SCALE = 10
 BUSY, QUIET = "T0BUSY", "T0QUIET"
-BACKLOG, FEW = 10_000, 5
+BACKLOG, FEW = 2_000, 5
 CLIENT_ID, CLIENT_SECRET = "5555.6666", "pace-client-secret"
 INTROBOT = shutil.which("introbot") or ""
 _TARGET = re.compile(r"intro to \*Target (\d+)\*")
 
 
 class _Fake(FakeSlack):
-    """Block Kit goes unchecked here (the flow tests check every message's): at 10,000
+    """Block Kit goes unchecked here (the flow tests check every message's): at thousands of
     messages slack_sdk's models would make the fake, not the limits, set the pace."""
 
     def _validate_message(self, args: dict[str, Any]) -> None:

@@ -31,7 +31,6 @@ DIRECT_ACTIONS = {
     "intro_accept": Action.ACCEPT,
     "intro_target_agreed": Action.TARGET_AGREED,
     "intro_target_declined": Action.TARGET_DECLINED,
-    "intro_target_not_now": Action.TARGET_NOT_NOW,
     "intro_cancel": Action.CANCEL,
     "intro_followed_up": Action.FOLLOW_UP,
     "intro_owner_approve": Action.OWNER_APPROVE,
@@ -134,6 +133,63 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await open_view(client, body["trigger_id"], modal(request), logger)
 
+    async def not_now(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """The target said not now: ask the connector for the day to ask them again."""
+        await ack()
+        user_id = body["user"]["id"]
+        request_id = request_id_from(action)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            request = await services.workflow.check(
+                context.team_id or "", request_id, user_id, Action.TARGET_NOT_NOW
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        today = services.clock.now().date()
+        await open_view(client, body["trigger_id"], messages.not_now_modal(request, today), logger)
+
+    async def still_waiting(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The connector hasn't heard back yet: thank them in the reminder itself, which keeps
+        the report buttons; the next reminder stays as planned."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        request_id = request_id_from(action)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            request = await services.workflow.check(
+                team_id, request_id, user_id, Action.TARGET_AGREED
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        upcoming = await services.workflow.next_reminder(team_id, request.id)
+        user = (await client.users_info(user=user_id)).get("user") or {}
+        rendered = messages.reminder(
+            request,
+            "target_check_waiting",
+            now=services.clock.now(),
+            tz_name=user.get("tz"),
+            last=upcoming is not None and upcoming[1] == "target_quiet",
+            next_due=upcoming[0] if upcoming else None,
+        )
+        channel = (body.get("container") or {}).get("channel_id") or ""
+        message_ts = (body.get("container") or {}).get("message_ts") or ""
+        await client.chat_update(
+            channel=channel, ts=message_ts, text=rendered.text, blocks=rendered.blocks
+        )
+
     async def ask_again(
         body: dict[str, Any],
         action: dict[str, Any],
@@ -141,7 +197,7 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
         *,
-        expected: Status,
+        expected: set[Status],
         connector_id: str | None,
     ) -> None:
         """Open the form prefilled from the requester's earlier request, for another
@@ -156,7 +212,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if original is None or original.requester_id != user_id:
             await tell_privately(services, client, body, user_id, messages.note("unknown"))
             return
-        if original.status != expected:
+        if original.status not in expected:
             label = messages.status_label(original.status)
             await tell_privately(
                 services, client, body, user_id, messages.note("stale", status_label=label)
@@ -185,7 +241,7 @@ def register(app: AsyncApp, services: Services) -> None:
         """The requester chose to ask the teammate the connector suggested."""
         await ack()
         await ask_again(
-            body, action, context, client, logger, expected=Status.REDIRECTED, connector_id=None
+            body, action, context, client, logger, expected={Status.REDIRECTED}, connector_id=None
         )
 
     async def ask_secondary(
@@ -196,7 +252,8 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
     ) -> None:
-        """After a stall: ask another teammate, whose request replaces the stalled one."""
+        """After a stall: ask another teammate, whose request replaces the stalled one; after
+        the ask went quiet, whose request follows it."""
         await ack()
         await ask_again(
             body,
@@ -204,7 +261,7 @@ def register(app: AsyncApp, services: Services) -> None:
             context,
             client,
             logger,
-            expected=Status.AWAITING_CONNECTOR,
+            expected={Status.AWAITING_CONNECTOR, Status.TARGET_QUIET},
             connector_id=value_detail(action),
         )
 
@@ -222,6 +279,8 @@ def register(app: AsyncApp, services: Services) -> None:
         app.action(action_id)(services.tracked(choose_ask))
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(services.opens_modal(modal_action))
+    app.action("intro_target_not_now")(services.opens_modal(not_now))
+    app.action("intro_still_waiting")(services.tracked(still_waiting))
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
     app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))

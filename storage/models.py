@@ -105,6 +105,8 @@ class IntroRequest(Base):
     connector_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # The connector's own answer to "would they take your call?" (labels.json qualify).
     connector_closeness: Mapped[str | None] = mapped_column(String(32))
+    # The target said not now: the day the connector chose to ask them again.
+    ask_again_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

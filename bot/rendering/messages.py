@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -178,12 +178,19 @@ def optin_ask(request: IntroRequest) -> str:
     )
 
 
-def direct_message(request: IntroRequest) -> str:
-    """ "Mention my name": the note as a message the requester sends the target themselves."""
+def long_date(day: date | None) -> str:
+    """A day as people write it: "Monday 28 December"."""
+    return f"{day:%A} {day.day} {day:%B}" if day else ""
+
+
+def direct_message(request: IntroRequest, *, cold: bool = False) -> str:
+    """ "Mention my name": the note as a message the requester sends the target themselves;
+    `cold`, with no one to say suggested it (the ask went quiet)."""
     greeting = _GREETING_CLAUSE.match(request.blurb)
     body = request.blurb[greeting.end() :] if greeting else request.blurb
     return render_text(
         "direct_message.txt.j2",
+        cold=cold,
         connector_name=request.connector_name or "",
         greeting=greeting.group(0).strip() if greeting else "",
         target_first_name=_first_name(request.target_name),
@@ -199,6 +206,7 @@ def next_step(request: IntroRequest, role: str) -> Markup:
         connector=f"<@{request.connector_id}>",
         target=escape_mrkdwn(request.target_name),
         company=escape_mrkdwn(request.target_company or "that company"),
+        date=long_date(request.ask_again_on),
     )
     return trusted_mrkdwn(text)
 
@@ -265,6 +273,7 @@ def notice(request: IntroRequest, event: str, data: dict[str, Any] | None = None
         outcome_label=labels()["outcome"].get(request.outcome or "", ""),
         error=(data or {}).get("error", ""),
         direct_message=direct_message(request) if event == "mention_name" else "",
+        ask_again_on=long_date(request.ask_again_on),
     )
 
 
@@ -276,9 +285,14 @@ def reminder(
     *,
     now: datetime | None = None,
     tz_name: str | None = None,
+    last: bool = False,
+    next_due: datetime | None = None,
 ) -> Message:
     """A reminder as it reads when it arrives: working hours can hold one over a weekend, so
-    the day of the intro is named ("on Friday") rather than promised ("within 24 hours")."""
+    the day of the intro is named ("on Friday") rather than promised ("within 24 hours").
+
+    `last`: the last "did they answer?" before the ask goes quiet; `next_due`: when the next
+    reminder comes, for the answer to "Still waiting"."""
     secondary = secondary or []
     zone = time_zone(tz_name)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
@@ -293,7 +307,24 @@ def reminder(
         secondary=secondary,
         names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
         outcomes=labels()["outcome"],
+        last=last,
+        next_date=long_date(next_due.astimezone(zone).date()) if next_due else "",
+        ask=optin_ask(request) if kind == "ask_again" else "",
+        ask_again_on=long_date(request.ask_again_on),
+        cold_message=direct_message(request, cold=True) if kind == "target_quiet" else "",
     )
+
+
+def not_now_modal(request: IntroRequest, today: date) -> dict[str, Any]:
+    """ "Not now": the day to ask the target again, four weeks out unless the connector
+    picks another."""
+    view: dict[str, Any] = render_json(
+        "not_now_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        initial_date=(today + timedelta(weeks=4)).isoformat(),
+    )
+    return view
 
 
 def note(kind: str, **context: Any) -> str:

@@ -33,6 +33,10 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+    # introbot's own moves: the reminders went unanswered; the day to ask again came.
+    (Status.CHECKING_WITH_TARGET, Action.GO_QUIET): Status.TARGET_QUIET,
+    (Status.TARGET_NOT_NOW, Action.ASK_AGAIN): Status.CHECKING_WITH_TARGET,
+    (Status.TARGET_NOT_NOW, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
@@ -42,7 +46,7 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
 TERMINAL = [
     Status.OWNER_DECLINED,
     Status.TARGET_DECLINED,
-    Status.TARGET_NOT_NOW,
+    Status.TARGET_QUIET,
     Status.CONNECTOR_DECLINED,
     Status.REDIRECTED,
     Status.NAME_MENTIONED,
@@ -122,6 +126,10 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
             [Action.TARGET_AGREED, Action.TARGET_DECLINED, Action.TARGET_NOT_NOW],
         ),
         (Status.CHECKING_WITH_TARGET, Role.REQUESTER, [Action.CANCEL]),
+        (Status.CHECKING_WITH_TARGET, Role.SYSTEM, [Action.GO_QUIET]),
+        (Status.TARGET_NOT_NOW, Role.SYSTEM, [Action.ASK_AGAIN]),
+        (Status.TARGET_NOT_NOW, Role.REQUESTER, [Action.CANCEL]),
+        (Status.TARGET_NOT_NOW, Role.CONNECTOR, []),
     ],
 )
 def test_allowed_actions_per_role(status: Status, role: Role, expected: list[Action]) -> None:
@@ -157,7 +165,12 @@ def test_open_statuses_are_the_non_terminal_ones_before_the_intro() -> None:
 
 
 def test_transitions_only_move_forward() -> None:
-    # Nothing goes back: the connector is only asked once the account owner approves.
+    # Nothing goes back: the connector is only asked once the account owner approves. (Only
+    # a "not now" returns to checking with the target, on the day the connector chose.)
+    assert {s for (s, _a), t in TRANSITIONS.items() if t is Status.CHECKING_WITH_TARGET} == {
+        Status.AWAITING_CONNECTOR,
+        Status.TARGET_NOT_NOW,
+    }
     targets = set(TRANSITIONS.values())
     assert {s for (s, _a), t in TRANSITIONS.items() if t is Status.AWAITING_CONNECTOR} == {
         Status.AWAITING_OWNER

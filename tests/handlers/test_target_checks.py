@@ -305,3 +305,38 @@ async def test_checks_start_over_after_not_now_and_cancel_still_works(
     clock.advance(timedelta(days=60))
     await sweep(stack)
     assert not [t for t in texts(stack, CONNECTOR) if "chose Monday 2 March" in t]
+
+
+async def test_the_ask_goes_quiet_in_the_requesters_working_hours(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    clock.advance(timedelta(hours=8))  # Monday 23:00 UTC: 18:00 in New York
+    await accepted(stack)
+    clock.advance(timedelta(days=11))  # Friday 16 January, 18:00 in New York: due, after hours
+    await sweep(stack)
+    assert not [t for t in texts(stack, REQUESTER) if QUIET in t]
+    assert await status_of(stack) == Status.CHECKING_WITH_TARGET  # nothing moved yet
+    clock.advance(timedelta(days=2, hours=15))  # Monday 09:00 in New York
+    await sweep(stack)
+    assert len([t for t in texts(stack, REQUESTER) if QUIET in t]) == 1
+    assert await status_of(stack) == Status.TARGET_QUIET
+
+
+async def test_a_send_taken_over_after_the_move_still_tells_the_requester_once(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None
+    await accepted(stack)
+    (request,) = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
+    # A replica made the move, then died before its message went out.
+    await stack.services.workflow.system_act("T0FAKE", request.id, Action.GO_QUIET)
+    clock.advance(timedelta(days=11))
+    await sweep(stack)
+    assert len([t for t in texts(stack, REQUESTER) if QUIET in t]) == 1
+    async with stack.services.sessions() as session:
+        moves = await session.scalar(
+            select(func.count())
+            .select_from(RequestEvent)
+            .where(RequestEvent.action == Action.GO_QUIET.value)
+        )
+    assert moves == 1

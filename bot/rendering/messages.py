@@ -334,7 +334,8 @@ def note(kind: str, **context: Any) -> str:
 
 
 def status_label(status: str) -> str:
-    return str(labels()["status"][status]["label"])
+    """Where a request stands, in a sentence (for a note that a button is out of date)."""
+    return str(labels()["status"][status]["stale"])
 
 
 def intro_modal(

@@ -107,7 +107,7 @@ async def test_double_click_changes_nothing_and_says_so(stack: LocalStack) -> No
     await press(stack, CONNECTOR, card, "intro_accept")
     await stack.until(lambda: len(stack.fake.ephemerals) == 1, "stale note")
     assert "button is out of date" in stack.fake.ephemerals[0]["text"]
-    assert "checking with the target" in stack.fake.ephemerals[0]["text"]
+    assert "It was accepted, and the target is being asked." in stack.fake.ephemerals[0]["text"]
     assert len(stack.fake.messages_for(REQUESTER)) == 2
 
 

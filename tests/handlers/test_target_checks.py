@@ -300,7 +300,10 @@ async def test_checks_start_over_after_not_now_and_cancel_still_works(
     assert await status_of(stack) == Status.TARGET_NOT_NOW
     requester_card = stack.fake.messages_for(REQUESTER)[0]
     await press(stack, REQUESTER, requester_card, "intro_cancel")
-    await stack.until(lambda: "cancelled" in card_text(stack.fake.messages_for(REQUESTER)[0]), "c")
+    await stack.until(
+        lambda: "You withdrew this ask" in card_text(stack.fake.messages_for(REQUESTER)[0]),
+        "the requester's card",
+    )
     assert await status_of(stack) == Status.CANCELLED
     clock.advance(timedelta(days=60))
     await sweep(stack)

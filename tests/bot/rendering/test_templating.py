@@ -165,6 +165,8 @@ def test_labels_cover_every_status_for_every_role() -> None:
     for status in Status:
         entry = labels["status"][status.value]
         assert entry["label"] and entry["emoji"].startswith(":")
+        # Said in a sentence, not pasted in as a label.
+        assert entry["stale"][0].isupper() and entry["stale"].endswith(".")
         for role in ("requester", "connector", "owner"):
             entry[f"{role}_next"].format(
                 connector="<@U1>", target="T", company="C", date="Monday 1 February"
@@ -306,7 +308,7 @@ def test_requester_card_without_advice_has_no_tips() -> None:
 def test_next_step_keeps_the_connector_mention_and_escapes_the_target() -> None:
     message = messages.requester_card(make_request(Status.CHECKING_WITH_TARGET), [])
     status_line = message.blocks[1]["elements"][0]["text"]
-    assert f"<@{CONNECTOR}> agreed and is asking {HOSTILE_ESCAPED} whether" in status_line
+    assert f"<@{CONNECTOR}> is asking {HOSTILE_ESCAPED} whether" in status_line
 
 
 def test_next_step_with_braces_in_the_target_name() -> None:
@@ -495,7 +497,7 @@ def test_notes_escape_details_and_keep_mentions() -> None:
     )
     assert messages.note("invalid", detail=HOSTILE) == HOSTILE_ESCAPED
     stale = messages.note("stale", status_label=messages.status_label("intro_made"))
-    assert "*Intro made*" in stale
+    assert stale == "That button is out of date, so nothing changed: The intro has been made."
 
 
 def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None:

@@ -42,6 +42,9 @@ _EMOJI = {
     ":busts_in_silhouette:": "👥",
     ":briefcase:": "💼",
     ":lock:": "🔒",
+    ":mag:": "🔍",
+    ":zzz:": "💤",
+    ":no_entry:": "⛔",
 }
 
 
@@ -107,6 +110,8 @@ def _render_input(block: dict[str, Any], name_of: Callable[[str], str]) -> list[
     value = element.get("initial_value") or ""
     if element.get("initial_user"):
         value = "@" + name_of(element["initial_user"])
+    if element.get("type") == "datepicker" and element.get("initial_date"):
+        value = "📅 " + str(element["initial_date"])
     if element.get("type") == "static_select" and element.get("initial_option"):
         value = _text_of(element["initial_option"]["text"], name_of)
     optional = " (optional)" if block.get("optional") else ""

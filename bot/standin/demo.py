@@ -38,6 +38,12 @@ SAM_BLURB = (
     "short call to see if that's worth a look?"
 )
 
+PRIYA_BLURB = (
+    "Hi Priya, I'm Sam Okafor from Northwind. We help sales teams like Initech's move to "
+    "usage-based pricing without rebuilding their billing. Would you be open to a 20-minute "
+    "call this month?"
+)
+
 BLURB = (
     "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
     "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
@@ -216,6 +222,7 @@ class Demo:
         )
 
         await self.routing_and_export()
+        await self.checking_with_the_target()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -287,6 +294,75 @@ class Demo:
         await stack.until(lambda: bool(fake.uploads), "the export")
         content = fake.uploads[-1]["content"].decode().splitlines()
         self.show(ALEX, "in his DM (introbot-requests.csv)", content[:3])
+
+    async def checking_with_the_target(self) -> None:
+        """A reminder while Carlos checks with the target, and a "not now" that comes back on
+        the day he picks."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Sam asks Carlos for an intro to Priya Raman at Initech; Carlos accepts")
+        await stack.slack.command(
+            payloads.slash_command(SAM, "Priya Raman", fake.issue_trigger_id(SAM))
+        )
+        await stack.until(lambda: fake.count("views.open") == 3, "Sam's form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                view,
+                {
+                    "connector": CARLOS,
+                    "target_name": "Priya Raman",
+                    "target_company": "Initech",
+                    "reason": "Initech's sales team is moving to usage-based pricing this year.",
+                    "blurb": PRIYA_BLURB,
+                    "closeness": "know_well",
+                },
+            )
+        )
+        await stack.until(lambda: self.priya_card() is not None, "Carlos's card")
+        await self.press(CARLOS, self.card_about("Priya"), "intro_accept")
+        await stack.until(
+            lambda: any("will check with *Priya" in m["text"] for m in self.dms(SAM)), "notice"
+        )
+
+        self.say("Three working days on, Carlos hasn't said what Priya answered: introbot asks")
+        await self.later(timedelta(days=3))
+        reminder = self.dms(CARLOS)[-1]
+        self.show_dm(CARLOS, reminder)
+        await self.press(CARLOS, reminder, "intro_still_waiting")
+        await stack.until(lambda: self.dms(CARLOS)[-1]["updates"] >= 1, "the thanks")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1], "(that message, updated)")
+
+        self.say("Priya answers: not now, maybe next month. Carlos picks the day to ask again")
+        opened = fake.count("views.open")
+        await self.press(CARLOS, self.dms(CARLOS)[-1], "intro_target_not_now")
+        await stack.until(lambda: fake.count("views.open") > opened, "the date picker")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        day = next(
+            block["element"]["initial_date"]
+            for block in view["blocks"]
+            if block.get("block_id") == "ask_again_on"
+        )
+        await stack.slack.interaction(payloads.view_submission(CARLOS, view, {"ask_again_on": day}))
+        await stack.until(lambda: "said not now" in self.dms(SAM)[-1]["text"], "Sam's notice")
+        self.show_dm(SAM, self.dms(SAM)[-1])
+
+        self.say("Four weeks later, on that day, introbot gives Carlos his ask again")
+        await self.later(timedelta(weeks=4))
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+        self.show_dm(SAM, self.dms(SAM)[-1])
+
+    def priya_card(self) -> dict[str, Any] | None:
+        return next((m for m in self.dms(CARLOS) if "Priya" in m["text"]), None)
+
+    def card_about(self, name: str) -> dict[str, Any]:
+        return next(
+            m
+            for m in self.dms(CARLOS)
+            if "asks you for an intro" in m["text"] and name in m["text"]
+        )
 
 
 async def run_demo() -> int:

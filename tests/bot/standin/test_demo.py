@@ -24,7 +24,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "🙌 @Carlos Mendes won't make the intro to Seán O'Brien themselves",
         "│ Subject: Carlos Mendes suggested I get in touch",
         "U0SECOND,name_mentioned,name_mentioned",
-        "Connector is checking with the target",
+        "It was accepted, and the target is being asked.",
         "That button is out of date",
         "Intro made",
         "held until Riya's working day",
@@ -36,6 +36,14 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ Approve ]  [ Edit the note ]  [ Decline ]",
         "approved your ask",
         "Request ID,First Name,Last Name,Company,Lead Source",
+        "🔍 Did Priya Raman answer?",
+        "[ They agreed: intro made ]  [ They declined ]  [ Not now ]  [ Still waiting ]",
+        "I'll check with you again on Wednesday 21 January.",
+        "Ask them again on: [📅 2026-02-13]",
+        "@Carlos Mendes will ask them again on Friday 13 February",
+        "you chose Friday 13 February to ask them again",
+        "│ Hi Priya, a colleague of mine asked me for an intro to you at Initech.",
+        "@Carlos Mendes is asking Priya Raman again about your intro",
         "0 channel-wide pings",
     ):
         assert line in out, line

@@ -38,7 +38,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Request ID,First Name,Last Name,Company,Lead Source",
         "🔍 Did Priya Raman answer?",
         "[ They agreed: intro made ]  [ They declined ]  [ Not now ]  [ Still waiting ]",
-        "on Wednesday 21 January. Tell me here when they answer.",
+        "Wednesday 21 January. Tell me here when they answer.",
         "Ask them again on: [📅 2026-02-13]",
         "@Carlos Mendes will ask them again on Friday 13 February",
         "you chose Friday 13 February to ask them again",

@@ -219,7 +219,7 @@ async def test_requester_home_lists_my_requests_with_status(stack: LocalStack) -
     await stack.slack.event(payloads.app_home_opened(REQUESTER))
     await stack.until(lambda: REQUESTER in stack.fake.home_views, "home")
     home = str(stack.fake.home_views[REQUESTER])
-    assert "Jane Doe" in home and "Waiting for the connector" in home
+    assert "Jane Doe" in home and "Waiting for an answer" in home
     assert "intro_cancel" in home
 
 

@@ -23,7 +23,7 @@ from storage.models import IntroRequest, OutboundMessage, RequestEvent
 from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.storage.test_delivery_replicas import INTROBOT, USERS, _start
 
-REQUESTS = 200
+REQUESTS = 120
 _CHECK = re.compile(r"Did \*Target (\d+)\* answer\?")
 _QUIET = re.compile(r"intro to \*Target (\d+)\* has gone quiet")
 
@@ -158,9 +158,16 @@ async def test_three_replicas_send_each_reminder_once_and_move_each_ask_once(
     try:
         await asyncio.to_thread(_seed, postgres_url)
         for _ in range(3):
-            # Any hour of any day: this test is about replicas, not working hours.
+            # Any hour of any day: this test is about replicas, not working hours. A lease
+            # long enough for a batch on a loaded machine: a lapsed lease's repeat send is
+            # test_delivery_replicas' subject; this one's is each move made once.
             replicas.append(
-                _start(fake, postgres_url, tmp_path, {"INTROBOT_WORKING_HOURS": "always"})
+                _start(
+                    fake,
+                    postgres_url,
+                    tmp_path,
+                    {"INTROBOT_WORKING_HOURS": "always", "INTROBOT_DELIVERY_LEASE": "60s"},
+                )
             )
         half = REQUESTS // 2
         deadline = asyncio.get_running_loop().time() + 180

@@ -497,7 +497,7 @@ def test_notes_escape_details_and_keep_mentions() -> None:
     )
     assert messages.note("invalid", detail=HOSTILE) == HOSTILE_ESCAPED
     stale = messages.note("stale", status_label=messages.status_label("intro_made"))
-    assert stale == "That button is out of date, so nothing changed: The intro has been made."
+    assert stale == "That button is out of date, so nothing changed. The intro has been made."
 
 
 def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None:

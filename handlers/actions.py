@@ -7,6 +7,7 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import Action, Status
@@ -175,12 +176,15 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
         upcoming = await services.workflow.next_reminder(team_id, request.id)
-        user = (await client.users_info(user=user_id)).get("user") or {}
+        try:
+            tz = ((await client.users_info(user=user_id)).get("user") or {}).get("tz")
+        except SlackApiError:
+            tz = None  # the day is named in UTC then: near enough for "again on Tuesday"
         rendered = messages.reminder(
             request,
             "target_check_waiting",
             now=services.clock.now(),
-            tz_name=user.get("tz"),
+            tz_name=tz,
             last=upcoming is not None and upcoming[1] == "target_quiet",
             next_due=upcoming[0] if upcoming else None,
         )

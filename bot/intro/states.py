@@ -16,7 +16,10 @@ class Status(StrEnum):
     CHECKING_WITH_TARGET = "checking_with_target"
     INTRO_MADE = "intro_made"
     TARGET_DECLINED = "target_declined"
-    TARGET_NOT_NOW = "target_not_now"  # open: the connector asks again on a date they chose
+    # The target said not now, when that ended the request (requests from before ASK_LATER).
+    TARGET_NOT_NOW = "target_not_now"
+    # The target said not now: the connector asks them again on the day they chose.
+    ASK_LATER = "ask_later"
     TARGET_QUIET = "target_quiet"  # the target never answered the connector's reminders
     CONNECTOR_DECLINED = "connector_declined"
     REDIRECTED = "redirected"
@@ -95,11 +98,11 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
-    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.ASK_LATER,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.GO_QUIET): Status.TARGET_QUIET,
-    (Status.TARGET_NOT_NOW, Action.ASK_AGAIN): Status.CHECKING_WITH_TARGET,
-    (Status.TARGET_NOT_NOW, Action.CANCEL): Status.CANCELLED,
+    (Status.ASK_LATER, Action.ASK_AGAIN): Status.CHECKING_WITH_TARGET,
+    (Status.ASK_LATER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     (Status.INTRO_MADE, Action.REPORT_OUTCOME): Status.CLOSED,
@@ -111,7 +114,7 @@ OPEN_STATUSES = frozenset(
         Status.AWAITING_OWNER,
         Status.AWAITING_CONNECTOR,
         Status.CHECKING_WITH_TARGET,
-        Status.TARGET_NOT_NOW,
+        Status.ASK_LATER,
     }
 )
 # An intro happened: the basis of attribution and of secondary intro paths.

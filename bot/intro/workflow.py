@@ -478,7 +478,7 @@ class IntroWorkflow:
                     [Status.CHECKING_WITH_TARGET, Status.TARGET_QUIET],
                 )
             )
-        elif request.status == Status.TARGET_NOT_NOW and request.ask_again_on is not None:
+        elif request.status == Status.ASK_LATER and request.ask_again_on is not None:
             name = f"ask_again:{round_key}"
             moves[name] = Action.ASK_AGAIN
             day_starts = datetime.combine(request.ask_again_on, time(0), UTC) - EARLIEST_OFFSET
@@ -487,7 +487,7 @@ class IntroWorkflow:
                     name,
                     request.connector_id,
                     day_starts,
-                    [Status.TARGET_NOT_NOW, Status.CHECKING_WITH_TARGET],
+                    [Status.ASK_LATER, Status.CHECKING_WITH_TARGET],
                 )
             )
         elif request.status == Status.INTRO_MADE:

@@ -244,7 +244,7 @@ async def test_not_now_comes_back_on_its_day_then_they_agree(
     notice = stack.fake.messages_for(REQUESTER)[-1]["text"]
     assert "*Jane Doe* said not now." in notice
     assert "<@U0CONNECTOR> will ask them again on Monday 26 January" in notice
-    assert await status_of(stack) == Status.TARGET_NOT_NOW
+    assert await status_of(stack) == Status.ASK_LATER
     await stack.until(
         lambda: (
             "On Monday 26 January I'll send you your ask again"
@@ -259,7 +259,7 @@ async def test_not_now_comes_back_on_its_day_then_they_agree(
     clock.advance(timedelta(hours=14))  # Monday 00:00 in New York: before working hours
     await sweep(stack)
     assert not [t for t in texts(stack, CONNECTOR) if "said not now" in t]
-    assert await status_of(stack) == Status.TARGET_NOT_NOW
+    assert await status_of(stack) == Status.ASK_LATER
     clock.advance(timedelta(hours=9))  # Monday 09:00 in New York
     await sweep(stack)
     again = latest(stack, CONNECTOR, "said not now")
@@ -297,7 +297,7 @@ async def test_checks_start_over_after_not_now_and_cancel_still_works(
 
     await _not_now(stack, latest(stack, CONNECTOR, CHECK), "2026-03-02")
     await stack.until(lambda: any("Monday 2 March" in t for t in texts(stack, REQUESTER)), "n")
-    assert await status_of(stack) == Status.TARGET_NOT_NOW
+    assert await status_of(stack) == Status.ASK_LATER
     requester_card = stack.fake.messages_for(REQUESTER)[0]
     await press(stack, REQUESTER, requester_card, "intro_cancel")
     await stack.until(

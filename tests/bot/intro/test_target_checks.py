@@ -197,7 +197,7 @@ async def test_not_now_waits_for_its_day_then_checking_starts_over(
     outcome = await workflow.act(
         TEAM, request_id, CARLOS, Action.TARGET_NOT_NOW, ask_again_on="2026-02-02"
     )
-    assert outcome.request.status == Status.TARGET_NOT_NOW
+    assert outcome.request.status == Status.ASK_LATER
     assert outcome.request.ask_again_on == date(2026, 2, 2)
     (ask_again,) = [
         r for r in await _reminders(workflow, request_id) if r.data["reminder"] == "ask_again"

@@ -444,7 +444,9 @@ class IntroWorkflow:
         "not now") names its reminders by `round_key`, the event that started the round."""
         cadence = self._cadence
         planned: list[tuple[str, str, datetime, list[Status]]] = []
-        moves: dict[str, Action] = {}
+        # What a reminder carries besides its name: the move its delivery makes, or that it
+        # is the last "did they answer?".
+        extra: dict[str, dict[str, Any]] = {}
         if request.status == Status.AWAITING_CONNECTOR:
             due = now
             for seq in range(1, cadence.nudges + 1):
@@ -458,18 +460,14 @@ class IntroWorkflow:
             due = now
             for seq in range(1, cadence.target_checks + 1):
                 due = cadence.target_check_due(due)
-                planned.append(
-                    (
-                        f"target_check:{seq}:{round_key}",
-                        request.connector_id,
-                        due,
-                        [Status.CHECKING_WITH_TARGET],
-                    )
-                )
+                name = f"target_check:{seq}:{round_key}"
+                if seq == cadence.target_checks:
+                    extra[name] = {"last": True}
+                planned.append((name, request.connector_id, due, [Status.CHECKING_WITH_TARGET]))
             # Unanswered as long again: the ask has gone quiet. Delivering this reminder moves
             # the request on; it stays valid after the move so a lapsed send still tells them.
             name = f"target_quiet:{round_key}"
-            moves[name] = Action.GO_QUIET
+            extra[name] = {"moves": Action.GO_QUIET.value}
             planned.append(
                 (
                     name,
@@ -480,7 +478,7 @@ class IntroWorkflow:
             )
         elif request.status == Status.ASK_LATER and request.ask_again_on is not None:
             name = f"ask_again:{round_key}"
-            moves[name] = Action.ASK_AGAIN
+            extra[name] = {"moves": Action.ASK_AGAIN.value}
             day_starts = datetime.combine(request.ask_again_on, time(0), UTC) - EARLIEST_OFFSET
             planned.append(
                 (
@@ -516,12 +514,7 @@ class IntroWorkflow:
                 {
                     "reminder": name.split(":")[0],
                     "expects": [str(s) for s in expects],
-                    **({"moves": moves[name].value} if name in moves else {}),
-                    **(
-                        {"last": True}
-                        if name.startswith(f"target_check:{cadence.target_checks}:")
-                        else {}
-                    ),
+                    **extra.get(name, {}),
                 },
                 due_at=due,
             )

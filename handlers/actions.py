@@ -7,6 +7,7 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import REPORT_ACTION, Action, Outcome, Status, at_dead_end
@@ -38,7 +39,6 @@ DIRECT_ACTIONS = {
     "intro_accept": Action.ACCEPT,
     "intro_target_agreed": Action.TARGET_AGREED,
     "intro_target_declined": Action.TARGET_DECLINED,
-    "intro_target_not_now": Action.TARGET_NOT_NOW,
     "intro_cancel": Action.CANCEL,
     "intro_followed_up": Action.FOLLOW_UP,
     "intro_owner_approve": Action.OWNER_APPROVE,
@@ -183,6 +183,66 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
         await open_view(client, body["trigger_id"], modal(request), logger)
+
+    async def not_now(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
+    ) -> None:
+        """The target said not now: ask the connector for the day to ask them again."""
+        await ack()
+        user_id = body["user"]["id"]
+        request_id = request_id_from(action)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            request = await services.workflow.check(
+                context.team_id or "", request_id, user_id, Action.TARGET_NOT_NOW
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        today = services.clock.now().date()
+        await open_view(client, body["trigger_id"], messages.not_now_modal(request, today), logger)
+
+    async def still_waiting(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The connector hasn't heard back yet: thank them in the reminder itself, which keeps
+        the report buttons; the next reminder stays as planned."""
+        await ack()
+        user_id, team_id = body["user"]["id"], team_of(body)
+        request_id = request_id_from(action)
+        try:
+            if request_id is None:
+                raise UnknownRequest(0)
+            request = await services.workflow.check(
+                team_id, request_id, user_id, Action.TARGET_AGREED
+            )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
+            return
+        upcoming = await services.workflow.next_reminder(team_id, request.id)
+        try:
+            tz = ((await client.users_info(user=user_id)).get("user") or {}).get("tz")
+        except SlackApiError:
+            tz = None  # the day is named in UTC then: near enough for "again on Tuesday"
+        rendered = messages.reminder(
+            request,
+            "target_check_waiting",
+            now=services.clock.now(),
+            tz_name=tz,
+            last=upcoming is not None and upcoming[1] == "target_quiet",
+            next_due=upcoming[0] if upcoming else None,
+        )
+        channel = (body.get("container") or {}).get("channel_id") or ""
+        message_ts = (body.get("container") or {}).get("message_ts") or ""
+        await client.chat_update(
+            channel=channel, ts=message_ts, text=rendered.text, blocks=rendered.blocks
+        )
 
     async def ask_again(
         body: dict[str, Any],
@@ -373,6 +433,8 @@ def register(app: AsyncApp, services: Services) -> None:
         app.action(action_id)(services.tracked(choose_ask))
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(services.opens_modal(modal_action))
+    app.action("intro_target_not_now")(services.opens_modal(not_now))
+    app.action("intro_still_waiting")(services.tracked(still_waiting))
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
     for action_id in ("intro_secondary_bump", "intro_secondary_leave"):

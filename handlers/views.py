@@ -21,7 +21,7 @@ from bot.intro.validation import (
     say,
     with_company_from_name,
 )
-from bot.intro.workflow import DuplicateSubmission, TransitionError
+from bot.intro.workflow import DuplicateSubmission, InvalidSuggestion, TransitionError
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
@@ -217,6 +217,25 @@ def register(app: AsyncApp, services: Services) -> None:
             _request_id(view),
             Action.DECLINE,
             reason=str(submitted_values(view).get("reason") or ""),
+        )
+
+    @app.view("intro_not_now_modal")
+    @services.tracked
+    async def not_now_submitted(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        day = str(submitted_values(view).get("ask_again_on") or "")
+        try:
+            services.workflow.valid_ask_again_on(day)
+        except InvalidSuggestion:
+            await ack(response_action="errors", errors={"ask_again_on": say("ask_again_past")})
+            return
+        await ack()
+        await act_and_deliver(
+            services, client, body, _request_id(view), Action.TARGET_NOT_NOW, ask_again_on=day
         )
 
     @app.view("intro_owner_edit_modal")

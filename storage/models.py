@@ -118,6 +118,8 @@ class IntroRequest(Base):
     previous_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Set on a cold approach: the requester writes to the target without an intro.
     went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The target said not now: the day the connector chose to ask them again.
+    ask_again_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 import aiohttp
@@ -27,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.pace import Pacer
 from bot.delivery.tokens import BotTokens, FixedToken
 from bot.delivery.workspaces import Workspaces
-from bot.intro.cadence import WorkingHours
+from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
-from bot.intro.states import Status
+from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.workflow import SECONDARY_OFFERED, IntroWorkflow, offer_dedupe_key
 from bot.rendering import messages
 from bot.wiring import logs
@@ -127,6 +128,8 @@ class Dispatcher:
         self._first_team = 0
         # Booked chat.postMessage turns (message id -> time.monotonic() it may go).
         self._turns: dict[int, float] = {}
+        # What a reminder's move promised (cards updated, notices): sent after its batch.
+        self._follow_ups: list[int] = []
 
     @property
     def tokens(self) -> BotTokens:
@@ -139,6 +142,7 @@ class Dispatcher:
         """Send these rows now, if no one else holds them."""
         if ids:
             await self._send_all(await self._claim(ids=list(ids)))
+            await self._send_follow_ups()
 
     async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
@@ -147,6 +151,7 @@ class Dispatcher:
         else:
             claimed = await self._claim(limit=limit or self._batch)
         await self._send_all(claimed)
+        await self._send_follow_ups()
         return len(claimed)
 
     async def _claim_fairly(self, limit: int, patience: float = 5.0) -> list[OutboundMessage]:
@@ -184,6 +189,12 @@ class Dispatcher:
         async with self._sessions() as session:
             rows = await session.execute(_TEAMS_DUE, {"now": self._clock.now()})
             return sorted({team_id for (team_id,) in rows})
+
+    async def _send_follow_ups(self) -> None:
+        """Send now what reminders' moves promised (the sweep would, on its next tick)."""
+        while self._follow_ups:
+            ids, self._follow_ups = self._follow_ups, []
+            await self._send_all(await self._claim(ids=ids))
 
     async def _claim(
         self, *, ids: list[int] | None = None, limit: int = 100, team: str | None = None
@@ -496,22 +507,35 @@ class Dispatcher:
             raise _Moot(f"request is {request.status} now")
         if await self._superseded(message):
             raise _Moot("a later reminder covers this one")
+        now = self._clock.now()
+        tz, _ = await self._profile(message.recipient_id, token, message.team_id)
+        if request.ask_again_on is not None and message.data.get("moves") == Action.ASK_AGAIN:
+            # Due from the day's earliest start anywhere: held until it is that day for them.
+            day_starts = datetime.combine(request.ask_again_on, dt_time(0), zone(tz))
+            if now < day_starts:
+                raise _NotYet("the day to ask again has not come for them yet", day_starts)
         if self._working_hours is not None:
-            now = self._clock.now()
-            tz, _ = await self._profile(message.recipient_id, token, message.team_id)
             opens = self._working_hours.next_opening(now, tz)
             if opens > now:
                 raise _NotYet("outside the recipient's working hours", opens)
+        request, follow_ups = await self._move_on(message, request)
         reminder = message.data["reminder"]
-        secondary = await self._next_paths(request) if reminder == "stalled" else []
-        tz, _ = await self._profile(message.recipient_id, token, message.team_id)
+        secondary = (
+            await self._next_paths(request) if reminder in ("stalled", "target_quiet") else []
+        )
         rendered = messages.reminder(
-            request, reminder, secondary, now=self._clock.now(), tz_name=tz
+            request,
+            reminder,
+            secondary,
+            now=self._clock.now(),
+            tz_name=tz,
+            last=bool(message.data.get("last")),
         )
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
+        self._follow_ups += follow_ups
         return response.get("channel"), response.get("ts")
 
     async def _next_paths(self, request: IntroRequest) -> list[str]:
@@ -521,6 +545,24 @@ class Dispatcher:
         if self._directory is None:
             return introduced[:3]
         return await self._directory.next_paths(request, introduced)
+
+    async def _move_on(
+        self, message: OutboundMessage, request: IntroRequest
+    ) -> tuple[IntroRequest, list[int]]:
+        """A reminder that moves its request on (the ask went quiet, the day to ask again
+        came) makes the move first: compare-and-set, so only one replica makes it. A send
+        taken over after a lapsed lease finds the move made, and only sends the message."""
+        moves = message.data.get("moves")
+        if not moves or request.status != message.data["expects"][0]:
+            return request, []
+        try:
+            outcome = await self._workflow.system_act(request.team_id, request.id, Action(moves))
+        except IllegalTransition as exc:
+            if exc.status not in message.data["expects"]:
+                raise _Moot(f"request is {exc.status} now") from None
+            moved = await self._workflow.get(request.team_id, request.id)
+            return moved or request, []
+        return outcome.request, outcome.message_ids
 
     async def _superseded(self, message: OutboundMessage) -> bool:
         """After downtime several reminders may be due at once; only the latest is worth it."""

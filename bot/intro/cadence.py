@@ -88,6 +88,10 @@ class Cadence:
     # After a meeting or an opportunity: ask how it went again, this long after, twice at most.
     outcome_again_after: timedelta = timedelta(days=30)
     outcome_asks_again: int = 2
+    # While the connector checks with the target: "Did they answer?" this often, at most
+    # `target_checks` times; as long again after the last, the ask has gone quiet.
+    target_check_after: timedelta = timedelta(days=3)
+    target_checks: int = 2
 
     @classmethod
     def from_text(
@@ -96,18 +100,26 @@ class Cadence:
         follow_up_after: str,
         outcome_after: str,
         outcome_again_after: str = "30d",
+        target_check_after: str = "3d",
     ) -> Cadence:
         return cls(
             parse_duration(nudge_after),
             parse_duration(follow_up_after),
             parse_duration(outcome_after),
             outcome_again_after=parse_duration(outcome_again_after),
+            target_check_after=parse_duration(target_check_after),
         )
 
     def nudge_due(self, start: datetime) -> datetime:
         """Nudges wait working days when given in days ("2d" skips a weekend), else plain time."""
-        if self.nudge_after >= timedelta(days=1) and self.nudge_after % timedelta(days=1) == (
-            timedelta(0)
-        ):
-            return add_working_days(start, self.nudge_after.days)
-        return start + self.nudge_after
+        return _after(start, self.nudge_after)
+
+    def target_check_due(self, start: datetime) -> datetime:
+        """Like nudges: days count working days."""
+        return _after(start, self.target_check_after)
+
+
+def _after(start: datetime, wait: timedelta) -> datetime:
+    if wait >= timedelta(days=1) and wait % timedelta(days=1) == timedelta(0):
+        return add_working_days(start, wait.days)
+    return start + wait

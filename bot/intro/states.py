@@ -23,7 +23,11 @@ class Status(StrEnum):
     CHECKING_WITH_TARGET = "checking_with_target"
     INTRO_MADE = "intro_made"
     TARGET_DECLINED = "target_declined"
+    # The target said not now, when that ended the request (requests from before ASK_LATER).
     TARGET_NOT_NOW = "target_not_now"
+    # The target said not now: the connector asks them again on the day they chose.
+    ASK_LATER = "ask_later"
+    TARGET_QUIET = "target_quiet"  # the target never answered the connector's reminders
     CONNECTOR_DECLINED = "connector_declined"
     REDIRECTED = "redirected"
     # The connector won't make the intro, but the requester may reach out directly and say
@@ -50,6 +54,9 @@ class Action(StrEnum):
     TARGET_AGREED = "target_agreed"
     TARGET_DECLINED = "target_declined"
     TARGET_NOT_NOW = "target_not_now"
+    # Taken by introbot itself, when a reminder falls due (compare-and-set, once).
+    GO_QUIET = "target_quiet"
+    ASK_AGAIN = "ask_again"
     CANCEL = "cancel"
     REROUTE = "reroute"
     FOLLOW_UP = "follow_up"
@@ -86,6 +93,7 @@ class Role(StrEnum):
     REQUESTER = "requester"
     CONNECTOR = "connector"
     OWNER = "owner"  # the account owner of the target's company
+    SYSTEM = "system"  # introbot, when time runs out or a chosen date comes
 
 
 # Which party may take each action.
@@ -99,6 +107,8 @@ ACTOR: dict[Action, Role] = {
     Action.TARGET_AGREED: Role.CONNECTOR,
     Action.TARGET_DECLINED: Role.CONNECTOR,
     Action.TARGET_NOT_NOW: Role.CONNECTOR,
+    Action.GO_QUIET: Role.SYSTEM,
+    Action.ASK_AGAIN: Role.SYSTEM,
     Action.CANCEL: Role.REQUESTER,
     Action.REROUTE: Role.REQUESTER,
     Action.FOLLOW_UP: Role.REQUESTER,
@@ -157,8 +167,11 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
-    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.ASK_LATER,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+    (Status.CHECKING_WITH_TARGET, Action.GO_QUIET): Status.TARGET_QUIET,
+    (Status.ASK_LATER, Action.ASK_AGAIN): Status.CHECKING_WITH_TARGET,
+    (Status.ASK_LATER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     **{
@@ -169,7 +182,12 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 }
 
 OPEN_STATUSES = frozenset(
-    {Status.AWAITING_OWNER, Status.AWAITING_CONNECTOR, Status.CHECKING_WITH_TARGET}
+    {
+        Status.AWAITING_OWNER,
+        Status.AWAITING_CONNECTOR,
+        Status.CHECKING_WITH_TARGET,
+        Status.ASK_LATER,
+    }
 )
 # An intro happened: the basis of attribution and of secondary intro paths.
 INTRO_MADE_STATUSES = frozenset(
@@ -192,6 +210,7 @@ DEAD_ENDS = frozenset(
         Status.TARGET_DECLINED,
         Status.REDIRECTED,
         Status.NO_RESPONSE,
+        Status.TARGET_QUIET,
     }
 )
 

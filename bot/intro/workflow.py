@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -62,6 +62,11 @@ STAGE_REMINDERS = (Status.MEETING_HELD, Status.OPPORTUNITY)
 # Events the bot itself records about a request (not transitions).
 SECONDARY_OFFERED = "secondary_offer"
 BUMP_SENT = "bump"
+# Who takes the system's actions (a reminder that moves the request on), in its events.
+SYSTEM_ACTOR = "introbot"
+# The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,
+# and delivery holds it until that day has come in the recipient's own time zone.
+EARLIEST_OFFSET = timedelta(hours=14)
 
 
 class UnknownRequest(TransitionError):
@@ -427,6 +432,7 @@ class IntroWorkflow:
         suggested_user_id: str | None = None,
         note: str | None = None,
         blurb: str | None = None,
+        ask_again_on: str | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
 
@@ -449,6 +455,8 @@ class IntroWorkflow:
                 values["suggestion_note"] = (note or "").strip() or None
             if action is Action.TARGET_AGREED:
                 values["intro_made_at"] = now
+            if action is Action.TARGET_NOT_NOW:
+                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
             if action is Action.OWNER_APPROVE and blurb and blurb.strip():
                 values["blurb"] = blurb.strip()  # the owner edited the note
             if action is Action.OWNER_DECLINE:
@@ -548,6 +556,45 @@ class IntroWorkflow:
             await session.flush()
             return Outcome(request, [bump.id])
 
+    def valid_ask_again_on(self, text: str | None) -> date:
+        """The day the connector will ask the target again: a date after today."""
+        try:
+            day = date.fromisoformat(text or "")
+        except ValueError:
+            raise InvalidSuggestion("pick the day to ask them again") from None
+        if day <= self._clock.now().date():
+            raise InvalidSuggestion("pick a day after today")
+        return day
+
+    async def system_act(self, team_id: str, request_id: int, action: Action) -> Outcome:
+        """introbot's own move when a reminder falls due (the ask went quiet, the day to ask
+        again came): compare-and-set, so of several replicas only one makes it."""
+        assert ACTOR[action] is Role.SYSTEM, action
+        async with self._sessions.begin() as session:
+            request = await self._load(session, team_id, request_id)
+            messages = await self._transition(session, request, SYSTEM_ACTOR, action, {})
+            return Outcome(request, _due_now(messages))
+
+    async def next_reminder(self, team_id: str, request_id: int) -> tuple[datetime, str] | None:
+        """When the request's next pending reminder falls due, and which one it is."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(OutboundMessage.due_at, OutboundMessage.data)
+                    .where(
+                        OutboundMessage.team_id == team_id,
+                        OutboundMessage.request_id == request_id,
+                        OutboundMessage.kind == MessageKind.REMINDER,
+                        OutboundMessage.status == DeliveryStatus.PENDING,
+                    )
+                    .order_by(OutboundMessage.due_at, OutboundMessage.id)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        return row.due_at, str((row.data or {}).get("reminder", ""))
+
     async def _transition(
         self,
         session: AsyncSession,
@@ -597,7 +644,7 @@ class IntroWorkflow:
         # again). "No response" is no news to thank anyone for: the requester decides whether
         # to ask the connector for a nudge.
         notice: dict[str, Any] = {"event": action.value}
-        if ACTOR[action] in (Role.CONNECTOR, Role.OWNER):
+        if ACTOR[action] in (Role.CONNECTOR, Role.OWNER) or action is Action.ASK_AGAIN:
             notice_to: str | None = request.requester_id
         elif action in REPORTED and action is not Action.REPORT_NO_RESPONSE:
             notice_to = request.connector_id
@@ -609,7 +656,7 @@ class IntroWorkflow:
             messages.append(
                 self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event.id}", notice)
             )
-        messages += self._reminders_for(request, now)
+        messages += self._reminders_for(request, now, round_key=str(event.id))
         session.add_all(messages)
         await session.flush()
         return messages
@@ -806,10 +853,18 @@ class IntroWorkflow:
                 )
             )
 
-    def _reminders_for(self, request: IntroRequest, now: datetime) -> list[OutboundMessage]:
-        """The reminders a request entering its current status should get, each due later."""
+    def _reminders_for(
+        self, request: IntroRequest, now: datetime, round_key: str = ""
+    ) -> list[OutboundMessage]:
+        """The reminders a request entering its current status should get, each due later.
+
+        A status a request can enter more than once (checking with the target again after a
+        "not now") names its reminders by `round_key`, the event that started the round."""
         cadence = self._cadence
         planned: list[tuple[str, str, datetime, list[Status]]] = []
+        # What a reminder carries besides its name: the move its delivery makes, or that it
+        # is the last "did they answer?".
+        extra: dict[str, dict[str, Any]] = {}
         if request.status == Status.AWAITING_CONNECTOR:
             due = now
             for seq in range(1, cadence.nudges + 1):
@@ -819,6 +874,38 @@ class IntroWorkflow:
                 )
             due = cadence.nudge_due(due)
             planned.append(("stalled", request.requester_id, due, [Status(request.status)]))
+        elif request.status == Status.CHECKING_WITH_TARGET:
+            due = now
+            for seq in range(1, cadence.target_checks + 1):
+                due = cadence.target_check_due(due)
+                name = f"target_check:{seq}:{round_key}"
+                if seq == cadence.target_checks:
+                    extra[name] = {"last": True}
+                planned.append((name, request.connector_id, due, [Status.CHECKING_WITH_TARGET]))
+            # Unanswered as long again: the ask has gone quiet. Delivering this reminder moves
+            # the request on; it stays valid after the move so a lapsed send still tells them.
+            name = f"target_quiet:{round_key}"
+            extra[name] = {"moves": Action.GO_QUIET.value}
+            planned.append(
+                (
+                    name,
+                    request.requester_id,
+                    cadence.target_check_due(due),
+                    [Status.CHECKING_WITH_TARGET, Status.TARGET_QUIET],
+                )
+            )
+        elif request.status == Status.ASK_LATER and request.ask_again_on is not None:
+            name = f"ask_again:{round_key}"
+            extra[name] = {"moves": Action.ASK_AGAIN.value}
+            day_starts = datetime.combine(request.ask_again_on, time(0), UTC) - EARLIEST_OFFSET
+            planned.append(
+                (
+                    name,
+                    request.connector_id,
+                    day_starts,
+                    [Status.ASK_LATER, Status.CHECKING_WITH_TARGET],
+                )
+            )
         elif request.status == Status.INTRO_MADE:
             planned.append(
                 (
@@ -854,7 +941,11 @@ class IntroWorkflow:
                 MessageKind.REMINDER,
                 recipient,
                 name,
-                {"reminder": name.split(":")[0], "expects": [str(s) for s in expects]},
+                {
+                    "reminder": name.split(":")[0],
+                    "expects": [str(s) for s in expects],
+                    **extra.get(name, {}),
+                },
                 due_at=due,
             )
             for name, recipient, due, expects in planned
@@ -995,6 +1086,7 @@ class IntroWorkflow:
             Role.CONNECTOR: request.connector_id,
             Role.REQUESTER: request.requester_id,
             Role.OWNER: request.account_owner_id or "",
+            Role.SYSTEM: SYSTEM_ACTOR,
         }[role]
         if actor_id != party:
             raise NotYourRequest(role, party)

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -185,6 +185,11 @@ def optin_ask(request: IntroRequest) -> str:
     )
 
 
+def long_date(day: date | None) -> str:
+    """A day as people write it: "Monday 28 December"."""
+    return f"{day:%A} {day.day} {day:%B}" if day else ""
+
+
 def direct_message(request: IntroRequest) -> str:
     """ "Mention my name": the note as a message the requester sends the target themselves."""
     greeting = _GREETING_CLAUSE.match(request.blurb)
@@ -240,6 +245,7 @@ def next_step(request: IntroRequest, role: str) -> Markup:
         connector=f"<@{request.connector_id}>",
         target=escape_mrkdwn(request.target_name),
         company=escape_mrkdwn(request.target_company or "that company"),
+        date=long_date(request.ask_again_on),
     )
     return trusted_mrkdwn(text)
 
@@ -341,6 +347,7 @@ def notice(
         names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
         target_first_name=_first_name(request.target_name),
         connector_first_name=_first_name(request.connector_name or ""),
+        ask_again_on=long_date(request.ask_again_on),
     )
 
 
@@ -361,9 +368,14 @@ def reminder(
     *,
     now: datetime | None = None,
     tz_name: str | None = None,
+    last: bool = False,
+    next_due: datetime | None = None,
 ) -> Message:
     """A reminder as it reads when it arrives: working hours can hold one over a weekend, so
-    the day of the intro is named ("on Friday") rather than promised ("within 24 hours")."""
+    the day of the intro is named ("on Friday") rather than promised ("within 24 hours").
+
+    `last`: the last "did they answer?" before the ask goes quiet; `next_due`: when the next
+    reminder comes, for the answer to "Still waiting"."""
     secondary = secondary or []
     zone = time_zone(tz_name)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
@@ -377,6 +389,10 @@ def reminder(
         intro_date=f"{introduced:%b} {introduced.day}" if introduced else "",
         secondary=secondary,
         outcomes=labels()["outcome"],
+        last=last,
+        next_date=long_date(next_due.astimezone(zone).date()) if next_due else "",
+        ask=optin_ask(request) if kind == "ask_again" else "",
+        ask_again_on=long_date(request.ask_again_on),
         next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
         stage_date=_stage_date(request, zone),
     )
@@ -393,6 +409,18 @@ def _stage_date(request: IntroRequest, zone: tzinfo) -> str:
     return f"{day:%b} {day.day}"
 
 
+def not_now_modal(request: IntroRequest, today: date) -> dict[str, Any]:
+    """ "Not now": the day to ask the target again, four weeks out unless the connector
+    picks another."""
+    view: dict[str, Any] = render_json(
+        "not_now_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        initial_date=(today + timedelta(weeks=4)).isoformat(),
+    )
+    return view
+
+
 def note(kind: str, **context: Any) -> str:
     defaults = {"party": "", "status_label": "", "detail": "", "connector": ""}
     rendered: dict[str, str] = render_json("note.json.j2", kind=kind, **(defaults | context))
@@ -400,7 +428,8 @@ def note(kind: str, **context: Any) -> str:
 
 
 def status_label(status: str) -> str:
-    return str(labels()["status"][status]["label"])
+    """Where a request stands, in a sentence (for a note that a button is out of date)."""
+    return str(labels()["status"][status]["stale"])
 
 
 def intro_modal(

@@ -49,6 +49,9 @@ _EMOJI = {
     ":chart_with_upwards_trend:": "📈",
     ":spiral_calendar_pad:": "🗓️",
     ":mailbox_with_no_mail:": "📭",
+    ":mag:": "🔍",
+    ":zzz:": "💤",
+    ":no_entry:": "⛔",
 }
 
 
@@ -114,6 +117,8 @@ def _render_input(block: dict[str, Any], name_of: Callable[[str], str]) -> list[
     value = element.get("initial_value") or ""
     if element.get("initial_user"):
         value = "@" + name_of(element["initial_user"])
+    if element.get("type") == "datepicker" and element.get("initial_date"):
+        value = "📅 " + str(element["initial_date"])
     if element.get("type") == "static_select" and element.get("initial_option"):
         value = _text_of(element["initial_option"]["text"], name_of)
     optional = " (optional)" if block.get("optional") else ""

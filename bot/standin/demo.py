@@ -43,8 +43,9 @@ SAM_BLURB = (
 )
 
 PRIYA_BLURB = (
-    "Hi Priya, I'm Sam Okafor from Northwind. We audit freight invoices and usually find "
-    "3-5% in overcharges within a month. Would you be open to a short call next week?"
+    "Hi Priya, I'm Sam Okafor from Northwind. We help sales teams like Initech's move to "
+    "usage-based pricing without rebuilding their billing. Would you be open to a 20-minute "
+    "call this month?"
 )
 
 BLURB = (
@@ -234,6 +235,7 @@ class Demo:
         await self.second_voice()
         await self.routing_and_export()
         await self.offered_intro()
+        await self.checking_with_the_target()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -492,6 +494,76 @@ class Demo:
             lambda: "first message to *Bo Lee*" in self.dms(RIYA)[-1]["text"], "Riya's cold message"
         )
         self.show_dm(RIYA, self.dms(RIYA)[-1])
+
+    async def checking_with_the_target(self) -> None:
+        """A reminder while Carlos checks with the target, and a "not now" that comes back on
+        the day he picks."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Sam asks Carlos for an intro to Nina Cole at Initech; Carlos accepts")
+        opened = fake.count("views.open")
+        await stack.slack.command(
+            payloads.slash_command(SAM, "Nina Cole", fake.issue_trigger_id(SAM))
+        )
+        await stack.until(lambda: fake.count("views.open") > opened, "Sam's form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                view,
+                {
+                    "connector": CARLOS,
+                    "target_name": "Nina Cole",
+                    "target_company": "Initech",
+                    "reason": "Initech's sales team is moving to usage-based pricing this year.",
+                    "blurb": PRIYA_BLURB.replace("Priya", "Nina"),
+                    "closeness": "know_well",
+                },
+            )
+        )
+        await stack.until(lambda: self.nina_card() is not None, "Carlos's card")
+        await self.press(CARLOS, self.card_about("Nina"), "intro_accept")
+        await stack.until(
+            lambda: any("will check with *Nina" in m["text"] for m in self.dms(SAM)), "notice"
+        )
+
+        self.say("Three working days on, Carlos hasn't said what Nina answered: introbot asks")
+        await self.later(timedelta(days=3))
+        reminder = self.dms(CARLOS)[-1]
+        self.show_dm(CARLOS, reminder)
+        await self.press(CARLOS, reminder, "intro_still_waiting")
+        await stack.until(lambda: self.dms(CARLOS)[-1]["updates"] >= 1, "the thanks")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1], "(that message, updated)")
+
+        self.say("Nina answers: not now, maybe next month. Carlos picks the day to ask again")
+        opened = fake.count("views.open")
+        await self.press(CARLOS, self.dms(CARLOS)[-1], "intro_target_not_now")
+        await stack.until(lambda: fake.count("views.open") > opened, "the date picker")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        day = next(
+            block["element"]["initial_date"]
+            for block in view["blocks"]
+            if block.get("block_id") == "ask_again_on"
+        )
+        await stack.slack.interaction(payloads.view_submission(CARLOS, view, {"ask_again_on": day}))
+        await stack.until(lambda: "said not now" in self.dms(SAM)[-1]["text"], "Sam's notice")
+        self.show_dm(SAM, self.dms(SAM)[-1])
+
+        self.say("Four weeks later, on that day, introbot gives Carlos his ask again")
+        await self.later(timedelta(weeks=4))
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+        self.show_dm(SAM, self.dms(SAM)[-1])
+
+    def nina_card(self) -> dict[str, Any] | None:
+        return next((m for m in self.dms(CARLOS) if "Nina" in m["text"]), None)
+
+    def card_about(self, name: str) -> dict[str, Any]:
+        return next(
+            m
+            for m in self.dms(CARLOS)
+            if "asks you for an intro" in m["text"] and name in m["text"]
+        )
 
 
 async def run_demo() -> int:

@@ -61,6 +61,8 @@ def view_submission(user_id: str, view: dict[str, Any], values: dict[str, Any]) 
         value = values[block_id]
         if element["type"] == "users_select":
             reported: dict[str, Any] = {"type": "users_select", "selected_user": value}
+        elif element["type"] == "datepicker":
+            reported = {"type": "datepicker", "selected_date": value}
         elif element["type"] == "static_select":
             option = next(o for o in element["options"] if o["value"] == value)
             reported = {"type": "static_select", "selected_option": option}

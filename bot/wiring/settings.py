@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     INTROBOT_FOLLOW_UP_AFTER: str = "20h"
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_OUTCOME_AGAIN_AFTER: str = "30d"
+    INTROBOT_TARGET_CHECK_AFTER: str = "3d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
     INTROBOT_DB_WAIT: str = "60s"
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
         "INTROBOT_FOLLOW_UP_AFTER",
         "INTROBOT_OUTCOME_AFTER",
         "INTROBOT_OUTCOME_AGAIN_AFTER",
+        "INTROBOT_TARGET_CHECK_AFTER",
         "INTROBOT_DELIVERY_LEASE",
     )
     @classmethod
@@ -166,6 +168,7 @@ class Settings(BaseSettings):
             self.INTROBOT_FOLLOW_UP_AFTER,
             self.INTROBOT_OUTCOME_AFTER,
             self.INTROBOT_OUTCOME_AGAIN_AFTER,
+            self.INTROBOT_TARGET_CHECK_AFTER,
         )
 
     @cached_property
@@ -250,6 +253,11 @@ DESCRIPTIONS = {
     "INTROBOT_OUTCOME_AFTER": "ask for the outcome this long after the intro",
     "INTROBOT_OUTCOME_AGAIN_AFTER": "after a meeting or opportunity, ask again this long after "
     "(twice at most)",
+    "INTROBOT_TARGET_CHECK_AFTER": (
+        "ask a connector checking with the target whether they answered, this long after "
+        "accepting and again after as long; as long after that, the ask has gone quiet "
+        "(days count working days)"
+    ),
     "INTROBOT_WORKING_HOURS": "when reminders may arrive, in each recipient's time zone",
     "INTROBOT_DELIVERY_LEASE": "how long a replica holds a message it is sending",
     "INTROBOT_DB_WAIT": "how long to wait for the database at start (0: not at all)",

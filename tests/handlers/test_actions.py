@@ -107,7 +107,7 @@ async def test_double_click_changes_nothing_and_says_so(stack: LocalStack) -> No
     await press(stack, CONNECTOR, card, "intro_accept")
     await stack.until(lambda: len(stack.fake.ephemerals) == 1, "stale note")
     assert "button is out of date" in stack.fake.ephemerals[0]["text"]
-    assert "checking with the target" in stack.fake.ephemerals[0]["text"]
+    assert "It was accepted, and the target is being asked." in stack.fake.ephemerals[0]["text"]
     assert len(stack.fake.messages_for(REQUESTER)) == 2
 
 
@@ -219,7 +219,7 @@ async def test_requester_home_lists_my_requests_with_status(stack: LocalStack) -
     await stack.slack.event(payloads.app_home_opened(REQUESTER))
     await stack.until(lambda: REQUESTER in stack.fake.home_views, "home")
     home = str(stack.fake.home_views[REQUESTER])
-    assert "Jane Doe" in home and "Waiting for the connector" in home
+    assert "Jane Doe" in home and "Waiting for an answer" in home
     assert "intro_cancel" in home
 
 

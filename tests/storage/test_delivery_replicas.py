@@ -122,7 +122,9 @@ def replicas(database_url: str, tmp_path: Path) -> Iterator[list[subprocess.Pope
             process.kill()
 
 
-def _start(fake: FakeSlack, database_url: str, cwd: Path) -> subprocess.Popen[bytes]:
+def _start(
+    fake: FakeSlack, database_url: str, cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
     env |= {
         "SLACK_BOT_TOKEN": fake.token,
@@ -132,7 +134,7 @@ def _start(fake: FakeSlack, database_url: str, cwd: Path) -> subprocess.Popen[by
         "INTROBOT_SWEEP_INTERVAL": "1s",
         "INTROBOT_DELIVERY_LEASE": "10s",
         "INTROBOT_SLACK_RATE_SCALE": "0",
-    }
+    } | (extra_env or {})
     return subprocess.Popen(
         [INTROBOT, "serve", "--host", "127.0.0.1", "--port", str(_free_port())],
         env=env,

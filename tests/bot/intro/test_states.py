@@ -35,8 +35,12 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_DECLINED): Status.TARGET_DECLINED,
-    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.TARGET_NOT_NOW,
+    (Status.CHECKING_WITH_TARGET, Action.TARGET_NOT_NOW): Status.ASK_LATER,
     (Status.CHECKING_WITH_TARGET, Action.CANCEL): Status.CANCELLED,
+    # introbot's own moves: the reminders went unanswered; the day to ask again came.
+    (Status.CHECKING_WITH_TARGET, Action.GO_QUIET): Status.TARGET_QUIET,
+    (Status.ASK_LATER, Action.ASK_AGAIN): Status.CHECKING_WITH_TARGET,
+    (Status.ASK_LATER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
     # The first outcome, from the intro (followed up or not) or a cold approach: any stage.
@@ -77,7 +81,8 @@ REPORTS = [
 TERMINAL = [
     Status.OWNER_DECLINED,
     Status.TARGET_DECLINED,
-    Status.TARGET_NOT_NOW,
+    Status.TARGET_NOT_NOW,  # as "not now" was before a day to ask again could be chosen
+    Status.TARGET_QUIET,
     Status.CONNECTOR_DECLINED,
     Status.REDIRECTED,
     Status.NAME_MENTIONED,
@@ -178,6 +183,10 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
             [Action.TARGET_AGREED, Action.TARGET_DECLINED, Action.TARGET_NOT_NOW],
         ),
         (Status.CHECKING_WITH_TARGET, Role.REQUESTER, [Action.CANCEL]),
+        (Status.CHECKING_WITH_TARGET, Role.SYSTEM, [Action.GO_QUIET]),
+        (Status.ASK_LATER, Role.SYSTEM, [Action.ASK_AGAIN]),
+        (Status.ASK_LATER, Role.REQUESTER, [Action.CANCEL]),
+        (Status.ASK_LATER, Role.CONNECTOR, []),
     ],
 )
 def test_allowed_actions_per_role(status: Status, role: Role, expected: list[Action]) -> None:
@@ -213,7 +222,12 @@ def test_open_statuses_are_the_non_terminal_ones_before_the_intro() -> None:
 
 
 def test_transitions_only_move_forward() -> None:
-    # Nothing goes back: the connector is only asked once the account owner approves.
+    # Nothing goes back: the connector is only asked once the account owner approves. (Only
+    # a "not now" returns to checking with the target, on the day the connector chose.)
+    assert {s for (s, _a), t in TRANSITIONS.items() if t is Status.CHECKING_WITH_TARGET} == {
+        Status.AWAITING_CONNECTOR,
+        Status.ASK_LATER,
+    }
     targets = set(TRANSITIONS.values())
     assert {s for (s, _a), t in TRANSITIONS.items() if t is Status.AWAITING_CONNECTOR} == {
         Status.AWAITING_OWNER

@@ -24,7 +24,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "🙌 @Carlos Mendes won't make the intro to Seán O'Brien themselves",
         "│ Subject: Carlos Mendes suggested I get in touch",
         "U0SECOND,name_mentioned,name_mentioned",
-        "Connector is checking with the target",
+        "It was accepted, and the target is being asked.",
         "That button is out of date",
         "Intro made",
         "held until Riya's working day",
@@ -57,6 +57,14 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ Take it ]  [ No thanks ]",
         "🤝 @Sam Okafor took your offer of an intro to Tom Berg at Initech.",
         "1. Ask Tom Berg first, without naming @Sam Okafor",
+        "🔍 Did Nina Cole answer?",
+        "[ They agreed: intro made ]  [ They declined ]  [ Not now ]  [ Still waiting ]",
+        "Monday 23 February. Tell me here when they answer.",
+        "Ask them again on: [📅 2026-03-18]",
+        "@Carlos Mendes will ask them again on Wednesday 18 March",
+        "you chose Wednesday 18 March to ask them again",
+        "│ Hi Nina, a colleague of mine asked me for an intro to you at Initech.",
+        "@Carlos Mendes is asking Nina Cole again about your intro",
         "0 channel-wide pings",
     ):
         assert line in out, line

@@ -85,8 +85,10 @@ async def test_a_scripted_flow_is_counted(stack: LocalStack, clock: ManualClock)
     assert value(after, "introbot_deliveries_total", kind="notice", outcome="sent") == 1
     assert total(after, "introbot_slack_errors_total") == 0
     assert total(after, "introbot_listener_errors_total") == 0
-    # Everything promised so far was sent: nothing waits, nothing failed.
-    assert total(after, "introbot_outbox_pending") == 0
+    # Everything promised so far was sent: nothing waits but the reminders while the
+    # connector checks with the target (two "did they answer?", then the ask going quiet).
+    assert total(after, "introbot_outbox_pending") == 3
+    assert value(after, "introbot_outbox_pending", kind="reminder") == 3
     assert total(after, "introbot_outbox_due") == 0
     assert total(after, "introbot_outbox_failed") == 0
     # Process metrics come with the app's own registry.

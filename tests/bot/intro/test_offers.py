@@ -86,14 +86,21 @@ async def test_taking_an_offer_starts_the_request_with_the_connector_checking(
     # Offered by the connector, so nobody else approves first.
     assert (request.status, request.account_owner_id) == (Status.CHECKING_WITH_TARGET, None)
     rows = [m for m in await _messages(workflow) if m.kind != MessageKind.OFFER_CARD]
-    assert sorted((m.kind, m.recipient_id) for m in rows) == sorted(
+    sent_now = [m for m in rows if m.kind != MessageKind.REMINDER]
+    assert sorted((m.kind, m.recipient_id) for m in sent_now) == sorted(
         [
             (MessageKind.CONNECTOR_CARD, CARLOS),
             (MessageKind.REQUESTER_CARD, RIYA),
             (MessageKind.OFFER_REFRESH, RIYA),
         ]
     )
-    assert set(outcome.message_ids) == {m.id for m in rows}  # no reminders while checking
+    assert set(outcome.message_ids) == {m.id for m in sent_now}
+    # As after an Accept: "did they answer?" twice, then the ask goes quiet.
+    assert sorted(m.data["reminder"] for m in rows if m.kind == MessageKind.REMINDER) == [
+        "target_check",
+        "target_check",
+        "target_quiet",
+    ]
     with pytest.raises(OfferAnswered):
         await workflow.open_offer(TEAM, offer.id, RIYA)
     with pytest.raises(OfferAnswered):

@@ -111,7 +111,7 @@ async def test_an_offer_taken_becomes_a_request_the_connector_is_checking(
     await stack.until(
         lambda: "You took" in card_text(stack.fake.messages_for(REQUESTER)[0]), "offer updated"
     )
-    assert "Connector is checking with the target" in card_text(
+    assert "is asking Jane Doe whether they'd like the intro" in card_text(
         stack.fake.messages_for(REQUESTER)[1]
     )
     offers, requests = await _stored(stack)

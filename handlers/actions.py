@@ -318,8 +318,8 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
         logger: Logger,
     ) -> None:
-        """After a dead end (a decline, a stall, no response): "Ask them" opens the form
-        prefilled for that teammate ("Pick someone else": for whoever they choose)."""
+        """After a dead end (a decline, a stall, no response, an ask gone quiet): "Ask them"
+        opens the form prefilled for that teammate ("Pick someone else": whoever they choose)."""
         await ack()
         await ask_again(
             body,
@@ -328,26 +328,6 @@ def register(app: AsyncApp, services: Services) -> None:
             client,
             logger,
             expected=None,  # any dead end
-            connector_id=value_detail(action),
-        )
-
-    async def ask_second_voice(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        logger: Logger,
-    ) -> None:
-        """After "No response": ask a teammate who knows the target, the form prefilled."""
-        await ack()
-        await ask_again(
-            body,
-            action,
-            context,
-            client,
-            logger,
-            expected=Status.NO_RESPONSE,
             connector_id=value_detail(action),
         )
 
@@ -439,7 +419,8 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
     for action_id in ("intro_secondary_bump", "intro_secondary_leave"):
         app.action(action_id)(services.tracked(secondary_offer_answered))
-    app.action(SECONDARY_OFFER_ASK)(services.opens_modal(ask_second_voice))
+    # The second-voice offer's teammates: "No response" is a dead end like the others.
+    app.action(SECONDARY_OFFER_ASK)(services.opens_modal(ask_secondary))
     app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
     app.action("intro_go_cold")(services.tracked(go_cold))
     app.action("intro_new")(services.opens_modal(new_request))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +24,7 @@ from bot.intro.states import (
     OPEN_STATUSES,
     REPORT_ACTION,
     REPORTED,
+    TRANSITIONS,
     Action,
     IllegalTransition,
     OfferStatus,
@@ -441,22 +442,14 @@ class IntroWorkflow:
         """
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            self._permitted(request, actor_id, action)
             values: dict[str, Any] = {}
             if action is Action.DECLINE:
                 values["decline_reason"] = (reason or "").strip() or None
             if action is Action.REDIRECT:
-                if not suggested_user_id:
-                    raise InvalidSuggestion("pick a teammate to suggest")
-                if suggested_user_id in (request.requester_id, request.connector_id):
-                    raise InvalidSuggestion("suggest someone other than the two of you")
                 values["suggested_user_id"] = suggested_user_id
                 values["suggestion_note"] = (note or "").strip() or None
             if action is Action.TARGET_AGREED:
                 values["intro_made_at"] = now
-            if action is Action.TARGET_NOT_NOW:
-                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
             if action is Action.OWNER_APPROVE and blurb and blurb.strip():
                 values["blurb"] = blurb.strip()  # the owner edited the note
             if action is Action.OWNER_DECLINE:
@@ -469,7 +462,29 @@ class IntroWorkflow:
                 values["outcome_at"] = now
                 if stage in STAGE_DATE:
                     values[STAGE_DATE[stage]] = now
-            messages = await self._transition(session, request, actor_id, action, values)
+            refusal: InvalidSuggestion | None = None
+            if action is Action.TARGET_NOT_NOW:
+                try:
+                    values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
+                except InvalidSuggestion as error:
+                    refusal = error  # raised once the press is known to be theirs, in time
+            moved = None
+            if refusal is None:
+                moved = await self._move(session, team_id, request_id, actor_id, action, values)
+            if moved is None:
+                # Not this party's, or not from this status: the plain load tells which refusal,
+                # and an edge the single statement cannot express still gets its compare-and-set.
+                request = await self._load(session, team_id, request_id)
+                self._permitted(request, actor_id, action)
+                if refusal is not None:
+                    raise refusal
+                self._check_suggestion(request, action, suggested_user_id)
+                messages = await self._transition(session, request, actor_id, action, values)
+            else:
+                request, current = moved
+                # Raising rolls the change back, as if it had never been made.
+                self._check_suggestion(request, action, suggested_user_id)
+                messages = await self._record(session, request, actor_id, action, current)
             if action is Action.REPORT_NO_RESPONSE:
                 # No answer from the person is a dead end too: the first time for this target
                 # the requester is offered a second voice; after that, the next paths.
@@ -595,6 +610,55 @@ class IntroWorkflow:
             return None
         return row.due_at, str((row.data or {}).get("reminder", ""))
 
+    async def _move(
+        self,
+        session: AsyncSession,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        action: Action,
+        values: dict[str, Any],
+    ) -> tuple[IntroRequest, Status] | None:
+        """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
+        as changed and the status it left; None when no row matched (or the action's edges
+        cannot be told apart by where they lead), for the caller to find out why."""
+        edges = _EDGES.get(action)
+        party = _PARTY_COLUMN.get(ACTOR[action])
+        if edges is None or party is None:
+            return None
+        sources = list(edges)
+        new_status: Any = (
+            edges[sources[0]]
+            if len(sources) == 1
+            else case({str(s): str(t) for s, t in edges.items()}, value=IntroRequest.status)
+        )
+        request = await session.scalar(
+            update(IntroRequest)
+            .where(
+                IntroRequest.id == request_id,
+                IntroRequest.team_id == team_id,
+                IntroRequest.status.in_(sources),
+                getattr(IntroRequest, party) == actor_id,
+            )
+            .values(status=new_status, updated_at=self._clock.now(), **values)
+            .returning(IntroRequest)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if request is None:
+            return None
+        return request, _SOURCE_OF[(action, Status(request.status))]
+
+    @staticmethod
+    def _check_suggestion(
+        request: IntroRequest, action: Action, suggested_user_id: str | None
+    ) -> None:
+        if action is not Action.REDIRECT:
+            return
+        if not suggested_user_id:
+            raise InvalidSuggestion("pick a teammate to suggest")
+        if suggested_user_id in (request.requester_id, request.connector_id):
+            raise InvalidSuggestion("suggest someone other than the two of you")
+
     async def _transition(
         self,
         session: AsyncSession,
@@ -621,6 +685,18 @@ class IntroWorkflow:
         if changed is None:
             await session.refresh(request)
             raise IllegalTransition(Status(request.status), action)
+        return await self._record(session, request, actor_id, action, current)
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        request: IntroRequest,
+        actor_id: str,
+        action: Action,
+        current: Status,
+    ) -> list[OutboundMessage]:
+        """A made transition's event and every message it promises, in `session`."""
+        now = self._clock.now()
         event = self._event(request, actor_id, action, current)
         session.add(event)
         await session.flush()
@@ -1246,6 +1322,21 @@ class IntroWorkflow:
 def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
     """An offer's message key: its card is found again by it, to refresh it."""
     return f"offer:{offer_id}:{kind.value}:{key}"
+
+
+# Where an action can be taken from and what it leads to, for the actions whose edges lead to
+# different statuses (so the status a change left is known from the one it reached).
+_EDGES: dict[Action, dict[Status, Status]] = {}
+for (_source, _action), _target in TRANSITIONS.items():
+    _EDGES.setdefault(_action, {})[_source] = _target
+_EDGES = {a: e for a, e in _EDGES.items() if len(set(e.values())) == len(e)}
+_SOURCE_OF = {(a, t): s for a, e in _EDGES.items() for s, t in e.items()}
+# The column naming who may take an action (the system's own moves stay on the plain path).
+_PARTY_COLUMN = {
+    Role.CONNECTOR: "connector_id",
+    Role.REQUESTER: "requester_id",
+    Role.OWNER: "account_owner_id",
+}
 
 
 def _due_now(messages: list[OutboundMessage]) -> list[int]:

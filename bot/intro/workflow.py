@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import Clock
@@ -481,10 +482,10 @@ class IntroWorkflow:
                 self._check_suggestion(request, action, suggested_user_id)
                 messages = await self._transition(session, request, actor_id, action, values)
             else:
-                request, current = moved
+                request, current, event_id = moved
                 # Raising rolls the change back, as if it had never been made.
                 self._check_suggestion(request, action, suggested_user_id)
-                messages = await self._record(session, request, actor_id, action, current)
+                messages = await self._record(session, request, actor_id, action, current, event_id)
             if action is Action.REPORT_NO_RESPONSE:
                 # No answer from the person is a dead end too: the first time for this target
                 # the requester is offered a second voice; after that, the next paths.
@@ -618,7 +619,7 @@ class IntroWorkflow:
         actor_id: str,
         action: Action,
         values: dict[str, Any],
-    ) -> tuple[IntroRequest, Status] | None:
+    ) -> tuple[IntroRequest, Status, int | None] | None:
         """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
         as changed and the status it left; None when no row matched (or the action's edges
         cannot be told apart by where they lead), for the caller to find out why."""
@@ -632,7 +633,7 @@ class IntroWorkflow:
             if len(sources) == 1
             else case({str(s): str(t) for s, t in edges.items()}, value=IntroRequest.status)
         )
-        request = await session.scalar(
+        move = (
             update(IntroRequest)
             .where(
                 IntroRequest.id == request_id,
@@ -641,12 +642,22 @@ class IntroWorkflow:
                 getattr(IntroRequest, party) == actor_id,
             )
             .values(status=new_status, updated_at=self._clock.now(), **values)
-            .returning(IntroRequest)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if request is None:
-            return None
-        return request, _SOURCE_OF[(action, Status(request.status))]
+        event_id: int | None = None
+        if session.get_bind().dialect.name == "postgresql":
+            # The event's id comes back with the row: event and messages then go in one write.
+            next_event_id = func.nextval(func.pg_get_serial_sequence("request_events", "id"))
+            row = (await session.execute(move.returning(IntroRequest, next_event_id))).first()
+            if row is None:
+                return None
+            request, event_id = row[0], int(row[1])
+        else:
+            found = await session.scalar(move.returning(IntroRequest))
+            if found is None:
+                return None
+            request = found
+        return request, _SOURCE_OF[(action, Status(request.status))], event_id
 
     @staticmethod
     def _check_suggestion(
@@ -694,19 +705,68 @@ class IntroWorkflow:
         actor_id: str,
         action: Action,
         current: Status,
+        event_id: int | None = None,
     ) -> list[OutboundMessage]:
-        """A made transition's event and every message it promises, in `session`."""
-        now = self._clock.now()
+        """A made transition's event and every message it promises, in `session`.
+
+        Given the event's id (drawn from its sequence by the compare-and-set), PostgreSQL
+        writes the event, the cancelled reminders and the messages in one statement; the
+        messages are then plain objects carrying their ids, not in the session."""
         event = self._event(request, actor_id, action, current)
-        session.add(event)
-        await session.flush()
-        cards = await self._cards_and_moot_reminders(session, request)
+        if event_id is None:
+            session.add(event)
+            await session.flush()
+            cards, moot = await self._cards_and_moot(session, request)
+            await self._cancel(session, moot)
+            messages = self._promised(request, action, event.id, cards)
+            session.add_all(messages)
+            await session.flush()
+            return messages
+        event.id = event_id
+        cards, moot = await self._cards_and_moot(session, request)
+        messages = self._promised(request, action, event_id, cards)
+        written = insert(RequestEvent).values(_columns(event)).returning(RequestEvent.id)
+        ctes = [written.cte("written_event")]
+        if moot:
+            cancelled = (
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(moot),
+                    OutboundMessage.status == DeliveryStatus.PENDING,
+                )
+                .values(status=DeliveryStatus.CANCELLED)
+                .returning(OutboundMessage.id)
+            )
+            ctes.append(cancelled.cte("cancelled_reminders"))
+        if not messages:
+            await session.execute(select(func.count()).select_from(ctes[0]).add_cte(*ctes[1:]))
+            return messages
+        rows = await session.execute(
+            insert(OutboundMessage)
+            .values([_columns(m) for m in messages])
+            .add_cte(*ctes)
+            .returning(OutboundMessage.id, OutboundMessage.dedupe_key)
+        )
+        ids = {key: message_id for message_id, key in rows}
+        for message in messages:
+            message.id = ids[message.dedupe_key]
+        return messages
+
+    def _promised(
+        self,
+        request: IntroRequest,
+        action: Action,
+        event_id: int,
+        cards: dict[MessageKind, str],
+    ) -> list[OutboundMessage]:
+        """Every message a transition promises: card refreshes, a notice, new reminders."""
+        now = self._clock.now()
         messages = [
             self._message(
                 request,
                 MessageKind.CARD_REFRESH,
                 recipient,
-                f"refresh:{card}:{event.id}",
+                f"refresh:{card}:{event_id}",
                 {"card": card},
             )
             for card, recipient in cards.items()
@@ -730,11 +790,9 @@ class IntroWorkflow:
             notice_to = None
         if notice_to:
             messages.append(
-                self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event.id}", notice)
+                self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event_id}", notice)
             )
-        messages += self._reminders_for(request, now, round_key=str(event.id))
-        session.add_all(messages)
-        await session.flush()
+        messages += self._reminders_for(request, now, round_key=str(event_id))
         return messages
 
     async def qualify(self, team_id: str, request_id: int, actor_id: str, answer: str) -> Outcome:
@@ -1027,11 +1085,11 @@ class IntroWorkflow:
             for name, recipient, due, expects in planned
         ]
 
-    async def _cards_and_moot_reminders(
+    async def _cards_and_moot(
         self, session: AsyncSession, request: IntroRequest
-    ) -> dict[MessageKind, str]:
-        """The request's cards (kind -> recipient), to refresh; and its pending reminders,
-        cancelled the moment the state moves on past what they expect. One SELECT for both."""
+    ) -> tuple[dict[MessageKind, str], list[int]]:
+        """The request's cards (kind -> recipient), to refresh; and its pending reminders that
+        the state has moved on past (they expect other statuses). One SELECT for both."""
         rows = await session.execute(
             select(
                 OutboundMessage.id,
@@ -1056,6 +1114,10 @@ class IntroWorkflow:
                 cards[MessageKind(kind)] = recipient
             elif request.status not in (data or {}).get("expects", []):
                 moot.append(message_id)
+        return cards, moot
+
+    async def _cancel(self, session: AsyncSession, moot: list[int]) -> None:
+        """Cancel reminders the moment the state moves on (those not sent meanwhile)."""
         if moot:
             await session.execute(
                 update(OutboundMessage)
@@ -1066,7 +1128,6 @@ class IntroWorkflow:
                 .values(status=DeliveryStatus.CANCELLED)
                 .execution_options(synchronize_session=False)
             )
-        return cards
 
     async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
         """Tell the requester, once per request, when the ask could not reach the connector."""
@@ -1337,6 +1398,16 @@ _PARTY_COLUMN = {
     Role.REQUESTER: "requester_id",
     Role.OWNER: "account_owner_id",
 }
+
+
+def _columns(row: RequestEvent | OutboundMessage) -> dict[str, Any]:
+    """A new row's set columns, for a Core INSERT of an object built the ORM way."""
+    state = instance_state(row)
+    return {
+        column.key: getattr(row, column.key)
+        for column in state.mapper.column_attrs
+        if column.key in state.dict
+    }
 
 
 def _due_now(messages: list[OutboundMessage]) -> list[int]:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import instance_state
@@ -725,29 +726,34 @@ class IntroWorkflow:
         event.id = event_id
         cards, moot = await self._cards_and_moot(session, request)
         messages = self._promised(request, action, event_id, cards)
-        written = insert(RequestEvent).values(_columns(event)).returning(RequestEvent.id)
-        ctes = [written.cte("written_event")]
-        if moot:
-            cancelled = (
-                update(OutboundMessage)
-                .where(
-                    OutboundMessage.id.in_(moot),
-                    OutboundMessage.status == DeliveryStatus.PENDING,
-                )
-                .values(status=DeliveryStatus.CANCELLED)
-                .returning(OutboundMessage.id)
+        written = insert(RequestEvent).values(
+            {name: bindparam(f"event_{name}", value) for name, value in _columns(event).items()}
+        )
+        cancelled = (
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id.in_(bindparam("moot", moot, expanding=True)),
+                OutboundMessage.status == DeliveryStatus.PENDING,
             )
-            ctes.append(cancelled.cte("cancelled_reminders"))
-        if not messages:
-            await session.execute(select(func.count()).select_from(ctes[0]).add_cte(*ctes[1:]))
-            return messages
-        rows = await session.execute(
+            .values(status=DeliveryStatus.CANCELLED)
+            .returning(OutboundMessage.id)
+        )
+        rows = [_columns(m) for m in messages]
+        # One row per array element: the statement's shape is the same for any number of
+        # messages, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time).
+        source = select(
+            *(
+                func.unnest(bindparam(name, [row[name] for row in rows], type_=ARRAY(column.type)))
+                for name, column in _MESSAGE_COLUMNS.items()
+            )
+        )
+        results = await session.execute(
             insert(OutboundMessage)
-            .values([_columns(m) for m in messages])
-            .add_cte(*ctes)
+            .from_select(list(_MESSAGE_COLUMNS), source)
+            .add_cte(written.cte("written_event"), cancelled.cte("cancelled_reminders"))
             .returning(OutboundMessage.id, OutboundMessage.dedupe_key)
         )
-        ids = {key: message_id for message_id, key in rows}
+        ids = {key: message_id for message_id, key in results}
         for message in messages:
             message.id = ids[message.dedupe_key]
         return messages
@@ -1408,6 +1414,24 @@ def _columns(row: RequestEvent | OutboundMessage) -> dict[str, Any]:
         for column in state.mapper.column_attrs
         if column.key in state.dict
     }
+
+
+# The columns a new message sets (see IntroWorkflow._message), in the order they are written.
+_MESSAGE_COLUMNS = {
+    name: OutboundMessage.__table__.c[name]
+    for name in (
+        "team_id",
+        "request_id",
+        "dedupe_key",
+        "kind",
+        "recipient_id",
+        "data",
+        "due_at",
+        "created_at",
+        "attempts",
+        "status",
+    )
+}
 
 
 def _due_now(messages: list[OutboundMessage]) -> list[int]:

@@ -727,7 +727,10 @@ class IntroWorkflow:
         cards, moot = await self._cards_and_moot(session, request)
         messages = self._promised(request, action, event_id, cards)
         written = insert(RequestEvent).values(
-            {name: bindparam(f"event_{name}", value) for name, value in _columns(event).items()}
+            {
+                name: bindparam(f"event_{name}", value, type_=RequestEvent.__table__.c[name].type)
+                for name, value in _columns(event).items()
+            }
         )
         cancelled = (
             update(OutboundMessage)

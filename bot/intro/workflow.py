@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import Clock
@@ -24,6 +26,7 @@ from bot.intro.states import (
     OPEN_STATUSES,
     REPORT_ACTION,
     REPORTED,
+    TRANSITIONS,
     Action,
     IllegalTransition,
     OfferStatus,
@@ -441,22 +444,14 @@ class IntroWorkflow:
         """
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            self._permitted(request, actor_id, action)
             values: dict[str, Any] = {}
             if action is Action.DECLINE:
                 values["decline_reason"] = (reason or "").strip() or None
             if action is Action.REDIRECT:
-                if not suggested_user_id:
-                    raise InvalidSuggestion("pick a teammate to suggest")
-                if suggested_user_id in (request.requester_id, request.connector_id):
-                    raise InvalidSuggestion("suggest someone other than the two of you")
                 values["suggested_user_id"] = suggested_user_id
                 values["suggestion_note"] = (note or "").strip() or None
             if action is Action.TARGET_AGREED:
                 values["intro_made_at"] = now
-            if action is Action.TARGET_NOT_NOW:
-                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
             if action is Action.OWNER_APPROVE and blurb and blurb.strip():
                 values["blurb"] = blurb.strip()  # the owner edited the note
             if action is Action.OWNER_DECLINE:
@@ -469,7 +464,29 @@ class IntroWorkflow:
                 values["outcome_at"] = now
                 if stage in STAGE_DATE:
                     values[STAGE_DATE[stage]] = now
-            messages = await self._transition(session, request, actor_id, action, values)
+            refusal: InvalidSuggestion | None = None
+            if action is Action.TARGET_NOT_NOW:
+                try:
+                    values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
+                except InvalidSuggestion as error:
+                    refusal = error  # raised once the press is known to be theirs, in time
+            moved = None
+            if refusal is None:
+                moved = await self._move(session, team_id, request_id, actor_id, action, values)
+            if moved is None:
+                # Not this party's, or not from this status: the plain load tells which refusal,
+                # and an edge the single statement cannot express still gets its compare-and-set.
+                request = await self._load(session, team_id, request_id)
+                self._permitted(request, actor_id, action)
+                if refusal is not None:
+                    raise refusal
+                self._check_suggestion(request, action, suggested_user_id)
+                messages = await self._transition(session, request, actor_id, action, values)
+            else:
+                request, current, event_id = moved
+                # Raising rolls the change back, as if it had never been made.
+                self._check_suggestion(request, action, suggested_user_id)
+                messages = await self._record(session, request, actor_id, action, current, event_id)
             if action is Action.REPORT_NO_RESPONSE:
                 # No answer from the person is a dead end too: the first time for this target
                 # the requester is offered a second voice; after that, the next paths.
@@ -595,6 +612,65 @@ class IntroWorkflow:
             return None
         return row.due_at, str((row.data or {}).get("reminder", ""))
 
+    async def _move(
+        self,
+        session: AsyncSession,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        action: Action,
+        values: dict[str, Any],
+    ) -> tuple[IntroRequest, Status, int | None] | None:
+        """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
+        as changed and the status it left; None when no row matched (or the action's edges
+        cannot be told apart by where they lead), for the caller to find out why."""
+        edges = _EDGES.get(action)
+        party = _PARTY_COLUMN.get(ACTOR[action])
+        if edges is None or party is None:
+            return None
+        sources = list(edges)
+        new_status: Any = (
+            edges[sources[0]]
+            if len(sources) == 1
+            else case({str(s): str(t) for s, t in edges.items()}, value=IntroRequest.status)
+        )
+        move = (
+            update(IntroRequest)
+            .where(
+                IntroRequest.id == request_id,
+                IntroRequest.team_id == team_id,
+                IntroRequest.status.in_(sources),
+                getattr(IntroRequest, party) == actor_id,
+            )
+            .values(status=new_status, updated_at=self._clock.now(), **values)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        event_id: int | None = None
+        if session.get_bind().dialect.name == "postgresql":
+            # The event's id comes back with the row: event and messages then go in one write.
+            next_event_id = func.nextval(func.pg_get_serial_sequence("request_events", "id"))
+            row = (await session.execute(move.returning(IntroRequest, next_event_id))).first()
+            if row is None:
+                return None
+            request, event_id = row[0], int(row[1])
+        else:
+            found = await session.scalar(move.returning(IntroRequest))
+            if found is None:
+                return None
+            request = found
+        return request, _SOURCE_OF[(action, Status(request.status))], event_id
+
+    @staticmethod
+    def _check_suggestion(
+        request: IntroRequest, action: Action, suggested_user_id: str | None
+    ) -> None:
+        if action is not Action.REDIRECT:
+            return
+        if not suggested_user_id:
+            raise InvalidSuggestion("pick a teammate to suggest")
+        if suggested_user_id in (request.requester_id, request.connector_id):
+            raise InvalidSuggestion("suggest someone other than the two of you")
+
     async def _transition(
         self,
         session: AsyncSession,
@@ -621,16 +697,85 @@ class IntroWorkflow:
         if changed is None:
             await session.refresh(request)
             raise IllegalTransition(Status(request.status), action)
+        return await self._record(session, request, actor_id, action, current)
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        request: IntroRequest,
+        actor_id: str,
+        action: Action,
+        current: Status,
+        event_id: int | None = None,
+    ) -> list[OutboundMessage]:
+        """A made transition's event and every message it promises, in `session`.
+
+        Given the event's id (drawn from its sequence by the compare-and-set), PostgreSQL
+        writes the event, the cancelled reminders and the messages in one statement; the
+        messages are then plain objects carrying their ids, not in the session."""
         event = self._event(request, actor_id, action, current)
-        session.add(event)
-        await session.flush()
-        cards = await self._cards_and_moot_reminders(session, request)
+        if event_id is None:
+            session.add(event)
+            await session.flush()
+            cards, moot = await self._cards_and_moot(session, request)
+            await self._cancel(session, moot)
+            messages = self._promised(request, action, event.id, cards)
+            session.add_all(messages)
+            await session.flush()
+            return messages
+        event.id = event_id
+        cards, moot = await self._cards_and_moot(session, request)
+        messages = self._promised(request, action, event_id, cards)
+        written = insert(RequestEvent).values(
+            {
+                name: bindparam(f"event_{name}", value, type_=RequestEvent.__table__.c[name].type)
+                for name, value in _columns(event).items()
+            }
+        )
+        cancelled = (
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id.in_(bindparam("moot", moot, expanding=True)),
+                OutboundMessage.status == DeliveryStatus.PENDING,
+            )
+            .values(status=DeliveryStatus.CANCELLED)
+            .returning(OutboundMessage.id)
+        )
+        rows = [_columns(m) for m in messages]
+        # One row per array element: the statement's shape is the same for any number of
+        # messages, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time).
+        source = select(
+            *(
+                func.unnest(bindparam(name, [row[name] for row in rows], type_=ARRAY(column.type)))
+                for name, column in _MESSAGE_COLUMNS.items()
+            )
+        )
+        results = await session.execute(
+            insert(OutboundMessage)
+            .from_select(list(_MESSAGE_COLUMNS), source)
+            .add_cte(written.cte("written_event"), cancelled.cte("cancelled_reminders"))
+            .returning(OutboundMessage.id, OutboundMessage.dedupe_key)
+        )
+        ids = {key: message_id for message_id, key in results}
+        for message in messages:
+            message.id = ids[message.dedupe_key]
+        return messages
+
+    def _promised(
+        self,
+        request: IntroRequest,
+        action: Action,
+        event_id: int,
+        cards: dict[MessageKind, str],
+    ) -> list[OutboundMessage]:
+        """Every message a transition promises: card refreshes, a notice, new reminders."""
+        now = self._clock.now()
         messages = [
             self._message(
                 request,
                 MessageKind.CARD_REFRESH,
                 recipient,
-                f"refresh:{card}:{event.id}",
+                f"refresh:{card}:{event_id}",
                 {"card": card},
             )
             for card, recipient in cards.items()
@@ -654,11 +799,9 @@ class IntroWorkflow:
             notice_to = None
         if notice_to:
             messages.append(
-                self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event.id}", notice)
+                self._message(request, MessageKind.NOTICE, notice_to, f"notice:{event_id}", notice)
             )
-        messages += self._reminders_for(request, now, round_key=str(event.id))
-        session.add_all(messages)
-        await session.flush()
+        messages += self._reminders_for(request, now, round_key=str(event_id))
         return messages
 
     async def qualify(self, team_id: str, request_id: int, actor_id: str, answer: str) -> Outcome:
@@ -951,11 +1094,11 @@ class IntroWorkflow:
             for name, recipient, due, expects in planned
         ]
 
-    async def _cards_and_moot_reminders(
+    async def _cards_and_moot(
         self, session: AsyncSession, request: IntroRequest
-    ) -> dict[MessageKind, str]:
-        """The request's cards (kind -> recipient), to refresh; and its pending reminders,
-        cancelled the moment the state moves on past what they expect. One SELECT for both."""
+    ) -> tuple[dict[MessageKind, str], list[int]]:
+        """The request's cards (kind -> recipient), to refresh; and its pending reminders that
+        the state has moved on past (they expect other statuses). One SELECT for both."""
         rows = await session.execute(
             select(
                 OutboundMessage.id,
@@ -980,6 +1123,10 @@ class IntroWorkflow:
                 cards[MessageKind(kind)] = recipient
             elif request.status not in (data or {}).get("expects", []):
                 moot.append(message_id)
+        return cards, moot
+
+    async def _cancel(self, session: AsyncSession, moot: list[int]) -> None:
+        """Cancel reminders the moment the state moves on (those not sent meanwhile)."""
         if moot:
             await session.execute(
                 update(OutboundMessage)
@@ -990,7 +1137,6 @@ class IntroWorkflow:
                 .values(status=DeliveryStatus.CANCELLED)
                 .execution_options(synchronize_session=False)
             )
-        return cards
 
     async def report_undeliverable(self, message: OutboundMessage, error: str) -> list[int]:
         """Tell the requester, once per request, when the ask could not reach the connector."""
@@ -1246,6 +1392,49 @@ class IntroWorkflow:
 def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
     """An offer's message key: its card is found again by it, to refresh it."""
     return f"offer:{offer_id}:{kind.value}:{key}"
+
+
+# Where an action can be taken from and what it leads to, for the actions whose edges lead to
+# different statuses (so the status a change left is known from the one it reached).
+_EDGES: dict[Action, dict[Status, Status]] = {}
+for (_source, _action), _target in TRANSITIONS.items():
+    _EDGES.setdefault(_action, {})[_source] = _target
+_EDGES = {a: e for a, e in _EDGES.items() if len(set(e.values())) == len(e)}
+_SOURCE_OF = {(a, t): s for a, e in _EDGES.items() for s, t in e.items()}
+# The column naming who may take an action (the system's own moves stay on the plain path).
+_PARTY_COLUMN = {
+    Role.CONNECTOR: "connector_id",
+    Role.REQUESTER: "requester_id",
+    Role.OWNER: "account_owner_id",
+}
+
+
+def _columns(row: RequestEvent | OutboundMessage) -> dict[str, Any]:
+    """A new row's set columns, for a Core INSERT of an object built the ORM way."""
+    state = instance_state(row)
+    return {
+        column.key: getattr(row, column.key)
+        for column in state.mapper.column_attrs
+        if column.key in state.dict
+    }
+
+
+# The columns a new message sets (see IntroWorkflow._message), in the order they are written.
+_MESSAGE_COLUMNS = {
+    name: OutboundMessage.__table__.c[name]
+    for name in (
+        "team_id",
+        "request_id",
+        "dedupe_key",
+        "kind",
+        "recipient_id",
+        "data",
+        "due_at",
+        "created_at",
+        "attempts",
+        "status",
+    )
+}
 
 
 def _due_now(messages: list[OutboundMessage]) -> list[int]:

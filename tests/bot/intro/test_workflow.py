@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.intro.clock import ManualClock
 from bot.intro.states import Action, IllegalTransition, Status
@@ -146,3 +146,74 @@ async def test_listings_are_scoped_by_team(workflows: tuple[IntroWorkflow, Intro
     assert len(await workflow.requests_by(TEAM, RIYA)) == 1
     assert len(await workflow.waiting_on(TEAM, CARLOS)) == 1
     assert await workflow.waiting_on(TEAM, SAM) == []
+
+
+async def test_an_accept_is_three_statements_and_one_commit_on_postgresql(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    """The compare-and-set brings the row back; event, cancelled reminders and messages go in
+    one write (SQLite, in-process, writes them one by one, so only the commit is counted)."""
+    workflow = workflows[0]
+    request_id = (await workflow.submit(TEAM, draft(), [])).request.id
+    engine = workflow._sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+    commits: list[object] = []
+
+    def record(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    def commit(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", commit)
+    try:
+        outcome = await workflow.act(TEAM, request_id, CARLOS, Action.ACCEPT)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
+    if engine.dialect.name == "postgresql":
+        assert len(statements) == 3, statements
+    assert len(commits) == 1
+    assert outcome.request.status == Status.CHECKING_WITH_TARGET
+    async with workflow._sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.request_id == request_id)
+            )
+        ).all()
+        accepted = await session.scalar(
+            select(RequestEvent).where(RequestEvent.action == Action.ACCEPT.value)
+        )
+    assert accepted is not None and accepted.from_status == Status.AWAITING_CONNECTOR
+    assert sorted(outcome.message_ids) == sorted(
+        r.id for r in rows if r.kind in (MessageKind.CARD_REFRESH, MessageKind.NOTICE)
+    )
+    assert all(str(accepted.id) in r.dedupe_key for r in rows if r.id in outcome.message_ids)
+    reminders = {r.data["reminder"]: r.status for r in rows if r.kind == MessageKind.REMINDER}
+    assert reminders == {
+        "nudge": "cancelled",
+        "stalled": "cancelled",
+        "target_check": "pending",
+        "target_quiet": "pending",
+    }
+
+
+async def test_refusals_on_the_single_statement_path_stay_apart(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    workflow = workflows[0]
+    request_id = (await workflow.submit(TEAM, draft(), [])).request.id
+    with pytest.raises(UnknownRequest):
+        await workflow.act(TEAM, request_id + 100, CARLOS, Action.ACCEPT)
+    with pytest.raises(UnknownRequest):
+        await workflow.act("T-other", request_id, CARLOS, Action.ACCEPT)
+    with pytest.raises(NotYourRequest):
+        await workflow.act(TEAM, request_id, SAM, Action.ACCEPT)
+    with pytest.raises(InvalidSuggestion):
+        await workflow.act(TEAM, request_id, CARLOS, Action.REDIRECT, suggested_user_id=RIYA)
+    assert (await workflow.get(TEAM, request_id)).status == Status.AWAITING_CONNECTOR  # type: ignore[union-attr]
+    await workflow.act(TEAM, request_id, CARLOS, Action.ACCEPT)
+    with pytest.raises(IllegalTransition) as stale:
+        await workflow.act(TEAM, request_id, CARLOS, Action.ACCEPT)
+    assert stale.value.status == Status.CHECKING_WITH_TARGET

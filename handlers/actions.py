@@ -160,6 +160,15 @@ def register(app: AsyncApp, services: Services) -> None:
         else:
             await tell_privately(services, client, body, user_id, done.text)
 
+    modal_actions = {
+        **MODAL_ACTIONS,
+        # The target said not now: the day to ask them again, counted from today.
+        "intro_target_not_now": (
+            Action.TARGET_NOT_NOW,
+            lambda request: messages.not_now_modal(request, services.clock.now().date()),
+        ),
+    }
+
     async def modal_action(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -172,7 +181,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         user_id = body["user"]["id"]
         request_id = request_id_from(action)
-        workflow_action, modal = MODAL_ACTIONS[action["action_id"]]
+        workflow_action, modal = modal_actions[action["action_id"]]
         try:
             if request_id is None:
                 raise UnknownRequest(0)
@@ -183,30 +192,6 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
         await open_view(client, body["trigger_id"], modal(request), logger)
-
-    async def not_now(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        logger: Logger,
-    ) -> None:
-        """The target said not now: ask the connector for the day to ask them again."""
-        await ack()
-        user_id = body["user"]["id"]
-        request_id = request_id_from(action)
-        try:
-            if request_id is None:
-                raise UnknownRequest(0)
-            request = await services.workflow.check(
-                context.team_id or "", request_id, user_id, Action.TARGET_NOT_NOW
-            )
-        except TransitionError as exc:
-            await tell_privately(services, client, body, user_id, refusal_text(exc))
-            return
-        today = services.clock.now().date()
-        await open_view(client, body["trigger_id"], messages.not_now_modal(request, today), logger)
 
     async def still_waiting(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -411,9 +396,8 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action("intro_qualify")(services.tracked(qualify))
     for action_id in ASK_CHOICES:
         app.action(action_id)(services.tracked(choose_ask))
-    for action_id in MODAL_ACTIONS:
+    for action_id in modal_actions:
         app.action(action_id)(services.opens_modal(modal_action))
-    app.action("intro_target_not_now")(services.opens_modal(not_now))
     app.action("intro_still_waiting")(services.tracked(still_waiting))
     app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
     app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))

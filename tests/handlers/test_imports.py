@@ -182,9 +182,10 @@ async def _acks_while(stack: LocalStack, busy: asyncio.Task[str]) -> list[float]
 
 
 # A request's ack must reach Slack within 3 s; a loop that never stalls for more than this
-# leaves nearly all of it to the request. It allows for a full garbage collection of the test
-# process (about 0.1 s here), which stops every thread; parsing 500,000 rows on the loop took 2 s.
-MAX_LOOP_LAG = 0.5
+# leaves most of it to the request. Stalls here are about 0.2 s (a full garbage collection of
+# the test process stops every thread), and have reached 0.52 s with the machine's other core
+# busy; parsing 500,000 rows on the loop took 2 s, and the old parser 12.6 s.
+MAX_LOOP_LAG = 1.0
 
 
 async def test_a_huge_file_does_not_hold_up_other_peoples_acks(stack: LocalStack) -> None:

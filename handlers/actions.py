@@ -27,6 +27,7 @@ from handlers.support import (
     publish_home,
     record_closeness,
     refusal_text,
+    replace_pressed_message,
     request_id_from,
     team_of,
     teammate,
@@ -149,15 +150,7 @@ def register(app: AsyncApp, services: Services) -> None:
         done = messages.notice(
             request, "secondary_offer_done", {"choice": "bump" if bump else "leave"}
         )
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get(
-            "message_ts"
-        )
-        if channel and ts:
-            await client.chat_update(channel=channel, ts=ts, text=done.text, blocks=done.blocks)
-        else:
+        if not await replace_pressed_message(client, body, done):
             await tell_privately(services, client, body, user_id, done.text)
 
     modal_actions = {
@@ -223,11 +216,7 @@ def register(app: AsyncApp, services: Services) -> None:
             last=upcoming is not None and upcoming[1] == "target_quiet",
             next_due=upcoming[0] if upcoming else None,
         )
-        channel = (body.get("container") or {}).get("channel_id") or ""
-        message_ts = (body.get("container") or {}).get("message_ts") or ""
-        await client.chat_update(
-            channel=channel, ts=message_ts, text=rendered.text, blocks=rendered.blocks
-        )
+        await replace_pressed_message(client, body, rendered)
 
     async def ask_again(
         body: dict[str, Any],

@@ -107,10 +107,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if command.verb == "outcome":
             await ack()
-            mine = await services.workflow.requests_by(team_id, user_id)
-            if command.name:
-                wanted = command.name.casefold()
-                mine = [r for r in mine if wanted in r.target_name.casefold()]
+            mine = await services.workflow.outcomes_to_report(team_id, user_id, command.name)
             listed = messages.outcome_list(mine, command.name)
             await respond(text=listed.text, blocks=listed.blocks, response_type="ephemeral")
             return

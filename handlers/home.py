@@ -15,7 +15,14 @@ from bot.intro.validation import review_company, review_contact, review_offer, s
 from bot.rendering import messages
 from bot.rendering.templating import trusted_mrkdwn
 from bot.wiring.app import Services
-from handlers.support import offer_intro, open_view, publish_home, submitted_values, teammate
+from handlers.support import (
+    offer_intro,
+    open_view,
+    publish_home,
+    replace_pressed_message,
+    submitted_values,
+    teammate,
+)
 
 
 def _count(text: str) -> int | None:
@@ -328,13 +335,7 @@ def register_tie_buttons(app: AsyncApp, services: Services) -> None:
             team_id, user_id, contact_id, action["action_id"] == "intro_tie_yes"
         )
         request = await services.workflow.get(team_id, request_id)
-        container = body.get("container") or {}
-        if request is None or request.connector_id != user_id or not container.get("message_ts"):
+        if request is None or request.connector_id != user_id:
             return
-        card = messages.connector_card(request)  # confirmed now: no question any more
-        await client.chat_update(
-            channel=container["channel_id"],
-            ts=container["message_ts"],
-            text=card.text,
-            blocks=card.blocks,
-        )
+        # Confirmed now: the card, where it was pressed, asks no more.
+        await replace_pressed_message(client, body, messages.connector_card(request))

@@ -126,6 +126,20 @@ def from_home(body: dict[str, Any]) -> bool:
     return (body.get("view") or {}).get("type") == "home"
 
 
+async def replace_pressed_message(
+    client: AsyncWebClient, body: dict[str, Any], message: messages.Message
+) -> bool:
+    """Put `message` in place of the bot's message whose button was pressed; False when the
+    press came from somewhere without one (a modal, the Home tab)."""
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    if not (channel and ts):
+        return False
+    await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    return True
+
+
 async def tell_privately(
     services: Services, client: AsyncWebClient, body: dict[str, Any], user_id: str, text: str
 ) -> None:

@@ -33,6 +33,7 @@ from bot.intro.states import (
     Role,
     Status,
     at_dead_end,
+    next_outcomes,
     next_status,
 )
 from bot.intro.states import Outcome as OutcomeKind
@@ -1322,6 +1323,27 @@ class IntroWorkflow:
                 .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
                 .order_by(IntroRequest.created_at.desc(), IntroRequest.id.desc())
                 .limit(limit)
+            )
+            return list(rows)
+
+    async def outcomes_to_report(
+        self, team_id: str, user_id: str, name: str = "", limit: int = 15
+    ) -> list[IntroRequest]:
+        """`/intro outcome`: the person's intros (and cold approaches) whose outcome can still
+        move on, newest first; with `name`, those whose target's name contains it."""
+        reportable = [status for status in Status if next_outcomes(status)]
+        query = select(IntroRequest).where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.requester_id == user_id,
+            IntroRequest.status.in_(reportable),
+        )
+        if name.strip():
+            query = query.where(
+                func.lower(IntroRequest.target_name).contains(name.strip().lower(), autoescape=True)
+            )
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                query.order_by(IntroRequest.created_at.desc(), IntroRequest.id.desc()).limit(limit)
             )
             return list(rows)
 

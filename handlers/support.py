@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import weakref
-from typing import Any
+from typing import Any, Unpack
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -15,6 +15,7 @@ from bot.intro.directory import ContactInput
 from bot.intro.states import Action, IllegalTransition
 from bot.intro.validation import Teammate, review_offer
 from bot.intro.workflow import (
+    ActionDetails,
     NotYourRequest,
     OfferAlreadyMade,
     OfferAnswered,
@@ -225,7 +226,7 @@ async def act_and_deliver(
     body: dict[str, Any],
     request_id: int | None,
     action: Action,
-    **details: str,
+    **details: Unpack[ActionDetails],
 ) -> None:
     """Apply a user's action, send what it promised, or tell them privately why not."""
     user_id = body["user"]["id"]
@@ -233,11 +234,13 @@ async def act_and_deliver(
     try:
         if request_id is None:
             raise UnknownRequest(0)
-        outcome = await services.workflow.act(team_id, request_id, user_id, action, **details)
+        outcome = await services.workflow.act(
+            team_id, request_id, user_id, action, lease=services.dispatcher.lease(), **details
+        )
     except TransitionError as exc:
         await tell_privately(services, client, body, user_id, refusal_text(exc))
         return
-    await services.dispatcher.deliver(outcome.message_ids)
+    await services.dispatcher.deliver_outcome(outcome)
     if from_home(body):
         await publish_home(services, client, team_id, user_id)
 

@@ -15,16 +15,18 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dt_time
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import CTE, ColumnElement, bindparam, or_, select, text, union_all, update
+from sqlalchemy import CTE, ColumnElement, Table, bindparam, or_, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.group_commit import GroupCommit
 from bot.delivery.pace import Pacer
 from bot.delivery.tokens import BotTokens, FixedToken
 from bot.delivery.workspaces import Workspaces
@@ -32,11 +34,18 @@ from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import SECONDARY_OFFERED, IntroWorkflow, offer_dedupe_key
+from bot.intro.workflow import (
+    SECONDARY_OFFERED,
+    IntroWorkflow,
+    Lease,
+    Outcome,
+    offer_dedupe_key,
+)
 from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
 from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
+from storage.db import autocommit
 from storage.models import (
     CARD_KINDS,
     OFFER_KINDS,
@@ -130,6 +139,10 @@ class Dispatcher:
         self._turns: dict[int, float] = {}
         # What a reminder's move promised (cards updated, notices): sent after its batch.
         self._follow_ups: list[int] = []
+        # Sends finishing together share one write of their results.
+        self._results = GroupCommit(self._write_results)
+        bind = sessions.kw.get("bind")
+        self._postgres = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
 
     @property
     def tokens(self) -> BotTokens:
@@ -138,11 +151,33 @@ class Dispatcher:
     def use_session(self, session: aiohttp.ClientSession) -> None:
         self._client.session = session
 
+    def lease(self) -> Lease:
+        """A claim on the messages a state change is about to write, for `deliver_outcome`."""
+        return Lease(self._owner, self._clock.now() + self._lease)
+
     async def deliver(self, ids: Sequence[int]) -> None:
         """Send these rows now, if no one else holds them."""
         if ids:
             await self._send_all(await self._claim(ids=list(ids)))
             await self._send_follow_ups()
+
+    async def deliver_outcome(self, outcome: Outcome) -> None:
+        """Send what a state change promised at once. The messages it wrote leased to this
+        process go out without being claimed or read again (the change returned them, with
+        the request and its cards); any others are claimed as `deliver` would."""
+        leased = [
+            m
+            for m in outcome.due_now
+            if m.lease_owner == self._owner and m.status == DeliveryStatus.SENDING
+        ]
+        taken = {m.id for m in leased}
+        if leased:
+            known = None
+            if outcome.cards is not None:
+                known = ({outcome.request.id: outcome.request}, dict(outcome.cards))
+            await self._send_all(leased, known)
+        await self.deliver([i for i in outcome.message_ids if i not in taken])
+        await self._send_follow_ups()
 
     async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
@@ -243,7 +278,11 @@ class Dispatcher:
             )
             return sorted(result.all(), key=lambda m: (m.due_at, m.id))
 
-    async def _send_all(self, claimed: list[OutboundMessage]) -> None:
+    async def _send_all(
+        self,
+        claimed: list[OutboundMessage],
+        known: tuple[dict[int, IntroRequest], dict[tuple[int, str], OutboundMessage]] | None = None,
+    ) -> None:
         # A request's messages go in order (its card before the card's refresh); different
         # requests' messages go side by side.
         by_request: dict[int | None, list[OutboundMessage]] = {}
@@ -252,8 +291,9 @@ class Dispatcher:
         tokens = await self._tokens_of(claimed)
         if self._pacer is not None:
             await self._book_turns(claimed)
-        # The batch's requests, and the cards its refreshes update, in one checkout.
-        requests, cards = await self._context(claimed)
+        # The batch's requests, and the cards its refreshes update, in one checkout (unless
+        # the state change that wrote them returned them).
+        requests, cards = known if known is not None else await self._context(claimed)
         await asyncio.gather(
             *(
                 self._send_in_order(
@@ -726,22 +766,55 @@ class Dispatcher:
         ts: str | None = None,
         error: str | None = None,
     ) -> None:
+        sent_at = self._clock.now() if status is DeliveryStatus.SENT else None
+        await self._results.record(_Result(message.id, status, channel, ts, error, sent_at))
+
+    async def _write_results(self, results: list[_Result]) -> None:
+        """Record a batch of sends' results: one statement, committed on its own, on
+        PostgreSQL; one transaction elsewhere. Only rows this process still holds change."""
+        if self._postgres:
+            async with autocommit(self._sessions) as connection:
+                await connection.execute(
+                    _WRITE_RESULTS,
+                    {
+                        "owner": self._owner,
+                        "ids": [r.message_id for r in results],
+                        "statuses": [str(r.status) for r in results],
+                        "channels": [r.channel for r in results],
+                        "tss": [r.ts for r in results],
+                        "errors": [r.error for r in results],
+                        "sent_ats": [r.sent_at for r in results],
+                    },
+                )
+            return
+        table = cast(Table, OutboundMessage.__table__)
         async with self._sessions.begin() as session:
             await session.execute(
-                update(OutboundMessage)
+                update(table)
                 .where(
-                    OutboundMessage.id == message.id,
-                    OutboundMessage.lease_owner == self._owner,
-                    OutboundMessage.status == DeliveryStatus.SENDING,
+                    table.c.id == bindparam("result_id"),
+                    table.c.lease_owner == self._owner,
+                    table.c.status == DeliveryStatus.SENDING,
                 )
                 .values(
-                    status=status,
-                    slack_channel_id=channel,
-                    slack_ts=ts,
-                    last_error=error,
-                    sent_at=self._clock.now() if status is DeliveryStatus.SENT else None,
+                    status=bindparam("result_status"),
+                    slack_channel_id=bindparam("result_channel"),
+                    slack_ts=bindparam("result_ts"),
+                    last_error=bindparam("result_error"),
+                    sent_at=bindparam("result_sent_at"),
                     lease_expires_at=None,
-                )
+                ),
+                [
+                    {
+                        "result_id": r.message_id,
+                        "result_status": str(r.status),
+                        "result_channel": r.channel,
+                        "result_ts": r.ts,
+                        "result_error": r.error,
+                        "result_sent_at": r.sent_at,
+                    }
+                    for r in results
+                ],
             )
 
     async def _reschedule(
@@ -765,6 +838,30 @@ class Dispatcher:
                 )
                 .values(**values)
             )
+
+
+@dataclass(frozen=True)
+class _Result:
+    """How a send ended, for its row."""
+
+    message_id: int
+    status: DeliveryStatus
+    channel: str | None
+    ts: str | None
+    error: str | None
+    sent_at: datetime | None
+
+
+_WRITE_RESULTS = text(
+    """
+    UPDATE outbound_messages m SET status = r.status, slack_channel_id = r.channel,
+        slack_ts = r.ts, last_error = r.error, sent_at = r.sent_at, lease_expires_at = NULL
+    FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS text[]), CAST(:channels AS text[]),
+        CAST(:tss AS text[]), CAST(:errors AS text[]), CAST(:sent_ats AS timestamptz[]))
+        AS r(id, status, channel, ts, error, sent_at)
+    WHERE m.id = r.id AND m.lease_owner = :owner AND m.status = 'sending'
+    """
+)
 
 
 _TEAMS_DUE = text(

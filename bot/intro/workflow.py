@@ -6,12 +6,15 @@ transaction; the caller then hands the returned message ids to delivery.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import TextClause, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,7 +42,7 @@ from bot.intro.states import (
 from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.states import TransitionError as TransitionError
 from bot.intro.validation import RequestDraft, Teammate
-from storage.db import reading
+from storage.db import autocommit, reading
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -50,6 +53,7 @@ from storage.models import (
     OutboundMessage,
     ProcessedEvent,
     RequestEvent,
+    UTCDateTime,
 )
 
 # The connector's answers to "would they take your call?" (labels.json qualify).
@@ -117,10 +121,34 @@ class OfferAlreadyMade(TransitionError):
     """The connector offered this teammate this person already, and it is still unanswered."""
 
 
+class ActionDetails(TypedDict, total=False):
+    """What a person adds to an action in a form (see IntroWorkflow.act)."""
+
+    reason: str | None
+    suggested_user_id: str | None
+    note: str | None
+    blurb: str | None
+    ask_again_on: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The claim on a state change's messages due now, taken as they are written by the
+    process that sends them at once: no other sender touches them until `until` (after a
+    crash mid-send, the sweep takes them over then)."""
+
+    owner: str
+    until: datetime
+
+
 @dataclass(frozen=True)
 class Outcome:
     request: IntroRequest
     message_ids: list[int]
+    # The messages due now as written (leased, when the caller passed a lease), and the
+    # request's cards as the change found them: what delivery would otherwise read again.
+    due_now: list[OutboundMessage] = field(default_factory=list)
+    cards: dict[tuple[int, str], OutboundMessage] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +167,8 @@ class IntroWorkflow:
         self._sessions = sessions
         self._clock = clock
         self._cadence = cadence or Cadence()
+        bind = sessions.kw.get("bind")
+        self._postgres = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
 
     async def submit(
         self,
@@ -437,14 +467,16 @@ class IntroWorkflow:
         note: str | None = None,
         blurb: str | None = None,
         ask_again_on: str | None = None,
+        lease: Lease | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
 
         Raises UnknownRequest, NotYourRequest, or IllegalTransition (which carries the status
         the request is in now: a stale button, a double click, another replica first).
+        With `lease`, the messages due now are written claimed by its owner, who sends them.
         """
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with contextlib.AsyncExitStack() as stack:
             values: dict[str, Any] = {}
             if action is Action.DECLINE:
                 values["decline_reason"] = (reason or "").strip() or None
@@ -472,7 +504,12 @@ class IntroWorkflow:
                 except InvalidSuggestion as error:
                     refusal = error  # raised once the press is known to be theirs, in time
             moved = None
-            if refusal is None:
+            if refusal is None and self._in_one_statement(action):
+                done = await self._act_at_once(team_id, request_id, actor_id, action, values, lease)
+                if done is not None:
+                    return done
+            session = await stack.enter_async_context(self._sessions.begin())
+            if refusal is None and not self._in_one_statement(action):
                 moved = await self._move(session, team_id, request_id, actor_id, action, values)
             if moved is None:
                 # Not this party's, or not from this status: the plain load tells which refusal,
@@ -482,18 +519,21 @@ class IntroWorkflow:
                 if refusal is not None:
                     raise refusal
                 self._check_suggestion(request, action, suggested_user_id)
-                messages = await self._transition(session, request, actor_id, action, values)
+                messages = await self._transition(session, request, actor_id, action, values, lease)
             else:
                 request, current, event_id = moved
                 # Raising rolls the change back, as if it had never been made.
                 self._check_suggestion(request, action, suggested_user_id)
-                messages = await self._record(session, request, actor_id, action, current, event_id)
+                messages = await self._record(
+                    session, request, actor_id, action, current, event_id, lease
+                )
             if action is Action.REPORT_NO_RESPONSE:
                 # No answer from the person is a dead end too: the first time for this target
                 # the requester is offered a second voice; after that, the next paths.
                 second_voice = await self._offer_secondary(session, request, actor_id)
                 messages += second_voice or await self._dead_end_notice(session, request)
-            return Outcome(request, _due_now(messages))
+            return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
+        raise AssertionError("unreachable")  # the block above returns or raises
 
     async def report_outcome(
         self, team_id: str, request_id: int, actor_id: str, outcome: str
@@ -661,6 +701,110 @@ class IntroWorkflow:
             request = found
         return request, _SOURCE_OF[(action, Status(request.status))], event_id
 
+    def _in_one_statement(self, action: Action) -> bool:
+        """Whether the change can be made in one statement: on PostgreSQL, for an action taken
+        by a named party whose edges lead to different statuses, and checked or followed by
+        nothing else in Python (a suggestion's checks, the second voice after no response)."""
+        return (
+            self._postgres
+            and action in _EDGES
+            and ACTOR[action] in _PARTY_COLUMN
+            and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
+        )
+
+    async def _act_at_once(
+        self,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        action: Action,
+        values: dict[str, Any],
+        lease: Lease | None,
+    ) -> Outcome | None:
+        """The whole change in one statement that commits on its own (one round trip): the
+        compare-and-set, which is also the party check; its event; the reminders it makes moot
+        cancelled; every message it promises written, those due now leased to `lease`; and
+        the request as changed, with its cards, returned. None when no row moved, for the
+        caller to find out why.
+
+        What the change promises is planned here in Python, once for each status it can lead
+        to, with stand-ins for what only the row knows (who the parties are, the event's id);
+        the statement fills them in, and adds a refresh for each card the request has."""
+        now = self._clock.now()
+        edges = _EDGES[action]
+        plan: list[tuple[Status, OutboundMessage]] = []
+        for target in dict.fromkeys(edges.values()):
+            stand_in = IntroRequest(
+                id=request_id,
+                team_id=team_id,
+                status=target,
+                requester_id=_REQUESTER,
+                connector_id=_CONNECTOR,
+                account_owner_id=_OWNER,
+                ask_again_on=values.get("ask_again_on"),
+            )
+            plan += [(target, m) for m in self._promised(stand_in, action, _EVENT_ID, {})]
+        params: dict[str, Any] = {
+            "request_id": request_id,
+            "team_id": team_id,
+            "actor_id": actor_id,
+            "action": action.value,
+            "now": now,
+            "lease_owner": lease.owner if lease else None,
+            "lease_until": lease.until if lease else None,
+            "p_target": [str(target) for target, _ in plan],
+            "p_kind": [str(m.kind) for _, m in plan],
+            "p_recipient": [m.recipient_id for _, m in plan],
+            "p_key": [m.dedupe_key.split(":", 3)[3] for _, m in plan],
+            "p_data": [json.dumps(m.data) for _, m in plan],
+            "p_due": [m.due_at for _, m in plan],
+            **{f"v_{name}": value for name, value in values.items()},
+        }
+        async with autocommit(self._sessions) as connection:
+            row = (
+                (await connection.execute(_change_statement(action, tuple(values)), params))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        request = IntroRequest(**{name: _utc(row[name]) for name in _REQUEST_COLUMNS})
+        due_now = _leased(
+            [
+                OutboundMessage(
+                    id=message_id,
+                    team_id=team_id,
+                    request_id=request_id,
+                    dedupe_key=key,
+                    kind=kind,
+                    recipient_id=recipient,
+                    data=data,
+                    status=DeliveryStatus.PENDING,
+                    due_at=now,
+                    created_at=now,
+                    attempts=0,
+                )
+                for message_id, kind, recipient, key, data, _status in row["written"] or []
+                if kind != MessageKind.REMINDER
+            ],
+            lease,
+        )
+        cards = {
+            (request_id, kind): OutboundMessage(
+                id=card_id,
+                team_id=team_id,
+                request_id=request_id,
+                kind=kind,
+                recipient_id=recipient,
+                status=status,
+                slack_channel_id=channel,
+                slack_ts=ts,
+                data=data,
+            )
+            for card_id, kind, recipient, status, channel, ts, data in row["cards"] or []
+        }
+        return Outcome(request, [m.id for m in due_now], due_now, cards)
+
     @staticmethod
     def _check_suggestion(
         request: IntroRequest, action: Action, suggested_user_id: str | None
@@ -679,6 +823,7 @@ class IntroWorkflow:
         actor_id: str,
         action: Action,
         values: dict[str, Any],
+        lease: Lease | None = None,
     ) -> list[OutboundMessage]:
         """The compare-and-set, its event, and every message it promises, in `session`."""
         now = self._clock.now()
@@ -698,7 +843,7 @@ class IntroWorkflow:
         if changed is None:
             await session.refresh(request)
             raise IllegalTransition(Status(request.status), action)
-        return await self._record(session, request, actor_id, action, current)
+        return await self._record(session, request, actor_id, action, current, lease=lease)
 
     async def _record(
         self,
@@ -708,6 +853,7 @@ class IntroWorkflow:
         action: Action,
         current: Status,
         event_id: int | None = None,
+        lease: Lease | None = None,
     ) -> list[OutboundMessage]:
         """A made transition's event and every message it promises, in `session`.
 
@@ -720,13 +866,13 @@ class IntroWorkflow:
             await session.flush()
             cards, moot = await self._cards_and_moot(session, request)
             await self._cancel(session, moot)
-            messages = self._promised(request, action, event.id, cards)
+            messages = _leased(self._promised(request, action, event.id, cards), lease)
             session.add_all(messages)
             await session.flush()
             return messages
         event.id = event_id
         cards, moot = await self._cards_and_moot(session, request)
-        messages = self._promised(request, action, event_id, cards)
+        messages = _leased(self._promised(request, action, event_id, cards), lease)
         written = insert(RequestEvent).values(
             {
                 name: bindparam(f"event_{name}", value, type_=RequestEvent.__table__.c[name].type)
@@ -747,7 +893,9 @@ class IntroWorkflow:
         # messages, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time).
         source = select(
             *(
-                func.unnest(bindparam(name, [row[name] for row in rows], type_=ARRAY(column.type)))
+                func.unnest(
+                    bindparam(name, [row.get(name) for row in rows], type_=ARRAY(column.type))
+                )
                 for name, column in _MESSAGE_COLUMNS.items()
             )
         )
@@ -766,7 +914,7 @@ class IntroWorkflow:
         self,
         request: IntroRequest,
         action: Action,
-        event_id: int,
+        event_id: int | str,
         cards: dict[MessageKind, str],
     ) -> list[OutboundMessage]:
         """Every message a transition promises: card refreshes, a notice, new reminders."""
@@ -1411,6 +1559,101 @@ class IntroWorkflow:
         )
 
 
+# Stand-ins in a change planned before its statement runs, filled in by the statement.
+_REQUESTER, _CONNECTOR, _OWNER, _EVENT_ID = "<requester>", "<connector>", "<owner>", "<event>"
+_REQUEST_COLUMNS = tuple(column.key for column in IntroRequest.__table__.c)
+
+
+def _utc(value: Any) -> Any:
+    """A value as the ORM's UTCDateTime would read it (timestamps in UTC)."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+@functools.cache
+def _change_statement(action: Action, value_names: tuple[str, ...]) -> TextClause:
+    """The one statement that makes `action`'s change (see IntroWorkflow._act_at_once), built
+    once per action and set of changed columns. Its words come from the code's own enums
+    and column names, never from input."""
+    edges = _EDGES[action]
+    party = _PARTY_COLUMN[ACTOR[action]]
+    sources = ", ".join(f"'{source}'" for source in edges)
+    to_status = "CASE status " + " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in edges.items())
+    from_status = "CASE moved.status " + " ".join(
+        f"WHEN '{b}' THEN '{a}'" for a, b in edges.items()
+    )
+    sets = "".join(f", {name} = :v_{name}" for name in value_names)
+    cards = ", ".join(f"'{kind}'" for kind in CARD_KINDS)
+    statement = text(
+        f"""
+        WITH moved AS (
+            UPDATE intro_requests SET status = {to_status} END, updated_at = :now{sets}
+            WHERE id = :request_id AND team_id = :team_id AND status IN ({sources})
+                AND {party} = :actor_id
+            RETURNING *, nextval(pg_get_serial_sequence('request_events', 'id')) AS event_id
+        ), event AS (
+            INSERT INTO request_events (id, team_id, request_id, actor_id, action, from_status,
+                to_status, at)
+            SELECT event_id, team_id, id, :actor_id, :action, {from_status} END, status, :now
+            FROM moved
+        ), moot AS (
+            UPDATE outbound_messages m SET status = 'cancelled' FROM moved
+            WHERE m.request_id = moved.id AND m.kind = 'reminder' AND m.status = 'pending'
+                AND NOT EXISTS (
+                    SELECT 1 FROM json_array_elements_text(m.data -> 'expects') AS e(status)
+                    WHERE e.status = moved.status
+                )
+        ), cards AS (
+            SELECT m.id, m.kind, m.recipient_id, m.status, m.slack_channel_id, m.slack_ts,
+                m.data
+            FROM outbound_messages m JOIN moved ON m.request_id = moved.id
+            WHERE m.kind IN ({cards})
+        ), planned AS (
+            SELECT 0 AS part, c.id AS seq, 'card_refresh' AS kind, c.recipient_id,
+                'refresh:' || c.kind || ':' || moved.event_id AS key,
+                json_build_object('card', c.kind) AS data, CAST(:now AS timestamptz) AS due_at
+            FROM cards c CROSS JOIN moved
+            UNION ALL
+            SELECT 1, p.seq, p.kind,
+                CASE p.recipient WHEN '{_REQUESTER}' THEN moved.requester_id
+                    WHEN '{_CONNECTOR}' THEN moved.connector_id
+                    WHEN '{_OWNER}' THEN moved.account_owner_id ELSE p.recipient END,
+                replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data::json,
+                p.due_at
+            FROM moved CROSS JOIN unnest(
+                CAST(:p_target AS text[]), CAST(:p_kind AS text[]),
+                CAST(:p_recipient AS text[]), CAST(:p_key AS text[]),
+                CAST(:p_data AS text[]), CAST(:p_due AS timestamptz[])
+            ) WITH ORDINALITY AS p(target, kind, recipient, key, data, due_at, seq)
+            WHERE p.target = moved.status
+        ), written AS (
+            INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
+                data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
+            SELECT moved.team_id, moved.id, 'request:' || moved.id || ':' || p.kind || ':'
+                    || p.key,
+                p.kind, p.recipient_id, p.data, p.due_at, :now, CASE WHEN leased THEN 1 ELSE 0
+                END, CASE WHEN leased THEN 'sending' ELSE 'pending' END,
+                CASE WHEN leased THEN CAST(:lease_owner AS text) END,
+                CASE WHEN leased THEN CAST(:lease_until AS timestamptz) END
+            FROM planned p CROSS JOIN moved
+                CROSS JOIN LATERAL (
+                    SELECT p.kind <> 'reminder' AND CAST(:lease_owner AS text) IS NOT NULL
+                ) AS l(leased)
+            ORDER BY p.part, p.seq
+            RETURNING id, kind, recipient_id, dedupe_key, data, status
+        )
+        SELECT moved.*,
+            (SELECT json_agg(json_build_array(w.id, w.kind, w.recipient_id, w.dedupe_key,
+                w.data, w.status) ORDER BY w.id) FROM written w) AS written,
+            (SELECT json_agg(json_build_array(c.id, c.kind, c.recipient_id, c.status,
+                c.slack_channel_id, c.slack_ts, c.data) ORDER BY c.id) FROM cards c) AS cards
+        FROM moved
+        """
+    )
+    return statement.bindparams(
+        bindparam("now", type_=UTCDateTime()), bindparam("lease_until", type_=UTCDateTime())
+    )
+
+
 def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
     """An offer's message key: its card is found again by it, to refresh it."""
     return f"offer:{offer_id}:{kind.value}:{key}"
@@ -1455,10 +1698,28 @@ _MESSAGE_COLUMNS = {
         "created_at",
         "attempts",
         "status",
+        "lease_owner",
+        "lease_expires_at",
     )
 }
 
 
-def _due_now(messages: list[OutboundMessage]) -> list[int]:
+def _is_due_now(message: OutboundMessage) -> bool:
     """What delivery sends at once; reminders wait for their time and the sweep."""
-    return [m.id for m in messages if m.kind != MessageKind.REMINDER]
+    return message.kind != MessageKind.REMINDER
+
+
+def _due_now(messages: list[OutboundMessage]) -> list[int]:
+    return [m.id for m in messages if _is_due_now(m)]
+
+
+def _leased(messages: list[OutboundMessage], lease: Lease | None) -> list[OutboundMessage]:
+    """New messages, those due now claimed by `lease` (as a claim would: one attempt)."""
+    if lease is not None:
+        for message in messages:
+            if _is_due_now(message):
+                message.status = DeliveryStatus.SENDING
+                message.lease_owner = lease.owner
+                message.lease_expires_at = lease.until
+                message.attempts = 1
+    return messages

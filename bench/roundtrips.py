@@ -47,14 +47,33 @@ async def count() -> dict[str, dict[str, int]]:
     )
     seen: Counter[str] = Counter()
 
-    def record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
-        seen[statement.split(None, 1)[0].upper()] += 1
+    def autocommits(connection: Any) -> bool:
+        return bool(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
-    def commit(_conn: Any) -> None:
-        seen["COMMIT"] += 1
+    def record(connection: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        seen[verb] += 1
+        if autocommits(connection):
+            # The statement commits on its own: no BEGIN, no COMMIT (a read has nothing to).
+            seen["AUTOCOMMIT" if verb != "SELECT" else "AUTOCOMMIT_READ"] += 1
+        elif not connection.info.get("begun"):
+            connection.info["begun"] = True
+            seen["BEGIN"] += 1  # psycopg opens the transaction before the first statement
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    event.listen(engine.sync_engine, "commit", commit)
+    def end(name: str) -> Any:
+        def ended(connection: Any) -> None:
+            if connection.info.pop("begun", False):
+                seen[name] += 1
+
+        return ended
+
+    listeners = (
+        ("before_cursor_execute", record),
+        ("commit", end("COMMIT")),
+        ("rollback", end("ROLLBACK")),
+    )
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
     found: dict[str, dict[str, int]] = {}
     try:
         async with engine.connect() as connection:
@@ -69,10 +88,14 @@ async def count() -> dict[str, dict[str, int]]:
                 )
             ).one()
         seen.clear()
-        outcome = await workflow.act(TEAM_ID, row.id, row.connector_id, Action.ACCEPT)
+        # As the handlers do: the messages due now are written leased to this process, and
+        # sent from what the change returned.
+        outcome = await workflow.act(
+            TEAM_ID, row.id, row.connector_id, Action.ACCEPT, lease=dispatcher.lease()
+        )
         found["Accept: workflow.act"] = dict(seen)
         seen.clear()
-        await dispatcher.deliver(outcome.message_ids)
+        await dispatcher.deliver_outcome(outcome)
         found[f"Accept: deliver {len(outcome.message_ids)} messages"] = dict(seen)
         draft = RequestDraft(
             requester=Teammate(user_id(7), user_name(7)),
@@ -89,27 +112,39 @@ async def count() -> dict[str, dict[str, int]]:
         await directory.account_owner(TEAM_ID, draft.target_company)
         found["submission: checks (open asks, pacing, owner)"] = dict(seen)
         seen.clear()
-        submitted = await workflow.submit(TEAM_ID, draft, [])
+        submitted = await workflow.submit(TEAM_ID, draft, [], lease=dispatcher.lease())
         found["submission: workflow.submit"] = dict(seen)
         seen.clear()
-        await dispatcher.deliver(submitted.message_ids)
+        await dispatcher.deliver_outcome(submitted)
         found[f"submission: deliver {len(submitted.message_ids)} messages"] = dict(seen)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-        event.remove(engine.sync_engine, "commit", commit)
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
         await engine.dispose()
         await fake.stop()
     return found
 
 
+PROTOCOL = ("AUTOCOMMIT", "AUTOCOMMIT_READ", "BEGIN", "COMMIT", "ROLLBACK")
+
+
 def main() -> None:
     found = asyncio.run(count())
-    print("| step | statements | of which SELECT / UPDATE / INSERT | commits |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| step | round trips | statements (of which in autocommit) "
+        "| BEGIN / COMMIT / ROLLBACK | commits of writes |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for step, counts in found.items():
-        total = sum(v for k, v in counts.items() if k != "COMMIT")
-        split = " / ".join(str(counts.get(k, 0)) for k in ("SELECT", "UPDATE", "INSERT"))
-        print(f"| {step} | {total} | {split} | {counts.get('COMMIT', 0)} |")
+        statements = sum(v for k, v in counts.items() if k not in PROTOCOL)
+        own = counts.get("AUTOCOMMIT", 0) + counts.get("AUTOCOMMIT_READ", 0)
+        ends = [counts.get(k, 0) for k in ("BEGIN", "COMMIT", "ROLLBACK")]
+        trips = statements + sum(ends)
+        commits = counts.get("AUTOCOMMIT", 0) + counts.get("COMMIT", 0)
+        print(
+            f"| {step} | {trips} | {statements} ({own}) | {' / '.join(map(str, ends))} "
+            f"| {commits} |"
+        )
     print(json.dumps(found))
 
 

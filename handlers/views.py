@@ -103,7 +103,12 @@ def register(app: AsyncApp, services: Services) -> None:
         # requester wrote is lost to an optional lookup failing.
         try:
             outcome = await services.workflow.submit(
-                team_id, draft, review.advice, owner_id=owner, offer_id=modal_context.offer_id
+                team_id,
+                draft,
+                review.advice,
+                owner_id=owner,
+                offer_id=modal_context.offer_id,
+                lease=services.dispatcher.lease(),
             )
         except DuplicateSubmission as duplicate:
             # The first of the two is already on its way; its confirmation is the answer.
@@ -123,8 +128,9 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             if permalink:
                 await services.workflow.attach_permalink(team_id, outcome.request.id, permalink)
+                outcome.request.source_permalink = permalink  # the cards go out from this copy
         try:
-            await services.dispatcher.deliver(outcome.message_ids)
+            await services.dispatcher.deliver_outcome(outcome)
         except Exception:
             # Stored and promised: the sweep sends what this could not.
             logger.exception(

@@ -45,7 +45,7 @@ from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
 from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
-from storage.db import autocommit
+from storage.db import autocommit, reading
 from storage.models import (
     CARD_KINDS,
     OFFER_KINDS,
@@ -221,7 +221,7 @@ class Dispatcher:
     async def _teams_due(self) -> list[str]:
         """The workspaces with messages due (or leases lapsed): a skip scan over
         ix_outbound_messages_team_due, one step per workspace, not per message."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(_TEAMS_DUE, {"now": self._clock.now()})
             return sorted({team_id for (team_id,) in rows})
 
@@ -339,7 +339,7 @@ class Dispatcher:
         refreshed = {m.request_id for m in claimed if m.kind == MessageKind.CARD_REFRESH}
         if not request_ids:
             return {}, {}
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             found = await session.scalars(
                 select(IntroRequest).where(IntroRequest.id.in_(request_ids))
             )
@@ -362,15 +362,27 @@ class Dispatcher:
         cards: dict[tuple[int, str], OutboundMessage],
         tokens: dict[str, str | None],
     ) -> None:
-        for message in messages:
-            async with self._slots:
-                # Log lines about this message name its team, recipient and row.
-                with logs.bound(
-                    team=request.team_id if request is not None else None,
-                    user=message.recipient_id,
-                    request=f"message-{message.id}",
-                ):
-                    await self._send(message, request, cards, tokens.get(message.team_id))
+        # The request's sends are recorded together once its last is made: one write, not
+        # one per message (a crash before it means they go again after the lease, as a
+        # crash between any send and its record would).
+        results: list[_Result] = []
+        try:
+            for message in messages:
+                async with self._slots:
+                    # Log lines about this message name its team, recipient and row.
+                    with logs.bound(
+                        team=request.team_id if request is not None else None,
+                        user=message.recipient_id,
+                        request=f"message-{message.id}",
+                    ):
+                        result = await self._send(
+                            message, request, cards, tokens.get(message.team_id)
+                        )
+                if result is not None:
+                    results.append(result)
+        finally:
+            if results:
+                await self._results.record(results)
 
     async def _send(
         self,
@@ -378,27 +390,28 @@ class Dispatcher:
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
         token: str | None,
-    ) -> None:
+    ) -> _Result | None:
+        """Sends one message. Returns the result to record when it was sent or found moot;
+        any other ending is recorded here."""
         if token is None:
             await self._app_cannot_send(message, "not_installed")
-            return
+            return None
         if token == _LOOKUP_FAILED:
             await self._reschedule(
                 message, "no token", self._clock.now() + _backoff(message.attempts)
             )
-            return
+            return None
         try:
             channel, ts = await self._post(message, request, cards, token)
         except SlackApiError as exc:
             await self._failed(message, exc, token)
-            return
+            return None
         except _Moot as exc:
             self.metrics.deliveries.labels(message.kind, "cancelled").inc()
-            await self._finish(message, DeliveryStatus.CANCELLED, error=str(exc))
-            return
+            return _Result(message.id, DeliveryStatus.CANCELLED, None, None, str(exc), None)
         except _NotYet as exc:
             await self._reschedule(message, str(exc), exc.until, count_attempt=False)
-            return
+            return None
         except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
             logger.warning("delivery of message %s failed: %r", message.id, exc)
             self.metrics.slack_errors.labels("transport").inc()
@@ -406,8 +419,8 @@ class Dispatcher:
             await self._reschedule(
                 message, repr(exc), self._clock.now() + _backoff(message.attempts)
             )
-            return
-        await self._finish(message, DeliveryStatus.SENT, channel=channel, ts=ts)
+            return None
+        sent = _Result(message.id, DeliveryStatus.SENT, channel, ts, None, self._clock.now())
         self.metrics.deliveries.labels(message.kind, "sent").inc()
         if message.kind == MessageKind.REMINDER:
             self.metrics.reminders_sent.labels(str(message.data.get("reminder", ""))).inc()
@@ -419,6 +432,7 @@ class Dispatcher:
                 ts,
             )
             cards[(message.request_id, message.kind)] = message
+        return sent
 
     async def _post(
         self,
@@ -478,7 +492,7 @@ class Dispatcher:
         """A connector's offer: the rep's card, its refresh once answered, the connector's
         notice. The offer row is read as it is now."""
         offer_id = message.data.get("offer_id")
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             offer = await session.scalar(
                 select(IntroOffer).where(
                     IntroOffer.id == offer_id, IntroOffer.team_id == message.team_id
@@ -606,7 +620,7 @@ class Dispatcher:
 
     async def _superseded(self, message: OutboundMessage) -> bool:
         """After downtime several reminders may be due at once; only the latest is worth it."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             later = await session.scalar(
                 select(OutboundMessage.id)
                 .where(
@@ -767,7 +781,7 @@ class Dispatcher:
         error: str | None = None,
     ) -> None:
         sent_at = self._clock.now() if status is DeliveryStatus.SENT else None
-        await self._results.record(_Result(message.id, status, channel, ts, error, sent_at))
+        await self._results.record([_Result(message.id, status, channel, ts, error, sent_at)])
 
     async def _write_results(self, results: list[_Result]) -> None:
         """Record a batch of sends' results: one statement, committed on its own, on

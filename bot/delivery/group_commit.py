@@ -17,13 +17,13 @@ Item = TypeVar("Item")
 class GroupCommit(Generic[Item]):
     def __init__(self, write: Callable[[list[Item]], Awaitable[None]]) -> None:
         self._write = write
-        self._waiting: list[tuple[Item, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[Item], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, item: Item) -> None:
-        """Returns once `item` is written; raises what its batch's write raised."""
+    async def record(self, items: list[Item]) -> None:
+        """Returns once `items` are written; raises what their batch's write raised."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, done))
+        self._waiting.append((items, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
         await done
@@ -32,7 +32,7 @@ class GroupCommit(Generic[Item]):
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                await self._write([item for item, _ in batch])
+                await self._write([item for items, _ in batch for item in items])
             except Exception as exc:  # noqa: BLE001 - handed to every caller in the batch
                 for _, done in batch:
                     if not done.done():

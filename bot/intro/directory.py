@@ -212,7 +212,7 @@ class Directory:
         report = ImportReport(skipped=list(export.skipped))
         now = self._clock.now()
         total = len(export.connections)
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(
                 select(
                     Contact.identity_key,
@@ -343,7 +343,7 @@ class Directory:
 
     async def contact(self, team_id: str, owner_id: str, contact_id: int) -> Contact | None:
         """The owner's own contact; None for anyone else's."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await session.scalar(
                 select(Contact).where(
                     Contact.id == contact_id,
@@ -437,7 +437,7 @@ class Directory:
         """Delete the contacts and settings of teammates deactivated more than `retention`
         ago; returns how many people were purged."""
         cutoff = self._clock.now() - retention
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             gone = list(
                 await session.execute(
                     select(DepartedUser.team_id, DepartedUser.user_id).where(
@@ -517,7 +517,7 @@ class Directory:
         )
         if owner_id is not None:
             statement = statement.where(Contact.owner_id == owner_id)
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             contacts = list(await session.scalars(statement.limit(2000)))
         scored = []
         for contact in contacts:
@@ -585,7 +585,7 @@ class Directory:
         """Per connector: asks open now, and intros made so far; one grouped count."""
         open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
         made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(
                 select(
                     IntroRequest.connector_id,
@@ -602,7 +602,7 @@ class Directory:
             return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
 
     async def _sharing_tie_details(self, team_id: str, user_ids: list[str]) -> set[str]:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.scalars(
                 select(ConnectorPrefs.user_id).where(
                     ConnectorPrefs.team_id == team_id,
@@ -641,7 +641,7 @@ class Directory:
         blocked = {company_key(c) for c in prefs.blocked_companies or []}
         if company and company_key(company) in blocked:
             problems.append(PacingProblem("blocked_company", company))
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
             if prefs.max_open is not None:
                 open_now = await session.scalar(
@@ -662,7 +662,7 @@ class Directory:
         return problems
 
     async def enforce_pacing(self, team_id: str) -> bool:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             found = await session.get(WorkspaceSettings, team_id)
             return bool(found and found.enforce_pacing)
 
@@ -675,7 +675,7 @@ class Directory:
         key = name_key(parse_person(target).name_key)
         if not key:
             return []
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.scalars(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
@@ -731,7 +731,7 @@ class Directory:
         key = name_key(parse_person(target).name_key)
         if not key:
             return set()
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(
                 select(IntroRequest.connector_id, IntroRequest.target_name).where(
                     IntroRequest.team_id == team_id,
@@ -790,6 +790,6 @@ class Directory:
     async def account_owner(self, team_id: str, company: str) -> str | None:
         if not company_key(company):
             return None
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             found = await session.get(AccountOwner, (team_id, company_key(company)))
             return found.owner_id if found else None

@@ -178,8 +178,10 @@ class IntroWorkflow:
         *,
         owner_id: str | None = None,
         offer_id: int | None = None,
+        lease: Lease | None = None,
     ) -> Outcome:
-        """Record a request and promise its cards and reminders.
+        """Record a request and promise its cards and reminders (those due now leased to
+        `lease`, when given: its owner sends them).
 
         A request that follows one the requester made earlier (asking someone else after a
         dead end) is linked to it; if that one is still waiting on its connector (a stall), it
@@ -216,11 +218,13 @@ class IntroWorkflow:
         try:
             if offer_id is not None:
                 return await self._store_taken_offer(team_id, offer_id, request, advice)
-            return await self._store(team_id, draft, request, advice, owner_id)
+            if self._postgres and draft.previous_request_id is None:
+                return await self._store_at_once(request, advice, owner_id, lease)
+            return await self._store(team_id, draft, request, advice, owner_id, lease)
         except IntegrityError:
             if draft.submission_key is None:
                 raise
-            async with self._sessions() as session:
+            async with reading(self._sessions) as session:
                 stored = await session.scalar(
                     select(IntroRequest).where(
                         IntroRequest.team_id == team_id,
@@ -238,8 +242,8 @@ class IntroWorkflow:
         request: IntroRequest,
         advice: list[str],
         owner_id: str | None,
+        lease: Lease | None = None,
     ) -> Outcome:
-        now = request.created_at
         async with self._sessions.begin() as session:
             messages: list[OutboundMessage] = []
             if draft.previous_request_id is not None:
@@ -252,25 +256,74 @@ class IntroWorkflow:
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "submit", None))
-            first_card = (
-                (MessageKind.OWNER_CARD, owner_id)
-                if owner_id
-                else (MessageKind.CONNECTOR_CARD, request.connector_id)
-            )
-            messages += [
-                self._message(request, first_card[0], first_card[1], "card"),
-                self._message(
-                    request,
-                    MessageKind.REQUESTER_CARD,
-                    request.requester_id,
-                    "card",
-                    {"advice": advice},
-                ),
-            ]
-            messages += self._reminders_for(request, now)
+            messages += _leased(self._first_messages(request, advice, owner_id), lease)
             session.add_all(messages)
             await session.flush()
-            return Outcome(request, _due_now(messages))
+            return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
+
+    def _first_messages(
+        self, request: IntroRequest, advice: list[str], owner_id: str | None
+    ) -> list[OutboundMessage]:
+        """A new request's cards (the owner's first, when there is one to approve) and its
+        reminders."""
+        first_card = (
+            (MessageKind.OWNER_CARD, owner_id)
+            if owner_id
+            else (MessageKind.CONNECTOR_CARD, request.connector_id)
+        )
+        return [
+            self._message(request, first_card[0], first_card[1], "card"),
+            self._message(
+                request,
+                MessageKind.REQUESTER_CARD,
+                request.requester_id,
+                "card",
+                {"advice": advice},
+            ),
+            *self._reminders_for(request, request.created_at),
+        ]
+
+    async def _store_at_once(
+        self,
+        request: IntroRequest,
+        advice: list[str],
+        owner_id: str | None,
+        lease: Lease | None,
+    ) -> Outcome:
+        """PostgreSQL: the request, its event and its messages in one statement that commits
+        on its own (one round trip). The messages are planned before the request has its id;
+        the statement adds it to their keys."""
+        messages = _leased(self._first_messages(request, advice, owner_id), lease)
+        columns = _columns(request)
+        for column in IntroRequest.__table__.c:  # what the ORM would have filled in
+            default = column.default
+            if column.key not in columns and default is not None and default.is_scalar:
+                columns[column.key] = getattr(default, "arg", None)
+        params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
+        params |= {
+            "now": request.created_at,
+            "p_kind": [str(m.kind) for m in messages],
+            "p_recipient": [m.recipient_id for m in messages],
+            "p_key": [m.dedupe_key.split(":", 3)[3] for m in messages],
+            "p_data": [json.dumps(m.data) for m in messages],
+            "p_due": [m.due_at for m in messages],
+            "p_status": [m.status for m in messages],
+            "p_attempts": [m.attempts for m in messages],
+            "p_lease_owner": [m.lease_owner for m in messages],
+            "p_lease_until": [m.lease_expires_at for m in messages],
+        }
+        async with autocommit(self._sessions) as connection:
+            row = (
+                (await connection.execute(_submit_statement(tuple(columns)), params))
+                .mappings()
+                .one()
+            )
+        request = IntroRequest(**{name: _utc(row[name]) for name in _REQUEST_COLUMNS})
+        for message, written in zip(messages, row["written"], strict=True):
+            message.id, message.request_id = written, request.id
+            message.dedupe_key = f"request:{request.id}:{message.dedupe_key.split(':', 3)[3]}"
+        due_now = [m for m in messages if _is_due_now(m)]
+        return Outcome(request, [m.id for m in due_now], due_now, {})
 
     async def _store_taken_offer(
         self, team_id: str, offer_id: int, request: IntroRequest, advice: list[str]
@@ -394,7 +447,7 @@ class IntroWorkflow:
 
     async def open_offer(self, team_id: str, offer_id: int, rep_id: str) -> IntroOffer:
         """The offer the rep is about to take, if it is theirs and still unanswered."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             offer = await session.scalar(
                 select(IntroOffer).where(IntroOffer.id == offer_id, IntroOffer.team_id == team_id)
             )
@@ -635,7 +688,7 @@ class IntroWorkflow:
 
     async def next_reminder(self, team_id: str, request_id: int) -> tuple[datetime, str] | None:
         """When the request's next pending reminder falls due, and which one it is."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             row = (
                 await session.execute(
                     select(OutboundMessage.due_at, OutboundMessage.data)
@@ -1012,7 +1065,7 @@ class IntroWorkflow:
         """The connector switches the opt-in ask between anonymous and named (named only if the
         requester allowed it), while checking with the target; the card is refreshed."""
         if named:
-            async with self._sessions() as session:
+            async with reading(self._sessions) as session:
                 request = await self._load(session, team_id, request_id)
             if actor_id == request.connector_id and not request.share_name:
                 raise InvalidSuggestion("they asked not to be named until the target agrees")
@@ -1137,7 +1190,7 @@ class IntroWorkflow:
     async def _cold_from(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
         if submission_key is None:
             return None
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await session.scalar(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
@@ -1322,7 +1375,7 @@ class IntroWorkflow:
             condition = same_target | (
                 func.lower(IntroRequest.target_company) == request.target_company.lower()
             )
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(
                 select(IntroRequest.connector_id, func.count().label("intros"))
                 .where(
@@ -1361,14 +1414,14 @@ class IntroWorkflow:
         self, team_id: str, request_id: int, actor_id: str, action: Action
     ) -> IntroRequest:
         """Raise what act() would raise, changing nothing: before opening a modal for it."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             request = await self._load(session, team_id, request_id)
             self._permitted(request, actor_id, action)
             return request
 
     async def check_requester(self, team_id: str, request_id: int, actor_id: str) -> IntroRequest:
         """The request, if `actor_id` asked for it; else what act() would raise."""
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             request = await self._load(session, team_id, request_id)
         if actor_id != request.requester_id:
             raise NotYourRequest(Role.REQUESTER, request.requester_id)
@@ -1455,7 +1508,7 @@ class IntroWorkflow:
             return int(touched or 0)
 
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             return await session.scalar(
                 select(IntroRequest).where(
                     IntroRequest.id == request_id, IntroRequest.team_id == team_id
@@ -1489,7 +1542,7 @@ class IntroWorkflow:
             query = query.where(
                 func.lower(IntroRequest.target_name).contains(name.strip().lower(), autoescape=True)
             )
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             rows = await session.scalars(
                 query.order_by(IntroRequest.created_at.desc(), IntroRequest.id.desc()).limit(limit)
             )
@@ -1513,7 +1566,7 @@ class IntroWorkflow:
             return list(rows)
 
     async def count_involving(self, team_id: str, user_id: str) -> int:
-        async with self._sessions() as session:
+        async with reading(self._sessions) as session:
             total = await session.scalar(
                 select(func.count())
                 .select_from(IntroRequest)
@@ -1654,6 +1707,47 @@ def _change_statement(action: Action, value_names: tuple[str, ...]) -> TextClaus
     )
 
 
+@functools.cache
+def _submit_statement(column_names: tuple[str, ...]) -> TextClause:
+    """The one statement that stores a new request (see IntroWorkflow._store_at_once), built
+    once per set of columns given."""
+    table = IntroRequest.__table__
+    statement = text(
+        f"""
+        WITH request AS (
+            INSERT INTO intro_requests ({", ".join(column_names)})
+            VALUES ({", ".join(f":c_{name}" for name in column_names)})
+            RETURNING *
+        ), event AS (
+            INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
+                to_status, at)
+            SELECT team_id, id, requester_id, 'submit', NULL, status, :now FROM request
+        ), written AS (
+            INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
+                data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
+            SELECT r.team_id, r.id, 'request:' || r.id || ':' || p.kind || ':' || p.key, p.kind,
+                p.recipient, p.data::json, p.due_at, :now, p.attempts, p.status, p.lease_owner,
+                p.lease_until
+            FROM request r CROSS JOIN unnest(
+                CAST(:p_kind AS text[]), CAST(:p_recipient AS text[]), CAST(:p_key AS text[]),
+                CAST(:p_data AS text[]), CAST(:p_due AS timestamptz[]),
+                CAST(:p_status AS text[]), CAST(:p_attempts AS integer[]),
+                CAST(:p_lease_owner AS text[]), CAST(:p_lease_until AS timestamptz[])
+            ) WITH ORDINALITY AS p(kind, recipient, key, data, due_at, status, attempts,
+                lease_owner, lease_until, seq)
+            ORDER BY p.seq
+            RETURNING id
+        )
+        SELECT request.*, (SELECT array_agg(id ORDER BY id) FROM written) AS written
+        FROM request
+        """
+    )
+    return statement.bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        *(bindparam(f"c_{name}", type_=table.c[name].type) for name in column_names),
+    )
+
+
 def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
     """An offer's message key: its card is found again by it, to refresh it."""
     return f"offer:{offer_id}:{kind.value}:{key}"
@@ -1674,7 +1768,7 @@ _PARTY_COLUMN = {
 }
 
 
-def _columns(row: RequestEvent | OutboundMessage) -> dict[str, Any]:
+def _columns(row: IntroRequest | RequestEvent | OutboundMessage) -> dict[str, Any]:
     """A new row's set columns, for a Core INSERT of an object built the ORM way."""
     state = instance_state(row)
     return {

@@ -191,6 +191,9 @@ async def test_each_due_message_reaches_slack_once(
                     continue
                 victim = holders.pop()
                 os.kill(victim, signal.SIGSTOP)
+                # A write it sent before it froze still completes: results are written in
+                # statements that commit on their own. Let them land before looking.
+                await asyncio.sleep(0.5)
                 if victim in await asyncio.to_thread(_lease_holders, database_url):
                     os.kill(victim, signal.SIGKILL)
                     break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -73,8 +74,20 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A connection whose each statement commits on its own. A write that is one statement
     then costs one round trip, not three (BEGIN, the statement, COMMIT)."""
-    async with sessions() as session:
-        yield await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    engine = sessions.kw["bind"]
+    async with _autocommitting(engine).connect() as connection:
+        yield connection
+
+
+_AUTOCOMMITTING: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
+    """The engine's pool, its connections lent in autocommit (and put back as they were)."""
+    found = _AUTOCOMMITTING.get(engine)
+    if found is None:
+        found = _AUTOCOMMITTING[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 @contextlib.asynccontextmanager

@@ -631,9 +631,14 @@ class Directory:
             await session.merge(prefs)
 
     async def pacing_problems(
-        self, team_id: str, connector_id: str, company: str
+        self,
+        team_id: str,
+        connector_id: str,
+        company: str,
+        *,
+        session: AsyncSession | None = None,
     ) -> list[PacingProblem]:
-        prefs = await self.prefs(team_id, connector_id)
+        prefs = await self.prefs(team_id, connector_id, session=session)
         now = self._clock.now()
         problems = []
         if prefs.snoozed_until and prefs.snoozed_until >= now.date():
@@ -641,7 +646,7 @@ class Directory:
         blocked = {company_key(c) for c in prefs.blocked_companies or []}
         if company and company_key(company) in blocked:
             problems.append(PacingProblem("blocked_company", company))
-        async with reading(self._sessions) as session:
+        async with reading(self._sessions, session) as session:
             mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
             if prefs.max_open is not None:
                 open_now = await session.scalar(
@@ -661,8 +666,8 @@ class Directory:
                     problems.append(PacingProblem("max_per_30_days", str(prefs.max_per_30_days)))
         return problems
 
-    async def enforce_pacing(self, team_id: str) -> bool:
-        async with reading(self._sessions) as session:
+    async def enforce_pacing(self, team_id: str, *, session: AsyncSession | None = None) -> bool:
+        async with reading(self._sessions, session) as session:
             found = await session.get(WorkspaceSettings, team_id)
             return bool(found and found.enforce_pacing)
 
@@ -670,12 +675,14 @@ class Directory:
         async with self._sessions.begin() as session:
             await session.merge(WorkspaceSettings(team_id=team_id, enforce_pacing=enforce))
 
-    async def open_asks_for_target(self, team_id: str, target: str) -> list[IntroRequest]:
+    async def open_asks_for_target(
+        self, team_id: str, target: str, *, session: AsyncSession | None = None
+    ) -> list[IntroRequest]:
         """Open requests anyone in the workspace holds for this person: no carpet-bombing."""
         key = name_key(parse_person(target).name_key)
         if not key:
             return []
-        async with reading(self._sessions) as session:
+        async with reading(self._sessions, session) as session:
             rows = await session.scalars(
                 select(IntroRequest).where(
                     IntroRequest.team_id == team_id,
@@ -702,26 +709,30 @@ class Directory:
         review = AskReview()
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
-        for request in await self.open_asks_for_target(team_id, target):
-            if request.id == replaces_id:
-                continue  # the ask this one replaces
-            if request.requester_id == requester_id:
-                review.mine = request
-            else:
-                review.held_by_others.append(request)
-        if connector_id:
-            problems = await self.pacing_problems(team_id, connector_id, company)
-            if problems:
-                review.pacing = problems[0]
-                if suggestions is None:
-                    suggestions = await self.suggest_connectors(
-                        team_id, target, company, exclude=(requester_id,)
-                    )
-                review.next_best = next(
-                    (s.user_id for s in suggestions if s.user_id != connector_id), None
+        # Every read on one connection: one checkout, not one per question.
+        async with reading(self._sessions) as session:
+            for request in await self.open_asks_for_target(team_id, target, session=session):
+                if request.id == replaces_id:
+                    continue  # the ask this one replaces
+                if request.requester_id == requester_id:
+                    review.mine = request
+                else:
+                    review.held_by_others.append(request)
+            if connector_id:
+                problems = await self.pacing_problems(
+                    team_id, connector_id, company, session=session
                 )
-                review.enforce_pacing = await self.enforce_pacing(team_id)
-        owner = await self.account_owner(team_id, company)
+                if problems:
+                    review.pacing = problems[0]
+                    if suggestions is None:
+                        suggestions = await self.suggest_connectors(
+                            team_id, target, company, exclude=(requester_id,)
+                        )
+                    review.next_best = next(
+                        (s.user_id for s in suggestions if s.user_id != connector_id), None
+                    )
+                    review.enforce_pacing = await self.enforce_pacing(team_id, session=session)
+            owner = await self.account_owner(team_id, company, session=session)
         review.account_owner = owner if owner not in (requester_id, connector_id) else None
         return review
 
@@ -787,9 +798,11 @@ class Directory:
                 )
             )
 
-    async def account_owner(self, team_id: str, company: str) -> str | None:
+    async def account_owner(
+        self, team_id: str, company: str, *, session: AsyncSession | None = None
+    ) -> str | None:
         if not company_key(company):
             return None
-        async with reading(self._sessions) as session:
+        async with reading(self._sessions, session) as session:
             found = await session.get(AccountOwner, (team_id, company_key(company)))
             return found.owner_id if found else None

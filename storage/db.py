@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 POOL_TIMEOUT_S = 2.0
+# A connection idle in the pool this long is checked before it is lent (see _ping_if_idle).
+PING_AFTER_IDLE_S = 10.0
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> URL:
@@ -61,9 +65,35 @@ def create_engine_for(url: str) -> AsyncEngine:
     # new server process each time on PostgreSQL.
     # A short pool timeout: the checks made before an ack fail within Slack's 3 s instead of
     # waiting 30 s for a connection (the person is then told; see handlers/errors.py).
-    return create_async_engine(
-        target, pool_size=20, max_overflow=5, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S
-    )
+    engine = create_async_engine(target, pool_size=20, max_overflow=5, pool_timeout=POOL_TIMEOUT_S)
+    event.listen(engine.sync_engine, "connect", _note_returned)
+    event.listen(engine.sync_engine, "checkin", _note_returned)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_returned(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Checks a connection lent after a while in the pool, as pool_pre_ping would check every
+    one: a restart or failover meanwhile leaves it dead, and the pool then opens a new one.
+    One in steady use is lent as it is, which saves a round trip per checkout; should it
+    have died, the statement's error invalidates the pool, and the next checkout is fresh."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_S:
+        return
+    autocommit_before = dbapi_connection.autocommit
+    try:
+        dbapi_connection.autocommit = True  # no transaction left open by the check
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.autocommit = autocommit_before
+    except Exception as exc:  # noqa: BLE001 - any failure: this connection is done
+        raise DisconnectionError("connection lost while idle in the pool") from exc
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

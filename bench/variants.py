@@ -8,6 +8,8 @@ handlers/support.py); they stay here to measure a checkout from before.
 `python -m bench.variants shared_http,cached_users -- serve --host 127.0.0.1 --port PORT`
 
 - cached_users: users.info looked up once per user per 10 minutes by the listeners.
+- issue_list_only: a submission without the ask's review and the stale-tie read (a
+  measurement).
 - shared_http: one aiohttp ClientSession (a pooled, keep-alive connector) for every Web API
   call, instead of slack_sdk's default of a new session and a new TCP (on Slack: TLS)
   connection per call. Bolt's per-request clients take the session from `app.client`.
@@ -71,9 +73,29 @@ def cached_users() -> None:
     handlers.support.teammate = teammate
 
 
+def issue_list_only() -> None:
+    """A measurement, not a change to make: a submission without two of the things introbot
+    does besides issue 13's same-work list (store, two cards): the review of the ask before
+    the ack (duplicates, the connector's limits, the account owner: three reads) and the
+    connector's stale tie, read as the card goes out. What it saves is what those cost. (The
+    two profiles looked up with users.info stay: handlers.views holds its own reference.)"""
+    from bot.delivery.dispatcher import Dispatcher
+    from bot.intro.directory import AskReview, Directory
+
+    async def review_ask(*_args: Any, **_kwargs: Any) -> AskReview:
+        return AskReview()
+
+    async def stale_tie(*_args: Any) -> None:
+        return None
+
+    Directory.review_ask = review_ask  # type: ignore[method-assign,assignment]
+    Dispatcher._stale_tie = stale_tie  # type: ignore[method-assign,assignment]
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
     "shared_http": shared_http,
     "cached_users": cached_users,
+    "issue_list_only": issue_list_only,
 }
 
 

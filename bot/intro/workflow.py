@@ -273,15 +273,14 @@ class IntroWorkflow:
         )
         return [
             self._message(request, first_card[0], first_card[1], "card"),
-            self._message(
-                request,
-                MessageKind.REQUESTER_CARD,
-                request.requester_id,
-                "card",
-                {"advice": advice},
-            ),
+            self._requester_card(request, advice),
             *self._reminders_for(request, request.created_at),
         ]
+
+    def _requester_card(self, request: IntroRequest, advice: list[str]) -> OutboundMessage:
+        return self._message(
+            request, MessageKind.REQUESTER_CARD, request.requester_id, "card", {"advice": advice}
+        )
 
     async def _store_at_once(
         self,
@@ -388,13 +387,7 @@ class IntroWorkflow:
                 self._offer_message(
                     taken, MessageKind.OFFER_REFRESH, taken.rep_id, OfferStatus.TAKEN.value
                 ),
-                self._message(
-                    request,
-                    MessageKind.REQUESTER_CARD,
-                    request.requester_id,
-                    "card",
-                    {"advice": advice},
-                ),
+                self._requester_card(request, advice),
             ]
             messages += self._reminders_for(request, now)
             session.add_all(messages)

@@ -16,13 +16,16 @@ from bot.rendering import messages
 from bot.rendering.templating import trusted_mrkdwn
 from bot.wiring.app import Services
 from handlers.support import (
-    offer_intro,
     open_view,
     publish_home,
+    rep_problem,
     replace_pressed_message,
+    send_offer,
     submitted_values,
-    teammate,
 )
+
+# The offer form's words for why its teammate can't be offered an intro (rep_problem).
+FORM_WORDS = {"offer_self": "offer_self", "offer_not_human": "suggest_not_human"}
 
 
 def _count(text: str) -> int | None:
@@ -204,17 +207,15 @@ def register_offer(app: AsyncApp, services: Services) -> None:
         errors = dict(review_offer(name, company, reason).errors)
         if not reason:
             errors["reason"] = say("offer_reason_missing")
-        rep = await teammate(client, rep_id) if rep_id else None
-        if rep_id == user_id:
-            errors["rep"] = say("offer_self")
-        elif rep is None or rep.is_bot or rep.deleted:
-            errors["rep"] = say("suggest_not_human")
+        problem = await rep_problem(client, user_id, rep_id)
+        if problem is not None:
+            errors["rep"] = say(FORM_WORDS[problem])
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
         team_id = context.team_id or ""
-        reply = await offer_intro(services, client, team_id, user_id, rep_id, name, company, reason)
+        reply = await send_offer(services, team_id, user_id, rep_id, name, company, reason)
         # Rendered mrkdwn already (what was typed is escaped in it): its mention stays one.
         await publish_home(services, client, team_id, user_id, notice=trusted_mrkdwn(reply))
 

@@ -300,17 +300,41 @@ async def offer_intro(
     company: str,
     reason: str = "",
 ) -> str:
-    """A connector offers a teammate an intro (`/intro offer`, or the Home tab's form); what to
-    tell the connector. Refused: themselves, a bot or an unknown or deactivated user."""
+    """A connector offers a teammate an intro with `/intro offer`; what to tell the connector.
+    Refused: themselves, a bot or an unknown or deactivated user, or an offer that says too
+    little."""
     words = {"rep": rep_id, "name": target_name, "company": company}
-    if rep_id == connector_id:
-        return messages.command_reply("offer_self", **words)
-    rep = await teammate(client, rep_id)
-    if rep is None or rep.is_bot or rep.deleted:
-        return messages.command_reply("offer_not_human", **words)
+    problem = await rep_problem(client, connector_id, rep_id)
+    if problem is not None:
+        return messages.command_reply(problem, **words)
     review = review_offer(target_name, company, reason)
     if not review.ok:
-        return next(iter(review.errors.values()))
+        return " ".join(review.errors.values())
+    return await send_offer(services, team_id, connector_id, rep_id, target_name, company, reason)
+
+
+async def rep_problem(client: AsyncWebClient, connector_id: str, rep_id: str) -> str | None:
+    """Why this teammate can't be offered an intro by this connector ("offer_self",
+    "offer_not_human"), or None."""
+    if rep_id == connector_id:
+        return "offer_self"
+    rep = await teammate(client, rep_id) if rep_id else None
+    if rep is None or rep.is_bot or rep.deleted:
+        return "offer_not_human"
+    return None
+
+
+async def send_offer(
+    services: Services,
+    team_id: str,
+    connector_id: str,
+    rep_id: str,
+    target_name: str,
+    company: str,
+    reason: str,
+) -> str:
+    """Record a checked offer and send it; what to tell the connector."""
+    words = {"rep": rep_id, "name": target_name, "company": company}
     try:
         outcome = await services.workflow.offer(
             team_id, connector_id, rep_id, target_name, company, reason

@@ -100,6 +100,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def on_postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether these sessions talk to PostgreSQL (which the one-statement paths need)."""
+    bind = sessions.kw.get("bind")
+    return getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+
+
 @contextlib.asynccontextmanager
 async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A connection whose each statement commits on its own. A write that is one statement

@@ -45,7 +45,7 @@ from bot.rendering import messages
 from bot.wiring import logs
 from bot.wiring.metrics import Metrics
 from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
-from storage.db import autocommit, reading
+from storage.db import autocommit, on_postgres, reading
 from storage.models import (
     CARD_KINDS,
     OFFER_KINDS,
@@ -91,6 +91,8 @@ PROBE_INTERVAL = timedelta(minutes=2)
 PROFILE_TTL = 6 * 3600.0
 # A workspace's token could not be looked up this time (database, or a failed rotation).
 _LOOKUP_FAILED = ""
+# Kinds sent with chat.update (a card changed in place); every other kind is a new post.
+UPDATES = frozenset({MessageKind.CARD_REFRESH, MessageKind.OFFER_REFRESH})
 
 
 class Dispatcher:
@@ -141,8 +143,7 @@ class Dispatcher:
         self._follow_ups: list[int] = []
         # Sends finishing together share one write of their results.
         self._results = GroupCommit(self._write_results)
-        bind = sessions.kw.get("bind")
-        self._postgres = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        self._postgres = on_postgres(sessions)
 
     @property
     def tokens(self) -> BotTokens:
@@ -251,7 +252,7 @@ class Dispatcher:
             pending, lapsed = pending & mine, lapsed & mine
         async with self._sessions.begin() as session:
             claim = update(OutboundMessage)
-            if session.get_bind().dialect.name == "postgresql":
+            if self._postgres:
                 claim = claim.where(
                     OutboundMessage.id == _claimable(pending, lapsed, ids, limit).c.id
                 )
@@ -314,7 +315,7 @@ class Dispatcher:
         assert self._pacer is not None
         posts: dict[str, list[OutboundMessage]] = {}
         for message in claimed:
-            if message.kind != MessageKind.CARD_REFRESH:
+            if message.kind not in UPDATES:
                 posts.setdefault(message.team_id, []).append(message)
         now = time.monotonic()
         for team_id, batch in posts.items():
@@ -449,22 +450,11 @@ class Dispatcher:
         if kind is MessageKind.REMINDER:
             return await self._post_reminder(message, request, token)
         if kind is MessageKind.CARD_REFRESH:
-            card_row = cards.get((request.id, message.data["card"]))
-            if card_row is None or card_row.status == DeliveryStatus.FAILED:
-                return None, None  # nothing to refresh
-            if card_row.status != DeliveryStatus.SENT:
-                # The card is still on its way; refresh once it has a ts to update.
-                raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
+            card_row = self._sent(cards.get((request.id, message.data["card"])))
+            if card_row is None:
+                return None, None  # it never went out: nothing to refresh
             rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
-            await self._slot(message.team_id, "chat.update")
-            await self._client.chat_update(
-                token=token,
-                channel=card_row.slack_channel_id or "",
-                ts=card_row.slack_ts or "",
-                text=rendered.text,
-                blocks=rendered.blocks,
-            )
-            return card_row.slack_channel_id, card_row.slack_ts
+            return await self._update(message, card_row, rendered, token)
         if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
             secondary = await self._second_voices(request)
             names = {
@@ -480,11 +470,44 @@ class Dispatcher:
             rendered = messages.notice(request, event, message.data, paths)
         else:
             rendered = await self._card(kind, request, message.data)
+        return await self._post_new(message, rendered, token)
+
+    async def _post_new(
+        self, message: OutboundMessage, rendered: messages.Message, token: str
+    ) -> tuple[str | None, str | None]:
+        """A new DM to the message's recipient, in its turn under Slack's limits."""
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
         return response.get("channel"), response.get("ts")
+
+    def _sent(self, card_row: OutboundMessage | None) -> OutboundMessage | None:
+        """The card, to be updated; None when it never went out. While it is still on its way
+        it has no ts to update: the refresh waits (_NotYet)."""
+        if card_row is None or card_row.status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED):
+            return None
+        if card_row.status != DeliveryStatus.SENT:
+            raise _NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
+        return card_row
+
+    async def _update(
+        self,
+        message: OutboundMessage,
+        card_row: OutboundMessage,
+        rendered: messages.Message,
+        token: str,
+    ) -> tuple[str | None, str | None]:
+        """A card already sent, updated in place to `rendered`."""
+        await self._slot(message.team_id, "chat.update")
+        await self._client.chat_update(
+            token=token,
+            channel=card_row.slack_channel_id or "",
+            ts=card_row.slack_ts or "",
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+        return card_row.slack_channel_id, card_row.slack_ts
 
     async def _post_offer(
         self, message: OutboundMessage, kind: MessageKind, token: str
@@ -512,33 +535,16 @@ class Dispatcher:
         if offer is None:
             raise _Moot("the offer is gone")
         if kind is MessageKind.OFFER_REFRESH:
-            if card_row is None or card_row.status in (
-                DeliveryStatus.FAILED,
-                DeliveryStatus.CANCELLED,
-            ):
-                return None, None  # nothing to refresh
-            if card_row.status != DeliveryStatus.SENT:
-                raise _NotYet("offer card not sent yet", self._clock.now() + timedelta(seconds=5))
-            rendered = messages.offer_card(offer)
-            await self._slot(message.team_id, "chat.update")
-            await self._client.chat_update(
-                token=token,
-                channel=card_row.slack_channel_id or "",
-                ts=card_row.slack_ts or "",
-                text=rendered.text,
-                blocks=rendered.blocks,
-            )
-            return card_row.slack_channel_id, card_row.slack_ts
+            card_row = self._sent(card_row)
+            if card_row is None:
+                return None, None  # it never went out: nothing to refresh
+            return await self._update(message, card_row, messages.offer_card(offer), token)
         rendered = (
             messages.offer_card(offer)
             if kind is MessageKind.OFFER_CARD
             else messages.offer_notice(offer)
         )
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
-        response = await self._client.chat_postMessage(
-            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
-        )
-        return response.get("channel"), response.get("ts")
+        return await self._post_new(message, rendered, token)
 
     async def _second_voices(self, request: IntroRequest, limit: int = 2) -> list[str]:
         """Teammates who could reach a target who went quiet: the next paths, as after any
@@ -585,12 +591,9 @@ class Dispatcher:
             tz_name=tz,
             last=bool(message.data.get("last")),
         )
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
-        response = await self._client.chat_postMessage(
-            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
-        )
+        sent = await self._post_new(message, rendered, token)
         self._follow_ups += follow_ups
-        return response.get("channel"), response.get("ts")
+        return sent
 
     async def _next_paths(self, request: IntroRequest) -> list[str]:
         """Who the requester could ask next after a dead end, looked up as the message goes

@@ -42,7 +42,7 @@ from bot.intro.states import (
 from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.states import TransitionError as TransitionError
 from bot.intro.validation import RequestDraft, Teammate
-from storage.db import autocommit, reading
+from storage.db import autocommit, on_postgres, reading
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -167,8 +167,7 @@ class IntroWorkflow:
         self._sessions = sessions
         self._clock = clock
         self._cadence = cadence or Cadence()
-        bind = sessions.kw.get("bind")
-        self._postgres = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        self._postgres = on_postgres(sessions)
 
     async def submit(
         self,
@@ -299,25 +298,14 @@ class IntroWorkflow:
             if column.key not in columns and default is not None and default.is_scalar:
                 columns[column.key] = getattr(default, "arg", None)
         params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
-        params |= {
-            "now": request.created_at,
-            "p_kind": [str(m.kind) for m in messages],
-            "p_recipient": [m.recipient_id for m in messages],
-            "p_key": [m.dedupe_key.split(":", 3)[3] for m in messages],
-            "p_data": [json.dumps(m.data) for m in messages],
-            "p_due": [m.due_at for m in messages],
-            "p_status": [m.status for m in messages],
-            "p_attempts": [m.attempts for m in messages],
-            "p_lease_owner": [m.lease_owner for m in messages],
-            "p_lease_until": [m.lease_expires_at for m in messages],
-        }
+        params |= {"now": request.created_at, **_planned(messages)}
         async with autocommit(self._sessions) as connection:
             row = (
                 (await connection.execute(_submit_statement(tuple(columns)), params))
                 .mappings()
                 .one()
             )
-        request = IntroRequest(**{name: _utc(row[name]) for name in _REQUEST_COLUMNS})
+        request = _request_from(row)
         for message, written in zip(messages, row["written"], strict=True):
             message.id, message.request_id = written, request.id
             message.dedupe_key = f"request:{request.id}:{message.dedupe_key.split(':', 3)[3]}"
@@ -733,7 +721,7 @@ class IntroWorkflow:
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         event_id: int | None = None
-        if session.get_bind().dialect.name == "postgresql":
+        if self._postgres:
             # The event's id comes back with the row: event and messages then go in one write.
             next_event_id = func.nextval(func.pg_get_serial_sequence("request_events", "id"))
             row = (await session.execute(move.returning(IntroRequest, next_event_id))).first()
@@ -789,7 +777,8 @@ class IntroWorkflow:
                 account_owner_id=_OWNER,
                 ask_again_on=values.get("ask_again_on"),
             )
-            plan += [(target, m) for m in self._promised(stand_in, action, _EVENT_ID, {})]
+            promised = self._promised(stand_in, action, _EVENT_ID, {})
+            plan += [(target, m) for m in _leased(promised, lease)]
         params: dict[str, Any] = {
             "request_id": request_id,
             "team_id": team_id,
@@ -799,11 +788,7 @@ class IntroWorkflow:
             "lease_owner": lease.owner if lease else None,
             "lease_until": lease.until if lease else None,
             "p_target": [str(target) for target, _ in plan],
-            "p_kind": [str(m.kind) for _, m in plan],
-            "p_recipient": [m.recipient_id for _, m in plan],
-            "p_key": [m.dedupe_key.split(":", 3)[3] for _, m in plan],
-            "p_data": [json.dumps(m.data) for _, m in plan],
-            "p_due": [m.due_at for _, m in plan],
+            **_planned([m for _, m in plan]),
             **{f"v_{name}": value for name, value in values.items()},
         }
         async with autocommit(self._sessions) as connection:
@@ -814,7 +799,7 @@ class IntroWorkflow:
             )
         if row is None:
             return None
-        request = IntroRequest(**{name: _utc(row[name]) for name in _REQUEST_COLUMNS})
+        request = _request_from(row)
         due_now = _leased(
             [
                 OutboundMessage(
@@ -1610,9 +1595,35 @@ _REQUESTER, _CONNECTOR, _OWNER, _EVENT_ID = "<requester>", "<connector>", "<owne
 _REQUEST_COLUMNS = tuple(column.key for column in IntroRequest.__table__.c)
 
 
-def _utc(value: Any) -> Any:
-    """A value as the ORM's UTCDateTime would read it (timestamps in UTC)."""
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
+def _request_from(row: Any) -> IntroRequest:
+    """The request a statement returned, its timestamps in UTC as the ORM would read them."""
+    return IntroRequest(
+        **{
+            name: row[name].astimezone(UTC) if isinstance(row[name], datetime) else row[name]
+            for name in _REQUEST_COLUMNS
+        }
+    )
+
+
+# New messages planned in Python, handed to a one-statement write as arrays (one element per
+# message), each with its type in SQL; `key` is the dedupe key without its request prefix.
+_PLANNED = (
+    ("kind", "text", lambda m: str(m.kind)),
+    ("recipient", "text", lambda m: m.recipient_id),
+    ("key", "text", lambda m: m.dedupe_key.split(":", 3)[3]),
+    ("data", "text", lambda m: json.dumps(m.data)),
+    ("due_at", "timestamptz", lambda m: m.due_at),
+    ("status", "text", lambda m: str(m.status)),
+    ("attempts", "integer", lambda m: m.attempts),
+    ("lease_owner", "text", lambda m: m.lease_owner),
+    ("lease_until", "timestamptz", lambda m: m.lease_expires_at),
+)
+_PLANNED_ARRAYS = ", ".join(f"CAST(:p_{name} AS {sql}[])" for name, sql, _ in _PLANNED)
+_PLANNED_COLUMNS = ", ".join(name for name, _, _ in _PLANNED)
+
+
+def _planned(messages: list[OutboundMessage]) -> dict[str, list[Any]]:
+    return {f"p_{name}": [value(m) for m in messages] for name, _, value in _PLANNED}
 
 
 @functools.cache
@@ -1654,9 +1665,15 @@ def _change_statement(action: Action, value_names: tuple[str, ...]) -> TextClaus
             FROM outbound_messages m JOIN moved ON m.request_id = moved.id
             WHERE m.kind IN ({cards})
         ), planned AS (
+            -- A refresh is due now: leased like the planned messages due now.
             SELECT 0 AS part, c.id AS seq, 'card_refresh' AS kind, c.recipient_id,
                 'refresh:' || c.kind || ':' || moved.event_id AS key,
-                json_build_object('card', c.kind) AS data, CAST(:now AS timestamptz) AS due_at
+                json_build_object('card', c.kind) AS data, CAST(:now AS timestamptz) AS due_at,
+                CASE WHEN CAST(:lease_owner AS text) IS NULL THEN 'pending' ELSE 'sending' END
+                    AS status,
+                CASE WHEN CAST(:lease_owner AS text) IS NULL THEN 0 ELSE 1 END AS attempts,
+                CAST(:lease_owner AS text) AS lease_owner,
+                CAST(:lease_until AS timestamptz) AS lease_until
             FROM cards c CROSS JOIN moved
             UNION ALL
             SELECT 1, p.seq, p.kind,
@@ -1664,26 +1681,19 @@ def _change_statement(action: Action, value_names: tuple[str, ...]) -> TextClaus
                     WHEN '{_CONNECTOR}' THEN moved.connector_id
                     WHEN '{_OWNER}' THEN moved.account_owner_id ELSE p.recipient END,
                 replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data::json,
-                p.due_at
+                p.due_at, p.status, p.attempts, p.lease_owner, p.lease_until
             FROM moved CROSS JOIN unnest(
-                CAST(:p_target AS text[]), CAST(:p_kind AS text[]),
-                CAST(:p_recipient AS text[]), CAST(:p_key AS text[]),
-                CAST(:p_data AS text[]), CAST(:p_due AS timestamptz[])
-            ) WITH ORDINALITY AS p(target, kind, recipient, key, data, due_at, seq)
+                CAST(:p_target AS text[]), {_PLANNED_ARRAYS}
+            ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)
             WHERE p.target = moved.status
         ), written AS (
             INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
                 data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
             SELECT moved.team_id, moved.id, 'request:' || moved.id || ':' || p.kind || ':'
                     || p.key,
-                p.kind, p.recipient_id, p.data, p.due_at, :now, CASE WHEN leased THEN 1 ELSE 0
-                END, CASE WHEN leased THEN 'sending' ELSE 'pending' END,
-                CASE WHEN leased THEN CAST(:lease_owner AS text) END,
-                CASE WHEN leased THEN CAST(:lease_until AS timestamptz) END
+                p.kind, p.recipient_id, p.data, p.due_at, :now, p.attempts, p.status,
+                p.lease_owner, p.lease_until
             FROM planned p CROSS JOIN moved
-                CROSS JOIN LATERAL (
-                    SELECT p.kind <> 'reminder' AND CAST(:lease_owner AS text) IS NOT NULL
-                ) AS l(leased)
             ORDER BY p.part, p.seq
             RETURNING id, kind, recipient_id, dedupe_key, data, status
         )
@@ -1721,13 +1731,8 @@ def _submit_statement(column_names: tuple[str, ...]) -> TextClause:
             SELECT r.team_id, r.id, 'request:' || r.id || ':' || p.kind || ':' || p.key, p.kind,
                 p.recipient, p.data::json, p.due_at, :now, p.attempts, p.status, p.lease_owner,
                 p.lease_until
-            FROM request r CROSS JOIN unnest(
-                CAST(:p_kind AS text[]), CAST(:p_recipient AS text[]), CAST(:p_key AS text[]),
-                CAST(:p_data AS text[]), CAST(:p_due AS timestamptz[]),
-                CAST(:p_status AS text[]), CAST(:p_attempts AS integer[]),
-                CAST(:p_lease_owner AS text[]), CAST(:p_lease_until AS timestamptz[])
-            ) WITH ORDINALITY AS p(kind, recipient, key, data, due_at, status, attempts,
-                lease_owner, lease_until, seq)
+            FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
+                WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
             ORDER BY p.seq
             RETURNING id
         )

@@ -6,7 +6,6 @@ transaction; the caller then hands the returned message ids to delivery.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import uuid
@@ -14,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypedDict
 
-from sqlalchemy import TextClause, bindparam, case, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import TextClause, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import instance_state
@@ -306,10 +304,7 @@ class IntroWorkflow:
                 .one()
             )
         request = _request_from(row)
-        for message, written in zip(messages, row["written"], strict=True):
-            message.id, message.request_id = written, request.id
-            message.dedupe_key = f"request:{request.id}:{message.dedupe_key.split(':', 3)[3]}"
-        due_now = [m for m in messages if _is_due_now(m)]
+        due_now = _written_due_now(row, request, lease)
         return Outcome(request, [m.id for m in due_now], due_now, {})
 
     async def _store_taken_offer(
@@ -510,40 +505,40 @@ class IntroWorkflow:
         With `lease`, the messages due now are written claimed by its owner, who sends them.
         """
         now = self._clock.now()
-        async with contextlib.AsyncExitStack() as stack:
-            values: dict[str, Any] = {}
-            if action is Action.DECLINE:
-                values["decline_reason"] = (reason or "").strip() or None
-            if action is Action.REDIRECT:
-                values["suggested_user_id"] = suggested_user_id
-                values["suggestion_note"] = (note or "").strip() or None
-            if action is Action.TARGET_AGREED:
-                values["intro_made_at"] = now
-            if action is Action.OWNER_APPROVE and blurb and blurb.strip():
-                values["blurb"] = blurb.strip()  # the owner edited the note
-            if action is Action.OWNER_DECLINE:
-                values["decline_reason"] = (reason or "").strip() or None
-            if action is Action.FOLLOW_UP:
-                values["followed_up_at"] = now
-            if action in REPORTED:
-                stage = REPORTED[action]
-                values["outcome"] = stage.value
-                values["outcome_at"] = now
-                if stage in STAGE_DATE:
-                    values[STAGE_DATE[stage]] = now
-            refusal: InvalidSuggestion | None = None
-            if action is Action.TARGET_NOT_NOW:
-                try:
-                    values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
-                except InvalidSuggestion as error:
-                    refusal = error  # raised once the press is known to be theirs, in time
+        values: dict[str, Any] = {}
+        if action is Action.DECLINE:
+            values["decline_reason"] = (reason or "").strip() or None
+        if action is Action.REDIRECT:
+            values["suggested_user_id"] = suggested_user_id
+            values["suggestion_note"] = (note or "").strip() or None
+        if action is Action.TARGET_AGREED:
+            values["intro_made_at"] = now
+        if action is Action.OWNER_APPROVE and blurb and blurb.strip():
+            values["blurb"] = blurb.strip()  # the owner edited the note
+        if action is Action.OWNER_DECLINE:
+            values["decline_reason"] = (reason or "").strip() or None
+        if action is Action.FOLLOW_UP:
+            values["followed_up_at"] = now
+        if action in REPORTED:
+            stage = REPORTED[action]
+            values["outcome"] = stage.value
+            values["outcome_at"] = now
+            if stage in STAGE_DATE:
+                values[STAGE_DATE[stage]] = now
+        refusal: InvalidSuggestion | None = None
+        if action is Action.TARGET_NOT_NOW:
+            try:
+                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
+            except InvalidSuggestion as error:
+                refusal = error  # raised once the press is known to be theirs, in time
+        at_once = refusal is None and self._in_one_statement(action)
+        if at_once:
+            done = await self._act_at_once(team_id, request_id, actor_id, action, values, lease)
+            if done is not None:
+                return done
+        async with self._sessions.begin() as session:
             moved = None
-            if refusal is None and self._in_one_statement(action):
-                done = await self._act_at_once(team_id, request_id, actor_id, action, values, lease)
-                if done is not None:
-                    return done
-            session = await stack.enter_async_context(self._sessions.begin())
-            if refusal is None and not self._in_one_statement(action):
+            if refusal is None and not at_once:
                 moved = await self._move(session, team_id, request_id, actor_id, action, values)
             if moved is None:
                 # Not this party's, or not from this status: the plain load tells which refusal,
@@ -555,19 +550,16 @@ class IntroWorkflow:
                 self._check_suggestion(request, action, suggested_user_id)
                 messages = await self._transition(session, request, actor_id, action, values, lease)
             else:
-                request, current, event_id = moved
+                request, current = moved
                 # Raising rolls the change back, as if it had never been made.
                 self._check_suggestion(request, action, suggested_user_id)
-                messages = await self._record(
-                    session, request, actor_id, action, current, event_id, lease
-                )
+                messages = await self._record(session, request, actor_id, action, current, lease)
             if action is Action.REPORT_NO_RESPONSE:
                 # No answer from the person is a dead end too: the first time for this target
                 # the requester is offered a second voice; after that, the next paths.
                 second_voice = await self._offer_secondary(session, request, actor_id)
                 messages += second_voice or await self._dead_end_notice(session, request)
             return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
-        raise AssertionError("unreachable")  # the block above returns or raises
 
     async def report_outcome(
         self, team_id: str, request_id: int, actor_id: str, outcome: str
@@ -695,7 +687,7 @@ class IntroWorkflow:
         actor_id: str,
         action: Action,
         values: dict[str, Any],
-    ) -> tuple[IntroRequest, Status, int | None] | None:
+    ) -> tuple[IntroRequest, Status] | None:
         """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
         as changed and the status it left; None when no row matched (or the action's edges
         cannot be told apart by where they lead), for the caller to find out why."""
@@ -720,20 +712,10 @@ class IntroWorkflow:
             .values(status=new_status, updated_at=self._clock.now(), **values)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
-        event_id: int | None = None
-        if self._postgres:
-            # The event's id comes back with the row: event and messages then go in one write.
-            next_event_id = func.nextval(func.pg_get_serial_sequence("request_events", "id"))
-            row = (await session.execute(move.returning(IntroRequest, next_event_id))).first()
-            if row is None:
-                return None
-            request, event_id = row[0], int(row[1])
-        else:
-            found = await session.scalar(move.returning(IntroRequest))
-            if found is None:
-                return None
-            request = found
-        return request, _SOURCE_OF[(action, Status(request.status))], event_id
+        request = await session.scalar(move.returning(IntroRequest))
+        if request is None:
+            return None
+        return request, _SOURCE_OF[(action, Status(request.status))]
 
     def _in_one_statement(self, action: Action) -> bool:
         """Whether the change can be made in one statement: on PostgreSQL, for an action taken
@@ -800,26 +782,7 @@ class IntroWorkflow:
         if row is None:
             return None
         request = _request_from(row)
-        due_now = _leased(
-            [
-                OutboundMessage(
-                    id=message_id,
-                    team_id=team_id,
-                    request_id=request_id,
-                    dedupe_key=key,
-                    kind=kind,
-                    recipient_id=recipient,
-                    data=data,
-                    status=DeliveryStatus.PENDING,
-                    due_at=now,
-                    created_at=now,
-                    attempts=0,
-                )
-                for message_id, kind, recipient, key, data, _status in row["written"] or []
-                if kind != MessageKind.REMINDER
-            ],
-            lease,
-        )
+        due_now = _written_due_now(row, request, lease)
         cards = {
             (request_id, kind): OutboundMessage(
                 id=card_id,
@@ -874,7 +837,7 @@ class IntroWorkflow:
         if changed is None:
             await session.refresh(request)
             raise IllegalTransition(Status(request.status), action)
-        return await self._record(session, request, actor_id, action, current, lease=lease)
+        return await self._record(session, request, actor_id, action, current, lease)
 
     async def _record(
         self,
@@ -883,62 +846,17 @@ class IntroWorkflow:
         actor_id: str,
         action: Action,
         current: Status,
-        event_id: int | None = None,
         lease: Lease | None = None,
     ) -> list[OutboundMessage]:
-        """A made transition's event and every message it promises, in `session`.
-
-        Given the event's id (drawn from its sequence by the compare-and-set), PostgreSQL
-        writes the event, the cancelled reminders and the messages in one statement; the
-        messages are then plain objects carrying their ids, not in the session."""
+        """A made transition's event and every message it promises, in `session`."""
         event = self._event(request, actor_id, action, current)
-        if event_id is None:
-            session.add(event)
-            await session.flush()
-            cards, moot = await self._cards_and_moot(session, request)
-            await self._cancel(session, moot)
-            messages = _leased(self._promised(request, action, event.id, cards), lease)
-            session.add_all(messages)
-            await session.flush()
-            return messages
-        event.id = event_id
+        session.add(event)
+        await session.flush()
         cards, moot = await self._cards_and_moot(session, request)
-        messages = _leased(self._promised(request, action, event_id, cards), lease)
-        written = insert(RequestEvent).values(
-            {
-                name: bindparam(f"event_{name}", value, type_=RequestEvent.__table__.c[name].type)
-                for name, value in _columns(event).items()
-            }
-        )
-        cancelled = (
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.id.in_(bindparam("moot", moot, expanding=True)),
-                OutboundMessage.status == DeliveryStatus.PENDING,
-            )
-            .values(status=DeliveryStatus.CANCELLED)
-            .returning(OutboundMessage.id)
-        )
-        rows = [_columns(m) for m in messages]
-        # One row per array element: the statement's shape is the same for any number of
-        # messages, so SQLAlchemy compiles it once (a multi-row VALUES is compiled every time).
-        source = select(
-            *(
-                func.unnest(
-                    bindparam(name, [row.get(name) for row in rows], type_=ARRAY(column.type))
-                )
-                for name, column in _MESSAGE_COLUMNS.items()
-            )
-        )
-        results = await session.execute(
-            insert(OutboundMessage)
-            .from_select(list(_MESSAGE_COLUMNS), source)
-            .add_cte(written.cte("written_event"), cancelled.cte("cancelled_reminders"))
-            .returning(OutboundMessage.id, OutboundMessage.dedupe_key)
-        )
-        ids = {key: message_id for message_id, key in results}
-        for message in messages:
-            message.id = ids[message.dedupe_key]
+        await self._cancel(session, moot)
+        messages = _leased(self._promised(request, action, event.id, cards), lease)
+        session.add_all(messages)
+        await session.flush()
         return messages
 
     def _promised(
@@ -1622,6 +1540,39 @@ _PLANNED_ARRAYS = ", ".join(f"CAST(:p_{name} AS {sql}[])" for name, sql, _ in _P
 _PLANNED_COLUMNS = ", ".join(name for name, _, _ in _PLANNED)
 
 
+# What a one-statement write returns of the messages it wrote, as one JSON array.
+_WRITTEN_COLUMNS = "id, kind, recipient_id, dedupe_key, data, status, created_at"
+_WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY id) FROM written)"
+
+
+def _written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> list[OutboundMessage]:
+    """The messages due now among those a one-statement write returned, as written."""
+    due_now = []
+    for message_id, kind, recipient, key, data, status, created in row["written"] or []:
+        if kind == MessageKind.REMINDER:
+            continue
+        at = datetime.fromisoformat(created).astimezone(UTC)
+        leased = lease is not None and status == DeliveryStatus.SENDING
+        due_now.append(
+            OutboundMessage(
+                id=message_id,
+                team_id=request.team_id,
+                request_id=request.id,
+                dedupe_key=key,
+                kind=kind,
+                recipient_id=recipient,
+                data=data,
+                status=status,
+                due_at=at,
+                created_at=at,
+                attempts=1 if leased else 0,
+                lease_owner=lease.owner if leased and lease else None,
+                lease_expires_at=lease.until if leased and lease else None,
+            )
+        )
+    return due_now
+
+
 def _planned(messages: list[OutboundMessage]) -> dict[str, list[Any]]:
     return {f"p_{name}": [value(m) for m in messages] for name, _, value in _PLANNED}
 
@@ -1695,11 +1646,9 @@ def _change_statement(action: Action, value_names: tuple[str, ...]) -> TextClaus
                 p.lease_owner, p.lease_until
             FROM planned p CROSS JOIN moved
             ORDER BY p.part, p.seq
-            RETURNING id, kind, recipient_id, dedupe_key, data, status
+            RETURNING {_WRITTEN_COLUMNS}
         )
-        SELECT moved.*,
-            (SELECT json_agg(json_build_array(w.id, w.kind, w.recipient_id, w.dedupe_key,
-                w.data, w.status) ORDER BY w.id) FROM written w) AS written,
+        SELECT moved.*, {_WRITTEN_JSON} AS written,
             (SELECT json_agg(json_build_array(c.id, c.kind, c.recipient_id, c.status,
                 c.slack_channel_id, c.slack_ts, c.data) ORDER BY c.id) FROM cards c) AS cards
         FROM moved
@@ -1734,9 +1683,9 @@ def _submit_statement(column_names: tuple[str, ...]) -> TextClause:
             FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
                 WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
             ORDER BY p.seq
-            RETURNING id
+            RETURNING {_WRITTEN_COLUMNS}
         )
-        SELECT request.*, (SELECT array_agg(id ORDER BY id) FROM written) AS written
+        SELECT request.*, {_WRITTEN_JSON} AS written
         FROM request
         """
     )
@@ -1774,26 +1723,6 @@ def _columns(row: IntroRequest | RequestEvent | OutboundMessage) -> dict[str, An
         for column in state.mapper.column_attrs
         if column.key in state.dict
     }
-
-
-# The columns a new message sets (see IntroWorkflow._message), in the order they are written.
-_MESSAGE_COLUMNS = {
-    name: OutboundMessage.__table__.c[name]
-    for name in (
-        "team_id",
-        "request_id",
-        "dedupe_key",
-        "kind",
-        "recipient_id",
-        "data",
-        "due_at",
-        "created_at",
-        "attempts",
-        "status",
-        "lease_owner",
-        "lease_expires_at",
-    )
-}
 
 
 def _is_due_now(message: OutboundMessage) -> bool:

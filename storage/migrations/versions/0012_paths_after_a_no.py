@@ -1,7 +1,7 @@
 """every path after a no: re-asks linked to the request they follow, and cold approaches
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 16:10:00
 
 A request made after an earlier one for the same person ran into a dead end (a decline, a

@@ -1,7 +1,7 @@
 """outcome stages: the date of each, and requests that can still move on
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-30 16:10:00
 
 The outcome is a stage now (meeting held -> opportunity -> closed-won / closed-lost): each

@@ -1,7 +1,7 @@
 """intro offers: a connector offers a teammate an intro
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-11-30 16:10:00
 
 A connector who thinks a teammate should meet someone offers it (`/intro offer`, App Home);

@@ -1,7 +1,7 @@
 """Slack rate budgets shared by every replica, and the index the fair sweep claims by
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0014
 Create Date: 2026-11-30 16:30:00
 
 rate_budgets holds one GCRA budget per workspace, Web API method and scope (a channel, or ''

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, event, func, select
@@ -11,7 +12,13 @@ from sqlalchemy import Connection, event, func, select
 from bot.intro.clock import ManualClock
 from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.validation import RequestDraft, Teammate
-from bot.intro.workflow import IntroWorkflow, InvalidSuggestion, NotYourRequest, UnknownRequest
+from bot.intro.workflow import (
+    IntroWorkflow,
+    InvalidSuggestion,
+    Lease,
+    NotYourRequest,
+    UnknownRequest,
+)
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import MessageKind, OutboundMessage, RequestEvent
 
@@ -146,6 +153,37 @@ async def test_listings_are_scoped_by_team(workflows: tuple[IntroWorkflow, Intro
     assert len(await workflow.requests_by(TEAM, RIYA)) == 1
     assert len(await workflow.waiting_on(TEAM, CARLOS)) == 1
     assert await workflow.waiting_on(TEAM, SAM) == []
+
+
+@pytest.mark.parametrize("action", [None, Action.ACCEPT], ids=["submit", "accept"])
+async def test_the_messages_due_now_come_back_as_written_and_leased(
+    workflows: tuple[IntroWorkflow, IntroWorkflow], action: Action | None
+) -> None:
+    """What delivery sends without reading again is what the database holds, claimed."""
+    workflow = workflows[0]
+    lease = Lease("replica-1", workflow._clock.now() + timedelta(minutes=2))
+    outcome = await workflow.submit(TEAM, draft(), [], lease=lease)
+    if action is not None:
+        outcome = await workflow.act(TEAM, outcome.request.id, CARLOS, action, lease=lease)
+    assert outcome.due_now and {m.id for m in outcome.due_now} == set(outcome.message_ids)
+    async with workflow._sessions() as session:
+        stored = {
+            m.id: m
+            for m in await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.id.in_(outcome.message_ids))
+            )
+        }
+    for message in outcome.due_now:
+        row = stored[message.id]
+        assert (message.dedupe_key, message.kind, message.recipient_id, message.data) == (
+            row.dedupe_key,
+            row.kind,
+            row.recipient_id,
+            row.data,
+        )
+        claimed = ("sending", "replica-1", 1)
+        assert (row.status, row.lease_owner, row.attempts) == claimed
+        assert (message.status, message.lease_owner, message.attempts) == claimed
 
 
 async def test_an_accept_is_one_statement_that_commits_on_its_own_on_postgresql(

@@ -205,14 +205,14 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         upcoming = await services.workflow.next_reminder(team_id, request.id)
         try:
-            tz = ((await client.users_info(user=user_id)).get("user") or {}).get("tz")
+            presser = await teammate(client, user_id)
         except SlackApiError:
-            tz = None  # the day is named in UTC then: near enough for "again on Tuesday"
+            presser = None  # the day is named in UTC then: near enough for "again on Tuesday"
         rendered = messages.reminder(
             request,
             "target_check_waiting",
             now=services.clock.now(),
-            tz_name=tz,
+            tz_name=(presser.tz if presser else "") or None,
             last=upcoming is not None and upcoming[1] == "target_quiet",
             next_due=upcoming[0] if upcoming else None,
         )
@@ -243,7 +243,7 @@ def register(app: AsyncApp, services: Services) -> None:
         reached = (
             original.status == expected
             if expected is not None
-            else at_dead_end(original.status, original.outcome)
+            else at_dead_end(original.status)
         )
         if not reached:
             label = messages.status_label(original.status)

@@ -70,6 +70,7 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
         deleted=bool(user.get("deleted")),
         title=str(profile.get("title") or ""),
         email=str(profile.get("email") or ""),
+        tz=str(user.get("tz") or ""),
     )
     if len(profiles) >= PROFILE_CACHE_SIZE:
         profiles.clear()

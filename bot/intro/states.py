@@ -215,7 +215,7 @@ DEAD_ENDS = frozenset(
 )
 
 
-def at_dead_end(status: str, outcome: str | None = None) -> bool:
+def at_dead_end(status: str) -> bool:
     """Whether the requester may ask someone else or go in cold from here."""
     return status in DEAD_ENDS
 

@@ -65,6 +65,7 @@ class Teammate:
     deleted: bool = False
     title: str = ""  # from their Slack profile, for the intro email
     email: str = ""
+    tz: str = ""  # their time zone (IANA name), to name a day as they live it
 
 
 @dataclass(frozen=True)

@@ -1036,7 +1036,7 @@ class IntroWorkflow:
                 )
                 if previous is None:
                     raise UnknownRequest(previous_request_id)
-                if not at_dead_end(previous.status, previous.outcome):
+                if not at_dead_end(previous.status):
                     raise IllegalTransition(Status(previous.status), Action.REROUTE)
             source = previous or draft
             assert source is not None, "go_cold() needs an earlier request or a draft"

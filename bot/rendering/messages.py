@@ -334,7 +334,6 @@ def notice(
         event=event,
         outcome=data.get("outcome", ""),
         choice=data.get("choice", ""),
-        error=data.get("error", ""),
         direct_message=direct_message(request) if event == "mention_name" else "",
         cold_message=cold_message(request) if event == "went_cold" else "",
         outcomes=labels()["outcome"],

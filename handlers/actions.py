@@ -241,9 +241,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell_privately(services, client, body, user_id, messages.note("unknown"))
             return
         reached = (
-            original.status == expected
-            if expected is not None
-            else at_dead_end(original.status)
+            original.status == expected if expected is not None else at_dead_end(original.status)
         )
         if not reached:
             label = messages.status_label(original.status)

@@ -33,7 +33,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
-from bot.intro.states import Action, IllegalTransition, Status
+from bot.intro.states import DEAD_END_EVENTS, Action, IllegalTransition, Status
 from bot.intro.workflow import (
     SECONDARY_OFFERED,
     IntroWorkflow,
@@ -466,7 +466,7 @@ class Dispatcher:
             )
         elif kind is MessageKind.NOTICE:
             event = message.data["event"]
-            paths = await self._next_paths(request) if event in messages.DEAD_END_EVENTS else []
+            paths = await self._next_paths(request) if event in DEAD_END_EVENTS else []
             rendered = messages.notice(request, event, message.data, paths)
         else:
             rendered = await self._card(kind, request, message.data)

@@ -200,6 +200,11 @@ INTRO_MADE_STATUSES = frozenset(
         Status.CLOSED,
     }
 )
+# The events that tell the requester of a dead end: each notice ends with who else to ask.
+DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "target_declined", "no_response"})
+# Of those, where going in cold is offered too: not after the account owner asked to hold off,
+# nor after the person themselves said no.
+COLD_AFTER = frozenset({"decline", "no_response"})
 # Where a path ends for the requester without the person: from here they may ask someone else
 # or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do.
 DEAD_ENDS = frozenset(

@@ -16,7 +16,7 @@ from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.directory import SEARCH_MAX, ContactPage, Suggestion
-from bot.intro.states import Status, next_outcomes
+from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
 from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -307,13 +307,6 @@ def requester_card(request: IntroRequest, advice: list[str]) -> Message:
         outcomes=labels()["outcome"],
         next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
     )
-
-
-# Notices of a dead end for the requester: each ends with who else to ask (dead_end.json.j2).
-DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "target_declined", "no_response"})
-# Of those, where going in cold is offered too: not after the account owner asked to hold off,
-# nor after the person themselves said no.
-COLD_AFTER = frozenset({"decline", "no_response"})
 
 
 def notice(

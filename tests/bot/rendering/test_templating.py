@@ -19,6 +19,8 @@ from slack_sdk.models.views import View
 
 from bot.intro.directory import CONTACTS_PAGE, SEARCH_MAX, ContactPage
 from bot.intro.states import (
+    COLD_AFTER,
+    DEAD_END_EVENTS,
     OPEN_STATUSES,
     REPORT_ACTION,
     Action,
@@ -352,8 +354,8 @@ def test_notice_for_every_event_and_status(event: str, status: Status) -> None:
     else:
         assert notes == []
     expected = ["intro_ask_suggested"] if event == "redirect" else []
-    if event in messages.DEAD_END_EVENTS:  # who else to ask, and going in cold where it fits
-        expected = ["intro_ask_secondary"] + (["intro_go_cold"] * (event in messages.COLD_AFTER))
+    if event in DEAD_END_EVENTS:  # who else to ask, and going in cold where it fits
+        expected = ["intro_ask_secondary"] + (["intro_go_cold"] * (event in COLD_AFTER))
     if event == "went_cold":  # the message to paste, then how it went
         expected = [f"intro_outcome_{outcome.value}" for outcome in Outcome]
     assert action_ids(message.blocks) == expected

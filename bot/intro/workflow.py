@@ -438,13 +438,13 @@ class IntroWorkflow:
     async def pass_offer(self, team_id: str, offer_id: int, rep_id: str) -> OfferOutcome:
         """No thanks: the offer is closed (compare-and-set), the connector is told kindly and
         the rep's card says what they chose."""
-        await self.open_offer(team_id, offer_id, rep_id)
         async with self._sessions.begin() as session:
             passed = await session.scalar(
                 update(IntroOffer)
                 .where(
                     IntroOffer.id == offer_id,
                     IntroOffer.team_id == team_id,
+                    IntroOffer.rep_id == rep_id,
                     IntroOffer.status == OfferStatus.OFFERED,
                 )
                 .values(status=OfferStatus.PASSED)
@@ -452,9 +452,8 @@ class IntroWorkflow:
                 .execution_options(synchronize_session=False)
             )
             if passed is None:
-                current = await session.scalar(select(IntroOffer).where(IntroOffer.id == offer_id))
-                assert current is not None
-                raise OfferAnswered(current)
+                await self.open_offer(team_id, offer_id, rep_id)  # raises: says which refusal
+                raise AssertionError("an open offer of theirs was not closed")
             messages = [
                 self._offer_message(
                     passed, MessageKind.OFFER_REFRESH, rep_id, OfferStatus.PASSED.value

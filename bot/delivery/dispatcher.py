@@ -456,7 +456,8 @@ class Dispatcher:
             rendered = await self._card(MessageKind(card_row.kind), request, card_row.data)
             return await self._update(message, card_row, rendered, token)
         if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
-            secondary = await self._second_voices(request)
+            # Who could reach a target who went quiet: the next paths, as after any dead end.
+            secondary = (await self._next_paths(request))[:2]
             names = {
                 user_id: (await self._profile(user_id, token, message.team_id))[1]
                 for user_id in secondary
@@ -545,11 +546,6 @@ class Dispatcher:
             else messages.offer_notice(offer)
         )
         return await self._post_new(message, rendered, token)
-
-    async def _second_voices(self, request: IntroRequest, limit: int = 2) -> list[str]:
-        """Teammates who could reach a target who went quiet: the next paths, as after any
-        dead end (the connector, and whoever else was asked, left out)."""
-        return (await self._next_paths(request))[:limit]
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

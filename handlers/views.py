@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.directory import AskReview
 from bot.intro.states import Action
 from bot.intro.validation import (
     RequestDraft,
@@ -90,9 +91,9 @@ def register(app: AsyncApp, services: Services) -> None:
         draft = with_company_from_name(draft)
         review = review_draft(draft)
         team_id = context.team_id or ""
-        owner = None
+        found = None
         if review.ok and connector is not None:
-            owner = await _review_ask(services, client, team_id, draft, review)
+            found = await _review_ask(services, client, team_id, draft, review)
         if modal_context.offer_id is not None:
             await _review_offer(services, team_id, modal_context.offer_id, draft, review)
         if not review.ok:
@@ -106,9 +107,10 @@ def register(app: AsyncApp, services: Services) -> None:
                 team_id,
                 draft,
                 review.advice,
-                owner_id=owner,
+                owner_id=found.account_owner if found else None,
                 offer_id=modal_context.offer_id,
                 lease=services.dispatcher.lease(),
+                stale_tie=found.stale_tie if found else None,
             )
         except DuplicateSubmission as duplicate:
             # The first of the two is already on its way; its confirmation is the answer.
@@ -308,8 +310,8 @@ def _block_ids(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
 
 async def _review_ask(
     services: Services, client: AsyncWebClient, team_id: str, draft: RequestDraft, review: Review
-) -> str | None:
-    """Put the directory's findings into words on the form; the account owner, if any."""
+) -> AskReview:
+    """Put the directory's findings into words on the form; the findings."""
     assert draft.connector is not None
     found = await services.directory.review_ask(
         team_id,
@@ -323,7 +325,7 @@ async def _review_ask(
         review.errors["target_name"] = say(
             "duplicate_mine", connector=await _name(client, found.mine.connector_id)
         )
-        return None
+        return found
     for request in found.held_by_others:
         review.advice.append(
             say(
@@ -346,7 +348,7 @@ async def _review_ask(
             review.errors["connector"] = words
         else:
             review.advice.append(words)
-    return found.account_owner
+    return found
 
 
 async def _review_offer(

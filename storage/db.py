@@ -115,6 +115,18 @@ async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield connection
 
 
+@contextlib.asynccontextmanager
+async def read_connection(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection]:
+    """A bare connection for Core reads, without a session's bookkeeping: in autocommit on
+    PostgreSQL (one round trip per read, as `reading` gives); on SQLite a plain one."""
+    engine = sessions.kw["bind"]
+    source = _autocommitting(engine) if engine.dialect.name == "postgresql" else engine
+    async with source.connect() as connection:
+        yield connection
+
+
 _AUTOCOMMITTING: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 

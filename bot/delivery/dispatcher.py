@@ -40,6 +40,7 @@ from bot.intro.workflow import (
     Lease,
     Outcome,
     offer_dedupe_key,
+    tie_from,
 )
 from bot.rendering import messages
 from bot.wiring import logs
@@ -470,7 +471,7 @@ class Dispatcher:
             paths = await self._next_paths(request) if event in DEAD_END_EVENTS else []
             rendered = messages.notice(request, event, message.data, paths)
         else:
-            rendered = await self._card(kind, request, message.data)
+            rendered = await self._card(kind, request, message.data, first_send=True)
         return await self._post_new(message, rendered, token)
 
     async def _post_new(
@@ -678,12 +679,20 @@ class Dispatcher:
             )
 
     async def _card(
-        self, kind: MessageKind, request: IntroRequest, data: dict[str, Any]
+        self,
+        kind: MessageKind,
+        request: IntroRequest,
+        data: dict[str, Any],
+        *,
+        first_send: bool = False,
     ) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
-            return messages.connector_card(
-                request, await self._stale_tie(request), offered=bool(data.get("offered"))
-            )
+            if first_send and "stale_tie" in data:
+                # A new ask's card: the tie as its review found it, moments ago.
+                tie = tie_from(data["stale_tie"])
+            else:
+                tie = await self._stale_tie(request)
+            return messages.connector_card(request, tie, offered=bool(data.get("offered")))
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.linkedin import ParsedExport
 from bot.intro.matching import (
+    PersonQuery,
     company_key,
     company_score,
     name_key,
@@ -30,7 +44,7 @@ from bot.intro.matching import (
 )
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
-from storage.db import reading
+from storage.db import read_connection, reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -107,15 +121,165 @@ class PacingProblem:
 
 
 @dataclass
+class OpenAsk:
+    """An open request for the person an ask is about."""
+
+    id: int
+    requester_id: str
+    connector_id: str
+    target_name: str
+
+
+@dataclass
 class AskReview:
     """What the directory knows that bears on one ask, before it is sent."""
 
-    mine: IntroRequest | None = None  # the requester's own open ask for this person
-    held_by_others: list[IntroRequest] = field(default_factory=list)
+    mine: OpenAsk | None = None  # the requester's own open ask for this person
+    held_by_others: list[OpenAsk] = field(default_factory=list)
     pacing: PacingProblem | None = None  # the first of the connector's limits it breaks
     next_best: str | None = None  # who else to ask, when a limit is in the way
     enforce_pacing: bool = False  # the workspace blocks (not just warns) on limits
     account_owner: str | None = None  # approves first, unless already part of the ask
+    # The connector's tie to the person, when over a year old and not confirmed since.
+    stale_tie: Contact | None = None
+
+
+# One row to hang a read's LEFT JOINs on, so that it answers even when none of them match.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+
+
+def _contacts_matching(
+    team_id: str, query: PersonQuery, owner_id: str | None = None
+) -> ColumnElement[bool] | None:
+    """Contacts (of `owner_id`, or anyone's) who may be this person or work at the company,
+    leaving out teammates who have left; None when the query names neither."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.name_key:
+        conditions.append(Contact.surname_key.in_(surname_keys(query.name_key)))
+    if query.company_key:
+        conditions.append(Contact.company_key == query.company_key)
+    if not conditions:
+        return None
+    departed = select(DepartedUser.user_id).where(DepartedUser.team_id == team_id)
+    matching = and_(Contact.team_id == team_id, or_(*conditions), Contact.owner_id.not_in(departed))
+    return matching if owner_id is None else and_(matching, Contact.owner_id == owner_id)
+
+
+class _Matchable(Protocol):
+    name_key: str
+    company_key: str
+
+
+_M = TypeVar("_M", bound=_Matchable)
+
+
+def _scored(query: PersonQuery, contacts: Iterable[_M]) -> list[tuple[float, _M]]:
+    """How well each contact matches, best first; those that do not match left out."""
+    scored = []
+    for contact in contacts:
+        person = name_score(query.name_key, contact.name_key)
+        firm = company_score(query.company_key, contact.company_key)
+        if person >= 85:
+            match = person / 100 * (1.0 if not query.company_key or firm >= 80 else 0.85)
+        elif firm >= 90:
+            match = 0.2  # knows someone at the company: a weaker path than the person
+        else:
+            continue
+        scored.append((match, contact))
+    scored.sort(key=lambda pair: -pair[0])
+    return scored
+
+
+def _pacing_facts(
+    team_id: str, connector_id: str, now: datetime
+) -> tuple[list[ColumnElement[Any]], tuple[FromClause, ColumnElement[bool]]]:
+    """The columns a connector's limits are judged on (see `_pacing_from`), and the join that
+    brings in their settings. Their asks are counted only when a limit needs the count."""
+    prefs = ConnectorPrefs.__table__
+    mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
+    open_now = select(func.count()).where(mine, IntroRequest.status.in_(list(OPEN_STATUSES)))
+    recent = select(func.count()).where(mine, IntroRequest.created_at >= now - timedelta(days=30))
+    facts: list[ColumnElement[Any]] = [
+        prefs.c.snoozed_until,
+        prefs.c.blocked_companies,
+        prefs.c.max_open,
+        prefs.c.max_per_30_days,
+        case((prefs.c.max_open.is_not(None), open_now.scalar_subquery())).label("open_now"),
+        case((prefs.c.max_per_30_days.is_not(None), recent.scalar_subquery())).label("recent"),
+    ]
+    join = (prefs, (prefs.c.team_id == team_id) & (prefs.c.user_id == connector_id))
+    return facts, join
+
+
+def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
+    """The limits an ask to this connector breaks, from the `_pacing_facts` columns."""
+    problems = []
+    if row.snoozed_until and row.snoozed_until >= now.date():
+        problems.append(PacingProblem("snoozed", row.snoozed_until.isoformat()))
+    blocked = {company_key(c) for c in row.blocked_companies or []}
+    if company and company_key(company) in blocked:
+        problems.append(PacingProblem("blocked_company", company))
+    if row.max_open is not None and int(row.open_now or 0) >= row.max_open:
+        problems.append(PacingProblem("max_open", str(row.max_open)))
+    if row.max_per_30_days is not None and int(row.recent or 0) >= row.max_per_30_days:
+        problems.append(PacingProblem("max_per_30_days", str(row.max_per_30_days)))
+    return problems
+
+
+def _review_statement(
+    team_id: str, connector_id: str, target: str, company: str, now: datetime
+) -> tuple[Select[Any], PersonQuery]:
+    """The one read behind `Directory.review_ask`, and the person it looks for."""
+    facts, prefs_join = _pacing_facts(team_id, connector_id, now)
+    settings, owners = WorkspaceSettings.__table__, AccountOwner.__table__
+    columns: list[ColumnElement[Any]] = [
+        *facts,
+        settings.c.enforce_pacing,
+        owners.c.owner_id.label("account_owner"),
+    ]
+    joined = _ONE_ROW.outerjoin(*prefs_join).outerjoin(settings, settings.c.team_id == team_id)
+    # An empty key matches no account (as `account_owner` finds none for it).
+    joined = joined.outerjoin(
+        owners,
+        (owners.c.team_id == team_id)
+        & (owners.c.company_key == company_key(company))
+        & (owners.c.company_key != ""),
+    )
+    key = name_key(parse_person(target).name_key)
+    asks = (
+        select(
+            IntroRequest.id.label("ask_id"),
+            IntroRequest.requester_id.label("ask_requester"),
+            IntroRequest.connector_id.label("ask_connector"),
+            IntroRequest.target_name.label("ask_target"),
+        )
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.target_surname_key.in_(surname_keys(key) if key else []),
+            IntroRequest.status.in_(list(OPEN_STATUSES)),
+        )
+        .subquery("asks")
+    )
+    columns += [asks.c.ask_id, asks.c.ask_requester, asks.c.ask_connector, asks.c.ask_target]
+    joined = joined.outerjoin(asks, true())
+    query = parse_person(target, company)
+    matching = _contacts_matching(team_id, query, connector_id) if connector_id else None
+    ties = (
+        select(
+            Contact.id.label("tie_id"),
+            Contact.name.label("tie_name"),
+            Contact.name_key.label("tie_name_key"),
+            Contact.company_key.label("tie_company_key"),
+            Contact.since.label("tie_since"),
+            Contact.confirmed_at.label("tie_confirmed_at"),
+        )
+        .where(matching if matching is not None else false())
+        .limit(2000)
+        .subquery("ties")
+    )
+    columns += list(ties.c)
+    joined = joined.outerjoin(ties, true())
+    return select(*columns).select_from(joined), query
 
 
 def _identity(entry: ContactInput, hash_key: bytes | None = None) -> str:
@@ -504,34 +668,12 @@ class Directory:
         self, team_id: str, target: str, company: str, owner_id: str | None = None
     ) -> list[tuple[float, Contact]]:
         query = parse_person(target, company)
-        conditions: list[ColumnElement[bool]] = []
-        if query.name_key:
-            conditions.append(Contact.surname_key.in_(surname_keys(query.name_key)))
-        if query.company_key:
-            conditions.append(Contact.company_key == query.company_key)
-        if not conditions:
+        matching = _contacts_matching(team_id, query, owner_id)
+        if matching is None:
             return []
-        departed = select(DepartedUser.user_id).where(DepartedUser.team_id == team_id)
-        statement = select(Contact).where(
-            Contact.team_id == team_id, or_(*conditions), Contact.owner_id.not_in(departed)
-        )
-        if owner_id is not None:
-            statement = statement.where(Contact.owner_id == owner_id)
         async with reading(self._sessions) as session:
-            contacts = list(await session.scalars(statement.limit(2000)))
-        scored = []
-        for contact in contacts:
-            person = name_score(query.name_key, contact.name_key)
-            firm = company_score(query.company_key, contact.company_key)
-            if person >= 85:
-                match = person / 100 * (1.0 if not query.company_key or firm >= 80 else 0.85)
-            elif firm >= 90:
-                match = 0.2  # knows someone at the company: a weaker path than the person
-            else:
-                continue
-            scored.append((match, contact))
-        scored.sort(key=lambda pair: -pair[0])
-        return scored
+            contacts = list(await session.scalars(select(Contact).where(matching).limit(2000)))
+        return _scored(query, contacts)
 
     async def suggest_connectors(
         self,
@@ -631,40 +773,14 @@ class Directory:
             await session.merge(prefs)
 
     async def pacing_problems(
-        self,
-        team_id: str,
-        connector_id: str,
-        company: str,
-        *,
-        session: AsyncSession | None = None,
+        self, team_id: str, connector_id: str, company: str
     ) -> list[PacingProblem]:
-        prefs = await self.prefs(team_id, connector_id, session=session)
         now = self._clock.now()
-        problems = []
-        if prefs.snoozed_until and prefs.snoozed_until >= now.date():
-            problems.append(PacingProblem("snoozed", prefs.snoozed_until.isoformat()))
-        blocked = {company_key(c) for c in prefs.blocked_companies or []}
-        if company and company_key(company) in blocked:
-            problems.append(PacingProblem("blocked_company", company))
-        async with reading(self._sessions, session) as session:
-            mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
-            if prefs.max_open is not None:
-                open_now = await session.scalar(
-                    select(func.count())
-                    .select_from(IntroRequest)
-                    .where(mine, IntroRequest.status.in_(list(OPEN_STATUSES)))
-                )
-                if int(open_now or 0) >= prefs.max_open:
-                    problems.append(PacingProblem("max_open", str(prefs.max_open)))
-            if prefs.max_per_30_days is not None:
-                recent = await session.scalar(
-                    select(func.count())
-                    .select_from(IntroRequest)
-                    .where(mine, IntroRequest.created_at >= now - timedelta(days=30))
-                )
-                if int(recent or 0) >= prefs.max_per_30_days:
-                    problems.append(PacingProblem("max_per_30_days", str(prefs.max_per_30_days)))
-        return problems
+        facts, prefs = _pacing_facts(team_id, connector_id, now)
+        statement = select(*facts).select_from(_ONE_ROW.outerjoin(*prefs))
+        async with read_connection(self._sessions) as connection:
+            row = (await connection.execute(statement)).one()
+        return _pacing_from(row, company, now)
 
     async def enforce_pacing(self, team_id: str, *, session: AsyncSession | None = None) -> bool:
         async with reading(self._sessions, session) as session:
@@ -702,37 +818,59 @@ class Directory:
         replaces_id: int | None = None,
         suggestions: list[Suggestion] | None = None,
     ) -> AskReview:
-        """Duplicate asks, the connector's limits (and the next-best path), the account owner.
+        """Duplicate asks, the connector's limits (and the next-best path), the account owner,
+        and the connector's own tie to the person when it is old enough to ask about.
 
-        `suggestions`, when the caller has them already (best first, the requester left out),
-        give the next-best path without asking the directory again."""
-        review = AskReview()
+        One statement answers all but the next-best path: one row per pairing of an open ask
+        for the person with a tie of the connector's (or one row with neither). `suggestions`,
+        when the caller has them already (best first, the requester left out), give the
+        next-best path without asking the directory again."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
-        # Every read on one connection: one checkout, not one per question.
-        async with reading(self._sessions) as session:
-            for request in await self.open_asks_for_target(team_id, target, session=session):
-                if request.id == replaces_id:
-                    continue  # the ask this one replaces
-                if request.requester_id == requester_id:
-                    review.mine = request
-                else:
-                    review.held_by_others.append(request)
-            if connector_id:
-                problems = await self.pacing_problems(
-                    team_id, connector_id, company, session=session
-                )
-                if problems:
-                    review.pacing = problems[0]
-                    if suggestions is None:
-                        suggestions = await self.suggest_connectors(
-                            team_id, target, company, exclude=(requester_id,)
-                        )
-                    review.next_best = next(
-                        (s.user_id for s in suggestions if s.user_id != connector_id), None
+        now = self._clock.now()
+        statement, query = _review_statement(team_id, connector_id, target, company, now)
+        async with read_connection(self._sessions) as connection:
+            rows = (await connection.execute(statement)).all()
+        first = rows[0]
+        review = AskReview()
+        asks = {row.ask_id: row for row in rows if row.ask_id is not None}
+        key = name_key(parse_person(target).name_key)
+        for ask in sorted(asks.values(), key=lambda row: row.ask_id):
+            if ask.ask_id == replaces_id or name_score(key, name_key(ask.ask_target)) < 85:
+                continue  # the ask this one replaces; a different person of the same surname
+            found = OpenAsk(ask.ask_id, ask.ask_requester, ask.ask_connector, ask.ask_target)
+            if found.requester_id == requester_id:
+                review.mine = found
+            else:
+                review.held_by_others.append(found)
+        if connector_id:
+            problems = _pacing_from(first, company, now)
+            if problems:
+                review.pacing = problems[0]
+                if suggestions is None:
+                    suggestions = await self.suggest_connectors(
+                        team_id, target, company, exclude=(requester_id,)
                     )
-                    review.enforce_pacing = await self.enforce_pacing(team_id, session=session)
-            owner = await self.account_owner(team_id, company, session=session)
+                review.next_best = next(
+                    (s.user_id for s in suggestions if s.user_id != connector_id), None
+                )
+                review.enforce_pacing = bool(first.enforce_pacing)
+            ties = {row.tie_id: row for row in rows if row.tie_id is not None}
+            contacts = [
+                Contact(
+                    id=row.tie_id,
+                    name=row.tie_name,
+                    name_key=row.tie_name_key,
+                    company_key=row.tie_company_key,
+                    since=row.tie_since,
+                    confirmed_at=row.tie_confirmed_at,
+                )
+                for row in ties.values()
+            ]
+            scored = _scored(query, contacts)
+            if scored and self.is_stale(scored[0][1], now):
+                review.stale_tie = scored[0][1]
+        owner = first.account_owner
         review.account_owner = owner if owner not in (requester_id, connector_id) else None
         return review
 

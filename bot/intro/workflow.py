@@ -43,6 +43,7 @@ from bot.intro.validation import RequestDraft, Teammate
 from storage.db import autocommit, on_postgres, reading
 from storage.models import (
     CARD_KINDS,
+    Contact,
     DeliveryStatus,
     DepartedUser,
     IntroOffer,
@@ -176,9 +177,11 @@ class IntroWorkflow:
         owner_id: str | None = None,
         offer_id: int | None = None,
         lease: Lease | None = None,
+        stale_tie: Contact | None = None,
     ) -> Outcome:
         """Record a request and promise its cards and reminders (those due now leased to
-        `lease`, when given: its owner sends them).
+        `lease`, when given: its owner sends them). `stale_tie`, the connector's old tie to the
+        person as the ask's review found it, goes on their card to be confirmed.
 
         A request that follows one the requester made earlier (asking someone else after a
         dead end) is linked to it; if that one is still waiting on its connector (a stall), it
@@ -216,8 +219,9 @@ class IntroWorkflow:
             if offer_id is not None:
                 return await self._store_taken_offer(team_id, offer_id, request, advice)
             if self._postgres and draft.previous_request_id is None:
-                return await self._store_at_once(request, advice, owner_id, lease)
-            return await self._store(team_id, draft, request, advice, owner_id, lease)
+                first = self._first_messages(request, advice, owner_id, stale_tie)
+                return await self._store_at_once(request, _leased(first, lease), lease)
+            return await self._store(team_id, draft, request, advice, owner_id, stale_tie, lease)
         except IntegrityError:
             if draft.submission_key is None:
                 raise
@@ -239,8 +243,11 @@ class IntroWorkflow:
         request: IntroRequest,
         advice: list[str],
         owner_id: str | None,
-        lease: Lease | None = None,
+        stale_tie: Contact | None,
+        lease: Lease | None,
     ) -> Outcome:
+        """The request, its event and its first messages in one transaction, withdrawing the
+        stalled ask it follows, if any."""
         async with self._sessions.begin() as session:
             messages: list[OutboundMessage] = []
             if draft.previous_request_id is not None:
@@ -253,23 +260,30 @@ class IntroWorkflow:
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "submit", None))
-            messages += _leased(self._first_messages(request, advice, owner_id), lease)
+            first = self._first_messages(request, advice, owner_id, stale_tie)
+            messages += _leased(first, lease)
             session.add_all(messages)
             await session.flush()
             return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
 
     def _first_messages(
-        self, request: IntroRequest, advice: list[str], owner_id: str | None
+        self,
+        request: IntroRequest,
+        advice: list[str],
+        owner_id: str | None,
+        stale_tie: Contact | None = None,
     ) -> list[OutboundMessage]:
         """A new request's cards (the owner's first, when there is one to approve) and its
         reminders."""
-        first_card = (
-            (MessageKind.OWNER_CARD, owner_id)
-            if owner_id
-            else (MessageKind.CONNECTOR_CARD, request.connector_id)
-        )
+        if owner_id:
+            first_card = self._message(request, MessageKind.OWNER_CARD, owner_id, "card")
+        else:
+            tie = {"stale_tie": tie_data(stale_tie)}  # as reviewed: no need to look again
+            first_card = self._message(
+                request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", tie
+            )
         return [
-            self._message(request, first_card[0], first_card[1], "card"),
+            first_card,
             self._requester_card(request, advice),
             *self._reminders_for(request, request.created_at),
         ]
@@ -280,16 +294,11 @@ class IntroWorkflow:
         )
 
     async def _store_at_once(
-        self,
-        request: IntroRequest,
-        advice: list[str],
-        owner_id: str | None,
-        lease: Lease | None,
+        self, request: IntroRequest, messages: list[OutboundMessage], lease: Lease | None
     ) -> Outcome:
         """PostgreSQL: the request, its event and its messages in one statement that commits
         on its own (one round trip). The messages are planned before the request has its id;
         the statement adds it to their keys."""
-        messages = _leased(self._first_messages(request, advice, owner_id), lease)
         columns = _columns(request)
         for column in IntroRequest.__table__.c:  # what the ORM would have filled in
             default = column.default
@@ -1692,6 +1701,22 @@ def _submit_statement(column_names: tuple[str, ...]) -> TextClause:
         bindparam("now", type_=UTCDateTime()),
         *(bindparam(f"c_{name}", type_=table.c[name].type) for name in column_names),
     )
+
+
+def tie_data(contact: Contact | None) -> dict[str, Any] | None:
+    """A stale tie as a connector card carries it: what the card shows and its button names."""
+    if contact is None:
+        return None
+    since = contact.since.isoformat() if contact.since else None
+    return {"id": contact.id, "name": contact.name, "since": since}
+
+
+def tie_from(data: dict[str, Any] | None) -> Contact | None:
+    """The stale tie a card carries (`tie_data`), to show."""
+    if data is None:
+        return None
+    since = date.fromisoformat(data["since"]) if data.get("since") else None
+    return Contact(id=data["id"], name=data["name"], since=since)
 
 
 def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:

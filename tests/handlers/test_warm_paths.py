@@ -194,7 +194,8 @@ async def test_stats_and_export(stack: LocalStack) -> None:
     assert stack.fake.count("users.list") == 1
 
 
-async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> None:
+async def _old_tie(stack: LocalStack) -> None:
+    """The connector recorded knowing Jane Doe since 2019 and has not confirmed it since."""
     assert stack.services is not None
     await stack.services.directory.add_contact(
         "T0FAKE", CONNECTOR, ContactInput("Jane Doe", "Acme", since=date(2019, 5, 1))
@@ -206,6 +207,11 @@ async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> No
         from storage.models import Contact
 
         await session.execute(update(Contact).values(confirmed_at=None))
+
+
+async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> None:
+    assert stack.services is not None
+    await _old_tie(stack)
     card = await request_intro(stack)
     assert "Still in touch?" in card_text(card)
     await press(stack, CONNECTOR, card, "intro_tie_yes")
@@ -215,6 +221,28 @@ async def test_an_old_tie_is_confirmed_before_accepting(stack: LocalStack) -> No
     )
     tie = await stack.services.directory.tie("T0FAKE", CONNECTOR, "Jane Doe", "Acme")
     assert tie is not None and tie.confirmed_at is not None
+
+
+async def test_an_old_tie_is_asked_about_after_the_account_owner_approves(
+    stack: LocalStack,
+) -> None:
+    """The connector's card then comes after the ask's review, not with it: the tie is looked
+    up as the card goes out."""
+    await _old_tie(stack)
+    await _command(stack, ADMIN, f"owner Acme <@{SECOND}|sam>")
+    await stack.until(lambda: len(stack.fake.responses) == 1, "confirmation")
+    view = await open_intro_modal(stack)
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "owner card")
+    await press(stack, SECOND, stack.fake.messages_for(SECOND)[0], "intro_owner_approve")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "connector card")
+    card = stack.fake.messages_for(CONNECTOR)[0]
+    assert "Still in touch?" in card_text(card)
+    await press(stack, CONNECTOR, card, "intro_tie_no")
+    await stack.until(
+        lambda: "Still in touch?" not in card_text(stack.fake.messages_for(CONNECTOR)[0]),
+        "question gone",
+    )
 
 
 async def test_a_large_export_shows_progress(stack: LocalStack) -> None:

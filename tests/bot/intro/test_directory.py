@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.intro.clock import ManualClock
-from bot.intro.directory import ContactInput, Directory
+from bot.intro.directory import AskReview, ContactInput, Directory
 from bot.intro.linkedin import Connection, ParsedExport, parse_connections
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
@@ -188,6 +188,58 @@ async def test_pacing_limits(rig: Rig) -> None:
     ]
     rig.clock.advance(timedelta(days=31))
     assert await d.pacing_problems(TEAM, "UC", "") == []
+
+
+async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> None:
+    d = rig.directory
+    mine = await rig.ask("UR", "UC", "Jane Doe", "Acme")
+    theirs = await rig.ask("UX", "UD", "jane doe")
+    await rig.ask("UY", "UD", "John Doe")  # the same surname, another person
+    prefs = await d.prefs(TEAM, "UC")
+    prefs.max_open = 1  # UC has one open ask already
+    await d.save_prefs(prefs)
+    await d.set_enforce_pacing(TEAM, True)
+    await d.set_account_owner(TEAM, "Acme", "UO")
+    await d.add_contact(TEAM, "UC", ContactInput("Jane Doe", "Acme", since=date(2019, 5, 1)))
+    await d.add_contact(TEAM, "UC", ContactInput("Ann Other", "Acme"))  # weaker: the company
+    await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme"))  # someone else's tie
+    rig.clock.advance(timedelta(days=400))  # recorded (and so confirmed) over a year ago
+    engine = d._sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme", suggestions=[])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert review.mine is not None and review.mine.id == mine
+    assert [(a.id, a.requester_id, a.connector_id) for a in review.held_by_others] == [
+        (theirs, "UX", "UD")
+    ]
+    assert review.pacing is not None and review.pacing.code == "max_open"
+    assert review.enforce_pacing
+    assert review.account_owner == "UO"
+    assert review.stale_tie is not None
+    assert (review.stale_tie.name, review.stale_tie.since) == ("Jane Doe", date(2019, 5, 1))
+
+
+async def test_an_asks_review_with_nothing_to_find(rig: Rig) -> None:
+    d = rig.directory
+    await d.set_account_owner(TEAM, "Acme", "UC")  # the connector owns the account: no step
+    await d.add_contact(TEAM, "UC", ContactInput("Jane Doe", "Acme"))  # recorded just now
+    review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme")
+    assert review == AskReview()
+    # No connector picked yet (the form's live review): no limits, no tie, still the owner.
+    await d.set_account_owner(TEAM, "Acme", "UO")
+    assert await d.review_ask(TEAM, "UR", "", "Jane Doe (Acme)", "") == AskReview(
+        account_owner="UO"
+    )
+    # A name that folds to nothing, and no company: nothing to match on.
+    assert await d.review_ask(TEAM, "UR", "UC", "!!!", "") == AskReview()
 
 
 async def test_open_asks_for_the_same_person_are_found(rig: Rig) -> None:

@@ -14,18 +14,18 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
-    FromClause,
-    Select,
+    Date,
+    Row,
+    String,
     and_,
-    case,
+    bindparam,
     delete,
-    false,
     func,
-    literal,
     or_,
     select,
-    true,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +51,7 @@ from storage.models import (
     Contact,
     DepartedUser,
     IntroRequest,
+    UTCDateTime,
     WorkspaceSettings,
 )
 
@@ -144,10 +145,6 @@ class AskReview:
     stale_tie: Contact | None = None
 
 
-# One row to hang a read's LEFT JOINs on, so that it answers even when none of them match.
-_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
-
-
 def _contacts_matching(
     team_id: str, query: PersonQuery, owner_id: str | None = None
 ) -> ColumnElement[bool] | None:
@@ -190,29 +187,8 @@ def _scored(query: PersonQuery, contacts: Iterable[_M]) -> list[tuple[float, _M]
     return scored
 
 
-def _pacing_facts(
-    team_id: str, connector_id: str, now: datetime
-) -> tuple[list[ColumnElement[Any]], tuple[FromClause, ColumnElement[bool]]]:
-    """The columns a connector's limits are judged on (see `_pacing_from`), and the join that
-    brings in their settings. Their asks are counted only when a limit needs the count."""
-    prefs = ConnectorPrefs.__table__
-    mine = (IntroRequest.team_id == team_id) & (IntroRequest.connector_id == connector_id)
-    open_now = select(func.count()).where(mine, IntroRequest.status.in_(list(OPEN_STATUSES)))
-    recent = select(func.count()).where(mine, IntroRequest.created_at >= now - timedelta(days=30))
-    facts: list[ColumnElement[Any]] = [
-        prefs.c.snoozed_until,
-        prefs.c.blocked_companies,
-        prefs.c.max_open,
-        prefs.c.max_per_30_days,
-        case((prefs.c.max_open.is_not(None), open_now.scalar_subquery())).label("open_now"),
-        case((prefs.c.max_per_30_days.is_not(None), recent.scalar_subquery())).label("recent"),
-    ]
-    join = (prefs, (prefs.c.team_id == team_id) & (prefs.c.user_id == connector_id))
-    return facts, join
-
-
 def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
-    """The limits an ask to this connector breaks, from the `_pacing_facts` columns."""
+    """The limits an ask to this connector breaks, from a `_REVIEW` row."""
     problems = []
     if row.snoozed_until and row.snoozed_until >= now.date():
         problems.append(PacingProblem("snoozed", row.snoozed_until.isoformat()))
@@ -226,60 +202,65 @@ def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
     return problems
 
 
-def _review_statement(
-    team_id: str, connector_id: str, target: str, company: str, now: datetime
-) -> tuple[Select[Any], PersonQuery]:
-    """The one read behind `Directory.review_ask`, and the person it looks for."""
-    facts, prefs_join = _pacing_facts(team_id, connector_id, now)
-    settings, owners = WorkspaceSettings.__table__, AccountOwner.__table__
-    columns: list[ColumnElement[Any]] = [
-        *facts,
-        settings.c.enforce_pacing,
-        owners.c.owner_id.label("account_owner"),
-    ]
-    joined = _ONE_ROW.outerjoin(*prefs_join).outerjoin(settings, settings.c.team_id == team_id)
-    # An empty key matches no account (as `account_owner` finds none for it).
-    joined = joined.outerjoin(
-        owners,
-        (owners.c.team_id == team_id)
-        & (owners.c.company_key == company_key(company))
-        & (owners.c.company_key != ""),
+# The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
+# the connector's limits and what they count, the workspace's setting, the account's owner,
+# then every open ask for the person's surname and every tie of the connector's that may be
+# the person or their company, LEFT JOINed to one row so that it answers when none match.
+# Built once: a statement put together per call costs more CPU than the round trips it saves.
+_REVIEW = (
+    text(
+        """
+        SELECT p.snoozed_until, p.blocked_companies, p.max_open, p.max_per_30_days,
+            CASE WHEN p.max_open IS NOT NULL THEN (
+                SELECT count(*) FROM intro_requests r
+                WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                    AND r.status IN :open_statuses
+            ) END AS open_now,
+            CASE WHEN p.max_per_30_days IS NOT NULL THEN (
+                SELECT count(*) FROM intro_requests r
+                WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                    AND r.created_at >= :month_ago
+            ) END AS recent,
+            w.enforce_pacing, o.owner_id AS account_owner,
+            a.id AS ask_id, a.requester_id AS ask_requester, a.connector_id AS ask_connector,
+            a.target_name AS ask_target,
+            t.id AS tie_id, t.name AS tie_name, t.name_key AS tie_name_key,
+            t.company_key AS tie_company_key, t.since AS tie_since,
+            t.confirmed_at AS tie_confirmed_at
+        FROM (SELECT 1 AS one) AS one_row
+        LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
+        LEFT JOIN workspace_settings w ON w.team_id = :team_id
+        LEFT JOIN account_owners o ON o.team_id = :team_id AND o.company_key = :company_key
+            AND o.company_key <> ''
+        LEFT JOIN (
+            SELECT id, requester_id, connector_id, target_name FROM intro_requests
+            WHERE team_id = :team_id AND target_surname_key IN :surname_keys
+                AND status IN :open_statuses
+        ) AS a ON 1 = 1
+        LEFT JOIN (
+            SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
+            WHERE team_id = :team_id AND owner_id = :connector_id
+                AND (surname_key IN :surname_keys
+                    OR (company_key = :company_key AND company_key <> ''))
+                AND owner_id NOT IN (
+                    SELECT user_id FROM departed_users WHERE team_id = :team_id
+                )
+            LIMIT 2000
+        ) AS t ON 1 = 1
+        """
     )
-    key = name_key(parse_person(target).name_key)
-    asks = (
-        select(
-            IntroRequest.id.label("ask_id"),
-            IntroRequest.requester_id.label("ask_requester"),
-            IntroRequest.connector_id.label("ask_connector"),
-            IntroRequest.target_name.label("ask_target"),
-        )
-        .where(
-            IntroRequest.team_id == team_id,
-            IntroRequest.target_surname_key.in_(surname_keys(key) if key else []),
-            IntroRequest.status.in_(list(OPEN_STATUSES)),
-        )
-        .subquery("asks")
+    .bindparams(
+        bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
+        bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
+        bindparam("month_ago", type_=UTCDateTime()),
     )
-    columns += [asks.c.ask_id, asks.c.ask_requester, asks.c.ask_connector, asks.c.ask_target]
-    joined = joined.outerjoin(asks, true())
-    query = parse_person(target, company)
-    matching = _contacts_matching(team_id, query, connector_id) if connector_id else None
-    ties = (
-        select(
-            Contact.id.label("tie_id"),
-            Contact.name.label("tie_name"),
-            Contact.name_key.label("tie_name_key"),
-            Contact.company_key.label("tie_company_key"),
-            Contact.since.label("tie_since"),
-            Contact.confirmed_at.label("tie_confirmed_at"),
-        )
-        .where(matching if matching is not None else false())
-        .limit(2000)
-        .subquery("ties")
+    .columns(  # by name: the others need no conversion
+        snoozed_until=Date,
+        blocked_companies=JSON,
+        tie_since=Date,
+        tie_confirmed_at=UTCDateTime(),
     )
-    columns += list(ties.c)
-    joined = joined.outerjoin(ties, true())
-    return select(*columns).select_from(joined), query
+)
 
 
 def _identity(entry: ContactInput, hash_key: bytes | None = None) -> str:
@@ -776,11 +757,23 @@ class Directory:
         self, team_id: str, connector_id: str, company: str
     ) -> list[PacingProblem]:
         now = self._clock.now()
-        facts, prefs = _pacing_facts(team_id, connector_id, now)
-        statement = select(*facts).select_from(_ONE_ROW.outerjoin(*prefs))
+        first, *_ = await self._review_rows(team_id, connector_id, "", company, now)
+        return _pacing_from(first, company, now)
+
+    async def _review_rows(
+        self, team_id: str, connector_id: str, target: str, company: str, now: datetime
+    ) -> list[Row[Any]]:
+        """`_REVIEW`'s rows: at least one, however little it finds."""
+        key = name_key(parse_person(target).name_key)
+        params = {
+            "team_id": team_id,
+            "connector_id": connector_id,
+            "company_key": company_key(company),
+            "surname_keys": surname_keys(key) if key else [],
+            "month_ago": now - timedelta(days=30),
+        }
         async with read_connection(self._sessions) as connection:
-            row = (await connection.execute(statement)).one()
-        return _pacing_from(row, company, now)
+            return list((await connection.execute(_REVIEW, params)).all())
 
     async def enforce_pacing(self, team_id: str, *, session: AsyncSession | None = None) -> bool:
         async with reading(self._sessions, session) as session:
@@ -821,16 +814,14 @@ class Directory:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
         and the connector's own tie to the person when it is old enough to ask about.
 
-        One statement answers all but the next-best path: one row per pairing of an open ask
-        for the person with a tie of the connector's (or one row with neither). `suggestions`,
+        One statement (`_REVIEW`) answers all but the next-best path: a row per pairing of an
+        open ask for the person's surname with a tie of the connector's, or one row. `suggestions`,
         when the caller has them already (best first, the requester left out), give the
         next-best path without asking the directory again."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
-        statement, query = _review_statement(team_id, connector_id, target, company, now)
-        async with read_connection(self._sessions) as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await self._review_rows(team_id, connector_id, target, company, now)
         first = rows[0]
         review = AskReview()
         asks = {row.ask_id: row for row in rows if row.ask_id is not None}
@@ -867,7 +858,7 @@ class Directory:
                 )
                 for row in ties.values()
             ]
-            scored = _scored(query, contacts)
+            scored = _scored(parse_person(target, company), contacts)
             if scored and self.is_stale(scored[0][1], now):
                 review.stale_tie = scored[0][1]
         owner = first.account_owner

@@ -205,7 +205,8 @@ def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits and what they count, the workspace's setting, the account's owner,
 # then every open ask for the person's surname and every tie of the connector's that may be
-# the person or their company, LEFT JOINed to one row so that it answers when none match.
+# the person or their company (the rule `_contacts_matching` writes in Core), LEFT JOINed to
+# one row so that it answers when none match.
 # Built once: a statement put together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(

@@ -76,8 +76,9 @@ def cached_users() -> None:
 def issue_list_only() -> None:
     """A measurement, not a change to make: a submission without two of the things introbot
     does besides issue 13's same-work list (store, two cards): the review of the ask before
-    the ack (duplicates, the connector's limits, the account owner: three reads) and the
-    connector's stale tie, read as the card goes out. What it saves is what those cost. (The
+    the ack (duplicates, the connector's limits, the account owner and the connector's stale
+    tie: one statement since stop 17; before, three reads and a fourth as the card went out).
+    What it saves is what those cost. (The
     two profiles looked up with users.info stay: handlers.views holds its own reference.)"""
     from bot.delivery.dispatcher import Dispatcher
     from bot.intro.directory import AskReview, Directory

@@ -203,11 +203,11 @@ def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
 
 
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
-# the connector's limits and what they count, the workspace's setting, the account's owner,
-# then every open ask for the person's surname and every tie of the connector's that may be
-# the person or their company (the rule `_contacts_matching` writes in Core), LEFT JOINed to
-# one row so that it answers when none match.
-# Built once: a statement put together per call costs more CPU than the round trips it saves.
+# the connector's limits and what they count, the workspace's setting and the account's owner,
+# on one row; LEFT JOINed to it, a row for each open ask for the person's surname and for each
+# tie of the connector's that may be the person or their company (the rule
+# `_contacts_matching` writes in Core). Built once: a statement put together per call costs
+# more CPU than the round trips it saves.
 _REVIEW = (
     text(
         """
@@ -222,32 +222,31 @@ _REVIEW = (
                 WHERE r.team_id = :team_id AND r.connector_id = :connector_id
                     AND r.created_at >= :month_ago
             ) END AS recent,
-            w.enforce_pacing, o.owner_id AS account_owner,
-            a.id AS ask_id, a.requester_id AS ask_requester, a.connector_id AS ask_connector,
-            a.target_name AS ask_target,
-            t.id AS tie_id, t.name AS tie_name, t.name_key AS tie_name_key,
-            t.company_key AS tie_company_key, t.since AS tie_since,
-            t.confirmed_at AS tie_confirmed_at
+            w.enforce_pacing, o.owner_id AS account_owner, found.*
         FROM (SELECT 1 AS one) AS one_row
         LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
         LEFT JOIN workspace_settings w ON w.team_id = :team_id
         LEFT JOIN account_owners o ON o.team_id = :team_id AND o.company_key = :company_key
             AND o.company_key <> ''
         LEFT JOIN (
-            SELECT id, requester_id, connector_id, target_name FROM intro_requests
+            SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
+                NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at
+            FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
-        ) AS a ON 1 = 1
-        LEFT JOIN (
-            SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
-            WHERE team_id = :team_id AND owner_id = :connector_id
-                AND (surname_key IN :surname_keys
-                    OR (company_key = :company_key AND company_key <> ''))
-                AND owner_id NOT IN (
-                    SELECT user_id FROM departed_users WHERE team_id = :team_id
-                )
-            LIMIT 2000
-        ) AS t ON 1 = 1
+            UNION ALL
+            SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at
+            FROM (
+                SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
+                WHERE team_id = :team_id AND owner_id = :connector_id
+                    AND (surname_key IN :surname_keys
+                        OR (company_key = :company_key AND company_key <> ''))
+                    AND owner_id NOT IN (
+                        SELECT user_id FROM departed_users WHERE team_id = :team_id
+                    )
+                LIMIT 2000
+            ) AS ties
+        ) AS found ON 1 = 1
         """
     )
     .bindparams(
@@ -258,8 +257,8 @@ _REVIEW = (
     .columns(  # by name: the others need no conversion
         snoozed_until=Date,
         blocked_companies=JSON,
-        tie_since=Date,
-        tie_confirmed_at=UTCDateTime(),
+        since=Date,
+        confirmed_at=UTCDateTime(),
     )
 )
 
@@ -815,22 +814,20 @@ class Directory:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
         and the connector's own tie to the person when it is old enough to ask about.
 
-        One statement (`_REVIEW`) answers all but the next-best path: a row per pairing of an
-        open ask for the person's surname with a tie of the connector's, or one row. `suggestions`,
-        when the caller has them already (best first, the requester left out), give the
-        next-best path without asking the directory again."""
+        One statement (`_REVIEW`) answers all but the next-best path. `suggestions`, when the
+        caller has them already (best first, the requester left out), give the next-best path
+        without asking the directory again."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
         rows = await self._review_rows(team_id, connector_id, target, company, now)
         first = rows[0]
         review = AskReview()
-        asks = {row.ask_id: row for row in rows if row.ask_id is not None}
         key = name_key(parse_person(target).name_key)
-        for ask in sorted(asks.values(), key=lambda row: row.ask_id):
-            if ask.ask_id == replaces_id or name_score(key, name_key(ask.ask_target)) < 85:
+        for ask in (row for row in rows if row.kind == "ask"):
+            if ask.id == replaces_id or name_score(key, name_key(ask.name)) < 85:
                 continue  # the ask this one replaces; a different person of the same surname
-            found = OpenAsk(ask.ask_id, ask.ask_requester, ask.ask_connector, ask.ask_target)
+            found = OpenAsk(ask.id, ask.requester_id, ask.connector_id, ask.name)
             if found.requester_id == requester_id:
                 review.mine = found
             else:
@@ -847,19 +844,19 @@ class Directory:
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )
                 review.enforce_pacing = bool(first.enforce_pacing)
-            ties = {row.tie_id: row for row in rows if row.tie_id is not None}
-            contacts = [
+            ties = [
                 Contact(
-                    id=row.tie_id,
-                    name=row.tie_name,
-                    name_key=row.tie_name_key,
-                    company_key=row.tie_company_key,
-                    since=row.tie_since,
-                    confirmed_at=row.tie_confirmed_at,
+                    id=row.id,
+                    name=row.name,
+                    name_key=row.name_key,
+                    company_key=row.company_key,
+                    since=row.since,
+                    confirmed_at=row.confirmed_at,
                 )
-                for row in ties.values()
+                for row in rows
+                if row.kind == "tie"
             ]
-            scored = _scored(parse_person(target, company), contacts)
+            scored = _scored(parse_person(target, company), ties)
             if scored and self.is_stale(scored[0][1], now):
                 review.stale_tie = scored[0][1]
         owner = first.account_owner

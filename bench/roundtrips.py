@@ -107,12 +107,19 @@ async def count() -> dict[str, dict[str, int]]:
         )
         directory = Directory(sessions, clock)
         seen.clear()
-        await directory.open_asks_for_target(TEAM_ID, draft.target_name)
-        await directory.pacing_problems(TEAM_ID, user_id(8), draft.target_company)
-        await directory.account_owner(TEAM_ID, draft.target_company)
-        found["submission: checks (open asks, pacing, owner)"] = dict(seen)
+        review = await directory.review_ask(
+            TEAM_ID, user_id(7), user_id(8), draft.target_name, draft.target_company
+        )
+        found["submission: review before the ack"] = dict(seen)
         seen.clear()
-        submitted = await workflow.submit(TEAM_ID, draft, [], lease=dispatcher.lease())
+        submitted = await workflow.submit(
+            TEAM_ID,
+            draft,
+            [],
+            owner_id=review.account_owner,
+            lease=dispatcher.lease(),
+            stale_tie=review.stale_tie,
+        )
         found["submission: workflow.submit"] = dict(seen)
         seen.clear()
         await dispatcher.deliver_outcome(submitted)

@@ -236,14 +236,24 @@ def register(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
     ) -> None:
         day = str(submitted_values(view).get("ask_again_on") or "")
+        # "After today" as the connector's calendar has it: late in the day in the Americas,
+        # UTC is already on tomorrow.
+        presser = await teammate(client, body["user"]["id"])
+        tz_name = presser.tz if presser else None
         try:
-            services.workflow.valid_ask_again_on(day)
+            services.workflow.valid_ask_again_on(day, tz_name)
         except InvalidSuggestion:
             await ack(response_action="errors", errors={"ask_again_on": say("ask_again_past")})
             return
         await ack()
         await act_and_deliver(
-            services, client, body, _request_id(view), Action.TARGET_NOT_NOW, ask_again_on=day
+            services,
+            client,
+            body,
+            _request_id(view),
+            Action.TARGET_NOT_NOW,
+            ask_again_on=day,
+            tz_name=tz_name,
         )
 
     @app.view("intro_owner_edit_modal")

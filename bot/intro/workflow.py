@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 
-from bot.intro.cadence import Cadence
+from bot.intro.cadence import Cadence, zone
 from bot.intro.clock import Clock
 from bot.intro.matching import person_surname_key
 from bot.intro.states import (
@@ -128,6 +128,7 @@ class ActionDetails(TypedDict, total=False):
     note: str | None
     blurb: str | None
     ask_again_on: str | None
+    tz_name: str | None  # the presser's time zone (Slack's `tz`): whose "today" a day is after
 
 
 @dataclass(frozen=True)
@@ -504,6 +505,7 @@ class IntroWorkflow:
         note: str | None = None,
         blurb: str | None = None,
         ask_again_on: str | None = None,
+        tz_name: str | None = None,
         lease: Lease | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
@@ -536,7 +538,7 @@ class IntroWorkflow:
         refusal: InvalidSuggestion | None = None
         if action is Action.TARGET_NOT_NOW:
             try:
-                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on)
+                values["ask_again_on"] = self.valid_ask_again_on(ask_again_on, tz_name)
             except InvalidSuggestion as error:
                 refusal = error  # raised once the press is known to be theirs, in time
         at_once = refusal is None and self._in_one_statement(action)
@@ -648,13 +650,14 @@ class IntroWorkflow:
             await session.flush()
             return Outcome(request, [bump.id])
 
-    def valid_ask_again_on(self, text: str | None) -> date:
-        """The day the connector will ask the target again: a date after today."""
+    def valid_ask_again_on(self, text: str | None, tz_name: str | None = None) -> date:
+        """The day the connector will ask the target again: a date after today where they are
+        (`tz_name`; UTC when unknown)."""
         try:
             day = date.fromisoformat(text or "")
         except ValueError:
             raise InvalidSuggestion("pick the day to ask them again") from None
-        if day <= self._clock.now().date():
+        if day <= self._clock.now().astimezone(zone(tz_name)).date():
             raise InvalidSuggestion("pick a day after today")
         return day
 

@@ -189,6 +189,32 @@ async def test_not_now_needs_a_day_after_today(
     assert request is not None and request.status == Status.CHECKING_WITH_TARGET
 
 
+async def test_not_now_counts_today_where_the_connector_is(
+    workflows: tuple[IntroWorkflow, IntroWorkflow], clock: ManualClock
+) -> None:
+    workflow = workflows[0]
+    # Monday 15:00 UTC is already Tuesday on Kiritimati (UTC+14): Tuesday is today there.
+    assert workflow.valid_ask_again_on("2026-01-06") == date(2026, 1, 6)
+    with pytest.raises(InvalidSuggestion):
+        workflow.valid_ask_again_on("2026-01-06", "Pacific/Kiritimati")
+    # Tuesday 01:00 UTC is still Monday evening in Los Angeles: Tuesday is tomorrow there.
+    clock.advance(timedelta(hours=10))
+    with pytest.raises(InvalidSuggestion):
+        workflow.valid_ask_again_on("2026-01-06")
+    request_id = await _accepted(workflow)
+    await workflow.act(
+        TEAM,
+        request_id,
+        CARLOS,
+        Action.TARGET_NOT_NOW,
+        ask_again_on="2026-01-06",
+        tz_name="America/Los_Angeles",
+    )
+    request = await workflow.get(TEAM, request_id)
+    assert request is not None and request.status == Status.ASK_LATER
+    assert request.ask_again_on == date(2026, 1, 6)
+
+
 async def test_not_now_waits_for_its_day_then_checking_starts_over(
     workflows: tuple[IntroWorkflow, IntroWorkflow], clock: ManualClock
 ) -> None:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.states import REPORT_ACTION, Action, Outcome, Status, at_dead_end
+from bot.intro.states import REPORT_ACTION, Action, Outcome, Status
 from bot.intro.validation import Teammate
 from bot.intro.workflow import (
     DuplicateSubmission,
@@ -231,23 +231,12 @@ def register(app: AsyncApp, services: Services) -> None:
         """Open the form prefilled from the requester's earlier request, for another
         connector; the new request follows the earlier one (and replaces it, if stalled)."""
         user_id = body["user"]["id"]
-        request_id = request_id_from(action)
-        original = (
-            await services.workflow.get(context.team_id or "", request_id)
-            if request_id is not None
-            else None
-        )
-        if original is None or original.requester_id != user_id:
-            await tell_privately(services, client, body, user_id, messages.note("unknown"))
-            return
-        reached = (
-            original.status == expected if expected is not None else at_dead_end(original.status)
-        )
-        if not reached:
-            label = messages.status_label(original.status)
-            await tell_privately(
-                services, client, body, user_id, messages.note("stale", status_label=label)
+        try:
+            original = await services.workflow.earlier_request(
+                context.team_id or "", request_id_from(action), user_id, expected
             )
+        except TransitionError as exc:
+            await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
         view = messages.intro_modal(
             messages.ModalPrefill(

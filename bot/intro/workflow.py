@@ -650,6 +650,22 @@ class IntroWorkflow:
             await session.flush()
             return Outcome(request, [bump.id])
 
+    async def earlier_request(
+        self, team_id: str, request_id: int | None, requester_id: str, at: Status | None = None
+    ) -> IntroRequest:
+        """The requester's earlier request, for a new ask that follows it (the teammate a
+        connector suggested, "Ask them", "Pick someone else"): theirs, and where asking
+        someone else is offered, at `at` or else at any dead end. Raises UnknownRequest,
+        NotYourRequest, or IllegalTransition with the status it is in now."""
+        request = await self.get(team_id, request_id) if request_id is not None else None
+        if request is None:
+            raise UnknownRequest(request_id or 0)
+        if request.requester_id != requester_id:
+            raise NotYourRequest(Role.REQUESTER, request.requester_id)
+        if not (request.status == at if at is not None else at_dead_end(request.status)):
+            raise IllegalTransition(Status(request.status), Action.REROUTE)
+        return request
+
     def valid_ask_again_on(self, text: str | None, tz_name: str | None = None) -> date:
         """The day the connector will ask the target again: a date after today where they are
         (`tz_name`; UTC when unknown)."""

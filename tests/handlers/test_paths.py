@@ -45,6 +45,13 @@ async def test_a_decline_ends_with_ask_them_which_opens_the_form_for_a_linked_re
     ask_them = button(notice, "intro_ask_secondary_1")
     assert ask_them["text"]["text"] == "Ask them"
     button(notice, "intro_go_cold")
+    # The notice's buttons are the requester's: anyone else is told so, and no form opens.
+    before = len(stack.fake.messages_for(CONNECTOR))
+    await press(stack, CONNECTOR, notice, "intro_ask_secondary_1")
+    # Not a member of the requester's DM, so the note comes as a DM of the presser's own.
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) > before, "refusal")
+    assert f"Only <@{REQUESTER}> can do that" in stack.fake.messages_for(CONNECTOR)[-1]["text"]
+    assert stack.fake.count("views.open") == 2
 
     await press(stack, REQUESTER, notice, "intro_ask_secondary_1")
     await stack.until(lambda: stack.fake.count("views.open") == 3, "prefilled form")

@@ -16,7 +16,12 @@ from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput, Directory
 from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.validation import RequestDraft, Teammate
-from bot.intro.workflow import DuplicateSubmission, IntroWorkflow
+from bot.intro.workflow import (
+    DuplicateSubmission,
+    IntroWorkflow,
+    NotYourRequest,
+    UnknownRequest,
+)
 from bot.rendering import messages
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import ConnectorPrefs, MessageKind, OutboundMessage
@@ -103,6 +108,28 @@ async def test_next_paths_rank_suggestions_then_past_intros_and_leave_out_who_ca
     introduced = await rig.workflow.secondary_connectors(request, limit=10)
     assert await d.next_paths(request, introduced) == ["UA", "UE"]
     assert await d.already_asked(TEAM, "UR", "jane doe") == {"UC", "UD"}
+
+
+async def test_only_the_requester_follows_up_a_request_and_only_from_a_dead_end(
+    rig: Rig,
+) -> None:
+    workflow = rig.workflow
+    first = await rig.ask("UC")
+    await rig.act(first, "UC", Action.ACCEPT)
+    with pytest.raises(IllegalTransition) as under_way:  # the connector is on it
+        await workflow.earlier_request(TEAM, first, "UR")
+    assert under_way.value.status == Status.CHECKING_WITH_TARGET
+    await rig.act(first, "UC", Action.TARGET_DECLINED)
+    assert (await workflow.earlier_request(TEAM, first, "UR")).id == first
+    with pytest.raises(NotYourRequest) as theirs:
+        await workflow.earlier_request(TEAM, first, "UX")
+    assert theirs.value.party_id == "UR"
+    with pytest.raises(UnknownRequest):
+        await workflow.earlier_request(TEAM, first + 1000, "UR")
+    with pytest.raises(UnknownRequest):
+        await workflow.earlier_request(TEAM, None, "UR")
+    with pytest.raises(IllegalTransition):  # a suggestion is followed only from a redirect
+        await workflow.earlier_request(TEAM, first, "UR", at=Status.REDIRECTED)
 
 
 async def test_a_re_ask_after_a_decline_is_linked_and_not_stopped_as_a_duplicate(rig: Rig) -> None:

@@ -23,6 +23,7 @@ from bench.cells import Fake
 from bench.common import DATABASE_URL, Proc, introbot_executable, memory_kb, serve_env
 from bench.common import free_port as _free_port
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.tokens import FixedToken
 from bot.intro.clock import SystemClock
 from bot.intro.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
@@ -31,6 +32,7 @@ from storage.db import create_engine_for, make_sessionmaker
 SWEEP_BATCH = int(inspect.signature(Dispatcher).parameters["batch"].default)
 # Claiming never calls Slack.
 NO_CLIENT = cast(AsyncWebClient, None)
+NO_TOKENS = FixedToken(None)
 
 
 async def claim_rate(claimers: int, batch: int, limit_s: float = 120.0) -> dict[str, Any]:
@@ -46,7 +48,9 @@ async def claim_rate(claimers: int, batch: int, limit_s: float = 120.0) -> dict[
 
     async def claimer(n: int) -> None:
         nonlocal claimed, batches
-        dispatcher = Dispatcher(sessions, NO_CLIENT, clock, workflow, owner=f"claimer-{n}")
+        dispatcher = Dispatcher(
+            sessions, NO_CLIENT, clock, workflow, owner=f"claimer-{n}", tokens=NO_TOKENS
+        )
         while time.monotonic() < deadline:
             rows = await dispatcher._claim(limit=batch)
             if not rows:

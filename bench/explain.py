@@ -18,7 +18,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.common import DATABASE_URL, TEAM_ID
-from bench.dispatch import NO_CLIENT, SWEEP_BATCH
+from bench.dispatch import NO_CLIENT, NO_TOKENS, SWEEP_BATCH
 from bot.delivery.dispatcher import Dispatcher
 from bot.intro.attribution import Attribution
 from bot.intro.clock import SystemClock
@@ -37,7 +37,7 @@ Operation = Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
 INDEXES: dict[str, tuple[str, list[str]]] = {
     "ix_intro_requests_team_status": (
         "CREATE INDEX ix_intro_requests_team_status ON intro_requests (team_id, status)",
-        ["open_asks_for_target (submission, before the ack)"],
+        ["review_ask (submission, before the ack: one statement)"],
     ),
     "ix_intro_requests_team_target": (
         "CREATE INDEX ix_intro_requests_team_target ON intro_requests "
@@ -150,7 +150,9 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
 
     async def claim(sessions: async_sessionmaker[AsyncSession]) -> Any:
         workflow = IntroWorkflow(sessions, clock)
-        return await Dispatcher(sessions, NO_CLIENT, clock, workflow)._claim(limit=SWEEP_BATCH)
+        return await Dispatcher(sessions, NO_CLIENT, clock, workflow, tokens=NO_TOKENS)._claim(
+            limit=SWEEP_BATCH
+        )
 
     async def act_accept(sessions: async_sessionmaker[AsyncSession]) -> Any:
         async with sessions() as session:
@@ -176,11 +178,17 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
         assert request is not None
         return await IntroWorkflow(sessions, clock).secondary_connectors(request)
 
-    async def open_asks(sessions: async_sessionmaker[AsyncSession]) -> Any:
+    async def review(sessions: async_sessionmaker[AsyncSession]) -> Any:
         async with sessions() as session:
             request = await session.get(IntroRequest, picked["waiting_id"])
         assert request is not None
-        return await Directory(sessions, clock).open_asks_for_target(TEAM_ID, request.target_name)
+        return await Directory(sessions, clock).review_ask(
+            TEAM_ID,
+            request.requester_id,
+            request.connector_id,
+            request.target_name,
+            request.target_company,
+        )
 
     async def superseded(sessions: async_sessionmaker[AsyncSession]) -> Any:
         if picked["due_reminder"] is None:
@@ -191,7 +199,9 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
             )
         assert message is not None
         workflow = IntroWorkflow(sessions, clock)
-        return await Dispatcher(sessions, NO_CLIENT, clock, workflow)._superseded(message)
+        return await Dispatcher(sessions, NO_CLIENT, clock, workflow, tokens=NO_TOKENS)._superseded(
+            message
+        )
 
     return {
         f"claim (Dispatcher._claim, {SWEEP_BATCH} due rows: the sweep's batch)": claim,
@@ -200,7 +210,7 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
         "waiting_on (App Home: asks waiting on me)": waiting_on,
         "Attribution.report (App Home: my funnel; the busiest rep)": home_funnel,
         "secondary_connectors (the stalled reminder)": secondary,
-        "open_asks_for_target (submission, before the ack)": open_asks,
+        "review_ask (submission, before the ack: one statement)": review,
         "_superseded (each reminder sent)": superseded,
     }
 

@@ -22,7 +22,12 @@ from bot.intro.validation import (
     say,
     with_company_from_name,
 )
-from bot.intro.workflow import DuplicateSubmission, InvalidSuggestion, TransitionError
+from bot.intro.workflow import (
+    DuplicateSubmission,
+    InvalidSuggestion,
+    TieUnknown,
+    TransitionError,
+)
 from bot.rendering import messages
 from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
@@ -110,7 +115,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 owner_id=found.account_owner if found else None,
                 offer_id=modal_context.offer_id,
                 lease=services.dispatcher.lease(),
-                stale_tie=found.stale_tie if found else None,
+                stale_tie=found.stale_tie if found else TieUnknown.UNKNOWN,
             )
         except DuplicateSubmission as duplicate:
             # The first of the two is already on its way; its confirmation is the answer.
@@ -238,7 +243,10 @@ def register(app: AsyncApp, services: Services) -> None:
         day = str(submitted_values(view).get("ask_again_on") or "")
         # "After today" as the connector's calendar has it: late in the day in the Americas,
         # UTC is already on tomorrow.
-        presser = await teammate(client, body["user"]["id"])
+        try:
+            presser = await teammate(client, body["user"]["id"])
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            presser = None  # UTC's today then: off by a day at most, and only near midnight
         tz_name = presser.tz if presser else None
         try:
             services.workflow.valid_ask_again_on(day, tz_name)

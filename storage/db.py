@@ -109,9 +109,15 @@ def on_postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
 @contextlib.asynccontextmanager
 async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
     """A connection whose each statement commits on its own. A write that is one statement
-    then costs one round trip, not three (BEGIN, the statement, COMMIT)."""
-    engine = sessions.kw["bind"]
-    async with _autocommitting(engine).connect() as connection:
+    then costs one round trip, not three (BEGIN, the statement, COMMIT).
+
+    Sessions bound to a caller's connection (a benchmark's or a test's transaction, rolled
+    back after) get that connection: the statement runs in its transaction."""
+    bind = sessions.kw["bind"]
+    if isinstance(bind, AsyncConnection):
+        yield bind
+        return
+    async with _autocommitting(bind).connect() as connection:
         yield connection
 
 
@@ -120,8 +126,12 @@ async def read_connection(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncConnection]:
     """A bare connection for Core reads, without a session's bookkeeping: in autocommit on
-    PostgreSQL (one round trip per read, as `reading` gives); on SQLite a plain one."""
+    PostgreSQL (one round trip per read, as `reading` gives); on SQLite a plain one. A
+    caller's connection, as `autocommit` gives it."""
     engine = sessions.kw["bind"]
+    if isinstance(engine, AsyncConnection):
+        yield engine
+        return
     source = _autocommitting(engine) if engine.dialect.name == "postgresql" else engine
     async with source.connect() as connection:
         yield connection
@@ -152,6 +162,7 @@ async def reading(
         yield session
         return
     async with sessions() as own:
-        if own.get_bind().dialect.name == "postgresql":
+        bound_to_connection = isinstance(sessions.kw.get("bind"), AsyncConnection)
+        if own.get_bind().dialect.name == "postgresql" and not bound_to_connection:
             await own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield own

@@ -471,7 +471,9 @@ class Dispatcher:
             paths = await self._next_paths(request) if event in DEAD_END_EVENTS else []
             rendered = messages.notice(request, event, message.data, paths)
         else:
-            rendered = await self._card(kind, request, message.data, first_send=True)
+            # A first attempt (a claim or a lease counts one): a retry may come much later.
+            first_send = message.attempts <= 1
+            rendered = await self._card(kind, request, message.data, first_send=first_send)
         return await self._post_new(message, rendered, token)
 
     async def _post_new(

@@ -238,15 +238,17 @@ _REVIEW = (
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at
             FROM (
                 SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
-                WHERE team_id = :team_id AND owner_id = :connector_id
+                WHERE team_id = :team_id AND owner_id = :tie_owner_id
                     AND (surname_key IN :surname_keys
                         OR (company_key = :company_key AND company_key <> ''))
                     AND owner_id NOT IN (
                         SELECT user_id FROM departed_users WHERE team_id = :team_id
                     )
+                ORDER BY id
                 LIMIT 2000
             ) AS ties
         ) AS found ON 1 = 1
+        ORDER BY found.kind, found.id
         """
     )
     .bindparams(
@@ -653,7 +655,11 @@ class Directory:
         if matching is None:
             return []
         async with reading(self._sessions) as session:
-            contacts = list(await session.scalars(select(Contact).where(matching).limit(2000)))
+            contacts = list(
+                await session.scalars(
+                    select(Contact).where(matching).order_by(Contact.id).limit(2000)
+                )
+            )
         return _scored(query, contacts)
 
     async def suggest_connectors(
@@ -757,28 +763,32 @@ class Directory:
         self, team_id: str, connector_id: str, company: str
     ) -> list[PacingProblem]:
         now = self._clock.now()
-        first, *_ = await self._review_rows(team_id, connector_id, "", company, now)
+        first, *_ = await self._review_rows(team_id, connector_id, "", company, now, ties=False)
         return _pacing_from(first, company, now)
 
     async def _review_rows(
-        self, team_id: str, connector_id: str, target: str, company: str, now: datetime
+        self,
+        team_id: str,
+        connector_id: str,
+        target: str,
+        company: str,
+        now: datetime,
+        *,
+        ties: bool = True,
     ) -> list[Row[Any]]:
-        """`_REVIEW`'s rows: at least one, however little it finds."""
+        """`_REVIEW`'s rows: at least one, however little it finds (`ties`: with the
+        connector's ties to the person)."""
         key = name_key(parse_person(target).name_key)
         params = {
             "team_id": team_id,
             "connector_id": connector_id,
+            "tie_owner_id": connector_id if ties else "",
             "company_key": company_key(company),
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
         }
         async with read_connection(self._sessions) as connection:
             return list((await connection.execute(_REVIEW, params)).all())
-
-    async def enforce_pacing(self, team_id: str, *, session: AsyncSession | None = None) -> bool:
-        async with reading(self._sessions, session) as session:
-            found = await session.get(WorkspaceSettings, team_id)
-            return bool(found and found.enforce_pacing)
 
     async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:
         async with self._sessions.begin() as session:

@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from typing import Any, TypedDict
 
 from sqlalchemy import TextClause, bindparam, case, delete, func, or_, select, text, update
@@ -131,6 +132,12 @@ class ActionDetails(TypedDict, total=False):
     tz_name: str | None  # the presser's time zone (Slack's `tz`): whose "today" a day is after
 
 
+class TieUnknown(Enum):
+    """No review looked for the connector's tie to the person: their card looks it up."""
+
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Lease:
     """The claim on a state change's messages due now, taken as they are written by the
@@ -178,11 +185,12 @@ class IntroWorkflow:
         owner_id: str | None = None,
         offer_id: int | None = None,
         lease: Lease | None = None,
-        stale_tie: Contact | None = None,
+        stale_tie: Contact | None | TieUnknown = TieUnknown.UNKNOWN,
     ) -> Outcome:
         """Record a request and promise its cards and reminders (those due now leased to
-        `lease`, when given: its owner sends them). `stale_tie`, the connector's old tie to the
-        person as the ask's review found it, goes on their card to be confirmed.
+        `lease`, when given: its owner sends them). `stale_tie` is the connector's old tie to
+        the person as the ask's review found it (None: none to ask about): the connector's
+        card, when it is the first, carries it instead of looking it up as it goes out.
 
         A request that follows one the requester made earlier (asking someone else after a
         dead end) is linked to it; if that one is still waiting on its connector (a stall), it
@@ -244,7 +252,7 @@ class IntroWorkflow:
         request: IntroRequest,
         advice: list[str],
         owner_id: str | None,
-        stale_tie: Contact | None,
+        stale_tie: Contact | None | TieUnknown,
         lease: Lease | None,
     ) -> Outcome:
         """The request, its event and its first messages in one transaction, withdrawing the
@@ -272,16 +280,16 @@ class IntroWorkflow:
         request: IntroRequest,
         advice: list[str],
         owner_id: str | None,
-        stale_tie: Contact | None = None,
+        stale_tie: Contact | None | TieUnknown = TieUnknown.UNKNOWN,
     ) -> list[OutboundMessage]:
         """A new request's cards (the owner's first, when there is one to approve) and its
         reminders."""
         if owner_id:
             first_card = self._message(request, MessageKind.OWNER_CARD, owner_id, "card")
         else:
-            tie = {"stale_tie": tie_data(stale_tie)}  # as reviewed: no need to look again
+            reviewed = {} if stale_tie is TieUnknown.UNKNOWN else {"stale_tie": tie_data(stale_tie)}
             first_card = self._message(
-                request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", tie
+                request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", reviewed
             )
         return [
             first_card,

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import AskReview, ContactInput, Directory
@@ -240,6 +241,31 @@ async def test_an_asks_review_with_nothing_to_find(rig: Rig) -> None:
     )
     # A name that folds to nothing, and no company: nothing to match on.
     assert await d.review_ask(TEAM, "UR", "UC", "!!!", "") == AskReview()
+
+
+async def test_sessions_bound_to_a_callers_transaction_keep_to_it(database_url: str) -> None:
+    """As bench.explain binds them: the review, a read and a one-statement write all run in
+    the caller's transaction, and nothing outlives its rollback."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("pysqlite commits on a savepoint's RELEASE; bench.explain is PostgreSQL's")
+    engine = create_engine_for(database_url)
+    clock = ManualClock()
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        sessions = async_sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        workflow = IntroWorkflow(sessions, clock)
+        draft = RequestDraft(Teammate("UR"), Teammate("UC"), "Jane Doe", "Acme", "r", "b")
+        outcome = await workflow.submit(TEAM, draft, [])
+        review = await Directory(sessions, clock).review_ask(TEAM, "UR", "UC", "Jane Doe", "")
+        assert review.mine is not None and review.mine.id == outcome.request.id
+        assert [r.id for r in await workflow.requests_by(TEAM, "UR")] == [outcome.request.id]
+        await outer.rollback()
+    async with engine.connect() as connection:
+        left = await connection.scalar(text("SELECT count(*) FROM intro_requests"))
+    assert left == 0
+    await engine.dispose()
 
 
 async def test_open_asks_for_the_same_person_are_found(rig: Rig) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Connection, event, func, select
@@ -20,7 +20,7 @@ from bot.intro.workflow import (
     UnknownRequest,
 )
 from storage.db import create_engine_for, make_sessionmaker
-from storage.models import MessageKind, OutboundMessage, RequestEvent
+from storage.models import Contact, MessageKind, OutboundMessage, RequestEvent
 
 TEAM = "T1"
 RIYA, CARLOS, SAM = "U1", "U2", "U3"
@@ -71,6 +71,29 @@ async def test_submit_writes_request_event_and_both_cards(
         ("stalled", RIYA),
     ]
     assert events == 1
+
+
+async def test_the_connectors_card_carries_the_tie_its_review_found(
+    workflows: tuple[IntroWorkflow, IntroWorkflow],
+) -> None:
+    """Reviewed: the tie (or that there is none) rides on the card. Not reviewed: nothing
+    does, and the card looks the tie up as it goes out."""
+    workflow = workflows[0]
+    tie = Contact(id=7, name="Jane Doe", since=date(2019, 5, 1))
+    cases = [
+        ({"stale_tie": tie}, {"id": 7, "name": "Jane Doe", "since": "2019-05-01"}),
+        ({"stale_tie": None}, None),
+        ({}, "absent"),
+    ]
+    for n, (reviewed, carried) in enumerate(cases):
+        outcome = await workflow.submit(
+            TEAM,
+            draft(target_name=f"Jane Doe{n}"),
+            [],
+            **reviewed,  # type: ignore[arg-type]
+        )
+        (card,) = [m for m in outcome.due_now if m.kind == MessageKind.CONNECTOR_CARD]
+        assert card.data.get("stale_tie", "absent") == carried
 
 
 async def test_each_transition_promises_card_refreshes_and_a_notice(

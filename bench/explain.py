@@ -37,6 +37,7 @@ Operation = Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
 INDEXES: dict[str, tuple[str, list[str]]] = {
     "ix_intro_requests_team_status": (
         "CREATE INDEX ix_intro_requests_team_status ON intro_requests (team_id, status)",
+        # The open asks, before migration 0005's surname index (now in review_ask's statement).
         ["review_ask (submission, before the ack: one statement)"],
     ),
     "ix_intro_requests_team_target": (

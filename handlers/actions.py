@@ -7,7 +7,6 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import REPORT_ACTION, Action, Outcome, Status
@@ -32,6 +31,7 @@ from handlers.support import (
     team_of,
     teammate,
     tell_privately,
+    time_zone_of,
     value_detail,
 )
 
@@ -204,15 +204,11 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell_privately(services, client, body, user_id, refusal_text(exc))
             return
         upcoming = await services.workflow.next_reminder(team_id, request.id)
-        try:
-            presser = await teammate(client, user_id)
-        except SlackApiError:
-            presser = None  # the day is named in UTC then: near enough for "again on Tuesday"
         rendered = messages.reminder(
             request,
             "target_check_waiting",
             now=services.clock.now(),
-            tz_name=(presser.tz if presser else "") or None,
+            tz_name=await time_zone_of(client, user_id),
             last=upcoming is not None and upcoming[1] == "target_quiet",
             next_due=upcoming[0] if upcoming else None,
         )
@@ -231,9 +227,12 @@ def register(app: AsyncApp, services: Services) -> None:
         """Open the form prefilled from the requester's earlier request, for another
         connector; the new request follows the earlier one (and replaces it, if stalled)."""
         user_id = body["user"]["id"]
+        request_id = request_id_from(action)
         try:
+            if request_id is None:
+                raise UnknownRequest(0)
             original = await services.workflow.earlier_request(
-                context.team_id or "", request_id_from(action), user_id, expected
+                context.team_id or "", request_id, user_id, expected
             )
         except TransitionError as exc:
             await tell_privately(services, client, body, user_id, refusal_text(exc))

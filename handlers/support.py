@@ -8,6 +8,7 @@ import time
 import weakref
 from typing import Any, Unpack
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -76,6 +77,16 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
         profiles.clear()
     profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
     return found
+
+
+async def time_zone_of(client: AsyncWebClient, user_id: str) -> str | None:
+    """Someone's time zone (Slack's `tz`), or None when Slack cannot say right now: the
+    callers fall back to UTC, off by a day at most, and only near midnight."""
+    try:
+        person = await teammate(client, user_id)
+    except (SlackApiError, aiohttp.ClientError, TimeoutError):
+        return None
+    return (person.tz if person else "") or None
 
 
 async def workspace_names(client: AsyncWebClient) -> dict[str, str]:

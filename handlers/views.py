@@ -37,6 +37,7 @@ from handlers.support import (
     submitted_values,
     teammate,
     teammates,
+    time_zone_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -134,8 +135,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 client, modal_context.source_channel_id, modal_context.source_message_ts
             )
             if permalink:
-                await services.workflow.attach_permalink(team_id, outcome.request.id, permalink)
-                outcome.request.source_permalink = permalink  # the cards go out from this copy
+                await services.workflow.attach_permalink(outcome.request, permalink)
         try:
             await services.dispatcher.deliver_outcome(outcome)
         except Exception:
@@ -243,11 +243,7 @@ def register(app: AsyncApp, services: Services) -> None:
         day = str(submitted_values(view).get("ask_again_on") or "")
         # "After today" as the connector's calendar has it: late in the day in the Americas,
         # UTC is already on tomorrow.
-        try:
-            presser = await teammate(client, body["user"]["id"])
-        except (SlackApiError, aiohttp.ClientError, TimeoutError):
-            presser = None  # UTC's today then: off by a day at most, and only near midnight
-        tz_name = presser.tz if presser else None
+        tz_name = await time_zone_of(client, body["user"]["id"])
         try:
             services.workflow.valid_ask_again_on(day, tz_name)
         except InvalidSuggestion:
@@ -339,23 +335,26 @@ async def _review_ask(
         draft.target_company,
         replaces_id=draft.previous_request_id,
     )
+    # Everyone the findings name, looked up together: this all happens before the ack.
+    named = [found.mine.connector_id] if found.mine else []
+    named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
+    named += [found.next_best] if found.next_best else []
+    names = await _names(client, named)
     if found.mine is not None:
         review.errors["target_name"] = say(
-            "duplicate_mine", connector=await _name(client, found.mine.connector_id)
+            "duplicate_mine", connector=names[found.mine.connector_id]
         )
         return found
     for request in found.held_by_others:
         review.advice.append(
             say(
                 "open_ask",
-                requester=await _name(client, request.requester_id),
-                connector=await _name(client, request.connector_id),
+                requester=names[request.requester_id],
+                connector=names[request.connector_id],
             )
         )
     if found.pacing is not None:
-        next_best = (
-            say("next_best", name=await _name(client, found.next_best)) if found.next_best else ""
-        )
+        next_best = say("next_best", name=names[found.next_best]) if found.next_best else ""
         words = say(
             found.pacing.code,
             connector=draft.connector.name or "This teammate",
@@ -382,9 +381,13 @@ async def _review_offer(
         review.errors["connector"] = say("offer_connector_changed")
 
 
-async def _name(client: AsyncWebClient, user_id: str) -> str:
-    person = await teammate(client, user_id)
-    return person.name if person and person.name else "a teammate"
+async def _names(client: AsyncWebClient, user_ids: list[str]) -> dict[str, str]:
+    unique = list(dict.fromkeys(user_ids))
+    people = await teammates(client, *unique)
+    return {
+        user_id: person.name if person and person.name else "a teammate"
+        for user_id, person in zip(unique, people, strict=True)
+    }
 
 
 async def refresh_suggestions(
@@ -413,6 +416,7 @@ async def refresh_suggestions(
         prefill.target_company,
         replaces_id=messages.ModalContext.load(view.get("private_metadata")).previous_request_id,
         suggestions=suggestions,
+        ties=False,  # the form shows no tie: the connector's card asks about it
     )
     held = ([found.mine] if found.mine else []) + found.held_by_others
     flags: list[dict[str, str]] = [

@@ -108,8 +108,9 @@ def on_postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
 
 @contextlib.asynccontextmanager
 async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A connection whose each statement commits on its own. A write that is one statement
-    then costs one round trip, not three (BEGIN, the statement, COMMIT).
+    """A bare connection whose each statement commits on its own, for one-statement writes
+    and Core reads: one round trip each, not three (BEGIN, the statement, COMMIT or
+    ROLLBACK), and none of a session's bookkeeping.
 
     Sessions bound to a caller's connection (a benchmark's or a test's transaction, rolled
     back after) get that connection: the statement runs in its transaction."""
@@ -118,22 +119,6 @@ async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield bind
         return
     async with _autocommitting(bind).connect() as connection:
-        yield connection
-
-
-@contextlib.asynccontextmanager
-async def read_connection(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncConnection]:
-    """A bare connection for Core reads, without a session's bookkeeping: in autocommit on
-    PostgreSQL (one round trip per read, as `reading` gives); on SQLite a plain one. A
-    caller's connection, as `autocommit` gives it."""
-    engine = sessions.kw["bind"]
-    if isinstance(engine, AsyncConnection):
-        yield engine
-        return
-    source = _autocommitting(engine) if engine.dialect.name == "postgresql" else engine
-    async with source.connect() as connection:
         yield connection
 
 
@@ -162,7 +147,7 @@ async def reading(
         yield session
         return
     async with sessions() as own:
-        bound_to_connection = isinstance(sessions.kw.get("bind"), AsyncConnection)
-        if own.get_bind().dialect.name == "postgresql" and not bound_to_connection:
+        # (Not in a caller's transaction: its isolation cannot change mid-way.)
+        if on_postgres(sessions) and not isinstance(sessions.kw["bind"], AsyncConnection):
             await own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield own

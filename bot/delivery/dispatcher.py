@@ -93,6 +93,9 @@ PROFILE_TTL = 6 * 3600.0
 # A workspace's token could not be looked up this time (database, or a failed rotation).
 _LOOKUP_FAILED = ""
 # Kinds sent with chat.update (a card changed in place); every other kind is a new post.
+# How long the connector's tie, as an ask's review found it, stands for their card: after
+# that (a send held back by a pause or Slack's limits) the card looks it up again.
+REVIEW_FRESH_FOR = timedelta(minutes=5)
 UPDATES = frozenset({MessageKind.CARD_REFRESH, MessageKind.OFFER_REFRESH})
 
 
@@ -178,8 +181,11 @@ class Dispatcher:
             if outcome.cards is not None:
                 known = ({outcome.request.id: outcome.request}, dict(outcome.cards))
             await self._send_all(leased, known)
-        await self.deliver([i for i in outcome.message_ids if i not in taken])
-        await self._send_follow_ups()
+        rest = [i for i in outcome.message_ids if i not in taken]
+        if rest:
+            await self.deliver(rest)  # and its follow-ups
+        else:
+            await self._send_follow_ups()
 
     async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
@@ -471,9 +477,9 @@ class Dispatcher:
             paths = await self._next_paths(request) if event in DEAD_END_EVENTS else []
             rendered = messages.notice(request, event, message.data, paths)
         else:
-            # A first attempt (a claim or a lease counts one): a retry may come much later.
-            first_send = message.attempts <= 1
-            rendered = await self._card(kind, request, message.data, first_send=first_send)
+            # Sent soon after the review that wrote it (not held back, say, by a pause).
+            fresh = self._clock.now() - message.created_at <= REVIEW_FRESH_FOR
+            rendered = await self._card(kind, request, message.data, fresh=fresh)
         return await self._post_new(message, rendered, token)
 
     async def _post_new(
@@ -686,10 +692,10 @@ class Dispatcher:
         request: IntroRequest,
         data: dict[str, Any],
         *,
-        first_send: bool = False,
+        fresh: bool = False,
     ) -> messages.Message:
         if kind is MessageKind.CONNECTOR_CARD:
-            if first_send and "stale_tie" in data:
+            if fresh and "stale_tie" in data:
                 # A new ask's card: the tie as its review found it, moments ago.
                 tie = tie_from(data["stale_tie"])
             else:
@@ -715,7 +721,8 @@ class Dispatcher:
             logger.error(
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
             )
-            await self._finish(message, DeliveryStatus.FAILED, error=error or str(exc))
+            failed = _Result(message.id, DeliveryStatus.FAILED, None, None, error or str(exc), None)
+            await self._results.record([failed])
             if message.kind in (
                 MessageKind.CONNECTOR_CARD,
                 MessageKind.OWNER_CARD,
@@ -780,18 +787,6 @@ class Dispatcher:
                 reason,
             )
         await self._reschedule(message, reason, message.due_at, count_attempt=False)
-
-    async def _finish(
-        self,
-        message: OutboundMessage,
-        status: DeliveryStatus,
-        *,
-        channel: str | None = None,
-        ts: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        sent_at = self._clock.now() if status is DeliveryStatus.SENT else None
-        await self._results.record([_Result(message.id, status, channel, ts, error, sent_at)])
 
     async def _write_results(self, results: list[_Result]) -> None:
         """Record a batch of sends' results: one statement, committed on its own, on

@@ -44,7 +44,7 @@ from bot.intro.matching import (
 )
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
-from storage.db import read_connection, reading
+from storage.db import autocommit, reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -787,29 +787,12 @@ class Directory:
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
         }
-        async with read_connection(self._sessions) as connection:
+        async with autocommit(self._sessions) as connection:
             return list((await connection.execute(_REVIEW, params)).all())
 
     async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:
         async with self._sessions.begin() as session:
             await session.merge(WorkspaceSettings(team_id=team_id, enforce_pacing=enforce))
-
-    async def open_asks_for_target(
-        self, team_id: str, target: str, *, session: AsyncSession | None = None
-    ) -> list[IntroRequest]:
-        """Open requests anyone in the workspace holds for this person: no carpet-bombing."""
-        key = name_key(parse_person(target).name_key)
-        if not key:
-            return []
-        async with reading(self._sessions, session) as session:
-            rows = await session.scalars(
-                select(IntroRequest).where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.target_surname_key.in_(surname_keys(key)),
-                    IntroRequest.status.in_(list(OPEN_STATUSES)),
-                )
-            )
-            return [r for r in rows if name_score(key, name_key(r.target_name)) >= 85]
 
     async def review_ask(
         self,
@@ -820,9 +803,12 @@ class Directory:
         company: str,
         replaces_id: int | None = None,
         suggestions: list[Suggestion] | None = None,
+        *,
+        ties: bool = True,
     ) -> AskReview:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
-        and the connector's own tie to the person when it is old enough to ask about.
+        and (unless `ties` is False) the connector's own tie to the person when it is old
+        enough to ask about.
 
         One statement (`_REVIEW`) answers all but the next-best path. `suggestions`, when the
         caller has them already (best first, the requester left out), give the next-best path
@@ -830,7 +816,7 @@ class Directory:
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
-        rows = await self._review_rows(team_id, connector_id, target, company, now)
+        rows = await self._review_rows(team_id, connector_id, target, company, now, ties=ties)
         first = rows[0]
         review = AskReview()
         key = name_key(parse_person(target).name_key)
@@ -854,21 +840,14 @@ class Directory:
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )
                 review.enforce_pacing = bool(first.enforce_pacing)
-            ties = [
-                Contact(
-                    id=row.id,
-                    name=row.name,
-                    name_key=row.name_key,
-                    company_key=row.company_key,
-                    since=row.since,
-                    confirmed_at=row.confirmed_at,
+            # Scored as rows: only the best match becomes a Contact.
+            scored = _scored(parse_person(target, company), [r for r in rows if r.kind == "tie"])
+            if scored:
+                best = scored[0][1]
+                tie = Contact(
+                    id=best.id, name=best.name, since=best.since, confirmed_at=best.confirmed_at
                 )
-                for row in rows
-                if row.kind == "tie"
-            ]
-            scored = _scored(parse_person(target, company), ties)
-            if scored and self.is_stale(scored[0][1], now):
-                review.stale_tie = scored[0][1]
+                review.stale_tie = tie if self.is_stale(tie, now) else None
         owner = first.account_owner
         review.account_owner = owner if owner not in (requester_id, connector_id) else None
         return review
@@ -934,12 +913,3 @@ class Directory:
                     owner_id=owner_id,
                 )
             )
-
-    async def account_owner(
-        self, team_id: str, company: str, *, session: AsyncSession | None = None
-    ) -> str | None:
-        if not company_key(company):
-            return None
-        async with reading(self._sessions, session) as session:
-            found = await session.get(AccountOwner, (team_id, company_key(company)))
-            return found.owner_id if found else None

@@ -1,7 +1,8 @@
 """The intro workflow: requests, transitions and the messages they promise.
 
 It knows nothing of Slack. Each state change and the messages it promises are written in one
-transaction; the caller then hands the returned message ids to delivery.
+transaction (on PostgreSQL, mostly one statement); the caller then hands the returned
+`Outcome` to delivery.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class ActionDetails(TypedDict, total=False):
     note: str | None
     blurb: str | None
     ask_again_on: str | None
-    tz_name: str | None  # the presser's time zone (Slack's `tz`): whose "today" a day is after
+    tz_name: str | None  # the presser's time zone (IANA name): whose "today" a day is after
 
 
 class TieUnknown(Enum):
@@ -151,11 +152,14 @@ class Lease:
 @dataclass(frozen=True)
 class Outcome:
     request: IntroRequest
-    message_ids: list[int]
     # The messages due now as written (leased, when the caller passed a lease), and the
     # request's cards as the change found them: what delivery would otherwise read again.
     due_now: list[OutboundMessage] = field(default_factory=list)
     cards: dict[tuple[int, str], OutboundMessage] | None = None
+
+    @property
+    def message_ids(self) -> list[int]:
+        return [m.id for m in self.due_now]
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,8 @@ class IntroWorkflow:
         A request that follows one the requester made earlier (asking someone else after a
         dead end) is linked to it; if that one is still waiting on its connector (a stall), it
         is withdrawn in the same transaction. A request made from a connector's offer
-        (`offer_id`) starts accepted by them: they check with the target next.
+        (`offer_id`) starts accepted by them: they check with the target next (its messages
+        are not leased, and its card, which asks no tie question, carries no tie).
         """
         assert draft.connector is not None, "review_draft() must pass before submit()"
         now = self._clock.now()
@@ -273,7 +278,7 @@ class IntroWorkflow:
             messages += _leased(first, lease)
             session.add_all(messages)
             await session.flush()
-            return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
+            return Outcome(request, _due_now(messages))
 
     def _first_messages(
         self,
@@ -323,7 +328,7 @@ class IntroWorkflow:
             )
         request = _request_from(row)
         due_now = _written_due_now(row, request, lease)
-        return Outcome(request, [m.id for m in due_now], due_now, {})
+        return Outcome(request, due_now, {})
 
     async def _store_taken_offer(
         self, team_id: str, offer_id: int, request: IntroRequest, advice: list[str]
@@ -577,7 +582,7 @@ class IntroWorkflow:
                 # the requester is offered a second voice; after that, the next paths.
                 second_voice = await self._offer_secondary(session, request, actor_id)
                 messages += second_voice or await self._dead_end_notice(session, request)
-            return Outcome(request, _due_now(messages), [m for m in messages if _is_due_now(m)])
+            return Outcome(request, _due_now(messages))
 
     async def report_outcome(
         self, team_id: str, request_id: int, actor_id: str, outcome: str
@@ -656,18 +661,34 @@ class IntroWorkflow:
             session.add(self._event(request, actor_id, BUMP_SENT, request.status))
             session.add(bump)
             await session.flush()
-            return Outcome(request, [bump.id])
+            return Outcome(request, [bump])
 
     async def earlier_request(
-        self, team_id: str, request_id: int | None, requester_id: str, at: Status | None = None
+        self, team_id: str, request_id: int, requester_id: str, at: Status | None = None
     ) -> IntroRequest:
         """The requester's earlier request, for a new ask that follows it (the teammate a
-        connector suggested, "Ask them", "Pick someone else"): theirs, and where asking
-        someone else is offered, at `at` or else at any dead end. Raises UnknownRequest,
-        NotYourRequest, or IllegalTransition with the status it is in now."""
-        request = await self.get(team_id, request_id) if request_id is not None else None
+        connector suggested, "Ask them", "Pick someone else"); see `_followed`."""
+        async with reading(self._sessions) as session:
+            return await self._followed(session, team_id, request_id, requester_id, at)
+
+    @staticmethod
+    async def _followed(
+        session: AsyncSession,
+        team_id: str,
+        request_id: int,
+        requester_id: str,
+        at: Status | None = None,
+    ) -> IntroRequest:
+        """The requester's own earlier request, where asking someone else or going in cold
+        is offered: at `at`, or else at any dead end. Raises UnknownRequest, NotYourRequest,
+        or IllegalTransition with the status it is in now."""
+        request = await session.scalar(
+            select(IntroRequest).where(
+                IntroRequest.id == request_id, IntroRequest.team_id == team_id
+            )
+        )
         if request is None:
-            raise UnknownRequest(request_id or 0)
+            raise UnknownRequest(request_id)
         if request.requester_id != requester_id:
             raise NotYourRequest(Role.REQUESTER, request.requester_id)
         if not (request.status == at if at is not None else at_dead_end(request.status)):
@@ -832,7 +853,7 @@ class IntroWorkflow:
             )
             for card_id, kind, recipient, status, channel, ts, data in row["cards"] or []
         }
-        return Outcome(request, [m.id for m in due_now], due_now, cards)
+        return Outcome(request, due_now, cards)
 
     @staticmethod
     def _check_suggestion(
@@ -988,7 +1009,7 @@ class IntroWorkflow:
             )
             session.add(refresh)
             await session.flush()
-            return Outcome(request, [refresh.id])
+            return Outcome(request, [refresh])
 
     async def choose_named_ask(
         self, team_id: str, request_id: int, actor_id: str, named: bool
@@ -1066,13 +1087,9 @@ class IntroWorkflow:
             messages: list[OutboundMessage] = []
             previous = None
             if previous_request_id is not None:
-                previous = await self._previous(
+                previous = await self._followed(
                     session, team_id, previous_request_id, requester.user_id
                 )
-                if previous is None:
-                    raise UnknownRequest(previous_request_id)
-                if not at_dead_end(previous.status):
-                    raise IllegalTransition(Status(previous.status), Action.REROUTE)
             source = previous or draft
             assert source is not None, "go_cold() needs an earlier request or a draft"
             request = IntroRequest(
@@ -1394,14 +1411,16 @@ class IntroWorkflow:
                 )
             )
 
-    async def attach_permalink(self, team_id: str, request_id: int, permalink: str) -> None:
-        """The link to the message a request was made from, found after it was stored."""
+    async def attach_permalink(self, request: IntroRequest, permalink: str) -> None:
+        """The link to the message a request was made from, found after it was stored: on
+        the row, and on this copy (its cards go out from it)."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(IntroRequest)
-                .where(IntroRequest.id == request_id, IntroRequest.team_id == team_id)
+                .where(IntroRequest.id == request.id, IntroRequest.team_id == request.team_id)
                 .values(source_permalink=permalink)
             )
+        request.source_permalink = permalink
 
     async def forget_events_before(self, moment: datetime) -> None:
         """Slack retries within minutes; a day of event ids is plenty to recognise them."""
@@ -1766,8 +1785,8 @@ _PARTY_COLUMN = {
 }
 
 
-def _columns(row: IntroRequest | RequestEvent | OutboundMessage) -> dict[str, Any]:
-    """A new row's set columns, for a Core INSERT of an object built the ORM way."""
+def _columns(row: IntroRequest) -> dict[str, Any]:
+    """A new request's set columns, for a Core INSERT of an object built the ORM way."""
     state = instance_state(row)
     return {
         column.key: getattr(row, column.key)
@@ -1781,8 +1800,8 @@ def _is_due_now(message: OutboundMessage) -> bool:
     return message.kind != MessageKind.REMINDER
 
 
-def _due_now(messages: list[OutboundMessage]) -> list[int]:
-    return [m.id for m in messages if _is_due_now(m)]
+def _due_now(messages: list[OutboundMessage]) -> list[OutboundMessage]:
+    return [m for m in messages if _is_due_now(m)]
 
 
 def _leased(messages: list[OutboundMessage], lease: Lease | None) -> list[OutboundMessage]:

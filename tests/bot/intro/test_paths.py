@@ -126,8 +126,6 @@ async def test_only_the_requester_follows_up_a_request_and_only_from_a_dead_end(
     assert theirs.value.party_id == "UR"
     with pytest.raises(UnknownRequest):
         await workflow.earlier_request(TEAM, first + 1000, "UR")
-    with pytest.raises(UnknownRequest):
-        await workflow.earlier_request(TEAM, None, "UR")
     with pytest.raises(IllegalTransition):  # a suggestion is followed only from a redirect
         await workflow.earlier_request(TEAM, first, "UR", at=Status.REDIRECTED)
 

@@ -8,6 +8,7 @@ handlers/support.py); they stay here to measure a checkout from before.
 `python -m bench.variants shared_http,cached_users -- serve --host 127.0.0.1 --port PORT`
 
 - cached_users: users.info looked up once per user per 10 minutes by the listeners.
+- warm_profiles: every profile known before the first request (a measurement).
 - issue_list_only: a submission without the ask's review and the stale-tie read (a
   measurement).
 - shared_http: one aiohttp ClientSession (a pooled, keep-alive connector) for every Web API
@@ -93,7 +94,48 @@ def issue_list_only() -> None:
     Dispatcher._stale_tie = stale_tie  # type: ignore[method-assign,assignment]
 
 
+def warm_profiles() -> None:
+    """A measurement: every profile already known when a request comes, as a directory kept
+    warm from users.list and user_change events would have it, at no cost per look-up (an
+    upper bound: a directory in the database would cost a read, unless the review's statement
+    made it). Loaded from users.list on the first look-up, in the warm-up."""
+    import asyncio
+
+    import handlers.support
+    from bot.intro.validation import Teammate
+
+    original = handlers.support.teammate
+    known: dict[str, Teammate] = {}
+    loaded = asyncio.Event()
+    loading: list[bool] = []
+
+    async def load(client: Any) -> None:
+        async for page in await client.users_list(limit=handlers.support.USERS_PAGE):
+            for member in page.get("members") or []:
+                profile = member.get("profile") or {}
+                known[str(member["id"])] = Teammate(
+                    user_id=str(member["id"]),
+                    name=handlers.support.display_name(member),
+                    is_bot=bool(member.get("is_bot")),
+                    deleted=bool(member.get("deleted")),
+                    title=str(profile.get("title") or ""),
+                    email=str(profile.get("email") or ""),
+                    tz=str(member.get("tz") or ""),
+                )
+        loaded.set()
+
+    async def teammate(client: Any, user_id: str) -> Teammate | None:
+        if not loading:
+            loading.append(True)
+            await load(client)
+        await loaded.wait()
+        return known.get(user_id) or await original(client, user_id)
+
+    handlers.support.teammate = teammate
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
+    "warm_profiles": warm_profiles,
     "shared_http": shared_http,
     "cached_users": cached_users,
     "issue_list_only": issue_list_only,

@@ -1,5 +1,5 @@
-"""Events: the App Home tab; the app uninstalled or its tokens revoked; teammates Slack
-deactivates."""
+"""Events: the App Home tab; the app uninstalled or its tokens revoked; teammates who join,
+change their profile or are deactivated."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.wiring.app import Services
 from bot.wiring.uninstall import workspace_removed
-from handlers.support import publish_home
+from handlers.support import profile_changed, publish_home
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -46,18 +46,32 @@ def register(app: AsyncApp, services: Services) -> None:
 
     register_user_change(app, services)
 
+    @app.event("team_join")
+    @services.tracked
+    async def team_join(
+        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        user = event.get("user") or {}
+        team_id = context.team_id or str(user.get("team_id") or "")
+        if user.get("id") and team_id:
+            await profile_changed(services, client, team_id, user)
+
 
 def register_user_change(app: AsyncApp, services: Services) -> None:
     @app.event("user_change")
     @services.tracked
-    async def user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def user_change(
+        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         """A deactivated teammate is out of suggestions at once, and their contacts go after
-        INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again."""
+        INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again. Their
+        stored profile follows what Slack says now."""
         user = event.get("user") or {}
         user_id = str(user.get("id") or "")
         team_id = context.team_id or str(user.get("team_id") or "")
         if not user_id or not team_id:
             return
+        await profile_changed(services, client, team_id, user)
         await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
         if user.get("deleted") and not services.settings.uninstall_retention:
             await services.directory.purge_departed(services.settings.uninstall_retention)

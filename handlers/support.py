@@ -62,10 +62,16 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
         if slack_error_code(exc) == "user_not_found":
             return None
         raise
-    user: dict[str, Any] = response["user"]
+    found = teammate_from(response["user"])
+    _keep(profiles, found)
+    return found
+
+
+def teammate_from(user: dict[str, Any]) -> Teammate:
+    """A Slack user object (users.info, users.list, user_change) as the workflow needs it."""
     profile = user.get("profile") or {}
-    found = Teammate(
-        user_id=user["id"],
+    return Teammate(
+        user_id=str(user["id"]),
         name=display_name(user),
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
@@ -73,10 +79,64 @@ async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
         email=str(profile.get("email") or ""),
         tz=str(user.get("tz") or ""),
     )
+
+
+def _keep(profiles: dict[str, tuple[float, Teammate]], person: Teammate) -> None:
     if len(profiles) >= PROFILE_CACHE_SIZE:
         profiles.clear()
-    profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
-    return found
+    profiles[person.user_id] = (time.monotonic() + PROFILE_TTL, person)
+
+
+async def known_teammates(
+    services: Services, client: AsyncWebClient, team_id: str, *user_ids: str
+) -> list[Teammate | None]:
+    """Look people up where it costs least: this process's memory, then the profiles every
+    replica shares (one read for all), then users.info for whoever is in neither. A miss in
+    the shared profiles starts a listing of the workspace's members, if none ran today."""
+    profiles = _profile_cache(client)
+    now = time.monotonic()
+    found: dict[str, Teammate | None] = {}
+    for user_id in user_ids:
+        cached = profiles.get(user_id)
+        if cached is not None and cached[0] > now:
+            found[user_id] = cached[1]
+    missing = [user_id for user_id in user_ids if user_id not in found]
+    if missing and team_id:
+        for person in (await services.people.known(team_id, missing)).values():
+            _keep(profiles, person)
+            found[person.user_id] = person
+        asked = [user_id for user_id in dict.fromkeys(missing) if user_id not in found]
+        if asked:
+            answers = await asyncio.gather(*(teammate(client, user_id) for user_id in asked))
+            found.update(zip(asked, answers, strict=True))
+            await services.people.remember(team_id, [a for a in answers if a is not None])
+            services.in_background(list_members(services, client, team_id))
+    elif missing:
+        found.update(zip(missing, await teammates(client, *missing), strict=True))
+    return [found[user_id] for user_id in user_ids]
+
+
+async def profile_changed(
+    services: Services, client: AsyncWebClient, team_id: str, user: dict[str, Any]
+) -> None:
+    """Slack sent a user's profile as it is now (user_change, team_join): keep it."""
+    person = teammate_from(user)
+    _keep(_profile_cache(client), person)
+    await services.people.remember(team_id, [person])
+
+
+async def list_members(services: Services, client: AsyncWebClient, team_id: str) -> None:
+    """Store every member's profile from users.list, unless another replica (or this one)
+    listed them today. A page at a time: a few calls for a team of thousands."""
+    if not await services.people.claim_listing(team_id):
+        return
+    try:
+        async for page in await client.users_list(limit=USERS_PAGE):
+            members = [teammate_from(member) for member in page.get("members") or []]
+            await services.people.remember(team_id, members)
+    except Exception:  # noqa: BLE001 - users.info answers meanwhile; try again later
+        logger.exception("could not list the members of workspace %s", team_id)
+        await services.people.listing_failed(team_id)
 
 
 async def time_zone_of(client: AsyncWebClient, user_id: str) -> str | None:

@@ -33,10 +33,10 @@ from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
 from handlers.support import (
     act_and_deliver,
+    known_teammates,
     refusal_text,
     submitted_values,
     teammate,
-    teammates,
     time_zone_of,
 )
 
@@ -78,7 +78,10 @@ def register(app: AsyncApp, services: Services) -> None:
         values = submitted_values(view)
         requester_id = body["user"]["id"]
         connector_id = str(values.get("connector") or "")
-        requester, connector = await teammates(client, requester_id, connector_id or requester_id)
+        team_id = context.team_id or ""
+        requester, connector = await known_teammates(
+            services, client, team_id, requester_id, connector_id or requester_id
+        )
         modal_context = messages.ModalContext.load(view.get("private_metadata"))
         draft = RequestDraft(
             requester=requester or Teammate(user_id=requester_id),
@@ -96,7 +99,6 @@ def register(app: AsyncApp, services: Services) -> None:
         )
         draft = with_company_from_name(draft)
         review = review_draft(draft)
-        team_id = context.team_id or ""
         found = None
         if review.ok and connector is not None:
             found = await _review_ask(services, client, team_id, draft, review)
@@ -339,7 +341,7 @@ async def _review_ask(
     named = [found.mine.connector_id] if found.mine else []
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
     named += [found.next_best] if found.next_best else []
-    names = await _names(client, named)
+    names = await _names(services, client, team_id, named)
     if found.mine is not None:
         review.errors["target_name"] = say(
             "duplicate_mine", connector=names[found.mine.connector_id]
@@ -381,9 +383,11 @@ async def _review_offer(
         review.errors["connector"] = say("offer_connector_changed")
 
 
-async def _names(client: AsyncWebClient, user_ids: list[str]) -> dict[str, str]:
+async def _names(
+    services: Services, client: AsyncWebClient, team_id: str, user_ids: list[str]
+) -> dict[str, str]:
     unique = list(dict.fromkeys(user_ids))
-    people = await teammates(client, *unique)
+    people = await known_teammates(services, client, team_id, *unique)
     return {
         user_id: person.name if person and person.name else "a teammate"
         for user_id, person in zip(unique, people, strict=True)

@@ -319,6 +319,33 @@ class DepartedUser(Base):
     departed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Profile(Base):
+    """What Slack last said of a teammate (users.list, users.info, user_change), shared by every
+    replica: a form's submission reads it instead of asking Slack before its 3-second ack."""
+
+    __tablename__ = "profiles"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    tz: Mapped[str] = mapped_column(String(64), default="")
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProfileListing(Base):
+    """When a workspace's members were last listed (users.list) into profiles: one replica
+    claims the listing, the others see it taken."""
+
+    __tablename__ = "profile_listings"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class WorkspaceSettings(Base):
     __tablename__ = "workspace_settings"
 

@@ -51,6 +51,7 @@ from storage.models import (
     Contact,
     DepartedUser,
     IntroRequest,
+    Profile,
     UTCDateTime,
     WorkspaceSettings,
 )
@@ -546,8 +547,8 @@ class Directory:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def forget_person(self, team_id: str, user_id: str) -> int:
-        """`/intro forget me`: their contacts and their settings (pacing, sharing, accounts
-        routed to them). Returns how many contacts went."""
+        """`/intro forget me`: their contacts, their settings (pacing, sharing, accounts
+        routed to them) and the profile kept of them. Returns how many contacts went."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
@@ -561,6 +562,9 @@ class Directory:
                 delete(AccountOwner).where(
                     AccountOwner.team_id == team_id, AccountOwner.owner_id == user_id
                 )
+            )
+            await session.execute(
+                delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

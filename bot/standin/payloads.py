@@ -207,8 +207,12 @@ def app_home_opened(user_id: str) -> dict[str, Any]:
     }
 
 
-def user_change(user_id: str, *, deleted: bool) -> dict[str, Any]:
-    """Slack's event when a member's profile or status changes, deactivation included."""
+def user_change(
+    user_id: str, *, deleted: bool, kind: str = "user_change", **profile: str
+) -> dict[str, Any]:
+    """Slack's event when a member's profile or status changes, deactivation included
+    (`kind="team_join"`: when a member joins). `profile` adds fields such as title or
+    real_name."""
     return {
         "token": "unused",
         "team_id": TEAM_ID,
@@ -217,14 +221,15 @@ def user_change(user_id: str, *, deleted: bool) -> dict[str, Any]:
         "event_id": f"Ev{user_id}{int(time.time() * 1e6)}",
         "event_time": int(time.time()),
         "event": {
-            "type": "user_change",
+            "type": kind,
             "user": {
                 "id": user_id,
                 "team_id": TEAM_ID,
                 "name": user_id.lower(),
                 "deleted": deleted,
                 "is_bot": False,
-                "profile": {"real_name": user_id},
+                "tz": "Europe/Paris",
+                "profile": {"real_name": user_id} | profile,
             },
             "cache_ts": int(time.time()),
             "event_ts": f"{time.time():.6f}",

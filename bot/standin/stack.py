@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from bot.intro.clock import Clock
 from bot.standin.payloads import SlackSender
@@ -17,6 +18,7 @@ from bot.wiring.app import Services, build_services, create_app, migrate
 from bot.wiring.scopes import BOT_SCOPES
 from bot.wiring.server import web_app
 from bot.wiring.settings import load_settings
+from storage.models import DeliveryStatus, OutboundMessage
 
 SIGNING_SECRET = "local-signing-secret"
 # Distributed mode's app credentials, as the stand-in's oauth.v2.access knows them.
@@ -147,4 +149,23 @@ class LocalStack:
         while not condition():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def sends_recorded(self, timeout: float = 10.0) -> None:
+        """Wait until the bot has recorded Slack's answer to every message it sent. A message
+        reaches the fake a moment before its ts is stored; a person cannot press its buttons
+        that fast, and a press in between finds the card "not sent yet"."""
+        assert self.services is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.services.sessions() as session:
+                sending = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboundMessage)
+                    .where(OutboundMessage.status == DeliveryStatus.SENDING)
+                )
+            if not sending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sending} sends still unrecorded")
             await asyncio.sleep(0.01)

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
+from bot.intro.people import People
 from bot.intro.workflow import IntroWorkflow
 from bot.wiring.metrics import Metrics, instrument
 from bot.wiring.settings import Settings
@@ -63,6 +64,7 @@ class Services:
     clock: Clock
     directory: Directory
     attribution: Attribution
+    people: People
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -177,6 +179,12 @@ class Services:
             self.queue_has_room.clear()
         else:
             self.queue_has_room.set()
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work nobody waits for (filling a cache), counted as in flight for shutdown."""
+        task = asyncio.create_task(work)
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for work already under way (Bolt runs listeners after answering Slack)."""
@@ -296,6 +304,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         directory=directory,
         attribution=Attribution(sessions),
+        people=People(sessions, clock),
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,

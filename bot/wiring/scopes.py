@@ -22,6 +22,8 @@ BOT_EVENTS: tuple[str, ...] = (
     "file_shared",
     "app_uninstalled",
     "tokens_revoked",
-    # A teammate deactivated: out of suggestions, their contacts deleted after the retention.
+    # users:read. A teammate joined, or changed: their stored profile follows. Deactivated:
+    # out of suggestions, their contacts deleted after the retention.
+    "team_join",
     "user_change",
 )

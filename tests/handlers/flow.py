@@ -60,6 +60,7 @@ async def request_intro(stack: LocalStack, **overrides: Any) -> dict:
     connector = overrides.get("connector", CONNECTOR)
     await stack.until(lambda: len(stack.fake.messages_for(connector)) >= 1, "connector card")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) >= 1, "requester card")
+    await stack.sends_recorded()
     return stack.fake.messages_for(connector)[-1]
 
 

@@ -1,0 +1,98 @@
+"""A form's submission reads its people from the profiles every replica shares, kept warm by a
+listing of the workspace's members and by Slack's team_join and user_change events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+import handlers.support
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
+from storage.models import IntroRequest
+from tests.handlers.flow import (
+    CONNECTOR,
+    GOOD_BLURB,
+    REQUESTER,
+    good_values,
+    open_intro_modal,
+    request_intro,
+    submit,
+)
+
+TEAM = payloads.TEAM_ID
+
+
+@pytest.fixture(autouse=True)
+def no_memory_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every look-up is made as if by another replica: nothing kept in this process."""
+    monkeypatch.setattr(handlers.support, "PROFILE_TTL", 0.0)
+
+
+async def _stored(stack: LocalStack, *user_ids: str) -> None:
+    assert stack.services is not None
+    people = stack.services.people
+
+    async def all_there() -> bool:
+        return len(await people.known(TEAM, user_ids)) == len(user_ids)
+
+    for _ in range(1000):
+        if await all_there():
+            return
+        await stack.until(lambda: True)
+    raise AssertionError(f"{user_ids} never stored")
+
+
+async def test_the_members_are_listed_once_and_then_nobody_is_asked_about(
+    stack: LocalStack,
+) -> None:
+    await request_intro(stack)
+    # Nobody was known yet: both people asked about, and the workspace's members listed.
+    assert (stack.fake.count("users.info"), stack.fake.count("users.list")) == (2, 1)
+    await _stored(stack, *(person.user_id for person in stack.people))
+
+    view = await open_intro_modal(stack)
+    blurb = GOOD_BLURB.replace("Jane", "John").replace("Acme", "Globex")
+    values = good_values(target_name="John Roe", target_company="Globex", blurb=blurb)
+    assert await submit(stack, view, values) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 2, "second card")
+    card = stack.fake.messages_for(CONNECTOR)[-1]
+    assert "John Roe" in card["text"]
+    assert (stack.fake.count("users.info"), stack.fake.count("users.list")) == (2, 1)
+
+
+async def test_joining_and_changing_in_slack_reach_the_next_request(stack: LocalStack) -> None:
+    assert stack.slack is not None and stack.services is not None
+    await stack.slack.event(payloads.user_change(CONNECTOR, deleted=False, kind="team_join"))
+    await stack.slack.event(
+        payloads.user_change(REQUESTER, deleted=False, real_name="Riya Patel", title="VP Sales")
+    )
+    await _stored(stack, CONNECTOR, REQUESTER)
+
+    await request_intro(stack)
+    assert stack.fake.count("users.info") == 0
+    async with stack.services.sessions() as session:
+        request = await session.scalar(select(IntroRequest))
+    assert request is not None
+    assert (request.requester_name, request.requester_title) == ("Riya Patel", "VP Sales")
+
+
+async def test_a_connector_deactivated_in_slack_is_refused_without_asking_slack(
+    stack: LocalStack,
+) -> None:
+    assert stack.slack is not None
+    await stack.slack.event(payloads.user_change(REQUESTER, deleted=False))
+    await stack.slack.event(payloads.user_change(CONNECTOR, deleted=True))
+    await _stored(stack, CONNECTOR, REQUESTER)
+
+    view = await open_intro_modal(stack)
+    status, body = await submit(stack, view, good_values())
+    assert status == 200
+    errors = json.loads(body)["errors"]
+    assert list(errors) == [
+        next(b["block_id"] for b in view["blocks"] if "connector" in b["block_id"])
+    ]
+    assert stack.fake.count("users.info") == 0
+    assert stack.fake.messages_for(CONNECTOR) == []

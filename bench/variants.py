@@ -8,7 +8,9 @@ handlers/support.py); they stay here to measure a checkout from before.
 `python -m bench.variants shared_http,cached_users -- serve --host 127.0.0.1 --port PORT`
 
 - cached_users: users.info looked up once per user per 10 minutes by the listeners.
-- warm_profiles: every profile known before the first request (a measurement).
+- warm_profiles: every profile known before the first request, at no cost (a measurement).
+- slack_profiles_only: a submission's people asked of Slack, not read from the database (a
+  measurement).
 - issue_list_only: a submission without the ask's review and the stale-tie read (a
   measurement).
 - shared_http: one aiohttp ClientSession (a pooled, keep-alive connector) for every Web API
@@ -131,10 +133,31 @@ def warm_profiles() -> None:
         await loaded.wait()
         return known.get(user_id) or await original(client, user_id)
 
+    async def known_teammates(
+        _services: Any, client: Any, _team_id: str, *user_ids: str
+    ) -> list[Any]:
+        return [await teammate(client, user_id) for user_id in user_ids]
+
     handlers.support.teammate = teammate
+    handlers.support.known_teammates = known_teammates
+
+
+def slack_profiles_only() -> None:
+    """A measurement: a submission asks Slack (users.info) about its people, as before the
+    profiles kept in the database (bot/intro/profiles.py); this process's memory still serves."""
+    import handlers.support
+
+    async def known_teammates(
+        _services: Any, client: Any, _team_id: str, *user_ids: str
+    ) -> list[Any]:
+        return await handlers.support.teammates(client, *user_ids)
+
+    # Before handlers.views imports it by name.
+    handlers.support.known_teammates = known_teammates
 
 
 VARIANTS: dict[str, Callable[[], None]] = {
+    "slack_profiles_only": slack_profiles_only,
     "warm_profiles": warm_profiles,
     "shared_http": shared_http,
     "cached_users": cached_users,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import weakref
+from datetime import datetime
 from typing import Any, Unpack
 
 import aiohttp
@@ -91,8 +92,8 @@ async def known_teammates(
     services: Services, client: AsyncWebClient, team_id: str, *user_ids: str
 ) -> list[Teammate | None]:
     """Look people up where it costs least: this process's memory, then the profiles every
-    replica shares (one read for all), then users.info for whoever is in neither. A miss in
-    the shared profiles starts a listing of the workspace's members, if none ran today."""
+    replica shares (one read for all), then users.info for whoever is in neither. What Slack
+    answered is stored, and the workspace's members listed when due, after the caller's ack."""
     profiles = _profile_cache(client)
     now = time.monotonic()
     found: dict[str, Teammate | None] = {}
@@ -100,20 +101,60 @@ async def known_teammates(
         cached = profiles.get(user_id)
         if cached is not None and cached[0] > now:
             found[user_id] = cached[1]
-    missing = [user_id for user_id in user_ids if user_id not in found]
-    if missing and team_id:
-        for person in (await services.people.known(team_id, missing)).values():
+    missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
+    if missing and not team_id:
+        found.update(zip(missing, await teammates(client, *missing), strict=True))
+    elif missing:
+        for person in (await services.profiles.known(team_id, missing)).values():
             _keep(profiles, person)
             found[person.user_id] = person
-        asked = [user_id for user_id in dict.fromkeys(missing) if user_id not in found]
-        if asked:
-            answers = await asyncio.gather(*(teammate(client, user_id) for user_id in asked))
-            found.update(zip(asked, answers, strict=True))
-            await services.people.remember(team_id, [a for a in answers if a is not None])
-            services.in_background(list_members(services, client, team_id))
-    elif missing:
-        found.update(zip(missing, await teammates(client, *missing), strict=True))
+        asked = [user_id for user_id in missing if user_id not in found]
+        said_at = services.profiles.now()
+        answers = await teammates(client, *asked) if asked else []
+        found.update(zip(asked, answers, strict=True))
+        answered = [person for person in answers if person is not None]
+        listing = services.profiles.may_list(team_id)
+        if answered or listing:
+            services.in_background(
+                _store_profiles(services, client, team_id, answered, said_at, listing=listing)
+            )
     return [found[user_id] for user_id in user_ids]
+
+
+async def _store_profiles(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    answered: list[Teammate],
+    said_at: datetime,
+    *,
+    listing: bool,
+) -> None:
+    try:
+        await services.profiles.remember(team_id, answered, said_at)
+        if listing:
+            await list_members(services, client, team_id)
+    except Exception:  # noqa: BLE001 - users.info answers meanwhile; the lease lapses
+        logger.exception("could not store the profiles of workspace %s", team_id)
+
+
+async def list_members(services: Services, client: AsyncWebClient, team_id: str) -> None:
+    """Store every member's profile from users.list, a page at a time (a few calls for a
+    team of thousands), unless a replica listed them lately or is listing them now. A
+    listing cut short is taken up again when its lease lapses."""
+    if not await services.profiles.claim_listing(team_id):
+        return
+    started_at = asked_at = services.profiles.now()
+    pages = aiter(await client.users_list(limit=USERS_PAGE))
+    while True:
+        try:
+            page = await anext(pages)
+        except StopAsyncIteration:
+            break
+        members = [teammate_from(member) for member in page.get("members") or []]
+        await services.profiles.remember(team_id, members, asked_at)
+        asked_at = services.profiles.now()  # the next page is asked for now
+    await services.profiles.listed(team_id, started_at)
 
 
 async def profile_changed(
@@ -122,21 +163,7 @@ async def profile_changed(
     """Slack sent a user's profile as it is now (user_change, team_join): keep it."""
     person = teammate_from(user)
     _keep(_profile_cache(client), person)
-    await services.people.remember(team_id, [person])
-
-
-async def list_members(services: Services, client: AsyncWebClient, team_id: str) -> None:
-    """Store every member's profile from users.list, unless another replica (or this one)
-    listed them today. A page at a time: a few calls for a team of thousands."""
-    if not await services.people.claim_listing(team_id):
-        return
-    try:
-        async for page in await client.users_list(limit=USERS_PAGE):
-            members = [teammate_from(member) for member in page.get("members") or []]
-            await services.people.remember(team_id, members)
-    except Exception:  # noqa: BLE001 - users.info answers meanwhile; try again later
-        logger.exception("could not list the members of workspace %s", team_id)
-        await services.people.listing_failed(team_id)
+    await services.profiles.remember(team_id, [person])
 
 
 async def time_zone_of(client: AsyncWebClient, user_id: str) -> str | None:

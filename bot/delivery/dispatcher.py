@@ -33,6 +33,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
+from bot.intro.profiles import Profiles
 from bot.intro.states import DEAD_END_EVENTS, Action, IllegalTransition, Status
 from bot.intro.workflow import (
     SECONDARY_OFFERED,
@@ -118,6 +119,7 @@ class Dispatcher:
         workspaces: Workspaces | None = None,
         probe_interval: timedelta = PROBE_INTERVAL,
         pacer: Pacer | None = None,
+        profiles: Profiles | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self._sessions = sessions
@@ -133,6 +135,8 @@ class Dispatcher:
         # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
         self._slots = asyncio.Semaphore(concurrency)
         self._profiles: dict[str, tuple[str | None, str, float]] = {}
+        # Teammates' profiles kept for every replica: read a batch at a time, before users.info.
+        self._stored_profiles = profiles
         self._tokens: BotTokens = tokens or FixedToken(client.token)
         self._workspaces = workspaces
         self._probe_interval = probe_interval
@@ -302,6 +306,7 @@ class Dispatcher:
         # The batch's requests, and the cards its refreshes update, in one checkout (unless
         # the state change that wrote them returned them).
         requests, cards = known if known is not None else await self._context(claimed)
+        await self._recall_profiles(claimed)
         await asyncio.gather(
             *(
                 self._send_in_order(
@@ -644,6 +649,22 @@ class Dispatcher:
                 .limit(1)
             )
             return later is not None
+
+    async def _recall_profiles(self, claimed: list[OutboundMessage]) -> None:
+        """The time zones the batch's reminders need, read together from the stored profiles:
+        10,000 reminders due at 09:00 would otherwise wait on 10,000 users.info calls, paced
+        at Tier 4 (about 100 a minute). Whoever is not stored is asked about as before."""
+        if self._stored_profiles is None:
+            return
+        now = time.monotonic()
+        wanted: dict[str, set[str]] = {}
+        for message in claimed:
+            cached = self._profiles.get(message.recipient_id)
+            if message.kind == MessageKind.REMINDER and (cached is None or cached[2] <= now):
+                wanted.setdefault(message.team_id, set()).add(message.recipient_id)
+        for team_id, user_ids in wanted.items():
+            for person in (await self._stored_profiles.known(team_id, user_ids)).values():
+                self._profiles[person.user_id] = (person.tz or None, person.name, now + PROFILE_TTL)
 
     async def _profile(
         self, user_id: str, token: str, team_id: str | None = None

@@ -208,7 +208,12 @@ def app_home_opened(user_id: str) -> dict[str, Any]:
 
 
 def user_change(
-    user_id: str, *, deleted: bool, kind: str = "user_change", **profile: str
+    user_id: str,
+    *,
+    deleted: bool,
+    kind: str = "user_change",
+    tz: str = "Europe/Paris",
+    **profile: str,
 ) -> dict[str, Any]:
     """Slack's event when a member's profile or status changes, deactivation included
     (`kind="team_join"`: when a member joins). `profile` adds fields such as title or
@@ -228,7 +233,7 @@ def user_change(
                 "name": user_id.lower(),
                 "deleted": deleted,
                 "is_bot": False,
-                "tz": "Europe/Paris",
+                "tz": tz,
                 "profile": {"real_name": user_id} | profile,
             },
             "cache_ts": int(time.time()),

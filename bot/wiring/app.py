@@ -31,7 +31,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
-from bot.intro.people import People
+from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
 from bot.wiring.metrics import Metrics, instrument
 from bot.wiring.settings import Settings
@@ -64,8 +64,9 @@ class Services:
     clock: Clock
     directory: Directory
     attribution: Attribution
-    people: People
+    profiles: Profiles
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
     metrics: Metrics = field(default_factory=Metrics)
     # Each workspace's delivery state (paused, uninstalled), and its bot token.
@@ -181,10 +182,11 @@ class Services:
             self.queue_has_room.set()
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run work nobody waits for (filling a cache), counted as in flight for shutdown."""
+        """Run work nobody waits for and nothing is lost without (filling the stored
+        profiles): shutdown cancels what is still running after the drain."""
         task = asyncio.create_task(work)
-        self.in_flight.add(task)
-        task.add_done_callback(self.in_flight.discard)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for work already under way (Bolt runs listeners after answering Slack)."""
@@ -220,6 +222,9 @@ class Services:
 
     async def close(self) -> None:
         await self.drain()
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         if self.http is not None:
             await self.http.close()
             self.http = None
@@ -258,6 +263,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock, settings.contact_hash_key)
+    profiles = Profiles(sessions, clock)
     metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
@@ -293,6 +299,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         workspaces=workspaces,
         pacer=pacer,
+        profiles=profiles,
     )
     return Services(
         settings=settings,
@@ -304,7 +311,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         directory=directory,
         attribution=Attribution(sessions),
-        people=People(sessions, clock),
+        profiles=profiles,
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,

@@ -3,12 +3,15 @@ listing of the workspace's members and by Slack's team_join and user_change even
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 import handlers.support
+from bot.intro.clock import ManualClock
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import IntroRequest
@@ -18,6 +21,7 @@ from tests.handlers.flow import (
     REQUESTER,
     good_values,
     open_intro_modal,
+    press,
     request_intro,
     submit,
 )
@@ -32,26 +36,22 @@ def no_memory_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _stored(stack: LocalStack, *user_ids: str) -> None:
+    """Wait until these people's profiles are stored (after the ack that looked them up)."""
     assert stack.services is not None
-    people = stack.services.people
-
-    async def all_there() -> bool:
-        return len(await people.known(TEAM, user_ids)) == len(user_ids)
-
-    for _ in range(1000):
-        if await all_there():
-            return
-        await stack.until(lambda: True)
-    raise AssertionError(f"{user_ids} never stored")
+    profiles = stack.services.profiles
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(await profiles.known(TEAM, user_ids)) < len(user_ids):
+        assert asyncio.get_running_loop().time() < deadline, f"{user_ids} never stored"
+        await asyncio.sleep(0.01)
 
 
 async def test_the_members_are_listed_once_and_then_nobody_is_asked_about(
     stack: LocalStack,
 ) -> None:
     await request_intro(stack)
+    await _stored(stack, *(person.user_id for person in stack.people))
     # Nobody was known yet: both people asked about, and the workspace's members listed.
     assert (stack.fake.count("users.info"), stack.fake.count("users.list")) == (2, 1)
-    await _stored(stack, *(person.user_id for person in stack.people))
 
     view = await open_intro_modal(stack)
     blurb = GOOD_BLURB.replace("Jane", "John").replace("Acme", "Globex")
@@ -96,3 +96,29 @@ async def test_a_connector_deactivated_in_slack_is_refused_without_asking_slack(
     ]
     assert stack.fake.count("users.info") == 0
     assert stack.fake.messages_for(CONNECTOR) == []
+
+
+async def test_a_reminder_goes_in_the_working_hours_of_the_stored_profile(
+    database_url: str,
+) -> None:
+    clock = ManualClock()  # Monday 2026-01-05 15:00 UTC: 10:00 in New York, where Slack says
+    async with LocalStack(database_url, clock=clock) as stack:
+        assert stack.services is not None and stack.slack is not None
+        card = await request_intro(stack)
+        await press(stack, CONNECTOR, card, "intro_accept")
+        await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
+        await stack.sends_recorded()
+        asked = stack.fake.count("users.info")
+
+        # Friday 02:00 UTC, past the reminder's day (Thursday): 21:00 on Thursday in New York,
+        # after hours, but 11:00 on Friday in Tokyo, where the connector's profile now says.
+        clock.advance(timedelta(days=3, hours=11))
+        await stack.slack.event(payloads.user_change(CONNECTOR, deleted=False, tz="Asia/Tokyo"))
+        await _stored(stack, CONNECTOR)
+        await stack.services.drain()
+        while await stack.services.dispatcher.sweep():
+            pass
+        assert any(
+            "Did *Jane Doe* answer?" in m["text"] for m in stack.fake.messages_for(CONNECTOR)
+        )
+        assert stack.fake.count("users.info") == asked  # nobody asked about

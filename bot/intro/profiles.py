@@ -1,8 +1,9 @@
 """Teammates' profiles as Slack last gave them, kept in the database for every replica.
 
-Filled from users.list (a workspace's members, listed at most once a day), users.info (anyone
-not listed yet) and user_change / team_join events (kept current between listings). A form's
-submission reads its two people here instead of asking Slack before its 3-second ack.
+A mirror of the workspace's member directory: filled from users.list (listed about once a day),
+users.info (anyone not listed yet) and team_join / user_change events (current between
+listings). A form's submission reads its two people here instead of asking Slack before its
+3-second ack, and delivery reads the time zones its reminders need.
 """
 
 from __future__ import annotations
@@ -21,17 +22,24 @@ from storage.db import on_postgres, reading
 from storage.models import Profile, ProfileListing
 
 # A profile this old is asked of Slack again: events keep it current, this bounds what a
-# missed event can leave wrong.
+# missed event (the app down when it came) can leave wrong.
 PROFILE_FRESH_FOR = timedelta(days=1)
-# How often a workspace's members are listed again (a little less than the above, so a
-# listing renews profiles before they go stale).
+# How often a workspace's members are listed again: a little less than the above, so a
+# listing renews the profiles before they go stale.
 LISTING_EVERY = timedelta(hours=23)
-# A listing that failed half-way is tried again after this long, not a day later.
-LISTING_RETRY_AFTER = timedelta(minutes=10)
-_BATCH = 500  # rows per upsert statement
+# A listing's claim lasts this long: one that failed or was cut short (a crash, a shutdown)
+# is taken up again by any replica after it.
+LISTING_LEASE = timedelta(minutes=10)
+# Rows per upsert: a users.list page (200) in one statement, well within SQLite's limit
+# on bound parameters.
+_BATCH = 500
+_COLUMNS = ("name", "title", "email", "tz", "is_bot", "deleted", "refreshed_at")
 
 
-def _row(team_id: str, person: Teammate, now: datetime) -> dict[str, object]:
+def _row(team_id: str, person: Teammate, said_at: datetime) -> dict[str, object]:
+    if person.deleted:
+        # Someone who left: only what refusing them on a form takes.
+        person = Teammate(person.user_id, person.name, is_bot=person.is_bot, deleted=True)
     return {
         "team_id": team_id,
         "user_id": person.user_id,
@@ -41,16 +49,20 @@ def _row(team_id: str, person: Teammate, now: datetime) -> dict[str, object]:
         "tz": person.tz[:64],
         "is_bot": person.is_bot,
         "deleted": person.deleted,
-        "refreshed_at": now,
+        "refreshed_at": said_at,
     }
 
 
-class People:
+class Profiles:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
         self._insert = postgresql.insert if on_postgres(sessions) else sqlite.insert
-        self._tried: dict[str, float] = {}  # team -> when this process last tried to claim
+        # Workspace -> when this process last asked whether a listing is due (monotonic).
+        self._asked: dict[str, float] = {}
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     async def known(self, team_id: str, user_ids: Iterable[str]) -> dict[str, Teammate]:
         """The fresh profiles among `user_ids` (one read); the rest are not known here."""
@@ -75,33 +87,43 @@ class People:
             )
             return {row.user_id: Teammate(**row._mapping) for row in rows}
 
-    async def remember(self, team_id: str, people: Iterable[Teammate]) -> None:
-        """Store what Slack just said of these people (the newer answer wins)."""
-        rows = [_row(team_id, person, self._clock.now()) for person in people]
+    async def remember(
+        self, team_id: str, people: Iterable[Teammate], said_at: datetime | None = None
+    ) -> None:
+        """Store what Slack said of these people at `said_at` (when the answer was asked for;
+        now by default). An answer older than the one stored is dropped: a users.list page
+        asked for before a deactivation must not bring the teammate back."""
+        said_at = said_at or self._clock.now()
+        rows = [_row(team_id, person, said_at) for person in people]
         for start in range(0, len(rows), _BATCH):
             statement = self._insert(Profile).values(rows[start : start + _BATCH])
-            columns = ("name", "title", "email", "tz", "is_bot", "deleted", "refreshed_at")
             upsert = statement.on_conflict_do_update(
                 index_elements=[Profile.team_id, Profile.user_id],
-                set_={column: statement.excluded[column] for column in columns},
+                set_={column: statement.excluded[column] for column in _COLUMNS},
+                where=Profile.refreshed_at <= statement.excluded.refreshed_at,
             )
             async with self._sessions.begin() as session:
                 await session.execute(upsert)
 
+    def may_list(self, team_id: str) -> bool:
+        """Whether to ask the database if a listing is due: once per LISTING_LEASE per
+        process, so a look-up costs nothing more the rest of the time."""
+        now = time.monotonic()
+        if now < self._asked.get(team_id, float("-inf")) + LISTING_LEASE.total_seconds():
+            return False
+        self._asked[team_id] = now
+        return True
+
     async def claim_listing(self, team_id: str) -> bool:
-        """Whether this replica should list the workspace's members now: not listed within
-        LISTING_EVERY, and no other replica just took it. The claim is the listing's mark."""
-        tried = time.monotonic()
-        if tried < self._tried.get(team_id, -LISTING_RETRY_AFTER.total_seconds()) + (
-            LISTING_RETRY_AFTER.total_seconds()
-        ):
-            return False  # asked the database a moment ago: every miss need not ask again
-        self._tried[team_id] = tried
+        """Whether this replica lists the workspace's members now: not listed within
+        LISTING_EVERY, and no listing under way elsewhere. The claim is a lease
+        (LISTING_LEASE); `listed` marks the listing done."""
         now = self._clock.now()
+        leased_until = now - LISTING_EVERY + LISTING_LEASE
         async with self._sessions.begin() as session:
             inserted = await session.execute(
                 self._insert(ProfileListing)
-                .values(team_id=team_id, listed_at=now)
+                .values(team_id=team_id, listed_at=leased_until)
                 .on_conflict_do_nothing(index_elements=[ProfileListing.team_id])
                 .returning(ProfileListing.team_id)
             )
@@ -113,17 +135,16 @@ class People:
                     ProfileListing.team_id == team_id,
                     ProfileListing.listed_at <= now - LISTING_EVERY,
                 )
-                .values(listed_at=now)
+                .values(listed_at=leased_until)
                 .returning(ProfileListing.team_id)
             )
             return claimed.first() is not None
 
-    async def listing_failed(self, team_id: str) -> None:
-        """A listing stopped half-way: let it be claimed again after LISTING_RETRY_AFTER."""
-        retry_at = self._clock.now() - LISTING_EVERY + LISTING_RETRY_AFTER
+    async def listed(self, team_id: str, started_at: datetime) -> None:
+        """A listing that started at `started_at` went through every page."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(ProfileListing)
                 .where(ProfileListing.team_id == team_id)
-                .values(listed_at=retry_at)
+                .values(listed_at=started_at)
             )

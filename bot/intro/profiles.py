@@ -12,14 +12,14 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, String, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.validation import Teammate
-from storage.db import on_postgres, reading
-from storage.models import Profile, ProfileListing
+from storage.db import autocommit, on_postgres
+from storage.models import Profile, ProfileListing, UTCDateTime
 
 # A profile this old is asked of Slack again: events keep it current, this bounds what a
 # missed event (the app down when it came) can leave wrong.
@@ -33,6 +33,21 @@ LISTING_LEASE = timedelta(minutes=10)
 # Rows per upsert: a users.list page (200) in one statement, well within SQLite's limit
 # on bound parameters.
 _BATCH = 500
+# Built once: it runs before a submission's ack, where composing a select each time costs
+# more than the read.
+_KNOWN = (
+    text(
+        """
+        SELECT user_id, name, is_bot, deleted, title, email, tz FROM profiles
+        WHERE team_id = :team_id AND user_id IN :user_ids AND refreshed_at > :fresh_after
+        """
+    )
+    .bindparams(
+        bindparam("user_ids", type_=String(), expanding=True),
+        bindparam("fresh_after", type_=UTCDateTime()),
+    )
+    .columns(is_bot=Boolean, deleted=Boolean)
+)
 _COLUMNS = ("name", "title", "email", "tz", "is_bot", "deleted", "refreshed_at")
 
 
@@ -69,22 +84,13 @@ class Profiles:
         wanted = sorted(set(user_ids))
         if not wanted:
             return {}
-        async with reading(self._sessions) as session:
-            rows = await session.execute(
-                select(
-                    Profile.user_id,
-                    Profile.name,
-                    Profile.is_bot,
-                    Profile.deleted,
-                    Profile.title,
-                    Profile.email,
-                    Profile.tz,
-                ).where(
-                    Profile.team_id == team_id,
-                    Profile.user_id.in_(wanted),
-                    Profile.refreshed_at > self._clock.now() - PROFILE_FRESH_FOR,
-                )
-            )
+        params = {
+            "team_id": team_id,
+            "user_ids": wanted,
+            "fresh_after": self._clock.now() - PROFILE_FRESH_FOR,
+        }
+        async with autocommit(self._sessions) as connection:
+            rows = await connection.execute(_KNOWN, params)
             return {row.user_id: Teammate(**row._mapping) for row in rows}
 
     async def remember(

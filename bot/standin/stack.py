@@ -169,3 +169,11 @@ class LocalStack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{sending} sends still unrecorded")
             await asyncio.sleep(0.01)
+
+    async def settled(self) -> None:
+        """Wait for the work the bot does after its acks, the background work included (the
+        listing of the workspace's members a first look-up starts)."""
+        assert self.services is not None
+        await self.services.drain()
+        while self.services.background:
+            await asyncio.gather(*self.services.background, return_exceptions=True)

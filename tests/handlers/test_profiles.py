@@ -108,6 +108,7 @@ async def test_a_reminder_goes_in_the_working_hours_of_the_stored_profile(
         await press(stack, CONNECTOR, card, "intro_accept")
         await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
         await stack.sends_recorded()
+        await stack.settled()  # the members' listing the request started
         asked = stack.fake.count("users.info")
 
         # Friday 02:00 UTC, past the reminder's day (Thursday): 21:00 on Thursday in New York,

@@ -183,10 +183,7 @@ async def test_stats_and_export(stack: LocalStack) -> None:
     stats = json.dumps(stack.fake.responses[0]["body"]["blocks"])
     assert "Intro funnel" in stats and "Requested *1* \\u2192 Accepted *1* (100%)" in stats
 
-    assert stack.services is not None
-    await stack.services.drain()
-    for task in list(stack.services.background):  # the members' listing, after the request
-        await task
+    await stack.settled()  # the members' listing the request started
     looked_up = stack.fake.count("users.info"), stack.fake.count("users.list")
     await _command(stack, ADMIN, "export")
     await stack.until(lambda: len(stack.fake.uploads) == 1, "export upload")

@@ -88,26 +88,41 @@ def _keep(profiles: dict[str, tuple[float, Teammate]], person: Teammate) -> None
     profiles[person.user_id] = (time.monotonic() + PROFILE_TTL, person)
 
 
-async def known_teammates(
-    services: Services, client: AsyncWebClient, team_id: str, *user_ids: str
-) -> list[Teammate | None]:
-    """Look people up where it costs least: this process's memory, then the profiles every
-    replica shares (one read for all), then users.info for whoever is in neither. What Slack
-    answered is stored, and the workspace's members listed when due, after the caller's ack."""
+def remembered(client: AsyncWebClient, user_ids: list[str]) -> dict[str, Teammate]:
+    """Those of `user_ids` this process looked up in the last PROFILE_TTL seconds."""
     profiles = _profile_cache(client)
     now = time.monotonic()
-    found: dict[str, Teammate | None] = {}
+    found: dict[str, Teammate] = {}
     for user_id in user_ids:
         cached = profiles.get(user_id)
         if cached is not None and cached[0] > now:
             found[user_id] = cached[1]
+    return found
+
+
+async def known_teammates(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    *user_ids: str,
+    stored: dict[str, Teammate] | None = None,
+) -> list[Teammate | None]:
+    """Look people up where it costs least: this process's memory, then the profiles every
+    replica shares (one read for all; `stored` when the caller has read them already, as a
+    submission's review does), then users.info for whoever is in neither. What Slack
+    answered is stored, and the workspace's members listed when due, after the caller's ack."""
+    found: dict[str, Teammate | None] = dict(remembered(client, list(user_ids)))
     missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
     if missing and not team_id:
         found.update(zip(missing, await teammates(client, *missing), strict=True))
     elif missing:
-        for person in (await services.profiles.known(team_id, missing)).values():
-            _keep(profiles, person)
-            found[person.user_id] = person
+        if stored is None:
+            stored = await services.profiles.known(team_id, missing)
+        profiles = _profile_cache(client)
+        for user_id in missing:
+            if user_id in stored:
+                _keep(profiles, stored[user_id])
+                found[user_id] = stored[user_id]
         asked = [user_id for user_id in missing if user_id not in found]
         said_at = services.profiles.now()
         answers = await teammates(client, *asked) if asked else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from logging import Logger
 from typing import Any
 
@@ -35,6 +36,7 @@ from handlers.support import (
     act_and_deliver,
     known_teammates,
     refusal_text,
+    remembered,
     submitted_values,
     teammate,
     time_zone_of,
@@ -79,13 +81,10 @@ def register(app: AsyncApp, services: Services) -> None:
         requester_id = body["user"]["id"]
         connector_id = str(values.get("connector") or "")
         team_id = context.team_id or ""
-        requester, connector = await known_teammates(
-            services, client, team_id, requester_id, connector_id or requester_id
-        )
         modal_context = messages.ModalContext.load(view.get("private_metadata"))
         draft = RequestDraft(
-            requester=requester or Teammate(user_id=requester_id),
-            connector=connector if connector_id else None,
+            requester=Teammate(user_id=requester_id),  # both looked up below
+            connector=None,
             target_name=str(values.get("target_name") or ""),
             target_company=str(values.get("target_company") or ""),
             reason=str(values.get("reason") or ""),
@@ -98,10 +97,35 @@ def register(app: AsyncApp, services: Services) -> None:
             share_name=values.get("share_name") == "now",
         )
         draft = with_company_from_name(draft)
+        people = [requester_id, connector_id or requester_id]
+        found, stored = None, None
+        if connector_id:
+            # The ask's review reads the people this process does not remember with it: their
+            # stored profiles come without a round trip of their own.
+            in_memory = remembered(client, people)
+            found = await services.directory.review_ask(
+                team_id,
+                requester_id,
+                connector_id,
+                draft.target_name,
+                draft.target_company,
+                replaces_id=draft.previous_request_id,
+                profile_ids=[uid for uid in people if uid not in in_memory],
+            )
+            stored = found.profiles
+        requester, connector = await known_teammates(
+            services, client, team_id, *people, stored=stored
+        )
+        draft = replace(
+            draft,
+            requester=requester or Teammate(user_id=requester_id),
+            connector=connector if connector_id else None,
+        )
         review = review_draft(draft)
-        found = None
-        if review.ok and connector is not None:
-            found = await _review_ask(services, client, team_id, draft, review)
+        if review.ok and connector is not None and found is not None:
+            await _word_review(services, client, team_id, draft, review, found)
+        else:
+            found = None  # not a request the review's findings bear on
         if modal_context.offer_id is not None:
             await _review_offer(services, team_id, modal_context.offer_id, draft, review)
         if not review.ok:
@@ -324,19 +348,16 @@ def _block_ids(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     return {actual.get(field, field): message for field, message in errors.items()}
 
 
-async def _review_ask(
-    services: Services, client: AsyncWebClient, team_id: str, draft: RequestDraft, review: Review
-) -> AskReview:
-    """Put the directory's findings into words on the form; the findings."""
+async def _word_review(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    draft: RequestDraft,
+    review: Review,
+    found: AskReview,
+) -> None:
+    """Put the directory's findings into words on the form."""
     assert draft.connector is not None
-    found = await services.directory.review_ask(
-        team_id,
-        draft.requester.user_id,
-        draft.connector.user_id,
-        draft.target_name,
-        draft.target_company,
-        replaces_id=draft.previous_request_id,
-    )
     # Everyone the findings name, looked up together: this all happens before the ack.
     named = [found.mine.connector_id] if found.mine else []
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
@@ -346,7 +367,7 @@ async def _review_ask(
         review.errors["target_name"] = say(
             "duplicate_mine", connector=names[found.mine.connector_id]
         )
-        return found
+        return
     for request in found.held_by_others:
         review.advice.append(
             say(
@@ -367,7 +388,6 @@ async def _review_ask(
             review.errors["connector"] = words
         else:
             review.advice.append(words)
-    return found
 
 
 async def _review_offer(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ColumnElement,
     Date,
     Row,
@@ -43,7 +44,9 @@ from bot.intro.matching import (
     surname_keys,
 )
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
+from bot.intro.profiles import PROFILE_FRESH_FOR
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
+from bot.intro.validation import Teammate
 from storage.db import autocommit, reading
 from storage.models import (
     AccountOwner,
@@ -144,6 +147,8 @@ class AskReview:
     account_owner: str | None = None  # approves first, unless already part of the ask
     # The connector's tie to the person, when over a year old and not confirmed since.
     stale_tie: Contact | None = None
+    # The stored profiles asked for with the review (bot.intro.profiles), by user id.
+    profiles: dict[str, Teammate] = field(default_factory=dict)
 
 
 def _contacts_matching(
@@ -231,12 +236,15 @@ _REVIEW = (
             AND o.company_key <> ''
         LEFT JOIN (
             SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
-                NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at
+                NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at,
+                NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
+                CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted
             FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
             UNION ALL
-            SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at
+            SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at,
+                NULL, NULL, NULL, NULL, NULL, NULL
             FROM (
                 SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
                 WHERE team_id = :team_id AND owner_id = :tie_owner_id
@@ -248,6 +256,12 @@ _REVIEW = (
                 ORDER BY id
                 LIMIT 2000
             ) AS ties
+            UNION ALL
+            SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, user_id, title,
+                email, tz, is_bot, deleted
+            FROM profiles
+            WHERE team_id = :team_id AND user_id IN :profile_ids
+                AND refreshed_at > :fresh_after
         ) AS found ON 1 = 1
         ORDER BY found.kind, found.id
         """
@@ -255,13 +269,17 @@ _REVIEW = (
     .bindparams(
         bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
         bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
+        bindparam("profile_ids", type_=String(), expanding=True),
         bindparam("month_ago", type_=UTCDateTime()),
+        bindparam("fresh_after", type_=UTCDateTime()),
     )
     .columns(  # by name: the others need no conversion
         snoozed_until=Date,
         blocked_companies=JSON,
         since=Date,
         confirmed_at=UTCDateTime(),
+        is_bot=Boolean,
+        deleted=Boolean,
     )
 )
 
@@ -779,6 +797,7 @@ class Directory:
         now: datetime,
         *,
         ties: bool = True,
+        profile_ids: Sequence[str] = (),
     ) -> list[Row[Any]]:
         """`_REVIEW`'s rows: at least one, however little it finds (`ties`: with the
         connector's ties to the person)."""
@@ -790,6 +809,8 @@ class Directory:
             "company_key": company_key(company),
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
+            "profile_ids": sorted(set(profile_ids)),
+            "fresh_after": now - PROFILE_FRESH_FOR,
         }
         async with autocommit(self._sessions) as connection:
             return list((await connection.execute(_REVIEW, params)).all())
@@ -809,20 +830,29 @@ class Directory:
         suggestions: list[Suggestion] | None = None,
         *,
         ties: bool = True,
+        profile_ids: Sequence[str] = (),
     ) -> AskReview:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
         and (unless `ties` is False) the connector's own tie to the person when it is old
         enough to ask about.
 
-        One statement (`_REVIEW`) answers all but the next-best path. `suggestions`, when the
-        caller has them already (best first, the requester left out), give the next-best path
-        without asking the directory again."""
+        One statement (`_REVIEW`) answers all but the next-best path, and reads the stored
+        profiles of `profile_ids` with it (a submission's people, without a round trip of
+        their own). `suggestions`, when the caller has them already (best first, the
+        requester left out), give the next-best path without asking the directory again."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
-        rows = await self._review_rows(team_id, connector_id, target, company, now, ties=ties)
+        rows = await self._review_rows(
+            team_id, connector_id, target, company, now, ties=ties, profile_ids=profile_ids
+        )
         first = rows[0]
         review = AskReview()
+        for row in rows:
+            if row.kind == "profile":
+                review.profiles[row.user_id] = Teammate(
+                    row.user_id, row.name, row.is_bot, row.deleted, row.title, row.email, row.tz
+                )
         key = name_key(parse_person(target).name_key)
         for ask in (row for row in rows if row.kind == "ask"):
             if ask.id == replaces_id or name_score(key, name_key(ask.name)) < 85:

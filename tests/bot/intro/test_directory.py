@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.intro.clock import ManualClock
 from bot.intro.directory import AskReview, ContactInput, Directory
 from bot.intro.linkedin import Connection, ParsedExport, parse_connections
+from bot.intro.profiles import PROFILE_FRESH_FOR, Profiles
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import IntroWorkflow
@@ -205,6 +206,8 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
     await d.add_contact(TEAM, "UC", ContactInput("Ann Other", "Acme"))  # weaker: the company
     await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme"))  # someone else's tie
     rig.clock.advance(timedelta(days=400))  # recorded (and so confirmed) over a year ago
+    riya, carlos = Teammate("UR", "Riya Patel", tz="Asia/Kolkata"), Teammate("UC", "Carlos")
+    await Profiles(d._sessions, rig.clock).remember(TEAM, [riya, carlos])
     engine = d._sessions.kw["bind"].sync_engine
     statements: list[str] = []
 
@@ -213,10 +216,13 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme", suggestions=[])
+        review = await d.review_ask(
+            TEAM, "UR", "UC", "Jane Doe", "Acme", suggestions=[], profile_ids=["UR", "UC", "UZ"]
+        )
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1
+    assert review.profiles == {"UR": riya, "UC": carlos}  # UZ is not stored
     assert review.mine is not None and review.mine.id == mine
     assert [(a.id, a.requester_id, a.connector_id) for a in review.held_by_others] == [
         (theirs, "UX", "UD")
@@ -226,6 +232,14 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
     assert review.account_owner == "UO"
     assert review.stale_tie is not None
     assert (review.stale_tie.name, review.stale_tie.since) == ("Jane Doe", date(2019, 5, 1))
+
+
+async def test_the_review_reads_only_fresh_profiles(rig: Rig) -> None:
+    d = rig.directory
+    await Profiles(d._sessions, rig.clock).remember(TEAM, [Teammate("UR", "Riya")])
+    rig.clock.advance(PROFILE_FRESH_FOR)
+    review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme", profile_ids=["UR"])
+    assert review.profiles == {}  # asked of Slack again
 
 
 async def test_the_review_and_a_later_look_up_pick_the_same_tie(rig: Rig) -> None:

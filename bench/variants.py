@@ -134,7 +134,7 @@ def warm_profiles() -> None:
         return known.get(user_id) or await original(client, user_id)
 
     async def known_teammates(
-        _services: Any, client: Any, _team_id: str, *user_ids: str
+        _services: Any, client: Any, _team_id: str, *user_ids: str, **_stored: Any
     ) -> list[Any]:
         return [await teammate(client, user_id) for user_id in user_ids]
 
@@ -144,11 +144,12 @@ def warm_profiles() -> None:
 
 def slack_profiles_only() -> None:
     """A measurement: a submission asks Slack (users.info) about its people, as before the
-    profiles kept in the database (bot/intro/profiles.py); this process's memory still serves."""
+    profiles kept in the database (bot/intro/profiles.py); this process's memory still serves.
+    (The review's statement still reads the stored profiles, unused.)"""
     import handlers.support
 
     async def known_teammates(
-        _services: Any, client: Any, _team_id: str, *user_ids: str
+        _services: Any, client: Any, _team_id: str, *user_ids: str, **_stored: Any
     ) -> list[Any]:
         return await handlers.support.teammates(client, *user_ids)
 

@@ -122,7 +122,7 @@ def register(app: AsyncApp, services: Services) -> None:
             connector=connector if connector_id else None,
         )
         review = review_draft(draft)
-        if review.ok and connector is not None and found is not None:
+        if review.ok and found is not None:
             await _word_review(services, client, team_id, draft, review, found)
         else:
             found = None  # not a request the review's findings bear on

@@ -210,10 +210,11 @@ def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
 
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits and what they count, the workspace's setting and the account's owner,
-# on one row; LEFT JOINed to it, a row for each open ask for the person's surname and for each
+# on one row; LEFT JOINed to it, a row for each open ask for the person's surname, for each
 # tie of the connector's that may be the person or their company (the rule
-# `_contacts_matching` writes in Core). Built once: a statement put together per call costs
-# more CPU than the round trips it saves.
+# `_contacts_matching` writes in Core), and for each stored profile asked for (the
+# submission's people, bot.intro.profiles). Built once: a statement put together per call
+# costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
         """

@@ -33,8 +33,9 @@ LISTING_LEASE = timedelta(minutes=10)
 # Rows per upsert: a users.list page (200) in one statement, well within SQLite's limit
 # on bound parameters.
 _BATCH = 500
-# Built once: it runs before a submission's ack, where composing a select each time costs
-# more than the read.
+# Built once, as the review's statement is (which reads a submission's people itself): it
+# runs before acks and for each batch of reminders, where composing a select costs more than
+# the read.
 _KNOWN = (
     text(
         """

@@ -170,10 +170,16 @@ class LocalStack:
                 raise TimeoutError(f"{sending} sends still unrecorded")
             await asyncio.sleep(0.01)
 
-    async def settled(self) -> None:
+    async def settled(self, timeout: float = 10.0) -> None:
         """Wait for the work the bot does after its acks, the background work included (the
         listing of the workspace's members a first look-up starts)."""
         assert self.services is not None
         await self.services.drain()
+        deadline = time.monotonic() + timeout
         while self.services.background:
-            await asyncio.gather(*self.services.background, return_exceptions=True)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(
+                    f"{len(self.services.background)} background tasks still running"
+                )
+            await asyncio.wait(set(self.services.background), timeout=left)

@@ -118,16 +118,7 @@ def warm_profiles() -> None:
     async def load(client: Any) -> None:
         async for page in await client.users_list(limit=handlers.support.USERS_PAGE):
             for member in page.get("members") or []:
-                profile = member.get("profile") or {}
-                known[str(member["id"])] = Teammate(
-                    user_id=str(member["id"]),
-                    name=handlers.support.display_name(member),
-                    is_bot=bool(member.get("is_bot")),
-                    deleted=bool(member.get("deleted")),
-                    title=str(profile.get("title") or ""),
-                    email=str(profile.get("email") or ""),
-                    tz=str(member.get("tz") or ""),
-                )
+                known[str(member["id"])] = handlers.support.teammate_from(member)
         loaded.set()
 
     async def teammate(client: Any, user_id: str) -> Teammate | None:

@@ -28,6 +28,7 @@ from handlers.support import (
     refusal_text,
     replace_pressed_message,
     request_id_from,
+    required_request_id,
     team_of,
     teammate,
     tell_privately,
@@ -75,10 +76,8 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         user_id, team_id = body["user"]["id"], team_of(body)
-        request_id = request_id_from(action)
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             outcome = await services.workflow.choose_named_ask(
                 team_id, request_id, user_id, ASK_CHOICES[action["action_id"]]
             )
@@ -132,11 +131,9 @@ def register(app: AsyncApp, services: Services) -> None:
         "Leave it": the offer is replaced by what was done."""
         await ack()
         user_id, team_id = body["user"]["id"], team_of(body)
-        request_id = request_id_from(action)
         bump = action["action_id"] == "intro_secondary_bump"
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             if bump:
                 sent = await services.workflow.send_bump(team_id, request_id, user_id)
                 request = sent.request
@@ -173,11 +170,9 @@ def register(app: AsyncApp, services: Services) -> None:
         """Check the action is still possible before asking for its details in a modal."""
         await ack()
         user_id = body["user"]["id"]
-        request_id = request_id_from(action)
         workflow_action, modal = modal_actions[action["action_id"]]
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             request = await services.workflow.check(
                 context.team_id or "", request_id, user_id, workflow_action
             )
@@ -193,10 +188,8 @@ def register(app: AsyncApp, services: Services) -> None:
         the report buttons; the next reminder stays as planned."""
         await ack()
         user_id, team_id = body["user"]["id"], team_of(body)
-        request_id = request_id_from(action)
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             request = await services.workflow.check(
                 team_id, request_id, user_id, Action.TARGET_AGREED
             )
@@ -227,10 +220,8 @@ def register(app: AsyncApp, services: Services) -> None:
         """Open the form prefilled from the requester's earlier request, for another
         connector; the new request follows the earlier one (and replaces it, if stalled)."""
         user_id = body["user"]["id"]
-        request_id = request_id_from(action)
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             original = await services.workflow.earlier_request(
                 context.team_id or "", request_id, user_id, expected
             )
@@ -344,11 +335,9 @@ def register(app: AsyncApp, services: Services) -> None:
         (in their DM), and this path ends there."""
         await ack()
         user_id, team_id = body["user"]["id"], team_of(body)
-        request_id = request_id_from(action)
         requester = await teammate(client, user_id) or Teammate(user_id=user_id)
         try:
-            if request_id is None:
-                raise UnknownRequest(0)
+            request_id = required_request_id(action)
             outcome = await services.workflow.go_cold(
                 team_id, requester, previous_request_id=request_id
             )

@@ -216,6 +216,14 @@ def request_id_from(action: dict[str, Any]) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def required_request_id(action: dict[str, Any]) -> int:
+    """A button's request id; UnknownRequest (refused like any gone request) when it has none."""
+    request_id = request_id_from(action)
+    if request_id is None:
+        raise UnknownRequest(0)
+    return request_id
+
+
 def value_detail(action: dict[str, Any]) -> str:
     """The part after the request id in a button value such as "12:meeting_held"."""
     return str(action.get("value", "")).partition(":")[2]

@@ -44,7 +44,7 @@ from bot.intro.matching import (
     surname_keys,
 )
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
-from bot.intro.profiles import PROFILE_FRESH_FOR
+from bot.intro.profiles import PROFILE_FRESH_FOR, profile_from
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from bot.intro.validation import Teammate
 from storage.db import autocommit, reading
@@ -851,9 +851,7 @@ class Directory:
         review = AskReview()
         for row in rows:
             if row.kind == "profile":
-                review.profiles[row.user_id] = Teammate(
-                    row.user_id, row.name, row.is_bot, row.deleted, row.title, row.email, row.tz
-                )
+                review.profiles[row.user_id] = profile_from(row)
         key = name_key(parse_person(target).name_key)
         for ask in (row for row in rows if row.kind == "ask"):
             if ask.id == replaces_id or name_score(key, name_key(ask.name)) < 85:

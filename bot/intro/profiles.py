@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Boolean, String, bindparam, text, update
+from sqlalchemy import Boolean, Row, String, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,6 +51,20 @@ _KNOWN = (
     .columns(is_bot=Boolean, deleted=Boolean)
 )
 _COLUMNS = ("name", "title", "email", "tz", "is_bot", "deleted", "refreshed_at")
+
+
+def profile_from(row: Row[Any]) -> Teammate:
+    """A stored profile, from a row with the profile's columns (this module's read, or the
+    review's, which reads a submission's people with it)."""
+    return Teammate(
+        user_id=row.user_id,
+        name=row.name,
+        is_bot=row.is_bot,
+        deleted=row.deleted,
+        title=row.title,
+        email=row.email,
+        tz=row.tz,
+    )
 
 
 def _row(team_id: str, person: Teammate, said_at: datetime) -> dict[str, object]:
@@ -92,7 +107,7 @@ class Profiles:
         }
         async with autocommit(self._sessions) as connection:
             rows = await connection.execute(_KNOWN, params)
-            return {row.user_id: Teammate(**row._mapping) for row in rows}
+            return {row.user_id: profile_from(row) for row in rows}
 
     async def remember(
         self, team_id: str, people: Iterable[Teammate], said_at: datetime | None = None

@@ -78,26 +78,14 @@ def _seed_due_messages(database_url: str, count: int) -> None:
     engine.dispose()
 
 
-def _lease_holders(database_url: str) -> set[int]:
-    """Pids of the processes holding rows they are sending (owners are host:pid:nonce)."""
+def _leases(database_url: str) -> Counter[int]:
+    """Rows being sent, by the pid of the process holding them (owners are host:pid:nonce)."""
     engine = create_engine(sync_url(database_url))
     with engine.connect() as connection:
         owners = connection.execute(
             select(OutboundMessage.lease_owner).where(OutboundMessage.status == "sending")
         ).scalars()
-        pids = {int(owner.split(":")[1]) for owner in owners if owner}
-    engine.dispose()
-    return pids
-
-
-def _held_by(database_url: str, pid: int) -> int:
-    """How many rows the process `pid` is sending."""
-    engine = create_engine(sync_url(database_url))
-    with engine.connect() as connection:
-        owners = connection.execute(
-            select(OutboundMessage.lease_owner).where(OutboundMessage.status == "sending")
-        ).scalars()
-        held = sum(1 for owner in owners if owner and int(owner.split(":")[1]) == pid)
+        held = Counter(int(owner.split(":")[1]) for owner in owners if owner)
     engine.dispose()
     return held
 
@@ -199,7 +187,7 @@ async def test_each_due_message_reaches_slack_once(
             # holds some, then SIGKILL it.
             pids = {process.pid for process in replicas}
             while True:
-                holders = await asyncio.to_thread(_lease_holders, database_url) & pids
+                holders = set(await asyncio.to_thread(_leases, database_url)) & pids
                 if not holders:
                     continue
                 victim = holders.pop()
@@ -207,7 +195,7 @@ async def test_each_due_message_reaches_slack_once(
                 # A write it sent before it froze still completes: results are written in
                 # statements that commit on their own. Let them land before looking.
                 await asyncio.sleep(0.5)
-                held = await asyncio.to_thread(_held_by, database_url, victim)
+                held = (await asyncio.to_thread(_leases, database_url))[victim]
                 if held:
                     os.kill(victim, signal.SIGKILL)
                     break
@@ -218,7 +206,7 @@ async def test_each_due_message_reaches_slack_once(
             # then every message is delivered before its lease (10 s) lapses. Wait for the others
             # to take those rows over, so the counts below include the repeats this costs.
             deadline = asyncio.get_running_loop().time() + 60
-            while await asyncio.to_thread(_lease_holders, database_url):
+            while await asyncio.to_thread(_leases, database_url):
                 assert asyncio.get_running_loop().time() < deadline, "leased rows never taken over"
                 await asyncio.sleep(0.5)
         await asyncio.sleep(1.5)  # one more sweep tick: anything sent twice would show now

@@ -22,6 +22,7 @@ from bot.wiring.app import Services
 from handlers.support import (
     act_and_deliver,
     from_home,
+    known_teammate,
     open_view,
     publish_home,
     record_closeness,
@@ -30,7 +31,6 @@ from handlers.support import (
     request_id_from,
     required_request_id,
     team_of,
-    teammate,
     tell_privately,
     time_zone_of,
     value_detail,
@@ -201,7 +201,7 @@ def register(app: AsyncApp, services: Services) -> None:
             request,
             "target_check_waiting",
             now=services.clock.now(),
-            tz_name=await time_zone_of(client, user_id),
+            tz_name=await time_zone_of(services, client, team_id, user_id),
             last=upcoming is not None and upcoming[1] == "target_quiet",
             next_due=upcoming[0] if upcoming else None,
         )
@@ -335,7 +335,9 @@ def register(app: AsyncApp, services: Services) -> None:
         (in their DM), and this path ends there."""
         await ack()
         user_id, team_id = body["user"]["id"], team_of(body)
-        requester = await teammate(client, user_id) or Teammate(user_id=user_id)
+        requester = await known_teammate(services, client, team_id, user_id) or Teammate(
+            user_id=user_id
+        )
         try:
             request_id = required_request_id(action)
             outcome = await services.workflow.go_cold(

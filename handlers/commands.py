@@ -17,9 +17,9 @@ from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
 from handlers.support import (
     is_admin,
+    known_teammate,
     offer_intro,
     open_intro_modal,
-    teammate,
     workspace_names,
 )
 from handlers.views import refresh_suggestions
@@ -131,7 +131,11 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         if command.verb == "owner":
-            owner = await teammate(client, command.user_id) if command.user_id else None
+            owner = (
+                await known_teammate(services, client, team_id, command.user_id)
+                if command.user_id
+                else None
+            )
             if not command.company or owner is None or owner.is_bot or owner.deleted:
                 await respond(text=messages.command_reply("owner_usage"), response_type="ephemeral")
                 return

@@ -199,7 +199,7 @@ def register_offer(app: AsyncApp, services: Services) -> None:
         client: AsyncWebClient,
     ) -> None:
         values = submitted_values(view)
-        user_id = body["user"]["id"]
+        user_id, team_id = body["user"]["id"], context.team_id or ""
         rep_id = str(values.get("rep") or "")
         name = str(values.get("target_name") or "").strip()
         company = str(values.get("target_company") or "").strip()
@@ -207,14 +207,13 @@ def register_offer(app: AsyncApp, services: Services) -> None:
         errors = dict(review_offer(name, company, reason).errors)
         if not reason:
             errors["reason"] = say("offer_reason_missing")
-        problem = await rep_problem(client, user_id, rep_id)
+        problem = await rep_problem(services, client, team_id, user_id, rep_id)
         if problem is not None:
             errors["rep"] = say(FORM_WORDS[problem])
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        team_id = context.team_id or ""
         reply = await send_offer(services, team_id, user_id, rep_id, name, company, reason)
         # Rendered mrkdwn already (what was typed is escaped in it): its mention stays one.
         await publish_home(services, client, team_id, user_id, notice=trusted_mrkdwn(reply))

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.names import find_prospect
 from bot.rendering import messages
 from bot.wiring.app import Services
-from handlers.support import open_intro_modal, teammate
+from handlers.support import known_teammate, open_intro_modal
 from handlers.views import refresh_suggestions
 
 
@@ -31,7 +31,7 @@ def register(app: AsyncApp, services: Services) -> None:
         name = prospect.name
         if prospect.user_id:
             # One quick look-up; the trigger_id stays valid for about 3 seconds.
-            person = await teammate(client, prospect.user_id)
+            person = await known_teammate(services, client, context.team_id or "", prospect.user_id)
             name = person.name if person else ""
         prefill = messages.ModalPrefill(target_name=name)
         opened = await open_intro_modal(

@@ -181,11 +181,22 @@ async def profile_changed(
     await services.profiles.remember(team_id, [person])
 
 
-async def time_zone_of(client: AsyncWebClient, user_id: str) -> str | None:
-    """Someone's time zone (Slack's `tz`), or None when Slack cannot say right now: the
+async def known_teammate(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> Teammate | None:
+    """One person, looked up as known_teammates looks people up; None if Slack doesn't
+    know them."""
+    (person,) = await known_teammates(services, client, team_id, user_id)
+    return person
+
+
+async def time_zone_of(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> str | None:
+    """Someone's time zone (Slack's `tz`), or None when nobody can say right now: the
     callers fall back to UTC, off by a day at most, and only near midnight."""
     try:
-        person = await teammate(client, user_id)
+        person = await known_teammate(services, client, team_id, user_id)
     except (SlackApiError, aiohttp.ClientError, TimeoutError):
         return None
     return (person.tz if person else "") or None
@@ -426,7 +437,7 @@ async def offer_intro(
     Refused: themselves, a bot or an unknown or deactivated user, or an offer that says too
     little."""
     words = {"rep": rep_id, "name": target_name, "company": company}
-    problem = await rep_problem(client, connector_id, rep_id)
+    problem = await rep_problem(services, client, team_id, connector_id, rep_id)
     if problem is not None:
         return messages.command_reply(problem, **words)
     review = review_offer(target_name, company, reason)
@@ -435,12 +446,14 @@ async def offer_intro(
     return await send_offer(services, team_id, connector_id, rep_id, target_name, company, reason)
 
 
-async def rep_problem(client: AsyncWebClient, connector_id: str, rep_id: str) -> str | None:
+async def rep_problem(
+    services: Services, client: AsyncWebClient, team_id: str, connector_id: str, rep_id: str
+) -> str | None:
     """Why this teammate can't be offered an intro by this connector ("offer_self",
     "offer_not_human"), or None."""
     if rep_id == connector_id:
         return "offer_self"
-    rep = await teammate(client, rep_id) if rep_id else None
+    rep = await known_teammate(services, client, team_id, rep_id) if rep_id else None
     if rep is None or rep.is_bot or rep.deleted:
         return "offer_not_human"
     return None

@@ -34,11 +34,12 @@ from bot.wiring.app import Services
 from bot.wiring.slack_errors import slack_error_code
 from handlers.support import (
     act_and_deliver,
+    known_teammate,
     known_teammates,
     refusal_text,
     remembered,
     submitted_values,
-    teammate,
+    team_of,
     time_zone_of,
 )
 
@@ -208,7 +209,9 @@ def register(app: AsyncApp, services: Services) -> None:
         view = body["view"]
         user_id, team_id = body["user"]["id"], context.team_id or ""
         prefill = prefill_from(view)
-        requester = await teammate(client, user_id) or Teammate(user_id=user_id)
+        requester = await known_teammate(services, client, team_id, user_id) or Teammate(
+            user_id=user_id
+        )
         draft = with_company_from_name(
             RequestDraft(
                 requester=requester,
@@ -269,7 +272,7 @@ def register(app: AsyncApp, services: Services) -> None:
         day = str(submitted_values(view).get("ask_again_on") or "")
         # "After today" as the connector's calendar has it: late in the day in the Americas,
         # UTC is already on tomorrow.
-        tz_name = await time_zone_of(client, body["user"]["id"])
+        tz_name = await time_zone_of(services, client, team_of(body), body["user"]["id"])
         try:
             services.workflow.valid_ask_again_on(day, tz_name)
         except InvalidSuggestion:
@@ -313,7 +316,11 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         values = submitted_values(view)
         suggested_id = str(values.get("suggested_user") or "")
-        suggested = await teammate(client, suggested_id) if suggested_id else None
+        suggested = (
+            await known_teammate(services, client, team_of(body), suggested_id)
+            if suggested_id
+            else None
+        )
         if suggested is None or suggested.is_bot or suggested.deleted:
             await ack(
                 response_action="errors",

@@ -123,3 +123,24 @@ async def test_a_reminder_goes_in_the_working_hours_of_the_stored_profile(
             "Did *Jane Doe* answer?" in m["text"] for m in stack.fake.messages_for(CONNECTOR)
         )
         assert stack.fake.count("users.info") == asked  # nobody asked about
+
+
+async def test_one_person_looked_up_reads_the_stored_profile(stack: LocalStack) -> None:
+    """Not only submissions: an offer's rep (here), the redirect's suggestion, the requester
+    going cold and the time zones behind buttons read the stored profiles too."""
+    assert stack.slack is not None
+    await stack.slack.event(payloads.user_change(REQUESTER, deleted=True))
+    await _stored(stack, REQUESTER)
+
+    command = payloads.slash_command(
+        CONNECTOR,
+        f"offer <@{REQUESTER}|riya> Jane Doe at Acme",
+        stack.fake.issue_trigger_id(CONNECTOR),
+        response_url=stack.fake.response_url(),
+    )
+    assert (await stack.slack.command(command))[0] == 200
+    await stack.until(lambda: len(stack.fake.responses) == 1, "the reply")
+    reply = str(stack.fake.responses[0]["body"]["text"])
+    # Deactivated in the stored profile, though Slack's users.info would call them active.
+    assert f"I can only offer intros to active, human teammates, and <@{REQUESTER}>" in reply
+    assert stack.fake.count("users.info") == 0

@@ -17,7 +17,10 @@ from typing import Any
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^)]*?)(?::(?P<line>\d+))?\)$")
 
 
-def start(pid: int, out: Path, seconds: float, rate: int = 100) -> subprocess.Popen[bytes] | None:
+RATE = 100  # samples per second, unless a caller asks otherwise
+
+
+def start(pid: int, out: Path, seconds: float, rate: int = RATE) -> subprocess.Popen[bytes] | None:
     exe = shutil.which("py-spy")
     if exe is None:
         return None

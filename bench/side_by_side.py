@@ -1,0 +1,132 @@
+"""Two apps on one kind of request, in turn, on the same fake: where each spends its CPU.
+
+`python -m bench.side_by_side submit` runs `introbot serve` and the same-work app
+(`bench/same_work.py`) in alternating rounds at 10 clients, each round sampled with py-spy.
+For every round it prints the work done per second, the CPU per completed request from
+/proc, and the samples turned into milliseconds per completed request, grouped by where the
+sampled frame was (SQLAlchemy, introbot's own code, ...). `--variant NAME` puts introbot with
+a `bench.variants` patch in the same-work app's place: an A/B of one change, in turn, so
+that a noisy machine slows both sides alike. Like `bench.run`, it starts from a new benchmark
+database (`introbot_bench`) with a history of `--history` requests: forms sent to an older
+one could repeat an open ask and be refused as duplicates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench import profile, seed
+from bench.cells import measure_bot, start_fake
+from bench.common import RESULTS_DIR, Proc
+from bench.run import grow_history, start_bot, start_same_work
+
+# Where a sampled frame was: the first of these its file path contains, in this order.
+PLACES = (
+    ("sqlalchemy", "SQLAlchemy"),
+    ("greenlet", "SQLAlchemy"),
+    ("psycopg", "psycopg"),
+    ("(bot/", "introbot's own code"),
+    ("(handlers/", "introbot's own code"),
+    ("(storage/", "introbot's own code"),
+    ("(bench/", "the same-work app's code"),
+    ("aiohttp", "aiohttp, asyncio, selectors"),
+    ("asyncio", "aiohttp, asyncio, selectors"),
+    ("selectors", "aiohttp, asyncio, selectors"),
+    ("yarl", "aiohttp, asyncio, selectors"),
+    ("multidict", "aiohttp, asyncio, selectors"),
+    ("urllib", "parsing the form body (urllib)"),
+    ("slack_bolt", "slack_bolt, slack_sdk"),
+    ("slack_sdk", "slack_bolt, slack_sdk"),
+    ("json/", "json, Jinja2, markupsafe"),
+    ("jinja2", "json, Jinja2, markupsafe"),
+    ("markupsafe", "json, Jinja2, markupsafe"),
+)
+OTHER = "the rest (built-ins, logging, ...)"
+
+
+def place_of(frame: str) -> str:
+    for marker, place in PLACES:
+        if marker in frame:
+            return place
+    return OTHER
+
+
+def sampled_ms(raw: Path, completed: int, hz: int) -> dict[str, float]:
+    """Samples by where their innermost frame was, as ms per completed request."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [profile._name(f) for f in stack.split(";") if f.strip()]
+        if frames and count.isdigit():
+            counts[place_of(frames[-1])] += int(count)
+    scale = 1000 / hz / max(1, completed)
+    found = {place: round(n * scale, 2) for place, n in counts.most_common()}
+    found["sampled, in all"] = round(sum(counts.values()) * scale, 2)
+    return found
+
+
+async def rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
+    seed.recreate_database()
+    seed.migrate()
+    grow_history(args.history, 0)
+    fake = await start_fake(False)
+    procs: list[Proc] = [fake.proc]
+    try:
+        ours, ours_url = await start_bot("introbot_serve", fake.api_url)
+        procs.append(ours)
+        if args.variant:
+            other, other_url = await start_bot("introbot_serve_after", fake.api_url, args.variant)
+        else:
+            other, other_url = await start_same_work(fake.api_url)
+        procs.append(other)
+        sides = (("introbot", ours, ours_url), (args.variant or "same-work", other, other_url))
+        seq = 0
+        found = []
+        for number in range(args.rounds):
+            for name, proc, url in sides:
+                raw = RESULTS_DIR / f"side-by-side-{number}-{name}.txt"
+                cell = await measure_bot(
+                    fake, proc, url, args.scenario, args.clients, args.seconds, 2.0, seq, None,
+                    profile_to=raw,
+                )  # fmt: skip
+                seq += int(cell["sent"]) + 1
+                row = {
+                    "round": number,
+                    "app": name,
+                    "done_per_s": cell["completion_rate"],
+                    "cpu_ms_per_request": cell["cpu_ms_per_request"],
+                    "refused_forms": cell["rejected_all"],
+                    "sampled_ms": sampled_ms(raw, int(cell["completed"]), profile.RATE)
+                    if raw.exists()
+                    else {},
+                }
+                print(json.dumps(row), flush=True)
+                found.append(row)
+        return found
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", choices=("intro", "submit"))
+    parser.add_argument("--variant", default="", help="bench.variants patch for the B side")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--history", type=int, default=10_000, help="requests seeded first")
+    args = parser.parse_args()
+    found = asyncio.run(rounds(args))
+    out = RESULTS_DIR / f"side-by-side-{args.scenario}-{args.variant or 'same-work'}.json"
+    out.write_text(json.dumps(found, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

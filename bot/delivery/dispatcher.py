@@ -14,7 +14,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dt_time
@@ -470,6 +470,7 @@ class Dispatcher:
         if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
             # Who could reach a target who went quiet: the next paths, as after any dead end.
             secondary = (await self._next_paths(request))[:2]
+            await self._recall(message.team_id, secondary)
             names = {
                 user_id: (await self._profile(user_id, token, message.team_id))[1]
                 for user_id in secondary
@@ -654,17 +655,28 @@ class Dispatcher:
         """The time zones the batch's reminders need, read together from the stored profiles:
         10,000 reminders due at 09:00 would otherwise wait on 10,000 users.info calls, paced
         at Tier 4 (about 100 a minute). Whoever is not stored is asked about as before."""
+        wanted: dict[str, set[str]] = {}
+        for message in claimed:
+            if message.kind == MessageKind.REMINDER:
+                wanted.setdefault(message.team_id, set()).add(message.recipient_id)
+        for team_id, user_ids in wanted.items():
+            await self._recall(team_id, user_ids)
+
+    async def _recall(self, team_id: str, user_ids: Iterable[str]) -> None:
+        """Keep the stored profiles of those of `user_ids` not kept here already (one read),
+        so that _profile need not ask Slack about them."""
         if self._stored_profiles is None:
             return
         now = time.monotonic()
-        wanted: dict[str, set[str]] = {}
-        for message in claimed:
-            cached = self._profiles.get(message.recipient_id)
-            if message.kind == MessageKind.REMINDER and (cached is None or cached[2] <= now):
-                wanted.setdefault(message.team_id, set()).add(message.recipient_id)
-        for team_id, user_ids in wanted.items():
-            for person in (await self._stored_profiles.known(team_id, user_ids)).values():
-                self._profiles[person.user_id] = (person.tz or None, person.name, now + PROFILE_TTL)
+        missing = {
+            user_id
+            for user_id in user_ids
+            if (cached := self._profiles.get(user_id)) is None or cached[2] <= now
+        }
+        if not missing:
+            return
+        for person in (await self._stored_profiles.known(team_id, missing)).values():
+            self._profiles[person.user_id] = (person.tz or None, person.name, now + PROFILE_TTL)
 
     async def _profile(
         self, user_id: str, token: str, team_id: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -185,12 +186,20 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
     await stack.services.dispatcher.sweep()
 
     card = await intro_made(stack)
+    # Olivia's name as her stored profile has it, which the offer reads instead of users.info.
+    assert stack.slack is not None
+    await stack.slack.event(payloads.user_change(OTHER, deleted=False, real_name="Olivia Park"))
+    for _ in range(500):
+        if await stack.services.profiles.known(TEAM, [OTHER]):
+            break
+        await asyncio.sleep(0.01)
     before = len(texts(stack, CONNECTOR))
     await press(stack, REQUESTER, card, "intro_outcome_no_response")
     await stack.until(lambda: "hasn't answered" in texts(stack, REQUESTER)[-1], "the offer")
     offer = stack.fake.messages_for(REQUESTER)[-1]
     assert "A second, different voice often gets the answer" in offer["text"]
-    assert button(offer, "intro_secondary_ask_1")["text"]["text"] == "Ask Olivia Chen"
+    assert button(offer, "intro_secondary_ask_1")["text"]["text"] == "Ask Olivia Park"
+    assert OTHER not in [call.args.get("user") for call in stack.fake.calls_to("users.info")]
     assert button(offer, "intro_secondary_bump")["text"]["text"] == "Ask Carlos to nudge Jane"
     assert button(offer, "intro_secondary_leave")["text"]["text"] == "Leave it"
     await stack.services.drain()

@@ -1,7 +1,8 @@
 """Two apps on one kind of request, in turn, on the same fake: where each spends its CPU.
 
 `python -m bench.side_by_side submit` runs `introbot serve` and the same-work app
-(`bench/same_work.py`) in alternating rounds at 10 clients, each round sampled with py-spy.
+(`bench/same_work.py`) in turn at 10 clients (A then B, then B then A), each sampled with
+py-spy.
 For every round it prints the work done per second, the CPU per completed request from
 /proc, and the samples turned into milliseconds per completed request, grouped by where the
 sampled frame was (SQLAlchemy, introbot's own code, ...). `--variant NAME` puts introbot with
@@ -33,7 +34,7 @@ PLACES = (
     ("(bot/", "introbot's own code"),
     ("(handlers/", "introbot's own code"),
     ("(storage/", "introbot's own code"),
-    ("(bench/", "the same-work app's code"),
+    ("(bench/same_work", "the same-work app's code"),
     ("aiohttp", "aiohttp, asyncio, selectors"),
     ("asyncio", "aiohttp, asyncio, selectors"),
     ("selectors", "aiohttp, asyncio, selectors"),
@@ -74,6 +75,9 @@ async def rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
     seed.recreate_database()
     seed.migrate()
     grow_history(args.history, 0)
+    with seed.connect() as conn:
+        seed.finish(conn)  # the planner's statistics, as bench.run has them
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     fake = await start_fake(False)
     procs: list[Proc] = [fake.proc]
     try:
@@ -88,8 +92,10 @@ async def rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
         seq = 0
         found = []
         for number in range(args.rounds):
-            for name, proc, url in sides:
+            # A, B, then B, A: neither side always runs first, on the smaller table.
+            for name, proc, url in sides if number % 2 == 0 else sides[::-1]:
                 raw = RESULTS_DIR / f"side-by-side-{number}-{name}.txt"
+                raw.unlink(missing_ok=True)  # an earlier run's samples are not this round's
                 cell = await measure_bot(
                     fake, proc, url, args.scenario, args.clients, args.seconds, 2.0, seq, None,
                     profile_to=raw,

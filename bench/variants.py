@@ -13,6 +13,10 @@ handlers/support.py); they stay here to measure a checkout from before.
   measurement).
 - issue_list_only: a submission without the ask's review and the stale-tie read (a
   measurement).
+- no_review: issue_list_only without the stored profiles' read either; with warm_profiles,
+  issue 13's same-work list plus introbot's code around it (a measurement).
+- gc_relaxed: the cyclic garbage collector run less often, startup's objects frozen (in
+  the code since stop 19: bot.wiring.cli.relax_garbage_collector).
 - shared_http: one aiohttp ClientSession (a pooled, keep-alive connector) for every Web API
   call, instead of slack_sdk's default of a new session and a new TCP (on Slack: TLS)
   connection per call. Bolt's per-request clients take the session from `app.client`.
@@ -72,7 +76,7 @@ def cached_users() -> None:
         cache[user_id] = (time.monotonic() + 600, found)
         return found
 
-    # Before handlers.views and handlers.actions import it by name.
+    # The listeners reach it through handlers.support.known_teammates, by the module's name.
     handlers.support.teammate = teammate
 
 

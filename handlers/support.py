@@ -12,6 +12,7 @@ from typing import Any, Unpack
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.intro.directory import ContactInput
 from bot.intro.states import Action, IllegalTransition
@@ -117,7 +118,11 @@ async def known_teammates(
         found.update(zip(missing, await teammates(client, *missing), strict=True))
     elif missing:
         if stored is None:
-            stored = await services.profiles.known(team_id, missing)
+            try:
+                stored = await services.profiles.known(team_id, missing)
+            except SQLAlchemyError:  # the stored copy only spares Slack calls: ask Slack
+                logger.warning("stored profiles unreadable; asking Slack", exc_info=True)
+                stored = {}
         profiles = _profile_cache(client)
         for user_id in missing:
             if user_id in stored:

@@ -39,7 +39,6 @@ from handlers.support import (
     refusal_text,
     remembered,
     submitted_values,
-    team_of,
     time_zone_of,
 )
 
@@ -267,12 +266,14 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
+        context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
         day = str(submitted_values(view).get("ask_again_on") or "")
         # "After today" as the connector's calendar has it: late in the day in the Americas,
         # UTC is already on tomorrow.
-        tz_name = await time_zone_of(services, client, team_of(body), body["user"]["id"])
+        team_id = context.team_id or ""
+        tz_name = await time_zone_of(services, client, team_id, body["user"]["id"])
         try:
             services.workflow.valid_ask_again_on(day, tz_name)
         except InvalidSuggestion:
@@ -312,12 +313,13 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
+        context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
         values = submitted_values(view)
         suggested_id = str(values.get("suggested_user") or "")
         suggested = (
-            await known_teammate(services, client, team_of(body), suggested_id)
+            await known_teammate(services, client, context.team_id or "", suggested_id)
             if suggested_id
             else None
         )

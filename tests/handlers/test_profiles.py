@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import handlers.support
 from bot.intro.clock import ManualClock
@@ -144,3 +145,26 @@ async def test_one_person_looked_up_reads_the_stored_profile(stack: LocalStack) 
     # Deactivated in the stored profile, though Slack's users.info would call them active.
     assert f"I can only offer intros to active, human teammates, and <@{REQUESTER}>" in reply
     assert stack.fake.count("users.info") == 0
+
+
+async def test_unreadable_stored_profiles_fall_back_to_slack(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored copy only spares Slack calls: when it cannot be read, Slack is asked."""
+    assert stack.services is not None and stack.slack is not None
+
+    async def unreadable(*_args: object) -> dict:
+        raise OperationalError("SELECT FROM profiles", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(stack.services.profiles, "known", unreadable)
+    command = payloads.slash_command(
+        CONNECTOR,
+        f"offer <@{REQUESTER}|riya> Jane Doe at Acme",
+        stack.fake.issue_trigger_id(CONNECTOR),
+        response_url=stack.fake.response_url(),
+    )
+    assert (await stack.slack.command(command))[0] == 200
+    await stack.until(lambda: len(stack.fake.responses) == 1, "the reply")
+    reply = str(stack.fake.responses[0]["body"]["text"])
+    assert f"I've sent <@{REQUESTER}> your offer of an intro to *Jane Doe* at *Acme*" in reply
+    assert [call.args.get("user") for call in stack.fake.calls_to("users.info")] == [REQUESTER]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bot.wiring.cli import GC_FIRST_GENERATION, relax_garbage_collector
 
 INTROBOT = shutil.which("introbot") or ""
 pytestmark = pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
@@ -198,3 +201,14 @@ def test_every_setting_is_described_and_in_the_readme() -> None:
     for name in Settings.model_fields:
         assert DESCRIPTIONS.get(name), f"{name} has no description in settings.DESCRIPTIONS"
         assert f"| `{name}` |" in readme, f"{name} has no row in the README's settings table"
+
+
+def test_a_long_running_process_relaxes_the_garbage_collector() -> None:
+    threshold = gc.get_threshold()
+    try:
+        relax_garbage_collector()
+        assert gc.get_threshold()[0] == GC_FIRST_GENERATION
+        assert gc.get_freeze_count() > 0  # startup's objects left out of the scans
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

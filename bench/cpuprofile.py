@@ -44,6 +44,7 @@ PACKAGES = (
     "/bot/",
     "/handlers/",
     "/storage/",
+    "/bench/",
 )
 
 

@@ -24,37 +24,41 @@ from typing import Any
 from bench import profile, seed
 from bench.cells import measure_bot, start_fake
 from bench.common import RESULTS_DIR, Proc
+from bench.cpuprofile import package_of
 from bench.run import grow_history, start_bot, start_same_work
 
-# Where a sampled frame was: the first of these its file path contains, in this order.
-PLACES = (
-    ("sqlalchemy", "SQLAlchemy"),
-    ("greenlet", "SQLAlchemy"),
-    ("psycopg", "psycopg"),
-    ("(bot/", "introbot's own code"),
-    ("(handlers/", "introbot's own code"),
-    ("(storage/", "introbot's own code"),
-    ("(bench/same_work", "the same-work app's code"),
-    ("aiohttp", "aiohttp, asyncio, selectors"),
-    ("asyncio", "aiohttp, asyncio, selectors"),
-    ("selectors", "aiohttp, asyncio, selectors"),
-    ("yarl", "aiohttp, asyncio, selectors"),
-    ("multidict", "aiohttp, asyncio, selectors"),
-    ("urllib", "parsing the form body (urllib)"),
-    ("slack_bolt", "slack_bolt, slack_sdk"),
-    ("slack_sdk", "slack_bolt, slack_sdk"),
-    ("json/", "json, Jinja2, markupsafe"),
-    ("jinja2", "json, Jinja2, markupsafe"),
-    ("markupsafe", "json, Jinja2, markupsafe"),
-)
+# Packages (bench.cpuprofile.package_of) grouped as docs/performance.md tabulates them.
+GROUPS = {
+    "sqlalchemy": "SQLAlchemy",
+    "greenlet": "SQLAlchemy",
+    "psycopg": "psycopg",
+    "bot": "introbot's own code",
+    "handlers": "introbot's own code",
+    "storage": "introbot's own code",
+    "bench": "the benchmark's code (the same-work app, a variant)",
+    "aiohttp": "aiohttp, asyncio, selectors",
+    "asyncio": "aiohttp, asyncio, selectors",
+    "selectors": "aiohttp, asyncio, selectors",
+    "yarl": "aiohttp, asyncio, selectors",
+    "multidict": "aiohttp, asyncio, selectors",
+    "urllib": "parsing the form body (urllib)",
+    "slack_bolt": "slack_bolt, slack_sdk",
+    "slack_sdk": "slack_bolt, slack_sdk",
+    "json": "json, Jinja2, markupsafe",
+    "jinja2": "json, Jinja2, markupsafe",
+    "markupsafe": "json, Jinja2, markupsafe",
+}
 OTHER = "the rest (built-ins, logging, ...)"
 
 
 def place_of(frame: str) -> str:
-    for marker, place in PLACES:
-        if marker in frame:
-            return place
-    return OTHER
+    """Where a py-spy frame ("function (path:line)") was, as GROUPS names it."""
+    match = profile._FRAME.match(frame.strip())
+    if match is None:
+        return OTHER
+    # py-spy gives paths from the package on ("handlers/views.py"); package_of expects the
+    # whole path cProfile gives ("/work/main/handlers/views.py").
+    return GROUPS.get(package_of("/" + match.group("file"), match.group("func")), OTHER)
 
 
 def sampled_ms(raw: Path, completed: int, hz: int) -> dict[str, float]:
@@ -62,7 +66,7 @@ def sampled_ms(raw: Path, completed: int, hz: int) -> dict[str, float]:
     counts: Counter[str] = Counter()
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [profile._name(f) for f in stack.split(";") if f.strip()]
+        frames = [f for f in stack.split(";") if f.strip()]
         if frames and count.isdigit():
             counts[place_of(frames[-1])] += int(count)
     scale = 1000 / hz / max(1, completed)

@@ -114,31 +114,37 @@ async def known_teammates(
     answered is stored, and the workspace's members listed when due, after the caller's ack."""
     found: dict[str, Teammate | None] = dict(remembered(client, list(user_ids)))
     missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
-    if missing and not team_id:
-        found.update(zip(missing, await teammates(client, *missing), strict=True))
-    elif missing:
-        if stored is None:
-            try:
-                stored = await services.profiles.known(team_id, missing)
-            except SQLAlchemyError:  # the stored copy only spares Slack calls: ask Slack
-                logger.warning("stored profiles unreadable; asking Slack", exc_info=True)
-                stored = {}
-        profiles = _profile_cache(client)
-        for user_id in missing:
-            if user_id in stored:
-                _keep(profiles, stored[user_id])
-                found[user_id] = stored[user_id]
-        asked = [user_id for user_id in missing if user_id not in found]
-        said_at = services.profiles.now()
-        answers = await teammates(client, *asked) if asked else []
-        found.update(zip(asked, answers, strict=True))
-        answered = [person for person in answers if person is not None]
-        listing = services.profiles.may_list(team_id)
-        if answered or listing:
-            services.in_background(
-                _store_profiles(services, client, team_id, answered, said_at, listing=listing)
-            )
+    if not missing:
+        return [found[user_id] for user_id in user_ids]
+    if stored is None:
+        stored = await _stored(services, team_id, missing)
+    profiles = _profile_cache(client)
+    for person in stored.values():
+        _keep(profiles, person)
+    found.update(stored)
+    asked = [user_id for user_id in missing if user_id not in found]
+    said_at = services.profiles.now()
+    answers = await teammates(client, *asked) if asked else []
+    found.update(zip(asked, answers, strict=True))
+    answered = [person for person in answers if person is not None]
+    listing = bool(team_id) and services.profiles.may_list(team_id)
+    if team_id and (answered or listing):
+        services.in_background(
+            _store_profiles(services, client, team_id, answered, said_at, listing=listing)
+        )
     return [found[user_id] for user_id in user_ids]
+
+
+async def _stored(services: Services, team_id: str, user_ids: list[str]) -> dict[str, Teammate]:
+    """The stored profiles of `user_ids`; none without a workspace, or when they cannot be
+    read: the stored copy only spares Slack calls."""
+    if not team_id:
+        return {}
+    try:
+        return await services.profiles.known(team_id, user_ids)
+    except SQLAlchemyError:
+        logger.warning("stored profiles unreadable; asking Slack", exc_info=True)
+        return {}
 
 
 async def _store_profiles(
@@ -165,12 +171,7 @@ async def list_members(services: Services, client: AsyncWebClient, team_id: str)
     if not await services.profiles.claim_listing(team_id):
         return
     started_at = asked_at = services.profiles.now()
-    pages = aiter(await client.users_list(limit=USERS_PAGE))
-    while True:
-        try:
-            page = await anext(pages)
-        except StopAsyncIteration:
-            break
+    async for page in await client.users_list(limit=USERS_PAGE):
         members = [teammate_from(member) for member in page.get("members") or []]
         await services.profiles.remember(team_id, members, asked_at)
         asked_at = services.profiles.now()  # the next page is asked for now

@@ -46,6 +46,20 @@ async def _stored(stack: LocalStack, *user_ids: str) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _offer_to_requester(stack: LocalStack) -> str:
+    """The connector runs `/intro offer @riya Jane Doe at Acme`; the reply."""
+    assert stack.slack is not None
+    command = payloads.slash_command(
+        CONNECTOR,
+        f"offer <@{REQUESTER}|riya> Jane Doe at Acme",
+        stack.fake.issue_trigger_id(CONNECTOR),
+        response_url=stack.fake.response_url(),
+    )
+    assert (await stack.slack.command(command))[0] == 200
+    await stack.until(lambda: len(stack.fake.responses) == 1, "the reply")
+    return str(stack.fake.responses[0]["body"]["text"])
+
+
 async def test_the_members_are_listed_once_and_then_nobody_is_asked_about(
     stack: LocalStack,
 ) -> None:
@@ -133,15 +147,7 @@ async def test_one_person_looked_up_reads_the_stored_profile(stack: LocalStack) 
     await stack.slack.event(payloads.user_change(REQUESTER, deleted=True))
     await _stored(stack, REQUESTER)
 
-    command = payloads.slash_command(
-        CONNECTOR,
-        f"offer <@{REQUESTER}|riya> Jane Doe at Acme",
-        stack.fake.issue_trigger_id(CONNECTOR),
-        response_url=stack.fake.response_url(),
-    )
-    assert (await stack.slack.command(command))[0] == 200
-    await stack.until(lambda: len(stack.fake.responses) == 1, "the reply")
-    reply = str(stack.fake.responses[0]["body"]["text"])
+    reply = await _offer_to_requester(stack)
     # Deactivated in the stored profile, though Slack's users.info would call them active.
     assert f"I can only offer intros to active, human teammates, and <@{REQUESTER}>" in reply
     assert stack.fake.count("users.info") == 0
@@ -157,14 +163,6 @@ async def test_unreadable_stored_profiles_fall_back_to_slack(
         raise OperationalError("SELECT FROM profiles", {}, Exception("connection lost"))
 
     monkeypatch.setattr(stack.services.profiles, "known", unreadable)
-    command = payloads.slash_command(
-        CONNECTOR,
-        f"offer <@{REQUESTER}|riya> Jane Doe at Acme",
-        stack.fake.issue_trigger_id(CONNECTOR),
-        response_url=stack.fake.response_url(),
-    )
-    assert (await stack.slack.command(command))[0] == 200
-    await stack.until(lambda: len(stack.fake.responses) == 1, "the reply")
-    reply = str(stack.fake.responses[0]["body"]["text"])
+    reply = await _offer_to_requester(stack)
     assert f"I've sent <@{REQUESTER}> your offer of an intro to *Jane Doe* at *Acme*" in reply
     assert [call.args.get("user") for call in stack.fake.calls_to("users.info")] == [REQUESTER]

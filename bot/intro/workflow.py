@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, TypedDict
 
-from sqlalchemy import TextClause, bindparam, case, delete, func, or_, select, text, update
+from sqlalchemy import TextClause, bindparam, case, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import instance_state
@@ -52,7 +52,6 @@ from storage.models import (
     IntroRequest,
     MessageKind,
     OutboundMessage,
-    ProcessedEvent,
     RequestEvent,
     UTCDateTime,
 )
@@ -1389,28 +1388,6 @@ class IntroWorkflow:
         current = Status(request.status)
         return current, next_status(current, action)
 
-    async def first_delivery(self, team_id: str, event_id: str) -> bool:
-        """True the first time an event is seen; Slack's retries of it return False."""
-        try:
-            async with self._sessions.begin() as session:
-                session.add(
-                    ProcessedEvent(
-                        team_id=team_id, event_id=event_id, received_at=self._clock.now()
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
-
-    async def forget_delivery(self, team_id: str, event_id: str) -> None:
-        """The work for an event failed: let Slack's retry of it be acted on."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                delete(ProcessedEvent).where(
-                    ProcessedEvent.team_id == team_id, ProcessedEvent.event_id == event_id
-                )
-            )
-
     async def attach_permalink(self, request: IntroRequest, permalink: str) -> None:
         """The link to the message a request was made from, found after it was stored: on
         the row, and on this copy (its cards go out from it)."""
@@ -1421,11 +1398,6 @@ class IntroWorkflow:
                 .values(source_permalink=permalink)
             )
         request.source_permalink = permalink
-
-    async def forget_events_before(self, moment: datetime) -> None:
-        """Slack retries within minutes; a day of event ids is plenty to recognise them."""
-        async with self._sessions.begin() as session:
-            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < moment))
 
     async def erase_words_of(self, team_id: str, user_id: str) -> int:
         """`/intro forget me`: the words a person wrote in requests (as requester: why, the

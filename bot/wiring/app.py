@@ -33,6 +33,7 @@ from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
 from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
+from bot.wiring.event_dedupe import EventDedupe
 from bot.wiring.metrics import Metrics, instrument
 from bot.wiring.settings import Settings
 from storage.db import create_engine_for, make_sessionmaker
@@ -65,6 +66,7 @@ class Services:
     directory: Directory
     attribution: Attribution
     profiles: Profiles
+    event_dedupe: EventDedupe
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
@@ -312,6 +314,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         directory=directory,
         attribution=Attribution(sessions),
         profiles=profiles,
+        event_dedupe=EventDedupe(sessions, clock),
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,
@@ -351,7 +354,7 @@ def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse 
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         team_id = str(body.get("team_id") or "")
-        if event_id and not await services.workflow.first_delivery(team_id, str(event_id)):
+        if event_id and not await services.event_dedupe.first_delivery(team_id, str(event_id)):
             return BoltResponse(status=200, body="")
         # Bolt's next() only lets the chain go on; a listener that fails has the event id
         # forgotten by the error handler (handlers/errors.py), so Slack's retry is acted on.

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.command_text import parse_command
 from bot.intro.directory import ContactInput
+from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
 from bot.rendering import messages
 from bot.wiring.app import Services
@@ -91,8 +92,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 await ack(text=messages.command_reply("forget_usage"))
                 return
             await ack()
-            forgotten = await services.directory.forget_person(team_id, user_id)
-            await services.workflow.erase_words_of(team_id, user_id)
+            forgotten = await forget_me(services.sessions, services.directory, team_id, user_id)
             await respond(
                 text=messages.command_reply("forgotten", rows=forgotten),
                 response_type="ephemeral",

@@ -1399,36 +1399,6 @@ class IntroWorkflow:
             )
         request.source_permalink = permalink
 
-    async def erase_words_of(self, team_id: str, user_id: str) -> int:
-        """`/intro forget me`: the words a person wrote in requests (as requester: why, the
-        note, their name; as connector: a decline's kind word, a suggestion's note; an offer's
-        why) are erased. Statuses, steps and dates stay, so the funnel still counts. Returns the
-        requests touched."""
-        async with self._sessions.begin() as session:
-            asked = await session.execute(
-                update(IntroRequest)
-                .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
-                .values(
-                    reason="",
-                    blurb="",
-                    requester_name="",
-                    source_permalink=None,
-                )
-            )
-            answered = await session.execute(
-                update(IntroRequest)
-                .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
-                .values(decline_reason=None, suggestion_note=None)
-            )
-            # Why they thought two people should meet, in the offers they made.
-            await session.execute(
-                update(IntroOffer)
-                .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)
-                .values(reason="")
-            )
-            touched = asked.rowcount + answered.rowcount  # type: ignore[attr-defined]
-            return int(touched or 0)
-
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with reading(self._sessions) as session:
             return await session.scalar(

@@ -1457,18 +1457,6 @@ class IntroWorkflow:
             )
             return list(rows)
 
-    async def count_involving(self, team_id: str, user_id: str) -> int:
-        async with reading(self._sessions) as session:
-            total = await session.scalar(
-                select(func.count())
-                .select_from(IntroRequest)
-                .where(
-                    IntroRequest.team_id == team_id,
-                    (IntroRequest.requester_id == user_id) | (IntroRequest.connector_id == user_id),
-                )
-            )
-            return int(total or 0)
-
     async def _load(self, session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
         request = await session.scalar(
             select(IntroRequest).where(

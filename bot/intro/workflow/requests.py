@@ -213,8 +213,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         except InvalidSuggestion as error:
             # Raised once the press is known to be theirs, in time.
             values, refusal = {}, error
-        at_once = refusal is None and self._in_one_statement(action)
-        if at_once:
+        if refusal is None and self._in_one_statement(action):
             done = await one_statement.act_at_once(
                 self._sessions,
                 team_id,

@@ -358,21 +358,21 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], view, logger)
 
     for action_id in DIRECT_ACTIONS:
-        app.action(action_id)(services.tracked(direct_action))
-    app.action("intro_qualify")(services.tracked(qualify))
+        app.action(action_id)(services.work.tracked(direct_action))
+    app.action("intro_qualify")(services.work.tracked(qualify))
     for action_id in ASK_CHOICES:
-        app.action(action_id)(services.tracked(choose_ask))
+        app.action(action_id)(services.work.tracked(choose_ask))
     for action_id in modal_actions:
-        app.action(action_id)(services.opens_modal(modal_action))
-    app.action("intro_still_waiting")(services.tracked(still_waiting))
-    app.action("intro_ask_suggested")(services.opens_modal(ask_suggested))
-    app.action(OUTCOME_BUTTON)(services.tracked(report_outcome))
+        app.action(action_id)(services.work.opens_modal(modal_action))
+    app.action("intro_still_waiting")(services.work.tracked(still_waiting))
+    app.action("intro_ask_suggested")(services.work.opens_modal(ask_suggested))
+    app.action(OUTCOME_BUTTON)(services.work.tracked(report_outcome))
     for action_id in ("intro_secondary_bump", "intro_secondary_leave"):
-        app.action(action_id)(services.tracked(secondary_offer_answered))
+        app.action(action_id)(services.work.tracked(secondary_offer_answered))
     # The second-voice offer's teammates: "No response" is a dead end like the others.
-    app.action(SECONDARY_OFFER_ASK)(services.opens_modal(ask_secondary))
-    app.action(SECONDARY_BUTTON)(services.opens_modal(ask_secondary))
-    app.action("intro_go_cold")(services.tracked(go_cold))
-    app.action("intro_new")(services.opens_modal(new_request))
-    app.action("intro_offer_take")(services.opens_modal(take_offer))
-    app.action("intro_offer_pass")(services.tracked(pass_offer))
+    app.action(SECONDARY_OFFER_ASK)(services.work.opens_modal(ask_secondary))
+    app.action(SECONDARY_BUTTON)(services.work.opens_modal(ask_secondary))
+    app.action("intro_go_cold")(services.work.tracked(go_cold))
+    app.action("intro_new")(services.work.opens_modal(new_request))
+    app.action("intro_offer_take")(services.work.opens_modal(take_offer))
+    app.action("intro_offer_pass")(services.work.tracked(pass_offer))

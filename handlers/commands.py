@@ -27,7 +27,7 @@ from handlers.views import refresh_suggestions
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/intro")
-    @services.opens_modal
+    @services.work.opens_modal
     async def intro_command(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -51,8 +51,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             if opened is None:
                 await respond(text=messages.note("modal_failed"), response_type="ephemeral")
-            elif command.name and not services.busy:  # suggestions are optional when busy
-                async with services.work_slot():
+            elif command.name and not services.work.busy:  # suggestions are optional when busy
+                async with services.work.work_slot():
                     await refresh_suggestions(
                         services,
                         client,
@@ -113,7 +113,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if command.verb == "stats":
             await ack()
-            async with services.work_slot():
+            async with services.work.work_slot():
                 report = await services.attribution.report(team_id, viewer=user_id)
             rendered = messages.stats(report, user_id)
             await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
@@ -152,7 +152,7 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         await respond(text=messages.command_reply("export_started"), response_type="ephemeral")
-        async with services.work_slot():
+        async with services.work.work_slot():
             await _export(services, client, team_id, user_id, logger)
 
 

@@ -15,7 +15,7 @@ from handlers.support import profile_changed, publish_home
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
-    @services.tracked
+    @services.work.tracked
     async def app_home_opened(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
@@ -24,12 +24,12 @@ def register(app: AsyncApp, services: Services) -> None:
         await publish_home(services, client, context.team_id or "", event["user"])
 
     @app.event("app_uninstalled")
-    @services.tracked
+    @services.work.tracked
     async def app_uninstalled(context: AsyncBoltContext) -> None:
         await _removed(context, "app_uninstalled")
 
     @app.event("tokens_revoked")
-    @services.tracked
+    @services.work.tracked
     async def tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
         # Only the bot's tokens matter: introbot keeps no user tokens.
         if (event.get("tokens") or {}).get("bot"):
@@ -47,7 +47,7 @@ def register(app: AsyncApp, services: Services) -> None:
     register_user_change(app, services)
 
     @app.event("team_join")
-    @services.tracked
+    @services.work.tracked
     async def team_join(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
@@ -59,7 +59,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 def register_user_change(app: AsyncApp, services: Services) -> None:
     @app.event("user_change")
-    @services.tracked
+    @services.work.tracked
     async def user_change(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:

@@ -29,7 +29,7 @@ def register(app: AsyncApp, services: Services) -> None:
     limits = ImportLimits()
 
     @app.event("file_shared")
-    @services.bounded_apart
+    @services.work.bounded_apart
     async def file_shared(
         event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, logger: Logger
     ) -> None:

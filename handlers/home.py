@@ -64,7 +64,7 @@ def register(app: AsyncApp, services: Services) -> None:
     register_offer(app, services)
 
     @app.action("intro_contact_add")
-    @services.opens_modal
+    @services.work.opens_modal
     async def contact_add(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -72,7 +72,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], messages.contact_modal(), logger)
 
     @app.action("intro_pacing_open")
-    @services.opens_modal
+    @services.work.opens_modal
     async def pacing_open(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -85,7 +85,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], messages.pacing_modal(prefs), logger)
 
     @app.action("intro_contact_delete")
-    @services.tracked
+    @services.work.tracked
     async def contact_delete(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -103,7 +103,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await _publish_where_pressed(services, client, body, team_id, user_id)
 
     @app.view("intro_contact_modal")
-    @services.tracked
+    @services.work.tracked
     async def contact_saved(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -148,7 +148,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await publish_home(services, client, team_id, user_id)
 
     @app.view("intro_pacing_modal")
-    @services.tracked
+    @services.work.tracked
     async def pacing_saved(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -182,7 +182,7 @@ def register_offer(app: AsyncApp, services: Services) -> None:
     """Offer an intro: a connector who thinks a teammate should meet someone says so."""
 
     @app.action("intro_offer_open")
-    @services.opens_modal
+    @services.work.opens_modal
     async def offer_open(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, logger: Logger
     ) -> None:
@@ -190,7 +190,7 @@ def register_offer(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], messages.offer_modal(), logger)
 
     @app.view("intro_offer_modal")
-    @services.tracked
+    @services.work.tracked
     async def offer_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -223,7 +223,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
     """The Home tab's list of people I know: search, pages, edit, delete all, sharing."""
 
     @app.action("intro_contact_search")
-    @services.tracked
+    @services.work.tracked
     async def contact_search(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -241,7 +241,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action(re.compile(r"^intro_contacts_(next|previous)$"))
-    @services.tracked
+    @services.work.tracked
     async def contact_pages(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -261,7 +261,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action("intro_contact_edit")
-    @services.opens_modal
+    @services.work.opens_modal
     async def contact_edit(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -288,7 +288,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         await open_view(client, body["trigger_id"], modal, logger)
 
     @app.action("intro_contacts_delete_all")
-    @services.tracked
+    @services.work.tracked
     async def contacts_delete_all(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
@@ -299,7 +299,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
         await publish_home(services, client, team_id, user_id, notice=notice)
 
     @app.action("intro_share_details")
-    @services.tracked
+    @services.work.tracked
     async def share_details(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -316,7 +316,7 @@ def register_contact_list(app: AsyncApp, services: Services) -> None:
 
 def register_tie_buttons(app: AsyncApp, services: Services) -> None:
     @app.action(re.compile(r"^intro_tie_(yes|no)$"))
-    @services.tracked
+    @services.work.tracked
     async def tie_answered(
         ack: AsyncAck,
         body: dict[str, Any],

@@ -17,7 +17,7 @@ from handlers.views import refresh_suggestions
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("request_intro_from_message")
-    @services.opens_modal
+    @services.work.opens_modal
     async def request_intro_from_message(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -45,8 +45,8 @@ def register(app: AsyncApp, services: Services) -> None:
             logger,
             source_hint=str(message.get("text") or "")[:200] or None,
         )
-        if opened is not None and name and not services.busy:  # optional when busy
-            async with services.work_slot():
+        if opened is not None and name and not services.work.busy:  # optional when busy
+            async with services.work.work_slot():
                 await refresh_suggestions(
                     services, client, context.team_id or "", body["user"]["id"], opened, prefill
                 )

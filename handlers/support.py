@@ -129,7 +129,7 @@ async def known_teammates(
     answered = [person for person in answers if person is not None]
     listing = bool(team_id) and services.profiles.may_list(team_id)
     if team_id and (answered or listing):
-        services.in_background(
+        services.work.in_background(
             _store_profiles(services, client, team_id, answered, said_at, listing=listing)
         )
     return [found[user_id] for user_id in user_ids]

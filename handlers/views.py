@@ -68,7 +68,7 @@ async def _permalink(client: AsyncWebClient, channel: str, message_ts: str) -> s
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.view("intro_request_modal")
-    @services.tracked
+    @services.work.tracked
     async def intro_request_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -171,7 +171,7 @@ def register(app: AsyncApp, services: Services) -> None:
             )
 
     @app.action({"block_id": re.compile(r"^(target_name|connector(:\w+)?)$"), "action_id": "value"})
-    @services.tracked
+    @services.work.tracked
     async def target_or_connector_changed(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
@@ -182,7 +182,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action(re.compile(r"^intro_pick_connector_\d+$"))
-    @services.tracked
+    @services.work.tracked
     async def connector_picked(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -198,7 +198,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action("intro_go_cold_form")
-    @services.tracked
+    @services.work.tracked
     async def go_cold_from_form(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
@@ -243,7 +243,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.dispatcher.deliver(outcome.message_ids)
 
     @app.view("intro_decline_modal")
-    @services.tracked
+    @services.work.tracked
     async def decline_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -261,7 +261,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.view("intro_not_now_modal")
-    @services.tracked
+    @services.work.tracked
     async def not_now_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -291,7 +291,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.view("intro_owner_edit_modal")
-    @services.tracked
+    @services.work.tracked
     async def owner_edit_submitted(
         ack: AsyncAck,
         body: dict[str, Any],
@@ -308,7 +308,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.view("intro_redirect_modal")
-    @services.tracked
+    @services.work.tracked
     async def redirect_submitted(
         ack: AsyncAck,
         body: dict[str, Any],

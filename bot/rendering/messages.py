@@ -17,6 +17,7 @@ from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.directory import SEARCH_MAX, ContactPage, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
+from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -450,9 +451,7 @@ def intro_modal(
         suggestions=suggestions,
         flags=flags,
         searched=searched,
-        connector_block_id=(
-            f"connector:{prefill.connector_id}" if prefill.connector_id else "connector"
-        ),
+        connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
     )
     return view
 

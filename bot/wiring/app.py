@@ -193,7 +193,7 @@ def migrate(settings: Settings) -> None:
 
 
 def create_app(services: Services) -> AsyncApp:
-    from handlers import register_listeners
+    from handlers import ProvideServices, register_listeners
 
     settings = services.settings
     if settings.distributed:
@@ -206,9 +206,12 @@ def create_app(services: Services) -> AsyncApp:
             signing_secret=settings.SLACK_SIGNING_SECRET or "",
             raise_error_for_unhandled_request=False,
         )
+    # First: every middleware and listener after it, the error handler too, finds the
+    # services in the context.
+    app.use(ProvideServices(services))
     instrument(app, services.metrics)
     app.use(_once_per_event(services))
-    register_listeners(app, services)
+    register_listeners(app, services.work)
     return app
 
 

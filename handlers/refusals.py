@@ -4,6 +4,7 @@ answered already) in the words the person reads, told where they pressed."""
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 from bot.intro.states import IllegalTransition, TransitionError
@@ -32,16 +33,19 @@ def tells_refusals(listener: Listener) -> Listener:
     """A listener whose action the workflow may refuse: the person is told why, privately,
     and nothing else happens. The listener takes `body`, `context` and `client`."""
 
+    signature = inspect.signature(listener)
+
     @functools.wraps(listener)
     async def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return await listener(*args, **kwargs)
         except TransitionError as exc:
-            context, actor = kwargs["context"], actor_of(kwargs["context"])
+            given = signature.bind(*args, **kwargs).arguments
+            context, actor = given["context"], actor_of(given["context"])
             await tell_privately(
                 services_of(context),
-                kwargs["client"],
-                kwargs["body"],
+                given["client"],
+                given["body"],
                 actor.team_id,
                 actor.user_id,
                 refusal_text(exc),

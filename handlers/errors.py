@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.rendering import messages
 from bot.wiring.metrics import request_kind
-from handlers.context import SERVICES, services_of, team_of
+from handlers.context import SERVICES, services_of
 from handlers.replies import tell_privately
 
 
@@ -40,7 +40,7 @@ async def work_failed(
     user_id = _user_of(body)
     if not user_id:
         return
-    team_id = context.team_id or team_of(body)
+    team_id = context.team_id or ""  # the middleware fell back to the payload's team
     try:
         await tell_privately(services, client, body, team_id, user_id, messages.note("work_failed"))
     except Exception:  # noqa: BLE001 - the error is logged above; don't fail the handler

@@ -165,7 +165,11 @@ async def report_outcome(
     if choice is None:
         raise UnknownRequest(0)
     outcome = await services.workflow.report_outcome(
-        actor.team_id, choice.request_id, actor.user_id, choice.detail
+        actor.team_id,
+        choice.request_id,
+        actor.user_id,
+        choice.detail,
+        lease=services.dispatcher.lease(),
     )
     await services.dispatcher.deliver_outcome(outcome)
     if from_home(body):

@@ -8,7 +8,13 @@ import inspect
 from typing import Any
 
 from bot.intro.states import IllegalTransition, TransitionError
-from bot.intro.workflow import NotYourRequest, OfferAnswered, UnknownOffer, UnknownRequest
+from bot.intro.workflow import (
+    NotYourRequest,
+    OfferAnswered,
+    UnknownChoice,
+    UnknownOffer,
+    UnknownRequest,
+)
 from bot.rendering import messages
 from bot.wiring.work_queue import Listener
 from handlers.context import actor_of, services_of
@@ -18,6 +24,8 @@ from handlers.replies import tell_privately
 def refusal_text(exc: TransitionError) -> str:
     if isinstance(exc, UnknownRequest):
         return messages.note("unknown")
+    if isinstance(exc, UnknownChoice):
+        return messages.note("unknown_choice")
     if isinstance(exc, UnknownOffer):
         return messages.note("offer_unknown")
     if isinstance(exc, OfferAnswered):

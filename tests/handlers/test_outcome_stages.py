@@ -281,3 +281,26 @@ async def test_leave_it_sends_nothing_and_says_how_to_report_a_late_answer(
     await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "refusal")
     await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == connector_messages
+
+
+async def test_a_stage_no_card_offers_changes_nothing_and_says_the_button_is_out_of_date(
+    stack: LocalStack,
+) -> None:
+    assert stack.slack is not None
+    card = await intro_made(stack)
+    request_id = int(button(card, "intro_outcome_meeting_held")["value"].partition(":")[0])
+    payload = payloads.block_action(
+        REQUESTER,
+        "intro_outcome_signed",
+        f"{request_id}:signed",
+        stack.fake.issue_trigger_id(REQUESTER),
+        channel_id=card.get("channel"),
+        message_ts=card.get("ts"),
+    )
+    status, _ = await stack.slack.interaction(payload)
+    assert status == 200
+    await stack.until(lambda: len(stack.fake.ephemerals) == 1, "a private note")
+    assert stack.fake.ephemerals[0]["text"] == "That button is out of date, so nothing changed."
+    assert stack.services is not None
+    request = await stack.services.workflow.get(TEAM, request_id)
+    assert request is not None and request.status == Status.INTRO_MADE

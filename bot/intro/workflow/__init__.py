@@ -21,6 +21,7 @@ from bot.intro.workflow.errors import (
     OfferAlreadyMade,
     OfferAnswered,
     TransitionError,
+    UnknownChoice,
     UnknownOffer,
     UnknownRequest,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Outcome",
     "TieUnknown",
     "TransitionError",
+    "UnknownChoice",
     "UnknownOffer",
     "UnknownRequest",
     "offer_dedupe_key",

@@ -28,6 +28,15 @@ class InvalidSuggestion(TransitionError):
     pass
 
 
+class UnknownChoice(TransitionError):
+    """A button's choice the workflow has no meaning for (an outcome stage or an answer that
+    no template renders: an old or forged button)."""
+
+    def __init__(self, choice: str) -> None:
+        super().__init__(f"unknown choice {choice!r}")
+        self.choice = choice
+
+
 class DuplicateSubmission(Exception):
     """The same form was submitted again (a double click, or two replicas): stored once."""
 

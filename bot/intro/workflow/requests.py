@@ -28,6 +28,7 @@ from bot.intro.workflow.errors import (
     DuplicateSubmission,
     InvalidSuggestion,
     NotYourRequest,
+    UnknownChoice,
 )
 from bot.intro.workflow.offers import Offers
 from bot.intro.workflow.queries import Queries
@@ -272,13 +273,20 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         return request, messages
 
     async def report_outcome(
-        self, team_id: str, request_id: int, actor_id: str, outcome: str
+        self,
+        team_id: str,
+        request_id: int,
+        actor_id: str,
+        outcome: str,
+        *,
+        lease: Lease | None = None,
     ) -> Outcome:
         """The requester reports an outcome stage (a button's value): forward steps only. An
-        unknown stage is refused (InvalidSuggestion)."""
+        unknown stage is refused (UnknownChoice)."""
         if outcome not in set(OutcomeKind):
-            raise InvalidSuggestion(f"unknown outcome {outcome!r}")
-        return await self.act(team_id, request_id, actor_id, REPORT_ACTION[OutcomeKind(outcome)])
+            raise UnknownChoice(outcome)
+        action = REPORT_ACTION[OutcomeKind(outcome)]
+        return await self.act(team_id, request_id, actor_id, action, lease=lease)
 
     def valid_ask_again_on(self, text: str | None, tz_name: str | None = None) -> date:
         """The day the connector will ask the target again: a date after today where they are
@@ -298,7 +306,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         """The connector's answer to "would they take your call?", while the ask waits on them;
         the card is refreshed (a "not really" suggests declining or someone else)."""
         if answer not in plan.QUALIFY_ANSWERS:
-            raise InvalidSuggestion(f"unknown answer {answer!r}")
+            raise UnknownChoice(answer)
         return await self._update_card(
             team_id,
             request_id,

@@ -13,7 +13,7 @@ from bot.intro.cadence import Cadence
 from bot.intro.clock import ManualClock
 from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.validation import RequestDraft, Teammate
-from bot.intro.workflow import IntroWorkflow, InvalidSuggestion, NotYourRequest
+from bot.intro.workflow import IntroWorkflow, NotYourRequest, UnknownChoice
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import (
     DeliveryStatus,
@@ -116,7 +116,7 @@ async def test_only_forward_steps_and_only_the_requester(
     request_id = await introduced(workflow)
     with pytest.raises(NotYourRequest):
         await workflow.report_outcome(TEAM, request_id, CARLOS, "meeting_held")
-    with pytest.raises(InvalidSuggestion):
+    with pytest.raises(UnknownChoice):
         await workflow.report_outcome(TEAM, request_id, RIYA, "signed")
     await workflow.report_outcome(TEAM, request_id, RIYA, "opportunity")
     with pytest.raises(IllegalTransition):

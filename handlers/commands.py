@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.command_text import parse_command
 from bot.intro.directory import ContactInput
 from bot.intro.validation import review_company, review_contact
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 from handlers.support import (
     is_admin,
     known_teammate,

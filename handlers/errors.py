@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability.metrics import request_kind
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.metrics import request_kind
 from handlers.support import tell_privately
 
 

@@ -26,9 +26,9 @@ from bot.intro.workflow import (
     UnknownOffer,
     UnknownRequest,
 )
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 from storage.models import IntroRequest
 
 logger = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from bot.intro.workflow import (
     TieUnknown,
     TransitionError,
 )
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 from handlers.support import (
     act_and_deliver,
     known_teammate,

@@ -43,10 +43,10 @@ from bot.intro.workflow import (
     offer_dedupe_key,
     tie_from,
 )
+from bot.observability import logs
+from bot.observability.metrics import Metrics
+from bot.observability.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from bot.rendering import messages
-from bot.wiring import logs
-from bot.wiring.metrics import Metrics
-from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from storage.db import autocommit, on_postgres, reading
 from storage.models import (
     CARD_KINDS,

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery.scheduler import sweep_until_idle
 from bot.intro.clock import ManualClock
 from bot.intro.validation import RequestDraft, Teammate
 from bot.standin.stack import LocalStack
+from bot.wiring.sweeper import sweep_until_idle
 from storage.models import (
     SLACK_BOTS,
     Base,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from bot.intro.matching import split_person
-from bot.rendering.templating import TEMPLATES_DIR
+from bot.templates_dir import TEMPLATES_DIR
 
 TARGET_NAME_MAX = 150
 TARGET_COMPANY_MAX = 150

@@ -120,7 +120,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         # owner and export are for workspace admins.
         await ack()
-        if not await is_admin(client, user_id):
+        if not await is_admin(services, client, team_id, user_id):
             await respond(text=messages.command_reply("admins_only"), response_type="ephemeral")
             return
         if command.verb == "pacing":

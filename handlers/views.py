@@ -102,7 +102,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if connector_id:
             # The ask's review reads the people this process does not remember with it: their
             # stored profiles come without a round trip of their own.
-            in_memory = remembered(client, people)
+            in_memory = remembered(services, team_id, people)
             found = await services.directory.review_ask(
                 team_id,
                 requester_id,

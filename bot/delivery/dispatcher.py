@@ -14,7 +14,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dt_time
@@ -28,12 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.pace import Pacer
+from bot.delivery.slack_people import SlackUsers
 from bot.delivery.tokens import BotTokens, FixedToken
 from bot.delivery.workspaces import Workspaces
 from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
-from bot.intro.profiles import Profiles
+from bot.intro.people import People
 from bot.intro.states import DEAD_END_EVENTS, Action, IllegalTransition, Status
 from bot.intro.workflow import (
     SECONDARY_OFFERED,
@@ -90,7 +91,6 @@ MAX_ATTEMPTS = 8
 LATE_TURN_S = 0.1
 # How often a workspace paused on an auth error is asked (auth.test) whether it works again.
 PROBE_INTERVAL = timedelta(minutes=2)
-PROFILE_TTL = 6 * 3600.0
 # A workspace's token could not be looked up this time (database, or a failed rotation).
 _LOOKUP_FAILED = ""
 # Kinds sent with chat.update (a card changed in place); every other kind is a new post.
@@ -119,7 +119,7 @@ class Dispatcher:
         workspaces: Workspaces | None = None,
         probe_interval: timedelta = PROBE_INTERVAL,
         pacer: Pacer | None = None,
-        profiles: Profiles | None = None,
+        people: People | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self._sessions = sessions
@@ -134,9 +134,9 @@ class Dispatcher:
         self._batch = batch
         # Several sends at once, so one slow or rate-limited call doesn't hold up the rest.
         self._slots = asyncio.Semaphore(concurrency)
-        self._profiles: dict[str, tuple[str | None, str, float]] = {}
-        # Teammates' profiles kept for every replica: read a batch at a time, before users.info.
-        self._stored_profiles = profiles
+        # Whom the messages go to and name (their time zones, their names): memory, the
+        # stored profiles, then users.info.
+        self._people = people or People(None)
         self._tokens: BotTokens = tokens or FixedToken(client.token)
         self._workspaces = workspaces
         self._probe_interval = probe_interval
@@ -470,11 +470,7 @@ class Dispatcher:
         if kind is MessageKind.NOTICE and message.data["event"] == SECONDARY_OFFERED:
             # Who could reach a target who went quiet: the next paths, as after any dead end.
             secondary = (await self._next_paths(request))[:2]
-            await self._recall(message.team_id, secondary)
-            names = {
-                user_id: (await self._profile(user_id, token, message.team_id))[1]
-                for user_id in secondary
-            }
+            names = await self._names(message.team_id, secondary, token)
             rendered = messages.notice(
                 request, SECONDARY_OFFERED, message.data, secondary=secondary, names=names
             )
@@ -660,43 +656,31 @@ class Dispatcher:
             if message.kind == MessageKind.REMINDER:
                 wanted.setdefault(message.team_id, set()).add(message.recipient_id)
         for team_id, user_ids in wanted.items():
-            await self._recall(team_id, user_ids)
+            await self._people.recall(team_id, user_ids)
 
-    async def _recall(self, team_id: str, user_ids: Iterable[str]) -> None:
-        """Keep the stored profiles of those of `user_ids` not kept here already (one read),
-        so that _profile need not ask Slack about them."""
-        if self._stored_profiles is None:
-            return
-        now = time.monotonic()
-        missing = {
-            user_id
-            for user_id in user_ids
-            if (cached := self._profiles.get(user_id)) is None or cached[2] <= now
-        }
-        if not missing:
-            return
-        for person in (await self._stored_profiles.known(team_id, missing)).values():
-            self._profiles[person.user_id] = (person.tz or None, person.name, now + PROFILE_TTL)
-
-    async def _profile(
-        self, user_id: str, token: str, team_id: str | None = None
-    ) -> tuple[str | None, str]:
-        """A user's time zone and name from users.info, kept for a few hours."""
-        cached = self._profiles.get(user_id)
-        if cached and cached[2] > time.monotonic():
-            return cached[0], cached[1]
-        if team_id is not None:
-            await self._slot(team_id, "users.info")
+    async def _profile(self, user_id: str, token: str, team_id: str) -> tuple[str | None, str]:
+        """A user's time zone and name, looked up as everyone is (bot.intro.people)."""
         try:
-            user = (await self._client.users_info(token=token, user=user_id))["user"]
-            tz, name = user.get("tz"), str(user.get("real_name") or user.get("name") or "")
+            person = await self._people.one(self._users(team_id, token), team_id, user_id)
         except SlackApiError as exc:
             if slack_error_code(exc) in APP_AUTH_ERRORS:
                 raise  # the app's token, not this user: the message waits
             logger.info("no profile for %s: %s", user_id, slack_error_code(exc))
-            tz, name = None, ""
-        self._profiles[user_id] = (tz, name, time.monotonic() + PROFILE_TTL)
-        return tz, name
+            return None, ""
+        return ((person.tz or None), person.name) if person is not None else (None, "")
+
+    async def _names(self, team_id: str, user_ids: list[str], token: str) -> dict[str, str]:
+        """The names of a few people, with one read of the stored profiles for all."""
+        await self._people.recall(team_id, user_ids)
+        return {user_id: (await self._profile(user_id, token, team_id))[1] for user_id in user_ids}
+
+    def _users(self, team_id: str, token: str) -> SlackUsers:
+        """users.info with the workspace's token, in its turn under Slack's limits."""
+
+        async def paced() -> None:
+            await self._slot(team_id, "users.info")
+
+        return SlackUsers(self._client, token=token, before_call=paced)
 
     async def _slot(
         self, team_id: str, method: str, channel: str | None = None, message_id: int = 0

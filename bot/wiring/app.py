@@ -31,6 +31,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
+from bot.intro.people import People
 from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
 from bot.wiring.metrics import Metrics, instrument
@@ -65,6 +66,7 @@ class Services:
     directory: Directory
     attribution: Attribution
     profiles: Profiles
+    people: People
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
@@ -264,6 +266,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock, settings.contact_hash_key)
     profiles = Profiles(sessions, clock)
+    people = People(profiles)  # one memory of people for the listeners and delivery
     metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
@@ -299,7 +302,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         workspaces=workspaces,
         pacer=pacer,
-        profiles=profiles,
+        people=people,
     )
     return Services(
         settings=settings,
@@ -312,6 +315,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         directory=directory,
         attribution=Attribution(sessions),
         profiles=profiles,
+        people=people,
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,

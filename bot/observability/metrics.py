@@ -46,7 +46,13 @@ def request_kind(body: Any) -> str:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        registry = self.registry
+        self._count_requests(self.registry)
+        self._count_delivery(self.registry)
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def _count_requests(self, registry: CollectorRegistry) -> None:
+        """What Slack asked of the app, and how soon it was answered."""
         self.requests = Counter(
             "introbot_slack_requests",
             "Requests from Slack, by kind",
@@ -66,6 +72,9 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+
+    def _count_delivery(self, registry: CollectorRegistry) -> None:
+        """The outbox and what became of its messages."""
         self.outbox_pending = Gauge(
             "introbot_outbox_pending",
             "Messages not yet sent (pending or being sent), by kind; read at scrape time",
@@ -108,8 +117,6 @@ class Metrics:
             ["stage"],
             registry=registry,
         )
-        ProcessCollector(registry=registry)
-        GCCollector(registry=registry)
 
     async def read_outbox(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
         """Set the outbox gauges from one grouped query over the rows not yet sent or failed."""

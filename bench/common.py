@@ -17,7 +17,9 @@ from bot.standin.payloads import TEAM_ID as TEAM_ID
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+# Where runs write: outputs, not sources (ignored by git). bench/results/ holds the one
+# baseline docs/performance.md quotes.
+RESULTS_DIR = BENCH_DIR / "results" / "runs"
 LOG_DIR = RESULTS_DIR / "logs"
 
 SIGNING_SECRET = "bench-signing-secret"

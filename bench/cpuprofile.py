@@ -73,6 +73,7 @@ def by_package(profile: Path) -> Counter[str]:
 
 
 async def profile(scenario: str, clients: int, seconds: float) -> dict[str, object]:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"cprofile-{scenario}.prof"
     fake = await start_fake(False)
     port = free_port()

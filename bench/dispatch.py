@@ -1,7 +1,7 @@
 """Dispatch: messages due among the history, delivered by one and by three `introbot serve`.
 
-First the claim itself on PostgreSQL: `Dispatcher._claim` (the real method, batches of 32 as
-the sweep takes them) in a loop until nothing is due, by one claimer and by three at once,
+First the claim itself on PostgreSQL: `Dispatcher._claim` (the real method, in batches of 32
+and of the sweep's size) in a loop until nothing is due, by one claimer and by three at once,
 so the rate excludes Slack and rendering. Then whole processes: the due messages are made due
 again, N replicas start with a 1 s sweep, and the time until the fake has received every one
 (chat.postMessage) is taken from the fake's own clock. Duplicates would show as more posts
@@ -226,6 +226,7 @@ def main() -> None:
     args = parser.parse_args()
     found = asyncio.run(_main_async(args))
     name = "dispatch-indexes" if args.indexes else "dispatch"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(found, indent=2))
 
 

@@ -4,8 +4,8 @@ SQL it sends is recorded with its parameters, and each SELECT/UPDATE is then exp
 keeping the second, warm run; inside a transaction that is rolled back, so nothing changes).
 
 Then, for the plans that scan the whole history, the same statements with candidate indexes
-created by hand in introbot_bench (and dropped again afterwards), for the lead to turn into a
-migration.
+created by hand in introbot_bench (and dropped again afterwards): what a migration adding
+them would gain.
 """
 
 from __future__ import annotations
@@ -327,12 +327,13 @@ def _execution_ms(plan: str) -> float:
 
 def main() -> None:
     """EXPLAIN the hot-path queries again on the database a run left:
-    `python -m bench.explain` (writes bench/results/explain.json)."""
+    `python -m bench.explain` (writes bench/results/runs/explain.json)."""
     import json
 
     from bench.common import RESULTS_DIR
 
     found = asyncio.run(run_all(create_indexes=False))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "explain.json").write_text(json.dumps(found, indent=2))
     for name, plan in found["plans"].items():
         print(f"{plan['ms']:9.3f} ms  {name}")

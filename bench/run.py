@@ -10,7 +10,8 @@
    one `introbot serve` and with three; and claims per second on PostgreSQL.
 4. Peak RSS of the bot process under all of the above.
 
-Writes bench/results/latest.json and bench/results/latest.md and prints the tables.
+Writes bench/results/runs/latest.json and .md (`--out` to name them otherwise) and prints the
+tables.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, seed
+from bench import report, seed, variants
 from bench.cells import Fake, measure_bare, measure_bot, start_fake
 from bench.common import (
     DATABASE_URL,
@@ -432,8 +433,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--after-variant", default="", help="bench.variants patches for the 'after' phase too"
     )
-    parser.add_argument("--out", default=str(RESULTS_DIR / "latest"))
+    parser.add_argument(
+        "--out",
+        default=str(RESULTS_DIR / "latest"),
+        help="path of the results without suffix (.json and .md are written)",
+    )
     args = parser.parse_args(argv)
+    variants.patches(args.after_variant)  # an unknown name stops here, not after the cells
     args.paced = [(int(c), float(r)) for c, r in (item.split("@") for item in args.paced)]
     if args.quick:
         args.sizes = args.sizes or [2_000, 20_000]

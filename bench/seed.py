@@ -2,7 +2,7 @@
 
 Everything is generated inside PostgreSQL with INSERT ... SELECT over generate_series (no rows
 cross the wire, so 1,000,000 requests and their ~7 million companion rows take about a minute
-or two). The shapes follow what introbot itself writes (bot/intro/workflow.py): every
+or two). The shapes follow what introbot itself writes (bot.intro.workflow): every
 request has its `submit` event and one event per later transition, the connector's and
 requester's cards, three reminders (two nudges to the connector, then "stalled" to the
 requester), a notice for each of the connector's answers, and, once an intro is made, the

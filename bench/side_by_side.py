@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench import profile, seed
+from bench import profile, seed, variants
 from bench.cells import measure_bot, start_fake
 from bench.common import RESULTS_DIR, Proc
 from bench.cpuprofile import package_of
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--history", type=int, default=10_000, help="requests seeded first")
     args = parser.parse_args()
+    variants.patches(args.variant)  # an unknown name stops here, not after the seeding
     found = asyncio.run(rounds(args))
     out = RESULTS_DIR / f"side-by-side-{args.scenario}-{args.variant or 'same-work'}.json"
     out.write_text(json.dumps(found, indent=1))

@@ -56,6 +56,7 @@ async def measure() -> dict[str, Any]:
 
 def main() -> None:
     found = asyncio.run(measure())
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "stats.json").write_text(json.dumps(found, indent=2))
     print(f"{found['requests']:,} requests; peak RSS at start {found['peak_rss_mb_at_start']} MB")
     for run in found["runs"]:

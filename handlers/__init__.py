@@ -1,19 +1,40 @@
-"""Slack listeners, one module per surface, registered together."""
+"""Slack listeners, a module per surface or flow, each with a `register(app, work)`.
+
+Listeners are module-level functions: the services and the acting user and team come in
+Bolt's context (handlers/context.py), the work queue wraps them as they are registered."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.wiring.app import Services
-from handlers import actions, commands, errors, events, files, home, shortcuts, views
+from bot.wiring.work_queue import WorkQueue
+from handlers import (
+    asking_again,
+    buttons,
+    commands,
+    details,
+    errors,
+    events,
+    files,
+    home,
+    offers,
+    request_form,
+    shortcuts,
+)
+from handlers.context import ProvideServices
+
+__all__ = ["ProvideServices", "register_listeners"]
 
 
-def register_listeners(app: AsyncApp, services: Services) -> None:
-    commands.register(app, services)
-    shortcuts.register(app, services)
-    views.register(app, services)
-    actions.register(app, services)
-    events.register(app, services)
-    files.register(app, services)
-    home.register(app, services)
-    errors.register(app, services)
+def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
+    commands.register(app, work)
+    shortcuts.register(app, work)
+    request_form.register(app, work)
+    buttons.register(app, work)
+    details.register(app, work)
+    asking_again.register(app, work)
+    offers.register(app, work)
+    events.register(app, work)
+    files.register(app, work)
+    home.register(app, work)
+    errors.register(app)

@@ -1,7 +1,9 @@
-"""The /intro slash command and its sub-commands."""
+"""The /intro slash command: a table of its sub-commands, each a function of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from logging import Logger
 from typing import Any
 
@@ -9,165 +11,178 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.command_text import parse_command
+from bot.intro.command_text import Command, parse_command
 from bot.intro.directory import ContactInput
 from bot.intro.validation import review_company, review_contact
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from handlers.support import (
-    is_admin,
-    known_teammate,
-    offer_intro,
-    open_intro_modal,
-    workspace_names,
-)
-from handlers.views import refresh_suggestions
+from bot.wiring.work_queue import WorkQueue
+from handlers.context import Actor, actor_of, services_of
+from handlers.offers import offer_intro
+from handlers.replies import open_view
+from handlers.suggestions import refresh_suggestions
+from handlers.support import is_admin, known_teammate, workspace_names
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.command("/intro")
-    @services.opens_modal
-    async def intro_command(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        logger: Logger,
-    ) -> None:
-        command = parse_command(body.get("text") or "")
-        user_id = body["user_id"]
-        team_id = context.team_id or ""
-        if command.verb == "request":
-            await ack()
-            # The trigger_id lasts about 3 seconds: open the form first, suggest after.
-            opened = await open_intro_modal(
-                client,
-                body["trigger_id"],
-                messages.ModalPrefill(target_name=command.name),
-                messages.ModalContext(),
-                logger,
-            )
-            if opened is None:
-                await respond(text=messages.note("modal_failed"), response_type="ephemeral")
-            elif command.name and not services.busy:  # suggestions are optional when busy
-                async with services.work_slot():
-                    await refresh_suggestions(
-                        services,
-                        client,
-                        team_id,
-                        user_id,
-                        opened,
-                        messages.ModalPrefill(target_name=command.name),
-                    )
-            return
-        if command.verb == "help":
-            in_dm = str(body.get("channel_id") or "").startswith("D")
-            await ack(text=messages.command_reply("help", in_dm=in_dm))
-            return
-        if command.verb == "usage":
-            await ack(text=messages.command_reply("usage", meant=command.meant, typed=command.name))
-            return
-        if command.verb == "know":
-            if not command.name:
-                await ack(text=messages.command_reply("know_usage"))
-                return
-            review = review_contact(command.name, command.company)
-            if not review.ok:
-                await ack(text=next(iter(review.errors.values())))
-                return
-            _, added = await services.directory.add_contact(
-                team_id, user_id, ContactInput(command.name, command.company, closeness="know_well")
-            )
-            await ack(
-                text=messages.command_reply(
-                    "known", added=added, name=command.name, company=command.company
-                )
-            )
-            return
-        if command.verb == "forget":
-            if command.name != "me":
-                await ack(text=messages.command_reply("forget_usage"))
-                return
-            await ack()
-            forgotten = await services.directory.forget_person(team_id, user_id)
-            await services.workflow.erase_words_of(team_id, user_id)
-            await respond(
-                text=messages.command_reply("forgotten", rows=forgotten),
-                response_type="ephemeral",
-            )
-            return
-        if command.verb == "offer":
-            await ack()
-            reply = await offer_intro(
-                services, client, team_id, user_id, command.user_id, command.name, command.company
-            )
-            await respond(text=reply, response_type="ephemeral")
-            return
-        if command.verb == "outcome":
-            await ack()
-            mine = await services.workflow.outcomes_to_report(team_id, user_id, command.name)
-            listed = messages.outcome_list(mine, command.name)
-            await respond(text=listed.text, blocks=listed.blocks, response_type="ephemeral")
-            return
-        if command.verb == "stats":
-            await ack()
-            async with services.work_slot():
-                report = await services.attribution.report(team_id, viewer=user_id)
-            rendered = messages.stats(report, user_id)
-            await respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral")
-            return
-        # owner and export are for workspace admins.
-        await ack()
-        if not await is_admin(services, client, team_id, user_id):
-            await respond(text=messages.command_reply("admins_only"), response_type="ephemeral")
-            return
-        if command.verb == "pacing":
-            strict = command.name == "strict"
-            await services.directory.set_enforce_pacing(team_id, strict)
-            await respond(
-                text=messages.command_reply("pacing_set", strict=strict), response_type="ephemeral"
-            )
-            return
-        if command.verb == "owner":
-            owner = (
-                await known_teammate(services, client, team_id, command.user_id)
-                if command.user_id
-                else None
-            )
-            if not command.company or owner is None or owner.is_bot or owner.deleted:
-                await respond(text=messages.command_reply("owner_usage"), response_type="ephemeral")
-                return
-            problem = review_company(command.company)
-            if problem:
-                await respond(text=problem, response_type="ephemeral")
-                return
-            await services.directory.set_account_owner(team_id, command.company, owner.user_id)
-            await respond(
-                text=messages.command_reply(
-                    "owner_set", company=command.company, owner=owner.user_id
-                ),
-                response_type="ephemeral",
-            )
-            return
-        await respond(text=messages.command_reply("export_started"), response_type="ephemeral")
-        async with services.work_slot():
-            await _export(services, client, team_id, user_id, logger)
+@dataclass(frozen=True)
+class Typed:
+    """One /intro as typed, with what its sub-command needs to answer."""
+
+    command: Command
+    body: dict[str, Any]
+    actor: Actor
+    services: Services
+    ack: AsyncAck
+    respond: AsyncRespond
+    client: AsyncWebClient
+    logger: Logger
+
+    async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """An answer only the person sees, after the ack."""
+        if blocks is None:
+            await self.respond(text=text, response_type="ephemeral")
+        else:
+            await self.respond(text=text, blocks=blocks, response_type="ephemeral")
 
 
-async def _export(
-    services: Services, client: AsyncWebClient, team_id: str, user_id: str, logger: Logger
-) -> None:
+SubCommand = Callable[[Typed], Awaitable[None]]
+
+
+async def request(typed: Typed) -> None:
+    """The request form, prefilled with the name typed, and who knows them."""
+    await typed.ack()
+    services, name = typed.services, typed.command.name
+    # The trigger_id lasts about 3 seconds: open the form first, suggest after.
+    prefill = messages.ModalPrefill(target_name=name)
+    view = messages.intro_modal(prefill, messages.ModalContext())
+    opened = await open_view(typed.client, typed.body["trigger_id"], view, typed.logger)
+    if opened is None:
+        await typed.reply(messages.note("modal_failed"))
+    elif name and not services.work.busy:  # suggestions are optional when busy
+        async with services.work.work_slot():
+            await refresh_suggestions(
+                services, typed.client, typed.actor.team_id, typed.actor.user_id, opened, prefill
+            )
+
+
+async def help_text(typed: Typed) -> None:
+    in_dm = str(typed.body.get("channel_id") or "").startswith("D")
+    await typed.ack(text=messages.command_reply("help", in_dm=in_dm))
+
+
+async def usage(typed: Typed) -> None:
+    command = typed.command
+    await typed.ack(text=messages.command_reply("usage", meant=command.meant, typed=command.name))
+
+
+async def know(typed: Typed) -> None:
+    """Add someone to the people I know."""
+    command, actor = typed.command, typed.actor
+    if not command.name:
+        await typed.ack(text=messages.command_reply("know_usage"))
+        return
+    review = review_contact(command.name, command.company)
+    if not review.ok:
+        await typed.ack(text=next(iter(review.errors.values())))
+        return
+    entry = ContactInput(command.name, command.company, closeness="know_well")
+    _, added = await typed.services.directory.add_contact(actor.team_id, actor.user_id, entry)
+    reply = messages.command_reply("known", added=added, name=command.name, company=command.company)
+    await typed.ack(text=reply)
+
+
+async def forget(typed: Typed) -> None:
+    """`/intro forget me`: the person's contacts and words erased."""
+    if typed.command.name != "me":
+        await typed.ack(text=messages.command_reply("forget_usage"))
+        return
+    await typed.ack()
+    services, actor = typed.services, typed.actor
+    forgotten = await services.directory.forget_person(actor.team_id, actor.user_id)
+    await services.workflow.erase_words_of(actor.team_id, actor.user_id)
+    await typed.reply(messages.command_reply("forgotten", rows=forgotten))
+
+
+async def offer(typed: Typed) -> None:
+    await typed.ack()
+    command, actor = typed.command, typed.actor
+    reply = await offer_intro(
+        typed.services,
+        typed.client,
+        actor.team_id,
+        actor.user_id,
+        command.user_id,
+        command.name,
+        command.company,
+    )
+    await typed.reply(reply)
+
+
+async def outcome(typed: Typed) -> None:
+    """The person's intros whose outcome can move on, to pick a stage for."""
+    await typed.ack()
+    actor, search = typed.actor, typed.command.name
+    mine = await typed.services.workflow.outcomes_to_report(actor.team_id, actor.user_id, search)
+    listed = messages.outcome_list(mine, search)
+    await typed.reply(listed.text, listed.blocks)
+
+
+async def stats(typed: Typed) -> None:
+    await typed.ack()
+    services, actor = typed.services, typed.actor
+    async with services.work.work_slot():
+        report = await services.attribution.report(actor.team_id, viewer=actor.user_id)
+    rendered = messages.stats(report, actor.user_id)
+    await typed.reply(rendered.text, rendered.blocks)
+
+
+async def pacing(typed: Typed) -> None:
+    """Whether pacing holds a connector's asks back or only advises (admins only)."""
+    strict = typed.command.name == "strict"
+    await typed.services.directory.set_enforce_pacing(typed.actor.team_id, strict)
+    await typed.reply(messages.command_reply("pacing_set", strict=strict))
+
+
+async def owner(typed: Typed) -> None:
+    """An account's owner, who approves intros at that company (admins only)."""
+    command, services, team_id = typed.command, typed.services, typed.actor.team_id
+    person = (
+        await known_teammate(services, typed.client, team_id, command.user_id)
+        if command.user_id
+        else None
+    )
+    if not command.company or person is None or person.is_bot or person.deleted:
+        await typed.reply(messages.command_reply("owner_usage"))
+        return
+    problem = review_company(command.company)
+    if problem:
+        await typed.reply(problem)
+        return
+    await services.directory.set_account_owner(team_id, command.company, person.user_id)
+    await typed.reply(
+        messages.command_reply("owner_set", company=command.company, owner=person.user_id)
+    )
+
+
+async def export(typed: Typed) -> None:
+    """Every request as a CSV in the admin's DM (admins only)."""
+    await typed.reply(messages.command_reply("export_started"))
+    async with typed.services.work.work_slot():
+        await export_csv(typed)
+
+
+async def export_csv(typed: Typed) -> None:
+    client, logger, actor = typed.client, typed.logger, typed.actor
     try:
         names = await workspace_names(client)
     except SlackApiError as exc:  # the export is still worth having with ids for names
         logger.warning("users.list failed, names left as ids: %s", slack_error_code(exc))
         names = {}
-    csv_text = await services.attribution.export_csv(team_id, names)
+    csv_text = await typed.services.attribution.export_csv(actor.team_id, names)
     rows = max(0, csv_text.count("\n") - 1)
     try:
-        channel = (await client.conversations_open(users=user_id))["channel"]["id"]
+        channel = (await client.conversations_open(users=actor.user_id))["channel"]["id"]
         await client.files_upload_v2(
             channel=channel,
             content=csv_text,
@@ -177,3 +192,44 @@ async def _export(
         )
     except SlackApiError as exc:
         logger.error("export upload failed: %s", slack_error_code(exc))
+
+
+# Sub-command word (as bot.intro.command_text reads it) -> what answers it.
+SUB_COMMANDS: dict[str, SubCommand] = {
+    "request": request,
+    "help": help_text,
+    "usage": usage,
+    "know": know,
+    "forget": forget,
+    "offer": offer,
+    "outcome": outcome,
+    "stats": stats,
+}
+# Sub-commands for workspace admins: acked first, then the admin check.
+ADMIN_COMMANDS: dict[str, SubCommand] = {"pacing": pacing, "owner": owner, "export": export}
+
+
+async def intro_command(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    logger: Logger,
+) -> None:
+    command = parse_command(body.get("text") or "")
+    services, actor = services_of(context), actor_of(context)
+    typed = Typed(command, body, actor, services, ack, respond, client, logger)
+    answer = SUB_COMMANDS.get(command.verb)
+    if answer is not None:
+        await answer(typed)
+        return
+    await ack()
+    if not await is_admin(services, client, actor.team_id, actor.user_id):
+        await typed.reply(messages.command_reply("admins_only"))
+        return
+    await ADMIN_COMMANDS.get(command.verb, export)(typed)
+
+
+def register(app: AsyncApp, work: WorkQueue) -> None:
+    app.command("/intro")(work.opens_modal(intro_command))

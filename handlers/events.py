@@ -8,70 +8,71 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.wiring.app import Services
 from bot.wiring.uninstall import workspace_removed
-from handlers.support import profile_changed, publish_home
+from bot.wiring.work_queue import WorkQueue
+from handlers.context import services_of
+from handlers.replies import publish_home
+from handlers.support import profile_changed
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.event("app_home_opened")
-    @services.tracked
-    async def app_home_opened(
-        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        await publish_home(services, client, context.team_id or "", event["user"])
-
-    @app.event("app_uninstalled")
-    @services.tracked
-    async def app_uninstalled(context: AsyncBoltContext) -> None:
-        await _removed(context, "app_uninstalled")
-
-    @app.event("tokens_revoked")
-    @services.tracked
-    async def tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        # Only the bot's tokens matter: introbot keeps no user tokens.
-        if (event.get("tokens") or {}).get("bot"):
-            await _removed(context, "tokens_revoked")
-
-    async def _removed(context: AsyncBoltContext, reason: str) -> None:
-        await workspace_removed(
-            services,
-            context.team_id,
-            context.enterprise_id,
-            bool(context.is_enterprise_install),
-            reason,
-        )
-
-    register_user_change(app, services)
-
-    @app.event("team_join")
-    @services.tracked
-    async def team_join(
-        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        user = event.get("user") or {}
-        team_id = context.team_id or str(user.get("team_id") or "")
-        if user.get("id") and team_id:
-            await profile_changed(services, client, team_id, user)
+async def app_home_opened(
+    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    await publish_home(services_of(context), client, context.team_id or "", event["user"])
 
 
-def register_user_change(app: AsyncApp, services: Services) -> None:
-    @app.event("user_change")
-    @services.tracked
-    async def user_change(
-        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        """A deactivated teammate is out of suggestions at once, and their contacts go after
-        INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again. Their
-        stored profile follows what Slack says now."""
-        user = event.get("user") or {}
-        user_id = str(user.get("id") or "")
-        team_id = context.team_id or str(user.get("team_id") or "")
-        if not user_id or not team_id:
-            return
-        await profile_changed(services, client, team_id, user)
-        await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
-        if user.get("deleted") and not services.settings.uninstall_retention:
-            await services.directory.purge_departed(services.settings.uninstall_retention)
+async def app_uninstalled(context: AsyncBoltContext) -> None:
+    await removed(context, "app_uninstalled")
+
+
+async def tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    # Only the bot's tokens matter: introbot keeps no user tokens.
+    if (event.get("tokens") or {}).get("bot"):
+        await removed(context, "tokens_revoked")
+
+
+async def removed(context: AsyncBoltContext, reason: str) -> None:
+    await workspace_removed(
+        services_of(context),
+        context.team_id,
+        context.enterprise_id,
+        bool(context.is_enterprise_install),
+        reason,
+    )
+
+
+async def team_join(
+    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    user = event.get("user") or {}
+    team_id = context.team_id or str(user.get("team_id") or "")
+    if user.get("id") and team_id:
+        await profile_changed(services_of(context), client, team_id, user)
+
+
+async def user_change(
+    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    """A deactivated teammate is out of suggestions at once, and their contacts go after
+    INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again. Their
+    stored profile follows what Slack says now."""
+    services = services_of(context)
+    user = event.get("user") or {}
+    user_id = str(user.get("id") or "")
+    team_id = context.team_id or str(user.get("team_id") or "")
+    if not user_id or not team_id:
+        return
+    await profile_changed(services, client, team_id, user)
+    await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
+    if user.get("deleted") and not services.settings.uninstall_retention:
+        await services.directory.purge_departed(services.settings.uninstall_retention)
+
+
+def register(app: AsyncApp, work: WorkQueue) -> None:
+    app.event("app_home_opened")(work.tracked(app_home_opened))
+    app.event("app_uninstalled")(work.tracked(app_uninstalled))
+    app.event("tokens_revoked")(work.tracked(tokens_revoked))
+    app.event("user_change")(work.tracked(user_change))
+    app.event("team_join")(work.tracked(team_join))

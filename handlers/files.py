@@ -17,6 +17,8 @@ from bot.intro.linkedin import MAX_BYTES, ExportError, ExportTooLarge
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
+from bot.wiring.work_queue import WorkQueue
+from handlers.context import services_of
 from handlers.slack_files import DownloadFailed, FileTooLarge, download, download_url
 
 MAX_FILE_MB = MAX_BYTES // (1024 * 1024)
@@ -25,13 +27,19 @@ PROGRESS_STEPS = 10
 SHOWN_REASONS = 5
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    limits = ImportLimits()
+class LinkedInImports:
+    """The file_shared listener, with the limits its imports share (one per person, a few
+    at once) for as long as the app runs."""
 
-    @app.event("file_shared")
-    @services.bounded_apart
+    def __init__(self) -> None:
+        self.limits = ImportLimits()
+
     async def file_shared(
-        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, logger: Logger
+        self,
+        event: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: Logger,
     ) -> None:
         # Only files sent to the bot itself: a DM, not a file someone shared in a channel.
         if not str(event.get("channel_id", "")).startswith("D"):
@@ -47,22 +55,36 @@ def register(app: AsyncApp, services: Services) -> None:
         name = str(info.get("name") or "file")
         if not name.lower().endswith(EXPORT_SUFFIXES):
             return
+        owner = (context.team_id or "", user_id)
         try:
-            async with limits.person(context.team_id or "", user_id):
-                posted = await _post(client, user_id, messages.import_message("started", name=name))
-                services.metrics.linkedin_imports.labels("started").inc()
-                try:
-                    owner = (context.team_id or "", user_id)
-                    saved, outcome = await _import(
-                        services, limits, client, owner, info, name, posted
-                    )
-                except Exception:  # noqa: BLE001 - whatever it was, the person is told
-                    logger.exception("import of a shared file failed")
-                    saved, outcome = False, messages.import_message("failed", name=name)
-                services.metrics.linkedin_imports.labels("finished" if saved else "failed").inc()
-                await _update(client, posted, outcome, logger)
+            async with self.limits.person(*owner):
+                await self.import_one(services_of(context), client, owner, info, name, logger)
         except AlreadyImporting:
             await _post(client, user_id, messages.import_message("busy", name=name))
+
+    async def import_one(
+        self,
+        services: Services,
+        client: AsyncWebClient,
+        owner: tuple[str, str],
+        info: dict[str, Any],
+        name: str,
+        logger: Logger,
+    ) -> None:
+        """One person's import, from "started" to its report."""
+        posted = await _post(client, owner[1], messages.import_message("started", name=name))
+        services.metrics.linkedin_imports.labels("started").inc()
+        try:
+            saved, outcome = await _import(services, self.limits, client, owner, info, name, posted)
+        except Exception:  # noqa: BLE001 - whatever it was, the person is told
+            logger.exception("import of a shared file failed")
+            saved, outcome = False, messages.import_message("failed", name=name)
+        services.metrics.linkedin_imports.labels("finished" if saved else "failed").inc()
+        await _update(client, posted, outcome, logger)
+
+
+def register(app: AsyncApp, work: WorkQueue) -> None:
+    app.event("file_shared")(work.bounded_apart(LinkedInImports().file_shared))
 
 
 async def _import(

@@ -86,7 +86,7 @@ def test_messages_tab_accepts_what_people_send(manifest: dict) -> None:
 def test_subscribed_events_are_the_ones_handled(manifest: dict) -> None:
     handled = set()
     for module in (ROOT / "handlers").glob("*.py"):
-        handled |= set(re.findall(r"@app\.event\(\"(\w+)\"\)", module.read_text()))
+        handled |= set(re.findall(r"app\.event\(\"(\w+)\"\)", module.read_text()))
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == handled
 
 

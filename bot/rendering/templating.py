@@ -16,6 +16,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_con
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
+from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
+from bot.rendering.values import ButtonValue, HomePosition, RequestChoice, RequestRef, TieCheck
+
 # TEMPLATES_DIR is named here too, for rendering's callers.
 from bot.templates_dir import TEMPLATES_DIR
 
@@ -31,6 +34,9 @@ def _json_string_body(text: str) -> str:
 @pass_eval_context
 def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
+    if isinstance(value, ButtonValue):
+        # Values Slack hands back as they were: the listener decodes them, so no mrkdwn.
+        return _plain(value.encode()) if eval_ctx.autoescape else value.encode()
     if not eval_ctx.autoescape or isinstance(value, Markup):
         return value
     if value is None:
@@ -69,6 +75,20 @@ def _truncate_chars(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+# What every Slack template may name: the ids listeners are registered for, and the shapes
+# of the values their buttons carry.
+TEMPLATE_NAMES: dict[str, Any] = {
+    "ActionId": ActionId,
+    "ActionFamily": ActionFamily,
+    "CallbackId": CallbackId,
+    "BlockId": BlockId,
+    "RequestRef": RequestRef,
+    "RequestChoice": RequestChoice,
+    "TieCheck": TieCheck,
+    "HomePosition": HomePosition,
+}
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -84,6 +104,7 @@ def environment() -> Environment:
     env.filters["tojson"] = _tojson
     env.filters["clip"] = _truncate_chars
     env.filters["mrkdwn_clip"] = _mrkdwn_clip
+    env.globals.update(TEMPLATE_NAMES)
     return env
 
 

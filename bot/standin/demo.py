@@ -100,7 +100,7 @@ class Demo:
     async def later(self, delta: timedelta) -> None:
         """Move the demo's clock on and let the bot's sweep deliver what fell due."""
         assert self.stack.services is not None
-        await self.stack.services.drain()
+        await self.stack.services.work.drain()
         self.clock.advance(delta)
         await self.stack.services.dispatcher.sweep()
 

@@ -174,12 +174,12 @@ class LocalStack:
         """Wait for the work the bot does after its acks, the background work included (the
         listing of the workspace's members a first look-up starts)."""
         assert self.services is not None
-        await self.services.drain()
+        await self.services.work.drain()
         deadline = time.monotonic() + timeout
-        while self.services.background:
+        while self.services.work.background:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(
-                    f"{len(self.services.background)} background tasks still running"
+                    f"{len(self.services.work.background)} background tasks still running"
                 )
-            await asyncio.wait(set(self.services.background), timeout=left)
+            await asyncio.wait(set(self.services.work.background), timeout=left)

@@ -19,7 +19,7 @@ logger = logging.getLogger("introbot")
 
 # A request allocates thousands of short-lived objects, which reference counting frees; the
 # cyclic collector's scans, every 700 allocations by default, cost about a sixth of a
-# submission's CPU (docs/performance.md, `bench.side_by_side submit --variant gc_relaxed`).
+# submission's CPU (docs/performance.md, "The relaxed garbage collector").
 GC_FIRST_GENERATION = 50_000
 
 

@@ -116,7 +116,7 @@ async def test_racing_presses_apply_once(stack: LocalStack) -> None:
     await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for _ in range(8)))
     await stack.until(lambda: len(stack.fake.ephemerals) == 7, "seven stale notes")
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
     notices = [m for m in stack.fake.messages_for(REQUESTER) if "accepted" in m["text"]]
     assert len(notices) == 1
 
@@ -126,7 +126,7 @@ async def _cards_awaiting_the_connector(stack: LocalStack, count: int) -> list[d
     assert stack.services is not None
     for n in range(count):
         await request_intro(stack, target_name=f"Jane Doe{n}")
-    await stack.services.drain()
+    await stack.services.work.drain()
     cards = stack.fake.messages_for(CONNECTOR)
     assert len(cards) == count
     return cards
@@ -142,7 +142,7 @@ async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
     assert stack.services is not None
     services = stack.services
     cards = await _cards_awaiting_the_connector(stack, 4)
-    monkeypatch.setattr(services, "work_slots", asyncio.Semaphore(1))
+    monkeypatch.setattr(services.work, "slots", asyncio.Semaphore(1))
     working, most, release = 0, 0, asyncio.Event()
     act = services.workflow.act
 
@@ -161,7 +161,7 @@ async def test_work_after_the_ack_waits_for_a_slot_but_the_ack_does_not(
     await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for card in cards))
     assert working == 1
     release.set()
-    await services.drain()
+    await services.work.drain()
     assert most == 1
     assert len(_accepted_notices(stack)) == 4
 
@@ -174,11 +174,11 @@ async def test_above_the_queue_limit_the_ack_waits_for_room(
     services = stack.services
     cards = await _cards_awaiting_the_connector(stack, 3)
     slots = asyncio.Semaphore(0)  # every slot busy
-    monkeypatch.setattr(services, "work_slots", slots)
-    monkeypatch.setattr(services, "queue_limit", 2)
-    monkeypatch.setattr(services, "ack_hold_seconds", 30.0)
+    monkeypatch.setattr(services.work, "slots", slots)
+    monkeypatch.setattr(services.work, "queue_limit", 2)
+    monkeypatch.setattr(services.work, "ack_hold_seconds", 30.0)
     await asyncio.gather(*(press(stack, CONNECTOR, card, "intro_accept") for card in cards[:2]))
-    assert services.queued == 2
+    assert services.work.queued == 2
     third = asyncio.create_task(press(stack, CONNECTOR, cards[2], "intro_accept"))
     await asyncio.sleep(0.3)
     assert not third.done()  # its ack is held: the queue is full
@@ -186,7 +186,7 @@ async def test_above_the_queue_limit_the_ack_waits_for_room(
     await asyncio.wait_for(third, 5)
     for _ in range(2):
         slots.release()
-    await services.drain()
+    await services.work.drain()
     assert len(_accepted_notices(stack)) == 3
 
 
@@ -254,7 +254,7 @@ async def test_an_events_work_waits_for_a_slot_like_any_other(
     """Bolt acks an event before its listener runs; the Home tab's work still takes a slot."""
     assert stack.slack is not None and stack.services is not None
     slots = asyncio.Semaphore(0)  # every slot busy
-    monkeypatch.setattr(stack.services, "work_slots", slots)
+    monkeypatch.setattr(stack.services.work, "slots", slots)
     status, _ = await stack.slack.event(payloads.app_home_opened(REQUESTER))
     assert status == 200
     await asyncio.sleep(0.3)

@@ -1,5 +1,5 @@
 """A company written into the name ("Jane Doe (Acme)", Company left blank) is the company for
-every rule, not only for suggestions (issue 10, item 11)."""
+every rule, not only for suggestions."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ async def foreign_host() -> AsyncIterator[ForeignHost]:
     await runner.cleanup()
 
 
-# --- item 5: the archive, the bounds, the limits ------------------------------------------
+# --- the archive, the bounds, the limits -------------------------------------------------
 
 
 async def test_the_zip_linkedin_sends_is_imported(stack: LocalStack) -> None:
@@ -184,7 +184,7 @@ async def _acks_while(stack: LocalStack, busy: asyncio.Task[str]) -> list[float]
 # A request's ack must reach Slack within 3 s; a loop that never stalls for more than this
 # leaves most of it to the request. Stalls here are about 0.2 s (a full garbage collection of
 # the test process stops every thread), and have reached 0.52 s with the machine's other core
-# busy; parsing 500,000 rows on the loop took 2 s, and the old parser 12.6 s.
+# busy; parsing 500,000 rows on the loop itself would stall it for about 2 s.
 MAX_LOOP_LAG = 1.0
 
 
@@ -215,7 +215,7 @@ async def test_the_largest_export_is_stored_without_holding_up_other_acks(
     assert max(lags) < MAX_LOOP_LAG, f"the event loop stalled for {max(lags):.3f} s"
 
 
-# --- item 6: every failure ends the "Reading…" message ------------------------------------
+# --- every failure ends the "Reading…" message -------------------------------------------
 
 
 async def test_a_files_info_error_is_told(stack: LocalStack) -> None:
@@ -267,7 +267,8 @@ async def test_a_field_over_the_csv_modules_limit_is_told_and_nothing_saved(
 async def test_an_over_long_name_after_the_first_batch_is_skipped_not_a_failure(
     stack: LocalStack,
 ) -> None:
-    """On PostgreSQL this row used to fail the second batch after the first was committed."""
+    """A name too long for its column, in a batch after the first was committed, is skipped
+    and reported by line; the rest of that batch goes in, on PostgreSQL as on SQLite."""
     content = (HEADER + _rows(1200) + f"Bob,{'S' * 300},,,,,\n" + _rows(299, 1200)).encode()
     await _share(stack, REQUESTER, "Connections.csv", content)
     outcome = await _outcome(stack, REQUESTER)
@@ -299,7 +300,7 @@ async def test_a_failure_while_saving_is_told_and_nothing_is_saved(stack: LocalS
     assert await _contacts(stack, REQUESTER) == 0
 
 
-# --- item 7: the token goes to Slack's file host and nowhere else --------------------------
+# --- the token goes to Slack's file host and nowhere else --------------------------------
 
 
 async def test_an_external_file_is_refused_without_the_token_being_sent(

@@ -1,5 +1,5 @@
 """Text that would not fit where it is stored is refused where it enters, with a clear message:
-never cut short silently, never a database error (issue 10, item 9)."""
+never cut short silently, never a database error."""
 
 from __future__ import annotations
 

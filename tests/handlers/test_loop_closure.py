@@ -122,7 +122,7 @@ async def test_reminders_stop_once_the_connector_answers(
     await press(stack, CONNECTOR, card, "intro_accept")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
     clock.advance(timedelta(days=14))
     await sweep(stack)  # what is due now are the reminders while he checks with the target
     assert not [t for t in texts(stack, CONNECTOR) if "nudge" in t]
@@ -146,7 +146,7 @@ async def _intro_made(stack: LocalStack) -> None:
     await press(stack, CONNECTOR, stack.fake.messages_for(CONNECTOR)[0], "intro_target_agreed")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 3, "intro notice")
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
 
 
 async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
@@ -189,7 +189,7 @@ async def test_no_follow_up_reminder_once_marked_followed_up(
     await stack.until(
         lambda: "Followed up" in card_text(stack.fake.messages_for(REQUESTER)[0]), "card"
     )
-    await stack.services.drain()
+    await stack.services.work.drain()
     before = len(texts(stack, REQUESTER))
     clock.advance(timedelta(days=1))
     await sweep(stack)
@@ -202,7 +202,7 @@ async def test_after_downtime_what_fell_due_is_sent_once(
     async with LocalStack(database_url, clock=clock) as first_run:
         await request_intro(first_run)
         assert first_run.services is not None
-        await first_run.services.drain()
+        await first_run.services.work.drain()
     clock.advance(timedelta(days=2, hours=1))  # the bot was down when the nudge fell due
     async with LocalStack(database_url, clock=clock, sweep=True) as second_run:
         await second_run.until(lambda: second_run.fake.count("chat.postMessage") >= 1, "nudge")
@@ -233,7 +233,7 @@ async def test_a_retried_event_is_acted_on_once(stack: LocalStack) -> None:
     assert status == 200
     assert stack.services is not None
     await stack.until(lambda: stack.fake.count("views.publish") == 1, "home")
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert stack.fake.count("views.publish") == 1
 
 
@@ -245,7 +245,7 @@ async def test_slacks_retry_of_an_event_whose_work_failed_is_acted_on(stack: Loc
     status, _ = await stack.slack.event(event)
     assert status == 200
     await stack.until(lambda: stack.fake.count("views.publish") == 3, "the failed publishes")
-    await stack.services.drain()
+    await stack.services.work.drain()
     body = json.dumps(event)
     headers = stack.slack.signed_headers(body, "application/json")
     headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
@@ -269,7 +269,7 @@ async def test_the_home_tab_is_built_on_one_database_connection(stack: LocalStac
     try:
         await stack.slack.event(payloads.app_home_opened(REQUESTER))
         await stack.until(lambda: stack.fake.count("views.publish") == 1, "the Home tab")
-        await stack.services.drain()
+        await stack.services.work.drain()
     finally:
         event.remove(stack.services.engine.sync_engine, "checkout", counted)
     # The Home tab's reads, plus the one that records the event's id for Slack's retries.

@@ -53,7 +53,7 @@ async def intro_made(stack: LocalStack) -> dict:
     await press(stack, CONNECTOR, stack.fake.messages_for(CONNECTOR)[0], "intro_target_agreed")
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 3, "intro notice")
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
     return stack.fake.messages_for(REQUESTER)[0]
 
 
@@ -77,7 +77,7 @@ async def test_meeting_then_closed_won_thanks_the_connector_twice(
         "intro_outcome_closed_lost",
         "intro_outcome_not_a_fit",
     ]
-    await stack.services.drain()
+    await stack.services.work.drain()
 
     # A month on, in the requester's working hours, the question comes again.
     clock.advance(timedelta(days=30))
@@ -87,12 +87,12 @@ async def test_meeting_then_closed_won_thanks_the_connector_twice(
     await press(stack, REQUESTER, again, "intro_outcome_closed_won")
     await stack.until(lambda: len(texts(stack, CONNECTOR)) == before + 2, "second thanks")
     assert texts(stack, CONNECTOR)[-1].startswith(":trophy: Closed-won!")
-    await stack.services.drain()
+    await stack.services.work.drain()
 
     # A second press of a stale button is refused, and nobody is thanked again.
     await press(stack, REQUESTER, again, "intro_outcome_closed_won")
     await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "refusal")
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == before + 2
     request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
     assert (request.status, request.outcome) == (Status.CLOSED, "closed_won")
@@ -202,7 +202,7 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
     assert OTHER not in [call.args.get("user") for call in stack.fake.calls_to("users.info")]
     assert button(offer, "intro_secondary_bump")["text"]["text"] == "Ask Carlos to nudge Jane"
     assert button(offer, "intro_secondary_leave")["text"]["text"] == "Leave it"
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == before  # "no response" thanks nobody
 
     # The other voice: the form opens prefilled for Olivia, linked to the quiet intro.
@@ -241,7 +241,7 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
     assert "intro_secondary_bump" not in str(offer_now["blocks"])
     # A second press sends nothing more.
     await press(stack, REQUESTER, offer, "intro_secondary_bump")
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == before + 1
 
 
@@ -265,7 +265,7 @@ async def test_leave_it_sends_nothing_and_says_how_to_report_a_late_answer(
     # Nobody else is known to know Jane: the connector's nudge is the second voice offered.
     assert "ask a teammate" not in offer["text"]
     assert "intro_secondary_ask_1" not in str(offer["blocks"])
-    await stack.services.drain()
+    await stack.services.work.drain()
     connector_messages = len(texts(stack, CONNECTOR))
     await press(stack, REQUESTER, offer, "intro_secondary_leave")
     await stack.until(
@@ -274,10 +274,10 @@ async def test_leave_it_sends_nothing_and_says_how_to_report_a_late_answer(
     left = stack.fake.messages_for(REQUESTER)[-1]
     assert left["text"].startswith("Left as it is.")
     assert "intro_secondary" not in str(left["blocks"])
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == connector_messages
     # Someone else pressing it is told it isn't theirs.
     await press(stack, OTHER, offer, "intro_secondary_bump")
     await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "refusal")
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == connector_messages

@@ -123,7 +123,7 @@ async def test_with_no_warm_path_going_in_cold_shows_the_message_and_records_it(
 
     # How it went is reported from that DM, as for an intro.
     await press(stack, REQUESTER, dm, "intro_outcome_meeting_held")
-    await stack.services.drain()
+    await stack.services.work.drain()
     reported = await stack.services.workflow.get(TEAM, request.id)
     assert reported is not None
     assert (reported.status, reported.outcome) == (Status.MEETING_HELD, "meeting_held")

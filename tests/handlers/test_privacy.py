@@ -1,4 +1,5 @@
-"""Contacts that stay private (issue 10, items 13–16), through the bot's signed endpoint."""
+"""Contacts that stay private, through the bot's signed endpoint: what teammates see of them,
+a deactivated teammate's, a person's own list and forgetting it, third parties' emails."""
 
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ async def _command(stack: LocalStack, user: str, text: str) -> str:
     return body
 
 
-# --- item 15: teammates see you suggested, nothing more ---------------------------------------
+# --- teammates see you suggested, nothing more -------------------------------------------
 
 
 async def test_a_suggestion_shows_only_who_and_in_what_order_unless_they_share(
@@ -154,7 +155,7 @@ async def test_a_suggestion_shows_only_who_and_in_what_order_unless_they_share(
     assert _suggestion_lines(await _suggestions(stack))[0] == f"1. <@{OTHER}>"
 
 
-# --- item 14: a deactivated teammate ------------------------------------------------------------
+# --- a deactivated teammate --------------------------------------------------------------
 
 
 async def test_a_deactivated_teammate_leaves_suggestions_and_their_contacts_go_later(
@@ -254,7 +255,7 @@ async def test_with_no_retention_a_deactivated_teammates_contacts_go_at_once(
         assert (await directory.contacts_of(TEAM, OTHER))[1] == 0
 
 
-# --- item 13: see, search, page, edit and delete all of my list; forget me --------------------
+# --- see, search, page, edit and delete all of my list; forget me ------------------------
 
 
 async def test_the_home_tab_pages_and_searches_the_whole_list(stack: LocalStack) -> None:
@@ -418,7 +419,7 @@ async def test_forget_me_deletes_my_list_and_settings_and_erases_my_words(
     assert report.workspace.counts["requested"] == 1
 
 
-# --- item 16: third parties' emails kept only as a keyed hash ------------------------------------
+# --- third parties' emails kept only as a keyed hash -------------------------------------
 
 
 async def test_an_email_is_stored_only_as_a_keyed_hash(stack: LocalStack) -> None:

@@ -131,7 +131,7 @@ async def test_a_reminder_goes_in_the_working_hours_of_the_stored_profile(
         clock.advance(timedelta(days=3, hours=11))
         await stack.slack.event(payloads.user_change(CONNECTOR, deleted=False, tz="Asia/Tokyo"))
         await _stored(stack, CONNECTOR)
-        await stack.services.drain()
+        await stack.services.work.drain()
         while await stack.services.dispatcher.sweep():
             pass
         assert any(

@@ -44,7 +44,7 @@ async def stack(database_url: str, clock: ManualClock) -> AsyncIterator[LocalSta
 
 async def sweep(stack: LocalStack) -> None:
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
     while await stack.services.dispatcher.sweep():
         pass
 

@@ -148,7 +148,7 @@ async def test_the_same_form_submitted_twice_at_once_makes_one_request(stack: Lo
     answers = await asyncio.gather(*(submit(stack, view, good_values()) for _ in range(2)))
     assert answers == [(200, ""), (200, "")]
     await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) >= 1, "the card")
-    await stack.services.drain()
+    await stack.services.work.drain()
     async with stack.services.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(IntroRequest)) == 1
     assert len(stack.fake.messages_for(CONNECTOR)) == 1

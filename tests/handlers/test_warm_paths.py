@@ -280,7 +280,7 @@ async def test_the_form_opens_at_once_even_when_every_work_slot_is_taken(
         "T0FAKE", OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
     )
     slots = asyncio.Semaphore(0)  # all taken
-    monkeypatch.setattr(stack.services, "work_slots", slots)
+    monkeypatch.setattr(stack.services.work, "slots", slots)
     await open_intro_modal(stack, text="jane doe (Acme)")
     await asyncio.sleep(0.2)
     assert stack.fake.count("views.update") == 0
@@ -297,8 +297,8 @@ async def test_when_busy_the_form_opens_without_suggestions(
     await stack.services.directory.add_contact(
         "T0FAKE", OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
     )
-    monkeypatch.setattr(stack.services, "queue_limit", 0)
-    assert stack.services.busy
+    monkeypatch.setattr(stack.services.work, "queue_limit", 0)
+    assert stack.services.work.busy
     await open_intro_modal(stack, text="jane doe (Acme)")
-    await stack.services.drain()
+    await stack.services.work.drain()
     assert stack.fake.count("views.update") == 0

@@ -4,8 +4,8 @@ Slack's limits (429 past them).
 
 The limits run 10 times faster than Slack's, in the fake and in the replicas alike
 (INTROBOT_SLACK_RATE_SCALE), so the backlog drains in under a minute instead of 8. The
-backlog is 2,000 (the issue's 10,000 passed too, in 4 min 19 s on this shared machine: the
-replicas' CPU, not the limits, set that pace; set BACKLOG to see it).
+backlog is 2,000: at 10,000 the replicas' CPU, not the limits, sets the pace on a small
+machine (over 4 minutes on two cores); set BACKLOG to see it.
 """
 
 from __future__ import annotations

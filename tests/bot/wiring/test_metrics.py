@@ -62,7 +62,7 @@ def total(samples: Samples, name: str) -> float:
 
 async def settle(stack: LocalStack) -> None:
     assert stack.services is not None
-    await stack.services.drain()
+    await stack.services.work.drain()
 
 
 async def test_a_scripted_flow_is_counted(stack: LocalStack, clock: ManualClock) -> None:

@@ -137,7 +137,7 @@ async def test_installing_two_workspaces_serves_each_with_its_own_token(
     )
     status, _ = await oauth_stack.slack.interaction(as_team(press, TEAM_B))
     assert status == 200
-    await services.drain()
+    await services.work.drain()
     request_a = await services.workflow.get(TEAM_A, int(accept["value"].split(":")[0]))
     assert request_a is not None and request_a.status == "awaiting_connector"
     await oauth_stack.until(lambda: bool(fake.ephemerals), "a note to the presser")

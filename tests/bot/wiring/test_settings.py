@@ -363,7 +363,7 @@ def test_the_files_url_defaults_to_slacks_file_host_and_must_be_http() -> None:
     assert_one_line_naming(raised.value, "SLACK_FILES_URL")
 
 
-# --- privacy (issue 10, items 14 and 16) ---------------------------------------------------
+# --- privacy: the hash key and the retention ---------------------------------------------
 
 
 @pytest.mark.parametrize(

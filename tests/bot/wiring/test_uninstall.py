@@ -77,7 +77,7 @@ async def _uninstall(stack: LocalStack, team_id: str, event: str = "app_uninstal
     stack.fake.revoke_workspace(team_id)
     status, _ = await stack.slack.event(uninstalled_event(team_id, event))
     assert status == 200
-    await stack.services.drain()
+    await stack.services.work.drain()
 
 
 def _sent_to(stack: LocalStack, *users: str) -> list[str | None]:

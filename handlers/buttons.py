@@ -1,0 +1,209 @@
+"""Buttons that change a request at once: the connector's and the owner's answers, the
+requester's cancel, follow-up and outcome stages, the ask's wording, "still waiting"."""
+
+from __future__ import annotations
+
+from typing import Any, Unpack
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.intro.directory import ContactInput
+from bot.intro.states import Action
+from bot.intro.workflow import ActionDetails, UnknownRequest
+from bot.rendering import messages
+from bot.rendering.ids import ActionFamily, ActionId
+from bot.rendering.values import RequestChoice, RequestRef
+from bot.wiring.app import Services
+from bot.wiring.work_queue import WorkQueue
+from handlers.context import actor_of, services_of
+from handlers.refusals import tells_refusals
+from handlers.replies import from_home, publish_home, replace_pressed_message
+from handlers.support import time_zone_of
+from storage.models import IntroRequest
+
+# Buttons that change state at once.
+DIRECT_ACTIONS = {
+    ActionId.ACCEPT: Action.ACCEPT,
+    ActionId.TARGET_AGREED: Action.TARGET_AGREED,
+    ActionId.TARGET_DECLINED: Action.TARGET_DECLINED,
+    ActionId.CANCEL: Action.CANCEL,
+    ActionId.FOLLOWED_UP: Action.FOLLOW_UP,
+    ActionId.OWNER_APPROVE: Action.OWNER_APPROVE,
+    ActionId.OWNER_DECLINE: Action.OWNER_DECLINE,
+    ActionId.MENTION_NAME: Action.MENTION_NAME,
+}
+# The connector's choice of opt-in ask: button -> named.
+ASK_CHOICES = {ActionId.ASK_NAMED: True, ActionId.ASK_ANONYMOUS: False}
+
+
+def pressed_request(action: dict[str, Any]) -> int:
+    """The request a button names; UnknownRequest (refused like any gone request) when none."""
+    ref = RequestRef.decode(action.get("value"))
+    if ref is None:
+        raise UnknownRequest(0)
+    return ref.id
+
+
+async def act_and_deliver(
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    request_id: int | None,
+    action: Action,
+    **details: Unpack[ActionDetails],
+) -> None:
+    """Apply a person's action and send what it promised (the workflow's refusals go up to
+    `tells_refusals`); the Home tab again when pressed there."""
+    services, actor = services_of(context), actor_of(context)
+    if request_id is None:
+        raise UnknownRequest(0)
+    outcome = await services.workflow.act(
+        actor.team_id,
+        request_id,
+        actor.user_id,
+        action,
+        lease=services.dispatcher.lease(),
+        **details,
+    )
+    await services.dispatcher.deliver_outcome(outcome)
+    if from_home(body):
+        await publish_home(services, client, actor.team_id, actor.user_id)
+
+
+@tells_refusals
+async def direct_action(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    await ack()
+    chosen = DIRECT_ACTIONS[ActionId(action["action_id"])]
+    await act_and_deliver(context, client, body, pressed_request(action), chosen)
+
+
+@tells_refusals
+async def choose_ask(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """The connector names the requester in the opt-in ask, or leaves them out."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    named = ASK_CHOICES[ActionId(action["action_id"])]
+    outcome = await services.workflow.choose_named_ask(
+        actor.team_id, pressed_request(action), actor.user_id, named
+    )
+    await services.dispatcher.deliver(outcome.message_ids)
+    if from_home(body):
+        await publish_home(services, client, actor.team_id, actor.user_id)
+
+
+@tells_refusals
+async def qualify(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """The connector's answer to "would they take your call?": kept on the request and
+    in their directory."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    choice = RequestChoice.decode((action.get("selected_option") or {}).get("value"))
+    if choice is None:
+        raise UnknownRequest(0)
+    outcome = await services.workflow.qualify(
+        actor.team_id, choice.request_id, actor.user_id, choice.detail
+    )
+    await record_closeness(services, actor.team_id, outcome.request, choice.detail)
+    await services.dispatcher.deliver(outcome.message_ids)
+
+
+async def record_closeness(
+    services: Services, team_id: str, request: IntroRequest, answer: str
+) -> None:
+    """The connector's own answer updates (or starts) their directory entry for the target."""
+    closeness = str(messages.labels()["qualify"][answer]["closeness"])
+    directory = services.directory
+    tie = await directory.tie(
+        team_id, request.connector_id, request.target_name, request.target_company
+    )
+    if tie is None:
+        entry = ContactInput(request.target_name, request.target_company, closeness=closeness)
+        await directory.add_contact(team_id, request.connector_id, entry)
+        return
+    # In place: the entry's email is on file only as a hash, which a blank email keeps.
+    entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
+    await directory.update_contact(team_id, request.connector_id, tie.id, entry)
+
+
+@tells_refusals
+async def report_outcome(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """A stage button (the card, a reminder) or a choice in a menu (Home, /intro outcome):
+    the value is "<id>:<outcome>" either way."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    raw = (
+        (action.get("selected_option") or {}).get("value", "")
+        if "selected_option" in action
+        else action.get("value")
+    )
+    choice = RequestChoice.decode(raw)
+    if choice is None:
+        raise UnknownRequest(0)
+    outcome = await services.workflow.report_outcome(
+        actor.team_id, choice.request_id, actor.user_id, choice.detail
+    )
+    await services.dispatcher.deliver_outcome(outcome)
+    if from_home(body):
+        await publish_home(services, client, actor.team_id, actor.user_id)
+
+
+@tells_refusals
+async def still_waiting(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """The connector hasn't heard back yet: thank them in the reminder itself, which keeps
+    the report buttons; the next reminder stays as planned."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    request = await services.workflow.check(
+        actor.team_id, pressed_request(action), actor.user_id, Action.TARGET_AGREED
+    )
+    upcoming = await services.workflow.next_reminder(actor.team_id, request.id)
+    rendered = messages.reminder(
+        request,
+        "target_check_waiting",
+        now=services.clock.now(),
+        tz_name=await time_zone_of(services, client, actor.team_id, actor.user_id),
+        last=upcoming is not None and upcoming[1] == "target_quiet",
+        next_due=upcoming[0] if upcoming else None,
+    )
+    await replace_pressed_message(client, body, rendered)
+
+
+def register(app: AsyncApp, work: WorkQueue) -> None:
+    for action_id in DIRECT_ACTIONS:
+        app.action(action_id)(work.tracked(direct_action))
+    for action_id in ASK_CHOICES:
+        app.action(action_id)(work.tracked(choose_ask))
+    app.action(ActionId.QUALIFY)(work.tracked(qualify))
+    app.action(ActionFamily.OUTCOME.pattern)(work.tracked(report_outcome))
+    app.action(ActionId.STILL_WAITING)(work.tracked(still_waiting))

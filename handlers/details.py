@@ -1,0 +1,172 @@
+"""Buttons that ask for details in a modal first (decline, suggest someone else, not now,
+the owner's edit of the note), and those modals' submissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from logging import Logger
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.intro.states import Action
+from bot.intro.validation import say
+from bot.intro.workflow import InvalidSuggestion
+from bot.rendering import messages
+from bot.rendering.ids import ActionId, CallbackId
+from bot.wiring.app import Services
+from bot.wiring.work_queue import WorkQueue
+from handlers.buttons import act_and_deliver, pressed_request
+from handlers.context import actor_of, services_of
+from handlers.forms import request_of, submitted_values
+from handlers.refusals import tells_refusals
+from handlers.replies import open_view
+from handlers.support import known_teammate, time_zone_of
+from storage.models import IntroRequest
+
+Modal = Callable[[Services, IntroRequest], dict[str, Any]]
+
+# Button -> the action it leads to, and the modal that asks for its details.
+MODAL_ACTIONS: dict[ActionId, tuple[Action, Modal]] = {
+    ActionId.DECLINE: (Action.DECLINE, lambda _, request: messages.decline_modal(request)),
+    ActionId.REDIRECT: (Action.REDIRECT, lambda _, request: messages.redirect_modal(request)),
+    ActionId.OWNER_EDIT: (
+        Action.OWNER_APPROVE,
+        lambda _, request: messages.owner_edit_modal(request),
+    ),
+    # The target said not now: the day to ask them again, counted from today.
+    ActionId.TARGET_NOT_NOW: (
+        Action.TARGET_NOT_NOW,
+        lambda services, request: messages.not_now_modal(request, services.clock.now().date()),
+    ),
+}
+
+
+@tells_refusals
+async def open_details(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    logger: Logger,
+) -> None:
+    """Check the action is still possible before asking for its details in a modal."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    workflow_action, modal = MODAL_ACTIONS[ActionId(action["action_id"])]
+    request = await services.workflow.check(
+        actor.team_id, pressed_request(action), actor.user_id, workflow_action
+    )
+    await open_view(client, body["trigger_id"], modal(services, request), logger)
+
+
+@tells_refusals
+async def decline_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    await ack()
+    reason = str(submitted_values(view).get("reason") or "")
+    await act_and_deliver(context, client, body, request_of(view), Action.DECLINE, reason=reason)
+
+
+@tells_refusals
+async def not_now_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    services, actor = services_of(context), actor_of(context)
+    day = str(submitted_values(view).get("ask_again_on") or "")
+    # "After today" as the connector's calendar has it: late in the day in the Americas,
+    # UTC is already on tomorrow.
+    tz_name = await time_zone_of(services, client, actor.team_id, actor.user_id)
+    try:
+        services.workflow.valid_ask_again_on(day, tz_name)
+    except InvalidSuggestion:
+        await ack(response_action="errors", errors={"ask_again_on": say("ask_again_past")})
+        return
+    await ack()
+    await act_and_deliver(
+        context,
+        client,
+        body,
+        request_of(view),
+        Action.TARGET_NOT_NOW,
+        ask_again_on=day,
+        tz_name=tz_name,
+    )
+
+
+@tells_refusals
+async def owner_edit_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    blurb = str(submitted_values(view).get("blurb") or "").strip()
+    if not blurb:
+        await ack(response_action="errors", errors={"blurb": say("blurb_missing")})
+        return
+    await ack()
+    await act_and_deliver(
+        context, client, body, request_of(view), Action.OWNER_APPROVE, blurb=blurb
+    )
+
+
+async def suggestion_problem(
+    context: AsyncBoltContext, client: AsyncWebClient, user_id: str
+) -> str | None:
+    """Why the teammate suggested instead can't be asked (a bot, nobody, the connector
+    themselves), in the form's words; None when they can."""
+    services, actor = services_of(context), actor_of(context)
+    suggested = await known_teammate(services, client, actor.team_id, user_id) if user_id else None
+    if suggested is None or suggested.is_bot or suggested.deleted:
+        return say("suggest_not_human")
+    if suggested.user_id == actor.user_id:
+        return say("suggest_self")
+    return None
+
+
+@tells_refusals
+async def redirect_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    values = submitted_values(view)
+    suggested_id = str(values.get("suggested_user") or "")
+    problem = await suggestion_problem(context, client, suggested_id)
+    if problem is not None:
+        await ack(response_action="errors", errors={"suggested_user": problem})
+        return
+    await ack()
+    await act_and_deliver(
+        context,
+        client,
+        body,
+        request_of(view),
+        Action.REDIRECT,
+        suggested_user_id=suggested_id,
+        note=str(values.get("note") or ""),
+    )
+
+
+def register(app: AsyncApp, work: WorkQueue) -> None:
+    for action_id in MODAL_ACTIONS:
+        app.action(action_id)(work.opens_modal(open_details))
+    app.view(CallbackId.DECLINE_MODAL)(work.tracked(decline_submitted))
+    app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
+    app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
+    app.view(CallbackId.REDIRECT_MODAL)(work.tracked(redirect_submitted))

@@ -1,0 +1,105 @@
+"""How the bot answers a person in Slack: in place of the message pressed, privately where
+they pressed, on their Home tab, or in a modal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.observability.slack_errors import slack_error_code
+from bot.rendering import messages
+from bot.wiring.app import Services
+
+logger = logging.getLogger(__name__)
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+async def replace_pressed_message(
+    client: AsyncWebClient, body: dict[str, Any], message: messages.Message
+) -> bool:
+    """Put `message` in place of the bot's message whose button was pressed; False when the
+    press came from somewhere without one (a modal, the Home tab)."""
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    if not (channel and ts):
+        return False
+    await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    return True
+
+
+async def tell_privately(
+    services: Services,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    team_id: str,
+    user_id: str,
+    text: str,
+) -> None:
+    """An ephemeral note where the user pressed; on App Home, the home view shows it; from a
+    modal (no channel), a DM."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if not channel:
+        if from_home(body):
+            await publish_home(services, client, team_id, user_id, notice=text)
+        else:
+            await client.chat_postMessage(channel=user_id, text=text)
+        return
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+    except SlackApiError as exc:
+        # Not a member of that conversation (a forwarded or someone else's DM): DM them.
+        logger.info("ephemeral note refused (%s); sending a DM", slack_error_code(exc))
+        await client.chat_postMessage(channel=user_id, text=text)
+
+
+async def publish_home(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    notice: str | None = None,
+    contacts_page: int = 0,
+    contacts_search: str = "",
+) -> None:
+    workflow, directory = services.workflow, services.directory
+    # One session, one connection, for the whole page.
+    async with services.sessions() as session:
+        mine = await workflow.requests_by(team_id, user_id, session=session)
+        waiting = await workflow.waiting_on(team_id, user_id, session=session)
+        contact_page = await directory.contact_page(
+            team_id, user_id, contacts_page, contacts_search, session=session
+        )
+        prefs = await directory.prefs(team_id, user_id, session=session)
+        report = await services.attribution.report(team_id, user_id, session=session)
+    view = messages.home_view(
+        mine,
+        waiting,
+        first_time=not mine and not waiting and not contact_page.total,
+        notice_text=notice,
+        contact_page=contact_page,
+        share_tie_details=bool(prefs.share_tie_details),
+        funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
+    )
+    await client.views_publish(user_id=user_id, view=view)
+
+
+async def open_view(
+    client: AsyncWebClient, trigger_id: str, view: dict[str, Any], logger: logging.Logger
+) -> dict[str, Any] | None:
+    """Open a modal; the opened view (with its id and hash), or None if Slack said no."""
+    try:
+        response = await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        logger.warning("views.open failed: %s", slack_error_code(exc))
+        return None
+    opened: dict[str, Any] = response["view"]
+    return opened

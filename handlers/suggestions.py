@@ -1,0 +1,103 @@
+"""Who knows the target, shown in the open request form as it is filled in."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.intro.directory import AskReview
+from bot.observability.slack_errors import slack_error_code
+from bot.rendering import messages
+from bot.rendering.ids import BlockId
+from bot.wiring.app import Services
+
+logger = logging.getLogger(__name__)
+
+
+async def refresh_suggestions(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    view: dict[str, Any],
+    prefill: messages.ModalPrefill,
+    *,
+    cold_problem: str = "",
+) -> None:
+    """Show who knows the target (and any reason to hold back) in the open form; and what
+    stops going in cold, when that was pressed too early."""
+    if not prefill.target_name.strip() and not cold_problem:
+        return
+    directory = services.directory
+    suggestions = await directory.suggest_connectors(
+        team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
+    )
+    found = await directory.review_ask(
+        team_id,
+        user_id,
+        prefill.connector_id,
+        prefill.target_name,
+        prefill.target_company,
+        replaces_id=messages.ModalContext.load(view.get("private_metadata")).previous_request_id,
+        suggestions=suggestions,
+        ties=False,  # the form shows no tie: the connector's card asks about it
+    )
+    updated = messages.intro_modal(
+        prefill,
+        messages.ModalContext.load(view.get("private_metadata")),
+        source_hint_mrkdwn=source_hint_of(view),
+        suggestions=suggestions,
+        flags=form_flags(found, prefill, cold_problem),
+        searched=True,
+    )
+    try:
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    except SlackApiError as exc:
+        # hash_conflict: the user changed the form meanwhile; their next Enter tries again.
+        logger.info("suggestions not shown: %s", slack_error_code(exc))
+
+
+def form_flags(
+    found: AskReview, prefill: messages.ModalPrefill, cold_problem: str
+) -> list[dict[str, str]]:
+    """What the form says under its suggestions: asks for the target open already, the
+    connector's pacing, and what stops going in cold."""
+    held = ([found.mine] if found.mine else []) + found.held_by_others
+    flags: list[dict[str, str]] = [
+        {
+            "kind": "open_ask",
+            "requester_id": r.requester_id,
+            "connector_id": r.connector_id,
+            "target": r.target_name,
+        }
+        for r in held
+    ]
+    if found.pacing is not None:
+        flags.append(
+            {
+                "kind": "pacing",
+                "connector_id": prefill.connector_id,
+                "code": found.pacing.code,
+                "detail": found.pacing.detail,
+                "next_best": found.next_best or "",
+            }
+        )
+    if cold_problem:
+        flags.append({"kind": "cold_incomplete", "detail": cold_problem})
+    return flags
+
+
+def source_hint_of(view: dict[str, Any]) -> str | None:
+    """The source message's hint as the open form shows it (mrkdwn already)."""
+    return next(
+        (
+            element["text"]
+            for block in view.get("blocks", [])
+            if block.get("type") == "context" and block.get("block_id") == BlockId.SOURCE_HINT
+            for element in block.get("elements", [])
+        ),
+        None,
+    )

@@ -1,0 +1,236 @@
+"""Every id a template can render has a listener, and every listener is reached by
+something a template renders (or Slack sends on its own: the command, the shortcut, the
+events the manifest subscribes to). Checked with Bolt's own matchers on the built app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.intro.directory import CONTACTS_PAGE, ContactPage, Suggestion
+from bot.intro.states import OfferStatus, Status
+from bot.rendering import messages
+from bot.rendering.ids import ActionFamily, ActionId, CallbackId
+from bot.rendering.templating import TEMPLATES_DIR
+from bot.wiring.manifest import render_manifest
+from bot.wiring.work_queue import WorkQueue
+from handlers import register_listeners
+from storage.models import ConnectorPrefs, Contact, IntroOffer
+from tests.bot.rendering.test_templating import NOW, SUGGESTED, make_request
+
+REMINDERS = [
+    "ask_again",
+    "follow_up",
+    "nudge",
+    "outcome",
+    "outcome_again",
+    "stalled",
+    "target_check",
+    "target_check_waiting",
+    "target_quiet",
+]
+NOTICES = [
+    "accept",
+    "ask_again",
+    "bump",
+    "decline",
+    "mention_name",
+    "no_response",
+    "outcome",
+    "owner_approve",
+    "owner_decline",
+    "redirect",
+    "secondary_offer",
+    "secondary_offer_done",
+    "target_agreed",
+    "target_declined",
+    "target_not_now",
+    "undeliverable",
+    "went_cold",
+]
+
+
+def _messages() -> Iterator[messages.Message]:
+    tie = Contact(id=7, name="Jane Doe", company="Acme", closeness="close", since=date(2019, 1, 1))
+    for status in OfferStatus:
+        offer = IntroOffer(
+            id=5,
+            connector_id="U0CON",
+            rep_id="U0REQ",
+            target_name="Jane",
+            company="Acme",
+            reason="x",
+            status=status,
+        )
+        yield messages.offer_card(offer)
+        yield messages.offer_notice(offer)
+    for status in Status:
+        for named in (False, True):
+            request = make_request(status, share_name=True, named_ask=named, intro_made_at=NOW)
+            yield messages.connector_card(request, stale_tie=tie)
+            yield messages.connector_card(request, offered=True)
+        request = make_request(status, intro_made_at=NOW)
+        yield messages.owner_card(request)
+        yield messages.requester_card(request, ["advice"])
+        for kind in REMINDERS:
+            yield messages.reminder(request, kind, [SUGGESTED], now=NOW)
+        for event in NOTICES:
+            for data in ({}, {"outcome": "meeting_held", "choice": "bump"}):
+                yield messages.notice(request, event, data, [SUGGESTED], secondary=[SUGGESTED])
+                yield messages.notice(request, event, data)
+    yield messages.outcome_list([make_request(status, id=i) for i, status in enumerate(Status)])
+
+
+def _views() -> Iterator[dict[str, Any]]:
+    request = make_request(Status.AWAITING_CONNECTOR)
+    suggestion = Suggestion(SUGGESTED, 1.0, "close", None, 0, 0, "Jane", "Acme")
+    prefill = messages.ModalPrefill(target_name="Jane Doe", connector_id=SUGGESTED)
+    context = messages.ModalContext(offer_id=5, offered_by="U0CON")
+    yield messages.intro_modal(prefill, context, suggestions=[suggestion], searched=True)
+    yield messages.intro_modal(messages.ModalPrefill(), messages.ModalContext(), searched=True)
+    yield messages.decline_modal(request)
+    yield messages.redirect_modal(request)
+    yield messages.owner_edit_modal(request)
+    yield messages.not_now_modal(request, NOW.date())
+    yield messages.cold_modal(request)
+    yield messages.offer_modal()
+    yield messages.contact_modal()
+    yield messages.pacing_modal(ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]))
+    mine = [make_request(status, id=i) for i, status in enumerate(Status, start=1)]
+    waiting = [
+        make_request(status, id=100 + i, requester_id="U0OTHER", connector_id="U0REQ")
+        for i, status in enumerate(Status)
+    ]
+    contacts = [Contact(id=n, name="A", closeness="close") for n in range(CONTACTS_PAGE)]
+    for share in (False, True):
+        page = ContactPage(contacts, matching=35, total=40, page=1, search="a")
+        yield messages.home_view(
+            mine, waiting, first_time=False, contact_page=page, share_tie_details=share
+        )
+
+
+def _interactive(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(block_id, action_id) of each element Slack sends an action for when it is used."""
+    for block in blocks:
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        if block.get("type") == "input" and block.get("dispatch_action"):
+            elements.append(block["element"])
+        for element in elements:
+            if element.get("action_id"):
+                yield str(block.get("block_id") or ""), str(element["action_id"])
+
+
+def rendered_payloads() -> list[dict[str, Any]]:
+    """What Slack would send for every button, menu and dispatching field the templates
+    render, and for every modal they render with a submit button."""
+    payloads: list[dict[str, Any]] = []
+    pressed: set[tuple[str, str]] = set()
+    for message in _messages():
+        pressed |= set(_interactive(message.blocks))
+    views = list(_views())
+    for view in views:
+        pressed |= set(_interactive(view["blocks"]))
+        if view.get("submit"):
+            payloads.append({"type": "view_submission", "view": view})
+    for block_id, action_id in sorted(pressed):
+        payloads.append(
+            {"type": "block_actions", "actions": [{"block_id": block_id, "action_id": action_id}]}
+        )
+    return payloads
+
+
+def sent_by_slack_itself() -> list[dict[str, Any]]:
+    """The command, the shortcut and the events, as the manifest declares them."""
+    manifest = yaml.safe_load(render_manifest("https://example.test"))
+    features = manifest["features"]
+    payloads: list[dict[str, Any]] = [
+        {"command": command["command"]} for command in features["slash_commands"]
+    ]
+    payloads += [
+        {"type": "message_action", "callback_id": shortcut["callback_id"]}
+        for shortcut in features["shortcuts"]
+    ]
+    payloads += [
+        {"type": "event_callback", "event": {"type": event}}
+        for event in manifest["settings"]["event_subscriptions"]["bot_events"]
+    ]
+    return payloads
+
+
+def _app() -> AsyncApp:
+    app = AsyncApp(
+        token="xoxb-test",
+        signing_secret="secret",
+        raise_error_for_unhandled_request=False,
+        request_verification_enabled=False,
+    )
+    register_listeners(app, WorkQueue())
+    return app
+
+
+async def _matching(app: AsyncApp, payload: dict[str, Any]) -> list[Any]:
+    request = AsyncBoltRequest(body=payload, mode="socket_mode")
+    return [
+        listener
+        for listener in app._async_listeners
+        if await listener.async_matches(req=request, resp=BoltResponse(status=200))
+    ]
+
+
+def _label(payload: dict[str, Any]) -> str:
+    if payload.get("type") == "view_submission":
+        return f"view {payload['view'].get('callback_id')}"
+    if payload.get("type") == "block_actions":
+        return "action {block_id}/{action_id}".format(**payload["actions"][0])
+    return str(payload)
+
+
+async def test_every_rendered_button_menu_and_form_has_a_listener() -> None:
+    app = _app()
+    unheard = [
+        _label(payload)
+        for payload in rendered_payloads() + sent_by_slack_itself()
+        if not await _matching(app, payload)
+    ]
+    assert unheard == []
+
+
+async def test_every_listener_is_reached_by_something_rendered_or_sent_by_slack() -> None:
+    app = _app()
+    reached: set[int] = set()
+    for payload in rendered_payloads() + sent_by_slack_itself():
+        reached |= {id(listener) for listener in await _matching(app, payload)}
+    unreached = [
+        listener.ack_function.__name__
+        for listener in app._async_listeners
+        if id(listener) not in reached
+    ]
+    assert unreached == []
+
+
+def test_every_id_in_the_enums_is_rendered() -> None:
+    payloads = rendered_payloads()
+    action_ids = {p["actions"][0]["action_id"] for p in payloads if p["type"] == "block_actions"}
+    callback_ids = {p["view"]["callback_id"] for p in payloads if p["type"] == "view_submission"}
+    callback_ids |= {p["callback_id"] for p in sent_by_slack_itself() if "callback_id" in p}
+    callback_ids.add(messages.cold_modal(make_request(Status.CLOSED))["callback_id"])
+    assert {str(a) for a in ActionId} - action_ids == set()
+    assert {str(c) for c in CallbackId} - callback_ids == set()
+    for family in ActionFamily:
+        assert any(family.pattern.match(action_id) for action_id in action_ids), family
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES_DIR.glob("*.json.j2")), ids=str)
+def test_templates_name_their_ids_through_the_enums(template: Any) -> None:
+    bare = re.findall(r'"(?:action_id|callback_id)": "(?!\{\{)[^"]*"', template.read_text())
+    assert bare == []

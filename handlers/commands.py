@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.command_text import Command, parse_command
 from bot.intro.directory import ContactInput
+from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
@@ -99,8 +100,7 @@ async def forget(typed: Typed) -> None:
         return
     await typed.ack()
     services, actor = typed.services, typed.actor
-    forgotten = await services.directory.forget_person(actor.team_id, actor.user_id)
-    await services.workflow.erase_words_of(actor.team_id, actor.user_id)
+    forgotten = await forget_me(services.sessions, services.directory, actor.team_id, actor.user_id)
     await typed.reply(messages.command_reply("forgotten", rows=forgotten))
 
 

@@ -35,7 +35,7 @@ async def work_failed(
     if body.get("type") == "event_callback":
         if body.get("event_id"):
             team_id = str(body.get("team_id") or "")
-            await services.workflow.forget_delivery(team_id, str(body["event_id"]))
+            await services.event_dedupe.forget_delivery(team_id, str(body["event_id"]))
         return
     user_id = _user_of(body)
     if not user_id:

@@ -30,6 +30,7 @@ from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
+from bot.wiring.event_dedupe import EventDedupe
 from bot.wiring.metrics import Metrics, instrument
 from bot.wiring.settings import Settings
 from bot.wiring.work_queue import Listener, WorkQueue
@@ -54,6 +55,7 @@ class Services:
     attribution: Attribution
     profiles: Profiles
     people: People
+    event_dedupe: EventDedupe
     work: WorkQueue = field(default_factory=WorkQueue)
     http: aiohttp.ClientSession | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -185,6 +187,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         attribution=Attribution(sessions),
         profiles=profiles,
         people=people,
+        event_dedupe=EventDedupe(sessions, clock),
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,
@@ -227,7 +230,7 @@ def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse 
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         team_id = str(body.get("team_id") or "")
-        if event_id and not await services.workflow.first_delivery(team_id, str(event_id)):
+        if event_id and not await services.event_dedupe.first_delivery(team_id, str(event_id)):
             return BoltResponse(status=200, body="")
         # Bolt's next() only lets the chain go on; a listener that fails has the event id
         # forgotten by the error handler (handlers/errors.py), so Slack's retry is acted on.

@@ -18,7 +18,7 @@ async def sweep_until_idle(services: Services) -> int:
     try:
         while (handled := await services.dispatcher.sweep()) > 0:
             total += handled
-        await services.workflow.forget_events_before(services.clock.now() - timedelta(days=1))
+        await services.event_dedupe.forget_events_before(services.clock.now() - timedelta(days=1))
         await services.dispatcher.resume_when_token_works()
         if services.workspaces is not None:
             await services.workspaces.forget_uninstalled(services.settings.uninstall_retention)

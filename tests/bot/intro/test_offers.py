@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from bot.intro.attribution import Attribution
 from bot.intro.clock import ManualClock
+from bot.intro.directory import Directory
+from bot.intro.privacy import forget_me
 from bot.intro.states import OfferStatus, Status
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import (
@@ -193,7 +195,8 @@ async def test_forget_me_erases_why_an_offer_was_made(
     workflow = workflows[0]
     mine = (await workflow.offer(TEAM, CARLOS, RIYA, "Jane Doe", "", "She's hiring.")).offer
     theirs = (await workflow.offer(TEAM, SAM, RIYA, "Ann Lee", "", "Old friends.")).offer
-    await workflow.erase_words_of(TEAM, CARLOS)
+    directory = Directory(workflow._sessions, workflow._clock)
+    await forget_me(workflow._sessions, directory, TEAM, CARLOS)
     async with workflow._sessions() as session:
         reasons = {o.id: o.reason for o in await session.scalars(select(IntroOffer))}
     assert reasons == {mine.id: "", theirs.id: "Old friends."}

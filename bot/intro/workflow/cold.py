@@ -1,0 +1,129 @@
+"""Going in cold: the requester writes to the target directly, with no intro, and the funnel
+counts the approach beside warm intros."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.intro.matching import person_surname_key
+from bot.intro.states import Status
+from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.workflow import plan
+from bot.intro.workflow.errors import DuplicateSubmission
+from bot.intro.workflow.orm_path import OrmPath
+from bot.intro.workflow.results import Outcome
+from storage.db import reading
+from storage.models import IntroRequest, MessageKind, OutboundMessage
+
+
+def cold_submission_key(previous_request_id: int) -> str:
+    """A cold approach from an earlier request is made once, however often it is pressed."""
+    return f"cold:{previous_request_id}"
+
+
+def cold_request(
+    team_id: str,
+    requester: Teammate,
+    source: IntroRequest | RequestDraft,
+    previous: IntroRequest | None,
+    now: datetime,
+) -> IntroRequest:
+    """A cold approach: no connector, the target, reason and note from `source` (an earlier
+    request, `previous`, or the form), the requester's details as known now or else then."""
+    return IntroRequest(
+        team_id=team_id,
+        requester_id=requester.user_id,
+        requester_name=requester.name or (previous.requester_name if previous else ""),
+        connector_id="",  # no one introduces a cold approach
+        target_name=source.target_name.strip(),
+        target_surname_key=person_surname_key(source.target_name)[:150],
+        target_company=source.target_company.strip(),
+        reason=source.reason.strip(),
+        blurb=source.blurb.strip(),
+        previous_request_id=previous.id if previous else None,
+        submission_key=(cold_submission_key(previous.id) if previous else source.submission_key),
+        requester_title=(requester.title or (previous.requester_title if previous else ""))[:200],
+        requester_email=(requester.email or (previous.requester_email if previous else ""))[:254],
+        status=Status.WENT_COLD,
+        went_cold_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+class ColdApproaches(OrmPath):
+    async def go_cold(
+        self,
+        team_id: str,
+        requester: Teammate,
+        draft: RequestDraft | None = None,
+        *,
+        previous_request_id: int | None = None,
+    ) -> Outcome:
+        """The requester writes to the target directly: a request in WENT_COLD, with no
+        connector, whose notice carries the note as a first message ready to paste.
+
+        From an earlier request (a dead end, `previous_request_id`), its target, reason and
+        note are used, it is linked, and a stalled one is withdrawn; pressing twice records
+        one approach. From the form (`draft`), what was typed there."""
+        try:
+            return await self._store_cold(team_id, requester, draft, previous_request_id)
+        except IntegrityError:
+            if previous_request_id:
+                key: str | None = cold_submission_key(previous_request_id)
+            else:
+                key = draft.submission_key if draft else None
+            stored = await self._cold_from(team_id, key)
+            if stored is None:
+                raise
+            raise DuplicateSubmission(stored) from None
+
+    async def _store_cold(
+        self,
+        team_id: str,
+        requester: Teammate,
+        draft: RequestDraft | None,
+        previous_request_id: int | None,
+    ) -> Outcome:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            messages: list[OutboundMessage] = []
+            previous = None
+            if previous_request_id is not None:
+                previous = await self._followed(
+                    session, team_id, previous_request_id, requester.user_id
+                )
+            source = previous or draft
+            assert source is not None, "go_cold() needs an earlier request or a draft"
+            request = cold_request(team_id, requester, source, previous, now)
+            if previous is not None:
+                messages += await self._withdraw_stalled(session, previous)
+            session.add(request)
+            await session.flush()
+            session.add(self._event(request, request.requester_id, "go_cold", None))
+            messages.append(
+                self._message(
+                    request,
+                    MessageKind.NOTICE,
+                    request.requester_id,
+                    "went_cold",
+                    {"event": "went_cold"},
+                )
+            )
+            session.add_all(messages)
+            await session.flush()
+            return Outcome(request, plan.due_now(messages))
+
+    async def _cold_from(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
+        if submission_key is None:
+            return None
+        async with reading(self._sessions) as session:
+            return await session.scalar(
+                select(IntroRequest).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.submission_key == submission_key,
+                )
+            )

@@ -1,0 +1,393 @@
+"""PostgreSQL's write path: a state change, or a new request, in one statement that commits on
+its own (one round trip).
+
+The same change as the ORM path (`orm_path`), planned by the same rules (`plan`): what a change
+promises is planned in Python, once for each status it can lead to, with stand-ins for what
+only the row knows (who the parties are, the event's id, a new request's id); the statement
+fills them in. Its dedupe keys are built in SQL from `plan`'s key formats, and its outdated
+reminders found by `plan`'s reminder field, so neither is written here a second time.
+Statements are built once per action and set of columns; their words come from the code's own
+enums, formats and column names, never from input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import instance_state
+
+from bot.intro.cadence import Cadence
+from bot.intro.states import ACTOR, Action, Status
+from bot.intro.workflow import plan
+from bot.intro.workflow.results import Lease, Outcome
+from storage.db import autocommit
+from storage.models import (
+    CARD_KINDS,
+    DeliveryStatus,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+    UTCDateTime,
+)
+
+# Stand-ins in a change planned before its statement runs, filled in by the statement.
+_REQUESTER, _CONNECTOR, _OWNER, _EVENT_ID = "<requester>", "<connector>", "<owner>", "<event>"
+_REQUEST_COLUMNS = tuple(column.key for column in IntroRequest.__table__.c)
+
+
+def expressible(action: Action) -> bool:
+    """Whether one statement can make `action`'s change: taken by a named party, its edges
+    leading to different statuses (the status it left is known from the one it reached), and
+    checked or followed by nothing else in Python (a suggestion's checks, the second voice
+    after no response)."""
+    return (
+        action in plan.EDGES
+        and ACTOR[action] in plan.PARTY_COLUMN
+        and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
+    )
+
+
+def sql_key(key_format: str, **fields: str) -> str:
+    """A `plan` key format as a SQL expression, each field given as a SQL expression."""
+    parts = []
+    for literal, name in plan.format_fields(key_format):
+        if literal:
+            parts.append("'" + literal.replace("'", "''") + "'")
+        if name is not None:
+            parts.append(fields[name])
+    return " || ".join(parts)
+
+
+def _outdated_sql(data: str, status: str) -> str:
+    """`plan.is_outdated` in SQL: the reminder `data` expects no longer `status`."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM json_array_elements_text({data} -> '{plan.EXPECTS}') "
+        f"AS e(status) WHERE e.status = {status})"
+    )
+
+
+def request_from(row: Any) -> IntroRequest:
+    """The request a statement returned, its timestamps in UTC as the ORM would read them."""
+    return IntroRequest(
+        **{
+            name: row[name].astimezone(UTC) if isinstance(row[name], datetime) else row[name]
+            for name in _REQUEST_COLUMNS
+        }
+    )
+
+
+# New messages planned in Python, handed to a one-statement write as arrays (one element per
+# message), each with its type in SQL; `key` is the dedupe key's own part (`plan.key_within`).
+_PLANNED = (
+    ("kind", "text", lambda m: str(m.kind)),
+    ("recipient", "text", lambda m: m.recipient_id),
+    ("key", "text", lambda m: plan.key_within(m.dedupe_key)),
+    ("data", "text", lambda m: json.dumps(m.data)),
+    ("due_at", "timestamptz", lambda m: m.due_at),
+    ("status", "text", lambda m: str(m.status)),
+    ("attempts", "integer", lambda m: m.attempts),
+    ("lease_owner", "text", lambda m: m.lease_owner),
+    ("lease_until", "timestamptz", lambda m: m.lease_expires_at),
+)
+_PLANNED_ARRAYS = ", ".join(f"CAST(:p_{name} AS {sql}[])" for name, sql, _ in _PLANNED)
+_PLANNED_COLUMNS = ", ".join(name for name, _, _ in _PLANNED)
+
+
+def planned(messages: list[OutboundMessage]) -> dict[str, list[Any]]:
+    return {f"p_{name}": [value(m) for m in messages] for name, _, value in _PLANNED}
+
+
+# What a one-statement write returns of the messages it wrote, as one JSON array.
+_WRITTEN_COLUMNS = "id, kind, recipient_id, dedupe_key, data, status, created_at"
+_WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY id) FROM written)"
+
+
+def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> list[OutboundMessage]:
+    """The messages due now among those a one-statement write returned, as written."""
+    due_now = []
+    for message_id, kind, recipient, key, data, status, created in row["written"] or []:
+        if kind == MessageKind.REMINDER:
+            continue
+        at = datetime.fromisoformat(created).astimezone(UTC)
+        leased = lease is not None and status == DeliveryStatus.SENDING
+        due_now.append(
+            OutboundMessage(
+                id=message_id,
+                team_id=request.team_id,
+                request_id=request.id,
+                dedupe_key=key,
+                kind=kind,
+                recipient_id=recipient,
+                data=data,
+                status=status,
+                due_at=at,
+                created_at=at,
+                attempts=1 if leased else 0,
+                lease_owner=lease.owner if leased and lease else None,
+                lease_expires_at=lease.until if leased and lease else None,
+            )
+        )
+    return due_now
+
+
+# --- a state change -----------------------------------------------------------------------------
+
+
+async def act_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+    team_id: str,
+    request_id: int,
+    actor_id: str,
+    action: Action,
+    values: dict[str, Any],
+    lease: Lease | None,
+    *,
+    now: datetime,
+    cadence: Cadence,
+) -> Outcome | None:
+    """The whole change in one statement: the compare-and-set, which is also the party check;
+    its event; the reminders it makes moot cancelled; every message it promises written,
+    those due now leased to `lease`; and the request as changed, with its cards, returned.
+    None when no row moved, for the caller to find out why (with the ORM path)."""
+    promised = _planned_by_target(team_id, request_id, action, values, lease, now, cadence)
+    params: dict[str, Any] = {
+        "request_id": request_id,
+        "team_id": team_id,
+        "actor_id": actor_id,
+        "action": action.value,
+        "now": now,
+        "lease_owner": lease.owner if lease else None,
+        "lease_until": lease.until if lease else None,
+        "p_target": [str(target) for target, _ in promised],
+        **planned([m for _, m in promised]),
+        **{f"v_{name}": value for name, value in values.items()},
+    }
+    async with autocommit(sessions) as connection:
+        statement = change_statement(action, tuple(values))
+        row = (await connection.execute(statement, params)).mappings().first()
+    if row is None:
+        return None
+    request = request_from(row)
+    return Outcome(request, written_due_now(row, request, lease), _cards_from(row, request))
+
+
+def _planned_by_target(
+    team_id: str,
+    request_id: int,
+    action: Action,
+    values: dict[str, Any],
+    lease: Lease | None,
+    now: datetime,
+    cadence: Cadence,
+) -> list[tuple[Status, OutboundMessage]]:
+    """What the change promises, for each status it can lead to (the statement keeps those of
+    the status it reached), planned on a stand-in for the row."""
+    promised: list[tuple[Status, OutboundMessage]] = []
+    for target in dict.fromkeys(plan.EDGES[action].values()):
+        stand_in = IntroRequest(
+            id=request_id,
+            team_id=team_id,
+            status=target,
+            requester_id=_REQUESTER,
+            connector_id=_CONNECTOR,
+            account_owner_id=_OWNER,
+            ask_again_on=values.get("ask_again_on"),
+        )
+        messages = plan.promised(stand_in, action, _EVENT_ID, {}, now=now, cadence=cadence)
+        promised += [(target, m) for m in plan.leased(messages, lease)]
+    return promised
+
+
+def _cards_from(row: Any, request: IntroRequest) -> dict[tuple[int, str], OutboundMessage]:
+    """The request's cards as the statement found them, keyed as delivery looks them up."""
+    return {
+        (request.id, kind): OutboundMessage(
+            id=card_id,
+            team_id=request.team_id,
+            request_id=request.id,
+            kind=kind,
+            recipient_id=recipient,
+            status=status,
+            slack_channel_id=channel,
+            slack_ts=ts,
+            data=data,
+        )
+        for card_id, kind, recipient, status, channel, ts, data in row["cards"] or []
+    }
+
+
+def _moved(action: Action, value_names: tuple[str, ...]) -> str:
+    """The compare-and-set, which is also the party check, taking the event's id."""
+    edges = plan.EDGES[action]
+    party = plan.PARTY_COLUMN[ACTOR[action]]
+    sources = ", ".join(f"'{source}'" for source in edges)
+    to_status = "CASE status " + " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in edges.items())
+    sets = "".join(f", {name} = :v_{name}" for name in value_names)
+    return f"""
+        moved AS (
+            UPDATE intro_requests SET status = {to_status} END, updated_at = :now{sets}
+            WHERE id = :request_id AND team_id = :team_id AND status IN ({sources})
+                AND {party} = :actor_id
+            RETURNING *, nextval(pg_get_serial_sequence('request_events', 'id')) AS event_id
+        )"""
+
+
+def _event(action: Action) -> str:
+    """The change's event; the status it left is told by the one it reached."""
+    edges = plan.EDGES[action]
+    from_status = "CASE moved.status " + " ".join(
+        f"WHEN '{b}' THEN '{a}'" for a, b in edges.items()
+    )
+    return f"""
+        event AS (
+            INSERT INTO request_events (id, team_id, request_id, actor_id, action, from_status,
+                to_status, at)
+            SELECT event_id, team_id, id, :actor_id, :action, {from_status} END, status, :now
+            FROM moved
+        )"""
+
+
+# The pending reminders the change makes moot, cancelled; and the request's cards, to refresh.
+_MOOT_AND_CARDS = f"""
+        moot AS (
+            UPDATE outbound_messages m SET status = '{DeliveryStatus.CANCELLED}' FROM moved
+            WHERE m.request_id = moved.id AND m.kind = '{MessageKind.REMINDER}'
+                AND m.status = '{DeliveryStatus.PENDING}'
+                AND {_outdated_sql("m.data", "moved.status")}
+        ), cards AS (
+            SELECT m.id, m.kind, m.recipient_id, m.status, m.slack_channel_id, m.slack_ts,
+                m.data
+            FROM outbound_messages m JOIN moved ON m.request_id = moved.id
+            WHERE m.kind IN ({", ".join(f"'{kind}'" for kind in CARD_KINDS)})
+        )"""
+
+# Every message the change writes: a refresh of each card (due now: leased like the planned
+# messages due now), then the planned messages of the status it reached, stand-ins filled in.
+_PLANNED_MESSAGES = f"""
+        planned AS (
+            SELECT 0 AS part, c.id AS seq, '{MessageKind.CARD_REFRESH}' AS kind, c.recipient_id,
+                {sql_key(plan.REFRESH_KEY, card="c.kind", event_id="moved.event_id")} AS key,
+                json_build_object('card', c.kind) AS data, CAST(:now AS timestamptz) AS due_at,
+                CASE WHEN CAST(:lease_owner AS text) IS NULL THEN '{DeliveryStatus.PENDING}'
+                    ELSE '{DeliveryStatus.SENDING}' END AS status,
+                CASE WHEN CAST(:lease_owner AS text) IS NULL THEN 0 ELSE 1 END AS attempts,
+                CAST(:lease_owner AS text) AS lease_owner,
+                CAST(:lease_until AS timestamptz) AS lease_until
+            FROM cards c CROSS JOIN moved
+            UNION ALL
+            SELECT 1, p.seq, p.kind,
+                CASE p.recipient WHEN '{_REQUESTER}' THEN moved.requester_id
+                    WHEN '{_CONNECTOR}' THEN moved.connector_id
+                    WHEN '{_OWNER}' THEN moved.account_owner_id ELSE p.recipient END,
+                replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data::json,
+                p.due_at, p.status, p.attempts, p.lease_owner, p.lease_until
+            FROM moved CROSS JOIN unnest(
+                CAST(:p_target AS text[]), {_PLANNED_ARRAYS}
+            ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)
+            WHERE p.target = moved.status
+        ), written AS (
+            INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
+                data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
+            SELECT moved.team_id, moved.id,
+                {sql_key(plan.REQUEST_KEY, request_id="moved.id", kind="p.kind", key="p.key")},
+                p.kind, p.recipient_id, p.data, p.due_at, :now, p.attempts, p.status,
+                p.lease_owner, p.lease_until
+            FROM planned p CROSS JOIN moved
+            ORDER BY p.part, p.seq
+            RETURNING {_WRITTEN_COLUMNS}
+        )"""
+
+_CHANGED = f"""
+        SELECT moved.*, {_WRITTEN_JSON} AS written,
+            (SELECT json_agg(json_build_array(c.id, c.kind, c.recipient_id, c.status,
+                c.slack_channel_id, c.slack_ts, c.data) ORDER BY c.id) FROM cards c) AS cards
+        FROM moved
+        """
+
+
+@functools.cache
+def change_statement(action: Action, value_names: tuple[str, ...]) -> TextClause:
+    """The one statement that makes `action`'s change (see `act_at_once`), built once per
+    action and set of changed columns."""
+    ctes = [_moved(action, value_names), _event(action), _MOOT_AND_CARDS, _PLANNED_MESSAGES]
+    statement = text("WITH" + ",".join(ctes) + _CHANGED)
+    return statement.bindparams(
+        bindparam("now", type_=UTCDateTime()), bindparam("lease_until", type_=UTCDateTime())
+    )
+
+
+# --- a new request ------------------------------------------------------------------------------
+
+
+async def store_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+    request: IntroRequest,
+    messages: list[OutboundMessage],
+    lease: Lease | None,
+) -> Outcome:
+    """The request, its event and its messages in one statement that commits on its own. The
+    messages are planned before the request has its id; the statement adds it to their keys."""
+    columns = _columns(request)
+    for column in IntroRequest.__table__.c:  # what the ORM would have filled in
+        default = column.default
+        if column.key not in columns and default is not None and default.is_scalar:
+            columns[column.key] = getattr(default, "arg", None)
+    params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
+    params |= {"now": request.created_at, **planned(messages)}
+    async with autocommit(sessions) as connection:
+        statement = submit_statement(tuple(columns))
+        row = (await connection.execute(statement, params)).mappings().one()
+    stored = request_from(row)
+    return Outcome(stored, written_due_now(row, stored, lease), {})
+
+
+def _columns(row: IntroRequest) -> dict[str, Any]:
+    """A new request's set columns, for a Core INSERT of an object built the ORM way."""
+    state = instance_state(row)
+    return {
+        column.key: getattr(row, column.key)
+        for column in state.mapper.column_attrs
+        if column.key in state.dict
+    }
+
+
+@functools.cache
+def submit_statement(column_names: tuple[str, ...]) -> TextClause:
+    """The one statement that stores a new request (see `store_at_once`), built once per set
+    of columns given."""
+    table = IntroRequest.__table__
+    request_key = sql_key(plan.REQUEST_KEY, request_id="r.id", kind="p.kind", key="p.key")
+    statement = text(
+        f"""
+        WITH request AS (
+            INSERT INTO intro_requests ({", ".join(column_names)})
+            VALUES ({", ".join(f":c_{name}" for name in column_names)})
+            RETURNING *
+        ), event AS (
+            INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
+                to_status, at)
+            SELECT team_id, id, requester_id, 'submit', NULL, status, :now FROM request
+        ), written AS (
+            INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
+                data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
+            SELECT r.team_id, r.id, {request_key}, p.kind,
+                p.recipient, p.data::json, p.due_at, :now, p.attempts, p.status, p.lease_owner,
+                p.lease_until
+            FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
+                WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
+            ORDER BY p.seq
+            RETURNING {_WRITTEN_COLUMNS}
+        )
+        SELECT request.*, {_WRITTEN_JSON} AS written
+        FROM request
+        """
+    )
+    return statement.bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        *(bindparam(f"c_{name}", type_=table.c[name].type) for name in column_names),
+    )

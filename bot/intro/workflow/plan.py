@@ -1,0 +1,554 @@
+"""What a state change writes, decided without a database: the rules both write paths follow.
+
+Pure: no session, no await, no I/O. The moment (`now`) and the cadence come in as arguments;
+what is read of a request or an offer is plain attributes. The ORM path writes what these
+functions return; the single-statement path (PostgreSQL) plans with them too and builds its
+SQL from the key formats and the reminder field named here, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from bot.intro.cadence import Cadence, zone
+from bot.intro.states import (
+    ACTOR,
+    REPORTED,
+    TRANSITIONS,
+    Action,
+    Role,
+    Status,
+    next_status,
+)
+from bot.intro.states import Outcome as OutcomeKind
+from bot.intro.workflow.errors import InvalidSuggestion, NotYourRequest
+from bot.intro.workflow.results import ActionDetails, Lease, TieUnknown
+from storage.models import (
+    Contact,
+    DeliveryStatus,
+    IntroOffer,
+    IntroRequest,
+    MessageKind,
+    OutboundMessage,
+)
+
+# The connector's answers to "would they take your call?" (labels.json qualify).
+QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
+# The column that keeps the date each outcome stage was reported.
+STAGE_DATE = {
+    OutcomeKind.MEETING_HELD: "meeting_at",
+    OutcomeKind.OPPORTUNITY: "opportunity_at",
+    OutcomeKind.CLOSED_WON: "won_at",
+    OutcomeKind.CLOSED_LOST: "lost_at",
+}
+# Reminders asking how a meeting or an opportunity went, in the status each is asked in.
+STAGE_REMINDERS = (Status.MEETING_HELD, Status.OPPORTUNITY)
+# Events the bot itself records about a request (not transitions).
+SECONDARY_OFFERED = "secondary_offer"
+BUMP_SENT = "bump"
+# Who takes the system's actions (a reminder that moves the request on), in its events.
+SYSTEM_ACTOR = "introbot"
+# The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,
+# and delivery holds it until that day has come in the recipient's own time zone.
+EARLIEST_OFFSET = timedelta(hours=14)
+
+# --- message keys -----------------------------------------------------------------------------
+# A message's dedupe key, unique in its team: a state change written twice (a retry, another
+# replica) writes each message once. Its fields before `key` hold no ":".
+REQUEST_KEY = "request:{request_id}:{kind}:{key}"
+OFFER_KEY = "offer:{offer_id}:{kind}:{key}"
+# Within a request's key: a card refreshed by an event, and the notice an event sends.
+REFRESH_KEY = "refresh:{card}:{event_id}"
+NOTICE_KEY = "notice:{event_id}"
+# The reminder field naming the statuses a reminder is still wanted in: once the request is in
+# any other, the reminder is outdated and cancelled.
+EXPECTS = "expects"
+
+_FIELDS_BEFORE_KEY = REQUEST_KEY[: REQUEST_KEY.index("{key}")].count(":")
+
+
+def request_dedupe_key(request_id: int | str | None, kind: str, key: str) -> str:
+    return REQUEST_KEY.format(request_id=request_id, kind=kind, key=key)
+
+
+def key_within(dedupe_key: str) -> str:
+    """The `key` part of a request message's dedupe key (what follows its request and kind)."""
+    return dedupe_key.split(":", _FIELDS_BEFORE_KEY)[_FIELDS_BEFORE_KEY]
+
+
+def offer_dedupe_key(offer_id: int, kind: MessageKind, key: str) -> str:
+    """An offer's message key: its card is found again by it, to refresh it."""
+    return OFFER_KEY.format(offer_id=offer_id, kind=kind, key=key)
+
+
+def refresh_key(card: str, event_id: int | str) -> str:
+    return REFRESH_KEY.format(card=card, event_id=event_id)
+
+
+def notice_key(event_id: int | str) -> str:
+    return NOTICE_KEY.format(event_id=event_id)
+
+
+def format_fields(key_format: str) -> list[tuple[str, str | None]]:
+    """A key format as (literal text, field name or None) pairs, for a statement to build the
+    same key in SQL."""
+    return [(literal, name) for literal, name, _, _ in string.Formatter().parse(key_format)]
+
+
+# --- who may act, from where --------------------------------------------------------------------
+# The attribute naming who may take each role's actions.
+PARTY_COLUMN = {
+    Role.CONNECTOR: "connector_id",
+    Role.REQUESTER: "requester_id",
+    Role.OWNER: "account_owner_id",
+}
+
+
+def _edges() -> dict[Action, dict[Status, Status]]:
+    edges: dict[Action, dict[Status, Status]] = {}
+    for (source, action), target in TRANSITIONS.items():
+        edges.setdefault(action, {})[source] = target
+    return {a: e for a, e in edges.items() if len(set(e.values())) == len(e)}
+
+
+# Where an action can be taken from and what it leads to, for the actions whose edges lead to
+# different statuses (so the status a change left is known from the one it reached).
+EDGES: dict[Action, dict[Status, Status]] = _edges()
+SOURCE_OF: dict[tuple[Action, Status], Status] = {
+    (a, t): s for a, e in EDGES.items() for s, t in e.items()
+}
+
+
+def party_of(request: IntroRequest, role: Role) -> str:
+    """Who takes `role`'s actions on this request."""
+    if role is Role.SYSTEM:
+        return SYSTEM_ACTOR
+    return getattr(request, PARTY_COLUMN[role]) or ""
+
+
+def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
+    """The edge `actor_id` may take: the status the request is in and the one it goes to.
+    Raises NotYourRequest (not their role on this request) or IllegalTransition."""
+    role = ACTOR[action]
+    party = party_of(request, role)
+    if actor_id != party:
+        raise NotYourRequest(role, party)
+    current = Status(request.status)
+    return current, next_status(current, action)
+
+
+def check_suggestion(request: IntroRequest, action: Action, suggested_user_id: str | None) -> None:
+    """A redirect names a third teammate."""
+    if action is not Action.REDIRECT:
+        return
+    if not suggested_user_id:
+        raise InvalidSuggestion("pick a teammate to suggest")
+    if suggested_user_id in (request.requester_id, request.connector_id):
+        raise InvalidSuggestion("suggest someone other than the two of you")
+
+
+# --- what an action writes on the request ------------------------------------------------------
+
+
+def _words(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def _owner_approved(_: Action, details: ActionDetails, __: datetime) -> dict[str, Any]:
+    blurb = (details.get("blurb") or "").strip()
+    return {"blurb": blurb} if blurb else {}  # the owner edited the note
+
+
+def _ask_again_on(_: Action, details: ActionDetails, now: datetime) -> dict[str, Any]:
+    day = valid_ask_again_on(details.get("ask_again_on"), details.get("tz_name"), now)
+    return {"ask_again_on": day}
+
+
+def _reported(action: Action, _: ActionDetails, now: datetime) -> dict[str, Any]:
+    stage = REPORTED[action]
+    values: dict[str, Any] = {"outcome": stage.value, "outcome_at": now}
+    if stage in STAGE_DATE:
+        values[STAGE_DATE[stage]] = now
+    return values
+
+
+_Change = Callable[[Action, ActionDetails, datetime], dict[str, Any]]
+_CHANGES: dict[Action, _Change] = {
+    Action.DECLINE: lambda _, d, __: {"decline_reason": _words(d.get("reason"))},
+    Action.OWNER_DECLINE: lambda _, d, __: {"decline_reason": _words(d.get("reason"))},
+    Action.REDIRECT: lambda _, d, __: {
+        "suggested_user_id": d.get("suggested_user_id"),
+        "suggestion_note": _words(d.get("note")),
+    },
+    Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
+    Action.OWNER_APPROVE: _owner_approved,
+    Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},
+    Action.TARGET_NOT_NOW: _ask_again_on,
+    **dict.fromkeys(REPORTED, _reported),
+}
+
+
+def column_changes(action: Action, details: ActionDetails, now: datetime) -> dict[str, Any]:
+    """The columns `action` sets besides its status and `updated_at`. Raises
+    InvalidSuggestion for a day to ask again that is not after today."""
+    change = _CHANGES.get(action)
+    return change(action, details, now) if change else {}
+
+
+def valid_ask_again_on(text: str | None, tz_name: str | None, now: datetime) -> date:
+    """The day the connector will ask the target again: a date after today where they are
+    (`tz_name`; UTC when unknown)."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        raise InvalidSuggestion("pick the day to ask them again") from None
+    if day <= now.astimezone(zone(tz_name)).date():
+        raise InvalidSuggestion("pick a day after today")
+    return day
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+def message(
+    request: IntroRequest,
+    kind: MessageKind,
+    recipient_id: str,
+    key: str,
+    data: dict[str, Any] | None = None,
+    *,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> OutboundMessage:
+    """A message about `request`, pending, due at `due_at` (or now)."""
+    return OutboundMessage(
+        team_id=request.team_id,
+        request_id=request.id,
+        dedupe_key=request_dedupe_key(request.id, kind, key),
+        kind=kind,
+        recipient_id=recipient_id,
+        data=data or {},
+        due_at=due_at or now,
+        created_at=now,
+        attempts=0,
+        status=DeliveryStatus.PENDING.value,
+    )
+
+
+def offer_message(
+    offer: IntroOffer, kind: MessageKind, recipient_id: str, key: str, *, now: datetime
+) -> OutboundMessage:
+    """A message about a connector's offer, pending, due now."""
+    return OutboundMessage(
+        team_id=offer.team_id,
+        request_id=None,
+        dedupe_key=offer_dedupe_key(offer.id, kind, key),
+        kind=kind,
+        recipient_id=recipient_id,
+        data={"offer_id": offer.id},
+        due_at=now,
+        created_at=now,
+        attempts=0,
+        status=DeliveryStatus.PENDING.value,
+    )
+
+
+def tie_data(contact: Contact | None) -> dict[str, Any] | None:
+    """A stale tie as a connector card carries it: what the card shows and its button names."""
+    if contact is None:
+        return None
+    since = contact.since.isoformat() if contact.since else None
+    return {"id": contact.id, "name": contact.name, "since": since}
+
+
+def tie_from(data: dict[str, Any] | None) -> Contact | None:
+    """The stale tie a card carries (`tie_data`), to show."""
+    if data is None:
+        return None
+    since = date.fromisoformat(data["since"]) if data.get("since") else None
+    return Contact(id=data["id"], name=data["name"], since=since)
+
+
+def requester_card(request: IntroRequest, advice: list[str], *, now: datetime) -> OutboundMessage:
+    return message(
+        request,
+        MessageKind.REQUESTER_CARD,
+        request.requester_id,
+        "card",
+        {"advice": advice},
+        now=now,
+    )
+
+
+def first_messages(
+    request: IntroRequest,
+    advice: list[str],
+    owner_id: str | None,
+    stale_tie: Contact | None | TieUnknown = TieUnknown.UNKNOWN,
+    *,
+    now: datetime,
+    cadence: Cadence,
+) -> list[OutboundMessage]:
+    """A new request's cards (the owner's first, when there is one to approve) and its
+    reminders. `stale_tie` rides on the connector's card when a review looked for it."""
+    if owner_id:
+        first_card = message(request, MessageKind.OWNER_CARD, owner_id, "card", now=now)
+    else:
+        reviewed = {} if stale_tie is TieUnknown.UNKNOWN else {"stale_tie": tie_data(stale_tie)}
+        first_card = message(
+            request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", reviewed, now=now
+        )
+    return [
+        first_card,
+        requester_card(request, advice, now=now),
+        *reminders_for(request, now=now, cadence=cadence, round_key=""),
+    ]
+
+
+def taken_offer_messages(
+    request: IntroRequest,
+    offer: IntroOffer,
+    advice: list[str],
+    *,
+    now: datetime,
+    cadence: Cadence,
+) -> list[OutboundMessage]:
+    """A request made from a connector's offer, which starts accepted: the connector's card
+    (no tie question: they offered), the rep's offer card refreshed as taken, the requester's
+    card, and the reminders of checking with the target."""
+    return [
+        message(
+            request,
+            MessageKind.CONNECTOR_CARD,
+            request.connector_id,
+            "card",
+            {"offered": True},
+            now=now,
+        ),
+        offer_message(offer, MessageKind.OFFER_REFRESH, offer.rep_id, "taken", now=now),
+        requester_card(request, advice, now=now),
+        *reminders_for(request, now=now, cadence=cadence, round_key=""),
+    ]
+
+
+def _notice(request: IntroRequest, action: Action) -> tuple[str | None, dict[str, Any]]:
+    """Who hears about an action, and what: the requester of the connector's and owner's
+    answers, the connector of each outcome stage (the thank-you that makes connectors
+    introduce again). "No response" is no news to thank anyone for: the requester decides
+    whether to ask the connector for a nudge."""
+    if ACTOR[action] in (Role.CONNECTOR, Role.OWNER) or action is Action.ASK_AGAIN:
+        return request.requester_id, {"event": action.value}
+    if action in REPORTED and action is not Action.REPORT_NO_RESPONSE:
+        # The stage itself: by the time the thank-you is read the request may be further.
+        return request.connector_id, {"event": "outcome", "outcome": REPORTED[action].value}
+    return None, {}
+
+
+def promised(
+    request: IntroRequest,
+    action: Action,
+    event_id: int | str,
+    cards: dict[MessageKind, str],
+    *,
+    now: datetime,
+    cadence: Cadence,
+) -> list[OutboundMessage]:
+    """Every message a transition promises, `request` being in its new status: its cards
+    (kind -> recipient) refreshed, the connector's card once the owner approves, a notice,
+    and the new status's reminders, named by the transition's event."""
+    messages = [
+        message(
+            request,
+            MessageKind.CARD_REFRESH,
+            recipient,
+            refresh_key(card, event_id),
+            {"card": card},
+            now=now,
+        )
+        for card, recipient in cards.items()
+    ]
+    if action is Action.OWNER_APPROVE:
+        messages.append(
+            message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", now=now)
+        )
+    notice_to, notice = _notice(request, action)
+    if notice_to:
+        messages.append(
+            message(request, MessageKind.NOTICE, notice_to, notice_key(event_id), notice, now=now)
+        )
+    messages += reminders_for(request, now=now, cadence=cadence, round_key=str(event_id))
+    return messages
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reminder:
+    name: str
+    recipient_id: str
+    due_at: datetime
+    expects: tuple[Status, ...]
+    # Besides its name: the move its delivery makes, or that it is the last "did they answer?".
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _nudges(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
+    """Awaiting the connector: nudge them, then tell the requester the ask stalled."""
+    planned = []
+    due = now
+    for seq in range(1, cadence.nudges + 1):
+        due = cadence.nudge_due(due)
+        planned.append(
+            _Reminder(f"nudge:{seq}", request.connector_id, due, (Status(request.status),))
+        )
+    due = cadence.nudge_due(due)
+    planned.append(_Reminder("stalled", request.requester_id, due, (Status(request.status),)))
+    return planned
+
+
+def _target_checks(
+    request: IntroRequest, now: datetime, cadence: Cadence, round_key: str
+) -> list[_Reminder]:
+    """Checking with the target: ask the connector "did they answer?", then let the ask go
+    quiet. A request can check again after a "not now": `round_key` names the round."""
+    planned = []
+    checking = (Status.CHECKING_WITH_TARGET,)
+    due = now
+    for seq in range(1, cadence.target_checks + 1):
+        due = cadence.target_check_due(due)
+        last = {"last": True} if seq == cadence.target_checks else {}
+        name = f"target_check:{seq}:{round_key}"
+        planned.append(_Reminder(name, request.connector_id, due, checking, last))
+    # Unanswered as long again: the ask has gone quiet. Delivering this reminder moves the
+    # request on; it stays valid after the move so a lapsed send still tells them.
+    planned.append(
+        _Reminder(
+            f"target_quiet:{round_key}",
+            request.requester_id,
+            cadence.target_check_due(due),
+            (Status.CHECKING_WITH_TARGET, Status.TARGET_QUIET),
+            {"moves": Action.GO_QUIET.value},
+        )
+    )
+    return planned
+
+
+def _ask_again(
+    request: IntroRequest, _now: datetime, _cadence: Cadence, round_key: str
+) -> list[_Reminder]:
+    """The target said not now: the connector is asked again on the day they chose."""
+    if request.ask_again_on is None:
+        return []
+    day_starts = datetime.combine(request.ask_again_on, time(0), UTC) - EARLIEST_OFFSET
+    return [
+        _Reminder(
+            f"ask_again:{round_key}",
+            request.connector_id,
+            day_starts,
+            (Status.ASK_LATER, Status.CHECKING_WITH_TARGET),
+            {"moves": Action.ASK_AGAIN.value},
+        )
+    ]
+
+
+def _after_intro(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
+    """The intro was made: suggest following up, then ask how it went."""
+    return [
+        _Reminder(
+            "follow_up", request.requester_id, now + cadence.follow_up_after, (Status.INTRO_MADE,)
+        ),
+        _Reminder(
+            "outcome",
+            request.requester_id,
+            now + cadence.outcome_after,
+            (Status.INTRO_MADE, Status.FOLLOWED_UP),
+        ),
+    ]
+
+
+def _stage_asks(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
+    """A meeting or an opportunity: ask again later how it went."""
+    planned = []
+    due = now
+    for seq in range(1, cadence.outcome_asks_again + 1):
+        due += cadence.outcome_again_after
+        name = f"outcome_again:{request.status}:{seq}"
+        planned.append(_Reminder(name, request.requester_id, due, (Status(request.status),)))
+    return planned
+
+
+_REMINDERS: dict[Status, Callable[[IntroRequest, datetime, Cadence, str], list[_Reminder]]] = {
+    Status.AWAITING_CONNECTOR: _nudges,
+    Status.CHECKING_WITH_TARGET: _target_checks,
+    Status.ASK_LATER: _ask_again,
+    Status.INTRO_MADE: _after_intro,
+    **{status: _stage_asks for status in STAGE_REMINDERS},
+}
+
+
+def reminders_for(
+    request: IntroRequest, *, now: datetime, cadence: Cadence, round_key: str = ""
+) -> list[OutboundMessage]:
+    """The reminders a request entering its current status should get, each due later.
+
+    A status a request can enter more than once (checking with the target again after a
+    "not now") names its reminders by `round_key`, the event that started the round."""
+    plan = _REMINDERS.get(Status(request.status))
+    if plan is None:
+        return []
+    return [
+        message(
+            request,
+            MessageKind.REMINDER,
+            reminder.recipient_id,
+            reminder.name,
+            {
+                "reminder": reminder.name.split(":")[0],
+                EXPECTS: [str(s) for s in reminder.expects],
+                **reminder.extra,
+            },
+            now=now,
+            due_at=reminder.due_at,
+        )
+        for reminder in plan(request, now, cadence, round_key)
+    ]
+
+
+def is_outdated(reminder_data: dict[str, Any] | None, status: str) -> bool:
+    """Whether a pending reminder is moot once its request is in `status` (the rule the
+    single statement writes in SQL from `EXPECTS`)."""
+    return status not in (reminder_data or {}).get(EXPECTS, [])
+
+
+def outdated(reminders: Iterable[tuple[int, dict[str, Any] | None]], status: str) -> list[int]:
+    """The ids of the pending reminders (id, data) to cancel once the request is in `status`."""
+    return [reminder_id for reminder_id, data in reminders if is_outdated(data, status)]
+
+
+# --- what goes out at once ----------------------------------------------------------------------
+
+
+def is_due_now(message: OutboundMessage) -> bool:
+    """What delivery sends at once; reminders wait for their time and the sweep."""
+    return message.kind != MessageKind.REMINDER
+
+
+def due_now(messages: list[OutboundMessage]) -> list[OutboundMessage]:
+    return [m for m in messages if is_due_now(m)]
+
+
+def leased(messages: list[OutboundMessage], lease: Lease | None) -> list[OutboundMessage]:
+    """New messages, those due now claimed by `lease` (as a claim would: one attempt)."""
+    if lease is not None:
+        for planned in messages:
+            if is_due_now(planned):
+                planned.status = DeliveryStatus.SENDING
+                planned.lease_owner = lease.owner
+                planned.lease_expires_at = lease.until
+                planned.attempts = 1
+    return messages

@@ -15,9 +15,9 @@ from bot.intro.command_text import Command, parse_command
 from bot.intro.directory import ContactInput
 from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 from bot.wiring.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
@@ -225,7 +225,7 @@ async def intro_command(
         await answer(typed)
         return
     await ack()
-    if not await is_admin(client, actor.user_id):
+    if not await is_admin(services, client, actor.team_id, actor.user_id):
         await typed.reply(messages.command_reply("admins_only"))
         return
     await ADMIN_COMMANDS.get(command.verb, export)(typed)

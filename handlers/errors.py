@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability.metrics import request_kind
 from bot.rendering import messages
-from bot.wiring.metrics import request_kind
 from handlers.context import SERVICES, services_of
 from handlers.replies import tell_privately
 

@@ -9,9 +9,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from bot.intro.validation import (
     with_company_from_name,
 )
 from bot.intro.workflow import DuplicateSubmission, TieUnknown, TransitionError
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 from bot.wiring.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
@@ -81,7 +81,7 @@ async def check_submission(
     if connector_id:
         # The ask's review reads the people this process does not remember with it: their
         # stored profiles come without a round trip of their own.
-        in_memory = remembered(client, people)
+        in_memory = remembered(services, actor.team_id, people)
         found = await services.directory.review_ask(
             actor.team_id,
             actor.user_id,

@@ -9,10 +9,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.directory import AskReview
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import BlockId
 from bot.wiring.app import Services
-from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 

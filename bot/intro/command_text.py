@@ -77,6 +77,22 @@ def _name_at_company(text: str) -> tuple[str, str]:
     return unescape(name).strip(), unescape(company).strip()
 
 
+def _offer(rest: str) -> Command:
+    """`/intro offer @rep Jane Doe [at Acme]`: the teammate first, then whom to meet."""
+    mention = _MENTION.match(rest)
+    name, company = _name_at_company(rest[mention.end() :] if mention else "")
+    if mention is None or not name or _MENTION.search(name):
+        return Command("usage", meant="offer")
+    return Command("offer", name=name, company=company, user_id=mention.group(1))
+
+
+def _owner(rest: str) -> Command:
+    """`/intro owner Acme @rep`: the company and its account's owner, in either order."""
+    mention = _MENTION.search(rest)
+    company = _MENTION.sub("", rest).strip()
+    return Command("owner", company=unescape(company), user_id=mention.group(1) if mention else "")
+
+
 def parse_command(text: str) -> Command:
     words = text.strip().split(maxsplit=1)
     word = words[0].lower() if words else ""
@@ -89,12 +105,7 @@ def parse_command(text: str) -> Command:
         name, company = _name_at_company(rest)
         return Command("know", name=name, company=company)
     if word == "offer":
-        # `/intro offer @rep Jane Doe [at Acme]`: the teammate first, then whom to meet.
-        mention = _MENTION.match(rest)
-        name, company = _name_at_company(rest[mention.end() :] if mention else "")
-        if mention is None or not name or _MENTION.search(name):
-            return Command("usage", meant="offer")
-        return Command("offer", name=name, company=company, user_id=mention.group(1))
+        return _offer(rest)
     if word == "forget":
         if rest.lower() in ("me", ""):
             return Command("forget", name=rest.lower())
@@ -106,11 +117,7 @@ def parse_command(text: str) -> Command:
             return Command("pacing", name=rest.lower())
         return Command("usage", meant="pacing")
     if word == "owner":
-        mention = _MENTION.search(rest)
-        company = _MENTION.sub("", rest).strip()
-        return Command(
-            "owner", company=unescape(company), user_id=mention.group(1) if mention else ""
-        )
+        return _owner(rest)
     meant = _meant(word, rest)
     if meant:
         return Command("usage", name=unescape(text.strip()), meant=meant)

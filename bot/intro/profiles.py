@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
-from bot.intro.validation import Teammate
+from bot.intro.people import Teammate
 from storage.db import autocommit, on_postgres
 from storage.models import Profile, ProfileListing, UTCDateTime
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from bot.intro.matching import split_person
-from bot.rendering.templating import TEMPLATES_DIR
+
+# Teammate is named here too, for the callers that build a draft from it.
+from bot.intro.people import Teammate
+from bot.templates_dir import TEMPLATES_DIR
 
 TARGET_NAME_MAX = 150
 TARGET_COMPANY_MAX = 150
@@ -53,19 +56,6 @@ def say(code: str, **params: object) -> str:
 
 
 _say = say
-
-
-@dataclass(frozen=True)
-class Teammate:
-    """What the workflow needs to know of a Slack user."""
-
-    user_id: str
-    name: str = ""
-    is_bot: bool = False
-    deleted: bool = False
-    title: str = ""  # from their Slack profile, for the intro email
-    email: str = ""
-    tz: str = ""  # their time zone (IANA name), to name a day as they live it
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
@@ -21,17 +19,8 @@ from markupsafe import Markup
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
 from bot.rendering.values import ButtonValue, HomePosition, RequestChoice, RequestRef, TieCheck
 
-
-def _templates_dir() -> Path:
-    """A wheel ships the repository's templates/ as bot.rendering.templates; an editable
-    install or a source checkout reads templates/ where it stands."""
-    spec = find_spec("bot.rendering.templates")
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parents[2] / "templates"
-
-
-TEMPLATES_DIR = _templates_dir()
+# TEMPLATES_DIR is named here too, for rendering's callers.
+from bot.templates_dir import TEMPLATES_DIR
 
 
 def escape_mrkdwn(text: str) -> str:

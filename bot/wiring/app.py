@@ -27,6 +27,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
+from bot.intro.people import People
 from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
 from bot.wiring.event_dedupe import EventDedupe
@@ -53,6 +54,7 @@ class Services:
     directory: Directory
     attribution: Attribution
     profiles: Profiles
+    people: People
     event_dedupe: EventDedupe
     work: WorkQueue = field(default_factory=WorkQueue)
     http: aiohttp.ClientSession | None = None
@@ -135,6 +137,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
     directory = Directory(sessions, clock, settings.contact_hash_key)
     profiles = Profiles(sessions, clock)
+    people = People(profiles)  # one memory of people for the listeners and delivery
     metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
@@ -170,7 +173,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         workspaces=workspaces,
         pacer=pacer,
-        profiles=profiles,
+        people=people,
     )
     return Services(
         settings=settings,
@@ -183,6 +186,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         directory=directory,
         attribution=Attribution(sessions),
         profiles=profiles,
+        people=people,
         event_dedupe=EventDedupe(sessions, clock),
         metrics=metrics,
         workspaces=workspaces,

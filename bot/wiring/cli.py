@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.wiring import logs
+from bot.observability import logs
 from bot.wiring.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger("introbot")
@@ -160,10 +160,10 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def _run_socket_mode(settings: Settings) -> None:
-    from bot.delivery.scheduler import start_sweeper
     from bot.wiring.app import build_services, create_app
     from bot.wiring.health import start_operator_server
     from bot.wiring.socket_mode import SocketModeConnection
+    from bot.wiring.sweeper import start_sweeper
 
     services = build_services(settings)
     await services.open_http()

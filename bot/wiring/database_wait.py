@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bot.wiring.logs import redact
+from bot.observability.logs import redact
 from bot.wiring.settings import SettingsError
 from storage.db import sync_url
 

@@ -20,10 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.observability.logs import redact
+from bot.observability.slack_errors import slack_error_code
 from bot.rendering.templating import environment
 from bot.wiring.app import Services
-from bot.wiring.logs import redact
-from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
+from bot.observability.slack_errors import slack_error_code
 from bot.wiring.app import Services
 from bot.wiring.settings import SettingsError
-from bot.wiring.slack_errors import slack_error_code
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.delivery.scheduler import sweep_until_idle
 from bot.intro.clock import ManualClock
 from bot.intro.directory import ContactInput
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
+from bot.wiring.sweeper import sweep_until_idle
 from storage.models import ConnectorPrefs, Contact, DepartedUser, IntroRequest
 from tests.handlers.flow import (
     CONNECTOR,

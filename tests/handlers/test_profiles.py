@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-import handlers.support
+import bot.intro.people
 from bot.intro.clock import ManualClock
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
@@ -33,7 +33,7 @@ TEAM = payloads.TEAM_ID
 @pytest.fixture(autouse=True)
 def no_memory_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every look-up is made as if by another replica: nothing kept in this process."""
-    monkeypatch.setattr(handlers.support, "PROFILE_TTL", 0.0)
+    monkeypatch.setattr(bot.intro.people, "MEMORY_TTL", 0.0)
 
 
 async def _stored(stack: LocalStack, *user_ids: str) -> None:

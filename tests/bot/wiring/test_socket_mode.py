@@ -237,7 +237,7 @@ def test_run_does_not_import_the_standin() -> None:
     # What _run_socket_mode imports, in a fresh interpreter.
     probe = (
         "import sys, bot.wiring.cli, bot.wiring.socket_mode, bot.wiring.app, "
-        "bot.delivery.scheduler, handlers; "
+        "bot.wiring.sweeper, handlers; "
         "print(sorted(m for m in sys.modules if m.startswith('bot.standin')))"
     )
     result = subprocess.run(

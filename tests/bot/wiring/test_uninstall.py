@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery.scheduler import sweep_until_idle
 from bot.intro.clock import ManualClock
 from bot.intro.validation import RequestDraft, Teammate
 from bot.standin.stack import LocalStack
+from bot.wiring.sweeper import sweep_until_idle
 from storage.models import (
     SLACK_BOTS,
     Base,
@@ -247,7 +247,7 @@ async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
 
         stack.fake.grants[stack.fake.token].revoked = False
         # Probed at most every PROBE_INTERVAL: a new dispatcher's first probe is at once.
-        services.dispatcher._probed_at.clear()
+        services.dispatcher._pauses._probed_at.clear()
         assert await services.dispatcher.resume_when_token_works() == [TEAM_A]
         assert await services.paused_workspaces() == {}
         assert await services.slack_auth_problem() is None

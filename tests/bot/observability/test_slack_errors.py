@@ -8,8 +8,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability.slack_errors import retry_after_seconds, slack_error_code, slack_status
 from bot.standin.web_api import FakeSlack
-from bot.wiring.slack_errors import retry_after_seconds, slack_error_code, slack_status
 
 
 @pytest.fixture

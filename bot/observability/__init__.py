@@ -1,0 +1,1 @@
+"""Logging, metrics and the reading of Slack errors: used by every layer above the domain."""

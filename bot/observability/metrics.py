@@ -1,0 +1,153 @@
+"""Prometheus metrics (GET /metrics), kept in a registry of each app's own.
+
+A registry per app, not prometheus-client's global one: the tests run several apps in one
+process, and each must count only its own requests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import DeliveryStatus, OutboundMessage
+
+# Slack wants its ack within 3 s; the buckets are finest where an ack normally lands.
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+_KINDS = {
+    "block_actions": "block_action",
+    "block_suggestion": "options",
+    "view_submission": "view_submission",
+    "view_closed": "view_closed",
+    "shortcut": "shortcut",
+    "message_action": "message_shortcut",
+    "event_callback": "event",
+    "url_verification": "url_verification",
+    "app_rate_limited": "app_rate_limited",
+}
+
+
+def request_kind(body: Any) -> str:
+    """What sort of Slack request a payload is, as a metric label."""
+    if not isinstance(body, dict):
+        return "other"
+    if body.get("command"):
+        return "slash_command"
+    return _KINDS.get(str(body.get("type") or ""), "other")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._count_requests(self.registry)
+        self._count_delivery(self.registry)
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def _count_requests(self, registry: CollectorRegistry) -> None:
+        """What Slack asked of the app, and how soon it was answered."""
+        self.requests = Counter(
+            "introbot_slack_requests",
+            "Requests from Slack, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        self.ack_seconds = Histogram(
+            "introbot_slack_ack_seconds",
+            "Time from a Slack request reaching the app to its ack, by kind",
+            ["kind"],
+            buckets=ACK_BUCKETS,
+            registry=registry,
+        )
+        self.listener_errors = Counter(
+            "introbot_listener_errors",
+            "Listeners (or middleware) that raised, by request kind",
+            ["kind"],
+            registry=registry,
+        )
+
+    def _count_delivery(self, registry: CollectorRegistry) -> None:
+        """The outbox and what became of its messages."""
+        self.outbox_pending = Gauge(
+            "introbot_outbox_pending",
+            "Messages not yet sent (pending or being sent), by kind; read at scrape time",
+            ["kind"],
+            registry=registry,
+        )
+        self.outbox_due = Gauge(
+            "introbot_outbox_due",
+            "Pending messages already due, by kind; read at scrape time",
+            ["kind"],
+            registry=registry,
+        )
+        self.outbox_failed = Gauge(
+            "introbot_outbox_failed",
+            "Messages that failed for good, by kind; read at scrape time",
+            ["kind"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "introbot_deliveries",
+            "Delivery attempts by message kind and outcome (sent, retry, failed, cancelled)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.slack_errors = Counter(
+            "introbot_slack_errors",
+            "Slack Web API errors met in delivery, by error code (ratelimited is a 429)",
+            ["error"],
+            registry=registry,
+        )
+        self.reminders_sent = Counter(
+            "introbot_reminders_sent",
+            "Reminders sent, by reminder",
+            ["reminder"],
+            registry=registry,
+        )
+        self.linkedin_imports = Counter(
+            "introbot_linkedin_imports",
+            "LinkedIn imports by stage (started, finished, failed)",
+            ["stage"],
+            registry=registry,
+        )
+
+    async def read_outbox(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+        """Set the outbox gauges from one grouped query over the rows not yet sent or failed."""
+        pending = OutboundMessage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+        due = (OutboundMessage.status == DeliveryStatus.PENDING) & (OutboundMessage.due_at <= now)
+        failed = OutboundMessage.status == DeliveryStatus.FAILED
+        query = (
+            select(
+                OutboundMessage.kind,
+                func.count().filter(pending),
+                func.count().filter(due),
+                func.count().filter(failed),
+            )
+            .where(
+                OutboundMessage.status.in_(
+                    [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED]
+                )
+            )
+            .group_by(OutboundMessage.kind)
+        )
+        async with sessions() as session:
+            rows = (await session.execute(query)).all()
+        for gauge in (self.outbox_pending, self.outbox_due, self.outbox_failed):
+            gauge.clear()  # a kind with no rows left reads 0, not its last value
+        for kind, pending_count, due_count, failed_count in rows:
+            self.outbox_pending.labels(kind).set(pending_count)
+            self.outbox_due.labels(kind).set(due_count)
+            self.outbox_failed.labels(kind).set(failed_count)
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The metrics in the format the scraper's Accept header asks for (Prometheus text, or
+        OpenMetrics), and its content type."""
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type

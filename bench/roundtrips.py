@@ -23,8 +23,8 @@ from bot.intro.directory import Directory
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Teammate
 from bot.intro.workflow import IntroWorkflow
+from bot.settings import load_settings
 from bot.wiring.app import delivery_client
-from bot.wiring.settings import load_settings
 from storage.db import create_engine_for, make_sessionmaker
 
 

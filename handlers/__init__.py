@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.wiring.work_queue import WorkQueue
+from bot.services.work_queue import WorkQueue
 from handlers import (
     asking_again,
     buttons,

@@ -15,7 +15,7 @@ from bot.intro.workflow import DuplicateSubmission, UnknownRequest
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
 from bot.rendering.values import RequestChoice
-from bot.wiring.work_queue import WorkQueue
+from bot.services.work_queue import WorkQueue
 from handlers.buttons import pressed_request
 from handlers.context import actor_of, services_of
 from handlers.refusals import tells_refusals

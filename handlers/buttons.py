@@ -14,8 +14,8 @@ from bot.intro.workflow import ActionDetails, UnknownRequest
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
 from bot.rendering.values import RequestChoice, RequestRef
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.refusals import tells_refusals
 from handlers.replies import from_home, publish_home, replace_pressed_message

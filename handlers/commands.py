@@ -17,8 +17,8 @@ from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from slack_bolt.async_app import AsyncBoltContext
 
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 SERVICES = "services"
 

@@ -15,8 +15,8 @@ from bot.intro.validation import say
 from bot.intro.workflow import InvalidSuggestion
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.buttons import act_and_deliver, pressed_request
 from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values

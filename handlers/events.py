@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.wiring.uninstall import workspace_removed
-from bot.wiring.work_queue import WorkQueue
+from bot.services.uninstall import workspace_removed
+from bot.services.work_queue import WorkQueue
 from handlers.context import services_of
 from handlers.replies import publish_home
 from handlers.support import profile_changed

@@ -16,8 +16,8 @@ from bot.intro.contact_import import AlreadyImporting, ImportLimits, read_export
 from bot.intro.linkedin import MAX_BYTES, ExportError, ExportTooLarge
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.context import services_of
 from handlers.slack_files import DownloadFailed, FileTooLarge, download, download_url
 

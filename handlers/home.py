@@ -15,7 +15,7 @@ from bot.intro.validation import review_company, review_contact, say
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.values import HomePosition, TieCheck, row_id
-from bot.wiring.work_queue import WorkQueue
+from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.forms import submitted_values
 from handlers.replies import open_view, publish_home, replace_pressed_message

@@ -15,8 +15,8 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.templating import trusted_mrkdwn
 from bot.rendering.values import RequestRef
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.forms import submitted_values
 from handlers.refusals import tells_refusals

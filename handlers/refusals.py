@@ -16,7 +16,7 @@ from bot.intro.workflow import (
     UnknownRequest,
 )
 from bot.rendering import messages
-from bot.wiring.work_queue import Listener
+from bot.services.work_queue import Listener
 from handlers.context import actor_of, services_of
 from handlers.replies import tell_privately
 

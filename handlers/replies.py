@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
 

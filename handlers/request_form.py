@@ -26,8 +26,8 @@ from bot.intro.workflow import DuplicateSubmission, TieUnknown, TransitionError
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
-from bot.wiring.app import Services
-from bot.wiring.work_queue import WorkQueue
+from bot.services.container import Services
+from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
 from handlers.refusals import refusal_text

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.names import find_prospect
 from bot.rendering import messages
 from bot.rendering.ids import CallbackId
-from bot.wiring.work_queue import WorkQueue
+from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.replies import open_view
 from handlers.suggestions import refresh_suggestions

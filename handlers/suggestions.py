@@ -12,7 +12,7 @@ from bot.intro.directory import AskReview
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import BlockId
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery import slack_people
 from bot.delivery.slack_people import SlackUsers
 from bot.intro.validation import Teammate
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 USERS_PAGE = slack_people.USERS_PAGE
 teammate_from = slack_people.teammate_from

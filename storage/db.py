@@ -60,9 +60,9 @@ def create_engine_for(url: str) -> AsyncEngine:
         engine = create_async_engine(target)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    # Enough kept-open connections for the listeners' work slots (bot.wiring.app.WORK_SLOTS) and the
-    # dispatcher's sends: past pool_size, every checkout opens and closes a connection, a
-    # new server process each time on PostgreSQL.
+    # Enough kept-open connections for the listeners' work slots
+    # (bot.services.work_queue.WORK_SLOTS) and the dispatcher's sends: past pool_size, every
+    # checkout opens and closes a connection, a new server process each time on PostgreSQL.
     # A short pool timeout: the checks made before an ack fail within Slack's 3 s instead of
     # waiting 30 s for a connection (the person is then told; see handlers/errors.py).
     engine = create_async_engine(target, pool_size=20, max_overflow=5, pool_timeout=POOL_TIMEOUT_S)

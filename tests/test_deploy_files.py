@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.wiring.settings import Settings
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,12 +12,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.intro.clock import Clock
+from bot.services.container import Services
+from bot.settings import load_settings
 from bot.standin.payloads import SlackSender
 from bot.standin.web_api import FakeSlack
-from bot.wiring.app import Services, build_services, create_app, migrate
+from bot.wiring.app import build_services, create_app, migrate
 from bot.wiring.scopes import BOT_SCOPES
 from bot.wiring.server import web_app
-from bot.wiring.settings import load_settings
 from storage.models import DeliveryStatus, OutboundMessage
 
 SIGNING_SECRET = "local-signing-secret"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -18,7 +16,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
@@ -30,78 +27,15 @@ from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
-from bot.wiring.event_dedupe import EventDedupe
-from bot.wiring.metrics import Metrics, instrument
-from bot.wiring.settings import Settings
-from bot.wiring.work_queue import Listener, WorkQueue
+from bot.observability.metrics import Metrics
+from bot.services.container import Services
+from bot.services.event_dedupe import EventDedupe
+from bot.settings import Settings
+from bot.wiring.metrics import instrument
 from storage.db import create_engine_for, make_sessionmaker
 from storage.migrate import upgrade_to_head
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """What the listeners, the sweep and the web server share: one of each service."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    client: AsyncWebClient
-    workflow: IntroWorkflow
-    dispatcher: Dispatcher
-    clock: Clock
-    directory: Directory
-    attribution: Attribution
-    profiles: Profiles
-    people: People
-    event_dedupe: EventDedupe
-    work: WorkQueue = field(default_factory=WorkQueue)
-    http: aiohttp.ClientSession | None = None
-    metrics: Metrics = field(default_factory=Metrics)
-    # Each workspace's delivery state (paused, uninstalled), and its bot token.
-    workspaces: Workspaces | None = None
-    tokens: BotTokens | None = None
-    # Distributed mode only: slack_sdk's store of each workspace's installation.
-    installation_store: AsyncSQLAlchemyInstallationStore | None = None
-
-    def tracked(self, work: Listener) -> Listener:
-        """The sweeper's ticks, tracked as listeners' work is (`WorkQueue.tracked`)."""
-        return self.work.tracked(work)
-
-    async def paused_workspaces(self) -> dict[str, str]:
-        """Workspaces not delivered to, team id -> reason ("paused: token_revoked",
-        "uninstalled: app_uninstalled"). In single-workspace mode a non-empty answer means
-        the bot token does not work: readiness should fail with the reason."""
-        return await self.workspaces.paused() if self.workspaces is not None else {}
-
-    async def slack_auth_problem(self) -> str | None:
-        """For the readiness check: in single-workspace mode, why the bot token does not work
-        (delivery is paused until it does); None when it works. In distributed mode one
-        workspace's uninstall is no reason to take the app out of service: always None."""
-        if self.settings.distributed:
-            return None
-        paused = await self.paused_workspaces()
-        if not paused:
-            return None
-        return "Slack auth failed: " + ", ".join(f"{t} {why}" for t, why in sorted(paused.items()))
-
-    async def open_http(self) -> None:
-        """One pooled, keep-alive HTTP session for every Web API call. slack_sdk's default is
-        a new session (and TCP + TLS connection) per call."""
-        if self.http is None:
-            self.http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30)
-            )
-            self.client.session = self.http
-            self.dispatcher.use_session(self.http)
-
-    async def close(self) -> None:
-        await self.work.close()
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
-        await self.engine.dispose()
 
 
 def web_client(settings: Settings) -> AsyncWebClient:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from bot.observability import logs
-from bot.wiring.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger("introbot")
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.observability.logs import redact
-from bot.wiring.settings import SettingsError
+from bot.settings import SettingsError
 from storage.db import sync_url
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.observability.logs import redact
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering.templating import environment
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
 

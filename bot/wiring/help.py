@@ -1,5 +1,5 @@
 """`introbot --help`: options with their defaults, and the settings each command reads, from
-the Settings fields and their descriptions (bot.wiring.settings.DESCRIPTIONS)."""
+the Settings fields and their descriptions (bot.settings.DESCRIPTIONS)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from importlib.metadata import version as package_version
 
 from pydantic_core import PydanticUndefined
 
-from bot.wiring.settings import DESCRIPTIONS, Settings
+from bot.settings import DESCRIPTIONS, Settings
 
 # Settings a command does not read; a setting not named here is read by run and serve.
 NOT_READ = {

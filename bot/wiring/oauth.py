@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
@@ -30,11 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery.tokens import BotTokens
 from bot.delivery.workspaces import Workspaces
 from bot.rendering.templating import render_html
+from bot.services.container import Services
+from bot.settings import Settings
 from bot.wiring.scopes import BOT_SCOPES
-from bot.wiring.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.wiring.app import Services
 
 logger = logging.getLogger(__name__)
 

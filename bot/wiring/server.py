@@ -14,7 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.wiring.app import Services
+from bot.services.container import Services
 from bot.wiring.health import add_operator_routes
 from bot.wiring.sweeper import start_sweeper
 

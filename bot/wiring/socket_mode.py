@@ -13,8 +13,8 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.observability.slack_errors import slack_error_code
-from bot.wiring.app import Services
-from bot.wiring.settings import SettingsError
+from bot.services.container import Services
+from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
 

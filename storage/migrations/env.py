@@ -18,7 +18,7 @@ def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.wiring.settings import load_settings
+    from bot.settings import load_settings
 
     return load_settings().DATABASE_URL
 

@@ -20,8 +20,8 @@ from bot.intro.states import OfferStatus, Status
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, CallbackId
 from bot.rendering.templating import TEMPLATES_DIR
+from bot.services.work_queue import WorkQueue
 from bot.wiring.manifest import render_manifest
-from bot.wiring.work_queue import WorkQueue
 from handlers import register_listeners
 from storage.models import ConnectorPrefs, Contact, IntroOffer
 from tests.bot.rendering.test_templating import NOW, SUGGESTED, make_request

@@ -10,8 +10,8 @@ from slack_bolt.async_app import AsyncBoltContext
 
 from bot.rendering import messages
 from bot.rendering.ids import ActionId
+from bot.services.container import Services
 from bot.standin.stack import LocalStack
-from bot.wiring.app import Services
 from handlers import buttons, commands, details, request_form
 from handlers.context import SERVICES, ProvideServices, actor_of
 from tests.bot.rendering.test_templating import make_request

@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from bot.intro.privacy import email_fingerprint
+from bot.settings import SettingsError, load_settings
 from bot.wiring.app import migrate
-from bot.wiring.settings import SettingsError, load_settings
 from storage.db import create_engine_for, sync_url
 from storage.migrate import alembic_config
 from storage.models import Base

@@ -29,7 +29,7 @@ CHUNK = 5000
 
 
 def _hash_key() -> bytes:
-    from bot.wiring.settings import SettingsError, load_settings
+    from bot.settings import SettingsError, load_settings
 
     # The app passes its own key (bot.wiring.app.migrate); `alembic upgrade` alone reads it
     # from the environment as the app would.

@@ -166,7 +166,7 @@ def test_version_is_the_installed_package_version(tmp_path: Path) -> None:
 def test_each_command_help_lists_its_settings_with_defaults(
     tmp_path: Path, command: str, reads: list[str], not_read: list[str]
 ) -> None:
-    from bot.wiring.settings import DESCRIPTIONS
+    from bot.settings import DESCRIPTIONS
 
     result = _run(command, "--help", env=_base_env(), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -195,7 +195,7 @@ def test_top_level_help_names_every_command(tmp_path: Path) -> None:
 
 
 def test_every_setting_is_described_and_in_the_readme() -> None:
-    from bot.wiring.settings import DESCRIPTIONS, Settings
+    from bot.settings import DESCRIPTIONS, Settings
 
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     for name in Settings.model_fields:

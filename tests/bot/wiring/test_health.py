@@ -13,12 +13,13 @@ import pytest
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
 
+from bot.services.container import Services
+from bot.settings import load_settings
 from bot.standin.stack import LocalStack
 from bot.standin.web_api import FakeSlack
-from bot.wiring.app import Services, build_services, create_app
+from bot.wiring.app import build_services, create_app
 from bot.wiring.health import Readiness, default_checks, templates_check
 from bot.wiring.server import web_app
-from bot.wiring.settings import load_settings
 
 
 async def get(url: str) -> tuple[int, dict[str, Any]]:

@@ -15,7 +15,7 @@ SERVE_AND_RUN = textwrap.dedent(
     from bot.wiring import cli
     from bot.wiring.app import build_services, create_app
     from bot.wiring.server import web_app
-    from bot.wiring.settings import load_settings
+    from bot.settings import load_settings
 
     settings = load_settings(
         SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", DATABASE_URL="sqlite:///unused.db"

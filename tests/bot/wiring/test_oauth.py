@@ -181,7 +181,7 @@ async def test_a_redirect_with_another_state_is_refused(oauth_stack: LocalStack)
 
 
 async def test_the_authorize_url_host_is_slack_by_default(database_url: str) -> None:
-    from bot.wiring.settings import load_settings
+    from bot.settings import load_settings
 
     settings = load_settings(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s")
     assert urlsplit(settings.SLACK_AUTHORIZE_URL).netloc == "slack.com"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.wiring.settings import SettingsError, load_settings
+from bot.settings import SettingsError, load_settings
 
 
 def test_defaults() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.wiring.settings import DEFAULT_SLACK_API_URL, Settings, SettingsError, load_settings
+from bot.settings import DEFAULT_SLACK_API_URL, Settings, SettingsError, load_settings
 
 BOT_TOKEN = "xoxb-1111-2222-abcdef"
 APP_TOKEN = "xapp-1-A111-2222-abcdef"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.wiring.app import Services
+from bot.services.container import Services
 
 logger = logging.getLogger(__name__)
 

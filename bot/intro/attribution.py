@@ -205,6 +205,34 @@ async def _medians(
     return {step: statistics.median(found) for step, found in values.items() if found}
 
 
+# The export's header row: the names CRM lead imports expect.
+EXPORT_COLUMNS = (
+    "Request ID",
+    "First Name",
+    "Last Name",
+    "Company",
+    "Lead Source",
+    "Lead Source Detail",
+    "Referred By",
+    "Referred By Slack ID",
+    "Requested By",
+    "Requested By Slack ID",
+    "Status",
+    "Outcome",
+    "Requested Date",
+    "Accepted Date",
+    "Intro Date",
+    "Followed Up Date",
+    "Outcome Date",
+    "Approach",
+    "Previous Request ID",
+    "Meeting Date",
+    "Opportunity Date",
+    "Won Date",
+    "Lost Date",
+)
+
+
 class Attribution:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -299,66 +327,41 @@ class Attribution:
         """One row per request, columns named the way CRM lead imports expect."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "Request ID",
-                "First Name",
-                "Last Name",
-                "Company",
-                "Lead Source",
-                "Lead Source Detail",
-                "Referred By",
-                "Referred By Slack ID",
-                "Requested By",
-                "Requested By Slack ID",
-                "Status",
-                "Outcome",
-                "Requested Date",
-                "Accepted Date",
-                "Intro Date",
-                "Followed Up Date",
-                "Outcome Date",
-                "Approach",
-                "Previous Request ID",
-                "Meeting Date",
-                "Opportunity Date",
-                "Won Date",
-                "Lost Date",
-            ]
-        )
+        writer.writerow(EXPORT_COLUMNS)
         async for request in self._rows(team_id):
-            first, _, last = request.target_name.partition(" ")
-            cold = request.went_cold_at is not None
-            writer.writerow(
-                _safe_cell(value)
-                for value in [
-                    request.id,
-                    first,
-                    last,
-                    request.target_company,
-                    "Cold Outreach" if cold else "Warm Introduction",
-                    "introbot",
-                    names.get(request.connector_id, request.connector_id),
-                    request.connector_id,
-                    names.get(request.requester_id, request.requester_name or request.requester_id),
-                    request.requester_id,
-                    request.status,
-                    request.outcome
-                    or (NAME_MENTIONED if request.status == Status.NAME_MENTIONED else ""),
-                    _day(request.created_at),
-                    _day(request.accepted_at),
-                    _day(request.intro_made_at),
-                    _day(request.followed_up_at),
-                    _day(request.outcome_at),
-                    "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
-                    request.previous_request_id or "",
-                    _day(request.meeting_at),
-                    _day(request.opportunity_at),
-                    _day(request.won_at),
-                    _day(request.lost_at),
-                ]
-            )
+            writer.writerow(_safe_cell(value) for value in _export_row(request, names))
         return out.getvalue()
+
+
+def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
+    """One request's cells, in EXPORT_COLUMNS' order; `names` maps Slack ids to names."""
+    first, _, last = request.target_name.partition(" ")
+    cold = request.went_cold_at is not None
+    return [
+        request.id,
+        first,
+        last,
+        request.target_company,
+        "Cold Outreach" if cold else "Warm Introduction",
+        "introbot",
+        names.get(request.connector_id, request.connector_id),
+        request.connector_id,
+        names.get(request.requester_id, request.requester_name or request.requester_id),
+        request.requester_id,
+        request.status,
+        request.outcome or (NAME_MENTIONED if request.status == Status.NAME_MENTIONED else ""),
+        _day(request.created_at),
+        _day(request.accepted_at),
+        _day(request.intro_made_at),
+        _day(request.followed_up_at),
+        _day(request.outcome_at),
+        "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
+        request.previous_request_id or "",
+        _day(request.meeting_at),
+        _day(request.opportunity_at),
+        _day(request.won_at),
+        _day(request.lost_at),
+    ]
 
 
 async def _offers(session: AsyncSession, team_id: str, user_id: str | None) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
@@ -63,6 +64,36 @@ def delivery_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def bot_tokens(
+    settings: Settings, engine: AsyncEngine, sender: AsyncWebClient, workspaces: Workspaces
+) -> tuple[AsyncSQLAlchemyInstallationStore | None, BotTokens]:
+    """Each workspace's bot token: the one configured, or in distributed mode each
+    installation's (kept in the installation store, rotated by the sender)."""
+    if not settings.distributed:
+        return None, FixedToken(settings.SLACK_BOT_TOKEN)
+    from bot.wiring.oauth import installation_store
+
+    store = installation_store(settings, engine)
+    rotator = AsyncTokenRotator(
+        client_id=settings.SLACK_CLIENT_ID or "",
+        client_secret=settings.SLACK_CLIENT_SECRET or "",
+        client=sender,
+    )
+    return store, InstalledTokens(store, workspaces, rotator)
+
+
+def slack_pacer(settings: Settings, engine: AsyncEngine) -> Pacer | None:
+    """Paces Web API calls to Slack's rate tiers, scaled; none when the scale is 0."""
+    if settings.INTROBOT_SLACK_RATE_SCALE <= 0:
+        return None
+    # Every replica draws on the same budgets on PostgreSQL; SQLite runs one process.
+    shared = engine.dialect.name == "postgresql"
+    return Pacer(
+        SharedBudgets(engine) if shared else LocalBudgets(),
+        Rates.slack(settings.INTROBOT_SLACK_RATE_SCALE),
+    )
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     engine = create_engine_for(settings.DATABASE_URL)
@@ -75,26 +106,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
-    store: AsyncSQLAlchemyInstallationStore | None = None
-    tokens: BotTokens = FixedToken(settings.SLACK_BOT_TOKEN)
-    if settings.distributed:
-        from bot.wiring.oauth import installation_store
-
-        store = installation_store(settings, engine)
-        rotator = AsyncTokenRotator(
-            client_id=settings.SLACK_CLIENT_ID or "",
-            client_secret=settings.SLACK_CLIENT_SECRET or "",
-            client=sender,
-        )
-        tokens = InstalledTokens(store, workspaces, rotator)
-    pacer = None
-    if settings.INTROBOT_SLACK_RATE_SCALE > 0:
-        # Every replica draws on the same budgets on PostgreSQL; SQLite runs one process.
-        shared = engine.dialect.name == "postgresql"
-        pacer = Pacer(
-            SharedBudgets(engine) if shared else LocalBudgets(),
-            Rates.slack(settings.INTROBOT_SLACK_RATE_SCALE),
-        )
+    store, tokens = bot_tokens(settings, engine, sender, workspaces)
+    pacer = slack_pacer(settings, engine)
     dispatcher = Dispatcher(
         sessions,
         sender,

@@ -61,6 +61,38 @@ def oauth_flow(
     tokens: BotTokens,
 ) -> InstallFlow:
     client_id, client_secret = settings.SLACK_CLIENT_ID or "", settings.SLACK_CLIENT_SECRET or ""
+    oauth_settings = AsyncOAuthSettings(
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        authorization_url=settings.SLACK_AUTHORIZE_URL,
+        installation_store=store,
+        installation_store_bot_only=True,
+        state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine),
+        state_expiration_seconds=STATE_SECONDS,
+        callback_options=install_callbacks(workspaces, tokens),
+    )
+    # Bolt's default authorize rotates tokens with a client of its own, on slack.com; this
+    # one uses the app's client (SLACK_API_URL, the shared HTTP session).
+    oauth_settings.authorize = AsyncInstallationStoreAuthorize(
+        logger=logger,
+        installation_store=store,
+        client_id=client_id,
+        client_secret=client_secret,
+        bot_only=True,
+        # auth.test once per token, not once per request (a new token is a new entry).
+        cache_enabled=True,
+        client=client,
+    )
+    return InstallFlow(client=client, settings=oauth_settings)
+
+
+def install_callbacks(workspaces: Workspaces, tokens: BotTokens) -> AsyncCallbackOptions:
+    """The page the installer's browser is shown; on success, delivery to the workspace
+    resumes with its new token."""
 
     async def installed(args: AsyncSuccessArgs) -> BoltResponse:
         installation = args.installation
@@ -80,43 +112,18 @@ def oauth_flow(
         body = render_html("install_result.html.j2", installed=True, team_name=name)
         return BoltResponse(status=200, body=body, headers=dict(HTML))
 
-    async def refused(args: AsyncFailureArgs) -> BoltResponse:
-        logger.warning("installation refused: %s", args.reason)
-        body = render_html(
-            "install_result.html.j2",
-            installed=False,
-            reason=args.reason,
-            install_path=INSTALL_PATH,
-        )
-        return BoltResponse(status=args.suggested_status_code, body=body, headers=dict(HTML))
+    return AsyncCallbackOptions(success=installed, failure=install_refused)
 
-    oauth_settings = AsyncOAuthSettings(
-        client_id=client_id,
-        client_secret=client_secret,
-        scopes=list(BOT_SCOPES),
-        user_scopes=[],
+
+async def install_refused(args: AsyncFailureArgs) -> BoltResponse:
+    logger.warning("installation refused: %s", args.reason)
+    body = render_html(
+        "install_result.html.j2",
+        installed=False,
+        reason=args.reason,
         install_path=INSTALL_PATH,
-        redirect_uri_path=REDIRECT_PATH,
-        authorization_url=settings.SLACK_AUTHORIZE_URL,
-        installation_store=store,
-        installation_store_bot_only=True,
-        state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine),
-        state_expiration_seconds=STATE_SECONDS,
-        callback_options=AsyncCallbackOptions(success=installed, failure=refused),
     )
-    # Bolt's default authorize rotates tokens with a client of its own, on slack.com; this
-    # one uses the app's client (SLACK_API_URL, the shared HTTP session).
-    oauth_settings.authorize = AsyncInstallationStoreAuthorize(
-        logger=logger,
-        installation_store=store,
-        client_id=client_id,
-        client_secret=client_secret,
-        bot_only=True,
-        # auth.test once per token, not once per request (a new token is a new entry).
-        cache_enabled=True,
-        client=client,
-    )
-    return InstallFlow(client=client, settings=oauth_settings)
+    return BoltResponse(status=args.suggested_status_code, body=body, headers=dict(HTML))
 
 
 def installed_app(services: Services) -> AsyncApp:

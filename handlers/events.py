@@ -43,18 +43,14 @@ async def removed(context: AsyncBoltContext, reason: str) -> None:
     )
 
 
-async def team_join(
-    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
+async def team_join(event: dict[str, Any], context: AsyncBoltContext) -> None:
     user = event.get("user") or {}
     team_id = context.team_id or str(user.get("team_id") or "")
     if user.get("id") and team_id:
-        await profile_changed(services_of(context), client, team_id, user)
+        await profile_changed(services_of(context), team_id, user)
 
 
-async def user_change(
-    event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
+async def user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """A deactivated teammate is out of suggestions at once, and their contacts go after
     INTROBOT_UNINSTALL_RETENTION (the sweep); one brought back is suggested again. Their
     stored profile follows what Slack says now."""
@@ -64,7 +60,7 @@ async def user_change(
     team_id = context.team_id or str(user.get("team_id") or "")
     if not user_id or not team_id:
         return
-    await profile_changed(services, client, team_id, user)
+    await profile_changed(services, team_id, user)
     await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
     if user.get("deleted") and not services.settings.uninstall_retention:
         await services.directory.purge_departed(services.settings.uninstall_retention)

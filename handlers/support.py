@@ -3,7 +3,6 @@ stored profiles, then Slack), with Slack reached through bot.delivery.slack_peop
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -12,21 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import slack_people
 from bot.delivery.slack_people import SlackUsers
-from bot.intro.validation import Teammate
+from bot.intro.people import Teammate
 from bot.services.container import Services
-
-USERS_PAGE = slack_people.USERS_PAGE
-teammate_from = slack_people.teammate_from
-display_name = slack_people.display_name
-
-
-async def teammate(client: AsyncWebClient, user_id: str) -> Teammate | None:
-    """Ask Slack about a user; None if Slack doesn't know them."""
-    return await SlackUsers(client).user(user_id)
-
-
-async def teammates(client: AsyncWebClient, *user_ids: str) -> list[Teammate | None]:
-    return list(await asyncio.gather(*(teammate(client, uid) for uid in user_ids)))
 
 
 def remembered(services: Services, team_id: str, user_ids: list[str]) -> dict[str, Teammate]:
@@ -47,15 +33,9 @@ async def known_teammates(
     return await services.people.look_up(source, team_id, *user_ids, stored=stored, later=later)
 
 
-async def list_members(services: Services, client: AsyncWebClient, team_id: str) -> None:
-    await services.people.list_members(SlackUsers(client), team_id)
-
-
-async def profile_changed(
-    services: Services, client: AsyncWebClient, team_id: str, user: dict[str, Any]
-) -> None:
+async def profile_changed(services: Services, team_id: str, user: dict[str, Any]) -> None:
     """Slack sent a user's profile as it is now (user_change, team_join): keep it."""
-    await services.people.changed(team_id, teammate_from(user))
+    await services.people.changed(team_id, slack_people.teammate_from(user))
 
 
 async def known_teammate(

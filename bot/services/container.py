@@ -21,7 +21,7 @@ from bot.intro.profiles import Profiles
 from bot.intro.workflow import IntroWorkflow
 from bot.observability.metrics import Metrics
 from bot.services.event_dedupe import EventDedupe
-from bot.services.work_queue import Listener, WorkQueue
+from bot.services.work_queue import WorkQueue
 from bot.settings import Settings
 
 
@@ -49,10 +49,6 @@ class Services:
     tokens: BotTokens | None = None
     # Distributed mode only: slack_sdk's store of each workspace's installation.
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
-
-    def tracked(self, work: Listener) -> Listener:
-        """The sweeper's ticks, tracked as listeners' work is (`WorkQueue.tracked`)."""
-        return self.work.tracked(work)
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

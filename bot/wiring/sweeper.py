@@ -31,7 +31,7 @@ async def sweep_until_idle(services: Services) -> int:
 def start_sweeper(services: Services) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
-        services.tracked(sweep_until_idle),
+        services.work.tracked(sweep_until_idle),
         "interval",
         args=[services],
         seconds=services.settings.sweep_interval_seconds,

@@ -20,8 +20,9 @@ from bench.fake_proc import BenchSlack
 from bot.delivery.dispatcher import Dispatcher
 from bot.intro.clock import SystemClock
 from bot.intro.directory import Directory
+from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from bot.settings import load_settings
 from bot.wiring.app import delivery_client

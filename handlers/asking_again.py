@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.people import Teammate
 from bot.intro.states import Status
-from bot.intro.validation import Teammate
 from bot.intro.workflow import DuplicateSubmission, UnknownRequest
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId

@@ -8,7 +8,7 @@ from typing import Any, Unpack
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
 from bot.intro.workflow import ActionDetails, UnknownRequest
 from bot.rendering import messages

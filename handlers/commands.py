@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.command_text import Command, parse_command
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
 from bot.observability.slack_errors import slack_error_code

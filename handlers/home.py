@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.intro.validation import review_company, review_contact, say
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId

@@ -14,14 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.directory import AskReview
-from bot.intro.validation import (
-    RequestDraft,
-    Review,
-    Teammate,
-    review_draft,
-    say,
-    with_company_from_name,
-)
+from bot.intro.people import Teammate
+from bot.intro.validation import RequestDraft, Review, review_draft, say, with_company_from_name
 from bot.intro.workflow import DuplicateSubmission, TieUnknown, TransitionError
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages

@@ -14,17 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Row, String, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The contacts' names, for the callers that know them as the directory's.
-from bot.intro.contacts import (
-    CONTACTS_PAGE,
-    SEARCH_MAX,
-    STALE_TIE,
-    ContactInput,
-    ContactPage,
-    Contacts,
-    ImportReport,
-    scored,
-)
+from bot.intro.contacts import Contacts, scored
 from bot.intro.matching import (
     company_key,
     name_key,
@@ -45,20 +35,6 @@ from storage.models import (
     UTCDateTime,
     WorkspaceSettings,
 )
-
-__all__ = [
-    "CONTACTS_PAGE",
-    "SEARCH_MAX",
-    "STALE_TIE",
-    "AskReview",
-    "ContactInput",
-    "ContactPage",
-    "Directory",
-    "ImportReport",
-    "OpenAsk",
-    "PacingProblem",
-    "Suggestion",
-]
 
 CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from bot.intro.matching import split_person
-
-# Teammate is named here too, for the callers that build a draft from it.
 from bot.intro.people import Teammate
 from bot.templates_dir import TEMPLATES_DIR
 

@@ -13,7 +13,8 @@ from markupsafe import Markup
 from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
-from bot.intro.directory import SEARCH_MAX, ContactPage, Suggestion
+from bot.intro.contacts import SEARCH_MAX, ContactPage
+from bot.intro.directory import Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (

@@ -18,8 +18,6 @@ from markupsafe import Markup
 
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
 from bot.rendering.values import ButtonValue, HomePosition, RequestChoice, RequestRef, TieCheck
-
-# TEMPLATES_DIR is named here too, for rendering's callers.
 from bot.templates_dir import TEMPLATES_DIR
 
 

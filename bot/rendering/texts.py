@@ -9,7 +9,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from bot.rendering.templating import TEMPLATES_DIR, render_text
+from bot.rendering.templating import render_text
+from bot.templates_dir import TEMPLATES_DIR
 from storage.models import IntroRequest
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.intro.clock import ManualClock
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
+from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.console import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
 from bot.standin.stack import LocalStack

@@ -25,8 +25,6 @@ SIGNING_SECRET = "local-signing-secret"
 # Distributed mode's app credentials, as the stand-in's oauth.v2.access knows them.
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "local-client-secret"
-# The stand-in refuses calls that BOT_SCOPES (what the app asks for) don't cover.
-__all__ = ["BOT_SCOPES", "LocalStack", "Person"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +68,7 @@ class LocalStack:
         self._clock = clock
         self._sweep = sweep
         self._sweep_interval = sweep_interval
+        # It refuses calls that BOT_SCOPES (what the app asks for) do not cover.
         self.fake = FakeSlack(scopes=BOT_SCOPES)
         # Distributed over OAuth: no bot token; each workspace installs through the flow.
         self.oauth = oauth

@@ -14,8 +14,6 @@ from slack_bolt.response import BoltResponse
 from bot.observability import logs
 from bot.observability.metrics import Metrics, request_kind
 
-__all__ = ["Metrics", "instrument", "request_kind"]
-
 logger = logging.getLogger(__name__)
 
 

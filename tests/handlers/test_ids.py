@@ -15,12 +15,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.intro.directory import CONTACTS_PAGE, ContactPage, Suggestion
+from bot.intro.contacts import CONTACTS_PAGE, ContactPage
+from bot.intro.directory import Suggestion
 from bot.intro.states import OfferStatus, Status
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, CallbackId
-from bot.rendering.templating import TEMPLATES_DIR
 from bot.services.work_queue import WorkQueue
+from bot.templates_dir import TEMPLATES_DIR
 from bot.wiring.manifest import render_manifest
 from handlers import register_listeners
 from storage.models import ConnectorPrefs, Contact, IntroOffer

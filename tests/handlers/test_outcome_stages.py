@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import DeliveryStatus, MessageKind, OutboundMessage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.intro.states import Status
 from bot.standin import payloads
 from bot.standin.stack import LocalStack

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.intro.clock import ManualClock
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
+from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from bot.wiring.sweeper import sweep_until_idle

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import RequestEvent

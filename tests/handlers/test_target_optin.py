@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import CONNECTOR, REQUESTER, button, card_text, press, request_intro

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.intro.directory import ContactInput
+from bot.intro.contacts import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import (

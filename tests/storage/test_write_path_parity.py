@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, select, text
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import ACTOR, TRANSITIONS, Action, Role, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow, Lease, Outcome, TieUnknown, one_statement
 from storage.db import create_engine_for, make_sessionmaker, sync_url
 from storage.models import Base, Contact, IntroRequest, OutboundMessage, RequestEvent

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.intro.matching import person_surname_key
+from bot.intro.people import Teammate
 from bot.intro.states import Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import DuplicateSubmission
 from bot.intro.workflow.orm_path import OrmPath

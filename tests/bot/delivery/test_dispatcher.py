@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from bot.delivery.dispatcher import Dispatcher
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from bot.standin.web_api import FakeSlack
 from storage.db import create_engine_for, make_sessionmaker

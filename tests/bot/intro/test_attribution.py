@@ -11,8 +11,9 @@ import pytest
 
 from bot.intro.attribution import Attribution, Report
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from bot.rendering import messages
 from storage.db import create_engine_for, make_sessionmaker

@@ -13,11 +13,13 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.intro.clock import ManualClock
-from bot.intro.directory import AskReview, ContactInput, Directory
+from bot.intro.contacts import ContactInput
+from bot.intro.directory import AskReview, Directory
 from bot.intro.linkedin import Connection, ParsedExport, parse_connections
+from bot.intro.people import Teammate
 from bot.intro.profiles import PROFILE_FRESH_FOR, Profiles
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from storage.db import create_engine_for, make_sessionmaker
 

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from bot.intro.attribution import Attribution
 from bot.intro.clock import ManualClock
 from bot.intro.directory import Directory
+from bot.intro.people import Teammate
 from bot.intro.privacy import forget_me
 from bot.intro.states import OfferStatus, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import (
     IntroWorkflow,
     InvalidSuggestion,

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow, NotYourRequest, UnknownChoice
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import (

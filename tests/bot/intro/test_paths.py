@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from bot.intro.attribution import Attribution
 from bot.intro.clock import ManualClock
-from bot.intro.directory import ContactInput, Directory
+from bot.intro.contacts import ContactInput
+from bot.intro.directory import Directory
+from bot.intro.people import Teammate
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import (
     DuplicateSubmission,
     IntroWorkflow,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.intro.command_text import parse_command
-from bot.intro.directory import SEARCH_MAX, ContactPage
+from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.rendering import messages
 from handlers.home import _position

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import Directory
+from bot.intro.people import Teammate
 from bot.intro.profiles import LISTING_EVERY, LISTING_LEASE, PROFILE_FRESH_FOR, Profiles
-from bot.intro.validation import Teammate
 from storage.db import create_engine_for, make_sessionmaker
 
 TEAM = "T1"

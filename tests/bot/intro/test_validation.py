@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.intro.people import Teammate
 from bot.intro.validation import (
     BLURB_MAX,
     BLURB_MIN,
@@ -14,7 +15,6 @@ from bot.intro.validation import (
     TARGET_NAME_MAX,
     RequestDraft,
     Review,
-    Teammate,
     review_draft,
 )
 

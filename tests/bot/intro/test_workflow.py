@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Connection, event, func, select
 
 from bot.intro.clock import ManualClock
+from bot.intro.people import Teammate
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.validation import RequestDraft
 from bot.intro.workflow import (
     IntroWorkflow,
     InvalidSuggestion,

@@ -21,8 +21,9 @@ import pytest
 from bot.observability import logs
 from bot.standin import payloads
 from bot.standin.payloads import SlackSender
-from bot.standin.stack import BOT_SCOPES, DEFAULT_PEOPLE
+from bot.standin.stack import DEFAULT_PEOPLE
 from bot.standin.web_api import FakeSlack
+from bot.wiring.scopes import BOT_SCOPES
 from tests.handlers.flow import CONNECTOR, GOOD_BLURB, REQUESTER, good_values
 
 INTROBOT = shutil.which("introbot") or ""

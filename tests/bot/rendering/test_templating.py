@@ -17,7 +17,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.intro.directory import CONTACTS_PAGE, SEARCH_MAX, ContactPage
+from bot.intro.contacts import CONTACTS_PAGE, SEARCH_MAX, ContactPage
 from bot.intro.states import (
     COLD_AFTER,
     DEAD_END_EVENTS,

@@ -11,9 +11,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.intro.clock import ManualClock
+from bot.observability.metrics import Metrics, request_kind
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
-from bot.wiring.metrics import Metrics, request_kind
 from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.people import Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import CLIENT_ID, LocalStack
 from bot.wiring.scopes import BOT_SCOPES

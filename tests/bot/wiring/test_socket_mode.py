@@ -19,8 +19,9 @@ import pytest
 
 from bot.standin import payloads
 from bot.standin.socket_mode import Envelope, SocketModeStandIn
-from bot.standin.stack import BOT_SCOPES, DEFAULT_PEOPLE
+from bot.standin.stack import DEFAULT_PEOPLE
 from bot.standin.web_api import FakeSlack
+from bot.wiring.scopes import BOT_SCOPES
 from tests.handlers.flow import CONNECTOR, REQUESTER, button, card_text, good_values
 
 INTROBOT = shutil.which("introbot") or ""

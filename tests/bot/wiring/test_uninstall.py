@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.intro.clock import ManualClock
-from bot.intro.validation import RequestDraft, Teammate
+from bot.intro.people import Teammate
+from bot.intro.validation import RequestDraft
 from bot.standin.stack import LocalStack
 from bot.wiring.sweeper import sweep_until_idle
 from storage.models import (

@@ -56,8 +56,8 @@ def place_of(frame: str) -> str:
     match = profile._FRAME.match(frame.strip())
     if match is None:
         return OTHER
-    # py-spy gives paths from the package on ("handlers/views.py"); package_of expects the
-    # whole path cProfile gives ("/work/main/handlers/views.py").
+    # py-spy gives paths from the package on ("handlers/home.py"); package_of expects the
+    # whole path cProfile gives ("/work/main/handlers/home.py").
     return GROUPS.get(package_of("/" + match.group("file"), match.group("func")), OTHER)
 
 

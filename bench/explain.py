@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bench.common import DATABASE_URL, TEAM_ID
 from bench.dispatch import NO_CLIENT, NO_TOKENS, SWEEP_BATCH
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.reminders import Reminders
 from bot.intro.attribution import Attribution
 from bot.intro.clock import SystemClock
 from bot.intro.directory import Directory
@@ -200,9 +201,7 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
             )
         assert message is not None
         workflow = IntroWorkflow(sessions, clock)
-        return await Dispatcher(sessions, NO_CLIENT, clock, workflow, tokens=NO_TOKENS)._superseded(
-            message
-        )
+        return await Reminders(sessions, clock, workflow, None, None).superseded(message)
 
     return {
         f"claim (Dispatcher._claim, {SWEEP_BATCH} due rows: the sweep's batch)": claim,
@@ -212,7 +211,7 @@ def operations(picked: dict[str, Any]) -> dict[str, Operation]:
         "Attribution.report (App Home: my funnel; the busiest rep)": home_funnel,
         "secondary_connectors (the stalled reminder)": secondary,
         "review_ask (submission, before the ack: one statement)": review,
-        "_superseded (each reminder sent)": superseded,
+        "Reminders.superseded (each reminder sent)": superseded,
     }
 
 

@@ -34,7 +34,7 @@ async def work_failed(
     services.metrics.listener_errors.labels(kind).inc()
     if body.get("type") == "event_callback":
         if body.get("event_id"):
-            team_id = str(body.get("team_id") or "")
+            team_id = context.team_id or ""
             await services.event_dedupe.forget_delivery(team_id, str(body["event_id"]))
         return
     user_id = _user_of(body)

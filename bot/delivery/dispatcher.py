@@ -113,8 +113,6 @@ class Dispatcher:
         self._client = client
         self._clock = clock
         self._workflow = workflow
-        self._working_hours = working_hours
-        self._directory = directory
         # Host and pid name the process holding a lease, for whoever looks at a stuck row.
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = lease
@@ -125,7 +123,6 @@ class Dispatcher:
         # stored profiles, then users.info.
         self._recipients = Recipients(people or People(None), client, self._slot)
         self._tokens: BotTokens = tokens or FixedToken(client.token)
-        self._workspaces = workspaces
         # Slack's rate limits, kept to per workspace (bot.delivery.pace); None: as fast as
         # Slack answers, 429s honoured.
         self._pacer = pacer
@@ -510,9 +507,6 @@ class Dispatcher:
         sent = await self._post_new(message, rendered, token)
         self._follow_ups += follow_ups
         return sent
-
-    async def _superseded(self, message: OutboundMessage) -> bool:
-        return await self._reminders.superseded(message)
 
     async def _slot(
         self, team_id: str, method: str, channel: str | None = None, message_id: int = 0

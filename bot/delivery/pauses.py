@@ -4,8 +4,7 @@ token answers again (fixed, rotated, or the app reinstalled)."""
 from __future__ import annotations
 
 import logging
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -45,7 +44,7 @@ class Pauses:
         self._workspaces = workspaces
         self._outbox = outbox
         self._probe_interval = probe_interval
-        self._probed_at: dict[str, float] = {}
+        self._probed_at: dict[str, datetime] = {}
 
     async def resume_when_token_works(self) -> list[str]:
         """Workspaces paused on an auth error (or uninstalled) resume once their token answers
@@ -55,8 +54,9 @@ class Pauses:
             return []
         resumed = []
         for team_id in await self._workspaces.not_active():
-            now = time.monotonic()
-            if now - self._probed_at.get(team_id, -1e9) < self._probe_interval.total_seconds():
+            now = self._clock.now()
+            probed_at = self._probed_at.get(team_id)
+            if probed_at is not None and now - probed_at < self._probe_interval:
                 continue
             self._probed_at[team_id] = now
             self._tokens.forget(team_id)

@@ -41,7 +41,7 @@ class Reminders:
         self, message: OutboundMessage, request: IntroRequest, tz: str | None
     ) -> tuple[messages.Message, list[int]]:
         """A reminder as it goes now, in the recipient's time zone `tz`, and what its move
-        promised (sent after its batch). Moot (_Moot) once its request moved on or a later
+        promised (sent after its batch). Moot once its request moved on or a later
         reminder covers it; NotYet outside the recipient's day or working hours."""
         if request.status not in message.data.get("expects", []):
             raise Moot(f"request is {request.status} now")

@@ -69,8 +69,4 @@ class SlackUsers:
     async def names(self) -> dict[str, str]:
         """Everyone's display name, a page at a time: a handful of calls for a team of
         thousands, where a users.info each would run into Slack's rate limits."""
-        names: dict[str, str] = {}
-        async for page in await self._client.users_list(limit=USERS_PAGE, **self._token):
-            for member in page.get("members") or []:
-                names[str(member["id"])] = display_name(member)
-        return names
+        return {person.user_id: person.name async for page in self.members() for person in page}

@@ -6,6 +6,7 @@ a listener decodes it, None when the value is not of that shape (an old or forge
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Self
 
@@ -14,11 +15,11 @@ _ID = re.compile(r"[0-9]+")
 _ROW_ID = re.compile(r"[0-9]{1,9}")  # a Home tab row or page: small enough for the database
 
 
-class ButtonValue:
+class ButtonValue(ABC):
     """A value the templates render encoded (bot.rendering.templating)."""
 
-    def encode(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self) -> str: ...
 
 
 @dataclass(frozen=True)

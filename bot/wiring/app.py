@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -173,10 +174,10 @@ def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse 
     """Slack retries an event it thinks we missed (X-Slack-Retry-Num); act on it only once."""
 
     async def once_per_event(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        team_id = str(body.get("team_id") or "")
+        team_id = context.team_id or ""  # the workspace the event is acted on for
         if event_id and not await services.event_dedupe.first_delivery(team_id, str(event_id)):
             return BoltResponse(status=200, body="")
         # Bolt's next() only lets the chain go on; a listener that fails has the event id

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.delivery.pauses import PROBE_INTERVAL
 from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
 from bot.intro.validation import RequestDraft
@@ -222,9 +223,9 @@ async def test_a_retention_of_zero_forgets_at_once(database_url: str, clock: Man
 
 
 async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
-    database_url: str,
+    database_url: str, clock: ManualClock
 ) -> None:
-    async with LocalStack(database_url) as stack:
+    async with LocalStack(database_url, clock=clock) as stack:
         services = stack.services
         assert services is not None
         stack.fake.grants[stack.fake.token].revoked = True
@@ -247,8 +248,9 @@ async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(
         assert all(r.status == DeliveryStatus.PENDING for r in await _rows(stack, TEAM_A))
 
         stack.fake.grants[stack.fake.token].revoked = False
-        # Probed at most every PROBE_INTERVAL: a new dispatcher's first probe is at once.
-        services.dispatcher._pauses._probed_at.clear()
+        # Probed at most every PROBE_INTERVAL: not again before it has passed.
+        assert await services.dispatcher.resume_when_token_works() == []
+        clock.advance(PROBE_INTERVAL)
         assert await services.dispatcher.resume_when_token_works() == [TEAM_A]
         assert await services.paused_workspaces() == {}
         assert await services.slack_auth_problem() is None

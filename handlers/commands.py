@@ -194,7 +194,8 @@ async def export_csv(typed: Typed) -> None:
         logger.error("export upload failed: %s", slack_error_code(exc))
 
 
-# Sub-command word (as bot.intro.command_text reads it) -> what answers it.
+# Sub-command word (as bot.intro.command_text reads it) -> what answers it. Between them,
+# the two tables hold every verb parse_command gives.
 SUB_COMMANDS: dict[str, SubCommand] = {
     "request": request,
     "help": help_text,
@@ -224,11 +225,12 @@ async def intro_command(
     if answer is not None:
         await answer(typed)
         return
+    admins_answer = ADMIN_COMMANDS[command.verb]
     await ack()
     if not await is_admin(services, client, actor.team_id, actor.user_id):
         await typed.reply(messages.command_reply("admins_only"))
         return
-    await ADMIN_COMMANDS.get(command.verb, export)(typed)
+    await admins_answer(typed)
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

@@ -10,13 +10,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
-from bot.intro.workflow import ActionDetails, UnknownRequest
+from bot.intro.workflow import ActionDetails
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
-from bot.rendering.values import RequestChoice, RequestRef
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
+from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import from_home, publish_home, replace_pressed_message
 from handlers.support import time_zone_of
@@ -37,27 +37,17 @@ DIRECT_ACTIONS = {
 ASK_CHOICES = {ActionId.ASK_NAMED: True, ActionId.ASK_ANONYMOUS: False}
 
 
-def pressed_request(action: dict[str, Any]) -> int:
-    """The request a button names; UnknownRequest (refused like any gone request) when none."""
-    ref = RequestRef.decode(action.get("value"))
-    if ref is None:
-        raise UnknownRequest(0)
-    return ref.id
-
-
 async def act_and_deliver(
     context: AsyncBoltContext,
     client: AsyncWebClient,
     body: dict[str, Any],
-    request_id: int | None,
+    request_id: int,
     action: Action,
     **details: Unpack[ActionDetails],
 ) -> None:
     """Apply a person's action and send what it promised (the workflow's refusals go up to
     `tells_refusals`); the Home tab again when pressed there."""
     services, actor = services_of(context), actor_of(context)
-    if request_id is None:
-        raise UnknownRequest(0)
     outcome = await services.workflow.act(
         actor.team_id,
         request_id,
@@ -116,9 +106,7 @@ async def qualify(
     in their directory."""
     await ack()
     services, actor = services_of(context), actor_of(context)
-    choice = RequestChoice.decode((action.get("selected_option") or {}).get("value"))
-    if choice is None:
-        raise UnknownRequest(0)
+    choice = pressed_choice(action)
     outcome = await services.workflow.qualify(
         actor.team_id, choice.request_id, actor.user_id, choice.detail
     )
@@ -156,14 +144,7 @@ async def report_outcome(
     the value is "<id>:<outcome>" either way."""
     await ack()
     services, actor = services_of(context), actor_of(context)
-    raw = (
-        (action.get("selected_option") or {}).get("value", "")
-        if "selected_option" in action
-        else action.get("value")
-    )
-    choice = RequestChoice.decode(raw)
-    if choice is None:
-        raise UnknownRequest(0)
+    choice = pressed_choice(action)
     outcome = await services.workflow.report_outcome(
         actor.team_id,
         choice.request_id,

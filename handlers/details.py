@@ -17,9 +17,10 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
-from handlers.buttons import act_and_deliver, pressed_request
+from handlers.buttons import act_and_deliver
 from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values
+from handlers.pressed import pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view
 from handlers.support import known_teammate, time_zone_of

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
-from bot.intro.workflow import ActionDetails
+from bot.intro.workflow import ActionDetails, Outcome
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
 from bot.services.container import Services
@@ -56,6 +56,15 @@ async def act_and_deliver(
         lease=services.dispatcher.lease(),
         **details,
     )
+    await deliver_where_pressed(context, client, body, outcome)
+
+
+async def deliver_where_pressed(
+    context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], outcome: Outcome
+) -> None:
+    """Send what a pressed change promised; the Home tab again when pressed there, so it
+    shows the change."""
+    services, actor = services_of(context), actor_of(context)
     await services.dispatcher.deliver_outcome(outcome)
     if from_home(body):
         await publish_home(services, client, actor.team_id, actor.user_id)
@@ -89,9 +98,7 @@ async def choose_ask(
     outcome = await services.workflow.choose_named_ask(
         actor.team_id, pressed_request(action), actor.user_id, named
     )
-    await services.dispatcher.deliver(outcome.message_ids)
-    if from_home(body):
-        await publish_home(services, client, actor.team_id, actor.user_id)
+    await deliver_where_pressed(context, client, body, outcome)
 
 
 @tells_refusals
@@ -152,9 +159,7 @@ async def report_outcome(
         choice.detail,
         lease=services.dispatcher.lease(),
     )
-    await services.dispatcher.deliver_outcome(outcome)
-    if from_home(body):
-        await publish_home(services, client, actor.team_id, actor.user_id)
+    await deliver_where_pressed(context, client, body, outcome)
 
 
 @tells_refusals

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.slack_people import SlackUsers
 from bot.intro.command_text import Command, parse_command
 from bot.intro.contacts import ContactInput
 from bot.intro.privacy import forget_me
@@ -23,7 +24,7 @@ from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
 from handlers.suggestions import refresh_suggestions
-from handlers.support import is_admin, known_teammate, workspace_names
+from handlers.support import is_admin, known_teammate
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ async def export(typed: Typed) -> None:
 async def export_csv(typed: Typed) -> None:
     client, logger, actor = typed.client, typed.logger, typed.actor
     try:
-        names = await workspace_names(client)
+        names = await SlackUsers(client).names()
     except SlackApiError as exc:  # the export is still worth having with ids for names
         logger.warning("users.list failed, names left as ids: %s", slack_error_code(exc))
         names = {}

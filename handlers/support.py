@@ -3,21 +3,13 @@ stored profiles, then Slack), with Slack reached through bot.delivery.slack_peop
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import slack_people
 from bot.delivery.slack_people import SlackUsers
 from bot.intro.people import Teammate
 from bot.services.container import Services
-
-
-def remembered(services: Services, team_id: str, user_ids: list[str]) -> dict[str, Teammate]:
-    """Those of `user_ids` this process was told of lately (bot.intro.people)."""
-    return services.people.remembered(team_id, user_ids)
 
 
 async def known_teammates(
@@ -31,11 +23,6 @@ async def known_teammates(
     stored, and the workspace's members listed when due, after the caller's ack."""
     source, later = SlackUsers(client), services.work.in_background
     return await services.people.look_up(source, team_id, *user_ids, stored=stored, later=later)
-
-
-async def profile_changed(services: Services, team_id: str, user: dict[str, Any]) -> None:
-    """Slack sent a user's profile as it is now (user_change, team_join): keep it."""
-    await services.people.changed(team_id, slack_people.teammate_from(user))
 
 
 async def known_teammate(
@@ -57,11 +44,6 @@ async def time_zone_of(
     except (SlackApiError, aiohttp.ClientError, TimeoutError):
         return None
     return (person.tz if person else "") or None
-
-
-async def workspace_names(client: AsyncWebClient) -> dict[str, str]:
-    """Everyone's display name, from users.list a page at a time."""
-    return await SlackUsers(client).names()
 
 
 async def is_admin(services: Services, client: AsyncWebClient, team_id: str, user_id: str) -> bool:

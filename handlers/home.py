@@ -25,14 +25,9 @@ def _count(text: str) -> int | None:
     return int(text) if str(text).strip().isdigit() else None
 
 
-def _position(text: str) -> tuple[int, str]:
-    """A Home tab position, "<page>:<search>" (a paging button's value, the view's metadata)."""
-    position = HomePosition.decode(text)
-    return position.page, position.search
-
-
-def _home_position(body: dict[str, Any]) -> tuple[int, str]:
-    return _position((body.get("view") or {}).get("private_metadata") or "")
+def _home_position(body: dict[str, Any]) -> HomePosition:
+    """Where the Home tab pressed in was: its view's metadata."""
+    return HomePosition.decode((body.get("view") or {}).get("private_metadata"))
 
 
 async def publish_where_pressed(
@@ -42,16 +37,15 @@ async def publish_where_pressed(
     notice: str | None = None,
 ) -> None:
     """The Home tab again, on the page and search the press came from."""
-    actor = actor_of(context)
-    page, search = _home_position(body)
+    actor, position = actor_of(context), _home_position(body)
     await publish_home(
         services_of(context),
         client,
         actor.team_id,
         actor.user_id,
         notice=notice,
-        contacts_page=page,
-        contacts_search=search,
+        contacts_page=position.page,
+        contacts_search=position.search,
     )
 
 
@@ -133,9 +127,14 @@ async def contact_saved(
         await ack(response_action="errors", errors={"name": say("contact_duplicate")})
         return
     await ack()  # saved, or removed meanwhile: the Home tab shows which
-    page, search = _position(back_to)
+    position = HomePosition.decode(back_to)
     await publish_home(
-        services, client, actor.team_id, actor.user_id, contacts_page=page, contacts_search=search
+        services,
+        client,
+        actor.team_id,
+        actor.user_id,
+        contacts_page=position.page,
+        contacts_search=position.search,
     )
 
 
@@ -189,14 +188,14 @@ async def contact_pages(
 ) -> None:
     await ack()
     actor = actor_of(context)
-    page, search = _position(str(action.get("value") or ""))
+    position = HomePosition.decode(action.get("value"))
     await publish_home(
         services_of(context),
         client,
         actor.team_id,
         actor.user_id,
-        contacts_page=page,
-        contacts_search=search,
+        contacts_page=position.page,
+        contacts_search=position.search,
     )
 
 
@@ -220,8 +219,7 @@ async def contact_edit(
     if contact is None:
         await publish_home(services, client, actor.team_id, actor.user_id)
         return
-    page, search = _home_position(body)
-    modal = messages.contact_modal(contact, back_to=HomePosition(page, search).encode())
+    modal = messages.contact_modal(contact, back_to=_home_position(body).encode())
     await open_view(client, body["trigger_id"], modal, logger)
 
 

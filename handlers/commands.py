@@ -24,7 +24,7 @@ from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
 from handlers.suggestions import refresh_suggestions
-from handlers.support import is_admin, known_teammate
+from handlers.support import active_person, is_admin
 
 
 @dataclass(frozen=True)
@@ -148,12 +148,8 @@ async def pacing(typed: Typed) -> None:
 async def owner(typed: Typed) -> None:
     """An account's owner, who approves intros at that company (admins only)."""
     command, services, team_id = typed.command, typed.services, typed.actor.team_id
-    person = (
-        await known_teammate(services, typed.client, team_id, command.user_id)
-        if command.user_id
-        else None
-    )
-    if not command.company or person is None or person.is_bot or person.deleted:
+    person = await active_person(services, typed.client, team_id, command.user_id)
+    if not command.company or person is None:
         await typed.reply(messages.command_reply("owner_usage"))
         return
     problem = review_company(command.company)

@@ -21,7 +21,7 @@ from handlers.forms import submitted_values
 from handlers.pressed import pressed_offer
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view, publish_home
-from handlers.support import known_teammate
+from handlers.support import active_person
 
 # The offer form's words for why its teammate can't be offered an intro (rep_problem).
 FORM_WORDS = {"offer_self": "offer_self", "offer_not_human": "suggest_not_human"}
@@ -57,8 +57,7 @@ async def rep_problem(
     "offer_not_human"), or None."""
     if rep_id == connector_id:
         return "offer_self"
-    rep = await known_teammate(services, client, team_id, rep_id) if rep_id else None
-    if rep is None or rep.is_bot or rep.deleted:
+    if await active_person(services, client, team_id, rep_id) is None:
         return "offer_not_human"
     return None
 

@@ -34,6 +34,17 @@ async def known_teammate(
     return person
 
 
+async def active_person(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> Teammate | None:
+    """A person with an active account, who can be asked, offered an intro or named an
+    account's owner; None for no one (or no id), a bot or a deactivated user."""
+    person = await known_teammate(services, client, team_id, user_id) if user_id else None
+    if person is None or person.is_bot or person.deleted:
+        return None
+    return person
+
+
 async def time_zone_of(
     services: Services, client: AsyncWebClient, team_id: str, user_id: str
 ) -> str | None:

@@ -23,7 +23,7 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
-from handlers.suggestions import refresh_suggestions
+from handlers.suggestions import suggest_in_opened_form
 from handlers.support import active_person, is_admin
 
 
@@ -54,18 +54,17 @@ SubCommand = Callable[[Typed], Awaitable[None]]
 async def request(typed: Typed) -> None:
     """The request form, prefilled with the name typed, and who knows them."""
     await typed.ack()
-    services, name = typed.services, typed.command.name
     # The trigger_id lasts about 3 seconds: open the form first, suggest after.
-    prefill = messages.ModalPrefill(target_name=name)
+    prefill = messages.ModalPrefill(target_name=typed.command.name)
     view = messages.intro_modal(prefill, messages.ModalContext())
     opened = await open_view(typed.client, typed.body["trigger_id"], view, typed.logger)
     if opened is None:
         await typed.reply(messages.note("modal_failed"))
-    elif name and not services.work.busy:  # suggestions are optional when busy
-        async with services.work.work_slot():
-            await refresh_suggestions(
-                services, typed.client, typed.actor.team_id, typed.actor.user_id, opened, prefill
-            )
+        return
+    actor = typed.actor
+    await suggest_in_opened_form(
+        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill
+    )
 
 
 async def help_text(typed: Typed) -> None:

@@ -30,20 +30,16 @@ def _home_position(body: dict[str, Any]) -> HomePosition:
     return HomePosition.decode((body.get("view") or {}).get("private_metadata"))
 
 
-async def publish_where_pressed(
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-    body: dict[str, Any],
-    notice: str | None = None,
+async def publish_home_at(
+    context: AsyncBoltContext, client: AsyncWebClient, position: HomePosition
 ) -> None:
-    """The Home tab again, on the page and search the press came from."""
-    actor, position = actor_of(context), _home_position(body)
+    """The Home tab again, its contact list on `position`'s page and search."""
+    actor = actor_of(context)
     await publish_home(
         services_of(context),
         client,
         actor.team_id,
         actor.user_id,
-        notice=notice,
         contacts_page=position.page,
         contacts_search=position.search,
     )
@@ -84,7 +80,7 @@ async def contact_delete(
         await services_of(context).directory.delete_contact(
             actor.team_id, actor.user_id, contact_id
         )
-    await publish_where_pressed(context, client, body)
+    await publish_home_at(context, client, _home_position(body))
 
 
 def contact_entry(values: dict[str, Any]) -> ContactInput:
@@ -127,15 +123,7 @@ async def contact_saved(
         await ack(response_action="errors", errors={"name": say("contact_duplicate")})
         return
     await ack()  # saved, or removed meanwhile: the Home tab shows which
-    position = HomePosition.decode(back_to)
-    await publish_home(
-        services,
-        client,
-        actor.team_id,
-        actor.user_id,
-        contacts_page=position.page,
-        contacts_search=position.search,
-    )
+    await publish_home_at(context, client, HomePosition.decode(back_to))
 
 
 async def pacing_saved(
@@ -173,11 +161,8 @@ async def contact_search(
     client: AsyncWebClient,
 ) -> None:
     await ack()
-    actor = actor_of(context)
     search = str(action.get("value") or "")
-    await publish_home(
-        services_of(context), client, actor.team_id, actor.user_id, contacts_search=search
-    )
+    await publish_home_at(context, client, HomePosition(search=search))
 
 
 async def contact_pages(
@@ -187,16 +172,7 @@ async def contact_pages(
     client: AsyncWebClient,
 ) -> None:
     await ack()
-    actor = actor_of(context)
-    position = HomePosition.decode(action.get("value"))
-    await publish_home(
-        services_of(context),
-        client,
-        actor.team_id,
-        actor.user_id,
-        contacts_page=position.page,
-        contacts_search=position.search,
-    )
+    await publish_home_at(context, client, HomePosition.decode(action.get("value")))
 
 
 async def contact_edit(
@@ -244,7 +220,7 @@ async def share_details(
     actor = actor_of(context)
     share = action.get("value") == "on"
     await services_of(context).directory.set_share_tie_details(actor.team_id, actor.user_id, share)
-    await publish_where_pressed(context, client, body)
+    await publish_home_at(context, client, _home_position(body))
 
 
 async def tie_answered(

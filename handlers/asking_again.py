@@ -11,13 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.people import Teammate
 from bot.intro.states import Status
-from bot.intro.workflow import DuplicateSubmission, UnknownRequest
+from bot.intro.workflow import DuplicateSubmission
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
-from bot.rendering.values import RequestChoice
 from bot.services.work_queue import WorkQueue
-from handlers.buttons import pressed_request
 from handlers.context import actor_of, services_of
+from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view, replace_pressed_message, tell_privately
 from handlers.support import known_teammate
@@ -87,9 +86,7 @@ async def ask_secondary(
     """After a dead end (a decline, a stall, no response, an ask gone quiet): "Ask them"
     opens the form prefilled for that teammate ("Pick someone else": whoever they choose)."""
     await ack()
-    choice = RequestChoice.decode(action.get("value"))
-    if choice is None:
-        raise UnknownRequest(0)
+    choice = pressed_choice(action)
     await open_form_again(
         body,
         context,

@@ -10,13 +10,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
-from bot.intro.workflow import ActionDetails, UnknownRequest
+from bot.intro.workflow import ActionDetails, Outcome
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
-from bot.rendering.values import RequestChoice, RequestRef
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
+from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import from_home, publish_home, replace_pressed_message
 from handlers.support import time_zone_of
@@ -37,27 +37,17 @@ DIRECT_ACTIONS = {
 ASK_CHOICES = {ActionId.ASK_NAMED: True, ActionId.ASK_ANONYMOUS: False}
 
 
-def pressed_request(action: dict[str, Any]) -> int:
-    """The request a button names; UnknownRequest (refused like any gone request) when none."""
-    ref = RequestRef.decode(action.get("value"))
-    if ref is None:
-        raise UnknownRequest(0)
-    return ref.id
-
-
 async def act_and_deliver(
     context: AsyncBoltContext,
     client: AsyncWebClient,
     body: dict[str, Any],
-    request_id: int | None,
+    request_id: int,
     action: Action,
     **details: Unpack[ActionDetails],
 ) -> None:
     """Apply a person's action and send what it promised (the workflow's refusals go up to
     `tells_refusals`); the Home tab again when pressed there."""
     services, actor = services_of(context), actor_of(context)
-    if request_id is None:
-        raise UnknownRequest(0)
     outcome = await services.workflow.act(
         actor.team_id,
         request_id,
@@ -66,6 +56,15 @@ async def act_and_deliver(
         lease=services.dispatcher.lease(),
         **details,
     )
+    await deliver_where_pressed(context, client, body, outcome)
+
+
+async def deliver_where_pressed(
+    context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], outcome: Outcome
+) -> None:
+    """Send what a pressed change promised; the Home tab again when pressed there, so it
+    shows the change."""
+    services, actor = services_of(context), actor_of(context)
     await services.dispatcher.deliver_outcome(outcome)
     if from_home(body):
         await publish_home(services, client, actor.team_id, actor.user_id)
@@ -99,9 +98,7 @@ async def choose_ask(
     outcome = await services.workflow.choose_named_ask(
         actor.team_id, pressed_request(action), actor.user_id, named
     )
-    await services.dispatcher.deliver(outcome.message_ids)
-    if from_home(body):
-        await publish_home(services, client, actor.team_id, actor.user_id)
+    await deliver_where_pressed(context, client, body, outcome)
 
 
 @tells_refusals
@@ -116,9 +113,7 @@ async def qualify(
     in their directory."""
     await ack()
     services, actor = services_of(context), actor_of(context)
-    choice = RequestChoice.decode((action.get("selected_option") or {}).get("value"))
-    if choice is None:
-        raise UnknownRequest(0)
+    choice = pressed_choice(action)
     outcome = await services.workflow.qualify(
         actor.team_id, choice.request_id, actor.user_id, choice.detail
     )
@@ -156,14 +151,7 @@ async def report_outcome(
     the value is "<id>:<outcome>" either way."""
     await ack()
     services, actor = services_of(context), actor_of(context)
-    raw = (
-        (action.get("selected_option") or {}).get("value", "")
-        if "selected_option" in action
-        else action.get("value")
-    )
-    choice = RequestChoice.decode(raw)
-    if choice is None:
-        raise UnknownRequest(0)
+    choice = pressed_choice(action)
     outcome = await services.workflow.report_outcome(
         actor.team_id,
         choice.request_id,
@@ -171,9 +159,7 @@ async def report_outcome(
         choice.detail,
         lease=services.dispatcher.lease(),
     )
-    await services.dispatcher.deliver_outcome(outcome)
-    if from_home(body):
-        await publish_home(services, client, actor.team_id, actor.user_id)
+    await deliver_where_pressed(context, client, body, outcome)
 
 
 @tells_refusals

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.slack_people import SlackUsers
 from bot.intro.command_text import Command, parse_command
 from bot.intro.contacts import ContactInput
 from bot.intro.privacy import forget_me
@@ -22,8 +23,8 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
-from handlers.suggestions import refresh_suggestions
-from handlers.support import is_admin, known_teammate, workspace_names
+from handlers.suggestions import suggest_in_opened_form
+from handlers.support import active_person, is_admin
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,17 @@ SubCommand = Callable[[Typed], Awaitable[None]]
 async def request(typed: Typed) -> None:
     """The request form, prefilled with the name typed, and who knows them."""
     await typed.ack()
-    services, name = typed.services, typed.command.name
     # The trigger_id lasts about 3 seconds: open the form first, suggest after.
-    prefill = messages.ModalPrefill(target_name=name)
+    prefill = messages.ModalPrefill(target_name=typed.command.name)
     view = messages.intro_modal(prefill, messages.ModalContext())
     opened = await open_view(typed.client, typed.body["trigger_id"], view, typed.logger)
     if opened is None:
         await typed.reply(messages.note("modal_failed"))
-    elif name and not services.work.busy:  # suggestions are optional when busy
-        async with services.work.work_slot():
-            await refresh_suggestions(
-                services, typed.client, typed.actor.team_id, typed.actor.user_id, opened, prefill
-            )
+        return
+    actor = typed.actor
+    await suggest_in_opened_form(
+        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill
+    )
 
 
 async def help_text(typed: Typed) -> None:
@@ -147,12 +147,8 @@ async def pacing(typed: Typed) -> None:
 async def owner(typed: Typed) -> None:
     """An account's owner, who approves intros at that company (admins only)."""
     command, services, team_id = typed.command, typed.services, typed.actor.team_id
-    person = (
-        await known_teammate(services, typed.client, team_id, command.user_id)
-        if command.user_id
-        else None
-    )
-    if not command.company or person is None or person.is_bot or person.deleted:
+    person = await active_person(services, typed.client, team_id, command.user_id)
+    if not command.company or person is None:
         await typed.reply(messages.command_reply("owner_usage"))
         return
     problem = review_company(command.company)
@@ -175,7 +171,7 @@ async def export(typed: Typed) -> None:
 async def export_csv(typed: Typed) -> None:
     client, logger, actor = typed.client, typed.logger, typed.actor
     try:
-        names = await workspace_names(client)
+        names = await SlackUsers(client).names()
     except SlackApiError as exc:  # the export is still worth having with ids for names
         logger.warning("users.list failed, names left as ids: %s", slack_error_code(exc))
         names = {}
@@ -194,7 +190,8 @@ async def export_csv(typed: Typed) -> None:
         logger.error("export upload failed: %s", slack_error_code(exc))
 
 
-# Sub-command word (as bot.intro.command_text reads it) -> what answers it.
+# Sub-command word (as bot.intro.command_text reads it) -> what answers it. Between them,
+# the two tables hold every verb parse_command gives.
 SUB_COMMANDS: dict[str, SubCommand] = {
     "request": request,
     "help": help_text,
@@ -224,11 +221,12 @@ async def intro_command(
     if answer is not None:
         await answer(typed)
         return
+    admins_answer = ADMIN_COMMANDS[command.verb]
     await ack()
     if not await is_admin(services, client, actor.team_id, actor.user_id):
         await typed.reply(messages.command_reply("admins_only"))
         return
-    await ADMIN_COMMANDS.get(command.verb, export)(typed)
+    await admins_answer(typed)
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

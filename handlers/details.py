@@ -17,12 +17,13 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
-from handlers.buttons import act_and_deliver, pressed_request
+from handlers.buttons import act_and_deliver
 from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values
+from handlers.pressed import pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view
-from handlers.support import known_teammate, time_zone_of
+from handlers.support import active_person, time_zone_of
 from storage.models import IntroRequest
 
 Modal = Callable[[Services, IntroRequest], dict[str, Any]]
@@ -129,8 +130,8 @@ async def suggestion_problem(
     """Why the teammate suggested instead can't be asked (a bot, nobody, the connector
     themselves), in the form's words; None when they can."""
     services, actor = services_of(context), actor_of(context)
-    suggested = await known_teammate(services, client, actor.team_id, user_id) if user_id else None
-    if suggested is None or suggested.is_bot or suggested.deleted:
+    suggested = await active_person(services, client, actor.team_id, user_id)
+    if suggested is None:
         return say("suggest_not_human")
     if suggested.user_id == actor.user_id:
         return say("suggest_self")

@@ -14,10 +14,6 @@ from handlers.context import SERVICES, services_of
 from handlers.replies import tell_privately
 
 
-def _user_of(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
-
-
 async def work_failed(
     error: Exception,
     body: dict[str, Any],
@@ -37,7 +33,7 @@ async def work_failed(
             team_id = context.team_id or ""
             await services.event_dedupe.forget_delivery(team_id, str(body["event_id"]))
         return
-    user_id = _user_of(body)
+    user_id = context.user_id
     if not user_id:
         return
     team_id = context.team_id or ""  # the middleware fell back to the payload's team

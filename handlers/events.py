@@ -8,11 +8,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.slack_people import teammate_from
 from bot.services.uninstall import workspace_removed
 from bot.services.work_queue import WorkQueue
 from handlers.context import services_of
 from handlers.replies import publish_home
-from handlers.support import profile_changed
 
 
 async def app_home_opened(
@@ -47,7 +47,7 @@ async def team_join(event: dict[str, Any], context: AsyncBoltContext) -> None:
     user = event.get("user") or {}
     team_id = context.team_id or str(user.get("team_id") or "")
     if user.get("id") and team_id:
-        await profile_changed(services_of(context), team_id, user)
+        await services_of(context).people.changed(team_id, teammate_from(user))
 
 
 async def user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -60,7 +60,7 @@ async def user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
     team_id = context.team_id or str(user.get("team_id") or "")
     if not user_id or not team_id:
         return
-    await profile_changed(services, team_id, user)
+    await services.people.changed(team_id, teammate_from(user))
     await services.directory.mark_departed(team_id, user_id, bool(user.get("deleted")))
     if user.get("deleted") and not services.settings.uninstall_retention:
         await services.directory.purge_departed(services.settings.uninstall_retention)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.intro.workflow import UnknownRequest
 from bot.rendering import messages
 from bot.rendering.values import RequestRef
 
@@ -24,10 +25,13 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def request_of(view: dict[str, Any]) -> int | None:
-    """The request a details modal (decline, redirect, not now, edit) was opened for."""
+def request_of(view: dict[str, Any]) -> int:
+    """The request a details modal (decline, redirect, not now, edit) was opened for; a modal
+    that names none is refused as a gone request would be."""
     ref = RequestRef.decode(view.get("private_metadata"))
-    return ref.id if ref else None
+    if ref is None:
+        raise UnknownRequest(0)
+    return ref.id
 
 
 def errors_by_block(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:

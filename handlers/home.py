@@ -25,33 +25,23 @@ def _count(text: str) -> int | None:
     return int(text) if str(text).strip().isdigit() else None
 
 
-def _position(text: str) -> tuple[int, str]:
-    """A Home tab position, "<page>:<search>" (a paging button's value, the view's metadata)."""
-    position = HomePosition.decode(text)
-    return position.page, position.search
+def _home_position(body: dict[str, Any]) -> HomePosition:
+    """Where the Home tab pressed in was: its view's metadata."""
+    return HomePosition.decode((body.get("view") or {}).get("private_metadata"))
 
 
-def _home_position(body: dict[str, Any]) -> tuple[int, str]:
-    return _position((body.get("view") or {}).get("private_metadata") or "")
-
-
-async def publish_where_pressed(
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-    body: dict[str, Any],
-    notice: str | None = None,
+async def publish_home_at(
+    context: AsyncBoltContext, client: AsyncWebClient, position: HomePosition
 ) -> None:
-    """The Home tab again, on the page and search the press came from."""
+    """The Home tab again, its contact list on `position`'s page and search."""
     actor = actor_of(context)
-    page, search = _home_position(body)
     await publish_home(
         services_of(context),
         client,
         actor.team_id,
         actor.user_id,
-        notice=notice,
-        contacts_page=page,
-        contacts_search=search,
+        contacts_page=position.page,
+        contacts_search=position.search,
     )
 
 
@@ -90,7 +80,7 @@ async def contact_delete(
         await services_of(context).directory.delete_contact(
             actor.team_id, actor.user_id, contact_id
         )
-    await publish_where_pressed(context, client, body)
+    await publish_home_at(context, client, _home_position(body))
 
 
 def contact_entry(values: dict[str, Any]) -> ContactInput:
@@ -133,10 +123,7 @@ async def contact_saved(
         await ack(response_action="errors", errors={"name": say("contact_duplicate")})
         return
     await ack()  # saved, or removed meanwhile: the Home tab shows which
-    page, search = _position(back_to)
-    await publish_home(
-        services, client, actor.team_id, actor.user_id, contacts_page=page, contacts_search=search
-    )
+    await publish_home_at(context, client, HomePosition.decode(back_to))
 
 
 async def pacing_saved(
@@ -174,11 +161,8 @@ async def contact_search(
     client: AsyncWebClient,
 ) -> None:
     await ack()
-    actor = actor_of(context)
     search = str(action.get("value") or "")
-    await publish_home(
-        services_of(context), client, actor.team_id, actor.user_id, contacts_search=search
-    )
+    await publish_home_at(context, client, HomePosition(search=search))
 
 
 async def contact_pages(
@@ -188,16 +172,7 @@ async def contact_pages(
     client: AsyncWebClient,
 ) -> None:
     await ack()
-    actor = actor_of(context)
-    page, search = _position(str(action.get("value") or ""))
-    await publish_home(
-        services_of(context),
-        client,
-        actor.team_id,
-        actor.user_id,
-        contacts_page=page,
-        contacts_search=search,
-    )
+    await publish_home_at(context, client, HomePosition.decode(action.get("value")))
 
 
 async def contact_edit(
@@ -220,8 +195,7 @@ async def contact_edit(
     if contact is None:
         await publish_home(services, client, actor.team_id, actor.user_id)
         return
-    page, search = _home_position(body)
-    modal = messages.contact_modal(contact, back_to=HomePosition(page, search).encode())
+    modal = messages.contact_modal(contact, back_to=_home_position(body).encode())
     await open_view(client, body["trigger_id"], modal, logger)
 
 
@@ -246,7 +220,7 @@ async def share_details(
     actor = actor_of(context)
     share = action.get("value") == "on"
     await services_of(context).directory.set_share_tie_details(actor.team_id, actor.user_id, share)
-    await publish_where_pressed(context, client, body)
+    await publish_home_at(context, client, _home_position(body))
 
 
 async def tie_answered(

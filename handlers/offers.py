@@ -10,28 +10,21 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.validation import review_offer, say
-from bot.intro.workflow import OfferAlreadyMade, UnknownOffer
+from bot.intro.workflow import OfferAlreadyMade
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.templating import trusted_mrkdwn
-from bot.rendering.values import RequestRef
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.forms import submitted_values
+from handlers.pressed import pressed_offer
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view, publish_home
-from handlers.support import known_teammate
+from handlers.support import active_person
 
 # The offer form's words for why its teammate can't be offered an intro (rep_problem).
 FORM_WORDS = {"offer_self": "offer_self", "offer_not_human": "suggest_not_human"}
-
-
-def pressed_offer(action: dict[str, Any]) -> int:
-    ref = RequestRef.decode(action.get("value"))
-    if ref is None:
-        raise UnknownOffer(0)
-    return ref.id
 
 
 async def offer_intro(
@@ -64,8 +57,7 @@ async def rep_problem(
     "offer_not_human"), or None."""
     if rep_id == connector_id:
         return "offer_self"
-    rep = await known_teammate(services, client, team_id, rep_id) if rep_id else None
-    if rep is None or rep.is_bot or rep.deleted:
+    if await active_person(services, client, team_id, rep_id) is None:
         return "offer_not_human"
     return None
 

@@ -26,7 +26,7 @@ from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
 from handlers.refusals import refusal_text
 from handlers.suggestions import refresh_suggestions
-from handlers.support import known_teammate, known_teammates, remembered
+from handlers.support import known_teammate, known_teammates
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ async def check_submission(
     if connector_id:
         # The ask's review reads the people this process does not remember with it: their
         # stored profiles come without a round trip of their own.
-        in_memory = remembered(services, actor.team_id, people)
+        in_memory = services.people.remembered(actor.team_id, people)
         found = await services.directory.review_ask(
             actor.team_id,
             actor.user_id,

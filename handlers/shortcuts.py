@@ -14,7 +14,7 @@ from bot.rendering.ids import CallbackId
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.replies import open_view
-from handlers.suggestions import refresh_suggestions
+from handlers.suggestions import suggest_in_opened_form
 from handlers.support import known_teammate
 
 
@@ -44,11 +44,10 @@ async def request_intro_from_message(
         str(message.get("text") or "")[:200] or None,
     )
     opened = await open_view(client, body["trigger_id"], view, logger)
-    if opened is not None and name and not services.work.busy:  # optional when busy
-        async with services.work.work_slot():
-            await refresh_suggestions(
-                services, client, actor.team_id, actor.user_id, opened, prefill
-            )
+    if opened is not None:
+        await suggest_in_opened_form(
+            services, client, actor.team_id, actor.user_id, opened, prefill
+        )
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

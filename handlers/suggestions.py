@@ -32,6 +32,7 @@ async def refresh_suggestions(
     if not prefill.target_name.strip() and not cold_problem:
         return
     directory = services.directory
+    modal_context = messages.ModalContext.load(view.get("private_metadata"))
     suggestions = await directory.suggest_connectors(
         team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
     )
@@ -41,13 +42,13 @@ async def refresh_suggestions(
         prefill.connector_id,
         prefill.target_name,
         prefill.target_company,
-        replaces_id=messages.ModalContext.load(view.get("private_metadata")).previous_request_id,
+        replaces_id=modal_context.previous_request_id,
         suggestions=suggestions,
         ties=False,  # the form shows no tie: the connector's card asks about it
     )
     updated = messages.intro_modal(
         prefill,
-        messages.ModalContext.load(view.get("private_metadata")),
+        modal_context,
         source_hint_mrkdwn=source_hint_of(view),
         suggestions=suggestions,
         flags=form_flags(found, prefill, cold_problem),
@@ -58,6 +59,22 @@ async def refresh_suggestions(
     except SlackApiError as exc:
         # hash_conflict: the user changed the form meanwhile; their next Enter tries again.
         logger.info("suggestions not shown: %s", slack_error_code(exc))
+
+
+async def suggest_in_opened_form(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    opened: dict[str, Any],
+    prefill: messages.ModalPrefill,
+) -> None:
+    """Suggestions for a form just opened with a name in it, in a work slot of their own;
+    left out when the work queue is busy, as they are optional."""
+    if not prefill.target_name or services.work.busy:
+        return
+    async with services.work.work_slot():
+        await refresh_suggestions(services, client, team_id, user_id, opened, prefill)
 
 
 def form_flags(

@@ -3,21 +3,13 @@ stored profiles, then Slack), with Slack reached through bot.delivery.slack_peop
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import slack_people
 from bot.delivery.slack_people import SlackUsers
 from bot.intro.people import Teammate
 from bot.services.container import Services
-
-
-def remembered(services: Services, team_id: str, user_ids: list[str]) -> dict[str, Teammate]:
-    """Those of `user_ids` this process was told of lately (bot.intro.people)."""
-    return services.people.remembered(team_id, user_ids)
 
 
 async def known_teammates(
@@ -33,17 +25,23 @@ async def known_teammates(
     return await services.people.look_up(source, team_id, *user_ids, stored=stored, later=later)
 
 
-async def profile_changed(services: Services, team_id: str, user: dict[str, Any]) -> None:
-    """Slack sent a user's profile as it is now (user_change, team_join): keep it."""
-    await services.people.changed(team_id, slack_people.teammate_from(user))
-
-
 async def known_teammate(
     services: Services, client: AsyncWebClient, team_id: str, user_id: str
 ) -> Teammate | None:
     """One person, looked up as known_teammates looks people up; None if Slack doesn't
     know them."""
     (person,) = await known_teammates(services, client, team_id, user_id)
+    return person
+
+
+async def active_person(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> Teammate | None:
+    """A person with an active account, who can be asked, offered an intro or named an
+    account's owner; None for no one (or no id), a bot or a deactivated user."""
+    person = await known_teammate(services, client, team_id, user_id) if user_id else None
+    if person is None or person.is_bot or person.deleted:
+        return None
     return person
 
 
@@ -57,11 +55,6 @@ async def time_zone_of(
     except (SlackApiError, aiohttp.ClientError, TimeoutError):
         return None
     return (person.tz if person else "") or None
-
-
-async def workspace_names(client: AsyncWebClient) -> dict[str, str]:
-    """Everyone's display name, from users.list a page at a time."""
-    return await SlackUsers(client).names()
 
 
 async def is_admin(services: Services, client: AsyncWebClient, team_id: str, user_id: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.intro import command_text
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
+from handlers import commands
 from tests.handlers.flow import CONNECTOR, card_text, good_values, submit
 
 
@@ -113,3 +115,10 @@ async def test_help_fits_where_it_is_asked(stack: LocalStack) -> None:
     _, body = await stack.slack.command(in_dm)
     assert "the .zip LinkedIn sent you, here." in body
     assert all(f"`/intro {verb}" in body for verb in ("know", "stats", "request", "owner"))
+
+
+def test_every_sub_command_the_text_can_name_has_one_answer() -> None:
+    verbs = {*command_text.SUB_COMMANDS, "usage"}
+    answered = set(commands.SUB_COMMANDS) | set(commands.ADMIN_COMMANDS)
+    assert answered == verbs
+    assert not set(commands.SUB_COMMANDS) & set(commands.ADMIN_COMMANDS)

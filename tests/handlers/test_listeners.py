@@ -12,7 +12,7 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId
 from bot.services.container import Services
 from bot.standin.stack import LocalStack
-from handlers import buttons, commands, details, request_form
+from handlers import buttons, commands, details, errors, request_form
 from handlers.context import SERVICES, ProvideServices, actor_of
 from tests.bot.rendering.test_templating import make_request
 from tests.handlers.flow import CONNECTOR, REQUESTER, good_values
@@ -138,3 +138,20 @@ async def test_the_middleware_names_the_payloads_team_when_bolt_found_none() -> 
     assert calls == [True]
     assert context[SERVICES] is services
     assert actor_of(context).team_id == TEAM and actor_of(context).user_id == REQUESTER
+
+
+async def test_work_that_failed_after_the_ack_is_told_to_whoever_pressed(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    body = {
+        "type": "block_actions",
+        "user": {"id": REQUESTER},
+        "channel": {"id": "D0REQ"},
+        "container": {"channel_id": "D0REQ"},
+    }
+    failure = RuntimeError("the database went away")
+    await errors.work_failed(failure, body, context_for(stack.services), stack.services.client, LOG)
+    (note,) = stack.fake.calls_to("chat.postEphemeral")
+    assert note.args["user"] == REQUESTER
+    assert note.args["text"] == messages.note("work_failed")

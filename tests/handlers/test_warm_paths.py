@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.intro.contacts import ContactInput
+from bot.rendering import messages
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
@@ -302,3 +303,14 @@ async def test_when_busy_the_form_opens_without_suggestions(
     await open_intro_modal(stack, text="jane doe (Acme)")
     await stack.services.work.drain()
     assert stack.fake.count("views.update") == 0
+
+
+async def test_only_a_person_with_an_active_account_can_own_an_account(stack: LocalStack) -> None:
+    for n, user_id in enumerate(("U0SOMEBOT", "U0DEACTIVATED", "U0NOBODY"), start=1):
+        await _command(stack, ADMIN, f"owner Acme <@{user_id}>")
+        await stack.until(lambda n=n: len(stack.fake.responses) == n, "refusal")
+        assert stack.fake.responses[-1]["body"]["text"] == messages.command_reply("owner_usage")
+    view = await open_intro_modal(stack)
+    await submit(stack, view, good_values())
+    # No owner stands between the request and its connector.
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "connector card")

@@ -12,7 +12,7 @@ from bot.intro.command_text import parse_command
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.privacy import HASH_PREFIX, email_fingerprint
 from bot.rendering import messages
-from handlers.home import _position
+from bot.rendering.values import HomePosition
 
 KEY = b"a-long-random-secret-value"
 SPACES = st.text(alphabet=" \t", min_size=1, max_size=3)
@@ -38,13 +38,13 @@ def test_only_forget_me_or_bare_forget_is_the_forget_command(text: str) -> None:
 
 @given(st.integers(min_value=0, max_value=10_000), st.text(max_size=SEARCH_MAX))
 def test_a_home_position_comes_back_as_it_was_written(page: int, search: str) -> None:
-    assert _position(f"{page}:{search}") == (page, search)
+    assert HomePosition.decode(f"{page}:{search}") == HomePosition(page, search)
 
 
 @given(st.text(max_size=300))
 def test_any_home_position_text_reads_as_a_page_and_a_search(text: str) -> None:
-    page, search = _position(text)
-    assert page >= 0 and isinstance(search, str)
+    position = HomePosition.decode(text)
+    assert position.page >= 0 and isinstance(position.search, str)
 
 
 @given(st.text(max_size=SEARCH_MAX).map(str.strip), st.integers(min_value=0, max_value=3))
@@ -58,10 +58,10 @@ def test_the_home_tab_carries_any_search_through_its_buttons_and_metadata(
         contact_page=ContactPage([], matching=45, total=50, page=page, search=search),
     )
     json.dumps(view)
-    assert _position(view["private_metadata"]) == (page, search)
+    assert HomePosition.decode(view["private_metadata"]) == HomePosition(page, search)
     pages = next(b for b in view["blocks"] if b.get("block_id") == "contact_pages")
     for element in pages["elements"]:
-        assert _position(element["value"])[1] == search
+        assert HomePosition.decode(element["value"]).search == search
 
 
 @given(st.emails(), SPACES)

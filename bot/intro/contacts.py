@@ -118,6 +118,11 @@ def scored(query: PersonQuery, contacts: Iterable[_M]) -> list[tuple[float, _M]]
     return scored
 
 
+def _owned_by(team_id: str, owner_id: str, contact_id: int) -> ColumnElement[bool]:
+    """The one contact of that owner's: nobody reads or changes another's."""
+    return and_(Contact.id == contact_id, Contact.team_id == team_id, Contact.owner_id == owner_id)
+
+
 def _identity(entry: ContactInput, hash_key: bytes | None = None) -> str:
     email = entry.email.strip().lower()
     if email and hash_key is not None:
@@ -367,11 +372,7 @@ class Contacts:
         """The owner's own contact; None for anyone else's."""
         async with reading(self._sessions) as session:
             return await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
 
     async def update_contact(
@@ -382,11 +383,7 @@ class Contacts:
         file (it is only a hash, so it cannot be shown back)."""
         async with self._sessions.begin() as session:
             contact = await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             if contact is None:
                 return "gone"
@@ -486,11 +483,7 @@ class Contacts:
         """Only the owner can delete their contact."""
         async with self._sessions.begin() as session:
             result = await session.execute(
-                delete(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                delete(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -499,11 +492,7 @@ class Contacts:
     ) -> None:
         async with self._sessions.begin() as session:
             contact = await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             if contact is None:
                 return

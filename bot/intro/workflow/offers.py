@@ -262,13 +262,7 @@ class Offers(OrmPath):
                 plan.BUMP_SENT,
                 {"event": plan.BUMP_SENT},
             )
-            already = await session.scalar(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.team_id == team_id,
-                    OutboundMessage.dedupe_key == bump.dedupe_key,
-                )
-            )
-            if already is not None:
+            if await self._written_before(session, bump):
                 return Outcome(request, [])
             session.add(self._event(request, actor_id, plan.BUMP_SENT, request.status))
             session.add(bump)

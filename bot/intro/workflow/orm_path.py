@@ -73,6 +73,18 @@ class OrmPath:
         )
 
     @staticmethod
+    async def _written_before(session: AsyncSession, message: OutboundMessage) -> bool:
+        """Whether a message with `message`'s dedupe key is stored already: a notice sent
+        once however often what prompts it happens."""
+        written = await session.scalar(
+            select(OutboundMessage.id).where(
+                OutboundMessage.team_id == message.team_id,
+                OutboundMessage.dedupe_key == message.dedupe_key,
+            )
+        )
+        return written is not None
+
+    @staticmethod
     async def _load(session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
         request = await session.scalar(
             select(IntroRequest).where(

@@ -389,13 +389,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
                 "undeliverable",
                 {"event": "undeliverable", "error": error},
             )
-            already = await session.scalar(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.team_id == request.team_id,
-                    OutboundMessage.dedupe_key == notice.dedupe_key,
-                )
-            )
-            if already is not None:
+            if await self._written_before(session, notice):
                 return []
             session.add(notice)
             await session.flush()

@@ -108,14 +108,13 @@ _WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY
 
 
 def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> list[OutboundMessage]:
-    """The messages due now among those a one-statement write returned, as written."""
-    due_now = []
+    """The messages due now (`plan.due_now`) among those a one-statement write returned, as
+    written."""
+    written = []
     for message_id, kind, recipient, key, data, status, created in row["written"] or []:
-        if kind == MessageKind.REMINDER:
-            continue
         at = datetime.fromisoformat(created).astimezone(UTC)
         leased = lease is not None and status == DeliveryStatus.SENDING
-        due_now.append(
+        written.append(
             OutboundMessage(
                 id=message_id,
                 team_id=request.team_id,
@@ -132,7 +131,7 @@ def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> lis
                 lease_expires_at=lease.until if leased and lease else None,
             )
         )
-    return due_now
+    return plan.due_now(written)
 
 
 # --- a state change -----------------------------------------------------------------------------

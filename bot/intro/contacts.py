@@ -28,9 +28,9 @@ from bot.intro.matching import (
     surname_key,
     surname_keys,
 )
-from bot.intro.privacy import HASH_PREFIX, email_fingerprint
+from bot.intro.privacy import HASH_PREFIX, delete_person, email_fingerprint
 from storage.db import reading
-from storage.models import AccountOwner, ConnectorPrefs, Contact, DepartedUser, Profile
+from storage.models import Contact, DepartedUser
 
 STALE_TIE = timedelta(days=365)
 IMPORT_BATCH = 1000
@@ -418,26 +418,10 @@ class Contacts:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def forget_person(self, team_id: str, user_id: str) -> int:
-        """`/intro forget me`: their contacts, their settings (pacing, sharing, accounts
-        routed to them) and the profile kept of them. Returns how many contacts went."""
+        """Their contacts, settings and profile (`privacy.delete_person`); how many contacts
+        went."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
-            )
-            await session.execute(
-                delete(ConnectorPrefs).where(
-                    ConnectorPrefs.team_id == team_id, ConnectorPrefs.user_id == user_id
-                )
-            )
-            await session.execute(
-                delete(AccountOwner).where(
-                    AccountOwner.team_id == team_id, AccountOwner.owner_id == user_id
-                )
-            )
-            await session.execute(
-                delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return await delete_person(session, team_id, user_id)
 
     # --- teammates who left ----------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.intro.matching import person_surname_key
@@ -16,7 +15,6 @@ from bot.intro.workflow import plan
 from bot.intro.workflow.errors import DuplicateSubmission
 from bot.intro.workflow.orm_path import OrmPath
 from bot.intro.workflow.results import Outcome
-from storage.db import reading
 from storage.models import IntroRequest, MessageKind, OutboundMessage
 
 
@@ -77,7 +75,7 @@ class ColdApproaches(OrmPath):
                 key: str | None = cold_submission_key(previous_request_id)
             else:
                 key = draft.submission_key if draft else None
-            stored = await self._cold_from(team_id, key)
+            stored = await self._submitted(team_id, key)
             if stored is None:
                 raise
             raise DuplicateSubmission(stored) from None
@@ -117,14 +115,3 @@ class ColdApproaches(OrmPath):
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))
-
-    async def _cold_from(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
-        if submission_key is None:
-            return None
-        async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.submission_key == submission_key,
-                )
-            )

@@ -16,7 +16,7 @@ from bot.intro.states import ACTOR, Action, IllegalTransition, Role, Status, at_
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import NotYourRequest, UnknownRequest
 from bot.intro.workflow.results import Lease
-from storage.db import on_postgres
+from storage.db import on_postgres, reading
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -85,15 +85,31 @@ class OrmPath:
         return written is not None
 
     @staticmethod
-    async def _load(session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
-        request = await session.scalar(
+    async def _find(session: AsyncSession, team_id: str, request_id: int) -> IntroRequest | None:
+        return await session.scalar(
             select(IntroRequest).where(
                 IntroRequest.id == request_id, IntroRequest.team_id == team_id
             )
         )
+
+    @classmethod
+    async def _load(cls, session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
+        request = await cls._find(session, team_id, request_id)
         if request is None:
             raise UnknownRequest(request_id)
         return request
+
+    async def _submitted(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
+        """The request a form (or a cold approach) with this key stored already, if any."""
+        if submission_key is None:
+            return None
+        async with reading(self._sessions) as session:
+            return await session.scalar(
+                select(IntroRequest).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.submission_key == submission_key,
+                )
+            )
 
     @classmethod
     async def _followed(

@@ -33,11 +33,7 @@ from storage.models import (
 class Queries(OrmPath):
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.id == request_id, IntroRequest.team_id == team_id
-                )
-            )
+            return await self._find(session, team_id, request_id)
 
     async def check(
         self, team_id: str, request_id: int, actor_id: str, action: Action

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,21 +109,10 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
                 )
             return await self._store(team_id, draft, request, advice, owner_id, stale_tie, lease)
         except IntegrityError:
-            if draft.submission_key is None:
-                raise
             stored = await self._submitted(team_id, draft.submission_key)
             if stored is None:
                 raise
             raise DuplicateSubmission(stored) from None
-
-    async def _submitted(self, team_id: str, submission_key: str) -> IntroRequest | None:
-        async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.submission_key == submission_key,
-                )
-            )
 
     def _first_messages(
         self,
@@ -166,16 +155,12 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             await session.flush()
             return Outcome(request, plan.due_now(messages))
 
-    @staticmethod
+    @classmethod
     async def _previous(
-        session: AsyncSession, team_id: str, request_id: int, requester_id: str
+        cls, session: AsyncSession, team_id: str, request_id: int, requester_id: str
     ) -> IntroRequest | None:
         """The requester's own earlier request a new one follows; None for anyone else's."""
-        previous = await session.scalar(
-            select(IntroRequest).where(
-                IntroRequest.id == request_id, IntroRequest.team_id == team_id
-            )
-        )
+        previous = await cls._find(session, team_id, request_id)
         return previous if previous is not None and previous.requester_id == requester_id else None
 
     async def act(

@@ -15,7 +15,7 @@ from bot.intro.workflow import plan
 from bot.intro.workflow.errors import DuplicateSubmission
 from bot.intro.workflow.orm_path import OrmPath
 from bot.intro.workflow.results import Outcome
-from storage.models import IntroRequest, MessageKind, OutboundMessage
+from storage.models import IntroRequest, OutboundMessage
 
 
 def cold_submission_key(previous_request_id: int) -> str:
@@ -103,15 +103,7 @@ class ColdApproaches(OrmPath):
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "go_cold", None))
-            messages.append(
-                self._message(
-                    request,
-                    MessageKind.NOTICE,
-                    request.requester_id,
-                    "went_cold",
-                    {"event": "went_cold"},
-                )
-            )
+            messages.append(self._notice(request, request.requester_id, "went_cold"))
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))

@@ -59,6 +59,14 @@ class OrmPath:
             request, kind, recipient_id, key, data, now=self._clock.now(), due_at=due_at
         )
 
+    def _notice(
+        self, request: IntroRequest, recipient_id: str, event: str, key: str = "", **data: object
+    ) -> OutboundMessage:
+        """A notice of `event` about `request`, keyed by the event unless `key` is given."""
+        return self._message(
+            request, MessageKind.NOTICE, recipient_id, key or event, {"event": event, **data}
+        )
+
     def _event(
         self, request: IntroRequest, actor_id: str, action: str, from_status: str | None
     ) -> RequestEvent:

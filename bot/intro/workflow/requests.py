@@ -367,13 +367,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             request = await session.get(IntroRequest, message.request_id)
             if request is None or message.recipient_id == request.requester_id:
                 return []
-            notice = self._message(
-                request,
-                MessageKind.NOTICE,
-                request.requester_id,
-                "undeliverable",
-                {"event": "undeliverable", "error": error},
-            )
+            notice = self._notice(request, request.requester_id, "undeliverable", error=error)
             if await self._written_before(session, notice):
                 return []
             session.add(notice)

@@ -41,15 +41,10 @@ _REQUEST_COLUMNS = tuple(column.key for column in IntroRequest.__table__.c)
 
 
 def expressible(action: Action) -> bool:
-    """Whether one statement can make `action`'s change: taken by a named party, its edges
-    leading to different statuses (the status it left is known from the one it reached), and
-    checked or followed by nothing else in Python (a suggestion's checks, the second voice
-    after no response)."""
-    return (
-        action in plan.EDGES
-        and ACTOR[action] in plan.PARTY_COLUMN
-        and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
-    )
+    """Whether one statement can make `action`'s change: one UPDATE can move it
+    (`plan.movable`), and nothing else in Python checks or follows it (a suggestion's checks,
+    the second voice after no response)."""
+    return plan.movable(action) and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
 
 
 def sql_key(key_format: str, **fields: str) -> str:

@@ -158,10 +158,9 @@ class OrmPath:
         """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
         as changed and the status it left; None when no row matched (or the action's edges
         cannot be told apart by where they lead), for the caller to find out why."""
-        edges = plan.EDGES.get(action)
-        party = plan.PARTY_COLUMN.get(ACTOR[action])
-        if edges is None or party is None:
+        if not plan.movable(action):
             return None
+        edges, party = plan.EDGES[action], plan.PARTY_COLUMN[ACTOR[action]]
         sources = list(edges)
         new_status: Any = (
             edges[sources[0]]

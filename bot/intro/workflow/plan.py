@@ -123,6 +123,12 @@ SOURCE_OF: dict[tuple[Action, Status], Status] = {
 }
 
 
+def movable(action: Action) -> bool:
+    """Whether one UPDATE can make `action`'s move: taken by a named party, its edges leading
+    to different statuses (the status it left is known from the one it reached)."""
+    return action in EDGES and ACTOR[action] in PARTY_COLUMN
+
+
 def party_of(request: IntroRequest, role: Role) -> str:
     """Who takes `role`'s actions on this request."""
     if role is Role.SYSTEM:

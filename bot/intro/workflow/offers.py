@@ -240,9 +240,7 @@ class Offers(OrmPath):
         """The requester asks the connector to nudge a target who went quiet: the connector gets
         a short bump message to forward, once per request."""
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            if actor_id != request.requester_id:
-                raise NotYourRequest(Role.REQUESTER, request.requester_id)
+            request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
             if request.status != Status.NO_RESPONSE:
                 raise IllegalTransition(Status(request.status), Action.REPORT_NO_RESPONSE)
             bump = self._notice(request, request.connector_id, plan.BUMP_SENT)

@@ -14,7 +14,7 @@ from bot.intro.cadence import Cadence
 from bot.intro.clock import Clock
 from bot.intro.states import ACTOR, Action, IllegalTransition, Role, Status, at_dead_end
 from bot.intro.workflow import plan
-from bot.intro.workflow.errors import NotYourRequest, UnknownRequest
+from bot.intro.workflow.errors import UnknownRequest
 from bot.intro.workflow.results import Lease
 from storage.db import on_postgres, reading
 from storage.models import (
@@ -107,6 +107,15 @@ class OrmPath:
             raise UnknownRequest(request_id)
         return request
 
+    @classmethod
+    async def _load_as(
+        cls, session: AsyncSession, team_id: str, request_id: int, role: Role, actor_id: str
+    ) -> IntroRequest:
+        """The request, if `actor_id` is its `role`; else UnknownRequest or NotYourRequest."""
+        request = await cls._load(session, team_id, request_id)
+        plan.check_party(request, role, actor_id)
+        return request
+
     async def _submitted(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
         """The request a form (or a cold approach) with this key stored already, if any."""
         if submission_key is None:
@@ -131,9 +140,7 @@ class OrmPath:
         """The requester's own earlier request, where asking someone else or going in cold
         is offered: at `at`, or else at any dead end. Raises UnknownRequest, NotYourRequest,
         or IllegalTransition with the status it is in now."""
-        request = await cls._load(session, team_id, request_id)
-        if request.requester_id != requester_id:
-            raise NotYourRequest(Role.REQUESTER, request.requester_id)
+        request = await cls._load_as(session, team_id, request_id, Role.REQUESTER, requester_id)
         if not (request.status == at if at is not None else at_dead_end(request.status)):
             raise IllegalTransition(Status(request.status), Action.REROUTE)
         return request

@@ -136,13 +136,17 @@ def party_of(request: IntroRequest, role: Role) -> str:
     return getattr(request, PARTY_COLUMN[role]) or ""
 
 
-def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
-    """The edge `actor_id` may take: the status the request is in and the one it goes to.
-    Raises NotYourRequest (not their role on this request) or IllegalTransition."""
-    role = ACTOR[action]
+def check_party(request: IntroRequest, role: Role, actor_id: str) -> None:
+    """Raises NotYourRequest unless `actor_id` takes `role`'s actions on this request."""
     party = party_of(request, role)
     if actor_id != party:
         raise NotYourRequest(role, party)
+
+
+def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
+    """The edge `actor_id` may take: the status the request is in and the one it goes to.
+    Raises NotYourRequest (not their role on this request) or IllegalTransition."""
+    check_party(request, ACTOR[action], actor_id)
     current = Status(request.status)
     return current, next_status(current, action)
 

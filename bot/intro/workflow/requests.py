@@ -27,7 +27,6 @@ from bot.intro.workflow.cold import ColdApproaches
 from bot.intro.workflow.errors import (
     DuplicateSubmission,
     InvalidSuggestion,
-    NotYourRequest,
     UnknownChoice,
 )
 from bot.intro.workflow.offers import Offers
@@ -332,9 +331,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         """Change the connector's details on a request in `status` (compare-and-set) and
         refresh their card; `action` names what a stale press was for."""
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            if actor_id != request.connector_id:
-                raise NotYourRequest(Role.CONNECTOR, request.connector_id)
+            request = await self._load_as(session, team_id, request_id, Role.CONNECTOR, actor_id)
             changed = await session.scalar(
                 update(IntroRequest)
                 .where(

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.intro.matching import person_surname_key
 from bot.intro.people import Teammate
 from bot.intro.states import Status
 from bot.intro.validation import RequestDraft
@@ -37,11 +36,7 @@ def cold_request(
         requester_id=requester.user_id,
         requester_name=requester.name or (previous.requester_name if previous else ""),
         connector_id="",  # no one introduces a cold approach
-        target_name=source.target_name.strip(),
-        target_surname_key=person_surname_key(source.target_name)[:150],
-        target_company=source.target_company.strip(),
-        reason=source.reason.strip(),
-        blurb=source.blurb.strip(),
+        **plan.asked_for(source),
         previous_request_id=previous.id if previous else None,
         submission_key=(cold_submission_key(previous.id) if previous else source.submission_key),
         requester_title=(requester.title or (previous.requester_title if previous else ""))[:200],

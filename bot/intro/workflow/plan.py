@@ -12,9 +12,10 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.intro.cadence import Cadence, zone
+from bot.intro.matching import person_surname_key
 from bot.intro.states import (
     ACTOR,
     REPORTED,
@@ -35,6 +36,9 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
 )
+
+if TYPE_CHECKING:
+    from bot.intro.validation import RequestDraft
 
 # The connector's answers to "would they take your call?" (labels.json qualify).
 QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
@@ -97,6 +101,18 @@ def format_fields(key_format: str) -> list[tuple[str, str | None]]:
     """A key format as (literal text, field name or None) pairs, for a statement to build the
     same key in SQL."""
     return [(literal, name) for literal, name, _, _ in string.Formatter().parse(key_format)]
+
+
+def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
+    """A new request's columns naming whom it asks for and why, from a form or an earlier
+    request: trimmed, the surname key within its column."""
+    return {
+        "target_name": ask.target_name.strip(),
+        "target_surname_key": person_surname_key(ask.target_name)[:150],
+        "target_company": ask.target_company.strip(),
+        "reason": ask.reason.strip(),
+        "blurb": ask.blurb.strip(),
+    }
 
 
 # --- who may act, from where --------------------------------------------------------------------

@@ -11,7 +11,6 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.intro.matching import person_surname_key
 from bot.intro.states import (
     ACTOR,
     REPORT_ACTION,
@@ -46,11 +45,7 @@ def new_request(
         requester_id=draft.requester.user_id,
         requester_name=draft.requester.name,
         connector_id=draft.connector.user_id,
-        target_name=draft.target_name.strip(),
-        target_surname_key=person_surname_key(draft.target_name)[:150],
-        target_company=draft.target_company.strip(),
-        reason=draft.reason.strip(),
-        blurb=draft.blurb.strip(),
+        **plan.asked_for(draft),
         closeness=draft.closeness,
         source_channel_id=draft.source_channel_id,
         source_message_ts=draft.source_message_ts,

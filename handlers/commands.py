@@ -100,7 +100,7 @@ async def forget(typed: Typed) -> None:
         return
     await typed.ack()
     services, actor = typed.services, typed.actor
-    forgotten = await forget_me(services.sessions, services.directory, actor.team_id, actor.user_id)
+    forgotten = await forget_me(services.sessions, actor.team_id, actor.user_id)
     await typed.reply(messages.command_reply("forgotten", rows=forgotten))
 
 

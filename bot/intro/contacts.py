@@ -28,9 +28,9 @@ from bot.intro.matching import (
     surname_key,
     surname_keys,
 )
-from bot.intro.privacy import HASH_PREFIX, email_fingerprint
+from bot.intro.privacy import HASH_PREFIX, delete_person, email_fingerprint
 from storage.db import reading
-from storage.models import AccountOwner, ConnectorPrefs, Contact, DepartedUser, Profile
+from storage.models import Contact, DepartedUser
 
 STALE_TIE = timedelta(days=365)
 IMPORT_BATCH = 1000
@@ -116,6 +116,11 @@ def scored(query: PersonQuery, contacts: Iterable[_M]) -> list[tuple[float, _M]]
         scored.append((match, contact))
     scored.sort(key=lambda pair: -pair[0])
     return scored
+
+
+def _owned_by(team_id: str, owner_id: str, contact_id: int) -> ColumnElement[bool]:
+    """The one contact of that owner's: nobody reads or changes another's."""
+    return and_(Contact.id == contact_id, Contact.team_id == team_id, Contact.owner_id == owner_id)
 
 
 def _identity(entry: ContactInput, hash_key: bytes | None = None) -> str:
@@ -367,11 +372,7 @@ class Contacts:
         """The owner's own contact; None for anyone else's."""
         async with reading(self._sessions) as session:
             return await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
 
     async def update_contact(
@@ -382,11 +383,7 @@ class Contacts:
         file (it is only a hash, so it cannot be shown back)."""
         async with self._sessions.begin() as session:
             contact = await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             if contact is None:
                 return "gone"
@@ -421,26 +418,10 @@ class Contacts:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def forget_person(self, team_id: str, user_id: str) -> int:
-        """`/intro forget me`: their contacts, their settings (pacing, sharing, accounts
-        routed to them) and the profile kept of them. Returns how many contacts went."""
+        """Their contacts, settings and profile (`privacy.delete_person`); how many contacts
+        went."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
-            )
-            await session.execute(
-                delete(ConnectorPrefs).where(
-                    ConnectorPrefs.team_id == team_id, ConnectorPrefs.user_id == user_id
-                )
-            )
-            await session.execute(
-                delete(AccountOwner).where(
-                    AccountOwner.team_id == team_id, AccountOwner.owner_id == user_id
-                )
-            )
-            await session.execute(
-                delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return await delete_person(session, team_id, user_id)
 
     # --- teammates who left ----------------------------------------------------------------
 
@@ -486,11 +467,7 @@ class Contacts:
         """Only the owner can delete their contact."""
         async with self._sessions.begin() as session:
             result = await session.execute(
-                delete(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                delete(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -499,11 +476,7 @@ class Contacts:
     ) -> None:
         async with self._sessions.begin() as session:
             contact = await session.scalar(
-                select(Contact).where(
-                    Contact.id == contact_id,
-                    Contact.team_id == team_id,
-                    Contact.owner_id == owner_id,
-                )
+                select(Contact).where(_owned_by(team_id, owner_id, contact_id))
             )
             if contact is None:
                 return

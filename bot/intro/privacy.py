@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import IntroOffer, IntroRequest
+from storage.models import (
+    AccountOwner,
+    ConnectorPrefs,
+    Contact,
+    IntroOffer,
+    IntroRequest,
+    Profile,
+)
 
 HASH_PREFIX = "email:"  # a contact's identity key when an email was given
 _DERIVATION_LABEL = b"introbot contact email v1"
@@ -34,46 +40,55 @@ def email_fingerprint(key: bytes, email: str) -> str:
     return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
-class PeopleDirectory(Protocol):
-    async def forget_person(self, team_id: str, user_id: str) -> int: ...
-
-
-async def forget_me(
-    sessions: async_sessionmaker[AsyncSession],
-    directory: PeopleDirectory,
-    team_id: str,
-    user_id: str,
-) -> int:
-    """`/intro forget me`: the person's contacts, settings and profile go (the directory's
-    `forget_person`), and the words they wrote in requests and offers are erased
+async def forget_me(sessions: async_sessionmaker[AsyncSession], team_id: str, user_id: str) -> int:
+    """`/intro forget me`, in one transaction: the person's contacts, settings and profile go
+    (`delete_person`), and the words they wrote in requests and offers are erased
     (`_erase_words_of`). Returns how many contacts went."""
-    forgotten = await directory.forget_person(team_id, user_id)
-    await _erase_words_of(sessions, team_id, user_id)
+    async with sessions.begin() as session:
+        forgotten = await delete_person(session, team_id, user_id)
+        await _erase_words_of(session, team_id, user_id)
     return forgotten
 
 
-async def _erase_words_of(
-    sessions: async_sessionmaker[AsyncSession], team_id: str, user_id: str
-) -> int:
+async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> int:
+    """What introbot keeps of a person: their contacts, their settings (pacing, sharing,
+    accounts routed to them) and the profile kept of them. Returns how many contacts went."""
+    contacts = await session.execute(
+        delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
+    )
+    await session.execute(
+        delete(ConnectorPrefs).where(
+            ConnectorPrefs.team_id == team_id, ConnectorPrefs.user_id == user_id
+        )
+    )
+    await session.execute(
+        delete(AccountOwner).where(
+            AccountOwner.team_id == team_id, AccountOwner.owner_id == user_id
+        )
+    )
+    await session.execute(
+        delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
+    )
+    return int(contacts.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
     """The words a person wrote in requests (as requester: why, the note, their name; as
     connector: a decline's kind word, a suggestion's note; an offer's why) are erased.
-    Statuses, steps and dates stay, so the funnel still counts. Returns the requests touched."""
-    async with sessions.begin() as session:
-        asked = await session.execute(
-            update(IntroRequest)
-            .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
-            .values(reason="", blurb="", requester_name="", source_permalink=None)
-        )
-        answered = await session.execute(
-            update(IntroRequest)
-            .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
-            .values(decline_reason=None, suggestion_note=None)
-        )
-        # Why they thought two people should meet, in the offers they made.
-        await session.execute(
-            update(IntroOffer)
-            .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)
-            .values(reason="")
-        )
-        touched = asked.rowcount + answered.rowcount  # type: ignore[attr-defined]
-        return int(touched or 0)
+    Statuses, steps and dates stay, so the funnel still counts."""
+    await session.execute(
+        update(IntroRequest)
+        .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
+        .values(reason="", blurb="", requester_name="", source_permalink=None)
+    )
+    await session.execute(
+        update(IntroRequest)
+        .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
+        .values(decline_reason=None, suggestion_note=None)
+    )
+    # Why they thought two people should meet, in the offers they made.
+    await session.execute(
+        update(IntroOffer)
+        .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)
+        .values(reason="")
+    )

@@ -53,9 +53,6 @@ def say(code: str, **params: object) -> str:
     return _phrases()[code].format(**params)
 
 
-_say = say
-
-
 @dataclass(frozen=True)
 class RequestDraft:
     requester: Teammate
@@ -87,8 +84,8 @@ class Review:
 
 def _check_length(review: Review, name: str, value: str, limit: int) -> None:
     if len(value) > limit:
-        review.errors[name] = _say(
-            "too_long", label=_say(f"label_{name}"), length=len(value), limit=limit
+        review.errors[name] = say(
+            "too_long", label=say(f"label_{name}"), length=len(value), limit=limit
         )
 
 
@@ -102,7 +99,7 @@ def review_contact(name: str, company: str = "", title: str = "", email: str = "
     if email:
         _check_length(review, "email", email, EMAIL_MAX)
         if "email" not in review.errors and not _EMAIL.match(email):
-            review.errors["email"] = _say("email_invalid")
+            review.errors["email"] = say("email_invalid")
     return review
 
 
@@ -112,7 +109,7 @@ def review_offer(target_name: str, company: str = "", reason: str = "") -> Revie
     review = Review()
     target = target_name.strip()
     if not target:
-        review.errors["target_name"] = _say("target_missing")
+        review.errors["target_name"] = say("target_missing")
     _check_length(review, "target_name", target, TARGET_NAME_MAX)
     _check_length(review, "target_company", company.strip(), TARGET_COMPANY_MAX)
     _check_length(review, "reason", reason.strip(), REASON_MAX)
@@ -147,22 +144,22 @@ def review_draft(draft: RequestDraft) -> Review:
     review = Review()
     connector = draft.connector
     if connector is None:
-        review.errors["connector"] = _say("connector_missing")
+        review.errors["connector"] = say("connector_missing")
     elif connector.user_id == draft.requester.user_id:
-        review.errors["connector"] = _say("connector_self")
+        review.errors["connector"] = say("connector_self")
     elif connector.is_bot:
-        review.errors["connector"] = _say("connector_bot")
+        review.errors["connector"] = say("connector_bot")
     elif connector.deleted:
-        review.errors["connector"] = _say("connector_deactivated")
+        review.errors["connector"] = say("connector_deactivated")
 
     target = draft.target_name.strip()
     if not target:
-        review.errors["target_name"] = _say("target_missing")
+        review.errors["target_name"] = say("target_missing")
     _check_length(review, "target_name", target, TARGET_NAME_MAX)
     _check_length(review, "target_company", draft.target_company.strip(), TARGET_COMPANY_MAX)
     reason = draft.reason.strip()
     if not reason:
-        review.errors["reason"] = _say("reason_missing")
+        review.errors["reason"] = say("reason_missing")
     _check_length(review, "reason", reason, REASON_MAX)
 
     blurb_problem = _blurb_problem(draft.blurb.strip(), target)
@@ -180,21 +177,21 @@ def _first_name(name: str) -> str:
 
 def _blurb_problem(blurb: str, target: str) -> str | None:
     if not blurb:
-        return _say("blurb_missing")
+        return say("blurb_missing")
     if len(blurb) > BLURB_MAX:
-        return _say("blurb_too_long", length=len(blurb), limit=BLURB_MAX)
+        return say("blurb_too_long", length=len(blurb), limit=BLURB_MAX)
     placeholder = _PLACEHOLDER.search(blurb)
     if placeholder:
-        return _say("blurb_placeholder", placeholder=placeholder.group(0))
+        return say("blurb_placeholder", placeholder=placeholder.group(0))
     if len(blurb) < BLURB_MIN:
-        return _say("blurb_too_short", length=len(blurb))
+        return say("blurb_too_short", length=len(blurb))
     lowered = blurb.casefold()
     if target and not any(
         part.casefold() in lowered for part in (target, _first_name(target)) if len(part) > 1
     ):
-        return _say("blurb_no_target", target=target)
+        return say("blurb_no_target", target=target)
     if not _ASK.search(blurb):
-        return _say("blurb_no_ask")
+        return say("blurb_no_ask")
     return None
 
 
@@ -202,12 +199,12 @@ def _blurb_advice(blurb: str, company: str) -> list[str]:
     advice = []
     sentences = len(_SENTENCE_END.findall(blurb + " "))
     if sentences < 3:
-        advice.append(_say("advice_short"))
+        advice.append(say("advice_short"))
     elif sentences > 6:
-        advice.append(_say("advice_long"))
+        advice.append(say("advice_long"))
     company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
     if company_words and not any(word in blurb.casefold() for word in company_words):
-        advice.append(_say("advice_company", company=company))
+        advice.append(say("advice_company", company=company))
     if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Oo]ur)\b", blurb):
-        advice.append(_say("advice_who"))
+        advice.append(say("advice_who"))
     return advice

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.intro.matching import person_surname_key
 from bot.intro.people import Teammate
 from bot.intro.states import Status
 from bot.intro.validation import RequestDraft
@@ -16,8 +14,7 @@ from bot.intro.workflow import plan
 from bot.intro.workflow.errors import DuplicateSubmission
 from bot.intro.workflow.orm_path import OrmPath
 from bot.intro.workflow.results import Outcome
-from storage.db import reading
-from storage.models import IntroRequest, MessageKind, OutboundMessage
+from storage.models import IntroRequest, OutboundMessage
 
 
 def cold_submission_key(previous_request_id: int) -> str:
@@ -39,11 +36,7 @@ def cold_request(
         requester_id=requester.user_id,
         requester_name=requester.name or (previous.requester_name if previous else ""),
         connector_id="",  # no one introduces a cold approach
-        target_name=source.target_name.strip(),
-        target_surname_key=person_surname_key(source.target_name)[:150],
-        target_company=source.target_company.strip(),
-        reason=source.reason.strip(),
-        blurb=source.blurb.strip(),
+        **plan.asked_for(source),
         previous_request_id=previous.id if previous else None,
         submission_key=(cold_submission_key(previous.id) if previous else source.submission_key),
         requester_title=(requester.title or (previous.requester_title if previous else ""))[:200],
@@ -77,7 +70,7 @@ class ColdApproaches(OrmPath):
                 key: str | None = cold_submission_key(previous_request_id)
             else:
                 key = draft.submission_key if draft else None
-            stored = await self._cold_from(team_id, key)
+            stored = await self._submitted(team_id, key)
             if stored is None:
                 raise
             raise DuplicateSubmission(stored) from None
@@ -105,26 +98,7 @@ class ColdApproaches(OrmPath):
             session.add(request)
             await session.flush()
             session.add(self._event(request, request.requester_id, "go_cold", None))
-            messages.append(
-                self._message(
-                    request,
-                    MessageKind.NOTICE,
-                    request.requester_id,
-                    "went_cold",
-                    {"event": "went_cold"},
-                )
-            )
+            messages.append(self._notice(request, request.requester_id, "went_cold"))
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))
-
-    async def _cold_from(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
-        if submission_key is None:
-            return None
-        async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.submission_key == submission_key,
-                )
-            )

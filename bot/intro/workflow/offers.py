@@ -221,13 +221,7 @@ class Offers(OrmPath):
         if offered is not None:
             return []
         session.add(self._event(request, actor_id, plan.SECONDARY_OFFERED, request.status))
-        offer = self._message(
-            request,
-            MessageKind.NOTICE,
-            request.requester_id,
-            plan.SECONDARY_OFFERED,
-            {"event": plan.SECONDARY_OFFERED},
-        )
+        offer = self._notice(request, request.requester_id, plan.SECONDARY_OFFERED)
         session.add(offer)
         await session.flush()
         return [offer]
@@ -235,12 +229,8 @@ class Offers(OrmPath):
     async def _dead_end_notice(
         self, session: AsyncSession, request: IntroRequest
     ) -> list[OutboundMessage]:
-        notice = self._message(
-            request,
-            MessageKind.NOTICE,
-            request.requester_id,
-            f"dead_end:{request.status}",
-            {"event": "no_response"},
+        notice = self._notice(
+            request, request.requester_id, "no_response", key=f"dead_end:{request.status}"
         )
         session.add(notice)
         await session.flush()
@@ -250,25 +240,11 @@ class Offers(OrmPath):
         """The requester asks the connector to nudge a target who went quiet: the connector gets
         a short bump message to forward, once per request."""
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            if actor_id != request.requester_id:
-                raise NotYourRequest(Role.REQUESTER, request.requester_id)
+            request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
             if request.status != Status.NO_RESPONSE:
                 raise IllegalTransition(Status(request.status), Action.REPORT_NO_RESPONSE)
-            bump = self._message(
-                request,
-                MessageKind.NOTICE,
-                request.connector_id,
-                plan.BUMP_SENT,
-                {"event": plan.BUMP_SENT},
-            )
-            already = await session.scalar(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.team_id == team_id,
-                    OutboundMessage.dedupe_key == bump.dedupe_key,
-                )
-            )
-            if already is not None:
+            bump = self._notice(request, request.connector_id, plan.BUMP_SENT)
+            if await self._written_before(session, bump):
                 return Outcome(request, [])
             session.add(self._event(request, actor_id, plan.BUMP_SENT, request.status))
             session.add(bump)

@@ -41,15 +41,10 @@ _REQUEST_COLUMNS = tuple(column.key for column in IntroRequest.__table__.c)
 
 
 def expressible(action: Action) -> bool:
-    """Whether one statement can make `action`'s change: taken by a named party, its edges
-    leading to different statuses (the status it left is known from the one it reached), and
-    checked or followed by nothing else in Python (a suggestion's checks, the second voice
-    after no response)."""
-    return (
-        action in plan.EDGES
-        and ACTOR[action] in plan.PARTY_COLUMN
-        and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
-    )
+    """Whether one statement can make `action`'s change: one UPDATE can move it
+    (`plan.movable`), and nothing else in Python checks or follows it (a suggestion's checks,
+    the second voice after no response)."""
+    return plan.movable(action) and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
 
 
 def sql_key(key_format: str, **fields: str) -> str:
@@ -108,14 +103,13 @@ _WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY
 
 
 def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> list[OutboundMessage]:
-    """The messages due now among those a one-statement write returned, as written."""
-    due_now = []
+    """The messages due now (`plan.due_now`) among those a one-statement write returned, as
+    written."""
+    written = []
     for message_id, kind, recipient, key, data, status, created in row["written"] or []:
-        if kind == MessageKind.REMINDER:
-            continue
         at = datetime.fromisoformat(created).astimezone(UTC)
         leased = lease is not None and status == DeliveryStatus.SENDING
-        due_now.append(
+        written.append(
             OutboundMessage(
                 id=message_id,
                 team_id=request.team_id,
@@ -132,7 +126,7 @@ def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> lis
                 lease_expires_at=lease.until if leased and lease else None,
             )
         )
-    return due_now
+    return plan.due_now(written)
 
 
 # --- a state change -----------------------------------------------------------------------------

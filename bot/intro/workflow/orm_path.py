@@ -14,9 +14,9 @@ from bot.intro.cadence import Cadence
 from bot.intro.clock import Clock
 from bot.intro.states import ACTOR, Action, IllegalTransition, Role, Status, at_dead_end
 from bot.intro.workflow import plan
-from bot.intro.workflow.errors import NotYourRequest, UnknownRequest
+from bot.intro.workflow.errors import UnknownRequest
 from bot.intro.workflow.results import Lease
-from storage.db import on_postgres
+from storage.db import on_postgres, reading
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -59,6 +59,14 @@ class OrmPath:
             request, kind, recipient_id, key, data, now=self._clock.now(), due_at=due_at
         )
 
+    def _notice(
+        self, request: IntroRequest, recipient_id: str, event: str, key: str = "", **data: object
+    ) -> OutboundMessage:
+        """A notice of `event` about `request`, keyed by the event unless `key` is given."""
+        return self._message(
+            request, MessageKind.NOTICE, recipient_id, key or event, {"event": event, **data}
+        )
+
     def _event(
         self, request: IntroRequest, actor_id: str, action: str, from_status: str | None
     ) -> RequestEvent:
@@ -73,15 +81,52 @@ class OrmPath:
         )
 
     @staticmethod
-    async def _load(session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
-        request = await session.scalar(
+    async def _written_before(session: AsyncSession, message: OutboundMessage) -> bool:
+        """Whether a message with `message`'s dedupe key is stored already: a notice sent
+        once however often what prompts it happens."""
+        written = await session.scalar(
+            select(OutboundMessage.id).where(
+                OutboundMessage.team_id == message.team_id,
+                OutboundMessage.dedupe_key == message.dedupe_key,
+            )
+        )
+        return written is not None
+
+    @staticmethod
+    async def _find(session: AsyncSession, team_id: str, request_id: int) -> IntroRequest | None:
+        return await session.scalar(
             select(IntroRequest).where(
                 IntroRequest.id == request_id, IntroRequest.team_id == team_id
             )
         )
+
+    @classmethod
+    async def _load(cls, session: AsyncSession, team_id: str, request_id: int) -> IntroRequest:
+        request = await cls._find(session, team_id, request_id)
         if request is None:
             raise UnknownRequest(request_id)
         return request
+
+    @classmethod
+    async def _load_as(
+        cls, session: AsyncSession, team_id: str, request_id: int, role: Role, actor_id: str
+    ) -> IntroRequest:
+        """The request, if `actor_id` is its `role`; else UnknownRequest or NotYourRequest."""
+        request = await cls._load(session, team_id, request_id)
+        plan.check_party(request, role, actor_id)
+        return request
+
+    async def _submitted(self, team_id: str, submission_key: str | None) -> IntroRequest | None:
+        """The request a form (or a cold approach) with this key stored already, if any."""
+        if submission_key is None:
+            return None
+        async with reading(self._sessions) as session:
+            return await session.scalar(
+                select(IntroRequest).where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.submission_key == submission_key,
+                )
+            )
 
     @classmethod
     async def _followed(
@@ -95,9 +140,7 @@ class OrmPath:
         """The requester's own earlier request, where asking someone else or going in cold
         is offered: at `at`, or else at any dead end. Raises UnknownRequest, NotYourRequest,
         or IllegalTransition with the status it is in now."""
-        request = await cls._load(session, team_id, request_id)
-        if request.requester_id != requester_id:
-            raise NotYourRequest(Role.REQUESTER, request.requester_id)
+        request = await cls._load_as(session, team_id, request_id, Role.REQUESTER, requester_id)
         if not (request.status == at if at is not None else at_dead_end(request.status)):
             raise IllegalTransition(Status(request.status), Action.REROUTE)
         return request
@@ -122,10 +165,9 @@ class OrmPath:
         """Load, permission check and compare-and-set in one UPDATE ... RETURNING: the request
         as changed and the status it left; None when no row matched (or the action's edges
         cannot be told apart by where they lead), for the caller to find out why."""
-        edges = plan.EDGES.get(action)
-        party = plan.PARTY_COLUMN.get(ACTOR[action])
-        if edges is None or party is None:
+        if not plan.movable(action):
             return None
+        edges, party = plan.EDGES[action], plan.PARTY_COLUMN[ACTOR[action]]
         sources = list(edges)
         new_status: Any = (
             edges[sources[0]]

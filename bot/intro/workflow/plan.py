@@ -12,9 +12,10 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.intro.cadence import Cadence, zone
+from bot.intro.matching import person_surname_key
 from bot.intro.states import (
     ACTOR,
     REPORTED,
@@ -35,6 +36,9 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
 )
+
+if TYPE_CHECKING:
+    from bot.intro.validation import RequestDraft
 
 # The connector's answers to "would they take your call?" (labels.json qualify).
 QUALIFY_ANSWERS = ("well", "somewhat", "not_really")
@@ -99,6 +103,18 @@ def format_fields(key_format: str) -> list[tuple[str, str | None]]:
     return [(literal, name) for literal, name, _, _ in string.Formatter().parse(key_format)]
 
 
+def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
+    """A new request's columns naming whom it asks for and why, from a form or an earlier
+    request: trimmed, the surname key within its column."""
+    return {
+        "target_name": ask.target_name.strip(),
+        "target_surname_key": person_surname_key(ask.target_name)[:150],
+        "target_company": ask.target_company.strip(),
+        "reason": ask.reason.strip(),
+        "blurb": ask.blurb.strip(),
+    }
+
+
 # --- who may act, from where --------------------------------------------------------------------
 # The attribute naming who may take each role's actions.
 PARTY_COLUMN = {
@@ -123,6 +139,12 @@ SOURCE_OF: dict[tuple[Action, Status], Status] = {
 }
 
 
+def movable(action: Action) -> bool:
+    """Whether one UPDATE can make `action`'s move: taken by a named party, its edges leading
+    to different statuses (the status it left is known from the one it reached)."""
+    return action in EDGES and ACTOR[action] in PARTY_COLUMN
+
+
 def party_of(request: IntroRequest, role: Role) -> str:
     """Who takes `role`'s actions on this request."""
     if role is Role.SYSTEM:
@@ -130,13 +152,17 @@ def party_of(request: IntroRequest, role: Role) -> str:
     return getattr(request, PARTY_COLUMN[role]) or ""
 
 
-def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
-    """The edge `actor_id` may take: the status the request is in and the one it goes to.
-    Raises NotYourRequest (not their role on this request) or IllegalTransition."""
-    role = ACTOR[action]
+def check_party(request: IntroRequest, role: Role, actor_id: str) -> None:
+    """Raises NotYourRequest unless `actor_id` takes `role`'s actions on this request."""
     party = party_of(request, role)
     if actor_id != party:
         raise NotYourRequest(role, party)
+
+
+def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Status, Status]:
+    """The edge `actor_id` may take: the status the request is in and the one it goes to.
+    Raises NotYourRequest (not their role on this request) or IllegalTransition."""
+    check_party(request, ACTOR[action], actor_id)
     current = Status(request.status)
     return current, next_status(current, action)
 

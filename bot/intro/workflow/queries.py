@@ -18,7 +18,6 @@ from bot.intro.states import (
     next_outcomes,
 )
 from bot.intro.workflow import plan
-from bot.intro.workflow.errors import NotYourRequest
 from bot.intro.workflow.orm_path import OrmPath
 from storage.db import reading
 from storage.models import (
@@ -33,11 +32,7 @@ from storage.models import (
 class Queries(OrmPath):
     async def get(self, team_id: str, request_id: int) -> IntroRequest | None:
         async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.id == request_id, IntroRequest.team_id == team_id
-                )
-            )
+            return await self._find(session, team_id, request_id)
 
     async def check(
         self, team_id: str, request_id: int, actor_id: str, action: Action
@@ -51,10 +46,7 @@ class Queries(OrmPath):
     async def check_requester(self, team_id: str, request_id: int, actor_id: str) -> IntroRequest:
         """The request, if `actor_id` asked for it; else what act() would raise."""
         async with reading(self._sessions) as session:
-            request = await self._load(session, team_id, request_id)
-        if actor_id != request.requester_id:
-            raise NotYourRequest(Role.REQUESTER, request.requester_id)
-        return request
+            return await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
 
     async def earlier_request(
         self, team_id: str, request_id: int, requester_id: str, at: Status | None = None

@@ -7,11 +7,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.intro.matching import person_surname_key
 from bot.intro.states import (
     ACTOR,
     REPORT_ACTION,
@@ -27,7 +26,6 @@ from bot.intro.workflow.cold import ColdApproaches
 from bot.intro.workflow.errors import (
     DuplicateSubmission,
     InvalidSuggestion,
-    NotYourRequest,
     UnknownChoice,
 )
 from bot.intro.workflow.offers import Offers
@@ -47,11 +45,7 @@ def new_request(
         requester_id=draft.requester.user_id,
         requester_name=draft.requester.name,
         connector_id=draft.connector.user_id,
-        target_name=draft.target_name.strip(),
-        target_surname_key=person_surname_key(draft.target_name)[:150],
-        target_company=draft.target_company.strip(),
-        reason=draft.reason.strip(),
-        blurb=draft.blurb.strip(),
+        **plan.asked_for(draft),
         closeness=draft.closeness,
         source_channel_id=draft.source_channel_id,
         source_message_ts=draft.source_message_ts,
@@ -109,21 +103,10 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
                 )
             return await self._store(team_id, draft, request, advice, owner_id, stale_tie, lease)
         except IntegrityError:
-            if draft.submission_key is None:
-                raise
             stored = await self._submitted(team_id, draft.submission_key)
             if stored is None:
                 raise
             raise DuplicateSubmission(stored) from None
-
-    async def _submitted(self, team_id: str, submission_key: str) -> IntroRequest | None:
-        async with reading(self._sessions) as session:
-            return await session.scalar(
-                select(IntroRequest).where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.submission_key == submission_key,
-                )
-            )
 
     def _first_messages(
         self,
@@ -166,16 +149,12 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             await session.flush()
             return Outcome(request, plan.due_now(messages))
 
-    @staticmethod
+    @classmethod
     async def _previous(
-        session: AsyncSession, team_id: str, request_id: int, requester_id: str
+        cls, session: AsyncSession, team_id: str, request_id: int, requester_id: str
     ) -> IntroRequest | None:
         """The requester's own earlier request a new one follows; None for anyone else's."""
-        previous = await session.scalar(
-            select(IntroRequest).where(
-                IntroRequest.id == request_id, IntroRequest.team_id == team_id
-            )
-        )
+        previous = await cls._find(session, team_id, request_id)
         return previous if previous is not None and previous.requester_id == requester_id else None
 
     async def act(
@@ -347,9 +326,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         """Change the connector's details on a request in `status` (compare-and-set) and
         refresh their card; `action` names what a stale press was for."""
         async with self._sessions.begin() as session:
-            request = await self._load(session, team_id, request_id)
-            if actor_id != request.connector_id:
-                raise NotYourRequest(Role.CONNECTOR, request.connector_id)
+            request = await self._load_as(session, team_id, request_id, Role.CONNECTOR, actor_id)
             changed = await session.scalar(
                 update(IntroRequest)
                 .where(
@@ -382,20 +359,8 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             request = await session.get(IntroRequest, message.request_id)
             if request is None or message.recipient_id == request.requester_id:
                 return []
-            notice = self._message(
-                request,
-                MessageKind.NOTICE,
-                request.requester_id,
-                "undeliverable",
-                {"event": "undeliverable", "error": error},
-            )
-            already = await session.scalar(
-                select(OutboundMessage.id).where(
-                    OutboundMessage.team_id == request.team_id,
-                    OutboundMessage.dedupe_key == notice.dedupe_key,
-                )
-            )
-            if already is not None:
+            notice = self._notice(request, request.requester_id, "undeliverable", error=error)
+            if await self._written_before(session, notice):
                 return []
             session.add(notice)
             await session.flush()

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from bot.intro.attribution import Attribution
 from bot.intro.clock import ManualClock
-from bot.intro.directory import Directory
 from bot.intro.people import Teammate
 from bot.intro.privacy import forget_me
 from bot.intro.states import OfferStatus, Status
@@ -196,8 +195,7 @@ async def test_forget_me_erases_why_an_offer_was_made(
     workflow = workflows[0]
     mine = (await workflow.offer(TEAM, CARLOS, RIYA, "Jane Doe", "", "She's hiring.")).offer
     theirs = (await workflow.offer(TEAM, SAM, RIYA, "Ann Lee", "", "Old friends.")).offer
-    directory = Directory(workflow._sessions, workflow._clock)
-    await forget_me(workflow._sessions, directory, TEAM, CARLOS)
+    await forget_me(workflow._sessions, TEAM, CARLOS)
     async with workflow._sessions() as session:
         reasons = {o.id: o.reason for o in await session.scalars(select(IntroOffer))}
     assert reasons == {mine.id: "", theirs.id: "Old friends."}

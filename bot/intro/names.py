@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Every pattern here runs on any message a member picks "Request an intro" on, on the event
+# loop, so each is linear in the text's length: no unbounded run that a later start position
+# scans again, and each run of whitespace matched by exactly one possessive quantifier.
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})(?:\|[^<>]*)?>")
+_ANGLED = re.compile(r"<[^<>]*>")
 # Two or three capitalised words, allowing accents, apostrophes and hyphens: "Jane Doe",
 # "Seán O'Brien", "Anne-Marie de Vries" is approximated by its capitalised words.
-_WORD = r"[A-Z](?:[a-zà-öø-ÿ]+(?:['’\-][A-Z]?[a-zà-öø-ÿ]+)*|['’][A-Z][a-zà-öø-ÿ]+)"
-_NAME = re.compile(rf"\b({_WORD}(?:\s+(?:de|van|von|der|da|di|le|la)?\s*{_WORD}){{1,2}})\b")
+_LOWER = r"[a-zà-öø-ÿ]{1,40}"
+_WORD = rf"[A-Z](?:{_LOWER}(?:['’\-][A-Z]?{_LOWER}){{0,3}}+|['’][A-Z]{_LOWER})"
+_PARTICLE = r"(?:de|van|von|der|da|di|le|la)\s++"
+_NAME = re.compile(rf"\b({_WORD}(?:\s++(?:{_PARTICLE})?{_WORD}){{1,2}})\b")
 # Capitalised words that start sentences or name things, not people.
 _NOT_NAMES = frozenset(
     {
@@ -94,7 +100,7 @@ def find_prospect(text: str) -> Prospect:
     if mention:
         return Prospect(user_id=mention.group(1))
     # Links and channel references are not names.
-    cleaned = re.sub(r"<[^>]*>", " ", text or "")
+    cleaned = _ANGLED.sub(" ", text or "")
     for match in _NAME.finditer(cleaned):
         words = match.group(1).split()
         while words and words[0].casefold() in _NOT_NAMES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from bot.intro.names import Prospect, find_prospect
@@ -114,3 +116,49 @@ def test_at_most_three_words() -> None:
 )
 def test_hostile_text_does_not_crash(text: str) -> None:
     assert isinstance(find_prospect(text), Prospect)
+
+
+class _Hung(Exception):
+    pass
+
+
+def _raise_hung(signum: int, frame: object) -> None:
+    raise _Hung
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jane" + " " * 400_000 + "x",
+        "Ab-" * 200_000,
+        "Ab'" * 200_000,
+        "Ab\u2019" * 200_000,
+        "<" * 400_000,
+        "<@U" * 200_000,
+        "<@U1|" * 100_000,
+        "Ab " * 3 + "de " * 100_000,
+    ],
+    ids=[
+        "spaces",
+        "hyphens",
+        "apostrophes",
+        "curly-apostrophes",
+        "open-angles",
+        "open-mentions",
+        "open-labels",
+        "particles",
+    ],
+)
+def test_a_long_hostile_message_is_read_in_one_pass(text: str) -> None:
+    # Each of these took quadratic time with the earlier patterns: minutes to hours at this
+    # length, on the event loop. Linear patterns read them in milliseconds; the alarm only turns
+    # a regression into a failure instead of a hung suite.
+    previous = signal.signal(signal.SIGALRM, _raise_hung)
+    signal.alarm(30)
+    try:
+        assert isinstance(find_prospect(text), Prospect)
+    except _Hung:
+        pytest.fail("reading the message did not finish: a name pattern backtracks")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

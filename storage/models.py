@@ -198,6 +198,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"  # the request moved on before this was due
+    EXPIRED = "expired"  # Slack could not take it for as long as it was worth sending
 
 
 class OutboundMessage(Base):

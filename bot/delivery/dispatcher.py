@@ -23,7 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.group_commit import GroupCommit
-from bot.delivery.outbox import LEASE, Moot, NotYet, Outbox, Result, backoff
+from bot.delivery.outbox import (
+    LEASE,
+    Moot,
+    NotYet,
+    Outbox,
+    Result,
+    backoff,
+    worth_sending_until,
+)
 from bot.delivery.pace import Pacer
 from bot.delivery.pauses import APP_AUTH_ERRORS, PROBE_INTERVAL, Pauses
 from bot.delivery.recipients import Recipients
@@ -59,7 +67,8 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-# Slack errors that no retry will fix: the message is marked failed.
+# Slack errors that no retry will fix: the message is marked failed at once. Every other
+# error is retried for as long as the message is worth sending (bot.delivery.outbox).
 PERMANENT_ERRORS = frozenset(
     {
         "user_not_found",
@@ -75,7 +84,6 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
-MAX_ATTEMPTS = 8
 # A booked turn reached later than this is given up for a fresh one (bot.delivery.pace).
 LATE_TURN_S = 0.1
 # A workspace's token could not be looked up this time (database, or a failed rotation).
@@ -83,6 +91,8 @@ _LOOKUP_FAILED = ""
 # How long the connector's tie, as an ask's review found it, stands for their card: after
 # that (a send held back by a pause or Slack's limits) the card looks it up again.
 REVIEW_FRESH_FOR = timedelta(minutes=5)
+# A card in one of these states is not in the recipient's DMs, and will not be.
+_NEVER_SENT = frozenset({DeliveryStatus.FAILED, DeliveryStatus.CANCELLED, DeliveryStatus.EXPIRED})
 # Kinds sent with chat.update (a card changed in place); every other kind is a new post.
 UPDATES = frozenset({MessageKind.CARD_REFRESH, MessageKind.OFFER_REFRESH})
 
@@ -349,9 +359,7 @@ class Dispatcher:
             await self._pauses.app_cannot_send(message, "not_installed")
             return None
         if token == _LOOKUP_FAILED:
-            await self._outbox.reschedule(
-                message, "no token", self._clock.now() + backoff(message.attempts)
-            )
+            await self._retry_later(message, "no token", backoff(message.attempts))
             return None
         try:
             channel, ts = await self._post(message, request, cards, token)
@@ -367,10 +375,7 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - a timeout or reset must not lose the message
             logger.warning("delivery of message %s failed: %r", message.id, exc)
             self.metrics.slack_errors.labels("transport").inc()
-            self.metrics.deliveries.labels(message.kind, "retry").inc()
-            await self._outbox.reschedule(
-                message, repr(exc), self._clock.now() + backoff(message.attempts)
-            )
+            await self._retry_later(message, repr(exc), backoff(message.attempts))
             return None
         sent = Result(message.id, DeliveryStatus.SENT, channel, ts, None, self._clock.now())
         self.metrics.deliveries.labels(message.kind, "sent").inc()
@@ -438,7 +443,7 @@ class Dispatcher:
     def _sent(self, card_row: OutboundMessage | None) -> OutboundMessage | None:
         """The card, to be updated; None when it never went out. While it is still on its way
         it has no ts to update: the refresh waits (NotYet)."""
-        if card_row is None or card_row.status in (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED):
+        if card_row is None or card_row.status in _NEVER_SENT:
             return None
         if card_row.status != DeliveryStatus.SENT:
             raise NotYet("card not sent yet", self._clock.now() + timedelta(seconds=5))
@@ -540,22 +545,43 @@ class Dispatcher:
             else:
                 await self._pauses.app_cannot_send(message, error)
             return
-        if error in PERMANENT_ERRORS or message.attempts >= MAX_ATTEMPTS:
+        if error in PERMANENT_ERRORS:
             self.metrics.deliveries.labels(message.kind, "failed").inc()
             logger.error(
                 "message %s to %s failed for good: %s", message.id, message.recipient_id, error
             )
-            failed = Result(message.id, DeliveryStatus.FAILED, None, None, error or str(exc), None)
-            await self._results.record([failed])
-            if message.kind in (
-                MessageKind.CONNECTOR_CARD,
-                MessageKind.OWNER_CARD,
-                MessageKind.REMINDER,
-            ):
-                await self.deliver(await self._workflow.report_undeliverable(message, error))
+            await self._give_up(message, DeliveryStatus.FAILED, error or str(exc))
+            return
+        if slack_status(exc) == 429:
+            # Slack said when: that wait is not a failed attempt.
+            delay = timedelta(seconds=retry_after_seconds(exc))
+            await self._retry_later(message, error or str(exc), delay, count_attempt=False)
+            return
+        await self._retry_later(message, error or str(exc), backoff(message.attempts))
+
+    async def _retry_later(
+        self, message: OutboundMessage, error: str, delay: timedelta, *, count_attempt: bool = True
+    ) -> None:
+        """A transient failure: the message goes again after `delay`, unless by then it is no
+        longer worth sending, when it is expired with the reason."""
+        until = self._clock.now() + delay
+        if until > worth_sending_until(message):
+            self.metrics.deliveries.labels(message.kind, "expired").inc()
+            logger.error(
+                "message %s to %s expired unsent: %s", message.id, message.recipient_id, error
+            )
+            await self._give_up(message, DeliveryStatus.EXPIRED, error)
             return
         self.metrics.deliveries.labels(message.kind, "retry").inc()
-        delay = backoff(message.attempts)
-        if slack_status(exc) == 429:
-            delay = timedelta(seconds=retry_after_seconds(exc))
-        await self._outbox.reschedule(message, error or str(exc), self._clock.now() + delay)
+        await self._outbox.reschedule(message, error, until, count_attempt=count_attempt)
+
+    async def _give_up(self, message: OutboundMessage, status: DeliveryStatus, error: str) -> None:
+        """The message will not go out: recorded, and for a card or reminder, the request's
+        people are told (bot.intro.workflow report_undeliverable)."""
+        await self._results.record([Result(message.id, status, None, None, error, None)])
+        if message.kind in (
+            MessageKind.CONNECTOR_CARD,
+            MessageKind.OWNER_CARD,
+            MessageKind.REMINDER,
+        ):
+            await self.deliver(await self._workflow.report_undeliverable(message, error))

@@ -20,6 +20,12 @@ from storage.db import autocommit, on_postgres, reading
 from storage.models import DeliveryStatus, OutboundMessage, UTCDateTime
 
 LEASE = timedelta(minutes=2)
+# A transient failure (Slack's 5xx or 429, a timeout, a reset) is retried, never final: the
+# waits double up to this cap, for as long as the message is worth sending.
+RETRY_CAP = timedelta(minutes=15)
+# After this long since it was written, a message still not sent is expired, not sent late:
+# a card a week old asks about a request its requester has given up on.
+WORTH_SENDING_FOR = timedelta(days=7)
 
 
 class Outbox:
@@ -237,9 +243,15 @@ def _claimable(
 
 
 def backoff(attempts: int) -> timedelta:
-    """How long a failed send waits before its next try: doubling, capped, jittered."""
-    base = min(300.0, 2.0 ** max(0, attempts - 1))
-    return timedelta(seconds=base * random.uniform(0.5, 1.5))
+    """How long a failed send waits before its next try: doubling from a second, jittered,
+    never more than RETRY_CAP."""
+    base = min(RETRY_CAP.total_seconds(), 2.0 ** min(30, max(0, attempts - 1)))
+    return min(RETRY_CAP, timedelta(seconds=base * random.uniform(0.5, 1.5)))
+
+
+def worth_sending_until(message: OutboundMessage) -> datetime:
+    """The last moment a message may still go out; later, it is expired."""
+    return message.created_at + WORTH_SENDING_FOR
 
 
 class NotYet(Exception):

@@ -16,7 +16,7 @@ from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import DeliveryStatus, OutboundMessage
+from storage.models import DeliveryStatus, OutboundMessage, Workspace, WorkspaceStatus
 
 # Slack wants its ack within 3 s; the buckets are finest where an ack normally lands.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -93,9 +93,30 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.outbox_expired = Gauge(
+            "introbot_outbox_expired",
+            "Messages Slack could not take for as long as they were worth sending, by kind; "
+            "read at scrape time",
+            ["kind"],
+            registry=registry,
+        )
+        self.outbox_retrying = Gauge(
+            "introbot_outbox_retrying",
+            "Pending messages whose last try failed (Slack unreachable, 5xx, 429), by kind; "
+            "read at scrape time",
+            ["kind"],
+            registry=registry,
+        )
+        self.outbox_oldest_due = Gauge(
+            "introbot_outbox_oldest_due_seconds",
+            "How long the oldest due message of a workspace delivered to has waited past its "
+            "due time (0: none); growing means delivery is not draining",
+            registry=registry,
+        )
         self.deliveries = Counter(
             "introbot_deliveries",
-            "Delivery attempts by message kind and outcome (sent, retry, failed, cancelled)",
+            "Delivery attempts by message kind and outcome "
+            "(sent, retry, failed, expired, cancelled)",
             ["kind", "outcome"],
             registry=registry,
         )
@@ -119,35 +140,65 @@ class Metrics:
         )
 
     async def read_outbox(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
-        """Set the outbox gauges from one grouped query over the rows not yet sent or failed."""
-        pending = OutboundMessage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+        """Set the outbox gauges from one grouped query over the rows not yet sent, failed or
+        expired, and the oldest due message's wait."""
+        waiting = [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+        pending = OutboundMessage.status.in_(waiting)
         due = (OutboundMessage.status == DeliveryStatus.PENDING) & (OutboundMessage.due_at <= now)
         failed = OutboundMessage.status == DeliveryStatus.FAILED
+        expired = OutboundMessage.status == DeliveryStatus.EXPIRED
+        retrying = (OutboundMessage.status == DeliveryStatus.PENDING) & (
+            OutboundMessage.attempts > 0
+        )
         query = (
             select(
                 OutboundMessage.kind,
                 func.count().filter(pending),
                 func.count().filter(due),
                 func.count().filter(failed),
+                func.count().filter(expired),
+                func.count().filter(retrying),
             )
             .where(
                 OutboundMessage.status.in_(
-                    [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED]
+                    [*waiting, DeliveryStatus.FAILED, DeliveryStatus.EXPIRED]
                 )
             )
             .group_by(OutboundMessage.kind)
         )
         async with sessions() as session:
             rows = (await session.execute(query)).all()
-        for gauge in (self.outbox_pending, self.outbox_due, self.outbox_failed):
+            oldest = await oldest_due_at(session, now)
+        gauges = (
+            self.outbox_pending,
+            self.outbox_due,
+            self.outbox_failed,
+            self.outbox_expired,
+            self.outbox_retrying,
+        )
+        for gauge in gauges:
             gauge.clear()  # a kind with no rows left reads 0, not its last value
-        for kind, pending_count, due_count, failed_count in rows:
-            self.outbox_pending.labels(kind).set(pending_count)
-            self.outbox_due.labels(kind).set(due_count)
-            self.outbox_failed.labels(kind).set(failed_count)
+        for kind, *counts in rows:
+            for gauge, count in zip(gauges, counts, strict=True):
+                gauge.labels(kind).set(count)
+        self.outbox_oldest_due.set((now - oldest).total_seconds() if oldest else 0)
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The metrics in the format the scraper's Accept header asks for (Prometheus text, or
         OpenMetrics), and its content type."""
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
+
+
+async def oldest_due_at(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the oldest message due now was due, among workspaces delivered to (a paused or
+    uninstalled workspace's messages wait by design); None when nothing is due."""
+    return await session.scalar(
+        select(func.min(OutboundMessage.due_at)).where(
+            OutboundMessage.status == DeliveryStatus.PENDING,
+            OutboundMessage.due_at <= now,
+            OutboundMessage.team_id.not_in(
+                select(Workspace.team_id).where(Workspace.status != WorkspaceStatus.ACTIVE)
+            ),
+        )
+    )

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.observability.logs import redact
+from bot.observability.metrics import oldest_due_at
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering.templating import environment
 from bot.services.container import Services
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 5.0
 # A load balancer polls every few seconds; Slack need not hear from us each time.
 AUTH_CACHE_SECONDS = 30.0
+# A due message unclaimed this long (beyond two sweeps) means delivery stopped draining:
+# longer than any wait between retries (bot.delivery.outbox RETRY_CAP) plus a sweep.
+STALLED_AFTER = timedelta(minutes=20)
 
 Check = Callable[[], Awaitable[None]]
 
@@ -119,10 +124,29 @@ def slack_auth_check(client: AsyncWebClient, cache_seconds: float = AUTH_CACHE_S
     return slack_auth
 
 
+def backlog_check(services: Services, stalled_after: timedelta = STALLED_AFTER) -> Check:
+    """Delivery drains: no message due longer than `stalled_after` (the longest wait between
+    retries) is still waiting to be claimed. A Slack outage does not trip it (those messages
+    are rescheduled, not left due); a sweep that stopped, or a database that refuses the
+    claims, does."""
+
+    async def backlog() -> None:
+        now = services.clock.now()
+        async with services.sessions() as session:
+            oldest = await oldest_due_at(session, now)
+        if oldest is not None and now - oldest > stalled_after:
+            minutes = int((now - oldest).total_seconds() // 60)
+            raise NotReady(f"delivery is not draining: a message has been due for {minutes} min")
+
+    return backlog
+
+
 def default_checks(services: Services) -> Readiness:
     readiness = Readiness()
     readiness.add("database", database_check(services.engine))
     readiness.add("templates", templates_check())
+    sweeps = timedelta(seconds=2 * services.settings.sweep_interval_seconds)
+    readiness.add("delivery_backlog", backlog_check(services, max(STALLED_AFTER, sweeps)))
     # In multi-workspace (OAuth) mode there is no one bot token to test.
     if services.settings.SLACK_BOT_TOKEN:
         readiness.add("slack_auth", slack_auth_check(services.client))

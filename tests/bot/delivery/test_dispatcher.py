@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.outbox import RETRY_CAP, WORTH_SENDING_FOR
 from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
 from bot.intro.states import Action
@@ -176,3 +177,49 @@ async def test_card_refresh_waits_for_the_card_it_updates(rig: Rig) -> None:
     await rig.dispatcher().sweep()
     assert rig.fake.count("chat.update") == 2
     assert all(r.status == DeliveryStatus.SENT for r in await rig.rows())
+
+
+async def test_slack_down_for_hours_loses_nothing_and_waits_at_most_the_cap(rig: Rig) -> None:
+    outcome = await rig.workflow.submit(TEAM, _draft(), [])
+    rig.fake.fail_next("chat.postMessage", status=503, times=40)  # twenty tries of each
+    await rig.dispatcher().deliver(outcome.message_ids)
+    for _ in range(20):
+        for row in await rig.rows():
+            assert row.status == DeliveryStatus.PENDING
+            assert row.due_at - rig.clock.now() <= RETRY_CAP
+        rig.clock.advance(RETRY_CAP)
+        await rig.dispatcher().sweep()
+    rows = await rig.rows()
+    assert [r.status for r in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert [r.attempts for r in rows] == [21, 21]
+    assert len([c for c in rig.fake.calls_to("chat.postMessage") if c.ok]) == 2
+
+
+async def test_slacks_rate_limit_answers_are_waits_not_failed_tries(rig: Rig) -> None:
+    outcome = await rig.workflow.submit(TEAM, _draft(), [])
+    rig.fake.fail_next("chat.postMessage", status=429, retry_after=1, times=24)
+    await rig.dispatcher().deliver(outcome.message_ids)
+    for _ in range(12):
+        rig.clock.advance(timedelta(seconds=1))
+        await rig.dispatcher().sweep()
+    rows = await rig.rows()
+    assert [r.status for r in rows] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert [r.attempts for r in rows] == [1, 1]
+
+
+async def test_a_card_slack_never_takes_expires_after_a_week_and_the_requester_is_told(
+    rig: Rig,
+) -> None:
+    outcome = await rig.workflow.submit(TEAM, _draft(), [])
+    card_id, confirmation_id = outcome.message_ids
+    await rig.dispatcher().deliver([confirmation_id])
+    rig.fake.fail_next("chat.postMessage", status=503, times=2)
+    await rig.dispatcher().deliver([card_id])
+    rig.clock.advance(WORTH_SENDING_FOR)
+    await rig.dispatcher().sweep()
+    card, confirmation, told = await rig.rows()
+    assert (card.kind, card.status) == (MessageKind.CONNECTOR_CARD, DeliveryStatus.EXPIRED)
+    assert card.last_error == "fatal_error"  # what Slack answers with its 503
+    assert confirmation.status == DeliveryStatus.SENT
+    assert (told.recipient_id, told.status) == ("U1", DeliveryStatus.SENT)
+    assert any("couldn't reach" in m["text"] for m in rig.fake.messages_for("U1"))

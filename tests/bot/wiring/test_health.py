@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import update
 
 from bot.services.container import Services
 from bot.settings import load_settings
@@ -20,6 +22,7 @@ from bot.standin.web_api import FakeSlack
 from bot.wiring.app import build_services, create_app
 from bot.wiring.health import Readiness, default_checks, templates_check
 from bot.wiring.server import web_app
+from storage.models import DeliveryStatus, MessageKind, OutboundMessage
 
 
 async def get(url: str) -> tuple[int, dict[str, Any]]:
@@ -41,6 +44,7 @@ async def test_ready_when_every_check_passes(stack: LocalStack) -> None:
         "checks": {
             "database": {"ok": True},
             "templates": {"ok": True},
+            "delivery_backlog": {"ok": True},
             "slack_auth": {"ok": True},
             "delivery": {"ok": True},
         },
@@ -168,13 +172,13 @@ async def test_without_a_bot_token_slack_auth_is_not_checked(tmp_path: Path) -> 
     services = _services(tmp_path, SLACK_SIGNING_SECRET="s")
     try:
         names = [name for name, _ in default_checks(services).checks]
-        assert names == ["database", "templates"]
+        assert names == ["database", "templates", "delivery_backlog"]
     finally:
         await services.close()
     services = _services(tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1")
     try:
         names = [name for name, _ in default_checks(services).checks]
-        assert names == ["database", "templates", "slack_auth", "delivery"]
+        assert names == ["database", "templates", "delivery_backlog", "slack_auth", "delivery"]
     finally:
         await services.close()
 
@@ -213,3 +217,49 @@ async def test_not_ready_while_delivery_is_paused_on_the_apps_token(stack: Local
     await stack.services.workspaces.resume("T0FAKE")
     status, body = await get(f"{stack.root}/readyz")
     assert (status, body["checks"]["delivery"]) == (200, {"ok": True})
+
+
+async def test_not_ready_while_due_messages_are_not_drained(stack: LocalStack) -> None:
+    """A message due longer than any wait between retries, in a workspace delivered to, means
+    the sweep stopped: readiness says so, and the gauge shows the wait. A paused workspace's
+    messages wait by design and do not count."""
+    assert stack.services is not None and stack.services.workspaces is not None
+    now = stack.services.clock.now()
+    async with stack.services.sessions.begin() as session:
+        for team_id, key in (("T0FAKE", "stuck"), ("T0PAUSED", "waits")):
+            session.add(
+                OutboundMessage(
+                    team_id=team_id,
+                    dedupe_key=key,
+                    kind=MessageKind.NOTICE,
+                    recipient_id="U1",
+                    data={},
+                    status=DeliveryStatus.PENDING,
+                    due_at=now - timedelta(minutes=42),
+                    created_at=now - timedelta(minutes=42),
+                )
+            )
+    await stack.services.workspaces.pause("T0PAUSED", "token_revoked")
+    status, body = await get(f"{stack.root}/readyz")
+    assert status == 503
+    assert body["checks"]["delivery_backlog"] == {
+        "ok": False,
+        "reason": "delivery is not draining: a message has been due for 42 min",
+    }
+    async with aiohttp.ClientSession() as session, session.get(f"{stack.root}/metrics") as answer:
+        scraped = await answer.text()
+    (waited,) = [
+        float(line.split()[1])
+        for line in scraped.splitlines()
+        if line.startswith("introbot_outbox_oldest_due_seconds ")
+    ]
+    assert 42 * 60 <= waited < 43 * 60
+    async with stack.services.sessions.begin() as session:
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.dedupe_key.in_(["stuck", "waits"]))
+            .values(status=DeliveryStatus.SENT)
+        )
+    await stack.services.workspaces.resume("T0PAUSED")
+    status, body = await get(f"{stack.root}/readyz")
+    assert (status, body["checks"]["delivery_backlog"]) == (200, {"ok": True})

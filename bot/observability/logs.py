@@ -27,6 +27,12 @@ request_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("reques
 TOKEN = re.compile(r"\b(xox[a-z]?(?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
 # A database error's text carries the statement's parameters (names, notes, emails).
 SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
+# PostgreSQL's DETAIL line repeats the offending row's values ("Key (team_id, name_key)=(T1,
+# jane doe) already exists."): a contact's name.
+SQL_DETAIL = re.compile(r"\bDETAIL:[^\n]*")
+# Bolt logs the whole body of a request whose signature fails (anyone's forgery, or Slack's
+# genuine but late submission with its note): the line is replaced, never logged as Bolt wrote it.
+REFUSED_SIGNATURE = "refused a request whose signature did not verify or was older than 5 minutes"
 
 # Libraries whose lines below these levels carry request bodies, headers, or SQL with its
 # parameters (names, notes): never logged, whatever INTROBOT_LOG_LEVEL says.
@@ -43,7 +49,8 @@ DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
 
 
 def redact(text: str) -> str:
-    return SQL_PARAMETERS.sub("[parameters: hidden]", TOKEN.sub(r"\1-[redacted]", text))
+    text = SQL_PARAMETERS.sub("[parameters: hidden]", TOKEN.sub(r"\1-[redacted]", text))
+    return SQL_DETAIL.sub("DETAIL: [hidden]", text)
 
 
 @contextlib.contextmanager
@@ -71,6 +78,8 @@ class _ContextFilter(logging.Filter):
         library = record.name.split(".", 1)[0]
         if record.levelno < FLOOR_LEVELS.get(library, logging.NOTSET):
             return False
+        if library == "slack_bolt" and record.name.endswith("RequestVerification"):
+            record.msg, record.args = REFUSED_SIGNATURE, None
         record.team = team_var.get()
         record.user = user_var.get()
         record.request_id = request_var.get()

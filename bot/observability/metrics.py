@@ -59,6 +59,11 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.refused_requests = Counter(
+            "introbot_refused_requests",
+            "Requests refused before any listener: not signed by Slack, or signed too long ago",
+            registry=registry,
+        )
         self.ack_seconds = Histogram(
             "introbot_slack_ack_seconds",
             "Time from a Slack request reaching the app to its ack, by kind",

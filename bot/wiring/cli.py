@@ -137,12 +137,12 @@ def _migrate(settings: Settings) -> None:
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
     from bot.wiring.app import build_services, create_app
-    from bot.wiring.server import web_app
+    from bot.wiring.server import AccessLog, web_app
 
     services = build_services(settings)
     app = web_app(create_app(services), services)
     relax_garbage_collector()
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=AccessLog)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     logger.info("introbot serving on http://%s:%d/slack/events", host, port)

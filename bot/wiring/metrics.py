@@ -37,12 +37,18 @@ def instrument(app: AsyncApp, metrics: Metrics) -> None:
             request=str(body.get("event_id") or uuid.uuid4().hex[:16]),
         ):
             started = time.perf_counter()
+            response: BoltResponse | None = None
             try:
-                return await dispatch(req)
+                response = await dispatch(req)
+                return response
             finally:
                 elapsed = time.perf_counter() - started
-                metrics.requests.labels(kind).inc()
-                metrics.ack_seconds.labels(kind).observe(elapsed)
-                logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
+                if response is not None and response.status == 401:
+                    # Not from Slack (or too late to be trusted): not a Slack request.
+                    metrics.refused_requests.inc()
+                else:
+                    metrics.requests.labels(kind).inc()
+                    metrics.ack_seconds.labels(kind).observe(elapsed)
+                    logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
 
     app.async_dispatch = measured  # type: ignore[method-assign]

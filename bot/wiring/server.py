@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -24,6 +25,14 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 SERVICES_KEY = web.AppKey("services", Services)
 BOLT_KEY = web.AppKey("bolt", AsyncApp)
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per HTTP request: method, path, status, time taken. Never the query string
+    (/slack/oauth_redirect carries the OAuth code and state in it) nor headers."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s in %.3f s", request.method, request.path, response.status, time)
 
 
 async def slack_events(request: web.Request) -> web.Response:

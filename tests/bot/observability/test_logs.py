@@ -171,6 +171,20 @@ async def test_serve_logs_json_lines_without_secrets_or_contact_details(
                 junk, content_type, slack.signed_headers(junk, content_type)
             )
             assert status == 400
+            # A forgery, and a genuine submission that arrived too late: refused, and neither
+            # body reaches the log (a forger could write lines into it; the note is private).
+            forged = urlencode({"payload": "Jane Doe\nERROR forged line, phone 555 0100"})
+            status, _ = await slack.post_raw(forged, content_type, {"Content-Type": content_type})
+            assert status == 401
+            late = urlencode({"payload": json.dumps({"type": "view_submission", "n": GOOD_BLURB})})
+            old = int(time.time()) - 600
+            status, _ = await slack.post_raw(
+                late, content_type, slack.signed_headers(late, content_type, timestamp=old)
+            )
+            assert status == 401
+        # The OAuth redirect carries its code and state in the query string.
+        async with aiohttp.ClientSession() as session:
+            await session.get(f"{root}/slack/oauth_redirect?code=oauth-code-77&state=st-88")
         await asyncio.sleep(2.5)  # a few sweeps
     finally:
         process.send_signal(signal.SIGTERM)
@@ -182,13 +196,17 @@ async def test_serve_logs_json_lines_without_secrets_or_contact_details(
     assert lines, "no log lines"
     for line in lines:
         assert {"time", "level", "logger", "message"} <= set(line), line
-    for secret in (fake.token, SIGNING_SECRET, "xoxb-", "Jane", "555 0100", GOOD_BLURB[:30]):
+    secrets = (fake.token, SIGNING_SECRET, "xoxb-", "Jane", "555 0100", GOOD_BLURB[:30])
+    for secret in (*secrets, "forged line", "oauth-code-77", "st-88"):
         assert secret not in text, secret
     failed = [line for line in lines if "failed for good" in str(line["message"])]
     assert len(failed) == 1
     assert failed[0]["team"] == "T0FAKE" and failed[0]["user"] in (CONNECTOR, REQUESTER)
     assert str(failed[0]["request_id"]).startswith("message-")
     assert any("malformed Slack payload" in str(line["message"]) for line in lines)
+    refused = [line for line in lines if line["message"] == logs.REFUSED_SIGNATURE]
+    assert refused  # the late one reached Bolt; the forgery was refused before it
+    assert any(str(line["message"]).startswith("GET /slack/oauth_redirect ") for line in lines)
     below_floor = [
         line
         for line in lines
@@ -241,3 +259,16 @@ def test_sql_parameters_in_a_database_error_stay_out_of_the_log(
     assert "jane@acme.com" not in json.dumps(line)
     assert "[parameters: hidden]" in str(line["message"])
     assert "[parameters: hidden]" in str(line["exception"])
+
+
+def test_postgresqls_detail_line_stays_out_of_the_log(restore_logging: None) -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "text", stream)
+    error = (
+        'duplicate key value violates unique constraint "uq_contacts_owner_name"\n'
+        "DETAIL:  Key (team_id, owner_id, name_key)=(T1, U1, jane doe) already exists."
+    )
+    logging.getLogger("x").warning("insert failed: %s", error)
+    line = stream.getvalue()
+    assert "jane doe" not in line
+    assert "DETAIL: [hidden]" in line and "uq_contacts_owner_name" in line

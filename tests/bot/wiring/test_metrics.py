@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -208,3 +210,24 @@ async def test_openmetrics_when_the_scraper_asks_for_it(stack: LocalStack) -> No
 )
 def test_request_kinds(body: object, kind: str) -> None:
     assert request_kind(body) == kind
+
+
+async def test_requests_not_signed_by_slack_are_counted_as_refused_not_as_slack_requests(
+    stack: LocalStack,
+) -> None:
+    fields = {"command": "/intro", "text": "Jane Doe", "team_id": "T0FAKE", "user_id": "U1"}
+    body = urlencode(fields)
+    content_type = "application/x-www-form-urlencoded"
+    async with aiohttp.ClientSession() as session:
+        for headers in (
+            {"Content-Type": content_type},  # unsigned
+            {  # signed, but ten minutes ago
+                **stack.slack.signed_headers(body, content_type, timestamp=int(time.time()) - 600)
+            },
+        ):
+            async with session.post(stack.endpoint, data=body, headers=headers) as answer:
+                assert answer.status == 401
+    after = await scrape(stack)
+    assert value(after, "introbot_refused_requests_total") == 2
+    assert total(after, "introbot_slack_requests_total") == 0
+    assert total(after, "introbot_slack_ack_seconds_count") == 0

@@ -139,6 +139,16 @@ class Settings(BaseSettings):
         parse_duration(value.strip() + ("s" if value.strip() == "0" else ""))
         return value
 
+    @field_validator("INTROBOT_DELIVERY_LEASE")
+    @classmethod
+    def _lease(cls, value: str) -> str:
+        # A send starts only with 30 s (or half a shorter lease) left (bot.delivery.outbox
+        # LEASE_MARGIN): a lease of a few seconds would be extended before every send and
+        # still be outlasted by a slow Slack call (the client waits up to 10 s).
+        if parse_duration(value) < timedelta(seconds=10):
+            raise ValueError("must be at least 10s")
+        return value
+
     @field_validator("INTROBOT_LOG_LEVEL", mode="before")
     @classmethod
     def _log_level(cls, value: object) -> object:

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.outbox import (
     LEASE,
+    LEASE_MARGIN,
+    LeaseLost,
     Moot,
     NotYet,
     Outbox,
@@ -139,6 +141,10 @@ class Dispatcher:
         self._first_team = 0
         # Booked chat.postMessage turns (message id -> time.monotonic() it may go).
         self._turns: dict[int, float] = {}
+        # The messages this process holds a lease on and has not sent yet, by id: a lease
+        # running short is extended for all of them in one statement.
+        self._held: dict[int, OutboundMessage] = {}
+        self._extending = asyncio.Lock()
         # What a reminder's move promised (cards updated, notices): sent after its batch.
         self._follow_ups: list[int] = []
         # Sends finishing together share one write of their results.
@@ -250,6 +256,7 @@ class Dispatcher:
         for message in claimed:
             by_request.setdefault(message.request_id, []).append(message)
         tokens = await self._tokens_of(claimed)
+        self._held.update((message.id, message) for message in claimed)
         if self._pacer is not None:
             await self._book_turns(claimed)
         # The batch's requests, and the cards its refreshes update, in one checkout (unless
@@ -269,6 +276,7 @@ class Dispatcher:
         )
         for message in claimed:  # turns not taken (a moot reminder, a deferral) lapse
             self._turns.pop(message.id, None)
+            self._held.pop(message.id, None)
 
     async def _book_turns(self, claimed: list[OutboundMessage]) -> None:
         """The batch's posts book their turns together, per workspace: two statements a
@@ -363,6 +371,10 @@ class Dispatcher:
             return None
         try:
             channel, ts = await self._post(message, request, cards, token)
+        except LeaseLost:
+            # Another replica holds it now and sends it: nothing to send or record here.
+            self.metrics.deliveries.labels(message.kind, "taken_over").inc()
+            return None
         except SlackApiError as exc:
             await self._failed(message, exc, token)
             return None
@@ -435,6 +447,7 @@ class Dispatcher:
     ) -> tuple[str | None, str | None]:
         """A new DM to the message's recipient, in its turn under Slack's limits."""
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
+        await self._keep_lease(message)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -458,6 +471,7 @@ class Dispatcher:
     ) -> tuple[str | None, str | None]:
         """A card already sent, updated in place to `rendered`."""
         await self._slot(message.team_id, "chat.update")
+        await self._keep_lease(message)
         await self._client.chat_update(
             token=token,
             channel=card_row.slack_channel_id or "",
@@ -533,6 +547,27 @@ class Dispatcher:
                 f"{method}: Slack's rate limit",
                 self._clock.now() + timedelta(seconds=grant.retry_in),
             )
+
+    async def _keep_lease(self, message: OutboundMessage) -> None:
+        """Just before a Slack call: the message's lease must outlast the call. When it is
+        running short it is extended, with the lease of every other message this process
+        still holds, in one statement; a message another replica took over raises LeaseLost."""
+        now = self._clock.now()
+        expires = message.lease_expires_at
+        margin = min(LEASE_MARGIN, self._lease / 2)
+        if expires is not None and expires - now >= margin:
+            return
+        async with self._extending:
+            expires = message.lease_expires_at  # another send may have extended it meanwhile
+            if expires is None or expires - self._clock.now() < margin:
+                held = await self._outbox.extend(list(self._held))
+                for message_id, held_message in list(self._held.items()):
+                    if message_id in held:
+                        held_message.lease_expires_at = held[message_id]
+                    else:
+                        del self._held[message_id]
+                if message.id not in held:
+                    raise LeaseLost(f"message {message.id}")
 
     async def _failed(self, message: OutboundMessage, exc: SlackApiError, token: str) -> None:
         error = slack_error_code(exc)

@@ -20,6 +20,10 @@ from storage.db import autocommit, on_postgres, reading
 from storage.models import DeliveryStatus, OutboundMessage, UTCDateTime
 
 LEASE = timedelta(minutes=2)
+# A send starts only with at least this much of its lease left (three times the delivery
+# client's 10 s timeout); with less, the lease is extended first. Another replica takes a row
+# over only once its lease lapsed, so a send never overlaps a takeover.
+LEASE_MARGIN = timedelta(seconds=30)
 # A transient failure (Slack's 5xx or 429, a timeout, a reset) is retried, never final: the
 # waits double up to this cap, for as long as the message is worth sending.
 RETRY_CAP = timedelta(minutes=15)
@@ -146,6 +150,24 @@ class Outbox:
                 ],
             )
 
+    async def extend(self, ids: list[int]) -> dict[int, datetime]:
+        """A fresh lease on these rows, where this process still holds them: their new
+        expiry by id. A row missing from the answer was taken over (its lease had lapsed)."""
+        expires = self._clock.now() + self._lease
+        async with self._sessions.begin() as session:
+            held = await session.scalars(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(ids),
+                    OutboundMessage.lease_owner == self._owner,
+                    OutboundMessage.status == DeliveryStatus.SENDING,
+                )
+                .values(lease_expires_at=expires)
+                .returning(OutboundMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+            return {message_id: expires for message_id in held.all()}
+
     async def reschedule(
         self, message: OutboundMessage, error: str, until: datetime, *, count_attempt: bool = True
     ) -> None:
@@ -252,6 +274,10 @@ def backoff(attempts: int) -> timedelta:
 def worth_sending_until(message: OutboundMessage) -> datetime:
     """The last moment a message may still go out; later, it is expired."""
     return message.created_at + WORTH_SENDING_FOR
+
+
+class LeaseLost(Exception):
+    """Another replica took this message over: this one must not send it."""
 
 
 class NotYet(Exception):

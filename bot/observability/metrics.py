@@ -121,7 +121,7 @@ class Metrics:
         self.deliveries = Counter(
             "introbot_deliveries",
             "Delivery attempts by message kind and outcome "
-            "(sent, retry, failed, expired, cancelled)",
+            "(sent, retry, failed, expired, cancelled, taken_over)",
             ["kind", "outcome"],
             registry=registry,
         )

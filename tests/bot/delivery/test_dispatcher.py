@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.outbox import RETRY_CAP, WORTH_SENDING_FOR
+from bot.delivery.outbox import LEASE, LEASE_MARGIN, RETRY_CAP, WORTH_SENDING_FOR
 from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
 from bot.intro.states import Action
@@ -223,3 +223,28 @@ async def test_a_card_slack_never_takes_expires_after_a_week_and_the_requester_i
     assert confirmation.status == DeliveryStatus.SENT
     assert (told.recipient_id, told.status) == ("U1", DeliveryStatus.SENT)
     assert any("couldn't reach" in m["text"] for m in rig.fake.messages_for("U1"))
+
+
+async def test_a_sender_that_lost_its_lease_sends_nothing_more_of_its_batch(rig: Rig) -> None:
+    outcome = await rig.workflow.submit(TEAM, _draft(), [])
+    slow = rig.dispatcher("slow")
+    claimed = await slow._claim(ids=outcome.message_ids)
+    # The slow replica stalls past its lease; another takes the batch over and sends it.
+    rig.clock.advance(timedelta(minutes=3))
+    assert await rig.dispatcher("other").sweep() == 2
+    await slow._send_all(claimed)
+    assert rig.fake.count("chat.postMessage") == 2
+    assert [r.status for r in await rig.rows()] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+
+
+async def test_a_lease_running_short_is_extended_before_the_send(rig: Rig) -> None:
+    outcome = await rig.workflow.submit(TEAM, _draft(), [])
+    slow = rig.dispatcher("slow")
+    claimed = await slow._claim(ids=outcome.message_ids)
+    rig.clock.advance(LEASE - LEASE_MARGIN + timedelta(seconds=1))
+    await slow._send_all(claimed)
+    rows = await rig.rows()
+    assert [(r.status, r.lease_owner) for r in rows] == [(DeliveryStatus.SENT, "slow")] * 2
+    rig.clock.advance(timedelta(minutes=5))
+    assert await rig.dispatcher("other").sweep() == 0
+    assert rig.fake.count("chat.postMessage") == 2

@@ -8,7 +8,10 @@ SLACK_API_URL is honoured; the installer's browser goes to SLACK_AUTHORIZE_URL.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
@@ -22,6 +25,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,6 +43,55 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_SECONDS = 600  # how long an "Add to Slack" link stays good
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+# Tokens whose auth.test answer is kept (one per workspace, and one more per rotation): the
+# least recently used are dropped beyond this.
+AUTHORIZE_CACHE_SIZE = 10_000
+
+
+class OAuthStates(AsyncSQLAlchemyOAuthStateStore):
+    """slack_sdk's state store, with two changes. Issuing a state deletes the expired ones
+    (every anonymous visit to the install page issues one). Consuming a state is one
+    DELETE ... RETURNING, so of several replicas given the same redirect, one accepts it."""
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        states = self.oauth_states
+        async with self.engine.begin() as connection:
+            await connection.execute(states.delete().where(states.c.expire_at <= _db_now()))
+        return await super().async_issue(*args, **kwargs)
+
+    async def async_consume(self, state: str) -> bool:
+        states = self.oauth_states
+        async with self.engine.begin() as connection:
+            consumed = await connection.execute(
+                states.delete()
+                .where(states.c.state == state, states.c.expire_at > _db_now())
+                .returning(states.c.id)
+            )
+            return consumed.first() is not None
+
+
+def _db_now() -> datetime | None:
+    """Now, as slack_sdk writes expiry times (naive UTC where the column is naive)."""
+    return normalize_datetime_for_db(datetime.now(UTC))
+
+
+class LeastRecentlyUsed(OrderedDict[str, Any]):
+    """A dict that keeps at most `size` entries, dropping the least recently used."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 def installation_store(settings: Settings, engine: AsyncEngine) -> AsyncSQLAlchemyInstallationStore:
@@ -71,13 +124,13 @@ def oauth_flow(
         authorization_url=settings.SLACK_AUTHORIZE_URL,
         installation_store=store,
         installation_store_bot_only=True,
-        state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine),
+        state_store=OAuthStates(expiration_seconds=STATE_SECONDS, engine=engine),
         state_expiration_seconds=STATE_SECONDS,
         callback_options=install_callbacks(workspaces, tokens),
     )
     # Bolt's default authorize rotates tokens with a client of its own, on slack.com; this
     # one uses the app's client (SLACK_API_URL, the shared HTTP session).
-    oauth_settings.authorize = AsyncInstallationStoreAuthorize(
+    authorize = AsyncInstallationStoreAuthorize(
         logger=logger,
         installation_store=store,
         client_id=client_id,
@@ -87,6 +140,9 @@ def oauth_flow(
         cache_enabled=True,
         client=client,
     )
+    # Each rotation adds a token: bounded, or the cache grows for as long as the process runs.
+    authorize.authorize_result_cache = LeastRecentlyUsed(AUTHORIZE_CACHE_SIZE)
+    oauth_settings.authorize = authorize
     return InstallFlow(client=client, settings=oauth_settings)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -17,7 +18,9 @@ from bot.intro.people import Teammate
 from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import CLIENT_ID, LocalStack
+from bot.wiring.oauth import LeastRecentlyUsed, OAuthStates
 from bot.wiring.scopes import BOT_SCOPES
+from storage.db import create_engine_for
 from storage.models import SLACK_BOTS, OutboundMessage
 from tests.bot.wiring.oauth_flow import (
     CONNECTOR_B,
@@ -335,3 +338,44 @@ async def test_installing_from_a_real_browser_click_to_installed(
     assert services is not None
     async with services.sessions() as session:
         assert list(await session.scalars(select(SLACK_BOTS.c.team_id))) == [TEAM_A]
+
+
+async def test_issuing_a_state_deletes_the_expired_ones(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    states = OAuthStates(expiration_seconds=600, engine=engine)
+    try:
+        old = await states.async_issue()
+        table = states.oauth_states
+        async with engine.begin() as connection:
+            await connection.execute(
+                table.update().where(table.c.state == old).values(expire_at=datetime(2020, 1, 1))
+            )
+        new = await states.async_issue()
+        async with engine.connect() as connection:
+            kept = set((await connection.execute(select(table.c.state))).scalars())
+        assert old not in kept and new in kept
+        assert not await states.async_consume(old)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_state_is_accepted_once_however_many_replicas_get_it(database_url: str) -> None:
+    engines = [create_engine_for(database_url) for _ in range(3)]
+    replicas = [OAuthStates(expiration_seconds=600, engine=engine) for engine in engines]
+    try:
+        state = await replicas[0].async_issue()
+        accepted = await asyncio.gather(
+            *(replica.async_consume(state) for replica in replicas for _ in range(3))
+        )
+        assert sorted(accepted) == [False] * 8 + [True]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def test_the_authorize_cache_keeps_the_most_recently_used_tokens() -> None:
+    cache = LeastRecentlyUsed(2)
+    cache["xoxe-1"], cache["xoxe-2"] = "first", "second"
+    assert cache["xoxe-1"] == "first"  # used: the second is now the oldest
+    cache["xoxe-3"] = "third"
+    assert list(cache) == ["xoxe-1", "xoxe-3"]

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     INTROBOT_UNINSTALL_RETENTION: str = "30d"
     INTROBOT_HASH_KEY: str | None = None
     # Multiplies Slack's rate limits the dispatcher keeps to; 0 sends as fast as Slack answers.
-    INTROBOT_SLACK_RATE_SCALE: float = Field(default=1.0, ge=0)
+    INTROBOT_SLACK_RATE_SCALE: float = Field(default=1.0, ge=0, allow_inf_nan=False)
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

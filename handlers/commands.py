@@ -223,8 +223,11 @@ async def intro_command(
         return
     admins_answer = ADMIN_COMMANDS[command.verb]
     await ack()
-    if not await is_admin(services, client, actor.team_id, actor.user_id):
-        await typed.reply(messages.command_reply("admins_only"))
+    admin = await is_admin(services, client, actor.team_id, actor.user_id)
+    if not admin:
+        await typed.reply(
+            messages.command_reply("admins_only" if admin is False else "admin_unknown")
+        )
         return
     await admins_answer(typed)
 

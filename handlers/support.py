@@ -3,6 +3,8 @@ stored profiles, then Slack), with Slack reached through bot.delivery.slack_peop
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -10,6 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.delivery.slack_people import SlackUsers
 from bot.intro.people import Teammate
 from bot.services.container import Services
+
+logger = logging.getLogger(__name__)
 
 
 async def known_teammates(
@@ -57,8 +61,12 @@ async def time_zone_of(
     return (person.tz if person else "") or None
 
 
-async def is_admin(services: Services, client: AsyncWebClient, team_id: str, user_id: str) -> bool:
+async def is_admin(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> bool | None:
+    """Whether the user is a workspace admin or owner; None when Slack could not be asked."""
     try:
         return await services.people.is_admin(SlackUsers(client), team_id, user_id)
-    except SlackApiError:
-        return False
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        logger.warning("admin check for %s not answered: %s", user_id, type(exc).__name__)
+        return None

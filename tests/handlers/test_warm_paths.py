@@ -153,6 +153,19 @@ async def test_a_second_ask_for_the_same_person_is_stopped(stack: LocalStack) ->
     assert "already have an open ask" in json.loads(body)["errors"]["target_name"]
 
 
+async def test_an_admin_command_says_so_when_slack_cannot_say_who_is_an_admin(
+    stack: LocalStack,
+) -> None:
+    stack.fake.fail_next("users.info", status=503, times=3)  # the client's two retries too
+    await _command(stack, ADMIN, f"owner Acme <@{SECOND}|sam>")
+    await stack.until(lambda: len(stack.fake.responses) == 1, "answer")
+    answer = stack.fake.responses[0]["body"]["text"]
+    assert "couldn't check with Slack" in answer and "Only workspace admins" not in answer
+    await _command(stack, ADMIN, f"owner Acme <@{SECOND}|sam>")
+    await stack.until(lambda: len(stack.fake.responses) == 2, "confirmation")
+    assert "now go through" in stack.fake.responses[1]["body"]["text"]
+
+
 async def test_account_owner_approves_before_the_connector_is_asked(stack: LocalStack) -> None:
     refused = await _command(stack, REQUESTER, f"owner Acme <@{SECOND}|sam>")
     assert refused == ""

@@ -3,7 +3,9 @@
 A middleware puts the services in the context once per request, so listeners are plain
 module-level functions (`services_of(context)`), callable in a test with a context of their
 own. The acting user and team are Bolt's (`context.user_id`, `context.team_id`), with the
-payload's team as the fallback for a payload Bolt finds none in."""
+workspace the payload names as the fallback where Bolt finds no team, or only the org: an
+Enterprise Grid org-wide install's payloads carry "team": null, authorizations with a null
+team_id, and views installed on the org."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ SERVICES = "services"
 
 
 class ProvideServices:
-    """Bolt middleware: the services, and the team when Bolt found none in the payload."""
+    """Bolt middleware: the services, and the workspace when Bolt found none in the payload
+    (or found the org's id in its place)."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
@@ -28,14 +31,30 @@ class ProvideServices:
         self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
     ) -> None:
         context[SERVICES] = self._services
-        if not context.team_id:
-            context["team_id"] = team_of(body) or None
+        if not context.team_id or context.team_id == context.enterprise_id:
+            context["team_id"] = team_of(body) or context.team_id or None
         await next()
 
 
 def team_of(body: dict[str, Any]) -> str:
-    """The team a payload names at its top level ("team", or "team_id" for a command)."""
-    return str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+    """The workspace a payload was sent from: its top-level team, else the acting user's team
+    (an org-wide install's actions and views), else the view's, else the workspace the app was
+    installed on for the view. "" when it names none."""
+    team, user, view = body.get("team"), _part(body, "user"), _part(body, "view")
+    candidates = (
+        team.get("id") if isinstance(team, dict) else team,
+        body.get("team_id"),
+        user.get("team_id"),
+        view.get("team_id"),
+        view.get("app_installed_team_id"),
+    )
+    org = body.get("enterprise_id") or _part(body, "enterprise").get("id")
+    return next((str(c) for c in candidates if c and c != org), "")
+
+
+def _part(body: dict[str, Any], key: str) -> dict[str, Any]:
+    part = body.get(key)
+    return part if isinstance(part, dict) else {}
 
 
 def services_of(context: AsyncBoltContext) -> Services:

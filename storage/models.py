@@ -59,6 +59,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def personal(whose: str, *, name: bool = False) -> dict[str, Any]:
+    """A column's `info`: it holds personal data of the request's `whose` side ("requester",
+    "connector"), erased by `/intro forget me` (bot.intro.privacy), or of the "target", a third
+    party. `name`: erased to a placeholder name rather than emptied. PRIVACY.md lists them."""
+    return {"personal": whose, "erased_as_name": name}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -69,23 +76,25 @@ class IntroRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     requester_id: Mapped[str] = mapped_column(String(32))
-    requester_name: Mapped[str] = mapped_column(String(200), default="")
+    requester_name: Mapped[str] = mapped_column(
+        String(200), default="", info=personal("requester", name=True)
+    )
     # Empty for a cold approach made without one (the requester writes to the target directly).
     connector_id: Mapped[str] = mapped_column(String(32))
-    target_name: Mapped[str] = mapped_column(String(150))
-    target_company: Mapped[str] = mapped_column(String(150), default="")
-    reason: Mapped[str] = mapped_column(Text)
-    blurb: Mapped[str] = mapped_column(Text)
+    target_name: Mapped[str] = mapped_column(String(150), info=personal("target"))
+    target_company: Mapped[str] = mapped_column(String(150), default="", info=personal("target"))
+    reason: Mapped[str] = mapped_column(Text, info=personal("requester"))
+    blurb: Mapped[str] = mapped_column(Text, info=personal("requester"))
     closeness: Mapped[str] = mapped_column(String(32), default="")
     source_channel_id: Mapped[str | None] = mapped_column(String(32))
     source_message_ts: Mapped[str | None] = mapped_column(String(32))
-    source_permalink: Mapped[str | None] = mapped_column(Text)
+    source_permalink: Mapped[str | None] = mapped_column(Text, info=personal("requester"))
     # Before revision 0012 only: a stalled ask's replacement. previous_request_id has its values.
     redirected_from_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))
     status: Mapped[str] = mapped_column(String(32))
-    decline_reason: Mapped[str | None] = mapped_column(Text)
+    decline_reason: Mapped[str | None] = mapped_column(Text, info=personal("connector"))
     suggested_user_id: Mapped[str | None] = mapped_column(String(32))
-    suggestion_note: Mapped[str | None] = mapped_column(Text)
+    suggestion_note: Mapped[str | None] = mapped_column(Text, info=personal("connector"))
     intro_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -97,7 +106,9 @@ class IntroRequest(Base):
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target's folded surname (bot.intro.matching.person_surname_key): the open-asks check is an
     # index lookup on it, with accents and case already out of the way.
-    target_surname_key: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    target_surname_key: Mapped[str] = mapped_column(
+        String(150), default="", server_default="", info=personal("target")
+    )
     account_owner_id: Mapped[str | None] = mapped_column(String(32))
     # The id of the form that was submitted: the same submission twice (a double click, two
     # replicas) stores one request.
@@ -107,12 +118,18 @@ class IntroRequest(Base):
     share_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     named_ask: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # From the requester's Slack profile when they asked: the intro email's signature.
-    requester_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    requester_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    requester_title: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", info=personal("requester")
+    )
+    requester_email: Mapped[str] = mapped_column(
+        String(254), default="", server_default="", info=personal("requester")
+    )
     # The connector's name, for the message that says they suggested getting in touch.
-    connector_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    connector_name: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", info=personal("connector", name=True)
+    )
     # The connector's own answer to "would they take your call?" (labels.json qualify).
-    connector_closeness: Mapped[str | None] = mapped_column(String(32))
+    connector_closeness: Mapped[str | None] = mapped_column(String(32), info=personal("connector"))
     # The request this one follows after it ran into a dead end (a decline, a stall, no
     # response): one person, two paths. The funnel counts the person once.
     previous_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -163,9 +180,9 @@ class IntroOffer(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     connector_id: Mapped[str] = mapped_column(String(32))
     rep_id: Mapped[str] = mapped_column(String(32))
-    target_name: Mapped[str] = mapped_column(String(150))
-    company: Mapped[str] = mapped_column(String(150), default="")
-    reason: Mapped[str] = mapped_column(Text, default="")
+    target_name: Mapped[str] = mapped_column(String(150), info=personal("target"))
+    company: Mapped[str] = mapped_column(String(150), default="", info=personal("target"))
+    reason: Mapped[str] = mapped_column(Text, default="", info=personal("connector"))
     status: Mapped[str] = mapped_column(String(16))  # bot.intro.states.OfferStatus
     # The request the rep made from it, once taken.
     request_id: Mapped[int | None] = mapped_column(ForeignKey("intro_requests.id"))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import Table, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import (
@@ -27,6 +28,9 @@ from storage.models import (
 )
 
 HASH_PREFIX = "email:"  # a contact's identity key when an email was given
+# What a forgotten person's name becomes on the requests they took part in: the others on
+# those requests still read a sentence that makes sense.
+FORMER_TEAMMATE = "a former teammate"
 _DERIVATION_LABEL = b"introbot contact email v1"
 
 
@@ -73,22 +77,36 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
 
 
 async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
-    """The words a person wrote in requests (as requester: why, the note, their name; as
-    connector: a decline's kind word, a suggestion's note; an offer's why) are erased.
-    Statuses, steps and dates stay, so the funnel still counts."""
-    await session.execute(
-        update(IntroRequest)
-        .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
-        .values(reason="", blurb="", requester_name="", source_permalink=None)
-    )
-    await session.execute(
-        update(IntroRequest)
-        .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
-        .values(decline_reason=None, suggestion_note=None)
-    )
-    # Why they thought two people should meet, in the offers they made.
+    """Every column that holds a person's words or details on the requests and offers they
+    took part in (`storage.models.personal`) is erased: as requester, their name, title,
+    email, why, note and the link to their message; as connector, their name, how well they
+    know the target, a decline's kind word, a suggestion's note, an offer's why. Statuses,
+    steps and dates stay, so the funnel still counts."""
+    requests = cast(Table, IntroRequest.__table__)
+    for side, whose in (
+        (requests.c.requester_id, "requester"),
+        (requests.c.connector_id, "connector"),
+    ):
+        await session.execute(
+            update(IntroRequest)
+            .where(IntroRequest.team_id == team_id, side == user_id)
+            .values(**erased(requests, whose))
+        )
     await session.execute(
         update(IntroOffer)
         .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)
-        .values(reason="")
+        .values(**erased(cast(Table, IntroOffer.__table__), "connector"))
     )
+
+
+def erased(table: Table, whose: str) -> dict[str, Any]:
+    """The values that erase `whose` personal columns of `table`."""
+    return {
+        column.key: (
+            FORMER_TEAMMATE
+            if column.info.get("erased_as_name")
+            else (None if column.nullable else "")
+        )
+        for column in table.columns
+        if column.info.get("personal") == whose
+    }

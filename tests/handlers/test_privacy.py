@@ -414,7 +414,19 @@ async def test_forget_me_deletes_my_list_and_settings_and_erases_my_words(
         assert await session.get(ConnectorPrefs, (TEAM, REQUESTER)) is None
         request = await session.scalar(select(IntroRequest))
     assert request is not None
-    assert (request.reason, request.blurb, request.requester_name) == ("", "", "")
+    assert (request.reason, request.blurb) == ("", "")
+    assert (request.requester_name, request.requester_title, request.requester_email) == (
+        "a former teammate",
+        "",
+        "",
+    )
+    assert request.connector_name != "a former teammate"  # the connector's side is theirs
+    await _command(stack, CONNECTOR, "forget me")
+    await stack.until(lambda: len(stack.fake.responses) == 2, "the connector's confirmation")
+    async with directory._sessions() as session:
+        request = await session.scalar(select(IntroRequest))
+    assert request is not None
+    assert (request.connector_name, request.connector_closeness) == ("a former teammate", None)
     # The funnel still counts the ask.
     report = await stack.services.attribution.report(TEAM, REQUESTER)
     assert report.workspace.counts["requested"] == 1

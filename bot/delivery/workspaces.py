@@ -12,7 +12,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, Select, Table, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Select,
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +40,11 @@ class WorkspaceKey:
     team_id: str
     enterprise_id: str | None = None
     is_enterprise_install: bool = False
+
+
+# A workspace whose token stopped working is deleted like an uninstalled one, but never sooner
+# than this: a retention of 0 must not delete a workspace over a token that fails for a day.
+PAUSED_AT_LEAST = timedelta(days=7)
 
 
 class Workspaces:
@@ -142,31 +157,26 @@ class Workspaces:
             return list(found)
 
     async def forget_uninstalled(self, retention: timedelta) -> list[str]:
-        """Delete every row of each workspace uninstalled longer ago than the retention."""
-        cutoff = self._clock.now() - retention
+        """Delete every row of each workspace uninstalled longer ago than the retention, or
+        paused that long on a token that stopped working (uninstalled without Slack saying
+        so: its data goes as an uninstalled workspace's would, and it is no longer probed)."""
+        now = self._clock.now()
+        cutoff = now - retention
+        paused_cutoff = now - max(retention, PAUSED_AT_LEAST)
         async with self._sessions() as session:
             due = list(
-                await session.scalars(
-                    select(Workspace.team_id).where(
-                        Workspace.status == WorkspaceStatus.UNINSTALLED,
-                        Workspace.uninstalled_at <= cutoff,
-                    )
-                )
+                await session.scalars(select(Workspace.team_id).where(_gone(cutoff, paused_cutoff)))
             )
         for team_id in due:
-            await self._forget(team_id, cutoff)
+            await self._forget(team_id, cutoff, paused_cutoff)
         return due
 
-    async def _forget(self, team_id: str, cutoff: datetime) -> None:
+    async def _forget(self, team_id: str, cutoff: datetime, paused_cutoff: datetime) -> None:
         async with self._sessions.begin() as session:
             # Still uninstalled, and not since reinstalled by another replica.
             still = await session.scalar(
                 select(Workspace.team_id)
-                .where(
-                    Workspace.team_id == team_id,
-                    Workspace.status == WorkspaceStatus.UNINSTALLED,
-                    Workspace.uninstalled_at <= cutoff,
-                )
+                .where(Workspace.team_id == team_id, _gone(cutoff, paused_cutoff))
                 .with_for_update()
             )
             if still is None:
@@ -178,7 +188,7 @@ class Workspaces:
                     await session.execute(_rows_of(table, team_id))
             await session.execute(delete(Workspace).where(Workspace.team_id == team_id))
         self._known = {seen for seen in self._known if seen[0] != team_id}
-        logger.warning("deleted the data of uninstalled workspace %s", team_id)
+        logger.warning("deleted the data of uninstalled or unreachable workspace %s", team_id)
 
     async def _set(
         self,
@@ -200,6 +210,14 @@ class Workspaces:
             row.status, row.reason, row.changed_at = status, reason, now
             row.uninstalled_at = now if status is WorkspaceStatus.UNINSTALLED else None
             return True
+
+
+def _gone(cutoff: datetime, paused_cutoff: datetime) -> ColumnElement[bool]:
+    """Uninstalled since before `cutoff`, or paused on its token since before `paused_cutoff`."""
+    return or_(
+        and_(Workspace.status == WorkspaceStatus.UNINSTALLED, Workspace.uninstalled_at <= cutoff),
+        and_(Workspace.status == WorkspaceStatus.PAUSED, Workspace.changed_at <= paused_cutoff),
+    )
 
 
 def _rows_of(table: Table, team_id: str) -> Delete:

@@ -288,3 +288,34 @@ async def test_a_token_replaced_by_another_replica_is_used_without_pausing(
     cards = [r for r in await _rows(stack, TEAM_A) if r.kind != MessageKind.REMINDER]
     assert cards and all(r.status == DeliveryStatus.SENT for r in cards)
     assert set(_sent_to(stack, REQUESTER, CONNECTOR)) == {stack.fake.tokens_of(TEAM_A)[-1]}
+
+
+async def test_a_workspace_whose_token_died_without_an_uninstall_is_forgotten_too(
+    two_teams: LocalStack, clock: ManualClock
+) -> None:
+    stack = two_teams
+    services = stack.services
+    assert services is not None
+    await request_intro_in(stack, TEAM_B, REQUESTER_B, CONNECTOR_B)
+    b_rows = await _count_team_rows(stack, TEAM_B)
+    await request_intro_in(stack, TEAM_A, REQUESTER, CONNECTOR)
+    stack.fake.revoke_workspace(TEAM_A)  # no event: Slack answers token_revoked
+    draft = RequestDraft(
+        requester=Teammate(REQUESTER, "Riya Patel"),
+        connector=Teammate(CONNECTOR, "Carlos Mendes"),
+        target_name="John Roe",
+        target_company="Initech",
+        reason="Expansion",
+        blurb="Hi John, I'm Riya. Would you be open to a call?",
+    )
+    outcome = await services.workflow.submit(TEAM_A, draft, [])
+    await services.dispatcher.deliver(outcome.message_ids)
+    assert await services.paused_workspaces() == {TEAM_A: "paused: token_revoked"}
+    clock.advance(timedelta(days=29))
+    await sweep_until_idle(services)
+    assert await _count_team_rows(stack, TEAM_A) > 0  # kept within the retention
+    clock.advance(timedelta(days=1, seconds=1))
+    await sweep_until_idle(services)
+    assert await _count_team_rows(stack, TEAM_A) == 0
+    assert await services.paused_workspaces() == {}  # and no longer probed
+    assert await _count_team_rows(stack, TEAM_B) >= b_rows

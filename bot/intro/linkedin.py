@@ -32,6 +32,10 @@ MEMBER_NAME = "connections.csv"  # the archive's member, compared case-insensiti
 # The notes before the header are a handful of lines; a "header" further down is not one.
 HEADER_SEARCH_LINES = 50
 NOTE_LINE_CHARS = 64 * 1024
+# A row of LinkedIn's is a few hundred characters. The csv module makes an object per field of
+# a line before anything can look at it: a 20 MB line of commas would be 20 million fields, so
+# a physical line is refused past this length, before the csv module reads it.
+MAX_LINE_CHARS = 64 * 1024
 # A row with a longer field is skipped: the stored columns are this long (storage/models.py).
 FIELD_LIMITS = {
     "name": 200,
@@ -90,7 +94,7 @@ class ExportTooLarge(ExportError):
 
 
 class UnreadableExport(ExportError):
-    """Its detail is one of `field_too_long`, `not_csv`, `damaged_archive`."""
+    """Its detail is one of `field_too_long`, `line_too_long`, `not_csv`, `damaged_archive`."""
 
     kind = "unreadable"
 
@@ -211,7 +215,7 @@ def _read_csv(binary: IO[bytes]) -> ParsedExport:
     if "First Name" not in position or "Last Name" not in position:
         raise NotAConnectionsExport("the header lacks First Name and Last Name")
     parsed = ParsedExport()
-    reader = csv.reader(text)
+    reader = csv.reader(_bounded_lines(text, header_number))
     rows = 0
     for row in _rows(reader, header_number):
         line = header_number + reader.line_num
@@ -226,6 +230,16 @@ def _read_csv(binary: IO[bytes]) -> ParsedExport:
         else:
             parsed.connections.append(connection)
     return parsed
+
+
+def _bounded_lines(text: IO[str], header_number: int) -> Iterator[str]:
+    """The file's lines for the csv module, each at most MAX_LINE_CHARS long."""
+    number = header_number
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise UnreadableExport("line_too_long", line=number, limit=MAX_LINE_CHARS)
+        yield line
 
 
 def _rows(reader: Iterator[list[str]], header_number: int) -> Iterator[list[str]]:

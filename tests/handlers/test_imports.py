@@ -256,11 +256,21 @@ async def test_a_download_error_is_told(stack: LocalStack) -> None:
 async def test_a_field_over_the_csv_modules_limit_is_told_and_nothing_saved(
     stack: LocalStack,
 ) -> None:
-    huge = '"' + "x" * 200_000 + '"'
+    # Quoted, with line breaks inside: each line is short, the field is not.
+    huge = '"' + "x\n" * 100_000 + '"'
     content = (HEADER + _rows(1500) + f"Bob,{huge},,,,,\n").encode()
     await _share(stack, REQUESTER, "Connections.csv", content)
     outcome = await _outcome(stack, REQUESTER)
-    assert "line 1502 has a field longer than" in outcome and "Nothing was saved" in outcome
+    assert "has a field longer than" in outcome and "Nothing was saved" in outcome
+    assert await _contacts(stack, REQUESTER) == 0
+
+
+async def test_an_over_long_line_is_told_and_nothing_saved(stack: LocalStack) -> None:
+    content = (HEADER + _rows(1500) + "Bob," + "," * 200_000 + "\n").encode()
+    await _share(stack, REQUESTER, "Connections.csv", content)
+    outcome = await _outcome(stack, REQUESTER)
+    assert "line 1502 is longer than 65536 characters" in outcome
+    assert "Nothing was saved" in outcome
     assert await _contacts(stack, REQUESTER) == 0
 
 

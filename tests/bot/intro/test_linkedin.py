@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import tracemalloc
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ from bot.intro.linkedin import (
     TooManyRows,
     UnreadableExport,
     parse_connections,
+    read_export,
 )
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "Connections.csv"
@@ -236,3 +238,25 @@ def test_an_archive_listing_too_many_files_is_refused_before_they_are_read() -> 
     archive = _zipped(members, compression=zipfile.ZIP_STORED)
     with pytest.raises(NotAConnectionsExport, match="far more files"):
         parse_connections(archive)
+
+
+@pytest.mark.parametrize("filler", [b",", b'"",', b"a,"])
+def test_a_line_of_millions_of_fields_is_refused_before_it_is_split(filler: bytes) -> None:
+    header = b"First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    export = io.BytesIO(header + filler * ((MAX_BYTES - len(header)) // len(filler)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnreadableExport) as refused:
+            read_export(export)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (str(refused.value), refused.value.line) == ("line_too_long", 2)
+    assert peak < 4 * 1024 * 1024  # one bounded line, not a list of millions of fields
+
+
+def test_a_long_line_within_the_bound_is_read() -> None:
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    row = "Jane,Doe,,,Acme," + "x" * 150 + ",04 Mar 2021\n"
+    parsed = read_export(io.BytesIO((header + row * 3).encode()))
+    assert [c.name for c in parsed.connections] == ["Jane Doe"] * 3

@@ -80,7 +80,7 @@ def bot_tokens(
         client_secret=settings.SLACK_CLIENT_SECRET or "",
         client=sender,
     )
-    return store, InstalledTokens(store, workspaces, rotator)
+    return store, InstalledTokens(store, workspaces, rotator, engine=engine)
 
 
 def slack_pacer(settings: Settings, engine: AsyncEngine) -> Pacer | None:

@@ -18,6 +18,7 @@ from bot.intro.people import Teammate
 from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import CLIENT_ID, LocalStack
+from bot.wiring.app import bot_tokens
 from bot.wiring.oauth import LeastRecentlyUsed, OAuthStates
 from bot.wiring.scopes import BOT_SCOPES
 from storage.db import create_engine_for
@@ -34,6 +35,7 @@ from tests.bot.wiring.oauth_flow import (
     query_of,
     request_intro_in,
 )
+from tests.conftest import TEST_DATABASE_URL
 from tests.handlers.flow import CONNECTOR, REQUESTER
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -379,3 +381,33 @@ def test_the_authorize_cache_keeps_the_most_recently_used_tokens() -> None:
     assert cache["xoxe-1"] == "first"  # used: the second is now the oldest
     cache["xoxe-3"] = "third"
     assert list(cache) == ["xoxe-1", "xoxe-3"]
+
+
+@pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="replicas share a database on PostgreSQL only (set TEST_DATABASE_URL)",
+)
+async def test_replicas_rotating_one_token_at_once_both_get_the_new_token(
+    database_url: str,
+) -> None:
+    async with LocalStack(database_url, oauth=True, token_rotation=True) as stack:
+        fake, services = stack.fake, stack.services
+        assert services is not None and services.workspaces is not None
+        fake.token_lifetime = 30 * 60  # expires within the 2 hours before which it is rotated
+        async with browser(stack) as session:
+            await install(stack, TEAM_A, session)
+        fake.token_lifetime = 12 * 3600
+        settings = services.settings
+        engines = [create_engine_for(database_url) for _ in range(3)]
+        try:
+            replicas = [
+                bot_tokens(settings, engine, services.client, services.workspaces)[1]
+                for engine in engines
+            ]
+            tokens = await asyncio.gather(*(r.token_for(TEAM_A) for r in replicas))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        refreshes = [c for c in fake.calls_to("oauth.v2.access") if c.args.get("grant_type")]
+        assert [c.ok for c in refreshes] == [True]
+        assert set(tokens) == {fake.tokens_of(TEAM_A)[-1]}

@@ -249,6 +249,8 @@ class FakeSlack:
         self._external_ids: dict[str, str] = {}
         self._response_urls: dict[str, str] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        # An outage: until this time (time.monotonic()), every Web API call answers a 503.
+        self._down_until = 0.0
         self._ts_counter = 0
         self._id_counter = 0
 
@@ -539,6 +541,10 @@ class FakeSlack:
         fault = _Fault(status, error, retry_after, reset_connection, raw_body)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
+    def down_for(self, seconds: float) -> None:
+        """An outage: every Web API call answers HTTP 503 for the next `seconds`."""
+        self._down_until = time.monotonic() + seconds
+
     def _take_fault(self, key: str) -> _Fault | None:
         queue = self._faults.get(key)
         return queue.popleft() if queue else None
@@ -615,6 +621,8 @@ class FakeSlack:
             args.setdefault("client_secret", client_secret)
 
         fault = self._take_fault(method)
+        if fault is None and time.monotonic() < self._down_until:
+            fault = _Fault(503, None, None, False, None)
         if fault is not None:
             return self._answer_fault(request, method, args, fault)
         retry_after = self._over_limit(method, args, token)

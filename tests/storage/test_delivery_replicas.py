@@ -223,3 +223,49 @@ async def test_each_due_message_reaches_slack_once(
             assert repeats == 0, delivered.most_common(10)
     finally:
         await fake.stop()
+
+
+@pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
+async def test_a_slack_outage_with_a_replica_killed_delivers_each_message_once(
+    database_url: str, tmp_path: Path, replicas: list[subprocess.Popen[bytes]]
+) -> None:
+    """Slack answers 503 to everything for a while (longer than the eight tries that used to
+    make a message final), one of three replicas is killed during it, then Slack recovers:
+    every message goes out, once, and none is marked failed or expired."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
+    fake = FakeSlack()
+    for user_id in USERS:
+        fake.add_user(user_id, name=user_id.lower())
+    await fake.start()
+    try:
+        await asyncio.to_thread(_seed_due_messages, database_url, MESSAGES)
+        fake.down_for(30)
+        for _ in range(3):
+            replicas.append(_start(fake, database_url, tmp_path))
+        await asyncio.sleep(10)
+        assert _delivered(fake) == Counter()  # nothing gets through the outage
+        os.kill(replicas[0].pid, signal.SIGKILL)
+        await _wait_for(fake, lambda: len(_delivered(fake)) == MESSAGES, 240)
+        await asyncio.sleep(1.5)  # one more sweep tick: anything sent twice would show now
+        delivered = _delivered(fake)
+        assert set(delivered) == set(range(MESSAGES))
+        assert sum(count - 1 for count in delivered.values()) == 0, delivered.most_common(5)
+        refused = [c for c in fake.calls_to("chat.postMessage") if not c.ok]
+        assert len(refused) > 8  # each message was tried through the outage, more than once
+        statuses = await asyncio.to_thread(_statuses, database_url)
+        assert statuses == {"sent": MESSAGES}
+    finally:
+        await fake.stop()
+
+
+def _statuses(database_url: str) -> dict[str, int]:
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status)
+            )
+            return {status: count for status, count in rows}
+    finally:
+        engine.dispose()

@@ -190,7 +190,7 @@ async def word_review(
     assert draft.connector is not None
     # Everyone the findings name, looked up together: this all happens before the ack.
     named = [found.mine.connector_id] if found.mine else []
-    named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
+    named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id) if uid]
     named += [found.next_best] if found.next_best else []
     names = await names_of(services, client, team_id, named)
     if found.mine is not None:
@@ -203,7 +203,10 @@ async def word_review(
             say(
                 "open_ask",
                 requester=names[request.requester_id],
-                connector=names[request.connector_id],
+                # No Slack id: a connector outside the team.
+                connector=names[request.connector_id]
+                if request.connector_id
+                else "someone outside the team",
             )
         )
     if found.pacing is not None:

@@ -73,13 +73,32 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
 
 
 async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
-    """The words a person wrote in requests (as requester: why, the note, their name; as
-    connector: a decline's kind word, a suggestion's note; an offer's why) are erased.
-    Statuses, steps and dates stay, so the funnel still counts."""
+    """The words a person wrote in requests (as requester: why, the note, their name, and
+    the name, email and ties of a connector outside the team they asked; as connector: a
+    decline's kind word, a suggestion's note; an offer's why) are erased. Statuses, steps and
+    dates stay, so the funnel still counts."""
     await session.execute(
         update(IntroRequest)
         .where(IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id)
-        .values(reason="", blurb="", requester_name="", source_permalink=None)
+        .values(
+            reason="",
+            blurb="",
+            requester_name="",
+            source_permalink=None,
+            # A connector outside the team, as the requester described them.
+            connector_email="",
+            connector_knows_target="",
+            requester_knows_connector="",
+        )
+    )
+    await session.execute(
+        update(IntroRequest)
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.requester_id == user_id,
+            IntroRequest.connector_outside.is_(True),
+        )
+        .values(connector_name="")
     )
     await session.execute(
         update(IntroRequest)

@@ -1,0 +1,224 @@
+"""A connector outside the team, through the signed endpoint and the stand-in Slack: the
+request form switches to its own form, the requester gets the ask to send (the connector's
+out, the anonymous opt-in ask, the note), reports each answer from their card and its
+reminders, and the funnel counts the connector by name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.intro.clock import ManualClock
+from bot.intro.states import Status
+from bot.standin import payloads
+from bot.standin.stack import LocalStack
+from tests.handlers.flow import (
+    OTHER,
+    REQUESTER,
+    button,
+    card_text,
+    good_values,
+    open_intro_modal,
+    press,
+    submit,
+)
+
+TEAM = "T0FAKE"
+DANA = {
+    "outside_name": "Dana Cole",
+    "outside_email": "Dana@Example.com",
+    "outside_knows_target": "She sits on Acme's board",
+    "outside_knows_them": "A happy customer since 2023",
+}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()  # Monday 2026-01-05 15:00 UTC: 10:00 in New York
+
+
+@pytest.fixture
+async def stack(database_url: str, clock: ManualClock) -> AsyncIterator[LocalStack]:
+    async with LocalStack(database_url, clock=clock) as local:
+        yield local
+
+
+async def sweep(stack: LocalStack) -> None:
+    assert stack.services is not None
+    await stack.services.work.drain()
+    while await stack.services.dispatcher.sweep():
+        pass
+
+
+async def outside_form(stack: LocalStack, user: str = REQUESTER) -> dict:
+    """The request form, switched to the one for a connector outside the team."""
+    assert stack.slack is not None
+    opened = await open_intro_modal(stack, user=user)
+    # The form as Slack holds it, with its id (a views.update names it).
+    form = next(v for v in reversed(stack.fake.views.values()) if v["blocks"] == opened["blocks"])
+    switch = button(form, "intro_outside_form")
+    before = stack.fake.count("views.update")
+    typed = {"target_name": "Jane Doe", "target_company": "Acme"}
+    await stack.slack.interaction(
+        payloads.view_action(user, form, {**switch, "block_id": "outside_switch"}, typed)
+    )
+    await stack.until(lambda: stack.fake.count("views.update") > before, "the outside form")
+    call = stack.fake.calls_to("views.update")[-1]
+    assert call.ok, call.error
+    return {**call.args["view"], "id": call.args["view_id"]}
+
+
+def outside_values(**overrides: str) -> dict[str, str]:
+    values = {k: v for k, v in good_values().items() if k not in ("connector", "closeness")}
+    return {**values, **DANA, **overrides}
+
+
+async def ask_dana(stack: LocalStack, user: str = REQUESTER) -> dict:
+    """Ask Dana, outside the team: the requester's card, with the ask to send."""
+    form = await outside_form(stack, user)
+    status, body = await submit(stack, form, outside_values(), user=user)
+    assert status == 200 and body == "", body
+    await stack.until(lambda: len(stack.fake.messages_for(user)) >= 1, "the requester's card")
+    await stack.sends_recorded()
+    return stack.fake.messages_for(user)[-1]
+
+
+def everyone_messaged(stack: LocalStack) -> set[str]:
+    """Whom the bot wrote to: the channels of chat.postMessage calls that went through."""
+    return {str(c.args["channel"]) for c in stack.fake.calls_to("chat.postMessage") if c.ok}
+
+
+def all_sent(stack: LocalStack) -> str:
+    return json.dumps([c.args for c in stack.fake.calls_to("chat.postMessage")])
+
+
+async def current(stack: LocalStack, message: dict) -> dict:
+    """A message as it reads now, after the updates made to it."""
+    await sweep(stack)
+    return next(m for m in stack.fake.messages_for(REQUESTER) if m["ts"] == message["ts"])
+
+
+async def test_the_form_carries_what_was_typed_to_the_outside_form(stack: LocalStack) -> None:
+    form = await outside_form(stack)
+    shown = json.dumps(form)
+    assert form["callback_id"] == "intro_outside_modal"
+    assert "Jane Doe" in shown and "Acme" in shown
+    assert "How do they know the person?" in shown and "How do you know them?" in shown
+
+
+async def test_the_requester_gets_the_ask_to_send_and_reports_each_step(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None
+    card = await ask_dana(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.connector_outside and request.connector_id == ""
+    assert request.connector_name == "Dana Cole" and request.connector_email == "dana@example.com"
+    assert request.connector_knows_target == "She sits on Acme's board"
+    assert request.requester_knows_connector == "A happy customer since 2023"
+    assert request.status == Status.AWAITING_CONNECTOR
+
+    text = card_text(card)
+    assert "Your ask to *Dana Cole*, outside the team, for an intro to *Jane Doe*" in text
+    assert "dana@example.com" in text
+    email = next(b for b in card["blocks"] if b.get("block_id") == "outside_email")
+    words = email["text"]["text"]
+    assert "Subject: Would you introduce me to Jane Doe at Acme?" in words
+    assert "Hi Dana," in words
+    assert "No pressure at all: it's fine to say no, or to point me to someone better" in words
+    # The opt-in ask Dana forwards names no one; the note for the intro comes after a yes.
+    ask = words.split('"Hi Jane,')[1].split("If Jane says yes")[0]
+    assert "someone I know asked me for an intro to you at Acme" in ask
+    assert "customs problem" in ask and "Riya" not in ask and "Northwind" not in ask
+    assert "I run partnerships at Northwind" in words.split("If Jane says yes")[1]
+    assert "<@>" not in json.dumps(card)
+    # Nothing went to anyone but the requester: Dana is not on Slack.
+    assert everyone_messaged(stack) == {REQUESTER}
+
+    # Two days on: has Dana answered?
+    clock.advance(timedelta(days=2))
+    await sweep(stack)
+    reminder = [m for m in stack.fake.messages_for(REQUESTER) if "Has Dana answered" in m["text"]]
+    assert len(reminder) == 1
+    await press(stack, REQUESTER, reminder[0], "intro_outside_agreed")
+    await sweep(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.status == Status.CHECKING_WITH_TARGET
+    card = await current(stack, card)
+    assert "Dana is checking with Jane" in card_text(card)
+    assert not any(b.get("block_id") == "outside_email" for b in card["blocks"])
+
+    clock.advance(timedelta(days=5))  # three working days on: has Jane answered Dana?
+    await sweep(stack)
+    checks = [m for m in stack.fake.messages_for(REQUESTER) if "heard back from" in m["text"]]
+    assert checks, [m["text"] for m in stack.fake.messages_for(REQUESTER)]
+    await press(stack, REQUESTER, checks[-1], "intro_outside_target_agreed")
+    await sweep(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.status == Status.INTRO_MADE and request.intro_made_at is not None
+    card = await current(stack, card)
+    assert "Dana made the intro" in card_text(card)
+    button(card, "intro_followed_up")
+
+    # The same follow-up and outcome questions as any intro, about Dana by name.
+    clock.advance(timedelta(days=8))
+    await sweep(stack)
+    outcome = [m for m in stack.fake.messages_for(REQUESTER) if "What came of" in m["text"]]
+    assert outcome and "Dana doesn't hear from me" in outcome[-1]["text"]
+    await press(stack, REQUESTER, outcome[-1], "intro_outcome_meeting_held")
+    await sweep(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.status == Status.MEETING_HELD
+    sent = all_sent(stack)
+    assert "<@>" not in sent
+    assert everyone_messaged(stack) == {REQUESTER}
+
+
+async def test_a_connector_outside_who_says_no_closes_the_ask(stack: LocalStack) -> None:
+    assert stack.services is not None
+    card = await ask_dana(stack)
+    await press(stack, REQUESTER, card, "intro_outside_declined")
+    await sweep(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.status == Status.CONNECTOR_DECLINED
+    card = await current(stack, card)
+    assert "Dana can't make this one. Thank them" in card_text(card)
+    assert "<@>" not in all_sent(stack)
+
+
+async def test_only_the_requester_reports_the_outside_connectors_answers(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    card = await ask_dana(stack)
+    await press(stack, OTHER, card, "intro_outside_agreed")
+    await sweep(stack)
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert request.status == Status.AWAITING_CONNECTOR
+
+
+async def test_the_same_ask_to_the_same_outside_connector_is_refused(stack: LocalStack) -> None:
+    await ask_dana(stack)
+    form = await outside_form(stack)
+    status, body = await submit(stack, form, outside_values())
+    assert status == 200
+    assert "You already have an open ask for this person, with Dana Cole." in body
+
+    # A teammate asking Dana about Jane too is told who asked first.
+    form = await outside_form(stack, user=OTHER)
+    status, body = await submit(stack, form, outside_values(), user=OTHER)
+    assert "already asked Dana Cole about this person" in body
+
+
+async def test_the_outside_form_says_what_is_missing(stack: LocalStack) -> None:
+    form = await outside_form(stack)
+    values = outside_values(outside_email="not an email", outside_knows_target="")
+    status, body = await submit(stack, form, values)
+    errors = json.loads(body)["errors"]
+    assert errors["outside_email"] == "That doesn't look like an email address."
+    assert "how they know this person" in errors["outside_knows_target"]
+    assert "connector" not in errors
+

@@ -11,7 +11,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.intro import outside, validation
-from bot.intro.attribution import STAGES, Funnel, Report
+from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.directory import Suggestion
@@ -531,6 +531,8 @@ def stats(report: Report, user_id: str) -> Message:
         offered=report.offered,
         offers_taken=report.offers_taken,
         hours=_hours,
+        outside_names=report.outside_names,
+        outside_prefix=OUTSIDE_PREFIX,
     )
 
 

@@ -5,6 +5,8 @@ reminders, and the funnel counts the connector by name."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -222,3 +224,72 @@ async def test_the_outside_form_says_what_is_missing(stack: LocalStack) -> None:
     assert "how they know this person" in errors["outside_knows_target"]
     assert "connector" not in errors
 
+
+async def command(stack: LocalStack, user: str, text: str) -> str:
+    """Run `/intro <text>` as `user`; the reply."""
+    assert stack.slack is not None
+    before = len(stack.fake.responses)
+    payload = payloads.slash_command(
+        user, text, stack.fake.issue_trigger_id(user), response_url=stack.fake.response_url()
+    )
+    status, body = await stack.slack.command(payload)
+    assert status == 200
+    if body:
+        return body
+    await stack.until(lambda: len(stack.fake.responses) > before, "the reply")
+    reply = stack.fake.responses[-1]["body"]
+    return "\n".join([str(reply["text"]), card_text({"blocks": reply.get("blocks") or []})])
+
+
+async def made_intro(stack: LocalStack) -> dict:
+    card = await ask_dana(stack)
+    await press(stack, REQUESTER, card, "intro_outside_agreed")
+    card = await current(stack, card)
+    await press(stack, REQUESTER, card, "intro_outside_target_agreed")
+    return await current(stack, card)
+
+
+async def test_the_funnel_and_the_export_count_the_outside_connector_by_name(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    card = await made_intro(stack)
+    await press(stack, REQUESTER, card, "intro_outcome_meeting_held")
+    await sweep(stack)
+
+    stats = await command(stack, REQUESTER, "stats")
+    assert "Dana Cole (outside the team): Requested *1*" in stats
+    assert "Thanked most: Dana Cole (outside the team) (1)" in stats
+    assert "<@>" not in stats and "outside:" not in stats
+
+    exported = await stack.services.attribution.export_csv(TEAM, {})
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert row["Referred By"] == "Dana Cole" and row["Referred By Slack ID"] == ""
+    assert row["Referred By Outside Team"] == "yes"
+    assert row["Meeting Date"] != ""
+
+
+async def test_the_home_tab_names_the_outside_connector(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    await ask_dana(stack)
+    before = stack.fake.count("views.publish")
+    await stack.slack.event(payloads.app_home_opened(REQUESTER))
+    await stack.until(lambda: stack.fake.count("views.publish") > before, "home")
+    home = json.dumps(stack.fake.home_views[REQUESTER])
+    assert "via Dana Cole, outside the team" in home
+    assert "<@>" not in home
+
+
+async def test_forget_me_erases_the_outside_connector_the_requester_named(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    await made_intro(stack)
+    await command(stack, REQUESTER, "forget me")
+    await stack.until(lambda: len(stack.fake.responses) >= 1, "confirmation")
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    assert (request.connector_name, request.connector_email) == ("", "")
+    assert (request.connector_knows_target, request.requester_knows_connector) == ("", "")
+    # The funnel still counts the ask, as someone outside the team.
+    stats = await command(stack, OTHER, "stats")
+    assert "Someone (outside the team): Requested *1*" in stats

@@ -270,11 +270,33 @@ def outside_card(request: IntroRequest, advice: list[str]) -> Message:
         status=_status(request),
         connector_first=first_name(request.connector_name or ""),
         target_first=first_name(request.target_name),
-        email=outside_email(request) if request.status == Status.AWAITING_CONNECTOR else "",
+        email_parts=in_sections(outside_email(request))
+        if request.status == Status.AWAITING_CONNECTOR
+        else [],
         advice=advice,
         outcomes=labels()["outcome"],
         next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
     )
+
+
+# What a section block holds, less the code block's fences.
+SECTION_TEXT_MAX = 2900
+
+
+def in_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[str]:
+    """`text` in paragraphs gathered into parts that each fit a section once escaped, so a
+    long email is shown whole, in as many blocks as it needs (a paragraph longer than a
+    section on its own is clipped there)."""
+    parts: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if not current or len(escape_mrkdwn(candidate)) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = paragraph
+    return [*parts, current] if current else parts
 
 
 def _outside_reminder(

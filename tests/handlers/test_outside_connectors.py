@@ -293,3 +293,27 @@ async def test_forget_me_erases_the_outside_connector_the_requester_named(
     # The funnel still counts the ask, as someone outside the team.
     stats = await command(stack, OTHER, "stats")
     assert "Someone (outside the team): Requested *1*" in stats
+
+
+async def test_the_account_owner_approves_before_the_requester_gets_the_ask(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    await stack.services.directory.set_account_owner(TEAM, "Acme", OTHER)
+    form = await outside_form(stack)
+    status, body = await submit(stack, form, outside_values())
+    assert (status, body) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(OTHER)) == 1, "the owner's card")
+    owner_card = stack.fake.messages_for(OTHER)[0]
+    assert "would like Dana Cole (outside the team) to introduce them" in card_text(owner_card)
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 1, "their card")
+    card = stack.fake.messages_for(REQUESTER)[0]
+    assert not any(b.get("block_id") == "outside_email" for b in card["blocks"])
+
+    await press(stack, OTHER, owner_card, "intro_owner_approve")
+    await sweep(stack)
+    notice = stack.fake.messages_for(REQUESTER)[-1]
+    assert "the email to send Dana Cole is on your request's card" in notice["text"]
+    card = await current(stack, card)
+    assert any(b.get("block_id") == "outside_email" for b in card["blocks"])
+    assert "<@>" not in all_sent(stack) and "<@>" not in json.dumps(card)

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bot.intro.states import REPORT_ACTION, Action, Outcome, Role, Status, allowed_actions
+from bot.intro.validation import BLURB_MAX, REASON_MAX
 from bot.rendering import messages
+from bot.rendering.templating import escape_mrkdwn
 from bot.rendering.texts import outside_email
 from storage.models import IntroRequest
 from tests.bot.rendering.test_templating import (
@@ -104,3 +106,24 @@ def test_the_ask_to_forward_names_no_one_until_the_target_agrees() -> None:
     assert email.startswith("Subject: Would you introduce me to Jane Doe at Acme?\n\nHi Dana,")
     assert "fine to say no, or to point me to someone better placed" in before_yes
     assert after_yes.rstrip().endswith("Riya Patel\nHead of Partnerships\nriya@northwind.com")
+
+
+def test_the_longest_ask_is_shown_whole_across_sections() -> None:
+    request = outside_request(
+        Status.AWAITING_CONNECTOR,
+        target_name="Jane Doe",
+        connector_name="Dana Cole",
+        reason="& " * (REASON_MAX // 2),
+        blurb="Would you & I talk? " * (BLURB_MAX // 20),
+    )
+    message = messages.requester_card(request, [])
+    assert_valid_message(message)
+    parts = [
+        b["text"]["text"]
+        for b in message.blocks
+        if b.get("block_id", "").startswith("outside_email")
+    ]
+    assert len(parts) > 1 and all(len(part) <= 3000 for part in parts)
+    shown = "\n\n".join(part.strip("`") for part in parts)
+    assert "…" not in shown
+    assert shown == escape_mrkdwn(outside_email(request))

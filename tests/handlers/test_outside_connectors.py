@@ -317,3 +317,14 @@ async def test_the_account_owner_approves_before_the_requester_gets_the_ask(
     card = await current(stack, card)
     assert any(b.get("block_id") == "outside_email" for b in card["blocks"])
     assert "<@>" not in all_sent(stack) and "<@>" not in json.dumps(card)
+
+
+async def test_an_open_ask_outside_the_team_stops_a_second_ask_for_the_same_person(
+    stack: LocalStack,
+) -> None:
+    await ask_dana(stack)
+    form = await open_intro_modal(stack)
+    status, body = await submit(stack, form, good_values())
+    assert status == 200
+    errors = json.loads(body)["errors"]
+    assert errors["target_name"] == "You already have an open ask for this person with Dana Cole."

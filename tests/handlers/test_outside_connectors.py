@@ -18,6 +18,7 @@ from bot.intro.states import Status
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
+    CONNECTOR,
     OTHER,
     REQUESTER,
     button,
@@ -328,3 +329,34 @@ async def test_an_open_ask_outside_the_team_stops_a_second_ask_for_the_same_pers
     assert status == 200
     errors = json.loads(body)["errors"]
     assert errors["target_name"] == "You already have an open ask for this person with Dana Cole."
+
+
+async def test_with_no_answer_from_the_outside_connector_the_requester_may_ask_someone_else(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    card = await ask_dana(stack)
+    clock.advance(timedelta(days=2))
+    await sweep(stack)
+    clock.advance(timedelta(days=2))  # Friday: the second, last "has Dana answered?"
+    await sweep(stack)
+    [last] = [m for m in stack.fake.messages_for(REQUESTER) if "Still no answer" in m["text"]]
+    assert "Asking someone else withdraws this ask; let Dana know if you do." in last["text"]
+    button(last, "intro_outside_agreed")  # Dana may have answered after all
+    opened = stack.fake.count("views.open")
+    await press(stack, REQUESTER, last, "intro_ask_secondary")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the prefilled form")
+    form = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert "Jane Doe" in json.dumps(form)
+    status, body = await submit(stack, form, good_values())
+    assert (status, body) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "Carlos's card")
+    first, second = sorted(
+        await stack.services.workflow.requests_by(TEAM, REQUESTER), key=lambda r: r.id
+    )
+    assert first.status == Status.REROUTED and first.connector_outside
+    assert second.connector_id == CONNECTOR and second.previous_request_id == first.id
+    card = await current(stack, card)
+    assert "You asked someone else instead. If you'd sent the ask, let Dana know." in card_text(
+        card
+    )

@@ -463,8 +463,12 @@ def _nudges(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> l
     name = OUTSIDE_ASKED if is_outside(request) else "nudge"
     for seq in range(1, cadence.nudges + 1):
         due = cadence.nudge_due(due)
+        # The requester's last "has they answered?" stands for the stall: the next paths too.
+        last = {"last": True} if is_outside(request) and seq == cadence.nudges else {}
         planned.append(
-            _Reminder(f"{name}:{seq}", connector_side(request), due, (Status(request.status),))
+            _Reminder(
+                f"{name}:{seq}", connector_side(request), due, (Status(request.status),), last
+            )
         )
     if is_outside(request):
         return planned  # no one to nudge but the requester, who is asked already

@@ -70,6 +70,8 @@ def test_a_new_outside_request_sends_the_requesters_card_and_asks_them_about_the
         (MessageKind.REMINDER, REQUESTER),
     ]
     assert [m.data["reminder"] for m in first[1:]] == [plan.OUTSIDE_ASKED] * 2
+    # The last stands for the stall: it carries the next paths.
+    assert [bool(m.data.get("last")) for m in first[1:]] == [False, True]
 
 
 def test_an_outside_request_with_an_account_owner_goes_to_the_owner_first() -> None:

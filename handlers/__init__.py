@@ -18,6 +18,7 @@ from handlers import (
     files,
     home,
     offers,
+    outside,
     request_form,
     shortcuts,
 )
@@ -34,6 +35,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     details.register(app, work)
     asking_again.register(app, work)
     offers.register(app, work)
+    outside.register(app, work)
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)

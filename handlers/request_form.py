@@ -189,21 +189,26 @@ async def word_review(
     """Put the directory's findings into words on the form."""
     assert draft.connector is not None
     # Everyone the findings name, looked up together: this all happens before the ack.
-    named = [found.mine.connector_id] if found.mine else []
-    named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
+    named = [found.mine.connector_id] if found.mine and found.mine.connector_id else []
+    named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id) if uid]
     named += [found.next_best] if found.next_best else []
     names = await names_of(services, client, team_id, named)
     if found.mine is not None:
-        review.errors["target_name"] = say(
-            "duplicate_mine", connector=names[found.mine.connector_id]
-        )
+        with_whom = names.get(found.mine.connector_id, "")
+        if not with_whom:  # no Slack id: their ask to a connector outside the team
+            earlier = await services.workflow.get(team_id, found.mine.id)
+            with_whom = (earlier.connector_name if earlier else "") or "someone outside the team"
+        review.errors["target_name"] = say("duplicate_mine", connector=with_whom)
         return
     for request in found.held_by_others:
         review.advice.append(
             say(
                 "open_ask",
                 requester=names[request.requester_id],
-                connector=names[request.connector_id],
+                # No Slack id: a connector outside the team.
+                connector=names[request.connector_id]
+                if request.connector_id
+                else "someone outside the team",
             )
         )
     if found.pacing is not None:

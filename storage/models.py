@@ -137,6 +137,20 @@ class IntroRequest(Base):
     went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target said not now: the day the connector chose to ask them again.
     ask_again_on: Mapped[date | None] = mapped_column(Date)
+    # A connector outside the team (a customer, an investor, an advisor): no Slack user, so
+    # connector_id is empty; the requester forwards the ask and reports each step. Their name
+    # is in connector_name; their email and the two ties, as the requester gave them, here.
+    connector_outside: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    connector_email: Mapped[str] = mapped_column(
+        String(254), default="", server_default="", info=personal("requester")
+    )
+    # How the outside connector knows the target, and how the requester knows the connector.
+    connector_knows_target: Mapped[str] = mapped_column(
+        Text, default="", server_default="", info=personal("requester")
+    )
+    requester_knows_connector: Mapped[str] = mapped_column(
+        Text, default="", server_default="", info=personal("requester")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -152,6 +166,8 @@ class IntroRequest(Base):
         # Who introduced this person or company before (the stalled ask's second path).
         Index("ix_intro_requests_team_target", "team_id", func.lower(target_name)),
         Index("ix_intro_requests_team_company", "team_id", func.lower(target_company)),
+        # Open asks to one outside connector (the duplicate-ask check reads them by email).
+        Index("ix_intro_requests_team_connector_email", "team_id", "connector_email", "status"),
     )
 
 

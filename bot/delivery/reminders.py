@@ -17,6 +17,7 @@ from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
 from bot.intro.workflow import IntroWorkflow, tie_from
+from bot.intro.workflow.plan import OUTSIDE_ASKED
 from bot.rendering import messages
 from storage.db import reading
 from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
@@ -59,8 +60,12 @@ class Reminders:
                 raise NotYet("outside the recipient's working hours", opens)
         request, follow_ups = await self._move_on(message, request)
         reminder = message.data["reminder"]
+        # The last "has they answered?" about a connector outside the team is their stall.
+        stalled = reminder == OUTSIDE_ASKED and bool(message.data.get("last"))
         secondary = (
-            await self.next_paths(request) if reminder in ("stalled", "target_quiet") else []
+            await self.next_paths(request)
+            if reminder in ("stalled", "target_quiet") or stalled
+            else []
         )
         rendered = messages.reminder(
             request,

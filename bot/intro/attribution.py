@@ -72,12 +72,36 @@ class Funnel:
 @dataclass
 class Report:
     workspace: Funnel
+    # By connector: a teammate's Slack id, or for a connector outside the team `outside_key`.
     by_connector: dict[str, Funnel]
     by_requester: dict[str, Funnel]
     thanked: list[tuple[str, int]]  # connectors whose intros got an outcome reported
     # Intros connectors offered unasked, and how many the teammate took.
     offered: int = 0
     offers_taken: int = 0
+    # The names of the connectors outside the team among `by_connector`, by their key.
+    outside_names: dict[str, str] = field(default_factory=dict)
+
+
+# A connector outside the team, counted by their email (one person, however their name was
+# typed); one whose requester had introbot forget them is counted as "outside:".
+OUTSIDE_PREFIX = "outside:"
+
+
+def is_outside_key(connector: str) -> bool:
+    return connector.startswith(OUTSIDE_PREFIX)
+
+
+def _connector_key() -> ColumnElement[Any]:
+    """Who a request's connector is, for counting: their Slack id, or for a connector
+    outside the team `outside:` and their email."""
+    return case(
+        (
+            IntroRequest.connector_outside.is_(True),
+            literal(OUTSIDE_PREFIX) + IntroRequest.connector_email,
+        ),
+        else_=IntroRequest.connector_id,
+    ).label("connector_id")
 
 
 def _scope(team_id: str, user_id: str | None) -> ColumnElement[bool]:
@@ -230,6 +254,9 @@ EXPORT_COLUMNS = (
     "Opportunity Date",
     "Won Date",
     "Lost Date",
+    # "yes" where the connector is outside the team (a customer, an investor, an advisor): no
+    # Slack id, their name as the requester typed it.
+    "Referred By Outside Team",
 )
 
 
@@ -245,6 +272,8 @@ class Attribution:
                 IntroRequest.target_name,
                 IntroRequest.target_company,
                 IntroRequest.connector_id,
+                IntroRequest.connector_outside,
+                IntroRequest.connector_name,
                 IntroRequest.requester_id,
                 IntroRequest.requester_name,
                 IntroRequest.status,
@@ -284,7 +313,8 @@ class Attribution:
         viewer = viewer or user_id
         base = (
             select(
-                IntroRequest.connector_id,
+                _connector_key(),
+                IntroRequest.connector_name,
                 IntroRequest.requester_id,
                 IntroRequest.outcome,
                 IntroRequest.status,
@@ -320,6 +350,7 @@ class Attribution:
                     session, dialect, base, base.c.requester_id == viewer
                 )
             report.offered, report.offers_taken = await _offers(session, team_id, user_id)
+            report.outside_names = await _outside_names(session, base)
         report.thanked = [(who, n) for who, n in thanked.most_common(5) if n]
         return report
 
@@ -337,6 +368,7 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
     """One request's cells, in EXPORT_COLUMNS' order; `names` maps Slack ids to names."""
     first, _, last = request.target_name.partition(" ")
     cold = request.went_cold_at is not None
+    outside = bool(request.connector_outside)
     return [
         request.id,
         first,
@@ -344,7 +376,9 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
         request.target_company,
         "Cold Outreach" if cold else "Warm Introduction",
         "introbot",
-        names.get(request.connector_id, request.connector_id),
+        request.connector_name
+        if outside
+        else names.get(request.connector_id, request.connector_id),
         request.connector_id,
         names.get(request.requester_id, request.requester_name or request.requester_id),
         request.requester_id,
@@ -361,7 +395,19 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
         _day(request.opportunity_at),
         _day(request.won_at),
         _day(request.lost_at),
+        "yes" if outside else "",
     ]
+
+
+async def _outside_names(session: AsyncSession, base: CTE) -> dict[str, str]:
+    """The names of the connectors outside the team in the report, by their key: the latest
+    name the team typed for each."""
+    latest = (
+        select(base.c.connector_id, base.c.connector_name)
+        .where(base.c.connector_id.startswith(OUTSIDE_PREFIX))
+        .order_by(base.c.created_at)
+    )
+    return {key: name for key, name in await session.execute(latest) if name}
 
 
 async def _offers(session: AsyncSession, team_id: str, user_id: str | None) -> tuple[int, int]:

@@ -80,7 +80,8 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
     """Every column that holds a person's words or details on the requests and offers they
     took part in (`storage.models.personal`) is erased: as requester, their name, title,
     email, why, note and the link to their message; as connector, their name, how well they
-    know the target, a decline's kind word, a suggestion's note, an offer's why. Statuses,
+    know the target, a decline's kind word, a suggestion's note, an offer's why; and what the
+    requester typed about a connector outside the team (their name, email and ties). Statuses,
     steps and dates stay, so the funnel still counts."""
     requests = cast(Table, IntroRequest.__table__)
     for side, whose in (
@@ -92,6 +93,16 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
             .where(IntroRequest.team_id == team_id, side == user_id)
             .values(**erased(requests, whose))
         )
+    # A connector outside the team has no Slack id: their name is what the requester typed.
+    await session.execute(
+        update(IntroRequest)
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.requester_id == user_id,
+            IntroRequest.connector_outside.is_(True),
+        )
+        .values(connector_name="")
+    )
     await session.execute(
         update(IntroOffer)
         .where(IntroOffer.team_id == team_id, IntroOffer.connector_id == user_id)

@@ -37,6 +37,13 @@ class ActionId(StrEnum):
     SECONDARY_BUMP = "intro_secondary_bump"
     SECONDARY_LEAVE = "intro_secondary_leave"
     GO_COLD = "intro_go_cold"
+    # A connector outside the team: the request form's switch to its own form, and the
+    # requester's reports of the connector's answers (the card and its reminders).
+    OUTSIDE_FORM = "intro_outside_form"
+    OUTSIDE_AGREED = "intro_outside_agreed"
+    OUTSIDE_DECLINED = "intro_outside_declined"
+    OUTSIDE_TARGET_AGREED = "intro_outside_target_agreed"
+    OUTSIDE_TARGET_DECLINED = "intro_outside_target_declined"
     # A connector's offer.
     OFFER_TAKE = "intro_offer_take"
     OFFER_PASS = "intro_offer_pass"
@@ -88,6 +95,7 @@ class CallbackId(StrEnum):
     PACING_MODAL = "intro_pacing_modal"
     OFFER_MODAL = "intro_offer_modal"
     COLD_MODAL = "intro_cold_modal"  # nothing to submit: the note to paste
+    OUTSIDE_MODAL = "intro_outside_modal"  # the request form for a connector outside the team
     MESSAGE_SHORTCUT = "request_intro_from_message"
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bot.intro import validation
-from bot.intro.attribution import STAGES, Funnel, Report
+from bot.intro import outside, validation
+from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.directory import Suggestion
@@ -32,6 +32,7 @@ from bot.rendering.texts import (
     long_date,
     named_ask_allowed,
     optin_ask,
+    outside_email,
 )
 from storage.models import ConnectorPrefs, Contact, IntroOffer, IntroRequest
 
@@ -111,12 +112,19 @@ def next_step(request: IntroRequest, role: str) -> Markup:
     """The status line's next step, escaped for mrkdwn with the connector's mention kept."""
     template = escape_mrkdwn(str(labels()["status"][request.status][f"{role}_next"]))
     text = template.format(
-        connector=f"<@{request.connector_id}>",
+        connector=connector_mention(request),
         target=escape_mrkdwn(request.target_name),
         company=escape_mrkdwn(request.target_company or "that company"),
         date=long_date(request.ask_again_on),
     )
     return trusted_mrkdwn(text)
+
+
+def connector_mention(request: IntroRequest) -> str:
+    """The connector as mrkdwn: their mention, or the name of one outside the team."""
+    if request.connector_outside:
+        return str(escape_mrkdwn(request.connector_name or "your connector"))
+    return f"<@{request.connector_id}>"
 
 
 def _status(request: IntroRequest) -> dict[str, str]:
@@ -167,6 +175,8 @@ def owner_edit_modal(request: IntroRequest) -> dict[str, Any]:
 
 
 def requester_card(request: IntroRequest, advice: list[str]) -> Message:
+    if request.connector_outside:
+        return outside_card(request, advice)
     return _message(
         "requester_card.json.j2",
         r=request,
@@ -228,6 +238,8 @@ def reminder(
     `last`: the last "did they answer?" before the ask goes quiet; `next_due`: when the next
     reminder comes, for the answer to "Still waiting"."""
     secondary = secondary or []
+    if request.connector_outside:
+        return _outside_reminder(request, kind, secondary, now=now, tz_name=tz_name, last=last)
     zone = time_zone(tz_name)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
     introduced = request.intro_made_at.astimezone(zone).date() if request.intro_made_at else None
@@ -247,6 +259,98 @@ def reminder(
         next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
         stage_date=_stage_date(request, zone),
     )
+
+
+def outside_card(request: IntroRequest, advice: list[str]) -> Message:
+    """The requester's card for a connector outside the team: the ask to send them while it
+    waits on them, and a button for each answer the requester can report."""
+    return _message(
+        "outside_card.json.j2",
+        r=request,
+        status=_status(request),
+        connector_first=first_name(request.connector_name or ""),
+        target_first=first_name(request.target_name),
+        email_parts=in_sections(outside_email(request))
+        if request.status == Status.AWAITING_CONNECTOR
+        else [],
+        advice=advice,
+        outcomes=labels()["outcome"],
+        next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
+    )
+
+
+# What a section block holds, less the code block's fences.
+SECTION_TEXT_MAX = 2900
+
+
+def in_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[str]:
+    """`text` in paragraphs gathered into parts that each fit a section once escaped, so a
+    long email is shown whole, in as many blocks as it needs (a paragraph longer than a
+    section on its own is clipped there)."""
+    parts: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if not current or len(escape_mrkdwn(candidate)) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = paragraph
+    return [*parts, current] if current else parts
+
+
+def _outside_reminder(
+    request: IntroRequest,
+    kind: str,
+    secondary: list[str],
+    *,
+    now: datetime | None,
+    tz_name: str | None,
+    last: bool,
+) -> Message:
+    """A reminder to the requester of a request whose connector is outside the team."""
+    zone = time_zone(tz_name)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    introduced = request.intro_made_at.astimezone(zone).date() if request.intro_made_at else None
+    return _message(
+        "outside_reminder.json.j2",
+        r=request,
+        reminder=kind,
+        connector_first=first_name(request.connector_name or ""),
+        target_first=first_name(request.target_name),
+        secondary=secondary,
+        last=last,
+        days_since_intro=(today - introduced).days if introduced else None,
+        intro_weekday=introduced.strftime("%A") if introduced else "",
+        intro_date=f"{introduced:%b} {introduced.day}" if introduced else "",
+        outcomes=labels()["outcome"],
+        next_outcomes=[str(outcome) for outcome in next_outcomes(request.status)],
+        stage_date=_stage_date(request, zone),
+    )
+
+
+def outside_modal(prefill: ModalPrefill, context: ModalContext) -> dict[str, Any]:
+    """The request form for a connector outside the team, what was typed carried over."""
+    view: dict[str, Any] = render_json(
+        "outside_modal.json.j2",
+        prefill=prefill,
+        private_metadata=context.dump(),
+        limits=LIMITS,
+        outside_limits={"name": outside.NAME_MAX, "tie": outside.TIE_MAX},
+        Outside=OUTSIDE_BLOCKS,
+    )
+    return view
+
+
+@dataclass(frozen=True)
+class _OutsideBlocks:
+    NAME: str = outside.NAME
+    EMAIL: str = outside.EMAIL
+    KNOWS_TARGET: str = outside.KNOWS_TARGET
+    KNOWS_THEM: str = outside.KNOWS_THEM
+
+
+OUTSIDE_BLOCKS = _OutsideBlocks()
 
 
 def _stage_date(request: IntroRequest, zone: tzinfo) -> str:
@@ -449,6 +553,8 @@ def stats(report: Report, user_id: str) -> Message:
         offered=report.offered,
         offers_taken=report.offers_taken,
         hours=_hours,
+        outside_names=report.outside_names,
+        outside_prefix=OUTSIDE_PREFIX,
     )
 
 

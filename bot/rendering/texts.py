@@ -101,6 +101,22 @@ def optin_ask(request: IntroRequest) -> str:
     )
 
 
+def outside_email(request: IntroRequest) -> str:
+    """The ask the requester sends a connector outside the team: what they ask, the
+    connector's out, the anonymous opt-in ask for the target, and the note for the intro."""
+    reason = without_requester(request.reason.strip(), request)
+    return render_text(
+        "outside_email.txt.j2",
+        connector_first_name=first_name(request.connector_name or ""),
+        target_name=request.target_name,
+        target_first_name=first_name(request.target_name),
+        target_company=request.target_company,
+        reason=reason if reason[-1:] in ".!?" else f"{reason}.",
+        blurb=request.blurb.strip(),
+        **_requester(request),
+    )
+
+
 def long_date(day: date | None) -> str:
     """A day as people write it: "Monday 28 December"."""
     return f"{day:%A} {day.day} {day:%B}" if day else ""

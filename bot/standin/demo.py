@@ -237,6 +237,7 @@ class Demo:
         await self.routing_and_export()
         await self.offered_intro()
         await self.checking_with_the_target()
+        await self.outside_the_team()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -555,6 +556,65 @@ class Demo:
         await self.later(timedelta(weeks=4))
         self.show_dm(CARLOS, self.dms(CARLOS)[-1])
         self.show_dm(SAM, self.dms(SAM)[-1])
+
+    async def outside_the_team(self) -> None:
+        """The best path is someone not on Slack: Riya gets the email to send them and tells
+        introbot, at each step, what they said."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Riya's best path to Wen Li at Umbrella is Dana Cole, an investor not on Slack")
+        opened = fake.count("views.open")
+        await stack.slack.command(payloads.slash_command(RIYA, "", fake.issue_trigger_id(RIYA)))
+        await stack.until(lambda: fake.count("views.open") > opened, "Riya's form")
+        shown = fake.calls_to("views.open")[-1].args["view"]
+        form = next(v for v in reversed(fake.views.values()) if v["blocks"] == shown["blocks"])
+        updated = fake.count("views.update")
+        await stack.slack.interaction(
+            payloads.view_action(
+                RIYA,
+                form,
+                {"action_id": "intro_outside_form", "block_id": "outside_switch", "value": "x"},
+            )
+        )
+        await stack.until(lambda: fake.count("views.update") > updated, "the outside form")
+        call = fake.calls_to("views.update")[-1]
+        outside_form = {**call.args["view"], "id": call.args["view_id"]}
+        print("   (Riya pressed Connector outside Slack?: the form asks about Dana instead)")
+        self.show(RIYA, "", render_view(outside_form, self.name_of))
+        cards = len(self.dms(RIYA))
+        await stack.slack.interaction(
+            payloads.view_submission(
+                RIYA,
+                outside_form,
+                {
+                    "outside_name": "Dana Cole",
+                    "outside_email": "dana@example.com",
+                    "outside_knows_target": "She sits on Umbrella's board",
+                    "outside_knows_them": "She led our seed round",
+                    "target_name": "Wen Li",
+                    "target_company": "Umbrella",
+                    "reason": "Umbrella is moving its EU freight through Rotterdam this year, "
+                    "and cutting customs delays there is what we do.",
+                    "blurb": BLURB.replace("Jane", "Wen").replace("Acme's", "Umbrella's"),
+                },
+            )
+        )
+        await stack.until(lambda: len(self.dms(RIYA)) > cards, "Riya's card")
+        card = self.dms(RIYA)[cards]
+        self.show_dm(RIYA, card)
+
+        self.say("Dana writes back that she'll ask Wen; Riya tells introbot")
+        await self.press(RIYA, card, "intro_outside_agreed")
+        await self.later(timedelta(days=5))
+        check = await self.first_dm_containing(RIYA, "heard back from")
+        self.show_dm(RIYA, check)
+
+        self.say("Wen said yes and Dana made the intro")
+        await self.press(RIYA, check, "intro_outside_target_agreed")
+        await stack.until(
+            lambda: "Dana made the intro" in str(self.dms(RIYA)[cards]["blocks"]), "the card"
+        )
+        self.show_dm(RIYA, self.dms(RIYA)[cards], "in her DM (the card, updated)")
 
     def nina_card(self) -> dict[str, Any] | None:
         return next((m for m in self.dms(CARLOS) if "Nina" in m["text"]), None)

@@ -38,6 +38,15 @@ REMINDERS = [
     "target_check_waiting",
     "target_quiet",
 ]
+# A connector outside the team: the requester is asked instead (plan.connector_side).
+OUTSIDE_REMINDERS = [
+    "outside_asked",
+    "outside_checking",
+    "follow_up",
+    "outcome",
+    "outcome_again",
+    "target_quiet",
+]
 NOTICES = [
     "accept",
     "ask_again",
@@ -87,6 +96,12 @@ def _messages() -> Iterator[messages.Message]:
             for data in ({}, {"outcome": "meeting_held", "choice": "bump"}):
                 yield messages.notice(request, event, data, [SUGGESTED], secondary=[SUGGESTED])
                 yield messages.notice(request, event, data)
+        outside = make_request(
+            status, connector_id="", connector_outside=True, connector_name="Dana Cole"
+        )
+        yield messages.requester_card(outside, ["advice"])
+        for kind in OUTSIDE_REMINDERS:
+            yield messages.reminder(outside, kind, [SUGGESTED], now=NOW)
     yield messages.outcome_list([make_request(status, id=i) for i, status in enumerate(Status)])
 
 
@@ -102,6 +117,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.owner_edit_modal(request)
     yield messages.not_now_modal(request, NOW.date())
     yield messages.cold_modal(request)
+    yield messages.outside_modal(prefill, context)
     yield messages.offer_modal()
     yield messages.contact_modal()
     yield messages.pacing_modal(ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]))

@@ -7,7 +7,8 @@ of Slack.
 - `requests`: `IntroWorkflow`, the facade callers hold: submitting and acting on requests.
   It is made of mixins over `orm_path.OrmPath` (the sessions, clock and cadence, and the ORM
   write path every flow shares): `offers` (a connector's offers; second voices after no
-  response), `cold` (going in cold), `queries` (reads). Mixins, not composition: each flow
+  response), `cold` (going in cold), `outside` (a connector outside the team), `queries`
+  (reads). Mixins, not composition: each flow
   is a plain method of the one object, and its shared write path needs no delegation.
 - `one_statement`: the PostgreSQL write path, each expressible change in one statement,
   built from `plan`'s rules; a test proves it writes what the ORM path writes.

@@ -216,7 +216,9 @@ def _cards_from(row: Any, request: IntroRequest) -> dict[tuple[int, str], Outbou
 
 
 def _moved(action: Action, value_names: tuple[str, ...]) -> str:
-    """The compare-and-set, which is also the party check, taking the event's id."""
+    """The compare-and-set, which is also the party check, taking the event's id. A request
+    whose connector is outside the team is left to the ORM path: its messages go to other
+    people than the stand-ins say (`plan.connector_side`)."""
     edges = plan.EDGES[action]
     party = plan.PARTY_COLUMN[ACTOR[action]]
     sources = ", ".join(f"'{source}'" for source in edges)
@@ -226,7 +228,7 @@ def _moved(action: Action, value_names: tuple[str, ...]) -> str:
         moved AS (
             UPDATE intro_requests SET status = {to_status} END, updated_at = :now{sets}
             WHERE id = :request_id AND team_id = :team_id AND status IN ({sources})
-                AND {party} = :actor_id
+                AND {party} = :actor_id AND NOT connector_outside
             RETURNING *, nextval(pg_get_serial_sequence('request_events', 'id')) AS event_id
         )"""
 

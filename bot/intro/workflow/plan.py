@@ -54,6 +54,10 @@ STAGE_REMINDERS = (Status.MEETING_HELD, Status.OPPORTUNITY)
 # Events the bot itself records about a request (not transitions).
 SECONDARY_OFFERED = "secondary_offer"
 BUMP_SENT = "bump"
+# The requester's reminders for a connector outside the team: has the connector answered the
+# ask they forwarded, and has the connector heard from the target.
+OUTSIDE_ASKED = "outside_asked"
+OUTSIDE_CHECKING = "outside_checking"
 # Who takes the system's actions (a reminder that moves the request on), in its events.
 SYSTEM_ACTOR = "introbot"
 # The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,
@@ -145,10 +149,25 @@ def movable(action: Action) -> bool:
     return action in EDGES and ACTOR[action] in PARTY_COLUMN
 
 
+def is_outside(request: IntroRequest) -> bool:
+    """Whether the request's connector is outside the team (no Slack user: the requester
+    forwards the ask and reports each step on the connector's behalf)."""
+    return bool(request.connector_outside)
+
+
+def connector_side(request: IntroRequest) -> str:
+    """Who hears what the connector would: the connector, or for a connector outside the team
+    the requester, who carries the ask to them."""
+    return request.requester_id if is_outside(request) else request.connector_id
+
+
 def party_of(request: IntroRequest, role: Role) -> str:
-    """Who takes `role`'s actions on this request."""
+    """Who takes `role`'s actions on this request: for a connector outside the team, the
+    requester reports the connector's answers."""
     if role is Role.SYSTEM:
         return SYSTEM_ACTOR
+    if role is Role.CONNECTOR:
+        return connector_side(request)
     return getattr(request, PARTY_COLUMN[role]) or ""
 
 
@@ -323,6 +342,12 @@ def first_messages(
     reminders. `stale_tie` rides on the connector's card when a review looked for it."""
     if owner_id:
         first_card = message(request, MessageKind.OWNER_CARD, owner_id, "card", now=now)
+    elif is_outside(request):
+        # The requester's own card carries the ask they forward, and its steps.
+        return [
+            requester_card(request, advice, now=now),
+            *reminders_for(request, now=now, cadence=cadence, round_key=""),
+        ]
     else:
         reviewed = {} if stale_tie is TieUnknown.UNKNOWN else {"stale_tie": tie_data(stale_tie)}
         first_card = message(
@@ -365,7 +390,14 @@ def _notice(request: IntroRequest, action: Action) -> tuple[str | None, dict[str
     """Who hears about an action, and what: the requester of the connector's and owner's
     answers, the connector of each outcome stage (the thank-you that makes connectors
     introduce again). "No response" is no news to thank anyone for: the requester decides
-    whether to ask the connector for a nudge."""
+    whether to ask the connector for a nudge.
+
+    A connector outside the team hears nothing from introbot, and the requester reported
+    their answers themselves: only the account owner's answer is news to them."""
+    if is_outside(request):
+        if ACTOR[action] is Role.OWNER:
+            return request.requester_id, {"event": action.value}
+        return None, {}
     if ACTOR[action] in (Role.CONNECTOR, Role.OWNER) or action is Action.ASK_AGAIN:
         return request.requester_id, {"event": action.value}
     if action in REPORTED and action is not Action.REPORT_NO_RESPONSE:
@@ -397,7 +429,7 @@ def promised(
         )
         for card, recipient in cards.items()
     ]
-    if action is Action.OWNER_APPROVE:
+    if action is Action.OWNER_APPROVE and not is_outside(request):
         messages.append(
             message(request, MessageKind.CONNECTOR_CARD, request.connector_id, "card", now=now)
         )
@@ -427,11 +459,19 @@ def _nudges(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> l
     """Awaiting the connector: nudge them, then tell the requester the ask stalled."""
     planned = []
     due = now
+    # A connector outside the team: the requester is asked whether they have answered.
+    name = OUTSIDE_ASKED if is_outside(request) else "nudge"
     for seq in range(1, cadence.nudges + 1):
         due = cadence.nudge_due(due)
+        # The requester's last "has they answered?" stands for the stall: the next paths too.
+        last = {"last": True} if is_outside(request) and seq == cadence.nudges else {}
         planned.append(
-            _Reminder(f"nudge:{seq}", request.connector_id, due, (Status(request.status),))
+            _Reminder(
+                f"{name}:{seq}", connector_side(request), due, (Status(request.status),), last
+            )
         )
+    if is_outside(request):
+        return planned  # no one to nudge but the requester, who is asked already
     due = cadence.nudge_due(due)
     planned.append(_Reminder("stalled", request.requester_id, due, (Status(request.status),)))
     return planned
@@ -445,11 +485,12 @@ def _target_checks(
     planned = []
     checking = (Status.CHECKING_WITH_TARGET,)
     due = now
+    reminder = OUTSIDE_CHECKING if is_outside(request) else "target_check"
     for seq in range(1, cadence.target_checks + 1):
         due = cadence.target_check_due(due)
         last = {"last": True} if seq == cadence.target_checks else {}
-        name = f"target_check:{seq}:{round_key}"
-        planned.append(_Reminder(name, request.connector_id, due, checking, last))
+        name = f"{reminder}:{seq}:{round_key}"
+        planned.append(_Reminder(name, connector_side(request), due, checking, last))
     # Unanswered as long again: the ask has gone quiet. Delivering this reminder moves the
     # request on; it stays valid after the move so a lapsed send still tells them.
     planned.append(
@@ -474,7 +515,7 @@ def _ask_again(
     return [
         _Reminder(
             f"ask_again:{round_key}",
-            request.connector_id,
+            connector_side(request),
             day_starts,
             (Status.ASK_LATER, Status.CHECKING_WITH_TARGET),
             {"moves": Action.ASK_AGAIN.value},

@@ -29,6 +29,7 @@ from bot.intro.workflow.errors import (
     UnknownChoice,
 )
 from bot.intro.workflow.offers import Offers
+from bot.intro.workflow.outside import OutsideConnectors
 from bot.intro.workflow.queries import Queries
 from bot.intro.workflow.results import ActionDetails, Lease, Outcome, TieUnknown
 from storage.db import reading
@@ -63,7 +64,7 @@ def new_request(
     )
 
 
-class IntroWorkflow(Offers, ColdApproaches, Queries):
+class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
     """Requests, transitions and the messages they promise; it knows nothing of Slack.
 
     Each state change and the messages it promises are written in one transaction (on
@@ -211,7 +212,10 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             request, messages = await self._change(
                 session, team_id, request_id, actor_id, action, values, details, refusal, lease
             )
-            if action is Action.REPORT_NO_RESPONSE:
+            if action is Action.REPORT_NO_RESPONSE and plan.is_outside(request):
+                # No teammate's nudge to offer: the next paths.
+                messages += await self._dead_end_notice(session, request)
+            elif action is Action.REPORT_NO_RESPONSE:
                 messages += await self._after_no_response(session, request, actor_id)
             return Outcome(request, plan.due_now(messages))
 

@@ -65,6 +65,12 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "you chose Wednesday 18 March to ask them again",
         "│ Hi Nina, a colleague of mine asked me for an intro to you at Initech.",
         "@Carlos Mendes is asking Nina Cole again about your intro",
+        "📩 Your ask to Dana Cole, outside the team, for an intro to Wen Li at Umbrella.",
+        "│ Hi Dana,",
+        '│ "Hi Wen, someone I know asked me for an intro to you at Umbrella.',
+        "[ Dana will ask Wen ]  [ Dana said no ]",
+        "💬 Has Dana heard back from Wen Li?",
+        "🤝 Intro made: Dana made the intro. Follow up while it's warm.",
         "0 channel-wide pings",
     ):
         assert line in out, line

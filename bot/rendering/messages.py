@@ -304,6 +304,7 @@ def intro_modal(
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,
         closeness=labels()["closeness"],
+        tie_shared=labels()["tie_shared"],
         share_name=labels()["share_name"],
         pacing=labels()["pacing"],
         suggestions=suggestions,

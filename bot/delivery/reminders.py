@@ -131,10 +131,31 @@ class Reminders:
                 tie = tie_from(data["stale_tie"])
             else:
                 tie = await self._stale_tie(request)
-            return messages.connector_card(request, tie, offered=bool(data.get("offered")))
+            return messages.connector_card(
+                request,
+                tie,
+                offered=bool(data.get("offered")),
+                pointed_from=await self._pointed_from(request),
+            )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
+
+    async def _pointed_from(self, request: IntroRequest) -> str | None:
+        """Whom the connector pointed the requester away from, when this ask is for the
+        better person they named instead: the name its card gives."""
+        if request.previous_request_id is None:
+            return None
+        async with reading(self._sessions) as session:
+            previous = await session.get(IntroRequest, request.previous_request_id)
+        if (
+            previous is None
+            or previous.team_id != request.team_id
+            or previous.status != Status.REDIRECTED_TO_PERSON
+            or previous.connector_id != request.connector_id
+        ):
+            return None
+        return previous.target_name
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

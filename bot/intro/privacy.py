@@ -84,7 +84,14 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
     await session.execute(
         update(IntroRequest)
         .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
-        .values(decline_reason=None, suggestion_note=None)
+        .values(
+            decline_reason=None,
+            suggestion_note=None,
+            # The better person they named instead, and what they said of them.
+            suggested_name=None,
+            suggested_title=None,
+            suggested_company=None,
+        )
     )
     # Why they thought two people should meet, in the offers they made.
     await session.execute(

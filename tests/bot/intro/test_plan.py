@@ -47,6 +47,9 @@ ASK_AGAIN_ON = date(2026, 3, 20)
 DETAILS = ActionDetails(
     reason="  Not my area  ",
     suggested_user_id=SAM,
+    suggested_name=" Bob Lee ",
+    suggested_title=" Procurement lead ",
+    suggested_company="",
     note=" Sam knows her ",
     blurb=" Hi Jane, edited. ",
     ask_again_on=ASK_AGAIN_ON.isoformat(),
@@ -103,6 +106,13 @@ COLUMN_CHANGES: dict[Action, dict[str, Any]] = {
     Action.ACCEPT: {},
     Action.DECLINE: {"decline_reason": "Not my area"},
     Action.REDIRECT: {"suggested_user_id": SAM, "suggestion_note": "Sam knows her"},
+    # A better person to talk to: their name (and role, company when given), and why.
+    Action.SUGGEST_PERSON: {
+        "suggested_name": "Bob Lee",
+        "suggested_title": "Procurement lead",
+        "suggested_company": None,
+        "suggestion_note": "Sam knows her",
+    },
     Action.MENTION_NAME: {},
     Action.TARGET_AGREED: {"intro_made_at": NOW},
     Action.TARGET_DECLINED: {},
@@ -128,6 +138,7 @@ _TOLD_THE_REQUESTER = {
     Action.ACCEPT,
     Action.DECLINE,
     Action.REDIRECT,
+    Action.SUGGEST_PERSON,
     Action.MENTION_NAME,
     Action.TARGET_AGREED,
     Action.TARGET_DECLINED,
@@ -378,6 +389,32 @@ def test_a_redirect_names_a_third_teammate(suggested: str | None, refused: bool)
             plan.check_suggestion(request, Action.REDIRECT, suggested)
     else:
         plan.check_suggestion(request, Action.REDIRECT, suggested)
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        (None, True),
+        ("  ", True),  # a better person has a name
+        ("Jane Doe", True),  # the person asked for is no better person
+        ("jane  DOE", True),
+        ("Jane Doe (Acme)", True),
+        ("Bob Lee", False),
+        ("Jane Smith", False),  # another Jane
+    ],
+)
+def test_a_better_person_is_named_and_is_not_the_target(name: str | None, refused: bool) -> None:
+    request = request_in(Status.AWAITING_CONNECTOR)
+    request.target_name = "Jane Doe"
+    details = ActionDetails(suggested_name=name, suggested_title="", note="")
+    if refused:
+        with pytest.raises(InvalidSuggestion):
+            plan.column_changes(Action.SUGGEST_PERSON, details, NOW)
+            plan.check_suggestion(request, Action.SUGGEST_PERSON, None, name)
+    else:
+        changes = plan.column_changes(Action.SUGGEST_PERSON, details, NOW)
+        assert changes["suggested_name"] == name and changes["suggested_title"] is None
+        plan.check_suggestion(request, Action.SUGGEST_PERSON, None, name)
 
 
 @given(

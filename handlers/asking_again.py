@@ -18,11 +18,9 @@ from bot.rendering.ids import ActionFamily, ActionId
 from bot.rendering.texts import retarget_note
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
-from handlers.forms import prefill_from
 from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view, replace_pressed_message, tell_privately
-from handlers.suggestions import suggest_in_opened_form
 from handlers.support import known_teammate
 
 
@@ -111,12 +109,8 @@ async def ask_person(
             pointed_from=original.target_name,
         ),
     )
-    opened = await open_view(client, body["trigger_id"], view, logger)
-    if opened is not None:
-        # Who knows them, as for any form opened with a name in it.
-        await suggest_in_opened_form(
-            services, client, actor.team_id, actor.user_id, opened, prefill_from(opened)
-        )
+    # No suggestions of who knows them: the connector who named them is the path.
+    await open_view(client, body["trigger_id"], view, logger)
 
 
 @tells_refusals

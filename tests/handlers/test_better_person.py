@@ -84,7 +84,7 @@ async def test_a_better_person_is_asked_for_through_the_same_connector(
     assert all(b["type"] != "actions" for b in stack.fake.messages_for(CONNECTOR)[0]["blocks"])
     await stack.until(
         lambda: (
-            "suggests talking to Bob Lee instead of Jane Doe"
+            "suggests talking to Bob Lee instead of Jane Doe, and can introduce you."
             in card_text(stack.fake.messages_for(REQUESTER)[0])
         ),
         "requester card",

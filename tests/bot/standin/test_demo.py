@@ -65,6 +65,11 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "you chose Wednesday 18 March to ask them again",
         "│ Hi Nina, a colleague of mine asked me for an intro to you at Initech.",
         "@Carlos Mendes is asking Nina Cole again about your intro",
+        "Or a better person to talk to than Dana Cruz",
+        "thinks Bob Lee (Procurement lead, Umbrella) is a better",
+        "[ Ask Carlos to introduce Bob ]",
+        "Who do you want to meet?: [Bob Lee]",
+        "You pointed @Riya Patel to Bob Lee instead of Dana Cruz",
         "0 channel-wide pings",
     ):
         assert line in out, line

@@ -166,7 +166,13 @@ def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -
     if not ties:
         return None
     best = ties[0][1]
-    tie = Contact(id=best.id, name=best.name, since=best.since, confirmed_at=best.confirmed_at)
+    tie = Contact(
+        id=best.id,
+        name=best.name,
+        since=best.since,
+        confirmed_at=best.confirmed_at,
+        source=best.source,
+    )
     return tie if Contacts.is_stale(tie, now) else None
 
 
@@ -201,15 +207,17 @@ _REVIEW = (
             SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
                 NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at,
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
-                CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted
+                CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
+                NULL AS source
             FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, source
             FROM (
-                SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
+                SELECT id, name, name_key, company_key, since, confirmed_at, source
+                FROM contacts
                 WHERE team_id = :team_id AND owner_id = :tie_owner_id
                     AND (surname_key IN :surname_keys
                         OR (company_key = :company_key AND company_key <> ''))
@@ -221,7 +229,7 @@ _REVIEW = (
             ) AS ties
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, user_id, title,
-                email, tz, is_bot, deleted
+                email, tz, is_bot, deleted, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after

@@ -173,3 +173,20 @@ async def test_would_they_take_your_call_not_really_lapses_the_tie(stack: LocalS
     assert _buttons(stack.fake.messages_for(CONNECTOR)[0])[0][:2] == ("intro_redirect", "primary")
     tie = await directory.tie(TEAM, CONNECTOR, "Jane Doe", "Acme")
     assert tie is not None and tie.lapsed_at is not None
+
+
+async def test_an_old_linkedin_connection_is_asked_about_as_one(stack: LocalStack) -> None:
+    assert stack.services is not None
+    directory = stack.services.directory
+    await _linkedin(stack, CONNECTOR, date(2021, 3, 4))
+    card = await request_intro(stack)
+    assert (
+        "You're connected with *Jane Doe* on LinkedIn since 2021, which isn't the same as "
+        "knowing them. Still in touch?" in card_text(card)
+    )
+    await press(stack, CONNECTOR, card, "intro_tie_yes")
+    await stack.until(
+        lambda: "Still in touch?" not in card_text(stack.fake.messages_for(CONNECTOR)[0]), "asked"
+    )
+    (found,) = await directory.suggest_connectors(TEAM, "Jane Doe", "Acme")
+    assert found.tie == KNOWN  # vouched for: a relationship now

@@ -312,7 +312,9 @@ def tie_data(contact: Contact | None) -> dict[str, Any] | None:
     if contact is None:
         return None
     since = contact.since.isoformat() if contact.since else None
-    return {"id": contact.id, "name": contact.name, "since": since}
+    # Imported and never vouched for: connected on LinkedIn, which the card says it is.
+    connected = contact.source == "linkedin" and contact.confirmed_at is None
+    return {"id": contact.id, "name": contact.name, "since": since, "connected": connected}
 
 
 def tie_from(data: dict[str, Any] | None) -> Contact | None:
@@ -320,7 +322,8 @@ def tie_from(data: dict[str, Any] | None) -> Contact | None:
     if data is None:
         return None
     since = date.fromisoformat(data["since"]) if data.get("since") else None
-    return Contact(id=data["id"], name=data["name"], since=since)
+    source = "linkedin" if data.get("connected") else "manual"
+    return Contact(id=data["id"], name=data["name"], since=since, source=source)
 
 
 def requester_card(request: IntroRequest, advice: list[str], *, now: datetime) -> OutboundMessage:

@@ -21,7 +21,7 @@ from bot.intro.states import ACTOR, TRANSITIONS, Action, IllegalTransition, Role
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import InvalidSuggestion, NotYourRequest
 from bot.intro.workflow.results import ActionDetails, Lease
-from storage.models import IntroRequest, MessageKind, OutboundMessage
+from storage.models import Contact, IntroRequest, MessageKind, OutboundMessage
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 REQUEST_ID, EVENT_ID, EARLIER_EVENT_ID = 41, 7, 3
@@ -531,3 +531,25 @@ def test_a_lease_claims_what_goes_out_now_and_leaves_reminders_to_the_sweep() ->
         *[(MessageKind.REMINDER, "pending", None, 0)] * 3,
     ]
     assert plan.due_now(messages) == messages[:2]
+
+
+@pytest.mark.parametrize(
+    ("source", "confirmed", "connected"),
+    [("linkedin", False, True), ("linkedin", True, False), ("manual", False, False)],
+)
+def test_a_stale_tie_rides_on_the_card_saying_whether_it_is_only_a_connection(
+    source: str, confirmed: bool, connected: bool
+) -> None:
+    tie = Contact(
+        id=7,
+        name="Jane Doe",
+        since=date(2021, 3, 4),
+        source=source,
+        confirmed_at=NOW if confirmed else None,
+    )
+    data = plan.tie_data(tie)
+    assert data == {"id": 7, "name": "Jane Doe", "since": "2021-03-04", "connected": connected}
+    back = plan.tie_from(data)
+    assert back is not None
+    assert (back.id, back.name, back.since) == (7, "Jane Doe", date(2021, 3, 4))
+    assert (back.source == "linkedin" and back.confirmed_at is None) is connected

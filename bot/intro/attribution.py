@@ -113,6 +113,29 @@ def _followed_by_a_warm_ask() -> Label[Any]:
     return case((followed, 1), else_=0).label("superseded")
 
 
+def _previous_status() -> Label[Any]:
+    """Where the request this one follows ended: a better person named there makes this ask
+    the better person's."""
+    previous = aliased(IntroRequest)
+    return (
+        select(previous.status)
+        .where(previous.id == IntroRequest.previous_request_id)
+        .correlate(IntroRequest)
+        .scalar_subquery()
+        .label("previous_status")
+    )
+
+
+def _approach(request: Row[Any]) -> str:
+    """How the requester went about it: warm, a re-ask after a dead end, the better person a
+    connector named instead, or cold."""
+    if request.went_cold_at is not None:
+        return "cold"
+    if request.previous_request_id is None:
+        return "warm"
+    return "better person" if request.previous_status == Status.REDIRECTED_TO_PERSON else "re-ask"
+
+
 def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
     """How many reached each stage (COUNTED's order), then how many had an outcome the
     connector was thanked for.
@@ -262,6 +285,7 @@ class Attribution:
                 IntroRequest.went_cold_at,
                 *_STAGE_DATES,
                 _accepted_at(),
+                _previous_status(),
             )
             .where(_scope(team_id, user_id))
             .order_by(IntroRequest.id)
@@ -360,7 +384,7 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
         _day(request.intro_made_at),
         _day(request.followed_up_at),
         _day(request.outcome_at),
-        "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
+        _approach(request),
         request.previous_request_id or "",
         _day(request.meeting_at),
         _day(request.opportunity_at),

@@ -3,6 +3,8 @@ one they asked for, and the requester asks the same connector for that intro ins
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -120,6 +122,13 @@ async def test_a_better_person_is_asked_for_through_the_same_connector(
     assert report.workspace.counts["requested"] == 1
     assert report.workspace.counts["better_person"] == 1
     assert report.by_connector[CONNECTOR].counts["requested"] == 2
+    export = list(
+        csv.DictReader(io.StringIO(await stack.services.attribution.export_csv(TEAM, {})))
+    )
+    assert [(row["First Name"], row["Approach"], row["Previous Request ID"]) for row in export] == [
+        ("Jane", "warm", ""),
+        ("Bob", "better person", str(first.id)),
+    ]
 
 
 async def test_the_suggestion_names_one_teammate_or_one_other_person(stack: LocalStack) -> None:

@@ -16,7 +16,7 @@ from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import IntroWorkflow, tie_from
+from bot.intro.workflow import IntroWorkflow, pointed_from, tie_from
 from bot.rendering import messages
 from storage.db import reading
 from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
@@ -146,16 +146,8 @@ class Reminders:
         better person they named instead: the name its card gives."""
         if request.previous_request_id is None:
             return None
-        async with reading(self._sessions) as session:
-            previous = await session.get(IntroRequest, request.previous_request_id)
-        if (
-            previous is None
-            or previous.team_id != request.team_id
-            or previous.status != Status.REDIRECTED_TO_PERSON
-            or previous.connector_id != request.connector_id
-        ):
-            return None
-        return previous.target_name
+        previous = await self._workflow.get(request.team_id, request.previous_request_id)
+        return pointed_from(request, previous)
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

@@ -6,10 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from typing import Any
 
+from sqlalchemy import update
+
+from bot.intro.contacts import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
+from storage.models import Contact
 from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,
@@ -143,3 +148,33 @@ async def test_the_suggestion_names_one_teammate_or_one_other_person(stack: Loca
     request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
     assert request.status == "awaiting_connector"
     assert len(stack.fake.messages_for(REQUESTER)) == 1  # nothing sent to them
+
+
+async def test_confirming_an_old_tie_keeps_the_word_of_the_pointer(stack: LocalStack) -> None:
+    """Carlos's card for Bob asks whether he is still in touch with Bob; answering it leaves
+    the line saying whom he pointed Riya away from."""
+    assert stack.services is not None and stack.slack is not None
+    await stack.services.directory.add_contact(
+        TEAM, CONNECTOR, ContactInput("Bob Lee", "Acme", since=date(2018, 1, 1))
+    )
+    async with stack.services.sessions.begin() as session:  # recorded long ago, not since
+        await session.execute(update(Contact).values(confirmed_at=None))
+    await request_intro(stack)
+    await _suggest(stack, BOB)
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "notice")
+    opened = stack.fake.count("views.open")
+    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[-1], "intro_ask_person")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "form")
+    view = stack.fake.calls_to("views.open")[-1].args["view"]
+    await stack.slack.interaction(payloads.view_submission(REQUESTER, view, _initial_values(view)))
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 2, "new card")
+    card = stack.fake.messages_for(CONNECTOR)[-1]
+    assert "Still in touch?" in card_text(card)
+    await press(stack, CONNECTOR, card, "intro_tie_yes")
+    await stack.until(
+        lambda: "Still in touch?" not in card_text(stack.fake.messages_for(CONNECTOR)[-1]),
+        "answered",
+    )
+    assert "You pointed <@U0REQUESTER> to Bob Lee instead of Jane Doe" in card_text(
+        stack.fake.messages_for(CONNECTOR)[-1]
+    )

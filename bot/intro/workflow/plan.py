@@ -326,6 +326,21 @@ def tie_from(data: dict[str, Any] | None) -> Contact | None:
     return Contact(id=data["id"], name=data["name"], since=since, source=source)
 
 
+def pointed_from(request: IntroRequest, previous: IntroRequest | None) -> str | None:
+    """Whom the connector pointed the requester away from, when `request` is the ask for the
+    better person they named instead (`previous`, the request it follows): the name its card
+    gives."""
+    if (
+        previous is None
+        or previous.id != request.previous_request_id
+        or previous.team_id != request.team_id
+        or previous.status != Status.REDIRECTED_TO_PERSON
+        or previous.connector_id != request.connector_id
+    ):
+        return None
+    return previous.target_name
+
+
 def requester_card(request: IntroRequest, advice: list[str], *, now: datetime) -> OutboundMessage:
     return message(
         request,

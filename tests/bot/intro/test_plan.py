@@ -553,3 +553,31 @@ def test_a_stale_tie_rides_on_the_card_saying_whether_it_is_only_a_connection(
     assert back is not None
     assert (back.id, back.name, back.since) == (7, "Jane Doe", date(2021, 3, 4))
     assert (back.source == "linkedin" and back.confirmed_at is None) is connected
+
+
+def _pointed(**changes: Any) -> IntroRequest:
+    previous = request_in(Status.REDIRECTED_TO_PERSON)
+    previous.id, previous.target_name = 11, "Jane Doe"
+    for name, value in changes.items():
+        setattr(previous, name, value)
+    return previous
+
+
+@pytest.mark.parametrize(
+    ("previous", "said"),
+    [
+        (_pointed(), "Jane Doe"),
+        (None, None),
+        (_pointed(status=Status.REDIRECTED), None),  # a teammate suggested, not a person
+        (_pointed(status=Status.CONNECTOR_DECLINED), None),  # asking again after a no
+        (_pointed(connector_id="U-someone-else"), None),  # not this connector's pointer
+        (_pointed(team_id="T-other"), None),
+        (_pointed(id=12), None),  # not the request this one follows
+    ],
+)
+def test_the_card_says_whom_the_connector_pointed_away_from(
+    previous: IntroRequest | None, said: str | None
+) -> None:
+    request = request_in(Status.AWAITING_CONNECTOR)
+    request.previous_request_id = 11
+    assert plan.pointed_from(request, previous) == said

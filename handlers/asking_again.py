@@ -1,5 +1,6 @@
-"""After a dead end or a redirect: ask the suggested teammate, another one, nudge through the
-connector, or go in cold; and "Request an intro" on the Home tab."""
+"""After a dead end or a redirect: ask the suggested teammate, another one, the connector for
+an intro to the better person they named, nudge through the connector, or go in cold; and
+"Request an intro" on the Home tab."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.intro.states import Status
 from bot.intro.workflow import DuplicateSubmission
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
+from bot.rendering.texts import retarget_note
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.pressed import pressed_choice, pressed_request
@@ -72,6 +74,43 @@ async def ask_suggested(
         expected=Status.REDIRECTED,
         connector_id=None,
     )
+
+
+@tells_refusals
+async def ask_person(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    logger: Logger,
+) -> None:
+    """The requester asks the same connector for an intro to the better person they named:
+    the form opens prefilled for that person, the note's names changed to theirs, and the
+    new request follows the first (one account, two paths)."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    original = await services.workflow.earlier_request(
+        actor.team_id, pressed_request(action), actor.user_id, Status.REDIRECTED_TO_PERSON
+    )
+    person = original.suggested_name or ""
+    view = messages.intro_modal(
+        messages.ModalPrefill(
+            connector_id=original.connector_id,
+            target_name=person,
+            target_company=original.suggested_company or "",
+            reason=original.reason,
+            blurb=retarget_note(original.blurb, original.target_name, person),
+            share_name="now" if original.share_name else "",
+        ),
+        messages.ModalContext(
+            previous_request_id=original.id,
+            pointed_by=original.connector_id,
+            pointed_from=original.target_name,
+        ),
+    )
+    # No suggestions of who knows them: the connector who named them is the path.
+    await open_view(client, body["trigger_id"], view, logger)
 
 
 @tells_refusals
@@ -157,6 +196,7 @@ async def new_request(
 
 def register(app: AsyncApp, work: WorkQueue) -> None:
     app.action(ActionId.ASK_SUGGESTED)(work.opens_modal(ask_suggested))
+    app.action(ActionId.ASK_PERSON)(work.opens_modal(ask_person))
     # A dead end's paths, and the second-voice offer's teammates ("No response" is a dead
     # end like the others).
     app.action(ActionId.ASK_SECONDARY)(work.opens_modal(ask_secondary))

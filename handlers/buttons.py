@@ -33,6 +33,8 @@ DIRECT_ACTIONS = {
     ActionId.OWNER_DECLINE: Action.OWNER_DECLINE,
     ActionId.MENTION_NAME: Action.MENTION_NAME,
 }
+# The answer to "would they take your call?" that records the tie as lapsed.
+LAPSED_ANSWER = "not_really"
 # The connector's choice of opt-in ask: button -> named.
 ASK_CHOICES = {ActionId.ASK_NAMED: True, ActionId.ASK_ANONYMOUS: False}
 
@@ -124,7 +126,9 @@ async def qualify(
 async def record_closeness(
     services: Services, team_id: str, request: IntroRequest, answer: str
 ) -> None:
-    """The connector's own answer updates (or starts) their directory entry for the target."""
+    """The connector's own answer updates (or starts) their directory entry for the target:
+    vouched for, it counts as knowing them (a LinkedIn connection included); "not really"
+    records the tie as lapsed."""
     closeness = str(messages.labels()["qualify"][answer]["closeness"])
     directory = services.directory
     tie = await directory.tie(
@@ -132,11 +136,13 @@ async def record_closeness(
     )
     if tie is None:
         entry = ContactInput(request.target_name, request.target_company, closeness=closeness)
-        await directory.add_contact(team_id, request.connector_id, entry)
-        return
-    # In place: the entry's email is on file only as a hash, which a blank email keeps.
-    entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
-    await directory.update_contact(team_id, request.connector_id, tie.id, entry)
+        tie, _ = await directory.add_contact(team_id, request.connector_id, entry)
+    else:
+        # In place: the entry's email is on file only as a hash, which a blank email keeps.
+        entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
+        await directory.update_contact(team_id, request.connector_id, tie.id, entry)
+    if answer == LAPSED_ANSWER:
+        await directory.confirm_tie(team_id, request.connector_id, tie.id, still_in_touch=False)
 
 
 @tells_refusals

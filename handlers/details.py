@@ -1,5 +1,5 @@
-"""Buttons that ask for details in a modal first (decline, suggest someone else, not now,
-the owner's edit of the note), and those modals' submissions."""
+"""Buttons that ask for details in a modal first (decline, suggest someone else or a better
+person, not now, the owner's edit of the note), and those modals' submissions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.matching import same_person
 from bot.intro.states import Action
 from bot.intro.validation import say
 from bot.intro.workflow import InvalidSuggestion
@@ -138,6 +139,20 @@ async def suggestion_problem(
     return None
 
 
+async def better_person_problem(
+    context: AsyncBoltContext, view: dict[str, Any], suggested_id: str, person: str
+) -> dict[str, str]:
+    """What keeps a better person from being suggested, by field: a teammate picked too (one
+    suggestion at a time), or the very person who was asked for."""
+    if suggested_id:
+        return {"person_name": say("suggest_both")}
+    services, actor = services_of(context), actor_of(context)
+    request = await services.workflow.get(actor.team_id, request_of(view))
+    if request is not None and same_person(request.target_name, person):
+        return {"person_name": say("suggest_same_person", target=request.target_name)}
+    return {}
+
+
 @tells_refusals
 async def redirect_submitted(
     ack: AsyncAck,
@@ -146,8 +161,33 @@ async def redirect_submitted(
     context: AsyncBoltContext,
     client: AsyncWebClient,
 ) -> None:
+    """ "Suggest someone else": a teammate to ask instead, or a better person to talk to than
+    the target (not a teammate: a name, their role and company)."""
     values = submitted_values(view)
     suggested_id = str(values.get("suggested_user") or "")
+    person = str(values.get("person_name") or "").strip()
+    note = str(values.get("note") or "")
+    if person:
+        problems = await better_person_problem(context, view, suggested_id, person)
+        if problems:
+            await ack(response_action="errors", errors=problems)
+            return
+        await ack()
+        await act_and_deliver(
+            context,
+            client,
+            body,
+            request_of(view),
+            Action.SUGGEST_PERSON,
+            suggested_name=person,
+            suggested_title=str(values.get("person_title") or ""),
+            suggested_company=str(values.get("person_company") or ""),
+            note=note,
+        )
+        return
+    if not suggested_id:
+        await ack(response_action="errors", errors={"suggested_user": say("suggest_one")})
+        return
     problem = await suggestion_problem(context, client, suggested_id)
     if problem is not None:
         await ack(response_action="errors", errors={"suggested_user": problem})
@@ -160,7 +200,7 @@ async def redirect_submitted(
         request_of(view),
         Action.REDIRECT,
         suggested_user_id=suggested_id,
-        note=str(values.get("note") or ""),
+        note=note,
     )
 
 

@@ -11,11 +11,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.contacts import ContactInput
+from bot.intro.states import Status
 from bot.intro.validation import review_company, review_contact, say
+from bot.intro.workflow import TransitionError, pointed_from
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.values import HomePosition, TieCheck, row_id
 from bot.services.work_queue import WorkQueue
+from handlers.buttons import LAPSED_ANSWER
 from handlers.context import actor_of, services_of
 from handlers.forms import submitted_values
 from handlers.replies import open_view, publish_home, replace_pressed_message
@@ -230,7 +233,10 @@ async def tie_answered(
     context: AsyncBoltContext,
     client: AsyncWebClient,
 ) -> None:
-    """The connector says whether an old tie still holds; the directory learns it."""
+    """The connector says whether an old tie still holds; the directory learns it. Not in
+    touch any more: the tie is recorded as lapsed, and while the ask still waits on them it
+    is as if they had answered "would they take your call?" with "not really": the card's
+    advice turns to declining or suggesting someone else."""
     await ack()
     services, actor = services_of(context), actor_of(context)
     tie = TieCheck.decode(action.get("value", ""))
@@ -241,8 +247,22 @@ async def tie_answered(
     request = await services.workflow.get(actor.team_id, tie.request_id)
     if request is None or request.connector_id != actor.user_id:
         return
+    if not still and request.status == Status.AWAITING_CONNECTOR:
+        try:
+            outcome = await services.workflow.qualify(
+                actor.team_id, request.id, actor.user_id, LAPSED_ANSWER
+            )
+        except TransitionError:
+            pass  # moved on meanwhile: the card, refreshed by that move, says where it is
+        else:
+            await services.dispatcher.deliver(outcome.message_ids)  # the card, refreshed
+            return
     # Confirmed now: the card, where it was pressed, asks no more.
-    await replace_pressed_message(client, body, messages.connector_card(request))
+    previous = None
+    if request.previous_request_id is not None:
+        previous = await services.workflow.get(actor.team_id, request.previous_request_id)
+    card = messages.connector_card(request, pointed_from=pointed_from(request, previous))
+    await replace_pressed_message(client, body, card)
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

@@ -95,6 +95,13 @@ class IntroRequest(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text, info=personal("connector"))
     suggested_user_id: Mapped[str | None] = mapped_column(String(32))
     suggestion_note: Mapped[str | None] = mapped_column(Text, info=personal("connector"))
+    # A better person to talk to than the target, named by the connector (not a teammate):
+    # the requester may ask the same connector for an intro to them instead.
+    suggested_name: Mapped[str | None] = mapped_column(String(150), info=personal("connector"))
+    suggested_title: Mapped[str | None] = mapped_column(String(200), info=personal("connector"))
+    suggested_company: Mapped[str | None] = mapped_column(
+        String(150), info=personal("connector")
+    )
     intro_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -313,6 +320,9 @@ class Contact(Base):
     since: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(16), default="manual")
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The owner said they are no longer in touch (or that the person would not take their
+    # call): suggestions rank the tie below the others and no longer say they know them.
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -16,7 +16,7 @@ from bot.intro.cadence import WorkingHours, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import IntroWorkflow, tie_from
+from bot.intro.workflow import IntroWorkflow, pointed_from, tie_from
 from bot.intro.workflow.plan import OUTSIDE_ASKED
 from bot.rendering import messages
 from storage.db import reading
@@ -136,10 +136,23 @@ class Reminders:
                 tie = tie_from(data["stale_tie"])
             else:
                 tie = await self._stale_tie(request)
-            return messages.connector_card(request, tie, offered=bool(data.get("offered")))
+            return messages.connector_card(
+                request,
+                tie,
+                offered=bool(data.get("offered")),
+                pointed_from=await self._pointed_from(request),
+            )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
+
+    async def _pointed_from(self, request: IntroRequest) -> str | None:
+        """Whom the connector pointed the requester away from, when this ask is for the
+        better person they named instead: the name its card gives."""
+        if request.previous_request_id is None:
+            return None
+        previous = await self._workflow.get(request.team_id, request.previous_request_id)
+        return pointed_from(request, previous)
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

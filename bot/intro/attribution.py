@@ -37,11 +37,14 @@ NAME_MENTIONED = "name_mentioned"
 # Beside the funnel too: asks that followed a dead end for the same person (the person is
 # counted once, at their first ask), and cold approaches with how they went.
 RE_ASKS = "re_asks"
+# Beside it: asks whose connector pointed to a better person than the one asked for (the ask
+# for that person, if made, follows it: one account, two paths).
+BETTER_PERSON = "better_person"
 COLD = ["went_cold", "cold_meeting", "cold_opportunity", "cold_won"]
 # Ends beside the funnel too: a deal lost, and targets who never answered (so far).
 LOST = "lost"
 NO_RESPONSE = "no_response"
-COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE, RE_ASKS, *COLD]
+COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE, RE_ASKS, BETTER_PERSON, *COLD]
 _STAGE_DATES = (
     IntroRequest.meeting_at,
     IntroRequest.opportunity_at,
@@ -134,12 +137,36 @@ def _followed_by_a_warm_ask() -> Label[Any]:
     return case((followed, 1), else_=0).label("superseded")
 
 
+def _previous_status() -> Label[Any]:
+    """Where the request this one follows ended: a better person named there makes this ask
+    the better person's."""
+    previous = aliased(IntroRequest)
+    return (
+        select(previous.status)
+        .where(previous.id == IntroRequest.previous_request_id)
+        .correlate(IntroRequest)
+        .scalar_subquery()
+        .label("previous_status")
+    )
+
+
+def _approach(request: Row[Any]) -> str:
+    """How the requester went about it: warm, a re-ask after a dead end, the better person a
+    connector named instead, or cold."""
+    if request.went_cold_at is not None:
+        return "cold"
+    if request.previous_request_id is None:
+        return "warm"
+    return "better person" if request.previous_status == Status.REDIRECTED_TO_PERSON else "re-ask"
+
+
 def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
     """How many reached each stage (COUNTED's order), then how many had an outcome the
     connector was thanked for.
 
-    Per person or workspace, a person asked for twice is one ask: counted where first asked
-    ("requested"), at the stages their latest warm path reached, and once more as a re-ask.
+    Per person or workspace, a person asked for twice is one ask, and so is an account whose
+    connector pointed to a better person there: counted where first asked ("requested"), at
+    the stages the latest warm path reached, and once more as a re-ask.
     Per connector (`per_path`) each ask they were given counts. Cold approaches count apart."""
     warm = base.c.went_cold_at.is_(None)
     cold = base.c.went_cold_at.is_not(None)
@@ -164,6 +191,7 @@ def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
         count(counted & base.c.lost_at.is_not(None)),
         count(counted & (base.c.status == Status.NO_RESPONSE)),
         count(warm & base.c.previous_request_id.is_not(None)),
+        count(warm & (base.c.status == Status.REDIRECTED_TO_PERSON)),
         count(cold),
         count(cold & meeting.is_not(None)),
         count(cold & opportunity.is_not(None)),
@@ -286,6 +314,7 @@ class Attribution:
                 IntroRequest.went_cold_at,
                 *_STAGE_DATES,
                 _accepted_at(),
+                _previous_status(),
             )
             .where(_scope(team_id, user_id))
             .order_by(IntroRequest.id)
@@ -389,7 +418,7 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
         _day(request.intro_made_at),
         _day(request.followed_up_at),
         _day(request.outcome_at),
-        "cold" if cold else ("re-ask" if request.previous_request_id else "warm"),
+        _approach(request),
         request.previous_request_id or "",
         _day(request.meeting_at),
         _day(request.opportunity_at),

@@ -232,6 +232,7 @@ class Contacts:
                     setattr(existing, name, value)
                 existing.updated_at = now
                 existing.confirmed_at = now
+                existing.lapsed_at = None  # declared again: it holds
                 return existing, False
             contact = Contact(
                 team_id=team_id,
@@ -408,6 +409,7 @@ class Contacts:
                 setattr(contact, name, value)
             contact.identity_key = identity
             contact.updated_at = contact.confirmed_at = self._clock.now()
+            contact.lapsed_at = None  # declared again: it holds
             return "updated"
 
     async def delete_all_contacts(self, team_id: str, owner_id: str) -> int:
@@ -481,6 +483,8 @@ class Contacts:
             if contact is None:
                 return
             contact.confirmed_at = self._clock.now()
+            # Not in touch: the tie has lapsed, and ranks below the ties that hold.
+            contact.lapsed_at = None if still_in_touch else contact.confirmed_at
             if not still_in_touch:
                 contact.closeness = "not_sure"
 

@@ -38,6 +38,48 @@ from storage.models import (
 
 CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
 
+# How a tie counts. Declared by its owner (added by hand, edited, or vouched for when asked
+# "would they take your call?"); a LinkedIn connection they have not vouched for, which is
+# being connected, not knowing someone; or one they said has lapsed.
+KNOWN = "known"
+CONNECTED = "connected"
+LAPSED = "lapsed"
+# Ties rank by kind first, whatever their age: a declared tie of ten years comes before a
+# LinkedIn connection of last month, and a connection before a tie that lapsed.
+TIE_TIER = {KNOWN: 2, CONNECTED: 1, LAPSED: 0}
+
+
+def tie_kind(source: str, confirmed_at: datetime | None, lapsed_at: datetime | None) -> str:
+    """Whether a tie is known, only connected, or lapsed (`TIE_TIER`)."""
+    if lapsed_at is not None:
+        return LAPSED
+    if source == "linkedin" and confirmed_at is None:
+        return CONNECTED
+    return KNOWN
+
+
+def tie_score(
+    match: float,
+    closeness: str,
+    since: date | None,
+    today: date,
+    open_asks: int,
+    intros_made: int,
+) -> float:
+    """How good a path a tie is within its kind: how well the person matches, how well and
+    how recently the owner knows them, how loaded they are now, how their intros went."""
+    years = (today - since).days / 365 if since else 2.0
+    # Older ties count for less, but a real tie never for less than half.
+    recency = max(0.5, 1.0 / (1.0 + 0.1 * max(0.0, years)))
+    load = 1.0 / (1.0 + 0.25 * open_asks)
+    track = 1.0 + 0.1 * min(intros_made, 5)
+    return round(match * CLOSENESS_WEIGHT.get(closeness, 0.4) * recency * load * track, 4)
+
+
+def rank_key(kind: str, score: float, user_id: str) -> tuple[int, float, str]:
+    """Best first: the tie's kind, then its score (ties broken by id, so the order holds)."""
+    return (-TIE_TIER[kind], -score, user_id)
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -52,6 +94,7 @@ class Suggestion:
     # The connector chose to let teammates see how well and since when they know the person;
     # otherwise a suggestion shows only who and in what order.
     shares_details: bool = False
+    tie: str = KNOWN  # known, connected (on LinkedIn only) or lapsed (`tie_kind`)
 
 
 @dataclass(frozen=True)
@@ -123,7 +166,13 @@ def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -
     if not ties:
         return None
     best = ties[0][1]
-    tie = Contact(id=best.id, name=best.name, since=best.since, confirmed_at=best.confirmed_at)
+    tie = Contact(
+        id=best.id,
+        name=best.name,
+        since=best.since,
+        confirmed_at=best.confirmed_at,
+        source=best.source,
+    )
     return tie if Contacts.is_stale(tie, now) else None
 
 
@@ -158,15 +207,17 @@ _REVIEW = (
             SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
                 NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at,
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
-                CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted
+                CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
+                NULL AS source
             FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, source
             FROM (
-                SELECT id, name, name_key, company_key, since, confirmed_at FROM contacts
+                SELECT id, name, name_key, company_key, since, confirmed_at, source
+                FROM contacts
                 WHERE team_id = :team_id AND owner_id = :tie_owner_id
                     AND (surname_key IN :surname_keys
                         OR (company_key = :company_key AND company_key <> ''))
@@ -178,7 +229,7 @@ _REVIEW = (
             ) AS ties
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, user_id, title,
-                email, tz, is_bot, deleted
+                email, tz, is_bot, deleted, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
@@ -218,32 +269,32 @@ class Directory(Contacts):
         exclude: tuple[str, ...] = (),
         limit: int = 3,
     ) -> list[Suggestion]:
-        """Teammates who know this person or company, best first: how well, how recently,
-        how loaded they are now, and how their past intros went."""
-        best: dict[str, tuple[float, Contact]] = {}
+        """Teammates who know this person or company, best first: declared ties before
+        LinkedIn connections, lapsed ties last (`rank_key`); within each, how well, how
+        recently, how loaded they are now, and how their past intros went (`tie_score`)."""
+        best: dict[str, tuple[tuple[int, float], Contact]] = {}
         for match, contact in await self._candidates(team_id, target, company):
             if contact.owner_id in exclude:
                 continue
-            if contact.owner_id not in best or match > best[contact.owner_id][0]:
-                best[contact.owner_id] = (match, contact)
+            # Each teammate's best tie to the person: of the best kind, then the best match.
+            kind = tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at)
+            better = (TIE_TIER[kind], match)
+            if contact.owner_id not in best or better > best[contact.owner_id][0]:
+                best[contact.owner_id] = (better, contact)
         if not best:
             return []
         counts = await self._asks_and_intros(team_id, list(best))
         sharing = await self._sharing_tie_details(team_id, list(best))
         today = self._clock.now().date()
         suggestions = []
-        for user_id, (match, contact) in best.items():
-            years = (today - contact.since).days / 365 if contact.since else 2.0
-            # Older ties count for less, but a real tie never for less than half.
-            recency = max(0.5, 1.0 / (1.0 + 0.1 * max(0.0, years)))
+        for user_id, ((_, match), contact) in best.items():
             open_asks, intros_made = counts.get(user_id, (0, 0))
-            load = 1.0 / (1.0 + 0.25 * open_asks)
-            track = 1.0 + 0.1 * min(intros_made, 5)
-            score = match * CLOSENESS_WEIGHT.get(contact.closeness, 0.4) * recency * load * track
             suggestions.append(
                 Suggestion(
                     user_id=user_id,
-                    score=round(score, 4),
+                    score=tie_score(
+                        match, contact.closeness, contact.since, today, open_asks, intros_made
+                    ),
                     closeness=contact.closeness,
                     since=contact.since,
                     open_asks=open_asks,
@@ -251,9 +302,10 @@ class Directory(Contacts):
                     contact_name=contact.name,
                     contact_company=contact.company,
                     shares_details=user_id in sharing,
+                    tie=tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at),
                 )
             )
-        suggestions.sort(key=lambda s: (-s.score, s.user_id))
+        suggestions.sort(key=lambda s: rank_key(s.tie, s.score, s.user_id))
         return suggestions[:limit]
 
     async def _asks_and_intros(

@@ -168,3 +168,10 @@ def company_score(query: str, candidate: str) -> float:
     if not query or not candidate:
         return 0.0
     return float(fuzz.token_set_ratio(query, candidate))
+
+
+def same_person(name: str, other: str) -> bool:
+    """Whether two names are the same person's, folded and compared as the directory matches
+    a name to a contact."""
+    first, second = name_key(parse_person(name).name_key), name_key(parse_person(other).name_key)
+    return bool(first and second) and name_score(first, second) >= 85

@@ -29,7 +29,10 @@ class Status(StrEnum):
     ASK_LATER = "ask_later"
     TARGET_QUIET = "target_quiet"  # the target never answered the connector's reminders
     CONNECTOR_DECLINED = "connector_declined"
-    REDIRECTED = "redirected"
+    REDIRECTED = "redirected"  # the connector suggested a teammate to ask instead
+    # The connector pointed the requester to a better person to talk to than the target (not
+    # a teammate): the requester may ask the same connector for an intro to them instead.
+    REDIRECTED_TO_PERSON = "redirected_to_person"
     # The connector won't make the intro, but the requester may reach out directly and say
     # the connector suggested it: its own outcome in the funnel.
     NAME_MENTIONED = "name_mentioned"
@@ -50,6 +53,7 @@ class Action(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     REDIRECT = "redirect"
+    SUGGEST_PERSON = "suggest_person"
     MENTION_NAME = "mention_name"
     TARGET_AGREED = "target_agreed"
     TARGET_DECLINED = "target_declined"
@@ -103,6 +107,7 @@ ACTOR: dict[Action, Role] = {
     Action.ACCEPT: Role.CONNECTOR,
     Action.DECLINE: Role.CONNECTOR,
     Action.REDIRECT: Role.CONNECTOR,
+    Action.SUGGEST_PERSON: Role.CONNECTOR,
     Action.MENTION_NAME: Role.CONNECTOR,
     Action.TARGET_AGREED: Role.CONNECTOR,
     Action.TARGET_DECLINED: Role.CONNECTOR,
@@ -163,6 +168,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
     (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
     (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
+    (Status.AWAITING_CONNECTOR, Action.SUGGEST_PERSON): Status.REDIRECTED_TO_PERSON,
     (Status.AWAITING_CONNECTOR, Action.MENTION_NAME): Status.NAME_MENTIONED,
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
@@ -214,6 +220,7 @@ DEAD_ENDS = frozenset(
         Status.OWNER_DECLINED,
         Status.TARGET_DECLINED,
         Status.REDIRECTED,
+        Status.REDIRECTED_TO_PERSON,
         Status.NO_RESPONSE,
         Status.TARGET_QUIET,
     }

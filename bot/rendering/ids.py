@@ -33,6 +33,7 @@ class ActionId(StrEnum):
     FOLLOWED_UP = "intro_followed_up"
     OUTCOME_SELECT = "intro_outcome_select"
     ASK_SUGGESTED = "intro_ask_suggested"
+    ASK_PERSON = "intro_ask_person"  # an intro to the better person the connector named
     ASK_SECONDARY = "intro_ask_secondary"  # "Pick someone else": no teammate named
     SECONDARY_BUMP = "intro_secondary_bump"
     SECONDARY_LEAVE = "intro_secondary_leave"

@@ -76,6 +76,10 @@ class ModalContext:
     # Taking a connector's offer: the offer, and the connector who made it.
     offer_id: int | None = None
     offered_by: str | None = None
+    # Asking for an intro to a better person a connector named: who named them, and whom
+    # they were named instead of.
+    pointed_by: str | None = None
+    pointed_from: str | None = None
 
     def dump(self) -> str:
         data = {
@@ -84,6 +88,8 @@ class ModalContext:
             "r": self.previous_request_id,
             "o": self.offer_id,
             "ob": self.offered_by,
+            "pb": self.pointed_by,
+            "pf": self.pointed_from,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -100,6 +106,8 @@ class ModalContext:
         return cls(
             offer_id=offer if isinstance(offer, int) and not isinstance(offer, bool) else None,
             offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
+            pointed_by=data.get("pb") if isinstance(data.get("pb"), str) else None,
+            pointed_from=data.get("pf") if isinstance(data.get("pf"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
             previous_request_id=(
@@ -116,6 +124,7 @@ def next_step(request: IntroRequest, role: str) -> Markup:
         target=escape_mrkdwn(request.target_name),
         company=escape_mrkdwn(request.target_company or "that company"),
         date=long_date(request.ask_again_on),
+        suggested=escape_mrkdwn(request.suggested_name or "someone else"),
     )
     return trusted_mrkdwn(text)
 
@@ -138,13 +147,19 @@ def _message(template: str, **context: Any) -> Message:
 
 
 def connector_card(
-    request: IntroRequest, stale_tie: Contact | None = None, *, offered: bool = False
+    request: IntroRequest,
+    stale_tie: Contact | None = None,
+    *,
+    offered: bool = False,
+    pointed_from: str | None = None,
 ) -> Message:
-    """`offered`: the requester took the connector's own offer of this intro."""
+    """`offered`: the requester took the connector's own offer of this intro; `pointed_from`:
+    the ask is for the better person the connector named instead of this one."""
     return _message(
         "connector_card.json.j2",
         r=request,
         offered=offered,
+        pointed_from=pointed_from,
         stale_tie=stale_tie,
         status=_status(request),
         next_step=next_step(request, "connector"),
@@ -218,6 +233,7 @@ def notice(
         names={user_id: (names or {}).get(user_id, "a teammate") for user_id in secondary},
         target_first_name=first_name(request.target_name),
         connector_first_name=first_name(request.connector_name or ""),
+        person_first_name=first_name(request.suggested_name or "them"),
         ask_again_on=long_date(request.ask_again_on),
     )
 
@@ -404,10 +420,13 @@ def intro_modal(
         prefill=prefill,
         private_metadata=context.dump(),
         offered_by=context.offered_by,
+        pointed_by=context.pointed_by,
+        pointed_from=context.pointed_from,
         source_hint=source_hint,
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,
         closeness=labels()["closeness"],
+        tie_shared=labels()["tie_shared"],
         share_name=labels()["share_name"],
         pacing=labels()["pacing"],
         suggestions=suggestions,

@@ -37,6 +37,21 @@ _EMAIL = re.compile(r"[^\s<>\"@]+@[^\s<>\"@]+")
 _HANDLE = re.compile(r"<@[^>]*>|@[^\s<>\"@]+")
 
 
+def retarget_note(note: str, old_name: str, new_name: str) -> str:
+    """A note written for one person, with their name (whole, then first) changed to another's:
+    the start of the note to a better person the connector named, for the requester to read
+    through."""
+    if not old_name.strip() or not new_name.strip():
+        return note
+    pairs = [(old_name.strip(), new_name.strip())]
+    if len(first_name(old_name)) > 1:
+        pairs.append((first_name(old_name), first_name(new_name)))
+    for old, new in pairs:
+        pattern = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)", re.IGNORECASE)
+        note = pattern.sub(new.replace("\\", "\\\\"), note)  # the name as written
+    return note
+
+
 def _requester(request: IntroRequest) -> dict[str, str]:
     """The requester as the intro email and the direct message sign them."""
     name = (request.requester_name or "").strip()

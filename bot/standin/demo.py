@@ -237,6 +237,7 @@ class Demo:
         await self.routing_and_export()
         await self.offered_intro()
         await self.checking_with_the_target()
+        await self.better_person()
         await self.outside_the_team()
 
         print(
@@ -556,6 +557,60 @@ class Demo:
         await self.later(timedelta(weeks=4))
         self.show_dm(CARLOS, self.dms(CARLOS)[-1])
         self.show_dm(SAM, self.dms(SAM)[-1])
+
+    async def better_person(self) -> None:
+        """ "Not Dana: talk to Bob Lee": Carlos points Riya to a better person than the one she
+        asked for, and she asks him for that intro instead."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Riya asks Carlos for an intro to Dana Cruz at Umbrella")
+        values = {
+            "connector": CARLOS,
+            "target_name": "Dana Cruz",
+            "target_company": "Umbrella",
+            "reason": "Umbrella is moving its EU freight to new carriers this spring.",
+            "blurb": BLURB.replace("Jane", "Dana").replace("Acme's", "Umbrella's"),
+        }
+        opened = fake.count("views.open")
+        await stack.slack.command(payloads.slash_command(RIYA, "", fake.issue_trigger_id(RIYA)))
+        await stack.until(lambda: fake.count("views.open") == opened + 1, "Riya's form")
+        await stack.slack.interaction(
+            payloads.view_submission(RIYA, fake.calls_to("views.open")[-1].args["view"], values)
+        )
+        await stack.until(lambda: any("Dana" in m["text"] for m in self.dms(CARLOS)), "card")
+
+        self.say('Carlos: "Not Dana: talk to Bob Lee, procurement lead at Umbrella"')
+        await self.press(CARLOS, self.card_about("Dana Cruz"), "intro_redirect")
+        await stack.until(lambda: fake.count("views.open") == opened + 2, "the suggest form")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(form, self.name_of))
+        person = {
+            "person_name": "Bob Lee",
+            "person_title": "Procurement lead",
+            "person_company": "Umbrella",
+            "note": "Bob chooses the carriers; Dana would send you to him anyway.",
+        }
+        for field, value in person.items():
+            print(f"   {field}: {value}")
+        await stack.slack.interaction(payloads.view_submission(CARLOS, form, person))
+        notice = await self.first_dm_containing(RIYA, "is a better person for you")
+        self.show_dm(RIYA, notice)
+
+        self.say("Riya presses Ask Carlos to introduce Bob: the form is ready for Bob")
+        await self.press(RIYA, notice, "intro_ask_person")
+        await stack.until(lambda: fake.count("views.open") == opened + 3, "the form for Bob")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(RIYA, "", render_view(form, self.name_of))
+        filled = {
+            str(block["block_id"]): block["element"].get("initial_value")
+            or block["element"].get("initial_user")
+            for block in form["blocks"]
+            if block.get("type") == "input" and block["block_id"] not in ("closeness", "share_name")
+        }
+        await stack.slack.interaction(payloads.view_submission(RIYA, form, filled))
+        await stack.until(lambda: any("Bob Lee" in m["text"] for m in self.dms(CARLOS)), "card")
+        self.show_dm(CARLOS, self.card_about("Bob Lee"))
+        print("   (the ask for Bob follows the one for Dana: one account, two paths)")
 
     async def outside_the_team(self) -> None:
         """The best path is someone not on Slack: Riya gets the email to send them and tells

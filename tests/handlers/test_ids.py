@@ -60,6 +60,7 @@ NOTICES = [
     "redirect",
     "secondary_offer",
     "secondary_offer_done",
+    "suggest_person",
     "target_agreed",
     "target_declined",
     "target_not_now",
@@ -87,6 +88,7 @@ def _messages() -> Iterator[messages.Message]:
             request = make_request(status, share_name=True, named_ask=named, intro_made_at=NOW)
             yield messages.connector_card(request, stale_tie=tie)
             yield messages.connector_card(request, offered=True)
+            yield messages.connector_card(request, pointed_from="Jane Doe")
         request = make_request(status, intro_made_at=NOW)
         yield messages.owner_card(request)
         yield messages.requester_card(request, ["advice"])
@@ -112,6 +114,8 @@ def _views() -> Iterator[dict[str, Any]]:
     context = messages.ModalContext(offer_id=5, offered_by="U0CON")
     yield messages.intro_modal(prefill, context, suggestions=[suggestion], searched=True)
     yield messages.intro_modal(messages.ModalPrefill(), messages.ModalContext(), searched=True)
+    pointed = messages.ModalContext(previous_request_id=3, pointed_by="U0CON", pointed_from="Jane")
+    yield messages.intro_modal(prefill, pointed)
     yield messages.decline_modal(request)
     yield messages.redirect_modal(request)
     yield messages.owner_edit_modal(request)

@@ -148,7 +148,7 @@ async def test_a_suggestion_shows_only_who_and_in_what_order_unless_they_share(
     assert "because you chose to share that" in _text(home)
 
     lines = _suggestion_lines(await _suggestions(stack))
-    assert lines[0].startswith(f"1. <@{OTHER}> · Close") and "since 2015" in lines[0]
+    assert lines[0].startswith(f"1. <@{OTHER}> · close, talks with them often · since 2015")
     assert lines[1] == f"2. <@{SECOND}>"
 
     # And stops sharing.

@@ -42,6 +42,9 @@ CADENCE = Cadence(nudge_after=timedelta(hours=30), target_check_after=timedelta(
 DETAILS: dict[str, Any] = {
     "reason": "Not my area",
     "suggested_user_id": SAM,
+    "suggested_name": "Bob Lee",
+    "suggested_title": "Procurement lead",
+    "suggested_company": "Acme",
     "note": "Sam knows her",
     "blurb": "Hi Jane, edited by the owner.",
     "ask_again_on": date(2026, 2, 2).isoformat(),

@@ -26,7 +26,13 @@ from bot.intro.workflow.errors import (
     UnknownOffer,
     UnknownRequest,
 )
-from bot.intro.workflow.plan import SECONDARY_OFFERED, SYSTEM_ACTOR, offer_dedupe_key, tie_from
+from bot.intro.workflow.plan import (
+    SECONDARY_OFFERED,
+    SYSTEM_ACTOR,
+    offer_dedupe_key,
+    pointed_from,
+    tie_from,
+)
 from bot.intro.workflow.requests import IntroWorkflow
 from bot.intro.workflow.results import ActionDetails, Lease, OfferOutcome, Outcome, TieUnknown
 
@@ -49,5 +55,6 @@ __all__ = [
     "UnknownOffer",
     "UnknownRequest",
     "offer_dedupe_key",
+    "pointed_from",
     "tie_from",
 ]

@@ -44,7 +44,11 @@ def expressible(action: Action) -> bool:
     """Whether one statement can make `action`'s change: one UPDATE can move it
     (`plan.movable`), and nothing else in Python checks or follows it (a suggestion's checks,
     the second voice after no response)."""
-    return plan.movable(action) and action not in (Action.REDIRECT, Action.REPORT_NO_RESPONSE)
+    return plan.movable(action) and action not in (
+        Action.REDIRECT,
+        Action.SUGGEST_PERSON,
+        Action.REPORT_NO_RESPONSE,
+    )
 
 
 def sql_key(key_format: str, **fields: str) -> str:

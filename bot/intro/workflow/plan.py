@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.intro.cadence import Cadence, zone
-from bot.intro.matching import person_surname_key
+from bot.intro.matching import person_surname_key, same_person
 from bot.intro.states import (
     ACTOR,
     REPORTED,
@@ -186,8 +186,17 @@ def permitted(request: IntroRequest, actor_id: str, action: Action) -> tuple[Sta
     return current, next_status(current, action)
 
 
-def check_suggestion(request: IntroRequest, action: Action, suggested_user_id: str | None) -> None:
-    """A redirect names a third teammate."""
+def check_suggestion(
+    request: IntroRequest,
+    action: Action,
+    suggested_user_id: str | None,
+    suggested_name: str | None = None,
+) -> None:
+    """A redirect names a third teammate; a better person is someone other than the target."""
+    if action is Action.SUGGEST_PERSON:
+        if same_person(request.target_name, suggested_name or ""):
+            raise InvalidSuggestion("name someone other than the person they asked for")
+        return
     if action is not Action.REDIRECT:
         return
     if not suggested_user_id:
@@ -201,6 +210,19 @@ def check_suggestion(request: IntroRequest, action: Action, suggested_user_id: s
 
 def _words(text: str | None) -> str | None:
     return (text or "").strip() or None
+
+
+def _better_person(_: Action, details: ActionDetails, __: datetime) -> dict[str, Any]:
+    """The better person to talk to, as the connector named them: a name, at least."""
+    name = _words(details.get("suggested_name"))
+    if name is None:
+        raise InvalidSuggestion("name the person to talk to instead")
+    return {
+        "suggested_name": name[:150],
+        "suggested_title": _words(details.get("suggested_title")),
+        "suggested_company": _words(details.get("suggested_company")),
+        "suggestion_note": _words(details.get("note")),
+    }
 
 
 def _owner_approved(_: Action, details: ActionDetails, __: datetime) -> dict[str, Any]:
@@ -229,6 +251,7 @@ _CHANGES: dict[Action, _Change] = {
         "suggested_user_id": d.get("suggested_user_id"),
         "suggestion_note": _words(d.get("note")),
     },
+    Action.SUGGEST_PERSON: _better_person,
     Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
     Action.OWNER_APPROVE: _owner_approved,
     Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},
@@ -239,7 +262,8 @@ _CHANGES: dict[Action, _Change] = {
 
 def column_changes(action: Action, details: ActionDetails, now: datetime) -> dict[str, Any]:
     """The columns `action` sets besides its status and `updated_at`. Raises
-    InvalidSuggestion for a day to ask again that is not after today."""
+    InvalidSuggestion for a day to ask again that is not after today, or a better person
+    without a name."""
     change = _CHANGES.get(action)
     return change(action, details, now) if change else {}
 
@@ -307,7 +331,9 @@ def tie_data(contact: Contact | None) -> dict[str, Any] | None:
     if contact is None:
         return None
     since = contact.since.isoformat() if contact.since else None
-    return {"id": contact.id, "name": contact.name, "since": since}
+    # Imported and never vouched for: connected on LinkedIn, which the card says it is.
+    connected = contact.source == "linkedin" and contact.confirmed_at is None
+    return {"id": contact.id, "name": contact.name, "since": since, "connected": connected}
 
 
 def tie_from(data: dict[str, Any] | None) -> Contact | None:
@@ -315,7 +341,23 @@ def tie_from(data: dict[str, Any] | None) -> Contact | None:
     if data is None:
         return None
     since = date.fromisoformat(data["since"]) if data.get("since") else None
-    return Contact(id=data["id"], name=data["name"], since=since)
+    source = "linkedin" if data.get("connected") else "manual"
+    return Contact(id=data["id"], name=data["name"], since=since, source=source)
+
+
+def pointed_from(request: IntroRequest, previous: IntroRequest | None) -> str | None:
+    """Whom the connector pointed the requester away from, when `request` is the ask for the
+    better person they named instead (`previous`, the request it follows): the name its card
+    gives."""
+    if (
+        previous is None
+        or previous.id != request.previous_request_id
+        or previous.team_id != request.team_id
+        or previous.status != Status.REDIRECTED_TO_PERSON
+        or previous.connector_id != request.connector_id
+    ):
+        return None
+    return previous.target_name
 
 
 def requester_card(request: IntroRequest, advice: list[str], *, now: datetime) -> OutboundMessage:

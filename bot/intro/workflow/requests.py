@@ -167,6 +167,9 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         *,
         reason: str | None = None,
         suggested_user_id: str | None = None,
+        suggested_name: str | None = None,
+        suggested_title: str | None = None,
+        suggested_company: str | None = None,
         note: str | None = None,
         blurb: str | None = None,
         ask_again_on: str | None = None,
@@ -183,6 +186,9 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         details = ActionDetails(
             reason=reason,
             suggested_user_id=suggested_user_id,
+            suggested_name=suggested_name,
+            suggested_title=suggested_title,
+            suggested_company=suggested_company,
             note=note,
             blurb=blurb,
             ask_again_on=ask_again_on,
@@ -239,19 +245,20 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         else (or when that matched nothing, or the single statement already tried) a plain
         load, which tells which refusal, then the compare-and-set (`_transition`)."""
         suggested = details.get("suggested_user_id")
+        person = details.get("suggested_name")
         moved = None
         if refusal is None and not self._in_one_statement(action):
             moved = await self._move(session, team_id, request_id, actor_id, action, values)
         if moved is not None:
             request, current = moved
             # Raising rolls the change back, as if it had never been made.
-            plan.check_suggestion(request, action, suggested)
+            plan.check_suggestion(request, action, suggested, person)
             return request, await self._record(session, request, actor_id, action, current, lease)
         request = await self._load(session, team_id, request_id)
         plan.permitted(request, actor_id, action)
         if refusal is not None:
             raise refusal
-        plan.check_suggestion(request, action, suggested)
+        plan.check_suggestion(request, action, suggested, person)
         messages = await self._transition(session, request, actor_id, action, values, lease)
         return request, messages
 

@@ -16,6 +16,10 @@ class ActionDetails(TypedDict, total=False):
 
     reason: str | None
     suggested_user_id: str | None
+    # A better person to talk to than the target (not a teammate): who, their role, where.
+    suggested_name: str | None
+    suggested_title: str | None
+    suggested_company: str | None
     note: str | None
     blurb: str | None
     ask_again_on: str | None

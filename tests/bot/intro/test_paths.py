@@ -250,6 +250,7 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
         "lost": 0,
         "no_response": 0,
         "re_asks": 1,
+        "better_person": 0,
         "went_cold": 2,
         "cold_meeting": 1,
         "cold_opportunity": 1,

@@ -21,7 +21,7 @@ from bot.intro.states import ACTOR, TRANSITIONS, Action, IllegalTransition, Role
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import InvalidSuggestion, NotYourRequest
 from bot.intro.workflow.results import ActionDetails, Lease
-from storage.models import IntroRequest, MessageKind, OutboundMessage
+from storage.models import Contact, IntroRequest, MessageKind, OutboundMessage
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 REQUEST_ID, EVENT_ID, EARLIER_EVENT_ID = 41, 7, 3
@@ -47,6 +47,9 @@ ASK_AGAIN_ON = date(2026, 3, 20)
 DETAILS = ActionDetails(
     reason="  Not my area  ",
     suggested_user_id=SAM,
+    suggested_name=" Bob Lee ",
+    suggested_title=" Procurement lead ",
+    suggested_company="",
     note=" Sam knows her ",
     blurb=" Hi Jane, edited. ",
     ask_again_on=ASK_AGAIN_ON.isoformat(),
@@ -103,6 +106,13 @@ COLUMN_CHANGES: dict[Action, dict[str, Any]] = {
     Action.ACCEPT: {},
     Action.DECLINE: {"decline_reason": "Not my area"},
     Action.REDIRECT: {"suggested_user_id": SAM, "suggestion_note": "Sam knows her"},
+    # A better person to talk to: their name (and role, company when given), and why.
+    Action.SUGGEST_PERSON: {
+        "suggested_name": "Bob Lee",
+        "suggested_title": "Procurement lead",
+        "suggested_company": None,
+        "suggestion_note": "Sam knows her",
+    },
     Action.MENTION_NAME: {},
     Action.TARGET_AGREED: {"intro_made_at": NOW},
     Action.TARGET_DECLINED: {},
@@ -128,6 +138,7 @@ _TOLD_THE_REQUESTER = {
     Action.ACCEPT,
     Action.DECLINE,
     Action.REDIRECT,
+    Action.SUGGEST_PERSON,
     Action.MENTION_NAME,
     Action.TARGET_AGREED,
     Action.TARGET_DECLINED,
@@ -380,6 +391,32 @@ def test_a_redirect_names_a_third_teammate(suggested: str | None, refused: bool)
         plan.check_suggestion(request, Action.REDIRECT, suggested)
 
 
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        (None, True),
+        ("  ", True),  # a better person has a name
+        ("Jane Doe", True),  # the person asked for is no better person
+        ("jane  DOE", True),
+        ("Jane Doe (Acme)", True),
+        ("Bob Lee", False),
+        ("Jane Smith", False),  # another Jane
+    ],
+)
+def test_a_better_person_is_named_and_is_not_the_target(name: str | None, refused: bool) -> None:
+    request = request_in(Status.AWAITING_CONNECTOR)
+    request.target_name = "Jane Doe"
+    details = ActionDetails(suggested_name=name, suggested_title="", note="")
+    if refused:
+        with pytest.raises(InvalidSuggestion):
+            plan.column_changes(Action.SUGGEST_PERSON, details, NOW)
+            plan.check_suggestion(request, Action.SUGGEST_PERSON, None, name)
+    else:
+        changes = plan.column_changes(Action.SUGGEST_PERSON, details, NOW)
+        assert changes["suggested_name"] == name and changes["suggested_title"] is None
+        plan.check_suggestion(request, Action.SUGGEST_PERSON, None, name)
+
+
 @given(
     st.integers(min_value=-3, max_value=3),
     st.sampled_from([None, "UTC", "Pacific/Auckland", "Pacific/Kiritimati", "America/Adak"]),
@@ -494,3 +531,53 @@ def test_a_lease_claims_what_goes_out_now_and_leaves_reminders_to_the_sweep() ->
         *[(MessageKind.REMINDER, "pending", None, 0)] * 3,
     ]
     assert plan.due_now(messages) == messages[:2]
+
+
+@pytest.mark.parametrize(
+    ("source", "confirmed", "connected"),
+    [("linkedin", False, True), ("linkedin", True, False), ("manual", False, False)],
+)
+def test_a_stale_tie_rides_on_the_card_saying_whether_it_is_only_a_connection(
+    source: str, confirmed: bool, connected: bool
+) -> None:
+    tie = Contact(
+        id=7,
+        name="Jane Doe",
+        since=date(2021, 3, 4),
+        source=source,
+        confirmed_at=NOW if confirmed else None,
+    )
+    data = plan.tie_data(tie)
+    assert data == {"id": 7, "name": "Jane Doe", "since": "2021-03-04", "connected": connected}
+    back = plan.tie_from(data)
+    assert back is not None
+    assert (back.id, back.name, back.since) == (7, "Jane Doe", date(2021, 3, 4))
+    assert (back.source == "linkedin" and back.confirmed_at is None) is connected
+
+
+def _pointed(**changes: Any) -> IntroRequest:
+    previous = request_in(Status.REDIRECTED_TO_PERSON)
+    previous.id, previous.target_name = 11, "Jane Doe"
+    for name, value in changes.items():
+        setattr(previous, name, value)
+    return previous
+
+
+@pytest.mark.parametrize(
+    ("previous", "said"),
+    [
+        (_pointed(), "Jane Doe"),
+        (None, None),
+        (_pointed(status=Status.REDIRECTED), None),  # a teammate suggested, not a person
+        (_pointed(status=Status.CONNECTOR_DECLINED), None),  # asking again after a no
+        (_pointed(connector_id="U-someone-else"), None),  # not this connector's pointer
+        (_pointed(team_id="T-other"), None),
+        (_pointed(id=12), None),  # not the request this one follows
+    ],
+)
+def test_the_card_says_whom_the_connector_pointed_away_from(
+    previous: IntroRequest | None, said: str | None
+) -> None:
+    request = request_in(Status.AWAITING_CONNECTOR)
+    request.previous_request_id = 11
+    assert plan.pointed_from(request, previous) == said

@@ -31,6 +31,8 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.AWAITING_CONNECTOR, Action.ACCEPT): Status.CHECKING_WITH_TARGET,
     (Status.AWAITING_CONNECTOR, Action.DECLINE): Status.CONNECTOR_DECLINED,
     (Status.AWAITING_CONNECTOR, Action.REDIRECT): Status.REDIRECTED,
+    # "Not Jane: talk to Bob Lee": a better person than the target, not a teammate.
+    (Status.AWAITING_CONNECTOR, Action.SUGGEST_PERSON): Status.REDIRECTED_TO_PERSON,
     (Status.AWAITING_CONNECTOR, Action.MENTION_NAME): Status.NAME_MENTIONED,
     (Status.AWAITING_CONNECTOR, Action.CANCEL): Status.CANCELLED,
     (Status.CHECKING_WITH_TARGET, Action.TARGET_AGREED): Status.INTRO_MADE,
@@ -85,6 +87,7 @@ TERMINAL = [
     Status.TARGET_QUIET,
     Status.CONNECTOR_DECLINED,
     Status.REDIRECTED,
+    Status.REDIRECTED_TO_PERSON,
     Status.NAME_MENTIONED,
     Status.CANCELLED,
     Status.REROUTED,
@@ -154,7 +157,13 @@ def test_double_opt_in_accept_does_not_jump_to_intro_made() -> None:
         (
             Status.AWAITING_CONNECTOR,
             Role.CONNECTOR,
-            [Action.ACCEPT, Action.DECLINE, Action.REDIRECT, Action.MENTION_NAME],
+            [
+                Action.ACCEPT,
+                Action.DECLINE,
+                Action.REDIRECT,
+                Action.SUGGEST_PERSON,
+                Action.MENTION_NAME,
+            ],
         ),
         (Status.AWAITING_CONNECTOR, Role.REQUESTER, [Action.CANCEL, Action.REROUTE]),
         (Status.AWAITING_OWNER, Role.OWNER, [Action.OWNER_APPROVE, Action.OWNER_DECLINE]),

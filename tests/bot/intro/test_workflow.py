@@ -82,7 +82,10 @@ async def test_the_connectors_card_carries_the_tie_its_review_found(
     workflow = workflows[0]
     tie = Contact(id=7, name="Jane Doe", since=date(2019, 5, 1))
     cases = [
-        ({"stale_tie": tie}, {"id": 7, "name": "Jane Doe", "since": "2019-05-01"}),
+        (
+            {"stale_tie": tie},
+            {"id": 7, "name": "Jane Doe", "since": "2019-05-01", "connected": False},
+        ),
         ({"stale_tie": None}, None),
         ({}, "absent"),
     ]

@@ -153,6 +153,17 @@ def button_id(action: Action) -> str:
     return f"intro_{action.value}"
 
 
+# Actions offered in another's modal rather than by a button of their own: a better person to
+# talk to is named in "Suggest someone else".
+IN_ANOTHERS_MODAL = {Action.SUGGEST_PERSON}
+
+
+def connector_buttons(status: Status) -> list[str]:
+    """The buttons the connector's card and Home tab offer in `status`, in order."""
+    allowed = allowed_actions(status, Role.CONNECTOR)
+    return [button_id(a) for a in allowed if a not in IN_ANOTHERS_MODAL]
+
+
 # --- the escaping primitives -------------------------------------------------------------
 
 
@@ -188,7 +199,11 @@ def test_labels_cover_every_status_for_every_role() -> None:
         assert entry["stale"][0].isupper() and entry["stale"].endswith(".")
         for role in ("requester", "connector", "owner"):
             entry[f"{role}_next"].format(
-                connector="<@U1>", target="T", company="C", date="Monday 1 February"
+                connector="<@U1>",
+                target="T",
+                company="C",
+                date="Monday 1 February",
+                suggested="S",
             )
 
 
@@ -223,8 +238,7 @@ def test_connector_card_carries_the_escaped_forwardable_email() -> None:
 @pytest.mark.parametrize("status", list(Status))
 def test_connector_card_buttons_match_the_connectors_allowed_actions(status: Status) -> None:
     message = messages.connector_card(make_request(status))
-    expected = [button_id(a) for a in allowed_actions(status, Role.CONNECTOR)]
-    assert action_ids(message.blocks) == expected
+    assert action_ids(message.blocks) == connector_buttons(status)
     for block in message.blocks:
         for element in block.get("elements", []):
             if element.get("type") == "button":
@@ -491,7 +505,7 @@ def test_home_view_with_requests_in_every_status(first_time: bool) -> None:
     )
     for request in waiting:
         blocks = [b for b in view["blocks"] if b.get("block_id") == f"home_waiting_{request.id}"]
-        expected = [button_id(a) for a in allowed_actions(Status(request.status), Role.CONNECTOR)]
+        expected = connector_buttons(Status(request.status))
         # Waiting for the day to ask again: nothing for the connector to press until then.
         assert [e["action_id"] for b in blocks for e in b["elements"]] == expected
 

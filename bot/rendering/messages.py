@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -75,6 +75,9 @@ class ModalContext:
     # Taking a connector's offer: the offer, and the connector who made it.
     offer_id: int | None = None
     offered_by: str | None = None
+    # The coaching on the note this form has shown (bot.intro.coaching codes): seen once,
+    # the requester may send anyway.
+    coached: frozenset[str] = frozenset()
 
     def dump(self) -> str:
         data = {
@@ -83,6 +86,7 @@ class ModalContext:
             "r": self.previous_request_id,
             "o": self.offer_id,
             "ob": self.offered_by,
+            "s": sorted(self.coached) or None,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -96,7 +100,11 @@ class ModalContext:
             data = {}
         previous = data.get("r")
         offer = data.get("o")
+        coached = data.get("s")
         return cls(
+            coached=frozenset(
+                c for c in (coached if isinstance(coached, list) else []) if isinstance(c, str)
+            ),
             offer_id=offer if isinstance(offer, int) and not isinstance(offer, bool) else None,
             offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
@@ -292,9 +300,11 @@ def intro_modal(
     suggestions: Sequence[Suggestion] = (),
     flags: Sequence[dict[str, str]] = (),
     searched: bool = False,
+    coaching: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The request form. A picked connector gets a block id of its own, because Slack keeps
-    what was typed in an input across views.update unless its block id changes."""
+    what was typed in an input across views.update unless its block id changes. `coaching`:
+    field -> the fixes to show under it, with Send anyway."""
     view: dict[str, Any] = render_json(
         "intro_modal.json.j2",
         prefill=prefill,
@@ -309,6 +319,7 @@ def intro_modal(
         suggestions=suggestions,
         flags=flags,
         searched=searched,
+        coaching=coaching or {},
         connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
     )
     return view

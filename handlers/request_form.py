@@ -33,7 +33,7 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
 from handlers.refusals import refusal_text
-from handlers.suggestions import refresh_suggestions, source_hint_of
+from handlers.suggestions import pacing_note, refresh_suggestions, source_hint_of
 from handlers.support import known_teammate, known_teammates
 
 logger = logging.getLogger(__name__)
@@ -190,6 +190,10 @@ def coached_form(view: dict[str, Any], submission: Submission) -> dict[str, Any]
         seen,
         source_hint_mrkdwn=source_hint_of(view),
         coaching=coaching_words(review.coaching, submission.draft),
+        pacing_note=pacing_note(
+            submission.found,
+            submission.draft.connector.user_id if submission.draft.connector else "",
+        ),
     )
     fields_at = _first_input(form["blocks"])
     above = [

@@ -25,6 +25,9 @@ BLURB_MIN = 80
 BLURB_MAX = 1500
 # What a contact and a company name may hold (storage/models.py's columns).
 CONTACT_FIELD_MAX = 200
+# The most a connector's limits (or a workspace's default) may say.
+PACING_MAX_OPEN = 100
+PACING_MAX_PER_30_DAYS = 1000
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -14,7 +14,7 @@ from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
-from bot.intro.directory import Suggestion
+from bot.intro.directory import Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
@@ -301,10 +301,12 @@ def intro_modal(
     flags: Sequence[dict[str, str]] = (),
     searched: bool = False,
     coaching: Mapping[str, list[str]] | None = None,
+    pacing_note: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The request form. A picked connector gets a block id of its own, because Slack keeps
     what was typed in an input across views.update unless its block id changes. `coaching`:
-    field -> the fixes to show under it, with Send anyway."""
+    field -> the fixes to show under it, with Send anyway. `pacing_note`: the picked
+    connector's load against a limit not yet hit (connector_id, code, count, limit)."""
     view: dict[str, Any] = render_json(
         "intro_modal.json.j2",
         prefill=prefill,
@@ -320,6 +322,7 @@ def intro_modal(
         flags=flags,
         searched=searched,
         coaching=coaching or {},
+        pacing_note=pacing_note,
         connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
     )
     return view
@@ -432,6 +435,9 @@ def command_reply(kind: str, **context: Any) -> str:
         "meant": "",
         "typed": "",
         "rep": "",
+        "pacing": None,
+        "most_open": validation.PACING_MAX_OPEN,
+        "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }
     rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]
@@ -492,8 +498,15 @@ def contact_modal(contact: Contact | None = None, back_to: str = "") -> dict[str
     return view
 
 
-def pacing_modal(prefs: ConnectorPrefs) -> dict[str, Any]:
-    view: dict[str, Any] = render_json("pacing_modal.json.j2", prefs=prefs)
+def pacing_modal(prefs: ConnectorPrefs, default: Pacing) -> dict[str, Any]:
+    """How often to ask me: the connector's own limits, the workspace's default where blank."""
+    view: dict[str, Any] = render_json(
+        "pacing_modal.json.j2",
+        prefs=prefs,
+        default=default,
+        most_open=validation.PACING_MAX_OPEN,
+        most_per_30_days=validation.PACING_MAX_PER_30_DAYS,
+    )
     return view
 
 

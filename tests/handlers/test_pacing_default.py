@@ -192,3 +192,11 @@ async def test_how_often_to_ask_me_shows_the_default_and_a_connectors_own_wins(
     assert "has 5 open asks and takes 6 at a time: yours would be the last for now." in (
         _pacing_note(shown) or ""
     )
+
+
+async def test_pacing_alone_says_how_to_set_the_default_too(stack: LocalStack) -> None:
+    assert stack.slack is not None
+    fields = payloads.slash_command(ADMIN, "pacing", stack.fake.issue_trigger_id(ADMIN))
+    status, body = await stack.slack.command(fields)
+    assert status == 200
+    assert "`/intro pacing default 3 open 6 per 30 days` sets every connector's limits" in body

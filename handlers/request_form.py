@@ -195,20 +195,13 @@ def coached_form(view: dict[str, Any], submission: Submission) -> dict[str, Any]
             submission.draft.connector.user_id if submission.draft.connector else "",
         ),
     )
-    fields_at = _first_input(form["blocks"])
-    above = [
-        block
-        for block in view.get("blocks", [])[: _first_input(view.get("blocks", []))]
-        if block.get("block_id") not in _RENDERED_ABOVE_FIELDS
-    ]
-    form["blocks"] = (
-        form["blocks"][: fields_at - 1] + above + form["blocks"][fields_at - 1 :]
-    )  # the suggestions, then "Before it goes", right above the fields
+    shown = view.get("blocks", [])
+    fields_at = next((i for i, b in enumerate(shown) if b.get("type") == "input"), len(shown))
+    above = [b for b in shown[:fields_at] if b.get("block_id") not in _RENDERED_ABOVE_FIELDS]
+    # The suggestions as they were, then "Before it goes" right above the fields.
+    at = next(i for i, b in enumerate(form["blocks"]) if b.get("block_id") == "coach_intro")
+    form["blocks"][at:at] = above
     return form
-
-
-def _first_input(blocks: list[dict[str, Any]]) -> int:
-    return next((i for i, b in enumerate(blocks) if b.get("type") == "input"), len(blocks))
 
 
 async def source_permalink(client: AsyncWebClient, channel: str, message_ts: str) -> str | None:

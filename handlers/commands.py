@@ -138,10 +138,27 @@ async def stats(typed: Typed) -> None:
 
 
 async def pacing(typed: Typed) -> None:
-    """Whether pacing holds a connector's asks back or only advises (admins only)."""
+    """Whether pacing holds a connector's asks back or only advises, or every connector's
+    default limits (admins only)."""
+    if typed.command.name == "default":
+        await pacing_default(typed)
+        return
     strict = typed.command.name == "strict"
     await typed.services.directory.set_enforce_pacing(typed.actor.team_id, strict)
     await typed.reply(messages.command_reply("pacing_set", strict=strict))
+
+
+async def pacing_default(typed: Typed) -> None:
+    """Every connector's limits until they set their own (admins only)."""
+    command, directory, team_id = typed.command, typed.services.directory, typed.actor.team_id
+    if command.meant:
+        await typed.reply(messages.command_reply("pacing_default_usage"))
+    elif command.limits is None:
+        shown = await directory.workspace_pacing(team_id)
+        await typed.reply(messages.command_reply("pacing_default_shown", pacing=shown))
+    else:
+        now = await directory.set_workspace_pacing(team_id, *command.limits)
+        await typed.reply(messages.command_reply("pacing_default_set", pacing=now))
 
 
 async def owner(typed: Typed) -> None:

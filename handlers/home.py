@@ -64,8 +64,10 @@ async def pacing_open(
 ) -> None:
     await ack()
     actor = actor_of(context)
-    prefs = await services_of(context).directory.prefs(actor.team_id, actor.user_id)
-    await open_view(client, body["trigger_id"], messages.pacing_modal(prefs), logger)
+    directory = services_of(context).directory
+    prefs = await directory.prefs(actor.team_id, actor.user_id)
+    default = await directory.workspace_pacing(actor.team_id)
+    await open_view(client, body["trigger_id"], messages.pacing_modal(prefs, default), logger)
 
 
 async def contact_delete(

@@ -13,9 +13,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.coaching import still_to_see
 from bot.intro.directory import AskReview
 from bot.intro.people import Teammate
-from bot.intro.validation import RequestDraft, Review, review_draft, say, with_company_from_name
+from bot.intro.validation import (
+    RequestDraft,
+    Review,
+    coaching_words,
+    review_draft,
+    say,
+    with_company_from_name,
+)
 from bot.intro.workflow import DuplicateSubmission, TieUnknown, TransitionError
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
@@ -25,7 +33,7 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
 from handlers.refusals import refusal_text
-from handlers.suggestions import refresh_suggestions
+from handlers.suggestions import pacing_note, refresh_suggestions, source_hint_of
 from handlers.support import known_teammate, known_teammates
 
 logger = logging.getLogger(__name__)
@@ -160,8 +168,40 @@ async def intro_request_submitted(
         errors = errors_by_block(view, submission.review.errors)
         await ack(response_action="errors", errors=errors)
         return
+    if still_to_see(submission.review.coaching, submission.modal_context.coached):
+        await ack(response_action="update", view=coached_form(view, submission))
+        return
     await ack()
     await store_and_send(services, client, actor, submission)
+
+
+# What the form shows above its fields and renders afresh; the rest of what is there (the
+# suggestions, the flags) stays as the requester last saw it.
+_RENDERED_ABOVE_FIELDS = {BlockId.SOURCE_HINT.value, "offer_hint", "coach_intro"}
+
+
+def coached_form(view: dict[str, Any], submission: Submission) -> dict[str, Any]:
+    """The form again with each suggestion on the words under its field and Send anyway;
+    it remembers what it showed, so the next press sends."""
+    review, context = submission.review, submission.modal_context
+    seen = replace(context, coached=context.coached | {c.code for c in review.coaching})
+    form = messages.intro_modal(
+        prefill_from(view),
+        seen,
+        source_hint_mrkdwn=source_hint_of(view),
+        coaching=coaching_words(review.coaching, submission.draft),
+        pacing_note=pacing_note(
+            submission.found,
+            submission.draft.connector.user_id if submission.draft.connector else "",
+        ),
+    )
+    shown = view.get("blocks", [])
+    fields_at = next((i for i, b in enumerate(shown) if b.get("type") == "input"), len(shown))
+    above = [b for b in shown[:fields_at] if b.get("block_id") not in _RENDERED_ABOVE_FIELDS]
+    # The suggestions as they were, then "Before it goes" right above the fields.
+    at = next(i for i, b in enumerate(form["blocks"]) if b.get("block_id") == "coach_intro")
+    form["blocks"][at:at] = above
+    return form
 
 
 async def source_permalink(client: AsyncWebClient, channel: str, message_ts: str) -> str | None:

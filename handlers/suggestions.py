@@ -29,12 +29,17 @@ async def refresh_suggestions(
 ) -> None:
     """Show who knows the target (and any reason to hold back) in the open form; and what
     stops going in cold, when that was pressed too early."""
-    if not prefill.target_name.strip() and not cold_problem:
+    named = bool(prefill.target_name.strip())
+    if not named and not cold_problem and not prefill.connector_id:
         return
     directory = services.directory
     modal_context = messages.ModalContext.load(view.get("private_metadata"))
-    suggestions = await directory.suggest_connectors(
-        team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
+    suggestions = (
+        await directory.suggest_connectors(
+            team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
+        )
+        if named
+        else []
     )
     found = await directory.review_ask(
         team_id,
@@ -52,7 +57,8 @@ async def refresh_suggestions(
         source_hint_mrkdwn=source_hint_of(view),
         suggestions=suggestions,
         flags=form_flags(found, prefill, cold_problem),
-        searched=True,
+        searched=named or bool(cold_problem),
+        pacing_note=pacing_note(found, prefill.connector_id),
     )
     try:
         await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
@@ -105,6 +111,18 @@ def form_flags(
     if cold_problem:
         flags.append({"kind": "cold_incomplete", "detail": cold_problem})
     return flags
+
+
+def pacing_note(found: AskReview | None, connector_id: str) -> dict[str, Any] | None:
+    """The picked connector's load, when the next ask brings them near a limit not hit yet
+    (a limit hit is a flag of its own)."""
+    if found is None or found.load is None or found.pacing is not None or not connector_id:
+        return None
+    near = found.load.near()
+    if near is None:
+        return None
+    code, count, limit = near
+    return {"connector_id": connector_id, "code": code, "count": count, "limit": limit}
 
 
 def source_hint_of(view: dict[str, Any]) -> str | None:

@@ -395,6 +395,10 @@ class WorkspaceSettings(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     enforce_pacing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The limits for a connector who has not set their own: None is introbot's default
+    # (bot.intro.directory.DEFAULT_PACING), 0 is no limit.
+    default_max_open: Mapped[int | None] = mapped_column(Integer)
+    default_max_per_30_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class AccountOwner(Base):

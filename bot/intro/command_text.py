@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from bot.intro.validation import PACING_MAX_OPEN, PACING_MAX_PER_30_DAYS
+
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Sub-commands, and whether each takes words after it.
 SUB_COMMANDS = (
@@ -29,6 +31,15 @@ SUB_COMMANDS = (
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
+# `/intro pacing default 3 open 6 per 30 days`, or either half; `off` is no limit.
+_PACING_DEFAULT = re.compile(
+    r"^(?:(?P<open>\d{1,5})\s*open(?:\s+asks?)?(?:\s+at\s+(?:a|one)\s+time)?)?"
+    r"\s*(?:,|and|,\s*and)?\s*"
+    r"(?:(?P<month>\d{1,5})\s*(?:asks?\s+)?(?:(?:per|in|a|every)\s+)?"
+    r"(?:30\s*days|month))?\.?$",
+    re.IGNORECASE,
+)
+_NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,9 @@ class Command:
     company: str = ""
     user_id: str = ""
     meant: str = ""
+    # pacing default: (most open asks, most in 30 days), None where left as it is; no limits
+    # given: show the default.
+    limits: tuple[int | None, int | None] | None = None
 
 
 def unescape(text: str) -> str:
@@ -61,7 +75,7 @@ def _meant(word: str, rest: str) -> str:
     if not rest:
         return verb
     shaped = {
-        "pacing": rest.lower() in _PACING_MODES,
+        "pacing": rest.lower() in _PACING_MODES or rest.lower().startswith("default"),
         "owner": bool(_MENTION.search(rest)),
         "offer": bool(_MENTION.match(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
@@ -93,6 +107,35 @@ def _owner(rest: str) -> Command:
     return Command("owner", company=unescape(company), user_id=mention.group(1) if mention else "")
 
 
+def _pacing(rest: str) -> Command:
+    """`/intro pacing strict|gentle`, or `/intro pacing default …`."""
+    if rest.lower() in _PACING_MODES:
+        return Command("pacing", name=rest.lower())
+    mode, _, limits = rest.partition(" ")
+    if mode.lower() == "default":
+        return pacing_default(limits)
+    return Command("usage", meant="pacing")
+
+
+def pacing_default(text: str) -> Command:
+    """The limits in `/intro pacing default …`: "3 open 6 per 30 days", "4 open",
+    "8 per 30 days", "off"; nothing, to see the default. Limits it cannot read, or beyond
+    what a connector may set, are answered with how to write them (`meant`)."""
+    text = " ".join(text.split())
+    if not text:
+        return Command("pacing", name="default")
+    if text.lower() in _NO_LIMIT:
+        return Command("pacing", name="default", limits=(0, 0))
+    found = _PACING_DEFAULT.match(text)
+    if found is None or not (found["open"] or found["month"]):
+        return Command("pacing", name="default", meant="pacing_default")
+    most_open = int(found["open"]) if found["open"] else None
+    most_per_30 = int(found["month"]) if found["month"] else None
+    if (most_open or 0) > PACING_MAX_OPEN or (most_per_30 or 0) > PACING_MAX_PER_30_DAYS:
+        return Command("pacing", name="default", meant="pacing_default")
+    return Command("pacing", name="default", limits=(most_open, most_per_30))
+
+
 def parse_command(text: str) -> Command:
     words = text.strip().split(maxsplit=1)
     word = words[0].lower() if words else ""
@@ -113,9 +156,7 @@ def parse_command(text: str) -> Command:
     if word == "outcome":
         return Command("outcome", name=unescape(rest))
     if word == "pacing":
-        if rest.lower() in _PACING_MODES:
-            return Command("pacing", name=rest.lower())
-        return Command("usage", meant="pacing")
+        return _pacing(rest)
     if word == "owner":
         return _owner(rest)
     meant = _meant(word, rest)

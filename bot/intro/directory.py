@@ -103,6 +103,55 @@ class PacingProblem:
     detail: str
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How hard a connector may be asked: most asks open at once, most in 30 days (None: no
+    limit)."""
+
+    max_open: int | None
+    max_per_30_days: int | None
+
+
+# Every connector's limits until they or an admin change them: a few asks at a time is what
+# a connector can give each the care a warm intro needs.
+DEFAULT_PACING = Pacing(max_open=3, max_per_30_days=6)
+
+
+def workspace_pacing(default_max_open: int | None, default_max_per_30_days: int | None) -> Pacing:
+    """The workspace's default from its stored columns: None is introbot's, 0 is no limit."""
+    max_open = DEFAULT_PACING.max_open if default_max_open is None else default_max_open
+    per_30 = (
+        DEFAULT_PACING.max_per_30_days
+        if default_max_per_30_days is None
+        else default_max_per_30_days
+    )
+    return Pacing(max_open or None, per_30 or None)
+
+
+@dataclass(frozen=True)
+class PacingLoad:
+    """How loaded a connector is against the limits that hold for them."""
+
+    open_now: int
+    recent: int  # asks in the last 30 days
+    limits: Pacing
+
+    def near(self) -> tuple[str, int, int] | None:
+        """The limit the next ask brings closest, while none is hit yet: its code, the count
+        and the limit (the form says so before a limit stops an ask)."""
+        candidates = []
+        limit = self.limits.max_open
+        if limit is not None and 0 < self.open_now < limit:
+            candidates.append((limit - self.open_now, "max_open", self.open_now, limit))
+        limit = self.limits.max_per_30_days
+        if limit is not None and 0 < self.recent < limit and limit - self.recent <= 2:
+            candidates.append((limit - self.recent, "max_per_30_days", self.recent, limit))
+        if not candidates:
+            return None
+        _, code, count, limit = min(candidates)
+        return code, count, limit
+
+
 @dataclass
 class OpenAsk:
     """An open request for the person an ask is about."""
@@ -120,6 +169,7 @@ class AskReview:
     mine: OpenAsk | None = None  # the requester's own open ask for this person
     held_by_others: list[OpenAsk] = field(default_factory=list)
     pacing: PacingProblem | None = None  # the first of the connector's limits it breaks
+    load: PacingLoad | None = None  # the connector's asks against their limits
     next_best: str | None = None  # who else to ask, when a limit is in the way
     enforce_pacing: bool = False  # the workspace blocks (not just warns) on limits
     account_owner: str | None = None  # approves first, unless already part of the ask
@@ -177,7 +227,8 @@ def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -
 
 
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
-# the connector's limits and what they count, the workspace's setting and the account's owner,
+# the connector's limits (their own, else the workspace's default, else introbot's) and what
+# they count, the workspace's setting and the account's owner,
 # on one row; LEFT JOINed to it, a row for each open ask for the person's surname, for each
 # tie of the connector's that may be the person or their company (the rule
 # `_contacts_matching` writes in Core), and for each stored profile asked for (the
@@ -186,17 +237,23 @@ def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -
 _REVIEW = (
     text(
         """
-        SELECT p.snoozed_until, p.blocked_companies, p.max_open, p.max_per_30_days,
-            CASE WHEN p.max_open IS NOT NULL THEN (
+        SELECT p.snoozed_until, p.blocked_companies,
+            CASE WHEN p.max_open IS NOT NULL THEN p.max_open
+                ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
+            END AS max_open,
+            CASE WHEN p.max_per_30_days IS NOT NULL THEN p.max_per_30_days
+                ELSE NULLIF(COALESCE(w.default_max_per_30_days, :default_max_per_30_days), 0)
+            END AS max_per_30_days,
+            (
                 SELECT count(*) FROM intro_requests r
                 WHERE r.team_id = :team_id AND r.connector_id = :connector_id
                     AND r.status IN :open_statuses
-            ) END AS open_now,
-            CASE WHEN p.max_per_30_days IS NOT NULL THEN (
+            ) AS open_now,
+            (
                 SELECT count(*) FROM intro_requests r
                 WHERE r.team_id = :team_id AND r.connector_id = :connector_id
                     AND r.created_at >= :month_ago
-            ) END AS recent,
+            ) AS recent,
             w.enforce_pacing, o.owner_id AS account_owner, found.*
         FROM (SELECT 1 AS one) AS one_row
         LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
@@ -389,13 +446,43 @@ class Directory(Contacts):
             "month_ago": now - timedelta(days=30),
             "profile_ids": sorted(set(profile_ids)),
             "fresh_after": now - PROFILE_FRESH_FOR,
+            "default_max_open": DEFAULT_PACING.max_open or 0,
+            "default_max_per_30_days": DEFAULT_PACING.max_per_30_days or 0,
         }
         async with autocommit(self._sessions) as connection:
             return list((await connection.execute(_REVIEW, params)).all())
 
     async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:
         async with self._sessions.begin() as session:
-            await session.merge(WorkspaceSettings(team_id=team_id, enforce_pacing=enforce))
+            found = await session.get(WorkspaceSettings, team_id, with_for_update=True)
+            if found is None:
+                session.add(WorkspaceSettings(team_id=team_id, enforce_pacing=enforce))
+            else:
+                found.enforce_pacing = enforce
+
+    async def workspace_pacing(self, team_id: str) -> Pacing:
+        """The limits for a connector who has not set their own."""
+        async with reading(self._sessions) as session:
+            found = await session.get(WorkspaceSettings, team_id)
+        if found is None:
+            return DEFAULT_PACING
+        return workspace_pacing(found.default_max_open, found.default_max_per_30_days)
+
+    async def set_workspace_pacing(
+        self, team_id: str, max_open: int | None, max_per_30_days: int | None
+    ) -> Pacing:
+        """An admin's default for every connector (None: leave that limit as it is; 0: no
+        limit); the default as it now holds."""
+        async with self._sessions.begin() as session:
+            found = await session.get(WorkspaceSettings, team_id, with_for_update=True)
+            if found is None:
+                found = WorkspaceSettings(team_id=team_id, enforce_pacing=False)
+                session.add(found)
+            if max_open is not None:
+                found.default_max_open = max_open
+            if max_per_30_days is not None:
+                found.default_max_per_30_days = max_per_30_days
+            return workspace_pacing(found.default_max_open, found.default_max_per_30_days)
 
     async def review_ask(
         self,
@@ -430,6 +517,11 @@ class Directory(Contacts):
         )
         _sort_asks(review, rows, target, requester_id, replaces_id)
         if connector_id:
+            review.load = PacingLoad(
+                open_now=int(first.open_now or 0),
+                recent=int(first.recent or 0),
+                limits=Pacing(first.max_open, first.max_per_30_days),
+            )
             problems = _pacing_from(first, company, now)
             if problems:
                 review.pacing = problems[0]

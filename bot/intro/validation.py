@@ -1,7 +1,9 @@
 """Checks on an intro request before it reaches a connector.
 
-Hard problems block the submission (shown inline on the offending field); softer ones are
-advice shown to the requester with the confirmation.
+Hard problems block the submission (shown inline on the offending field). The words the
+connector quotes and forwards are coached (bot.intro.coaching): the form shows each fix under
+its field once, and the requester may then send them as they are. What the form cannot see
+(the directory's findings) is advice sent with the confirmation.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from bot.intro.coaching import Coaching, coach_note, coach_reason, sentences
 from bot.intro.matching import split_person
 from bot.intro.people import Teammate
 from bot.templates_dir import TEMPLATES_DIR
@@ -22,6 +25,9 @@ BLURB_MIN = 80
 BLURB_MAX = 1500
 # What a contact and a company name may hold (storage/models.py's columns).
 CONTACT_FIELD_MAX = 200
+# The most a connector's limits (or a workspace's default) may say.
+PACING_MAX_OPEN = 100
+PACING_MAX_PER_30_DAYS = 1000
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -30,7 +36,6 @@ _PLACEHOLDER = re.compile(
     r"|<(?:name|company|target|your name)>|\b(?:TODO|TBD|XXX)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 # Words that make an ask concrete: what the requester wants the target to agree to.
 _ASK = re.compile(
     r"\b(?:would you|could you|can you|open to|happy to|would love|would like|"
@@ -72,9 +77,11 @@ class RequestDraft:
 
 @dataclass
 class Review:
-    """Field name -> problem that blocks; plus advice that does not."""
+    """Field name -> problem that blocks; coaching on the words, shown in the form once;
+    plus advice, sent with the confirmation."""
 
     errors: dict[str, str] = field(default_factory=dict)
+    coaching: list[Coaching] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
 
     @property
@@ -165,9 +172,39 @@ def review_draft(draft: RequestDraft) -> Review:
     blurb_problem = _blurb_problem(draft.blurb.strip(), target)
     if blurb_problem:
         review.errors["blurb"] = blurb_problem
-    elif draft.blurb.strip():
-        review.advice.extend(_blurb_advice(draft.blurb.strip(), draft.target_company.strip()))
+    if "reason" not in review.errors:
+        review.coaching.extend(coach_reason(reason))
+    if "blurb" not in review.errors:
+        review.coaching.extend(coach_note(draft.blurb.strip(), draft.requester.name))
     return review
+
+
+def coaching_words(coaching: list[Coaching], draft: RequestDraft) -> dict[str, list[str]]:
+    """Each coached field's fixes, in the requester's terms: their name, the target's."""
+    target = _first_name(draft.target_name.strip()) or "them"
+    company = draft.target_company.strip()
+    requester = draft.requester
+    who = requester.name or "your name"
+    if requester.title:
+        example_who = say("coach_who_example_titled", name=who, title=requester.title)
+    else:
+        example_who = say("coach_who_example", name=who)
+    count = 0
+    if any(c.code in ("coach_note_short", "coach_note_long") for c in coaching):
+        count = len(sentences(draft.blurb))
+    words: dict[str, list[str]] = {}
+    for item in coaching:
+        words.setdefault(item.field, []).append(
+            say(
+                item.code,
+                target=target,
+                like=say("coach_like_company", company=company) if company else "",
+                example_who=example_who,
+                count=count,
+                sentences="sentence" if count == 1 else "sentences",
+            )
+        )
+    return words
 
 
 def _first_name(name: str) -> str:
@@ -193,18 +230,3 @@ def _blurb_problem(blurb: str, target: str) -> str | None:
     if not _ASK.search(blurb):
         return say("blurb_no_ask")
     return None
-
-
-def _blurb_advice(blurb: str, company: str) -> list[str]:
-    advice = []
-    sentences = len(_SENTENCE_END.findall(blurb + " "))
-    if sentences < 3:
-        advice.append(say("advice_short"))
-    elif sentences > 6:
-        advice.append(say("advice_long"))
-    company_words = [w for w in re.findall(r"\w+", company.casefold()) if len(w) > 2]
-    if company_words and not any(word in blurb.casefold() for word in company_words):
-        advice.append(say("advice_company", company=company))
-    if not re.search(r"\b(?:I|I'm|I am|[Ww]e|[Oo]ur)\b", blurb):
-        advice.append(say("advice_who"))
-    return advice

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -14,7 +14,7 @@ from bot.intro import outside, validation
 from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
-from bot.intro.directory import Suggestion
+from bot.intro.directory import Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
@@ -80,6 +80,9 @@ class ModalContext:
     # they were named instead of.
     pointed_by: str | None = None
     pointed_from: str | None = None
+    # The coaching on the note this form has shown (bot.intro.coaching codes): seen once,
+    # the requester may send anyway.
+    coached: frozenset[str] = frozenset()
 
     def dump(self) -> str:
         data = {
@@ -90,6 +93,7 @@ class ModalContext:
             "ob": self.offered_by,
             "pb": self.pointed_by,
             "pf": self.pointed_from,
+            "s": sorted(self.coached) or None,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -103,7 +107,11 @@ class ModalContext:
             data = {}
         previous = data.get("r")
         offer = data.get("o")
+        coached = data.get("s")
         return cls(
+            coached=frozenset(
+                c for c in (coached if isinstance(coached, list) else []) if isinstance(c, str)
+            ),
             offer_id=offer if isinstance(offer, int) and not isinstance(offer, bool) else None,
             offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
             pointed_by=data.get("pb") if isinstance(data.get("pb"), str) else None,
@@ -412,9 +420,13 @@ def intro_modal(
     suggestions: Sequence[Suggestion] = (),
     flags: Sequence[dict[str, str]] = (),
     searched: bool = False,
+    coaching: Mapping[str, list[str]] | None = None,
+    pacing_note: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The request form. A picked connector gets a block id of its own, because Slack keeps
-    what was typed in an input across views.update unless its block id changes."""
+    what was typed in an input across views.update unless its block id changes. `coaching`:
+    field -> the fixes to show under it, with Send anyway. `pacing_note`: the picked
+    connector's load against a limit not yet hit (connector_id, code, count, limit)."""
     view: dict[str, Any] = render_json(
         "intro_modal.json.j2",
         prefill=prefill,
@@ -432,6 +444,8 @@ def intro_modal(
         suggestions=suggestions,
         flags=flags,
         searched=searched,
+        coaching=coaching or {},
+        pacing_note=pacing_note,
         connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
     )
     return view
@@ -544,6 +558,9 @@ def command_reply(kind: str, **context: Any) -> str:
         "meant": "",
         "typed": "",
         "rep": "",
+        "pacing": None,
+        "most_open": validation.PACING_MAX_OPEN,
+        "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }
     rendered: dict[str, str] = render_json("command.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]
@@ -606,8 +623,15 @@ def contact_modal(contact: Contact | None = None, back_to: str = "") -> dict[str
     return view
 
 
-def pacing_modal(prefs: ConnectorPrefs) -> dict[str, Any]:
-    view: dict[str, Any] = render_json("pacing_modal.json.j2", prefs=prefs)
+def pacing_modal(prefs: ConnectorPrefs, default: Pacing) -> dict[str, Any]:
+    """How often to ask me: the connector's own limits, the workspace's default where blank."""
+    view: dict[str, Any] = render_json(
+        "pacing_modal.json.j2",
+        prefs=prefs,
+        default=default,
+        most_open=validation.PACING_MAX_OPEN,
+        most_per_30_days=validation.PACING_MAX_PER_30_DAYS,
+    )
     return view
 
 

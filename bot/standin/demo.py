@@ -329,7 +329,8 @@ class Demo:
                     "connector": CARLOS,
                     "target_name": "Seán O'Brien",
                     "target_company": "Globex",
-                    "reason": "Globex is replacing its freight auditing vendor this quarter.",
+                    "reason": "Globex is replacing its freight auditor; we find 3-5% in "
+                    "overcharges.",
                     "blurb": SAM_BLURB,
                     "closeness": "met_once",
                 },
@@ -401,7 +402,8 @@ class Demo:
                     connector_block: OLIVIA,
                     "target_name": "Tom Berg",
                     "target_company": "Initech",
-                    "reason": "Initech's sales team is rebuilding its freight budget.",
+                    "reason": "Initech is rebuilding its freight budget; we cut freight costs "
+                    "for teams like it.",
                     "blurb": PRIYA_BLURB.replace("Priya", "Tom"),
                 },
             )
@@ -427,7 +429,7 @@ class Demo:
             "connector": CARLOS,
             "target_name": "Priya Raman",
             "target_company": "Initech",
-            "reason": "Initech's sales team ships to 40 countries and overpays on freight.",
+            "reason": "Initech ships to 40 countries and overpays on freight; we cut that bill.",
             "blurb": SAM_BLURB.replace("Seán", "Priya").replace("Globex", "Initech"),
         }
         opened = fake.count("views.open")
@@ -518,7 +520,8 @@ class Demo:
                     "connector": CARLOS,
                     "target_name": "Nina Cole",
                     "target_company": "Initech",
-                    "reason": "Initech's sales team is moving to usage-based pricing this year.",
+                    "reason": "Initech is moving to usage-based pricing; we help it switch "
+                    "without new billing.",
                     "blurb": PRIYA_BLURB.replace("Priya", "Nina"),
                     "closeness": "know_well",
                 },

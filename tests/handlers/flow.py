@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.standin import payloads
@@ -49,6 +50,11 @@ async def submit(
     stack: LocalStack, view: dict, values: dict[str, Any], user: str = REQUESTER
 ) -> tuple[int, str]:
     assert stack.slack is not None
+    # A field whose block id carries a value ("connector:U1", a picked connector) is
+    # submitted under that id, as Slack would.
+    ids = [str(b["block_id"]) for b in view.get("blocks", []) if b.get("block_id")]
+    keyed = {block_id.split(":", 1)[0]: block_id for block_id in ids}
+    values = {keyed.get(name, name): value for name, value in values.items()}
     return await stack.slack.interaction(payloads.view_submission(user, view, values))
 
 
@@ -99,3 +105,31 @@ def card_text(message: dict) -> str:
             if isinstance(item, dict) and item.get("type") in ("mrkdwn", "plain_text"):
                 parts.append(item.get("text", ""))
     return "\n".join(parts)
+
+
+async def submit_coached(
+    stack: LocalStack, view: dict, values: dict[str, Any], user: str = REQUESTER
+) -> dict:
+    """Submit words the form coaches: the answer is the form again, checked as Slack checks a
+    view, with the suggestions under their fields and Send anyway. Returns that form (with
+    the open view's id, as Slack keeps it)."""
+    status, body = await submit(stack, view, values, user)
+    assert status == 200 and body, body
+    answer = json.loads(body)
+    assert answer["response_action"] == "update", answer
+    coached: dict = answer["view"]
+    stack.fake._validate_view({"view": coached}, view_type="modal")
+    assert coached["submit"]["text"] == "Send anyway"
+    return {**coached, "id": view.get("id") or "V0COACHED"}
+
+
+async def request_intro_anyway(stack: LocalStack, **overrides: Any) -> dict:
+    """Like request_intro, for words the form coaches: seen once, sent as they are."""
+    view = await open_intro_modal(stack)
+    coached = await submit_coached(stack, view, good_values(**overrides))
+    status, body = await submit(stack, coached, good_values(**overrides))
+    assert status == 200 and body == "", body
+    connector = overrides.get("connector", CONNECTOR)
+    await stack.until(lambda: len(stack.fake.messages_for(connector)) >= 1, "connector card")
+    await stack.sends_recorded()
+    return stack.fake.messages_for(connector)[-1]

@@ -16,7 +16,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.intro.contacts import CONTACTS_PAGE, ContactPage
-from bot.intro.directory import Suggestion
+from bot.intro.directory import DEFAULT_PACING, Suggestion
 from bot.intro.states import OfferStatus, Status
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, CallbackId
@@ -124,7 +124,9 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.outside_modal(prefill, context)
     yield messages.offer_modal()
     yield messages.contact_modal()
-    yield messages.pacing_modal(ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]))
+    yield messages.pacing_modal(
+        ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]), DEFAULT_PACING
+    )
     mine = [make_request(status, id=i) for i, status in enumerate(Status, start=1)]
     waiting = [
         make_request(status, id=100 + i, requester_id="U0OTHER", connector_id="U0REQ")

@@ -20,6 +20,7 @@ from tests.handlers.flow import (
     open_intro_modal,
     press,
     request_intro,
+    request_intro_anyway,
     submit,
 )
 
@@ -52,17 +53,6 @@ async def test_invalid_submission_is_answered_inline_and_nothing_is_sent(
     assert await stack.services.workflow.requests_by("T0FAKE", REQUESTER) == []
 
 
-async def test_soft_problems_are_advice_in_the_confirmation(stack: LocalStack) -> None:
-    blurb = (
-        "Hi Jane, I'm Riya from Northwind and we cut customs delays for shippers like yours "
-        "by a third. Would you be open to a call"
-    )
-    await request_intro(stack, blurb=blurb, target_company="Globex")
-    confirmation = card_text(stack.fake.messages_for(REQUESTER)[0])
-    assert "Tips for next time" in confirmation
-    assert "Globex" in confirmation
-
-
 async def test_connector_card_holds_the_forwardable_email(stack: LocalStack) -> None:
     card = await request_intro(stack)
     text = card_text(card)
@@ -86,7 +76,7 @@ async def test_hostile_text_in_every_field_pings_nobody_and_breaks_nothing(
 ) -> None:
     blurb = f"Hi Jane {HOSTILE}. I'm Riya. " + "Would you be open to a call? " * 40
     blurb = blurb[: validation.BLURB_MAX]
-    card = await request_intro(
+    card = await request_intro_anyway(
         stack,
         target_name=f"Jane {HOSTILE}"[: validation.TARGET_NAME_MAX],
         target_company=HOSTILE,

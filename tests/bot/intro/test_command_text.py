@@ -122,3 +122,30 @@ def test_outcome_lists_the_intros_or_those_to_a_name() -> None:
     assert parse_command("outcome") == Command("outcome")
     assert parse_command("Outcome  Jane Doe ") == Command("outcome", name="Jane Doe")
     assert parse_command("request Outcome Smith") == Command("request", name="Outcome Smith")
+
+
+@pytest.mark.parametrize(
+    ("text", "limits", "meant"),
+    [
+        ("pacing default 3 open 6 per 30 days", (3, 6), ""),
+        ("pacing default 3 open, 6 asks in 30 days", (3, 6), ""),
+        ("pacing default 2 open asks at a time and 5 a month", (2, 5), ""),
+        ("Pacing Default 4 open", (4, None), ""),
+        ("pacing default 8 per 30 days", (None, 8), ""),
+        ("pacing default off", (0, 0), ""),
+        ("pacing default 0 open", (0, None), ""),
+        ("pacing default", None, ""),  # shows the default
+        ("pacing default lots", None, "pacing_default"),
+        ("pacing default 3", None, "pacing_default"),  # 3 of what?
+        ("pacing default 101 open", None, "pacing_default"),
+        ("pacing default 3 open 1001 per 30 days", None, "pacing_default"),
+    ],
+)
+def test_pacing_default_reads_the_limits_an_admin_types(
+    text: str, limits: tuple[int | None, int | None] | None, meant: str
+) -> None:
+    assert parse_command(text) == Command("pacing", name="default", meant=meant, limits=limits)
+
+
+def test_a_mistyped_pacing_default_is_answered_with_how_to_use_pacing() -> None:
+    assert parse_command("pacng default 3 open").meant == "pacing"

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.intro.clock import ManualClock
 from bot.intro.contacts import ContactInput
-from bot.intro.directory import AskReview, Directory
+from bot.intro.directory import (
+    DEFAULT_PACING,
+    AskReview,
+    Directory,
+    Pacing,
+    PacingLoad,
+    workspace_pacing,
+)
 from bot.intro.linkedin import Connection, ParsedExport, parse_connections
 from bot.intro.people import Teammate
 from bot.intro.profiles import PROFILE_FRESH_FOR, Profiles
@@ -194,6 +201,79 @@ async def test_pacing_limits(rig: Rig) -> None:
     assert await d.pacing_problems(TEAM, "UC", "") == []
 
 
+async def test_a_connector_who_set_nothing_has_the_default_limits(rig: Rig) -> None:
+    d = rig.directory
+    for target in ("Ann One", "Bo Two"):
+        await rig.ask("UR", "UC", target)
+    review = await d.review_ask(TEAM, "UR", "UC", "Cy Three", "")
+    assert review.pacing is None
+    assert review.load == PacingLoad(open_now=2, recent=2, limits=Pacing(3, 6))
+    assert review.load.near() == ("max_open", 2, 3)
+    await rig.ask("UR", "UC", "Cy Three")
+    assert [p.code for p in await d.pacing_problems(TEAM, "UC", "")] == ["max_open"]
+
+
+async def test_the_workspace_default_holds_unless_the_connector_set_their_own(rig: Rig) -> None:
+    d = rig.directory
+    for target in ("Ann One", "Bo Two", "Cy Three"):
+        await rig.ask("UR", "UC", target)
+    await d.set_enforce_pacing(TEAM, True)
+    assert await d.set_workspace_pacing(TEAM, 5, None) == Pacing(5, 6)
+    assert await d.pacing_problems(TEAM, "UC", "") == []
+    assert await d.set_workspace_pacing(TEAM, None, 3) == Pacing(5, 3)
+    assert [p.code for p in await d.pacing_problems(TEAM, "UC", "")] == ["max_per_30_days"]
+    # The connector's own limits win over the workspace's.
+    prefs = await d.prefs(TEAM, "UC")
+    prefs.max_per_30_days = 10
+    await d.save_prefs(prefs)
+    assert await d.pacing_problems(TEAM, "UC", "") == []
+    # Off: no limit for anyone who set none; strict mode is kept apart.
+    assert await d.set_workspace_pacing(TEAM, 0, 0) == Pacing(None, None)
+    review = await d.review_ask(TEAM, "UR", "UD", "Di Four", "")
+    assert review.load == PacingLoad(0, 0, Pacing(None, None)) and review.load.near() is None
+    assert await d.workspace_pacing(TEAM) == Pacing(None, None)
+    prefs.max_open = 1
+    await d.save_prefs(prefs)
+    assert (await d.review_ask(TEAM, "UR", "UC", "Di Four", "")).enforce_pacing  # still strict
+    await d.set_enforce_pacing(TEAM, False)
+    assert await d.workspace_pacing(TEAM) == Pacing(None, None)
+    assert await d.workspace_pacing("T0OTHER") == DEFAULT_PACING
+
+
+@pytest.mark.parametrize(
+    ("stored", "pacing"),
+    [
+        ((None, None), Pacing(3, 6)),
+        ((5, None), Pacing(5, 6)),
+        ((0, 12), Pacing(None, 12)),
+        ((0, 0), Pacing(None, None)),
+    ],
+)
+def test_the_workspace_default_from_its_columns(
+    stored: tuple[int | None, int | None], pacing: Pacing
+) -> None:
+    assert workspace_pacing(*stored) == pacing
+
+
+@pytest.mark.parametrize(
+    ("open_now", "recent", "limits", "near"),
+    [
+        (0, 0, Pacing(3, 6), None),  # nothing open: nothing to say
+        (1, 1, Pacing(3, 6), ("max_open", 1, 3)),
+        (2, 2, Pacing(3, 6), ("max_open", 2, 3)),
+        (3, 3, Pacing(3, 6), None),  # hit: a limit problem, said apart
+        (1, 5, Pacing(3, 6), ("max_per_30_days", 5, 6)),  # the month is closer
+        (0, 4, Pacing(3, 6), ("max_per_30_days", 4, 6)),
+        (0, 3, Pacing(3, 6), None),  # three more this month: not near yet
+        (2, 2, Pacing(None, None), None),
+    ],
+)
+def test_how_near_a_connector_is_to_a_limit(
+    open_now: int, recent: int, limits: Pacing, near: tuple[str, int, int] | None
+) -> None:
+    assert PacingLoad(open_now, recent, limits).near() == near
+
+
 async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> None:
     d = rig.directory
     mine = await rig.ask("UR", "UC", "Jane Doe", "Acme")
@@ -268,14 +348,15 @@ async def test_an_asks_review_with_nothing_to_find(rig: Rig) -> None:
     await d.set_account_owner(TEAM, "Acme", "UC")  # the connector owns the account: no step
     await d.add_contact(TEAM, "UC", ContactInput("Jane Doe", "Acme"))  # recorded just now
     review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme")
-    assert review == AskReview()
+    unloaded = PacingLoad(open_now=0, recent=0, limits=DEFAULT_PACING)
+    assert review == AskReview(load=unloaded)
     # No connector picked yet (the form's live review): no limits, no tie, still the owner.
     await d.set_account_owner(TEAM, "Acme", "UO")
     assert await d.review_ask(TEAM, "UR", "", "Jane Doe (Acme)", "") == AskReview(
         account_owner="UO"
     )
     # A name that folds to nothing, and no company: nothing to match on.
-    assert await d.review_ask(TEAM, "UR", "UC", "!!!", "") == AskReview()
+    assert await d.review_ask(TEAM, "UR", "UC", "!!!", "") == AskReview(load=unloaded)
 
 
 async def test_sessions_bound_to_a_callers_transaction_keep_to_it(database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""review_draft: what blocks a request (errors per field) and what is only advice."""
+"""review_draft: what blocks a request (errors per field) and what is only coached."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.intro.validation import (
     TARGET_NAME_MAX,
     RequestDraft,
     Review,
+    coaching_words,
     review_draft,
 )
 
@@ -30,10 +31,6 @@ GOOD_BLURB = (
 )
 HOSTILE = "<!channel> & <@U999> \"quoted\" 🎉 مرحبا \u202eevil\u202c 'single'"
 
-SHORT_ADVICE = "3–5 sentences; yours reads shorter"
-LONG_ADVICE = "consider trimming"
-WHO_ADVICE = "Say who you are"
-
 
 def make_draft(**changes: object) -> RequestDraft:
     draft = RequestDraft(
@@ -41,7 +38,7 @@ def make_draft(**changes: object) -> RequestDraft:
         connector=CONNECTOR,
         target_name="Jane Doe",
         target_company="Acme",
-        reason="She runs payments at Acme and we are building for that team.",
+        reason="She runs payments at Acme and we cut chargebacks for teams like hers.",
         blurb=GOOD_BLURB,
         closeness="know_well",
     )
@@ -52,6 +49,7 @@ def test_good_blurb_passes_with_no_errors_and_no_advice() -> None:
     assert 80 <= len(GOOD_BLURB) <= BLURB_MAX
     review = review_draft(make_draft())
     assert review.errors == {}
+    assert review.coaching == []
     assert review.advice == []
     assert review.ok is True
 
@@ -275,10 +273,14 @@ def test_blurb_at_the_minimum_is_not_too_short() -> None:
     assert "blurb" in review_draft(make_draft(blurb=blurb[:-1])).errors
 
 
-# --- advice ------------------------------------------------------------------------------
+# --- coaching (the rules themselves: tests/bot/intro/test_coaching.py) ------------------
 
 
-def test_two_sentences_get_advice_not_an_error() -> None:
+def codes(review: Review) -> list[str]:
+    return [c.code for c in review.coaching]
+
+
+def test_two_sentences_are_coached_not_an_error() -> None:
     blurb = (
         "Hi Jane, I'm Sam and I lead partnerships at Widgets Inc, which helps teams like "
         "Acme cut chargebacks. Would you be open to a 20-minute call next week?"
@@ -286,40 +288,60 @@ def test_two_sentences_get_advice_not_an_error() -> None:
     review = review_draft(make_draft(blurb=blurb))
     assert review.errors == {}
     assert review.ok
-    assert len(review.advice) == 1
-    assert SHORT_ADVICE in review.advice[0]
+    assert codes(review) == ["coach_note_short"]
+    assert review.advice == []
+    words = coaching_words(review.coaching, make_draft(blurb=blurb))
+    assert words == {
+        "blurb": [
+            "The note is 2 sentences; notes that get forwarded read best at 3–5: who you are, "
+            "what's in it for Jane, and your ask."
+        ]
+    }
 
 
-def test_many_sentences_get_trimming_advice() -> None:
+def test_many_sentences_are_coached_to_trim() -> None:
     blurb = GOOD_BLURB + " It is quick. It is easy. It is free. It helps."
     review = review_draft(make_draft(blurb=blurb))
     assert review.errors == {}
-    assert any(LONG_ADVICE in tip for tip in review.advice)
+    assert codes(review) == ["coach_note_long"]
+    words = coaching_words(review.coaching, make_draft(blurb=blurb))
+    assert "The note is 8 sentences" in words["blurb"][0]
 
 
-def test_not_mentioning_the_company_gets_advice_not_an_error() -> None:
+def test_not_naming_the_company_is_fine() -> None:
     blurb = GOOD_BLURB.replace("at companies like Acme", "at companies like yours")
     review = review_draft(make_draft(blurb=blurb))
+    assert (review.errors, review.coaching, review.advice) == ({}, [], [])
+
+
+def test_not_saying_who_you_are_is_coached_with_an_example_in_their_name() -> None:
+    blurb = (
+        "Hi Jane, a quick note from Widgets Inc. "
+        "Widgets helps payment teams at companies like Acme cut chargebacks by a third. "
+        "The team would love to hear how yours handles disputes today. "
+        "Would you be open to a 20-minute call next week?"
+    )
+    titled = replace(REQUESTER, title="Head of Partnerships, Widgets")
+    draft = make_draft(blurb=blurb, requester=titled)
+    review = review_draft(draft)
     assert review.errors == {}
-    assert review.advice == ["Mentioning Acme shows why this person in particular."]
+    assert codes(review) == ["coach_note_who"]
+    assert coaching_words(review.coaching, draft) == {
+        "blurb": [
+            "Start with who you are, so Jane knows who's asking: "
+            "“I'm Sam Requester, Head of Partnerships, Widgets.”"
+        ]
+    }
 
 
-def test_company_mention_is_case_insensitive() -> None:
-    blurb = GOOD_BLURB.replace("Acme", "ACME")
-    assert review_draft(make_draft(blurb=blurb)).advice == []
-
-
-def test_not_saying_who_you_are_gets_advice() -> None:
+def test_signing_with_your_own_name_says_who_you_are() -> None:
     blurb = (
         "Hi Jane, Sam here from Widgets Inc. "
         "Widgets helps payment teams at companies like Acme cut chargebacks by a third. "
         "Sam would love to hear how your team handles disputes today. "
         "Would you be open to a 20-minute call next week?"
     )
-    review = review_draft(make_draft(blurb=blurb))
-    assert review.errors == {}
-    assert len(review.advice) == 1
-    assert WHO_ADVICE in review.advice[0]
+    assert review_draft(make_draft(blurb=blurb)).coaching == []
 
 
 def test_we_and_our_at_sentence_start_count_as_saying_who_you_are() -> None:
@@ -331,14 +353,27 @@ def test_we_and_our_at_sentence_start_count_as_saying_who_you_are() -> None:
     )
     review = review_draft(make_draft(blurb=blurb))
     assert review.errors == {}
-    assert not any(WHO_ADVICE in tip for tip in review.advice)
+    assert "coach_note_who" not in codes(review)
 
 
-def test_no_advice_when_the_blurb_is_blocked() -> None:
+def test_a_reason_that_does_not_say_what_they_get_is_coached() -> None:
+    for reason in ("x", "you two should meet", "Big account for us this quarter."):
+        draft = make_draft(reason=reason)
+        review = review_draft(draft)
+        assert review.errors == {}
+        assert codes(review) == ["coach_reason_gain"], reason
+        assert coaching_words(review.coaching, draft)["reason"] == [
+            "Say what Jane gets from talking to you, in their terms: a problem you solve for "
+            "them or a result you've had for teams like Acme's. The connector quotes this to "
+            "Jane when they first ask."
+        ]
+
+
+def test_no_coaching_when_the_blurb_is_blocked() -> None:
     blurb = GOOD_BLURB.replace("Widgets Inc.", "[Company].").replace("Acme", "them")
-    review = review_draft(make_draft(blurb=blurb))
+    review = review_draft(make_draft(blurb=blurb, reason="x"))
     assert "blurb" in review.errors
-    assert review.advice == []
+    assert codes(review) == ["coach_reason_gain"]  # the reason is still coached with it
 
 
 # --- hostile text ------------------------------------------------------------------------

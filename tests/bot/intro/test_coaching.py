@@ -1,0 +1,165 @@
+"""The coaching rules on real-world words: no false alarm on a good note, and each weak one
+answered with the one fix it needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intro.coaching import (
+    Coaching,
+    coach_note,
+    coach_reason,
+    has_clear_ask,
+    sentences,
+    still_to_see,
+)
+
+GOOD_NOTES = [
+    # The form's own example, and the shapes people write it in.
+    "Hi Jane, I'm Riya, I run partnerships at Northwind. We help logistics teams like Acme's "
+    "cut cross-border delays by a third. Would you be open to a 20-minute call next week to "
+    "compare notes?",
+    "Hi Jane, I'm Sam and I lead partnerships at Widgets Inc. We help payment teams at "
+    "companies like Acme cut chargebacks by a third. I'd love to hear how your team handles "
+    "disputes today. Would you be open to a 20-minute call next week?",
+    "Hi Jane,\n\nMy team at Northwind builds customs software. We saved Globex 30% on broker "
+    "fees last year. Worth 15 minutes to see if that applies to Acme?\n\nThanks,\nRiya",
+    "Jane - I lead growth at Acme Inc. and we've helped 40+ fintechs like yours reduce churn "
+    "by 12%. Happy to share the playbook. Would you have 15 minutes next week?",
+    "Hello Dr. Okafor, my name is Priya and I head research at Lumen Labs. We've built a "
+    "benchmark for clinical NLP that your group could use for free. Could we find 30 minutes "
+    "to walk you through it?",
+    "Hi Jane! We're the team behind Northwind's customs API (I'm the CTO). Shippers like Acme "
+    "use it to clear goods in hours, not days. Are you up for a quick chat in the new year?",
+    "Hi Jane, Carlos suggested I reach out. I'm Riya Patel, Head of Partnerships at "
+    "Northwind, and we help mid-size shippers avoid customs fines. Would a 15-minute call "
+    "next Tuesday or Wednesday work for you?",
+    "Jane, I run sales at Northwind (we make customs software for shippers). Acme is "
+    "expanding into Europe, and we've helped three shippers do the same without a single "
+    "held shipment. Could you spare 20 min for a call?",
+    "Hi Jane - I'm an engineer at Northwind, e.g. the person who wrote our routing engine. "
+    "We solved the same port-congestion problem your team posted about on LinkedIn. I'd love "
+    "to show you how in a short call.",
+    "Hi Jane, I'm Riya. Our customers cut customs holds by 40%. I'd welcome a coffee when "
+    "you're next in Berlin. Let me know what works!",
+]
+
+
+@pytest.mark.parametrize("note", GOOD_NOTES)
+def test_good_notes_pass_without_a_word(note: str) -> None:
+    assert coach_note(note, "Riya Patel") == []
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        (
+            "Hi Jane, you are both cool people and should definitely meet, it would be "
+            "great. Would you be open to a call?",
+            ["coach_note_who", "coach_note_gain", "coach_note_short"],
+        ),
+        (
+            "Hi Jane, I'm Riya from Northwind. I would love to learn more about what you do. "
+            "Would you be open to a call next week?",
+            ["coach_note_gain"],
+        ),
+        (
+            "Hi Jane, I'm Riya from Northwind. We help shippers like Acme cut customs delays "
+            "by a third. I think it is worth connecting at some point.",
+            ["coach_note_ask"],
+        ),
+        (
+            "Hi Jane, Northwind builds customs software. Shippers like Acme cut delays by a "
+            "third with it. Would you be open to a 15-minute call?",
+            ["coach_note_who"],
+        ),
+        (
+            "Hi Jane, I'm Riya and we help shippers cut customs delays by a third. Open to a call?",
+            ["coach_note_short"],
+        ),
+        (
+            "Hi Jane, I'm Riya. I lead partnerships at Northwind. We build customs software. "
+            "It is used by shippers. We help them cut delays by a third. It is fast. It is "
+            "cheap. Would you be open to a call?",
+            ["coach_note_long"],
+        ),
+        (
+            "hey jane\ngreat to e-meet\nlooking forward",
+            ["coach_note_who", "coach_note_gain", "coach_note_ask", "coach_note_short"],
+        ),
+    ],
+)
+def test_weak_notes_get_the_fix_they_need(note: str, expected: list[str]) -> None:
+    assert [c.code for c in coach_note(note, "Riya Patel")] == expected
+    assert all(c.field == "blurb" for c in coach_note(note, "Riya Patel"))
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Acme is expanding into Europe and we solve exactly their customs problem.",
+        "We cut customs delays by a third for shippers like Acme.",
+        "They're hiring 20 engineers and we have candidates she'd want.",
+        "She posted that chargebacks are their biggest pain; we reduce them by 30%.",
+        "Her team is evaluating customs brokers this quarter; we'd save them the search.",
+        "Early access to our beta, free for design partners.",
+        "Acme's growth team could use our benchmark data on EU checkout conversion.",
+        "2x faster onboarding for their sales reps.",
+    ],
+)
+def test_reasons_that_say_what_the_target_gets_pass(reason: str) -> None:
+    assert coach_reason(reason) == []
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "x",
+        "you two should meet",
+        "good fit",
+        "Big account for us this quarter.",
+        "I want to sell to them.",
+        "She is the VP of Operations at Acme.",
+        "They are a great logo for our website.",
+    ],
+)
+def test_reasons_that_do_not_say_what_the_target_gets_are_coached(reason: str) -> None:
+    assert coach_reason(reason) == [Coaching("reason", "coach_reason_gain")]
+
+
+@pytest.mark.parametrize(
+    ("note", "count"),
+    [
+        ("Hi Jane, I'm Riya. We help shippers. Call?", 3),
+        ("Hi Jane,\nI'm Riya at Acme Inc. We help shippers.\nThanks,\nRiya", 2),
+        ("I work at Acme Inc. and we help shippers, e.g. Globex. Would you meet?", 2),
+        ("Dr. J. Smith said hi. We help shippers!! Open to a call?", 3),
+        ("Would you be open to a call", 1),
+        ("", 0),
+    ],
+)
+def test_sentences_leave_out_greetings_sign_offs_and_abbreviations(note: str, count: int) -> None:
+    assert len(sentences(note)) == count, sentences(note)
+
+
+@pytest.mark.parametrize(
+    ("text", "clear"),
+    [
+        ("Would you be open to a 15-minute call?", True),
+        ("Coffee next week?", True),
+        ("Let me know if you have 15 minutes.", True),
+        ("Worth a chat?", True),
+        ("I think we should connect.", False),
+        ("Looking forward to hearing from you.", False),
+        ("Let me know your thoughts on our deck.", False),
+    ],
+)
+def test_a_clear_ask_is_a_request_for_something_to_agree_to(text: str, clear: bool) -> None:
+    assert has_clear_ask(text) is clear
+
+
+def test_coaching_seen_once_is_not_shown_again() -> None:
+    found = [Coaching("reason", "coach_reason_gain"), Coaching("blurb", "coach_note_short")]
+    assert still_to_see(found, frozenset()) == found
+    assert still_to_see(found, frozenset({"coach_reason_gain"})) == found[1:]
+    assert still_to_see(found, frozenset({"coach_reason_gain", "coach_note_short"})) == []

@@ -18,7 +18,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0017d"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

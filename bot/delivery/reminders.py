@@ -4,7 +4,7 @@ first."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import Moot, NotYet
-from bot.intro.cadence import WorkingHours, zone
+from bot.intro.cadence import WorkingHours, follow_up_due, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import IntroWorkflow, tie_from
+from bot.intro.workflow import FOLLOW_UP_WAIT, IntroWorkflow, tie_from
 from bot.rendering import messages
 from storage.db import reading
 from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
@@ -53,6 +53,12 @@ class Reminders:
             day_starts = datetime.combine(request.ask_again_on, dt_time(0), zone(tz))
             if now < day_starts:
                 raise NotYet("the day to ask again has not come for them yet", day_starts)
+        if FOLLOW_UP_WAIT in message.data:
+            # Within the day of the intro, in the requester's own working day.
+            wait = timedelta(seconds=message.data[FOLLOW_UP_WAIT])
+            due = follow_up_due(message.created_at, wait, self._working_hours, tz)
+            if now < due:
+                raise NotYet("the follow-up waits a few working hours after the intro", due)
         if self._working_hours is not None:
             opens = self._working_hours.next_opening(now, tz)
             if opens > now:

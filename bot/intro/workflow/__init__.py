@@ -25,11 +25,18 @@ from bot.intro.workflow.errors import (
     UnknownOffer,
     UnknownRequest,
 )
-from bot.intro.workflow.plan import SECONDARY_OFFERED, SYSTEM_ACTOR, offer_dedupe_key, tie_from
+from bot.intro.workflow.plan import (
+    FOLLOW_UP_WAIT,
+    SECONDARY_OFFERED,
+    SYSTEM_ACTOR,
+    offer_dedupe_key,
+    tie_from,
+)
 from bot.intro.workflow.requests import IntroWorkflow
 from bot.intro.workflow.results import ActionDetails, Lease, OfferOutcome, Outcome, TieUnknown
 
 __all__ = [
+    "FOLLOW_UP_WAIT",
     "SECONDARY_OFFERED",
     "SYSTEM_ACTOR",
     "ActionDetails",

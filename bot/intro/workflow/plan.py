@@ -71,6 +71,8 @@ NOTICE_KEY = "notice:{event_id}"
 # The reminder field naming the statuses a reminder is still wanted in: once the request is in
 # any other, the reminder is outdated and cancelled.
 EXPECTS = "expects"
+# The follow-up reminder's field: the seconds to wait after the intro, within the day.
+FOLLOW_UP_WAIT = "wait_s"
 
 _FIELDS_BEFORE_KEY = REQUEST_KEY[: REQUEST_KEY.index("{key}")].count(":")
 
@@ -483,10 +485,18 @@ def _ask_again(
 
 
 def _after_intro(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
-    """The intro was made: suggest following up, then ask how it went."""
+    """The intro was made: suggest following up within the day, then ask how it went.
+
+    When within the day depends on the requester's time zone and working hours, which
+    delivery knows: the follow-up is due from the intro, and delivery holds it until
+    `cadence.follow_up_due` in their zone (`FOLLOW_UP_WAIT` carries the wait)."""
     return [
         _Reminder(
-            "follow_up", request.requester_id, now + cadence.follow_up_after, (Status.INTRO_MADE,)
+            "follow_up",
+            request.requester_id,
+            now,
+            (Status.INTRO_MADE,),
+            {FOLLOW_UP_WAIT: int(cadence.follow_up_after.total_seconds())},
         ),
         _Reminder(
             "outcome",

@@ -137,7 +137,14 @@ class Reminders:
                 tie = tie_from(data["stale_tie"])
             else:
                 tie = await self._stale_tie(request)
-            return messages.connector_card(request, tie, offered=bool(data.get("offered")))
+            history = (
+                await self._workflow.history(request, self._clock.now())
+                if request.status == Status.AWAITING_CONNECTOR
+                else None
+            )
+            return messages.connector_card(
+                request, tie, offered=bool(data.get("offered")), history=history
+            )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))

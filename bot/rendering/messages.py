@@ -16,6 +16,7 @@ from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.directory import Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
+from bot.intro.workflow.queries import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,
@@ -130,14 +131,21 @@ def _message(template: str, **context: Any) -> Message:
 
 
 def connector_card(
-    request: IntroRequest, stale_tie: Contact | None = None, *, offered: bool = False
+    request: IntroRequest,
+    stale_tie: Contact | None = None,
+    *,
+    offered: bool = False,
+    history: History | None = None,
 ) -> Message:
-    """`offered`: the requester took the connector's own offer of this intro."""
+    """`offered`: the requester took the connector's own offer of this intro. `history`: the
+    connector's with the requester over the last year, a line on the first card."""
     return _message(
         "connector_card.json.j2",
         r=request,
         offered=offered,
         stale_tie=stale_tie,
+        history=history,
+        requester_first_name=first_name(request.requester_name or ""),
         status=_status(request),
         next_step=next_step(request, "connector"),
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),

@@ -116,6 +116,11 @@ class IntroRequest(Base):
     # The request this one follows after it ran into a dead end (a decline, a stall, no
     # response): one person, two paths. The funnel counts the person once.
     previous_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # A second voice (it follows a request whose target agreed to the intro, then went quiet):
+    # the requester lets this connector name the one who made the first intro.
+    name_first_connector: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Set on a cold approach: the requester writes to the target without an intro.
     went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target said not now: the day the connector chose to ask them again.

@@ -16,7 +16,12 @@ from bot.intro.cadence import WorkingHours, follow_up_due, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import FOLLOW_UP_WAIT, IntroWorkflow, tie_from
+from bot.intro.workflow import (
+    FOLLOW_UP_WAIT,
+    IntroWorkflow,
+    tie_from,
+    went_quiet_after_intro,
+)
 from bot.rendering import messages
 from storage.db import reading
 from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
@@ -143,11 +148,22 @@ class Reminders:
                 else None
             )
             return messages.connector_card(
-                request, tie, offered=bool(data.get("offered")), history=history
+                request,
+                tie,
+                offered=bool(data.get("offered")),
+                history=history,
+                first_intro=await self._quiet_first_intro(request),
             )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
+
+    async def _quiet_first_intro(self, request: IntroRequest) -> IntroRequest | None:
+        """The intro this request adds a second voice to: its target agreed, then went quiet."""
+        if request.previous_request_id is None:
+            return None
+        previous = await self._workflow.get(request.team_id, request.previous_request_id)
+        return previous if previous is not None and went_quiet_after_intro(previous) else None
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

@@ -76,6 +76,9 @@ class ModalContext:
     # Taking a connector's offer: the offer, and the connector who made it.
     offer_id: int | None = None
     offered_by: str | None = None
+    # A second voice: the first name of who made the intro that went quiet (the form asks
+    # whether the new connector may name them).
+    first_connector: str | None = None
 
     def dump(self) -> str:
         data = {
@@ -84,6 +87,7 @@ class ModalContext:
             "r": self.previous_request_id,
             "o": self.offer_id,
             "ob": self.offered_by,
+            "fc": self.first_connector,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -102,6 +106,7 @@ class ModalContext:
             offered_by=data.get("ob") if isinstance(data.get("ob"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
+            first_connector=data.get("fc") if isinstance(data.get("fc"), str) else None,
             previous_request_id=(
                 previous if isinstance(previous, int) and not isinstance(previous, bool) else None
             ),
@@ -136,13 +141,19 @@ def connector_card(
     *,
     offered: bool = False,
     history: History | None = None,
+    first_intro: IntroRequest | None = None,
 ) -> Message:
     """`offered`: the requester took the connector's own offer of this intro. `history`: the
-    connector's with the requester over the last year, a line on the first card."""
+    connector's with the requester over the last year, a line on the first card.
+    `first_intro`: the intro this ask adds a second voice to (its target agreed, then went
+    quiet)."""
     return _message(
         "connector_card.json.j2",
         r=request,
         offered=offered,
+        first=first_intro,
+        first_intro_date=long_date(first_intro.intro_made_at) if first_intro else "",
+        target_first_name=first_name(request.target_name),
         stale_tie=stale_tie,
         history=history,
         requester_first_name=first_name(request.requester_name or ""),
@@ -308,6 +319,7 @@ def intro_modal(
         prefill=prefill,
         private_metadata=context.dump(),
         offered_by=context.offered_by,
+        first_connector=context.first_connector,
         source_hint=source_hint,
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,

@@ -31,6 +31,7 @@ from bot.intro.workflow.plan import (
     SYSTEM_ACTOR,
     offer_dedupe_key,
     tie_from,
+    went_quiet_after_intro,
 )
 from bot.intro.workflow.requests import IntroWorkflow
 from bot.intro.workflow.results import ActionDetails, Lease, OfferOutcome, Outcome, TieUnknown
@@ -55,5 +56,6 @@ __all__ = [
     "UnknownOffer",
     "UnknownRequest",
     "offer_dedupe_key",
+    "went_quiet_after_intro",
     "tie_from",
 ]

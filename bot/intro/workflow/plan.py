@@ -117,6 +117,16 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
     }
 
 
+def went_quiet_after_intro(request: IntroRequest) -> bool:
+    """The target agreed to this request's intro, then never answered: a request that follows
+    it is a second voice."""
+    return (
+        request.status == Status.NO_RESPONSE
+        and request.intro_made_at is not None
+        and bool(request.connector_id)
+    )
+
+
 # --- who may act, from where --------------------------------------------------------------------
 # The attribute naming who may take each role's actions.
 PARTY_COLUMN = {

@@ -109,6 +109,8 @@ async def test_the_second_connectors_card_says_the_target_agreed_and_went_quiet(
         "Would you add your voice? A word from someone else who knows them often gets the answer."
     )
     assert "would like an intro to" not in card_text(second_card)
+    assert "*To add your voice*, accept: as with any intro" in card_text(second_card)
+    assert "*The intro email*, to send once" not in card_text(second_card)
     requests = await stack.services.workflow.requests_by(TEAM, REQUESTER)
     assert requests[0].name_first_connector is (choice == "yes")
     # The nudge is still there, as the first connector's.

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft
+from bot.intro.workflow.queries import History
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import CONNECTOR, OTHER, REQUESTER, request_intro
 
@@ -94,3 +96,24 @@ async def test_intros_made_for_the_connector_alone(stack: LocalStack) -> None:
     await _earlier(stack, CARLOS, RIYA, "Ed Gray", Action.ACCEPT, Action.TARGET_AGREED)
     card = await request_intro(stack)
     assert _history(card) == ":repeat: Riya has made two intros for you in the last year."
+
+
+async def test_the_history_is_read_in_one_statement(stack: LocalStack) -> None:
+    await _earlier(stack, RIYA, CARLOS, "Ann Lee", Action.ACCEPT, Action.TARGET_AGREED)
+    await _earlier(stack, CARLOS, RIYA, "Cy Diaz", Action.ACCEPT, Action.TARGET_AGREED)
+    assert stack.services is not None
+    request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = stack.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        history = await stack.services.workflow.history(request, stack.services.clock.now())
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert history == History(asks=0, made_for_them=1)  # the ask itself is not its history
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements
+    assert len(statements) == 1

@@ -242,7 +242,7 @@ async def tie_answered(
     if request is None or request.connector_id != actor.user_id:
         return
     # Confirmed now: the card, where it was pressed, asks no more.
-    await replace_pressed_message(client, body, messages.connector_card(request))
+    await replace_pressed_message(client, body, await services.dispatcher.connector_card(request))
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

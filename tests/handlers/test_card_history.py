@@ -15,7 +15,8 @@ from bot.intro.states import Action
 from bot.intro.validation import RequestDraft
 from bot.intro.workflow.queries import History
 from bot.standin.stack import LocalStack
-from tests.handlers.flow import CONNECTOR, OTHER, REQUESTER, request_intro
+from tests.handlers.flow import CONNECTOR, OTHER, REQUESTER, card_text, press, request_intro
+from tests.handlers.test_warm_paths import _old_tie
 
 TEAM = "T0FAKE"
 RIYA, CARLOS = Teammate(REQUESTER, "Riya Patel"), Teammate(CONNECTOR, "Carlos Mendes")
@@ -117,3 +118,18 @@ async def test_the_history_is_read_in_one_statement(stack: LocalStack) -> None:
     assert history == History(asks=0, made_for_them=1)  # the ask itself is not its history
     assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements
     assert len(statements) == 1
+
+
+async def test_the_history_stays_once_an_old_tie_is_confirmed(stack: LocalStack) -> None:
+    await _earlier(stack, RIYA, CARLOS, "Bo Chan", Action.DECLINE)
+    await _old_tie(stack)
+    card = await request_intro(stack)
+    assert "Still in touch?" in card_text(card)
+    await press(stack, CONNECTOR, card, "intro_tie_yes")
+    await stack.until(
+        lambda: "Still in touch?" not in card_text(stack.fake.messages_for(CONNECTOR)[-1]),
+        "question gone",
+    )
+    assert _history(stack.fake.messages_for(CONNECTOR)[-1]) == (
+        ":repeat: Riya has asked you for an intro once in the last year: one you declined."
+    )

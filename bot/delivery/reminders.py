@@ -159,11 +159,14 @@ class Reminders:
         return messages.requester_card(request, data.get("advice", []))
 
     async def _quiet_first_intro(self, request: IntroRequest) -> IntroRequest | None:
-        """The intro this request adds a second voice to: its target agreed, then went quiet."""
+        """The intro this request adds a second voice to: its target agreed, then went quiet
+        (asking the same connector again is no second voice)."""
         if request.previous_request_id is None:
             return None
         previous = await self._workflow.get(request.team_id, request.previous_request_id)
-        return previous if previous is not None and went_quiet_after_intro(previous) else None
+        if previous is None or previous.connector_id == request.connector_id:
+            return None
+        return previous if went_quiet_after_intro(previous) else None
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""

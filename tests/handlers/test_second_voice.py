@@ -133,3 +133,30 @@ async def test_asking_someone_else_after_a_decline_is_a_first_ask(stack: LocalSt
     # a first connector.
     assert json.loads(form["private_metadata"])["r"] == request.id
     assert not [b for b in form["blocks"] if b.get("block_id") == "name_first_connector"]
+
+
+async def test_asking_the_first_connector_again_is_no_second_voice(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    await _olivia_knows_acme(stack)
+    card = await intro_made(stack)
+    clock.advance(timedelta(days=8))
+    await press(stack, REQUESTER, card, "intro_outcome_no_response")
+    await stack.until(
+        lambda: "went quiet" in stack.fake.messages_for(REQUESTER)[-1]["text"], "offer"
+    )
+    offer = stack.fake.messages_for(REQUESTER)[-1]
+    await press(stack, REQUESTER, offer, "intro_secondary_ask_1")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "prefilled form")
+    view = stack.fake.calls_to("views.open")[-1].args["view"]
+    values = {
+        b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
+        for b in view["blocks"]
+        if b.get("type") == "input" and b["element"]["type"] != "static_select"
+    }
+    values[f"connector:{OTHER}"] = CONNECTOR
+    before = len(stack.fake.messages_for(CONNECTOR))
+    assert await submit(stack, view, values) == (200, "")
+    await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) > before, "his card")
+    again = stack.fake.messages_for(CONNECTOR)[-1]
+    assert "second voice" not in card_text(again)

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.intro.cadence import Cadence, WorkingHours
+from bot.intro.cadence import WITHIN_A_DAY, Cadence, WorkingHours
 from bot.intro.durations import parse_duration
 from bot.intro.privacy import derive_hash_key
 
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     SLACK_FILES_URL: str = DEFAULT_SLACK_FILES_URL
     INTROBOT_SWEEP_INTERVAL: str = "30s"
     INTROBOT_NUDGE_AFTER: str = "2d"
-    INTROBOT_FOLLOW_UP_AFTER: str = "20h"
+    INTROBOT_FOLLOW_UP_AFTER: str = "3h"
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_OUTCOME_AGAIN_AFTER: str = "30d"
     INTROBOT_TARGET_CHECK_AFTER: str = "3d"
@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     def _duration(cls, value: str) -> str:
         if parse_duration(value).total_seconds() <= 0:
             raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("INTROBOT_FOLLOW_UP_AFTER")
+    @classmethod
+    def _within_a_day(cls, value: str) -> str:
+        if parse_duration(value) > WITHIN_A_DAY:
+            raise ValueError("the follow-up comes within a day of the intro: at most 24h")
         return value
 
     @field_validator("INTROBOT_DB_WAIT")
@@ -259,7 +266,8 @@ DESCRIPTIONS = {
     "SLACK_API_URL": "Web API base URL",
     "INTROBOT_SWEEP_INTERVAL": "how often due and undelivered messages are looked for",
     "INTROBOT_NUDGE_AFTER": "nudge a silent connector after this long (days count working days)",
-    "INTROBOT_FOLLOW_UP_AFTER": "remind the requester to follow up this long after the intro",
+    "INTROBOT_FOLLOW_UP_AFTER": "remind the requester to follow up this long after the intro "
+    "(counted from the start of their working day), before that day ends; at most 24h",
     "INTROBOT_OUTCOME_AFTER": "ask for the outcome this long after the intro",
     "INTROBOT_OUTCOME_AGAIN_AFTER": "after a meeting or opportunity, ask again this long after "
     "(twice at most)",

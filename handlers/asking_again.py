@@ -12,10 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.people import Teammate
 from bot.intro.states import Status
-from bot.intro.workflow import DuplicateSubmission
+from bot.intro.workflow import DuplicateSubmission, went_quiet_after_intro
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
-from bot.rendering.texts import retarget_note
+from bot.rendering.texts import first_name, retarget_note
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.pressed import pressed_choice, pressed_request
@@ -49,7 +49,15 @@ async def open_form_again(
             blurb=original.blurb,
             share_name="now" if original.share_name else "",
         ),
-        messages.ModalContext(previous_request_id=original.id),
+        messages.ModalContext(
+            previous_request_id=original.id,
+            # A second voice after a quiet intro: the form asks whether to name who made it.
+            first_connector=(
+                first_name(original.connector_name) or "your first connector"
+                if went_quiet_after_intro(original)
+                else None
+            ),
+        ),
     )
     await open_view(client, body["trigger_id"], view, logger)
 

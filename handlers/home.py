@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.intro.contacts import ContactInput
 from bot.intro.states import Status
 from bot.intro.validation import review_company, review_contact, say
-from bot.intro.workflow import TransitionError, pointed_from
+from bot.intro.workflow import TransitionError
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.values import HomePosition, TieCheck, row_id
@@ -260,11 +260,7 @@ async def tie_answered(
             await services.dispatcher.deliver(outcome.message_ids)  # the card, refreshed
             return
     # Confirmed now: the card, where it was pressed, asks no more.
-    previous = None
-    if request.previous_request_id is not None:
-        previous = await services.workflow.get(actor.team_id, request.previous_request_id)
-    card = messages.connector_card(request, pointed_from=pointed_from(request, previous))
-    await replace_pressed_message(client, body, card)
+    await replace_pressed_message(client, body, await services.dispatcher.connector_card(request))
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

@@ -66,6 +66,7 @@ def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
         previous_request_id=modal_context.previous_request_id,
         submission_key=str(view.get("id") or "") or None,
         share_name=values.get("share_name") == "now",
+        name_first_connector=values.get("name_first_connector") == "yes",
     )
     return with_company_from_name(draft)
 

@@ -99,9 +99,7 @@ class IntroRequest(Base):
     # the requester may ask the same connector for an intro to them instead.
     suggested_name: Mapped[str | None] = mapped_column(String(150), info=personal("connector"))
     suggested_title: Mapped[str | None] = mapped_column(String(200), info=personal("connector"))
-    suggested_company: Mapped[str | None] = mapped_column(
-        String(150), info=personal("connector")
-    )
+    suggested_company: Mapped[str | None] = mapped_column(String(150), info=personal("connector"))
     intro_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(32))
@@ -140,6 +138,11 @@ class IntroRequest(Base):
     # The request this one follows after it ran into a dead end (a decline, a stall, no
     # response): one person, two paths. The funnel counts the person once.
     previous_request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # A second voice (it follows a request whose target agreed to the intro, then went quiet):
+    # the requester lets this connector name the one who made the first intro.
+    name_first_connector: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Set on a cold approach: the requester writes to the target without an intro.
     went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target said not now: the day the connector chose to ask them again.

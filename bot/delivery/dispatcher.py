@@ -164,6 +164,11 @@ class Dispatcher:
         """A claim on the messages a state change is about to write, for `deliver_outcome`."""
         return Lease(self._owner, self._clock.now() + self._lease)
 
+    async def connector_card(self, request: IntroRequest) -> messages.Message:
+        """The connector's card as it stands now: their tie, their history with the
+        requester, the intro it adds a second voice to."""
+        return await self._reminders.card(MessageKind.CONNECTOR_CARD, request, {})
+
     async def deliver(self, ids: Sequence[int]) -> None:
         """Send these rows now, if no one else holds them."""
         if ids:

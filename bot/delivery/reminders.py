@@ -4,7 +4,7 @@ first."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
@@ -12,11 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import Moot, NotYet
-from bot.intro.cadence import WorkingHours, zone
+from bot.intro.cadence import WorkingHours, follow_up_due, zone
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.states import Action, IllegalTransition, Status
-from bot.intro.workflow import IntroWorkflow, pointed_from, tie_from
+from bot.intro.workflow import (
+    FOLLOW_UP_WAIT,
+    IntroWorkflow,
+    pointed_from,
+    tie_from,
+    went_quiet_after_intro,
+)
 from bot.intro.workflow.plan import OUTSIDE_ASKED
 from bot.rendering import messages
 from storage.db import reading
@@ -54,6 +60,12 @@ class Reminders:
             day_starts = datetime.combine(request.ask_again_on, dt_time(0), zone(tz))
             if now < day_starts:
                 raise NotYet("the day to ask again has not come for them yet", day_starts)
+        if FOLLOW_UP_WAIT in message.data:
+            # Within the day of the intro, in the requester's own working day.
+            wait = timedelta(seconds=message.data[FOLLOW_UP_WAIT])
+            due = follow_up_due(message.created_at, wait, self._working_hours, tz)
+            if now < due:
+                raise NotYet("the follow-up waits a few working hours after the intro", due)
         if self._working_hours is not None:
             opens = self._working_hours.next_opening(now, tz)
             if opens > now:
@@ -136,23 +148,29 @@ class Reminders:
                 tie = tie_from(data["stale_tie"])
             else:
                 tie = await self._stale_tie(request)
+            history = (
+                await self._workflow.history(request, self._clock.now())
+                if request.status == Status.AWAITING_CONNECTOR
+                else None
+            )
+            previous = await self._previous(request)
             return messages.connector_card(
                 request,
                 tie,
                 offered=bool(data.get("offered")),
-                pointed_from=await self._pointed_from(request),
+                pointed_from=pointed_from(request, previous),
+                history=history,
+                first_intro=_quiet_first_intro(request, previous),
             )
         if kind is MessageKind.OWNER_CARD:
             return messages.owner_card(request)
         return messages.requester_card(request, data.get("advice", []))
 
-    async def _pointed_from(self, request: IntroRequest) -> str | None:
-        """Whom the connector pointed the requester away from, when this ask is for the
-        better person they named instead: the name its card gives."""
+    async def _previous(self, request: IntroRequest) -> IntroRequest | None:
+        """The request this one follows (after a dead end, a better person, a quiet target)."""
         if request.previous_request_id is None:
             return None
-        previous = await self._workflow.get(request.team_id, request.previous_request_id)
-        return pointed_from(request, previous)
+        return await self._workflow.get(request.team_id, request.previous_request_id)
 
     async def _stale_tie(self, request: IntroRequest) -> Contact | None:
         """The connector's recorded tie to the target, when over a year old and unconfirmed."""
@@ -162,3 +180,11 @@ class Reminders:
             request.team_id, request.connector_id, request.target_name, request.target_company
         )
         return tie if tie is not None and Directory.is_stale(tie, self._clock.now()) else None
+
+
+def _quiet_first_intro(request: IntroRequest, previous: IntroRequest | None) -> IntroRequest | None:
+    """The intro this request adds a second voice to: its target agreed, then went quiet
+    (asking the same connector again is no second voice)."""
+    if previous is None or previous.connector_id == request.connector_id:
+        return None
+    return previous if went_quiet_after_intro(previous) else None

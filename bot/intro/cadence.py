@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.intro.durations import parse_duration
@@ -60,6 +61,21 @@ class WorkingHours:
                 return moment
         return moment  # no weekday at all: never hold a message back forever
 
+    def windows(self, moment: datetime, tz_name: str | None) -> Iterator[tuple[datetime, datetime]]:
+        """The working days (opens, closes), in UTC, that end after `moment`, for a week on:
+        each day's window in that zone's wall time, whatever its offset that day."""
+        local_zone = zone(tz_name)
+        first = moment.astimezone(local_zone).date()
+        for offset in range(8):
+            day = first + timedelta(days=offset)
+            if day.weekday() not in self.weekdays:
+                continue
+            closing_day = day + timedelta(days=1) if self.end == time(0) else day
+            opens = datetime.combine(day, self.start, local_zone).astimezone(UTC)
+            closes = datetime.combine(closing_day, self.end, local_zone).astimezone(UTC)
+            if closes > moment:
+                yield opens, closes
+
 
 def zone(tz_name: str | None) -> ZoneInfo:
     """A person's time zone from Slack's `tz`; UTC when it is missing or unknown."""
@@ -67,6 +83,45 @@ def zone(tz_name: str | None) -> ZoneInfo:
         return ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+# The follow-up after an intro comes within a day of it, in the requester's working day: a
+# few working hours after, or before their day ends, whichever is first.
+WITHIN_A_DAY = timedelta(hours=24)
+# "Before their day ends": this long before the window closes, so a sweep running a little
+# late still finds them at work.
+END_OF_DAY = timedelta(minutes=30)
+
+
+def follow_up_due(
+    intro_at: datetime, wait: timedelta, hours: WorkingHours | None, tz_name: str | None
+) -> datetime:
+    """When to suggest following up on an intro made at `intro_at`, for a requester in
+    `tz_name` working `hours` (None: any time).
+
+    `wait` after the intro, counted from when their working day starts if it made outside
+    it, but no later than the end of that working day and never more than a day after the
+    intro. When the intro came in the last minutes of their day, the start of their next
+    working day if that is within a day, else before this one ends. When none of their
+    working time falls within a day of the intro (a weekend), the start of the next."""
+    wait = min(wait, WITHIN_A_DAY)
+    if hours is None:
+        return intro_at + wait
+    latest = intro_at + WITHIN_A_DAY
+    upcoming = hours.windows(intro_at, tz_name)
+    for opens, closes in upcoming:
+        if opens >= latest:
+            return opens  # no working time within a day: the start of their next working day
+        start, end = max(opens, intro_at), min(closes, latest)
+        last_call = end - END_OF_DAY
+        if last_call > start:
+            return min(start + wait, last_call)
+        # Their day is all but over: tomorrow morning if it comes within a day, else now-ish.
+        following = next(upcoming, None)
+        if following is not None and following[0] < latest:
+            return following[0]
+        return start + (end - start) / 2
+    return intro_at + wait  # no working day at all
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -82,7 +137,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
 @dataclass(frozen=True)
 class Cadence:
     nudge_after: timedelta = timedelta(days=2)
-    follow_up_after: timedelta = timedelta(hours=20)
+    follow_up_after: timedelta = timedelta(hours=3)
     outcome_after: timedelta = timedelta(days=7)
     nudges: int = 2
     # After a meeting or an opportunity: ask how it went again, this long after, twice at most.

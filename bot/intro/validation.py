@@ -73,6 +73,8 @@ class RequestDraft:
     previous_request_id: int | None = None  # the request this one follows, after a dead end
     submission_key: str | None = None  # the submitted form's id
     share_name: bool = False  # the connector may name the requester before the target agrees
+    # A second voice: the connector may name the one who made the intro that went quiet.
+    name_first_connector: bool = False
 
 
 @dataclass

@@ -16,6 +16,7 @@ from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.directory import Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
+from bot.intro.workflow.queries import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,
@@ -83,6 +84,9 @@ class ModalContext:
     # The coaching on the note this form has shown (bot.intro.coaching codes): seen once,
     # the requester may send anyway.
     coached: frozenset[str] = frozenset()
+    # A second voice: the first name of who made the intro that went quiet (the form asks
+    # whether the new connector may name them).
+    first_connector: str | None = None
 
     def dump(self) -> str:
         data = {
@@ -94,6 +98,7 @@ class ModalContext:
             "pb": self.pointed_by,
             "pf": self.pointed_from,
             "s": sorted(self.coached) or None,
+            "fc": self.first_connector,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -118,6 +123,7 @@ class ModalContext:
             pointed_from=data.get("pf") if isinstance(data.get("pf"), str) else None,
             source_channel_id=data.get("c") if isinstance(data.get("c"), str) else None,
             source_message_ts=data.get("ts") if isinstance(data.get("ts"), str) else None,
+            first_connector=data.get("fc") if isinstance(data.get("fc"), str) else None,
             previous_request_id=(
                 previous if isinstance(previous, int) and not isinstance(previous, bool) else None
             ),
@@ -160,15 +166,25 @@ def connector_card(
     *,
     offered: bool = False,
     pointed_from: str | None = None,
+    history: History | None = None,
+    first_intro: IntroRequest | None = None,
 ) -> Message:
     """`offered`: the requester took the connector's own offer of this intro; `pointed_from`:
-    the ask is for the better person the connector named instead of this one."""
+    the ask is for the better person the connector named instead of this one. `history`: the
+    connector's with the requester over the last year, a line on the first card.
+    `first_intro`: the intro this ask adds a second voice to (its target agreed, then went
+    quiet)."""
     return _message(
         "connector_card.json.j2",
         r=request,
         offered=offered,
         pointed_from=pointed_from,
+        first=first_intro,
+        first_intro_date=long_date(first_intro.intro_made_at) if first_intro else "",
+        target_first_name=first_name(request.target_name),
         stale_tie=stale_tie,
+        history=history,
+        requester_first_name=first_name(request.requester_name or ""),
         status=_status(request),
         next_step=next_step(request, "connector"),
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
@@ -434,6 +450,7 @@ def intro_modal(
         offered_by=context.offered_by,
         pointed_by=context.pointed_by,
         pointed_from=context.pointed_from,
+        first_connector=context.first_connector,
         source_hint=source_hint,
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
         limits=LIMITS,

@@ -190,15 +190,16 @@ class Demo:
         self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
-        self.say("20 hours later: time to follow up (held until 9:00 in Riya's time zone)")
+        self.say("Three working hours later, the same day: time to follow up")
         before = len(self.dms(RIYA))
-        await self.later(timedelta(hours=20))
+        await self.later(timedelta(hours=2))
         held = len(self.dms(RIYA)) == before
-        print(f"   (6:00 in New York: {'held' if held else 'sent'} until Riya's working day)")
-        await self.later(timedelta(hours=3))
+        print(f"   (two hours after the intro: {'held' if held else 'sent'} a while yet)")
+        await self.later(timedelta(hours=1))
         self.show_dm(RIYA, self.dms(RIYA)[-1])
         await self.press(RIYA, self.dms(RIYA)[-1], "intro_followed_up")
         await stack.until(lambda: "Followed up" in str(self.dms(RIYA)[0]["blocks"]), "card")
+        await self.later(timedelta(hours=20))  # the next morning: the story's dates stay put
 
         self.say("A week on, introbot asks Riya what came of it; she had the meeting")
         await self.later(timedelta(days=7))
@@ -277,7 +278,7 @@ class Demo:
         await self.later(timedelta(days=3))
         card = next(m for m in self.dms(RIYA) if "request to Priya Raman" in m["text"])
         await self.press(RIYA, card, "intro_outcome_no_response")
-        await stack.until(lambda: "hasn't answered" in self.dms(RIYA)[-1]["text"], "the offer")
+        await stack.until(lambda: "went quiet" in self.dms(RIYA)[-1]["text"], "the offer")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
         self.say("Riya asks Carlos for a nudge: he gets a message ready to forward")
@@ -297,6 +298,18 @@ class Demo:
             if b.get("type") == "input" and b["block_id"].startswith(("connector", "target"))
         ]
         print(f"   (the form opens with {', '.join(filled)} filled in)")
+        question = next(b for b in form["blocks"] if b.get("block_id") == "name_first_connector")
+        print(f"   {question['label']['text']} Yes")
+        values: dict[str, Any] = {
+            b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
+            for b in form["blocks"]
+            if b.get("type") == "input" and b["element"]["type"] != "static_select"
+        }
+        values["name_first_connector"] = "yes"
+        before = len(self.dms(OLIVIA))
+        await stack.slack.interaction(payloads.view_submission(RIYA, form, values))
+        await stack.until(lambda: len(self.dms(OLIVIA)) > before, "Olivia's card")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
 
     async def routing_and_export(self) -> None:
         fake, stack = self.stack.fake, self.stack
@@ -336,9 +349,9 @@ class Demo:
                 },
             )
         )
-        await stack.until(lambda: bool(self.dms(OLIVIA)), "Olivia's card")
-        self.show_dm(OLIVIA, self.dms(OLIVIA)[0])
-        await self.press(OLIVIA, self.dms(OLIVIA)[0], "intro_owner_approve")
+        await stack.until(lambda: "Seán" in self.dms(OLIVIA)[-1]["text"], "Olivia's card")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
+        await self.press(OLIVIA, self.dms(OLIVIA)[-1], "intro_owner_approve")
         await stack.until(
             lambda: any("Seán" in m["text"] for m in self.dms(CARLOS)), "Carlos's new card"
         )
@@ -366,7 +379,7 @@ class Demo:
         )
         await stack.until(lambda: bool(fake.uploads), "the export")
         content = fake.uploads[-1]["content"].decode().splitlines()
-        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:4])
+        self.show(ALEX, "in his DM (introbot-requests.csv)", content[:5])
 
     async def offered_intro(self) -> None:
         fake, stack = self.stack.fake, self.stack

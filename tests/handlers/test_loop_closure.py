@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -15,7 +16,7 @@ from bot.intro.people import Teammate
 from bot.intro.states import Action, Status
 from bot.intro.validation import RequestDraft
 from bot.standin import payloads
-from bot.standin.stack import LocalStack
+from bot.standin.stack import DEFAULT_PEOPLE, LocalStack
 from storage.models import DeliveryStatus, MessageKind, OutboundMessage
 from tests.handlers.flow import (
     CONNECTOR,
@@ -153,16 +154,16 @@ async def _intro_made(stack: LocalStack) -> None:
 async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
     stack: LocalStack, clock: ManualClock
 ) -> None:
-    await _intro_made(stack)
-    clock.advance(timedelta(hours=20))  # Tuesday 11:00 UTC: 06:00 in New York
+    await _intro_made(stack)  # Monday 10:00 in New York
     await sweep(stack)
-    assert not [t for t in texts(stack, REQUESTER) if "Follow up now" in t][1:]
-    assert len(texts(stack, REQUESTER)) == 3  # held until working hours
-    clock.advance(timedelta(hours=3))  # 09:00 in New York
+    clock.advance(timedelta(hours=2, minutes=59))
+    await sweep(stack)
+    assert len(texts(stack, REQUESTER)) == 3  # not yet: a few working hours after the intro
+    clock.advance(timedelta(minutes=1))  # 13:00 in New York
     await sweep(stack)
     reminder = stack.fake.messages_for(REQUESTER)[-1]
     assert "while the intro is warm" in reminder["text"]
-    assert "introduced you to *Jane Doe* yesterday." in reminder["text"]
+    assert "introduced you to *Jane Doe* today." in reminder["text"]
 
     await press(stack, REQUESTER, reminder, "intro_followed_up")
     assert stack.services is not None
@@ -179,6 +180,70 @@ async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
     assert "Thank you" in thanks and "Jane Doe" in thanks
     request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
     assert (request.status, request.outcome) == (Status.MEETING_HELD, "meeting_held")
+
+
+@pytest.mark.parametrize(
+    ("intro_at", "requester_tz", "held", "arrives_after", "when"),
+    [
+        # Friday 16:00 in New York: before their day ends, not on Monday.
+        (datetime(2026, 1, 9, 21, 0, tzinfo=UTC), "America/New_York", 29, 30, "today"),
+        # Tuesday 20:00 in New York: three hours into their next working day.
+        (
+            datetime(2026, 1, 7, 1, 0, tzinfo=UTC),
+            "America/New_York",
+            16 * 60 - 1,
+            16 * 60,
+            "yesterday",
+        ),
+        # Saturday in New York: nothing within a day, so Monday 09:00.
+        (
+            datetime(2026, 1, 10, 15, 0, tzinfo=UTC),
+            "America/New_York",
+            47 * 60 - 1,
+            47 * 60,
+            "on Saturday",
+        ),
+        # The same Friday moment is Saturday morning in Tokyo: Monday 09:00 there.
+        (
+            datetime(2026, 1, 9, 21, 0, tzinfo=UTC),
+            "Asia/Tokyo",
+            51 * 60 - 1,
+            51 * 60,
+            "on Saturday",
+        ),
+    ],
+    ids=["friday-afternoon", "late-evening", "weekend", "other-zone"],
+)
+async def test_the_follow_up_comes_within_the_requesters_working_day(
+    database_url: str,
+    intro_at: datetime,
+    requester_tz: str,
+    held: int,
+    arrives_after: int,
+    when: str,
+) -> None:
+    clock = ManualClock(intro_at - timedelta(minutes=1))
+    people = tuple(
+        replace(p, tz=requester_tz) if p.user_id == REQUESTER else p for p in DEFAULT_PEOPLE
+    )
+    async with LocalStack(database_url, clock=clock, people=people) as stack:
+        card = await request_intro(stack)
+        await press(stack, CONNECTOR, card, "intro_accept")
+        await stack.until(lambda: stack.fake.messages_for(CONNECTOR)[0]["updates"] >= 1, "card")
+        clock.advance(timedelta(minutes=1))
+        await press(stack, CONNECTOR, stack.fake.messages_for(CONNECTOR)[0], "intro_target_agreed")
+        await stack.until(lambda: len(texts(stack, REQUESTER)) == 3, "intro notice")
+        assert stack.services is not None
+        await stack.services.work.drain()
+        await sweep(stack)
+        clock.advance(timedelta(minutes=held))
+        await sweep(stack)
+        assert not [t for t in texts(stack, REQUESTER) if "Follow up now" in t]
+        clock.advance(timedelta(minutes=arrives_after - held))
+        await sweep(stack)
+        follow_ups = [t for t in texts(stack, REQUESTER) if "Follow up now" in t]
+        assert len(follow_ups) == 1
+        assert f"introduced you to *Jane Doe* {when}." in follow_ups[0]
 
 
 async def test_no_follow_up_reminder_once_marked_followed_up(

@@ -196,10 +196,13 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
         await asyncio.sleep(0.01)
     before = len(texts(stack, CONNECTOR))
     await press(stack, REQUESTER, card, "intro_outcome_no_response")
-    await stack.until(lambda: "hasn't answered" in texts(stack, REQUESTER)[-1], "the offer")
+    await stack.until(lambda: "went quiet" in texts(stack, REQUESTER)[-1], "the offer")
     offer = stack.fake.messages_for(REQUESTER)[-1]
-    assert "A second, different voice often gets the answer" in offer["text"]
-    assert button(offer, "intro_secondary_ask_1")["text"]["text"] == "Ask Olivia Park"
+    assert "*a nudge* from <@U0CONNECTOR>, the same voice once more" in offer["text"]
+    assert "*a second voice*: a teammate who also knows Jane" in offer["text"]
+    assert (
+        button(offer, "intro_secondary_ask_1")["text"]["text"] == "Ask Olivia Park to add a voice"
+    )
     assert OTHER not in [call.args.get("user") for call in stack.fake.calls_to("users.info")]
     assert button(offer, "intro_secondary_bump")["text"]["text"] == "Ask Carlos to nudge Jane"
     assert button(offer, "intro_secondary_leave")["text"]["text"] == "Leave it"
@@ -213,7 +216,8 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
     values = {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in view["blocks"]
-        if b.get("type") == "input" and b["block_id"] not in ("closeness", "share_name")
+        if b.get("type") == "input"
+        and b["block_id"] not in ("closeness", "share_name", "name_first_connector")
     }
     assert values[f"connector:{OTHER}"] == OTHER and values["target_name"] == "Jane Doe"
     olivia = len(stack.fake.messages_for(OTHER))
@@ -261,7 +265,7 @@ async def test_leave_it_sends_nothing_and_says_how_to_report_a_late_answer(
     assert stack.services is not None
     card = await intro_made(stack)
     await press(stack, REQUESTER, card, "intro_outcome_no_response")
-    await stack.until(lambda: "hasn't answered" in texts(stack, REQUESTER)[-1], "the offer")
+    await stack.until(lambda: "went quiet" in texts(stack, REQUESTER)[-1], "the offer")
     offer = stack.fake.messages_for(REQUESTER)[-1]
     # Nobody else is known to know Jane: the connector's nudge is the second voice offered.
     assert "ask a teammate" not in offer["text"]

@@ -27,16 +27,19 @@ from bot.intro.workflow.errors import (
     UnknownRequest,
 )
 from bot.intro.workflow.plan import (
+    FOLLOW_UP_WAIT,
     SECONDARY_OFFERED,
     SYSTEM_ACTOR,
     offer_dedupe_key,
     pointed_from,
     tie_from,
+    went_quiet_after_intro,
 )
 from bot.intro.workflow.requests import IntroWorkflow
 from bot.intro.workflow.results import ActionDetails, Lease, OfferOutcome, Outcome, TieUnknown
 
 __all__ = [
+    "FOLLOW_UP_WAIT",
     "SECONDARY_OFFERED",
     "SYSTEM_ACTOR",
     "ActionDetails",
@@ -56,5 +59,6 @@ __all__ = [
     "UnknownRequest",
     "offer_dedupe_key",
     "pointed_from",
+    "went_quiet_after_intro",
     "tie_from",
 ]

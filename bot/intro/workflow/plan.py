@@ -75,6 +75,8 @@ NOTICE_KEY = "notice:{event_id}"
 # The reminder field naming the statuses a reminder is still wanted in: once the request is in
 # any other, the reminder is outdated and cancelled.
 EXPECTS = "expects"
+# The follow-up reminder's field: the seconds to wait after the intro, within the day.
+FOLLOW_UP_WAIT = "wait_s"
 
 _FIELDS_BEFORE_KEY = REQUEST_KEY[: REQUEST_KEY.index("{key}")].count(":")
 
@@ -117,6 +119,16 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
         "reason": ask.reason.strip(),
         "blurb": ask.blurb.strip(),
     }
+
+
+def went_quiet_after_intro(request: IntroRequest) -> bool:
+    """The target agreed to this request's intro, then never answered: a request that follows
+    it is a second voice."""
+    return (
+        request.status == Status.NO_RESPONSE
+        and request.intro_made_at is not None
+        and bool(request.connector_id)
+    )
 
 
 # --- who may act, from where --------------------------------------------------------------------
@@ -566,10 +578,18 @@ def _ask_again(
 
 
 def _after_intro(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
-    """The intro was made: suggest following up, then ask how it went."""
+    """The intro was made: suggest following up within the day, then ask how it went.
+
+    When within the day depends on the requester's time zone and working hours, which
+    delivery knows: the follow-up is due from the intro, and delivery holds it until
+    `cadence.follow_up_due` in their zone (`FOLLOW_UP_WAIT` carries the wait)."""
     return [
         _Reminder(
-            "follow_up", request.requester_id, now + cadence.follow_up_after, (Status.INTRO_MADE,)
+            "follow_up",
+            request.requester_id,
+            now,
+            (Status.INTRO_MADE,),
+            {FOLLOW_UP_WAIT: int(cadence.follow_up_after.total_seconds())},
         ),
         _Reminder(
             "outcome",

@@ -4,9 +4,10 @@ makes before it opens."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.intro.states import (
@@ -27,6 +28,32 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
 )
+
+# How far back a connector's card looks at their history with the requester.
+HISTORY_SPAN = timedelta(days=365)
+# Outcomes that mean the two met (a meeting, and the stages after one).
+_MET = ("meeting_held", "opportunity", "closed_won", "closed_lost")
+
+
+@dataclass(frozen=True)
+class History:
+    """A connector and a requester over the last year, before this ask: the requester's
+    asks of the connector and what came of them, and intros the requester made for them."""
+
+    asks: int = 0
+    made: int = 0
+    met: int = 0  # of those made, how many led to a meeting (or further)
+    declined: int = 0  # asks the connector declined
+    open: int = 0  # asks still waiting on the connector or the target
+    made_for_them: int = 0
+
+    @property
+    def other(self) -> int:
+        """Asks that ended otherwise (withdrawn, redirected, the target said no...)."""
+        return self.asks - self.made - self.declined - self.open
+
+    def __bool__(self) -> bool:
+        return bool(self.asks or self.made_for_them)
 
 
 class Queries(OrmPath):
@@ -125,6 +152,45 @@ class Queries(OrmPath):
         if row is None:
             return None
         return row.due_at, str((row.data or {}).get("reminder", ""))
+
+    async def history(self, request: IntroRequest, now: datetime) -> History:
+        """The connector's history with the requester over the last year, before `request`:
+        one statement over both directions, each an index range (team, requester, time)."""
+        if not request.connector_id:
+            return History()
+        mine = and_(
+            IntroRequest.requester_id == request.requester_id,
+            IntroRequest.connector_id == request.connector_id,
+        )
+        theirs = and_(
+            IntroRequest.requester_id == request.connector_id,
+            IntroRequest.connector_id == request.requester_id,
+        )
+        made = IntroRequest.intro_made_at.is_not(None)
+
+        def counted(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+        waiting = [s.value for s in OPEN_STATUSES]
+        async with reading(self._sessions) as session:
+            row = (
+                await session.execute(
+                    select(
+                        counted(mine),
+                        counted(mine, made),
+                        counted(mine, made, IntroRequest.outcome.in_(_MET)),
+                        counted(mine, IntroRequest.status == Status.CONNECTOR_DECLINED),
+                        counted(mine, ~made, IntroRequest.status.in_(waiting)),
+                        counted(theirs, made),
+                    ).where(
+                        IntroRequest.team_id == request.team_id,
+                        or_(mine, theirs),
+                        IntroRequest.created_at >= now - HISTORY_SPAN,
+                        IntroRequest.id != request.id,
+                    )
+                )
+            ).one()
+        return History(*(int(value) for value in row))
 
     async def secondary_connectors(self, request: IntroRequest, limit: int = 3) -> list[str]:
         """Teammates who have introduced this target or someone at this company before."""

@@ -140,6 +140,9 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
                 )
                 if previous is not None:
                     request.previous_request_id = previous.id
+                    request.name_first_connector = (
+                        draft.name_first_connector and plan.went_quiet_after_intro(previous)
+                    )
                     messages += await self._withdraw_stalled(session, previous)
             session.add(request)
             await session.flush()

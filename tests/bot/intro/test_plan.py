@@ -208,7 +208,8 @@ def reminders_of(status: Status, round_key: str) -> list[Reminder]:
             )
         ],
         Status.INTRO_MADE: [
-            ("follow_up", REQUESTER, NOW + hours(20), data("follow_up", Status.INTRO_MADE)),
+            # Due from the intro: delivery holds it until within the day in their zone.
+            ("follow_up", REQUESTER, NOW, data("follow_up", Status.INTRO_MADE, wait_s=20 * 3600)),
             (
                 "outcome",
                 REQUESTER,
@@ -491,7 +492,9 @@ def test_reminders_fall_due_in_order_expect_their_status_and_have_their_own_keys
     assert len(reminders) == expected_count
     assert len({m.dedupe_key for m in reminders}) == len(reminders)
     for message in reminders:
-        assert message.due_at > moment
+        # The follow-up is due from the intro; delivery holds it until within the day.
+        wait = plan.FOLLOW_UP_WAIT in message.data
+        assert message.due_at > moment or (wait and message.due_at == moment)
         assert status.value in message.data["expects"]
         assert not plan.is_outdated(message.data, status)
     if status is not Status.INTRO_MADE:  # its two reminders are independent of each other

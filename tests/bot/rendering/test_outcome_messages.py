@@ -10,6 +10,7 @@ import pytest
 from bot.intro.states import Outcome, Status, next_outcomes
 from bot.rendering import messages
 from tests.bot.rendering.test_templating import (
+    CONNECTOR,
     HOSTILE,
     HOSTILE_ESCAPED,
     NOW,
@@ -54,7 +55,9 @@ def test_the_secondary_offer_names_the_second_voices_and_the_nudge() -> None:
         names={"U0OLI": "Olivia Chen", "U0SAM": HOSTILE},
     )
     assert_valid_message(offer)
-    assert "hasn't answered since" in offer.text and "a teammate who knows" in offer.text
+    assert "agreed to the intro, then went quiet" in offer.text
+    assert f"*a nudge* from <@{CONNECTOR}>" in offer.text
+    assert "*a second voice*: a teammate who also knows" in offer.text
     assert action_ids(offer.blocks) == [
         "intro_secondary_ask_1",
         "intro_secondary_ask_2",
@@ -62,9 +65,11 @@ def test_the_secondary_offer_names_the_second_voices_and_the_nudge() -> None:
         "intro_secondary_leave",
     ]
     labels = [e["text"]["text"] for b in offer.blocks for e in b.get("elements", [])]
-    assert labels[0] == "Ask Olivia Chen" and labels[2].startswith("Ask Carlos to nudge ")
+    assert labels[0] == "Ask Olivia Chen to add a voice"
+    assert labels[2].startswith("Ask Carlos to nudge ")
     alone = messages.notice(request, "secondary_offer", {"event": "secondary_offer"})
-    assert "a teammate" not in alone.text
+    assert f"<@{CONNECTOR}> can send *a nudge*, the same voice once more" in alone.text
+    assert "No one else on the team is known to know" in alone.text
     assert action_ids(alone.blocks) == ["intro_secondary_bump", "intro_secondary_leave"]
 
 

@@ -17,7 +17,7 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
-from handlers.buttons import act_and_deliver
+from handlers.buttons import act_and_deliver, deliver_where_pressed
 from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values
 from handlers.pressed import pressed_request
@@ -35,6 +35,11 @@ MODAL_ACTIONS: dict[ActionId, tuple[Action, Modal]] = {
     ActionId.OWNER_EDIT: (
         Action.OWNER_APPROVE,
         lambda _, request: messages.owner_edit_modal(request),
+    ),
+    # The connector's line in the intro email, while they check with the target.
+    ActionId.EDIT_INTRO_LINE: (
+        Action.TARGET_AGREED,
+        lambda _, request: messages.intro_line_modal(request),
     ),
     # The target said not now: the day to ask them again, counted from today.
     ActionId.TARGET_NOT_NOW: (
@@ -124,6 +129,24 @@ async def owner_edit_submitted(
     )
 
 
+@tells_refusals
+async def intro_line_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """The connector's line is stored; their card shows the intro email with it."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    line = str(submitted_values(view).get("intro_line") or "")
+    outcome = await services.workflow.edit_intro_line(
+        actor.team_id, request_of(view), actor.user_id, line
+    )
+    await deliver_where_pressed(context, client, body, outcome)
+
+
 async def suggestion_problem(
     context: AsyncBoltContext, client: AsyncWebClient, user_id: str
 ) -> str | None:
@@ -170,4 +193,5 @@ def register(app: AsyncApp, work: WorkQueue) -> None:
     app.view(CallbackId.DECLINE_MODAL)(work.tracked(decline_submitted))
     app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
     app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
+    app.view(CallbackId.INTRO_LINE_MODAL)(work.tracked(intro_line_submitted))
     app.view(CallbackId.REDIRECT_MODAL)(work.tracked(redirect_submitted))

@@ -120,6 +120,14 @@ class IntroRequest(Base):
     went_cold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The target said not now: the day the connector chose to ask them again.
     ask_again_on: Mapped[date | None] = mapped_column(Date)
+    # The size of the ask (labels.json ask_size): what the opt-in ask says the target agrees to.
+    ask_size: Mapped[str] = mapped_column(String(16), default="call_15", server_default="call_15")
+    # The requester's own words for themselves in the anonymous opt-in ask ("someone on our
+    # partnerships team"); empty: "a colleague of mine".
+    anonymous_as: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The connector's line in the intro email on why the two should meet; None: the default
+    # made from the reason until the connector edits it.
+    intro_line: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -18,6 +18,9 @@ GOOD_BLURB = (
     "next week to compare notes?"
 )
 
+# The form's menus: a prefilled form reports them as chosen options, not typed values.
+SELECTS = ("closeness", "share_name", "ask_size")
+
 
 def good_values(**overrides: Any) -> dict[str, Any]:
     values = {

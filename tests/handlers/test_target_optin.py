@@ -51,9 +51,12 @@ async def test_accepting_gives_an_anonymous_ask_and_the_intro_email(stack: Local
         stack, reason="Riya (@riya, riya@northwind.test) solves exactly Acme's customs problem."
     )
     ask = _copyable(_block(card, "optin_ask"))
-    assert ask.startswith("Hi Jane, a colleague of mine (Head of Partnerships) asked me")
+    assert ask.startswith(
+        "Hi Jane, a colleague of mine asked me for an intro to you at Acme: they'd like a "
+        "15-minute call. What's in it for you, as they put it: "
+    )
     assert "No worries at all if not" in ask
-    for identifying in ("Riya", "Patel", "@riya", EMAIL, REQUESTER):
+    for identifying in ("Riya", "Patel", "@riya", EMAIL, REQUESTER, TITLE, "Partnerships"):
         assert identifying.lower() not in ask.lower()
     assert "solves exactly Acme's customs problem" in ask
     # The requester chose nothing: no switch to the named version, and the card says why.
@@ -62,7 +65,7 @@ async def test_accepting_gives_an_anonymous_ask_and_the_intro_email(stack: Local
 
     email = _copyable(_block(card, "intro_email"))
     assert email.startswith("Subject: Intro: Riya Patel &lt;&gt; Jane Doe (Acme)")
-    assert f"meet Riya Patel, {TITLE} (cc'd). Riya, meet Jane Doe at Acme." in email
+    assert "As promised, here is Riya Patel (cc'd). Riya, this is Jane Doe at Acme." in email
     assert f"Riya Patel\n{TITLE}\n{EMAIL}" in email
     assert "a one-line reply saying so is plenty" in email
     notice = card_text(stack.fake.messages_for(REQUESTER)[-1])
@@ -137,8 +140,13 @@ async def test_mention_my_name_gives_the_requester_a_message_to_send(stack: Loca
     notice = stack.fake.messages_for(REQUESTER)[-1]
     assert "won't make the intro to *Jane Doe* themselves" in card_text(notice)
     message = _copyable(_block(notice, "direct_message"))
-    assert message.startswith("Subject: Carlos Mendes suggested I get in touch\n\nHi Jane,\n\n")
-    assert "Carlos Mendes suggested I get in touch.\n\nI'm Riya, I run partnerships" in message
+    assert message.startswith("Subject: Jane, a 15-minute call about Acme?\n\nHi Jane,\n\n")
+    # Who suggested it, said once; the note follows without its own greeting.
+    assert (
+        "Hi Jane,\n\nCarlos Mendes, a colleague of mine, suggested I get in touch.\n\n"
+        "I'm Riya, I run partnerships" in message
+    )
+    assert message.count("Carlos Mendes") == 1 and message.count("Hi Jane") == 1
     assert message.endswith(f"Riya Patel\n{TITLE}\n{EMAIL}")
     await stack.until(
         lambda: (

@@ -112,6 +112,8 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
         "target_company": ask.target_company.strip(),
         "reason": ask.reason.strip(),
         "blurb": ask.blurb.strip(),
+        "ask_size": ask.ask_size,
+        "anonymous_as": ask.anonymous_as.strip()[:200],
     }
 
 

@@ -20,7 +20,7 @@ from bot.intro.states import (
     Status,
 )
 from bot.intro.states import Outcome as OutcomeKind
-from bot.intro.validation import RequestDraft
+from bot.intro.validation import INTRO_LINE_MAX, RequestDraft
 from bot.intro.workflow import one_statement, plan
 from bot.intro.workflow.cold import ColdApproaches
 from bot.intro.workflow.errors import (
@@ -312,6 +312,20 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             Status.CHECKING_WITH_TARGET,
             Action.TARGET_AGREED,
             {"named_ask": named},
+        )
+
+    async def edit_intro_line(
+        self, team_id: str, request_id: int, actor_id: str, line: str
+    ) -> Outcome:
+        """The connector's own line in the intro email on why the two should meet (blank: none),
+        while checking with the target; the card is refreshed with the email as it now reads."""
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.CHECKING_WITH_TARGET,
+            Action.TARGET_AGREED,
+            {"intro_line": line.strip()[:INTRO_LINE_MAX]},
         )
 
     async def _update_card(

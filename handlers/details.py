@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.states import Action
-from bot.intro.validation import say
+from bot.intro.validation import HOW_KNOWN_MAX, say
 from bot.intro.workflow import InvalidSuggestion
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
@@ -35,6 +35,11 @@ MODAL_ACTIONS: dict[ActionId, tuple[Action, Modal]] = {
     ActionId.OWNER_EDIT: (
         Action.OWNER_APPROVE,
         lambda _, request: messages.owner_edit_modal(request),
+    ),
+    # "Mention my name": how they know the target, for the requester's message.
+    ActionId.MENTION_NAME: (
+        Action.MENTION_NAME,
+        lambda _, request: messages.mention_name_modal(request),
     ),
     # The connector's line in the intro email, while they check with the target.
     ActionId.EDIT_INTRO_LINE: (
@@ -130,6 +135,21 @@ async def owner_edit_submitted(
 
 
 @tells_refusals
+async def mention_name_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    await ack()
+    how_known = str(submitted_values(view).get("how_known") or "")[:HOW_KNOWN_MAX]
+    await act_and_deliver(
+        context, client, body, request_of(view), Action.MENTION_NAME, how_known=how_known
+    )
+
+
+@tells_refusals
 async def intro_line_submitted(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -194,4 +214,5 @@ def register(app: AsyncApp, work: WorkQueue) -> None:
     app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
     app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
     app.view(CallbackId.INTRO_LINE_MODAL)(work.tracked(intro_line_submitted))
+    app.view(CallbackId.MENTION_NAME_MODAL)(work.tracked(mention_name_submitted))
     app.view(CallbackId.REDIRECT_MODAL)(work.tracked(redirect_submitted))

@@ -128,6 +128,9 @@ class IntroRequest(Base):
     # The connector's line in the intro email on why the two should meet; None: the default
     # made from the reason until the connector edits it.
     intro_line: Mapped[str | None] = mapped_column(Text)
+    # "Mention my name": how the connector knows the target, in words the requester's message
+    # says after their name ("from DHL, where you worked together").
+    how_known: Mapped[str | None] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -75,7 +75,7 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
 async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
     """The words a person wrote in requests (as requester: why, the note, their name, how
     they may be described; as connector: a decline's kind word, a suggestion's note, their
-    line in the intro email; an offer's why) are erased.
+    line in the intro email, how they know the target; an offer's why) are erased.
     Statuses, steps and dates stay, so the funnel still counts."""
     await session.execute(
         update(IntroRequest)
@@ -85,7 +85,7 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
     await session.execute(
         update(IntroRequest)
         .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
-        .values(decline_reason=None, suggestion_note=None, intro_line=None)
+        .values(decline_reason=None, suggestion_note=None, intro_line=None, how_known=None)
     )
     # Why they thought two people should meet, in the offers they made.
     await session.execute(

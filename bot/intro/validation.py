@@ -20,6 +20,7 @@ TARGET_COMPANY_MAX = 150
 REASON_MAX = 500
 ANONYMOUS_AS_MAX = 200
 INTRO_LINE_MAX = 500  # the connector's line in the intro email
+HOW_KNOWN_MAX = 150  # "Mention my name": how the connector knows the target
 BLURB_MIN = 80
 BLURB_MAX = 1500
 # What a contact and a company name may hold (storage/models.py's columns).

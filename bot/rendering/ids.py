@@ -86,6 +86,7 @@ class CallbackId(StrEnum):
     NOT_NOW_MODAL = "intro_not_now_modal"
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"
     INTRO_LINE_MODAL = "intro_line_modal"
+    MENTION_NAME_MODAL = "intro_mention_name_modal"
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"
     OFFER_MODAL = "intro_offer_modal"

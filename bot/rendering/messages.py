@@ -184,6 +184,18 @@ def intro_line_modal(request: IntroRequest) -> dict[str, Any]:
     return view
 
 
+def mention_name_modal(request: IntroRequest) -> dict[str, Any]:
+    """ "Mention my name": how the connector knows the target, for the requester's message."""
+    view: dict[str, Any] = render_json(
+        "mention_name_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        connector_name=request.connector_name or "",
+        limit=validation.HOW_KNOWN_MAX,
+    )
+    return view
+
+
 def requester_card(request: IntroRequest, advice: list[str]) -> Message:
     return _message(
         "requester_card.json.j2",

@@ -214,6 +214,13 @@ def subject_line(request: IntroRequest) -> str:
     )
 
 
+def _how_known(words: str) -> str:
+    """The connector's words for how they know the target, as they read after "who knows
+    you": without a "who knows you" they typed too, or a closing full stop."""
+    words = re.sub(r"^\s*(?:who\s+)?knows?\s+you\b", "", words.strip(), flags=re.IGNORECASE)
+    return words.strip().rstrip(".").strip()
+
+
 def direct_message(request: IntroRequest) -> str:
     """ "Mention my name": the note as a message the requester sends the target themselves,
     saying once who suggested it and, as far as the connector said so, that they know the
@@ -225,6 +232,7 @@ def direct_message(request: IntroRequest) -> str:
         connector_name=request.connector_name or "",
         # Only what the connector said themselves: "would they take your call?" yes or probably.
         knows_target=request.connector_closeness in ("well", "somewhat"),
+        how_known=_how_known(request.how_known or ""),
         greeting=greeting,
         target_first_name=first_name(request.target_name),
         blurb=body,

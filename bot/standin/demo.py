@@ -368,7 +368,14 @@ class Demo:
 
         self.say("Carlos barely knows Seán: he won't make the intro, but Sam may mention his name")
         card = next(m for m in self.dms(CARLOS) if "Seán" in m["text"])
+        opened = fake.count("views.open")
         await self.press(CARLOS, card, "intro_mention_name")
+        await stack.until(lambda: fake.count("views.open") > opened, "the question")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        how = "from the Hamburg logistics meetup a few years back"
+        print(f"   how_known: {how}")
+        await stack.slack.interaction(payloads.view_submission(CARLOS, view, {"how_known": how}))
         await stack.until(
             lambda: any("suggested it" in m["text"] for m in self.dms(SAM)), "Sam's notice"
         )

@@ -134,8 +134,15 @@ async def test_the_home_tab_carries_the_script_too(stack: LocalStack) -> None:
 async def test_mention_my_name_gives_the_requester_a_message_to_send(stack: LocalStack) -> None:
     _profile(stack)
     card = await request_intro(stack)
-    assert button(card, "intro_mention_name")["confirm"]
+    # Nothing happens on the press but a question: how they know Jane, said in the message.
     await press(stack, CONNECTOR, card, "intro_mention_name")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "the question")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert modal["callback_id"] == "intro_mention_name_modal"
+    assert len(stack.fake.messages_for(REQUESTER)) == 1
+    assert stack.slack is not None
+    how = "from DHL, where you worked together."
+    await stack.slack.interaction(payloads.view_submission(CONNECTOR, modal, {"how_known": how}))
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "notice")
     notice = stack.fake.messages_for(REQUESTER)[-1]
     assert "won't make the intro to *Jane Doe* themselves" in card_text(notice)
@@ -143,7 +150,8 @@ async def test_mention_my_name_gives_the_requester_a_message_to_send(stack: Loca
     assert message.startswith("Subject: Jane, a 15-minute call about Acme?\n\nHi Jane,\n\n")
     # Who suggested it, said once; the note follows without its own greeting.
     assert (
-        "Hi Jane,\n\nCarlos Mendes, a colleague of mine, suggested I get in touch.\n\n"
+        "Hi Jane,\n\nCarlos Mendes, a colleague of mine who knows you from DHL, where you "
+        "worked together, suggested I get in touch.\n\n"
         "I'm Riya, I run partnerships" in message
     )
     assert message.count("Carlos Mendes") == 1 and message.count("Hi Jane") == 1

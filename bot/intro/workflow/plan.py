@@ -212,6 +212,7 @@ _CHANGES: dict[Action, _Change] = {
         "suggested_user_id": d.get("suggested_user_id"),
         "suggestion_note": _words(d.get("note")),
     },
+    Action.MENTION_NAME: lambda _, d, __: {"how_known": _words(d.get("how_known"))},
     Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
     Action.OWNER_APPROVE: _owner_approved,
     Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},

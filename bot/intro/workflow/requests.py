@@ -170,6 +170,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
         blurb: str | None = None,
         ask_again_on: str | None = None,
         tz_name: str | None = None,
+        how_known: str | None = None,
         lease: Lease | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
@@ -186,6 +187,7 @@ class IntroWorkflow(Offers, ColdApproaches, Queries):
             blurb=blurb,
             ask_again_on=ask_again_on,
             tz_name=tz_name,
+            how_known=how_known,
         )
         refusal: InvalidSuggestion | None = None
         try:

@@ -7,7 +7,8 @@ Create Date: 2026-12-06 18:00:00
 ask_size is what the requester asks the target for (a 15-minute call by default), said in the
 opt-in ask; anonymous_as is how the requester lets the connector describe them before the
 target agrees (empty: "a colleague of mine"); intro_line is the connector's own line in the
-intro email on why the two should meet (NULL until they edit the one made from the reason).
+intro email on why the two should meet (NULL until they edit the one made from the reason);
+how_known is how a connector who chose "Mention my name" knows the target.
 """
 
 from collections.abc import Sequence
@@ -32,9 +33,10 @@ def upgrade() -> None:
         sa.Column("anonymous_as", sa.String(length=200), nullable=False, server_default=""),
     )
     op.add_column("intro_requests", sa.Column("intro_line", sa.Text()))
+    op.add_column("intro_requests", sa.Column("how_known", sa.String(length=150)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("intro_requests", schema=None) as batch_op:
-        for name in ("intro_line", "anonymous_as", "ask_size"):
+        for name in ("how_known", "intro_line", "anonymous_as", "ask_size"):
             batch_op.drop_column(name)

@@ -35,6 +35,7 @@ def make(**changes: Any) -> IntroRequest:
         "anonymous_as": "",
         "intro_line": None,
         "connector_closeness": None,
+        "how_known": None,
     }
     values.update(changes)
     return IntroRequest(**values)
@@ -193,6 +194,7 @@ REQUESTS = {
     },
     "named": {"share_name": True, "named_ask": True},
     "the connector said they know her": {"connector_closeness": "well"},
+    "the connector said how": {"how_known": "from DHL"},
 }
 
 
@@ -216,6 +218,16 @@ def test_the_direct_message_names_who_suggested_it_once_and_how_they_know_the_ta
     sure = texts.direct_message(make(connector_closeness="well"))
     assert "Carlos Mendes, a colleague of mine who knows you, suggested I get in touch." in sure
     assert "who knows you" not in texts.direct_message(make(connector_closeness="not_really"))
+    # The connector's own words for how they know her, however they began or ended them.
+    for how in (
+        "from DHL, where you worked together",
+        "who knows you from DHL, where you worked together.",
+    ):
+        told = texts.direct_message(make(how_known=how, connector_closeness="not_really"))
+        assert (
+            "Carlos Mendes, a colleague of mine who knows you from DHL, where you worked "
+            "together, suggested I get in touch." in told
+        )
 
 
 def test_the_cold_message_is_their_situation_then_who_you_are_then_one_ask() -> None:

@@ -29,7 +29,8 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "│ riya@northwind.example",
         "🙌 @Carlos Mendes won't make the intro to Seán O'Brien themselves",
         "│ Subject: Seán, a 15-minute call about Globex?",
-        "│ Carlos Mendes, a colleague of mine, suggested I get in touch.",
+        "│ Carlos Mendes, a colleague of mine who knows you from the Hamburg logistics meetup a "
+        "few years back, suggested I get in touch.",
         "U0SECOND,name_mentioned,name_mentioned",
         "It was accepted, and the target is being asked.",
         "That button is out of date",

@@ -17,12 +17,12 @@ from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
-from handlers.buttons import act_and_deliver, deliver_where_pressed
+from handlers.buttons import act_and_deliver
 from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values
 from handlers.pressed import pressed_request
 from handlers.refusals import tells_refusals
-from handlers.replies import open_view
+from handlers.replies import open_view, publish_home
 from handlers.support import active_person, time_zone_of
 from storage.models import IntroRequest
 
@@ -157,14 +157,16 @@ async def intro_line_submitted(
     context: AsyncBoltContext,
     client: AsyncWebClient,
 ) -> None:
-    """The connector's line is stored; their card shows the intro email with it."""
+    """The connector's line is stored; their card, and their Home tab, which shows the same
+    email, carry it."""
     await ack()
     services, actor = services_of(context), actor_of(context)
     line = str(submitted_values(view).get("intro_line") or "")
     outcome = await services.workflow.edit_intro_line(
         actor.team_id, request_of(view), actor.user_id, line
     )
-    await deliver_where_pressed(context, client, body, outcome)
+    await services.dispatcher.deliver_outcome(outcome)
+    await publish_home(services, client, actor.team_id, actor.user_id)
 
 
 async def suggestion_problem(

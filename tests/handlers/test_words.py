@@ -171,3 +171,29 @@ async def test_the_first_card_says_there_is_no_pressure_and_names_the_three_outs
     # The requester's guess is theirs, not the target's.
     assert f"Your answer, not <@{REQUESTER}>'s guess, goes with Accept." in text
     assert "not their guess" not in json.dumps(card)
+
+
+async def test_the_line_edited_from_the_home_tab_shows_there_and_in_the_dm(
+    stack: LocalStack,
+) -> None:
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_accept", on_home=True)
+
+    def home() -> dict:
+        return dict(stack.fake.calls_to("views.publish")[-1].args["view"])
+
+    await stack.until(
+        lambda: (
+            stack.fake.count("views.publish") >= 1
+            and any(str(b.get("block_id", "")).startswith("home_email_") for b in home()["blocks"])
+        ),
+        "the Home tab with the email",
+    )
+    opened = stack.fake.count("views.open")
+    await press(stack, CONNECTOR, home(), "intro_edit_line", on_home=True)
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the line to edit")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert stack.slack is not None
+    await stack.slack.interaction(payloads.view_submission(CONNECTOR, modal, {"intro_line": LINE}))
+    await stack.until(lambda: LINE in json.dumps(home()), "the Home tab again")
+    await stack.until(lambda: LINE in _block(_card(stack), "intro_email"), "the DM too")

@@ -48,6 +48,8 @@ async def open_form_again(
             reason=original.reason,
             blurb=original.blurb,
             share_name="now" if original.share_name else "",
+            ask_size=original.ask_size,
+            anonymous_as=original.anonymous_as,
         ),
         messages.ModalContext(
             previous_request_id=original.id,

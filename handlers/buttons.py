@@ -31,7 +31,6 @@ DIRECT_ACTIONS = {
     ActionId.FOLLOWED_UP: Action.FOLLOW_UP,
     ActionId.OWNER_APPROVE: Action.OWNER_APPROVE,
     ActionId.OWNER_DECLINE: Action.OWNER_DECLINE,
-    ActionId.MENTION_NAME: Action.MENTION_NAME,
 }
 # The answer to "would they take your call?" that records the tie as lapsed.
 LAPSED_ANSWER = "not_really"

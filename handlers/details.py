@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.matching import same_person
 from bot.intro.states import Action
-from bot.intro.validation import say
+from bot.intro.validation import HOW_KNOWN_MAX, say
 from bot.intro.workflow import InvalidSuggestion
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
@@ -23,7 +23,7 @@ from handlers.context import actor_of, services_of
 from handlers.forms import request_of, submitted_values
 from handlers.pressed import pressed_request
 from handlers.refusals import tells_refusals
-from handlers.replies import open_view
+from handlers.replies import open_view, publish_home
 from handlers.support import active_person, time_zone_of
 from storage.models import IntroRequest
 
@@ -36,6 +36,16 @@ MODAL_ACTIONS: dict[ActionId, tuple[Action, Modal]] = {
     ActionId.OWNER_EDIT: (
         Action.OWNER_APPROVE,
         lambda _, request: messages.owner_edit_modal(request),
+    ),
+    # "Mention my name": how they know the target, for the requester's message.
+    ActionId.MENTION_NAME: (
+        Action.MENTION_NAME,
+        lambda _, request: messages.mention_name_modal(request),
+    ),
+    # The connector's line in the intro email, while they check with the target.
+    ActionId.EDIT_INTRO_LINE: (
+        Action.TARGET_AGREED,
+        lambda _, request: messages.intro_line_modal(request),
     ),
     # The target said not now: the day to ask them again, counted from today.
     ActionId.TARGET_NOT_NOW: (
@@ -125,6 +135,41 @@ async def owner_edit_submitted(
     )
 
 
+@tells_refusals
+async def mention_name_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    await ack()
+    how_known = str(submitted_values(view).get("how_known") or "")[:HOW_KNOWN_MAX]
+    await act_and_deliver(
+        context, client, body, request_of(view), Action.MENTION_NAME, how_known=how_known
+    )
+
+
+@tells_refusals
+async def intro_line_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    """The connector's line is stored; their card, and their Home tab, which shows the same
+    email, carry it."""
+    await ack()
+    services, actor = services_of(context), actor_of(context)
+    line = str(submitted_values(view).get("intro_line") or "")
+    outcome = await services.workflow.edit_intro_line(
+        actor.team_id, request_of(view), actor.user_id, line
+    )
+    await services.dispatcher.deliver_outcome(outcome)
+    await publish_home(services, client, actor.team_id, actor.user_id)
+
+
 async def suggestion_problem(
     context: AsyncBoltContext, client: AsyncWebClient, user_id: str
 ) -> str | None:
@@ -210,4 +255,6 @@ def register(app: AsyncApp, work: WorkQueue) -> None:
     app.view(CallbackId.DECLINE_MODAL)(work.tracked(decline_submitted))
     app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
     app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
+    app.view(CallbackId.INTRO_LINE_MODAL)(work.tracked(intro_line_submitted))
+    app.view(CallbackId.MENTION_NAME_MODAL)(work.tracked(mention_name_submitted))
     app.view(CallbackId.REDIRECT_MODAL)(work.tracked(redirect_submitted))

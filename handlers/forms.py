@@ -55,4 +55,6 @@ def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messa
         blurb=str(values.get("blurb") or ""),
         closeness=str(values.get("closeness") or ""),
         share_name=str(values.get("share_name") or ""),
+        ask_size=str(values.get("ask_size") or ""),
+        anonymous_as=str(values.get("anonymous_as") or ""),
     )

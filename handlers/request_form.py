@@ -67,8 +67,17 @@ def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
         submission_key=str(view.get("id") or "") or None,
         share_name=values.get("share_name") == "now",
         name_first_connector=values.get("name_first_connector") == "yes",
+        ask_size=ask_size_of(values),
+        anonymous_as=str(values.get("anonymous_as") or ""),
     )
     return with_company_from_name(draft)
+
+
+def ask_size_of(values: dict[str, Any]) -> str:
+    """The size of the ask as chosen in the form; a 15-minute call when none (or an unknown
+    one) came back."""
+    chosen = str(values.get("ask_size") or "")
+    return chosen if chosen in messages.labels()["ask_size"] else "call_15"
 
 
 async def check_submission(
@@ -326,6 +335,7 @@ def cold_draft(requester: Teammate, view: dict[str, Any]) -> RequestDraft:
             reason=prefill.reason,
             blurb=prefill.blurb,
             submission_key=f"cold:{view.get('id') or ''}",
+            ask_size=ask_size_of({"ask_size": prefill.ask_size}),
         )
     )
 

@@ -161,6 +161,19 @@ class IntroRequest(Base):
     requester_knows_connector: Mapped[str] = mapped_column(
         Text, default="", server_default="", info=personal("requester")
     )
+    # The size of the ask (labels.json ask_size): what the opt-in ask says the target agrees to.
+    ask_size: Mapped[str] = mapped_column(String(16), default="call_15", server_default="call_15")
+    # The requester's own words for themselves in the anonymous opt-in ask ("someone on our
+    # partnerships team"); empty: "a colleague of mine".
+    anonymous_as: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", info=personal("requester")
+    )
+    # The connector's line in the intro email on why the two should meet; None: the default
+    # made from the reason until the connector edits it.
+    intro_line: Mapped[str | None] = mapped_column(Text, info=personal("connector"))
+    # "Mention my name": how the connector knows the target, in words the requester's message
+    # says after their name ("from DHL, where you worked together").
+    how_known: Mapped[str | None] = mapped_column(String(150), info=personal("connector"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

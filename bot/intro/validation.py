@@ -21,6 +21,9 @@ from bot.templates_dir import TEMPLATES_DIR
 TARGET_NAME_MAX = 150
 TARGET_COMPANY_MAX = 150
 REASON_MAX = 500
+ANONYMOUS_AS_MAX = 200
+INTRO_LINE_MAX = 500  # the connector's line in the intro email
+HOW_KNOWN_MAX = 150  # "Mention my name": how the connector knows the target
 BLURB_MIN = 80
 BLURB_MAX = 1500
 # What a contact and a company name may hold (storage/models.py's columns).
@@ -75,6 +78,8 @@ class RequestDraft:
     share_name: bool = False  # the connector may name the requester before the target agrees
     # A second voice: the connector may name the one who made the intro that went quiet.
     name_first_connector: bool = False
+    ask_size: str = "call_15"  # what they ask the target for (labels.json ask_size)
+    anonymous_as: str = ""  # how the connector may describe them before the target agrees
 
 
 @dataclass
@@ -171,6 +176,7 @@ def review_draft(draft: RequestDraft) -> Review:
         review.errors["reason"] = say("reason_missing")
     _check_length(review, "reason", reason, REASON_MAX)
 
+    _check_length(review, "anonymous_as", draft.anonymous_as.strip(), ANONYMOUS_AS_MAX)
     blurb_problem = _blurb_problem(draft.blurb.strip(), target)
     if blurb_problem:
         review.errors["blurb"] = blurb_problem

@@ -24,6 +24,7 @@ class ActionId(StrEnum):
     STILL_WAITING = "intro_still_waiting"
     TIE_YES = "intro_tie_yes"
     TIE_NO = "intro_tie_no"
+    EDIT_INTRO_LINE = "intro_edit_line"
     # The account owner's card.
     OWNER_APPROVE = "intro_owner_approve"
     OWNER_EDIT = "intro_owner_edit"
@@ -92,6 +93,8 @@ class CallbackId(StrEnum):
     REDIRECT_MODAL = "intro_redirect_modal"
     NOT_NOW_MODAL = "intro_not_now_modal"
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"
+    INTRO_LINE_MODAL = "intro_line_modal"
+    MENTION_NAME_MODAL = "intro_mention_name_modal"
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"
     OFFER_MODAL = "intro_offer_modal"

@@ -24,11 +24,13 @@ from bot.rendering.templating import (
     trusted_mrkdwn,
 )
 from bot.rendering.texts import (
+    ask_size,
     bump_message,
     cold_message,
     direct_message,
     first_name,
     forwardable_email,
+    intro_line,
     labels,
     long_date,
     named_ask_allowed,
@@ -41,6 +43,7 @@ LIMITS = {
     "target_name": validation.TARGET_NAME_MAX,
     "target_company": validation.TARGET_COMPANY_MAX,
     "reason": validation.REASON_MAX,
+    "anonymous_as": validation.ANONYMOUS_AS_MAX,
     "blurb": validation.BLURB_MAX,
     "blurb_min": validation.BLURB_MIN,
 }
@@ -64,6 +67,8 @@ class ModalPrefill:
     blurb: str = ""
     closeness: str = ""
     share_name: str = ""  # "now" or "after_yes" (labels.json share_name)
+    ask_size: str = ""  # labels.json ask_size; the form's default when empty
+    anonymous_as: str = ""
 
 
 @dataclass
@@ -191,6 +196,7 @@ def connector_card(
         outcomes=labels()["outcome"],
         email=forwardable_email(request),
         ask=optin_ask(request),
+        ask_size=ask_size(request),
         named_ask_allowed=named_ask_allowed(request),
         qualify=labels()["qualify"],
     )
@@ -209,6 +215,30 @@ def owner_card(request: IntroRequest) -> Message:
 def owner_edit_modal(request: IntroRequest) -> dict[str, Any]:
     view: dict[str, Any] = render_json(
         "owner_edit_modal.json.j2", r=request, request_id=request.id, limit=validation.BLURB_MAX
+    )
+    return view
+
+
+def intro_line_modal(request: IntroRequest) -> dict[str, Any]:
+    """The connector's line in the intro email on why the two should meet, to edit."""
+    view: dict[str, Any] = render_json(
+        "intro_line_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        line=intro_line(request),
+        limit=validation.INTRO_LINE_MAX,
+    )
+    return view
+
+
+def mention_name_modal(request: IntroRequest) -> dict[str, Any]:
+    """ "Mention my name": how the connector knows the target, for the requester's message."""
+    view: dict[str, Any] = render_json(
+        "mention_name_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        connector_name=request.connector_name or "",
+        limit=validation.HOW_KNOWN_MAX,
     )
     return view
 
@@ -457,6 +487,7 @@ def intro_modal(
         closeness=labels()["closeness"],
         tie_shared=labels()["tie_shared"],
         share_name=labels()["share_name"],
+        ask_sizes=labels()["ask_size"],
         pacing=labels()["pacing"],
         suggestions=suggestions,
         flags=flags,

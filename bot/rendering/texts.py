@@ -26,9 +26,12 @@ def first_name(name: str) -> str:
     return parts[0] if parts else name
 
 
-# A greeting's clause at the start of a note: "Hi Jane," / "Hello Dr. Doe!".
+# A greeting's clause at the start of a note: "Hi Jane," / "Hello Dr. Doe!" / "Hey there:"; a
+# name of at most two words (and a title) before the comma or the line's end, so "Hi Jane I'm
+# Riya, ..." is left whole rather than cut at "Riya,".
 _GREETING_CLAUSE = re.compile(
-    r"^\s*(hi|hello|hey|dear|good (morning|afternoon))\b[^,!:\n]{0,60}[,!:]?\s*",
+    r"^\s*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening))\b"
+    r"(?:\s+(?:(?:dr|mr|mrs|ms|prof)\.\s*)?[\w'’-]+){0,2}[ \t]*(?:[,!:.]|\n|$)\s*",
     re.IGNORECASE,
 )
 # Anything with an @ inside a word is taken for an email address; an @ starting one, or a
@@ -64,14 +67,95 @@ def _requester(request: IntroRequest) -> dict[str, str]:
     }
 
 
+def note_body(blurb: str) -> tuple[str, str]:
+    """A note split into its own greeting ("Hi Jane,", or "") and the rest: quoted under
+    someone else's greeting, the note's own is left out."""
+    greeting = _GREETING_CLAUSE.match(blurb)
+    body = blurb[greeting.end() :] if greeting else blurb
+    return (greeting.group(0).strip() if greeting else ""), body.strip()
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[ \t]+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part.strip()]
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(re.findall(r"\w+", sentence.casefold()))
+
+
+def without_repeats(text: str, *said: str) -> str:
+    """`text` without the sentences already in `said` (or earlier in itself): a message
+    that quotes the reason and the note says a sentence they share once."""
+    seen = {_sentence_key(s) for part in said for s in sentences(part)}
+    kept, every = [], sentences(text)
+    for sentence in every:
+        key = _sentence_key(sentence)
+        if key and key not in seen:
+            kept.append(sentence)
+            seen.add(key)
+    # As written (its line breaks too) unless a sentence had to go.
+    return text.strip() if len(kept) == len(every) else " ".join(kept)
+
+
+# A sentence's first word that reads on after a colon in lower case ("You two should meet:
+# your EU warehouses..."); names and acronyms keep their capital.
+_LOWER_AFTER_COLON = {
+    "a", "an", "the", "your", "you", "you're", "you'd", "you'll", "we", "we're", "we'd",
+    "we've", "our", "it", "it's", "its", "this", "that", "these", "those", "there", "their",
+    "they", "they're", "both", "each", "every", "most", "many", "some", "since", "with",
+}  # fmt: skip
+
+
+def after_colon(text: str) -> str:
+    """`text` as it reads after a colon: a plain first word in lower case."""
+    text = text.strip()
+    first = text.split(" ", 1)[0]
+    if first.casefold() in _LOWER_AFTER_COLON:
+        return first.casefold() + text[len(first) :]
+    return text
+
+
+def ask_size(request: IntroRequest) -> str:
+    """What the requester asks the target for, as words: "a 15-minute call"."""
+    sizes: dict[str, str] = labels()["ask_size"]
+    return sizes.get(request.ask_size or "", sizes["call_15"])
+
+
+def default_intro_line(request: IntroRequest) -> str:
+    """The connector's line on why the two should meet, made from the reason (what the target
+    gets) until the connector edits it; what the note says already is not said again."""
+    _, body = note_body(request.blurb)
+    reason = without_repeats(request.reason, body)
+    if not reason:
+        return ""
+    return str(labels()["intro_line"]["prefix"]) + after_colon(reason)
+
+
+def intro_line(request: IntroRequest) -> str:
+    """The connector's line in the intro email: theirs once edited (even blank), else the
+    one made from the reason."""
+    if request.intro_line is not None:
+        return request.intro_line.strip()
+    return default_intro_line(request)
+
+
 def forwardable_email(request: IntroRequest) -> str:
-    """The intro email the connector sends once the target has agreed."""
+    """The intro email the connector sends once the target has agreed: one greeting, each
+    side introduced once, the connector's line, the requester's note without its own
+    greeting, the target's out and the connector's sign-off."""
+    _, body = note_body(request.blurb)
+    line = intro_line(request)
     return render_text(
         "forwardable_email.txt.j2",
         target_name=request.target_name,
         target_first_name=first_name(request.target_name),
         target_company=request.target_company,
-        blurb=request.blurb,
+        intro_line=line,
+        blurb=without_repeats(body, line) if line else body,
+        connector_first_name=first_name(request.connector_name or ""),
         **_requester(request),
     )
 
@@ -80,17 +164,26 @@ def named_ask_allowed(request: IntroRequest) -> bool:
     return bool(request.share_name)
 
 
-def without_requester(text: str, request: IntroRequest) -> str:
+def _title_parts(title: str) -> list[str]:
+    """A title and its parts ("Head of Partnerships, Northwind": both, and each side of the
+    comma), longest first: any of them can single a person out in a small team."""
+    parts = {title.strip(), *re.split(r"\s*(?:[,|;/()–—]|\s-\s|\bat\b|@)\s*", title)}
+    return sorted((p.strip() for p in parts if len(p.strip()) > 2), key=len, reverse=True)
+
+
+def without_requester(text: str, request: IntroRequest, *, title: bool = True) -> str:
     """`text` with anything that names the requester (their name or any part of it, any
-    @handle or mention, any email address) put as the anonymous ask says it."""
+    @handle or mention, any email address, and unless `title` is False their title or team)
+    put as the anonymous ask says it."""
     words = labels()["anonymous"]
     text = _EMAIL.sub(words["contact"], text)
     text = _HANDLE.sub(words["person"], text)
     name = (request.requester_name or "").strip()
     parts = sorted({name, *name.split()}, key=len, reverse=True)
-    for part in parts:
-        if len(part) < 2:
-            continue
+    titles = _title_parts(request.requester_title or "") if title else []
+    for part in [*titles, *parts]:
+        if len(part) < 2 and part.isascii():
+            continue  # an initial; a one-character name (李) is a name
         text = re.sub(
             rf"(?<!\w){re.escape(part)}(?!\w)", words["person"], text, flags=re.IGNORECASE
         )
@@ -98,20 +191,27 @@ def without_requester(text: str, request: IntroRequest) -> str:
 
 
 def optin_ask(request: IntroRequest) -> str:
-    """The connector's first ask to the target: without the requester's name unless the
-    requester allowed it and the connector chose to name them."""
+    """The connector's first ask to the target, written to them: who asks (unnamed unless the
+    requester allowed it and the connector chose to name them), the size of the ask, and
+    what is in it for them, with an easy out. Unnamed, it carries no name, handle, email,
+    title or team; only the words the requester chose for themselves, if any."""
     named = bool(request.named_ask and request.share_name and request.requester_name)
-    title = request.requester_title or ""
     reason = request.reason.strip()
+    chosen = (request.anonymous_as or "").strip()
     if not named:
-        title, reason = without_requester(title, request), without_requester(reason, request)
+        reason = without_requester(reason, request)
+        # Their own words may say their team ("someone on our partnerships team"), not who.
+        chosen = without_requester(chosen, request, title=False)
     return render_text(
         "optin_ask.txt.j2",
         named=named,
         target_first_name=first_name(request.target_name),
         target_company=request.target_company,
         requester_name=request.requester_name or "",
-        requester_title=title,
+        requester_first_name=first_name(request.requester_name or ""),
+        requester_title=request.requester_title or "",
+        anonymous_as=chosen or labels()["anonymous"]["who"],
+        ask_size=ask_size(request),
         reason=reason,
     )
 
@@ -137,16 +237,36 @@ def long_date(day: date | None) -> str:
     return f"{day:%A} {day.day} {day:%B}" if day else ""
 
 
+def subject_line(request: IntroRequest) -> str:
+    """A first message's subject: the ask it makes, about the target's company."""
+    company = request.target_company.strip()
+    return labels()["cold_subject"]["with_company" if company else "plain"].format(
+        first_name=first_name(request.target_name), company=company, size=ask_size(request)
+    )
+
+
+def _how_known(words: str) -> str:
+    """The connector's words for how they know the target, as they read after "who knows
+    you": without a "who knows you" they typed too, or a closing full stop."""
+    words = re.sub(r"^\s*(?:who\s+)?knows?\s+you\b", "", words.strip(), flags=re.IGNORECASE)
+    return words.strip().rstrip(".").strip()
+
+
 def direct_message(request: IntroRequest) -> str:
-    """ "Mention my name": the note as a message the requester sends the target themselves."""
-    greeting = _GREETING_CLAUSE.match(request.blurb)
-    body = request.blurb[greeting.end() :] if greeting else request.blurb
+    """ "Mention my name": the note as a message the requester sends the target themselves,
+    saying once who suggested it and, as far as the connector said so, that they know the
+    target."""
+    greeting, body = note_body(request.blurb)
     return render_text(
         "direct_message.txt.j2",
+        subject=subject_line(request),
         connector_name=request.connector_name or "",
-        greeting=greeting.group(0).strip() if greeting else "",
+        # Only what the connector said themselves: "would they take your call?" yes or probably.
+        knows_target=request.connector_closeness in ("well", "somewhat"),
+        how_known=_how_known(request.how_known or ""),
+        greeting=greeting,
         target_first_name=first_name(request.target_name),
-        blurb=body.strip(),
+        blurb=body,
         **_requester(request),
     )
 
@@ -157,39 +277,38 @@ _INTRO_SENTENCE = re.compile(
     r"thanks? for (?:connecting|passing))\b",
     re.IGNORECASE,
 )
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[ \t]+")
 
 
 def cold_message(request: IntroRequest) -> str:
-    """Going in cold: the note as the requester's own first message to the target, with a
-    subject, the reason kept and any sentence about an intro left out."""
-    greeting = _GREETING_CLAUSE.match(request.blurb)
-    body = request.blurb[greeting.end() :] if greeting else request.blurb
-    kept = [
-        part for part in _SENTENCE_BREAK.split(body.strip()) if not _INTRO_SENTENCE.search(part)
-    ]
-    body = " ".join(kept) or body.strip()
-    first = first_name(request.target_name)
-    company = request.target_company.strip()
-    subject = labels()["cold_subject"]["with_company" if company else "plain"].format(
-        first_name=first, company=company
-    )
+    """Going in cold: a value hypothesis as the requester's own first message to the target:
+    their situation and what the requester brings (the reason, written to them), then the
+    note (who they are and its one ask) without any sentence about an intro, under a subject
+    that names the ask."""
+    greeting, body = note_body(request.blurb)
+    every = sentences(body)
+    kept = [part for part in every if not _INTRO_SENTENCE.search(part)]
+    if kept and len(kept) < len(every):
+        body = " ".join(kept)
+    reason = without_repeats(request.reason.strip(), body)
     return render_text(
         "cold_message.txt.j2",
-        subject=subject,
-        greeting=greeting.group(0).strip() if greeting else "",
-        target_first_name=first,
+        subject=subject_line(request),
+        greeting=greeting,
+        target_first_name=first_name(request.target_name),
+        reason=reason,
         blurb=body,
-        reason=request.reason.strip(),
         **_requester(request),
     )
 
 
 def bump_message(request: IntroRequest) -> str:
-    """The connector's short nudge to a target who went quiet after the intro."""
+    """The connector's short nudge to a target who went quiet after the intro: why it is
+    worth answering (what is in it for them, and how small the ask is)."""
     return render_text(
         "bump_message.txt.j2",
         target_first_name=first_name(request.target_name),
         requester_name=(request.requester_name or "").strip() or labels()["anonymous"]["person"],
         connector_first_name=first_name(request.connector_name or ""),
+        ask_size=ask_size(request),
+        reason=after_colon(request.reason) if request.reason.strip() else "",
     )

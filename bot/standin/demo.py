@@ -45,14 +45,14 @@ SAM_BLURB = (
 
 PRIYA_BLURB = (
     "Hi Priya, I'm Sam Okafor from Northwind. We help sales teams like Initech's move to "
-    "usage-based pricing without rebuilding their billing. Would you be open to a 20-minute "
+    "usage-based pricing without rebuilding their billing. Would you be open to a 15-minute "
     "call this month?"
 )
 
 BLURB = (
     "Hi Jane, I'm Riya Patel, I lead partnerships at Northwind. We help logistics teams like "
     "Acme's cut customs delays by a third, and I think your EU expansion is where it pays off "
-    "most. Would you be open to a 20-minute call next week?"
+    "most. Would you be open to a 15-minute call next week?"
 )
 
 
@@ -153,10 +153,12 @@ class Demo:
             "connector": CARLOS,
             "target_name": "Jane Doe",
             "target_company": "Acme Logistics",
-            "reason": "Acme is opening EU warehouses, and we cut customs delays for shippers "
-            "like them by a third.",
+            "reason": "Your EU warehouses open this year, and we cut customs delays by a third "
+            "for shippers like Acme.",
+            "ask_size": "call_15",
             "blurb": BLURB,
             "closeness": "know_well",
+            "anonymous_as": "someone on our partnerships team",
         }
         for field, value in values.items():
             print(f"   {field}: {self.name_of(value) if field == 'connector' else value}")
@@ -178,6 +180,24 @@ class Demo:
         self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
+        self.say("Carlos puts the intro line in his own words")
+        opened = fake.count("views.open")
+        await self.press(CARLOS, self.card(), "intro_edit_line")
+        await stack.until(lambda: fake.count("views.open") > opened, "the intro line")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        line = (
+            "You two should meet: Riya's team cut customs delays by a third for shippers like "
+            "Acme, just as your EU warehouses open."
+        )
+        print(f"   intro_line: {line}")
+        await stack.slack.interaction(payloads.view_submission(CARLOS, view, {"intro_line": line}))
+        await stack.until(lambda: self.card()["updates"] >= 3, "Carlos's card update")
+        email = [b for b in self.card()["blocks"] if b.get("block_id") == "intro_email"]
+        self.show(
+            CARLOS, "(the intro email in his message, updated)", render_blocks(email, self.name_of)
+        )
+
         self.say("Carlos double-clicks Accept: nothing changes, and he's told so")
         await self.press(CARLOS, first_card, "intro_accept")
         await stack.until(lambda: bool(fake.ephemerals), "the note")
@@ -186,7 +206,7 @@ class Demo:
         self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
         await self.press(CARLOS, self.card(), "intro_target_agreed")
         await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
-        await stack.until(lambda: self.card()["updates"] >= 3, "Carlos's card update")
+        await stack.until(lambda: self.card()["updates"] >= 4, "Carlos's card update")
         self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
 
@@ -267,7 +287,7 @@ class Demo:
             connector=Teammate(CARLOS, self.name_of(CARLOS)),
             target_name="Priya Raman",
             target_company="Initech",
-            reason="Initech is moving its sales team onto a new CRM this spring.",
+            reason="You ship across borders every day, and we cut customs delays by a third.",
             blurb=BLURB.replace("Jane", "Priya").replace("Acme", "Initech"),
         )
         asked = await workflow.submit(TEAM, draft, [])
@@ -342,8 +362,8 @@ class Demo:
                     "connector": CARLOS,
                     "target_name": "Seán O'Brien",
                     "target_company": "Globex",
-                    "reason": "Globex is replacing its freight auditor; we find 3-5% in "
-                    "overcharges.",
+                    "reason": "You're replacing your freight auditing vendor this quarter, and we "
+                    "usually find 3-5% in overcharges within a month.",
                     "blurb": SAM_BLURB,
                     "closeness": "met_once",
                 },
@@ -363,7 +383,14 @@ class Demo:
 
         self.say("Carlos barely knows Seán: he won't make the intro, but Sam may mention his name")
         card = next(m for m in self.dms(CARLOS) if "Seán" in m["text"])
+        opened = fake.count("views.open")
         await self.press(CARLOS, card, "intro_mention_name")
+        await stack.until(lambda: fake.count("views.open") > opened, "the question")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        how = "from the Hamburg logistics meetup a few years back"
+        print(f"   how_known: {how}")
+        await stack.slack.interaction(payloads.view_submission(CARLOS, view, {"how_known": how}))
         await stack.until(
             lambda: any("suggested it" in m["text"] for m in self.dms(SAM)), "Sam's notice"
         )
@@ -415,8 +442,8 @@ class Demo:
                     connector_block: OLIVIA,
                     "target_name": "Tom Berg",
                     "target_company": "Initech",
-                    "reason": "Initech is rebuilding its freight budget; we cut freight costs "
-                    "for teams like it.",
+                    "reason": "Your sales team is rebuilding its freight budget, and we show "
+                    "where it leaks.",
                     "blurb": PRIYA_BLURB.replace("Priya", "Tom"),
                 },
             )
@@ -442,7 +469,7 @@ class Demo:
             "connector": CARLOS,
             "target_name": "Priya Raman",
             "target_company": "Initech",
-            "reason": "Initech ships to 40 countries and overpays on freight; we cut that bill.",
+            "reason": "You ship to 40 countries, and we find what you overpay on freight.",
             "blurb": SAM_BLURB.replace("Seán", "Priya").replace("Globex", "Initech"),
         }
         opened = fake.count("views.open")
@@ -497,7 +524,7 @@ class Demo:
         cold = {
             "target_name": "Bo Lee",
             "target_company": "Hooli",
-            "reason": "Hooli just opened a Rotterdam hub, and customs delays are our thing.",
+            "reason": "You just opened a Rotterdam hub, and customs delays are what we fix.",
             "blurb": BLURB.replace("Jane", "Bo").replace("Acme's", "Hooli's"),
         }
         await stack.slack.interaction(
@@ -533,8 +560,8 @@ class Demo:
                     "connector": CARLOS,
                     "target_name": "Nina Cole",
                     "target_company": "Initech",
-                    "reason": "Initech is moving to usage-based pricing; we help it switch "
-                    "without new billing.",
+                    "reason": "Your sales team is moving to usage-based pricing this year, and we "
+                    "make that work without rebuilding your billing.",
                     "blurb": PRIYA_BLURB.replace("Priya", "Nina"),
                     "closeness": "know_well",
                 },

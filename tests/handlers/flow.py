@@ -19,6 +19,9 @@ GOOD_BLURB = (
     "next week to compare notes?"
 )
 
+# The form's menus: a prefilled form reports them as chosen options, not typed values.
+SELECTS = ("closeness", "share_name", "ask_size", "name_first_connector")
+
 
 def good_values(**overrides: Any) -> dict[str, Any]:
     values = {

@@ -13,6 +13,7 @@ from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,
     SECOND,
+    SELECTS,
     button,
     card_text,
     press,
@@ -63,7 +64,7 @@ async def test_redirect_lets_the_requester_choose_to_ask_the_suggested_teammate(
     values = {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in view["blocks"]
-        if b.get("type") == "input" and b["block_id"] not in ("closeness", "share_name")
+        if b.get("type") == "input" and b["block_id"] not in SELECTS
     }
     body = await _submit_modal(stack, REQUESTER, values)
     assert body == ""

@@ -119,6 +119,8 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.decline_modal(request)
     yield messages.redirect_modal(request)
     yield messages.owner_edit_modal(request)
+    yield messages.intro_line_modal(make_request(Status.CHECKING_WITH_TARGET))
+    yield messages.mention_name_modal(request)
     yield messages.not_now_modal(request, NOW.date())
     yield messages.cold_modal(request)
     yield messages.outside_modal(prefill, context)

@@ -23,6 +23,7 @@ from tests.handlers.flow import (
     OTHER,
     REQUESTER,
     SECOND,
+    SELECTS,
     button,
     card_text,
     press,
@@ -103,7 +104,7 @@ async def test_nudges_then_a_stalled_ask_offers_a_second_path(
     values = {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in view["blocks"]
-        if b.get("type") == "input" and b["block_id"] not in ("closeness", "share_name")
+        if b.get("type") == "input" and b["block_id"] not in SELECTS
     }
     assert values[f"connector:{OTHER}"] == OTHER
     await submit(stack, view, values)

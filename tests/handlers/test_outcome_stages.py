@@ -21,6 +21,7 @@ from tests.handlers.flow import (
     OTHER,
     REQUESTER,
     SECOND,
+    SELECTS,
     button,
     card_text,
     press,
@@ -216,8 +217,7 @@ async def test_no_response_offers_a_secondary_intro_and_the_bump_reaches_the_con
     values = {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in view["blocks"]
-        if b.get("type") == "input"
-        and b["block_id"] not in ("closeness", "share_name", "name_first_connector")
+        if b.get("type") == "input" and b["block_id"] not in SELECTS
     }
     assert values[f"connector:{OTHER}"] == OTHER and values["target_name"] == "Jane Doe"
     olivia = len(stack.fake.messages_for(OTHER))

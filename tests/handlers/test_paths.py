@@ -13,6 +13,7 @@ from tests.handlers.flow import (
     GOOD_BLURB,
     OTHER,
     REQUESTER,
+    SELECTS,
     button,
     card_text,
     good_values,
@@ -59,7 +60,7 @@ async def test_a_decline_ends_with_ask_them_which_opens_the_form_for_a_linked_re
     values = {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in form["blocks"]
-        if b.get("type") == "input" and b["block_id"] not in ("closeness", "share_name")
+        if b.get("type") == "input" and b["block_id"] not in SELECTS
     }
     original = good_values()
     assert values == {
@@ -68,6 +69,7 @@ async def test_a_decline_ends_with_ask_them_which_opens_the_form_for_a_linked_re
         "target_company": original["target_company"],
         "reason": original["reason"],
         "blurb": original["blurb"],
+        "anonymous_as": None,
     }
     status, body = await submit(stack, form, values)
     assert status == 200 and body == "", body  # no duplicate-ask error
@@ -112,8 +114,12 @@ async def test_with_no_warm_path_going_in_cold_shows_the_message_and_records_it(
     shown = stack.fake.calls_to("views.update")[2].args["view"]
     message = next(b for b in shown["blocks"] if b.get("block_id") == "cold_message")
     text = message["text"]["text"]
-    assert "Subject: Jane, a question about Acme" in text
+    assert "Subject: Jane, a 15-minute call about Acme?" in text
     assert "Would you be open to a 20-minute call" in text and "customs problem" in text
+    # Their situation and what the requester brings, then who they are and the one ask,
+    # which ends the message before the signature.
+    assert text.index("customs problem") < text.index("I'm Riya") < text.index("20-minute call")
+    assert "Why I'm writing" not in text
     assert "intro" not in text.lower()
     [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
     assert request.status == Status.WENT_COLD and request.connector_id == ""

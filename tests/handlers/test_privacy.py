@@ -400,7 +400,7 @@ async def test_forget_me_deletes_my_list_and_settings_and_erases_my_words(
     await directory.add_contact(TEAM, REQUESTER, ContactInput("Jane Doe", "Acme"))
     await directory.add_contact(TEAM, CONNECTOR, ContactInput("Jane Doe", "Acme"))
     await directory.set_share_tie_details(TEAM, REQUESTER, True)
-    await request_intro(stack)
+    await request_intro(stack, anonymous_as="the one who ran the Lisbon office")
 
     assert "/intro forget me" in await _command(stack, REQUESTER, "forget")
     assert (await directory.contacts_of(TEAM, REQUESTER))[1] == 1  # nothing happened yet
@@ -415,6 +415,7 @@ async def test_forget_me_deletes_my_list_and_settings_and_erases_my_words(
         request = await session.scalar(select(IntroRequest))
     assert request is not None
     assert (request.reason, request.blurb) == ("", "")
+    assert request.anonymous_as == ""  # the words they chose to be described by
     assert (request.requester_name, request.requester_title, request.requester_email) == (
         "a former teammate",
         "",

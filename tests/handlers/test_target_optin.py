@@ -51,9 +51,12 @@ async def test_accepting_gives_an_anonymous_ask_and_the_intro_email(stack: Local
         stack, reason="Riya (@riya, riya@northwind.test) solves exactly Acme's customs problem."
     )
     ask = _copyable(_block(card, "optin_ask"))
-    assert ask.startswith("Hi Jane, a colleague of mine (Head of Partnerships) asked me")
+    assert ask.startswith(
+        "Hi Jane, a colleague of mine asked me for an intro to you at Acme: they'd like a "
+        "15-minute call. What's in it for you, as they put it: "
+    )
     assert "No worries at all if not" in ask
-    for identifying in ("Riya", "Patel", "@riya", EMAIL, REQUESTER):
+    for identifying in ("Riya", "Patel", "@riya", EMAIL, REQUESTER, TITLE, "Partnerships"):
         assert identifying.lower() not in ask.lower()
     assert "solves exactly Acme's customs problem" in ask
     # The requester chose nothing: no switch to the named version, and the card says why.
@@ -62,7 +65,7 @@ async def test_accepting_gives_an_anonymous_ask_and_the_intro_email(stack: Local
 
     email = _copyable(_block(card, "intro_email"))
     assert email.startswith("Subject: Intro: Riya Patel &lt;&gt; Jane Doe (Acme)")
-    assert f"meet Riya Patel, {TITLE} (cc'd). Riya, meet Jane Doe at Acme." in email
+    assert "As promised, here is Riya Patel (cc'd). Riya, this is Jane Doe at Acme." in email
     assert f"Riya Patel\n{TITLE}\n{EMAIL}" in email
     assert "a one-line reply saying so is plenty" in email
     notice = card_text(stack.fake.messages_for(REQUESTER)[-1])
@@ -131,14 +134,27 @@ async def test_the_home_tab_carries_the_script_too(stack: LocalStack) -> None:
 async def test_mention_my_name_gives_the_requester_a_message_to_send(stack: LocalStack) -> None:
     _profile(stack)
     card = await request_intro(stack)
-    assert button(card, "intro_mention_name")["confirm"]
+    # Nothing happens on the press but a question: how they know Jane, said in the message.
     await press(stack, CONNECTOR, card, "intro_mention_name")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "the question")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert modal["callback_id"] == "intro_mention_name_modal"
+    assert len(stack.fake.messages_for(REQUESTER)) == 1
+    assert stack.slack is not None
+    how = "from DHL, where you worked together."
+    await stack.slack.interaction(payloads.view_submission(CONNECTOR, modal, {"how_known": how}))
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "notice")
     notice = stack.fake.messages_for(REQUESTER)[-1]
     assert "won't make the intro to *Jane Doe* themselves" in card_text(notice)
     message = _copyable(_block(notice, "direct_message"))
-    assert message.startswith("Subject: Carlos Mendes suggested I get in touch\n\nHi Jane,\n\n")
-    assert "Carlos Mendes suggested I get in touch.\n\nI'm Riya, I run partnerships" in message
+    assert message.startswith("Subject: Jane, a 15-minute call about Acme?\n\nHi Jane,\n\n")
+    # Who suggested it, said once; the note follows without its own greeting.
+    assert (
+        "Hi Jane,\n\nCarlos Mendes, a colleague of mine who knows you from DHL, where you "
+        "worked together, suggested I get in touch.\n\n"
+        "I'm Riya, I run partnerships" in message
+    )
+    assert message.count("Carlos Mendes") == 1 and message.count("Hi Jane") == 1
     assert message.endswith(f"Riya Patel\n{TITLE}\n{EMAIL}")
     await stack.until(
         lambda: (

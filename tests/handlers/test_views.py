@@ -32,11 +32,12 @@ from tests.handlers.flow import (
         ({"connector": "U0SOMEBOT"}, "connector", "bot"),
         ({"connector": "U0DEACTIVATED"}, "connector", "deactivated"),
         ({"target_name": "   "}, "target_name", "Who would you like"),
-        ({"reason": ""}, "reason", "why"),
+        ({"reason": ""}, "reason", "what's in it for them"),
         ({"blurb": ""}, "blurb", "forward"),
         ({"blurb": "Hi [Name], " + "x" * 100 + " Would you be open to a call?"}, "blurb", "[Name]"),
         ({"target_name": "J" * (validation.TARGET_NAME_MAX + 1)}, "target_name", "150"),
         ({"reason": "r" * (validation.REASON_MAX + 1)}, "reason", "500"),
+        ({"anonymous_as": "a" * 201}, "anonymous_as", "How they may describe you is 201"),
     ],
 )
 async def test_invalid_submission_is_answered_inline_and_nothing_is_sent(

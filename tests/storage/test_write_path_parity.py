@@ -49,6 +49,7 @@ DETAILS: dict[str, Any] = {
     "blurb": "Hi Jane, edited by the owner.",
     "ask_again_on": date(2026, 2, 2).isoformat(),
     "tz_name": "Europe/Lisbon",
+    "how_known": "from DHL, where you worked together",
 }
 
 Start = str  # how a fresh request begins: "submitted", "owned" (an owner approves) or "cold"

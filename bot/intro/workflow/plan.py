@@ -118,6 +118,8 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
         "target_company": ask.target_company.strip(),
         "reason": ask.reason.strip(),
         "blurb": ask.blurb.strip(),
+        "ask_size": ask.ask_size,
+        "anonymous_as": ask.anonymous_as.strip()[:200],
     }
 
 
@@ -264,6 +266,7 @@ _CHANGES: dict[Action, _Change] = {
         "suggestion_note": _words(d.get("note")),
     },
     Action.SUGGEST_PERSON: _better_person,
+    Action.MENTION_NAME: lambda _, d, __: {"how_known": _words(d.get("how_known"))},
     Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
     Action.OWNER_APPROVE: _owner_approved,
     Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},

@@ -20,7 +20,7 @@ from bot.intro.states import (
     Status,
 )
 from bot.intro.states import Outcome as OutcomeKind
-from bot.intro.validation import RequestDraft
+from bot.intro.validation import INTRO_LINE_MAX, RequestDraft
 from bot.intro.workflow import one_statement, plan
 from bot.intro.workflow.cold import ColdApproaches
 from bot.intro.workflow.errors import (
@@ -177,6 +177,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         blurb: str | None = None,
         ask_again_on: str | None = None,
         tz_name: str | None = None,
+        how_known: str | None = None,
         lease: Lease | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status.
@@ -196,6 +197,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
             blurb=blurb,
             ask_again_on=ask_again_on,
             tz_name=tz_name,
+            how_known=how_known,
         )
         refusal: InvalidSuggestion | None = None
         try:
@@ -326,6 +328,20 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
             Status.CHECKING_WITH_TARGET,
             Action.TARGET_AGREED,
             {"named_ask": named},
+        )
+
+    async def edit_intro_line(
+        self, team_id: str, request_id: int, actor_id: str, line: str
+    ) -> Outcome:
+        """The connector's own line in the intro email on why the two should meet (blank: none),
+        while checking with the target; the card is refreshed with the email as it now reads."""
+        return await self._update_card(
+            team_id,
+            request_id,
+            actor_id,
+            Status.CHECKING_WITH_TARGET,
+            Action.TARGET_AGREED,
+            {"intro_line": line.strip()[:INTRO_LINE_MAX]},
         )
 
     async def _update_card(

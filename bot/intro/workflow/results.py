@@ -24,6 +24,7 @@ class ActionDetails(TypedDict, total=False):
     blurb: str | None
     ask_again_on: str | None
     tz_name: str | None  # the presser's time zone (IANA name): whose "today" a day is after
+    how_known: str | None  # "Mention my name": how the connector knows the target
 
 
 class TieUnknown(Enum):

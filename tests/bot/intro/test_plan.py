@@ -54,6 +54,7 @@ DETAILS = ActionDetails(
     blurb=" Hi Jane, edited. ",
     ask_again_on=ASK_AGAIN_ON.isoformat(),
     tz_name="Pacific/Auckland",
+    how_known=" from DHL ",
 )
 # The request's cards, refreshed by every move: kind -> recipient.
 CARDS = {
@@ -113,7 +114,7 @@ COLUMN_CHANGES: dict[Action, dict[str, Any]] = {
         "suggested_company": None,
         "suggestion_note": "Sam knows her",
     },
-    Action.MENTION_NAME: {},
+    Action.MENTION_NAME: {"how_known": "from DHL"},
     Action.TARGET_AGREED: {"intro_made_at": NOW},
     Action.TARGET_DECLINED: {},
     Action.TARGET_NOT_NOW: {"ask_again_on": ASK_AGAIN_ON},

@@ -28,6 +28,7 @@ def make_request(**changes: Any) -> IntroRequest:
         "requester_id": "U0REQ",
         "requester_name": "Sam Requester",
         "connector_id": "U0CON",
+        "connector_name": "Carlos Mendes",
         "target_name": "Jane Doe",
         "target_company": "Acme & Sons <Labs>",
         "reason": "She runs payments.",
@@ -117,18 +118,20 @@ def test_forwardable_email_introduces_both_then_the_note_signed_by_the_requester
     lines = email.splitlines()
     assert lines[0] == "Subject: Intro: Sam Requester <> Jane Doe (Acme & Sons <Labs>)"
     assert "Hi Jane," in lines
-    assert "meet Sam Requester, Head of Partnerships (cc'd). Sam, meet Jane Doe at Acme" in email
+    # Each side introduced once: the requester's title is in their signature only.
+    assert "here is Sam Requester (cc'd). Sam, this is Jane Doe at Acme & Sons <Labs>." in email
+    assert email.count("Head of Partnerships") == 1
     assert BLURB in email
     signature = "Sam Requester\nHead of Partnerships\nsam@widgets.test"
     assert email.index("Hi Jane,") < email.index(BLURB) < email.index(signature)
-    # The target's way out comes last, and nothing is signed as if the connector wrote it.
-    assert lines[-1].startswith("Jane, if now isn't a good time after all")
-    assert "Best," not in lines
+    # The target's way out, then the connector's sign-off, in their own name.
+    assert lines[-4].startswith("Jane, if now isn't a good time after all")
+    assert lines[-2:] == ["Best,", "Carlos"]
 
 
 def test_forwardable_email_leaves_out_what_the_profile_lacks() -> None:
     email = forwardable_email(make_request(requester_title="", requester_email=""))
-    assert "meet Sam Requester (cc'd)." in email
+    assert "here is Sam Requester (cc'd)." in email
     assert f"{BLURB}\n\nSam Requester\n\nJane, if" in email
 
 
@@ -158,7 +161,7 @@ def test_forwardable_email_without_a_company_has_no_parentheses() -> None:
 def test_forwardable_email_without_a_requester_name_still_reads() -> None:
     email = forwardable_email(make_request(requester_name=""))
     assert email.splitlines()[0] == "Subject: Intro: my colleague <> Jane Doe (Acme & Sons <Labs>)"
-    assert "meet my colleague (cc'd). Meet Jane Doe" in email
+    assert "here is my colleague (cc'd). My colleague, this is Jane Doe" in email
     assert f"{BLURB}\n\nJane, if" in email  # no signature without a name
 
 
@@ -172,11 +175,11 @@ def test_forwardable_email_greets_the_targets_first_name(target: str, greeting: 
     assert f"<> {target} (" in email
 
 
-def test_forwardable_email_keeps_a_greeting_note_whole() -> None:
+def test_forwardable_email_quotes_a_greeting_note_without_its_greeting() -> None:
     blurb = "Hi Jane, " + BLURB
     email = forwardable_email(make_request(blurb=blurb))
     assert email.splitlines().count("Hi Jane,") == 1  # the connector's own greeting
-    assert blurb in email
+    assert blurb not in email and f"note:\n\n{BLURB}" in email
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,10 @@ def test_the_named_ask_names_them_only_when_allowed_and_chosen() -> None:
 
 def test_the_ask_is_short_and_gives_the_target_an_out() -> None:
     ask = messages.optin_ask(make_request())
-    assert ask.startswith("Hi Jane, a colleague of mine asked me for an intro to you at Acme.")
+    assert ask.startswith(
+        "Hi Jane, a colleague of mine asked me for an intro to you at Acme: they'd like a "
+        "15-minute call. What's in it for you, as they put it: "
+    )
     assert ask.endswith("No worries at all if not: just say so and I'll leave it there.")
     assert 2 <= len(re.findall(r"[.?!](\s|$)", ask)) <= 5
 

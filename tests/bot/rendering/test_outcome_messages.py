@@ -9,6 +9,7 @@ import pytest
 
 from bot.intro.states import Outcome, Status, next_outcomes
 from bot.rendering import messages
+from bot.rendering.templating import escape_mrkdwn
 from tests.bot.rendering.test_templating import (
     CONNECTOR,
     HOSTILE,
@@ -84,7 +85,11 @@ def test_the_bump_is_in_the_connectors_voice_and_names_the_requester() -> None:
     assert_valid_message(message)
     text = messages.bump_message(request)
     assert text.startswith("Hi Jane,") and "Riya Patel" in text and text.rstrip().endswith("Carlos")
-    assert f"```{text.strip()}```" in [t.strip() for t in mrkdwn_texts(message.blocks)]
+    assert f"```{escape_mrkdwn(text.strip())}```" in [
+        t.strip() for t in mrkdwn_texts(message.blocks)
+    ]
+    # Why it is worth answering: what is in it for them, and how small the ask is.
+    assert f"a 15-minute call would be worth your while: {request.reason}" in text
     # A requester who asked to be forgotten is not named.
     assert "my colleague" in messages.bump_message(make_request(requester_name=""))
 

@@ -31,6 +31,7 @@ from bot.intro.states import (
 )
 from bot.intro.validation import BLURB_MAX, REASON_MAX, TARGET_COMPANY_MAX, TARGET_NAME_MAX
 from bot.rendering import messages
+from bot.rendering.ids import ActionId
 from bot.rendering.templating import (
     TEMPLATES_DIR,
     escape_mrkdwn,
@@ -221,8 +222,9 @@ def test_connector_card_escapes_hostile_values_in_every_status(status: Status) -
     assert f"*{HOSTILE_ESCAPED}*" in head
     assert f"<@{REQUESTER}>" in head  # the bot's own mention is kept live
     reason_field = message.blocks[1]["fields"][0]["text"]
-    assert reason_field == "*Why them*\n" + escape_mrkdwn(request.reason)
-    assert "Know them well" in message.blocks[1]["fields"][1]["text"]
+    assert reason_field == "*What's in it for them*\n" + escape_mrkdwn(request.reason)
+    assert message.blocks[1]["fields"][1]["text"] == "*The ask*\nA 15-minute call"
+    assert "Know them well" in message.blocks[1]["fields"][2]["text"]
 
 
 def test_connector_card_carries_the_escaped_forwardable_email() -> None:
@@ -238,7 +240,11 @@ def test_connector_card_carries_the_escaped_forwardable_email() -> None:
 @pytest.mark.parametrize("status", list(Status))
 def test_connector_card_buttons_match_the_connectors_allowed_actions(status: Status) -> None:
     message = messages.connector_card(make_request(status))
-    assert action_ids(message.blocks) == connector_buttons(status)
+    expected = connector_buttons(status)
+    if status == Status.CHECKING_WITH_TARGET:
+        # The connector's line in the intro email is theirs to edit while they ask.
+        expected = [ActionId.EDIT_INTRO_LINE.value, *expected]
+    assert action_ids(message.blocks) == expected
     for block in message.blocks:
         for element in block.get("elements", []):
             if element.get("type") == "button":
@@ -251,7 +257,7 @@ def test_connector_card_without_company_or_permalink() -> None:
     assert_valid_message(message)
     assert " at *" not in message.blocks[0]["text"]["text"]
     assert "(" not in message.text.split("intro to ", 1)[1].replace(HOSTILE_ESCAPED, "")
-    assert "Not given" in message.blocks[1]["fields"][1]["text"]
+    assert "Not given" in message.blocks[1]["fields"][2]["text"]
     assert all(":link:" not in text for text in mrkdwn_texts(message.blocks))
 
 

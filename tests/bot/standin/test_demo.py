@@ -18,11 +18,19 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "what Carlos Mendes sees",
         "[ Accept ]  [ Decline ]  [ Suggest someone else ]  [ Mention my name ]",
         "1. Ask Jane Doe first, without naming @Riya Patel",
-        "│ Hi Jane, a colleague of mine (Head of Partnerships, Northwind) asked me for an intro",
+        "No pressure if it isn't a fit. You can say no, point to a better person, or lend your",
+        "Your answer, not @Riya Patel's guess, goes with Accept.",
+        "│ Hi Jane, someone on our partnerships team asked me for an intro to you at Acme "
+        "Logistics: they'd like a 15-minute call. What's in it for you, as they put it:",
+        "│ You two should meet: Riya's team cut customs delays by a third for shippers like Acme",
+        "│ Riya's note:",
+        "│ Best,\n     │ Carlos",
         "2. Once they say yes, send this intro email and cc @Riya Patel:",
         "│ riya@northwind.example",
         "🙌 @Carlos Mendes won't make the intro to Seán O'Brien themselves",
-        "│ Subject: Carlos Mendes suggested I get in touch",
+        "│ Subject: Seán, a 15-minute call about Globex?",
+        "│ Carlos Mendes, a colleague of mine who knows you from the Hamburg logistics meetup a "
+        "few years back, suggested I get in touch.",
         "U0SECOND,name_mentioned,name_mentioned",
         "Olivia Chen,U0OTHER,Riya Patel,U0REQUESTER,awaiting_connector,,2026-02-15,,,,,re-ask,2",
         "It was accepted, and the target is being asked.",
@@ -39,7 +47,8 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Priya Raman agreed to the intro, then went quiet. Two ways to get an answer: a nudge",
         "[ Ask Olivia Chen to add a voice ]  [ Ask Carlos to nudge Priya ]  [ Leave it ]",
         "hasn't heard back from Priya Raman since your intro",
-        "│ Just bringing my intro to Riya Patel back to the top of your inbox",
+        "│ Bringing my intro to Riya Patel back to the top of your inbox",
+        "I still think a 15-minute call would be worth your while: you ship across borders",
         "(the form opens with Olivia Chen, Priya Raman, Initech filled in)",
         "May they say Carlos made the first intro? Yes",
         "💬 @Riya Patel asks you to add a second voice with Priya Raman at Initech. Priya agreed",
@@ -55,8 +64,8 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Who knows them?: [@Olivia Chen]",
         "linked to the declined one",
         "No teammate is known to know them.",
-        "│ Subject: Bo, a question about Hooli",
-        "│ Why I'm writing to you: Hooli just opened a Rotterdam hub",
+        "│ Subject: Bo, a 15-minute call about Hooli?",
+        "│ You just opened a Rotterdam hub, and customs delays are what we fix.",
         "Request ID,First Name,Last Name,Company,Lead Source",
         "🤝 @Olivia Chen knows Tom Berg at Initech and offers to introduce you.",
         "[ Take it ]  [ No thanks ]",
@@ -68,7 +77,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Ask them again on: [📅 2026-03-18]",
         "@Carlos Mendes will ask them again on Wednesday 18 March",
         "you chose Wednesday 18 March to ask them again",
-        "│ Hi Nina, a colleague of mine asked me for an intro to you at Initech.",
+        "│ Hi Nina, a colleague of mine asked me for an intro to you at Initech: they'd like",
         "@Carlos Mendes is asking Nina Cole again about your intro",
         "Or a better person to talk to than Dana Cruz",
         "thinks Bob Lee (Procurement lead, Umbrella) is a better",
@@ -84,3 +93,6 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "0 channel-wide pings",
     ):
         assert line in out, line
+    # Who asks is never named, titled or placed in a team before the target agrees.
+    assert "colleague of mine (Head of Partnerships" not in out
+    assert "In their words" not in out and "Why I'm writing to you" not in out

@@ -20,6 +20,7 @@ from handlers import (
     offers,
     request_form,
     shortcuts,
+    thanks,
 )
 from handlers.context import ProvideServices
 
@@ -37,4 +38,5 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)
+    thanks.register(app, work)
     errors.register(app)

@@ -25,7 +25,7 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import Actor, actor_of, services_of
 from handlers.forms import errors_by_block, prefill_from, submitted_values
 from handlers.refusals import refusal_text
-from handlers.suggestions import refresh_suggestions
+from handlers.suggestions import refresh_suggestions, source_hint_of
 from handlers.support import known_teammate, known_teammates
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,16 @@ class Submission:
     review: Review
     found: AskReview | None
     modal_context: messages.ModalContext
+
+    @property
+    def declined_unseen(self) -> bool:
+        """The person said no lately and the form has not said so yet: it says so first, and
+        a second send is a choice made knowing."""
+        return (
+            self.found is not None
+            and self.found.target_declined is not None
+            and not self.modal_context.declined_seen
+        )
 
 
 def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
@@ -160,8 +170,23 @@ async def intro_request_submitted(
         errors = errors_by_block(view, submission.review.errors)
         await ack(response_action="errors", errors=errors)
         return
+    if submission.declined_unseen:
+        assert submission.found is not None
+        await ack(response_action="update", view=declined_form(view, submission.found))
+        return
     await ack()
     await store_and_send(services, client, actor, submission)
+
+
+def declined_form(view: dict[str, Any], found: AskReview) -> dict[str, Any]:
+    """The form again, as filled in, saying first that the person said no lately."""
+    modal_context = messages.ModalContext.load(view.get("private_metadata"))
+    return messages.intro_modal(
+        prefill_from(view),
+        replace(modal_context, declined_seen=True),
+        source_hint_mrkdwn=source_hint_of(view),
+        flags=[{"kind": "target_declined", **messages.declined_words(found)}],
+    )
 
 
 async def source_permalink(client: AsyncWebClient, channel: str, message_ts: str) -> str | None:
@@ -193,6 +218,9 @@ async def word_review(
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id)]
     named += [found.next_best] if found.next_best else []
     names = await names_of(services, client, team_id, named)
+    if found.target_declined is not None and found.enforce_pacing:
+        review.errors["target_name"] = say("target_declined", **messages.declined_words(found))
+        return
     if found.mine is not None:
         review.errors["target_name"] = say(
             "duplicate_mine", connector=names[found.mine.connector_id]
@@ -297,6 +325,12 @@ async def go_cold_from_form(
     )
     draft = cold_draft(requester, view)
     problems = [field for field in review_draft(draft).errors if field != "connector"]
+    if await services.directory.target_declined(actor.team_id, draft.target_name):
+        # The person said no lately: the form says so, and offers no way in cold.
+        await refresh_suggestions(
+            services, client, actor.team_id, actor.user_id, view, prefill_from(view)
+        )
+        return
     if problems:
         fields = messages.labels()["cold_fields"]
         detail = " and ".join(fields.get(field, field) for field in problems)

@@ -41,7 +41,20 @@ COLD = ["went_cold", "cold_meeting", "cold_opportunity", "cold_won"]
 # Ends beside the funnel too: a deal lost, and targets who never answered (so far).
 LOST = "lost"
 NO_RESPONSE = "no_response"
-COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE, RE_ASKS, *COLD]
+# And the two kinds of no, apart: the person said no (final), or the connector passed (another
+# path may work). Every warm ask that ended so counts, re-asks too.
+TARGET_DECLINED = "target_declined"
+CONNECTOR_DECLINED = "connector_declined"
+COUNTED = [
+    *STAGES,
+    NAME_MENTIONED,
+    LOST,
+    NO_RESPONSE,
+    TARGET_DECLINED,
+    CONNECTOR_DECLINED,
+    RE_ASKS,
+    *COLD,
+]
 _STAGE_DATES = (
     IntroRequest.meeting_at,
     IntroRequest.opportunity_at,
@@ -139,6 +152,8 @@ def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
         count(counted & (base.c.status == Status.NAME_MENTIONED)),
         count(counted & base.c.lost_at.is_not(None)),
         count(counted & (base.c.status == Status.NO_RESPONSE)),
+        count(warm & (base.c.status == Status.TARGET_DECLINED)),
+        count(warm & (base.c.status == Status.CONNECTOR_DECLINED)),
         count(warm & base.c.previous_request_id.is_not(None)),
         count(cold),
         count(cold & meeting.is_not(None)),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import (
@@ -23,6 +23,7 @@ from storage.models import (
     Contact,
     IntroOffer,
     IntroRequest,
+    OutboundMessage,
     Profile,
 )
 
@@ -73,8 +74,9 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
 
 
 async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
-    """The words a person wrote in requests (as requester: why, the note, their name; as
-    connector: a decline's kind word, a suggestion's note; an offer's why) are erased.
+    """The words a person wrote in requests (as requester: why, the note, their name, their
+    thanks to a connector; as connector: a decline's kind word, a suggestion's note; an
+    offer's why) are erased.
     Statuses, steps and dates stay, so the funnel still counts."""
     await session.execute(
         update(IntroRequest)
@@ -85,6 +87,20 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
         update(IntroRequest)
         .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
         .values(decline_reason=None, suggestion_note=None)
+    )
+    # The thanks they wrote their connectors, kept with the message that carries them.
+    await session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.team_id == team_id,
+            OutboundMessage.dedupe_key.like("%:notice:thanks:%"),
+            OutboundMessage.request_id.in_(
+                select(IntroRequest.id).where(
+                    IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id
+                )
+            ),
+        )
+        .values(data={"event": "thanks"})
     )
     # Why they thought two people should meet, in the offers they made.
     await session.execute(

@@ -201,18 +201,19 @@ INTRO_MADE_STATUSES = frozenset(
     }
 )
 # The events that tell the requester of a dead end: each notice ends with who else to ask.
-DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "target_declined", "no_response"})
+# Not the person's own no: that is an answer, not a dead end, and nothing leads back to them.
+DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "no_response"})
 # Of those, where going in cold is offered too: not after the account owner asked to hold off,
 # nor after the person themselves said no.
 COLD_AFTER = frozenset({"decline", "no_response"})
 # Where a path ends for the requester without the person: from here they may ask someone else
-# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do.
+# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do. The
+# person's own no (TARGET_DECLINED) is not one: it is final.
 DEAD_ENDS = frozenset(
     {
         Status.AWAITING_CONNECTOR,
         Status.CONNECTOR_DECLINED,
         Status.OWNER_DECLINED,
-        Status.TARGET_DECLINED,
         Status.REDIRECTED,
         Status.NO_RESPONSE,
         Status.TARGET_QUIET,

@@ -37,6 +37,7 @@ class ActionId(StrEnum):
     SECONDARY_BUMP = "intro_secondary_bump"
     SECONDARY_LEAVE = "intro_secondary_leave"
     GO_COLD = "intro_go_cold"
+    THANK_CONNECTOR = "intro_thank_connector"
     # A connector's offer.
     OFFER_TAKE = "intro_offer_take"
     OFFER_PASS = "intro_offer_pass"
@@ -88,6 +89,7 @@ class CallbackId(StrEnum):
     PACING_MODAL = "intro_pacing_modal"
     OFFER_MODAL = "intro_offer_modal"
     COLD_MODAL = "intro_cold_modal"  # nothing to submit: the note to paste
+    THANKS_MODAL = "intro_thanks_modal"
     MESSAGE_SHORTCUT = "request_intro_from_message"
 
 

@@ -14,8 +14,10 @@ from bot.intro import validation
 from bot.intro.attribution import STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
-from bot.intro.directory import Suggestion
+from bot.intro.declines import TargetDecline
+from bot.intro.directory import AskReview, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
+from bot.intro.workflow.plan import THANKS_MAX
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,
@@ -25,6 +27,7 @@ from bot.rendering.templating import (
 from bot.rendering.texts import (
     bump_message,
     cold_message,
+    day_of,
     direct_message,
     first_name,
     forwardable_email,
@@ -75,6 +78,8 @@ class ModalContext:
     # Taking a connector's offer: the offer, and the connector who made it.
     offer_id: int | None = None
     offered_by: str | None = None
+    # The form has shown that the person said no lately: sending now is a choice made knowing.
+    declined_seen: bool = False
 
     def dump(self) -> str:
         data = {
@@ -83,6 +88,7 @@ class ModalContext:
             "r": self.previous_request_id,
             "o": self.offer_id,
             "ob": self.offered_by,
+            "h": 1 if self.declined_seen else None,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -104,6 +110,7 @@ class ModalContext:
             previous_request_id=(
                 previous if isinstance(previous, int) and not isinstance(previous, bool) else None
             ),
+            declined_seen=data.get("h") == 1,
         )
 
 
@@ -209,7 +216,22 @@ def notice(
         target_first_name=first_name(request.target_name),
         connector_first_name=first_name(request.connector_name or ""),
         ask_again_on=long_date(request.ask_again_on),
+        words=data.get("words", ""),
     )
+
+
+def thanks_modal(request: IntroRequest, *, sent: bool = False) -> dict[str, Any]:
+    """The requester's thanks to the connector, prefilled for where the request stands."""
+    phrases: dict[str, str] = labels()["thanks"]
+    said = phrases.get(request.outcome or "") or phrases.get(request.status) or phrases["default"]
+    connector = first_name(request.connector_name or "")
+    prefill = said.format(
+        target=first_name(request.target_name), to=f", {connector}" if connector else ""
+    )
+    view: dict[str, Any] = render_json(
+        "thanks_modal.json.j2", r=request, sent=sent, prefill=prefill, limit=THANKS_MAX
+    )
+    return view
 
 
 def reminder(
@@ -276,6 +298,30 @@ def note(kind: str, **context: Any) -> str:
     defaults = {"party": "", "status_label": "", "detail": "", "connector": ""}
     rendered: dict[str, str] = render_json("note.json.j2", kind=kind, **(defaults | context))
     return rendered["text"]
+
+
+def declined_words(found: AskReview) -> dict[str, str]:
+    """A no that still holds, as the form words it: who, on which day, held until when."""
+    decline = found.target_declined
+    assert decline is not None
+    today = decline.declined_at.date()
+    return {
+        "target": decline.target_name,
+        "on": day_of(decline.declined_at, today),
+        "until": day_of(decline.until(found.target_declined_hold), today),
+        "strict": "yes" if found.enforce_pacing else "",
+    }
+
+
+def target_on_hold(decline: TargetDecline, until: datetime) -> str:
+    """A way back to a person whose no holds, refused: when they said no, and until when."""
+    today = decline.declined_at.date()
+    return note(
+        "target_on_hold",
+        target=decline.target_name,
+        on=day_of(decline.declined_at, today),
+        until=day_of(until, today),
+    )
 
 
 def status_label(status: str) -> str:

@@ -102,6 +102,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.owner_edit_modal(request)
     yield messages.not_now_modal(request, NOW.date())
     yield messages.cold_modal(request)
+    yield messages.thanks_modal(make_request(Status.TARGET_DECLINED))
     yield messages.offer_modal()
     yield messages.contact_modal()
     yield messages.pacing_modal(ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]))

@@ -17,6 +17,7 @@ of Slack.
 from bot.intro.workflow.errors import (
     DuplicateSubmission,
     InvalidSuggestion,
+    NothingToThank,
     NotYourRequest,
     OfferAlreadyMade,
     OfferAnswered,
@@ -37,6 +38,7 @@ __all__ = [
     "IntroWorkflow",
     "InvalidSuggestion",
     "Lease",
+    "NothingToThank",
     "NotYourRequest",
     "OfferAlreadyMade",
     "OfferAnswered",

@@ -54,6 +54,19 @@ STAGE_REMINDERS = (Status.MEETING_HELD, Status.OPPORTUNITY)
 # Events the bot itself records about a request (not transitions).
 SECONDARY_OFFERED = "secondary_offer"
 BUMP_SENT = "bump"
+# The requester's own thanks to the connector: after the person's no, and after an outcome.
+THANKS_SENT = "thanks"
+THANKS_MAX = 500
+THANKED_AFTER = frozenset(
+    {
+        Status.TARGET_DECLINED,
+        Status.NAME_MENTIONED,
+        Status.MEETING_HELD,
+        Status.OPPORTUNITY,
+        Status.CLOSED,
+        Status.NO_RESPONSE,
+    }
+)
 # Who takes the system's actions (a reminder that moves the request on), in its events.
 SYSTEM_ACTOR = "introbot"
 # The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,

@@ -30,7 +30,6 @@ DIRECT_ACTIONS = {
     ActionId.CANCEL: Action.CANCEL,
     ActionId.FOLLOWED_UP: Action.FOLLOW_UP,
     ActionId.OWNER_APPROVE: Action.OWNER_APPROVE,
-    ActionId.OWNER_DECLINE: Action.OWNER_DECLINE,
     ActionId.MENTION_NAME: Action.MENTION_NAME,
 }
 # The connector's choice of opt-in ask: button -> named.

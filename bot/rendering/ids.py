@@ -82,6 +82,7 @@ class CallbackId(StrEnum):
 
     REQUEST_MODAL = "intro_request_modal"
     DECLINE_MODAL = "intro_decline_modal"
+    OWNER_DECLINE_MODAL = "intro_owner_decline_modal"
     REDIRECT_MODAL = "intro_redirect_modal"
     NOT_NOW_MODAL = "intro_not_now_modal"
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"

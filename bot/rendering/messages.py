@@ -388,6 +388,13 @@ def decline_modal(request: IntroRequest) -> dict[str, Any]:
     return view
 
 
+def owner_decline_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "owner_decline_modal.json.j2", r=request, request_id=request.id
+    )
+    return view
+
+
 def redirect_modal(request: IntroRequest) -> dict[str, Any]:
     view: dict[str, Any] = render_json("redirect_modal.json.j2", r=request, request_id=request.id)
     return view

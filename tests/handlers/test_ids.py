@@ -98,6 +98,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.intro_modal(prefill, context, suggestions=[suggestion], searched=True)
     yield messages.intro_modal(messages.ModalPrefill(), messages.ModalContext(), searched=True)
     yield messages.decline_modal(request)
+    yield messages.owner_decline_modal(make_request(Status.AWAITING_OWNER))
     yield messages.redirect_modal(request)
     yield messages.owner_edit_modal(request)
     yield messages.not_now_modal(request, NOW.date())

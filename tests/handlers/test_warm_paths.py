@@ -175,6 +175,31 @@ async def test_account_owner_approves_before_the_connector_is_asked(stack: Local
     )
 
 
+async def test_an_account_owners_decline_says_why_to_the_requester(stack: LocalStack) -> None:
+    assert stack.services is not None and stack.slack is not None
+    await stack.services.directory.set_account_owner("T0FAKE", "Acme", SECOND)
+    view = await open_intro_modal(stack)
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "owner card")
+    await press(stack, SECOND, stack.fake.messages_for(SECOND)[0], "intro_owner_decline")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "the owner's reason")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert "with your reason" in json.dumps(modal)
+    # A decline with no reason is not sent: the requester would not know what to do instead.
+    _, body = await stack.slack.interaction(payloads.view_submission(SECOND, modal, {}))
+    assert "Say why" in json.loads(body)["errors"]["reason"]
+    why = "We're mid-renewal with Acme; let's wait until it's signed in May."
+    await stack.slack.interaction(payloads.view_submission(SECOND, modal, {"reason": why}))
+    await stack.until(
+        lambda: any("hold off" in m["text"] for m in stack.fake.messages_for(REQUESTER)),
+        "the requester told",
+    )
+    [notice] = [m for m in stack.fake.messages_for(REQUESTER) if "hold off" in m["text"]]
+    text = card_text(notice)
+    assert f"Their reason: _{why}_" in text and "They can tell you why" not in text
+    assert stack.fake.messages_for(CONNECTOR) == []
+
+
 async def test_stats_and_export(stack: LocalStack) -> None:
     card = await request_intro(stack)
     await press(stack, CONNECTOR, card, "intro_accept")

@@ -217,6 +217,7 @@ def notice(
         connector_first_name=first_name(request.connector_name or ""),
         ask_again_on=long_date(request.ask_again_on),
         words=data.get("words", ""),
+        thanked_after=data.get("status", ""),
     )
 
 

@@ -154,6 +154,8 @@ _NEXT_OUTCOMES: dict[Status, tuple[Outcome, ...]] = {
     Status.NO_RESPONSE: (Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON),
     # A cold approach has its outcomes too: the funnel sets them beside warm intros'.
     Status.WENT_COLD: tuple(Outcome),
+    # So has reaching out with the connector's name: the connector hears what came of it.
+    Status.NAME_MENTIONED: tuple(Outcome),
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {

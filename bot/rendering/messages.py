@@ -225,6 +225,8 @@ def thanks_modal(request: IntroRequest, *, sent: bool = False) -> dict[str, Any]
     """The requester's thanks to the connector, prefilled for where the request stands."""
     phrases: dict[str, str] = labels()["thanks"]
     said = phrases.get(request.outcome or "") or phrases.get(request.status) or phrases["default"]
+    if request.status != Status.TARGET_DECLINED and not request.intro_made_at:
+        said = phrases["name_mentioned"]  # no intro: they lent their name
     connector = first_name(request.connector_name or "")
     prefill = said.format(
         target=first_name(request.target_name), to=f", {connector}" if connector else ""

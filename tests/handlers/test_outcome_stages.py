@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -337,3 +338,43 @@ async def test_after_an_outcome_the_requester_thanks_the_connector_in_their_own_
     # Each stage reported offers it again: a later stage is news of its own.
     await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_outcome_not_a_fit")
     await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 2, "offered again")
+
+
+async def test_after_mention_my_name_the_requester_says_what_came_of_it(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_mention_name")
+    await stack.until(
+        lambda: any("reach out directly" in t for t in texts(stack, REQUESTER)), "the note"
+    )
+    [notice] = [m for m in stack.fake.messages_for(REQUESTER) if "reach out" in m["text"]]
+    assert f"I'll let <@{CONNECTOR}> know" in card_text(notice)
+    button(notice, "intro_outcome_meeting_held")
+    await stack.services.work.drain()
+
+    # A week on, if they haven't said, they are asked.
+    clock.advance(timedelta(days=8))
+    await stack.services.dispatcher.sweep()
+    ask = stack.fake.messages_for(REQUESTER)[-1]
+    assert f"with <@{CONNECTOR}>'s name?" in ask["text"]
+    before = len(texts(stack, CONNECTOR))
+    await press(stack, REQUESTER, ask, "intro_outcome_meeting_held")
+    await stack.until(lambda: len(texts(stack, CONNECTOR)) > before, "the connector told")
+    told = texts(stack, CONNECTOR)[-1]
+    assert told == f":handshake: <@{REQUESTER}> met *Jane Doe* after reaching out with your name."
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "thanks offered")
+    offer = stack.fake.calls_to("chat.postEphemeral")[0].args
+    pressed = {"blocks": offer["blocks"], "channel": offer["channel"], "ts": ""}
+    opened = stack.fake.count("views.open")
+    await press(stack, REQUESTER, pressed, "intro_thank_connector")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the thanks form")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert "Thank you for letting me use your name with Jane" in json.dumps(modal)
+    request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
+    assert request.status == Status.MEETING_HELD and request.intro_made_at is None
+    # Beside the funnel: a name lent, not an intro made nor a meeting from one.
+    report = await stack.services.attribution.report(TEAM)
+    counts = report.workspace.counts
+    assert (counts["name_mentioned"], counts["intro_made"], counts["meeting"]) == (1, 0, 0)

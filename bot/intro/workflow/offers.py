@@ -242,8 +242,8 @@ class Offers(OrmPath):
         a short bump message to forward, once per request."""
         async with self._sessions.begin() as session:
             request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
-            if request.status != Status.NO_RESPONSE or not request.connector_id:
-                # A cold approach has no connector to nudge through.
+            if request.status != Status.NO_RESPONSE or not request.intro_made_at:
+                # A cold approach, or one with the connector's name, had no intro to nudge.
                 raise IllegalTransition(Status(request.status), Action.REPORT_NO_RESPONSE)
             bump = self._notice(request, request.connector_id, plan.BUMP_SENT)
             if await self._written_before(session, bump):

@@ -510,6 +510,15 @@ def _after_intro(request: IntroRequest, now: datetime, cadence: Cadence, _: str)
     ]
 
 
+def _name_used(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
+    """The connector lent their name: ask the requester what came of reaching out."""
+    return [
+        _Reminder(
+            "outcome", request.requester_id, now + cadence.outcome_after, (Status.NAME_MENTIONED,)
+        )
+    ]
+
+
 def _stage_asks(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
     """A meeting or an opportunity: ask again later how it went."""
     planned = []
@@ -526,6 +535,7 @@ _REMINDERS: dict[Status, Callable[[IntroRequest, datetime, Cadence, str], list[_
     Status.CHECKING_WITH_TARGET: _target_checks,
     Status.ASK_LATER: _ask_again,
     Status.INTRO_MADE: _after_intro,
+    Status.NAME_MENTIONED: _name_used,
     **{status: _stage_asks for status in STAGE_REMINDERS},
 }
 

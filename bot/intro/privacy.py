@@ -17,6 +17,7 @@ import hmac
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intro.states import Status
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -75,8 +76,8 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
 
 async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> None:
     """The words a person wrote in requests (as requester: why, the note, their name, their
-    thanks to a connector; as connector: a decline's kind word, a suggestion's note; an
-    offer's why) are erased.
+    thanks to a connector; as connector: a decline's kind word, a suggestion's note; as account
+    owner: their reason to hold off; an offer's why) are erased.
     Statuses, steps and dates stay, so the funnel still counts."""
     await session.execute(
         update(IntroRequest)
@@ -87,6 +88,16 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
         update(IntroRequest)
         .where(IntroRequest.team_id == team_id, IntroRequest.connector_id == user_id)
         .values(decline_reason=None, suggestion_note=None)
+    )
+    # As an account owner: their reason to hold off.
+    await session.execute(
+        update(IntroRequest)
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.account_owner_id == user_id,
+            IntroRequest.status == Status.OWNER_DECLINED,
+        )
+        .values(decline_reason=None)
     )
     # The thanks they wrote their connectors, kept with the message that carries them.
     await session.execute(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.intro.contacts import ContactInput
+from bot.intro.privacy import forget_me
 from bot.rendering import messages
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
@@ -198,6 +199,10 @@ async def test_an_account_owners_decline_says_why_to_the_requester(stack: LocalS
     text = card_text(notice)
     assert f"Their reason: _{why}_" in text and "They can tell you why" not in text
     assert stack.fake.messages_for(CONNECTOR) == []
+    # The reason is the owner's words: `/intro forget me` erases it.
+    await forget_me(stack.services.sessions, "T0FAKE", SECOND)
+    [request] = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
+    assert request.status == "owner_declined" and request.decline_reason is None
 
 
 async def test_stats_and_export(stack: LocalStack) -> None:

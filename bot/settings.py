@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     INTROBOT_OUTCOME_AFTER: str = "7d"
     INTROBOT_OUTCOME_AGAIN_AFTER: str = "30d"
     INTROBOT_TARGET_CHECK_AFTER: str = "3d"
+    INTROBOT_TARGET_DECLINED_HOLD: str = "180d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
     INTROBOT_DB_WAIT: str = "60s"
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
         "INTROBOT_OUTCOME_AFTER",
         "INTROBOT_OUTCOME_AGAIN_AFTER",
         "INTROBOT_TARGET_CHECK_AFTER",
+        "INTROBOT_TARGET_DECLINED_HOLD",
         "INTROBOT_DELIVERY_LEASE",
     )
     @classmethod
@@ -191,6 +193,11 @@ class Settings(BaseSettings):
     @cached_property
     def working_hours(self) -> WorkingHours | None:
         return WorkingHours.parse(self.INTROBOT_WORKING_HOURS)
+
+    @cached_property
+    def target_declined_hold(self) -> timedelta:
+        """How long a target's no to an intro is kept in front of anyone asking for them."""
+        return parse_duration(self.INTROBOT_TARGET_DECLINED_HOLD)
 
     @cached_property
     def delivery_lease(self) -> timedelta:
@@ -275,6 +282,10 @@ DESCRIPTIONS = {
         "ask a connector checking with the target whether they answered, this long after "
         "accepting and again after as long; as long after that, the ask has gone quiet "
         "(days count working days)"
+    ),
+    "INTROBOT_TARGET_DECLINED_HOLD": (
+        "how long a target's no to an intro holds: anyone's form for them says so, and nothing "
+        "steers the team back to them"
     ),
     "INTROBOT_WORKING_HOURS": "when reminders may arrive, in each recipient's time zone",
     "INTROBOT_DELIVERY_LEASE": "how long a replica holds a message it is sending",

@@ -21,6 +21,7 @@ from handlers import (
     outside,
     request_form,
     shortcuts,
+    thanks,
 )
 from handlers.context import ProvideServices
 
@@ -39,4 +40,5 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)
+    thanks.register(app, work)
     errors.register(app)

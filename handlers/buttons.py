@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
+from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.workflow import ActionDetails, Outcome
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
@@ -18,7 +19,7 @@ from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
-from handlers.replies import from_home, publish_home, replace_pressed_message
+from handlers.replies import from_home, publish_home, replace_pressed_message, say_privately
 from handlers.support import time_zone_of
 from storage.models import IntroRequest
 
@@ -30,7 +31,6 @@ DIRECT_ACTIONS = {
     ActionId.CANCEL: Action.CANCEL,
     ActionId.FOLLOWED_UP: Action.FOLLOW_UP,
     ActionId.OWNER_APPROVE: Action.OWNER_APPROVE,
-    ActionId.OWNER_DECLINE: Action.OWNER_DECLINE,
 }
 # The answer to "would they take your call?" that records the tie as lapsed.
 LAPSED_ANSWER = "not_really"
@@ -165,6 +165,11 @@ async def report_outcome(
         lease=services.dispatcher.lease(),
     )
     await deliver_where_pressed(context, client, body, outcome)
+    request = outcome.request
+    if request.connector_id and choice.detail != OutcomeKind.NO_RESPONSE:
+        # introbot has told the connector what happened; the thanks are the requester's own.
+        offer = messages.notice(request, "thank_offer")
+        await say_privately(client, body, actor.user_id, offer)
 
 
 @tells_refusals

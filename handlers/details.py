@@ -1,5 +1,6 @@
 """Buttons that ask for details in a modal first (decline, suggest someone else or a better
-person, not now, the owner's edit of the note), and those modals' submissions."""
+person, not now, mention my name, the owner's edit of the note or their reason to hold off),
+and those modals' submissions."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ Modal = Callable[[Services, IntroRequest], dict[str, Any]]
 MODAL_ACTIONS: dict[ActionId, tuple[Action, Modal]] = {
     ActionId.DECLINE: (Action.DECLINE, lambda _, request: messages.decline_modal(request)),
     ActionId.REDIRECT: (Action.REDIRECT, lambda _, request: messages.redirect_modal(request)),
+    # The account owner says why, and the requester hears it.
+    ActionId.OWNER_DECLINE: (
+        Action.OWNER_DECLINE,
+        lambda _, request: messages.owner_decline_modal(request),
+    ),
     ActionId.OWNER_EDIT: (
         Action.OWNER_APPROVE,
         lambda _, request: messages.owner_edit_modal(request),
@@ -85,6 +91,24 @@ async def decline_submitted(
     await ack()
     reason = str(submitted_values(view).get("reason") or "")
     await act_and_deliver(context, client, body, request_of(view), Action.DECLINE, reason=reason)
+
+
+@tells_refusals
+async def owner_decline_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+) -> None:
+    reason = " ".join(str(submitted_values(view).get("reason") or "").split())
+    if not reason:
+        await ack(response_action="errors", errors={"reason": say("owner_reason_missing")})
+        return
+    await ack()
+    await act_and_deliver(
+        context, client, body, request_of(view), Action.OWNER_DECLINE, reason=reason
+    )
 
 
 @tells_refusals
@@ -253,6 +277,7 @@ def register(app: AsyncApp, work: WorkQueue) -> None:
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(work.opens_modal(open_details))
     app.view(CallbackId.DECLINE_MODAL)(work.tracked(decline_submitted))
+    app.view(CallbackId.OWNER_DECLINE_MODAL)(work.tracked(owner_decline_submitted))
     app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
     app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
     app.view(CallbackId.INTRO_LINE_MODAL)(work.tracked(intro_line_submitted))

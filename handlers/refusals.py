@@ -7,6 +7,7 @@ import functools
 import inspect
 from typing import Any
 
+from bot.intro.declines import TargetOnHold
 from bot.intro.states import IllegalTransition, TransitionError
 from bot.intro.workflow import (
     NotYourRequest,
@@ -32,6 +33,8 @@ def refusal_text(exc: TransitionError) -> str:
         return messages.note(f"offer_{exc.status.value}", connector=exc.connector_id)
     if isinstance(exc, NotYourRequest):
         return messages.note("not_yours", party=exc.party_id)
+    if isinstance(exc, TargetOnHold):
+        return messages.target_on_hold(exc.decline, exc.until)
     if isinstance(exc, IllegalTransition):
         return messages.note("stale", status_label=messages.status_label(exc.status))
     return messages.note("invalid", detail=str(exc))

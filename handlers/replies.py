@@ -61,6 +61,25 @@ async def tell_privately(
         await client.chat_postMessage(channel=user_id, text=text)
 
 
+async def say_privately(
+    client: AsyncWebClient, body: dict[str, Any], user_id: str, message: messages.Message
+) -> None:
+    """A message with buttons for one person: ephemeral where they pressed, else (the Home
+    tab, a modal, a conversation introbot is not in) in their DM."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if channel:
+        try:
+            await client.chat_postEphemeral(
+                channel=channel, user=user_id, text=message.text, blocks=message.blocks
+            )
+            return
+        except SlackApiError as exc:
+            logger.info("ephemeral message refused (%s); sending a DM", slack_error_code(exc))
+    await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+
+
 async def publish_home(
     services: Services,
     client: AsyncWebClient,

@@ -48,6 +48,16 @@ class Submission:
     found: AskReview | None
     modal_context: messages.ModalContext
 
+    @property
+    def declined_unseen(self) -> bool:
+        """The person said no lately and the form has not said so yet: it says so first, and
+        a second send is a choice made knowing."""
+        return (
+            self.found is not None
+            and self.found.target_declined is not None
+            and not self.modal_context.declined_seen
+        )
+
 
 def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
     """The form's fields as a request draft; its people are looked up after."""
@@ -178,6 +188,10 @@ async def intro_request_submitted(
         errors = errors_by_block(view, submission.review.errors)
         await ack(response_action="errors", errors=errors)
         return
+    if submission.declined_unseen:
+        assert submission.found is not None
+        await ack(response_action="update", view=declined_form(view, submission.found))
+        return
     if still_to_see(submission.review.coaching, submission.modal_context.coached):
         await ack(response_action="update", view=coached_form(view, submission))
         return
@@ -214,6 +228,17 @@ def coached_form(view: dict[str, Any], submission: Submission) -> dict[str, Any]
     return form
 
 
+def declined_form(view: dict[str, Any], found: AskReview) -> dict[str, Any]:
+    """The form again, as filled in, saying first that the person said no lately."""
+    modal_context = messages.ModalContext.load(view.get("private_metadata"))
+    return messages.intro_modal(
+        prefill_from(view),
+        replace(modal_context, declined_seen=True),
+        source_hint_mrkdwn=source_hint_of(view),
+        flags=[{"kind": "target_declined", **messages.declined_words(found)}],
+    )
+
+
 async def source_permalink(client: AsyncWebClient, channel: str, message_ts: str) -> str | None:
     """The source message's link, if Slack gives it: the card is useful without it."""
     try:
@@ -243,6 +268,9 @@ async def word_review(
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id) if uid]
     named += [found.next_best] if found.next_best else []
     names = await names_of(services, client, team_id, named)
+    if found.target_declined is not None and found.enforce_pacing:
+        review.errors["target_name"] = say("target_declined", **messages.declined_words(found))
+        return
     if found.mine is not None:
         with_whom = names.get(found.mine.connector_id, "")
         if not with_whom:  # no Slack id: their ask to a connector outside the team
@@ -353,6 +381,12 @@ async def go_cold_from_form(
     )
     draft = cold_draft(requester, view)
     problems = [field for field in review_draft(draft).errors if field != "connector"]
+    if await services.directory.target_declined(actor.team_id, draft.target_name):
+        # The person said no lately: the form says so, and offers no way in cold.
+        await refresh_suggestions(
+            services, client, actor.team_id, actor.user_id, view, prefill_from(view)
+        )
+        return
     if problems:
         fields = messages.labels()["cold_fields"]
         detail = " and ".join(fields.get(field, field) for field in problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -51,13 +52,17 @@ async def refresh_suggestions(
         suggestions=suggestions,
         ties=False,  # the form shows no tie: the connector's card asks about it
     )
+    declined = found.target_declined is not None
+    if declined:
+        modal_context = replace(modal_context, declined_seen=True)
     updated = messages.intro_modal(
         prefill,
         modal_context,
         source_hint_mrkdwn=source_hint_of(view),
-        suggestions=suggestions,
+        # The person said no lately: no one is steered back to them, warm or cold.
+        suggestions=[] if declined else suggestions,
         flags=form_flags(found, prefill, cold_problem),
-        searched=named or bool(cold_problem),
+        searched=(named or bool(cold_problem)) and not declined,
         pacing_note=pacing_note(found, prefill.connector_id),
     )
     try:
@@ -86,10 +91,13 @@ async def suggest_in_opened_form(
 def form_flags(
     found: AskReview, prefill: messages.ModalPrefill, cold_problem: str
 ) -> list[dict[str, str]]:
-    """What the form says under its suggestions: asks for the target open already, the
-    connector's pacing, and what stops going in cold."""
+    """What the form says under its suggestions: a no from the person that still holds, asks
+    for the target open already, the connector's pacing, and what stops going in cold."""
     held = ([found.mine] if found.mine else []) + found.held_by_others
-    flags: list[dict[str, str]] = [
+    flags: list[dict[str, str]] = []
+    if found.target_declined is not None:
+        flags.append({"kind": "target_declined", **messages.declined_words(found)})
+    flags += [
         {
             "kind": "open_ask",
             "requester_id": r.requester_id,

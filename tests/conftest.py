@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from bot.standin.stack import LocalStack
+from bot.standin.web_api import ApiCall
 from storage.db import sync_url
 from storage.migrate import upgrade_to_head
 from storage.models import Base
@@ -68,3 +72,26 @@ def database_url(migrated_postgres: str | None, tmp_path: Path) -> Iterator[str]
 async def stack(database_url: str) -> AsyncIterator[LocalStack]:
     async with LocalStack(database_url) as local:
         yield local
+
+
+# An empty or unresolved Slack mention: "<@>", "<@None>", "<@|name>".
+UNRESOLVED_MENTION = re.compile(r"<@(None)?[>|]")
+
+
+@pytest.fixture(autouse=True)
+def every_mention_resolves(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Whatever introbot sends the stand-in Slack in any test (messages, updates, ephemeral
+    notes, views) names only people who exist: a test fails on "<@>" or "<@None>"."""
+    sent: list[list[ApiCall]] = []
+    leave = LocalStack.__aexit__
+
+    async def checked(self: LocalStack, *exc: Any) -> None:
+        sent.append(list(self.fake.calls))
+        await leave(self, *exc)
+
+    monkeypatch.setattr(LocalStack, "__aexit__", checked)
+    yield
+    for calls in sent:
+        for call in calls:
+            found = UNRESOLVED_MENTION.search(json.dumps(call.args))
+            assert found is None, f"{call.method} named nobody ({found.group(0)}): {call.args}"

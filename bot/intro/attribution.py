@@ -44,7 +44,29 @@ COLD = ["went_cold", "cold_meeting", "cold_opportunity", "cold_won"]
 # Ends beside the funnel too: a deal lost, and targets who never answered (so far).
 LOST = "lost"
 NO_RESPONSE = "no_response"
-COUNTED = [*STAGES, NAME_MENTIONED, LOST, NO_RESPONSE, RE_ASKS, BETTER_PERSON, *COLD]
+# And the two kinds of no, apart: the person said no (final), or the connector passed (another
+# path may work). Every warm ask that ended so counts, re-asks too.
+TARGET_DECLINED = "target_declined"
+CONNECTOR_DECLINED = "connector_declined"
+COUNTED = [
+    *STAGES,
+    NAME_MENTIONED,
+    LOST,
+    NO_RESPONSE,
+    TARGET_DECLINED,
+    CONNECTOR_DECLINED,
+    RE_ASKS,
+    BETTER_PERSON,
+    *COLD,
+]
+# Where a request the connector lent their name to may be: as lent, then each outcome reported.
+NAME_USED_STATUSES = [
+    Status.NAME_MENTIONED,
+    Status.MEETING_HELD,
+    Status.OPPORTUNITY,
+    Status.NO_RESPONSE,
+    Status.CLOSED,
+]
 _STAGE_DATES = (
     IntroRequest.meeting_at,
     IntroRequest.opportunity_at,
@@ -180,16 +202,22 @@ def _reached(base: CTE, *, per_path: bool) -> list[ColumnElement[Any]]:
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.count(case((condition, 1)))
 
+    # The stages after an intro; reaching out with the connector's name instead (no intro)
+    # is counted beside the funnel, whatever came of it.
+    introduced = counted & base.c.intro_made_at.is_not(None)
+    name_used = counted & base.c.intro_made_at.is_(None) & base.c.status.in_(NAME_USED_STATUSES)
     return [
         count(first),
         count(counted & base.c.accepted_at.is_not(None)),
-        count(counted & base.c.intro_made_at.is_not(None)),
-        count(counted & meeting.is_not(None)),
-        count(counted & opportunity.is_not(None)),
-        count(counted & base.c.won_at.is_not(None)),
-        count(counted & (base.c.status == Status.NAME_MENTIONED)),
-        count(counted & base.c.lost_at.is_not(None)),
-        count(counted & (base.c.status == Status.NO_RESPONSE)),
+        count(introduced),
+        count(introduced & meeting.is_not(None)),
+        count(introduced & opportunity.is_not(None)),
+        count(introduced & base.c.won_at.is_not(None)),
+        count(name_used),
+        count(introduced & base.c.lost_at.is_not(None)),
+        count(introduced & (base.c.status == Status.NO_RESPONSE)),
+        count(warm & (base.c.status == Status.TARGET_DECLINED)),
+        count(warm & (base.c.status == Status.CONNECTOR_DECLINED)),
         count(warm & base.c.previous_request_id.is_not(None)),
         count(warm & (base.c.status == Status.REDIRECTED_TO_PERSON)),
         count(cold),

@@ -12,9 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Row, String, bindparam, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intro.clock import Clock
 from bot.intro.contacts import Contacts, scored
+from bot.intro.declines import TargetDecline, holding
 from bot.intro.matching import (
     company_key,
     name_key,
@@ -25,17 +27,20 @@ from bot.intro.matching import (
 )
 from bot.intro.people import Teammate
 from bot.intro.profiles import PROFILE_FRESH_FOR, profile_from
-from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
+from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES, Action, Status
 from storage.db import autocommit, reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
     Contact,
     IntroRequest,
+    RequestEvent,
     UTCDateTime,
     WorkspaceSettings,
 )
 
+# How long a target's no holds by default (INTROBOT_TARGET_DECLINED_HOLD).
+TARGET_DECLINED_HOLD = timedelta(days=180)
 CLOSENESS_WEIGHT = {"close": 1.0, "know_well": 0.8, "met_once": 0.45, "not_sure": 0.3}
 
 # How a tie counts. Declared by its owner (added by hand, edited, or vouched for when asked
@@ -177,6 +182,9 @@ class AskReview:
     stale_tie: Contact | None = None
     # The stored profiles asked for with the review (bot.intro.profiles), by user id.
     profiles: dict[str, Teammate] = field(default_factory=dict)
+    # The person said no to an intro lately (bot.intro.declines): their no still holds.
+    target_declined: TargetDecline | None = None
+    target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
 
 
 def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
@@ -226,12 +234,22 @@ def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -
     return tie if Contacts.is_stale(tie, now) else None
 
 
+def _declined(
+    rows: list[Row[Any]], target: str, now: datetime, hold: timedelta
+) -> TargetDecline | None:
+    """The person's no that still holds, among `_REVIEW`'s rows (when it was told: the row's
+    `confirmed_at`)."""
+    declines = [TargetDecline(row.name, row.confirmed_at) for row in rows if row.kind == "declined"]
+    return holding(declines, target, now, hold)
+
+
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
 # they count, the workspace's setting and the account's owner,
 # on one row; LEFT JOINed to it, a row for each open ask for the person's surname, for each
 # tie of the connector's that may be the person or their company (the rule
-# `_contacts_matching` writes in Core), and for each stored profile asked for (the
+# `_contacts_matching` writes in Core), for each ask the person said no to lately (whose no
+# may still hold, `_declined`), and for each stored profile asked for (the
 # submission's people, bot.intro.profiles). Built once: a statement put together per call
 # costs more CPU than the round trips it saves.
 _REVIEW = (
@@ -285,6 +303,20 @@ _REVIEW = (
                 LIMIT 2000
             ) AS ties
             UNION ALL
+            SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, confirmed_at,
+                NULL, NULL, NULL, NULL, NULL, NULL
+            FROM (
+                SELECT r.id, r.target_name AS name, (
+                    SELECT max(e.at) FROM request_events e
+                    WHERE e.request_id = r.id AND e.team_id = :team_id
+                        AND e.action = :declined_action
+                ) AS confirmed_at
+                FROM intro_requests r
+                WHERE r.team_id = :team_id AND r.target_surname_key IN :surname_keys
+                    AND r.status = :declined_status
+            ) AS declines
+            WHERE confirmed_at > :declined_after
+            UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, user_id, title,
                 email, tz, is_bot, deleted, NULL
             FROM profiles
@@ -300,6 +332,9 @@ _REVIEW = (
         bindparam("profile_ids", type_=String(), expanding=True),
         bindparam("month_ago", type_=UTCDateTime()),
         bindparam("fresh_after", type_=UTCDateTime()),
+        bindparam("declined_after", type_=UTCDateTime()),
+        bindparam("declined_action", value=Action.TARGET_DECLINED.value),
+        bindparam("declined_status", value=Status.TARGET_DECLINED.value),
     )
     .columns(  # by name: the others need no conversion
         snoozed_until=Date,
@@ -314,7 +349,45 @@ _REVIEW = (
 
 class Directory(Contacts):
     """The contacts (bot.intro.contacts), and what is worked out from them for everyone:
-    suggestions, pacing, the review of an ask, the paths after a dead end."""
+    suggestions, pacing, the review of an ask, the paths after a dead end, and the people
+    whose no to an intro still holds."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        hash_key: bytes | None = None,
+        *,
+        target_declined_hold: timedelta = TARGET_DECLINED_HOLD,
+    ) -> None:
+        super().__init__(sessions, clock, hash_key)
+        self.target_declined_hold = target_declined_hold
+
+    # --- a target's no ------------------------------------------------------------------
+
+    async def target_declined(self, team_id: str, target: str) -> TargetDecline | None:
+        """The latest no from this person (as the connector reported it) that still holds
+        in the workspace, whoever asked: read from the requests that ended in it."""
+        key = name_key(parse_person(target).name_key)
+        if not key:
+            return None
+        now = self._clock.now()
+        async with reading(self._sessions) as session:
+            rows = await session.execute(
+                select(IntroRequest.target_name, func.max(RequestEvent.at))
+                .join(RequestEvent, RequestEvent.request_id == IntroRequest.id)
+                .where(
+                    IntroRequest.team_id == team_id,
+                    IntroRequest.target_surname_key.in_(surname_keys(key)),
+                    IntroRequest.status == Status.TARGET_DECLINED,
+                    RequestEvent.team_id == team_id,
+                    RequestEvent.action == Action.TARGET_DECLINED,
+                    RequestEvent.at > now - self.target_declined_hold,
+                )
+                .group_by(IntroRequest.id, IntroRequest.target_name)
+            )
+            declines = [TargetDecline(name, at) for name, at in rows]
+        return holding(declines, target, now, self.target_declined_hold)
 
     # --- suggestions --------------------------------------------------------------------
 
@@ -448,6 +521,7 @@ class Directory(Contacts):
             "fresh_after": now - PROFILE_FRESH_FOR,
             "default_max_open": DEFAULT_PACING.max_open or 0,
             "default_max_per_30_days": DEFAULT_PACING.max_per_30_days or 0,
+            "declined_after": now - self.target_declined_hold,
         }
         async with autocommit(self._sessions) as connection:
             return list((await connection.execute(_REVIEW, params)).all())
@@ -498,8 +572,8 @@ class Directory(Contacts):
         profile_ids: Sequence[str] = (),
     ) -> AskReview:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
-        and (unless `ties` is False) the connector's own tie to the person when it is old
-        enough to ask about.
+        whether the person's no to an earlier intro still holds, and (unless `ties` is False)
+        the connector's own tie to the person when it is old enough to ask about.
 
         One statement (`_REVIEW`) answers all but the next-best path, and reads the stored
         profiles of `profile_ids` with it (a submission's people, without a round trip of
@@ -532,8 +606,10 @@ class Directory(Contacts):
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )
-                review.enforce_pacing = bool(first.enforce_pacing)
             review.stale_tie = _stale_tie(rows, target, company, now)
+        review.enforce_pacing = bool(first.enforce_pacing)
+        review.target_declined = _declined(rows, target, now, self.target_declined_hold)
+        review.target_declined_hold = self.target_declined_hold
         owner = first.account_owner
         review.account_owner = owner if owner not in (requester_id, connector_id) else None
         return review
@@ -564,7 +640,10 @@ class Directory(Contacts):
         """Who to ask next after `request` ran into a dead end, best first: teammates who know
         the person or company (ranked as the form ranks them), then those who introduced
         someone there before (`introduced_before`); not anyone the requester already asked
-        for this person, nor anyone over their pacing limits."""
+        for this person, nor anyone over their pacing limits. None while the person's no
+        holds: their no is not a path to try again."""
+        if await self.target_declined(request.team_id, request.target_name):
+            return []
         tried = await self.already_asked(request.team_id, request.requester_id, request.target_name)
         excluded = {request.requester_id, request.connector_id, *tried}
         suggestions = await self.suggest_connectors(

@@ -15,15 +15,17 @@ import hashlib
 import hmac
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intro.states import Status
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
     Contact,
     IntroOffer,
     IntroRequest,
+    OutboundMessage,
     Profile,
 )
 
@@ -81,8 +83,9 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
     took part in (`storage.models.personal`) is erased: as requester, their name, title,
     email, why, note and the link to their message; as connector, their name, how well they
     know the target, a decline's kind word, a suggestion's note, an offer's why; and what the
-    requester typed about a connector outside the team (their name, email and ties). Statuses,
-    steps and dates stay, so the funnel still counts."""
+    requester typed about a connector outside the team (their name, email and ties). Their
+    reason to hold off as an account owner, and the thanks they wrote their connectors, go too.
+    Statuses, steps and dates stay, so the funnel still counts."""
     requests = cast(Table, IntroRequest.__table__)
     for side, whose in (
         (requests.c.requester_id, "requester"),
@@ -102,6 +105,29 @@ async def _erase_words_of(session: AsyncSession, team_id: str, user_id: str) -> 
             IntroRequest.connector_outside.is_(True),
         )
         .values(connector_name="")
+    )
+    await session.execute(
+        update(IntroRequest)
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.account_owner_id == user_id,
+            IntroRequest.status == Status.OWNER_DECLINED,
+        )
+        .values(decline_reason=None)
+    )
+    # The thanks they wrote their connectors, kept with the message that carries them.
+    await session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.team_id == team_id,
+            OutboundMessage.dedupe_key.like("%:notice:thanks:%"),
+            OutboundMessage.request_id.in_(
+                select(IntroRequest.id).where(
+                    IntroRequest.team_id == team_id, IntroRequest.requester_id == user_id
+                )
+            ),
+        )
+        .values(data={"event": "thanks"})
     )
     await session.execute(
         update(IntroOffer)

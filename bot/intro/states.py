@@ -159,6 +159,8 @@ _NEXT_OUTCOMES: dict[Status, tuple[Outcome, ...]] = {
     Status.NO_RESPONSE: (Outcome.MEETING_HELD, Outcome.OPPORTUNITY, Outcome.CLOSED_WON),
     # A cold approach has its outcomes too: the funnel sets them beside warm intros'.
     Status.WENT_COLD: tuple(Outcome),
+    # So has reaching out with the connector's name: the connector hears what came of it.
+    Status.NAME_MENTIONED: tuple(Outcome),
 }
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -207,18 +209,19 @@ INTRO_MADE_STATUSES = frozenset(
     }
 )
 # The events that tell the requester of a dead end: each notice ends with who else to ask.
-DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "target_declined", "no_response"})
+# Not the person's own no: that is an answer, not a dead end, and nothing leads back to them.
+DEAD_END_EVENTS = frozenset({"decline", "owner_decline", "no_response"})
 # Of those, where going in cold is offered too: not after the account owner asked to hold off,
 # nor after the person themselves said no.
 COLD_AFTER = frozenset({"decline", "no_response"})
 # Where a path ends for the requester without the person: from here they may ask someone else
-# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do.
+# or go in cold. A stalled ask (still awaiting its connector) is withdrawn when they do. The
+# person's own no (TARGET_DECLINED) is not one: it is final.
 DEAD_ENDS = frozenset(
     {
         Status.AWAITING_CONNECTOR,
         Status.CONNECTOR_DECLINED,
         Status.OWNER_DECLINED,
-        Status.TARGET_DECLINED,
         Status.REDIRECTED,
         Status.REDIRECTED_TO_PERSON,
         Status.NO_RESPONSE,

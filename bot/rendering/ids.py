@@ -46,6 +46,7 @@ class ActionId(StrEnum):
     OUTSIDE_DECLINED = "intro_outside_declined"
     OUTSIDE_TARGET_AGREED = "intro_outside_target_agreed"
     OUTSIDE_TARGET_DECLINED = "intro_outside_target_declined"
+    THANK_CONNECTOR = "intro_thank_connector"
     # A connector's offer.
     OFFER_TAKE = "intro_offer_take"
     OFFER_PASS = "intro_offer_pass"
@@ -90,6 +91,7 @@ class CallbackId(StrEnum):
 
     REQUEST_MODAL = "intro_request_modal"
     DECLINE_MODAL = "intro_decline_modal"
+    OWNER_DECLINE_MODAL = "intro_owner_decline_modal"
     REDIRECT_MODAL = "intro_redirect_modal"
     NOT_NOW_MODAL = "intro_not_now_modal"
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"
@@ -100,6 +102,7 @@ class CallbackId(StrEnum):
     OFFER_MODAL = "intro_offer_modal"
     COLD_MODAL = "intro_cold_modal"  # nothing to submit: the note to paste
     OUTSIDE_MODAL = "intro_outside_modal"  # the request form for a connector outside the team
+    THANKS_MODAL = "intro_thanks_modal"
     MESSAGE_SHORTCUT = "request_intro_from_message"
 
 

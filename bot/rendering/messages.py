@@ -14,8 +14,10 @@ from bot.intro import outside, validation
 from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
-from bot.intro.directory import Pacing, Suggestion
+from bot.intro.declines import TargetDecline
+from bot.intro.directory import AskReview, Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
+from bot.intro.workflow.plan import THANKS_MAX
 from bot.intro.workflow.queries import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
@@ -27,6 +29,7 @@ from bot.rendering.texts import (
     ask_size,
     bump_message,
     cold_message,
+    day_of,
     direct_message,
     first_name,
     forwardable_email,
@@ -92,6 +95,8 @@ class ModalContext:
     # A second voice: the first name of who made the intro that went quiet (the form asks
     # whether the new connector may name them).
     first_connector: str | None = None
+    # The form has shown that the person said no lately: sending now is a choice made knowing.
+    declined_seen: bool = False
 
     def dump(self) -> str:
         data = {
@@ -104,6 +109,7 @@ class ModalContext:
             "pf": self.pointed_from,
             "s": sorted(self.coached) or None,
             "fc": self.first_connector,
+            "h": 1 if self.declined_seen else None,
         }
         return json.dumps({k: v for k, v in data.items() if v is not None})
 
@@ -132,6 +138,7 @@ class ModalContext:
             previous_request_id=(
                 previous if isinstance(previous, int) and not isinstance(previous, bool) else None
             ),
+            declined_seen=data.get("h") == 1,
         )
 
 
@@ -289,7 +296,25 @@ def notice(
         connector_first_name=first_name(request.connector_name or ""),
         person_first_name=first_name(request.suggested_name or "them"),
         ask_again_on=long_date(request.ask_again_on),
+        words=data.get("words", ""),
+        thanked_after=data.get("status", ""),
     )
+
+
+def thanks_modal(request: IntroRequest, *, sent: bool = False) -> dict[str, Any]:
+    """The requester's thanks to the connector, prefilled for where the request stands."""
+    phrases: dict[str, str] = labels()["thanks"]
+    said = phrases.get(request.outcome or "") or phrases.get(request.status) or phrases["default"]
+    if request.status != Status.TARGET_DECLINED and not request.intro_made_at:
+        said = phrases["name_mentioned"]  # no intro: they lent their name
+    connector = first_name(request.connector_name or "")
+    prefill = said.format(
+        target=first_name(request.target_name), to=f", {connector}" if connector else ""
+    )
+    view: dict[str, Any] = render_json(
+        "thanks_modal.json.j2", r=request, sent=sent, prefill=prefill, limit=THANKS_MAX
+    )
+    return view
 
 
 def reminder(
@@ -452,6 +477,30 @@ def note(kind: str, **context: Any) -> str:
     return rendered["text"]
 
 
+def declined_words(found: AskReview) -> dict[str, str]:
+    """A no that still holds, as the form words it: who, on which day, held until when."""
+    decline = found.target_declined
+    assert decline is not None
+    today = decline.declined_at.date()
+    return {
+        "target": decline.target_name,
+        "on": day_of(decline.declined_at, today),
+        "until": day_of(decline.until(found.target_declined_hold), today),
+        "strict": "yes" if found.enforce_pacing else "",
+    }
+
+
+def target_on_hold(decline: TargetDecline, until: datetime) -> str:
+    """A way back to a person whose no holds, refused: when they said no, and until when."""
+    today = decline.declined_at.date()
+    return note(
+        "target_on_hold",
+        target=decline.target_name,
+        on=day_of(decline.declined_at, today),
+        until=day_of(until, today),
+    )
+
+
 def status_label(status: str) -> str:
     """Where a request stands, in a sentence (for a note that a button is out of date)."""
     return str(labels()["status"][status]["stale"])
@@ -524,6 +573,13 @@ def cold_modal(request: IntroRequest) -> dict[str, Any]:
 
 def decline_modal(request: IntroRequest) -> dict[str, Any]:
     view: dict[str, Any] = render_json("decline_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
+def owner_decline_modal(request: IntroRequest) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "owner_decline_modal.json.j2", r=request, request_id=request.id
+    )
     return view
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -230,6 +230,12 @@ def outside_email(request: IntroRequest) -> str:
         blurb=request.blurb.strip(),
         **_requester(request),
     )
+
+
+def day_of(moment: datetime, today: date) -> str:
+    """A day as people write it in a sentence: "3 March", with the year when not this one."""
+    day = moment.date()
+    return f"{day.day} {day:%B}" + (f" {day.year}" if day.year != today.year else "")
 
 
 def long_date(day: date | None) -> str:

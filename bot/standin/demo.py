@@ -224,9 +224,26 @@ class Demo:
         self.say("A week on, introbot asks Riya what came of it; she had the meeting")
         await self.later(timedelta(days=7))
         self.show_dm(RIYA, self.dms(RIYA)[-1])
+        offers = fake.count("chat.postEphemeral")
         await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_meeting_held")
-        await stack.until(lambda: "met *Jane Doe*" in self.dms(CARLOS)[-1]["text"], "thanks")
-        self.say("The loop closes: Carlos hears how his intro went, with Riya's thanks")
+        await stack.until(lambda: "met *Jane Doe*" in self.dms(CARLOS)[-1]["text"], "news")
+        self.say("The loop closes: Carlos hears how his intro went")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+
+        self.say("Riya is offered a line of thanks in her own words, and sends it")
+        await stack.until(lambda: fake.count("chat.postEphemeral") > offers, "the thanks offer")
+        offer = fake.calls_to("chat.postEphemeral")[-1].args
+        self.show(RIYA, "(only visible to her)", render_blocks(offer["blocks"], self.name_of))
+        opened = fake.count("views.open")
+        pressed = {"blocks": offer["blocks"], "channel": offer["channel"], "ts": ""}
+        await self.press(RIYA, pressed, "intro_thank_connector")
+        await stack.until(lambda: fake.count("views.open") > opened, "the thanks form")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(RIYA, "", render_view(form, self.name_of))
+        notes = len(self.dms(CARLOS))
+        words = "Carlos, Jane and I had a great first call. Thank you for vouching for me!"
+        await stack.slack.interaction(payloads.view_submission(RIYA, form, {"thanks": words}))
+        await stack.until(lambda: len(self.dms(CARLOS)) > notes, "Carlos's note")
         self.show_dm(CARLOS, self.dms(CARLOS)[-1])
 
         self.say("A month on, introbot asks Riya again; the deal closed, and Carlos hears it")
@@ -260,6 +277,7 @@ class Demo:
         await self.checking_with_the_target()
         await self.better_person()
         await self.outside_the_team()
+        await self.a_targets_no()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -713,6 +731,69 @@ class Demo:
             lambda: "Dana made the intro" in str(self.dms(RIYA)[cards]["blocks"]), "the card"
         )
         self.show_dm(RIYA, self.dms(RIYA)[cards], "in her DM (the card, updated)")
+
+    async def a_targets_no(self) -> None:
+        """The target says no: the ask closes with the requester's own thanks, and the next
+        teammate who asks for her is told."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Sam asks Carlos for an intro to Dana Kim at Umbrella; Carlos asks, Dana says no")
+        opened = fake.count("views.open")
+        await stack.slack.command(payloads.slash_command(SAM, "", fake.issue_trigger_id(SAM)))
+        await stack.until(lambda: fake.count("views.open") == opened + 1, "Sam's form")
+        await stack.slack.interaction(
+            payloads.view_submission(
+                SAM,
+                fake.calls_to("views.open")[-1].args["view"],
+                {
+                    "connector": CARLOS,
+                    "target_name": "Dana Kim",
+                    "target_company": "Umbrella",
+                    "reason": "Umbrella ships to 30 countries and overpays on freight.",
+                    "blurb": SAM_BLURB.replace("Seán", "Dana").replace("Globex", "Umbrella"),
+                    "closeness": "know_well",
+                },
+            )
+        )
+        await stack.until(lambda: self.card_or_none("Dana Kim") is not None, "Carlos's card")
+        await self.press(CARLOS, self.card_about("Dana Kim"), "intro_accept")
+        await stack.until(lambda: self.card_about("Dana Kim")["updates"] >= 1, "the card")
+        await self.press(CARLOS, self.card_about("Dana Kim"), "intro_target_declined")
+        await stack.until(lambda: "said no" in self.dms(SAM)[-1]["text"], "Sam's notice")
+        notice = self.dms(SAM)[-1]
+        self.show_dm(SAM, notice)
+
+        self.say("Sam presses Thank Carlos: his own words, prefilled, his to change")
+        await self.press(SAM, notice, "intro_thank_connector")
+        await stack.until(lambda: fake.count("views.open") == opened + 2, "the thanks form")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(SAM, "", render_view(form, self.name_of))
+        notes = len(self.dms(CARLOS))
+        words = "Thanks for asking Dana for me, Carlos. A clear no saves us both time."
+        await stack.slack.interaction(payloads.view_submission(SAM, form, {"thanks": words}))
+        await stack.until(lambda: len(self.dms(CARLOS)) > notes, "Carlos's note")
+        self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+
+        self.say("A week later Riya types `/intro Dana Kim (Umbrella)`: the form remembers")
+        await self.later(timedelta(days=7))
+        before = fake.count("views.update")
+        await stack.slack.command(
+            payloads.slash_command(RIYA, "Dana Kim (Umbrella)", fake.issue_trigger_id(RIYA))
+        )
+        await stack.until(lambda: fake.count("views.update") > before, "the form's findings")
+        self.show(
+            RIYA, "", render_view(fake.calls_to("views.update")[-1].args["view"], self.name_of)
+        )
+
+    def card_or_none(self, name: str) -> dict[str, Any] | None:
+        return next(
+            (
+                m
+                for m in self.dms(CARLOS)
+                if "asks you for an intro" in m["text"] and name in m["text"]
+            ),
+            None,
+        )
 
     def nina_card(self) -> dict[str, Any] | None:
         return next((m for m in self.dms(CARLOS) if "Nina" in m["text"]), None)

@@ -101,7 +101,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     workflow = IntroWorkflow(sessions, clock, settings.cadence)
-    directory = Directory(sessions, clock, settings.contact_hash_key)
+    directory = Directory(
+        sessions,
+        clock,
+        settings.contact_hash_key,
+        target_declined_hold=settings.target_declined_hold,
+    )
     profiles = Profiles(sessions, clock)
     people = People(profiles)  # one memory of people for the listeners and delivery
     metrics = Metrics()

@@ -117,6 +117,7 @@ def _views() -> Iterator[dict[str, Any]]:
     pointed = messages.ModalContext(previous_request_id=3, pointed_by="U0CON", pointed_from="Jane")
     yield messages.intro_modal(prefill, pointed)
     yield messages.decline_modal(request)
+    yield messages.owner_decline_modal(make_request(Status.AWAITING_OWNER))
     yield messages.redirect_modal(request)
     yield messages.owner_edit_modal(request)
     yield messages.intro_line_modal(make_request(Status.CHECKING_WITH_TARGET))
@@ -124,6 +125,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.not_now_modal(request, NOW.date())
     yield messages.cold_modal(request)
     yield messages.outside_modal(prefill, context)
+    yield messages.thanks_modal(make_request(Status.TARGET_DECLINED))
     yield messages.offer_modal()
     yield messages.contact_modal()
     yield messages.pacing_modal(

@@ -177,8 +177,11 @@ async def test_follow_up_in_working_hours_then_outcome_thanks_the_connector(
     assert "What came of the intro" in ask["text"]
     await press(stack, REQUESTER, ask, "intro_outcome_meeting_held")
     await stack.until(lambda: any("met *Jane Doe*" in t for t in texts(stack, CONNECTOR)), "thanks")
-    thanks = texts(stack, CONNECTOR)[-1]
-    assert "Thank you" in thanks and "Jane Doe" in thanks
+    told = texts(stack, CONNECTOR)[-1]
+    assert "met *Jane Doe* after your intro" in told
+    # The thanks are the requester's own to send: they are offered where they answered.
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "thanks offered")
+    assert "intro_thank_connector" in str(stack.fake.calls_to("chat.postEphemeral")[0].args)
     request = (await stack.services.workflow.requests_by("T0FAKE", REQUESTER))[0]
     assert (request.status, request.outcome) == (Status.MEETING_HELD, "meeting_held")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -59,7 +60,7 @@ async def intro_made(stack: LocalStack) -> dict:
     return stack.fake.messages_for(REQUESTER)[0]
 
 
-async def test_meeting_then_closed_won_thanks_the_connector_twice(
+async def test_meeting_then_closed_won_tells_the_connector_each_time(
     stack: LocalStack, clock: ManualClock
 ) -> None:
     assert stack.services is not None
@@ -67,7 +68,7 @@ async def test_meeting_then_closed_won_thanks_the_connector_twice(
     before = len(texts(stack, CONNECTOR))
     await press(stack, REQUESTER, card, "intro_outcome_meeting_held")
     await stack.until(lambda: len(texts(stack, CONNECTOR)) == before + 1, "first thanks")
-    assert "met *Jane Doe* thanks to your intro" in texts(stack, CONNECTOR)[-1]
+    assert "met *Jane Doe* after your intro" in texts(stack, CONNECTOR)[-1]
     await stack.until(
         lambda: "Meeting held" in card_text(stack.fake.messages_for(REQUESTER)[0]), "card"
     )
@@ -88,12 +89,14 @@ async def test_meeting_then_closed_won_thanks_the_connector_twice(
     assert "Any news since your meeting with *Jane Doe* at *Acme* on Jan 5?" in again["text"]
     await press(stack, REQUESTER, again, "intro_outcome_closed_won")
     await stack.until(lambda: len(texts(stack, CONNECTOR)) == before + 2, "second thanks")
-    assert texts(stack, CONNECTOR)[-1].startswith(":trophy: Closed-won!")
+    assert texts(stack, CONNECTOR)[-1].startswith(":trophy: Closed-won:")
     await stack.services.work.drain()
 
-    # A second press of a stale button is refused, and nobody is thanked again.
+    # A second press of a stale button is refused, and nobody is told again.
+    told = stack.fake.count("chat.postEphemeral")
     await press(stack, REQUESTER, again, "intro_outcome_closed_won")
-    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "refusal")
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == told + 1, "refusal")
+    assert "out of date" in stack.fake.calls_to("chat.postEphemeral")[-1].args["text"]
     await stack.services.work.drain()
     assert len(texts(stack, CONNECTOR)) == before + 2
     request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
@@ -309,3 +312,73 @@ async def test_a_stage_no_card_offers_changes_nothing_and_says_the_button_is_out
     assert stack.services is not None
     request = await stack.services.workflow.get(TEAM, request_id)
     assert request is not None and request.status == Status.INTRO_MADE
+
+
+async def test_after_an_outcome_the_requester_thanks_the_connector_in_their_own_words(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    card = await intro_made(stack)
+    await press(stack, REQUESTER, card, "intro_outcome_meeting_held")
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "the thanks offer")
+    offer = stack.fake.calls_to("chat.postEphemeral")[0].args
+    assert offer["user"] == REQUESTER and f"I've told <@{CONNECTOR}> how it went" in offer["text"]
+    # introbot's own words said what happened; none of them thanked on the requester's behalf.
+    assert "thank" not in texts(stack, CONNECTOR)[-1].lower()
+    pressed = {"blocks": offer["blocks"], "channel": offer["channel"], "ts": ""}
+    opened = stack.fake.count("views.open")
+    await press(stack, REQUESTER, pressed, "intro_thank_connector")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the thanks form")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    [field] = [b for b in modal["blocks"] if b.get("block_id") == "thanks"]
+    assert field["element"]["initial_value"].startswith("Thank you for the intro to Jane")
+    mine = "Jane and I hit it off: a pilot is on the table. Thank you for vouching for me."
+    await stack.slack.interaction(payloads.view_submission(REQUESTER, modal, {"thanks": mine}))
+    await stack.until(lambda: "A note from" in texts(stack, CONNECTOR)[-1], "the note")
+    note = stack.fake.messages_for(CONNECTOR)[-1]
+    assert f"A note from <@{REQUESTER}> about your intro to *Jane Doe*" in card_text(note)
+    assert f">{mine}" in card_text(note)
+
+    # Each stage reported offers it again: a later stage is news of its own.
+    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_outcome_not_a_fit")
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 2, "offered again")
+
+
+async def test_after_mention_my_name_the_requester_says_what_came_of_it(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    card = await request_intro(stack)
+    await press(stack, CONNECTOR, card, "intro_mention_name")
+    await stack.until(
+        lambda: any("reach out directly" in t for t in texts(stack, REQUESTER)), "the note"
+    )
+    [notice] = [m for m in stack.fake.messages_for(REQUESTER) if "reach out" in m["text"]]
+    assert f"I'll let <@{CONNECTOR}> know" in card_text(notice)
+    button(notice, "intro_outcome_meeting_held")
+    await stack.services.work.drain()
+
+    # A week on, if they haven't said, they are asked.
+    clock.advance(timedelta(days=8))
+    await stack.services.dispatcher.sweep()
+    ask = stack.fake.messages_for(REQUESTER)[-1]
+    assert f"with <@{CONNECTOR}>'s name?" in ask["text"]
+    before = len(texts(stack, CONNECTOR))
+    await press(stack, REQUESTER, ask, "intro_outcome_meeting_held")
+    await stack.until(lambda: len(texts(stack, CONNECTOR)) > before, "the connector told")
+    told = texts(stack, CONNECTOR)[-1]
+    assert told == f":handshake: <@{REQUESTER}> met *Jane Doe* after reaching out with your name."
+    await stack.until(lambda: stack.fake.count("chat.postEphemeral") == 1, "thanks offered")
+    offer = stack.fake.calls_to("chat.postEphemeral")[0].args
+    pressed = {"blocks": offer["blocks"], "channel": offer["channel"], "ts": ""}
+    opened = stack.fake.count("views.open")
+    await press(stack, REQUESTER, pressed, "intro_thank_connector")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the thanks form")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert "Thank you for letting me use your name with Jane" in json.dumps(modal)
+    request = (await stack.services.workflow.requests_by(TEAM, REQUESTER))[0]
+    assert request.status == Status.MEETING_HELD and request.intro_made_at is None
+    # Beside the funnel: a name lent, not an intro made nor a meeting from one.
+    report = await stack.services.attribution.report(TEAM)
+    counts = report.workspace.counts
+    assert (counts["name_mentioned"], counts["intro_made"], counts["meeting"]) == (1, 0, 0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.intro.contacts import ContactInput
-from bot.intro.states import Status
+from bot.intro.states import IllegalTransition, Status
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from tests.handlers.flow import (
@@ -133,3 +135,62 @@ async def test_with_no_warm_path_going_in_cold_shows_the_message_and_records_it(
     reported = await stack.services.workflow.get(TEAM, request.id)
     assert reported is not None
     assert (reported.status, reported.outcome) == (Status.MEETING_HELD, "meeting_held")
+
+
+async def test_no_response_after_going_cold_offers_only_teammates_who_know_them(
+    stack: LocalStack,
+) -> None:
+    """A cold approach has no connector: nobody to nudge, nobody to name."""
+    assert stack.services is not None and stack.slack is not None
+    await open_intro_modal(stack, text="Jane Doe (Acme)")
+    await stack.until(lambda: stack.fake.count("views.update") == 1, "the no-warm-path hint")
+    call = stack.fake.calls_to("views.update")[0]
+    hinted = {**call.args["view"], "id": call.args["view_id"]}
+    cold = button(hinted, "intro_go_cold_form")
+    typed = {k: v for k, v in good_values().items() if k not in ("connector", "closeness")}
+    await stack.slack.interaction(
+        payloads.view_action(REQUESTER, hinted, {**cold, "block_id": "no_warm_path"}, typed)
+    )
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 1, "the cold DM")
+    # Since then a teammate has said they know Jane.
+    await stack.services.directory.add_contact(
+        TEAM, OTHER, ContactInput("Jane Doe", "Acme", closeness="close")
+    )
+    cold_dm = stack.fake.messages_for(REQUESTER)[0]
+    await press(stack, REQUESTER, cold_dm, "intro_outcome_no_response")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "the second voice")
+    offer = stack.fake.messages_for(REQUESTER)[-1]
+    text = card_text(offer)
+    assert "hasn't answered your message" in text and "intro" not in text.lower()
+    assert "<@>" not in json.dumps(offer) and "nudge" not in json.dumps(offer)
+    assert button(offer, "intro_secondary_ask_1")["value"].endswith(OTHER)
+    assert "intro_secondary_bump" not in json.dumps(offer)
+    # The nudge is refused for a cold approach even if asked for with an old button.
+    [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)
+    with pytest.raises(IllegalTransition):
+        await stack.services.workflow.send_bump(TEAM, request.id, REQUESTER)
+
+
+async def test_no_response_after_going_cold_with_no_one_who_knows_them(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None and stack.slack is not None
+    await open_intro_modal(stack, text="Jane Doe (Acme)")
+    await stack.until(lambda: stack.fake.count("views.update") == 1, "the no-warm-path hint")
+    call = stack.fake.calls_to("views.update")[0]
+    hinted = {**call.args["view"], "id": call.args["view_id"]}
+    cold = button(hinted, "intro_go_cold_form")
+    typed = {k: v for k, v in good_values().items() if k not in ("connector", "closeness")}
+    await stack.slack.interaction(
+        payloads.view_action(REQUESTER, hinted, {**cold, "block_id": "no_warm_path"}, typed)
+    )
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 1, "the cold DM")
+    cold_dm = stack.fake.messages_for(REQUESTER)[0]
+    await press(stack, REQUESTER, cold_dm, "intro_outcome_no_response")
+    await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "the second voice")
+    offer = stack.fake.messages_for(REQUESTER)[-1]
+    assert "No one on the team is known to know Jane" in card_text(offer)
+    assert [e["action_id"] for b in offer["blocks"] for e in b.get("elements", [])] == [
+        "intro_ask_secondary",
+        "intro_secondary_leave",
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.intro.contacts import ContactInput
+from bot.intro.privacy import forget_me
 from bot.rendering import messages
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
@@ -186,6 +187,35 @@ async def test_account_owner_approves_before_the_connector_is_asked(stack: Local
         lambda: any("approved your ask" in m["text"] for m in stack.fake.messages_for(REQUESTER)),
         "requester told",
     )
+
+
+async def test_an_account_owners_decline_says_why_to_the_requester(stack: LocalStack) -> None:
+    assert stack.services is not None and stack.slack is not None
+    await stack.services.directory.set_account_owner("T0FAKE", "Acme", SECOND)
+    view = await open_intro_modal(stack)
+    await submit(stack, view, good_values())
+    await stack.until(lambda: len(stack.fake.messages_for(SECOND)) == 1, "owner card")
+    await press(stack, SECOND, stack.fake.messages_for(SECOND)[0], "intro_owner_decline")
+    await stack.until(lambda: stack.fake.count("views.open") == 2, "the owner's reason")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert "with your reason" in json.dumps(modal)
+    # A decline with no reason is not sent: the requester would not know what to do instead.
+    _, body = await stack.slack.interaction(payloads.view_submission(SECOND, modal, {}))
+    assert "Say why" in json.loads(body)["errors"]["reason"]
+    why = "We're mid-renewal with Acme; let's wait until it's signed in May."
+    await stack.slack.interaction(payloads.view_submission(SECOND, modal, {"reason": why}))
+    await stack.until(
+        lambda: any("hold off" in m["text"] for m in stack.fake.messages_for(REQUESTER)),
+        "the requester told",
+    )
+    [notice] = [m for m in stack.fake.messages_for(REQUESTER) if "hold off" in m["text"]]
+    text = card_text(notice)
+    assert f"Their reason: _{why}_" in text and "They can tell you why" not in text
+    assert stack.fake.messages_for(CONNECTOR) == []
+    # The reason is the owner's words: `/intro forget me` erases it.
+    await forget_me(stack.services.sessions, "T0FAKE", SECOND)
+    [request] = await stack.services.workflow.requests_by("T0FAKE", REQUESTER)
+    assert request.status == "owner_declined" and request.decline_reason is None
 
 
 async def test_stats_and_export(stack: LocalStack) -> None:

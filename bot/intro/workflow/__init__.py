@@ -18,6 +18,7 @@ of Slack.
 from bot.intro.workflow.errors import (
     DuplicateSubmission,
     InvalidSuggestion,
+    NothingToThank,
     NotYourRequest,
     OfferAlreadyMade,
     OfferAnswered,
@@ -47,6 +48,7 @@ __all__ = [
     "IntroWorkflow",
     "InvalidSuggestion",
     "Lease",
+    "NothingToThank",
     "NotYourRequest",
     "OfferAlreadyMade",
     "OfferAnswered",

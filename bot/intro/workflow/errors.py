@@ -62,3 +62,10 @@ class OfferAnswered(TransitionError):
 
 class OfferAlreadyMade(TransitionError):
     """The connector offered this teammate this person already, and it is still unanswered."""
+
+
+class NothingToThank(TransitionError):
+    """Thanks for a request with no connector, or not at a point thanks are asked for."""
+
+    def __init__(self) -> None:
+        super().__init__("That button is out of date, so nothing changed.")

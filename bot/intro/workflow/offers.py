@@ -13,6 +13,7 @@ from bot.intro.states import Action, IllegalTransition, OfferStatus, Role, Statu
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import (
     InvalidSuggestion,
+    NothingToThank,
     NotYourRequest,
     OfferAlreadyMade,
     OfferAnswered,
@@ -241,7 +242,8 @@ class Offers(OrmPath):
         a short bump message to forward, once per request."""
         async with self._sessions.begin() as session:
             request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
-            if request.status != Status.NO_RESPONSE:
+            if request.status != Status.NO_RESPONSE or not request.intro_made_at:
+                # A cold approach, or one with the connector's name, had no intro to nudge.
                 raise IllegalTransition(Status(request.status), Action.REPORT_NO_RESPONSE)
             bump = self._notice(request, request.connector_id, plan.BUMP_SENT)
             if await self._written_before(session, bump):
@@ -250,3 +252,31 @@ class Offers(OrmPath):
             session.add(bump)
             await session.flush()
             return Outcome(request, [bump])
+
+    # --- thanks ----------------------------------------------------------------------------
+
+    async def send_thanks(
+        self, team_id: str, request_id: int, actor_id: str, words: str
+    ) -> Outcome:
+        """The requester thanks the connector in their own words, once for each status the
+        request is in (after a no, after each outcome stage): the connector gets the words
+        as the requester's, with what they are about."""
+        words = " ".join(words.split())
+        async with self._sessions.begin() as session:
+            request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
+            if not request.connector_id or request.status not in plan.THANKED_AFTER:
+                raise NothingToThank
+            thanks = self._notice(
+                request,
+                request.connector_id,
+                plan.THANKS_SENT,
+                key=f"{plan.THANKS_SENT}:{request.status}",
+                words=words[: plan.THANKS_MAX],
+                status=request.status,
+            )
+            if await self._written_before(session, thanks):
+                return Outcome(request, [])
+            session.add(self._event(request, actor_id, plan.THANKS_SENT, request.status))
+            session.add(thanks)
+            await session.flush()
+            return Outcome(request, [thanks])

@@ -58,6 +58,19 @@ BUMP_SENT = "bump"
 # ask they forwarded, and has the connector heard from the target.
 OUTSIDE_ASKED = "outside_asked"
 OUTSIDE_CHECKING = "outside_checking"
+# The requester's own thanks to the connector: after the person's no, and after an outcome.
+THANKS_SENT = "thanks"
+THANKS_MAX = 500
+THANKED_AFTER = frozenset(
+    {
+        Status.TARGET_DECLINED,
+        Status.NAME_MENTIONED,
+        Status.MEETING_HELD,
+        Status.OPPORTUNITY,
+        Status.CLOSED,
+        Status.NO_RESPONSE,
+    }
+)
 # Who takes the system's actions (a reminder that moves the request on), in its events.
 SYSTEM_ACTOR = "introbot"
 # The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,
@@ -603,6 +616,15 @@ def _after_intro(request: IntroRequest, now: datetime, cadence: Cadence, _: str)
     ]
 
 
+def _name_used(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
+    """The connector lent their name: ask the requester what came of reaching out."""
+    return [
+        _Reminder(
+            "outcome", request.requester_id, now + cadence.outcome_after, (Status.NAME_MENTIONED,)
+        )
+    ]
+
+
 def _stage_asks(request: IntroRequest, now: datetime, cadence: Cadence, _: str) -> list[_Reminder]:
     """A meeting or an opportunity: ask again later how it went."""
     planned = []
@@ -619,6 +641,7 @@ _REMINDERS: dict[Status, Callable[[IntroRequest, datetime, Cadence, str], list[_
     Status.CHECKING_WITH_TARGET: _target_checks,
     Status.ASK_LATER: _ask_again,
     Status.INTRO_MADE: _after_intro,
+    Status.NAME_MENTIONED: _name_used,
     **{status: _stage_asks for status in STAGE_REMINDERS},
 }
 

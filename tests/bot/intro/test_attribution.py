@@ -24,7 +24,7 @@ TEAM = "T1"
 @pytest.fixture
 async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, str, datetime]]:
     """Five asks. C1: Jane (meeting, opportunity, closed-won) and John (meeting, closed-lost);
-    C2: Ann declined, Bo silent, Cy introduced but never answered."""
+    C2: Ann said no, C2 passed on Bo, Cy introduced but never answered."""
     engine = create_engine_for(database_url)
     sessions = make_sessionmaker(engine)
     clock = ManualClock()
@@ -47,7 +47,7 @@ async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, st
         await workflow.act(TEAM, request_id, actor, action)
 
     r1, r2 = await ask("C1", "Jane Doe"), await ask("C1", "John Roe")
-    r3, _r4, r5 = await ask("C2", "Ann Poe"), await ask("C2", "Bo Lee"), await ask("C2", "Cy Wu")
+    r3, r4, r5 = await ask("C2", "Ann Poe"), await ask("C2", "Bo Lee"), await ask("C2", "Cy Wu")
     await step(r1, "C1", Action.ACCEPT, 2)  # t = 2 h
     await step(r2, "C1", Action.ACCEPT, 2)  # 4
     await step(r3, "C2", Action.ACCEPT, 2)  # 6
@@ -62,6 +62,7 @@ async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, st
     await step(r1, "UR", Action.REPORT_OPPORTUNITY, 100)  # 364
     await step(r2, "UR", Action.REPORT_CLOSED_LOST, 100)  # 464
     await step(r1, "UR", Action.REPORT_CLOSED_WON, 100)  # 564: 536 h after the intro
+    await step(r4, "C2", Action.DECLINE, 1)  # 565
     attribution = Attribution(sessions)
     report = await attribution.report(TEAM, viewer="UR")
     exported = await attribution.export_csv(TEAM, {"C1": "Carlos Mendes", "UR": "Riya Patel"})
@@ -81,6 +82,8 @@ def test_workspace_funnel(report_and_export: tuple[Report, str, datetime]) -> No
         "name_mentioned": 0,
         "lost": 1,
         "no_response": 1,
+        "target_declined": 1,  # Ann's no, apart from the connector's
+        "connector_declined": 1,
         "re_asks": 0,
         "better_person": 0,
         "went_cold": 0,
@@ -111,6 +114,8 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str, datetime
         "name_mentioned": 0,
         "lost": 0,
         "no_response": 1,
+        "target_declined": 1,  # Ann's no, apart from the connector's
+        "connector_declined": 1,
         "re_asks": 0,
         "better_person": 0,
         "went_cold": 0,
@@ -126,6 +131,7 @@ def test_per_connector_and_thanks(report_and_export: tuple[Report, str, datetime
     assert report.by_connector["C1"].medians == {}
     stats = messages.stats(report, "UR").blocks[1]["text"]["text"]
     assert "Won *1* (50%)" in stats and "Lost *1*" in stats and "No response *1*" in stats
+    assert "The person said no *1*" in stats and "Connector passed *1*" in stats
 
 
 def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str, datetime]) -> None:
@@ -162,7 +168,7 @@ def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str, dat
         "",
     )
     assert first["Company"].startswith("'=")  # neutralised formula
-    assert rows[3]["Accepted Date"] == "" and rows[3]["Status"] == "awaiting_connector"
+    assert rows[3]["Accepted Date"] == "" and rows[3]["Status"] == "connector_declined"
 
 
 async def test_mention_my_name_is_its_own_outcome_in_the_funnel_and_export(

@@ -122,6 +122,11 @@ async def test_only_the_requester_follows_up_a_request_and_only_from_a_dead_end(
         await workflow.earlier_request(TEAM, first, "UR")
     assert under_way.value.status == Status.CHECKING_WITH_TARGET
     await rig.act(first, "UC", Action.TARGET_DECLINED)
+    with pytest.raises(IllegalTransition) as final:  # the person's own no leads nowhere
+        await workflow.earlier_request(TEAM, first, "UR")
+    assert final.value.status == Status.TARGET_DECLINED
+    first = await rig.ask("UD", target="John Roe")
+    await rig.act(first, "UD", Action.DECLINE)
     assert (await workflow.earlier_request(TEAM, first, "UR")).id == first
     with pytest.raises(NotYourRequest) as theirs:
         await workflow.earlier_request(TEAM, first, "UX")
@@ -228,10 +233,9 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
     await rig.act(jane_again, "UA", Action.ACCEPT)
     await rig.act(jane_again, "UA", Action.TARGET_AGREED)
     await rig.act(jane_again, "UR", Action.REPORT_MEETING_HELD)
-    # John: UA accepts, John declines; the requester goes in cold and gets a meeting.
+    # John: UA passes; the requester goes in cold and gets a meeting.
     john = await rig.ask("UA", target="John Roe")
-    await rig.act(john, "UA", Action.ACCEPT)
-    await rig.act(john, "UA", Action.TARGET_DECLINED)
+    await rig.act(john, "UA", Action.DECLINE)
     john_cold = (await rig.workflow.go_cold(TEAM, REQUESTER, previous_request_id=john)).request
     await rig.act(john_cold.id, "UR", Action.REPORT_CLOSED_WON)
     # Bo: nobody knows him; straight in cold from the form.
@@ -241,7 +245,7 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
     report = await rig.attribution.report(TEAM, viewer="UR")
     expected = {
         "requested": 2,  # Jane and John, each once
-        "accepted": 2,
+        "accepted": 1,
         "intro_made": 1,
         "meeting": 1,
         "opportunity": 0,
@@ -249,6 +253,8 @@ async def test_the_funnel_counts_a_person_once_with_re_asks_and_cold_approaches_
         "name_mentioned": 0,
         "lost": 0,
         "no_response": 0,
+        "target_declined": 0,
+        "connector_declined": 2,  # every warm ask a connector passed on, re-asked or not
         "re_asks": 1,
         "better_person": 0,
         "went_cold": 2,

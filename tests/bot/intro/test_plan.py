@@ -218,6 +218,15 @@ def reminders_of(status: Status, round_key: str) -> list[Reminder]:
                 data("outcome", Status.INTRO_MADE, Status.FOLLOWED_UP),
             ),
         ],
+        # The connector lent their name: what came of reaching out is asked a week on.
+        Status.NAME_MENTIONED: [
+            (
+                "outcome",
+                REQUESTER,
+                NOW + timedelta(days=7),
+                data("outcome", Status.NAME_MENTIONED),
+            )
+        ],
         **{
             status_: [
                 (
@@ -487,6 +496,7 @@ def test_reminders_fall_due_in_order_expect_their_status_and_have_their_own_keys
         Status.CHECKING_WITH_TARGET: checks + 1,
         Status.ASK_LATER: 1,
         Status.INTRO_MADE: 2,
+        Status.NAME_MENTIONED: 1,
         Status.MEETING_HELD: asks,
         Status.OPPORTUNITY: asks,
     }.get(status, 0)

@@ -45,11 +45,18 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (Status.ASK_LATER, Action.CANCEL): Status.CANCELLED,
     (Status.AWAITING_CONNECTOR, Action.REROUTE): Status.REROUTED,
     (Status.INTRO_MADE, Action.FOLLOW_UP): Status.FOLLOWED_UP,
-    # The first outcome, from the intro (followed up or not) or a cold approach: any stage.
+    # The first outcome, from the intro (followed up or not), a cold approach or reaching out
+    # with the connector's name: any stage.
     **{
         (status, action): reached
-        # A cold approach's outcome is reported like an intro's.
-        for status in (Status.INTRO_MADE, Status.FOLLOWED_UP, Status.WENT_COLD)
+        # A cold approach's outcome, and one after "mention my name", are reported like an
+        # intro's.
+        for status in (
+            Status.INTRO_MADE,
+            Status.FOLLOWED_UP,
+            Status.WENT_COLD,
+            Status.NAME_MENTIONED,
+        )
         for action, reached in [
             (Action.REPORT_MEETING_HELD, Status.MEETING_HELD),
             (Action.REPORT_OPPORTUNITY, Status.OPPORTUNITY),
@@ -88,7 +95,6 @@ TERMINAL = [
     Status.CONNECTOR_DECLINED,
     Status.REDIRECTED,
     Status.REDIRECTED_TO_PERSON,
-    Status.NAME_MENTIONED,
     Status.CANCELLED,
     Status.REROUTED,
     Status.CLOSED,
@@ -101,6 +107,7 @@ LOOP_OPEN = [
     Status.OPPORTUNITY,
     Status.NO_RESPONSE,
     Status.WENT_COLD,
+    Status.NAME_MENTIONED,
 ]
 
 ALL_PAIRS = list(itertools.product(Status, Action))
@@ -268,6 +275,7 @@ STAGE_ORDER = {
     Status.INTRO_MADE: 0,
     Status.FOLLOWED_UP: 0,
     Status.WENT_COLD: 0,
+    Status.NAME_MENTIONED: 0,
     Status.NO_RESPONSE: 1,
     Status.MEETING_HELD: 2,
     Status.OPPORTUNITY: 3,

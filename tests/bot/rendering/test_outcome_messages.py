@@ -3,7 +3,7 @@ happened to the person who reads it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,19 +24,30 @@ from tests.bot.rendering.test_templating import (
 )
 
 THANKS = {
-    "meeting_held": "thanks to your intro",
+    "meeting_held": "* after your intro",
     "opportunity": "is now an opportunity",
-    "closed_won": ":trophy: Closed-won!",
+    "closed_won": ":trophy: Closed-won:",
     "closed_lost": "didn't close",
     "not_a_fit": "not a fit this time",
 }
 
+NAME_USED = {
+    "meeting_held": "after reaching out with your name",
+    "opportunity": "Reaching out with your name to",
+    "closed_won": "it started with your name",
+    "closed_lost": "your name got them a real shot",
+    "not_a_fit": "reaching out with your name to",
+}
+INTRO_AT = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
 
 @pytest.mark.parametrize(("outcome", "fragment"), list(THANKS.items()))
-def test_each_stage_thanks_the_connector_in_its_own_words(outcome: str, fragment: str) -> None:
+def test_each_stage_tells_the_connector_what_happened(outcome: str, fragment: str) -> None:
     # Rendered from the stage it was sent for, whatever the request is at by delivery.
     message = messages.notice(
-        make_request(Status.CLOSED, outcome="closed_won"), "outcome", {"outcome": outcome}
+        make_request(Status.CLOSED, outcome="closed_won", intro_made_at=INTRO_AT),
+        "outcome",
+        {"outcome": outcome},
     )
     assert_valid_message(message)
     assert fragment in message.text and HOSTILE_ESCAPED in message.text
@@ -44,10 +55,24 @@ def test_each_stage_thanks_the_connector_in_its_own_words(outcome: str, fragment
     others = [f for stage, f in THANKS.items() if stage != outcome]
     assert not [f for f in others if f in message.text]
     assert "Closed-won" not in message.text or outcome == "closed_won"
+    # What happened, in introbot's words: the thanks are the requester's to give.
+    assert "thank" not in message.text.lower()
+
+
+@pytest.mark.parametrize(("outcome", "fragment"), list(NAME_USED.items()))
+def test_after_mention_my_name_each_stage_says_their_name_not_an_intro(
+    outcome: str, fragment: str
+) -> None:
+    used = make_request(Status.CLOSED, outcome=outcome)  # no intro was made
+    message = messages.notice(used, "outcome", {"outcome": outcome})
+    assert_valid_message(message)
+    assert fragment in message.text and "intro" not in message.text
 
 
 def test_the_secondary_offer_names_the_second_voices_and_the_nudge() -> None:
-    request = make_request(Status.NO_RESPONSE, connector_name="Carlos Mendes")
+    request = make_request(
+        Status.NO_RESPONSE, connector_name="Carlos Mendes", intro_made_at=INTRO_AT
+    )
     offer = messages.notice(
         request,
         "secondary_offer",

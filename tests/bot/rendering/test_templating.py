@@ -378,6 +378,8 @@ def test_notice_for_every_event_and_status(event: str, status: Status) -> None:
         expected = ["intro_ask_secondary"] + (["intro_go_cold"] * (event in COLD_AFTER))
     if event == "went_cold":  # the message to paste, then how it went
         expected = [f"intro_outcome_{outcome.value}" for outcome in Outcome]
+    if event == "target_declined":  # the person's no is final: only a thank-you
+        expected = ["intro_thank_connector"]
     assert action_ids(message.blocks) == expected
 
 
@@ -386,7 +388,7 @@ def test_notice_for_every_event_and_status(event: str, status: Status) -> None:
     [
         ("accept", f"<@{CONNECTOR}> accepted your request"),
         ("target_agreed", ":tada:"),
-        ("target_declined", "passed on the intro"),
+        ("target_declined", "said no to an intro, so this ask is closed"),
         ("target_not_now", "said not now"),
         ("decline", f"<@{CONNECTOR}> can't make the intro"),
         ("redirect", f"<@{CONNECTOR}> suggests <@{SUGGESTED}>"),

@@ -44,6 +44,8 @@ MALFORMED = [
     ("INTROBOT_NUDGE_AFTER", "999999999999999999999s"),
     ("INTROBOT_SLACK_RATE_SCALE", "inf"),
     ("INTROBOT_SLACK_RATE_SCALE", "nan"),
+    ("INTROBOT_TARGET_DECLINED_HOLD", "half a year"),
+    ("INTROBOT_TARGET_DECLINED_HOLD", "0d"),
     ("INTROBOT_UNINSTALL_RETENTION", "a month"),
     ("INTROBOT_UNINSTALL_RETENTION", "30"),
     ("INTROBOT_UNINSTALL_RETENTION", "-1d"),
@@ -77,6 +79,13 @@ def test_defaults() -> None:
     assert settings.sweep_interval_seconds == 30.0
     assert settings.DATABASE_URL.startswith("sqlite:///")
     assert settings.DATABASE_URL.endswith("/introbot.db")
+
+
+def test_a_targets_no_holds_for_180_days_unless_set() -> None:
+    assert load_settings().target_declined_hold == timedelta(days=180)
+    assert load_settings(INTROBOT_TARGET_DECLINED_HOLD="30d").target_declined_hold == timedelta(
+        days=30
+    )
 
 
 def test_default_database_is_in_the_working_directory_at_load_time(tmp_path: Path) -> None:

@@ -31,6 +31,14 @@ _GAIN = re.compile(
     r"|\d+\s?%|\b\d+(?:\.\d+)?x\b",
     re.IGNORECASE,
 )
+# Written to the target ("you", "your"), with what the requester's side does about it; wants of
+# the requester's own ("we want", "we'd like") are not an offer.
+_TO_THEM = re.compile(r"\b(?:you|your|yours|you['’](?:re|ve|ll|d))\b", re.IGNORECASE)
+_WE_DO = re.compile(
+    r"\b(?:we|I)\s+(?!want|need|hope|would|'d|’d|wish|plan|am|are|was|were)"
+    r"(?:usually\s+|often\s+|can\s+|already\s+)?[a-z]+",
+    re.IGNORECASE,
+)
 # Who is asking: the note in the first person, or the requester named.
 _FIRST_PERSON = re.compile(
     r"\b(?:I|I['’](?:m|ve|d|ll))\b|\b(?:i['’]m|my|we|we['’](?:re|ve|d)|our|us|me)\b"
@@ -84,8 +92,10 @@ class Coaching:
 
 
 def says_what_they_get(text: str) -> bool:
-    """Whether the words name what the target gets, or the situation that makes it worth it."""
-    return bool(_GAIN.search(text))
+    """Whether the words name what the target gets, or the situation that makes it worth it:
+    a gain named, or their situation written to them with what "we" do about it ("You ship to
+    40 countries, and we find what you overpay")."""
+    return bool(_GAIN.search(text)) or bool(_TO_THEM.search(text) and _WE_DO.search(text))
 
 
 def says_who_is_asking(text: str, requester_name: str = "") -> bool:

@@ -304,7 +304,7 @@ _REVIEW = (
             ) AS ties
             UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM (
                 SELECT r.id, r.target_name AS name, (
                     SELECT max(e.at) FROM request_events e

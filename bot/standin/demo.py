@@ -629,7 +629,8 @@ class Demo:
             "connector": CARLOS,
             "target_name": "Dana Cruz",
             "target_company": "Umbrella",
-            "reason": "Umbrella is moving its EU freight to new carriers this spring.",
+            "reason": "You're moving your EU freight to new carriers this spring, and we cut what "
+            "the switch costs.",
             "blurb": BLURB.replace("Jane", "Dana").replace("Acme's", "Umbrella's"),
         }
         opened = fake.count("views.open")
@@ -666,7 +667,7 @@ class Demo:
             str(block["block_id"]): block["element"].get("initial_value")
             or block["element"].get("initial_user")
             for block in form["blocks"]
-            if block.get("type") == "input" and block["block_id"] not in ("closeness", "share_name")
+            if block.get("type") == "input" and block["element"]["type"] != "static_select"
         }
         await stack.slack.interaction(payloads.view_submission(RIYA, form, filled))
         await stack.until(lambda: any("Bob Lee" in m["text"] for m in self.dms(CARLOS)), "card")
@@ -749,7 +750,7 @@ class Demo:
                     "connector": CARLOS,
                     "target_name": "Dana Kim",
                     "target_company": "Umbrella",
-                    "reason": "Umbrella ships to 30 countries and overpays on freight.",
+                    "reason": "You ship to 30 countries, and we find what you overpay on freight.",
                     "blurb": SAM_BLURB.replace("Seán", "Dana").replace("Globex", "Umbrella"),
                     "closeness": "know_well",
                 },

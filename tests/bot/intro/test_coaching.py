@@ -105,6 +105,11 @@ def test_weak_notes_get_the_fix_they_need(note: str, expected: list[str]) -> Non
         "Early access to our beta, free for design partners.",
         "Acme's growth team could use our benchmark data on EU checkout conversion.",
         "2x faster onboarding for their sales reps.",
+        # Written to the target: their situation, and what we do about it.
+        "You ship to 40 countries, and we find what you overpay on freight.",
+        "Your sales team is rebuilding its freight budget, and we show where it leaks.",
+        "Your team is moving to usage-based pricing this year, and we make that work "
+        "without rebuilding your billing.",
     ],
 )
 def test_reasons_that_say_what_the_target_gets_pass(reason: str) -> None:
@@ -121,6 +126,8 @@ def test_reasons_that_say_what_the_target_gets_pass(reason: str) -> None:
         "I want to sell to them.",
         "She is the VP of Operations at Acme.",
         "They are a great logo for our website.",
+        "We want to sell to you.",
+        "We'd like to meet your team.",
     ],
 )
 def test_reasons_that_do_not_say_what_the_target_gets_are_coached(reason: str) -> None:

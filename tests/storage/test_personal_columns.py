@@ -27,6 +27,7 @@ NOT_PERSONAL = {
     "intro_requests.outcome",
     "intro_requests.account_owner_id",
     "intro_requests.submission_key",
+    "intro_requests.ask_size",
     "intro_offers.team_id",
     "intro_offers.connector_id",
     "intro_offers.rep_id",

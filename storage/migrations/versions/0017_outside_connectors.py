@@ -1,6 +1,6 @@
 """Connectors outside the team
 
-Revision ID: 0017f
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06 17:50:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017f"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """the words of an ask: its size, the requester's words for themselves, the connector's line
 
-Revision ID: 0017b
-Revises: 0016
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06 18:00:00
 
 ask_size is what the requester asks the target for (a 15-minute call by default), said in the
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017b"
-down_revision: str | None = "0017e"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

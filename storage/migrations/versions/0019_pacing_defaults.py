@@ -1,7 +1,7 @@
 """A workspace's default pacing for every connector
 
-Revision ID: 0017c
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 18:00:00
 
 workspace_settings.default_max_open and default_max_per_30_days: the limits that hold for a
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017c"
-down_revision: str | None = "0017d"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

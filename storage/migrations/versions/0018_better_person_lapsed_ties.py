@@ -1,7 +1,7 @@
 """a better person to talk to, and ties that lapsed
 
-Revision ID: 0017d
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 17:40:00
 
 A connector can point the requester to someone other than the person they asked for (not a
@@ -17,8 +17,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0017d"
-down_revision: str | None = "0017f"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """a second voice: whether it may name the connector who made the first intro
 
-Revision ID: 0017e
-Revises: 0016
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06 18:00:00
 
 After a target agreed to an intro and went quiet, the requester may ask another teammate to
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017e"
-down_revision: str | None = "0017c"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,6 +19,7 @@ from tests.handlers.flow import (
     CONNECTOR,
     REQUESTER,
     SECOND,
+    SELECTS,
     button,
     card_text,
     press,
@@ -49,7 +50,7 @@ def _initial_values(view: dict[str, Any]) -> dict[str, Any]:
     return {
         b["block_id"]: b["element"].get("initial_value") or b["element"].get("initial_user")
         for b in view["blocks"]
-        if b.get("type") == "input" and b["block_id"] not in ("closeness", "share_name")
+        if b.get("type") == "input" and b["block_id"] not in SELECTS
     }
 
 

@@ -349,7 +349,11 @@ async def test_after_mention_my_name_the_requester_says_what_came_of_it(
 ) -> None:
     assert stack.services is not None and stack.slack is not None
     card = await request_intro(stack)
+    opened = stack.fake.count("views.open")
     await press(stack, CONNECTOR, card, "intro_mention_name")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "how they know her")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    await stack.slack.interaction(payloads.view_submission(CONNECTOR, modal, {"how_known": ""}))
     await stack.until(
         lambda: any("reach out directly" in t for t in texts(stack, REQUESTER)), "the note"
     )

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
@@ -217,7 +218,17 @@ class Contacts:
     async def add_contact(
         self, team_id: str, owner_id: str, entry: ContactInput, source: str = "manual"
     ) -> tuple[Contact, bool]:
-        """Record or update someone the owner knows; True when it was new."""
+        """Record or update someone the owner knows; True when it was new. The same person
+        added twice at once (a double press, two replicas) is one contact: the write that
+        loses the race to insert updates the row the other inserted."""
+        try:
+            return await self._add_or_update(team_id, owner_id, entry, source)
+        except IntegrityError:
+            return await self._add_or_update(team_id, owner_id, entry, source)
+
+    async def _add_or_update(
+        self, team_id: str, owner_id: str, entry: ContactInput, source: str
+    ) -> tuple[Contact, bool]:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             existing = await session.scalar(

@@ -442,3 +442,25 @@ async def test_names_in_either_order_or_without_spaces_are_found(
     request_id = await rig.ask("UR", "UA", asked)
     assert [s.user_id for s in await rig.directory.suggest_connectors(TEAM, typed)] == ["UA"]
     assert await _open_asks(rig, typed) == [request_id]
+
+
+async def test_the_same_person_added_several_times_at_once_is_one_contact(
+    database_url: str,
+) -> None:
+    # Separate engines, as from a double press reaching two replicas.
+    engines = [create_engine_for(database_url) for _ in range(4)]
+    try:
+        directories = [Directory(make_sessionmaker(engine), ManualClock()) for engine in engines]
+        added = await asyncio.gather(
+            *(
+                directory.add_contact(TEAM, "U1", ContactInput("Jane Doe", "Acme"))
+                for directory in directories
+                for _ in range(2)
+            )
+        )
+        assert sorted(new for _, new in added) == [False] * 7 + [True]
+        _, count = await directories[0].contacts_of(TEAM, "U1")
+        assert count == 1
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -9,8 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.workflow import NothingToThank
-from bot.intro.workflow.plan import THANKED_AFTER
+from bot.intro.validation import say
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.services.work_queue import WorkQueue
@@ -32,11 +31,9 @@ async def open_thanks(
 ) -> None:
     await ack()
     services, actor = services_of(context), actor_of(context)
-    request = await services.workflow.check_requester(
+    request = await services.workflow.check_thanks(
         actor.team_id, pressed_request(action), actor.user_id
     )
-    if request.status not in THANKED_AFTER or not request.connector_id:
-        raise NothingToThank
     await open_view(client, body["trigger_id"], messages.thanks_modal(request), logger)
 
 
@@ -51,11 +48,9 @@ async def thanks_submitted(
     services, actor = services_of(context), actor_of(context)
     words = " ".join(str(submitted_values(view).get("thanks") or "").split())
     if not words:
-        await ack(response_action="errors", errors={"thanks": "Write a line for them, or Cancel."})
+        await ack(response_action="errors", errors={"thanks": say("thanks_missing")})
         return
-    request = await services.workflow.check_requester(
-        actor.team_id, request_of(view), actor.user_id
-    )
+    request = await services.workflow.check_thanks(actor.team_id, request_of(view), actor.user_id)
     await ack(response_action="update", view=messages.thanks_modal(request, sent=True))
     sent = await services.workflow.send_thanks(actor.team_id, request.id, actor.user_id, words)
     await services.dispatcher.deliver(sent.message_ids)

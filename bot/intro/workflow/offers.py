@@ -264,7 +264,7 @@ class Offers(OrmPath):
         words = " ".join(words.split())
         async with self._sessions.begin() as session:
             request = await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
-            if not request.connector_id or request.status not in plan.THANKED_AFTER:
+            if not plan.thankable(request):
                 raise NothingToThank
             thanks = self._notice(
                 request,

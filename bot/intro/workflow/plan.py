@@ -71,6 +71,14 @@ THANKED_AFTER = frozenset(
         Status.NO_RESPONSE,
     }
 )
+
+
+def thankable(request: IntroRequest) -> bool:
+    """Whether the requester may send the connector their thanks now: there is a connector on
+    Slack, and the request is past the point thanks are about (a no, a lent name, an outcome)."""
+    return bool(request.connector_id) and request.status in THANKED_AFTER
+
+
 # Who takes the system's actions (a reminder that moves the request on), in its events.
 SYSTEM_ACTOR = "introbot"
 # The earliest a calendar day starts anywhere (UTC+14): a reminder for a day is due from then,

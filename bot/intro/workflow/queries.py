@@ -19,6 +19,7 @@ from bot.intro.states import (
     next_outcomes,
 )
 from bot.intro.workflow import plan
+from bot.intro.workflow.errors import NothingToThank
 from bot.intro.workflow.orm_path import OrmPath
 from storage.db import reading
 from storage.models import (
@@ -74,6 +75,14 @@ class Queries(OrmPath):
         """The request, if `actor_id` asked for it; else what act() would raise."""
         async with reading(self._sessions) as session:
             return await self._load_as(session, team_id, request_id, Role.REQUESTER, actor_id)
+
+    async def check_thanks(self, team_id: str, request_id: int, actor_id: str) -> IntroRequest:
+        """The request, if `actor_id` asked for it and may thank its connector now; else
+        what `send_thanks` would raise."""
+        request = await self.check_requester(team_id, request_id, actor_id)
+        if not plan.thankable(request):
+            raise NothingToThank
+        return request
 
     async def earlier_request(
         self, team_id: str, request_id: int, requester_id: str, at: Status | None = None

@@ -10,28 +10,18 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.declines import TargetOnHold
 from bot.intro.people import Teammate
 from bot.intro.states import Status
 from bot.intro.workflow import DuplicateSubmission, went_quiet_after_intro
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
 from bot.rendering.texts import first_name, retarget_note
-from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import open_view, replace_pressed_message, tell_privately
 from handlers.support import known_teammate
-
-
-async def keep_to_their_no(services: Services, team_id: str, target_name: str) -> None:
-    """A way back to a person whose no still holds is refused (`tells_refusals` says why)."""
-    directory = services.directory
-    decline = await directory.target_declined(team_id, target_name)
-    if decline is not None:
-        raise TargetOnHold(decline, decline.until(directory.target_declined_hold))
 
 
 async def open_form_again(
@@ -50,7 +40,7 @@ async def open_form_again(
     original = await services.workflow.earlier_request(
         actor.team_id, request_id, actor.user_id, expected
     )
-    await keep_to_their_no(services, actor.team_id, original.target_name)
+    await services.directory.keep_to_their_no(actor.team_id, original.target_name)
     view = messages.intro_modal(
         messages.ModalPrefill(
             connector_id=connector_id or original.suggested_user_id or "",
@@ -174,7 +164,7 @@ async def secondary_offer_answered(
     bump = action["action_id"] == ActionId.SECONDARY_BUMP
     if bump:
         asked = await services.workflow.check_requester(actor.team_id, request_id, actor.user_id)
-        await keep_to_their_no(services, actor.team_id, asked.target_name)
+        await services.directory.keep_to_their_no(actor.team_id, asked.target_name)
         sent = await services.workflow.send_bump(actor.team_id, request_id, actor.user_id)
         await services.dispatcher.deliver(sent.message_ids)
         request = sent.request
@@ -199,7 +189,7 @@ async def go_cold(
     services, actor = services_of(context), actor_of(context)
     request_id = pressed_request(action)
     earlier = await services.workflow.check_requester(actor.team_id, request_id, actor.user_id)
-    await keep_to_their_no(services, actor.team_id, earlier.target_name)
+    await services.directory.keep_to_their_no(actor.team_id, earlier.target_name)
     requester = await known_teammate(services, client, actor.team_id, actor.user_id) or Teammate(
         user_id=actor.user_id
     )

@@ -8,20 +8,17 @@ from typing import Any, Unpack
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.contacts import ContactInput
 from bot.intro.states import Action
 from bot.intro.states import Outcome as OutcomeKind
 from bot.intro.workflow import ActionDetails, Outcome
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId
-from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
 from handlers.pressed import pressed_choice, pressed_request
 from handlers.refusals import tells_refusals
 from handlers.replies import from_home, publish_home, replace_pressed_message, say_privately
 from handlers.support import time_zone_of
-from storage.models import IntroRequest
 
 # Buttons that change state at once.
 DIRECT_ACTIONS = {
@@ -118,30 +115,16 @@ async def qualify(
     outcome = await services.workflow.qualify(
         actor.team_id, choice.request_id, actor.user_id, choice.detail
     )
-    await record_closeness(services, actor.team_id, outcome.request, choice.detail)
-    await services.dispatcher.deliver(outcome.message_ids)
-
-
-async def record_closeness(
-    services: Services, team_id: str, request: IntroRequest, answer: str
-) -> None:
-    """The connector's own answer updates (or starts) their directory entry for the target:
-    vouched for, it counts as knowing them (a LinkedIn connection included); "not really"
-    records the tie as lapsed."""
-    closeness = str(messages.labels()["qualify"][answer]["closeness"])
-    directory = services.directory
-    tie = await directory.tie(
-        team_id, request.connector_id, request.target_name, request.target_company
+    request = outcome.request
+    await services.directory.record_vouch(
+        actor.team_id,
+        request.connector_id,
+        request.target_name,
+        request.target_company,
+        str(messages.labels()["qualify"][choice.detail]["closeness"]),
+        lapsed=choice.detail == LAPSED_ANSWER,
     )
-    if tie is None:
-        entry = ContactInput(request.target_name, request.target_company, closeness=closeness)
-        tie, _ = await directory.add_contact(team_id, request.connector_id, entry)
-    else:
-        # In place: the entry's email is on file only as a hash, which a blank email keeps.
-        entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
-        await directory.update_contact(team_id, request.connector_id, tie.id, entry)
-    if answer == LAPSED_ANSWER:
-        await directory.confirm_tie(team_id, request.connector_id, tie.id, still_in_touch=False)
+    await services.dispatcher.deliver(outcome.message_ids)
 
 
 @tells_refusals

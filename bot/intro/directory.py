@@ -15,8 +15,8 @@ from sqlalchemy import JSON, Boolean, Date, Row, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
-from bot.intro.contacts import Contacts, scored
-from bot.intro.declines import TargetDecline, holding
+from bot.intro.contacts import ContactInput, Contacts, scored
+from bot.intro.declines import TargetDecline, TargetOnHold, holding
 from bot.intro.matching import (
     company_key,
     name_key,
@@ -388,6 +388,38 @@ class Directory(Contacts):
             )
             declines = [TargetDecline(name, at) for name, at in rows]
         return holding(declines, target, now, self.target_declined_hold)
+
+    async def keep_to_their_no(self, team_id: str, target: str) -> None:
+        """A way back to a person whose no still holds is refused: raises TargetOnHold."""
+        decline = await self.target_declined(team_id, target)
+        if decline is not None:
+            raise TargetOnHold(decline, decline.until(self.target_declined_hold))
+
+    # --- the connector's own word on a tie ----------------------------------------------
+
+    async def record_vouch(
+        self,
+        team_id: str,
+        connector_id: str,
+        target: str,
+        company: str,
+        closeness: str,
+        *,
+        lapsed: bool,
+    ) -> None:
+        """The connector's answer to "would they take your call?" updates (or starts) their
+        entry for the target: vouched for, it counts as knowing them (a LinkedIn connection
+        included); `lapsed` ("not really") records the tie as lapsed."""
+        tie = await self.tie(team_id, connector_id, target, company)
+        if tie is None:
+            entry = ContactInput(target, company, closeness=closeness)
+            tie, _ = await self.add_contact(team_id, connector_id, entry)
+        else:
+            # In place: the entry's email is on file only as a hash, which a blank email keeps.
+            entry = ContactInput(tie.name, tie.company, tie.title, "", closeness, tie.since)
+            await self.update_contact(team_id, connector_id, tie.id, entry)
+        if lapsed:
+            await self.confirm_tie(team_id, connector_id, tie.id, still_in_touch=False)
 
     # --- suggestions --------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ and those modals' submissions."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from logging import Logger
 from typing import Any
 
@@ -80,35 +81,54 @@ async def open_details(
     await open_view(client, body["trigger_id"], modal(services, request), logger)
 
 
+@dataclass(frozen=True)
+class OneField:
+    """A modal that asks for one field before its action: the field's block (the action's
+    detail of the same name), the phrase said when it is left empty (None: it may be), and
+    how its words are tidied."""
+
+    action: Action
+    field: str
+    required: str | None = None
+    tidy: Callable[[str], str] = str
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+ONE_FIELD: dict[str, OneField] = {
+    # The connector's optional kind word.
+    CallbackId.DECLINE_MODAL: OneField(Action.DECLINE, "reason"),
+    # The account owner must say why: the requester hears it.
+    CallbackId.OWNER_DECLINE_MODAL: OneField(
+        Action.OWNER_DECLINE, "reason", "owner_reason_missing", _one_line
+    ),
+    CallbackId.OWNER_EDIT_MODAL: OneField(
+        Action.OWNER_APPROVE, "blurb", "blurb_missing", str.strip
+    ),
+    CallbackId.MENTION_NAME_MODAL: OneField(
+        Action.MENTION_NAME, "how_known", tidy=lambda text: text[:HOW_KNOWN_MAX]
+    ),
+}
+
+
 @tells_refusals
-async def decline_submitted(
+async def one_field_submitted(
     ack: AsyncAck,
     body: dict[str, Any],
     view: dict[str, Any],
     context: AsyncBoltContext,
     client: AsyncWebClient,
 ) -> None:
-    await ack()
-    reason = str(submitted_values(view).get("reason") or "")
-    await act_and_deliver(context, client, body, request_of(view), Action.DECLINE, reason=reason)
-
-
-@tells_refusals
-async def owner_decline_submitted(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-) -> None:
-    reason = " ".join(str(submitted_values(view).get("reason") or "").split())
-    if not reason:
-        await ack(response_action="errors", errors={"reason": say("owner_reason_missing")})
+    form = ONE_FIELD[view["callback_id"]]
+    words = form.tidy(str(submitted_values(view).get(form.field) or ""))
+    if form.required and not words:
+        await ack(response_action="errors", errors={form.field: say(form.required)})
         return
     await ack()
-    await act_and_deliver(
-        context, client, body, request_of(view), Action.OWNER_DECLINE, reason=reason
-    )
+    details: dict[str, Any] = {form.field: words}
+    await act_and_deliver(context, client, body, request_of(view), form.action, **details)
 
 
 @tells_refusals
@@ -138,39 +158,6 @@ async def not_now_submitted(
         Action.TARGET_NOT_NOW,
         ask_again_on=day,
         tz_name=tz_name,
-    )
-
-
-@tells_refusals
-async def owner_edit_submitted(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-) -> None:
-    blurb = str(submitted_values(view).get("blurb") or "").strip()
-    if not blurb:
-        await ack(response_action="errors", errors={"blurb": say("blurb_missing")})
-        return
-    await ack()
-    await act_and_deliver(
-        context, client, body, request_of(view), Action.OWNER_APPROVE, blurb=blurb
-    )
-
-
-@tells_refusals
-async def mention_name_submitted(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-) -> None:
-    await ack()
-    how_known = str(submitted_values(view).get("how_known") or "")[:HOW_KNOWN_MAX]
-    await act_and_deliver(
-        context, client, body, request_of(view), Action.MENTION_NAME, how_known=how_known
     )
 
 
@@ -276,10 +263,8 @@ async def redirect_submitted(
 def register(app: AsyncApp, work: WorkQueue) -> None:
     for action_id in MODAL_ACTIONS:
         app.action(action_id)(work.opens_modal(open_details))
-    app.view(CallbackId.DECLINE_MODAL)(work.tracked(decline_submitted))
-    app.view(CallbackId.OWNER_DECLINE_MODAL)(work.tracked(owner_decline_submitted))
+    for callback_id in ONE_FIELD:
+        app.view(callback_id)(work.tracked(one_field_submitted))
     app.view(CallbackId.NOT_NOW_MODAL)(work.tracked(not_now_submitted))
-    app.view(CallbackId.OWNER_EDIT_MODAL)(work.tracked(owner_edit_submitted))
     app.view(CallbackId.INTRO_LINE_MODAL)(work.tracked(intro_line_submitted))
-    app.view(CallbackId.MENTION_NAME_MODAL)(work.tracked(mention_name_submitted))
     app.view(CallbackId.REDIRECT_MODAL)(work.tracked(redirect_submitted))

@@ -78,7 +78,7 @@ async def test_an_owner_edit_left_blank_is_refused_in_the_form_before_anything_e
         **messages.owner_edit_modal(make_request()),
         "state": {"values": {"blurb": {"value": {"value": "  "}}}},
     }
-    await details.owner_edit_submitted(ack, {}, view, context_for(None), None)
+    await details.one_field_submitted(ack, {}, view, context_for(None), None)
     assert len(ack.calls) == 1
     assert ack.calls[0]["response_action"] == "errors"
     assert set(ack.calls[0]["errors"]) == {"blurb"}

@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro import outside
 from bot.intro.directory import AskReview
-from bot.intro.matching import name_key, name_score, parse_person
 from bot.intro.people import Teammate
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft, Review, review_draft, with_company_from_name
@@ -108,8 +107,7 @@ async def review_asks(
         ties=False,
     )
     to_them = await services.workflow.open_asks_to_outside(actor.team_id, connector.email)
-    key = name_key(parse_person(draft.target_name).name_key)
-    same_person = [r for r in to_them if name_score(key, name_key(r.target_name)) >= 85]
+    same_person = outside.asks_for_person(to_them, draft.target_name)
     named = [a.connector_id for a in found.held_by_others if a.connector_id]
     named += [a.requester_id for a in found.held_by_others]
     named += [r.requester_id for r in to_them]

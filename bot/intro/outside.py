@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.intro.matching import same_person
 from bot.templates_dir import TEMPLATES_DIR
+from storage.models import IntroRequest
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -99,3 +101,9 @@ def review_open_asks(
         "open_asks", connector=connector_name, count=open_asks, plural=plural, others=from_whom
     )
     return None, words
+
+
+def asks_for_person(open_asks: list[IntroRequest], target_name: str) -> list[IntroRequest]:
+    """Of the open asks to one outside connector, those for this person (matched as the
+    directory matches a name): a second such ask is a duplicate, whoever makes it."""
+    return [ask for ask in open_asks if same_person(ask.target_name, target_name)]

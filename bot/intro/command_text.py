@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from bot.intro.names import MENTION
 from bot.intro.validation import PACING_MAX_OPEN, PACING_MAX_PER_30_DAYS
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Sub-commands, and whether each takes words after it.
 SUB_COMMANDS = (
     "request",
@@ -76,8 +76,8 @@ def _meant(word: str, rest: str) -> str:
         return verb
     shaped = {
         "pacing": rest.lower() in _PACING_MODES or rest.lower().startswith("default"),
-        "owner": bool(_MENTION.search(rest)),
-        "offer": bool(_MENTION.match(rest)),
+        "owner": bool(MENTION.search(rest)),
+        "offer": bool(MENTION.match(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
         "forget": rest.lower() == "me",
     }
@@ -93,17 +93,17 @@ def _name_at_company(text: str) -> tuple[str, str]:
 
 def _offer(rest: str) -> Command:
     """`/intro offer @rep Jane Doe [at Acme]`: the teammate first, then whom to meet."""
-    mention = _MENTION.match(rest)
+    mention = MENTION.match(rest)
     name, company = _name_at_company(rest[mention.end() :] if mention else "")
-    if mention is None or not name or _MENTION.search(name):
+    if mention is None or not name or MENTION.search(name):
         return Command("usage", meant="offer")
     return Command("offer", name=name, company=company, user_id=mention.group(1))
 
 
 def _owner(rest: str) -> Command:
     """`/intro owner Acme @rep`: the company and its account's owner, in either order."""
-    mention = _MENTION.search(rest)
-    company = _MENTION.sub("", rest).strip()
+    mention = MENTION.search(rest)
+    company = MENTION.sub("", rest).strip()
     return Command("owner", company=unescape(company), user_id=mention.group(1) if mention else "")
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Every pattern here runs on any message a member picks "Request an intro" on, on the event
-# loop, so each is linear in the text's length: no unbounded run that a later start position
-# scans again, and each run of whitespace matched by exactly one possessive quantifier.
-_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})(?:\|[^<>]*)?>")
+# Every pattern here runs on the event loop on any message a member picks "Request an intro"
+# on (MENTION on /intro's text too), so each is linear in the text's length: no unbounded run
+# that a later start position scans again, and each run of whitespace matched by exactly one
+# possessive quantifier.
+MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})(?:\|[^<>]*)?>")
 _ANGLED = re.compile(r"<[^<>]*>")
 # Two or three capitalised words, allowing accents, apostrophes and hyphens: "Jane Doe",
 # "Seán O'Brien", "Anne-Marie de Vries" is approximated by its capitalised words.
@@ -96,7 +97,7 @@ class Prospect:
 
 
 def find_prospect(text: str) -> Prospect:
-    mention = _MENTION.search(text or "")
+    mention = MENTION.search(text or "")
     if mention:
         return Prospect(user_id=mention.group(1))
     # Links and channel references are not names.

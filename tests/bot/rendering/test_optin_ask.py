@@ -55,7 +55,9 @@ def _words(text: str) -> set[str]:
 
 # Every word the ask can say on its own, whatever it is given: a name made of these would be
 # found in the ask without being a leak.
+# (With a reason the ask says more of its own: "What's in it for you, as they put it".)
 VOCABULARY = _words(messages.optin_ask(make_request(reason="", target_company="x")))
+VOCABULARY |= _words(messages.optin_ask(make_request(reason="x", target_company="x")))
 VOCABULARY |= _words(" ".join(messages.labels()["anonymous"].values()))
 
 

@@ -428,6 +428,29 @@ class AccountOwner(Base):
     owner_id: Mapped[str] = mapped_column(String(32))
 
 
+class TargetAccount(Base):
+    """An account on a rep's list (or on the workspace's, kept by admins): the companies
+    coverage, the weekly offer-help digest and a manager's view are about."""
+
+    __tablename__ = "target_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    # The rep whose list it is; "" for the workspace's own list.
+    list_owner_id: Mapped[str] = mapped_column(String(32), default="")
+    company: Mapped[str] = mapped_column(String(200))
+    company_key: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str] = mapped_column(String(32), default="")
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "list_owner_id", "company_key"),
+        Index("ix_target_accounts_team_company", "team_id", "company_key"),
+    )
+
+
 class WorkspaceStatus(StrEnum):
     ACTIVE = "active"
     # The app's token stopped working (invalid_auth, token_revoked, ...): delivery waits.

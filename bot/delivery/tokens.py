@@ -5,9 +5,11 @@ from slack_sdk's installation store (an Enterprise Grid org-wide install by its 
 refreshed first when token rotation is on and it is about to expire, and kept for a minute.
 
 A refresh token works once: two replicas rotating the same token at once would leave one of
-them with Slack's `invalid_refresh_token`. A rotation is therefore serialized per workspace (a
-PostgreSQL advisory lock across replicas, a lock in the process on SQLite), and the bot is read
-again under it, so the second replica finds the token the first one stored.
+them with Slack's `invalid_refresh_token`. A rotation is therefore serialized per installation
+(a PostgreSQL advisory lock across replicas, a lock in the process on SQLite), and the bot is
+read again under it, so the second replica finds the token the first one stored. Bolt's
+authorize rotates the token of an incoming request through the same lock
+(`SerializedRotator`), so a request and a send never rotate it at once either.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class InstalledTokens:
             self._cache.pop(team_id, None)
             return None
         if self._due_for_rotation(bot):
-            bot = await self._rotate(team_id) or bot
+            bot = await self.rotate(bot)
         token = str(bot.bot_token)
         keep_until = time.monotonic() + self._cache_seconds
         if bot.bot_token_expires_at is not None:
@@ -110,29 +112,36 @@ class InstalledTokens:
         expires = bot.bot_token_expires_at
         return expires is None or expires - time.time() < self._rotate_minutes * 60
 
-    async def _rotate(self, team_id: str) -> Bot | None:
-        """Rotate the workspace's token, one replica at a time; the bot to use after."""
+    async def rotate(self, bot: Bot) -> Bot:
+        """The installation's bot with a fresh token, rotated by one replica at a time: the
+        bot as stored under the lock, rotated if it still needs it."""
         assert self._rotator is not None
-        async with self._rotation_lock(team_id):
-            bot = await self._find(team_id)  # another replica may have rotated it meanwhile
-            if bot is None:
-                return None
+        org_wide = bool(bot.is_enterprise_install)
+        async with self._rotation_lock(_installation_key(bot)):
+            # Another replica, or a request, may have rotated it meanwhile.
+            latest = await self._store.async_find_bot(
+                enterprise_id=bot.enterprise_id,
+                team_id=None if org_wide else bot.team_id,
+                is_enterprise_install=org_wide,
+            )
+            if latest is None:
+                return bot
             refreshed = await self._rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=self._rotate_minutes
+                bot=latest, minutes_before_expiration=self._rotate_minutes
             )
             if refreshed is None:
-                return bot
+                return latest
             await self._store.async_save_bot(refreshed)
-            logger.info("rotated the bot token of workspace %s", team_id)
+            logger.info("rotated the bot token of %s", _installation_key(bot))
             return refreshed
 
     @contextlib.asynccontextmanager
-    async def _rotation_lock(self, team_id: str) -> AsyncIterator[None]:
-        async with self._rotating.setdefault(team_id, asyncio.Lock()):
+    async def _rotation_lock(self, installation: str) -> AsyncIterator[None]:
+        async with self._rotating.setdefault(installation, asyncio.Lock()):
             if self._engine is None:
                 yield
                 return
-            digest = hashlib.sha256(f"introbot rotate {team_id}".encode()).digest()
+            digest = hashlib.sha256(f"introbot rotate {installation}".encode()).digest()
             key = int.from_bytes(digest[:8], "big", signed=True)
             async with self._engine.connect() as connection:
                 await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
@@ -153,3 +162,31 @@ class InstalledTokens:
         return await self._store.async_find_bot(
             enterprise_id=key.enterprise_id, team_id=None, is_enterprise_install=True
         )
+
+
+def _installation_key(bot: Bot) -> str:
+    """One installation's name: an org-wide install serves every workspace of its org, so its
+    workspaces share one lock."""
+    if bot.is_enterprise_install:
+        return f"enterprise {bot.enterprise_id}"
+    return f"team {bot.team_id}"
+
+
+class SerializedRotator(AsyncTokenRotator):
+    """The rotator Bolt's authorize calls for an incoming request, rotating through
+    `InstalledTokens.rotate` (its lock, its re-read) rather than on its own."""
+
+    def __init__(self, tokens: InstalledTokens, rotator: AsyncTokenRotator) -> None:
+        super().__init__(
+            client_id=rotator.client_id, client_secret=rotator.client_secret, client=rotator.client
+        )
+        self._tokens = tokens
+
+    async def perform_bot_token_rotation(  # type: ignore[override]
+        self, *, bot: Bot, minutes_before_expiration: int = ROTATE_MINUTES_BEFORE_EXPIRY
+    ) -> Bot | None:
+        expires = bot.bot_token_expires_at
+        if expires is None or expires > time.time() + minutes_before_expiration * 60:
+            return None  # as slack_sdk's rotator decides
+        rotated = await self._tokens.rotate(bot)
+        return rotated if rotated.bot_token != bot.bot_token else None

@@ -30,7 +30,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery.tokens import BotTokens
+from bot.delivery.tokens import BotTokens, InstalledTokens, SerializedRotator
 from bot.delivery.workspaces import Workspaces
 from bot.rendering.templating import render_html
 from bot.services.container import Services
@@ -142,6 +142,10 @@ def oauth_flow(
     )
     # Each rotation adds a token: bounded, or the cache grows for as long as the process runs.
     authorize.authorize_result_cache = LeastRecentlyUsed(AUTHORIZE_CACHE_SIZE)
+    # A refresh token works once: a request's rotation takes the same per-installation lock
+    # as a send's, across replicas.
+    if isinstance(tokens, InstalledTokens) and authorize.token_rotator is not None:
+        authorize.token_rotator = SerializedRotator(tokens, authorize.token_rotator)
     oauth_settings.authorize = authorize
     return InstallFlow(client=client, settings=oauth_settings)
 

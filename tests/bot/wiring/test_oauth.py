@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.intro.people import Teammate
@@ -19,7 +21,7 @@ from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.stack import CLIENT_ID, LocalStack
 from bot.wiring.app import bot_tokens
-from bot.wiring.oauth import LeastRecentlyUsed, OAuthStates
+from bot.wiring.oauth import InstallFlow, LeastRecentlyUsed, OAuthStates, oauth_flow
 from bot.wiring.scopes import BOT_SCOPES
 from storage.db import create_engine_for
 from storage.models import SLACK_BOTS, OutboundMessage
@@ -411,3 +413,79 @@ async def test_replicas_rotating_one_token_at_once_both_get_the_new_token(
         refreshes = [c for c in fake.calls_to("oauth.v2.access") if c.args.get("grant_type")]
         assert [c.ok for c in refreshes] == [True]
         assert set(tokens) == {fake.tokens_of(TEAM_A)[-1]}
+
+
+async def _authorize_request(flow: InstallFlow, client: AsyncWebClient) -> str | None:
+    """The bot token Bolt's authorize gives an incoming request from TEAM_A, as it runs it for
+    every signed request (token rotation included)."""
+    authorize = flow.settings.authorize
+    assert authorize is not None
+    context = AsyncBoltContext()
+    context["client"] = client
+    result = await authorize(context=context, enterprise_id=None, team_id=TEAM_A, user_id=REQUESTER)
+    return None if result is None else result.bot_token
+
+
+async def test_a_request_and_a_send_rotating_one_token_at_once_both_get_the_new_token(
+    database_url: str,
+) -> None:
+    async with LocalStack(database_url, oauth=True, token_rotation=True) as stack:
+        fake, services = stack.fake, stack.services
+        assert services is not None and services.workspaces is not None
+        assert services.installation_store is not None and services.tokens is not None
+        fake.token_lifetime = 30 * 60  # expires within the 2 hours before which it is rotated
+        async with browser(stack) as session:
+            await install(stack, TEAM_A, session)
+        fake.token_lifetime = 12 * 3600
+        flow = oauth_flow(
+            services.settings,
+            services.engine,
+            services.client,
+            services.installation_store,
+            services.workspaces,
+            services.tokens,
+        )
+        tokens = await asyncio.gather(
+            *(_authorize_request(flow, services.client) for _ in range(3)),
+            services.tokens.token_for(TEAM_A),
+        )
+        refreshes = [c for c in fake.calls_to("oauth.v2.access") if c.args.get("grant_type")]
+        assert [c.ok for c in refreshes] == [True]
+        assert set(tokens) == {fake.tokens_of(TEAM_A)[-1]}
+
+
+@pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="replicas share a database on PostgreSQL only (set TEST_DATABASE_URL)",
+)
+async def test_replicas_authorizing_requests_as_the_token_expires_rotate_it_once(
+    database_url: str,
+) -> None:
+    async with LocalStack(database_url, oauth=True, token_rotation=True) as stack:
+        fake, services = stack.fake, stack.services
+        assert services is not None and services.workspaces is not None
+        fake.token_lifetime = 30 * 60
+        async with browser(stack) as session:
+            await install(stack, TEAM_A, session)
+        fake.token_lifetime = 12 * 3600
+        settings = services.settings
+        engines = [create_engine_for(database_url) for _ in range(3)]
+        try:
+            flows = []
+            for engine in engines:
+                store, tokens = bot_tokens(settings, engine, services.client, services.workspaces)
+                assert store is not None
+                flows.append(
+                    oauth_flow(
+                        settings, engine, services.client, store, services.workspaces, tokens
+                    )
+                )
+            answers = await asyncio.gather(
+                *(_authorize_request(flow, services.client) for flow in flows for _ in range(2))
+            )
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        refreshes = [c for c in fake.calls_to("oauth.v2.access") if c.args.get("grant_type")]
+        assert [c.ok for c in refreshes] == [True]
+        assert set(answers) == {fake.tokens_of(TEAM_A)[-1]}

@@ -270,10 +270,8 @@ class Contacts:
         All or nothing: the rows are worked out first (with `progress`), then written in one
         transaction, so a failure part-way saves none of it and the report is only ever of
         what was saved. The write lock (all of SQLite's) is held only while writing."""
-        report = ImportReport(skipped=list(export.skipped))
         now = self._clock.now()
-        known = await self._identities(team_id, owner_id)
-        rows = _ImportRows(team_id, owner_id, now, known, report)
+        entries: list[tuple[str, str, dict[str, object]]] = []
         total = len(export.connections)
         for start in range(0, total, IMPORT_BATCH):
             batch = export.connections[start : start + IMPORT_BATCH]
@@ -285,11 +283,31 @@ class Contacts:
                     email=connection.email,
                     since=connection.connected_on,
                 )
-                rows.add(entry.name, self._identity(entry), self._values(entry))
+                entries.append((entry.name, self._identity(entry), self._values(entry)))
             if progress is not None:
                 await progress(min(start + len(batch), total), total)
             else:
                 await asyncio.sleep(0)  # a batch at a time: other work runs in between
+        try:
+            return await self._import_rows(team_id, owner_id, export, entries, now)
+        except IntegrityError:
+            # The same person's import ran on another replica meanwhile and inserted some of
+            # these: compared again with what is stored now, they are updates.
+            return await self._import_rows(team_id, owner_id, export, entries, now)
+
+    async def _import_rows(
+        self,
+        team_id: str,
+        owner_id: str,
+        export: ParsedExport,
+        entries: list[tuple[str, str, dict[str, object]]],
+        now: datetime,
+    ) -> ImportReport:
+        report = ImportReport(skipped=list(export.skipped))
+        known = await self._identities(team_id, owner_id)
+        rows = _ImportRows(team_id, owner_id, now, known, report)
+        for name, identity, values in entries:
+            rows.add(name, identity, values)
         await self._write_import(rows.inserts, rows.updates)
         report.added = len(rows.inserts)
         report.updated = len(rows.updates)

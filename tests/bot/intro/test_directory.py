@@ -464,3 +464,23 @@ async def test_the_same_person_added_several_times_at_once_is_one_contact(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_one_person_importing_on_two_replicas_at_once_keeps_one_contact_each(
+    database_url: str,
+) -> None:
+    # The per-person import limit holds within a process; two replicas may each run one.
+    engines = [create_engine_for(database_url) for _ in range(2)]
+    export = parse_connections(FIXTURE.read_bytes())
+    try:
+        directories = [Directory(make_sessionmaker(engine), ManualClock()) for engine in engines]
+        reports = await asyncio.gather(
+            *(directory.import_connections(TEAM, "UA", export) for directory in directories)
+        )
+        assert sorted(report.added for report in reports) == [0, 4]
+        assert all(len(report.skipped) == 2 for report in reports)
+        _, count = await directories[0].contacts_of(TEAM, "UA")
+        assert count == 4
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -28,8 +28,13 @@ from bot.intro.accounts import (
 from bot.intro.clock import ManualClock
 from bot.intro.contacts import ContactInput
 from bot.intro.directory import CONNECTED, KNOWN, LAPSED, Directory
-from bot.intro.linkedin import MAX_LINE_CHARS, Connection, ParsedExport, TooManyRows
-from bot.intro.linkedin import UnreadableExport
+from bot.intro.linkedin import (
+    MAX_LINE_CHARS,
+    Connection,
+    ParsedExport,
+    TooManyRows,
+    UnreadableExport,
+)
 from bot.intro.people import Teammate
 from bot.intro.privacy import forget_me
 from bot.intro.states import Action
@@ -115,9 +120,7 @@ def test_an_account_list_is_read_with_its_optional_columns_and_skips_with_reason
         "Acme,https://acme.com,maria@example.com,Tier 1,\n"
         ",globex.com,,,\n"
         "Globex,not a domain,,,\n"
-        "Initech,,,"
-        + "t" * 40
-        + ",\n"
+        "Initech,,," + "t" * 40 + ",\n"
         "\n"
         "Umbrella,umbrella.com,@sam,Tier 2,team\n"
     )

@@ -773,6 +773,12 @@ def lists_shown(list_owner_ids: Sequence[str]) -> str:
     return "both" if len(list_owner_ids) > 1 else "team"
 
 
+def lists_held(coverage: Coverage, list_owner_ids: Sequence[str]) -> str:
+    """Which of the lists asked for hold the accounts covered, as `lists_shown` says it."""
+    held = {owner for account in coverage.accounts for owner in account.lists}
+    return lists_shown([owner for owner in list_owner_ids if owner in held] or list_owner_ids)
+
+
 def account_line(account: AccountCoverage, *, mark_workspace: bool = False) -> str:
     """One account's coverage, as mrkdwn (escaped), on one line."""
     rendered = render_json(
@@ -806,7 +812,8 @@ def pack_lines(lines: Sequence[str], sections: int, chars: int) -> tuple[list[st
 def accounts_message(coverage: Coverage, list_owner_ids: Sequence[str]) -> Message:
     """`/intro accounts`: the counts on top, then each account's coverage."""
     lists = lists_shown(list_owner_ids)
-    lines = [account_line(a, mark_workspace=lists == "both") for a in coverage.accounts]
+    held = lists_held(coverage, list_owner_ids)
+    lines = [account_line(a, mark_workspace=held == "both") for a in coverage.accounts]
     sections, shown = pack_lines(lines, ACCOUNT_SECTIONS, ACCOUNT_SECTION_MAX)
     return _message(
         "accounts.json.j2",
@@ -814,6 +821,7 @@ def accounts_message(coverage: Coverage, list_owner_ids: Sequence[str]) -> Messa
         total=coverage.total,
         with_way_in=coverage.with_way_in,
         lists=lists,
+        held=held,
         sections=[trusted_mrkdwn(section) for section in sections],
         more=len(lines) - shown,
     )
@@ -830,9 +838,9 @@ class HomeAccounts:
 
 
 def home_accounts(coverage: Coverage, list_owner_ids: Sequence[str]) -> HomeAccounts:
-    lists = lists_shown(list_owner_ids)
+    held = lists_held(coverage, list_owner_ids)
     lines = [
-        account_line(a, mark_workspace=lists == "both") for a in coverage.accounts[:HOME_ACCOUNTS]
+        account_line(a, mark_workspace=held == "both") for a in coverage.accounts[:HOME_ACCOUNTS]
     ]
     packed, shown = pack_lines(lines, 1, ACCOUNT_SECTION_MAX)
     return HomeAccounts(

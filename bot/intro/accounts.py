@@ -29,6 +29,7 @@ from datetime import date
 from typing import IO
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
@@ -455,9 +456,24 @@ class Accounts:
         transaction. An account already on the list under any spelling of its key is merged:
         a domain or tier given now fills in or replaces the one it had. `owners` (company key
         -> Slack id, admins' lists only: the caller checks) sets each account's owner for
-        routing, as `/intro owner` does. The list holds at most `MAX_ACCOUNTS`."""
+        routing, as `/intro owner` does. The list holds at most `MAX_ACCOUNTS`. Two adds of
+        one account at once (a double submission, two replicas) keep it once: the one that
+        loses the race to insert is made again, and merges."""
+        entries = list(entries)
+        try:
+            return await self._add(team_id, list_owner_id, entries, added_by, owners or {})
+        except IntegrityError:
+            return await self._add(team_id, list_owner_id, entries, added_by, owners or {})
+
+    async def _add(
+        self,
+        team_id: str,
+        list_owner_id: str,
+        entries: list[AccountInput],
+        added_by: str,
+        owners: Mapping[str, str],
+    ) -> AddReport:
         report = AddReport()
-        owners = owners or {}
         now = self._clock.now()
         async with self._sessions.begin() as session:
             rows = await session.scalars(

@@ -54,17 +54,24 @@ async def added_message(
     *,
     name: str = "",
     skipped: list[tuple[int, str]] | None = None,
+    owners_not_set: list[tuple[int, str]] | None = None,
 ) -> messages.Message:
     """What adding did (`reports` by list), and the coverage of the lists it changed."""
     lists = tuple(reports) or (user_id,)
     coverage = await services.accounts.coverage(team_id, lists, viewer_id=user_id)
-    reasons = [*(skipped or []), *(r for report in reports.values() for r in report.skipped)]
+    reasons = sorted(
+        [*(skipped or []), *(r for report in reports.values() for r in report.skipped)],
+        key=lambda reason: reason[0],
+    )
     return messages.import_message(
         "accounts_done",
         name=name,
         added=sum(report.added for report in reports.values()),
         merged=sum(report.merged for report in reports.values()),
         owners=sum(report.owners_set for report in reports.values()),
+        unowned=len(owners_not_set or []),
+        unowned_reasons=(owners_not_set or [])[:SHOWN_REASONS],
+        unowned_more=max(0, len(owners_not_set or []) - SHOWN_REASONS),
         skipped=len(reasons),
         reasons=reasons[:SHOWN_REASONS],
         more=max(0, len(reasons) - SHOWN_REASONS),
@@ -203,7 +210,13 @@ async def import_account_list(
             add = services.accounts.add(team_id, list_id, rows, user_id, plan.owners)
             reports[list_id] = await add
     message = await added_message(
-        services, team_id, user_id, reports, name=name, skipped=plan.skipped
+        services,
+        team_id,
+        user_id,
+        reports,
+        name=name,
+        skipped=plan.skipped,
+        owners_not_set=plan.owners_not_set,
     )
     return True, message
 

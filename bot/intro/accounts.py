@@ -268,12 +268,14 @@ def _account(
 @dataclass
 class ImportPlan:
     """A file's accounts sorted onto lists: the sender's, and (admins only) the workspace's;
-    the owners to set (company key -> Slack id); and what was skipped, with why."""
+    the owners to set (company key -> Slack id); the rows skipped, and the owners not set
+    (their accounts are added all the same), each with why."""
 
     mine: list[AccountInput] = field(default_factory=list)
     workspace: list[AccountInput] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    owners_not_set: list[tuple[int, str]] = field(default_factory=list)
 
 
 def owner_handle(text: str) -> str:
@@ -289,8 +291,8 @@ def owner_handle(text: str) -> str:
 def plan_import(parsed: ParsedAccounts, *, admin: bool, owner_ids: Mapping[str, str]) -> ImportPlan:
     """Which list each row goes on and whose account it is. Only admins add to the
     workspace's list (a `List` of `team`) and set owners; anyone else's such rows are
-    skipped, or their owner left unset, with the reason. `owner_ids`: `owner_handle` ->
-    Slack id, for the owners the caller could find."""
+    skipped, or their owner left unset (`owners_not_set`), with the reason. `owner_ids`:
+    `owner_handle` -> Slack id, for the owners the caller could find."""
     plan = ImportPlan(skipped=list(parsed.skipped))
     for account in parsed.accounts:
         if account.workspace and not admin:
@@ -301,13 +303,13 @@ def plan_import(parsed: ParsedAccounts, *, admin: bool, owner_ids: Mapping[str, 
         if not account.owner:
             continue
         if not admin:
-            reason = f"{account.company}: owner not set, only workspace admins set account owners"
-            plan.skipped.append((account.line, reason))
+            reason = f"{account.company}: only workspace admins set account owners"
+            plan.owners_not_set.append((account.line, reason))
             continue
         found = owner_ids.get(owner_handle(account.owner))
         if found is None:
-            reason = f"{account.company}: owner not set, no teammate is {account.owner[:60]}"
-            plan.skipped.append((account.line, reason))
+            reason = f"{account.company}: no teammate is {account.owner[:60]}"
+            plan.owners_not_set.append((account.line, reason))
             continue
         plan.owners[company_key(account.company)] = found
     return plan

@@ -726,6 +726,9 @@ def import_message(kind: str, **context: Any) -> Message:
         "more": 0,
         "merged": 0,
         "owners": 0,
+        "unowned": 0,
+        "unowned_reasons": [],
+        "unowned_more": 0,
         "lists": "mine",
         "with_way_in": 0,
     }

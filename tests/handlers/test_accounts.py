@@ -229,10 +229,16 @@ async def test_a_reps_csv_fills_their_list_and_leaves_owners_to_admins(stack: Lo
     await _teammates_know_people(stack)
     assert stack.services is not None
     report = await _share(stack, REQUESTER, "accounts.csv", ACCOUNTS_CSV.encode())
-    assert "Read *accounts.csv*: *2* accounts added to your list, 3 skipped." in report
-    assert "line 2: Acme Inc.: owner not set, only workspace admins set account owners" in report
-    assert "line 4: Initech: only workspace admins add to the workspace's list" in report
+    assert (
+        "Read *accounts.csv*: *2* accounts added to your list, 2 skipped; 1 owner not set."
+        in report
+    )
+    assert "Skipped: line 4: Initech: only workspace admins add to the workspace's list" in report
     assert "line 5: no company" in report
+    assert (
+        "Owners not set (their accounts are on the list): "
+        "line 2: Acme Inc.: only workspace admins set account owners" in report
+    )
     assert "*1 of 2* have a way in" in report
     listed = await stack.services.accounts.listed(TEAM, [REQUESTER])
     assert [(a.company, a.domain, a.tier) for a in listed] == [
@@ -249,8 +255,8 @@ async def test_an_admins_csv_sets_owners_and_the_workspaces_list(stack: LocalSta
     assert stack.services is not None
     report = await _share(stack, ADMIN, "accounts.csv", ACCOUNTS_CSV.encode())
     assert "*3* accounts added to your list and the workspace's" in report
-    assert "1 account owner set" in report
-    assert "Initech: owner not set, no teammate is someone@nowhere.example" in report
+    assert "1 account owner set, so intros there go through them first; 1 owner not set" in report
+    assert "line 4: Initech: no teammate is someone@nowhere.example" in report
     async with stack.services.sessions() as session:
         owners = [(o.company_key, o.owner_id) for o in await session.scalars(select(AccountOwner))]
     assert owners == [("acme", CONNECTOR)]

@@ -163,20 +163,20 @@ def test_only_admins_add_to_the_workspaces_list_and_set_owners() -> None:
     rep = plan_import(parsed, admin=False, owner_ids={"maria@example.com": "U0MARIA"})
     assert [a.company for a in rep.mine] == ["Acme", "Initech"] and rep.workspace == []
     assert rep.owners == {}
-    assert [line for line, _ in rep.skipped] == [2, 3]
-    assert "only workspace admins set account owners" in rep.skipped[0][1]
-    assert "only workspace admins add to the workspace's list" in rep.skipped[1][1]
+    assert rep.owners_not_set == [(2, "Acme: only workspace admins set account owners")]
+    assert rep.skipped == [(3, "Globex: only workspace admins add to the workspace's list")]
 
     admin = plan_import(parsed, admin=True, owner_ids={"maria@example.com": "U0MARIA"})
     assert [a.company for a in admin.workspace] == ["Globex"]
-    assert admin.owners == {"acme": "U0MARIA"} and admin.skipped == []
+    assert admin.owners == {"acme": "U0MARIA"}
+    assert admin.skipped == [] and admin.owners_not_set == []
 
 
 def test_an_owner_nobody_is_leaves_the_account_without_one() -> None:
     parsed = _parsed(AccountInput("Acme", owner="@nobody", line=2))
     plan = plan_import(parsed, admin=True, owner_ids={"maria": "U0MARIA"})
     assert [a.company for a in plan.mine] == ["Acme"] and plan.owners == {}
-    assert plan.skipped == [(2, "Acme: owner not set, no teammate is @nobody")]
+    assert plan.owners_not_set == [(2, "Acme: no teammate is @nobody")] and plan.skipped == []
 
 
 # --- ranking the paths in --------------------------------------------------------------------

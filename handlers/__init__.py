@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.services.work_queue import WorkQueue
 from handlers import (
+    accounts,
     asking_again,
     buttons,
     commands,
@@ -40,5 +41,6 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)
+    accounts.register(app, work)
     thanks.register(app, work)
     errors.register(app)

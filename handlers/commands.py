@@ -20,6 +20,7 @@ from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
+from handlers.accounts import add_names, coverage_message, remove_names
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
@@ -128,6 +129,30 @@ async def outcome(typed: Typed) -> None:
     await typed.reply(listed.text, listed.blocks)
 
 
+async def accounts(typed: Typed) -> None:
+    """`/intro accounts`: which accounts on my list and the workspace's have a way in; `add`
+    and `remove` change my list, or with `team` the workspace's (admins only)."""
+    await typed.ack()
+    command, services, actor, client = typed.command, typed.services, typed.actor, typed.client
+    if command.team and command.name:
+        admin = await is_admin(services, client, actor.team_id, actor.user_id)
+        if not admin:
+            kind = "accounts_team_admins" if admin is False else "admin_unknown"
+            await typed.reply(messages.command_reply(kind))
+            return
+    team_id, user_id = actor.team_id, actor.user_id
+    if command.name == "add":
+        added = await add_names(services, team_id, user_id, command.company, team=command.team)
+        await typed.reply(added.text, added.blocks)
+    elif command.name == "remove":
+        await typed.reply(
+            await remove_names(services, team_id, user_id, command.company, team=command.team)
+        )
+    else:
+        shown = await coverage_message(services, team_id, user_id, team_only=command.team)
+        await typed.reply(shown.text, shown.blocks)
+
+
 async def stats(typed: Typed) -> None:
     await typed.ack()
     services, actor = typed.services, typed.actor
@@ -217,6 +242,7 @@ SUB_COMMANDS: dict[str, SubCommand] = {
     "forget": forget,
     "offer": offer,
     "outcome": outcome,
+    "accounts": accounts,
     "stats": stats,
 }
 # Sub-commands for workspace admins: acked first, then the admin check.

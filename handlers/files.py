@@ -1,5 +1,7 @@
 """A LinkedIn export (Connections.csv, or the .zip LinkedIn sends) shared in the bot's DM:
-imported into the sharer's contacts. Every outcome, failures included, ends in one message."""
+imported into the sharer's contacts; or a CSV of accounts (its header has a `Company` or
+`Account Name` column and no `First Name`): added to their list (handlers/accounts.py). Every
+outcome, failures included, ends in one message."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.accounts import first_line, is_account_list
 from bot.intro.contact_import import AlreadyImporting, ImportLimits, read_export_off_loop
 from bot.intro.linkedin import MAX_BYTES, ExportError, ExportTooLarge
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
+from handlers.accounts import import_account_list
 from handlers.context import services_of
 from handlers.slack_files import DownloadFailed, FileTooLarge, download, download_url
 
@@ -75,7 +79,9 @@ class LinkedInImports:
         posted = await _post(client, owner[1], messages.import_message("started", name=name))
         services.metrics.linkedin_imports.labels("started").inc()
         try:
-            saved, outcome = await _import(services, self.limits, client, owner, info, name, posted)
+            saved, outcome = await _import(
+                services, self.limits, client, owner, info, name, posted, logger
+            )
         except Exception:  # noqa: BLE001 - whatever it was, the person is told
             logger.exception("import of a shared file failed")
             saved, outcome = False, messages.import_message("failed", name=name)
@@ -95,6 +101,7 @@ async def _import(
     info: dict[str, Any],
     name: str,
     posted: tuple[str, str],
+    logger: Logger,
 ) -> tuple[bool, messages.Message]:
     """Download, parse (off the loop) and store one export: whether it was saved, and the
     message to end with. Nothing is saved unless it returns the report."""
@@ -114,6 +121,9 @@ async def _import(
             except (aiohttp.ClientError, TimeoutError):
                 detail = "the connection failed"
                 return False, messages.import_message("download_failed", name=name, detail=detail)
+            if is_account_list(first_line(spool)):
+                # A list of accounts, not LinkedIn's export: its header says which.
+                return await import_account_list(services, client, owner, spool, name, logger)
             try:
                 export = await read_export_off_loop(spool)
             except ExportError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intro.accounts import WORKSPACE_LIST
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
@@ -99,6 +100,10 @@ async def publish_home(
         )
         prefs = await directory.prefs(team_id, user_id, session=session)
         report = await services.attribution.report(team_id, user_id, session=session)
+        lists = (user_id, WORKSPACE_LIST)
+        coverage = await services.accounts.coverage(
+            team_id, lists, viewer_id=user_id, session=session
+        )
     view = messages.home_view(
         mine,
         waiting,
@@ -107,6 +112,7 @@ async def publish_home(
         contact_page=contact_page,
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
+        accounts=messages.home_accounts(coverage, lists),
     )
     await client.views_publish(user_id=user_id, view=view)
 

@@ -28,6 +28,7 @@ SUB_COMMANDS = (
     "export",
     "offer",
     "outcome",
+    "accounts",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -45,7 +46,8 @@ _NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
 @dataclass(frozen=True)
 class Command:
     # request, help, know, forget, owner, pacing, stats, export, offer, outcome (`name`: whose
-    # intros, if given); or "usage": a sub-command
+    # intros, if given), accounts (`name`: "", "add" or "remove"; `company`: the names given);
+    # or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -55,6 +57,8 @@ class Command:
     # pacing default: (most open asks, most in 30 days), None where left as it is; no limits
     # given: show the default.
     limits: tuple[int | None, int | None] | None = None
+    # accounts: the workspace's list rather than the person's own (`/intro accounts team …`).
+    team: bool = False
 
 
 def unescape(text: str) -> str:
@@ -80,6 +84,7 @@ def _meant(word: str, rest: str) -> str:
         "offer": bool(MENTION.match(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
         "forget": rest.lower() == "me",
+        "accounts": rest.split()[0].lower() in _ACCOUNTS_WORDS,
     }
     return verb if shaped.get(verb) else ""
 
@@ -115,6 +120,25 @@ def _pacing(rest: str) -> Command:
     if mode.lower() == "default":
         return pacing_default(limits)
     return Command("usage", meant="pacing")
+
+
+_ACCOUNTS_WORDS = ("add", "remove", "team")
+
+
+def _accounts(rest: str) -> Command:
+    """`/intro accounts` (coverage of my list and the workspace's), `/intro accounts add Acme,
+    Globex`, `/intro accounts remove Acme`; `team` first for the workspace's list
+    (`/intro accounts team add Acme`; admins change it)."""
+    words = rest.split(maxsplit=1)
+    team = bool(words) and words[0].lower() == "team"
+    if team:
+        words = words[1].split(maxsplit=1) if len(words) > 1 else []
+    if not words:
+        return Command("accounts", team=team)
+    action, names = words[0].lower(), unescape(words[1]).strip() if len(words) > 1 else ""
+    if action not in ("add", "remove") or not names:
+        return Command("usage", meant="accounts")
+    return Command("accounts", name=action, company=names, team=team)
 
 
 def pacing_default(text: str) -> Command:
@@ -159,6 +183,8 @@ def parse_command(text: str) -> Command:
         return _pacing(rest)
     if word == "owner":
         return _owner(rest)
+    if word == "accounts":
+        return _accounts(rest)
     meant = _meant(word, rest)
     if meant:
         return Command("usage", name=unescape(text.strip()), meant=meant)

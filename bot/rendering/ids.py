@@ -64,6 +64,7 @@ class ActionId(StrEnum):
     CONTACTS_DELETE_ALL = "intro_contacts_delete_all"
     SHARE_DETAILS = "intro_share_details"
     PACING_OPEN = "intro_pacing_open"
+    ACCOUNTS_ADD = "intro_accounts_add"  # the Home tab's accounts: opens the modal to paste
     # Every form field's element: its block id names the field.
     FIELD = "value"
 
@@ -99,6 +100,7 @@ class CallbackId(StrEnum):
     MENTION_NAME_MODAL = "intro_mention_name_modal"
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"
+    ACCOUNTS_MODAL = "intro_accounts_modal"
     OFFER_MODAL = "intro_offer_modal"
     COLD_MODAL = "intro_cold_modal"  # nothing to submit: the note to paste
     OUTSIDE_MODAL = "intro_outside_modal"  # the request form for a connector outside the team

@@ -11,6 +11,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.intro import outside, validation
+from bot.intro.accounts import MAX_TYPED, WORKSPACE_LIST, AccountCoverage, Coverage
 from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
@@ -53,6 +54,13 @@ LIMITS = {
 
 
 HOME_SCRIPTS = 5  # requests whose opt-in ask and intro email the Home tab shows
+# Accounts: a section's text holds at most 3,000 characters (a line is clipped well under
+# it); `/intro accounts` answers in at most this many sections (a message holds 50 blocks),
+# and the Home tab shows the first few in one section (a view holds 100).
+ACCOUNT_LINE_MAX = 400
+ACCOUNT_SECTION_MAX = 2900
+ACCOUNT_SECTIONS = 20
+HOME_ACCOUNTS = 8
 
 
 @dataclass(frozen=True)
@@ -599,6 +607,7 @@ def home_view(
     funnel: Markup | None = None,
     contact_page: ContactPage | None = None,
     share_tie_details: bool = False,
+    accounts: HomeAccounts | None = None,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -626,6 +635,7 @@ def home_view(
         share_tie_details=share_tie_details,
         funnel=funnel,
         outcome_choices=_outcome_choices(mine),
+        accounts=accounts or HomeAccounts(0, 0, None, 0),
     )
     return view
 
@@ -663,6 +673,9 @@ def command_reply(kind: str, **context: Any) -> str:
         "typed": "",
         "rep": "",
         "pacing": None,
+        "removed": [],
+        "not_found": [],
+        "lists": "mine",
         "most_open": validation.PACING_MAX_OPEN,
         "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }
@@ -711,6 +724,13 @@ def import_message(kind: str, **context: Any) -> Message:
         "limit": 0,
         "reasons": [],
         "more": 0,
+        "merged": 0,
+        "owners": 0,
+        "unowned": 0,
+        "unowned_reasons": [],
+        "unowned_more": 0,
+        "lists": "mine",
+        "with_way_in": 0,
     }
     return _message("import.json.j2", kind=kind, **(defaults | context))
 
@@ -744,3 +764,97 @@ def funnel_lines(report: Report, user_id: str) -> Markup:
     rendered = stats(report, user_id)
     text = "\n".join(block["text"]["text"] for block in rendered.blocks[1:3])
     return trusted_mrkdwn(text)
+
+
+# --- target accounts --------------------------------------------------------------------
+
+
+def lists_shown(list_owner_ids: Sequence[str]) -> str:
+    """Which lists a coverage is of, as its words say it: "mine", "team" or "both"."""
+    if WORKSPACE_LIST not in list_owner_ids:
+        return "mine"
+    return "both" if len(list_owner_ids) > 1 else "team"
+
+
+def lists_held(coverage: Coverage, list_owner_ids: Sequence[str]) -> str:
+    """Which of the lists asked for hold the accounts covered, as `lists_shown` says it."""
+    held = {owner for account in coverage.accounts for owner in account.lists}
+    return lists_shown([owner for owner in list_owner_ids if owner in held] or list_owner_ids)
+
+
+def account_line(account: AccountCoverage, *, mark_workspace: bool = False) -> str:
+    """One account's coverage, as mrkdwn (escaped), on one line."""
+    rendered = render_json(
+        "accounts.json.j2",
+        kind="line",
+        a=account,
+        mark_workspace=mark_workspace,
+        tie_at=labels()["tie_at_account"],
+        outcome_labels=labels()["outcome"],
+    )
+    line = str(rendered["text"])
+    return line if len(line) <= ACCOUNT_LINE_MAX else line[: ACCOUNT_LINE_MAX - 1] + "…"
+
+
+def pack_lines(lines: Sequence[str], sections: int, chars: int) -> tuple[list[str], int]:
+    """Lines packed into at most `sections` texts of at most `chars` each, in order; the
+    texts, and how many lines they hold."""
+    packed: list[str] = []
+    shown = 0
+    for line in lines:
+        if packed and len(packed[-1]) + 1 + len(line) <= chars:
+            packed[-1] += "\n" + line
+        elif len(packed) < sections:
+            packed.append(line)
+        else:
+            break
+        shown += 1
+    return packed, shown
+
+
+def accounts_message(coverage: Coverage, list_owner_ids: Sequence[str]) -> Message:
+    """`/intro accounts`: the counts on top, then each account's coverage."""
+    lists = lists_shown(list_owner_ids)
+    held = lists_held(coverage, list_owner_ids)
+    lines = [account_line(a, mark_workspace=held == "both") for a in coverage.accounts]
+    sections, shown = pack_lines(lines, ACCOUNT_SECTIONS, ACCOUNT_SECTION_MAX)
+    return _message(
+        "accounts.json.j2",
+        kind="coverage",
+        total=coverage.total,
+        with_way_in=coverage.with_way_in,
+        lists=lists,
+        held=held,
+        sections=[trusted_mrkdwn(section) for section in sections],
+        more=len(lines) - shown,
+    )
+
+
+@dataclass(frozen=True)
+class HomeAccounts:
+    """The Home tab's accounts: the counts, the first few, how many more."""
+
+    total: int
+    with_way_in: int
+    lines: Markup | None
+    more: int
+
+
+def home_accounts(coverage: Coverage, list_owner_ids: Sequence[str]) -> HomeAccounts:
+    held = lists_held(coverage, list_owner_ids)
+    lines = [
+        account_line(a, mark_workspace=held == "both") for a in coverage.accounts[:HOME_ACCOUNTS]
+    ]
+    packed, shown = pack_lines(lines, 1, ACCOUNT_SECTION_MAX)
+    return HomeAccounts(
+        total=coverage.total,
+        with_way_in=coverage.with_way_in,
+        lines=trusted_mrkdwn(packed[0]) if packed else None,
+        more=coverage.total - shown,
+    )
+
+
+def accounts_modal(*, admin: bool) -> dict[str, Any]:
+    """Paste accounts from the Home tab; an admin picks the list."""
+    view: dict[str, Any] = render_json("accounts_modal.json.j2", admin=admin, most=MAX_TYPED)
+    return view

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.tokens import BotTokens
 from bot.delivery.workspaces import Workspaces
+from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock
 from bot.intro.directory import Directory
@@ -41,6 +42,7 @@ class Services:
     profiles: Profiles
     people: People
     event_dedupe: EventDedupe
+    accounts: Accounts
     work: WorkQueue = field(default_factory=WorkQueue)
     http: aiohttp.ClientSession | None = None
     metrics: Metrics = field(default_factory=Metrics)

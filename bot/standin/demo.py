@@ -278,6 +278,7 @@ class Demo:
         await self.better_person()
         await self.outside_the_team()
         await self.a_targets_no()
+        await self.accounts()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -799,12 +800,52 @@ class Demo:
     def nina_card(self) -> dict[str, Any] | None:
         return next((m for m in self.dms(CARLOS) if "Nina" in m["text"]), None)
 
+    async def accounts(self) -> None:
+        await _accounts(self)
+
     def card_about(self, name: str) -> dict[str, Any]:
         return next(
             m
             for m in self.dms(CARLOS)
             if "asks you for an intro" in m["text"] and name in m["text"]
         )
+
+
+RIYA_ACCOUNTS = """Account Name,Domain,Tier
+Acme Logistics,acme.example,Tier 1
+"Globex, Inc.",globex.example,Tier 1
+Initech,,Tier 2
+Hooli,hooli.example,Tier 2
+"""
+
+
+async def _accounts(demo: Demo) -> None:
+    """Riya's accounts: which have a way in, never whom her teammates know there."""
+    fake, stack = demo.stack.fake, demo.stack
+    assert stack.slack is not None
+    demo.say("Riya sends introbot the accounts she is working, as a CSV")
+    shared = fake.add_file(RIYA, "accounts.csv", RIYA_ACCOUNTS.encode())
+    await stack.slack.event(payloads.file_shared(RIYA, shared["id"], fake.dm_channel(RIYA)))
+    await stack.until(
+        lambda: any("accounts.csv" in m["text"] and "added" in m["text"] for m in demo.dms(RIYA)),
+        "the accounts report",
+    )
+    demo.show_dm(RIYA, demo.dms(RIYA)[-1])
+    demo.say(
+        "`/intro accounts`: where the team has a way in, and whom to ask (never whom they know)"
+    )
+    answered = len(fake.responses)
+    await stack.slack.command(
+        payloads.slash_command(
+            RIYA, "accounts", fake.issue_trigger_id(RIYA), response_url=fake.response_url()
+        )
+    )
+    await stack.until(lambda: len(fake.responses) > answered, "the coverage")
+    demo.show(
+        RIYA,
+        "(only visible to her)",
+        render_blocks(fake.responses[-1]["body"]["blocks"], demo.name_of),
+    )
 
 
 async def run_demo() -> int:

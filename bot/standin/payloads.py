@@ -63,9 +63,9 @@ def view_submission(user_id: str, view: dict[str, Any], values: dict[str, Any]) 
             reported: dict[str, Any] = {"type": "users_select", "selected_user": value}
         elif element["type"] == "datepicker":
             reported = {"type": "datepicker", "selected_date": value}
-        elif element["type"] == "static_select":
+        elif element["type"] in ("static_select", "radio_buttons"):
             option = next(o for o in element["options"] if o["value"] == value)
-            reported = {"type": "static_select", "selected_option": option}
+            reported = {"type": element["type"], "selected_option": option}
         else:
             reported = {"type": element["type"], "value": value}
         state[block_id] = {element["action_id"]: reported}

@@ -23,6 +23,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
 from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
 from bot.delivery.workspaces import Workspaces
+from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
 from bot.intro.directory import Directory
@@ -141,6 +142,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         profiles=profiles,
         people=people,
         event_dedupe=EventDedupe(sessions, clock),
+        accounts=Accounts(sessions, clock),
         metrics=metrics,
         workspaces=workspaces,
         tokens=tokens,

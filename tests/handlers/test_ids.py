@@ -128,6 +128,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.thanks_modal(make_request(Status.TARGET_DECLINED))
     yield messages.offer_modal()
     yield messages.contact_modal()
+    yield messages.accounts_modal(admin=True)
     yield messages.pacing_modal(
         ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]), DEFAULT_PACING
     )

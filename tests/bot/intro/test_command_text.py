@@ -23,6 +23,7 @@ VERBS = {
     "forget",
     "outcome",
     "offer",
+    "accounts",
 }
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
@@ -116,6 +117,27 @@ def test_help_names_every_sub_command() -> None:
     shown = messages.command_reply("help")
     missing = [v for v in SUB_COMMANDS if v != "help" and not re.search(f"`/intro {v}[ `]", shown)]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [
+        ("accounts", Command("accounts")),
+        ("Accounts team", Command("accounts", team=True)),
+        ("accounts add Acme, Globex", Command("accounts", name="add", company="Acme, Globex")),
+        ("accounts ADD AT&amp;T", Command("accounts", name="add", company="AT&T")),
+        ("accounts remove  Acme ", Command("accounts", name="remove", company="Acme")),
+        (
+            "accounts team add Team Rocket",
+            Command("accounts", name="add", company="Team Rocket", team=True),
+        ),
+        ("accounts add", Command("usage", meant="accounts")),
+        ("accounts list", Command("usage", meant="accounts")),
+        ("acounts add Acme", Command("usage", name="acounts add Acme", meant="accounts")),
+    ],
+)
+def test_accounts_reads_the_change_and_whose_list(typed: str, command: Command) -> None:
+    assert parse_command(typed) == command
 
 
 def test_outcome_lists_the_intros_or_those_to_a_name() -> None:

@@ -21,6 +21,7 @@ from handlers import (
     outside,
     request_form,
     shortcuts,
+    steps,
     thanks,
 )
 from handlers.context import ProvideServices
@@ -41,4 +42,5 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     files.register(app, work)
     home.register(app, work)
     thanks.register(app, work)
+    steps.register(app, work)
     errors.register(app)

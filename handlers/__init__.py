@@ -22,6 +22,7 @@ from handlers import (
     outside,
     request_form,
     shortcuts,
+    steps,
     thanks,
 )
 from handlers.context import ProvideServices
@@ -43,4 +44,5 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     home.register(app, work)
     accounts.register(app, work)
     thanks.register(app, work)
+    steps.register(app, work)
     errors.register(app)

@@ -24,7 +24,7 @@ from bot.intro.validation import (
     say,
     with_company_from_name,
 )
-from bot.intro.workflow import DuplicateSubmission, TieUnknown, TransitionError
+from bot.intro.workflow import DuplicateSubmission, Outcome, TieUnknown, TransitionError
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
@@ -98,6 +98,19 @@ async def check_submission(
     draft = draft_from(view, actor.user_id)
     modal_context = messages.ModalContext.load(view.get("private_metadata"))
     connector_id = str(submitted_values(view).get("connector") or "")
+    return await check_draft(services, client, actor, draft, connector_id, modal_context)
+
+
+async def check_draft(
+    services: Services,
+    client: AsyncWebClient,
+    actor: Actor,
+    draft: RequestDraft,
+    connector_id: str,
+    modal_context: messages.ModalContext,
+) -> Submission:
+    """A request however it was written (the form, a Workflow Builder step), checked as the
+    form checks it: its people looked up, the words reviewed, the directory's findings."""
     people = [actor.user_id, connector_id or actor.user_id]
     found, stored = None, None
     if connector_id:
@@ -138,17 +151,9 @@ async def store_and_send(
     """After the ack (the form is closed): store the request and its messages first, so
     nothing the requester wrote is lost to an optional look-up failing; then the source
     message's link, then the messages."""
-    found, modal_context = submission.found, submission.modal_context
+    modal_context = submission.modal_context
     try:
-        outcome = await services.workflow.submit(
-            actor.team_id,
-            submission.draft,
-            submission.review.advice,
-            owner_id=found.account_owner if found else None,
-            offer_id=modal_context.offer_id,
-            lease=services.dispatcher.lease(),
-            stale_tie=found.stale_tie if found else TieUnknown.UNKNOWN,
-        )
+        outcome = await submit_checked(services, actor, submission)
     except DuplicateSubmission as duplicate:
         # The first of the two is already on its way; its confirmation is the answer.
         logger.info("form submitted again; request %s stands", duplicate.request.id)
@@ -174,6 +179,21 @@ async def store_and_send(
         logger.exception(
             "request %s stored; its messages are left to the sweep", outcome.request.id
         )
+
+
+async def submit_checked(services: Services, actor: Actor, submission: Submission) -> Outcome:
+    """Store a checked request and the messages it promises, leased to this process to send
+    at once (DuplicateSubmission: stored already; TransitionError: an offer gone)."""
+    found = submission.found
+    return await services.workflow.submit(
+        actor.team_id,
+        submission.draft,
+        submission.review.advice,
+        owner_id=found.account_owner if found else None,
+        offer_id=submission.modal_context.offer_id,
+        lease=services.dispatcher.lease(),
+        stale_tie=found.stale_tie if found else TieUnknown.UNKNOWN,
+    )
 
 
 async def intro_request_submitted(

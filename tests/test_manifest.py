@@ -86,8 +86,30 @@ def test_messages_tab_accepts_what_people_send(manifest: dict) -> None:
 def test_subscribed_events_are_the_ones_handled(manifest: dict) -> None:
     handled = set()
     for module in (ROOT / "handlers").glob("*.py"):
-        handled |= set(re.findall(r"app\.event\(\"(\w+)\"\)", module.read_text()))
+        source = module.read_text()
+        handled |= set(re.findall(r"app\.event\(\"(\w+)\"\)", source))
+        if re.search(r"app\.function\(", source):  # a custom step runs on this event
+            handled.add("function_executed")
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == handled
+
+
+def test_manifest_declares_the_workflow_steps_the_app_runs(manifest: dict) -> None:
+    from bot.rendering.ids import StepId
+
+    source = (ROOT / "handlers" / "steps.py").read_text()
+    registered = {
+        StepId[name].value for name in re.findall(r"app\.function\(StepId\.(\w+)\)", source)
+    }
+    assert set(manifest["functions"]) == {step.value for step in StepId} == registered
+    # Custom steps run here, in an org-ready app, on Slack's function_executed event.
+    settings = manifest["settings"]
+    assert settings["function_runtime"] == "remote"
+    assert settings["org_deploy_enabled"] is True
+    assert "function_executed" in settings["event_subscriptions"]["bot_events"]
+    for step in manifest["functions"].values():
+        for kind in ("input_parameters", "output_parameters"):
+            for name, parameter in step[kind].items():
+                assert parameter["name"] == name and parameter["title"], (name, parameter)
 
 
 def test_manifest_declares_each_surface(manifest: dict) -> None:

@@ -108,6 +108,14 @@ class CallbackId(StrEnum):
     MESSAGE_SHORTCUT = "request_intro_from_message"
 
 
+class StepId(StrEnum):
+    """A custom Workflow Builder step's callback_id, as the manifest's `functions` declares
+    it (templates/steps.json)."""
+
+    REQUEST_INTRO = "request_warm_intro"
+    RECORD_OUTCOME = "record_intro_outcome"
+
+
 class BlockId(StrEnum):
     """Block ids a listener matches or reads back from a view."""
 

@@ -21,6 +21,15 @@ def labels() -> dict[str, Any]:
     return loaded
 
 
+@lru_cache(maxsize=1)
+def step_definitions() -> dict[str, Any]:
+    """The custom Workflow Builder steps as the manifest declares them: callback id -> title,
+    description, input and output parameters (templates/steps.json)."""
+    with (TEMPLATES_DIR / "steps.json").open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
 def first_name(name: str) -> str:
     parts = name.split()
     return parts[0] if parts else name

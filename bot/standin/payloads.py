@@ -243,6 +243,73 @@ def user_change(
     }
 
 
+def function_executed(
+    callback_id: str,
+    definition: dict[str, Any],
+    inputs: dict[str, Any],
+    *,
+    function_execution_id: str,
+    bot_access_token: str,
+    workflow_execution_id: str,
+    team_id: str = TEAM_ID,
+    enterprise_id: str | None = None,
+    app_id: str = "A0INTROBOT",
+) -> dict[str, Any]:
+    """A workflow reached one of the app's custom steps: Slack's `function_executed` event,
+    with the step as the manifest declares it (its parameters as lists, each with its name),
+    the inputs the workflow gave, and the execution's own short-lived token. With
+    `enterprise_id`, the shape of an org-wide install: the envelope names the org, and its
+    authorization no workspace."""
+    now = time.time()
+
+    def parameters(kind: str) -> list[dict[str, Any]]:
+        declared = definition.get(kind) or {}
+        return [{"name": name, **spec} for name, spec in declared.items()]
+
+    payload: dict[str, Any] = {
+        "token": "unused",
+        "team_id": team_id,
+        "api_app_id": app_id,
+        "type": "event_callback",
+        "event_id": f"Ev{function_execution_id}",
+        "event_time": int(now),
+        "event": {
+            "type": "function_executed",
+            "function": {
+                "id": f"Fn{callback_id.upper()[:10]}",
+                "callback_id": callback_id,
+                "title": definition.get("title", ""),
+                "description": definition.get("description", ""),
+                "type": "app",
+                "input_parameters": parameters("input_parameters"),
+                "output_parameters": parameters("output_parameters"),
+                "app_id": app_id,
+                "date_created": int(now) - 86_400,
+                "date_updated": int(now) - 86_400,
+                "date_deleted": 0,
+            },
+            "inputs": inputs,
+            "function_execution_id": function_execution_id,
+            "workflow_execution_id": workflow_execution_id,
+            "event_ts": f"{now:.6f}",
+            "bot_access_token": bot_access_token,
+        },
+        "authorizations": [
+            {
+                "enterprise_id": enterprise_id,
+                "team_id": None if enterprise_id else team_id,
+                "user_id": "UBOT",
+                "is_bot": True,
+                "is_enterprise_install": enterprise_id is not None,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    if enterprise_id is not None:
+        payload.update(enterprise_id=enterprise_id, is_enterprise_install=True)
+    return payload
+
+
 @dataclass
 class SlackSender:
     """Posts payloads to the bot's endpoint, signed with the signing secret."""

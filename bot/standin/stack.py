@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.intro.clock import Clock
+from bot.rendering.texts import step_definitions
 from bot.services.container import Services
 from bot.settings import load_settings
 from bot.standin.payloads import SlackSender
@@ -70,6 +71,8 @@ class LocalStack:
         self._sweep_interval = sweep_interval
         # It refuses calls that BOT_SCOPES (what the app asks for) do not cover.
         self.fake = FakeSlack(scopes=BOT_SCOPES)
+        # The Workflow Builder steps the app's manifest declares, for function executions.
+        self.fake.declare_functions(step_definitions())
         # Distributed over OAuth: no bot token; each workspace installs through the flow.
         self.oauth = oauth
         if oauth:

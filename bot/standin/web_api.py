@@ -53,7 +53,7 @@ MAX_VIEW_BLOCKS = 100
 USERS_PAGE_MAX = 1000  # users.list members per page at most
 
 # Form bodies can only carry strings, so Slack (and we) decode these from JSON.
-_JSON_ARGS = ("blocks", "view", "attachments", "metadata", "user_auth_blocks")
+_JSON_ARGS = ("blocks", "view", "attachments", "metadata", "user_auth_blocks", "outputs")
 
 # Any of these in posted content would ping many people at once.
 _BROADCAST_TOKENS = ("<!channel", "<!here", "<!everyone", "<!subteam^")
@@ -102,6 +102,49 @@ class Grant:
     scopes: list[str] | None = None  # None: the fake's `scopes`
     revoked: bool = False
     expires_at: float | None = None  # time.time() after which Slack answers token_expired
+
+
+@dataclass
+class FunctionExecution:
+    """A run of one of the app's custom steps (Workflow Builder), as Slack keeps it: the
+    short-lived token handed out with `function_executed`, and how it was completed."""
+
+    id: str
+    callback_id: str
+    team_id: str | None
+    token: str
+    workflow_execution_id: str
+    state: str = "running"  # then "completed" or "failed"
+    outputs: JSON | None = None
+    error: str | None = None
+
+
+# Slack's parameter types as their JSON values; a user id is checked for its shape too.
+_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "slack#/types/user_id": (str,),
+    "slack#/types/channel_id": (str,),
+}
+
+
+def _parameter_problem(name: str, spec: JSON, value: Any) -> str | None:
+    """Why `value` does not fit the declared output parameter, or None."""
+    kind = str(spec.get("type", ""))
+    accepted = _PARAMETER_TYPES.get(kind)
+    if accepted is None:
+        return None  # a type the fake does not model: Slack's own check is not repeated
+    # JSON's true is no number: a bool fits only a boolean.
+    fits = kind == "boolean" if isinstance(value, bool) else isinstance(value, accepted)
+    if fits and kind == "slack#/types/user_id":
+        fits = value[:1] in ("U", "W") and value[1:].isalnum() and value.upper() == value
+    if fits and kind == "slack#/types/channel_id":
+        fits = value[:1] in ("C", "D", "G") and value[1:].isalnum()
+    return None if fits else f"{name} must be a {kind} [json-pointer:/outputs/{name}]"
 
 
 @dataclass
@@ -240,6 +283,10 @@ class FakeSlack:
         self.downloading = 0
         self.downloads_held: asyncio.Event | None = None
         self.calls: list[ApiCall] = []
+        # Custom steps: what the app's manifest declares (callback id -> definition), and
+        # each run of one, by its function_execution_id.
+        self.functions: dict[str, JSON] = {}
+        self.executions: dict[str, FunctionExecution] = {}
 
         self._messages: dict[tuple[str, str], JSON] = {}
         self._dm_by_user: dict[str, str] = {}
@@ -275,6 +322,8 @@ class FakeSlack:
             "files.info": self._files_info,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
+            "functions.completeSuccess": self._functions_complete_success,
+            "functions.completeError": self._functions_complete_error,
             "oauth.v2.access": self._oauth_v2_access,
         }
 
@@ -486,6 +535,77 @@ class FakeSlack:
         key = uuid.uuid4().hex
         self._response_urls[key] = tag
         return f"{self.url}/response/{key}"
+
+    # ------------------------------------------------------------ custom steps
+
+    def declare_functions(self, functions: JSON) -> None:
+        """The app manifest's `functions` (callback id -> title, parameters, ...)."""
+        self.functions = json.loads(json.dumps(functions))
+
+    def execute_function(
+        self, callback_id: str, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> FunctionExecution:
+        """A workflow reached one of the app's steps: Slack mints a function execution and a
+        token for it (granted the app's scopes, on the workspace, or org-wide on the Grid org
+        given `enterprise_id`), valid until the execution is completed."""
+        if callback_id not in self.functions:
+            raise ValueError(f"the manifest declares no function {callback_id!r}")
+        team = team_id if team_id is not None or enterprise_id else self.team_id
+        token = f"xwfp-{team or enterprise_id}-{uuid.uuid4().hex[:16]}"
+        self.grants[token] = Grant(team, enterprise_id, is_enterprise_install=team is None)
+        execution = FunctionExecution(
+            id=self._next_id("Fx"),
+            callback_id=callback_id,
+            team_id=team,
+            token=token,
+            workflow_execution_id=self._next_id("Wx"),
+        )
+        self.executions[execution.id] = execution
+        return execution
+
+    def _running_execution(self, args: JSON) -> FunctionExecution:
+        execution = self.executions.get(str(args["function_execution_id"]))
+        if execution is None:
+            raise _ApiError("function_execution_not_found")
+        caller = self._caller
+        if caller is None or self.grants.get(execution.token) is not caller:
+            raise _ApiError("access_denied")  # only the execution's own token completes it
+        if execution.state != "running":
+            raise _ApiError("execution_not_in_running_state")
+        return execution
+
+    def _finish(self, execution: FunctionExecution, state: str) -> None:
+        execution.state = state
+        self.grants[execution.token].revoked = True  # the token lasts as long as the run
+
+    def _functions_complete_success(self, args: JSON) -> JSON:
+        execution = self._running_execution(args)
+        outputs = args["outputs"]
+        if not isinstance(outputs, dict):
+            raise _invalid_arguments("outputs must be an object", error="invalid_arguments")
+        declared: JSON = self.functions[execution.callback_id].get("output_parameters") or {}
+        problems = [
+            f"{name} is not an output of this function" for name in outputs if name not in declared
+        ]
+        for name, spec in declared.items():
+            if name not in outputs:
+                if spec.get("is_required"):
+                    problems.append(f"missing required output: {name}")
+                continue
+            problem = _parameter_problem(name, spec, outputs[name])
+            if problem:
+                problems.append(problem)
+        if problems:
+            raise _invalid_arguments(*problems, error="parameter_validation_failed")
+        execution.outputs = outputs
+        self._finish(execution, "completed")
+        return {}
+
+    def _functions_complete_error(self, args: JSON) -> JSON:
+        execution = self._running_execution(args)
+        execution.error = str(args["error"])
+        self._finish(execution, "failed")
+        return {}
 
     # ---------------------------------------------------------------- inspection
 
@@ -734,7 +854,10 @@ class FakeSlack:
         missing = [
             name
             for name in spec.get("required", [])
-            if name != "token" and _is_empty(args.get(name))
+            if name != "token"
+            and _is_empty(args.get(name))
+            # A function with no outputs completes with an empty object.
+            and not (name == "outputs" and args.get(name) == {})
         ]
         if missing:
             raise _invalid_arguments(*(f"missing required field: {name}" for name in missing))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from bot.rendering.templating import environment
+from bot.rendering.texts import step_definitions
 from bot.wiring.scopes import BOT_EVENTS, BOT_SCOPES
 
 
@@ -26,4 +27,6 @@ def render_manifest(url: str | None = None) -> str:
     """The manifest as YAML; with `url`, every request URL and the OAuth redirect filled in."""
     origin = public_origin(url) if url else None
     template = environment().get_template("manifest.yml.j2")
-    return template.render(url=origin, scopes=BOT_SCOPES, events=BOT_EVENTS)
+    return template.render(
+        url=origin, scopes=BOT_SCOPES, events=BOT_EVENTS, functions=step_definitions()
+    )

@@ -26,4 +26,6 @@ BOT_EVENTS: tuple[str, ...] = (
     # out of suggestions, their contacts deleted after the retention.
     "team_join",
     "user_change",
+    # No scope: a workflow reached one of the custom steps the manifest declares.
+    "function_executed",
 )

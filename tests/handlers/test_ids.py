@@ -191,6 +191,19 @@ def sent_by_slack_itself() -> list[dict[str, Any]]:
     payloads += [
         {"type": "event_callback", "event": {"type": event}}
         for event in manifest["settings"]["event_subscriptions"]["bot_events"]
+        if event != "function_executed"
+    ]
+    # A workflow reached one of the custom steps the manifest declares.
+    payloads += [
+        {
+            "type": "event_callback",
+            "event": {
+                "type": "function_executed",
+                "function": {"callback_id": callback_id},
+                "function_execution_id": "Fx0",
+            },
+        }
+        for callback_id in manifest["functions"]
     ]
     return payloads
 

@@ -62,6 +62,23 @@ class Queries(OrmPath):
         async with reading(self._sessions) as session:
             return await self._find(session, team_id, request_id)
 
+    async def requester_card_at(self, team_id: str, request_id: int) -> tuple[str, str] | None:
+        """Where the requester's card for a request is (its channel and ts), once sent."""
+        async with reading(self._sessions) as session:
+            row = (
+                await session.execute(
+                    select(OutboundMessage.slack_channel_id, OutboundMessage.slack_ts).where(
+                        OutboundMessage.team_id == team_id,
+                        OutboundMessage.request_id == request_id,
+                        OutboundMessage.kind == MessageKind.REQUESTER_CARD,
+                        OutboundMessage.status == DeliveryStatus.SENT,
+                    )
+                )
+            ).first()
+        if row is None or not row.slack_channel_id or not row.slack_ts:
+            return None
+        return row.slack_channel_id, row.slack_ts
+
     async def check(
         self, team_id: str, request_id: int, actor_id: str, action: Action
     ) -> IntroRequest:

@@ -630,3 +630,112 @@ async def test_rotating_tokens_refresh_and_revoked_tokens_fail(fake: FakeSlack) 
     fake.revoke_workspace(fake.team_id)
     revoked = await api_error(AsyncWebClient(token=fake.token, base_url=fake.base_url).auth_test())
     assert revoked.response["error"] == "token_revoked"
+
+
+# ------------------------------------------------------------- custom steps
+
+STEP = {
+    "title": "Reverse",
+    "description": "Reverses a string",
+    "input_parameters": {"text": {"type": "string", "is_required": True}},
+    "output_parameters": {
+        "reversed": {"type": "string", "is_required": True},
+        "length": {"type": "integer", "is_required": False},
+        "by": {"type": "slack#/types/user_id", "is_required": False},
+    },
+}
+
+
+@pytest.fixture
+def step_client(fake: FakeSlack) -> tuple[AsyncWebClient, str]:
+    """A client holding one execution's own token, and that execution's id."""
+    fake.declare_functions({"reverse": STEP})
+    execution = fake.execute_function("reverse")
+    client = AsyncWebClient(token=execution.token, base_url=fake.base_url, retry_handlers=[])
+    return client, execution.id
+
+
+async def test_a_function_completes_once_with_its_declared_outputs(
+    fake: FakeSlack, step_client: tuple[AsyncWebClient, str]
+) -> None:
+    client, execution_id = step_client
+    outputs = {"reversed": "olleh", "length": 5, "by": ALICE}
+    await client.functions_completeSuccess(function_execution_id=execution_id, outputs=outputs)
+    execution = fake.executions[execution_id]
+    assert (execution.state, execution.outputs) == ("completed", outputs)
+    again = await api_error(
+        client.functions_completeError(function_execution_id=execution_id, error="late")
+    )
+    # The token lasts as long as the run: once it is over, Slack takes it no more.
+    assert again.response["error"] == "token_revoked"
+
+
+async def test_a_second_completion_of_one_execution_is_refused(
+    fake: FakeSlack, step_client: tuple[AsyncWebClient, str]
+) -> None:
+    _, execution_id = step_client
+    execution = fake.executions[execution_id]
+    fake.grants[execution.token].revoked = False  # a token that still works: the state decides
+    client = AsyncWebClient(token=execution.token, base_url=fake.base_url, retry_handlers=[])
+    await client.functions_completeError(function_execution_id=execution_id, error="No luck.")
+    assert (execution.state, execution.error) == ("failed", "No luck.")
+    fake.grants[execution.token].revoked = False
+    again = await api_error(
+        client.functions_completeSuccess(
+            function_execution_id=execution_id, outputs={"reversed": "x"}
+        )
+    )
+    assert again.response["error"] == "execution_not_in_running_state"
+
+
+async def test_completing_an_unknown_execution_or_with_another_token_is_refused(
+    fake: FakeSlack, client: AsyncWebClient, step_client: tuple[AsyncWebClient, str]
+) -> None:
+    step, execution_id = step_client
+    unknown = await api_error(
+        step.functions_completeSuccess(function_execution_id="Fx0NONE", outputs={"reversed": "x"})
+    )
+    assert unknown.response["error"] == "function_execution_not_found"
+    # The bot's own token is a good token, but not this execution's.
+    other = await api_error(
+        client.functions_completeSuccess(
+            function_execution_id=execution_id, outputs={"reversed": "x"}
+        )
+    )
+    assert other.response["error"] == "access_denied"
+    assert fake.executions[execution_id].state == "running"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "problem"),
+    [
+        ({}, "missing required output: reversed"),
+        ({"reversed": "x", "extra": 1}, "extra is not an output of this function"),
+        ({"reversed": 3}, "reversed must be a string"),
+        ({"reversed": "x", "length": "5"}, "length must be a integer"),
+        ({"reversed": "x", "length": True}, "length must be a integer"),
+        ({"reversed": "x", "by": "alice"}, "by must be a slack#/types/user_id"),
+    ],
+)
+async def test_outputs_that_do_not_match_the_declared_parameters_are_refused(
+    fake: FakeSlack, step_client: tuple[AsyncWebClient, str], outputs: dict, problem: str
+) -> None:
+    client, execution_id = step_client
+    refused = await api_error(
+        client.functions_completeSuccess(function_execution_id=execution_id, outputs=outputs)
+    )
+    assert refused.response["error"] == "parameter_validation_failed"
+    assert any(problem in m for m in refused.response["response_metadata"]["messages"])
+    assert fake.executions[execution_id].state == "running"
+
+
+async def test_completing_needs_the_execution_id_and_the_outputs_or_error(
+    step_client: tuple[AsyncWebClient, str],
+) -> None:
+    client, execution_id = step_client
+    missing = await api_error(client.api_call("functions.completeError", json={"error": "x"}))
+    assert missing.response["error"] == "invalid_arguments"
+    missing = await api_error(
+        client.api_call("functions.completeSuccess", json={"function_execution_id": execution_id})
+    )
+    assert "missing required field: outputs" in str(missing.response)

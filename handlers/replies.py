@@ -9,9 +9,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery.webhooks import WebhookState
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
+from handlers.support import is_admin
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +109,22 @@ async def publish_home(
         contact_page=contact_page,
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
+        webhook=await _webhook_for_admin(services, client, team_id, user_id),
     )
     await client.views_publish(user_id=user_id, view=view)
+
+
+async def _webhook_for_admin(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> WebhookState | None:
+    """The workspace's webhook and its last delivery, when it has one and the viewer is an
+    admin (the only ones who may change it)."""
+    if services.webhooks is None:
+        return None
+    state = await services.webhooks.state(team_id)
+    if state is None or not await is_admin(services, client, team_id, user_id):
+        return None
+    return state
 
 
 async def open_view(

@@ -599,6 +599,7 @@ def home_view(
     funnel: Markup | None = None,
     contact_page: ContactPage | None = None,
     share_tie_details: bool = False,
+    webhook: Any = None,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -626,6 +627,11 @@ def home_view(
         share_tie_details=share_tie_details,
         funnel=funnel,
         outcome_choices=_outcome_choices(mine),
+        # The workspace's webhook and its last delivery (bot.delivery.webhooks.WebhookState),
+        # shown to admins only.
+        webhook=trusted_mrkdwn(command_reply("webhook_shown", webhook=webhook))
+        if webhook
+        else None,
     )
     return view
 
@@ -663,6 +669,10 @@ def command_reply(kind: str, **context: Any) -> str:
         "typed": "",
         "rep": "",
         "pacing": None,
+        "removed": False,
+        "url": "",
+        "secret": "",
+        "webhook": None,
         "most_open": validation.PACING_MAX_OPEN,
         "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }

@@ -3,6 +3,7 @@ README tells a customer to, and keeps what it was sent."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ class Receiver:
     received: list[dict[str, Any]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why bad POSTs were turned away
     posts: int = 0
+    latency: float = 0.0  # how long it takes to answer, in seconds
     _runner: web.AppRunner | None = None
     url: str = ""
 
@@ -45,6 +47,8 @@ class Receiver:
     async def _hook(self, request: web.Request) -> web.Response:
         self.posts += 1
         body = await request.read()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         timestamp = request.headers.get("X-Introbot-Request-Timestamp", "")
         given = request.headers.get("X-Introbot-Signature", "")
         if not timestamp.isdigit() or abs(self.now() - int(timestamp)) > FRESH_S:

@@ -101,6 +101,11 @@ async def publish_home(
         )
         prefs = await directory.prefs(team_id, user_id, session=session)
         report = await services.attribution.report(team_id, user_id, session=session)
+        webhook = (
+            await services.webhooks.state(team_id, session=session)
+            if services.webhooks is not None
+            else None
+        )
     view = messages.home_view(
         mine,
         waiting,
@@ -109,22 +114,23 @@ async def publish_home(
         contact_page=contact_page,
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
-        webhook=await _webhook_for_admin(services, client, team_id, user_id),
+        webhook=await _for_admin(services, client, team_id, user_id, webhook),
     )
     await client.views_publish(user_id=user_id, view=view)
 
 
-async def _webhook_for_admin(
-    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+async def _for_admin(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    webhook: WebhookState | None,
 ) -> WebhookState | None:
     """The workspace's webhook and its last delivery, when it has one and the viewer is an
     admin (the only ones who may change it)."""
-    if services.webhooks is None:
+    if webhook is None or not await is_admin(services, client, team_id, user_id):
         return None
-    state = await services.webhooks.state(team_id)
-    if state is None or not await is_admin(services, client, team_id, user_id):
-        return None
-    return state
+    return webhook
 
 
 async def open_view(

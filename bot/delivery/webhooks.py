@@ -124,21 +124,30 @@ class Webhooks:
             row = await session.get(Webhook, team_id)
         return (row.url, row.secret) if row is not None else self._fixed
 
-    async def state(self, team_id: str) -> WebhookState | None:
-        async with reading(self._sessions) as session:
-            row = await session.get(Webhook, team_id)
-            last = await session.scalar(
-                select(OutboundMessage)
-                .where(
-                    OutboundMessage.team_id == team_id,
-                    OutboundMessage.kind == MessageKind.WEBHOOK,
-                    OutboundMessage.attempts > 0,
-                )
-                .order_by(desc(OutboundMessage.id))
-                .limit(1)
-            )
+    async def state(
+        self, team_id: str, *, session: AsyncSession | None = None
+    ) -> WebhookState | None:
+        """The workspace's webhook and its last delivery tried, if it has one; read in
+        `session` when given (the Home tab's)."""
+        if session is not None:
+            return await self._state(session, team_id)
+        async with reading(self._sessions) as own:
+            return await self._state(own, team_id)
+
+    async def _state(self, session: AsyncSession, team_id: str) -> WebhookState | None:
+        row = await session.get(Webhook, team_id)
         if row is None and self._fixed is None:
             return None
+        last = await session.scalar(
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.team_id == team_id,
+                OutboundMessage.kind == MessageKind.WEBHOOK,
+                OutboundMessage.attempts > 0,
+            )
+            .order_by(desc(OutboundMessage.id))
+            .limit(1)
+        )
         url = row.url if row is not None else self._fixed[0] if self._fixed else ""
         return WebhookState(
             url=url,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,20 @@ from bot.intro.privacy import derive_hash_key
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 DEFAULT_SLACK_FILES_URL = "https://files.slack.com/"
+
+
+# A webhook's secret is at least this long (one an admin sets is generated: 32 bytes, hex).
+WEBHOOK_SECRET_MIN = 16
+
+
+def webhook_url_ok(url: str) -> bool:
+    """An https URL with a host (http only to this machine, for a local receiver)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return bool(parts.hostname) and (parts.scheme == "https" or (parts.scheme == "http" and local))
 
 
 class SettingsError(Exception):
@@ -58,6 +73,23 @@ class Settings(BaseSettings):
     INTROBOT_HASH_KEY: str | None = None
     # Multiplies Slack's rate limits the dispatcher keeps to; 0 sends as fast as Slack answers.
     INTROBOT_SLACK_RATE_SCALE: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    # One workspace's webhook, set here instead of by an admin (bot.delivery.webhooks).
+    INTROBOT_WEBHOOK_URL: str | None = None
+    INTROBOT_WEBHOOK_SECRET: str | None = None
+
+    @field_validator("INTROBOT_WEBHOOK_URL")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not webhook_url_ok(value):
+            raise ValueError("must be an https URL such as https://hooks.example.com/introbot")
+        return value
+
+    @field_validator("INTROBOT_WEBHOOK_SECRET")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) < WEBHOOK_SECRET_MIN:
+            raise ValueError(f"must be at least {WEBHOOK_SECRET_MIN} characters")
+        return value
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -247,6 +279,23 @@ class Settings(BaseSettings):
         secret = self.SLACK_SIGNING_SECRET or getattr(self, "SLACK_CLIENT_SECRET", None)
         return derive_hash_key(secret) if secret else None
 
+    @property
+    def webhook(self) -> tuple[str, str] | None:
+        """The webhook every change is POSTed to (URL, secret), when one is set here."""
+        if self.INTROBOT_WEBHOOK_URL and self.INTROBOT_WEBHOOK_SECRET:
+            return self.INTROBOT_WEBHOOK_URL, self.INTROBOT_WEBHOOK_SECRET
+        return None
+
+    def require_webhook_pair(self) -> None:
+        """INTROBOT_WEBHOOK_URL and INTROBOT_WEBHOOK_SECRET go together."""
+        if bool(self.INTROBOT_WEBHOOK_URL) != bool(self.INTROBOT_WEBHOOK_SECRET):
+            url, secret = "INTROBOT_WEBHOOK_URL", "INTROBOT_WEBHOOK_SECRET"
+            missing = secret if self.INTROBOT_WEBHOOK_URL else url
+            raise SettingsError(
+                f"{missing} is not set: INTROBOT_WEBHOOK_URL and INTROBOT_WEBHOOK_SECRET are set "
+                "together"
+            )
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -304,6 +353,8 @@ DESCRIPTIONS = {
     ),
     "INTROBOT_HASH_KEY": "the key contacts' emails are hashed with (default: from a Slack secret)",
     "INTROBOT_SLACK_RATE_SCALE": "multiplies Slack's rate limits delivery keeps to; 0: no pacing",
+    "INTROBOT_WEBHOOK_URL": "one workspace: POST every change of a request here (https)",
+    "INTROBOT_WEBHOOK_SECRET": "the secret that signs those POSTs, with INTROBOT_WEBHOOK_URL",
 }
 
 

@@ -21,6 +21,7 @@ from bot.rendering import messages
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.accounts import add_names, coverage_message, remove_names
+from bot.settings import webhook_url_ok
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view
@@ -232,6 +233,25 @@ async def export_csv(typed: Typed) -> None:
         logger.error("export upload failed: %s", slack_error_code(exc))
 
 
+async def webhook(typed: Typed) -> None:
+    """Where the workspace's request changes are POSTed (admins only): set to a URL (the
+    secret that signs them shown once, to this admin only), turned off, or shown."""
+    webhooks, team_id, url = typed.services.webhooks, typed.actor.team_id, typed.command.name
+    if webhooks is None:
+        return
+    if url == "off":
+        removed = await webhooks.remove(team_id)
+        await typed.reply(messages.command_reply("webhook_off", removed=removed))
+    elif not url:
+        state = await webhooks.state(team_id)
+        await typed.reply(messages.command_reply("webhook_shown", webhook=state))
+    elif not webhook_url_ok(url):
+        await typed.reply(messages.command_reply("webhook_bad_url", url=url))
+    else:
+        secret = await webhooks.set(team_id, url, typed.actor.user_id)
+        await typed.reply(messages.command_reply("webhook_set", url=url, secret=secret))
+
+
 # Sub-command word (as bot.intro.command_text reads it) -> what answers it. Between them,
 # the two tables hold every verb parse_command gives.
 SUB_COMMANDS: dict[str, SubCommand] = {
@@ -246,7 +266,12 @@ SUB_COMMANDS: dict[str, SubCommand] = {
     "stats": stats,
 }
 # Sub-commands for workspace admins: acked first, then the admin check.
-ADMIN_COMMANDS: dict[str, SubCommand] = {"pacing": pacing, "owner": owner, "export": export}
+ADMIN_COMMANDS: dict[str, SubCommand] = {
+    "pacing": pacing,
+    "owner": owner,
+    "export": export,
+    "webhook": webhook,
+}
 
 
 async def intro_command(

@@ -10,9 +10,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.accounts import WORKSPACE_LIST
+from bot.delivery.webhooks import WebhookState
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
+from handlers.support import is_admin
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,11 @@ async def publish_home(
         coverage = await services.accounts.coverage(
             team_id, lists, viewer_id=user_id, session=session
         )
+        webhook = (
+            await services.webhooks.state(team_id, session=session)
+            if services.webhooks is not None
+            else None
+        )
     view = messages.home_view(
         mine,
         waiting,
@@ -113,8 +120,23 @@ async def publish_home(
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
         accounts=messages.home_accounts(coverage, lists),
+        webhook=await _for_admin(services, client, team_id, user_id, webhook),
     )
     await client.views_publish(user_id=user_id, view=view)
+
+
+async def _for_admin(
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_id: str,
+    webhook: WebhookState | None,
+) -> WebhookState | None:
+    """The workspace's webhook and its last delivery, when it has one and the viewer is an
+    admin (the only ones who may change it)."""
+    if webhook is None or not await is_admin(services, client, team_id, user_id):
+        return None
+    return webhook
 
 
 async def open_view(

@@ -241,6 +241,8 @@ class MessageKind(StrEnum):
     OFFER_CARD = "offer_card"  # the rep's DM: who offers whom, why, Take it / No thanks
     OFFER_REFRESH = "offer_refresh"  # re-render the rep's offer card once taken or passed
     OFFER_NOTICE = "offer_notice"  # the connector hears the rep passed
+    # Not Slack: a state change POSTed to the workspace's webhook (bot.delivery.webhooks).
+    WEBHOOK = "webhook"
 
 
 # The messages a refresh re-renders in place.
@@ -415,6 +417,19 @@ class WorkspaceSettings(Base):
     # (bot.intro.directory.DEFAULT_PACING), 0 is no limit.
     default_max_open: Mapped[int | None] = mapped_column(Integer)
     default_max_per_30_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class Webhook(Base):
+    """Where a workspace's request changes are POSTed, signed with its secret
+    (bot.delivery.webhooks). Set by an admin; deleted with the workspace's data on uninstall."""
+
+    __tablename__ = "webhooks"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AccountOwner(Base):

@@ -22,10 +22,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.channels import Channel, Refused
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.outbox import (
     LEASE,
     LEASE_MARGIN,
+    WORTH_SENDING_FOR,
     LeaseLost,
     Moot,
     NotYet,
@@ -119,8 +121,11 @@ class Dispatcher:
         probe_interval: timedelta = PROBE_INTERVAL,
         pacer: Pacer | None = None,
         people: People | None = None,
+        channels: Sequence[Channel] = (),
     ) -> None:
         self.metrics = metrics or Metrics()
+        # Where rows that are not Slack messages go, by kind (bot.delivery.channels).
+        self._channels = {channel.kind: channel for channel in channels}
         self._sessions = sessions
         self._client = client
         self._clock = clock
@@ -202,10 +207,14 @@ class Dispatcher:
 
     async def sweep(self, limit: int | None = None) -> int:
         """Send what is due, including rows whose sender died mid-send. Returns the count."""
+        claimed = []
+        if self._channels:
+            # Not Slack's: not held back by a workspace's Slack budget.
+            claimed = await self._claim(limit=limit or self._batch, kinds=list(self._channels))
         if self._pacer is not None:
-            claimed = await self._claim_fairly(limit or self._batch)
+            claimed += await self._claim_fairly(limit or self._batch)
         else:
-            claimed = await self._claim(limit=limit or self._batch)
+            claimed += await self._claim(limit=limit or self._batch)
         await self._send_all(claimed)
         await self._send_follow_ups()
         return len(claimed)
@@ -240,9 +249,14 @@ class Dispatcher:
             waited += pause
 
     async def _claim(
-        self, *, ids: list[int] | None = None, limit: int = 100, team: str | None = None
+        self,
+        *,
+        ids: list[int] | None = None,
+        limit: int = 100,
+        team: str | None = None,
+        kinds: list[str] | None = None,
     ) -> list[OutboundMessage]:
-        return await self._outbox.claim(ids=ids, limit=limit, team=team)
+        return await self._outbox.claim(ids=ids, limit=limit, team=team, kinds=kinds)
 
     async def _send_follow_ups(self) -> None:
         """Send now what reminders' moves promised (the sweep would, on its next tick)."""
@@ -289,7 +303,7 @@ class Dispatcher:
         assert self._pacer is not None
         posts: dict[str, list[OutboundMessage]] = {}
         for message in claimed:
-            if message.kind not in UPDATES:
+            if message.kind not in UPDATES and message.kind not in self._channels:
                 posts.setdefault(message.team_id, []).append(message)
         now = time.monotonic()
         for team_id, batch in posts.items():
@@ -368,6 +382,9 @@ class Dispatcher:
     ) -> Result | None:
         """Sends one message. Returns the result to record when it was sent or found moot;
         any other ending is recorded here."""
+        elsewhere = self._channels.get(MessageKind(message.kind))
+        if elsewhere is not None:
+            return await self._send_elsewhere(message, request, elsewhere)
         if token is None:
             await self._pauses.app_cannot_send(message, "not_installed")
             return None
@@ -407,6 +424,33 @@ class Dispatcher:
             )
             cards[(message.request_id, message.kind)] = message
         return sent
+
+    async def _send_elsewhere(
+        self, message: OutboundMessage, request: IntroRequest | None, channel: Channel
+    ) -> Result | None:
+        """A row for another channel than Slack: sent by it, with the outbox's lease, retries
+        and expiry (after the channel's own span)."""
+        try:
+            await self._keep_lease(message)
+            await channel.send(message, request)
+        except LeaseLost:
+            self.metrics.deliveries.labels(message.kind, "taken_over").inc()
+            return None
+        except Moot as exc:
+            self.metrics.deliveries.labels(message.kind, "cancelled").inc()
+            return Result(message.id, DeliveryStatus.CANCELLED, None, None, str(exc), None)
+        except NotYet as exc:
+            await self._outbox.reschedule(message, str(exc), exc.until, count_attempt=False)
+            return None
+        except Refused as exc:
+            await self._retry_later(message, str(exc), backoff(message.attempts))
+            return None
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the row is kept
+            logger.warning("delivery of %s %s failed: %r", message.kind, message.id, exc)
+            await self._retry_later(message, repr(exc), backoff(message.attempts))
+            return None
+        self.metrics.deliveries.labels(message.kind, "sent").inc()
+        return Result(message.id, DeliveryStatus.SENT, None, None, None, self._clock.now())
 
     async def _post(
         self,
@@ -605,7 +649,9 @@ class Dispatcher:
         """A transient failure: the message goes again after `delay`, unless by then it is no
         longer worth sending, when it is expired with the reason."""
         until = self._clock.now() + delay
-        if until > worth_sending_until(message):
+        channel = self._channels.get(MessageKind(message.kind))
+        span = channel.worth_sending_for if channel is not None else WORTH_SENDING_FOR
+        if until > worth_sending_until(message, span):
             self.metrics.deliveries.labels(message.kind, "expired").inc()
             logger.error(
                 "message %s to %s expired unsent: %s", message.id, message.recipient_id, error

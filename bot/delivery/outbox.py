@@ -49,7 +49,12 @@ class Outbox:
         self._postgres = on_postgres(sessions)
 
     async def claim(
-        self, *, ids: list[int] | None = None, limit: int = 100, team: str | None = None
+        self,
+        *,
+        ids: list[int] | None = None,
+        limit: int = 100,
+        team: str | None = None,
+        kinds: list[str] | None = None,
     ) -> list[OutboundMessage]:
         now = self._clock.now()
         limit = limit if ids is None else len(ids)
@@ -66,6 +71,9 @@ class Outbox:
         if team is not None:
             mine = OutboundMessage.team_id == team
             pending, lapsed = pending & mine, lapsed & mine
+        if kinds is not None:
+            of_kind = OutboundMessage.kind.in_(kinds)
+            pending, lapsed = pending & of_kind, lapsed & of_kind
         async with self._sessions.begin() as session:
             claim = update(OutboundMessage)
             if self._postgres:
@@ -271,9 +279,10 @@ def backoff(attempts: int) -> timedelta:
     return min(RETRY_CAP, timedelta(seconds=base * random.uniform(0.5, 1.5)))
 
 
-def worth_sending_until(message: OutboundMessage) -> datetime:
-    """The last moment a message may still go out; later, it is expired."""
-    return message.created_at + WORTH_SENDING_FOR
+def worth_sending_until(message: OutboundMessage, span: timedelta = WORTH_SENDING_FOR) -> datetime:
+    """The last moment a message may still go out (`span` after it was written); later, it is
+    expired."""
+    return message.created_at + span
 
 
 class LeaseLost(Exception):

@@ -29,6 +29,7 @@ SUB_COMMANDS = (
     "offer",
     "outcome",
     "accounts",
+    "webhook",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -46,8 +47,8 @@ _NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
 @dataclass(frozen=True)
 class Command:
     # request, help, know, forget, owner, pacing, stats, export, offer, outcome (`name`: whose
-    # intros, if given), accounts (`name`: "", "add" or "remove"; `company`: the names given);
-    # or "usage": a sub-command
+    # intros, if given), accounts (`name`: "", "add" or "remove"; `company`: the names given),
+    # webhook (`name`: its URL, "off", or "" to show it); or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -85,6 +86,7 @@ def _meant(word: str, rest: str) -> str:
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
         "forget": rest.lower() == "me",
         "accounts": rest.split()[0].lower() in _ACCOUNTS_WORDS,
+        "webhook": rest.lower().startswith(("http", "<http")) or rest.lower() == "off",
     }
     return verb if shaped.get(verb) else ""
 
@@ -160,6 +162,19 @@ def pacing_default(text: str) -> Command:
     return Command("pacing", name="default", limits=(most_open, most_per_30))
 
 
+def _webhook(rest: str) -> Command:
+    """`/intro webhook https://…`, `/intro webhook off`, or `/intro webhook` to see it. A
+    link Slack escaped (`<https://…|label>`) is read as its URL."""
+    url = unescape(rest).strip()
+    if url.startswith("<") and url.endswith(">"):
+        url = url[1:-1].split("|", 1)[0]
+    if url.lower() == "off":
+        return Command("webhook", name="off")
+    if url and (" " in url or not url.lower().startswith("http")):
+        return Command("usage", meant="webhook")
+    return Command("webhook", name=url)
+
+
 def parse_command(text: str) -> Command:
     words = text.strip().split(maxsplit=1)
     word = words[0].lower() if words else ""
@@ -185,6 +200,8 @@ def parse_command(text: str) -> Command:
         return _owner(rest)
     if word == "accounts":
         return _accounts(rest)
+    if word == "webhook":
+        return _webhook(rest)
     meant = _meant(word, rest)
     if meant:
         return Command("usage", name=unescape(text.strip()), meant=meant)

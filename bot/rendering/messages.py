@@ -608,6 +608,7 @@ def home_view(
     contact_page: ContactPage | None = None,
     share_tie_details: bool = False,
     accounts: HomeAccounts | None = None,
+    webhook: Any = None,
 ) -> dict[str, Any]:
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
@@ -636,6 +637,11 @@ def home_view(
         funnel=funnel,
         outcome_choices=_outcome_choices(mine),
         accounts=accounts or HomeAccounts(0, 0, None, 0),
+        # The workspace's webhook and its last delivery (bot.delivery.webhooks.WebhookState),
+        # shown to admins only.
+        webhook=trusted_mrkdwn(command_reply("webhook_shown", webhook=webhook))
+        if webhook
+        else None,
     )
     return view
 
@@ -676,6 +682,9 @@ def command_reply(kind: str, **context: Any) -> str:
         "removed": [],
         "not_found": [],
         "lists": "mine",
+        "url": "",
+        "secret": "",
+        "webhook": None,
         "most_open": validation.PACING_MAX_OPEN,
         "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }

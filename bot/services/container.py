@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.tokens import BotTokens
+from bot.delivery.webhooks import Webhooks
 from bot.delivery.workspaces import Workspaces
 from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
@@ -51,6 +52,8 @@ class Services:
     tokens: BotTokens | None = None
     # Distributed mode only: slack_sdk's store of each workspace's installation.
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
+    # Where each workspace's request changes are POSTed (bot.delivery.webhooks).
+    webhooks: Webhooks | None = None
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
 from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
+from bot.delivery.webhooks import Webhooks
 from bot.delivery.workspaces import Workspaces
 from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
@@ -101,7 +102,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     engine = create_engine_for(settings.DATABASE_URL)
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
-    workflow = IntroWorkflow(sessions, clock, settings.cadence)
+    settings.require_webhook_pair()
+    webhooks = Webhooks(sessions, clock, settings.webhook)
+    workflow = IntroWorkflow(
+        sessions, clock, settings.cadence, webhooks_everywhere=webhooks.everywhere
+    )
     directory = Directory(
         sessions,
         clock,
@@ -128,6 +133,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workspaces=workspaces,
         pacer=pacer,
         people=people,
+        channels=[webhooks],
     )
     return Services(
         settings=settings,
@@ -147,6 +153,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workspaces=workspaces,
         tokens=tokens,
         installation_store=store,
+        webhooks=webhooks,
     )
 
 

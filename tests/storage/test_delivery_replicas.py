@@ -23,7 +23,8 @@ from sqlalchemy import create_engine, func, insert, select
 
 from bot.standin.web_api import FakeSlack
 from storage.db import sync_url
-from storage.models import IntroRequest, OutboundMessage
+from storage.models import IntroRequest, OutboundMessage, RequestEvent
+from tests.webhook_receiver import Receiver
 
 MESSAGES = 1000
 USERS = [f"U{n:04d}" for n in range(20)]
@@ -269,3 +270,124 @@ def _statuses(database_url: str) -> dict[str, int]:
             return {status: count for status, count in rows}
     finally:
         engine.dispose()
+
+
+HOOKS = 300
+HOOK_SECRET = "replicas-share-this-webhook-secret"
+
+
+def _seed_due_webhooks(database_url: str, count: int) -> None:
+    """`count` requests, each with one change whose POST fell due an hour ago."""
+    engine = create_engine(sync_url(database_url))
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(IntroRequest),
+            [
+                {
+                    "id": n + 1,
+                    "team_id": "T0FAKE",
+                    "requester_id": USERS[n % len(USERS)],
+                    "requester_name": "Requester",
+                    "connector_id": USERS[(n + 1) % len(USERS)],
+                    "target_name": f"Target {n}",
+                    "target_company": "Acme",
+                    "reason": "r",
+                    "blurb": "b",
+                    "closeness": "",
+                    "status": "checking_with_target",
+                    "created_at": past,
+                    "updated_at": past,
+                }
+                for n in range(count)
+            ],
+        )
+        connection.execute(
+            insert(RequestEvent),
+            [
+                {
+                    "id": n + 1,
+                    "team_id": "T0FAKE",
+                    "request_id": n + 1,
+                    "actor_id": USERS[(n + 1) % len(USERS)],
+                    "action": "accept",
+                    "from_status": "awaiting_connector",
+                    "to_status": "checking_with_target",
+                    "at": past,
+                }
+                for n in range(count)
+            ],
+        )
+        connection.execute(
+            insert(OutboundMessage),
+            [
+                {
+                    "team_id": "T0FAKE",
+                    "request_id": n + 1,
+                    "dedupe_key": f"request:{n + 1}:webhook:change:{n + 1}",
+                    "kind": "webhook",
+                    "recipient_id": "",
+                    "data": {"event_id": n + 1, "stage": None},
+                    "status": "pending",
+                    "due_at": past,
+                    "attempts": 0,
+                    "created_at": past,
+                }
+                for n in range(count)
+            ],
+        )
+    engine.dispose()
+
+
+@pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
+async def test_each_change_reaches_the_webhook_once_with_a_replica_killed(
+    database_url: str, tmp_path: Path, replicas: list[subprocess.Popen[bytes]]
+) -> None:
+    """Three replicas POST the same outbox's webhook rows; one is killed while it holds some:
+    the receiver gets every change, each once but for those the killed one had sent without
+    recording, and every signature checks out."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
+    fake = FakeSlack()
+    await fake.start()
+    receiver = Receiver(HOOK_SECRET, lambda: datetime.now(UTC).timestamp(), latency=0.02)
+    await receiver.start()
+    hook = {"INTROBOT_WEBHOOK_URL": receiver.url, "INTROBOT_WEBHOOK_SECRET": HOOK_SECRET}
+    try:
+        await asyncio.to_thread(_seed_due_webhooks, database_url, HOOKS)
+        for _ in range(3):
+            replicas.append(_start(fake, database_url, tmp_path, hook))
+        deadline = asyncio.get_running_loop().time() + 120
+        while len(receiver.received) < HOOKS // 5:
+            assert asyncio.get_running_loop().time() < deadline, "the replicas never started"
+            await asyncio.sleep(0.05)
+        pids = {process.pid for process in replicas}
+        while True:
+            holders = set(await asyncio.to_thread(_leases, database_url)) & pids
+            if not holders:
+                continue
+            victim = holders.pop()
+            os.kill(victim, signal.SIGSTOP)
+            await asyncio.sleep(0.5)
+            held = (await asyncio.to_thread(_leases, database_url))[victim]
+            if held:
+                os.kill(victim, signal.SIGKILL)
+                break
+            os.kill(victim, signal.SIGCONT)
+        deadline = asyncio.get_running_loop().time() + 120
+        while {p["request_id"] for p in receiver.received} != set(range(1, HOOKS + 1)):
+            assert asyncio.get_running_loop().time() < deadline, len(receiver.received)
+            await asyncio.sleep(0.2)
+        deadline = asyncio.get_running_loop().time() + 60
+        while await asyncio.to_thread(_leases, database_url):
+            assert asyncio.get_running_loop().time() < deadline, "leased rows never taken over"
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # one more sweep tick: anything sent twice would show now
+        assert receiver.refused == []
+        posted = Counter(p["request_id"] for p in receiver.received)
+        assert sum(count - 1 for count in posted.values()) <= held, posted.most_common(5)
+        assert await asyncio.to_thread(_claimed_twice, database_url) > 0
+        assert await asyncio.to_thread(_statuses, database_url) == {"sent": HOOKS}
+    finally:
+        await receiver.stop()
+        await fake.stop()

@@ -25,7 +25,7 @@ from bot.intro.states import ACTOR, TRANSITIONS, Action, Role, Status
 from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow, Lease, Outcome, TieUnknown, one_statement
 from storage.db import create_engine_for, make_sessionmaker, sync_url
-from storage.models import Base, Contact, IntroRequest, OutboundMessage, RequestEvent
+from storage.models import Base, Contact, IntroRequest, OutboundMessage, RequestEvent, Webhook
 from tests.conftest import TEST_DATABASE_URL
 
 postgres_only = pytest.mark.skipif(
@@ -116,12 +116,25 @@ class Paths:
         self.url = url
         self.statement_writes: list[Action] = []  # changes the single statement made
 
-    async def run(self, one_statement_path: bool, story: Run) -> dict[str, Any]:
+    async def run(
+        self, one_statement_path: bool, story: Run, *, webhook: bool = True
+    ) -> dict[str, Any]:
         _empty(self.url)
         engine = create_engine_for(self.url)
         try:
             sessions = make_sessionmaker(engine)
             clock = ManualClock()
+            if webhook:  # its changes are POSTed too: both paths write those rows alike
+                async with sessions.begin() as session:
+                    session.add(
+                        Webhook(
+                            team_id=TEAM,
+                            url="https://hooks.example.com/introbot",
+                            secret="s" * 32,
+                            set_by="UA",
+                            set_at=clock.now(),
+                        )
+                    )
             workflow = IntroWorkflow(sessions, clock, CADENCE, one_statement=one_statement_path)
             outcome = await story(workflow, clock)
             async with sessions() as session:
@@ -212,6 +225,10 @@ async def test_every_move_writes_the_same_rows_on_both_paths(
     assert by_statement["request_events"] == by_orm["request_events"]
     assert by_statement["outbound_messages"] == by_orm["outbound_messages"]
     assert by_statement["handed back"] == by_orm["handed back"]
+    # Every change of the request, this one included, is POSTed to the webhook once.
+    posted = [m["data"]["event_id"] for m in by_orm["outbound_messages"] if m["kind"] == "webhook"]
+    changes = [e["id"] for e in by_orm["request_events"] if e["from_status"] != e["to_status"]]
+    assert posted == changes
 
 
 def test_every_move_is_reached_from_a_fresh_request() -> None:
@@ -227,6 +244,7 @@ SUBMISSIONS: dict[str, dict[str, Any]] = {
     "with the tie its review found": {"stale_tie": Contact(id=7, name="Jane", since=None)},
     "reviewed, no tie": {"stale_tie": None},
     "not reviewed": {"stale_tie": TieUnknown.UNKNOWN},
+    "in a workspace with no webhook": {"webhook": False},
 }
 
 
@@ -238,12 +256,16 @@ async def test_every_kind_of_submission_writes_the_same_rows_on_both_paths(
 
     async def story(workflow: IntroWorkflow, clock: ManualClock) -> Outcome:
         options = dict(SUBMISSIONS[kind])
+        options.pop("webhook", None)
         if options.pop("lease", False):
             options["lease"] = Lease("replica-1", clock.now() + timedelta(minutes=2))
         return await workflow.submit(TEAM, draft(), ["tip"], **options)
 
-    by_orm = await paths.run(False, story)
-    by_statement = await paths.run(True, story)
+    webhook = SUBMISSIONS[kind].get("webhook", True)
+    by_orm = await paths.run(False, story, webhook=webhook)
+    by_statement = await paths.run(True, story, webhook=webhook)
+    hooked = [m for m in by_orm["outbound_messages"] if m["kind"] == "webhook"]
+    assert len(hooked) == (1 if webhook else 0)
     assert by_statement["intro_requests"] == by_orm["intro_requests"]
     assert by_statement["request_events"] == by_orm["request_events"]
     assert by_statement["outbound_messages"] == by_orm["outbound_messages"]

@@ -135,10 +135,12 @@ class Offers(OrmPath):
             session.add(request)
             await session.flush()
             taken = await self._take(session, team_id, offer_id, request)
-            session.add_all(self._taken_events(request, now))
+            events = self._taken_events(request, now)
+            session.add_all(events)
             messages = plan.taken_offer_messages(
                 request, taken, advice, now=now, cadence=self._cadence
             )
+            messages += await self._webhooks(session, request, events)
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))

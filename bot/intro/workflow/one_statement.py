@@ -147,6 +147,7 @@ async def act_at_once(
     *,
     now: datetime,
     cadence: Cadence,
+    webhooks_everywhere: bool = False,
 ) -> Outcome | None:
     """The whole change in one statement: the compare-and-set, which is also the party check;
     its event; the reminders it makes moot cancelled; every message it promises written,
@@ -161,6 +162,7 @@ async def act_at_once(
         "now": now,
         "lease_owner": lease.owner if lease else None,
         "lease_until": lease.until if lease else None,
+        "hooks_everywhere": webhooks_everywhere,
         "p_target": [str(target) for target, _ in promised],
         **planned([m for _, m in promised]),
         **{f"v_{name}": value for name, value in values.items()},
@@ -266,6 +268,13 @@ _MOOT_AND_CARDS = f"""
             WHERE m.kind IN ({", ".join(f"'{kind}'" for kind in CARD_KINDS)})
         )"""
 
+# A state change's POST to the workspace's webhook (`plan.webhook_message`), when it has one.
+_WEBHOOK_DATA = "json_build_object('event_id', {event_id}, 'stage', {stage})"
+_HOOKED = (
+    "(CAST(:hooks_everywhere AS boolean) "
+    "OR EXISTS (SELECT 1 FROM webhooks w WHERE w.team_id = {team_id}))"
+)
+
 # Every message the change writes: a refresh of each card (due now: leased like the planned
 # messages due now), then the planned messages of the status it reached, stand-ins filled in.
 _PLANNED_MESSAGES = f"""
@@ -290,6 +299,13 @@ _PLANNED_MESSAGES = f"""
                 CAST(:p_target AS text[]), {_PLANNED_ARRAYS}
             ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)
             WHERE p.target = moved.status
+            UNION ALL
+            SELECT 2, 0, '{MessageKind.WEBHOOK}', '',
+                {sql_key(plan.WEBHOOK_KEY, event_id="moved.event_id")},
+                {_WEBHOOK_DATA.format(event_id="moved.event_id", stage="moved.outcome")},
+                CAST(:now AS timestamptz), '{DeliveryStatus.PENDING}', 0, NULL, NULL
+            FROM moved
+            WHERE {_HOOKED.format(team_id="moved.team_id")}
         ), written AS (
             INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
                 data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
@@ -329,6 +345,8 @@ async def store_at_once(
     request: IntroRequest,
     messages: list[OutboundMessage],
     lease: Lease | None,
+    *,
+    webhooks_everywhere: bool = False,
 ) -> Outcome:
     """The request, its event and its messages in one statement that commits on its own. The
     messages are planned before the request has its id; the statement adds it to their keys."""
@@ -338,7 +356,11 @@ async def store_at_once(
         if column.key not in columns and default is not None and default.is_scalar:
             columns[column.key] = getattr(default, "arg", None)
     params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
-    params |= {"now": request.created_at, **planned(messages)}
+    params |= {
+        "now": request.created_at,
+        "hooks_everywhere": webhooks_everywhere,
+        **planned(messages),
+    }
     async with autocommit(sessions) as connection:
         statement = submit_statement(tuple(columns))
         row = (await connection.execute(statement, params)).mappings().one()
@@ -362,6 +384,12 @@ def submit_statement(column_names: tuple[str, ...]) -> TextClause:
     of columns given."""
     table = IntroRequest.__table__
     request_key = sql_key(plan.REQUEST_KEY, request_id="r.id", kind="p.kind", key="p.key")
+    webhook_key = sql_key(
+        plan.REQUEST_KEY,
+        request_id="r.id",
+        kind=f"'{MessageKind.WEBHOOK}'",
+        key=sql_key(plan.WEBHOOK_KEY, event_id="e.id"),
+    )
     statement = text(
         f"""
         WITH request AS (
@@ -372,15 +400,26 @@ def submit_statement(column_names: tuple[str, ...]) -> TextClause:
             INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
                 to_status, at)
             SELECT team_id, id, requester_id, 'submit', NULL, status, :now FROM request
+            RETURNING id
+        ), planned AS (
+            SELECT 0 AS part, p.seq, r.team_id, r.id AS request_id, {request_key} AS key,
+                p.kind, p.recipient, p.data::json AS data, p.due_at, p.attempts, p.status,
+                p.lease_owner, p.lease_until
+            FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
+                WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
+            UNION ALL
+            SELECT 1, 0, r.team_id, r.id, {webhook_key}, '{MessageKind.WEBHOOK}', '',
+                {_WEBHOOK_DATA.format(event_id="e.id", stage="r.outcome")},
+                CAST(:now AS timestamptz), 0, '{DeliveryStatus.PENDING}', NULL, NULL
+            FROM request r CROSS JOIN event e
+            WHERE {_HOOKED.format(team_id="r.team_id")}
         ), written AS (
             INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
                 data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
-            SELECT r.team_id, r.id, {request_key}, p.kind,
-                p.recipient, p.data::json, p.due_at, :now, p.attempts, p.status, p.lease_owner,
-                p.lease_until
-            FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
-                WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
-            ORDER BY p.seq
+            SELECT p.team_id, p.request_id, p.key, p.kind, p.recipient, p.data, p.due_at, :now,
+                p.attempts, p.status, p.lease_owner, p.lease_until
+            FROM planned p
+            ORDER BY p.part, p.seq
             RETURNING {_WRITTEN_COLUMNS}
         )
         SELECT request.*, {_WRITTEN_JSON} AS written

@@ -24,6 +24,7 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
     RequestEvent,
+    Webhook,
 )
 
 
@@ -37,8 +38,12 @@ class OrmPath:
         cadence: Cadence | None = None,
         *,
         one_statement: bool | None = None,
+        webhooks_everywhere: bool = False,
     ) -> None:
         self._sessions = sessions
+        # Every workspace's changes go to a webhook (a self-hosted workspace's
+        # INTROBOT_WEBHOOK_URL); else only those of workspaces whose admin set one.
+        self._webhooks_everywhere = webhooks_everywhere
         self._clock = clock
         self._cadence = cadence or Cadence()
         # Whether changes one statement can express are written that way: on PostgreSQL,
@@ -79,6 +84,21 @@ class OrmPath:
             to_status=request.status,
             at=self._clock.now(),
         )
+
+    async def _webhooks(
+        self, session: AsyncSession, request: IntroRequest, events: list[RequestEvent]
+    ) -> list[OutboundMessage]:
+        """The POSTs of these state changes (events in `session`) to the workspace's webhook,
+        if it has one: written with the change, like its messages."""
+        if not self._webhooks_everywhere:
+            hooked = await session.scalar(
+                select(Webhook.team_id).where(Webhook.team_id == request.team_id)
+            )
+            if hooked is None:
+                return []
+        await session.flush()  # the events' ids, which key the POSTs
+        now = self._clock.now()
+        return [plan.webhook_message(request, event.id, now=now) for event in events]
 
     @staticmethod
     async def _written_before(session: AsyncSession, message: OutboundMessage) -> bool:
@@ -238,6 +258,7 @@ class OrmPath:
             request, action, event.id, cards, now=self._clock.now(), cadence=self._cadence
         )
         messages = plan.leased(promised, lease)
+        messages += await self._webhooks(session, request, [event])
         session.add_all(messages)
         await session.flush()
         return messages

@@ -73,11 +73,13 @@ class OutsideConnectors(OrmPath):
             async with self._sessions.begin() as session:
                 session.add(request)
                 await session.flush()
-                session.add(self._event(request, request.requester_id, "submit", None))
+                event = self._event(request, request.requester_id, "submit", None)
+                session.add(event)
                 first = plan.first_messages(
                     request, advice, owner_id, now=now, cadence=self._cadence
                 )
                 messages = plan.leased(first, lease)
+                messages += await self._webhooks(session, request, [event])
                 session.add_all(messages)
                 await session.flush()
                 return Outcome(request, plan.due_now(messages))

@@ -93,6 +93,8 @@ OFFER_KEY = "offer:{offer_id}:{kind}:{key}"
 # Within a request's key: a card refreshed by an event, and the notice an event sends.
 REFRESH_KEY = "refresh:{card}:{event_id}"
 NOTICE_KEY = "notice:{event_id}"
+# A state change's POST to the workspace's webhook: one per event, however often it is written.
+WEBHOOK_KEY = "change:{event_id}"
 # The reminder field naming the statuses a reminder is still wanted in: once the request is in
 # any other, the reminder is outdated and cancelled.
 EXPECTS = "expects"
@@ -715,3 +717,17 @@ def leased(messages: list[OutboundMessage], lease: Lease | None) -> list[Outboun
                 planned.lease_expires_at = lease.until
                 planned.attempts = 1
     return messages
+
+
+def webhook_message(request: IntroRequest, event_id: int, *, now: datetime) -> OutboundMessage:
+    """The POST of a state change (its event) to the workspace's webhook, due now. It names
+    the event and the outcome stage the change left the request at; what else it says is read
+    at delivery (bot.delivery.webhooks), so nothing personal waits in the outbox."""
+    return message(
+        request,
+        MessageKind.WEBHOOK,
+        "",
+        WEBHOOK_KEY.format(event_id=event_id),
+        {"event_id": event_id, "stage": request.outcome},
+        now=now,
+    )

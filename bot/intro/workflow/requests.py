@@ -100,7 +100,11 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
             if self._one_statement and draft.previous_request_id is None:
                 first = self._first_messages(request, advice, owner_id, stale_tie)
                 return await one_statement.store_at_once(
-                    self._sessions, request, plan.leased(first, lease), lease
+                    self._sessions,
+                    request,
+                    plan.leased(first, lease),
+                    lease,
+                    webhooks_everywhere=self._webhooks_everywhere,
                 )
             return await self._store(team_id, draft, request, advice, owner_id, stale_tie, lease)
         except IntegrityError:
@@ -146,9 +150,11 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
                     messages += await self._withdraw_stalled(session, previous)
             session.add(request)
             await session.flush()
-            session.add(self._event(request, request.requester_id, "submit", None))
+            event = self._event(request, request.requester_id, "submit", None)
+            session.add(event)
             first = self._first_messages(request, advice, owner_id, stale_tie)
             messages += plan.leased(first, lease)
+            messages += await self._webhooks(session, request, [event])
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))
@@ -216,6 +222,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
                 lease,
                 now=now,
                 cadence=self._cadence,
+                webhooks_everywhere=self._webhooks_everywhere,
             )
             if done is not None:
                 return done

@@ -24,6 +24,7 @@ VERBS = {
     "outcome",
     "offer",
     "accounts",
+    "webhook",
 }
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
@@ -76,6 +77,9 @@ def test_a_name_is_a_request_for_that_person_or_a_sub_command_meant(name: str) -
         ("offer <@U1> at Acme", "offer"),
         ("offr <@U1> Jane Doe", "offer"),
         ("outcom", "outcome"),
+        ("webhok https://hooks.example.com/x", "webhook"),
+        ("webhook hooks.example.com/x", "webhook"),
+        ("webhook https://a.example.com/x and more", "webhook"),
     ],
 )
 def test_a_sub_command_mistyped_or_misused_is_answered_with_its_usage(
@@ -171,3 +175,23 @@ def test_pacing_default_reads_the_limits_an_admin_types(
 
 def test_a_mistyped_pacing_default_is_answered_with_how_to_use_pacing() -> None:
     assert parse_command("pacng default 3 open").meant == "pacing"
+
+
+@pytest.mark.parametrize(
+    ("typed", "url"),
+    [
+        ("webhook https://hooks.example.com/introbot", "https://hooks.example.com/introbot"),
+        (
+            "webhook <https://hooks.example.com/a?b=1&amp;c=2>",
+            "https://hooks.example.com/a?b=1&c=2",
+        ),
+        (
+            "webhook <https://hooks.example.com/x|hooks.example.com/x>",
+            "https://hooks.example.com/x",
+        ),
+        ("webhook OFF", "off"),
+        ("webhook", ""),
+    ],
+)
+def test_webhook_reads_the_url_as_slack_sends_it(typed: str, url: str) -> None:
+    assert parse_command(typed) == Command("webhook", name=url)

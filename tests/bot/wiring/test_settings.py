@@ -53,6 +53,9 @@ MALFORMED = [
     ("INTROBOT_WORKING_HOURS", "nine to five"),
     ("INTROBOT_WORKING_HOURS", "17-9"),
     ("SLACK_SIGNING_SECRET", "   "),
+    ("INTROBOT_WEBHOOK_URL", "hooks.example.com/introbot"),
+    ("INTROBOT_WEBHOOK_URL", "http://hooks.example.com/introbot"),
+    ("INTROBOT_WEBHOOK_SECRET", "too-short"),
 ]
 MALFORMED_IDS = [f"{name}={value!r}" for name, value in MALFORMED]
 
@@ -407,3 +410,18 @@ def test_the_contact_hash_key_is_set_or_derived_from_the_signing_secret() -> Non
     assert derived is not None and b"signing-secret" not in derived and len(derived) == 32
     assert derived == load_settings(SLACK_SIGNING_SECRET="signing-secret").contact_hash_key
     assert derived != load_settings(SLACK_SIGNING_SECRET="another-secret").contact_hash_key
+
+
+def test_a_webhook_url_and_its_secret_are_set_together() -> None:
+    only_url = load_settings(INTROBOT_WEBHOOK_URL="https://hooks.example.com/introbot")
+    with pytest.raises(SettingsError, match="^INTROBOT_WEBHOOK_SECRET is not set"):
+        only_url.require_webhook_pair()
+    only_secret = load_settings(INTROBOT_WEBHOOK_SECRET="s" * 16)
+    with pytest.raises(SettingsError, match="^INTROBOT_WEBHOOK_URL is not set"):
+        only_secret.require_webhook_pair()
+    both = load_settings(
+        INTROBOT_WEBHOOK_URL="https://hooks.example.com/introbot", INTROBOT_WEBHOOK_SECRET="s" * 16
+    )
+    both.require_webhook_pair()
+    assert both.webhook == ("https://hooks.example.com/introbot", "s" * 16)
+    assert load_settings().webhook is None

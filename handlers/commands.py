@@ -20,8 +20,8 @@ from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
-from handlers.accounts import add_names, coverage_message, remove_names
 from bot.settings import webhook_url_ok
+from handlers.accounts import add_names, coverage_message, remove_names
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
 from handlers.replies import open_view

@@ -9,8 +9,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intro.accounts import WORKSPACE_LIST
 from bot.delivery.webhooks import WebhookState
+from bot.intro.accounts import WORKSPACE_LIST
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services

@@ -25,6 +25,7 @@ from handlers.offers import offer_intro
 from handlers.replies import open_view
 from handlers.suggestions import suggest_in_opened_form
 from handlers.support import active_person, is_admin
+from handlers.teams import stats_team, team
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ async def outcome(typed: Typed) -> None:
 
 
 async def stats(typed: Typed) -> None:
+    if typed.command.name == "team":
+        await stats_team(typed)
+        return
     await typed.ack()
     services, actor = typed.services, typed.actor
     async with services.work.work_slot():
@@ -220,7 +224,12 @@ SUB_COMMANDS: dict[str, SubCommand] = {
     "stats": stats,
 }
 # Sub-commands for workspace admins: acked first, then the admin check.
-ADMIN_COMMANDS: dict[str, SubCommand] = {"pacing": pacing, "owner": owner, "export": export}
+ADMIN_COMMANDS: dict[str, SubCommand] = {
+    "pacing": pacing,
+    "owner": owner,
+    "export": export,
+    "team": team,
+}
 
 
 async def intro_command(

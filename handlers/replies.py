@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
+from handlers.team_view import CHART_REFUSED, chart_left_out, manager_view, with_team
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,19 @@ async def publish_home(
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
     )
-    await client.views_publish(user_id=user_id, view=view)
+    manager = await manager_view(services, client, team_id, user_id)
+    if manager is not None:
+        view = with_team(view, manager)
+    try:
+        await client.views_publish(user_id=user_id, view=view)
+    except SlackApiError as exc:
+        if manager is None or manager.file_id is None or slack_error_code(exc) not in CHART_REFUSED:
+            raise
+        # Slack won't show the chart's file (not processed yet, or deleted): the numbers
+        # alone now, and a new upload next time.
+        logger.warning("home chart refused: %s", slack_error_code(exc))
+        await services.teams.forget_chart(team_id, user_id)
+        await client.views_publish(user_id=user_id, view=chart_left_out(view))
 
 
 async def open_view(

@@ -27,6 +27,8 @@ from storage.models import (
     IntroRequest,
     OutboundMessage,
     Profile,
+    TeamChart,
+    TeamMember,
 )
 
 HASH_PREFIX = "email:"  # a contact's identity key when an email was given
@@ -58,7 +60,8 @@ async def forget_me(sessions: async_sessionmaker[AsyncSession], team_id: str, us
 
 async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> int:
     """What introbot keeps of a person: their contacts, their settings (pacing, sharing,
-    accounts routed to them) and the profile kept of them. Returns how many contacts went."""
+    accounts routed to them, the team they manage or are named on) and the profile kept of
+    them. Returns how many contacts went."""
     contacts = await session.execute(
         delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
     )
@@ -74,6 +77,17 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
     )
     await session.execute(
         delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
+    )
+    # The team they manage, and their place on a team (a user group's members are Slack's).
+    await session.execute(
+        delete(TeamMember).where(
+            TeamMember.team_id == team_id,
+            (TeamMember.manager_id == user_id)
+            | ((TeamMember.member_id == user_id) & TeamMember.is_group.is_(False)),
+        )
+    )
+    await session.execute(
+        delete(TeamChart).where(TeamChart.team_id == team_id, TeamChart.manager_id == user_id)
     )
     return int(contacts.rowcount or 0)  # type: ignore[attr-defined]
 

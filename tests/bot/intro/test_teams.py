@@ -239,3 +239,17 @@ async def test_the_view_counts_only_the_teams_asks_and_says_which_are_stuck(
     assert view.connectors == [ConnectorLoad("C1", asks=2, open=2, intros=0)]
     assert await teams.team_of(TEAM, "UA") is None
     assert await teams.remove_team(TEAM, "UM") and await teams.team_of(TEAM, "UM") is None
+
+
+async def test_forget_me_takes_a_person_off_teams_and_ends_the_team_they_manage(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.intro.privacy import forget_me
+
+    teams = Teams(sessions, Attribution(sessions))
+    await teams.set_team(TEAM, "UM", ["UA", "UB"], [("S1", "east")], by="UADMIN", now=NOW)
+    await teams.set_team(TEAM, "UA", ["UC"], [], by="UADMIN", now=NOW)
+    await teams.remember_chart(TEAM, "UA", "hash", "F1", NOW)
+    await forget_me(sessions, TEAM, "UA")
+    assert await teams.team_of(TEAM, "UA") is None and await teams.chart(TEAM, "UA") is None
+    assert await teams.team_of(TEAM, "UM") == Team("UM", ("UB",), (("S1", "east"),))

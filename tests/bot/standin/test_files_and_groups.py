@@ -132,13 +132,9 @@ async def test_a_user_groups_members_are_listed_by_its_id(
     listed = await client.usergroups_users_list(usergroup="S0EAST")
     assert listed["users"] == [ALICE, "U0BOB"]
     for group in ("S0NOPE", "S0OLD", "S0ELSE"):
-        assert await error_of(client.usergroups_users_list(usergroup=group)) == (
-            "no_such_subteam"
-        )
+        assert await error_of(client.usergroups_users_list(usergroup=group)) == ("no_such_subteam")
     old = await client.usergroups_users_list(usergroup="S0OLD", include_disabled=True)
     assert old["users"] == [ALICE]
     fake.scopes.remove("usergroups:read")
     assert await error_of(client.usergroups_users_list(usergroup="S0EAST")) == "missing_scope"
-    assert json.dumps(fake.calls_to("usergroups.users.list")[0].args) == (
-        '{"usergroup": "S0EAST"}'
-    )
+    assert json.dumps(fake.calls_to("usergroups.users.list")[0].args) == ('{"usergroup": "S0EAST"}')

@@ -1,0 +1,56 @@
+"""A manager's view, put together for their Home tab and `/intro stats team`: the team's
+members as Slack has them now, the view's numbers, and the chart as a Slack file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery.team_charts import SlackGroups, chart_file
+from bot.intro.teams import TeamView, resolve
+from bot.rendering.charts import ChartData, chart_data
+from bot.rendering.teams import team_home_blocks, without_chart
+from bot.services.container import Services
+
+# What Slack answers when a block names a file it won't show (not yet processed, deleted).
+CHART_REFUSED = ("invalid_blocks", "invalid_arguments")
+
+
+@dataclass
+class ManagerView:
+    view: TeamView
+    chart: ChartData
+    file_id: str | None
+
+
+async def manager_view(
+    services: Services, client: AsyncWebClient, team_id: str, manager_id: str
+) -> ManagerView | None:
+    """The view of the person's team; None for someone who manages no team."""
+    teams = services.teams
+    team = await teams.team_of(team_id, manager_id)
+    if team is None:
+        return None
+    members = await resolve(team, SlackGroups(client))
+    view = await teams.view(team_id, team, members, services.clock.now())
+    chart = chart_data(view)
+    file_id = None
+    if chart.worth_drawing:
+        file_id = await chart_file(client, teams, services.clock, team_id, manager_id, chart)
+    return ManagerView(view, chart, file_id)
+
+
+def with_team(home: dict[str, Any], manager: ManagerView) -> dict[str, Any]:
+    """The Home tab with the manager's section after its buttons."""
+    blocks = list(home["blocks"])
+    after = next(
+        (i + 1 for i, b in enumerate(blocks) if b.get("block_id") == "home_actions"), len(blocks)
+    )
+    section = team_home_blocks(manager.view, manager.chart, manager.file_id)
+    return {**home, "blocks": blocks[:after] + section + blocks[after:]}
+
+
+def chart_left_out(home: dict[str, Any]) -> dict[str, Any]:
+    return {**home, "blocks": without_chart(home["blocks"])}

@@ -16,7 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.axes import Axes  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure  # noqa: E402
 
 from bot.intro.attribution import STAGES  # noqa: E402
 from bot.intro.teams import TeamView  # noqa: E402
@@ -55,7 +56,8 @@ class ChartData:
     def alt_text(self) -> str:
         words = labels()["team_chart"]
         funnel = ", ".join(f"{label} {count}" for label, count in self.funnel)
-        return str(words["alt"]).format(funnel=funnel, covered=self.covered, accounts=self.accounts)
+        alt = words["alt"] if self.accounts else words["alt_no_accounts"]
+        return str(alt).format(funnel=funnel, covered=self.covered, accounts=self.accounts)
 
 
 def chart_data(view: TeamView) -> ChartData:
@@ -73,30 +75,42 @@ def render_chart(data: ChartData) -> bytes:
     team's accounts split into those with a way in and those with no path yet."""
     words = labels()["team_chart"]
     figure = Figure(figsize=(7.2, 2.8), dpi=100, layout="constrained")
-    funnel_axes, coverage_axes = figure.subplots(1, 2, width_ratios=[3, 1.4])
+    if data.accounts:
+        funnel_axes, coverage_axes = figure.subplots(1, 2, width_ratios=[3, 1.4])
+        _coverage(coverage_axes, data, words)
+    else:  # no accounts on the team's lists: the funnel alone
+        funnel_axes = figure.subplots()
     stage_labels = [label for label, _ in data.funnel][::-1]
     counts = [count for _, count in data.funnel][::-1]
     bars = funnel_axes.barh(stage_labels, counts, color=FUNNEL_COLOUR)
     funnel_axes.bar_label(bars, padding=3, color=TEXT_COLOUR, fontsize=9)
     funnel_axes.set_title(words["title"], loc="left", fontsize=11, color=TEXT_COLOUR)
     funnel_axes.set_xlim(0, max(counts + [1]) * 1.15)
-    uncovered = max(0, data.accounts - data.covered)
-    pair = coverage_axes.bar(
-        [words["covered"], words["uncovered"]],
-        [data.covered, uncovered],
-        color=[COVERED_COLOUR, UNCOVERED_COLOUR],
-    )
-    coverage_axes.bar_label(pair, padding=2, color=TEXT_COLOUR, fontsize=9)
-    coverage_axes.set_title(words["coverage_title"], loc="left", fontsize=11, color=TEXT_COLOUR)
-    coverage_axes.set_ylim(0, max(data.covered, uncovered, 1) * 1.2)
-    for axes in (funnel_axes, coverage_axes):
-        axes.tick_params(labelsize=9, colors=TEXT_COLOUR)
-        axes.spines[["top", "right"]].set_visible(False)
-    coverage_axes.set_yticks([])
-    coverage_axes.spines["left"].set_visible(False)
+    _plain(funnel_axes)
     funnel_axes.set_xticks([])
     funnel_axes.spines["bottom"].set_visible(False)
     out = io.BytesIO()
     # No metadata: the same chart is the same bytes.
     figure.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
+
+
+def _coverage(axes: Axes, data: ChartData, words: dict[str, str]) -> None:
+    """The team's accounts: those with a way in, and those with no path yet."""
+    uncovered = max(0, data.accounts - data.covered)
+    pair = axes.bar(
+        [words["covered"], words["uncovered"]],
+        [data.covered, uncovered],
+        color=[COVERED_COLOUR, UNCOVERED_COLOUR],
+    )
+    axes.bar_label(pair, padding=2, color=TEXT_COLOUR, fontsize=9)
+    axes.set_title(words["coverage_title"], loc="left", fontsize=11, color=TEXT_COLOUR)
+    axes.set_ylim(0, max(data.covered, uncovered, 1) * 1.2)
+    _plain(axes)
+    axes.set_yticks([])
+    axes.spines["left"].set_visible(False)
+
+
+def _plain(axes: Axes) -> None:
+    axes.tick_params(labelsize=9, colors=TEXT_COLOUR)
+    axes.spines[["top", "right"]].set_visible(False)

@@ -44,3 +44,9 @@ def test_an_empty_team_draws_no_chart() -> None:
     empty = tuple((label, 0) for label, _ in FUNNEL)
     assert not ChartData(empty, 0, 0).worth_drawing
     assert ChartData(empty, 0, 3).worth_drawing
+
+
+def test_a_team_with_no_accounts_gets_the_funnel_alone() -> None:
+    data = ChartData(FUNNEL, covered=0, accounts=0)
+    assert render_chart(data).startswith(b"\x89PNG")
+    assert data.alt_text().endswith("No accounts on your team's lists yet.")

@@ -16,6 +16,10 @@ from bot.services.container import Services
 
 # What Slack answers when a block names a file it won't show (not yet processed, deleted).
 CHART_REFUSED = ("invalid_blocks", "invalid_arguments")
+# Slack's most blocks in a Home tab; and what the manager's section does without, in this
+# order, on a Home tab already near it (the numbers stay).
+HOME_MAX_BLOCKS = 100
+SPARED = ("team_divider", "team_members", "team_chart")
 
 
 @dataclass
@@ -49,6 +53,10 @@ def with_team(home: dict[str, Any], manager: ManagerView) -> dict[str, Any]:
         (i + 1 for i, b in enumerate(blocks) if b.get("block_id") == "home_actions"), len(blocks)
     )
     section = team_home_blocks(manager.view, manager.chart, manager.file_id)
+    for spared in SPARED:
+        if len(blocks) + len(section) <= HOME_MAX_BLOCKS:
+            break
+        section = [b for b in section if b.get("block_id") != spared]
     return {**home, "blocks": blocks[:after] + section + blocks[after:]}
 
 

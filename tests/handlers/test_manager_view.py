@@ -137,9 +137,9 @@ async def test_a_managers_home_shows_the_team_with_a_chart_and_a_reps_does_not(
     assert "Requested 1" in chart["alt_text"] and "Requested *1*" in text_of(home, "team_funnel")
     assert "No accounts on the team's lists yet" in text_of(home, "team_funnel")
     assert f"<@{CONNECTOR}>: 1 ask from the team (1 open), 0 intros made" in text_of(
-        home, "team_connectors"
+        home, "team_asks"
     )
-    assert "Nothing: every ask has moved within the week" in text_of(home, "team_stuck")
+    assert "Nothing: every ask has moved within the week" in text_of(home, "team_asks")
     rep_home = await open_home(stack, REQUESTER)
     assert block(rep_home, "team_chart") is None and "Your team" not in json.dumps(rep_home)
 
@@ -192,7 +192,7 @@ async def test_asks_stuck_for_over_a_week_say_who_waits_on_whom(
     await request_intro(stack)
     clock.advance(timedelta(days=8))
     home = await open_home(stack, MANAGER)
-    stuck = text_of(home, "team_stuck")
+    stuck = text_of(home, "team_asks")
     assert f"<@{REQUESTER}>'s ask at *Acme* has waited 8 days for <@{CONNECTOR}> to answer" in (
         stuck
     )

@@ -100,6 +100,7 @@ async def publish_home(
         )
         prefs = await directory.prefs(team_id, user_id, session=session)
         report = await services.attribution.report(team_id, user_id, session=session)
+        team = await services.teams.team_of(team_id, user_id, session=session)
     view = messages.home_view(
         mine,
         waiting,
@@ -109,7 +110,7 @@ async def publish_home(
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
     )
-    manager = await manager_view(services, client, team_id, user_id)
+    manager = await manager_view(services, client, team_id, team)
     if manager is not None:
         view = with_team(view, manager)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.team_charts import SlackGroups, chart_file
-from bot.intro.teams import TeamView, resolve
+from bot.intro.teams import Team, TeamView, resolve
 from bot.rendering.charts import ChartData, chart_data
 from bot.rendering.teams import team_home_blocks, without_chart
 from bot.services.container import Services
@@ -30,13 +30,13 @@ class ManagerView:
 
 
 async def manager_view(
-    services: Services, client: AsyncWebClient, team_id: str, manager_id: str
+    services: Services, client: AsyncWebClient, team_id: str, team: Team | None
 ) -> ManagerView | None:
-    """The view of the person's team; None for someone who manages no team."""
-    teams = services.teams
-    team = await teams.team_of(team_id, manager_id)
+    """The view of a manager's team (as `Teams.team_of` found it, in the caller's session);
+    None for someone who manages no team."""
     if team is None:
         return None
+    teams, manager_id = services.teams, team.manager_id
     members = await resolve(team, SlackGroups(client))
     view = await teams.view(team_id, team, members, services.clock.now())
     chart = chart_data(view)

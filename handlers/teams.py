@@ -65,7 +65,8 @@ async def stats_team(typed: Typed) -> None:
     await typed.ack()
     services, actor, client = typed.services, typed.actor, typed.client
     async with services.work.work_slot():
-        manager = await manager_view(services, client, actor.team_id, actor.user_id)
+        team = await services.teams.team_of(actor.team_id, actor.user_id)
+        manager = await manager_view(services, client, actor.team_id, team)
     if manager is None:
         await typed.reply(team_reply("no_team"))
         return

@@ -27,6 +27,7 @@ from handlers.offers import offer_intro
 from handlers.replies import open_view
 from handlers.suggestions import suggest_in_opened_form
 from handlers.support import active_person, is_admin
+from handlers.teams import stats_team, team
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ async def accounts(typed: Typed) -> None:
 
 
 async def stats(typed: Typed) -> None:
+    if typed.command.name == "team":
+        await stats_team(typed)
+        return
     await typed.ack()
     services, actor = typed.services, typed.actor
     async with services.work.work_slot():
@@ -271,6 +275,7 @@ ADMIN_COMMANDS: dict[str, SubCommand] = {
     "owner": owner,
     "export": export,
     "webhook": webhook,
+    "team": team,
 }
 
 

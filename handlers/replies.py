@@ -15,6 +15,7 @@ from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.services.container import Services
 from handlers.support import is_admin
+from handlers.team_view import CHART_REFUSED, chart_left_out, manager_view, with_team
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ async def publish_home(
             if services.webhooks is not None
             else None
         )
+        team = await services.teams.team_of(team_id, user_id, session=session)
     view = messages.home_view(
         mine,
         waiting,
@@ -122,7 +124,19 @@ async def publish_home(
         accounts=messages.home_accounts(coverage, lists),
         webhook=await _for_admin(services, client, team_id, user_id, webhook),
     )
-    await client.views_publish(user_id=user_id, view=view)
+    manager = await manager_view(services, client, team_id, team)
+    if manager is not None:
+        view = with_team(view, manager)
+    try:
+        await client.views_publish(user_id=user_id, view=view)
+    except SlackApiError as exc:
+        if manager is None or manager.file_id is None or slack_error_code(exc) not in CHART_REFUSED:
+            raise
+        # Slack won't show the chart's file (not processed yet, or deleted): the numbers
+        # alone now, and a new upload next time.
+        logger.warning("home chart refused: %s", slack_error_code(exc))
+        await services.teams.forget_chart(team_id, user_id)
+        await client.views_publish(user_id=user_id, view=chart_left_out(view))
 
 
 async def _for_admin(

@@ -466,6 +466,36 @@ class TargetAccount(Base):
     )
 
 
+class TeamMember(Base):
+    """A manager's team, as an admin named it (`/intro team`): a teammate, or a Slack user group
+    whose members are read from Slack whenever the team is shown (groups change)."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A user id (U…/W…), or a user group's id (S…) when `is_group`.
+    member_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A group's handle as the admin typed it ("sales-east"), to show; "" for a person.
+    handle: Mapped[str] = mapped_column(String(100), default="")
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamChart(Base):
+    """The chart image last uploaded to Slack for a manager's team, and a hash of what it
+    shows: an unchanged chart is shown again from the same file, not uploaded again."""
+
+    __tablename__ = "team_charts"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str] = mapped_column(String(32))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class WorkspaceStatus(StrEnum):
     ACTIVE = "active"
     # The app's token stopped working (invalid_auth, token_revoked, ...): delivery waits.

@@ -121,7 +121,9 @@ def test_manifest_declares_each_surface(manifest: dict) -> None:
     assert shortcut["callback_id"] == "request_intro_from_message"
     assert features["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert command["should_escape"] is True  # mentions arrive as <@U…> for /intro owner
+    # Mentions arrive as <@U…> for /intro owner, and user groups as <!subteam^S…|@handle> for
+    # /intro team.
+    assert command["should_escape"] is True
 
 
 def test_bot_scopes_are_the_fewest_that_cover_the_methods_used(manifest: dict) -> None:
@@ -136,9 +138,10 @@ def test_bot_scopes_are_the_fewest_that_cover_the_methods_used(manifest: dict) -
         "views.update",
         "views.publish",
         "files.info",  # a LinkedIn export shared in the bot's DM
-        "files.getUploadURLExternal",  # /intro export
+        "files.getUploadURLExternal",  # /intro export, a manager's chart
         "files.completeUploadExternal",
         "conversations.open",
+        "usergroups.users.list",  # a user group named as a manager's team
     ]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     # Slash commands and shortcuts; the profile's email field in users.info (the intro email).

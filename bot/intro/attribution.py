@@ -6,7 +6,7 @@ import csv
 import io
 import statistics
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -129,10 +129,16 @@ def _connector_key() -> ColumnElement[Any]:
     ).label("connector_id")
 
 
-def _scope(team_id: str, user_id: str | None) -> ColumnElement[bool]:
+def _scope(
+    team_id: str, user_id: str | None, requesters: Collection[str] | None = None
+) -> ColumnElement[bool]:
+    """The workspace's requests; one person's (as requester or connector); or those a group
+    of people asked for (a manager's team)."""
     scope = IntroRequest.team_id == team_id
     if user_id is not None:
         scope &= (IntroRequest.requester_id == user_id) | (IntroRequest.connector_id == user_id)
+    if requesters is not None:
+        scope &= IntroRequest.requester_id.in_(sorted(requesters))
     return scope
 
 
@@ -361,8 +367,10 @@ class Attribution:
         *,
         viewer: str | None = None,
         session: AsyncSession | None = None,
+        requesters: Collection[str] | None = None,
     ) -> Report:
-        """The funnel for the workspace, or (with user_id) just one person's asks and intros.
+        """The funnel for the workspace, or (with user_id) just one person's asks and intros,
+        or (with requesters) the asks a team made: its funnel is the report's `workspace`.
 
         Counted in SQL, so a history of a million requests never comes into the process.
         Median times are given where the messages show them: for the viewer's own asks
@@ -384,7 +392,7 @@ class Attribution:
                 _accepted_at(),
                 _followed_by_a_warm_ask(),
             )
-            .where(_scope(team_id, user_id))
+            .where(_scope(team_id, user_id, requesters))
             .cte("base")
         )
         report = Report(Funnel(), {}, {}, [])
@@ -406,7 +414,9 @@ class Attribution:
                 report.by_requester[viewer].medians = await _medians(
                     session, dialect, base, base.c.requester_id == viewer
                 )
-            report.offered, report.offers_taken = await _offers(session, team_id, user_id)
+            report.offered, report.offers_taken = await _offers(
+                session, team_id, user_id, requesters
+            )
             report.outside_names = await _outside_names(session, base)
         report.thanked = [(who, n) for who, n in thanked.most_common(5) if n]
         return report
@@ -467,11 +477,19 @@ async def _outside_names(session: AsyncSession, base: CTE) -> dict[str, str]:
     return {key: name for key, name in await session.execute(latest) if name}
 
 
-async def _offers(session: AsyncSession, team_id: str, user_id: str | None) -> tuple[int, int]:
-    """Offers made and taken: the workspace's, or those one person made or was made."""
+async def _offers(
+    session: AsyncSession,
+    team_id: str,
+    user_id: str | None,
+    requesters: Collection[str] | None = None,
+) -> tuple[int, int]:
+    """Offers made and taken: the workspace's, those one person made or was made, or those
+    made to a team."""
     scope = IntroOffer.team_id == team_id
     if user_id is not None:
         scope &= (IntroOffer.connector_id == user_id) | (IntroOffer.rep_id == user_id)
+    if requesters is not None:
+        scope &= IntroOffer.rep_id.in_(sorted(requesters))
     offered, taken = (
         await session.execute(
             select(

@@ -30,6 +30,7 @@ SUB_COMMANDS = (
     "outcome",
     "accounts",
     "webhook",
+    "team",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -42,13 +43,16 @@ _PACING_DEFAULT = re.compile(
     re.IGNORECASE,
 )
 _NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
+# A Slack user group as a command's escaped text carries it: <!subteam^S0123|@sales-east>.
+SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]{2,20})(?:\|@?([^<>|]{0,100}))?>")
 
 
 @dataclass(frozen=True)
 class Command:
-    # request, help, know, forget, owner, pacing, stats, export, offer, outcome (`name`: whose
-    # intros, if given), accounts (`name`: "", "add" or "remove"; `company`: the names given),
-    # webhook (`name`: its URL, "off", or "" to show it); or "usage": a sub-command
+    # request, help, know, forget, owner, pacing, stats (`name` "team": the manager's view),
+    # export, offer, outcome (`name`: whose intros, if given), accounts (`name`: "", "add" or
+    # "remove"; `company`: the names given), webhook (`name`: its URL, "off", or "" to show
+    # it), team (`name` "remove" to remove one); or "usage": a sub-command
     # that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
@@ -60,6 +64,9 @@ class Command:
     limits: tuple[int | None, int | None] | None = None
     # accounts: the workspace's list rather than the person's own (`/intro accounts team …`).
     team: bool = False
+    # team: the people and user groups (id, handle) named after the manager (`user_id`).
+    people: tuple[str, ...] = ()
+    groups: tuple[tuple[str, str], ...] = ()
 
 
 def unescape(text: str) -> str:
@@ -87,6 +94,7 @@ def _meant(word: str, rest: str) -> str:
         "forget": rest.lower() == "me",
         "accounts": rest.split()[0].lower() in _ACCOUNTS_WORDS,
         "webhook": rest.lower().startswith(("http", "<http")) or rest.lower() == "off",
+        "team": bool(MENTION.match(rest)) or rest.lower().startswith("remove"),
     }
     return verb if shaped.get(verb) else ""
 
@@ -112,6 +120,29 @@ def _owner(rest: str) -> Command:
     mention = MENTION.search(rest)
     company = MENTION.sub("", rest).strip()
     return Command("owner", company=unescape(company), user_id=mention.group(1) if mention else "")
+
+
+def _team(rest: str) -> Command:
+    """`/intro team` (every team), `/intro team @maria` (hers), `/intro team @maria @riya
+    @sales-east` (the manager first, then the people and user groups of their team), or
+    `/intro team remove @maria`."""
+    if not rest:
+        return Command("team")
+    removing = re.match(r"remove\s+", rest, flags=re.IGNORECASE)
+    if removing:
+        mention = MENTION.fullmatch(rest[removing.end() :].strip())
+        if mention is None:
+            return Command("usage", meant="team_remove")
+        return Command("team", name="remove", user_id=mention.group(1))
+    manager = MENTION.match(rest)
+    if manager is None:
+        return Command("usage", meant="team")
+    named = rest[manager.end() :]
+    people = tuple(m.group(1) for m in MENTION.finditer(named))
+    groups = tuple((m.group(1), m.group(2) or m.group(1)) for m in SUBTEAM.finditer(named))
+    if SUBTEAM.sub("", MENTION.sub("", named)).strip(" ,"):
+        return Command("usage", meant="team")
+    return Command("team", user_id=manager.group(1), people=people, groups=groups)
 
 
 def _pacing(rest: str) -> Command:
@@ -173,6 +204,15 @@ def _webhook(rest: str) -> Command:
     if url and (" " in url or not url.lower().startswith("http")):
         return Command("usage", meant="webhook")
     return Command("webhook", name=url)
+# Sub-commands whose words after them are read by a function of their own.
+_READ_APART = {
+    "offer": _offer,
+    "pacing": _pacing,
+    "owner": _owner,
+    "team": _team,
+    "accounts": _accounts,
+    "webhook": _webhook,
+}
 
 
 def parse_command(text: str) -> Command:
@@ -181,27 +221,21 @@ def parse_command(text: str) -> Command:
     rest = words[1].strip() if len(words) > 1 else ""
     if word == "request":
         return Command("request", name=unescape(rest))
+    if word == "stats" and rest.lower() == "team":
+        return Command("stats", name="team")
     if word in _TAKES_NOTHING:
         return Command(word) if not rest else Command("usage", meant=word)
     if word == "know":
         name, company = _name_at_company(rest)
         return Command("know", name=name, company=company)
-    if word == "offer":
-        return _offer(rest)
+    if word in _READ_APART:
+        return _READ_APART[word](rest)
     if word == "forget":
         if rest.lower() in ("me", ""):
             return Command("forget", name=rest.lower())
         return Command("usage", meant="forget")
     if word == "outcome":
         return Command("outcome", name=unescape(rest))
-    if word == "pacing":
-        return _pacing(rest)
-    if word == "owner":
-        return _owner(rest)
-    if word == "accounts":
-        return _accounts(rest)
-    if word == "webhook":
-        return _webhook(rest)
     meant = _meant(word, rest)
     if meant:
         return Command("usage", name=unescape(text.strip()), meant=meant)

@@ -28,6 +28,8 @@ from storage.models import (
     OutboundMessage,
     Profile,
     TargetAccount,
+    TeamChart,
+    TeamMember,
 )
 
 HASH_PREFIX = "email:"  # a contact's identity key when an email was given
@@ -59,7 +61,8 @@ async def forget_me(sessions: async_sessionmaker[AsyncSession], team_id: str, us
 
 async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> int:
     """What introbot keeps of a person: their contacts, their settings (pacing, sharing,
-    accounts routed to them), their own list of target accounts and the profile kept of
+    accounts routed to them, the team they manage or are named on), their own list of target
+    accounts and the profile kept of
     them. Returns how many contacts went."""
     contacts = await session.execute(
         delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
@@ -81,6 +84,17 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
         delete(TargetAccount).where(
             TargetAccount.team_id == team_id, TargetAccount.list_owner_id == user_id
         )
+    )
+    # The team they manage, and their place on a team (a user group's members are Slack's).
+    await session.execute(
+        delete(TeamMember).where(
+            TeamMember.team_id == team_id,
+            (TeamMember.manager_id == user_id)
+            | ((TeamMember.member_id == user_id) & TeamMember.is_group.is_(False)),
+        )
+    )
+    await session.execute(
+        delete(TeamChart).where(TeamChart.team_id == team_id, TeamChart.manager_id == user_id)
     )
     return int(contacts.rowcount or 0)  # type: ignore[attr-defined]
 

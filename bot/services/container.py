@@ -20,6 +20,7 @@ from bot.intro.clock import Clock
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
+from bot.intro.teams import Teams
 from bot.intro.workflow import IntroWorkflow
 from bot.observability.metrics import Metrics
 from bot.services.event_dedupe import EventDedupe
@@ -54,6 +55,11 @@ class Services:
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
     # Where each workspace's request changes are POSTed (bot.delivery.webhooks).
     webhooks: Webhooks | None = None
+
+    @property
+    def teams(self) -> Teams:
+        """Managers' teams and their views (no state of its own beyond the database)."""
+        return Teams(self.sessions, self.attribution)
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

@@ -108,6 +108,9 @@ def render_blocks(blocks: list[dict[str, Any]], name_of: Callable[[str], str]) -
             lines.append("  " + "  ".join(buttons))
         elif kind == "input":
             lines += _render_input(block, name_of)
+        elif kind == "image":
+            source = (block.get("slack_file") or {}).get("id") or block.get("image_url")
+            lines.append(f"  [picture {source}: {block.get('alt_text', '')}]")
     return lines
 
 

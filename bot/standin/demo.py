@@ -426,6 +426,36 @@ class Demo:
         await stack.until(lambda: bool(fake.uploads), "the export")
         content = fake.uploads[-1]["content"].decode().splitlines()
         self.show(ALEX, "in his DM (introbot-requests.csv)", content[:5])
+        await self.managers_view()
+
+    async def managers_view(self) -> None:
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Alex names Olivia a manager, of Riya and Sam; Olivia opens introbot's Home tab")
+        answered = len(fake.responses)
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX,
+                f"team <@{OLIVIA}|olivia> <@{RIYA}|riya> <@{SAM}|sam>",
+                fake.issue_trigger_id(ALEX),
+                response_url=fake.response_url(),
+            )
+        )
+        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
+        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+        published = fake.count("views.publish")
+        await stack.slack.event(payloads.app_home_opened(OLIVIA))
+        await stack.until(lambda: fake.count("views.publish") > published, "Olivia's Home tab")
+        blocks = fake.home_views[OLIVIA]["blocks"]
+        start = next(i for i, b in enumerate(blocks) if b.get("block_id") == "team_members") - 1
+        end = next(i for i, b in enumerate(blocks) if b.get("block_id") == "team_asks")
+        self.show(OLIVIA, "on her Home tab", render_blocks(blocks[start : end + 1], self.name_of))
+        chart = next(b for b in blocks if b.get("block_id") == "team_chart")
+        size = len(fake.file_contents[chart["slack_file"]["id"]])
+        print(
+            f"   (the chart is a {size:,}-byte PNG introbot uploaded;"
+            " unchanged, it is not sent again)"
+        )
 
     async def offered_intro(self) -> None:
         fake, stack = self.stack.fake, self.stack

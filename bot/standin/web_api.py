@@ -51,6 +51,13 @@ MAX_TEXT_LENGTH = 40_000
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 USERS_PAGE_MAX = 1000  # users.list members per page at most
+# files.getUploadURLExternal: an image's description for screen readers, at most; and the
+# largest file a workspace takes (Slack's 1 GB; a workspace may set less).
+ALT_TXT_MAX = 1000
+MAX_UPLOAD_BYTES = 1024**3
+FILENAME_MAX = 255
+# What Slack shows in an image block from a file (slack_file): images.
+_IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
 
 # Form bodies can only carry strings, so Slack (and we) decode these from JSON.
 _JSON_ARGS = ("blocks", "view", "attachments", "metadata", "user_auth_blocks", "outputs")
@@ -278,6 +285,9 @@ class FakeSlack:
         self.files: dict[str, JSON] = {}
         self.file_contents: dict[str, bytes] = {}
         self.uploads: list[JSON] = []
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
+        # User groups by id: {"id", "handle", "team_id", "users", "disabled"}.
+        self.usergroups: dict[str, JSON] = {}
         # Shared files fetched with the token; while `downloads_held` is clear, they wait.
         self.downloads: list[str] = []
         self.downloading = 0
@@ -324,6 +334,7 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload,
             "functions.completeSuccess": self._functions_complete_success,
             "functions.completeError": self._functions_complete_error,
+            "usergroups.users.list": self._usergroups_users_list,
             "oauth.v2.access": self._oauth_v2_access,
         }
 
@@ -927,6 +938,51 @@ class FakeSlack:
                 raise _invalid_arguments(f"{exc} {where}", error=error) from None
         return raw
 
+    def _check_slack_files(self, blocks: list[JSON], *, error: str, pointer: str) -> None:
+        """An image (a block, or an element of a context block or a section's accessory) shown
+        from a Slack file must name, by id or URL, an image uploaded and completed in the
+        caller's workspace, as Slack checks it: "invalid slack file" otherwise."""
+        for index, block in enumerate(blocks):
+            images = [(f"{pointer}/{index}", block)]
+            accessory = block.get("accessory")
+            if isinstance(accessory, dict):
+                images.append((f"{pointer}/{index}/accessory", accessory))
+            for number, element in enumerate(block.get("elements") or []):
+                if isinstance(element, dict):
+                    images.append((f"{pointer}/{index}/elements/{number}", element))
+            for where, image in images:
+                source = image.get("slack_file")
+                if (
+                    image.get("type") == "image"
+                    and source is not None
+                    and not self._showable_file(source)
+                ):
+                    raise _invalid_arguments(
+                        f"invalid slack file [json-pointer:{where}/slack_file]", error=error
+                    )
+
+    def _showable_file(self, source: Any) -> bool:
+        if not isinstance(source, dict):
+            return False
+        if source.get("id"):
+            info = self.files.get(str(source["id"]))
+        else:
+            url = str(source.get("url") or "")
+            info = next(
+                (
+                    f
+                    for f in self.files.values()
+                    if url in (f.get("url_private"), f.get("permalink"))
+                ),
+                None,
+            )
+        if info is None or info.get("pending") or info["id"] not in self.file_contents:
+            return False
+        team = self._caller.team_id if self._caller is not None else self.team_id
+        return info.get("user_team", self.team_id) == team and info.get("mimetype") in set(
+            _IMAGE_TYPES.values()
+        )
+
     def _validate_message(self, args: JSON) -> None:
         text = args.get("text")
         if text is not None and len(str(text)) > MAX_TEXT_LENGTH:
@@ -935,6 +991,7 @@ class FakeSlack:
             self._validate_blocks(
                 args["blocks"], limit=MAX_MESSAGE_BLOCKS, error="invalid_blocks", pointer="/blocks"
             )
+            self._check_slack_files(args["blocks"], error="invalid_blocks", pointer="/blocks")
         has_content = any(
             not _is_empty(args.get(key))
             for key in ("text", "markdown_text", "blocks", "attachments")
@@ -954,6 +1011,9 @@ class FakeSlack:
                 limit=MAX_VIEW_BLOCKS,
                 error="invalid_arguments",
                 pointer="/view/blocks",
+            )
+            self._check_slack_files(
+                raw["blocks"], error="invalid_arguments", pointer="/view/blocks"
             )
         if raw.get("type") == "modal":
             if _is_empty(raw.get("title")):
@@ -1394,6 +1454,7 @@ class FakeSlack:
             "is_external": mode == "external",
             "url_private": download_url or hosted_url,
             "url_private_download": download_url or hosted_url,
+            "user_team": (self.users.get(user_id) or {}).get("team_id", self.team_id),
         }
         if mode == "external":
             info["external_type"] = "gdrive"
@@ -1408,26 +1469,83 @@ class FakeSlack:
         return {"file": info}
 
     def _files_get_upload_url(self, args: JSON) -> JSON:
+        """An upload ticket: the file's id and a single-use URL (on this fake) to POST its
+        bytes to, which files.completeUploadExternal then shares (or keeps private)."""
+        try:
+            length = int(str(args["length"]))
+        except ValueError:
+            raise _invalid_arguments("length must be an integer") from None
+        if length <= 0:
+            raise _ApiError("missing_argument")  # "typically only when length is 0"
+        if length > self.max_upload_bytes:
+            raise _ApiError("file_upload_size_restricted")
+        alt_txt = args.get("alt_txt")
+        if alt_txt is not None and len(str(alt_txt)) > ALT_TXT_MAX:
+            raise _ApiError("alt_txt_too_large")
+        filename = str(args["filename"]).strip()
+        if len(filename) > FILENAME_MAX or "/" in filename or "\\" in filename:
+            raise _invalid_arguments("invalid filename")
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         file_id = self._next_id("F")
+        caller = self._caller.team_id if self._caller is not None else None
         self.files[file_id] = {
             "id": file_id,
-            "name": str(args["filename"]),
-            "title": str(args["filename"]),
-            "size": int(args["length"]),
+            "name": filename,
+            "title": filename,
+            "user": BOT_USER_ID,
+            "user_team": caller or self.team_id,
+            "size": length,
+            "filetype": extension or "binary",
+            "mimetype": _IMAGE_TYPES.get(
+                extension, "text/csv" if extension == "csv" else "application/octet-stream"
+            ),
+            "mode": "hosted",
+            "is_external": False,
+            "is_public": False,
+            "alt_txt": str(alt_txt) if alt_txt is not None else "",
+            "url_private": f"{self.url}/files-pri/{file_id}/{filename}",
+            "url_private_download": f"{self.url}/files-pri/{file_id}/{filename}",
+            "permalink": f"https://fake.slack.com/files/{BOT_USER_ID}/{file_id}/{filename}",
+            "channels": [],
             "pending": True,
         }
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
 
+    def _upload_items(self, raw: Any) -> list[JSON]:
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise _invalid_arguments("files must be a JSON array") from None
+        if not isinstance(items, list) or not items:
+            raise _invalid_arguments("files must be a non-empty array")
+        if not all(isinstance(item, dict) and item.get("id") for item in items):
+            raise _invalid_arguments("each file needs an id")
+        return items
+
     def _files_complete_upload(self, args: JSON) -> JSON:
-        raw = args["files"]
-        items = json.loads(raw) if isinstance(raw, str) else raw
+        """Finishes uploads: each ticket once, only with its bytes received, only in the
+        workspace that asked for it ("Could not find the file from the upload ticket")."""
+        items = self._upload_items(args["files"])
+        caller = self._caller.team_id if self._caller is not None else self.team_id
+        shared = [str(c) for c in str(args.get("channels") or "").split(",") if c.strip()]
+        if not _is_empty(args.get("channel_id")):
+            shared.insert(0, str(args["channel_id"]))
+        channels = [self._resolve_channel(channel) for channel in shared]
+        for item in items:
+            info = self.files.get(str(item["id"]))
+            if (
+                info is None
+                or not info.get("pending")
+                or info.get("user_team") != caller
+                or str(item["id"]) not in self.file_contents
+            ):
+                raise _ApiError("file_not_found")
         completed = []
         for item in items:
-            info = self.files.get(str(item.get("id")))
-            if info is None or str(item["id"]) not in self.file_contents:
-                raise _ApiError("file_not_found")
+            info = self.files[str(item["id"])]
             info.pop("pending", None)
             info["title"] = item.get("title") or info["name"]
+            info["channels"] = channels
             completed.append(info)
             self.uploads.append(
                 {
@@ -1459,11 +1577,51 @@ class FakeSlack:
             self.downloading -= 1
 
     async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL: the file's bytes, raw or as a multipart form, once, and exactly as
+        many as the ticket said. Slack answers 200 when it took them, anything else when not."""
         file_id = request.match_info["file_id"]
-        if file_id not in self.files:
+        info = self.files.get(file_id)
+        if info is None or not info.get("pending") or file_id in self.file_contents:
             return web.Response(status=404, text="unknown upload")
-        self.file_contents[file_id] = await request.read()
-        return web.Response(text="OK - " + str(len(self.file_contents[file_id])))
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            fields = [value for value in form.values() if isinstance(value, FileField)]
+            if not fields:
+                return web.Response(status=400, text="no file in the form")
+            content = fields[0].file.read()
+        else:
+            content = await request.read()
+        if len(content) != info["size"]:
+            return web.Response(status=400, text="length does not match the upload ticket")
+        self.file_contents[file_id] = content
+        return web.Response(text="OK - " + str(len(content)))
+
+    def add_usergroup(
+        self,
+        group_id: str,
+        handle: str,
+        users: Iterable[str],
+        *,
+        team_id: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A user group (an @handle) of the workspace, with its members."""
+        self.usergroups[group_id] = {
+            "id": group_id,
+            "handle": handle,
+            "team_id": team_id or self.team_id,
+            "users": list(users),
+            "disabled": disabled,
+        }
+
+    def _usergroups_users_list(self, args: JSON) -> JSON:
+        group = self.usergroups.get(str(args["usergroup"]))
+        caller = self._caller.team_id if self._caller is not None else self.team_id
+        if group is None or group["team_id"] != caller:
+            raise _ApiError("no_such_subteam")
+        if group["disabled"] and not _truthy(args.get("include_disabled")):
+            raise _ApiError("no_such_subteam")
+        return {"users": list(group["users"])}
 
     def _views_publish(self, args: JSON) -> JSON:
         user_id = str(args["user_id"])

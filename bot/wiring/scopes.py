@@ -5,7 +5,9 @@ from __future__ import annotations
 
 # commands: /intro; chat:write: DMs and card updates; users:read: names, time zones, admins;
 # files:read: a LinkedIn export sent to the bot; files:write and im:write: the CSV export;
-# users:read.email: the requester's email in the intro email the connector sends.
+# users:read.email: the requester's email in the intro email the connector sends;
+# usergroups:read: the members of a user group named as a manager's team (files:write uploads
+# the team's chart too).
 BOT_SCOPES: tuple[str, ...] = (
     "commands",
     "chat:write",
@@ -14,6 +16,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "files:write",
     "im:write",
     "users:read.email",
+    "usergroups:read",
 )
 
 # app_uninstalled and tokens_revoked need no scope; they pause and later forget a workspace.

@@ -195,3 +195,32 @@ def test_a_mistyped_pacing_default_is_answered_with_how_to_use_pacing() -> None:
 )
 def test_webhook_reads_the_url_as_slack_sends_it(typed: str, url: str) -> None:
     assert parse_command(typed) == Command("webhook", name=url)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("team", Command("team")),
+        (
+            "team <@U1|maria> <@U2|riya> <@U3>",
+            Command("team", user_id="U1", people=("U2", "U3")),
+        ),
+        (
+            "team <@U1|maria> <!subteam^S0123|@sales-east>",
+            Command("team", user_id="U1", groups=(("S0123", "sales-east"),)),
+        ),
+        (
+            "team <@U1> <!subteam^S0123>",
+            Command("team", user_id="U1", groups=(("S0123", "S0123"),)),
+        ),
+        ("team <@U1|maria>", Command("team", user_id="U1")),
+        ("team remove <@U1|maria>", Command("team", name="remove", user_id="U1")),
+        ("team remove maria", Command("usage", meant="team_remove")),
+        ("team maria riya", Command("usage", meant="team")),
+        ("team <@U1> and <@U2>", Command("usage", meant="team")),
+        ("stats team", Command("stats", name="team")),
+        ("tam <@U1> <@U2>", Command("usage", name="tam <@U1> <@U2>", meant="team")),
+    ],
+)
+def test_team_names_the_manager_then_people_and_user_groups(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected

@@ -204,6 +204,8 @@ def _webhook(rest: str) -> Command:
     if url and (" " in url or not url.lower().startswith("http")):
         return Command("usage", meant="webhook")
     return Command("webhook", name=url)
+
+
 # Sub-commands whose words after them are read by a function of their own.
 _READ_APART = {
     "offer": _offer,

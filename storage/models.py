@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    true,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
@@ -241,6 +242,9 @@ class MessageKind(StrEnum):
     OFFER_CARD = "offer_card"  # the rep's DM: who offers whom, why, Take it / No thanks
     OFFER_REFRESH = "offer_refresh"  # re-render the rep's offer card once taken or passed
     OFFER_NOTICE = "offer_notice"  # the connector hears the rep passed
+    # A connector's note of teammates' accounts where they know people (bot.intro.digests):
+    # no request; the row's data names the accounts.
+    DIGEST = "offer_help_digest"
 
 
 # The messages a refresh re-renders in place.
@@ -366,6 +370,8 @@ class ConnectorPrefs(Base):
     share_tie_details: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa_false()
     )
+    # Whether they get the note of teammates' accounts where they know people.
+    offer_help: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class DepartedUser(Base):
@@ -449,6 +455,25 @@ class TargetAccount(Base):
         UniqueConstraint("team_id", "list_owner_id", "company_key"),
         Index("ix_target_accounts_team_company", "team_id", "company_key"),
     )
+
+
+class DigestAccount(Base):
+    """What a connector was last told of an account teammates are working where they know
+    people (the offer-help digest, bot.intro.digests), and whether they said it is not for
+    them. Their own: it goes with their settings."""
+
+    __tablename__ = "digest_accounts"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connector_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # The account as last told: whose lists it is on and how well they know someone there
+    # (a hash of bot.intro.digests.DigestItem.told); "" when never told.
+    told: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The digest that told it (an outbound_messages id): the latest is the connector's last.
+    digest_id: Mapped[int | None] = mapped_column(Integer)
+    # "Not for me": no digest brings it up before then.
+    not_for_me_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkspaceStatus(StrEnum):

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.digests import DigestView
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.outbox import (
     LEASE,
@@ -119,6 +120,7 @@ class Dispatcher:
         probe_interval: timedelta = PROBE_INTERVAL,
         pacer: Pacer | None = None,
         people: People | None = None,
+        digests: DigestView | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self._sessions = sessions
@@ -152,6 +154,8 @@ class Dispatcher:
         self._reminders = Reminders(sessions, clock, workflow, directory, working_hours)
         self._pauses = Pauses(client, clock, self._tokens, workspaces, self._outbox, probe_interval)
         self._results = GroupCommit(self._outbox.write_results)
+        # The offer-help digests (bot.delivery.digests); None: not sent by this dispatcher.
+        self.digests = digests
 
     @property
     def tokens(self) -> BotTokens:
@@ -418,6 +422,8 @@ class Dispatcher:
         kind = MessageKind(message.kind)
         if kind in OFFER_KINDS:
             return await self._post_offer(message, kind, token)
+        if kind is MessageKind.DIGEST:
+            return await self._post_digest(message, token)
         if request is None:
             raise NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         if kind is MessageKind.REMINDER:
@@ -521,6 +527,16 @@ class Dispatcher:
             if kind is MessageKind.OFFER_CARD
             else messages.offer_notice(offer)
         )
+        return await self._post_new(message, rendered, token)
+
+    async def _post_digest(
+        self, message: OutboundMessage, token: str
+    ) -> tuple[str | None, str | None]:
+        """A connector's offer-help digest, in their working hours."""
+        if self.digests is None:
+            raise Moot("digests are not sent here")
+        tz, _ = await self._recipients.profile(message.recipient_id, token, message.team_id)
+        rendered = await self.digests.compose(message, tz)
         return await self._post_new(message, rendered, token)
 
     async def _post_reminder(

@@ -23,6 +23,7 @@ from storage.models import (
     AccountOwner,
     ConnectorPrefs,
     Contact,
+    DigestAccount,
     IntroOffer,
     IntroRequest,
     OutboundMessage,
@@ -58,7 +59,8 @@ async def forget_me(sessions: async_sessionmaker[AsyncSession], team_id: str, us
 
 async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> int:
     """What introbot keeps of a person: their contacts, their settings (pacing, sharing,
-    accounts routed to them) and the profile kept of them. Returns how many contacts went."""
+    accounts routed to them, what their offer-help digests told them) and the profile kept
+    of them. Returns how many contacts went."""
     contacts = await session.execute(
         delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
     )
@@ -74,6 +76,11 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
     )
     await session.execute(
         delete(Profile).where(Profile.team_id == team_id, Profile.user_id == user_id)
+    )
+    await session.execute(
+        delete(DigestAccount).where(
+            DigestAccount.team_id == team_id, DigestAccount.connector_id == user_id
+        )
     )
     return int(contacts.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -15,6 +15,7 @@ from bot.delivery.tokens import BotTokens
 from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock
+from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
@@ -49,6 +50,8 @@ class Services:
     tokens: BotTokens | None = None
     # Distributed mode only: slack_sdk's store of each workspace's installation.
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
+    # The offer-help digests: planned by the sweep, sent by the dispatcher.
+    digests: Digests | None = None
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

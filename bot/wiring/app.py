@@ -19,12 +19,14 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
 from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
 from bot.delivery.workspaces import Workspaces
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
+from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
@@ -114,6 +116,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sender = delivery_client(settings)
     store, tokens = bot_tokens(settings, engine, sender, workspaces)
     pacer = slack_pacer(settings, engine)
+    digests = Digests(
+        sessions,
+        clock,
+        every=settings.digest_every,
+        declined_hold=settings.target_declined_hold,
+    )
     dispatcher = Dispatcher(
         sessions,
         sender,
@@ -127,6 +135,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workspaces=workspaces,
         pacer=pacer,
         people=people,
+        digests=DigestView(digests, clock, settings.working_hours),
     )
     return Services(
         settings=settings,
@@ -145,6 +154,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workspaces=workspaces,
         tokens=tokens,
         installation_store=store,
+        digests=digests,
     )
 
 

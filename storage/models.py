@@ -467,9 +467,9 @@ class DigestAccount(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     connector_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # The account as last told: whose lists it is on and how well they know someone there
-    # (a hash of bot.intro.digests.DigestItem.told); "" when never told.
-    told: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The account as last told: how well they know someone there and whose lists it is on
+    # (bot.intro.offer_help.DigestItem.told); "" when never told.
+    told: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The digest that told it (an outbound_messages id): the latest is the connector's last.
     digest_id: Mapped[int | None] = mapped_column(Integer)
     # "Not for me": no digest brings it up before then.

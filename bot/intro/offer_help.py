@@ -4,14 +4,13 @@ the periods as arguments (the store that reads and writes them is bot.intro.dige
 
 A connector knows people at an account when they have a tie there that holds: declared, or a
 LinkedIn connection (a lapsed tie is no longer knowing someone). The digest names only the
-connector's own ties, to them. An item is *new* when the connector has not been told of that
-account before, or was told of it differently (another rep's list, a stronger or weaker
-tie); a digest goes only when something is new, at most once a period.
+connector's own ties, to them. An item is *news* when the connector has not been told of that
+account before, or since then a rep started working it or their tie there changed (a list
+dropping it is not news); a digest goes only with news, at most once a period.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -73,7 +72,7 @@ class Connector:
     snoozed_until: date | None = None
     blocked: frozenset[str] = frozenset()  # company keys they are not to be asked about
     open_asks: frozenset[str] = frozenset()  # company keys of asks open through them
-    told: Mapping[str, str] = field(default_factory=dict)  # company key -> told hash
+    told: Mapping[str, str] = field(default_factory=dict)  # company key -> DigestItem.told
     not_for_me_until: Mapping[str, datetime] = field(default_factory=dict)
     last: LastDigest | None = None
     last_id: int = 0  # its outbound_messages id; 0 for none
@@ -94,9 +93,17 @@ class DigestItem:
 
     @property
     def told(self) -> str:
-        """What telling it tells, as a hash: a change of list or of tie makes it new."""
-        said = f"{self.tie}:{self.closeness}|{','.join(sorted(self.reps))}"
-        return hashlib.sha256(said.encode()).hexdigest()[:64]
+        """What telling it tells, as stored: "<tie>:<closeness>|<rep>,<rep>" ("" for the
+        team's list)."""
+        return f"{self.tie}:{self.closeness}|{','.join(sorted(self.reps))}"
+
+    def is_news(self, told: str | None) -> bool:
+        """Whether it tells more than `told` (what was told before, if anything): another
+        rep's list, or a tie that changed since."""
+        if told is None:
+            return True
+        tie, _, reps = told.partition("|")
+        return tie != self.told.partition("|")[0] or not set(self.reps) <= set(reps.split(","))
 
     def as_data(self) -> dict[str, object]:
         return {
@@ -200,13 +207,13 @@ def digest_for(
     every: timedelta = DIGEST_EVERY,
     hold: timedelta = timedelta(days=180),
 ) -> list[DigestItem]:
-    """What this connector's digest says now: the new items (`items_for`, not told before or
-    told differently), at most MOST_ITEMS; nothing when they turned it off, are snoozed, had
+    """What this connector's digest says now: the items that are news (`items_for`,
+    `DigestItem.is_news`), at most MOST_ITEMS; nothing when they turned it off, are snoozed, had
     one within the period or have one waiting to go."""
     if not connector.wants_it or not may_send(connector.last, now, every):
         return []
     if connector.snoozed_until is not None and connector.snoozed_until >= now.date():
         return []
     items = items_for(connector_id, connector, accounts, ties, declines, now, hold)
-    fresh = [i for i in items if connector.told.get(i.company_key) != i.told]
+    fresh = [i for i in items if i.is_news(connector.told.get(i.company_key))]
     return fresh[:MOST_ITEMS]

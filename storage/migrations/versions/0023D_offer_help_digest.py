@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.String(32), nullable=False),
         sa.Column("connector_id", sa.String(32), nullable=False),
         sa.Column("company_key", sa.String(200), nullable=False),
-        sa.Column("told", sa.String(64), server_default="", nullable=False),
+        sa.Column("told", sa.Text(), server_default="", nullable=False),
         sa.Column("digest_id", sa.Integer(), nullable=True),
         sa.Column("not_for_me_until", storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint(

@@ -153,6 +153,9 @@ def test_only_what_is_new_or_changed_since_it_was_told() -> None:
     # Another contact at an account already told of is not.
     more = [*TIES, Tie(CARLOS, "acme", "Kim Ho", "manual", "met_once", NOW)]
     assert companies(Connector(told=told), ties=more) == []
+    # Sam stops working Globex: nothing to tell.
+    fewer = [a for a in ACCOUNTS if (a.company_key, a.list_owner_id) != ("globex", SAM)]
+    assert companies(Connector(told=told), accounts=fewer) == []
 
 
 def test_a_digest_is_capped_and_the_rest_wait_for_the_next() -> None:

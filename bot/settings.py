@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     INTROBOT_OUTCOME_AGAIN_AFTER: str = "30d"
     INTROBOT_TARGET_CHECK_AFTER: str = "3d"
     INTROBOT_TARGET_DECLINED_HOLD: str = "180d"
+    INTROBOT_DIGEST_EVERY: str = "7d"
     INTROBOT_WORKING_HOURS: str = "9-17 mon-fri"
     INTROBOT_DELIVERY_LEASE: str = "2m"
     INTROBOT_DB_WAIT: str = "60s"
@@ -159,6 +160,7 @@ class Settings(BaseSettings):
         "INTROBOT_OUTCOME_AGAIN_AFTER",
         "INTROBOT_TARGET_CHECK_AFTER",
         "INTROBOT_TARGET_DECLINED_HOLD",
+        "INTROBOT_DIGEST_EVERY",
         "INTROBOT_DELIVERY_LEASE",
     )
     @classmethod
@@ -230,6 +232,11 @@ class Settings(BaseSettings):
     def target_declined_hold(self) -> timedelta:
         """How long a target's no to an intro is kept in front of anyone asking for them."""
         return parse_duration(self.INTROBOT_TARGET_DECLINED_HOLD)
+
+    @cached_property
+    def digest_every(self) -> timedelta:
+        """How often at most a connector gets the offer-help digest."""
+        return parse_duration(self.INTROBOT_DIGEST_EVERY)
 
     @cached_property
     def delivery_lease(self) -> timedelta:
@@ -335,6 +342,9 @@ DESCRIPTIONS = {
     "INTROBOT_TARGET_DECLINED_HOLD": (
         "how long a target's no to an intro holds: anyone's form for them says so, and nothing "
         "steers the team back to them"
+    ),
+    "INTROBOT_DIGEST_EVERY": (
+        "how often at most a connector hears of teammates' accounts where they know people"
     ),
     "INTROBOT_WORKING_HOURS": "when reminders may arrive, in each recipient's time zone",
     "INTROBOT_DELIVERY_LEASE": "how long a replica holds a message it is sending",

@@ -14,6 +14,7 @@ from handlers import (
     buttons,
     commands,
     details,
+    digests,
     errors,
     events,
     files,
@@ -38,6 +39,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     details.register(app, work)
     asking_again.register(app, work)
     offers.register(app, work)
+    digests.register(app, work)
     outside.register(app, work)
     events.register(app, work)
     files.register(app, work)

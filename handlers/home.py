@@ -15,6 +15,7 @@ from bot.intro.states import Status
 from bot.intro.validation import review_company, review_contact, say
 from bot.intro.workflow import TransitionError
 from bot.rendering import messages
+from bot.rendering.digests import period_words
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.values import HomePosition, TieCheck, row_id
 from bot.services.work_queue import WorkQueue
@@ -67,7 +68,9 @@ async def pacing_open(
     directory = services_of(context).directory
     prefs = await directory.prefs(actor.team_id, actor.user_id)
     default = await directory.workspace_pacing(actor.team_id)
-    await open_view(client, body["trigger_id"], messages.pacing_modal(prefs, default), logger)
+    every = period_words(services_of(context).settings.digest_every)
+    view = messages.pacing_modal(prefs, default, every)
+    await open_view(client, body["trigger_id"], view, logger)
 
 
 async def contact_delete(
@@ -155,6 +158,8 @@ async def pacing_saved(
     snooze = values.get("snoozed_until")
     prefs.snoozed_until = date.fromisoformat(snooze) if snooze else None
     prefs.blocked_companies = blocked
+    if values.get("offer_help") in ("on", "off"):
+        prefs.offer_help = values["offer_help"] == "on"
     await services.directory.save_prefs(prefs)
     await publish_home(services, client, actor.team_id, actor.user_id)
 

@@ -14,6 +14,7 @@ from bot.intro.workflow import OfferAlreadyMade
 from bot.rendering import messages
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.templating import trusted_mrkdwn
+from bot.rendering.values import DigestPick
 from bot.services.container import Services
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
@@ -115,6 +116,10 @@ async def offer_submitted(
     reply = await send_offer(services, actor.team_id, actor.user_id, rep_id, name, company, reason)
     # Rendered mrkdwn already (what was typed is escaped in it): its mention stays one.
     notice = trusted_mrkdwn(reply)
+    if DigestPick.decode(view.get("private_metadata")) is not None:
+        # Offered from their digest, in their DM: the answer goes there too.
+        await client.chat_postMessage(channel=actor.user_id, text=notice)
+        return
     await publish_home(services, client, actor.team_id, actor.user_id, notice=notice)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    true,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
@@ -243,6 +244,9 @@ class MessageKind(StrEnum):
     OFFER_NOTICE = "offer_notice"  # the connector hears the rep passed
     # Not Slack: a state change POSTed to the workspace's webhook (bot.delivery.webhooks).
     WEBHOOK = "webhook"
+    # A connector's note of teammates' accounts where they know people (bot.intro.digests):
+    # no request; the row's data names the accounts.
+    DIGEST = "offer_help_digest"
 
 
 # The messages a refresh re-renders in place.
@@ -368,6 +372,8 @@ class ConnectorPrefs(Base):
     share_tie_details: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa_false()
     )
+    # Whether they get the note of teammates' accounts where they know people.
+    offer_help: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class DepartedUser(Base):
@@ -494,6 +500,23 @@ class TeamChart(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     file_id: Mapped[str] = mapped_column(String(32))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+class DigestAccount(Base):
+    """What a connector was last told of an account teammates are working where they know
+    people (the offer-help digest, bot.intro.digests), and whether they said it is not for
+    them. Their own: it goes with their settings."""
+
+    __tablename__ = "digest_accounts"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connector_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # The account as last told: how well they know someone there and whose lists it is on
+    # (bot.intro.offer_help.DigestItem.told); "" when never told.
+    told: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The digest that told it (an outbound_messages id): the latest is the connector's last.
+    digest_id: Mapped[int | None] = mapped_column(Integer)
+    # "Not for me": no digest brings it up before then.
+    not_for_me_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkspaceStatus(StrEnum):

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.channels import Channel, Refused
+from bot.delivery.digests import DigestView
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.outbox import (
     LEASE,
@@ -122,6 +123,7 @@ class Dispatcher:
         pacer: Pacer | None = None,
         people: People | None = None,
         channels: Sequence[Channel] = (),
+        digests: DigestView | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         # Where rows that are not Slack messages go, by kind (bot.delivery.channels).
@@ -157,6 +159,8 @@ class Dispatcher:
         self._reminders = Reminders(sessions, clock, workflow, directory, working_hours)
         self._pauses = Pauses(client, clock, self._tokens, workspaces, self._outbox, probe_interval)
         self._results = GroupCommit(self._outbox.write_results)
+        # The offer-help digests (bot.delivery.digests); None: not sent by this dispatcher.
+        self.digests = digests
 
     @property
     def tokens(self) -> BotTokens:
@@ -462,6 +466,8 @@ class Dispatcher:
         kind = MessageKind(message.kind)
         if kind in OFFER_KINDS:
             return await self._post_offer(message, kind, token)
+        if kind is MessageKind.DIGEST:
+            return await self._post_digest(message, token)
         if request is None:
             raise NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         if kind is MessageKind.REMINDER:
@@ -565,6 +571,16 @@ class Dispatcher:
             if kind is MessageKind.OFFER_CARD
             else messages.offer_notice(offer)
         )
+        return await self._post_new(message, rendered, token)
+
+    async def _post_digest(
+        self, message: OutboundMessage, token: str
+    ) -> tuple[str | None, str | None]:
+        """A connector's offer-help digest, in their working hours."""
+        if self.digests is None:
+            raise Moot("digests are not sent here")
+        tz, _ = await self._recipients.profile(message.recipient_id, token, message.team_id)
+        rendered = await self.digests.compose(message, tz)
         return await self._post_new(message, rendered, token)
 
     async def _post_reminder(

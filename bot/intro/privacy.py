@@ -23,6 +23,7 @@ from storage.models import (
     AccountOwner,
     ConnectorPrefs,
     Contact,
+    DigestAccount,
     IntroOffer,
     IntroRequest,
     OutboundMessage,
@@ -61,9 +62,9 @@ async def forget_me(sessions: async_sessionmaker[AsyncSession], team_id: str, us
 
 async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> int:
     """What introbot keeps of a person: their contacts, their settings (pacing, sharing,
-    accounts routed to them, the team they manage or are named on), their own list of target
-    accounts and the profile kept of
-    them. Returns how many contacts went."""
+    accounts routed to them, the team they manage or are named on, what their offer-help
+    digests told them), their own list of target accounts and the profile kept of them.
+    Returns how many contacts went."""
     contacts = await session.execute(
         delete(Contact).where(Contact.team_id == team_id, Contact.owner_id == user_id)
     )
@@ -95,6 +96,11 @@ async def delete_person(session: AsyncSession, team_id: str, user_id: str) -> in
     )
     await session.execute(
         delete(TeamChart).where(TeamChart.team_id == team_id, TeamChart.manager_id == user_id)
+    )
+    await session.execute(
+        delete(DigestAccount).where(
+            DigestAccount.team_id == team_id, DigestAccount.connector_id == user_id
+        )
     )
     return int(contacts.rowcount or 0)  # type: ignore[attr-defined]
 

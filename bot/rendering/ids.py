@@ -50,6 +50,9 @@ class ActionId(StrEnum):
     # A connector's offer.
     OFFER_TAKE = "intro_offer_take"
     OFFER_PASS = "intro_offer_pass"
+    # The offer-help digest: an account teammates are working where the connector knows people.
+    DIGEST_OFFER = "intro_digest_offer"
+    DIGEST_NOT_FOR_ME = "intro_digest_not_for_me"
     # The request form.
     GO_COLD_FORM = "intro_go_cold_form"
     # The Home tab.

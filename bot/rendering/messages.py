@@ -566,8 +566,20 @@ def offer_notice(offer: IntroOffer) -> Message:
     return _message("offer.json.j2", kind="passed", o=offer)
 
 
-def offer_modal() -> dict[str, Any]:
-    view: dict[str, Any] = render_json("offer_modal.json.j2", limits=LIMITS)
+@dataclass(frozen=True)
+class OfferPrefill:
+    """The offer form opened from a digest's account: the rep whose list it is and the
+    company, and the digest's account it came from (DigestPick, encoded)."""
+
+    rep_id: str = ""
+    company: str = ""
+    from_digest: str = ""
+
+
+def offer_modal(prefill: OfferPrefill | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = render_json(
+        "offer_modal.json.j2", limits=LIMITS, prefill=prefill or OfferPrefill()
+    )
     return view
 
 
@@ -756,12 +768,17 @@ def contact_modal(contact: Contact | None = None, back_to: str = "") -> dict[str
     return view
 
 
-def pacing_modal(prefs: ConnectorPrefs, default: Pacing) -> dict[str, Any]:
-    """How often to ask me: the connector's own limits, the workspace's default where blank."""
+def pacing_modal(
+    prefs: ConnectorPrefs, default: Pacing, digest_every: str = "a week"
+) -> dict[str, Any]:
+    """How often to ask me: the connector's own limits, the workspace's default where blank,
+    and whether they hear of teammates' accounts where they know people (at most once
+    `digest_every`: "a week")."""
     view: dict[str, Any] = render_json(
         "pacing_modal.json.j2",
         prefs=prefs,
         default=default,
+        digest_every=digest_every,
         most_open=validation.PACING_MAX_OPEN,
         most_per_30_days=validation.PACING_MAX_PER_30_DAYS,
     )

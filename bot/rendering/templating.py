@@ -17,7 +17,14 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from bot.rendering.ids import ActionFamily, ActionId, BlockId, CallbackId
-from bot.rendering.values import ButtonValue, HomePosition, RequestChoice, RequestRef, TieCheck
+from bot.rendering.values import (
+    ButtonValue,
+    DigestPick,
+    HomePosition,
+    RequestChoice,
+    RequestRef,
+    TieCheck,
+)
 from bot.templates_dir import TEMPLATES_DIR
 
 
@@ -84,6 +91,7 @@ TEMPLATE_NAMES: dict[str, Any] = {
     "RequestChoice": RequestChoice,
     "TieCheck": TieCheck,
     "HomePosition": HomePosition,
+    "DigestPick": DigestPick,
 }
 
 

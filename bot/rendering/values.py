@@ -90,6 +90,25 @@ class HomePosition(ButtonValue):
         return cls(int(page) if _ROW_ID.fullmatch(page) else 0, search)
 
 
+@dataclass(frozen=True)
+class DigestPick(ButtonValue):
+    """ "<digest id>:<place>": an account in a connector's offer-help digest (the outbox row
+    that carried it, and the account's place in it)."""
+
+    digest_id: int
+    place: int
+
+    def encode(self) -> str:
+        return f"{self.digest_id}:{self.place}"
+
+    @classmethod
+    def decode(cls, raw: object) -> Self | None:
+        digest, _, place = str(raw or "").partition(":")
+        if _ROW_ID.fullmatch(digest) and _ROW_ID.fullmatch(place):
+            return cls(int(digest), int(place))
+        return None
+
+
 def row_id(raw: object) -> int | None:
     """A Home tab row's id from a button's value."""
     text = str(raw or "")

@@ -17,6 +17,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock
+from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
@@ -60,6 +61,8 @@ class Services:
     def teams(self) -> Teams:
         """Managers' teams and their views (no state of its own beyond the database)."""
         return Teams(self.sessions, self.attribution)
+    # The offer-help digests: planned by the sweep, sent by the dispatcher.
+    digests: Digests | None = None
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

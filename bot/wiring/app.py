@@ -19,6 +19,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
 from bot.delivery.tokens import BotTokens, FixedToken, InstalledTokens
@@ -27,6 +28,7 @@ from bot.delivery.workspaces import Workspaces
 from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution
 from bot.intro.clock import Clock, SystemClock
+from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
@@ -120,6 +122,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sender = delivery_client(settings)
     store, tokens = bot_tokens(settings, engine, sender, workspaces)
     pacer = slack_pacer(settings, engine)
+    digests = Digests(
+        sessions,
+        clock,
+        every=settings.digest_every,
+        declined_hold=settings.target_declined_hold,
+    )
     dispatcher = Dispatcher(
         sessions,
         sender,
@@ -134,6 +142,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         pacer=pacer,
         people=people,
         channels=[webhooks],
+        digests=DigestView(digests, clock, settings.working_hours),
     )
     return Services(
         settings=settings,
@@ -154,6 +163,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         installation_store=store,
         webhooks=webhooks,
+        digests=digests,
     )
 
 

@@ -16,6 +16,9 @@ async def sweep_until_idle(services: Services) -> int:
     """Deliver batches until nothing is due; returns how many messages were handled."""
     total = 0
     try:
+        if services.digests is not None:
+            # Offer-help digests due (at most one a period per connector, on every replica).
+            await services.digests.plan_due()
         while (handled := await services.dispatcher.sweep()) > 0:
             total += handled
         await services.event_dedupe.forget_events_before(services.clock.now() - timedelta(days=1))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +17,9 @@ from slack_bolt.response import BoltResponse
 
 from bot.intro.contacts import CONTACTS_PAGE, ContactPage
 from bot.intro.directory import DEFAULT_PACING, Suggestion
+from bot.intro.offer_help import DigestItem
 from bot.intro.states import OfferStatus, Status
-from bot.rendering import messages
+from bot.rendering import digests, messages
 from bot.rendering.ids import ActionFamily, ActionId, CallbackId
 from bot.services.work_queue import WorkQueue
 from bot.templates_dir import TEMPLATES_DIR
@@ -83,6 +84,11 @@ def _messages() -> Iterator[messages.Message]:
         )
         yield messages.offer_card(offer)
         yield messages.offer_notice(offer)
+    item = DigestItem("acme", "Acme", ("U0REQ", ""), "known", "close", 2, best=7)
+    for muted in ({}, {"acme": NOW}):
+        shown = digests.digest(9, [item], {7: "Jane Doe"}, muted, timedelta(days=7), NOW)
+        assert shown is not None
+        yield shown
     for status in Status:
         for named in (False, True):
             request = make_request(status, share_name=True, named_ask=named, intro_made_at=NOW)
@@ -127,6 +133,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.outside_modal(prefill, context)
     yield messages.thanks_modal(make_request(Status.TARGET_DECLINED))
     yield messages.offer_modal()
+    yield messages.offer_modal(messages.OfferPrefill("U0REQ", "Acme", "9:0"))
     yield messages.contact_modal()
     yield messages.accounts_modal(admin=True)
     yield messages.pacing_modal(

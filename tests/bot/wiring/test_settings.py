@@ -46,6 +46,8 @@ MALFORMED = [
     ("INTROBOT_SLACK_RATE_SCALE", "nan"),
     ("INTROBOT_TARGET_DECLINED_HOLD", "half a year"),
     ("INTROBOT_TARGET_DECLINED_HOLD", "0d"),
+    ("INTROBOT_DIGEST_EVERY", "weekly"),
+    ("INTROBOT_DIGEST_EVERY", "0d"),
     ("INTROBOT_UNINSTALL_RETENTION", "a month"),
     ("INTROBOT_UNINSTALL_RETENTION", "30"),
     ("INTROBOT_UNINSTALL_RETENTION", "-1d"),
@@ -89,6 +91,11 @@ def test_a_targets_no_holds_for_180_days_unless_set() -> None:
     assert load_settings(INTROBOT_TARGET_DECLINED_HOLD="30d").target_declined_hold == timedelta(
         days=30
     )
+
+
+def test_the_offer_help_digest_comes_at_most_weekly_unless_set() -> None:
+    assert load_settings().digest_every == timedelta(days=7)
+    assert load_settings(INTROBOT_DIGEST_EVERY="14d").digest_every == timedelta(days=14)
 
 
 def test_default_database_is_in_the_working_directory_at_load_time(tmp_path: Path) -> None:

@@ -500,6 +500,8 @@ class TeamChart(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     file_id: Mapped[str] = mapped_column(String(32))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class DigestAccount(Base):
     """What a connector was last told of an account teammates are working where they know
     people (the offer-help digest, bot.intro.digests), and whether they said it is not for

@@ -61,6 +61,7 @@ class Services:
     def teams(self) -> Teams:
         """Managers' teams and their views (no state of its own beyond the database)."""
         return Teams(self.sessions, self.attribution)
+
     # The offer-help digests: planned by the sweep, sent by the dispatcher.
     digests: Digests | None = None
 

@@ -1,7 +1,7 @@
 """Managers' teams and their charts
 
-Revision ID: 0023E
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-06 20:00:00
 
 team_members: the teammates (or Slack user groups) an admin named as a manager's team;
@@ -15,8 +15,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0023E"
-down_revision: str | None = "0022"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

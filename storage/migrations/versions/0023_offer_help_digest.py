@@ -1,6 +1,6 @@
 """The offer-help digest
 
-Revision ID: 0023D
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-06 21:00:00
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0023D"
+revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

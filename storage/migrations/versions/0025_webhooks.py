@@ -1,7 +1,7 @@
 """Webhooks
 
-Revision ID: 0023F
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-06 20:05:00
 
 webhooks: where a workspace's request changes are POSTed, and the secret that signs them.
@@ -14,8 +14,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0023F"
-down_revision: str | None = "0022"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -294,7 +294,13 @@ class Settings(BaseSettings):
         return None
 
     def require_webhook_pair(self) -> None:
-        """INTROBOT_WEBHOOK_URL and INTROBOT_WEBHOOK_SECRET go together."""
+        """INTROBOT_WEBHOOK_URL and INTROBOT_WEBHOOK_SECRET go together, for one workspace:
+        installed over OAuth, every workspace's changes would go to that one URL."""
+        if self.INTROBOT_WEBHOOK_URL and self.distributed:
+            raise SettingsError(
+                "INTROBOT_WEBHOOK_URL is for one workspace (SLACK_BOT_TOKEN): installed over "
+                "OAuth, each workspace's admin sets its own with /intro webhook"
+            )
         if bool(self.INTROBOT_WEBHOOK_URL) != bool(self.INTROBOT_WEBHOOK_SECRET):
             url, secret = "INTROBOT_WEBHOOK_URL", "INTROBOT_WEBHOOK_SECRET"
             missing = secret if self.INTROBOT_WEBHOOK_URL else url

@@ -432,3 +432,15 @@ def test_a_webhook_url_and_its_secret_are_set_together() -> None:
     both.require_webhook_pair()
     assert both.webhook == ("https://hooks.example.com/introbot", "s" * 16)
     assert load_settings().webhook is None
+
+
+def test_a_webhook_url_setting_is_refused_when_installed_over_oauth() -> None:
+    # Every workspace's changes would go to the one URL.
+    installed = load_settings(
+        SLACK_CLIENT_ID="1.2",
+        SLACK_CLIENT_SECRET="s",
+        INTROBOT_WEBHOOK_URL="https://hooks.example.com/introbot",
+        INTROBOT_WEBHOOK_SECRET="s" * 16,
+    )
+    with pytest.raises(SettingsError, match="^INTROBOT_WEBHOOK_URL is for one workspace"):
+        installed.require_webhook_pair()

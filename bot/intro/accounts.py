@@ -646,7 +646,9 @@ class Accounts:
             first.setdefault(account.company_key, account)
         covered = []
         for key, account in first.items():
-            paths = rank_paths(by_key.get(key, ()), loads, sharing, today)
+            # A lapsed tie ("not really anymore") is no way in: its teammate said so.
+            ranked = rank_paths(by_key.get(key, ()), loads, sharing, today)
+            paths = [path for path in ranked if path.tie != LAPSED]
             open_asks, intros, outcomes = asks.get(key, (0, 0, {}))
             covered.append(
                 AccountCoverage(

@@ -372,3 +372,16 @@ async def test_forget_me_deletes_the_persons_own_list_only(rig: Rig) -> None:
         left = set(await session.scalars(select(TargetAccount.company)))
         owners = list(await session.scalars(select(AccountOwner)))
     assert left == {"Globex", "Initech"} and owners == []
+
+
+async def test_a_tie_its_teammate_said_has_lapsed_is_no_way_in(rig: Rig) -> None:
+    await rig.accounts.add(TEAM, REP, [AccountInput("Acme"), AccountInput("Globex")], REP)
+    lapsed, _ = await rig.directory.add_contact(TEAM, CARLOS, ContactInput("Jane Doe", "Acme"))
+    await rig.directory.confirm_tie(TEAM, CARLOS, lapsed.id, still_in_touch=False)
+    await rig.directory.add_contact(TEAM, DANA, ContactInput("Ann Ash", "Globex"))
+    await rig.directory.add_contact(TEAM, CARLOS, ContactInput("Bo Bell", "Globex"))
+    coverage = await rig.accounts.coverage(TEAM, [REP])
+    assert (coverage.with_way_in, coverage.total) == (1, 2)
+    acme, globex = coverage.accounts
+    assert acme.best is None and acme.teammates == 0 and not acme.has_way_in
+    assert globex.teammates == 2 and globex.best is not None

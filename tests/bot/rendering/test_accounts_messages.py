@@ -7,7 +7,7 @@ from datetime import date
 
 from bot.intro.accounts import WORKSPACE_LIST, AccountCoverage, BestPath, Coverage
 from bot.intro.contacts import CONTACTS_PAGE, ContactPage
-from bot.intro.directory import CONNECTED, KNOWN, LAPSED
+from bot.intro.directory import CONNECTED, KNOWN
 from bot.intro.states import Status
 from bot.rendering import messages
 from bot.rendering.templating import trusted_mrkdwn
@@ -102,17 +102,15 @@ def test_how_well_is_said_only_for_a_teammate_who_shares_it() -> None:
     shared = BestPath("U0CARLOS", KNOWN, True, "close", date(2016, 1, 1))
     private = BestPath("U0CARLOS", KNOWN)
     connected = BestPath("U0CARLOS", CONNECTED, True, "met_once", date(2019, 1, 1))
-    lapsed = BestPath("U0CARLOS", LAPSED, True, "not_sure", None)
     lines = [
         messages.account_line(_account("Acme", best, teammates=2))
-        for best in (shared, private, connected, lapsed)
+        for best in (shared, private, connected)
     ]
     start = "*Acme*: 2 teammates know people there, ask <@U0CARLOS>"
     assert lines == [
         f"{start} (close to people there · since 2016)",
         start,
         f"{start} (connected on LinkedIn with people there since 2019)",
-        f"{start} (no longer in touch with people there)",
     ]
 
 

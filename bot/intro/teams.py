@@ -16,18 +16,16 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import Delete, delete, exists, func, select
+from sqlalchemy import Delete, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution, Funnel, Report
 from bot.intro.states import Status
 from storage.db import reading
 from storage.models import (
-    Contact,
-    DepartedUser,
     IntroRequest,
     RequestEvent,
-    TargetAccount,
     TeamChart,
     TeamMember,
 )
@@ -137,36 +135,7 @@ def rank_connectors(
 @dataclass(frozen=True)
 class Coverage:
     accounts: int  # distinct accounts on the team's lists
-    covered: int  # of them, where at least one teammate knows someone
-
-
-async def team_account_coverage(
-    session: AsyncSession, team_id: str, members: Collection[str]
-) -> Coverage:
-    """Coverage of a team's accounts, as counts: the distinct accounts (by company key) on the
-    members' target-account lists, and how many of them at least one teammate in the
-    workspace knows someone at (a contact with the same company key, not lapsed, whose owner
-    is still active). Contacts are only counted, never read out."""
-    listed = (
-        select(TargetAccount.company_key.label("key"))
-        .distinct()
-        .where(
-            TargetAccount.team_id == team_id,
-            TargetAccount.list_owner_id.in_(sorted(members)),
-            TargetAccount.company_key != "",
-        )
-        .subquery()
-    )
-    known = exists().where(
-        Contact.team_id == team_id,
-        Contact.company_key == listed.c.key,
-        Contact.lapsed_at.is_(None),
-        ~exists().where(DepartedUser.team_id == team_id, DepartedUser.user_id == Contact.owner_id),
-    )
-    accounts, covered = (
-        await session.execute(select(func.count(), func.count().filter(known)).select_from(listed))
-    ).one()
-    return Coverage(int(accounts), int(covered or 0))
+    covered: int  # of them, with a way in (bot.intro.accounts.AccountCoverage.has_way_in)
 
 
 class GroupSource(Protocol):
@@ -217,9 +186,15 @@ class TeamView:
 
 
 class Teams:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], attribution: Attribution):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        attribution: Attribution,
+        accounts: Accounts,
+    ):
         self._sessions = sessions
         self._attribution = attribution
+        self._accounts = accounts
 
     async def set_team(
         self,
@@ -305,7 +280,9 @@ class Teams:
             report = await self._attribution.report(
                 team_id, session=session, requesters=members.ids
             )
-            coverage = await team_account_coverage(session, team_id, members.ids)
+            # The members' lists, counted as `/intro accounts` counts them.
+            listed = await self._accounts.coverage(team_id, members.ids, session=session)
+            coverage = Coverage(listed.total, listed.with_way_in)
             asks = await open_asks(session, team_id, members.ids)
         carried = Counter(
             a.connector_id for a in asks if a.status in CARRIED and not a.connector_outside

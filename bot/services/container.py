@@ -60,7 +60,7 @@ class Services:
     @property
     def teams(self) -> Teams:
         """Managers' teams and their views (no state of its own beyond the database)."""
-        return Teams(self.sessions, self.attribution)
+        return Teams(self.sessions, self.attribution, self.accounts)
 
     # The offer-help digests: planned by the sweep, sent by the dispatcher.
     digests: Digests | None = None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intro.accounts import Accounts
 from bot.intro.attribution import Attribution, Funnel
 from bot.intro.clock import ManualClock
 from bot.intro.matching import company_key
@@ -25,7 +26,6 @@ from bot.intro.teams import (
     rank_connectors,
     resolve,
     stuck_asks,
-    team_account_coverage,
 )
 from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
@@ -197,10 +197,14 @@ async def test_coverage_counts_the_teams_accounts_a_teammate_knows_someone_at(
                 DepartedUser(team_id=TEAM, user_id="UGONE", departed_at=NOW),
             ]
         )
-    async with sessions() as session:
-        assert await team_account_coverage(session, TEAM, {"UA", "UB"}) == Coverage(4, 1)
-        assert await team_account_coverage(session, TEAM, set()) == Coverage(0, 0)
-        assert await team_account_coverage(session, "T2", {"UA"}) == Coverage(0, 0)
+    teams = Teams(sessions, Attribution(sessions), Accounts(sessions, ManualClock(NOW)))
+    team = await teams.set_team(TEAM, "UM", ["UA", "UB"], [], by="UADMIN", now=NOW)
+    view = await teams.view(TEAM, team, await resolve(team, Groups({})), NOW)
+    assert view.coverage == Coverage(4, 1)
+    nobody = await teams.set_team(TEAM, "UN", [], [], by="UADMIN", now=NOW)
+    assert (await teams.view(TEAM, nobody, await resolve(nobody, Groups({})), NOW)).coverage == (
+        Coverage(0, 0)
+    )
 
 
 async def test_the_view_counts_only_the_teams_asks_and_says_which_are_stuck(
@@ -227,7 +231,7 @@ async def test_the_view_counts_only_the_teams_asks_and_says_which_are_stuck(
     await workflow.act(TEAM, first, "C1", Action.ACCEPT)
     clock.advance(timedelta(days=6))  # 9 days after the asks, 6 after accepting
 
-    teams = Teams(sessions, Attribution(sessions))
+    teams = Teams(sessions, Attribution(sessions), Accounts(sessions, clock))
     team = await teams.set_team(TEAM, "UM", ["UA", "UB"], [], by="UADMIN", now=NOW)
     members = await resolve(team, Groups({}))
     view = await teams.view(TEAM, team, members, clock.now())
@@ -246,7 +250,7 @@ async def test_forget_me_takes_a_person_off_teams_and_ends_the_team_they_manage(
 ) -> None:
     from bot.intro.privacy import forget_me
 
-    teams = Teams(sessions, Attribution(sessions))
+    teams = Teams(sessions, Attribution(sessions), Accounts(sessions, ManualClock(NOW)))
     await teams.set_team(TEAM, "UM", ["UA", "UB"], [("S1", "east")], by="UADMIN", now=NOW)
     await teams.set_team(TEAM, "UA", ["UC"], [], by="UADMIN", now=NOW)
     await teams.remember_chart(TEAM, "UA", "hash", "F1", NOW)

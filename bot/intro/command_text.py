@@ -28,6 +28,7 @@ SUB_COMMANDS = (
     "export",
     "offer",
     "outcome",
+    "company",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -40,13 +41,16 @@ _PACING_DEFAULT = re.compile(
     re.IGNORECASE,
 )
 _NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
+# A company name in quotes, straight or curly (Slack turns typed quotes curly on some keyboards).
+_QUOTES = '"“”„«»'
+_QUOTED = re.compile(f"[{_QUOTES}]([^{_QUOTES}]*)[{_QUOTES}]")
 
 
 @dataclass(frozen=True)
 class Command:
     # request, help, know, forget, owner, pacing, stats, export, offer, outcome (`name`: whose
-    # intros, if given); or "usage": a sub-command
-    # that was mistyped or used wrongly, named in `meant`.
+    # intros, if given), company (`name`: merge, unmerge or "" to list; `companies`: the
+    # spellings); or "usage": a sub-command that was mistyped or used wrongly, named in `meant`.
     verb: str
     name: str = ""
     company: str = ""
@@ -55,6 +59,7 @@ class Command:
     # pacing default: (most open asks, most in 30 days), None where left as it is; no limits
     # given: show the default.
     limits: tuple[int | None, int | None] | None = None
+    companies: tuple[str, ...] = ()
 
 
 def unescape(text: str) -> str:
@@ -80,6 +85,7 @@ def _meant(word: str, rest: str) -> str:
         "offer": bool(MENTION.match(rest)),
         "know": bool(re.search(r"\s(?:at|@)\s", f" {rest} ")),
         "forget": rest.lower() == "me",
+        "company": rest.split()[0].lower() in ("merge", "unmerge"),
     }
     return verb if shaped.get(verb) else ""
 
@@ -105,6 +111,29 @@ def _owner(rest: str) -> Command:
     mention = MENTION.search(rest)
     company = MENTION.sub("", rest).strip()
     return Command("owner", company=unescape(company), user_id=mention.group(1) if mention else "")
+
+
+def _company_names(text: str) -> list[str]:
+    """Company names in quotes ("Acme" "Acme Logistics"), else separated by commas."""
+    text = unescape(text)
+    quoted = _QUOTED.findall(text)
+    names = quoted if quoted else text.split(",")
+    return [name.strip() for name in names if name.strip()]
+
+
+def _company(rest: str) -> Command:
+    """`/intro company` (the merges), `/intro company merge "Acme" "Acme Logistics"`,
+    `/intro company unmerge "Acme Logistics"`."""
+    if not rest:
+        return Command("company")
+    action, _, names = rest.partition(" ")
+    action = action.lower()
+    found = _company_names(names)
+    if action == "merge" and len(found) == 2:
+        return Command("company", name="merge", companies=(found[0], found[1]))
+    if action == "unmerge" and len(found) == 1:
+        return Command("company", name="unmerge", companies=(found[0],))
+    return Command("usage", meant="company")
 
 
 def _pacing(rest: str) -> Command:
@@ -159,6 +188,8 @@ def parse_command(text: str) -> Command:
         return _pacing(rest)
     if word == "owner":
         return _owner(rest)
+    if word == "company":
+        return _company(rest)
     meant = _meant(word, rest)
     if meant:
         return Command("usage", name=unescape(text.strip()), meant=meant)

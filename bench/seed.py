@@ -118,12 +118,12 @@ def seed_requests(conn: psycopg.Connection[Any], count: int, *, pool: bool = Fal
     conn.execute(
         f"""
         INSERT INTO intro_requests (id, team_id, requester_id, requester_name, connector_id,
-            target_name, target_surname_key, target_company, reason, blurb, closeness, status,
-            created_at, updated_at, intro_made_at, outcome, outcome_at)
+            target_name, target_surname_key, target_company, target_company_key, reason, blurb,
+            closeness, status, created_at, updated_at, intro_made_at, outcome, outcome_at)
         -- The seeded surnames are one ASCII word, so bot.intro.matching.person_surname_key(target)
-        -- is its lower case.
+        -- is its lower case; the firms are two such words, so company_key(firm) is too.
         SELECT g, '{TEAM_ID}', requester, 'Rep ' || requester, connector, target,
-            lower(split_part(target, ' ', 2)), firm,
+            lower(split_part(target, ' ', 2)), firm, lower(firm),
             firm || ' is expanding; they know ' || target || ' from a past deal.',
             'Hi ' || split_part(target, ' ', 1) || ', I lead partnerships at Northwind. We help '
                 || 'teams like ' || firm || ' cut customs delays by a third. Would you be open '

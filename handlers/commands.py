@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.slack_people import SlackUsers
 from bot.intro.command_text import Command, parse_command
+from bot.intro.companies import key_of
 from bot.intro.contacts import ContactInput
 from bot.intro.privacy import forget_me
 from bot.intro.validation import review_company, review_contact
@@ -208,6 +209,41 @@ async def owner(typed: Typed) -> None:
     )
 
 
+async def company(typed: Typed) -> None:
+    """Spellings of a company made one, set apart again, or listed (admins only)."""
+    command, companies = typed.command, typed.services.directory.companies
+    team_id = typed.actor.team_id
+    for name in command.companies:
+        problem = review_company(name)
+        if problem:
+            await typed.reply(problem)
+            return
+    if command.name == "merge":
+        name, other = command.companies
+        now = typed.services.clock.now()
+        merged = await companies.merge(team_id, name, other, now)
+        if merged.outcome == "merged":
+            reply = messages.command_reply(
+                "company_merged", company=merged.name, moved=merged.moved
+            )
+        elif merged.outcome == "same":
+            different = key_of(name) != key_of(other)
+            reply = messages.command_reply(
+                "company_same", company=merged.name, other=other, merged=different
+            )
+        else:
+            reply = messages.command_reply("usage", meant="company")
+    elif command.name == "unmerge":
+        parted = await companies.unmerge(team_id, command.companies[0])
+        if parted:
+            reply = messages.command_reply("company_unmerged", parted=parted)
+        else:
+            reply = messages.command_reply("company_not_merged", company=command.companies[0])
+    else:
+        reply = messages.command_reply("company_merges", merges=await companies.merges(team_id))
+    await typed.reply(reply)
+
+
 async def export(typed: Typed) -> None:
     """Every request as a CSV in the admin's DM (admins only)."""
     await typed.reply(messages.command_reply("export_started"))
@@ -276,6 +312,8 @@ ADMIN_COMMANDS: dict[str, SubCommand] = {
     "export": export,
     "webhook": webhook,
     "team": team,
+    "company": company,
+    "export": export,
 }
 
 

@@ -115,6 +115,11 @@ class IntroRequest(Base):
     target_surname_key: Mapped[str] = mapped_column(
         String(150), default="", server_default="", info=personal("target")
     )
+    # The target's company as matched (bot.intro.matching.company_key): who introduced someone
+    # there before is an index lookup, whatever the spelling; a team's merges sit on top of it.
+    target_company_key: Mapped[str] = mapped_column(
+        String(150), default="", server_default="", info=personal("target")
+    )
     account_owner_id: Mapped[str | None] = mapped_column(String(32))
     # The id of the form that was submitted: the same submission twice (a double click, two
     # replicas) stores one request.
@@ -189,7 +194,7 @@ class IntroRequest(Base):
         Index("ix_intro_requests_team_target_surname", "team_id", "target_surname_key", "status"),
         # Who introduced this person or company before (the stalled ask's second path).
         Index("ix_intro_requests_team_target", "team_id", func.lower(target_name)),
-        Index("ix_intro_requests_team_company", "team_id", func.lower(target_company)),
+        Index("ix_intro_requests_team_company_key", "team_id", "target_company_key"),
         # Open asks to one outside connector (the duplicate-ask check reads them by email).
         Index("ix_intro_requests_team_connector_email", "team_id", "connector_email", "status"),
     )
@@ -334,6 +339,9 @@ class Contact(Base):
     surname_key: Mapped[str] = mapped_column(String(100))
     company: Mapped[str] = mapped_column(String(200), default="")
     company_key: Mapped[str] = mapped_column(String(200), default="")
+    # The short form the email's domain gives the company, when the two agree ("acme" for
+    # jane@acme.com at Acme Logistics; bot.intro.matching.domain_company_key), else "".
+    company_domain_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     title: Mapped[str] = mapped_column(String(200), default="")
     # A third party's email is kept only as an HMAC (bot.intro.privacy): enough to recognise the
     # same person on a re-import, useless to anyone reading the database without the key.
@@ -354,6 +362,7 @@ class Contact(Base):
         ),
         Index("ix_contacts_team_surname", "team_id", "surname_key"),
         Index("ix_contacts_team_company", "team_id", "company_key"),
+        Index("ix_contacts_team_company_domain", "team_id", "company_domain_key"),
     )
 
 
@@ -447,6 +456,24 @@ class AccountOwner(Base):
     company_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     company: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[str] = mapped_column(String(32))
+
+
+class CompanyAlias(Base):
+    """Two spellings an admin made one company (`/intro company merge`): the alias's key stands
+    for the canonical key wherever companies are matched (bot.intro.companies). One hop: a
+    canonical key is never itself an alias."""
+
+    __tablename__ = "company_aliases"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    alias_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    canonical_key: Mapped[str] = mapped_column(String(200))
+    # Both spellings as the admin typed them, to list the merges back.
+    alias: Mapped[str] = mapped_column(String(200))
+    canonical: Mapped[str] = mapped_column(String(200))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_company_aliases_team_canonical", "team_id", "canonical_key"),)
 
 
 class TargetAccount(Base):

@@ -31,6 +31,7 @@ SUB_COMMANDS = (
     "accounts",
     "webhook",
     "team",
+    "company",
 )
 _TAKES_NOTHING = ("help", "stats", "export")
 _PACING_MODES = ("strict", "gentle")
@@ -45,6 +46,9 @@ _PACING_DEFAULT = re.compile(
 _NO_LIMIT = ("off", "none", "no limit", "no limits", "0")
 # A Slack user group as a command's escaped text carries it: <!subteam^S0123|@sales-east>.
 SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]{2,20})(?:\|@?([^<>|]{0,100}))?>")
+# A company name in quotes, straight or curly (Slack turns typed quotes curly on some keyboards).
+_QUOTES = '"“”„«»'
+_QUOTED = re.compile(f"[{_QUOTES}]([^{_QUOTES}]*)[{_QUOTES}]")
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,9 @@ class Command:
     # request, help, know, forget, owner, pacing, stats (`name` "team": the manager's view),
     # export, offer, outcome (`name`: whose intros, if given), accounts (`name`: "", "add" or
     # "remove"; `company`: the names given), webhook (`name`: its URL, "off", or "" to show
-    # it), team (`name` "remove" to remove one); or "usage": a sub-command
-    # that was mistyped or used wrongly, named in `meant`.
+    # it), team (`name` "remove" to remove one), company (`name`: merge, unmerge or "" to list;
+    # `companies`: the spellings); or "usage": a sub-command that was mistyped or used wrongly,
+    # named in `meant`.
     verb: str
     name: str = ""
     company: str = ""
@@ -67,6 +72,7 @@ class Command:
     # team: the people and user groups (id, handle) named after the manager (`user_id`).
     people: tuple[str, ...] = ()
     groups: tuple[tuple[str, str], ...] = ()
+    companies: tuple[str, ...] = ()
 
 
 def unescape(text: str) -> str:
@@ -95,6 +101,7 @@ def _meant(word: str, rest: str) -> str:
         "accounts": rest.split()[0].lower() in _ACCOUNTS_WORDS,
         "webhook": rest.lower().startswith(("http", "<http")) or rest.lower() == "off",
         "team": bool(MENTION.match(rest)) or rest.lower().startswith("remove"),
+        "company": rest.split()[0].lower() in ("merge", "unmerge"),
     }
     return verb if shaped.get(verb) else ""
 
@@ -143,6 +150,27 @@ def _team(rest: str) -> Command:
     if SUBTEAM.sub("", MENTION.sub("", named)).strip(" ,"):
         return Command("usage", meant="team")
     return Command("team", user_id=manager.group(1), people=people, groups=groups)
+def _company_names(text: str) -> list[str]:
+    """Company names in quotes ("Acme" "Acme Logistics"), else separated by commas."""
+    text = unescape(text)
+    quoted = _QUOTED.findall(text)
+    names = quoted if quoted else text.split(",")
+    return [name.strip() for name in names if name.strip()]
+
+
+def _company(rest: str) -> Command:
+    """`/intro company` (the merges), `/intro company merge "Acme" "Acme Logistics"`,
+    `/intro company unmerge "Acme Logistics"`."""
+    if not rest:
+        return Command("company")
+    action, _, names = rest.partition(" ")
+    action = action.lower()
+    found = _company_names(names)
+    if action == "merge" and len(found) == 2:
+        return Command("company", name="merge", companies=(found[0], found[1]))
+    if action == "unmerge" and len(found) == 1:
+        return Command("company", name="unmerge", companies=(found[0],))
+    return Command("usage", meant="company")
 
 
 def _pacing(rest: str) -> Command:
@@ -214,6 +242,7 @@ _READ_APART = {
     "team": _team,
     "accounts": _accounts,
     "webhook": _webhook,
+    "company": _company,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
@@ -18,11 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
+from bot.intro.companies import Companies
 from bot.intro.linkedin import ParsedExport
 from bot.intro.matching import (
     PersonQuery,
     company_key,
     company_score,
+    domain_company_key,
     name_key,
     name_score,
     parse_person,
@@ -78,15 +80,21 @@ class ContactPage:
 
 
 def contacts_matching(
-    team_id: str, query: PersonQuery, owner_id: str | None = None
+    team_id: str,
+    query: PersonQuery,
+    owner_id: str | None = None,
+    company_keys: Collection[str] = (),
 ) -> ColumnElement[bool] | None:
-    """Contacts (of `owner_id`, or anyone's) who may be this person or work at the company,
+    """Contacts (of `owner_id`, or anyone's) who may be this person or work at the company
+    (under any of `company_keys`, its spellings the team merged; else the query's own key),
     leaving out teammates who have left; None when the query names neither."""
     conditions: list[ColumnElement[bool]] = []
     if query.name_key:
         conditions.append(Contact.surname_key.in_(surname_keys(query.name_key)))
-    if query.company_key:
-        conditions.append(Contact.company_key == query.company_key)
+    keys = sorted(_company_keys(query, company_keys))
+    if keys:
+        conditions.append(Contact.company_key.in_(keys))
+        conditions.append(Contact.company_domain_key.in_(keys))
     if not conditions:
         return None
     departed = select(DepartedUser.user_id).where(DepartedUser.team_id == team_id)
@@ -94,20 +102,37 @@ def contacts_matching(
     return matching if owner_id is None else and_(matching, Contact.owner_id == owner_id)
 
 
+def _company_keys(query: PersonQuery, company_keys: Collection[str]) -> set[str]:
+    keys = {key for key in company_keys if key}
+    return keys or ({query.company_key} if query.company_key else set())
+
+
 class _Matchable(Protocol):
-    name_key: str
-    company_key: str
+    @property
+    def name_key(self) -> str: ...
+    @property
+    def company_key(self) -> str: ...
+    @property
+    def company_domain_key(self) -> str | None: ...
 
 
 _M = TypeVar("_M", bound=_Matchable)
 
 
-def scored(query: PersonQuery, contacts: Iterable[_M]) -> list[tuple[float, _M]]:
-    """How well each contact matches, best first; those that do not match left out."""
+def scored(
+    query: PersonQuery, contacts: Iterable[_M], company_keys: Collection[str] = ()
+) -> list[tuple[float, _M]]:
+    """How well each contact matches, best first; those that do not match left out. A
+    contact at any of `company_keys` (the company's spellings the team merged) is at the
+    company, as is one whose email's domain gives its short form."""
+    same_company = _company_keys(query, company_keys)
     scored = []
     for contact in contacts:
         person = name_score(query.name_key, contact.name_key)
-        firm = company_score(query.company_key, contact.company_key)
+        if same_company & {contact.company_key, contact.company_domain_key or ""}:
+            firm = 100.0
+        else:
+            firm = company_score(query.company_key, contact.company_key)
         if person >= 85:
             match = person / 100 * (1.0 if not query.company_key or firm >= 80 else 0.85)
         elif firm >= 90:
@@ -167,11 +192,12 @@ class _ImportRows:
                     "updated_at": self.now,
                 }
             )
-        elif (old.name, old.company, old.title, old.since) != (
+        elif (old.name, old.company, old.title, old.since, old.company_domain_key) != (
             values["name"],
             values["company"],
             values["title"],
             values["since"],
+            values["company_domain_key"],
         ):
             # What LinkedIn says changes; how well they know them stays theirs.
             changed = {k: v for k, v in values.items() if k != "closeness"}
@@ -189,6 +215,8 @@ class Contacts:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        # The team's companies: a company asked about matches its merged spellings too.
+        self.companies = Companies(sessions)
         # Emails are kept only as an HMAC with this key; with no key, not kept at all.
         self._hash_key = hash_key
 
@@ -205,6 +233,7 @@ class Contacts:
             "surname_key": surname_key(key)[:100],
             "company": entry.company.strip()[:200],
             "company_key": company_key(entry.company)[:200],
+            "company_domain_key": domain_company_key(entry.company, entry.email)[:200],
             "title": entry.title.strip()[:200],
             "email_hash": (
                 email_fingerprint(self._hash_key, entry.email)
@@ -324,6 +353,7 @@ class Contacts:
                     Contact.company,
                     Contact.title,
                     Contact.since,
+                    Contact.company_domain_key,
                 ).where(Contact.team_id == team_id, Contact.owner_id == owner_id)
             )
             return {row.identity_key: row for row in rows}
@@ -422,6 +452,8 @@ class Contacts:
                 identity = self._identity(entry)
             elif contact.identity_key.startswith(HASH_PREFIX):
                 identity, values["email_hash"] = contact.identity_key, contact.email_hash
+                if values["company_key"] == contact.company_key:  # what the email said holds
+                    values["company_domain_key"] = contact.company_domain_key
             else:
                 identity = self._identity(entry)
             clash = await session.scalar(
@@ -533,13 +565,14 @@ class Contacts:
         self, team_id: str, target: str, company: str, owner_id: str | None = None
     ) -> list[tuple[float, Contact]]:
         query = parse_person(target, company)
-        matching = contacts_matching(team_id, query, owner_id)
-        if matching is None:
-            return []
         async with reading(self._sessions) as session:
+            firm = await self.companies.resolve_key(team_id, query.company_key, session=session)
+            matching = contacts_matching(team_id, query, owner_id, firm.keys)
+            if matching is None:
+                return []
             contacts = list(
                 await session.scalars(
                     select(Contact).where(matching).order_by(Contact.id).limit(2000)
                 )
             )
-        return scored(query, contacts)
+        return scored(query, contacts, firm.keys)

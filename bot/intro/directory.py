@@ -187,13 +187,21 @@ class AskReview:
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
 
 
-def _pacing_from(row: Any, company: str, now: datetime) -> list[PacingProblem]:
-    """The limits an ask to this connector breaks, from a `_REVIEW` row."""
+def _company_keys(rows: list[Row[Any]]) -> set[str]:
+    """The keys the ask's company goes by in the team, among `_REVIEW`'s rows."""
+    return {row.company_key for row in rows if row.kind == "company"}
+
+
+def _pacing_from(
+    row: Any, company: str, now: datetime, company_keys: set[str]
+) -> list[PacingProblem]:
+    """The limits an ask to this connector breaks, from a `_REVIEW` row; `company_keys`: the
+    keys the company goes by in the team (a connector who blocked any spelling of it)."""
     problems = []
     if row.snoozed_until and row.snoozed_until >= now.date():
         problems.append(PacingProblem("snoozed", row.snoozed_until.isoformat()))
     blocked = {company_key(c) for c in row.blocked_companies or []}
-    if company and company_key(company) in blocked:
+    if company and blocked & (company_keys | {company_key(company)}):
         problems.append(PacingProblem("blocked_company", company))
     if row.max_open is not None and int(row.open_now or 0) >= row.max_open:
         problems.append(PacingProblem("max_open", str(row.max_open)))
@@ -220,7 +228,11 @@ def _sort_asks(
 def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -> Contact | None:
     """The connector's best tie to the person among `_REVIEW`'s rows, when it is old enough
     to ask about. Scored as rows: only the best match becomes a Contact."""
-    ties = scored(parse_person(target, company), [row for row in rows if row.kind == "tie"])
+    ties = scored(
+        parse_person(target, company),
+        [row for row in rows if row.kind == "tie"],
+        _company_keys(rows),
+    )
     if not ties:
         return None
     best = ties[0][1]
@@ -245,16 +257,28 @@ def _declined(
 
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
-# they count, the workspace's setting and the account's owner,
-# on one row; LEFT JOINed to it, a row for each open ask for the person's surname, for each
-# tie of the connector's that may be the person or their company (the rule
-# `_contacts_matching` writes in Core), for each ask the person said no to lately (whose no
-# may still hold, `_declined`), and for each stored profile asked for (the
-# submission's people, bot.intro.profiles). Built once: a statement put together per call
-# costs more CPU than the round trips it saves.
+# they count, the workspace's setting and the account's owner (the company's, under any
+# spelling the team merged with it, its canonical spelling's first), on one row; LEFT JOINed
+# to it, a row for each open ask for the person's surname, for each tie of the connector's
+# that may be the person or their company (the rule `contacts_matching` writes in Core), for
+# each ask the person said no to lately (whose no may still hold, `_declined`), for each
+# stored profile asked for (the submission's people, bot.intro.profiles), and for each key
+# the company goes by in the team (bot.intro.companies). Built once: a statement put
+# together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
         """
+        WITH canonical AS (
+            SELECT COALESCE((
+                SELECT canonical_key FROM company_aliases
+                WHERE team_id = :team_id AND alias_key = :company_key
+            ), :company_key) AS k
+        ), company_keys AS (
+            SELECT k FROM canonical WHERE k <> ''
+            UNION
+            SELECT a.alias_key FROM company_aliases a, canonical c
+            WHERE a.team_id = :team_id AND a.canonical_key = c.k
+        )
         SELECT p.snoozed_until, p.blocked_companies,
             CASE WHEN p.max_open IS NOT NULL THEN p.max_open
                 ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
@@ -272,15 +296,21 @@ _REVIEW = (
                 WHERE r.team_id = :team_id AND r.connector_id = :connector_id
                     AND r.created_at >= :month_ago
             ) AS recent,
-            w.enforce_pacing, o.owner_id AS account_owner, found.*
+            (
+                SELECT o.owner_id FROM account_owners o
+                WHERE o.team_id = :team_id AND o.company_key IN (SELECT k FROM company_keys)
+                ORDER BY CASE WHEN o.company_key = (SELECT k FROM canonical) THEN 0
+                    WHEN o.company_key = :company_key THEN 1 ELSE 2 END, o.company_key
+                LIMIT 1
+            ) AS account_owner,
+            w.enforce_pacing, found.*
         FROM (SELECT 1 AS one) AS one_row
         LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
         LEFT JOIN workspace_settings w ON w.team_id = :team_id
-        LEFT JOIN account_owners o ON o.team_id = :team_id AND o.company_key = :company_key
-            AND o.company_key <> ''
         LEFT JOIN (
             SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
-                NULL AS name_key, NULL AS company_key, NULL AS since, NULL AS confirmed_at,
+                NULL AS name_key, NULL AS company_key, NULL AS company_domain_key,
+                NULL AS since, NULL AS confirmed_at,
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
                 CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
                 NULL AS source
@@ -288,14 +318,16 @@ _REVIEW = (
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
             UNION ALL
-            SELECT 'tie', id, NULL, NULL, name, name_key, company_key, since, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL, source
+            SELECT 'tie', id, NULL, NULL, name, name_key, company_key, company_domain_key,
+                since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source
             FROM (
-                SELECT id, name, name_key, company_key, since, confirmed_at, source
+                SELECT id, name, name_key, company_key, company_domain_key, since,
+                    confirmed_at, source
                 FROM contacts
                 WHERE team_id = :team_id AND owner_id = :tie_owner_id
                     AND (surname_key IN :surname_keys
-                        OR (company_key = :company_key AND company_key <> ''))
+                        OR company_key IN (SELECT k FROM company_keys)
+                        OR company_domain_key IN (SELECT k FROM company_keys))
                     AND owner_id NOT IN (
                         SELECT user_id FROM departed_users WHERE team_id = :team_id
                     )
@@ -303,7 +335,7 @@ _REVIEW = (
                 LIMIT 2000
             ) AS ties
             UNION ALL
-            SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, confirmed_at,
+            SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM (
                 SELECT r.id, r.target_name AS name, (
@@ -317,11 +349,15 @@ _REVIEW = (
             ) AS declines
             WHERE confirmed_at > :declined_after
             UNION ALL
-            SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, user_id, title,
-                email, tz, is_bot, deleted, NULL
+            SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
+                title, email, tz, is_bot, deleted, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
+            UNION ALL
+            SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
+                NULL, NULL, NULL, NULL, NULL
+            FROM company_keys
         ) AS found ON 1 = 1
         ORDER BY found.kind, found.id
         """
@@ -525,8 +561,8 @@ class Directory(Contacts):
         self, team_id: str, connector_id: str, company: str
     ) -> list[PacingProblem]:
         now = self._clock.now()
-        first, *_ = await self._review_rows(team_id, connector_id, "", company, now, ties=False)
-        return _pacing_from(first, company, now)
+        rows = await self._review_rows(team_id, connector_id, "", company, now, ties=False)
+        return _pacing_from(rows[0], company, now, _company_keys(rows))
 
     async def _review_rows(
         self,
@@ -546,7 +582,7 @@ class Directory(Contacts):
             "team_id": team_id,
             "connector_id": connector_id,
             "tie_owner_id": connector_id if ties else "",
-            "company_key": company_key(company),
+            "company_key": company_key(company)[:200],
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
             "profile_ids": sorted(set(profile_ids)),
@@ -628,7 +664,7 @@ class Directory(Contacts):
                 recent=int(first.recent or 0),
                 limits=Pacing(first.max_open, first.max_per_30_days),
             )
-            problems = _pacing_from(first, company, now)
+            problems = _pacing_from(first, company, now, _company_keys(rows))
             if problems:
                 review.pacing = problems[0]
                 if suggestions is None:
@@ -701,11 +737,14 @@ class Directory(Contacts):
     # --- account owners ------------------------------------------------------------------
 
     async def set_account_owner(self, team_id: str, company: str, owner_id: str) -> None:
+        """The company's owner, under every spelling the team merged with it (kept on its
+        canonical key, which routing reads first)."""
         async with self._sessions.begin() as session:
+            firm = await self.companies.resolve(team_id, company, session=session)
             await session.merge(
                 AccountOwner(
                     team_id=team_id,
-                    company_key=company_key(company),
+                    company_key=firm.canonical,
                     company=company.strip(),
                     owner_id=owner_id,
                 )

@@ -59,8 +59,40 @@ _NICKNAMES = {
     "abby": "abigail",
     "becky": "rebecca",
 }
-_COMPANY_SUFFIXES = re.compile(
-    r"\b(inc|incorporated|llc|ltd|limited|corp|corporation|co|company|gmbh|ag|sa|sas|bv|plc)\b\.?"
+# Legal forms written without spaces in Chinese, Japanese and Korean, at either end.
+_CJK_FORMS = (
+    *("股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "株式会社", "有限会社"),
+    *("合同会社", "주식회사", "유한회사"),
+)
+# Legal forms, as a company key sees them: folded, and a dotted abbreviation's letters joined
+# ("S.A." and "S A" are "sa", "L.L.C." is "llc"). Dropped from the end of a name.
+_LEGAL_FORMS = frozenset(
+    (
+        *("inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "corp", "corporation"),
+        *("co", "company", "plc", "pllc", "pc", "pty", "pvt", "pte", "gmbh", "mbh", "ag", "kg"),
+        *("kgaa", "ug", "ev", "sa", "sas", "sarl", "sl", "slu", "srl", "spa", "sca", "sab"),
+        *("cv", "bv", "nv", "vof", "oy", "oyj", "ab", "as", "asa", "aps", "se", "kk", "bhd"),
+        *("sdn", "tbk", "ltda", "lda", "eirl", "sprl", "scrl"),
+        *_CJK_FORMS,
+    )
+)
+# Legal forms written before the name ("PT Bank Central Asia", "OOO Yandex").
+_LEADING_FORMS = frozenset(("the", "pt", "ooo", "oao", "zao", "pao", "pjsc", "ojsc", *_CJK_FORMS))
+# Domains anyone can have an address at: they say nothing of where someone works.
+_SHARED_DOMAINS = frozenset(
+    (
+        *("gmail", "googlemail", "yahoo", "ymail", "hotmail", "outlook", "live", "msn"),
+        *("icloud", "me", "mac", "aol", "proton", "protonmail", "pm", "gmx", "web", "yandex"),
+        *("mail", "email", "inbox", "zoho", "fastmail", "hey", "tutanota", "qq", "163", "126"),
+        *("naver", "daum", "hanmail", "orange", "free", "laposte", "libero", "t-online"),
+        *("comcast", "verizon", "att", "sbcglobal", "btinternet", "bigpond", "rediffmail"),
+    )
+)
+# Second-level labels under a country's domain ("acme.co.uk"): the name is the label before.
+_SECOND_LEVEL = frozenset(("co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "ltd"))
+# A domain written as a name ("Booking.com", "acme.co.uk"): its name is its first label.
+_DOMAIN = re.compile(
+    r"(?<![\w.@-])((?:[a-z0-9-]{1,63}\.){1,3}(?:com|net|org|io|ai|co|app|dev|[a-z]{2}))(?![\w.-])"
 )
 
 
@@ -74,7 +106,96 @@ def fold(text: str) -> str:
 
 
 def company_key(company: str) -> str:
-    return re.sub(r"\s+", " ", _COMPANY_SUFFIXES.sub(" ", fold(company))).strip()
+    """The key a company is stored and matched by: case, accents, punctuation and legal forms
+    left out, so "ACME, Inc.", "Acme S.A." and "acme" are one key; "Booking.com" is
+    "booking". A team's merges of two spellings sit on top of it (bot.intro.companies)."""
+    text = _DOMAIN.sub(lambda found: _domain_name(found.group(1)), company.casefold())
+    words = _joined_letters(fold(text.replace("&", " and ")).split())
+    words = _without_cjk_forms(words)
+    while len(words) > 1 and words[0] in _LEADING_FORMS:
+        words = words[1:]
+    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
+        words = words[:-1]
+        if len(words) > 1 and words[-1] == "and":  # "& Co.", "GmbH & Co. KG"
+            words = words[:-1]
+    return " ".join(words)
+
+
+def _joined_letters(words: list[str]) -> list[str]:
+    """A run of single letters as one word: "s a" (from "S.A.") is "sa", "j p morgan" is
+    "jp morgan"."""
+    joined: list[str] = []
+    run = ""
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha() and not _CJK.match(word):
+            run += word
+            continue
+        if run:
+            joined.append(run)
+            run = ""
+        if word:
+            joined.append(word)
+    return joined
+
+
+def _without_cjk_forms(words: list[str]) -> list[str]:
+    """A legal form written into the name's first or last word, as Chinese, Japanese and
+    Korean write it ("トヨタ自動車株式会社"), taken out; never the whole word."""
+    if not words:
+        return words
+    last = words[-1]
+    for form in _CJK_FORMS:
+        if last.endswith(form) and len(last) > len(form):
+            last = last[: -len(form)]
+            break
+    first = last if len(words) == 1 else words[0]
+    for form in _CJK_FORMS:
+        if first.startswith(form) and len(first) > len(form):
+            first = first[len(form) :]
+            break
+    return [first] if len(words) == 1 else [first, *words[1:-1], last]
+
+
+def _domain_name(domain: str) -> str:
+    """The name a domain stands for: its label before the top level ("acme" for
+    "mail.acme.com" and "acme.co.uk"), hyphens as spaces."""
+    labels = domain.casefold().strip(".").removeprefix("www.").split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        labels = labels[:-1]
+    name = labels[-2] if len(labels) >= 2 else labels[0]
+    return name.replace("-", " ")
+
+
+def email_company(email: str) -> str:
+    """The company an email's domain names, as written in the domain ("acme" for
+    jane@acme.co.uk); "" for an address anyone can have (gmail.com, outlook.com, ...)."""
+    _, at, domain = email.strip().rpartition("@")
+    if not at or "." not in domain:
+        return ""
+    name = _domain_name(domain)
+    return "" if name in _SHARED_DOMAINS else name
+
+
+def domain_company_key(company: str, email: str) -> str:
+    """The short form an email's domain gives a company, when the two agree: "acme" for
+    jane@acme.com at "Acme Logistics Inc.", "ibm" for "International Business Machines";
+    the domain's name with no company given. "" when it says nothing new or nothing sure: an
+    address anyone can have, the company's own key again, or a domain that names another
+    company (an old address, a parent company) — that is for an admin to merge."""
+    if "@" not in email:
+        return ""
+    short = company_key(email_company(email))
+    if not short:
+        return ""
+    key = company_key(company)
+    if short == key:
+        return ""
+    if not key:
+        return short
+    words = key.split()
+    leading = {"".join(words[:n]) for n in range(1, len(words))}
+    initials = "".join(word[0] for word in words) if len(words) > 1 else ""
+    return short if short in leading or short == initials else ""
 
 
 @dataclass(frozen=True)
@@ -90,10 +211,7 @@ def split_person(text: str, company: str = "") -> tuple[str, str]:
     company = company.strip()
     email = re.fullmatch(r"([^@\s]+)@([^@\s]+)", text)
     if email:
-        local, domain = email.groups()
-        return re.sub(r"[._+-]+", " ", local), company or domain.split(".")[
-            -2 if "." in domain else -1
-        ]
+        return re.sub(r"[._+-]+", " ", email.group(1)), company or email_company(text)
     paren = re.fullmatch(r"(.+?)\s*\(([^)]+)\)", text)
     if paren:
         text, company = paren.group(1), company or paren.group(2).strip()

@@ -697,6 +697,11 @@ def command_reply(kind: str, **context: Any) -> str:
         "url": "",
         "secret": "",
         "webhook": None,
+        "other": "",
+        "moved": (),
+        "parted": (),
+        "merges": (),
+        "merged": False,
         "most_open": validation.PACING_MAX_OPEN,
         "most_per_30_days": validation.PACING_MAX_PER_30_DAYS,
     }

@@ -366,7 +366,23 @@ class Demo:
         await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
         self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
 
-        self.say("Sam asks Carlos for an intro to Seán O'Brien at Globex: Olivia sees it first")
+        self.say("Alex makes Globex Europe, as some write it, the same company as Globex")
+        answered = len(fake.responses)
+        await stack.slack.command(
+            payloads.slash_command(
+                ALEX,
+                'company merge "Globex" "Globex Europe"',
+                fake.issue_trigger_id(ALEX),
+                response_url=fake.response_url(),
+            )
+        )
+        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
+        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+
+        self.say(
+            "Sam asks Carlos for an intro to Seán O'Brien at Globex Europe GmbH: Olivia sees it "
+            "first"
+        )
         opened = fake.count("views.open")
         await stack.slack.command(
             payloads.slash_command(SAM, "Seán O'Brien", fake.issue_trigger_id(SAM))
@@ -380,7 +396,7 @@ class Demo:
                 {
                     "connector": CARLOS,
                     "target_name": "Seán O'Brien",
-                    "target_company": "Globex",
+                    "target_company": "Globex Europe GmbH",
                     "reason": "You're replacing your freight auditing vendor this quarter, and we "
                     "usually find 3-5% in overcharges within a month.",
                     "blurb": SAM_BLURB,
@@ -788,6 +804,7 @@ class Demo:
             )
         )
         await stack.until(lambda: self.card_or_none("Dana Kim") is not None, "Carlos's card")
+        await stack.sends_recorded()  # Carlos reads the card before he presses
         await self.press(CARLOS, self.card_about("Dana Kim"), "intro_accept")
         await stack.until(lambda: self.card_about("Dana Kim")["updates"] >= 1, "the card")
         await self.press(CARLOS, self.card_about("Dana Kim"), "intro_target_declined")

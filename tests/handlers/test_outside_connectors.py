@@ -311,6 +311,7 @@ async def test_the_account_owner_approves_before_the_requester_gets_the_ask(
     card = stack.fake.messages_for(REQUESTER)[0]
     assert not any(b.get("block_id") == "outside_email" for b in card["blocks"])
 
+    await stack.sends_recorded()  # the owner reads the card before pressing
     await press(stack, OTHER, owner_card, "intro_owner_approve")
     await sweep(stack)
     notice = stack.fake.messages_for(REQUESTER)[-1]

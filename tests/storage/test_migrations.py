@@ -99,6 +99,80 @@ def test_0007_rekeys_names_written_without_spaces(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_0023A_rekeys_companies_written_with_their_legal_forms(tmp_path: Path) -> None:
+    """Contacts, requests and account owners recorded before 0023A are found by the new
+    company keys; a contact's name-and-company identity follows, unless it would become
+    another contact's of the same owner; of two owners now of one key, the one keyed so
+    already stays."""
+    url = f"sqlite:///{tmp_path / 'before-0023A.db'}"
+    command.upgrade(alembic_config(url), "0022")
+    engine = create_engine(sync_url(url))
+    contacts = [
+        (1, "jane doe|acme s a", "Jane Doe", "jane doe", "Acme S.A.", "acme s a"),
+        (2, "bob roe|acme", "Bob Roe", "bob roe", "Acme", "acme"),
+        (3, "bob roe|acme s a", "Bob Roe", "bob roe", "ACME S.A.", "acme s a"),
+        (4, "email:0123", "Ann Lee", "ann lee", "The Globex Co.", "the globex"),
+    ]
+    with engine.begin() as connection:
+        for row_id, identity, name, key, company, company_key in contacts:
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, team_id, owner_id, identity_key, name, name_key,"
+                    " surname_key, company, company_key, title, email_hash, closeness,"
+                    " source, created_at, updated_at) VALUES (:id, 'T1', 'U2', :identity,"
+                    " :name, :key, '', :company, :company_key, '', '', 'know_well',"
+                    " 'linkedin', '2026-01-01', '2026-01-01')"
+                ),
+                {
+                    "id": row_id,
+                    "identity": identity,
+                    "name": name,
+                    "key": key,
+                    "company": company,
+                    "company_key": company_key,
+                },
+            )
+        connection.execute(
+            text(
+                "INSERT INTO intro_requests (id, team_id, requester_id, requester_name,"
+                " connector_id, target_name, target_company, reason, blurb, closeness,"
+                " status, created_at, updated_at) VALUES (1, 'T1', 'U1', '', 'U2', 'Jane Doe',"
+                " 'ACME S.A.', '', '', 'know_well', 'awaiting_connector', '2026-01-01',"
+                " '2026-01-01')"
+            )
+        )
+        for team, company, company_key, owner in [
+            ("T1", "Acme S.A.", "acme s a", "U1"),
+            ("T1", "Acme", "acme", "U2"),
+            ("T2", "Globex GmbH & Co. KG", "globex gmbh co kg", "U3"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO account_owners (team_id, company_key, company, owner_id)"
+                    " VALUES (:team, :key, :company, :owner)"
+                ),
+                {"team": team, "key": company_key, "company": company, "owner": owner},
+            )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT identity_key, company_key FROM contacts ORDER BY id")
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            ("jane doe|acme", "acme"),
+            ("bob roe|acme", "acme"),
+            ("bob roe|acme s a", "acme"),  # the identity is the other contact's now
+            ("email:0123", "globex"),
+        ]
+        request = connection.execute(text("SELECT target_company_key FROM intro_requests"))
+        assert request.scalar() == "acme"
+        owners = connection.execute(
+            text("SELECT team_id, company_key, owner_id FROM account_owners ORDER BY team_id")
+        ).all()
+        assert [tuple(row) for row in owners] == [("T1", "acme", "U2"), ("T2", "globex", "U3")]
+    engine.dispose()
+
+
 def test_every_index_the_models_declare_survives_the_migrations(database_url: str) -> None:
     """Alembic cannot compare expression indexes on SQLite, and a batch migration that rebuilds
     a table there drops them silently: check each index by name."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.intro.companies import company_keys_sql
 from bot.intro.states import Action, IllegalTransition, OfferStatus, Role, Status
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import (
@@ -217,7 +218,9 @@ class Offers(OrmPath):
                 IntroRequest.team_id == request.team_id,
                 IntroRequest.target_surname_key == request.target_surname_key,
                 func.lower(IntroRequest.target_name) == request.target_name.lower(),
-                func.lower(IntroRequest.target_company) == request.target_company.lower(),
+                IntroRequest.target_company_key.in_(
+                    company_keys_sql(request.team_id, request.target_company_key)
+                ),
             )
             .limit(1)
         )

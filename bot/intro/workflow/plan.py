@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.intro.cadence import Cadence, zone
-from bot.intro.matching import person_surname_key, same_person
+from bot.intro.matching import company_key, person_surname_key, same_person
 from bot.intro.states import (
     ACTOR,
     REPORTED,
@@ -139,6 +139,7 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
         "target_name": ask.target_name.strip(),
         "target_surname_key": person_surname_key(ask.target_name)[:150],
         "target_company": ask.target_company.strip(),
+        "target_company_key": company_key(ask.target_company)[:150],
         "reason": ask.reason.strip(),
         "blurb": ask.blurb.strip(),
         "ask_size": ask.ask_size,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.intro.companies import company_keys_sql
 from bot.intro.states import (
     INTRO_MADE_STATUSES,
     OPEN_STATUSES,
@@ -219,12 +220,13 @@ class Queries(OrmPath):
         return History(*(int(value) for value in row))
 
     async def secondary_connectors(self, request: IntroRequest, limit: int = 3) -> list[str]:
-        """Teammates who have introduced this target or someone at this company before."""
+        """Teammates who have introduced this target or someone at this company (under any
+        spelling the team merged with it) before."""
         same_target = func.lower(IntroRequest.target_name) == request.target_name.lower()
         condition = same_target
-        if request.target_company:
-            condition = same_target | (
-                func.lower(IntroRequest.target_company) == request.target_company.lower()
+        if request.target_company_key:
+            condition = same_target | IntroRequest.target_company_key.in_(
+                company_keys_sql(request.team_id, request.target_company_key)
             )
         async with reading(self._sessions) as session:
             rows = await session.execute(

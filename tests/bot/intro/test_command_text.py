@@ -25,6 +25,7 @@ VERBS = {
     "offer",
     "accounts",
     "webhook",
+    "company",
 }
 # Words a name or company is made of: no spaces at either end, no " at " inside.
 word = st.text(
@@ -224,3 +225,35 @@ def test_webhook_reads_the_url_as_slack_sends_it(typed: str, url: str) -> None:
 )
 def test_team_names_the_manager_then_people_and_user_groups(text: str, expected: Command) -> None:
     assert parse_command(text) == expected
+
+
+@given(phrase, phrase)
+def test_company_merge_reads_back_both_spellings_quoted_or_by_a_comma(
+    first: str, other: str
+) -> None:
+    merged = Command("company", name="merge", companies=(first, other))
+    assert parse_command(f'company merge "{first}" "{other}"') == merged
+    assert parse_command(f"company merge “{first}” “{other}”") == merged
+    if "," not in first + other:
+        assert parse_command(f"company merge {first}, {other}") == merged
+    assert parse_command(f"company unmerge {other}") == Command(
+        "company", name="unmerge", companies=(other,)
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [
+        ("company", Command("company")),
+        ("company merge Acme", Command("usage", meant="company")),
+        ('company merge "Acme" "Acme Logistics" "Globex"', Command("usage", meant="company")),
+        ("company unmerge", Command("usage", meant="company")),
+        ("company list", Command("usage", meant="company")),
+        (
+            'company merge "AT&amp;T" "ATT"',
+            Command("company", name="merge", companies=("AT&T", "ATT")),
+        ),
+    ],
+)
+def test_company_is_read_or_answered_with_how_to_use_it(typed: str, command: Command) -> None:
+    assert parse_command(typed) == command

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from bot.intro.matching import (
     company_key,
+    domain_company_key,
+    email_company,
     name_key,
     name_score,
     parse_person,
@@ -106,3 +108,77 @@ def test_either_order_of_two_names_is_found_by_the_index(given_name: str, family
     forward, backward = name_key(f"{given_name} {family}"), name_key(f"{family} {given_name}")
     assert surname_key(forward) in surname_keys(backward)
     assert surname_key(backward) in surname_keys(forward)
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("ACME, Inc.", "acme"),
+        ("Acme S.A.", "acme"),  # dotted: its letters joined before the form is dropped
+        ("Acme SA", "acme"),
+        ("Acme, L.L.C.", "acme"),
+        ("Acme Co., Ltd.", "acme"),
+        ("Acme Pty. Ltd.", "acme"),
+        ("Acme S.p.A.", "acme"),
+        ("Acme S.à r.l.", "acme"),
+        ("Acme A/S", "acme"),
+        ("Acme Corp", "acme"),
+        ("Acme plc", "acme"),
+        ("Müller GmbH & Co. KG", "muller"),
+        ("Nestlé S.A.", "nestle"),
+        ("Société Générale", "societe generale"),
+        ("The Home Depot", "home depot"),
+        ("J.P. Morgan Chase & Co.", "jp morgan chase"),
+        ("JP Morgan Chase", "jp morgan chase"),
+        ("Procter & Gamble Co.", "procter and gamble"),
+        ("Procter and Gamble", "procter and gamble"),
+        ("Booking.com B.V.", "booking"),
+        ("acme.co.uk", "acme"),
+        ("PT Bank Central Asia Tbk", "bank central asia"),
+        ("トヨタ自動車株式会社", "トヨタ自動車"),
+        ("阿里巴巴集团控股有限公司", "阿里巴巴集团控股"),
+        ("Acme Logistics Inc.", "acme logistics"),  # a different name: kept apart
+        ("The Limited", "limited"),  # never the whole name
+        ("GmbH", "gmbh"),
+        ("Co-op", "co op"),  # a legal form's word only at the end
+        ("", ""),
+    ],
+)
+def test_a_company_key_leaves_out_case_accents_punctuation_and_legal_forms(
+    written: str, key: str
+) -> None:
+    assert company_key(written) == key
+
+
+@pytest.mark.parametrize(
+    ("company", "email", "short"),
+    [
+        ("Acme Logistics Inc.", "jane@acme.com", "acme"),  # the domain is its first word
+        ("International Business Machines", "jane@ibm.com", "ibm"),  # its initials
+        ("Acme Logistics", "jane@eu.acme.co.uk", "acme"),
+        ("", "jane@acme.com", "acme"),  # no company given: the domain names it
+        ("Acme Inc.", "jane@acme.com", ""),  # nothing new: it is the key already
+        ("Acme Logistics", "jane@gmail.com", ""),  # anyone can have an address there
+        ("", "jane@outlook.com", ""),
+        ("Acme", "jane@globex.com", ""),  # another company (an old address, a parent)
+        ("Acme", "jane@acmelogistics.com", ""),  # longer than the name: not a short form
+        ("Acme Logistics", "", ""),
+        ("Acme Logistics", "not an email", ""),
+    ],
+)
+def test_an_email_domain_gives_a_short_form_only_when_it_agrees_with_the_company(
+    company: str, email: str, short: str
+) -> None:
+    assert domain_company_key(company, email) == short
+
+
+def test_an_address_anyone_can_have_names_no_company() -> None:
+    assert split_person("jane.doe@gmail.com") == ("jane doe", "")
+    assert split_person("jane.doe@acme.co.uk") == ("jane doe", "acme")
+    assert email_company("jane@mail.acme.com") == "acme"
+
+
+@given(st.text(max_size=60))
+def test_a_company_key_is_its_own_key(text: str) -> None:
+    key = company_key(text)
+    assert company_key(key) == key

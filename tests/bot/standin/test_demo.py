@@ -28,7 +28,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "2. Once they say yes, send this intro email and cc @Riya Patel:",
         "│ riya@northwind.example",
         "🙌 @Carlos Mendes won't make the intro to Seán O'Brien themselves",
-        "│ Subject: Seán, a 15-minute call about Globex?",
+        "│ Subject: Seán, a 15-minute call about Globex Europe GmbH?",
         "│ Carlos Mendes, a colleague of mine who knows you from the Hamburg logistics meetup a "
         "few years back, suggested I get in touch.",
         "U0SECOND,name_mentioned,name_mentioned",
@@ -55,6 +55,8 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Meeting Date,Opportunity Date,Won Date,Lost Date",
         "Thanked most: @Carlos Mendes (1)",
         "Intros at Globex now go through @Olivia Chen first.",
+        "Globex Europe and Globex are now one company: intros at either go through the same",
+        "who owns the Globex Europe GmbH account, approved your ask",
         "[ Approve ]  [ Edit the note ]  [ Decline ]",
         "approved your ask",
         "Who else may know Priya Raman, best path first:",

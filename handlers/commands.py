@@ -313,7 +313,6 @@ ADMIN_COMMANDS: dict[str, SubCommand] = {
     "webhook": webhook,
     "team": team,
     "company": company,
-    "export": export,
 }
 
 

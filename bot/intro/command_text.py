@@ -150,6 +150,8 @@ def _team(rest: str) -> Command:
     if SUBTEAM.sub("", MENTION.sub("", named)).strip(" ,"):
         return Command("usage", meant="team")
     return Command("team", user_id=manager.group(1), people=people, groups=groups)
+
+
 def _company_names(text: str) -> list[str]:
     """Company names in quotes ("Acme" "Acme Logistics"), else separated by commas."""
     text = unescape(text)

@@ -1,7 +1,7 @@
 """Companies matched forgivingly, and merged by admins
 
-Revision ID: 0023A
-Revises: 0022
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-06 20:10:00
 
 bot.intro.matching.company_key now leaves out legal forms wherever they are written ("S.A.",
@@ -27,8 +27,8 @@ from alembic import op
 import storage.models
 from bot.intro.matching import company_key
 
-revision: str = "0023A"
-down_revision: str | None = "0022"
+revision: str = "0026"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

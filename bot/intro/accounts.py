@@ -23,7 +23,7 @@ import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO
@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
+from bot.intro.companies import Companies
 from bot.intro.directory import CONNECTED, KNOWN, LAPSED, TIE_TIER, rank_key, tie_score
 from bot.intro.linkedin import (
     MAX_LINE_CHARS,
@@ -40,7 +41,7 @@ from bot.intro.linkedin import (
     TooManyRows,
     UnreadableExport,
 )
-from bot.intro.matching import company_key, fold
+from bot.intro.matching import company_key, fold, is_legal_form
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from storage.db import reading
 from storage.models import (
@@ -114,7 +115,7 @@ def parse_names(text: str) -> ParsedAccounts:
         piece = piece.strip().strip('"').strip()
         if not piece:
             continue
-        if names and not company_key(piece) and fold(piece):
+        if names and is_legal_form(piece):
             names[-1] = f"{names[-1]}, {piece}"  # "Inc." on its own: Acme's suffix
         else:
             names.append(piece)
@@ -602,7 +603,8 @@ class Accounts:
         people there themselves (they are not counted among the teammates), the asks open
         for people there and the intros made there with their outcomes.
 
-        Five statements, whatever the number of accounts: the lists; the ties at those
+        Six statements, whatever the number of accounts: the lists; the team's company
+        merges (spellings an admin made one are one account); the ties at those
         companies, grouped per teammate and kind of tie (by the contacts' company index,
         teammates who left Slack left out); those teammates' open asks and intros; which of
         them share how well they know people; and the workspace's asks by company."""
@@ -610,13 +612,25 @@ class Accounts:
             listed = await self.listed(team_id, list_owner_ids, session=session)
             if not listed:
                 return Coverage([])
-            keys = sorted({account.company_key for account in listed})
-            ties = await self._ties(session, team_id, keys)
+            # Spellings an admin merged are one account, and ties under any of them count.
+            merged = await Companies(self._sessions).merged(team_id, session=session)
+
+            def canonical(key: str) -> str:
+                return merged.get(key, key)
+
+            keys = {canonical(account.company_key) for account in listed}
+            spellings = keys | {alias for alias, key in merged.items() if key in keys}
+            ties = [
+                (canonical(key), owner, kind, closeness, since, undated)
+                for key, owner, kind, closeness, since, undated in await self._ties(
+                    session, team_id, sorted(spellings)
+                )
+            ]
             people = sorted({row[1] for row in ties if row[1] != viewer_id})
             loads = await self._loads(session, team_id, people)
             sharing = await self._sharing(session, team_id, people)
-            asks = await self._asks_by_company(session, team_id, set(keys))
-        return self._assemble(listed, ties, loads, sharing, asks, viewer_id)
+            asks = await self._asks_by_company(session, team_id, keys, canonical)
+        return self._assemble(listed, ties, loads, sharing, asks, viewer_id, canonical)
 
     def _assemble(
         self,
@@ -626,6 +640,7 @@ class Accounts:
         sharing: Collection[str],
         asks: Mapping[str, tuple[int, int, dict[str, int]]],
         viewer_id: str,
+        canonical: Callable[[str], str],
     ) -> Coverage:
         today = self._clock.now().date()
         by_key: dict[str, list[tuple[str, str, str, date | None]]] = defaultdict(list)
@@ -642,8 +657,10 @@ class Accounts:
         lists: dict[str, list[str]] = defaultdict(list)
         first: dict[str, ListedAccount] = {}
         for account in listed:
-            lists[account.company_key].append(account.list_owner_id)
-            first.setdefault(account.company_key, account)
+            key = canonical(account.company_key)
+            if account.list_owner_id not in lists[key]:
+                lists[key].append(account.list_owner_id)
+            first.setdefault(key, account)
         covered = []
         for key, account in first.items():
             # A lapsed tie ("not really anymore") is no way in: its teammate said so.
@@ -749,7 +766,11 @@ class Accounts:
         return set(rows)
 
     async def _asks_by_company(
-        self, session: AsyncSession, team_id: str, keys: set[str]
+        self,
+        session: AsyncSession,
+        team_id: str,
+        keys: set[str],
+        canonical: Callable[[str], str],
     ) -> dict[str, tuple[int, int, dict[str, int]]]:
         """Per company key on the lists: asks open there, intros made there and their latest
         outcomes. Requests keep the company as typed, so they are counted per spelling in
@@ -772,7 +793,7 @@ class Accounts:
         )
         found: dict[str, tuple[int, int, dict[str, int]]] = {}
         for company, outcome, open_asks, intros in rows:
-            key = company_key(company)
+            key = canonical(company_key(company))
             if key not in keys:
                 continue
             was_open, was_made, outcomes = found.get(key, (0, 0, {}))

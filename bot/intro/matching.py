@@ -121,6 +121,14 @@ def company_key(company: str) -> str:
     return " ".join(words)
 
 
+def is_legal_form(text: str) -> bool:
+    """Whether the text is only a legal form ("Inc.", "S.A.", "GmbH & Co. KG"): a typed list
+    split on commas keeps it with the name before it."""
+    words = _joined_letters(fold(text.replace("&", " and ")).split())
+    forms = [word for word in words if word != "and"]
+    return bool(forms) and all(word in _LEGAL_FORMS for word in forms)
+
+
 def _joined_letters(words: list[str]) -> list[str]:
     """A run of single letters as one word: "s a" (from "S.A.") is "sa", "j p morgan" is
     "jp morgan"."""

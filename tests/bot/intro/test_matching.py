@@ -10,6 +10,7 @@ from bot.intro.matching import (
     company_key,
     domain_company_key,
     email_company,
+    is_legal_form,
     name_key,
     name_score,
     parse_person,
@@ -182,3 +183,19 @@ def test_an_address_anyone_can_have_names_no_company() -> None:
 def test_a_company_key_is_its_own_key(text: str) -> None:
     key = company_key(text)
     assert company_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "legal"),
+    [
+        ("Inc.", True),
+        (" S.A. ", True),
+        ("GmbH & Co. KG", True),
+        ("Acme", False),
+        ("Acme Inc.", False),
+        ("", False),
+        ("&", False),
+    ],
+)
+def test_a_legal_form_alone_is_told_from_a_name(text: str, legal: bool) -> None:
+    assert is_legal_form(text) is legal

@@ -114,6 +114,17 @@ class Companies:
             )
             return Company(key, canonical, frozenset({canonical, *aliases}))
 
+    async def merged(self, team_id: str, *, session: AsyncSession | None = None) -> dict[str, str]:
+        """Every merge in the team, alias key -> canonical key: one small read (admins merge a
+        handful of spellings) for code that matches many companies at once."""
+        async with reading(self._sessions, session) as session:
+            rows = await session.execute(
+                select(CompanyAlias.alias_key, CompanyAlias.canonical_key).where(
+                    CompanyAlias.team_id == team_id
+                )
+            )
+            return {alias: canonical for alias, canonical in rows}
+
     async def canonical_keys(self, team_id: str, keys: Iterable[str]) -> dict[str, str]:
         """Many stored keys at once: each key's canonical key (itself unless merged)."""
         wanted = sorted({key for key in keys if key})

@@ -99,12 +99,14 @@ def test_0007_rekeys_names_written_without_spaces(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_0023A_rekeys_companies_written_with_their_legal_forms(tmp_path: Path) -> None:
-    """Contacts, requests and account owners recorded before 0023A are found by the new
+def test_the_company_keys_migration_rekeys_companies_written_with_their_legal_forms(
+    tmp_path: Path,
+) -> None:
+    """Contacts, requests and account owners recorded before 0026 are found by the new
     company keys; a contact's name-and-company identity follows, unless it would become
     another contact's of the same owner; of two owners now of one key, the one keyed so
     already stays."""
-    url = f"sqlite:///{tmp_path / 'before-0023A.db'}"
+    url = f"sqlite:///{tmp_path / 'before-0026.db'}"
     command.upgrade(alembic_config(url), "0022")
     engine = create_engine(sync_url(url))
     contacts = [

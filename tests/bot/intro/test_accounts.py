@@ -331,7 +331,7 @@ async def test_coverage_counts_teammates_ranks_the_best_and_counts_asks_and_intr
 
     rig.statements.clear()
     coverage = await rig.accounts.coverage(TEAM, [REP, WORKSPACE_LIST], viewer_id=REP)
-    assert len(rig.statements) <= 5
+    assert len(rig.statements) <= 6
 
     assert (coverage.with_way_in, coverage.total) == (2, 3)
     acme, globex, initech = coverage.accounts
@@ -385,3 +385,22 @@ async def test_a_tie_its_teammate_said_has_lapsed_is_no_way_in(rig: Rig) -> None
     acme, globex = coverage.accounts
     assert acme.best is None and acme.teammates == 0 and not acme.has_way_in
     assert globex.teammates == 2 and globex.best is not None
+
+
+async def test_spellings_an_admin_merged_are_one_account_with_the_ties_under_each(
+    rig: Rig,
+) -> None:
+    await rig.accounts.add(TEAM, REP, [AccountInput("Acme"), AccountInput("Acme Logistics")], REP)
+    await rig.directory.add_contact(TEAM, DANA, ContactInput("Jane Doe", "Acme Logistics GmbH"))
+    await rig.ask(CARLOS, "Bob Lee", "Acme Logistics")
+    before = await rig.accounts.coverage(TEAM, [REP])
+    assert [(a.company, a.teammates) for a in before.accounts] == [
+        ("Acme", 0),
+        ("Acme Logistics", 1),
+    ]
+    await rig.directory.companies.merge(TEAM, "Acme", "Acme Logistics", rig.clock.now())
+    after = await rig.accounts.coverage(TEAM, [REP])
+    (acme,) = after.accounts
+    assert (after.total, after.with_way_in) == (1, 1)
+    assert acme.company == "Acme" and acme.lists == (REP,)
+    assert acme.best is not None and acme.best.user_id == DANA and acme.open_asks == 1

@@ -22,6 +22,7 @@ from handlers import (
     request_form,
     shortcuts,
     thanks,
+    way_in,
 )
 from handlers.context import ProvideServices
 
@@ -37,6 +38,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     asking_again.register(app, work)
     offers.register(app, work)
     outside.register(app, work)
+    way_in.register(app, work)
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)

@@ -334,7 +334,8 @@ class Demo:
         filled = [
             b["element"].get("initial_value") or self.name_of(b["element"].get("initial_user", ""))
             for b in form["blocks"]
-            if b.get("type") == "input" and b["block_id"].startswith(("connector", "target"))
+            if b.get("type") == "input"
+            and b["block_id"].startswith(("connector", "target_name", "target_company"))
         ]
         print(f"   (the form opens with {', '.join(filled)} filled in)")
         question = next(b for b in form["blocks"] if b.get("block_id") == "name_first_connector")

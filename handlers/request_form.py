@@ -419,8 +419,9 @@ async def go_cold_from_form(
     await services.dispatcher.deliver(outcome.message_ids)
 
 
-# The name field and the connector picker ask for suggestions when they change (Enter, a
-# pick): their element's action id is every field's.
+# The name field, the company field (with no name: an ask for a way in) and the connector
+# picker ask for suggestions when they change (Enter, a pick): their element's action id is
+# every field's.
 FORM_FIELDS_THAT_SEARCH: dict[str, str | re.Pattern[str]] = {
     "block_id": re.compile(rf"^({BlockId.TARGET_NAME}|target_company|{BlockId.CONNECTOR}(:\w+)?)$"),
     "action_id": ActionId.FIELD.value,

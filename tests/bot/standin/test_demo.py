@@ -57,7 +57,6 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "[ Accept and pick ]  [ Decline ]  [ Suggest someone else ]",
         "Someone you know at Globex (optional)",
         "1. Ask Seán O’Brien first, without naming @Olivia Chen",
-        "will check with someone (whoever runs",
         "🎉 Seán O’Brien agreed, and @Carlos Mendes made the intro.",
         "Thanked most: @Carlos Mendes (1)",
         "Intros at Globex now go through @Olivia Chen first.",
@@ -101,3 +100,5 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
     # Who asks is never named, titled or placed in a team before the target agrees.
     assert "colleague of mine (Head of Partnerships" not in out
     assert "In their words" not in out and "Why I'm writing to you" not in out
+    # An ask for a way in: the requester hears it was accepted, not whom the connector picked.
+    assert "will check with someone (whoever runs engineering)" in " ".join(out.split())

@@ -25,6 +25,7 @@ from handlers import (
     shortcuts,
     steps,
     thanks,
+    way_in,
 )
 from handlers.context import ProvideServices
 
@@ -41,6 +42,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     offers.register(app, work)
     digests.register(app, work)
     outside.register(app, work)
+    way_in.register(app, work)
     events.register(app, work)
     files.register(app, work)
     home.register(app, work)

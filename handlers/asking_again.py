@@ -41,11 +41,14 @@ async def open_form_again(
         actor.team_id, request_id, actor.user_id, expected
     )
     await services.directory.keep_to_their_no(actor.team_id, original.target_name)
+    # An ask for a way in stays one: whom its connector picked is theirs to tell, not the form's.
+    hidden = original.way_in and original.intro_made_at is None
     view = messages.intro_modal(
         messages.ModalPrefill(
             connector_id=connector_id or original.suggested_user_id or "",
-            target_name=original.target_name,
+            target_name="" if hidden else original.target_name,
             target_company=original.target_company,
+            target_role=original.target_role if hidden else "",
             reason=original.reason,
             blurb=original.blurb,
             share_name="now" if original.share_name else "",
@@ -111,7 +114,10 @@ async def ask_person(
             target_name=person,
             target_company=original.suggested_company or "",
             reason=original.reason,
-            blurb=retarget_note(original.blurb, original.target_name, person),
+            # An ask for a way in named no one: its note speaks to whoever is picked.
+            blurb=retarget_note(original.blurb, original.target_name, person)
+            if original.target_name
+            else original.blurb,
             share_name="now" if original.share_name else "",
         ),
         messages.ModalContext(

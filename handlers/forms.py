@@ -57,4 +57,5 @@ def prefill_from(view: dict[str, Any], connector_id: str | None = None) -> messa
         share_name=str(values.get("share_name") or ""),
         ask_size=str(values.get("ask_size") or ""),
         anonymous_as=str(values.get("anonymous_as") or ""),
+        target_role=str(values.get("target_role") or ""),
     )

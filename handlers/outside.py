@@ -15,7 +15,13 @@ from bot.intro import outside
 from bot.intro.directory import AskReview
 from bot.intro.people import Teammate
 from bot.intro.states import Action
-from bot.intro.validation import RequestDraft, Review, review_draft, with_company_from_name
+from bot.intro.validation import (
+    RequestDraft,
+    Review,
+    review_draft,
+    say,
+    with_company_from_name,
+)
 from bot.intro.workflow import DuplicateSubmission
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
@@ -166,6 +172,8 @@ async def outside_request_submitted(
     connector = connector_from(view)
     review = review_draft(draft)
     review.errors.pop("connector", None)  # named in this form's own fields
+    if draft.way_in:  # a way in is picked by a teammate from their list: a name here
+        review.errors["target_name"] = say("target_missing")
     review.errors.update(outside.review_connector(connector, requester.email))
     found = None
     if review.ok:

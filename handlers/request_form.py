@@ -79,6 +79,7 @@ def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
         name_first_connector=values.get("name_first_connector") == "yes",
         ask_size=ask_size_of(values),
         anonymous_as=str(values.get("anonymous_as") or ""),
+        target_role=str(values.get("target_role") or ""),
     )
     return with_company_from_name(draft)
 
@@ -192,7 +193,10 @@ async def submit_checked(services: Services, actor: Actor, submission: Submissio
         owner_id=found.account_owner if found else None,
         offer_id=submission.modal_context.offer_id,
         lease=services.dispatcher.lease(),
-        stale_tie=found.stale_tie if found else TieUnknown.UNKNOWN,
+        # An ask for a way in has no person to ask about a tie to yet.
+        stale_tie=None
+        if submission.draft.way_in
+        else (found.stale_tie if found else TieUnknown.UNKNOWN),
     )
 
 
@@ -401,6 +405,8 @@ async def go_cold_from_form(
     )
     draft = cold_draft(requester, view)
     problems = [field for field in review_draft(draft).errors if field != "connector"]
+    if draft.way_in:  # going in cold is writing to a person: it needs their name
+        problems.insert(0, "target_name")
     if await services.directory.target_declined(actor.team_id, draft.target_name):
         # The person said no lately: the form says so, and offers no way in cold.
         await refresh_suggestions(
@@ -433,10 +439,11 @@ async def go_cold_from_form(
     await services.dispatcher.deliver(outcome.message_ids)
 
 
-# The name field and the connector picker ask for suggestions when they change (Enter, a
-# pick): their element's action id is every field's.
+# The name field, the company field (with no name: an ask for a way in) and the connector
+# picker ask for suggestions when they change (Enter, a pick): their element's action id is
+# every field's.
 FORM_FIELDS_THAT_SEARCH: dict[str, str | re.Pattern[str]] = {
-    "block_id": re.compile(rf"^({BlockId.TARGET_NAME}|{BlockId.CONNECTOR}(:\w+)?)$"),
+    "block_id": re.compile(rf"^({BlockId.TARGET_NAME}|target_company|{BlockId.CONNECTOR}(:\w+)?)$"),
     "action_id": ActionId.FIELD.value,
 }
 

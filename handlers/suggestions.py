@@ -31,6 +31,8 @@ async def refresh_suggestions(
     """Show who knows the target (and any reason to hold back) in the open form; and what
     stops going in cold, when that was pressed too early."""
     named = bool(prefill.target_name.strip())
+    # No name, a company: a way in there, and who knows people at it.
+    named = named or prefill.way_in
     if not named and not cold_problem and not prefill.connector_id:
         return
     directory = services.directory

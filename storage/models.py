@@ -180,6 +180,13 @@ class IntroRequest(Base):
     # "Mention my name": how the connector knows the target, in words the requester's message
     # says after their name ("from DHL, where you worked together").
     how_known: Mapped[str | None] = mapped_column(String(150), info=personal("connector"))
+    # An ask for a way in, not a person: the requester named a company (and, optionally, the
+    # role they are after); the connector picks the person when they accept, and from then
+    # target_name holds them.
+    way_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    target_role: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", info=personal("requester")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -402,6 +402,27 @@ class Contacts:
             )
             return list(rows), int(total or 0)
 
+    async def contacts_at(
+        self, team_id: str, owner_id: str, company: str, limit: int = 100
+    ) -> list[Contact]:
+        """The owner's own contacts at a company (matched by its key), by name: whom they can
+        pick when asked for a way in there. Theirs alone, shown to them alone."""
+        key = company_key(company)
+        if not key:
+            return []
+        async with reading(self._sessions) as session:
+            rows = await session.scalars(
+                select(Contact)
+                .where(
+                    Contact.team_id == team_id,
+                    Contact.owner_id == owner_id,
+                    Contact.company_key == key,
+                )
+                .order_by(Contact.name_key, Contact.id)
+                .limit(limit)
+            )
+            return list(rows)
+
     async def contact_page(
         self,
         team_id: str,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from bot.intro.coaching import Coaching, coach_note, coach_reason, sentences
-from bot.intro.matching import split_person
+from bot.intro.matching import company_key, split_person
 from bot.intro.people import Teammate
 from bot.templates_dir import TEMPLATES_DIR
 
 TARGET_NAME_MAX = 150
 TARGET_COMPANY_MAX = 150
+TARGET_ROLE_MAX = 200  # an ask for a way in: the role the requester hopes to reach
 REASON_MAX = 500
 ANONYMOUS_AS_MAX = 200
 INTRO_LINE_MAX = 500  # the connector's line in the intro email
@@ -80,6 +81,14 @@ class RequestDraft:
     name_first_connector: bool = False
     ask_size: str = "call_15"  # what they ask the target for (labels.json ask_size)
     anonymous_as: str = ""  # how the connector may describe them before the target agrees
+    # An ask for a way in: no name, a company, and the role the requester hopes to reach; the
+    # connector picks the person when they accept.
+    target_role: str = ""
+
+    @property
+    def way_in(self) -> bool:
+        """Asking for a way in at a company rather than for a person: no name, a company."""
+        return not self.target_name.strip() and bool(self.target_company.strip())
 
 
 @dataclass
@@ -167,17 +176,22 @@ def review_draft(draft: RequestDraft) -> Review:
         review.errors["connector"] = say("connector_deactivated")
 
     target = draft.target_name.strip()
-    if not target:
+    if not target and not draft.way_in:
         review.errors["target_name"] = say("target_missing")
     _check_length(review, "target_name", target, TARGET_NAME_MAX)
     _check_length(review, "target_company", draft.target_company.strip(), TARGET_COMPANY_MAX)
+    _check_length(review, "target_role", draft.target_role.strip(), TARGET_ROLE_MAX)
     reason = draft.reason.strip()
     if not reason:
         review.errors["reason"] = say("reason_missing")
     _check_length(review, "reason", reason, REASON_MAX)
 
     _check_length(review, "anonymous_as", draft.anonymous_as.strip(), ANONYMOUS_AS_MAX)
-    blurb_problem = _blurb_problem(draft.blurb.strip(), target)
+    # A way in: the connector forwards the note to whoever they pick there, so it names the
+    # company where it would name the person.
+    blurb_problem = _blurb_problem(
+        draft.blurb.strip(), target, draft.target_company.strip() if draft.way_in else ""
+    )
     if blurb_problem:
         review.errors["blurb"] = blurb_problem
     if "reason" not in review.errors:
@@ -189,7 +203,8 @@ def review_draft(draft: RequestDraft) -> Review:
 
 def coaching_words(coaching: list[Coaching], draft: RequestDraft) -> dict[str, list[str]]:
     """Each coached field's fixes, in the requester's terms: their name, the target's."""
-    target = _first_name(draft.target_name.strip()) or "them"
+    # A way in names no one yet: the words speak of whoever the connector picks.
+    target = "the person" if draft.way_in else (_first_name(draft.target_name.strip()) or "them")
     company = draft.target_company.strip()
     requester = draft.requester
     who = requester.name or "your name"
@@ -215,12 +230,23 @@ def coaching_words(coaching: list[Coaching], draft: RequestDraft) -> dict[str, l
     return words
 
 
+def _names_company(lowered_note: str, company: str) -> bool:
+    """Whether the note names the company, as written or as its key (its words without the
+    legal suffix: "Acme" for "Acme Inc.")."""
+    key = company_key(company)
+    return company.casefold() in lowered_note or bool(
+        key and f" {key} " in f" {company_key(lowered_note)} "
+    )
+
+
 def _first_name(name: str) -> str:
     parts = name.split()
     return parts[0] if parts else ""
 
 
-def _blurb_problem(blurb: str, target: str) -> str | None:
+def _blurb_problem(blurb: str, target: str, company: str = "") -> str | None:
+    """What stops the note going: `company` given, it is an ask for a way in there, and the
+    note names the company instead of a person."""
     if not blurb:
         return say("blurb_missing")
     if len(blurb) > BLURB_MAX:
@@ -235,6 +261,8 @@ def _blurb_problem(blurb: str, target: str) -> str | None:
         part.casefold() in lowered for part in (target, _first_name(target)) if len(part) > 1
     ):
         return say("blurb_no_target", target=target)
+    if company and not _names_company(lowered, company):
+        return say("blurb_no_company", company=company)
     if not _ASK.search(blurb):
         return say("blurb_no_ask")
     return None

@@ -12,6 +12,8 @@ class ActionId(StrEnum):
 
     # The connector's card (and its reminders, and the Home tab).
     ACCEPT = "intro_accept"
+    # An ask for a way in: accepting opens a modal to pick the person.
+    ACCEPT_WAY_IN = "intro_accept_way_in"
     DECLINE = "intro_decline"
     REDIRECT = "intro_redirect"
     MENTION_NAME = "intro_mention_name"
@@ -101,6 +103,7 @@ class CallbackId(StrEnum):
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"
     INTRO_LINE_MODAL = "intro_line_modal"
     MENTION_NAME_MODAL = "intro_mention_name_modal"
+    WAY_IN_MODAL = "intro_way_in_modal"  # the connector picks whom to ask at the company
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"
     ACCOUNTS_MODAL = "intro_accounts_modal"

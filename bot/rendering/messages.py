@@ -18,7 +18,7 @@ from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.declines import TargetDecline
 from bot.intro.directory import AskReview, Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
-from bot.intro.workflow.plan import THANKS_MAX
+from bot.intro.workflow.plan import THANKS_MAX, awaiting_pick
 from bot.intro.workflow.queries import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
@@ -43,9 +43,12 @@ from bot.rendering.texts import (
 )
 from storage.models import ConnectorPrefs, Contact, IntroOffer, IntroRequest
 
+COLUMNS = tuple(IntroRequest.__table__.c)
+
 LIMITS = {
     "target_name": validation.TARGET_NAME_MAX,
     "target_company": validation.TARGET_COMPANY_MAX,
+    "target_role": validation.TARGET_ROLE_MAX,
     "reason": validation.REASON_MAX,
     "anonymous_as": validation.ANONYMOUS_AS_MAX,
     "blurb": validation.BLURB_MAX,
@@ -80,6 +83,12 @@ class ModalPrefill:
     share_name: str = ""  # "now" or "after_yes" (labels.json share_name)
     ask_size: str = ""  # labels.json ask_size; the form's default when empty
     anonymous_as: str = ""
+    target_role: str = ""  # an ask for a way in: the role the requester is after
+
+    @property
+    def way_in(self) -> bool:
+        """No name, a company: the form asks for a way in there."""
+        return not self.target_name.strip() and bool(self.target_company.strip())
 
 
 @dataclass
@@ -163,6 +172,32 @@ def next_step(request: IntroRequest, role: str) -> Markup:
     return trusted_mrkdwn(text)
 
 
+# Reminders that go to the connector: they picked the person, and see their name.
+CONNECTOR_REMINDERS = frozenset({"nudge", "target_check", "target_check_waiting", "ask_again"})
+
+
+def way_in_name(request: IntroRequest) -> str:
+    """An ask for a way in, while whom it reaches is not to be named: "someone", with the
+    role the requester hoped for (their company follows wherever a name's would)."""
+    role = " ".join((request.target_role or "").split())
+    return f"someone ({role})" if role else "someone"
+
+
+def as_seen(request: IntroRequest, *, by_connector: bool = False) -> IntroRequest:
+    """The request as its reader may see it. An ask for a way in names its person to the
+    connector once they pick them (they chose them from whom they know); to anyone else (the
+    requester, an account owner) only once the person agreed to the intro: until then the
+    name would tell whom the connector knows, about someone who has not said yes to anything,
+    and would only lead back to a person whose no is final. A copy, for rendering only."""
+    if not request.way_in:
+        return request
+    if (request.target_name or "").strip() and (by_connector or request.intro_made_at):
+        return request
+    seen = IntroRequest(**{column.key: getattr(request, column.key) for column in COLUMNS})
+    seen.target_name = way_in_name(request)
+    return seen
+
+
 def connector_mention(request: IntroRequest) -> str:
     """The connector as mrkdwn: their mention, or the name of one outside the team."""
     if request.connector_outside:
@@ -189,14 +224,18 @@ def connector_card(
     history: History | None = None,
     first_intro: IntroRequest | None = None,
 ) -> Message:
-    """`offered`: the requester took the connector's own offer of this intro; `pointed_from`:
+    """The connector's card (an ask for a way in: with a stand-in until they pick the person).
+    `offered`: the requester took the connector's own offer of this intro; `pointed_from`:
     the ask is for the better person the connector named instead of this one. `history`: the
     connector's with the requester over the last year, a line on the first card.
     `first_intro`: the intro this ask adds a second voice to (its target agreed, then went
     quiet)."""
+    picking = awaiting_pick(request)
+    request = as_seen(request, by_connector=True)
     return _message(
         "connector_card.json.j2",
         r=request,
+        picking=picking,
         offered=offered,
         pointed_from=pointed_from,
         first=first_intro,
@@ -218,18 +257,34 @@ def connector_card(
 
 
 def owner_card(request: IntroRequest) -> Message:
+    # An ask for a way in has no one to write an email to yet: the owner reads the note.
+    email = request.blurb if request.way_in else forwardable_email(request)
+    request = as_seen(request)
     return _message(
         "owner_card.json.j2",
         r=request,
         status=_status(request),
         next_step=next_step(request, "owner"),
-        email=forwardable_email(request),
+        email=email,
     )
 
 
 def owner_edit_modal(request: IntroRequest) -> dict[str, Any]:
     view: dict[str, Any] = render_json(
         "owner_edit_modal.json.j2", r=request, request_id=request.id, limit=validation.BLURB_MAX
+    )
+    return view
+
+
+def way_in_modal(request: IntroRequest, contacts: Sequence[Contact]) -> dict[str, Any]:
+    """The connector accepts an ask for a way in: whom they will ask, from their own contacts
+    at the company (Slack takes 100 options) or typed."""
+    view: dict[str, Any] = render_json(
+        "way_in_modal.json.j2",
+        r=request,
+        request_id=request.id,
+        contacts=list(contacts)[:100],
+        limit=validation.TARGET_NAME_MAX,
     )
     return view
 
@@ -261,6 +316,7 @@ def mention_name_modal(request: IntroRequest) -> dict[str, Any]:
 def requester_card(request: IntroRequest, advice: list[str]) -> Message:
     if request.connector_outside:
         return outside_card(request, advice)
+    request = as_seen(request)
     return _message(
         "requester_card.json.j2",
         r=request,
@@ -284,6 +340,7 @@ def notice(
     """A one-off message; a dead end's lists `paths` (who else to ask, best first);
     `secondary` (with `names`) are the teammates a secondary intro offer suggests."""
     data = data or {}
+    request = as_seen(request)  # notices before an intro go to the requester
     return _message(
         "notice.json.j2",
         r=request,
@@ -312,13 +369,15 @@ def notice(
 def thanks_modal(request: IntroRequest, *, sent: bool = False) -> dict[str, Any]:
     """The requester's thanks to the connector, prefilled for where the request stands."""
     phrases: dict[str, str] = labels()["thanks"]
+    seen = as_seen(request)
+    # Whom an ask for a way in reached, when the requester was never told: "them".
+    target = first_name(request.target_name) if seen is request else "them"
+    request = seen
     said = phrases.get(request.outcome or "") or phrases.get(request.status) or phrases["default"]
     if request.status != Status.TARGET_DECLINED and not request.intro_made_at:
         said = phrases["name_mentioned"]  # no intro: they lent their name
     connector = first_name(request.connector_name or "")
-    prefill = said.format(
-        target=first_name(request.target_name), to=f", {connector}" if connector else ""
-    )
+    prefill = said.format(target=target, to=f", {connector}" if connector else "")
     view: dict[str, Any] = render_json(
         "thanks_modal.json.j2", r=request, sent=sent, prefill=prefill, limit=THANKS_MAX
     )
@@ -343,6 +402,7 @@ def reminder(
     secondary = secondary or []
     if request.connector_outside:
         return _outside_reminder(request, kind, secondary, now=now, tz_name=tz_name, last=last)
+    request = as_seen(request, by_connector=kind in CONNECTOR_REMINDERS)
     zone = time_zone(tz_name)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
     introduced = request.intro_made_at.astimezone(zone).date() if request.intro_made_at else None
@@ -552,6 +612,7 @@ def intro_modal(
         coaching=coaching or {},
         pacing_note=pacing_note,
         connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
+        way_in=prefill.way_in,
     )
     return view
 
@@ -592,6 +653,7 @@ def cold_modal(request: IntroRequest) -> dict[str, Any]:
 
 
 def decline_modal(request: IntroRequest) -> dict[str, Any]:
+    request = as_seen(request, by_connector=True)
     view: dict[str, Any] = render_json("decline_modal.json.j2", r=request, request_id=request.id)
     return view
 
@@ -604,6 +666,7 @@ def owner_decline_modal(request: IntroRequest) -> dict[str, Any]:
 
 
 def redirect_modal(request: IntroRequest) -> dict[str, Any]:
+    request = as_seen(request, by_connector=True)
     view: dict[str, Any] = render_json("redirect_modal.json.j2", r=request, request_id=request.id)
     return view
 
@@ -622,6 +685,8 @@ def home_view(
     accounts: HomeAccounts | None = None,
     webhook: Any = None,
 ) -> dict[str, Any]:
+    mine = [as_seen(r) for r in mine]
+    waiting = [as_seen(r, by_connector=True) for r in waiting]
     steps = {r.id: next_step(r, "requester") for r in mine}
     steps |= {r.id: next_step(r, "connector") for r in waiting}
     # The opt-in ask and the intro email for the first few being checked with their target

@@ -279,6 +279,7 @@ class Demo:
         await self.outside_the_team()
         await self.a_targets_no()
         await self.accounts()
+        await self.a_way_in()
 
         print(
             f"\nDone: {len(fake.calls)} Web API calls, "
@@ -334,7 +335,8 @@ class Demo:
         filled = [
             b["element"].get("initial_value") or self.name_of(b["element"].get("initial_user", ""))
             for b in form["blocks"]
-            if b.get("type") == "input" and b["block_id"].startswith(("connector", "target"))
+            if b.get("type") == "input"
+            and b["block_id"].startswith(("connector", "target_name", "target_company"))
         ]
         print(f"   (the form opens with {', '.join(filled)} filled in)")
         question = next(b for b in form["blocks"] if b.get("block_id") == "name_first_connector")
@@ -832,6 +834,68 @@ class Demo:
         await stack.until(lambda: fake.count("views.update") > before, "the form's findings")
         self.show(
             RIYA, "", render_view(fake.calls_to("views.update")[-1].args["view"], self.name_of)
+        )
+
+    async def a_way_in(self) -> None:
+        """Olivia knows the account, not the person: she asks for a way in at Globex, and
+        Carlos, who knows people there, picks whom to ask as he accepts."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        self.say("Olivia asks for a way in at Globex: no name, just whoever runs engineering")
+        opened = fake.count("views.open")
+        await stack.slack.command(payloads.slash_command(OLIVIA, "", fake.issue_trigger_id(OLIVIA)))
+        await stack.until(lambda: fake.count("views.open") == opened + 1, "Olivia's form")
+        _, answer = await stack.slack.interaction(
+            payloads.view_submission(
+                OLIVIA,
+                fake.calls_to("views.open")[-1].args["view"],
+                {
+                    "connector": CARLOS,
+                    "target_name": "",
+                    "target_company": "Globex",
+                    "target_role": "whoever runs engineering",
+                    "reason": "You ship to 30 countries, and we find what you overpay on freight.",
+                    # No one to greet by name: whoever Carlos picks reads it.
+                    "blurb": SAM_BLURB.replace("Hi Seán", "Hi").replace(
+                        "Sam Okafor", "Olivia Chen"
+                    ),
+                },
+            )
+        )
+        assert answer == "", answer  # sent as written: nothing to coach
+        await stack.until(
+            lambda: any("way in at Globex" in m["text"] for m in self.dms(CARLOS)), "card"
+        )
+        card = self.way_in_card()
+        self.show_dm(CARLOS, card)
+
+        self.say("Carlos presses Accept and pick: his own contacts at Globex, or a name")
+        await self.press(CARLOS, card, "intro_accept_way_in")
+        await stack.until(lambda: fake.count("views.open") == opened + 2, "the pick")
+        form = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "(his list, seen by him alone)", render_view(form, self.name_of))
+        [listed] = [b for b in form["blocks"] if b.get("block_id") == "contact"]
+        sean = listed["element"]["options"][0]["value"]
+        _, answer = await stack.slack.interaction(
+            payloads.view_submission(CARLOS, form, {"contact": sean})
+        )
+        assert answer == "", answer
+        await stack.until(lambda: self.way_in_card()["updates"] >= 1, "Carlos's card")
+        card = self.way_in_card()
+        self.show_dm(CARLOS, card)
+        await stack.until(lambda: len(self.dms(OLIVIA)) >= 2, "Olivia hears")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
+        print("   (Olivia isn't told whom Carlos asked until they agree)")
+
+        self.say("Seán agrees: Carlos reports it, and Olivia learns whom she's meeting")
+        await self.press(CARLOS, card, "intro_target_agreed")
+        await stack.until(lambda: "Seán" in self.dms(OLIVIA)[-1]["text"], "Olivia's notice")
+        self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
+
+    def way_in_card(self) -> dict[str, Any]:
+        """Carlos's DM about Olivia's ask for a way in at Globex, before and after his pick."""
+        return next(
+            m for m in self.dms(CARLOS) if f"<@{OLIVIA}>" in m["text"] and "Globex" in m["text"]
         )
 
     def card_or_none(self, name: str) -> dict[str, Any] | None:

@@ -106,7 +106,9 @@ async def test_hard_problems_stay_hard_after_the_coaching(stack: LocalStack) -> 
     values = good_values(reason="x")
     view = await open_intro_modal(stack)
     coached = await submit_coached(stack, view, values)
-    status, body = await submit(stack, coached, {**values, "target_name": " "})
+    status, body = await submit(
+        stack, coached, {**values, "target_name": " ", "target_company": ""}
+    )
     assert status == 200
     answer = json.loads(body)
     assert answer["response_action"] == "errors"

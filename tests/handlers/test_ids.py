@@ -104,6 +104,16 @@ def _messages() -> Iterator[messages.Message]:
             for data in ({}, {"outcome": "meeting_held", "choice": "bump"}):
                 yield messages.notice(request, event, data, [SUGGESTED], secondary=[SUGGESTED])
                 yield messages.notice(request, event, data)
+        # An ask for a way in: before the connector picks the person, and after.
+        for picked in ("", "Jane Doe"):
+            way_in = make_request(status, way_in=True, target_name=picked, target_role="ops")
+            yield messages.connector_card(way_in)
+            yield messages.owner_card(way_in)
+            yield messages.requester_card(way_in, [])
+            for kind in REMINDERS:
+                yield messages.reminder(way_in, kind, [SUGGESTED], now=NOW)
+            for event in NOTICES:
+                yield messages.notice(way_in, event, {}, [SUGGESTED])
         outside = make_request(
             status, connector_id="", connector_outside=True, connector_name="Dana Cole"
         )
@@ -122,6 +132,12 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.intro_modal(messages.ModalPrefill(), messages.ModalContext(), searched=True)
     pointed = messages.ModalContext(previous_request_id=3, pointed_by="U0CON", pointed_from="Jane")
     yield messages.intro_modal(prefill, pointed)
+    way_in = messages.ModalPrefill(target_company="Acme", target_role="whoever runs logistics")
+    yield messages.intro_modal(way_in, messages.ModalContext(), suggestions=[suggestion])
+    yield messages.intro_modal(way_in, messages.ModalContext(), searched=True)
+    asked = make_request(Status.AWAITING_CONNECTOR, way_in=True, target_name="")
+    yield messages.way_in_modal(asked, [Contact(id=3, name="Jane Doe", title="COO")])
+    yield messages.way_in_modal(asked, [])
     yield messages.decline_modal(request)
     yield messages.owner_decline_modal(make_request(Status.AWAITING_OWNER))
     yield messages.redirect_modal(request)
@@ -144,6 +160,16 @@ def _views() -> Iterator[dict[str, Any]]:
         make_request(status, id=100 + i, requester_id="U0OTHER", connector_id="U0REQ")
         for i, status in enumerate(Status)
     ]
+    waiting.append(
+        make_request(
+            Status.AWAITING_CONNECTOR,
+            id=99,
+            requester_id="U0OTHER",
+            connector_id="U0REQ",
+            way_in=True,
+            target_name="",
+        )
+    )
     contacts = [Contact(id=n, name="A", closeness="close") for n in range(CONTACTS_PAGE)]
     for share in (False, True):
         page = ContactPage(contacts, matching=35, total=40, page=1, search="a")

@@ -72,6 +72,7 @@ async def test_a_decline_ends_with_ask_them_which_opens_the_form_for_a_linked_re
         "reason": original["reason"],
         "blurb": original["blurb"],
         "anonymous_as": None,
+        "target_role": None,  # a person was named: no role to ask for
     }
     status, body = await submit(stack, form, values)
     assert status == 200 and body == "", body  # no duplicate-ask error

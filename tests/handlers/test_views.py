@@ -31,7 +31,7 @@ from tests.handlers.flow import (
         ({"connector": REQUESTER}, "connector", "other than yourself"),
         ({"connector": "U0SOMEBOT"}, "connector", "bot"),
         ({"connector": "U0DEACTIVATED"}, "connector", "deactivated"),
-        ({"target_name": "   "}, "target_name", "Who would you like"),
+        ({"target_name": "   ", "target_company": ""}, "target_name", "Who would you like"),
         ({"reason": ""}, "reason", "what's in it for them"),
         ({"blurb": ""}, "blurb", "forward"),
         ({"blurb": "Hi [Name], " + "x" * 100 + " Would you be open to a call?"}, "blurb", "[Name]"),

@@ -23,7 +23,14 @@ from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
 from bot.intro.states import ACTOR, TRANSITIONS, Action, Role, Status
 from bot.intro.validation import RequestDraft
-from bot.intro.workflow import IntroWorkflow, Lease, Outcome, TieUnknown, one_statement
+from bot.intro.workflow import (
+    IntroWorkflow,
+    InvalidSuggestion,
+    Lease,
+    Outcome,
+    TieUnknown,
+    one_statement,
+)
 from storage.db import create_engine_for, make_sessionmaker, sync_url
 from storage.models import Base, Contact, IntroRequest, OutboundMessage, RequestEvent, Webhook
 from tests.conftest import TEST_DATABASE_URL
@@ -270,3 +277,69 @@ async def test_every_kind_of_submission_writes_the_same_rows_on_both_paths(
     assert by_statement["request_events"] == by_orm["request_events"]
     assert by_statement["outbound_messages"] == by_orm["outbound_messages"]
     assert by_statement["handed back"] == by_orm["handed back"]
+
+
+# --- an ask for a way in: the person is picked as the connector accepts -------------------------
+
+WAY_IN = {"target_name": "", "target_role": "whoever runs logistics"}
+WAY_IN_MOVES: dict[str, tuple[Action, dict[str, Any], bool]] = {
+    # A pick is checked against the row before it is kept: the ORM path on both runs.
+    "accepted with the person picked": (Action.ACCEPT, {"picked_name": " Jane  Doe "}, False),
+    "declined before any pick": (Action.DECLINE, {"reason": "Not my area"}, True),
+    "a teammate suggested instead": (Action.REDIRECT, {"suggested_user_id": SAM}, False),
+}
+
+
+@postgres_only
+@pytest.mark.parametrize("move", list(WAY_IN_MOVES))
+async def test_an_ask_for_a_way_in_writes_the_same_rows_on_both_paths(
+    paths: Paths, move: str
+) -> None:
+    action, details, at_once = WAY_IN_MOVES[move]
+
+    async def story(workflow: IntroWorkflow, clock: ManualClock) -> Outcome:
+        submitted = await workflow.submit(TEAM, draft(**WAY_IN), ["tip"])
+        clock.advance(timedelta(hours=1))
+        role = PARTY[ACTOR[action]]
+        return await workflow.act(TEAM, submitted.request.id, role, action, **details)
+
+    by_orm = await paths.run(False, story)
+    by_statement = await paths.run(True, story)
+    assert paths.statement_writes == ([action] if at_once else [])
+    assert by_statement["intro_requests"] == by_orm["intro_requests"]
+    assert by_statement["request_events"] == by_orm["request_events"]
+    assert by_statement["outbound_messages"] == by_orm["outbound_messages"]
+    assert by_statement["handed back"] == by_orm["handed back"]
+    [request] = by_orm["intro_requests"]
+    assert request["way_in"] and request["target_role"] == "whoever runs logistics"
+    if action is Action.ACCEPT:
+        assert (request["target_name"], request["target_surname_key"]) == ("Jane  Doe", "doe")
+
+
+@postgres_only
+async def test_an_ask_for_a_way_in_is_not_accepted_without_its_person_on_either_path(
+    paths: Paths,
+) -> None:
+    async def story(workflow: IntroWorkflow, clock: ManualClock) -> Outcome:
+        submitted = await workflow.submit(TEAM, draft(**WAY_IN), ["tip"])
+        request_id = submitted.request.id
+        clock.advance(timedelta(hours=1))
+        for action in (Action.ACCEPT, Action.MENTION_NAME):
+            with pytest.raises(InvalidSuggestion):
+                await workflow.act(TEAM, request_id, CONNECTOR.user_id, action)
+        # An ordinary request takes no pick.
+        other = await workflow.submit(TEAM, draft(submission_key="second"), ["tip"])
+        with pytest.raises(InvalidSuggestion):
+            await workflow.act(
+                TEAM, other.request.id, CONNECTOR.user_id, Action.ACCEPT, picked_name="Bob Lee"
+            )
+        return submitted
+
+    by_orm = await paths.run(False, story)
+    by_statement = await paths.run(True, story)
+    assert paths.statement_writes == []
+    assert [r["status"] for r in by_orm["intro_requests"]] == ["awaiting_connector"] * 2
+    assert [r["target_name"] for r in by_orm["intro_requests"]] == ["", "Jane Doe"]
+    assert by_statement["intro_requests"] == by_orm["intro_requests"]
+    assert by_statement["request_events"] == by_orm["request_events"]
+    assert by_statement["outbound_messages"] == by_orm["outbound_messages"]

@@ -11,7 +11,7 @@ from bot.intro.people import Teammate
 from bot.intro.states import Status
 from bot.intro.validation import RequestDraft
 from bot.intro.workflow import plan
-from bot.intro.workflow.errors import DuplicateSubmission
+from bot.intro.workflow.errors import DuplicateSubmission, InvalidSuggestion
 from bot.intro.workflow.orm_path import OrmPath
 from bot.intro.workflow.results import Outcome
 from storage.models import IntroRequest, OutboundMessage
@@ -92,6 +92,9 @@ class ColdApproaches(OrmPath):
                 )
             source = previous or draft
             assert source is not None, "go_cold() needs an earlier request or a draft"
+            if previous is not None and previous.way_in and previous.intro_made_at is None:
+                # The requester was never told whom its connector picked, if anyone.
+                raise InvalidSuggestion("an ask for a way in has no one to write to yet")
             request = cold_request(team_id, requester, source, previous, now)
             if previous is not None:
                 messages += await self._withdraw_stalled(session, previous)

@@ -230,11 +230,14 @@ def _moved(action: Action, value_names: tuple[str, ...]) -> str:
     sources = ", ".join(f"'{source}'" for source in edges)
     to_status = "CASE status " + " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in edges.items())
     sets = "".join(f", {name} = :v_{name}" for name in value_names)
+    # An ask for a way in waiting for its person is accepted only with one (`plan.check_pick`,
+    # on the ORM path): here, such a row is left alone, for the caller to say why.
+    pick = " AND NOT (way_in AND target_name = '')" if action in plan.NEEDS_PERSON else ""
     return f"""
         moved AS (
             UPDATE intro_requests SET status = {to_status} END, updated_at = :now{sets}
             WHERE id = :request_id AND team_id = :team_id AND status IN ({sources})
-                AND {party} = :actor_id AND NOT connector_outside
+                AND {party} = :actor_id AND NOT connector_outside{pick}
             RETURNING *, nextval(pg_get_serial_sequence('request_events', 'id')) AS event_id
         )"""
 

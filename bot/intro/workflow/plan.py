@@ -144,6 +144,8 @@ def asked_for(ask: IntroRequest | RequestDraft) -> dict[str, Any]:
         "blurb": ask.blurb.strip(),
         "ask_size": ask.ask_size,
         "anonymous_as": ask.anonymous_as.strip()[:200],
+        "way_in": bool(ask.way_in),
+        "target_role": ask.target_role.strip()[:200],
     }
 
 
@@ -243,6 +245,26 @@ def check_suggestion(
         raise InvalidSuggestion("suggest someone other than the two of you")
 
 
+# Actions that need the person: on an ask for a way in, the connector picks them first.
+NEEDS_PERSON = (Action.ACCEPT, Action.MENTION_NAME)
+
+
+def awaiting_pick(request: IntroRequest) -> bool:
+    """An ask for a way in whose connector has not picked the person yet."""
+    return bool(request.way_in) and not (request.target_name or "").strip()
+
+
+def check_pick(request: IntroRequest, action: Action, picked: str | None) -> None:
+    """An ask for a way in is accepted with the person picked (nothing else needs one: the
+    connector cannot lend their name for no one); only such an ask takes a pick. Holds
+    whether `request` is read before the change or after it (the pick then on the row)."""
+    picked = _words(picked)
+    if picked is not None and (action is not Action.ACCEPT or not request.way_in):
+        raise InvalidSuggestion("only an ask for a way in takes a person to pick")
+    if action in NEEDS_PERSON and awaiting_pick(request) and picked is None:
+        raise InvalidSuggestion("pick the person to ask first")
+
+
 # --- what an action writes on the request ------------------------------------------------------
 
 
@@ -261,6 +283,15 @@ def _better_person(_: Action, details: ActionDetails, __: datetime) -> dict[str,
         "suggested_company": _words(details.get("suggested_company")),
         "suggestion_note": _words(details.get("note")),
     }
+
+
+def _accepted(_: Action, details: ActionDetails, __: datetime) -> dict[str, Any]:
+    """Accepting an ask for a way in names the person the connector picked: the target from
+    here on, so every rule keyed on the person (their no, open asks for them) applies."""
+    picked = _words(details.get("picked_name"))
+    if picked is None:
+        return {}
+    return {"target_name": picked[:150], "target_surname_key": person_surname_key(picked)[:150]}
 
 
 def _owner_approved(_: Action, details: ActionDetails, __: datetime) -> dict[str, Any]:
@@ -292,6 +323,7 @@ _CHANGES: dict[Action, _Change] = {
     Action.SUGGEST_PERSON: _better_person,
     Action.MENTION_NAME: lambda _, d, __: {"how_known": _words(d.get("how_known"))},
     Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
+    Action.ACCEPT: _accepted,
     Action.OWNER_APPROVE: _owner_approved,
     Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},
     Action.TARGET_NOT_NOW: _ask_again_on,

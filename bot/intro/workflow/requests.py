@@ -184,9 +184,11 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         ask_again_on: str | None = None,
         tz_name: str | None = None,
         how_known: str | None = None,
+        picked_name: str | None = None,
         lease: Lease | None = None,
     ) -> Outcome:
-        """Apply one action, compare-and-set on the stored status.
+        """Apply one action, compare-and-set on the stored status. `picked_name`: the person
+        the connector picked as they accept an ask for a way in.
 
         Raises UnknownRequest, NotYourRequest, or IllegalTransition (which carries the status
         the request is in now: a stale button, a double click, another replica first).
@@ -204,6 +206,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
             ask_again_on=ask_again_on,
             tz_name=tz_name,
             how_known=how_known,
+            picked_name=picked_name,
         )
         refusal: InvalidSuggestion | None = None
         try:
@@ -211,7 +214,9 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         except InvalidSuggestion as error:
             # Raised once the press is known to be theirs, in time.
             values, refusal = {}, error
-        if refusal is None and self._in_one_statement(action):
+        # A pick is checked against the row before it is kept: the ORM path.
+        at_once = self._in_one_statement(action) and not picked_name
+        if refusal is None and at_once:
             done = await one_statement.act_at_once(
                 self._sessions,
                 team_id,
@@ -228,7 +233,16 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
                 return done
         async with self._sessions.begin() as session:
             request, messages = await self._change(
-                session, team_id, request_id, actor_id, action, values, details, refusal, lease
+                session,
+                team_id,
+                request_id,
+                actor_id,
+                action,
+                values,
+                details,
+                refusal,
+                lease,
+                tried_at_once=at_once,
             )
             if action is Action.REPORT_NO_RESPONSE and plan.is_outside(request):
                 # No teammate's nudge to offer: the next paths.
@@ -252,25 +266,30 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         details: ActionDetails,
         refusal: InvalidSuggestion | None,
         lease: Lease | None,
+        *,
+        tried_at_once: bool = False,
     ) -> tuple[IntroRequest, list[OutboundMessage]]:
         """The change on the ORM path: one UPDATE where it can tell the status left (`_move`);
         else (or when that matched nothing, or the single statement already tried) a plain
         load, which tells which refusal, then the compare-and-set (`_transition`)."""
         suggested = details.get("suggested_user_id")
         person = details.get("suggested_name")
+        picked = details.get("picked_name")
         moved = None
-        if refusal is None and not self._in_one_statement(action):
+        if refusal is None and not tried_at_once:
             moved = await self._move(session, team_id, request_id, actor_id, action, values)
         if moved is not None:
             request, current = moved
             # Raising rolls the change back, as if it had never been made.
             plan.check_suggestion(request, action, suggested, person)
+            plan.check_pick(request, action, picked)
             return request, await self._record(session, request, actor_id, action, current, lease)
         request = await self._load(session, team_id, request_id)
         plan.permitted(request, actor_id, action)
         if refusal is not None:
             raise refusal
         plan.check_suggestion(request, action, suggested, person)
+        plan.check_pick(request, action, picked)
         messages = await self._transition(session, request, actor_id, action, values, lease)
         return request, messages
 

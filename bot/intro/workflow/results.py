@@ -25,6 +25,8 @@ class ActionDetails(TypedDict, total=False):
     ask_again_on: str | None
     tz_name: str | None  # the presser's time zone (IANA name): whose "today" a day is after
     how_known: str | None  # "Mention my name": how the connector knows the target
+    # An ask for a way in: the person the connector picked when they accepted.
+    picked_name: str | None
 
 
 class TieUnknown(Enum):

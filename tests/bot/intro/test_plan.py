@@ -428,6 +428,43 @@ def test_a_better_person_is_named_and_is_not_the_target(name: str | None, refuse
         plan.check_suggestion(request, Action.SUGGEST_PERSON, None, name)
 
 
+def test_accepting_an_ask_for_a_way_in_names_the_person_picked() -> None:
+    picked = ActionDetails(picked_name="  Jane   Doe ")
+    changes = plan.column_changes(Action.ACCEPT, picked, NOW)
+    assert changes == {"target_name": "Jane   Doe", "target_surname_key": "doe"}
+    # An ordinary accept sets nothing but its status.
+    assert plan.column_changes(Action.ACCEPT, ActionDetails(), NOW) == {}
+
+
+@pytest.mark.parametrize(
+    ("way_in", "target", "action", "picked", "refused"),
+    [
+        (True, "", Action.ACCEPT, None, True),  # a way in is accepted with its person
+        (True, "", Action.ACCEPT, "  ", True),
+        (True, "", Action.MENTION_NAME, None, True),  # no one to lend a name for
+        (True, "", Action.ACCEPT, "Jane Doe", False),
+        (True, "Jane Doe", Action.ACCEPT, "Jane Doe", False),  # read after the change
+        (True, "", Action.DECLINE, None, False),
+        (True, "", Action.REDIRECT, None, False),
+        (True, "", Action.DECLINE, "Jane Doe", True),  # only Accept takes a pick
+        (False, "Jane Doe", Action.ACCEPT, "Bob Lee", True),  # only a way in does
+        (False, "Jane Doe", Action.ACCEPT, None, False),
+        (False, "Jane Doe", Action.MENTION_NAME, None, False),
+    ],
+)
+def test_only_an_ask_for_a_way_in_takes_a_pick_and_needs_one_to_be_accepted(
+    way_in: bool, target: str, action: Action, picked: str | None, refused: bool
+) -> None:
+    request = request_in(Status.AWAITING_CONNECTOR)
+    request.way_in, request.target_name = way_in, target
+    assert plan.awaiting_pick(request) is (way_in and not target)
+    if refused:
+        with pytest.raises(InvalidSuggestion):
+            plan.check_pick(request, action, picked)
+    else:
+        plan.check_pick(request, action, picked)
+
+
 @given(
     st.integers(min_value=-3, max_value=3),
     st.sampled_from([None, "UTC", "Pacific/Auckland", "Pacific/Kiritimati", "America/Adak"]),

@@ -89,10 +89,64 @@ def test_a_human_teammate_is_a_fine_connector() -> None:
 
 
 @pytest.mark.parametrize("value", ["", "   ", "\n\t "])
-def test_target_name_is_required(value: str) -> None:
-    review = review_draft(make_draft(target_name=value))
+def test_a_name_or_a_company_is_required(value: str) -> None:
+    review = review_draft(make_draft(target_name=value, target_company=value))
     assert "target_name" in review.errors
     assert "Who would you like to meet" in review.errors["target_name"]
+
+
+# --- an ask for a way in: a company and a role, no name ------------------------------------
+
+WAY_IN_BLURB = (
+    "Hi, I'm Riya, I run partnerships at Northwind. We help logistics teams like Acme's cut "
+    "cross-border delays by a third. Would you be open to a 20-minute call next week?"
+)
+
+
+def way_in_draft(**changes: object) -> RequestDraft:
+    values: dict[str, object] = {
+        "target_name": "",
+        "target_company": "Acme Inc.",
+        "target_role": "whoever runs logistics",
+        "blurb": WAY_IN_BLURB,
+    }
+    return make_draft(**{**values, **changes})
+
+
+def test_a_company_without_a_name_is_an_ask_for_a_way_in() -> None:
+    draft = way_in_draft()
+    assert draft.way_in
+    assert not make_draft().way_in
+    assert not make_draft(target_name="", target_company=" ").way_in
+
+
+def test_a_way_in_note_needs_no_name_but_names_the_company() -> None:
+    assert review_draft(way_in_draft()).errors == {}
+    review = review_draft(way_in_draft(blurb=WAY_IN_BLURB.replace("Acme's", "their")))
+    assert "Name Acme Inc. in the note" in review.errors["blurb"]
+
+
+def test_a_way_in_note_may_name_the_company_without_its_legal_suffix() -> None:
+    # "Acme Inc." in the form, "Acme" in the note: the company's key matches.
+    assert "blurb" not in review_draft(way_in_draft()).errors
+
+
+def test_a_way_in_role_is_kept_within_its_column() -> None:
+    review = review_draft(way_in_draft(target_role="x" * 201))
+    assert "The role is 201 characters" in review.errors["target_role"]
+
+
+def test_coaching_for_a_way_in_speaks_of_the_person_not_a_name() -> None:
+    draft = way_in_draft(
+        reason="We are a good company with a great product.",
+        blurb="Hi, I work at Northwind on deals with Acme and others. We should meet for a chat.",
+    )
+    review = review_draft(draft)
+    words = coaching_words(review.coaching, draft)
+    lines = [line for field in words.values() for line in field]
+    assert "Say what the person gets from talking to you" in words["reason"][0]
+    assert any("one clear ask the person can say yes to" in line for line in lines)
+    assert all("{" not in line and "them gets" not in line for line in lines)
 
 
 @pytest.mark.parametrize("value", ["", "   ", "\n"])

@@ -53,6 +53,11 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "💬 @Riya Patel asks you to add a second voice with Priya Raman at Initech. Priya agreed",
         "to an intro from @Carlos Mendes on Thursday 12 February, then went quiet. Would you add",
         "Meeting Date,Opportunity Date,Won Date,Lost Date",
+        ":door: @Olivia Chen would like a way in at Globex, ideally whoever runs engineering",
+        "[ Accept and pick ]  [ Decline ]  [ Suggest someone else ]",
+        "Someone you know at Globex (optional)",
+        "1. Ask Seán O’Brien first, without naming @Olivia Chen",
+        "🎉 Seán O’Brien agreed, and @Carlos Mendes made the intro.",
         "Thanked most: @Carlos Mendes (1)",
         "Intros at Globex now go through @Olivia Chen first.",
         "Globex Europe and Globex are now one company: intros at either go through the same",
@@ -83,7 +88,7 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
         "Or a better person to talk to than Dana Cruz",
         "thinks Bob Lee (Procurement lead, Umbrella) is a better",
         "[ Ask Carlos to introduce Bob ]",
-        "Who do you want to meet?: [Bob Lee]",
+        "Who do you want to meet? (optional): [Bob Lee]",
         "You pointed @Riya Patel to Bob Lee instead of Dana Cruz",
         "📩 Your ask to Dana Cole, outside the team, for an intro to Wen Li at Umbrella.",
         "│ Hi Dana,",
@@ -97,3 +102,5 @@ async def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) ->
     # Who asks is never named, titled or placed in a team before the target agrees.
     assert "colleague of mine (Head of Partnerships" not in out
     assert "In their words" not in out and "Why I'm writing to you" not in out
+    # An ask for a way in: the requester hears it was accepted, not whom the connector picked.
+    assert "will check with someone (whoever runs engineering)" in " ".join(out.split())

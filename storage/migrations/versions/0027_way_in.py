@@ -1,7 +1,7 @@
 """asks for a way in: a company and a role, the person picked by the connector
 
-Revision ID: 0023C
-Revises: 0022
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-06 21:00:00
 
 way_in marks a request made for a company rather than a person ("someone at Acme, ideally who
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023C"
-down_revision: str | None = "0022"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
-from bot.intro.companies import Companies
+from bot.intro.companies import Companies, company_keys_sql
 from bot.intro.linkedin import ParsedExport
 from bot.intro.matching import (
     PersonQuery,
@@ -405,18 +405,23 @@ class Contacts:
     async def contacts_at(
         self, team_id: str, owner_id: str, company: str, limit: int = 100
     ) -> list[Contact]:
-        """The owner's own contacts at a company (matched by its key), by name: whom they can
-        pick when asked for a way in there. Theirs alone, shown to them alone."""
+        """The owner's own contacts at a company (by its key, any spelling the team merged
+        into it, or their email's short form of it), by name: whom they can pick when asked
+        for a way in there. Theirs alone, shown to them alone."""
         key = company_key(company)
         if not key:
             return []
         async with reading(self._sessions) as session:
+            spellings = company_keys_sql(team_id, key)
             rows = await session.scalars(
                 select(Contact)
                 .where(
                     Contact.team_id == team_id,
                     Contact.owner_id == owner_id,
-                    Contact.company_key == key,
+                    or_(
+                        Contact.company_key.in_(spellings),
+                        Contact.company_domain_key.in_(spellings),
+                    ),
                 )
                 .order_by(Contact.name_key, Contact.id)
                 .limit(limit)

@@ -200,3 +200,16 @@ async def test_contacts_group_by_company_in_sql(rig: Rig) -> None:
             select(company, func.count()).where(Contact.team_id == TEAM).group_by(company)
         )
         assert {company: count for company, count in rows} == {"acme": 2, "globex": 1}
+
+
+async def test_a_way_in_offers_the_connectors_contacts_under_every_merged_spelling(
+    rig: Rig,
+) -> None:
+    d = rig.directory
+    await d.add_contact(TEAM, "UA", ContactInput("Bob Smith", "ACME Inc."))
+    await d.add_contact(TEAM, "UA", ContactInput("Ann Lee", "Acme Logistics"))
+    await d.add_contact(TEAM, "UB", ContactInput("Cy Dee", "Acme"))
+    assert [c.name for c in await d.contacts_at(TEAM, "UA", "Acme")] == ["Bob Smith"]
+    await rig.merge("Acme", "Acme Logistics")
+    picks = await d.contacts_at(TEAM, "UA", "Acme Logistics GmbH")
+    assert [c.name for c in picks] == ["Ann Lee", "Bob Smith"]

@@ -96,8 +96,9 @@ async def publish_home(
     workflow, directory = services.workflow, services.directory
     # One session, one connection, for the whole page.
     async with services.sessions() as session:
-        mine = await workflow.requests_by(team_id, user_id, session=session)
-        waiting = await workflow.waiting_on(team_id, user_id, session=session)
+        shown = messages.HOME_REQUESTS
+        mine = await workflow.requests_by(team_id, user_id, shown, session=session)
+        waiting = await workflow.waiting_on(team_id, user_id, shown, session=session)
         contact_page = await directory.contact_page(
             team_id, user_id, contacts_page, contacts_search, session=session
         )

@@ -57,6 +57,9 @@ LIMITS = {
 
 
 HOME_SCRIPTS = 5  # requests whose opt-in ask and intro email the Home tab shows
+# Asks shown each way (mine, waiting on me) on the Home tab: with everything else it can
+# hold (contacts, accounts, an admin's webhook, a manager's team), within Slack's 100 blocks.
+HOME_REQUESTS = 13
 # Accounts: a section's text holds at most 3,000 characters (a line is clipped well under
 # it); `/intro accounts` answers in at most this many sections (a message holds 50 blocks),
 # and the Home tab shows the first few in one section (a view holds 100).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.delivery.webhooks import WebhookState
 from bot.intro.attribution import Funnel, Report
 from bot.intro.contacts import CONTACTS_PAGE, ContactPage
 from bot.intro.states import Status
@@ -45,8 +46,9 @@ def _view(stuck: int = 12) -> TeamView:
 
 
 def _fullest_home() -> dict:
-    mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, 16)]
-    waiting = [make_request(Status.CHECKING_WITH_TARGET, id=100 + i) for i in range(15)]
+    shown = messages.HOME_REQUESTS
+    mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, shown + 1)]
+    waiting = [make_request(Status.CHECKING_WITH_TARGET, id=100 + i) for i in range(shown)]
     contacts = [
         Contact(id=n, name=HOSTILE, company=HOSTILE, title=HOSTILE, closeness="close")
         for n in range(CONTACTS_PAGE)
@@ -59,6 +61,7 @@ def _fullest_home() -> dict:
         notice_text="hello",
         contact_page=page,
         funnel=trusted_mrkdwn("*Your funnel*"),
+        webhook=WebhookState("https://hooks.example.com/x", False, "sent", None, None),
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.delivery.webhooks import WebhookState
 from bot.intro.contacts import CONTACTS_PAGE, SEARCH_MAX, ContactPage
 from bot.intro.states import (
     COLD_AFTER,
@@ -548,9 +549,11 @@ def test_notes_escape_details_and_keep_mentions() -> None:
 
 
 def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None:
-    """Everything at once: 15 asks each way, the funnel, and a middle page of a search."""
-    mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, 16)]
-    waiting = [make_request(Status.AWAITING_CONNECTOR, id=100 + i) for i in range(15)]
+    """Everything at once: as many asks each way as it shows, the funnel, a middle page of a
+    search, and an admin's webhook."""
+    shown = messages.HOME_REQUESTS
+    mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, shown + 1)]
+    waiting = [make_request(Status.CHECKING_WITH_TARGET, id=100 + i) for i in range(shown)]
     contacts = [
         Contact(id=n, name=HOSTILE, company=HOSTILE, title=HOSTILE, closeness="close", since=None)
         for n in range(CONTACTS_PAGE)
@@ -563,6 +566,7 @@ def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None
         notice_text="hello",
         contact_page=page,
         funnel=trusted_mrkdwn("*Your funnel*"),
+        webhook=WebhookState("https://hooks.example.com/x", False, "sent", None, None),
     )
     assert_valid_view(view)
     assert len(view["blocks"]) <= 100

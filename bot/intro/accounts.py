@@ -34,7 +34,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.companies import Companies
-from bot.intro.directory import CONNECTED, KNOWN, LAPSED, TIE_TIER, rank_key, tie_score
+from bot.intro.directory import (
+    CONNECTED,
+    KNOWN,
+    LAPSED,
+    TIE_TIER,
+    asks_and_intros,
+    rank_key,
+    sharing_tie_details,
+    tie_score,
+)
 from bot.intro.linkedin import (
     MAX_LINE_CHARS,
     NotAConnectionsExport,
@@ -46,7 +55,6 @@ from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES
 from storage.db import reading
 from storage.models import (
     AccountOwner,
-    ConnectorPrefs,
     Contact,
     DepartedUser,
     IntroRequest,
@@ -627,8 +635,8 @@ class Accounts:
                 )
             ]
             people = sorted({row[1] for row in ties if row[1] != viewer_id})
-            loads = await self._loads(session, team_id, people)
-            sharing = await self._sharing(session, team_id, people)
+            loads = await asks_and_intros(session, team_id, people)
+            sharing = await sharing_tie_details(session, team_id, people)
             asks = await self._asks_by_company(session, team_id, keys, canonical)
         return self._assemble(listed, ties, loads, sharing, asks, viewer_id, canonical)
 
@@ -729,41 +737,6 @@ class Accounts:
             )
             for key, owner, source, was_lapsed, was_unconfirmed, closeness, since, undated in rows
         ]
-
-    async def _loads(
-        self, session: AsyncSession, team_id: str, user_ids: list[str]
-    ) -> dict[str, tuple[int, int]]:
-        """Per teammate: asks open now, and intros made so far; one grouped count."""
-        if not user_ids:
-            return {}
-        open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
-        made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
-        rows = await session.execute(
-            select(
-                IntroRequest.connector_id,
-                func.count().filter(open_now),
-                func.count().filter(made),
-            )
-            .where(
-                IntroRequest.team_id == team_id,
-                IntroRequest.connector_id.in_(user_ids),
-                open_now | made,
-            )
-            .group_by(IntroRequest.connector_id)
-        )
-        return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
-
-    async def _sharing(self, session: AsyncSession, team_id: str, user_ids: list[str]) -> set[str]:
-        if not user_ids:
-            return set()
-        rows = await session.scalars(
-            select(ConnectorPrefs.user_id).where(
-                ConnectorPrefs.team_id == team_id,
-                ConnectorPrefs.user_id.in_(user_ids),
-                ConnectorPrefs.share_tie_details.is_(True),
-            )
-        )
-        return set(rows)
 
     async def _asks_by_company(
         self,

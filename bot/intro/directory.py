@@ -6,7 +6,7 @@ other people only ever see the suggestions they produce.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -383,6 +383,46 @@ _REVIEW = (
 )
 
 
+async def asks_and_intros(
+    session: AsyncSession, team_id: str, user_ids: Collection[str]
+) -> dict[str, tuple[int, int]]:
+    """Per connector: asks open now, and intros made so far; one grouped count."""
+    if not user_ids:
+        return {}
+    open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
+    made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
+    rows = await session.execute(
+        select(
+            IntroRequest.connector_id,
+            func.count().filter(open_now),
+            func.count().filter(made),
+        )
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.connector_id.in_(sorted(user_ids)),
+            open_now | made,
+        )
+        .group_by(IntroRequest.connector_id)
+    )
+    return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
+
+
+async def sharing_tie_details(
+    session: AsyncSession, team_id: str, user_ids: Collection[str]
+) -> set[str]:
+    """Which of these teammates share how well they know people."""
+    if not user_ids:
+        return set()
+    rows = await session.scalars(
+        select(ConnectorPrefs.user_id).where(
+            ConnectorPrefs.team_id == team_id,
+            ConnectorPrefs.user_id.in_(sorted(user_ids)),
+            ConnectorPrefs.share_tie_details.is_(True),
+        )
+    )
+    return set(rows)
+
+
 class Directory(Contacts):
     """The contacts (bot.intro.contacts), and what is worked out from them for everyone:
     suggestions, pacing, the review of an ask, the paths after a dead end, and the people
@@ -509,35 +549,12 @@ class Directory(Contacts):
     async def _asks_and_intros(
         self, team_id: str, user_ids: list[str]
     ) -> dict[str, tuple[int, int]]:
-        """Per connector: asks open now, and intros made so far; one grouped count."""
-        open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
-        made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
         async with reading(self._sessions) as session:
-            rows = await session.execute(
-                select(
-                    IntroRequest.connector_id,
-                    func.count().filter(open_now),
-                    func.count().filter(made),
-                )
-                .where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.connector_id.in_(user_ids),
-                    open_now | made,
-                )
-                .group_by(IntroRequest.connector_id)
-            )
-            return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
+            return await asks_and_intros(session, team_id, user_ids)
 
     async def _sharing_tie_details(self, team_id: str, user_ids: list[str]) -> set[str]:
         async with reading(self._sessions) as session:
-            rows = await session.scalars(
-                select(ConnectorPrefs.user_id).where(
-                    ConnectorPrefs.team_id == team_id,
-                    ConnectorPrefs.user_id.in_(user_ids),
-                    ConnectorPrefs.share_tie_details.is_(True),
-                )
-            )
-            return set(rows)
+            return await sharing_tie_details(session, team_id, user_ids)
 
     async def set_share_tie_details(self, team_id: str, user_id: str, share: bool) -> None:
         prefs = await self.prefs(team_id, user_id)

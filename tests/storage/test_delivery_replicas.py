@@ -32,32 +32,34 @@ INTROBOT = shutil.which("introbot") or ""
 _TARGET = re.compile(r"check with \*Target (\d+)\*")
 
 
+def _requests(count: int, past: datetime) -> list[dict[str, object]]:
+    """`count` requests waiting on their connector's check with the target since `past`."""
+    return [
+        {
+            "id": n + 1,
+            "team_id": "T0FAKE",
+            "requester_id": USERS[n % len(USERS)],
+            "requester_name": "Requester",
+            "connector_id": USERS[(n + 1) % len(USERS)],
+            "target_name": f"Target {n}",
+            "target_company": "Acme",
+            "reason": "r",
+            "blurb": "b",
+            "closeness": "",
+            "status": "checking_with_target",
+            "created_at": past,
+            "updated_at": past,
+        }
+        for n in range(count)
+    ]
+
+
 def _seed_due_messages(database_url: str, count: int) -> None:
     """`count` requests, each with one notice that fell due an hour ago."""
     engine = create_engine(sync_url(database_url))
     past = datetime.now(UTC) - timedelta(hours=1)
     with engine.begin() as connection:
-        connection.execute(
-            insert(IntroRequest),
-            [
-                {
-                    "id": n + 1,
-                    "team_id": "T0FAKE",
-                    "requester_id": USERS[n % len(USERS)],
-                    "requester_name": "Requester",
-                    "connector_id": USERS[(n + 1) % len(USERS)],
-                    "target_name": f"Target {n}",
-                    "target_company": "Acme",
-                    "reason": "r",
-                    "blurb": "b",
-                    "closeness": "",
-                    "status": "checking_with_target",
-                    "created_at": past,
-                    "updated_at": past,
-                }
-                for n in range(count)
-            ],
-        )
+        connection.execute(insert(IntroRequest), _requests(count, past))
         connection.execute(
             insert(OutboundMessage),
             [
@@ -281,27 +283,7 @@ def _seed_due_webhooks(database_url: str, count: int) -> None:
     engine = create_engine(sync_url(database_url))
     past = datetime.now(UTC) - timedelta(hours=1)
     with engine.begin() as connection:
-        connection.execute(
-            insert(IntroRequest),
-            [
-                {
-                    "id": n + 1,
-                    "team_id": "T0FAKE",
-                    "requester_id": USERS[n % len(USERS)],
-                    "requester_name": "Requester",
-                    "connector_id": USERS[(n + 1) % len(USERS)],
-                    "target_name": f"Target {n}",
-                    "target_company": "Acme",
-                    "reason": "r",
-                    "blurb": "b",
-                    "closeness": "",
-                    "status": "checking_with_target",
-                    "created_at": past,
-                    "updated_at": past,
-                }
-                for n in range(count)
-            ],
-        )
+        connection.execute(insert(IntroRequest), _requests(count, past))
         connection.execute(
             insert(RequestEvent),
             [

@@ -172,7 +172,8 @@ def next_step(request: IntroRequest, role: str) -> Markup:
         date=long_date(request.ask_again_on),
         suggested=escape_mrkdwn(request.suggested_name or "someone else"),
     )
-    return trusted_mrkdwn(text)
+    # A line may open with the target, who for a way in is "someone (…)" until they agree.
+    return trusted_mrkdwn(text[:1].upper() + text[1:])
 
 
 # Reminders that go to the connector: they picked the person, and see their name.

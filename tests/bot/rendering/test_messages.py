@@ -202,3 +202,11 @@ def test_the_follow_up_names_the_day_of_the_intro(
     text = messages.reminder(request, "follow_up", now=sent, tz_name=tz).text
     assert f"introduced you to *Jane Doe* {said}. Follow up now" in text
     assert "24 hours" not in text
+
+
+def test_a_next_step_that_opens_with_a_way_in_s_unnamed_person_reads_as_a_sentence() -> None:
+    request = make_request(
+        status="target_declined", way_in=True, target_name="", target_role="whoever runs it"
+    )
+    line = str(messages.next_step(messages.as_seen(request), "requester"))
+    assert line.startswith("Someone (whoever runs it)"), line

@@ -11,6 +11,8 @@ previous digest, so of several replicas planning at once exactly one writes the 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
+from bot.intro.companies import Companies
 from bot.intro.declines import TargetDecline
 from bot.intro.directory import TARGET_DECLINED_HOLD
 from bot.intro.matching import company_key
@@ -92,10 +95,16 @@ class Digests:
     async def plan(self, team_id: str) -> list[int]:
         """Each connector's digest in this workspace, where one is due and has something new."""
         now = self._clock.now()
-        accounts, ties = await self._accounts_and_ties(team_id)
+        # Spellings an admin merged are one company: every key below is its merged one.
+        merged = await Companies(self._sessions).merged(team_id)
+
+        def canonical(key: str) -> str:
+            return merged.get(key, key)
+
+        accounts, ties = await self._accounts_and_ties(team_id, merged, canonical)
         if not ties:
             return []
-        connectors = await self._connectors(team_id, sorted({t.owner_id for t in ties}), now)
+        connectors = await self._connectors(team_id, sorted({t.owner_id for t in ties}), canonical)
         declines = await self._declines(team_id, now)
         planned = []
         for connector_id, connector in connectors.items():
@@ -115,16 +124,16 @@ class Digests:
                     planned.append(written)
         return planned
 
-    async def _accounts_and_ties(self, team_id: str) -> tuple[list[Account], list[Tie]]:
-        """The workspace's lists, and every tie at their companies of teammates still here
-        (ix_target_accounts_team_company, ix_contacts_team_company)."""
-        listed = select(TargetAccount.company_key).where(
-            TargetAccount.team_id == team_id, TargetAccount.company_key != ""
-        )
+    async def _accounts_and_ties(
+        self, team_id: str, merged: dict[str, str], canonical: Callable[[str], str]
+    ) -> tuple[list[Account], list[Tie]]:
+        """The workspace's lists, and every tie at their companies, under any spelling merged
+        into them, of teammates still here (ix_target_accounts_team_company,
+        ix_contacts_team_company)."""
         departed = select(DepartedUser.user_id).where(DepartedUser.team_id == team_id)
         async with reading(self._sessions) as session:
             accounts = [
-                Account(key, company, owner)
+                Account(canonical(key), company, owner)
                 for key, company, owner in await session.execute(
                     select(
                         TargetAccount.company_key,
@@ -137,29 +146,34 @@ class Digests:
             ]
             if not accounts:
                 return [], []
+            keys = {account.company_key for account in accounts}
+            spellings = keys | {alias for alias, key in merged.items() if key in keys}
             ties = [
-                Tie(*row)
-                for row in await session.execute(
-                    select(
-                        Contact.owner_id,
-                        Contact.company_key,
-                        Contact.name,
-                        Contact.source,
-                        Contact.closeness,
-                        Contact.confirmed_at,
-                        Contact.lapsed_at,
-                        Contact.id,
-                    ).where(
-                        Contact.team_id == team_id,
-                        Contact.company_key.in_(listed),
-                        Contact.owner_id.not_in(departed),
+                replace(tie, company_key=canonical(tie.company_key))
+                for tie in (
+                    Tie(*row)
+                    for row in await session.execute(
+                        select(
+                            Contact.owner_id,
+                            Contact.company_key,
+                            Contact.name,
+                            Contact.source,
+                            Contact.closeness,
+                            Contact.confirmed_at,
+                            Contact.lapsed_at,
+                            Contact.id,
+                        ).where(
+                            Contact.team_id == team_id,
+                            Contact.company_key.in_(sorted(spellings)),
+                            Contact.owner_id.not_in(departed),
+                        )
                     )
                 )
             ]
         return accounts, ties
 
     async def _connectors(
-        self, team_id: str, user_ids: list[str], now: datetime
+        self, team_id: str, user_ids: list[str], canonical: Callable[[str], str]
     ) -> dict[str, Connector]:
         """For each teammate with ties at listed companies: their settings, the companies of
         asks open through them, what they were told, and their last digest."""
@@ -180,7 +194,7 @@ class Digests:
                     IntroRequest.status.in_(sorted(OPEN_STATUSES)),
                 )
             ):
-                open_asks[connector_id].add(company_key(company))
+                open_asks[connector_id].add(canonical(company_key(company)))
             told: dict[str, dict[str, DigestAccount]] = defaultdict(dict)
             for row in await session.scalars(
                 select(DigestAccount).where(
@@ -199,7 +213,7 @@ class Digests:
             }
         return {
             user_id: _connector(
-                prefs.get(user_id), open_asks[user_id], told[user_id], last.get(user_id)
+                prefs.get(user_id), open_asks[user_id], told[user_id], last.get(user_id), canonical
             )
             for user_id in user_ids
         }
@@ -356,11 +370,12 @@ def _connector(
     open_asks: set[str],
     told: dict[str, DigestAccount],
     last: OutboundMessage | None,
+    canonical: Callable[[str], str],
 ) -> Connector:
     return Connector(
         wants_it=prefs is None or prefs.offer_help is not False,
         snoozed_until=prefs.snoozed_until if prefs is not None else None,
-        blocked=frozenset(company_key(c) for c in (prefs.blocked_companies or []))
+        blocked=frozenset(canonical(company_key(c)) for c in (prefs.blocked_companies or []))
         if prefs
         else frozenset(),
         open_asks=frozenset(open_asks),

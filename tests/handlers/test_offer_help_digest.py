@@ -355,3 +355,17 @@ async def test_forget_me_forgets_what_digests_told_and_the_one_waiting_names_no_
     assert told == 0
     await sweep(stack, clock, timedelta(hours=14))  # his morning: nothing left to tell him
     assert digests_to(stack, CONNECTOR) == []
+
+
+async def test_a_spelling_an_admin_merged_brings_its_ties_into_the_digest(
+    stack: LocalStack, clock: ManualClock
+) -> None:
+    assert stack.services is not None
+    await list_account(stack, REQUESTER, "Acme")
+    await knows(stack, CONNECTOR, "Jane Doe", "Acme Logistics")
+    await sweep(stack, clock)
+    assert digests_to(stack, CONNECTOR) == []  # two companies, as far as anyone said
+    await stack.services.directory.companies.merge(TEAM, "Acme", "Acme Logistics", clock.now())
+    await sweep(stack, clock, timedelta(minutes=11))
+    [digest] = digests_to(stack, CONNECTOR)
+    assert f"*Acme* · on <@{REQUESTER}>'s list\nYou know *Jane Doe* well." in card_text(digest)

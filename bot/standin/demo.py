@@ -883,8 +883,12 @@ class Demo:
         await stack.until(lambda: self.way_in_card()["updates"] >= 1, "Carlos's card")
         card = self.way_in_card()
         self.show_dm(CARLOS, card)
-        await stack.until(lambda: len(self.dms(OLIVIA)) >= 2, "Olivia hears")
-        self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
+
+        def accepted() -> list[dict[str, Any]]:
+            return [m for m in self.dms(OLIVIA) if "accepted your request" in m.get("text", "")]
+
+        await stack.until(lambda: bool(accepted()), "Olivia hears")
+        self.show_dm(OLIVIA, accepted()[-1])
         print("   (Olivia isn't told whom Carlos asked until they agree)")
 
         self.say("Seán agrees: Carlos reports it, and Olivia learns whom she's meeting")

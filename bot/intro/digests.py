@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.companies import Companies
 from bot.intro.declines import TargetDecline
-from bot.intro.directory import TARGET_DECLINED_HOLD
+from bot.intro.directory import TARGET_DECLINED_HOLD, target_declines
 from bot.intro.matching import company_key
 from bot.intro.offer_help import (
     DIGEST_EVERY,
@@ -34,7 +34,7 @@ from bot.intro.offer_help import (
     Tie,
     digest_for,
 )
-from bot.intro.states import OPEN_STATUSES, Action, Status
+from bot.intro.states import OPEN_STATUSES
 from storage.db import reading
 from storage.models import (
     ConnectorPrefs,
@@ -45,7 +45,6 @@ from storage.models import (
     IntroRequest,
     MessageKind,
     OutboundMessage,
-    RequestEvent,
     TargetAccount,
 )
 
@@ -221,19 +220,7 @@ class Digests:
     async def _declines(self, team_id: str, now: datetime) -> list[TargetDecline]:
         """The people whose no to an intro still holds in the workspace."""
         async with reading(self._sessions) as session:
-            rows = await session.execute(
-                select(IntroRequest.target_name, func.max(RequestEvent.at))
-                .join(RequestEvent, RequestEvent.request_id == IntroRequest.id)
-                .where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.status == Status.TARGET_DECLINED,
-                    RequestEvent.team_id == team_id,
-                    RequestEvent.action == Action.TARGET_DECLINED,
-                    RequestEvent.at > now - self._hold,
-                )
-                .group_by(IntroRequest.id, IntroRequest.target_name)
-            )
-            return [TargetDecline(name, at) for name, at in rows]
+            return await target_declines(session, team_id, now - self._hold)
 
     async def _write(
         self,

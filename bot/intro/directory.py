@@ -423,6 +423,32 @@ async def sharing_tie_details(
     return set(rows)
 
 
+async def target_declines(
+    session: AsyncSession,
+    team_id: str,
+    since: datetime,
+    surnames: Collection[str] | None = None,
+) -> list[TargetDecline]:
+    """Each no to an intro reported since `since` in the workspace, whoever asked (of the
+    people with these surname keys, when given): read from the requests that ended in it."""
+    conditions = [
+        IntroRequest.team_id == team_id,
+        IntroRequest.status == Status.TARGET_DECLINED,
+        RequestEvent.team_id == team_id,
+        RequestEvent.action == Action.TARGET_DECLINED,
+        RequestEvent.at > since,
+    ]
+    if surnames is not None:
+        conditions.append(IntroRequest.target_surname_key.in_(sorted(surnames)))
+    rows = await session.execute(
+        select(IntroRequest.target_name, func.max(RequestEvent.at))
+        .join(RequestEvent, RequestEvent.request_id == IntroRequest.id)
+        .where(*conditions)
+        .group_by(IntroRequest.id, IntroRequest.target_name)
+    )
+    return [TargetDecline(name, at) for name, at in rows]
+
+
 class Directory(Contacts):
     """The contacts (bot.intro.contacts), and what is worked out from them for everyone:
     suggestions, pacing, the review of an ask, the paths after a dead end, and the people
@@ -449,20 +475,9 @@ class Directory(Contacts):
             return None
         now = self._clock.now()
         async with reading(self._sessions) as session:
-            rows = await session.execute(
-                select(IntroRequest.target_name, func.max(RequestEvent.at))
-                .join(RequestEvent, RequestEvent.request_id == IntroRequest.id)
-                .where(
-                    IntroRequest.team_id == team_id,
-                    IntroRequest.target_surname_key.in_(surname_keys(key)),
-                    IntroRequest.status == Status.TARGET_DECLINED,
-                    RequestEvent.team_id == team_id,
-                    RequestEvent.action == Action.TARGET_DECLINED,
-                    RequestEvent.at > now - self.target_declined_hold,
-                )
-                .group_by(IntroRequest.id, IntroRequest.target_name)
+            declines = await target_declines(
+                session, team_id, now - self.target_declined_hold, surname_keys(key)
             )
-            declines = [TargetDecline(name, at) for name, at in rows]
         return holding(declines, target, now, self.target_declined_hold)
 
     async def keep_to_their_no(self, team_id: str, target: str) -> None:

@@ -20,7 +20,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intro.coaching import still_to_see
-from bot.intro.directory import LAPSED
 from bot.intro.states import IllegalTransition, Outcome
 from bot.intro.validation import RequestDraft, coaching_words, say, with_company_from_name
 from bot.intro.workflow import (
@@ -158,15 +157,11 @@ async def connector_for(
     if not target:
         return ""  # the check says the name is missing
     directory = services.directory
-    suggestions = await directory.suggest_connectors(
-        actor.team_id, target, draft.target_company, exclude=(actor.user_id,), limit=10
+    found = await directory.best_connector(
+        actor.team_id, target, draft.target_company, exclude=(actor.user_id,)
     )
-    for suggestion in suggestions:
-        if suggestion.tie == LAPSED:
-            continue
-        if await directory.pacing_problems(actor.team_id, suggestion.user_id, draft.target_company):
-            continue
-        return suggestion.user_id
+    if found is not None:
+        return found
     if await directory.target_declined(actor.team_id, target):
         return ""  # the check says they said no, and until when their no holds
     raise StepRefused(messages.note("step_no_suggestion", target=target))

@@ -755,16 +755,33 @@ class Directory(Contacts):
         )
         ranked = [s.user_id for s in suggestions]
         ranked += [user_id for user_id in introduced_before if user_id not in ranked]
-        paths: list[str] = []
-        for user_id in ranked:
-            if user_id in excluded or not user_id:
+        candidates = [user_id for user_id in ranked if user_id and user_id not in excluded]
+        return await self._within_pacing(request.team_id, candidates, request.target_company, limit)
+
+    async def best_connector(
+        self, team_id: str, target: str, company: str, exclude: Sequence[str] = ()
+    ) -> str | None:
+        """Whom an ask for this person goes to when nobody was named: the teammate the form
+        would suggest first, leaving out ties that lapsed and anyone over their limits."""
+        suggestions = await self.suggest_connectors(
+            team_id, target, company, exclude=tuple(exclude), limit=10
+        )
+        candidates = [s.user_id for s in suggestions if s.tie != LAPSED]
+        free = await self._within_pacing(team_id, candidates, company, 1)
+        return free[0] if free else None
+
+    async def _within_pacing(
+        self, team_id: str, candidates: Sequence[str], company: str, limit: int
+    ) -> list[str]:
+        """The first `limit` of these teammates, in order, whose limits allow an ask now."""
+        free: list[str] = []
+        for user_id in candidates:
+            if await self.pacing_problems(team_id, user_id, company):
                 continue
-            if await self.pacing_problems(request.team_id, user_id, request.target_company):
-                continue
-            paths.append(user_id)
-            if len(paths) == limit:
+            free.append(user_id)
+            if len(free) == limit:
                 break
-        return paths
+        return free
 
     # --- account owners ------------------------------------------------------------------
 

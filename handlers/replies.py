@@ -4,6 +4,7 @@ they pressed, on their Home tab, or in a modal."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -66,12 +67,20 @@ async def tell_privately(
 
 
 async def say_privately(
-    client: AsyncWebClient, body: dict[str, Any], user_id: str, message: messages.Message
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    user_id: str,
+    message: messages.Message,
+    *,
+    raising: Collection[str] = (),
 ) -> None:
-    """A message with buttons for one person: ephemeral where they pressed, else (the Home
-    tab, a modal, a conversation introbot is not in) in their DM."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
+    """A message with buttons for one person: ephemeral where they pressed or typed, else
+    (the Home tab, a modal, a conversation introbot is not in) in their DM. Slack's errors
+    in `raising` are the caller's to handle rather than a reason to send a DM."""
+    channel = (
+        (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+        or body.get("channel_id")
     )
     if channel:
         try:
@@ -80,6 +89,8 @@ async def say_privately(
             )
             return
         except SlackApiError as exc:
+            if slack_error_code(exc) in raising:
+                raise
             logger.info("ephemeral message refused (%s); sending a DM", slack_error_code(exc))
     await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
 

@@ -6,12 +6,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.team_charts import read_group
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering.messages import Message
 from bot.rendering.teams import team_reply, team_stats, without_chart
+from handlers.replies import say_privately
 from handlers.support import active_person
 from handlers.team_view import CHART_REFUSED, manager_view
 
@@ -71,31 +71,12 @@ async def stats_team(typed: Typed) -> None:
         await typed.reply(team_reply("no_team"))
         return
     message = team_stats(manager.view, manager.chart, manager.file_id)
-    channel = str(typed.body.get("channel_id") or "")
     try:
-        await _say_privately(client, channel, actor.user_id, message)
+        await say_privately(client, typed.body, actor.user_id, message, raising=CHART_REFUSED)
     except SlackApiError as exc:
         if manager.file_id is None or slack_error_code(exc) not in CHART_REFUSED:
             raise
         logger.warning("team chart refused: %s", slack_error_code(exc))
         await services.teams.forget_chart(actor.team_id, actor.user_id)
         alone = Message(message.text, without_chart(message.blocks))
-        await _say_privately(client, channel, actor.user_id, alone)
-
-
-async def _say_privately(
-    client: AsyncWebClient, channel: str, user_id: str, message: Message
-) -> None:
-    """Ephemeral in the conversation the command was typed in; where introbot can't post
-    (a channel it isn't in, someone else's DM), in the person's DM with introbot."""
-    if channel:
-        try:
-            await client.chat_postEphemeral(
-                channel=channel, user=user_id, text=message.text, blocks=message.blocks
-            )
-            return
-        except SlackApiError as exc:
-            if slack_error_code(exc) in CHART_REFUSED:
-                raise
-            logger.info("ephemeral team view refused (%s); sending a DM", slack_error_code(exc))
-    await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+        await say_privately(client, typed.body, actor.user_id, alone)

@@ -20,6 +20,11 @@ DEFAULT_SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 DEFAULT_SLACK_FILES_URL = "https://files.slack.com/"
 
 
+DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
+DEFAULT_SALESFORCE_LOGIN_URL = "https://login.salesforce.com"
+# INTROBOT_SECRET_KEY is at least this long: a key is derived from it (bot.delivery.crm).
+SECRET_KEY_MIN = 32
+
 # A webhook's secret is at least this long (one an admin sets is generated: 32 bytes, hex).
 WEBHOOK_SECRET_MIN = 16
 
@@ -77,6 +82,33 @@ class Settings(BaseSettings):
     # One workspace's webhook, set here instead of by an admin (bot.delivery.webhooks).
     INTROBOT_WEBHOOK_URL: str | None = None
     INTROBOT_WEBHOOK_SECRET: str | None = None
+    # Encrypts what must be kept secret at rest (a CRM's credentials): bot.delivery.crm.
+    INTROBOT_SECRET_KEY: str | None = None
+    # One workspace's CRM, set here instead of connected by an admin.
+    INTROBOT_HUBSPOT_TOKEN: str | None = None
+    INTROBOT_SALESFORCE_CLIENT_ID: str | None = None
+    INTROBOT_SALESFORCE_CLIENT_SECRET: str | None = None
+    INTROBOT_SALESFORCE_DOMAIN: str | None = None
+    # Where the CRMs' APIs are: tests and sandboxes point them elsewhere.
+    INTROBOT_HUBSPOT_API_URL: str = DEFAULT_HUBSPOT_API_URL
+    INTROBOT_SALESFORCE_LOGIN_URL: str = DEFAULT_SALESFORCE_LOGIN_URL
+
+    @field_validator("INTROBOT_SECRET_KEY")
+    @classmethod
+    def _secret_key(cls, value: str | None) -> str | None:
+        if value is not None and len(value.strip()) < SECRET_KEY_MIN:
+            raise ValueError(
+                f"must be a secret of at least {SECRET_KEY_MIN} characters, such as the output "
+                "of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("INTROBOT_HUBSPOT_API_URL", "INTROBOT_SALESFORCE_LOGIN_URL")
+    @classmethod
+    def _crm_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as " + DEFAULT_HUBSPOT_API_URL)
+        return value.rstrip("/")
 
     @field_validator("INTROBOT_WEBHOOK_URL")
     @classmethod
@@ -309,6 +341,43 @@ class Settings(BaseSettings):
                 "together"
             )
 
+    @property
+    def crm_from_env(self) -> str | None:
+        """The CRM this install's one workspace pushes to, set here ("hubspot",
+        "salesforce"), if any."""
+        if self.INTROBOT_HUBSPOT_TOKEN:
+            return "hubspot"
+        if self.INTROBOT_SALESFORCE_CLIENT_ID:
+            return "salesforce"
+        return None
+
+    def require_crm_settings(self) -> None:
+        """A CRM set here is for one workspace, one CRM, with every setting it needs."""
+        salesforce = (
+            "INTROBOT_SALESFORCE_CLIENT_ID",
+            "INTROBOT_SALESFORCE_CLIENT_SECRET",
+            "INTROBOT_SALESFORCE_DOMAIN",
+        )
+        if self.crm_from_env and self.distributed:
+            raise SettingsError(
+                f"INTROBOT_{self.crm_from_env.upper()}_* is for one workspace "
+                "(SLACK_BOT_TOKEN): installed over OAuth, each workspace's admin connects its "
+                "CRM from the Home tab"
+            )
+        if self.INTROBOT_HUBSPOT_TOKEN and self.INTROBOT_SALESFORCE_CLIENT_ID:
+            raise SettingsError(
+                "INTROBOT_HUBSPOT_TOKEN and INTROBOT_SALESFORCE_CLIENT_ID are both set: a "
+                "workspace pushes to one CRM"
+            )
+        if any(getattr(self, name) for name in salesforce):
+            for name in salesforce:
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"{name} is not set: INTROBOT_SALESFORCE_CLIENT_ID, "
+                        "INTROBOT_SALESFORCE_CLIENT_SECRET and INTROBOT_SALESFORCE_DOMAIN are "
+                        "set together"
+                    )
+
     def require(self, *names: str) -> None:
         """Stop with one clear line if a setting this command needs is unset."""
         for name in names:
@@ -371,6 +440,20 @@ DESCRIPTIONS = {
     "INTROBOT_SLACK_RATE_SCALE": "multiplies Slack's rate limits delivery keeps to; 0: no pacing",
     "INTROBOT_WEBHOOK_URL": "one workspace: POST every change of a request here (https)",
     "INTROBOT_WEBHOOK_SECRET": "the secret that signs those POSTs, with INTROBOT_WEBHOOK_URL",
+    "INTROBOT_SECRET_KEY": (
+        "encrypts CRM credentials at rest (at least 32 characters); needed to connect a CRM "
+        "from the Home tab"
+    ),
+    "INTROBOT_HUBSPOT_TOKEN": "one workspace: push intros to HubSpot with this private-app token",
+    "INTROBOT_SALESFORCE_CLIENT_ID": (
+        "one workspace: push intros to Salesforce as this connected app (client credentials)"
+    ),
+    "INTROBOT_SALESFORCE_CLIENT_SECRET": "the connected app's secret, with the client id",
+    "INTROBOT_SALESFORCE_DOMAIN": (
+        "the org's My Domain host (acme.my.salesforce.com), with the client id"
+    ),
+    "INTROBOT_HUBSPOT_API_URL": "HubSpot's API base URL",
+    "INTROBOT_SALESFORCE_LOGIN_URL": "Salesforce's login URL (test.salesforce.com: a sandbox)",
 }
 
 

@@ -187,6 +187,14 @@ class IntroRequest(Base):
     target_role: Mapped[str] = mapped_column(
         String(200), default="", server_default="", info=personal("requester")
     )
+    # The target's email, when the connector gave it with "intro made": kept only until the
+    # CRM push has used it, then only as its keyed hash (bot.intro.privacy.email_fingerprint).
+    target_email: Mapped[str | None] = mapped_column(String(254), info=personal("target"))
+    target_email_hash: Mapped[str | None] = mapped_column(String(64), info=personal("target"))
+    # The CRM record the pushes of this request wrote (a HubSpot contact, a Salesforce Lead or
+    # Contact): a retry, and each later stage, updates it instead of creating another.
+    crm_object_type: Mapped[str | None] = mapped_column(String(32))
+    crm_object_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -259,6 +267,9 @@ class MessageKind(StrEnum):
     # A connector's note of teammates' accounts where they know people (bot.intro.digests):
     # no request; the row's data names the accounts.
     DIGEST = "offer_help_digest"
+    # Not Slack: an intro's stage pushed to the workspace's CRM (bot.delivery.crm): no
+    # recipient; the row's data names the stage and the event that reached it.
+    CRM_PUSH = "crm_push"
 
 
 # The messages a refresh re-renders in place.
@@ -452,6 +463,26 @@ class Webhook(Base):
     secret: Mapped[str] = mapped_column(String(128))
     set_by: Mapped[str] = mapped_column(String(32))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmConnection(Base):
+    """A workspace's CRM (HubSpot or Salesforce), connected by an admin: its credentials only
+    as ciphertext under INTROBOT_SECRET_KEY (bot.delivery.crm.credentials). Deleted by
+    Disconnect and with the workspace's data on uninstall."""
+
+    __tablename__ = "crm_connections"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(16))  # "hubspot" or "salesforce"
+    credentials: Mapped[str] = mapped_column(Text)  # Fernet token of the credentials' JSON
+    # What the admin reads of it: the HubSpot portal id, the Salesforce instance's host.
+    account: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    connected_by: Mapped[str] = mapped_column(String(32))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The CRM refused the credentials (a 401): pushes wait, none lost, until an admin
+    # connects again.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AccountOwner(Base):

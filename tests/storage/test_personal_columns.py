@@ -28,6 +28,8 @@ NOT_PERSONAL = {
     "intro_requests.account_owner_id",
     "intro_requests.submission_key",
     "intro_requests.ask_size",
+    "intro_requests.crm_object_type",  # a CRM record's type and id: no one's details
+    "intro_requests.crm_object_id",
     "intro_offers.team_id",
     "intro_offers.connector_id",
     "intro_offers.rep_id",

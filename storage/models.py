@@ -460,7 +460,8 @@ class Webhook(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(String(128))
+    # Sealed under INTROBOT_SECRET_KEY when it is set ("sealed:" and a Fernet token).
+    secret: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str] = mapped_column(String(32))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, desc, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.channels import Refused
+from bot.delivery.crm.credentials import SecretBox, UnreadableCredentials
 from bot.delivery.outbox import Moot, NotYet
 from bot.intro.clock import Clock
 from storage.db import reading
@@ -31,6 +32,9 @@ SIGNATURE_HEADER = "X-Introbot-Signature"
 # A receiver that answers slower than this is taken as not having answered (and tried again).
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 WORTH_SENDING_FOR = timedelta(days=1)
+# A secret stored sealed under INTROBOT_SECRET_KEY starts so; one stored before the key was
+# set is plain, and still signs.
+SEALED = "sealed:"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -81,10 +85,14 @@ class Webhooks:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         fixed: tuple[str, str] | None = None,
+        box: SecretBox | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._fixed = fixed
+        # Seals the secrets admins set, when INTROBOT_SECRET_KEY is set: a copy of the
+        # database then cannot forge the workspace's POSTs.
+        self._box = box
 
     @property
     def everywhere(self) -> bool:
@@ -107,8 +115,19 @@ class Webhooks:
             if row is None:
                 row = Webhook(team_id=team_id)
                 session.add(row)
-            row.url, row.secret, row.set_by, row.set_at = url, secret, set_by, self._clock.now()
+            row.url, row.set_by, row.set_at = url, set_by, self._clock.now()
+            row.secret = self._seal(secret)
         return secret
+
+    def _seal(self, secret: str) -> str:
+        return SEALED + self._box.seal({"secret": secret}) if self._box else secret
+
+    def _open(self, stored: str) -> str:
+        if not stored.startswith(SEALED):
+            return stored
+        if self._box is None:
+            raise UnreadableCredentials("sealed, and INTROBOT_SECRET_KEY is not set")
+        return str(self._box.open(stored.removeprefix(SEALED))["secret"])
 
     async def remove(self, team_id: str) -> bool:
         """Stop posting the workspace's changes; whether it had a webhook of its own."""
@@ -122,7 +141,7 @@ class Webhooks:
         """The URL and secret the workspace's changes go to, if any."""
         async with reading(self._sessions) as session:
             row = await session.get(Webhook, team_id)
-        return (row.url, row.secret) if row is not None else self._fixed
+        return (row.url, self._open(row.secret)) if row is not None else self._fixed
 
     async def state(
         self, team_id: str, *, session: AsyncSession | None = None
@@ -158,7 +177,12 @@ class Webhooks:
         )
 
     async def send(self, message: OutboundMessage, request: IntroRequest | None) -> None:
-        target = await self.target(message.team_id)
+        try:
+            target = await self.target(message.team_id)
+        except UnreadableCredentials as exc:
+            # Sealed under another INTROBOT_SECRET_KEY: kept and retried, so putting the key
+            # back delivers it; an admin setting the webhook again makes a new secret.
+            raise Refused("the webhook's secret cannot be read with INTROBOT_SECRET_KEY") from exc
         if target is None:
             raise Moot("the workspace has no webhook any more")
         if request is None:

@@ -19,6 +19,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.delivery.crm.credentials import SecretBox
 from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
@@ -105,7 +106,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     settings.require_webhook_pair()
-    webhooks = Webhooks(sessions, clock, settings.webhook)
+    box = SecretBox(settings.INTROBOT_SECRET_KEY) if settings.INTROBOT_SECRET_KEY else None
+    webhooks = Webhooks(sessions, clock, settings.webhook, box)
     workflow = IntroWorkflow(
         sessions, clock, settings.cadence, webhooks_everywhere=webhooks.everywhere
     )

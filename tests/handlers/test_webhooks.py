@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.intro.clock import ManualClock
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
-from storage.models import DeliveryStatus, MessageKind, OutboundMessage
+from storage.models import DeliveryStatus, MessageKind, OutboundMessage, Webhook
 from tests.handlers.flow import CONNECTOR, GOOD_BLURB, REQUESTER, press, request_intro
 from tests.webhook_receiver import Receiver
 
@@ -211,3 +211,36 @@ async def test_only_admins_set_a_webhook_and_only_to_an_https_url(
     assert bad.startswith("I can only POST to an https URL")
     assert stack.services is not None and stack.services.webhooks is not None
     assert await stack.services.webhooks.target(TEAM) is None
+
+
+async def test_a_secret_set_with_a_secret_key_is_kept_sealed_and_still_signs(
+    database_url: str, clock: ManualClock
+) -> None:
+    key = {"INTROBOT_SECRET_KEY": "k" * 40}
+    hook = Receiver("", lambda: clock.now().timestamp())
+    await hook.start()
+    try:
+        async with LocalStack(database_url, clock=clock, settings=key) as stack:
+            reply = await _command(stack, ADMIN, f"webhook <{hook.url}>")
+            hook.secret = re.findall(r"`([0-9a-f]{64})`", reply)[0]
+            assert stack.services is not None
+            async with stack.services.sessions() as session:
+                stored = await session.scalar(select(Webhook.secret))
+            assert stored is not None and stored.startswith("sealed:")
+            assert hook.secret not in stored  # a copy of the database can't sign POSTs
+            await request_intro(stack)
+            await stack.until(lambda: len(hook.received) == 1, "the change POSTed")
+            assert hook.refused == []  # signed with the secret the admin was shown
+        # Without the key the sealed secret can't sign: the change waits rather than going
+        # out unsigned or signed wrongly.
+        async with LocalStack(database_url, clock=clock) as stack:
+            await request_intro(
+                stack, target_name="Ann Lee", blurb=GOOD_BLURB.replace("Jane", "Ann")
+            )
+            await _settled(stack)
+            rows = await _hooks(stack)
+            assert rows[-1].status == DeliveryStatus.PENDING
+            assert "INTROBOT_SECRET_KEY" in (rows[-1].last_error or "")
+            assert len(hook.received) == 1
+    finally:
+        await hook.stop()

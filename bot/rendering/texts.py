@@ -133,14 +133,36 @@ def ask_size(request: IntroRequest) -> str:
     return sizes.get(request.ask_size or "", sizes["call_15"])
 
 
+# The requester's own voice: "we cut customs delays" in the connector's line would read as
+# the connector's team.
+_FIRST_PERSON = re.compile(
+    r"(?<![\w'’])(?:i|i'm|i've|i'd|i'll|me|my|mine|we|we're|we've|we'd|we'll|us|our|ours)"
+    r"(?![\w'’])",
+    re.IGNORECASE,
+)
+
+
+def _in_first_person(text: str) -> bool:
+    """Whether `text` speaks as its writer: I, we, our... ("US" and "ME" in capitals are
+    places, not people)."""
+    found = _FIRST_PERSON.finditer(text.replace("’", "'"))
+    return any(not (m.group().isupper() and len(m.group()) > 1) for m in found)
+
+
 def default_intro_line(request: IntroRequest) -> str:
-    """The connector's line on why the two should meet, made from the reason (what the target
-    gets) until the connector edits it; what the note says already is not said again."""
+    """The connector's line on why the two should meet, until the connector edits it: made
+    from the reason (what the target gets) when it reads as the connector's words too; when
+    the requester wrote it in the first person ("we cut customs delays"), a line vouching for
+    the requester's note instead. What the note says already is not said again."""
     _, body = note_body(request.blurb)
     reason = without_repeats(request.reason, body)
     if not reason:
         return ""
-    return str(labels()["intro_line"]["prefix"]) + after_colon(reason)
+    words = labels()["intro_line"]
+    if _in_first_person(reason):
+        name = first_name((request.requester_name or "").strip())
+        return words["vouch"].format(name=name) if name else str(words["vouch_unnamed"])
+    return str(words["prefix"]) + after_colon(reason)
 
 
 def intro_line(request: IntroRequest) -> str:

@@ -102,8 +102,9 @@ async def test_the_connector_edits_the_intro_line_and_the_email_they_copy_carrie
 ) -> None:
     card = await _accept(stack)
     email = _copyable(_block(card, "intro_email"))
-    # Before any edit: the line made from the reason, then the note without its "Hi Jane,".
-    assert "You two should meet: Acme is expanding into Europe" in email
+    # Before any edit: the reason says "we solve", Riya's words, so the line vouches for her
+    # note rather than putting them in Carlos's mouth; then the note without its "Hi Jane,".
+    assert "You two should meet: I think Riya's note below is worth your time." in email
     assert email.count("Hi Jane,") == 1
     assert f"Riya's note:\n\n{GOOD_BLURB.removeprefix('Hi Jane, ')}" in email
     assert email.rstrip().endswith("Best,\nCarlos")
@@ -113,7 +114,7 @@ async def test_the_connector_edits_the_intro_line_and_the_email_they_copy_carrie
     await stack.until(lambda: stack.fake.count("views.open") > opened, "the line to edit")
     modal = stack.fake.calls_to("views.open")[-1].args["view"]
     field = next(b for b in modal["blocks"] if b.get("block_id") == "intro_line")
-    assert field["element"]["initial_value"].startswith("You two should meet: Acme is expanding")
+    assert field["element"]["initial_value"].startswith("You two should meet: I think Riya's")
 
     assert stack.slack is not None
     status, body = await stack.slack.interaction(
@@ -122,7 +123,7 @@ async def test_the_connector_edits_the_intro_line_and_the_email_they_copy_carrie
     assert status == 200 and body == ""
     await stack.until(lambda: LINE in _block(_card(stack), "intro_email"), "the card refreshed")
     email = _copyable(_block(_card(stack), "intro_email"))
-    assert "Acme is expanding into Europe" not in email
+    assert "worth your time" not in email
     assert email.index("this is Jane Doe at Acme.") < email.index(LINE) < email.index("Riya's")
     [request] = await stack.services.workflow.requests_by(TEAM, REQUESTER)  # type: ignore[union-attr]
     assert request.intro_line == LINE

@@ -148,13 +148,40 @@ def test_a_note_is_not_cut_where_no_greeting_ends(note: str) -> None:
 
 
 def test_the_intro_line_is_made_from_the_reason_until_the_connector_edits_it() -> None:
-    email = texts.forwardable_email(make())
+    email = texts.forwardable_email(make(reason="Your EU warehouses open this year."))
     assert "You two should meet: your EU warehouses open this year" in email
     edited = texts.forwardable_email(make(intro_line="You two should meet: trust me."))
     assert "You two should meet: trust me." in edited and "EU warehouses" not in edited
     none = texts.forwardable_email(make(intro_line=""))
     assert "You two should meet" not in none
     assert "this is Jane Doe at Acme.\n\nRiya's note:" in none
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        REASON,  # "... and we cut customs delays by a third."
+        "Our platform halves customs delays for teams like yours.",
+        "I’d love to show you how Northwind cuts customs delays.",
+        "Shippers like us and Acme save a week per container.",
+    ],
+)
+def test_a_reason_in_the_requesters_first_person_is_not_put_in_the_connectors_mouth(
+    reason: str,
+) -> None:
+    line = texts.default_intro_line(make(reason=reason))
+    assert line == "You two should meet: I think Riya's note below is worth your time."
+    unnamed = texts.default_intro_line(make(reason=reason, requester_name=""))
+    assert unnamed == "You two should meet: I think the note below is worth your time."
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["Your EU warehouses open this year.", "Acme's new lanes need customs help, US-bound."],
+)
+def test_a_reason_with_no_first_person_becomes_the_connectors_line(reason: str) -> None:
+    assert texts.default_intro_line(make(reason=reason)).startswith("You two should meet: ")
+    assert "note below" not in texts.default_intro_line(make(reason=reason))
 
 
 def test_the_intro_email_reads_greeting_handshake_line_note_out_and_sign_off_in_order() -> None:

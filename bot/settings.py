@@ -22,6 +22,7 @@ DEFAULT_SLACK_FILES_URL = "https://files.slack.com/"
 
 DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
 DEFAULT_SALESFORCE_LOGIN_URL = "https://login.salesforce.com"
+DEFAULT_HUBSPOT_AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
 # INTROBOT_SECRET_KEY is at least this long: a key is derived from it (bot.delivery.crm).
 SECRET_KEY_MIN = 32
 
@@ -91,6 +92,12 @@ class Settings(BaseSettings):
     INTROBOT_SALESFORCE_DOMAIN: str | None = None
     # Where the CRMs' APIs are: tests and sandboxes point them elsewhere.
     INTROBOT_HUBSPOT_API_URL: str = DEFAULT_HUBSPOT_API_URL
+    # Installed over OAuth: admins connect HubSpot through HubSpot's OAuth, as this public app,
+    # sent back to INTROBOT_PUBLIC_URL.
+    INTROBOT_HUBSPOT_CLIENT_ID: str | None = None
+    INTROBOT_HUBSPOT_CLIENT_SECRET: str | None = None
+    INTROBOT_HUBSPOT_AUTHORIZE_URL: str = DEFAULT_HUBSPOT_AUTHORIZE_URL
+    INTROBOT_PUBLIC_URL: str | None = None
     INTROBOT_SALESFORCE_LOGIN_URL: str = DEFAULT_SALESFORCE_LOGIN_URL
 
     @field_validator("INTROBOT_SECRET_KEY")
@@ -103,7 +110,20 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("INTROBOT_HUBSPOT_API_URL", "INTROBOT_SALESFORCE_LOGIN_URL")
+    @field_validator("INTROBOT_PUBLIC_URL")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not webhook_url_ok(value):
+            raise ValueError(
+                "must be the https URL introbot is reached at, such as https://introbot.example.com"
+            )
+        return value.rstrip("/") if value else value
+
+    @field_validator(
+        "INTROBOT_HUBSPOT_API_URL",
+        "INTROBOT_SALESFORCE_LOGIN_URL",
+        "INTROBOT_HUBSPOT_AUTHORIZE_URL",
+    )
     @classmethod
     def _crm_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -364,6 +384,25 @@ class Settings(BaseSettings):
                 "(SLACK_BOT_TOKEN): installed over OAuth, each workspace's admin connects its "
                 "CRM from the Home tab"
             )
+        if self.INTROBOT_HUBSPOT_CLIENT_ID or self.INTROBOT_HUBSPOT_CLIENT_SECRET:
+            if not self.distributed:
+                raise SettingsError(
+                    "INTROBOT_HUBSPOT_CLIENT_ID is for an install over OAuth (SLACK_CLIENT_ID): "
+                    "one workspace sets INTROBOT_HUBSPOT_TOKEN, or pastes a private-app token on "
+                    "the Home tab"
+                )
+            hubspot_oauth = (
+                "INTROBOT_HUBSPOT_CLIENT_ID",
+                "INTROBOT_HUBSPOT_CLIENT_SECRET",
+                "INTROBOT_PUBLIC_URL",
+                "INTROBOT_SECRET_KEY",
+            )
+            for name in hubspot_oauth:
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"{name} is not set: connecting HubSpot over OAuth needs "
+                        + ", ".join(hubspot_oauth)
+                    )
         if self.INTROBOT_HUBSPOT_TOKEN and self.INTROBOT_SALESFORCE_CLIENT_ID:
             raise SettingsError(
                 "INTROBOT_HUBSPOT_TOKEN and INTROBOT_SALESFORCE_CLIENT_ID are both set: a "
@@ -453,6 +492,15 @@ DESCRIPTIONS = {
         "the org's My Domain host (acme.my.salesforce.com), with the client id"
     ),
     "INTROBOT_HUBSPOT_API_URL": "HubSpot's API base URL",
+    "INTROBOT_HUBSPOT_CLIENT_ID": (
+        "installed over OAuth: admins connect HubSpot through HubSpot's OAuth as this public app"
+    ),
+    "INTROBOT_HUBSPOT_CLIENT_SECRET": "that HubSpot app's client secret",
+    "INTROBOT_HUBSPOT_AUTHORIZE_URL": "HubSpot's consent page",
+    "INTROBOT_PUBLIC_URL": (
+        "the https URL introbot is reached at: HubSpot sends admins back to "
+        "/crm/hubspot/oauth_redirect there"
+    ),
     "INTROBOT_SALESFORCE_LOGIN_URL": "Salesforce's login URL (test.salesforce.com: a sandbox)",
 }
 

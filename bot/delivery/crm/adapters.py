@@ -1,7 +1,8 @@
 """The adapter for a workspace's CRM, from its vendor and decrypted credentials.
 
 Credentials, as sealed in crm_connections (or read from the install's settings):
-- HubSpot: {"token": private-app token}
+- HubSpot: {"token": private-app token}, or over OAuth {"token": access token,
+  "refresh_token": ..., "expires_at": Unix seconds}
 - Salesforce: {"domain": My Domain host, "client_id": ..., "client_secret": ...}
 """
 
@@ -18,7 +19,17 @@ def adapter_for(vendor: str, credentials: dict[str, Any], settings: Settings) ->
     if vendor == CrmVendor.HUBSPOT:
         from bot.delivery.crm.hubspot import HubSpotAdapter
 
-        return HubSpotAdapter.from_credentials(credentials, settings.INTROBOT_HUBSPOT_API_URL)
+        api_url = settings.INTROBOT_HUBSPOT_API_URL
+        if "refresh_token" in credentials:  # connected over HubSpot's OAuth
+            from bot.delivery.crm.hubspot_oauth import HubSpotTokens, RefreshingHubSpot
+
+            tokens = HubSpotTokens.from_settings(settings)
+            if tokens is None:
+                raise ValueError("connected over OAuth, and INTROBOT_HUBSPOT_CLIENT_ID is unset")
+            return RefreshingHubSpot(
+                credentials, tokens, lambda fresh: HubSpotAdapter.from_credentials(fresh, api_url)
+            )
+        return HubSpotAdapter.from_credentials(credentials, api_url)
     if vendor == CrmVendor.SALESFORCE:
         from bot.delivery.crm.salesforce import SalesforceAdapter
 

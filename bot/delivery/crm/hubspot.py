@@ -66,6 +66,7 @@ PROPERTY_GROUP = "introbot"
 PROPERTY_GROUP_LABEL = "Introbot"
 # The scope a private app needs to create them.
 SCHEMA_WRITE_SCOPE = "crm.schemas.contacts.write"
+SCHEMA_READ_SCOPE = "crm.schemas.contacts.read"
 # A new contact's lead status (one of HubSpot's default options of hs_lead_status).
 LEAD_STATUS = "hs_lead_status"
 NEW_LEAD_STATUS = "NEW"
@@ -227,9 +228,17 @@ class HubSpotAdapter:
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         if not token:
-            raise ValueError("a HubSpot private-app token is required")
+            raise CrmUnauthorized("No HubSpot access token is saved: connect HubSpot again.")
         # No retries of the client's own: the outbox retries, and knows when.
-        self._client = HubSpot(access_token=token, host=api_url.rstrip("/"), retries=False)
+        client = HubSpot(access_token=token, host=api_url.rstrip("/"), retries=False)
+        # Each API the client hands out has a connection pool of its own: kept, not rebuilt
+        # for every call.
+        self._properties_api = client.crm.properties.core_api
+        self._groups_api = client.crm.properties.groups_api
+        self._contacts_api = client.crm.contacts.basic_api
+        self._search_api = client.crm.contacts.search_api
+        self._notes_api = client.crm.objects.notes.basic_api
+        self._notes_batch_api = client.crm.objects.notes.batch_api
         self._key = _token_key(token)
         self._window = window or WINDOW
         self._timeout = timeout
@@ -276,8 +285,16 @@ class HubSpotAdapter:
     # --- check and account ------------------------------------------------------------------
 
     def _check(self) -> list[str]:
-        core = self._client.crm.properties.core_api
-        existing = self._call(core.get_all, "contacts", archived=False)
+        core = self._properties_api
+        try:
+            existing = self._call(core.get_all, "contacts", archived=False)
+        except HubSpotRejected as exc:
+            if exc.status != 403:
+                raise
+            return [
+                f"The token may not read contact properties: give the private app the "
+                f"{SCHEMA_READ_SCOPE} scope."
+            ]
         have = {prop.name for prop in existing.results or []}
         missing = [name for name in HUBSPOT_PROPERTIES if name not in have]
         if not missing:
@@ -303,7 +320,7 @@ class HubSpotAdapter:
         return []
 
     def _ensure_group(self) -> None:
-        groups = self._client.crm.properties.groups_api
+        groups = self._groups_api
         try:
             self._call(
                 groups.create,
@@ -341,7 +358,7 @@ class HubSpotAdapter:
 
     def _account(self) -> str:
         # The client has no account-info API of its own: its generic call, on the same host.
-        api_client = self._client.crm.contacts.basic_api.api_client
+        api_client = self._contacts_api.api_client
         details = self._call(
             api_client.call_api,
             "/account-info/v3/details",
@@ -375,7 +392,7 @@ class HubSpotAdapter:
         gone (deleted since an earlier push)."""
         try:
             contact = self._call(
-                self._client.crm.contacts.basic_api.get_by_id,
+                self._contacts_api.get_by_id,
                 contact_id,
                 properties=[*_CONTACT_FIELDS, LEAD_STATUS],
                 associations=["notes"],
@@ -409,7 +426,7 @@ class HubSpotAdapter:
         if record.last_name and record.company:
             groups.append(("name", named))
         answer = self._call(
-            self._client.crm.contacts.search_api.do_search,
+            self._search_api.do_search,
             PublicObjectSearchRequest(
                 filter_groups=[FilterGroup(filters=filters) for _, filters in groups],
                 properties=["email", "firstname", "lastname", "company", HUBSPOT_REQUEST_ID],
@@ -448,7 +465,7 @@ class HubSpotAdapter:
         its notes' ids."""
         try:
             created = self._call(
-                self._client.crm.contacts.basic_api.create,
+                self._contacts_api.create,
                 ContactCreate(properties=self._properties(record, {}), associations=[]),
             )
         except HubSpotRejected as exc:
@@ -465,7 +482,7 @@ class HubSpotAdapter:
 
     def _update_contact(self, contact_id: str, record: CrmRecord, current: dict[str, str]) -> None:
         self._call(
-            self._client.crm.contacts.basic_api.update,
+            self._contacts_api.update,
             contact_id,
             ContactInput(properties=self._properties(record, current)),
         )
@@ -475,7 +492,7 @@ class HubSpotAdapter:
         for start in range(0, len(note_ids), BATCH_MAX):
             chunk = note_ids[start : start + BATCH_MAX]
             answer = self._call(
-                self._client.crm.objects.notes.batch_api.read,
+                self._notes_batch_api.read,
                 BatchReadInputSimplePublicObjectId(
                     inputs=[SimplePublicObjectId(id=i) for i in chunk],
                     properties=["hs_note_body"],
@@ -491,7 +508,7 @@ class HubSpotAdapter:
 
     def _add_note(self, contact_id: str, record: CrmRecord) -> None:
         self._call(
-            self._client.crm.objects.notes.basic_api.create,
+            self._notes_api.create,
             NoteCreate(
                 properties={
                     "hs_note_body": note_body(record),

@@ -38,7 +38,7 @@ from bot.intro.crm import (
     crm_record,
 )
 from bot.settings import load_settings
-from bot.standin.hubspot import ALL_SCOPES, SCHEMA_WRITE, FakeHubSpot
+from bot.standin.hubspot import ALL_SCOPES, SCHEMA_READ, SCHEMA_WRITE, FakeHubSpot
 
 AT = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 
@@ -135,6 +135,19 @@ async def test_check_names_only_the_properties_still_missing(fake: FakeHubSpot) 
 
     assert len(lines) == 1
     assert HUBSPOT_REFERRED_BY in lines[0]
+
+
+async def test_check_without_the_schema_read_scope_says_so(fake: FakeHubSpot) -> None:
+    token = fake.add_token("pat-no-schema-read", ALL_SCOPES - {SCHEMA_READ})
+
+    (line,) = await adapter(fake, token).check()
+
+    assert SCHEMA_READ in line
+
+
+def test_credentials_without_a_token_are_unauthorized() -> None:
+    with pytest.raises(CrmUnauthorized):
+        HubSpotAdapter.from_credentials({}, "https://api.hubapi.com")
 
 
 async def test_check_with_a_refused_token_is_unauthorized(fake: FakeHubSpot) -> None:

@@ -145,17 +145,19 @@ def _error_body(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"message": str(body)[:300]}
 
 
-def _hubspot_message(data: dict[str, Any]) -> str:
-    """HubSpot's message, its invalid property values said one by one."""
+def _hubspot_message(data: dict[str, Any]) -> tuple[str, frozenset[str]]:
+    """HubSpot's message, its invalid property values said one by one; and the names of
+    those properties."""
     message = str(data.get("message") or "")
     prefix = "Property values were not valid: "
     if message.startswith(prefix):
         try:
             problems = json.loads(message[len(prefix) :])
-            return " ".join(str(p["message"]).rstrip(".") + "." for p in problems)
-        except (ValueError, TypeError, KeyError):
-            return message
-    return message
+            said = " ".join(str(p["message"]).rstrip(".") + "." for p in problems)
+            return said, frozenset(str(p.get("name")) for p in problems)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return message, frozenset()
+    return message, frozenset()
 
 
 def _retry_after(headers: Any) -> timedelta:
@@ -172,9 +174,10 @@ def _retry_after(headers: Any) -> timedelta:
 class HubSpotRejected(CrmRejected):
     """HubSpot refused a call (a 4xx other than 401 and 429); `status` says which."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, invalid: frozenset[str] = frozenset()) -> None:
         super().__init__(message)
         self.status = status
+        self.invalid = invalid  # the properties whose values HubSpot did not take
 
 
 def crm_error(status: int, body: Any, headers: Any) -> CrmError:
@@ -197,9 +200,8 @@ def crm_error(status: int, body: Any, headers: Any) -> CrmError:
         )
     if status >= 500 or status == 0:
         return CrmUnavailable("HubSpot did not answer as it should; it may be down for now.")
-    return HubSpotRejected(
-        f"HubSpot refused it: {_hubspot_message(data) or f'error {status}'}", status
-    )
+    message, invalid = _hubspot_message(data)
+    return HubSpotRejected(f"HubSpot refused it: {message or f'error {status}'}", status, invalid)
 
 
 def note_body(record: CrmRecord) -> str:
@@ -464,9 +466,11 @@ class HubSpotAdapter:
         """The new contact's id (no notes yet), or the one HubSpot says has the email, with
         its notes' ids."""
         try:
-            created = self._call(
-                self._contacts_api.create,
-                ContactCreate(properties=self._properties(record, {}), associations=[]),
+            created = self._lead_status_optional(
+                lambda props: self._call(
+                    self._contacts_api.create, ContactCreate(properties=props, associations=[])
+                ),
+                self._properties(record, {}),
             )
         except HubSpotRejected as exc:
             # The email is a contact's already, one HubSpot's search did not show yet.
@@ -481,11 +485,23 @@ class HubSpotAdapter:
         return str(created.id), []
 
     def _update_contact(self, contact_id: str, record: CrmRecord, current: dict[str, str]) -> None:
-        self._call(
-            self._contacts_api.update,
-            contact_id,
-            ContactInput(properties=self._properties(record, current)),
+        self._lead_status_optional(
+            lambda props: self._call(
+                self._contacts_api.update, contact_id, ContactInput(properties=props)
+            ),
+            self._properties(record, current),
         )
+
+    @staticmethod
+    def _lead_status_optional(write: Callable[[dict[str, str]], T], props: dict[str, str]) -> T:
+        """Write `props`; again without the lead status when the portal's lead statuses
+        lack ours (an admin may change the options): the status is a courtesy, not the push."""
+        try:
+            return write(props)
+        except HubSpotRejected as exc:
+            if exc.invalid != {LEAD_STATUS} or LEAD_STATUS not in props:
+                raise
+            return write({k: v for k, v in props.items() if k != LEAD_STATUS})
 
     def _note_bodies(self, note_ids: list[str]) -> list[str]:
         bodies: list[str] = []

@@ -302,6 +302,21 @@ async def test_an_existing_contact_is_found_by_name_and_company(fake: FakeHubSpo
     assert contact["hs_lead_status"] == "NEW"  # it had none
 
 
+async def test_a_portal_without_our_lead_status_gets_the_contact_without_one(
+    fake: FakeHubSpot,
+) -> None:
+    hubspot = await ready(fake)
+    lead_status = fake.properties["contacts"]["hs_lead_status"]
+    lead_status["options"] = [o for o in lead_status["options"] if o["value"] != "NEW"]
+
+    ids = await hubspot.push(record(), None)
+
+    contact = fake.contacts[ids.object_id].properties
+    assert "hs_lead_status" not in contact
+    assert contact[HUBSPOT_REQUEST_ID] == "T0TEAM-4"
+    assert len(fake.notes_of(ids.object_id)) == 1
+
+
 async def test_a_contact_the_search_does_not_show_yet_is_updated_not_duplicated(
     fake: FakeHubSpot,
 ) -> None:

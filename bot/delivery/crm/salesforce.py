@@ -68,7 +68,11 @@ TIMEOUT = 30.0  # seconds for each HTTP call
 RESERVE_SHARE = 0.05
 # How long to wait on a 429 that names no Retry-After.
 DEFAULT_RETRY_AFTER = 60
-UNKNOWN = "Unknown"  # Salesforce requires a Lead's last name and company
+UNKNOWN = "Unknown"
+SALESFORCE_LOGIN_HOSTS = (
+    urlsplit(DEFAULT_SALESFORCE_LOGIN_URL).hostname,
+    "test.salesforce.com",
+)  # Salesforce requires a Lead's last name and company
 
 # The token endpoint's refusals that mean the connected app's credentials are wrong, revoked,
 # or not allowed the client credentials flow.
@@ -154,10 +158,13 @@ class SalesforceAdapter:
         self.domain = _domain(domain)
         self._client_id = client_id
         self._client_secret = client_secret
-        if login_url.rstrip("/") == DEFAULT_SALESFORCE_LOGIN_URL:
+        # The client credentials flow is served at the org's My Domain only: Salesforce's
+        # own login hosts (production's, a sandbox's) mean the My Domain; any other login
+        # URL (a proxy, the stand-in) serves the token endpoint itself.
+        parts = urlsplit(login_url)
+        if (parts.hostname or "") in SALESFORCE_LOGIN_HOSTS:
             token_root = f"https://{self.domain}"
         else:
-            parts = urlsplit(login_url)
             token_root = f"{parts.scheme}://{parts.netloc}"
         self._token_url = f"{token_root}/services/oauth2/token"
         self._now = now

@@ -112,13 +112,13 @@ async def test_check_names_a_missing_key_field_and_both_lead_sources(
     assert any("Introbot_Key__c" in line for line in missing)
 
 
-async def test_the_default_login_url_signs_in_at_the_orgs_my_domain(
-    org: FakeSalesforce,
+@pytest.mark.parametrize("login_url", [DEFAULT_SALESFORCE_LOGIN_URL, "https://test.salesforce.com"])
+async def test_salesforces_own_login_urls_sign_in_at_the_orgs_my_domain(
+    org: FakeSalesforce, login_url: str
 ) -> None:
+    # The org's My Domain is the stand-in's address: no call leaves the machine.
     credentials = {"domain": org.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-    adapter = SalesforceAdapter.from_credentials(
-        credentials, DEFAULT_SALESFORCE_LOGIN_URL, verify=org.ca_file
-    )
+    adapter = SalesforceAdapter.from_credentials(credentials, login_url, verify=org.ca_file)
 
     assert await adapter.check() == []
     assert org.tokens_issued == 1

@@ -26,6 +26,7 @@ and ``drop_picklist_value()``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -333,6 +334,7 @@ class FakeSalesforce:
         self.tokens_issued = 0
         self._tokens: dict[str, _Token] = {}
         self._faults: list[_Fault] = []
+        self._late: list[tuple[str, str, float]] = []  # method, path's end, seconds
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._dir: Path | None = None
@@ -417,6 +419,11 @@ class FakeSalesforce:
         """The next `count` REST calls answer `status` (503: Salesforce is down for
         maintenance; 429 with Retry-After: too many concurrent requests)."""
         self._faults.extend(_Fault(status, retry_after) for _ in range(count))
+
+    def answer_late(self, method: str, path_end: str, seconds: float) -> None:
+        """The next `method` call whose path ends with `path_end` is carried out, and answered
+        only after `seconds`: a client that gives up sooner has lost the answer."""
+        self._late.append((method, path_end, seconds))
 
     def drop_field(self, sobject: str, name: str) -> None:
         """The org lacks the field (the admin has not created it)."""
@@ -526,6 +533,11 @@ class FakeSalesforce:
             status = error.status
             body = [{"message": error.message, "errorCode": error.code, "fields": error.fields}]
         self.calls.append(Call(request.method, request.path, status, query))
+        for late in self._late:
+            if request.method == late[0] and request.path.rstrip("/").endswith(late[1]):
+                self._late.remove(late)
+                await asyncio.sleep(late[2])
+                break
         if body is None:
             return web.Response(status=status, headers=headers)
         return web.json_response(body, status=status, headers=headers)

@@ -178,14 +178,21 @@ class SalesforceAdapter:
 
     @classmethod
     def from_credentials(
-        cls, credentials: dict[str, Any], login_url: str, *, verify: bool | str = True
+        cls,
+        credentials: dict[str, Any],
+        login_url: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = TIMEOUT,
     ) -> SalesforceAdapter:
+        """`verify`: the certificate authorities to trust (a file), or True for the usual."""
         return cls(
             domain=str(credentials["domain"]),
             client_id=str(credentials["client_id"]),
             client_secret=str(credentials["client_secret"]),
             login_url=login_url,
             verify=verify,
+            timeout=timeout,
         )
 
     # -------------------------------------------------------------- protocol

@@ -185,6 +185,28 @@ async def test_a_retried_stage_adds_nothing(org: FakeSalesforce) -> None:
     assert len(org.records["Task"]) == 1
 
 
+async def test_a_task_whose_answer_was_lost_is_not_written_twice(org: FakeSalesforce) -> None:
+    impatient = SalesforceAdapter.from_credentials(
+        {
+            "domain": "late.my.salesforce.com",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+        org.url,
+        verify=org.ca_file,
+        timeout=0.3,
+    )
+    org.answer_late("POST", "/sobjects/Task", seconds=1.0)
+
+    with pytest.raises(CrmUnavailable):
+        await impatient.push(record(), None)
+    assert len(org.records["Task"]) == 1  # Salesforce wrote it; introbot never heard
+    await impatient.push(record(), None)
+
+    assert len(org.records["Task"]) == 1
+    assert len(org.records["Lead"]) == 1
+
+
 async def test_a_lead_sales_converted_takes_later_stages_on_its_contact(
     org: FakeSalesforce,
 ) -> None:

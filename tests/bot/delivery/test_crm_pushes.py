@@ -100,6 +100,7 @@ class Rig:
     pushes: CrmPushes
     dispatcher: Dispatcher
     metrics: Metrics
+    client: AsyncWebClient
 
     async def connect(self, vendor: str = "hubspot") -> None:
         async with self.sessions.begin() as session:
@@ -195,7 +196,7 @@ async def rig(database_url: str) -> AsyncIterator[Rig]:
     dispatcher = Dispatcher(
         sessions, client, clock, workflow, owner="a", metrics=metrics, channels=[pushes]
     )
-    yield Rig(fake, clock, sessions, workflow, crm, pushes, dispatcher, metrics)
+    yield Rig(fake, clock, sessions, workflow, crm, pushes, dispatcher, metrics, client)
     await engine.dispose()
     await fake.stop()
 
@@ -443,3 +444,48 @@ async def test_a_stage_pushed_before_is_not_written_again_on_either_path(rig: Ri
     await rig.act(request_id, CONNECTOR, Action.TARGET_AGREED)
     [row] = await rig.rows()
     assert row.data == {"stage": "intro_made", "event_id": 0}
+
+
+async def test_credentials_sealed_under_another_key_pause_the_crm_and_say_so(rig: Rig) -> None:
+    async with rig.sessions.begin() as session:
+        session.add(
+            CrmConnection(
+                team_id=TEAM,
+                vendor="hubspot",
+                credentials=SecretBox("another-secret-key-of-thirty-two-chars!").seal({"t": 1}),
+                connected_by=ADMIN,
+                connected_at=rig.clock.now(),
+            )
+        )
+    await rig.intro_made()
+    assert rig.crm.pushes == []  # no adapter built without credentials
+    [row] = await rig.rows()
+    assert row.status == DeliveryStatus.PENDING
+    connection = await rig.connection()
+    assert connection is not None and connection.paused_at is not None
+    await rig.sweep()
+    assert [m["text"] for m in rig.fake.messages_for(ADMIN)] == [
+        "introbot can no longer read the HubSpot credentials it was given, so intros wait to "
+        "be pushed. Connect HubSpot again from introbot's Home tab; nothing is lost."
+    ]
+
+
+async def test_a_crm_set_in_the_settings_that_refuses_its_token_waits_for_the_operator(
+    database_url: str, rig: Rig
+) -> None:
+    settings = load_settings(DATABASE_URL=database_url, INTROBOT_HUBSPOT_TOKEN=TOKEN)
+    pushes = CrmPushes(rig.sessions, rig.clock, settings, adapters=rig.crm.factory)
+    assert pushes.everywhere
+    rig.workflow = IntroWorkflow(rig.sessions, rig.clock, crm_everywhere=True)
+    rig.dispatcher = Dispatcher(
+        rig.sessions, rig.client, rig.clock, rig.workflow, channels=[pushes]
+    )
+    rig.crm.failures = [CrmUnauthorized("HubSpot refused the private app's token (401)")]
+    await rig.intro_made()
+    assert rig.crm.built_with == [("hubspot", {"token": TOKEN})]
+    [row] = await rig.rows()
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+    assert row.due_at == rig.clock.now() + PAUSED_RECHECK
+    await rig.sweep(PAUSED_RECHECK)
+    assert [r.status for r in await rig.rows()] == [DeliveryStatus.SENT]
+    assert rig.fake.messages_for(ADMIN) == []  # no admin connected it: the operator's logs say

@@ -16,6 +16,11 @@ class Refused(Exception):
     backoff for as long as the channel says its rows are worth sending."""
 
 
+class Failed(Exception):
+    """The service refused it for a reason no retry will change (a field it lacks): the row
+    fails for good, with the reason, until someone puts it back (a Retry on the Home tab)."""
+
+
 class Channel(Protocol):
     @property
     def kind(self) -> MessageKind:
@@ -29,5 +34,5 @@ class Channel(Protocol):
 
     async def send(self, message: OutboundMessage, request: IntroRequest | None) -> None:
         """Send one row, or raise: Refused (retry with backoff), NotYet (retry at a given
-        time, no attempt counted), Moot (nothing to send any more)."""
+        time, no attempt counted), Moot (nothing to send any more), Failed (never)."""
         ...

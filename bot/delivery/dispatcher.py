@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.channels import Channel, Refused
+from bot.delivery.channels import Channel, Failed, Refused
 from bot.delivery.digests import DigestView
 from bot.delivery.group_commit import GroupCommit
 from bot.delivery.outbox import (
@@ -449,6 +449,10 @@ class Dispatcher:
         except Refused as exc:
             await self._retry_later(message, str(exc), backoff(message.attempts))
             return None
+        except Failed as exc:
+            self.metrics.deliveries.labels(message.kind, "failed").inc()
+            logger.error("%s %s failed for good: %s", message.kind, message.id, exc)
+            return Result(message.id, DeliveryStatus.FAILED, None, None, str(exc), None)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the row is kept
             logger.warning("delivery of %s %s failed: %r", message.kind, message.id, exc)
             await self._retry_later(message, repr(exc), backoff(message.attempts))
@@ -468,6 +472,10 @@ class Dispatcher:
             return await self._post_offer(message, kind, token)
         if kind is MessageKind.DIGEST:
             return await self._post_digest(message, token)
+        if kind is MessageKind.NOTICE and message.request_id is None:
+            # About the workspace, not a request: an admin hears their CRM stopped taking
+            # pushes.
+            return await self._post_new(message, messages.workspace_notice(message.data), token)
         if request is None:
             raise NotYet("request row not visible yet", self._clock.now() + timedelta(seconds=5))
         if kind is MessageKind.REMINDER:

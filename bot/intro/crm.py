@@ -37,6 +37,16 @@ class CrmVendor(StrEnum):
     SALESFORCE = "salesforce"
 
 
+# How each CRM is named to the people who read about it.
+VENDOR_LABEL: dict[str, str] = {CrmVendor.HUBSPOT: "HubSpot", CrmVendor.SALESFORCE: "Salesforce"}
+
+# The notice an admin gets when the workspace's CRM stopped taking pushes (the connection is
+# paused until they connect it again): its event, and why it stopped.
+CRM_PAUSED = "crm_paused"
+PAUSED_REFUSED = "refused"  # the CRM refused the credentials (a 401)
+PAUSED_UNREADABLE = "unreadable"  # stored under another INTROBOT_SECRET_KEY
+
+
 class CrmStage(StrEnum):
     """A step of a request the CRM hears of: each is pushed once."""
 

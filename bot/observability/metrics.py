@@ -125,6 +125,13 @@ class Metrics:
             ["kind", "outcome"],
             registry=registry,
         )
+        self.crm_pushes = Counter(
+            "introbot_crm_pushes",
+            "Pushes of intros to a workspace's CRM, by vendor and result (pushed, "
+            "unauthorized, rate_limited, unavailable, rejected, unreadable)",
+            ["vendor", "result"],
+            registry=registry,
+        )
         self.slack_errors = Counter(
             "introbot_slack_errors",
             "Slack Web API errors met in delivery, by error code (ratelimited is a 429)",

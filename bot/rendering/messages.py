@@ -15,6 +15,7 @@ from bot.intro.accounts import MAX_TYPED, WORKSPACE_LIST, AccountCoverage, Cover
 from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
+from bot.intro.crm import VENDOR_LABEL
 from bot.intro.declines import TargetDecline
 from bot.intro.directory import AskReview, Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
@@ -624,6 +625,13 @@ def intro_modal(
 def offer_card(offer: IntroOffer) -> Message:
     """The rep's DM about a connector's offer: Take it / No thanks, then what they chose."""
     return _message("offer.json.j2", kind="card", o=offer)
+
+
+def workspace_notice(data: Mapping[str, Any]) -> Message:
+    """A DM about the workspace rather than a request: the admin who connected its CRM hears
+    the CRM stopped taking pushes, and what to do."""
+    vendor = VENDOR_LABEL.get(str(data.get("vendor", "")), "your CRM")
+    return _message("crm_notice.json.j2", vendor_label=vendor, why=data.get("why", ""))
 
 
 def offer_notice(offer: IntroOffer) -> Message:

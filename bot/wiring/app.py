@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.crm.credentials import SecretBox
+from bot.delivery.crm.pushes import CrmPushes
 from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
@@ -106,10 +107,17 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     sessions = make_sessionmaker(engine)
     client = web_client(settings)
     settings.require_webhook_pair()
+    settings.require_crm_settings()
+    metrics = Metrics()
     box = SecretBox(settings.INTROBOT_SECRET_KEY) if settings.INTROBOT_SECRET_KEY else None
     webhooks = Webhooks(sessions, clock, settings.webhook, box)
+    crm_pushes = CrmPushes(sessions, clock, settings, metrics=metrics)
     workflow = IntroWorkflow(
-        sessions, clock, settings.cadence, webhooks_everywhere=webhooks.everywhere
+        sessions,
+        clock,
+        settings.cadence,
+        webhooks_everywhere=webhooks.everywhere,
+        crm_everywhere=crm_pushes.everywhere,
     )
     directory = Directory(
         sessions,
@@ -119,7 +127,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     profiles = Profiles(sessions, clock)
     people = People(profiles)  # one memory of people for the listeners and delivery
-    metrics = Metrics()
     workspaces = Workspaces(sessions, clock)
     sender = delivery_client(settings)
     store, tokens = bot_tokens(settings, engine, sender, workspaces)
@@ -143,7 +150,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         workspaces=workspaces,
         pacer=pacer,
         people=people,
-        channels=[webhooks],
+        channels=[webhooks, crm_pushes],
         digests=DigestView(digests, clock, settings.working_hours),
     )
     return Services(
@@ -165,6 +172,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         installation_store=store,
         webhooks=webhooks,
+        crm_pushes=crm_pushes,
         digests=digests,
     )
 

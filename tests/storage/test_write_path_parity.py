@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, select, text
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import ManualClock
+from bot.intro.crm import stage_of
 from bot.intro.people import Teammate
 from bot.intro.states import ACTOR, TRANSITIONS, Action, Role, Status
 from bot.intro.validation import RequestDraft
@@ -32,7 +33,15 @@ from bot.intro.workflow import (
     one_statement,
 )
 from storage.db import create_engine_for, make_sessionmaker, sync_url
-from storage.models import Base, Contact, IntroRequest, OutboundMessage, RequestEvent, Webhook
+from storage.models import (
+    Base,
+    Contact,
+    CrmConnection,
+    IntroRequest,
+    OutboundMessage,
+    RequestEvent,
+    Webhook,
+)
 from tests.conftest import TEST_DATABASE_URL
 
 postgres_only = pytest.mark.skipif(
@@ -124,7 +133,7 @@ class Paths:
         self.statement_writes: list[Action] = []  # changes the single statement made
 
     async def run(
-        self, one_statement_path: bool, story: Run, *, webhook: bool = True
+        self, one_statement_path: bool, story: Run, *, webhook: bool = True, crm: bool = True
     ) -> dict[str, Any]:
         _empty(self.url)
         engine = create_engine_for(self.url)
@@ -140,6 +149,17 @@ class Paths:
                             secret="s" * 32,
                             set_by="UA",
                             set_at=clock.now(),
+                        )
+                    )
+            if crm:  # its intros are pushed to its CRM: both paths write those rows alike
+                async with sessions.begin() as session:
+                    session.add(
+                        CrmConnection(
+                            team_id=TEAM,
+                            vendor="hubspot",
+                            credentials="sealed",
+                            connected_by="UA",
+                            connected_at=clock.now(),
                         )
                     )
             workflow = IntroWorkflow(sessions, clock, CADENCE, one_statement=one_statement_path)
@@ -236,6 +256,38 @@ async def test_every_move_writes_the_same_rows_on_both_paths(
     posted = [m["data"]["event_id"] for m in by_orm["outbound_messages"] if m["kind"] == "webhook"]
     changes = [e["id"] for e in by_orm["request_events"] if e["from_status"] != e["to_status"]]
     assert posted == changes
+    # Each stage the CRM hears of that the request reached is pushed once, this one included.
+    pushed = [m["data"] for m in by_orm["outbound_messages"] if m["kind"] == "crm_push"]
+    reached: dict[str, int] = {}
+    for e in by_orm["request_events"]:
+        if (stage := stage_of(e["action"])) is not None:
+            reached.setdefault(stage, e["id"])
+    assert pushed == [{"stage": stage, "event_id": at} for stage, at in reached.items()]
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "action", [a for a in dict.fromkeys(a for _, a in sorted(TRANSITIONS, key=str)) if stage_of(a)]
+)
+async def test_a_workspace_without_a_crm_gets_no_pushes_on_either_path(
+    paths: Paths, action: Action
+) -> None:
+    status = next(s for s, a in sorted(TRANSITIONS, key=str) if a == action)
+    start, route = ROUTES[status]
+
+    async def story(workflow: IntroWorkflow, clock: ManualClock) -> Outcome:
+        setup = IntroWorkflow(workflow._sessions, clock, CADENCE, one_statement=False)
+        request_id = await _fresh(setup, start)
+        for step in route:
+            clock.advance(timedelta(hours=1))
+            await _take(setup, request_id, step)
+        clock.advance(timedelta(hours=1))
+        return await _take(workflow, request_id, action)
+
+    by_orm = await paths.run(False, story, crm=False)
+    by_statement = await paths.run(True, story, crm=False)
+    assert by_statement["outbound_messages"] == by_orm["outbound_messages"]
+    assert [m for m in by_orm["outbound_messages"] if m["kind"] == "crm_push"] == []
 
 
 def test_every_move_is_reached_from_a_fresh_request() -> None:

@@ -104,6 +104,7 @@ class ColdApproaches(OrmPath):
             session.add(event)
             messages.append(self._notice(request, request.requester_id, "went_cold"))
             messages += await self._webhooks(session, request, [event])
+            messages += await self._crm_pushes(session, request, [event])
             session.add_all(messages)
             await session.flush()
             return Outcome(request, plan.due_now(messages))

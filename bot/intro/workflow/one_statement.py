@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 
 from bot.intro.cadence import Cadence
+from bot.intro.crm import CrmStage, stage_of
 from bot.intro.states import ACTOR, Action, Status
 from bot.intro.workflow import plan
 from bot.intro.workflow.results import Lease, Outcome
@@ -148,6 +149,7 @@ async def act_at_once(
     now: datetime,
     cadence: Cadence,
     webhooks_everywhere: bool = False,
+    crm_everywhere: bool = False,
 ) -> Outcome | None:
     """The whole change in one statement: the compare-and-set, which is also the party check;
     its event; the reminders it makes moot cancelled; every message it promises written,
@@ -163,6 +165,7 @@ async def act_at_once(
         "lease_owner": lease.owner if lease else None,
         "lease_until": lease.until if lease else None,
         "hooks_everywhere": webhooks_everywhere,
+        "crm_everywhere": crm_everywhere,
         "p_target": [str(target) for target, _ in promised],
         **planned([m for _, m in promised]),
         **{f"v_{name}": value for name, value in values.items()},
@@ -278,9 +281,39 @@ _HOOKED = (
     "OR EXISTS (SELECT 1 FROM webhooks w WHERE w.team_id = {team_id}))"
 )
 
+# A change's push to the workspace's CRM (`plan.crm_message`), when the action reaches a stage
+# the CRM hears of (`bot.intro.crm.stage_of`) and the workspace has a CRM; none when the
+# request pushed that stage before.
+_CRM_CONNECTED = (
+    "(CAST(:crm_everywhere AS boolean) "
+    "OR EXISTS (SELECT 1 FROM crm_connections c WHERE c.team_id = moved.team_id))"
+)
+
+
+def _crm_part(stage: CrmStage) -> str:
+    """The planned messages' part that pushes `stage` (a word of the code's own enum)."""
+    key = sql_key(plan.CRM_KEY, stage=f"'{stage}'")
+    full_key = sql_key(
+        plan.REQUEST_KEY, request_id="moved.id", kind=f"'{MessageKind.CRM_PUSH}'", key=key
+    )
+    return f"""
+            UNION ALL
+            SELECT 3, 0, '{MessageKind.CRM_PUSH}', '', {key},
+                json_build_object('stage', '{stage}', 'event_id', moved.event_id),
+                CAST(:now AS timestamptz), '{DeliveryStatus.PENDING}', 0, NULL, NULL
+            FROM moved
+            WHERE {_CRM_CONNECTED} AND NOT EXISTS (
+                SELECT 1 FROM outbound_messages o
+                WHERE o.team_id = moved.team_id AND o.dedupe_key = {full_key}
+            )"""
+
+
 # Every message the change writes: a refresh of each card (due now: leased like the planned
-# messages due now), then the planned messages of the status it reached, stand-ins filled in.
-_PLANNED_MESSAGES = f"""
+# messages due now), then the planned messages of the status it reached, stand-ins filled in,
+# then the POST to the workspace's webhook and the push to its CRM.
+def _planned_messages(stage: CrmStage | None) -> str:
+    crm = _crm_part(stage) if stage is not None else ""
+    return f"""
         planned AS (
             SELECT 0 AS part, c.id AS seq, '{MessageKind.CARD_REFRESH}' AS kind, c.recipient_id,
                 {sql_key(plan.REFRESH_KEY, card="c.kind", event_id="moved.event_id")} AS key,
@@ -308,7 +341,7 @@ _PLANNED_MESSAGES = f"""
                 {_WEBHOOK_DATA.format(event_id="moved.event_id", stage="moved.outcome")},
                 CAST(:now AS timestamptz), '{DeliveryStatus.PENDING}', 0, NULL, NULL
             FROM moved
-            WHERE {_HOOKED.format(team_id="moved.team_id")}
+            WHERE {_HOOKED.format(team_id="moved.team_id")}{crm}
         ), written AS (
             INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
                 data, due_at, created_at, attempts, status, lease_owner, lease_expires_at)
@@ -320,6 +353,7 @@ _PLANNED_MESSAGES = f"""
             ORDER BY p.part, p.seq
             RETURNING {_WRITTEN_COLUMNS}
         )"""
+
 
 _CHANGED = f"""
         SELECT moved.*, {_WRITTEN_JSON} AS written,
@@ -333,7 +367,12 @@ _CHANGED = f"""
 def change_statement(action: Action, value_names: tuple[str, ...]) -> TextClause:
     """The one statement that makes `action`'s change (see `act_at_once`), built once per
     action and set of changed columns."""
-    ctes = [_moved(action, value_names), _event(action), _MOOT_AND_CARDS, _PLANNED_MESSAGES]
+    ctes = [
+        _moved(action, value_names),
+        _event(action),
+        _MOOT_AND_CARDS,
+        _planned_messages(stage_of(action)),
+    ]
     statement = text("WITH" + ",".join(ctes) + _CHANGED)
     return statement.bindparams(
         bindparam("now", type_=UTCDateTime()), bindparam("lease_until", type_=UTCDateTime())

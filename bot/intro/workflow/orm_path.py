@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.cadence import Cadence
 from bot.intro.clock import Clock
+from bot.intro.crm import stage_of
 from bot.intro.states import ACTOR, Action, IllegalTransition, Role, Status, at_dead_end
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import UnknownRequest
@@ -19,6 +20,7 @@ from bot.intro.workflow.results import Lease
 from storage.db import on_postgres, reading
 from storage.models import (
     CARD_KINDS,
+    CrmConnection,
     DeliveryStatus,
     IntroRequest,
     MessageKind,
@@ -39,11 +41,15 @@ class OrmPath:
         *,
         one_statement: bool | None = None,
         webhooks_everywhere: bool = False,
+        crm_everywhere: bool = False,
     ) -> None:
         self._sessions = sessions
         # Every workspace's changes go to a webhook (a self-hosted workspace's
         # INTROBOT_WEBHOOK_URL); else only those of workspaces whose admin set one.
         self._webhooks_everywhere = webhooks_everywhere
+        # Every workspace's intros are pushed to a CRM (one set in the install's settings);
+        # else only those of workspaces whose admin connected one.
+        self._crm_everywhere = crm_everywhere
         self._clock = clock
         self._cadence = cadence or Cadence()
         # Whether changes one statement can express are written that way: on PostgreSQL,
@@ -99,6 +105,32 @@ class OrmPath:
         await session.flush()  # the events' ids, which key the POSTs
         now = self._clock.now()
         return [plan.webhook_message(request, event.id, now=now) for event in events]
+
+    async def _crm_pushes(
+        self, session: AsyncSession, request: IntroRequest, events: list[RequestEvent]
+    ) -> list[OutboundMessage]:
+        """The pushes to the workspace's CRM of the stages these changes reached (an intro
+        made, a cold approach, an outcome), if it has a CRM: written with the change, one per
+        request and stage however often it is reached."""
+        staged = [(stage, event) for event in events if (stage := stage_of(event.action))]
+        if not staged:
+            return []
+        if not self._crm_everywhere:
+            connected = await session.scalar(
+                select(CrmConnection.team_id).where(CrmConnection.team_id == request.team_id)
+            )
+            if connected is None:
+                return []
+        await session.flush()  # the events' ids, which the pushes name
+        now = self._clock.now()
+        pushes: list[OutboundMessage] = []
+        for stage, event in staged:
+            push = plan.crm_message(request, stage, event.id, now=now)
+            if all(p.dedupe_key != push.dedupe_key for p in pushes) and not (
+                await self._written_before(session, push)
+            ):
+                pushes.append(push)
+        return pushes
 
     @staticmethod
     async def _written_before(session: AsyncSession, message: OutboundMessage) -> bool:
@@ -259,6 +291,7 @@ class OrmPath:
         )
         messages = plan.leased(promised, lease)
         messages += await self._webhooks(session, request, [event])
+        messages += await self._crm_pushes(session, request, [event])
         session.add_all(messages)
         await session.flush()
         return messages

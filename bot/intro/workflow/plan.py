@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.intro.cadence import Cadence, zone
+from bot.intro.crm import CrmStage
 from bot.intro.matching import company_key, person_surname_key, same_person
 from bot.intro.states import (
     ACTOR,
@@ -95,6 +96,9 @@ REFRESH_KEY = "refresh:{card}:{event_id}"
 NOTICE_KEY = "notice:{event_id}"
 # A state change's POST to the workspace's webhook: one per event, however often it is written.
 WEBHOOK_KEY = "change:{event_id}"
+# A stage pushed to the workspace's CRM: one per request and stage, however often it is written
+# (a stage reached again adds nothing to the CRM record).
+CRM_KEY = "crm:{stage}"
 # The reminder field naming the statuses a reminder is still wanted in: once the request is in
 # any other, the reminder is outdated and cancelled.
 EXPECTS = "expects"
@@ -762,5 +766,21 @@ def webhook_message(request: IntroRequest, event_id: int, *, now: datetime) -> O
         "",
         WEBHOOK_KEY.format(event_id=event_id),
         {"event_id": event_id, "stage": request.outcome},
+        now=now,
+    )
+
+
+def crm_message(
+    request: IntroRequest, stage: CrmStage, event_id: int, *, now: datetime
+) -> OutboundMessage:
+    """The push of the stage a change reached (its event) to the workspace's CRM, due now.
+    Like a webhook's row it names only the stage and the event: the record is built from the
+    request at delivery (bot.delivery.crm.pushes)."""
+    return message(
+        request,
+        MessageKind.CRM_PUSH,
+        "",
+        CRM_KEY.format(stage=stage),
+        {"stage": str(stage), "event_id": event_id},
         now=now,
     )

@@ -228,6 +228,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
                 now=now,
                 cadence=self._cadence,
                 webhooks_everywhere=self._webhooks_everywhere,
+                crm_everywhere=self._crm_everywhere,
             )
             if done is not None:
                 return done

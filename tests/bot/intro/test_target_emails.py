@@ -3,8 +3,10 @@ let go of (only its keyed hash kept) a day later when no CRM push waits to use i
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -252,3 +254,32 @@ async def test_the_email_is_asked_for_only_with_a_crm(
         )
     assert await emails.wanted(TEAM)
     assert not await emails.wanted("T2")
+
+
+# Where the plain email may be named: given (the modal, its listener, the workflow's change),
+# pushed (the CRM's record and the push channel) and let go of. Nothing that renders for
+# Slack, exports or POSTs reads it.
+MAY_NAME_IT = {
+    "bot/intro/crm.py",
+    "bot/intro/target_emails.py",
+    "bot/intro/workflow/plan.py",
+    "bot/intro/workflow/requests.py",
+    "bot/intro/workflow/results.py",
+    "handlers/intro_made.py",
+    "storage/models.py",
+    "templates/intro_made_modal.json.j2",
+}
+MAY_NAME_IT_UNDER = ("bot/delivery/crm/", "storage/migrations/")
+
+
+def test_nothing_but_the_crm_push_reads_the_email() -> None:
+    root = Path(__file__).resolve().parents[3]
+    named = re.compile(r"\btarget_email\b")
+    readers = {
+        str(path.relative_to(root))
+        for folder in ("bot", "handlers", "templates", "storage")
+        for path in (root / folder).rglob("*")
+        if path.suffix in (".py", ".j2", ".json") and named.search(path.read_text("utf-8"))
+    }
+    unexpected = {path for path in readers - MAY_NAME_IT if not path.startswith(MAY_NAME_IT_UNDER)}
+    assert unexpected == set()

@@ -19,6 +19,7 @@ from handlers import (
     events,
     files,
     home,
+    intro_made,
     offers,
     outside,
     request_form,
@@ -38,6 +39,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     request_form.register(app, work)
     buttons.register(app, work)
     details.register(app, work)
+    intro_made.register(app, work)
     asking_again.register(app, work)
     offers.register(app, work)
     digests.register(app, work)

@@ -20,10 +20,10 @@ from handlers.refusals import tells_refusals
 from handlers.replies import from_home, publish_home, replace_pressed_message, say_privately
 from handlers.support import time_zone_of
 
-# Buttons that change state at once.
+# Buttons that change state at once ("They agreed: intro made" is handlers.intro_made's: it
+# may ask for the target's email first).
 DIRECT_ACTIONS = {
     ActionId.ACCEPT: Action.ACCEPT,
-    ActionId.TARGET_AGREED: Action.TARGET_AGREED,
     ActionId.TARGET_DECLINED: Action.TARGET_DECLINED,
     ActionId.CANCEL: Action.CANCEL,
     ActionId.FOLLOWED_UP: Action.FOLLOW_UP,

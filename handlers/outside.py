@@ -38,11 +38,11 @@ from handlers.support import known_teammate
 
 logger = logging.getLogger(__name__)
 
-# The requester's reports of the connector's answers: button -> the connector's action.
+# The requester's reports of the connector's answers: button -> the connector's action
+# (that the target agreed is handlers.intro_made's).
 STEPS = {
     ActionId.OUTSIDE_AGREED: Action.ACCEPT,
     ActionId.OUTSIDE_DECLINED: Action.DECLINE,
-    ActionId.OUTSIDE_TARGET_AGREED: Action.TARGET_AGREED,
     ActionId.OUTSIDE_TARGET_DECLINED: Action.TARGET_DECLINED,
 }
 

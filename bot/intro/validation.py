@@ -126,6 +126,17 @@ def review_contact(name: str, company: str = "", title: str = "", email: str = "
     return review
 
 
+def email_problem(email: str) -> str | None:
+    """Why a typed email can't be kept (too long, not an email address), in the form's words;
+    None when it can, or when nothing was typed."""
+    email = email.strip()
+    if not email:
+        return None
+    if len(email) > EMAIL_MAX:
+        return say("too_long", label=say("label_email"), length=len(email), limit=EMAIL_MAX)
+    return None if _EMAIL.match(email) else say("email_invalid")
+
+
 def review_offer(target_name: str, company: str = "", reason: str = "") -> Review:
     """A connector's offer of an intro: whom, where, why (the why is optional from
     `/intro offer`), each within what a request holds."""

@@ -103,6 +103,7 @@ class CallbackId(StrEnum):
     OWNER_EDIT_MODAL = "intro_owner_edit_modal"
     INTRO_LINE_MODAL = "intro_line_modal"
     MENTION_NAME_MODAL = "intro_mention_name_modal"
+    INTRO_MADE_MODAL = "intro_made_modal"  # "intro made", with the target's email for the CRM
     WAY_IN_MODAL = "intro_way_in_modal"  # the connector picks whom to ask at the company
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"

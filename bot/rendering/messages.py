@@ -306,6 +306,13 @@ def intro_line_modal(request: IntroRequest) -> dict[str, Any]:
     return view
 
 
+def intro_made_modal(request: IntroRequest) -> dict[str, Any]:
+    """ "They agreed: intro made", in a workspace with a CRM: the target's email may go with
+    it, for the CRM alone."""
+    view: dict[str, Any] = render_json("intro_made_modal.json.j2", r=request, request_id=request.id)
+    return view
+
+
 def mention_name_modal(request: IntroRequest) -> dict[str, Any]:
     """ "Mention my name": how the connector knows the target, for the requester's message."""
     view: dict[str, Any] = render_json(

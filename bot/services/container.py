@@ -22,6 +22,7 @@ from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
+from bot.intro.target_emails import TargetEmails
 from bot.intro.teams import Teams
 from bot.intro.workflow import IntroWorkflow
 from bot.observability.metrics import Metrics
@@ -67,6 +68,9 @@ class Services:
 
     # The offer-help digests: planned by the sweep, sent by the dispatcher.
     digests: Digests | None = None
+    # The target's email a connector may give with "intro made", for the workspace's CRM:
+    # whether to ask for it, and letting go of it (the sweep).
+    target_emails: TargetEmails | None = None
 
     async def paused_workspaces(self) -> dict[str, str]:
         """Workspaces not delivered to, team id -> reason ("paused: token_revoked",

@@ -34,6 +34,7 @@ from bot.intro.digests import Digests
 from bot.intro.directory import Directory
 from bot.intro.people import People
 from bot.intro.profiles import Profiles
+from bot.intro.target_emails import TargetEmails
 from bot.intro.workflow import IntroWorkflow
 from bot.observability.metrics import Metrics
 from bot.services.container import Services
@@ -174,6 +175,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         webhooks=webhooks,
         crm_pushes=crm_pushes,
         digests=digests,
+        target_emails=TargetEmails(
+            sessions,
+            clock,
+            settings.contact_hash_key,
+            crm_everywhere=settings.crm_from_env is not None,
+        ),
     )
 
 

@@ -26,6 +26,9 @@ async def sweep_until_idle(services: Services) -> int:
         if services.workspaces is not None:
             await services.workspaces.forget_uninstalled(services.settings.uninstall_retention)
         await services.directory.purge_departed(services.settings.uninstall_retention)
+        if services.target_emails is not None:
+            # A target's email no CRM push will use: only its hash is kept.
+            await services.target_emails.let_go_when_due()
     except Exception:  # noqa: BLE001 - the next tick tries again
         logger.exception("sweep failed")
     return total

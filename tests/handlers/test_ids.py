@@ -144,6 +144,15 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.owner_edit_modal(request)
     yield messages.intro_line_modal(make_request(Status.CHECKING_WITH_TARGET))
     yield messages.mention_name_modal(request)
+    yield messages.intro_made_modal(make_request(Status.CHECKING_WITH_TARGET))
+    yield messages.intro_made_modal(
+        make_request(
+            Status.CHECKING_WITH_TARGET,
+            connector_id="",
+            connector_outside=True,
+            connector_name="Dana Cole",
+        )
+    )
     yield messages.not_now_modal(request, NOW.date())
     yield messages.cold_modal(request)
     yield messages.outside_modal(prefill, context)

@@ -66,6 +66,7 @@ DETAILS: dict[str, Any] = {
     "ask_again_on": date(2026, 2, 2).isoformat(),
     "tz_name": "Europe/Lisbon",
     "how_known": "from DHL, where you worked together",
+    "target_email": " Jane.Doe@Acme.example ",  # given with "intro made", for the CRM
 }
 
 Start = str  # how a fresh request begins: "submitted", "owned" (an owner approves) or "cold"
@@ -249,6 +250,8 @@ async def test_every_move_writes_the_same_rows_on_both_paths(
     expected = [action] if one_statement.expressible(action) else []
     assert paths.statement_writes == expected
     assert by_statement["intro_requests"] == by_orm["intro_requests"]
+    if action is Action.TARGET_AGREED:  # the email given with it, kept on both paths alike
+        assert by_orm["intro_requests"][0]["target_email"] == "jane.doe@acme.example"
     assert by_statement["request_events"] == by_orm["request_events"]
     assert by_statement["outbound_messages"] == by_orm["outbound_messages"]
     assert by_statement["handed back"] == by_orm["handed back"]

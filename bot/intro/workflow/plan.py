@@ -27,6 +27,7 @@ from bot.intro.states import (
     next_status,
 )
 from bot.intro.states import Outcome as OutcomeKind
+from bot.intro.validation import EMAIL_MAX, email_problem
 from bot.intro.workflow.errors import InvalidSuggestion, NotYourRequest
 from bot.intro.workflow.results import ActionDetails, Lease, TieUnknown
 from storage.models import (
@@ -308,6 +309,19 @@ def _ask_again_on(_: Action, details: ActionDetails, now: datetime) -> dict[str,
     return {"ask_again_on": day}
 
 
+def _agreed(_: Action, details: ActionDetails, now: datetime) -> dict[str, Any]:
+    """The intro is made; the target's email, when the connector gave it for the workspace's
+    CRM, is kept with the change (until the push has used it: PRIVACY.md)."""
+    values: dict[str, Any] = {"intro_made_at": now}
+    email = (details.get("target_email") or "").strip().lower()
+    if email:
+        problem = email_problem(email)
+        if problem is not None:
+            raise InvalidSuggestion(problem)
+        values["target_email"] = email[:EMAIL_MAX]
+    return values
+
+
 def _reported(action: Action, _: ActionDetails, now: datetime) -> dict[str, Any]:
     stage = REPORTED[action]
     values: dict[str, Any] = {"outcome": stage.value, "outcome_at": now}
@@ -326,7 +340,7 @@ _CHANGES: dict[Action, _Change] = {
     },
     Action.SUGGEST_PERSON: _better_person,
     Action.MENTION_NAME: lambda _, d, __: {"how_known": _words(d.get("how_known"))},
-    Action.TARGET_AGREED: lambda _, __, now: {"intro_made_at": now},
+    Action.TARGET_AGREED: _agreed,
     Action.ACCEPT: _accepted,
     Action.OWNER_APPROVE: _owner_approved,
     Action.FOLLOW_UP: lambda _, __, now: {"followed_up_at": now},
@@ -337,8 +351,8 @@ _CHANGES: dict[Action, _Change] = {
 
 def column_changes(action: Action, details: ActionDetails, now: datetime) -> dict[str, Any]:
     """The columns `action` sets besides its status and `updated_at`. Raises
-    InvalidSuggestion for a day to ask again that is not after today, or a better person
-    without a name."""
+    InvalidSuggestion for a day to ask again that is not after today, a better person
+    without a name, or a target's email that is not one."""
     change = _CHANGES.get(action)
     return change(action, details, now) if change else {}
 

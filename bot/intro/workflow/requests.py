@@ -185,10 +185,13 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
         tz_name: str | None = None,
         how_known: str | None = None,
         picked_name: str | None = None,
+        target_email: str | None = None,
         lease: Lease | None = None,
     ) -> Outcome:
         """Apply one action, compare-and-set on the stored status. `picked_name`: the person
-        the connector picked as they accept an ask for a way in.
+        the connector picked as they accept an ask for a way in. `target_email`: the target's
+        email the connector gave with "intro made", for the workspace's CRM (the caller gives
+        it only when the workspace has one).
 
         Raises UnknownRequest, NotYourRequest, or IllegalTransition (which carries the status
         the request is in now: a stale button, a double click, another replica first).
@@ -207,6 +210,7 @@ class IntroWorkflow(Offers, ColdApproaches, OutsideConnectors, Queries):
             tz_name=tz_name,
             how_known=how_known,
             picked_name=picked_name,
+            target_email=target_email,
         )
         refusal: InvalidSuggestion | None = None
         try:

@@ -27,6 +27,8 @@ class ActionDetails(TypedDict, total=False):
     how_known: str | None  # "Mention my name": how the connector knows the target
     # An ask for a way in: the person the connector picked when they accepted.
     picked_name: str | None
+    # "They agreed: intro made": the target's email, when the workspace's CRM is to get it.
+    target_email: str | None
 
 
 class TieUnknown(Enum):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 from bench import report, seed, variants
 from bench.cells import Fake, measure_bare, measure_bot, start_fake
 from bench.common import (
+    APP_NAMES,
     DATABASE_URL,
     RESULTS_DIR,
     Proc,
@@ -109,6 +111,7 @@ async def start_bot(
     if variant:
         argv = [python(), "-m", "bench.variants", variant, "--"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    env.setdefault("PGAPPNAME", APP_NAMES["introbot"])
     proc = Proc(name, argv, serve_env(api_url, **env))
     await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
     return proc, f"http://127.0.0.1:{port}/slack/events"
@@ -124,11 +127,12 @@ async def start_bare(api_url: str) -> tuple[Proc, str]:
     return proc, f"http://127.0.0.1:{port}/slack/events"
 
 
-async def start_same_work(api_url: str) -> tuple[Proc, str]:
+async def start_same_work(api_url: str, name: str = "same_work") -> tuple[Proc, str]:
     port = free_port()
     proc = Proc(
-        "same_work",
+        name,
         [python(), "-m", "bench.same_work", "--port", str(port), "--api-url", api_url],
+        {**os.environ, "PGAPPNAME": APP_NAMES["same_work"]},
     )
     await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
     return proc, f"http://127.0.0.1:{port}/slack/events"

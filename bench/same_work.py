@@ -4,9 +4,10 @@ The yardstick `bench.run` measures introbot against. It does exactly the Slack c
 makes for a request, with payloads of the same shape and size, and writes the same rows
 (tables, operations and counts), and nothing more, as cheaply as plain code can: slack_bolt's
 `AsyncApp` on aiohttp (served as `bench.bare_bolt` is), psycopg 3 in autocommit over a small
-pool of its own, one plain SQL statement per step, messages built as dict literals.
-`python -m bench.verify` checks the likeness against introbot on one fake Slack (within 3 % in
-payload size and rows written; tests/bench runs it). Per request:
+pool of its own, one plain SQL statement per step, one HTTP session for every Slack call,
+messages built as dict literals.
+`python -m bench.verify` checks the likeness against introbot, each app on a fake Slack of its
+own (within 3 % in payload size and rows written; tests/bench runs it). Per request:
 
 - `/intro`: ack; `views.open` (the intro form, rendered once at start); one statement reading
   who knows the surname (contacts) and who asks for it already (intro_requests); `views.update`
@@ -34,6 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import psycopg
 from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -648,9 +650,11 @@ def requester_card_accepted(r: Ask) -> list[dict[str, Any]]:
     ]
 
 
-def same_work_app(api_url: str, pool: Pool) -> AsyncApp:
+def same_work_app(api_url: str, pool: Pool, session: aiohttp.ClientSession) -> AsyncApp:
     app = AsyncApp(
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, timeout=10),
+        # One HTTP session for every call (Bolt hands it to each request's client too), where
+        # slack_sdk would open one per call.
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, timeout=10, session=session),
         signing_secret=SIGNING_SECRET,
         raise_error_for_unhandled_request=False,
     )
@@ -832,7 +836,8 @@ async def _mark_sent(pool: Pool, ids: list[int], answers: list[Any]) -> None:
 async def serve(port: int, api_url: str, max_seconds: float) -> None:
     pool = Pool(DATABASE_URL, size=20)  # as many as the bot's pool keeps (storage/db.py)
     app = web.Application(client_max_size=1024 * 1024)
-    app[BOLT_KEY] = same_work_app(api_url, pool)
+    session = aiohttp.ClientSession()
+    app[BOLT_KEY] = same_work_app(api_url, pool, session)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app)
@@ -843,6 +848,7 @@ async def serve(port: int, api_url: str, max_seconds: float) -> None:
         await asyncio.sleep(max_seconds)  # bounded backstop; the orchestrator stops it first
     finally:
         await runner.cleanup()
+        await session.close()
         await pool.close()
 
 

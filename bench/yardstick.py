@@ -17,8 +17,9 @@ first. Each round counts the requests completed (at the fake Slack) and the CPU 
 
 The ratios are introbot's milliseconds per completed request over the same-work app's, summed
 over each app's rounds. With py-spy installed (`pip install -e ".[bench]"`), one more round
-per app and kind is sampled after the counted ones and summarised as milliseconds per request
-by where the CPU went (`bench.side_by_side.sampled_ms`); the sampler's rounds are never counted.
+per app and kind is sampled after the counted ones, and that round's CPU per request is shared
+out by where the samples were (`bench.side_by_side.sampled_ms`, `cpu_by_place`); the
+sampler's rounds are never counted in the ratios.
 """
 
 from __future__ import annotations
@@ -324,12 +325,29 @@ async def profiles(
             else:
                 seq[0] += cell["sent"]
             if raw.exists():
+                sampled = sampled_ms(raw, int(cell["completed"]), profile.RATE)
                 found.setdefault(kind, {})[app] = {
                     "completed": cell["completed"],
-                    "sampled_ms": sampled_ms(raw, int(cell["completed"]), profile.RATE),
+                    "app_ms": cell["app_ms"],
+                    "sampled_ms": sampled,
+                    "cpu_ms": cpu_by_place(sampled, float(cell["app_ms"])),
                     "summary": profile.summarise(raw, top=15),
                 }
     return found
+
+
+def cpu_by_place(sampled: dict[str, float], app_ms: float) -> dict[str, float]:
+    """The round's measured CPU per request shared out as the samples were. py-spy counts a
+    thread that is ready but waiting for a core as busy, so on a loaded machine its samples
+    add up to more than the CPU used; their shares are what holds."""
+    total = sampled.get("sampled, in all", 0.0)
+    if not total:
+        return {}
+    return {
+        place: round(app_ms * ms / total, 2)
+        for place, ms in sampled.items()
+        if place != "sampled, in all"
+    }
 
 
 def table(result: dict[str, Any]) -> list[str]:
@@ -385,16 +403,27 @@ def profile_lines(result: dict[str, Any]) -> list[str]:
     if not found:
         skipped = result.get("profiles_skipped")
         return [f"No profiles: {skipped}.", ""] if skipped else []
-    lines = ["py-spy, one more round per app and kind (not counted above): ms per request.", ""]
+    lines = [
+        "py-spy, one more round per app and kind (not counted above): the app's CPU ms per "
+        "request in that round, shared out by where its samples were.",
+        "",
+    ]
     for kind, by_app in found.items():
+        ours, same = by_app.get("introbot", {}), by_app.get("same_work", {})
         places = sorted(
-            {p for entry in by_app.values() for p in entry["sampled_ms"]},
-            key=lambda p: -by_app.get("introbot", {}).get("sampled_ms", {}).get(p, 0.0),
+            {p for entry in by_app.values() for p in entry.get("cpu_ms", {})},
+            key=lambda p: -ours.get("cpu_ms", {}).get(p, 0.0),
         )
-        lines += [f"{LABEL[kind]}:", "", "| where | introbot | same-work |", "|---|---:|---:|"]
+        lines += [
+            f"{LABEL[kind]} (introbot {ours.get('app_ms', 0):.2f} ms, "
+            f"same-work {same.get('app_ms', 0):.2f} ms):",
+            "",
+            "| where | introbot | same-work |",
+            "|---|---:|---:|",
+        ]
         for place in places:
-            ours = by_app.get("introbot", {}).get("sampled_ms", {}).get(place, 0.0)
-            same = by_app.get("same_work", {}).get("sampled_ms", {}).get(place, 0.0)
-            lines.append(f"| {place} | {ours:.2f} | {same:.2f} |")
+            a = ours.get("cpu_ms", {}).get(place, 0.0)
+            b = same.get("cpu_ms", {}).get(place, 0.0)
+            lines.append(f"| {place} | {a:.2f} | {b:.2f} |")
         lines.append("")
     return lines

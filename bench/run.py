@@ -462,7 +462,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--yardstick-only",
         action="store_true",
-        help="only that step (about 8 minutes, 4 with --quick), then stop",
+        help="only that step (about 7 minutes, 4 with --quick), then stop",
     )
     parser.add_argument(
         "--yardstick-clients", type=int, default=10, help="clients in its rounds (CPU-bound)"

@@ -39,8 +39,9 @@ class Fake:
         await get_json(f"{self.stats_url}/bench/reset", method="POST")
 
 
-async def start_fake(strict: bool) -> Fake:
+async def start_fake(strict: bool, record_sizes: bool = False) -> Fake:
     argv = [python(), "-m", "bench.fake_proc"] + (["--strict"] if strict else [])
+    argv += ["--record-sizes"] if record_sizes else []
     proc = Proc("fake_slack", argv)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -63,6 +64,7 @@ def run_loadgen(
     seq_start: int,
     pool_file: Path | None,
     rate: float = 0.0,
+    max_requests: int = 0,
 ) -> dict[str, Any]:
     argv = [
         python(),
@@ -85,6 +87,8 @@ def run_loadgen(
         argv += ["--pool", str(pool_file)]
     if rate:
         argv += ["--rate", str(rate)]
+    if max_requests:
+        argv += ["--max-requests", str(max_requests)]
     done = subprocess.run(
         argv,
         capture_output=True,

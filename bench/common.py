@@ -24,10 +24,18 @@ LOG_DIR = RESULTS_DIR / "logs"
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
-DATABASE = "introbot_bench"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
+# BENCH_DATABASE_URL names another database (the check of the same-work app uses the test
+# suite's); the default is the benchmark's own, which `bench.run` drops and recreates.
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/introbot_bench"
+)
+DATABASE = DATABASE_URL.rsplit("/", 1)[1].split("?", 1)[0]
 BOT_SCOPES = ("commands", "chat:write", "users:read", "files:read", "files:write", "im:write")
+
+# The application_name each app's database connections carry (libpq reads PGAPPNAME): how
+# bench.verify tells their writes apart and bench.run finds the backends serving each.
+APP_NAMES = {"introbot": "bench-introbot", "same_work": "bench-same-work"}
 
 # A team of reps: enough that "thousands of reps" is not hypothetical.
 USERS = 2000

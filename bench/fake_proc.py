@@ -15,6 +15,9 @@ Changes from `bot.standin.web_api.FakeSlack`, all for a long, heavy run:
 - Unless `--strict`, Block Kit is not validated (slack_sdk's models cost milliseconds per
   call on a core the bot needs); the end-to-end tests validate it.
 
+With `--record-sizes` it also sums, per method, the size of each call's arguments as compact
+JSON (the token left out): what `bench.verify` compares between the two apps.
+
 GET /bench/stats answers the counters; POST /bench/reset zeroes them.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections import Counter
 from typing import Any
@@ -33,12 +37,17 @@ from bot.standin.web_api import FakeSlack, _Trigger
 
 JSON = dict[str, Any]
 MAX_VIEWS = 5000
+EXAMPLES = 3
 
 
 class BenchSlack(FakeSlack):
-    def __init__(self, *, strict: bool) -> None:
+    def __init__(self, *, strict: bool, record_sizes: bool = False) -> None:
         super().__init__(token=BOT_TOKEN, scopes=BOT_SCOPES)
         self.strict = strict
+        self.record_sizes = record_sizes
+        self.sizes: Counter[str] = Counter()
+        # With record_sizes: each method's first arguments since the last reset.
+        self.examples: dict[str, list[JSON]] = {}
         self.counts: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.first_at: dict[str, float] = {}
@@ -51,6 +60,12 @@ class BenchSlack(FakeSlack):
         self.last_at[method] = now
         if error is not None:
             self.errors[f"{method}:{error}"] += 1
+        if self.record_sizes:
+            sent = {key: value for key, value in args.items() if key != "token"}
+            self.sizes[method] += len(json.dumps(sent, separators=(",", ":"), default=str))
+            kept = self.examples.setdefault(method, [])
+            if len(kept) < EXAMPLES:
+                kept.append(sent)
 
     def _views_open(self, args: JSON) -> JSON:
         trigger_id = str(args.get("trigger_id") or "")
@@ -109,6 +124,8 @@ class BenchSlack(FakeSlack):
             "errors": dict(self.errors),
             "first_at": dict(self.first_at),
             "last_at": dict(self.last_at),
+            "sizes": dict(self.sizes),
+            "examples": self.examples,
             "now": time.monotonic(),
         }
 
@@ -117,10 +134,12 @@ class BenchSlack(FakeSlack):
         self.errors.clear()
         self.first_at.clear()
         self.last_at.clear()
+        self.sizes.clear()
+        self.examples = {}
 
 
-async def serve(port: int, strict: bool, duration: float) -> None:
-    fake = BenchSlack(strict=strict)
+async def serve(port: int, strict: bool, duration: float, record_sizes: bool = False) -> None:
+    fake = BenchSlack(strict=strict, record_sizes=record_sizes)
     for n in range(USERS):
         fake.add_user(user_id(n), name=f"rep{n}", real_name=user_name(n))
     base_url = await fake.start(port=port)
@@ -155,8 +174,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="API port (0: any)")
     parser.add_argument("--strict", action="store_true", help="validate Block Kit as Slack does")
     parser.add_argument("--max-seconds", type=float, default=3600.0)
+    parser.add_argument(
+        "--record-sizes", action="store_true", help="sum each method's argument sizes"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.strict, args.max_seconds))
+    asyncio.run(serve(args.port, args.strict, args.max_seconds, args.record_sizes))
 
 
 if __name__ == "__main__":

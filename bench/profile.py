@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,18 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^)]*?)(?::(?P<line>\d+))?\)$")
 RATE = 100  # samples per second, unless a caller asks otherwise
 
 
+def executable() -> str | None:
+    """py-spy on PATH, or beside this Python (installed in the virtualenv, not activated)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
+def available() -> bool:
+    return executable() is not None
+
+
 def start(pid: int, out: Path, seconds: float, rate: int = RATE) -> subprocess.Popen[bytes] | None:
-    exe = shutil.which("py-spy")
+    exe = executable()
     if exe is None:
         return None
     return subprocess.Popen(

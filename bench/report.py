@@ -130,11 +130,24 @@ def markdown(results: dict[str, Any]) -> str:
         f"slack_bolt {m.get('slack_bolt')}. Load average at start: "
         f"{m.get('load_average_at_start')}.",
         "",
-        "## Ack latency and throughput",
-        "",
-        *latency_table(results.get("phases", [])),
-        "",
     ]
+    if "yardstick" in results:
+        from bench import yardstick
+
+        out += [
+            "## CPU per request against the same work (ABBA)",
+            "",
+            *yardstick.table(results["yardstick"]),
+            "",
+            *yardstick.profile_lines(results["yardstick"]),
+        ]
+    if results.get("phases"):
+        out += [
+            "## Ack latency and throughput",
+            "",
+            *latency_table(results["phases"]),
+            "",
+        ]
     same = same_work_table(results.get("phases", []))
     if same:
         out += ["## Against the same work done plainly (bench/same_work.py)", "", *same, ""]

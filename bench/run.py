@@ -1,5 +1,10 @@
 """introbot's benchmark, in one command: `python -m bench.run` (or `--quick` for a smoke run).
 
+0. CPU per request (a submission, an Accept, /intro) of `introbot serve` and of the same work
+   done plainly (bench/same_work.py), in one run, ABBA order: the app process and the
+   PostgreSQL backends serving it, apart and together, with py-spy profiles when py-spy is
+   installed; and the ratios against the targets (bench/yardstick.py). `--yardstick-only`
+   stops after it.
 1. Ack latency and throughput of `introbot serve` for /intro, an intro form submission and an
    Accept press, at 1, 10 and 50 concurrent clients, beside a bare Bolt app that only acks the
    same signed requests, and beside the same work done plainly (bench/same_work.py), cell by
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -27,9 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, seed, variants
+from bench import report, seed, variants, yardstick
 from bench.cells import Fake, measure_bare, measure_bot, start_fake
 from bench.common import (
+    APP_NAMES,
     DATABASE_URL,
     RESULTS_DIR,
     Proc,
@@ -109,6 +116,7 @@ async def start_bot(
     if variant:
         argv = [python(), "-m", "bench.variants", variant, "--"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    env.setdefault("PGAPPNAME", APP_NAMES["introbot"])
     proc = Proc(name, argv, serve_env(api_url, **env))
     await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
     return proc, f"http://127.0.0.1:{port}/slack/events"
@@ -124,11 +132,12 @@ async def start_bare(api_url: str) -> tuple[Proc, str]:
     return proc, f"http://127.0.0.1:{port}/slack/events"
 
 
-async def start_same_work(api_url: str) -> tuple[Proc, str]:
+async def start_same_work(api_url: str, name: str = "same_work") -> tuple[Proc, str]:
     port = free_port()
     proc = Proc(
-        "same_work",
+        name,
         [python(), "-m", "bench.same_work", "--port", str(port), "--api-url", api_url],
+        {**os.environ, "PGAPPNAME": APP_NAMES["same_work"]},
     )
     await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, proc=proc)
     return proc, f"http://127.0.0.1:{port}/slack/events"
@@ -297,6 +306,21 @@ async def profile_cells(
     return found
 
 
+async def run_yardstick(
+    args: argparse.Namespace,
+    fake: Fake,
+    apps: dict[str, tuple[Proc, str]],
+    history: int,
+    seq: list[int],
+) -> dict[str, Any]:
+    """The first step: `history` requests seeded, then bench.yardstick's rounds."""
+    seeded = grow_history(history, 0)
+    print(f"history {history:,} requests seeded in {seeded:.1f}s", flush=True)
+    found = await yardstick.run(args, fake, apps, seq)
+    print("\n".join(yardstick.table(found)), flush=True)
+    return found
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -326,13 +350,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         procs.append(bot)
         bare, bare_url = await start_bare(fake.api_url)
         procs.append(bare)
-        same = None
-        if args.same_work:
-            same = await start_same_work(fake.api_url)
-            procs.append(same[0])
+        same = await start_same_work(fake.api_url) if args.same_work else None
+        procs += [same[0]] if same is not None else []
         phases = []
         have = 0
         seq = [0]
+        if args.yardstick and same is not None:
+            have = args.sizes[0]
+            apps = {"introbot": (bot, bot_url), "same_work": same}
+            results["yardstick"] = await run_yardstick(args, fake, apps, have, seq)
+            if args.yardstick_only:
+                results["elapsed_s"] = round(time.monotonic() - started, 1)
+                return results
         for size in args.sizes:
             seeded = grow_history(size, have)
             have = size
@@ -424,6 +453,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="skip the same-work baseline (bench.same_work) in each cell",
     )
+    parser.add_argument(
+        "--no-yardstick",
+        dest="yardstick",
+        action="store_false",
+        help="skip the first step: CPU per request against the same-work app, ABBA",
+    )
+    parser.add_argument(
+        "--yardstick-only",
+        action="store_true",
+        help="only that step (about 7 minutes, 4 with --quick), then stop",
+    )
+    parser.add_argument(
+        "--yardstick-clients", type=int, default=10, help="clients in its rounds (CPU-bound)"
+    )
+    parser.add_argument(
+        "--yardstick-rounds",
+        type=int,
+        default=8,
+        help="rounds per kind in ABBA order (8: A B B A A B B A)",
+    )
     parser.add_argument("--skip-explain", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
     parser.add_argument(
@@ -439,6 +488,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="path of the results without suffix (.json and .md are written)",
     )
     args = parser.parse_args(argv)
+    if args.yardstick_only and not (args.yardstick and args.same_work):
+        parser.error("--yardstick-only needs the yardstick and the same-work app")
     variants.patches(args.after_variant)  # an unknown name stops here, not after the cells
     args.paced = [(int(c), float(r)) for c, r in (item.split("@") for item in args.paced)]
     if args.quick:

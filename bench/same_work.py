@@ -1,26 +1,27 @@
-"""The same-work baseline: introbot's work for each benchmarked request, written plainly by hand.
+"""The same-work app: introbot's Slack calls and writes for each benchmarked request, by hand.
 
-Served exactly as `bench.bare_bolt` is (same AsyncApp, same aiohttp server, same logging), on
-the same PostgreSQL as the bot, with SQLAlchemy Core `text()` statements over the same driver
-and pool settings as the bot (storage/db.py), and no ORM objects, outbox dispatcher or
-templates per request. Per request:
+The yardstick `bench.run` measures introbot against. It does exactly the Slack calls introbot
+makes for a request, with payloads of the same shape and size, and writes the same rows
+(tables, operations and counts), and nothing more, as cheaply as plain code can: slack_bolt's
+`AsyncApp` on aiohttp (served as `bench.bare_bolt` is), psycopg 3 in autocommit over a small
+pool of its own, one plain SQL statement per step, one HTTP session for every Slack call,
+messages built as dict literals.
+`python -m bench.verify` checks the likeness against introbot, each app on a fake Slack of its
+own (within 3 % in payload size and rows written; tests/bench runs it). Per request:
 
-- `/intro`: ack, `views.open` (the intro form, rendered once at start), one indexed lookup of
-  who already asked for that surname (ix_intro_requests_team_target_surname), `views.update`
-  with what it found.
-- submission: ack, one statement inserting the request, its event and its five outbox rows
-  (two cards, two nudges, one stall reminder), two `chat.postMessage` (the connector's card,
-  the requester's card), one UPDATE recording where the cards went (what the Accept's
-  `chat.update` needs later).
-- Accept: ack, one statement that compare-and-sets the status and, only if it moved, writes
-  the event, cancels the pending reminders, inserts the notice's outbox row and returns the
-  cards' channel and ts; two `chat.update`, one `chat.postMessage` (the notice), one UPDATE
-  marking the notice sent.
+- `/intro`: ack; `views.open` (the intro form, rendered once at start); one statement reading
+  who knows the surname (contacts) and who asks for it already (intro_requests); `views.update`
+  with what it found. No writes.
+- submission: ack; one statement inserting the request, its event and its five outbox rows
+  (the two cards, leased to this process; two nudges and one stall reminder); the two cards
+  (`chat.postMessage`); one UPDATE recording where they went.
+- Accept: ack; one statement that compare-and-sets the status and, only if it moved, writes
+  the event, cancels the pending reminders, inserts the two card refreshes and the notice
+  (leased) and the next stage's three reminders, and returns what the messages need; two
+  `chat.update`, one `chat.postMessage`; one UPDATE marking the three sent.
 
-So 2 statements and 2 commits per submission or Accept, 1 per `/intro`: what a careful
-engineer needs to keep the same promises (nothing lost if the process dies after the commit:
-the rows are there for a sweep to pick up). Correctness checks beyond the compare-and-set
-(who may press, validation of the form's fields) are left out: the baseline is a floor.
+Correctness checks beyond the compare-and-set (who may press, the form's validation and
+coaching, duplicate asks) are left out: the yardstick is a floor.
 
 `python -m bench.same_work --port PORT --api-url URL`
 """
@@ -30,138 +31,682 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
+import psycopg
 from aiohttp import web
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.bare_bolt import BOLT_KEY, healthz, slack_events
 from bench.common import BOT_TOKEN, DATABASE_URL, SIGNING_SECRET
 from bot.rendering import messages
 
-SUGGESTIONS = text(
-    """
-    SELECT connector_id, count(*) AS asks FROM intro_requests
-    WHERE team_id = :team AND target_surname_key = :surname
-    GROUP BY connector_id ORDER BY asks DESC LIMIT 3
-    """
-)
+LEASE_OWNER = "same-work"
 
-SUBMIT = text(
-    """
-    WITH request AS (
-        INSERT INTO intro_requests (team_id, requester_id, requester_name, connector_id,
-            target_name, target_surname_key, target_company, reason, blurb, closeness, status,
-            created_at, updated_at)
-        VALUES (:team, :requester, :requester, :connector, :target, :surname, :company,
-            :reason, :blurb, :closeness, 'awaiting_connector', now(), now())
-        RETURNING id, team_id, requester_id, connector_id
-    ), event AS (
-        INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
-            to_status, at)
-        SELECT team_id, id, requester_id, 'submit', NULL, 'awaiting_connector', now()
-        FROM request
-    )
+FOUND = """
+SELECT 'knows', owner_id, name FROM (
+    SELECT owner_id, name FROM contacts
+    WHERE team_id = %(team)s AND surname_key = %(surname)s LIMIT 5
+) AS knows
+UNION ALL
+SELECT 'open', requester_id, connector_id FROM (
+    SELECT requester_id, connector_id FROM intro_requests
+    WHERE team_id = %(team)s AND target_surname_key = %(surname)s
+        AND status IN ('awaiting_connector', 'checking_with_target') LIMIT 3
+) AS open_asks
+"""
+
+SUBMIT = """
+WITH request AS (
+    INSERT INTO intro_requests (team_id, requester_id, requester_name, connector_id,
+        target_name, target_surname_key, target_company, target_company_key, reason, blurb,
+        closeness, status, created_at, updated_at)
+    VALUES (%(team)s, %(requester)s, %(requester_name)s, %(connector)s, %(target)s,
+        %(surname)s, %(company)s, %(company_key)s, %(reason)s, %(blurb)s, %(closeness)s,
+        'awaiting_connector', now(), now())
+    RETURNING id, team_id, requester_id, connector_id
+), event AS (
+    INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
+        to_status, at)
+    SELECT team_id, id, requester_id, 'submit', NULL, 'awaiting_connector', now()
+    FROM request
+), written AS (
     INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id, data,
-        status, due_at, attempts, created_at)
+        status, due_at, attempts, lease_owner, lease_expires_at, created_at)
     SELECT r.team_id, r.id, 'request:' || r.id || ':' || m.kind || ':' || m.key, m.kind,
         CASE WHEN m.who = 'connector' THEN r.connector_id ELSE r.requester_id END,
-        m.data::json, 'pending', now() + m.hours * interval '1 hour', 0, now()
+        m.data::json, 'pending', now() + m.hours * interval '1 hour', 0,
+        CASE WHEN m.leased THEN %(owner)s END,
+        CASE WHEN m.leased THEN now() + interval '1 minute' END, now()
     FROM request r CROSS JOIN (VALUES
-        ('connector_card', 'card', 'connector', 0, '{}'),
-        ('requester_card', 'card', 'requester', 0, '{}'),
+        ('connector_card', 'card', 'connector', 0, '{"stale_tie": null}', true),
+        ('requester_card', 'card', 'requester', 0, '{"advice": []}', true),
         ('reminder', 'nudge:1', 'connector', 48,
-            '{"reminder": "nudge", "expects": ["awaiting_connector"]}'),
+            '{"reminder": "nudge", "expects": ["awaiting_connector"]}', false),
         ('reminder', 'nudge:2', 'connector', 96,
-            '{"reminder": "nudge", "expects": ["awaiting_connector"]}'),
-        ('reminder', 'stalled', 'requester', 144,
-            '{"reminder": "stalled", "expects": ["awaiting_connector"]}')
-    ) AS m(kind, key, who, hours, data)
-    RETURNING id, kind
-    """
+            '{"reminder": "nudge", "expects": ["awaiting_connector"]}', false),
+        ('reminder', 'stalled', 'requester', 192,
+            '{"reminder": "stalled", "expects": ["awaiting_connector"]}', false)
+    ) AS m(kind, key, who, hours, data, leased)
+    RETURNING id, kind, request_id
 )
+SELECT written.id, written.kind, written.request_id,
+    (SELECT name FROM profiles WHERE team_id = %(team)s AND user_id = %(connector)s)
+FROM written WHERE written.kind <> 'reminder'
+"""
 
-ACCEPT = text(
-    """
-    WITH moved AS (
-        UPDATE intro_requests SET status = 'checking_with_target', updated_at = now()
-        WHERE id = :id AND team_id = :team AND connector_id = :user
-            AND status = 'awaiting_connector'
-        RETURNING id, team_id, requester_id, connector_id, target_name
-    ), event AS (
-        INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
-            to_status, at)
-        SELECT team_id, id, connector_id, 'accept', 'awaiting_connector',
-            'checking_with_target', now()
-        FROM moved
-    ), moot AS (
-        UPDATE outbound_messages m SET status = 'cancelled' FROM moved
-        WHERE m.request_id = moved.id AND m.kind = 'reminder' AND m.status = 'pending'
-    ), notice AS (
-        INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id,
-            data, status, due_at, attempts, created_at)
-        SELECT team_id, id, 'request:' || id || ':notice:accept', 'notice', requester_id,
-            '{"event": "accept"}', 'pending', now(), 0, now()
-        FROM moved
-        RETURNING id
-    )
-    SELECT moved.requester_id, moved.target_name, notice.id AS notice_id, card.kind,
-        card.slack_channel_id, card.slack_ts
-    FROM moved CROSS JOIN notice
-    JOIN outbound_messages card ON card.request_id = moved.id
-        AND card.kind IN ('connector_card', 'requester_card')
-    """
+ACCEPT = """
+WITH moved AS (
+    UPDATE intro_requests SET status = 'checking_with_target', updated_at = now()
+    WHERE id = %(id)s AND team_id = %(team)s AND connector_id = %(user)s
+        AND status = 'awaiting_connector'
+    RETURNING id, team_id, requester_id, requester_name, connector_id, target_name,
+        target_company, reason, blurb
+), event AS (
+    INSERT INTO request_events (team_id, request_id, actor_id, action, from_status,
+        to_status, at)
+    SELECT team_id, id, connector_id, 'accept', 'awaiting_connector',
+        'checking_with_target', now()
+    FROM moved
+), moot AS (
+    UPDATE outbound_messages m SET status = 'cancelled' FROM moved
+    WHERE m.request_id = moved.id AND m.kind = 'reminder' AND m.status = 'pending'
+), written AS (
+    INSERT INTO outbound_messages (team_id, request_id, dedupe_key, kind, recipient_id, data,
+        status, due_at, attempts, lease_owner, lease_expires_at, created_at)
+    SELECT r.team_id, r.id, 'request:' || r.id || ':' || m.kind || ':' || m.key, m.kind,
+        CASE WHEN m.who = 'connector' THEN r.connector_id ELSE r.requester_id END,
+        m.data::json, 'pending', now() + m.hours * interval '1 hour', 0,
+        CASE WHEN m.leased THEN %(owner)s END,
+        CASE WHEN m.leased THEN now() + interval '1 minute' END, now()
+    FROM moved r CROSS JOIN (VALUES
+        ('card_refresh', 'refresh:connector_card', 'connector', 0,
+            '{"card" : "connector_card"}', true),
+        ('card_refresh', 'refresh:requester_card', 'requester', 0,
+            '{"card" : "requester_card"}', true),
+        ('notice', 'notice', 'requester', 0, '{"event": "accept"}', true),
+        ('reminder', 'target_check:1', 'connector', 72,
+            '{"reminder": "target_check", "expects": ["checking_with_target"]}', false),
+        ('reminder', 'target_check:2', 'connector', 192,
+            '{"reminder": "target_check", "expects": ["checking_with_target"], "last": true}',
+            false),
+        ('reminder', 'target_quiet', 'requester', 264,
+            '{"reminder": "target_quiet", "expects": ["checking_with_target", "target_quiet"],'
+            ' "moves": "target_quiet"}', false)
+    ) AS m(kind, key, who, hours, data, leased)
+    RETURNING id, kind, data
 )
+SELECT moved.id, moved.requester_id, moved.requester_name, moved.connector_id,
+    moved.target_name, moved.target_company, moved.reason, moved.blurb,
+    (SELECT json_object_agg(kind || coalesce(':' || (data->>'card'), ''), id)
+        FROM written WHERE kind <> 'reminder'),
+    (SELECT json_object_agg(card.kind, json_build_array(card.slack_channel_id, card.slack_ts))
+        FROM outbound_messages card
+        WHERE card.request_id = moved.id AND card.kind IN ('connector_card', 'requester_card'))
+FROM moved
+"""
 
-MARK_SENT = text(
-    """
-    UPDATE outbound_messages SET status = 'sent', attempts = attempts + 1, sent_at = now(),
-        slack_channel_id = :channel, slack_ts = :ts
-    WHERE id = :id
-    """
-)
+MARK_SENT = """
+UPDATE outbound_messages m SET status = 'sent', attempts = attempts + 1, sent_at = now(),
+    slack_channel_id = v.channel, slack_ts = v.ts, lease_owner = NULL, lease_expires_at = NULL
+FROM unnest(%(ids)s::int[], %(channels)s::text[], %(tss)s::text[]) AS v(id, channel, ts)
+WHERE m.id = v.id
+"""
 
 
-def _section(words: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": words}}]
+class Pool:
+    """Up to `size` autocommit connections, opened on demand and reused last-in first-out."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.url, self.size, self.opened = url, size, 0
+        self.idle: asyncio.LifoQueue[psycopg.AsyncConnection[Any]] = asyncio.LifoQueue()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if self.idle.empty() and self.opened < self.size:
+            self.opened += 1
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            except BaseException:
+                self.opened -= 1
+                raise
+        else:
+            conn = await self.idle.get()
+        try:
+            yield conn
+        finally:
+            if conn.closed:
+                self.opened -= 1
+            else:
+                self.idle.put_nowait(conn)
+
+    async def fetch(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        async with self.connection() as conn:
+            cursor = await conn.execute(query, params)  # type: ignore[arg-type]
+            return await cursor.fetchall() if cursor.description else []
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
 
 
-def same_work_app(api_url: str, engine: AsyncEngine) -> AsyncApp:
+class Ask:
+    """What the cards say about one request."""
+
+    __slots__ = (
+        "id", "requester", "requester_name", "requester_first", "connector", "connector_first",
+        "target", "target_first", "company", "reason", "blurb",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        request_id: int,
+        requester: str,
+        requester_name: str,
+        connector: str,
+        connector_name: str,
+        target: str,
+        company: str,
+        reason: str,
+        blurb: str,
+    ) -> None:
+        self.id = str(request_id)
+        self.requester, self.requester_name = requester, requester_name
+        self.requester_first = requester_name.split(" ", 1)[0]
+        self.connector, self.connector_first = connector, connector_name.split(" ", 1)[0]
+        self.target, self.target_first = target, target.split(" ", 1)[0]
+        self.company, self.reason, self.blurb = company, reason, blurb
+
+
+def _section(words: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": words}}
+
+
+NO_WARM_PATH = {
+    "type": "section",
+    "block_id": "no_warm_path",
+    "text": {
+        "type": "mrkdwn",
+        "text": "*No teammate is known to know them.* If you know someone who does, pick them "
+        "below. If not, a good cold note beats a weak intro: I'll turn yours into a first "
+        "message you send yourself.",
+    },
+    "accessory": {
+        "type": "button",
+        "action_id": "intro_go_cold_form",
+        "value": "cold",
+        "text": {"type": "plain_text", "text": "Go in cold"},
+    },
+}
+
+
+def connector_card(r: Ask) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f":wave: <@{r.requester}> would like an intro to *{r.target}* at *{r.company}*."
+                ),
+            },
+        },
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*What's in it for them*\n{r.reason}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": "*The ask*\nA 15-minute call",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": f"*How well <@{r.requester}> thinks you know them*\nKnow them well",
+                },
+            ],
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*The intro email*, to send once {r.target} says yes. Accept, and "
+                    "I'll give you a short note to ask them first; the line on why they "
+                    f"should meet is yours to edit then:\n```Subject: Intro: {r.requester_name} "
+                    f"&lt;&gt; {r.target} ({r.company})\n\nHi {r.target_first},\n\nAs promised, "
+                    f"here is {r.requester_name} (cc'd). {r.requester_first}, this is {r.target} "
+                    f"at {r.company}.\n\nYou two should meet: {r.reason}\n\n{r.requester_first}'s "
+                    f"note:\n\n{r.blurb}\n\n{r.requester_name}\n\n{r.target_first}, if "
+                    "now isn't a good time after all, a one-line reply saying so is plenty. "
+                    f"No hard feelings.\n\nBest,\n{r.connector_first}```"
+                ),
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        ":hourglass_flowing_sand: *Over to you*: Accept, decline, or suggest "
+                        "someone else."
+                    ),
+                },
+            ],
+        },
+        {
+            "type": "section",
+            "block_id": "qualify",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*Would {r.target} take your call?* Your answer, not <@{r.requester}>'s "
+                    "guess, goes with Accept."
+                ),
+            },
+            "accessory": {
+                "type": "static_select",
+                "action_id": "intro_qualify",
+                "placeholder": {
+                    "type": "plain_text",
+                    "text": "Your answer",
+                },
+                "options": [
+                    {
+                        "text": {
+                            "type": "plain_text",
+                            "text": "Yes, they would",
+                        },
+                        "value": f"{r.id}:well",
+                    },
+                    {
+                        "text": {
+                            "type": "plain_text",
+                            "text": "Probably",
+                        },
+                        "value": f"{r.id}:somewhat",
+                    },
+                    {
+                        "text": {
+                            "type": "plain_text",
+                            "text": "Not really",
+                        },
+                        "value": f"{r.id}:not_really",
+                    },
+                ],
+            },
+        },
+        {
+            "type": "context",
+            "block_id": "no_pressure",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        "No pressure if it isn't a fit. You can say no, point to a better "
+                        f"person, or lend your name so they write to {r.target} themselves."
+                    ),
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "connector_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "intro_accept",
+                    "style": "primary",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Accept",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "intro_decline",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Decline",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "intro_redirect",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Suggest someone else",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "intro_mention_name",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Mention my name",
+                    },
+                },
+            ],
+        },
+    ]
+
+
+def requester_card(r: Ask) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f":envelope_with_arrow: Your request for an intro to *{r.target}* at "
+                    f"*{r.company}* went to <@{r.connector}>."
+                ),
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        f":hourglass_flowing_sand: *Waiting for an answer*: <@{r.connector}> "
+                        "can accept, decline, or suggest someone else."
+                    ),
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "requester_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "intro_cancel",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Cancel request",
+                    },
+                    "confirm": {
+                        "title": {
+                            "type": "plain_text",
+                            "text": "Cancel this request?",
+                        },
+                        "text": {
+                            "type": "plain_text",
+                            "text": "The connector will see that you cancelled it.",
+                        },
+                        "confirm": {
+                            "type": "plain_text",
+                            "text": "Cancel request",
+                        },
+                        "deny": {
+                            "type": "plain_text",
+                            "text": "Keep it",
+                        },
+                    },
+                },
+            ],
+        },
+    ]
+
+
+def connector_card_accepted(r: Ask) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f":wave: <@{r.requester}> would like an intro to *{r.target}* at *{r.company}*."
+                ),
+            },
+        },
+        {
+            "type": "section",
+            "fields": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"*What's in it for them*\n{r.reason}",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": "*The ask*\nA 15-minute call",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": f"*How well <@{r.requester}> thinks you know them*\nKnow them well",
+                },
+            ],
+        },
+        {
+            "type": "section",
+            "block_id": "optin_ask",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*1. Ask {r.target} first*, without naming <@{r.requester}>, by whatever "
+                    f"channel you use with them:\n```Hi {r.target_first}, a colleague of "
+                    f"mine asked me for an intro to you at {r.company}: they'd like a 15-minute "
+                    f'call. What\'s in it for you, as they put it: "{r.reason}" Would '
+                    "you be open to it? No worries at all if not: just say so and I'll "
+                    "leave it there.```"
+                ),
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"<@{r.requester}> would rather not be named until {r.target} agrees.",
+                },
+            ],
+        },
+        {
+            "type": "section",
+            "block_id": "intro_email",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*2. Once they say yes*, send this intro email and cc <@{r.requester}>:\n```"
+                    "Subject: "
+                    f"Intro: {r.requester_name} &lt;&gt; {r.target} ({r.company})\n\nHi "
+                    f"{r.target_first},\n\nAs promised, here is {r.requester_name} (cc'd). "
+                    f"{r.requester_first}, this is {r.target} at {r.company}.\n\nYou two "
+                    f"should meet: {r.reason}\n\n"
+                    f"{r.requester_first}'s note:\n\n"
+                    f"{r.blurb}\n\n"
+                    f"{r.requester_name}\n\n"
+                    f"{r.target_first}, "
+                    "if now isn't a good time after all, a one-line reply saying so is "
+                    "plenty. No hard feelings.```"
+                ),
+            },
+            "accessory": {
+                "type": "button",
+                "action_id": "intro_edit_line",
+                "value": r.id,
+                "text": {
+                    "type": "plain_text",
+                    "text": "Edit the intro line",
+                },
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f":speech_balloon: *Over to you*: Tell me what {r.target} says.",
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "target_answer_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "intro_target_agreed",
+                    "style": "primary",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "They agreed: intro made",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "intro_target_declined",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "They declined",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": "intro_target_not_now",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Not now",
+                    },
+                },
+            ],
+        },
+    ]
+
+
+def requester_card_accepted(r: Ask) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f":envelope_with_arrow: Your request for an intro to *{r.target}* at "
+                    f"*{r.company}* went to <@{r.connector}>."
+                ),
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        f":speech_balloon: *In progress*: <@{r.connector}> is asking {r.target} "
+                        "whether they'd like the intro."
+                    ),
+                },
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "requester_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "intro_cancel",
+                    "value": r.id,
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Cancel request",
+                    },
+                    "confirm": {
+                        "title": {
+                            "type": "plain_text",
+                            "text": "Cancel this request?",
+                        },
+                        "text": {
+                            "type": "plain_text",
+                            "text": "The connector will see that you cancelled it.",
+                        },
+                        "confirm": {
+                            "type": "plain_text",
+                            "text": "Cancel request",
+                        },
+                        "deny": {
+                            "type": "plain_text",
+                            "text": "Keep it",
+                        },
+                    },
+                },
+            ],
+        },
+    ]
+
+
+def same_work_app(api_url: str, pool: Pool, session: aiohttp.ClientSession) -> AsyncApp:
     app = AsyncApp(
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, timeout=10),
+        # One HTTP session for every call (Bolt hands it to each request's client too), where
+        # slack_sdk would open one per call.
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, timeout=10, session=session),
         signing_secret=SIGNING_SECRET,
         raise_error_for_unhandled_request=False,
     )
     modal = messages.intro_modal(messages.ModalPrefill(), messages.ModalContext())
+    # introbot's deliveries go out on a client of their own, without the request's team_id.
+    client = app.client
 
     @app.command("/intro")
     async def intro(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        opened = await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        team = body["team_id"]
+        opened = await client.views_open(trigger_id=body["trigger_id"], view=modal, team_id=team)
         view = opened["view"]
         words = body.get("text", "").strip()
-        surname = words.split()[-1].lower() if words else ""
-        async with engine.connect() as conn:
-            found = (
-                await conn.execute(SUGGESTIONS, {"team": body["team_id"], "surname": surname})
-            ).all()
-        hint = ", ".join(f"<@{who}> ({asks})" for who, asks in found) or "no one yet"
+        if not words:
+            return
+        found = await pool.fetch(FOUND, {"team": team, "surname": words.split()[-1].lower()})
+        extra = [
+            _section(f"<@{who}> knows {name}.") for kind, who, name in found if kind == "knows"
+        ] or [NO_WARM_PATH]
+        extra += [
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f":warning: <@{requester}> already has an open ask for {words}"
+                        f" with <@{connector}>: talk to them before asking too.",
+                    }
+                ],
+            }
+            for kind, requester, connector in found
+            if kind == "open"
+        ]
+        blocks = [
+            {**block, "element": {**block["element"], "initial_value": words}}
+            if block.get("block_id") == "target_name"
+            else block
+            for block in modal["blocks"]
+        ]
         await client.views_update(
             view_id=view["id"],
             hash=view["hash"],
-            view={**modal, "blocks": _section(f"Asked before: {hint}") + modal["blocks"]},
+            view={**modal, "blocks": [*blocks[:3], *extra, *blocks[3:]]},
+            team_id=team,
         )
 
     @app.view("intro_request_modal")
-    async def submit(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
+    async def submit(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         values = {
-            block_id: next(iter(element.values()))
+            block_id.split(":", 1)[0]: next(iter(element.values()))
             for block_id, element in body["view"]["state"]["values"].items()
         }
 
@@ -171,92 +716,128 @@ def same_work_app(api_url: str, engine: AsyncEngine) -> AsyncApp:
             option = value.get("selected_option") or {}
             return str(picked or option.get("value") or "")
 
-        target = field("target_name")
-        requester, connector = body["user"]["id"], field("connector")
-        async with engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    SUBMIT,
-                    {
-                        "team": body["team"]["id"],
-                        "requester": requester,
-                        "connector": connector,
-                        "target": target,
-                        "surname": target.split()[-1].lower() if target else "",
-                        "company": field("target_company"),
-                        "reason": field("reason"),
-                        "blurb": field("blurb"),
-                        "closeness": field("closeness"),
-                    },
-                )
-            ).all()
-        card_ids = {kind: message_id for message_id, kind in rows if kind.endswith("_card")}
+        user = body["user"]
+        requester, connector, target = user["id"], field("connector"), field("target_name")
+        company, reason, blurb = field("target_company"), field("reason"), field("blurb")
+        requester_name = user.get("name") or requester
+        rows = await pool.fetch(
+            SUBMIT,
+            {
+                "team": body["team"]["id"],
+                "requester": requester,
+                "requester_name": requester_name,
+                "connector": connector,
+                "target": target,
+                "surname": target.rsplit(" ", 1)[-1].lower(),
+                "company": company,
+                "company_key": company.lower(),
+                "reason": reason,
+                "blurb": blurb,
+                "closeness": field("closeness"),
+                "owner": LEASE_OWNER,
+            },
+        )
+        ids = {kind: message_id for message_id, kind, _, _ in rows}
+        ask = Ask(
+            rows[0][2],
+            requester,
+            requester_name,
+            connector,
+            rows[0][3] or "",
+            target,
+            company,
+            reason,
+            blurb,
+        )
         to_connector, to_requester = await asyncio.gather(
             client.chat_postMessage(
                 channel=connector,
-                text=f"<@{requester}> asks you for an intro to {target}",
-                blocks=_section(f"<@{requester}> asks you for an intro to *{target}*."),
+                text=f"<@{requester}> asks you for an intro to {target} ({company})",
+                blocks=connector_card(ask),
             ),
             client.chat_postMessage(
                 channel=requester,
-                text=f"Your ask for an intro to {target} went to <@{connector}>",
-                blocks=_section(f"Your ask for an intro to *{target}* went to <@{connector}>."),
+                text=f"Your intro request to {target}: Waiting for an answer",
+                blocks=requester_card(ask),
             ),
         )
-        async with engine.begin() as conn:
-            await conn.execute(
-                MARK_SENT,
-                [
-                    {"id": card_ids["connector_card"], **_where(to_connector)},
-                    {"id": card_ids["requester_card"], **_where(to_requester)},
-                ],
-            )
+        await _mark_sent(
+            pool,
+            [ids["connector_card"], ids["requester_card"]],
+            [to_connector, to_requester],
+        )
 
     @app.action("intro_accept")
-    async def accept(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def accept(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        async with engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    ACCEPT,
-                    {
-                        "id": int(body["actions"][0]["value"]),
-                        "team": body["team"]["id"],
-                        "user": body["user"]["id"],
-                    },
-                )
-            ).all()
+        user = body["user"]["id"]
+        rows = await pool.fetch(
+            ACCEPT,
+            {
+                "id": int(body["actions"][0]["value"]),
+                "team": body["team"]["id"],
+                "user": user,
+                "owner": LEASE_OWNER,
+            },
+        )
         if not rows:
             return  # pressed before, or not theirs: nothing moved, nothing to say
-        requester, target, notice_id = rows[0][0], rows[0][1], rows[0][2]
-        words = f"<@{body['user']['id']}> agreed to check with {target}."
-        calls = [
-            client.chat_update(channel=channel, ts=ts, text=words, blocks=_section(words))
-            for _, _, _, _, channel, ts in rows
-            if channel and ts
+        request_id, requester, requester_name, connector, target, company, reason, blurb = rows[0][
+            :8
         ]
-        notice = client.chat_postMessage(channel=requester, text=words, blocks=_section(words))
-        *_, sent = await asyncio.gather(*calls, notice)
-        async with engine.begin() as conn:
-            await conn.execute(MARK_SENT, {"id": notice_id, **_where(sent)})
+        ids, cards = rows[0][8], rows[0][9]
+        ask = Ask(
+            request_id, requester, requester_name, connector, "", target, company, reason, blurb
+        )
+        notice = (
+            f"<@{connector}> accepted your request and will check with *{target}* before making"
+            " the intro. They'll ask without naming you."
+        )
+        (c_channel, c_ts), (r_channel, r_ts) = cards["connector_card"], cards["requester_card"]
+        sent = await asyncio.gather(
+            client.chat_update(
+                channel=c_channel,
+                ts=c_ts,
+                text=f"<@{requester}> asks you for an intro to {target} ({company})",
+                blocks=connector_card_accepted(ask),
+            ),
+            client.chat_update(
+                channel=r_channel,
+                ts=r_ts,
+                text=f"Your intro request to {target}: In progress",
+                blocks=requester_card_accepted(ask),
+            ),
+            client.chat_postMessage(channel=requester, text=notice, blocks=[_section(notice)]),
+        )
+        await _mark_sent(
+            pool,
+            [
+                ids["card_refresh:connector_card"],
+                ids["card_refresh:requester_card"],
+                ids["notice"],
+            ],
+            list(sent),
+        )
 
     return app
 
 
-def _where(response: Any) -> dict[str, Any]:
-    return {"channel": response.get("channel"), "ts": response.get("ts")}
+async def _mark_sent(pool: Pool, ids: list[int], answers: list[Any]) -> None:
+    await pool.fetch(
+        MARK_SENT,
+        {
+            "ids": ids,
+            "channels": [answer.get("channel") for answer in answers],
+            "tss": [answer.get("ts") for answer in answers],
+        },
+    )
 
 
 async def serve(port: int, api_url: str, max_seconds: float) -> None:
-    # As storage/db.py builds the bot's engine on PostgreSQL.
-    engine = create_async_engine(
-        DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-        pool_size=20,
-        max_overflow=5,
-        pool_pre_ping=True,
-    )
+    pool = Pool(DATABASE_URL, size=20)  # as many as the bot's pool keeps (storage/db.py)
     app = web.Application(client_max_size=1024 * 1024)
-    app[BOLT_KEY] = same_work_app(api_url, engine)
+    session = aiohttp.ClientSession()
+    app[BOLT_KEY] = same_work_app(api_url, pool, session)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app)
@@ -267,7 +848,8 @@ async def serve(port: int, api_url: str, max_seconds: float) -> None:
         await asyncio.sleep(max_seconds)  # bounded backstop; the orchestrator stops it first
     finally:
         await runner.cleanup()
-        await engine.dispose()
+        await session.close()
+        await pool.close()
 
 
 def main() -> None:

@@ -62,6 +62,8 @@ def connect() -> psycopg.Connection[Any]:
 
 
 def recreate_database() -> None:
+    if DATABASE in ("test", "postgres", "template0", "template1"):
+        raise SystemExit(f"refusing to drop database {DATABASE!r}: name another one")
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",

@@ -14,6 +14,7 @@ from bot.delivery.crm import CrmIds
 from bot.intro.clock import ManualClock
 from bot.intro.crm import CrmRecord, CrmStage
 from bot.settings import Settings
+from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
 from tests.handlers.flow import CONNECTOR, REQUESTER, press, request_intro
@@ -66,8 +67,17 @@ async def test_the_intro_a_connector_reports_reaches_the_crm_after_the_ack(
     await stack.until(lambda: len(stack.fake.messages_for(REQUESTER)) == 2, "accept notice")
     assert crm.started == []  # neither the ask nor its accept is a stage the CRM hears of
     card = stack.fake.messages_for(CONNECTOR)[0]
-    # Slack has its answer while the push is still held: nothing waits on the CRM.
+    # With a CRM, "They agreed" asks for the target's email (optional) first.
+    opened = stack.fake.count("views.open")
     await press(stack, CONNECTOR, card, "intro_target_agreed")
+    await stack.until(lambda: stack.fake.count("views.open") > opened, "the email modal")
+    modal = stack.fake.calls_to("views.open")[-1].args["view"]
+    assert stack.slack is not None
+    # Slack has its answer while the push is still held: nothing waits on the CRM.
+    status, _ = await stack.slack.interaction(
+        payloads.view_submission(CONNECTOR, modal, {"target_email": "Jane@Acme.example"})
+    )
+    assert status == 200
     await stack.until(lambda: len(crm.started) == 1, "the push started")
     assert crm.pushed == []
     crm.gate.set()
@@ -83,6 +93,7 @@ async def test_the_intro_a_connector_reports_reaches_the_crm_after_the_ack(
         "Doe",
         "Acme",
     )
+    assert record.email == "jane@acme.example"
     assert (record.requester_name, record.connector_name, record.cold) == (
         "Riya Patel",
         "Carlos Mendes",
@@ -97,4 +108,6 @@ async def test_the_intro_a_connector_reports_reaches_the_crm_after_the_ack(
         request = await session.get(IntroRequest, record.request_id)
     assert [(r.status, r.data["stage"]) for r in rows] == [(DeliveryStatus.SENT, "intro_made")]
     assert request is not None and request.crm_object_id == "901"
+    # Used by the push, the email is kept only as its keyed hash.
+    assert request.target_email is None and request.target_email_hash
     assert len(crm.pushed) == 1  # sent once

@@ -137,6 +137,8 @@ class CrmPushes:
         self._hash_key = settings.contact_hash_key
         # Builds a workspace's adapter from its vendor and credentials (a test's own, there).
         self.adapters = adapters
+        # Whether the CRM set in the settings was checked in this process (see _ready).
+        self._fixed_ready = False
         self._metrics = metrics or Metrics()
 
     @property
@@ -204,6 +206,7 @@ class CrmPushes:
             else None
         )
         try:
+            await self._ready(adapter, connection)
             ids = await adapter.push(record_of(request, stage, event.at), known)
         except CrmUnauthorized as exc:
             self._count(vendor, "unauthorized")
@@ -227,6 +230,17 @@ class CrmPushes:
             raise Failed(str(exc)) from exc
         await self._pushed(request, stage, ids)
         self._count(vendor, "pushed")
+
+    async def _ready(self, adapter: CrmAdapter, connection: Connection) -> None:
+        """A CRM set in the settings was never checked by an admin connecting it: before its
+        first push in this process it is checked as connecting would (HubSpot's properties
+        made where the token may), and what it still lacks refuses the push."""
+        if connection.stored or self._fixed_ready:
+            return
+        missing = await adapter.check()
+        if missing:
+            raise CrmRejected(" ".join(missing))
+        self._fixed_ready = True
 
     def _count(self, vendor: str, result: str) -> None:
         self._metrics.crm_pushes.labels(vendor, result).inc()

@@ -7,6 +7,8 @@ would see in Slack.
 
 from __future__ import annotations
 
+import html
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from bot.intro.states import Action
 from bot.intro.validation import RequestDraft
 from bot.standin import payloads
 from bot.standin.console import BOLD_OFF, BOLD_ON, mrkdwn_to_text, render_blocks, render_view
+from bot.standin.hubspot import FakeHubSpot
 from bot.standin.stack import LocalStack
 
 RIYA = "U0REQUESTER"
@@ -56,8 +59,16 @@ BLURB = (
 )
 
 
+def _note_text(body: str) -> str:
+    """A HubSpot note's HTML as its reader sees it."""
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", body).split()))
+
+
 class Demo:
-    def __init__(self, stack: LocalStack, clock: ManualClock) -> None:
+    def __init__(
+        self, stack: LocalStack, clock: ManualClock, hubspot: FakeHubSpot | None = None
+    ) -> None:
+        self.hubspot = hubspot
         self.stack = stack
         self.clock = clock
         self.names = {person.user_id: person.name for person in stack.people}
@@ -203,12 +214,21 @@ class Demo:
         await stack.until(lambda: bool(fake.ephemerals), "the note")
         self.show(CARLOS, "(only visible to him)", [self.text(fake.ephemerals[-1]["text"])])
 
-        self.say("Jane tells Carlos she'd welcome it; he reports it and makes the intro")
+        self.say("Jane tells Carlos she'd welcome it; he reports it, with her email for the CRM")
+        opened = fake.count("views.open")
         await self.press(CARLOS, self.card(), "intro_target_agreed")
+        await stack.until(lambda: fake.count("views.open") > opened, "the intro-made form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        self.show(CARLOS, "", render_view(view, self.name_of))
+        print("   target_email: jane.doe@acme.example")
+        await stack.slack.interaction(
+            payloads.view_submission(CARLOS, view, {"target_email": "jane.doe@acme.example"})
+        )
         await stack.until(lambda: len(self.dms(RIYA)) == 3, "Riya's notice")
         await stack.until(lambda: self.card()["updates"] >= 4, "Carlos's card update")
         self.show_dm(CARLOS, self.card(), "(his message, updated)")
         self.show_dm(RIYA, self.dms(RIYA)[-1])
+        await self.crm_record("The intro is on Jane's contact in the team's HubSpot", stages=1)
 
         self.say("Three working hours later, the same day: time to follow up")
         before = len(self.dms(RIYA))
@@ -252,6 +272,7 @@ class Demo:
         await self.press(RIYA, self.dms(RIYA)[-1], "intro_outcome_closed_won")
         await stack.until(lambda: "Closed-won" in self.dms(CARLOS)[-1]["text"], "thanks")
         self.show_dm(CARLOS, self.dms(CARLOS)[-1])
+        await self.crm_record("HubSpot has each stage, one note apiece", stages=3)
 
         self.say("Riya opens introbot's App Home")
         await stack.slack.event(payloads.app_home_opened(RIYA))
@@ -286,6 +307,41 @@ class Demo:
             f"{len(fake.broadcast_mentions)} channel-wide pings. "
             "Install it for real: see README.md."
         )
+
+    async def intro_made(self, who: str, card: dict[str, Any], action_id: str) -> None:
+        """Report the intro made: with the team's CRM, through its form, left without the
+        target's email (it is optional)."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        opened = fake.count("views.open")
+        await self.press(who, card, action_id)
+        await stack.until(lambda: fake.count("views.open") > opened, "the intro-made form")
+        view = fake.calls_to("views.open")[-1].args["view"]
+        await stack.slack.interaction(payloads.view_submission(who, view, {"target_email": ""}))
+
+    async def crm_record(self, headline: str, *, stages: int) -> None:
+        """What RevOps sees in HubSpot (a local stand-in): Jane's contact, who referred her,
+        and a note for each stage pushed so far."""
+        hub = self.hubspot
+        if hub is None:
+            return
+        self.say(headline + " (a local stand-in for HubSpot)")
+
+        def jane() -> Any:
+            found = [c for c in hub.contacts.values() if c.properties.get("lastname") == "Doe"]
+            return found[0] if found and len(hub.notes_of(found[0].id)) >= stages else None
+
+        await self.stack.until(lambda: jane() is not None, "the push to HubSpot", timeout=20)
+        contact = jane()
+        fields = ("firstname", "lastname", "company", "email")
+        shown = [f"{name}: {contact.properties.get(name, '')}" for name in fields]
+        shown += [
+            f"{name}: {contact.properties.get(name, '')}"
+            for name in ("introbot_lead_source", "introbot_referred_by", "hs_lead_status")
+        ]
+        notes = sorted(hub.notes_of(contact.id), key=lambda n: n.properties["hs_timestamp"])
+        shown += [f"note: {_note_text(n.properties['hs_note_body'])}" for n in notes]
+        self.show("RevOps", "in HubSpot", shown)
 
     async def second_voice(self) -> None:
         """An intro the target never answers: a second voice, or the connector's nudge."""
@@ -776,7 +832,7 @@ class Demo:
         self.show_dm(RIYA, check)
 
         self.say("Wen said yes and Dana made the intro")
-        await self.press(RIYA, check, "intro_outside_target_agreed")
+        await self.intro_made(RIYA, check, "intro_outside_target_agreed")
         await stack.until(
             lambda: "Dana made the intro" in str(self.dms(RIYA)[cards]["blocks"]), "the card"
         )
@@ -892,7 +948,7 @@ class Demo:
         print("   (Olivia isn't told whom Carlos asked until they agree)")
 
         self.say("Seán agrees: Carlos reports it, and Olivia learns whom she's meeting")
-        await self.press(CARLOS, card, "intro_target_agreed")
+        await self.intro_made(CARLOS, card, "intro_target_agreed")
         await stack.until(lambda: "Seán" in self.dms(OLIVIA)[-1]["text"], "Olivia's notice")
         self.show_dm(OLIVIA, self.dms(OLIVIA)[-1])
 
@@ -968,6 +1024,9 @@ async def run_demo() -> int:
         url = f"sqlite:///{Path(folder) / 'demo.db'}"
         # A clock the demo moves by hand, so days pass in a second: a Monday, 10:00 in New York.
         clock = ManualClock(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))
-        async with LocalStack(url, clock=clock) as stack:
-            await Demo(stack, clock).run()
+        # The team's CRM: a stand-in HubSpot on loopback, set as one workspace would set it.
+        async with FakeHubSpot() as hubspot:
+            crm = {"INTROBOT_HUBSPOT_TOKEN": hubspot.token, "INTROBOT_HUBSPOT_API_URL": hubspot.url}
+            async with LocalStack(url, clock=clock, settings=crm) as stack:
+                await Demo(stack, clock, hubspot).run()
     return 0

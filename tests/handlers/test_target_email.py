@@ -113,7 +113,7 @@ async def test_with_a_crm_the_connector_may_give_the_targets_email(stack: LocalS
     assert modal["callback_id"] == "intro_made_modal"
     field = email_field(modal)
     assert field["optional"] is True
-    assert field["label"]["text"] == "Their email (optional, for the team's CRM)"
+    assert field["label"]["text"] == "Their email, for the team's CRM"
     assert field["element"]["type"] == "email_text_input"
     assert "<@U0REQUESTER>" in card_text(modal)
     # Nothing changes until they press Intro made.

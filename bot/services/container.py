@@ -10,6 +10,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.delivery.crm.connections import CrmConnections
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.tokens import BotTokens
 from bot.delivery.webhooks import Webhooks
@@ -56,6 +57,8 @@ class Services:
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
     # Where each workspace's request changes are POSTed (bot.delivery.webhooks).
     webhooks: Webhooks | None = None
+    # Each workspace's CRM connection, as its admins manage it (bot.delivery.crm.connections).
+    crm: CrmConnections | None = None
 
     @property
     def teams(self) -> Teams:

@@ -19,6 +19,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.delivery.crm.connections import CrmConnections
 from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.pace import LocalBudgets, Pacer, Rates, SharedBudgets
@@ -163,6 +164,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         installation_store=store,
         webhooks=webhooks,
+        crm=CrmConnections(sessions, clock, settings),
         digests=digests,
     )
 

@@ -21,6 +21,9 @@ FORM_FIELDS: dict[CrmVendor, tuple[str, ...]] = {
 # Fields shown again when the form comes back: never a token or a secret.
 KEPT_FIELDS = ("domain", "client_id")
 FIELD_MAX = 500
+# Failed pushes the Home tab lists, newest first, each with a Retry (its section's text and
+# the fullest Home tab's 100 blocks allow this many).
+FAILED_SHOWN = 3
 # A host name, with a port when it is not the default (a sandbox, a stand-in).
 _HOST = re.compile(
     r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?$"

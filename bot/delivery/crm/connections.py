@@ -27,7 +27,14 @@ from bot.delivery.crm.adapters import adapter_for
 from bot.delivery.crm.credentials import SecretBox
 from bot.intro.clock import Clock
 from bot.intro.crm import CrmVendor
-from bot.intro.crm_admin import ConnectOutcome, ConnectResult, CrmState, FailedPush, PushTried
+from bot.intro.crm_admin import (
+    FAILED_SHOWN,
+    ConnectOutcome,
+    ConnectResult,
+    CrmState,
+    FailedPush,
+    PushTried,
+)
 from bot.settings import Settings
 from storage.db import reading
 from storage.models import (
@@ -40,8 +47,6 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-# Failed pushes the Home tab lists, newest first (each with a Retry).
-FAILED_SHOWN = 3
 # How long the CRM may take to answer the check before the admin is told it did not answer.
 CHECK_TIMEOUT = 30.0
 

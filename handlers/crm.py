@@ -97,7 +97,13 @@ async def connect_submitted(
         await ack(response_action="errors", errors={first: reply})
         return
     await ack(response_action="update", view=messages.crm_modal(vendor, "checking"))
-    result = await _connections(services).connect(actor.team_id, vendor, credentials, actor.user_id)
+    try:
+        result = await _connections(services).connect(
+            actor.team_id, vendor, credentials, actor.user_id
+        )
+    except Exception:  # noqa: BLE001 - the modal says so, rather than checking forever
+        logger.exception("connecting %s for %s failed", vendor, actor.team_id)
+        result = ConnectResult(ConnectOutcome.BROKE, vendor)
     if result.outcome == ConnectOutcome.CONNECTED:
         shown = messages.crm_modal(vendor, "done", result)
     else:

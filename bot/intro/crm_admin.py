@@ -77,6 +77,7 @@ class ConnectOutcome(StrEnum):
     PROBLEM = "problem"  # the CRM said no for another reason: `detail` says it
     NO_SECRET_KEY = "no_secret_key"  # INTROBOT_SECRET_KEY is not set: nothing can be sealed
     SET_IN_SETTINGS = "set_in_settings"  # the install's settings name the CRM
+    BROKE = "broke"  # introbot failed while checking (logged): nothing was stored
 
 
 @dataclass(frozen=True)

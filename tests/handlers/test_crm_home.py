@@ -170,6 +170,7 @@ async def _submit(
     answer: dict[str, Any] = json.loads(body) if body else {}
     if answer.get("response_action") != "update":
         return answer, None
+    stack.fake._validate_view({"view": answer["view"]}, view_type="modal")
     await stack.until(lambda: stack.fake.count("views.update") > before, "the check's result")
     await stack.settled()
     call = stack.fake.calls_to("views.update")[-1]
@@ -263,6 +264,25 @@ async def test_a_crm_that_does_not_answer_is_said_so(stack: LocalStack, crm: Fak
     shown = await _connect_hubspot(stack)
     assert shown is not None
     assert _modal_text(shown).startswith(":warning: HubSpot didn't answer (HTTP 503).")
+    assert await _connection(stack) is None
+
+
+async def test_a_failure_while_checking_is_said_in_the_form_not_left_checking(
+    stack: LocalStack, crm: FakeCrm
+) -> None:
+    def broken(vendor: str, credentials: dict[str, Any]) -> FakeAdapter:
+        raise KeyError("client_secret")
+
+    assert stack.services is not None
+    services = stack.services
+    services.crm = CrmConnections(
+        services.sessions, services.clock, services.settings, adapters=broken
+    )
+    shown = await _connect_hubspot(stack)
+    assert shown is not None
+    assert _modal_text(shown).startswith(
+        ":warning: Something went wrong on introbot's side while checking with HubSpot."
+    )
     assert await _connection(stack) is None
 
 

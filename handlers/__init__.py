@@ -13,6 +13,7 @@ from handlers import (
     asking_again,
     buttons,
     commands,
+    crm,
     details,
     digests,
     errors,
@@ -49,6 +50,7 @@ def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
     files.register(app, work)
     home.register(app, work)
     accounts.register(app, work)
+    crm.register(app, work)
     thanks.register(app, work)
     steps.register(app, work)
     errors.register(app)

@@ -10,7 +10,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery.webhooks import WebhookState
 from bot.intro.accounts import WORKSPACE_LIST
 from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
@@ -124,7 +123,11 @@ async def publish_home(
             if services.webhooks is not None
             else None
         )
+        crm = (
+            await services.crm.state(team_id, session=session) if services.crm is not None else None
+        )
         team = await services.teams.team_of(team_id, user_id, session=session)
+    admin = bool((webhook or crm) and await is_admin(services, client, team_id, user_id))
     view = messages.home_view(
         mine,
         waiting,
@@ -134,7 +137,9 @@ async def publish_home(
         share_tie_details=bool(prefs.share_tie_details),
         funnel=messages.funnel_lines(report, user_id) if mine or waiting else None,
         accounts=messages.home_accounts(coverage, lists),
-        webhook=await _for_admin(services, client, team_id, user_id, webhook),
+        # The workspace's webhook and CRM: admins only (the only ones who may change them).
+        webhook=webhook if admin else None,
+        crm=crm if admin else None,
     )
     manager = await manager_view(services, client, team_id, team)
     if manager is not None:
@@ -149,20 +154,6 @@ async def publish_home(
         logger.warning("home chart refused: %s", slack_error_code(exc))
         await services.teams.forget_chart(team_id, user_id)
         await client.views_publish(user_id=user_id, view=chart_left_out(view))
-
-
-async def _for_admin(
-    services: Services,
-    client: AsyncWebClient,
-    team_id: str,
-    user_id: str,
-    webhook: WebhookState | None,
-) -> WebhookState | None:
-    """The workspace's webhook and its last delivery, when it has one and the viewer is an
-    admin (the only ones who may change it)."""
-    if webhook is None or not await is_admin(services, client, team_id, user_id):
-        return None
-    return webhook
 
 
 async def open_view(

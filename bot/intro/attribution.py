@@ -319,6 +319,10 @@ EXPORT_COLUMNS = (
     # "yes" where the connector is outside the team (a customer, an investor, an advisor): no
     # Slack id, their name as the requester typed it.
     "Referred By Outside Team",
+    # The CRM record introbot's pushes wrote for the request (a HubSpot "contact", a
+    # Salesforce "Lead" or "Contact") and its id there: empty until one was pushed.
+    "CRM Object Type",
+    "CRM Object ID",
 )
 
 
@@ -346,6 +350,8 @@ class Attribution:
                 IntroRequest.outcome_at,
                 IntroRequest.previous_request_id,
                 IntroRequest.went_cold_at,
+                IntroRequest.crm_object_type,
+                IntroRequest.crm_object_id,
                 *_STAGE_DATES,
                 _accepted_at(),
                 _previous_status(),
@@ -463,6 +469,8 @@ def _export_row(request: Row[Any], names: dict[str, str]) -> list[object]:
         _day(request.won_at),
         _day(request.lost_at),
         "yes" if outside else "",
+        request.crm_object_type or "",
+        request.crm_object_id or "",
     ]
 
 

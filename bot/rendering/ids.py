@@ -70,6 +70,10 @@ class ActionId(StrEnum):
     SHARE_DETAILS = "intro_share_details"
     PACING_OPEN = "intro_pacing_open"
     ACCOUNTS_ADD = "intro_accounts_add"  # the Home tab's accounts: opens the modal to paste
+    # The Home tab's CRM section (admins only).
+    CRM_CONNECT_HUBSPOT = "intro_crm_connect_hubspot"
+    CRM_CONNECT_SALESFORCE = "intro_crm_connect_salesforce"
+    CRM_DISCONNECT = "intro_crm_disconnect"
     # Every form field's element: its block id names the field.
     FIELD = "value"
 
@@ -82,6 +86,7 @@ class ActionFamily(StrEnum):
     PICK_CONNECTOR = "intro_pick_connector"  # + the suggestion's place
     ASK_SECONDARY = "intro_ask_secondary"  # + the path's place (a dead end's list)
     SECONDARY_ASK = "intro_secondary_ask"  # + the teammate's place (the second-voice offer)
+    CRM_RETRY = "intro_crm_retry"  # + the failed push's place (the Home tab's CRM section)
 
     def of(self, suffix: object) -> str:
         return f"{self.value}_{suffix}"
@@ -108,6 +113,7 @@ class CallbackId(StrEnum):
     CONTACT_MODAL = "intro_contact_modal"
     PACING_MODAL = "intro_pacing_modal"
     ACCOUNTS_MODAL = "intro_accounts_modal"
+    CRM_MODAL = "intro_crm_modal"  # an admin connects HubSpot or Salesforce
     OFFER_MODAL = "intro_offer_modal"
     COLD_MODAL = "intro_cold_modal"  # nothing to submit: the note to paste
     OUTSIDE_MODAL = "intro_outside_modal"  # the request form for a connector outside the team

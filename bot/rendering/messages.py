@@ -16,6 +16,8 @@ from bot.intro.attribution import OUTSIDE_PREFIX, STAGES, Funnel, Report
 from bot.intro.cadence import zone as time_zone
 from bot.intro.contacts import SEARCH_MAX, ContactPage
 from bot.intro.crm import VENDOR_LABEL
+from bot.intro.crm_admin import FIELD_MAX as CRM_FIELD_MAX
+from bot.intro.crm_admin import KEPT_FIELDS, ConnectResult, CrmState
 from bot.intro.declines import TargetDecline
 from bot.intro.directory import AskReview, Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
@@ -703,6 +705,7 @@ def home_view(
     share_tie_details: bool = False,
     accounts: HomeAccounts | None = None,
     webhook: Any = None,
+    crm: CrmState | None = None,
 ) -> dict[str, Any]:
     mine = [as_seen(r) for r in mine]
     waiting = [as_seen(r, by_connector=True) for r in waiting]
@@ -738,6 +741,8 @@ def home_view(
         webhook=trusted_mrkdwn(command_reply("webhook_shown", webhook=webhook))
         if webhook
         else None,
+        # The workspace's CRM, its last push and failed pushes: admins only.
+        crm=crm,
     )
     return view
 
@@ -781,6 +786,7 @@ def command_reply(kind: str, **context: Any) -> str:
         "url": "",
         "secret": "",
         "webhook": None,
+        "crm": None,
         "other": "",
         "moved": (),
         "parted": (),
@@ -967,6 +973,26 @@ def home_accounts(coverage: Coverage, list_owner_ids: Sequence[str]) -> HomeAcco
         lines=trusted_mrkdwn(packed[0]) if packed else None,
         more=coverage.total - shown,
     )
+
+
+def crm_modal(
+    vendor: str,
+    stage: str = "form",
+    result: ConnectResult | None = None,
+    kept: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An admin connects the workspace's CRM: the form ("form", again with `result` when
+    connecting did not work, the non-secret fields `kept`), the check under way
+    ("checking"), or the connection made ("done")."""
+    view: dict[str, Any] = render_json(
+        "crm_modal.json.j2",
+        vendor=vendor,
+        stage=stage,
+        result=result,
+        kept={name: value for name, value in (kept or {}).items() if name in KEPT_FIELDS},
+        field_max=CRM_FIELD_MAX,
+    )
+    return view
 
 
 def accounts_modal(*, admin: bool) -> dict[str, Any]:

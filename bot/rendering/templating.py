@@ -9,6 +9,7 @@ shows literally. `*.txt.j2` templates render plain text with nothing escaped.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.rendering.values import (
     ButtonValue,
     DigestPick,
     HomePosition,
+    PushRef,
     RequestChoice,
     RequestRef,
     TieCheck,
@@ -76,6 +78,14 @@ def _mrkdwn_clip(value: Any, limit: int) -> Markup:
     return trusted_mrkdwn(escaped)
 
 
+def _slack_date(moment: datetime) -> Markup:
+    """A moment as Slack shows dates, in the reader's own time zone (UTC where it can't)."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return trusted_mrkdwn(
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    )
+
+
 def _truncate_chars(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
@@ -92,6 +102,7 @@ TEMPLATE_NAMES: dict[str, Any] = {
     "TieCheck": TieCheck,
     "HomePosition": HomePosition,
     "DigestPick": DigestPick,
+    "PushRef": PushRef,
 }
 
 
@@ -110,6 +121,7 @@ def environment() -> Environment:
     env.filters["tojson"] = _tojson
     env.filters["clip"] = _truncate_chars
     env.filters["mrkdwn_clip"] = _mrkdwn_clip
+    env.filters["slack_date"] = _slack_date
     env.globals.update(TEMPLATE_NAMES)
     return env
 

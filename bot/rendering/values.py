@@ -109,6 +109,21 @@ class DigestPick(ButtonValue):
         return None
 
 
+@dataclass(frozen=True)
+class PushRef(ButtonValue):
+    """ "<outbox row id>": a failed CRM push an admin tries again."""
+
+    message_id: int
+
+    def encode(self) -> str:
+        return str(self.message_id)
+
+    @classmethod
+    def decode(cls, raw: object) -> Self | None:
+        text = str(raw or "")
+        return cls(int(text)) if _ROW_ID.fullmatch(text) else None
+
+
 def row_id(raw: object) -> int | None:
     """A Home tab row's id from a button's value."""
     text = str(raw or "")

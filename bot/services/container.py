@@ -10,6 +10,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.delivery.crm.connections import CrmConnections
 from bot.delivery.crm.pushes import CrmPushes
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.tokens import BotTokens
@@ -60,6 +61,8 @@ class Services:
     webhooks: Webhooks | None = None
     # Where each workspace's intros are pushed: its CRM (bot.delivery.crm.pushes).
     crm_pushes: CrmPushes | None = None
+    # Each workspace's CRM connection, as its admins manage it (bot.delivery.crm.connections).
+    crm: CrmConnections | None = None
 
     @property
     def teams(self) -> Teams:

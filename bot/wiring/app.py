@@ -19,6 +19,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.delivery.crm.connections import CrmConnections
 from bot.delivery.crm.credentials import SecretBox
 from bot.delivery.crm.pushes import CrmPushes
 from bot.delivery.digests import DigestView
@@ -174,6 +175,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         installation_store=store,
         webhooks=webhooks,
         crm_pushes=crm_pushes,
+        crm=CrmConnections(sessions, clock, settings, channel=crm_pushes),
         digests=digests,
         target_emails=TargetEmails(
             sessions,

@@ -16,6 +16,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.intro.contacts import CONTACTS_PAGE, ContactPage
+from bot.intro.crm import CrmVendor
+from bot.intro.crm_admin import CrmState
 from bot.intro.directory import DEFAULT_PACING, Suggestion
 from bot.intro.offer_help import DigestItem
 from bot.intro.states import OfferStatus, Status
@@ -26,7 +28,7 @@ from bot.templates_dir import TEMPLATES_DIR
 from bot.wiring.manifest import render_manifest
 from handlers import register_listeners
 from storage.models import ConnectorPrefs, Contact, IntroOffer
-from tests.bot.rendering.test_templating import NOW, SUGGESTED, make_request
+from tests.bot.rendering.test_templating import NOW, SUGGESTED, fullest_crm, make_request
 
 REMINDERS = [
     "ask_again",
@@ -161,6 +163,10 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.offer_modal(messages.OfferPrefill("U0REQ", "Acme", "9:0"))
     yield messages.contact_modal()
     yield messages.accounts_modal(admin=True)
+    for vendor in CrmVendor:
+        yield messages.crm_modal(vendor)
+    yield messages.home_view([], [], first_time=False, crm=CrmState(None))
+    yield messages.home_view([], [], first_time=False, crm=fullest_crm())
     yield messages.pacing_modal(
         ConnectorPrefs(team_id="T", user_id="U", blocked_companies=[]), DEFAULT_PACING
     )

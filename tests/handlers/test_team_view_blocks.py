@@ -16,7 +16,12 @@ from bot.rendering.charts import chart_data
 from bot.rendering.templating import trusted_mrkdwn
 from handlers.team_view import ManagerView, with_team
 from storage.models import Contact
-from tests.bot.rendering.test_templating import HOSTILE, assert_valid_view, make_request
+from tests.bot.rendering.test_templating import (
+    HOSTILE,
+    assert_valid_view,
+    fullest_crm,
+    make_request,
+)
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -62,6 +67,7 @@ def _fullest_home() -> dict:
         contact_page=page,
         funnel=trusted_mrkdwn("*Your funnel*"),
         webhook=WebhookState("https://hooks.example.com/x", False, "sent", None, None),
+        crm=fullest_crm(),
     )
 
 
@@ -71,6 +77,7 @@ def test_the_team_section_fits_the_fullest_home_tab_and_keeps_its_numbers() -> N
     assert_valid_view(home)
     ids = [b.get("block_id") for b in home["blocks"]]
     assert len(ids) <= 100 and "team_funnel" in ids and "team_asks" in ids
+    assert {"webhook", "crm", "crm_actions"} <= set(ids)
     asks = next(b for b in home["blocks"] if b.get("block_id") == "team_asks")["text"]["text"]
     assert asks.count("•") == 10 + 1 and "…and 2 more" in asks  # ten stuck, one connector
     assert "&lt;!channel&gt;" in asks and "<!channel>" not in asks

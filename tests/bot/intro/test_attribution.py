@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from bot.intro.attribution import Attribution, Report
 from bot.intro.clock import ManualClock
@@ -17,6 +18,7 @@ from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from bot.rendering import messages
 from storage.db import create_engine_for, make_sessionmaker
+from storage.models import IntroRequest
 
 TEAM = "T1"
 
@@ -63,6 +65,12 @@ async def report_and_export(database_url: str) -> AsyncIterator[tuple[Report, st
     await step(r2, "UR", Action.REPORT_CLOSED_LOST, 100)  # 464
     await step(r1, "UR", Action.REPORT_CLOSED_WON, 100)  # 564: 536 h after the intro
     await step(r4, "C2", Action.DECLINE, 1)  # 565
+    async with sessions.begin() as session:  # Jane's intro was pushed to the CRM
+        await session.execute(
+            update(IntroRequest)
+            .where(IntroRequest.id == r1)
+            .values(crm_object_type="contact", crm_object_id="90210")
+        )
     attribution = Attribution(sessions)
     report = await attribution.report(TEAM, viewer="UR")
     exported = await attribution.export_csv(TEAM, {"C1": "Carlos Mendes", "UR": "Riya Patel"})
@@ -168,6 +176,9 @@ def test_export_reads_back_as_crm_rows(report_and_export: tuple[Report, str, dat
         "",
     )
     assert first["Company"].startswith("'=")  # neutralised formula
+    # The CRM record the pushes wrote, where one was pushed.
+    assert (first["CRM Object Type"], first["CRM Object ID"]) == ("contact", "90210")
+    assert (second["CRM Object Type"], second["CRM Object ID"]) == ("", "")
     assert rows[3]["Accepted Date"] == "" and rows[3]["Status"] == "connector_declined"
 
 

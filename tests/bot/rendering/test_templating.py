@@ -19,6 +19,7 @@ from slack_sdk.models.views import View
 
 from bot.delivery.webhooks import WebhookState
 from bot.intro.contacts import CONTACTS_PAGE, SEARCH_MAX, ContactPage
+from bot.intro.crm_admin import FAILED_SHOWN, CrmState, FailedPush, PushTried
 from bot.intro.states import (
     COLD_AFTER,
     DEAD_END_EVENTS,
@@ -61,6 +62,24 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 REQUESTER = "U0REQ"
 CONNECTOR = "U0CON"
 SUGGESTED = "U0SUG"
+
+
+def fullest_crm() -> CrmState:
+    """An admin's CRM section at its fullest: paused, and as many failed pushes as it lists,
+    each with a long name and reason."""
+    failed = tuple(
+        FailedPush(n, HOSTILE * 3, HOSTILE * 10, NOW) for n in range(1, FAILED_SHOWN + 1)
+    )
+    return CrmState(
+        "hubspot",
+        HOSTILE,
+        "U0ADMIN",
+        NOW,
+        paused_at=NOW,
+        paused_reason=HOSTILE * 10,
+        last_push=PushTried("failed", NOW),
+        failed=failed,
+    )
 
 
 def make_request(status: Status | str = Status.AWAITING_CONNECTOR, **changes: Any) -> IntroRequest:
@@ -550,7 +569,7 @@ def test_notes_escape_details_and_keep_mentions() -> None:
 
 def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None:
     """Everything at once: as many asks each way as it shows, the funnel, a middle page of a
-    search, and an admin's webhook."""
+    search, and an admin's webhook and CRM."""
     shown = messages.HOME_REQUESTS
     mine = [make_request(Status.AWAITING_CONNECTOR, id=i) for i in range(1, shown + 1)]
     waiting = [make_request(Status.CHECKING_WITH_TARGET, id=100 + i) for i in range(shown)]
@@ -567,9 +586,11 @@ def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None
         contact_page=page,
         funnel=trusted_mrkdwn("*Your funnel*"),
         webhook=WebhookState("https://hooks.example.com/x", False, "sent", None, None),
+        crm=fullest_crm(),
     )
     assert_valid_view(view)
     assert len(view["blocks"]) <= 100
+    assert {"webhook", "crm", "crm_actions"} <= {b.get("block_id") for b in view["blocks"]}
     texts = list(mrkdwn_texts(view["blocks"]))
     assert any(t.startswith("11–20 of 35 matching") for t in texts)
     pages = next(b for b in view["blocks"] if b.get("block_id") == "contact_pages")

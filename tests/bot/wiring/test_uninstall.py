@@ -19,6 +19,7 @@ from bot.wiring.sweeper import sweep_until_idle
 from storage.models import (
     SLACK_BOTS,
     Base,
+    CrmConnection,
     DeliveryStatus,
     MessageKind,
     OutboundMessage,
@@ -220,6 +221,33 @@ async def test_a_retention_of_zero_forgets_at_once(database_url: str, clock: Man
         assert await _count_team_rows(stack, TEAM_A) > 0
         await _uninstall(stack, TEAM_A)
         assert await _count_team_rows(stack, TEAM_A) == 0
+
+
+async def test_uninstalling_deletes_the_workspaces_crm_connection(
+    database_url: str, clock: ManualClock
+) -> None:
+    async with _stack(database_url, clock, retention="0") as stack:
+        assert stack.services is not None
+        add_team_b(stack)
+        async with browser(stack) as a, browser(stack) as b:
+            await install(stack, TEAM_A, a)
+            await install(stack, TEAM_B, b)
+        async with stack.services.sessions.begin() as session:
+            for team_id in (TEAM_A, TEAM_B):
+                session.add(
+                    CrmConnection(
+                        team_id=team_id,
+                        vendor="hubspot",
+                        credentials="sealed",
+                        account="portal 1",
+                        connected_by="U0ADMIN",
+                        connected_at=clock.now(),
+                    )
+                )
+        await _uninstall(stack, TEAM_A)
+        async with stack.services.sessions() as session:
+            left = set(await session.scalars(select(CrmConnection.team_id)))
+        assert left == {TEAM_B}  # its credentials gone with it; the other workspace's kept
 
 
 async def test_single_workspace_pauses_on_a_bad_token_and_resumes_when_it_works(

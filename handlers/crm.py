@@ -67,6 +67,11 @@ async def connect_open(
     if await _refused(services, client, actor.team_id, actor.user_id):
         return
     vendor = CONNECT_BUTTONS[ActionId(action["action_id"])]
+    oauth = services.hubspot_oauth
+    if vendor == CrmVendor.HUBSPOT and oauth is not None:
+        url = await oauth.consent_url(actor.team_id, actor.user_id)
+        await open_view(client, body["trigger_id"], messages.crm_consent_modal(url), logger)
+        return
     await open_view(client, body["trigger_id"], messages.crm_modal(vendor), logger)
 
 
@@ -149,9 +154,16 @@ async def retry(
     await publish_home(services, client, actor.team_id, actor.user_id, notice=notice)
 
 
+async def _link_followed(ack: AsyncAck) -> None:
+    await ack()
+
+
 def register(app: AsyncApp, work: WorkQueue) -> None:
     for action_id in CONNECT_BUTTONS:
         app.action(action_id)(work.opens_modal(connect_open))
     app.view(CallbackId.CRM_MODAL)(work.tracked(connect_submitted))
     app.action(ActionId.CRM_DISCONNECT)(work.tracked(disconnect))
+    # The consent link opens in the browser; Slack tells the app of the click, which needs
+    # nothing but its ack.
+    app.action(ActionId.CRM_CONSENT)(work.tracked(_link_followed))
     app.action(ActionFamily.CRM_RETRY.pattern)(work.tracked(retry))

@@ -74,6 +74,8 @@ class ActionId(StrEnum):
     CRM_CONNECT_HUBSPOT = "intro_crm_connect_hubspot"
     CRM_CONNECT_SALESFORCE = "intro_crm_connect_salesforce"
     CRM_DISCONNECT = "intro_crm_disconnect"
+    # The link to HubSpot's consent page (installed over OAuth): Slack still tells the app.
+    CRM_CONSENT = "intro_crm_consent"
     # Every form field's element: its block id names the field.
     FIELD = "value"
 

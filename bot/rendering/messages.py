@@ -995,6 +995,12 @@ def crm_modal(
     return view
 
 
+def crm_consent_modal(url: str) -> dict[str, Any]:
+    """Installed over OAuth: the admin goes on to HubSpot's consent page, `url`."""
+    view: dict[str, Any] = render_json("crm_consent_modal.json.j2", url=url)
+    return view
+
+
 def accounts_modal(*, admin: bool) -> dict[str, Any]:
     """Paste accounts from the Home tab; an admin picks the list."""
     view: dict[str, Any] = render_json("accounts_modal.json.j2", admin=admin, most=MAX_TYPED)

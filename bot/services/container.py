@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery.crm.connections import CrmConnections
+from bot.delivery.crm.hubspot_oauth import HubSpotOAuth
 from bot.delivery.crm.pushes import CrmPushes
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.tokens import BotTokens
@@ -63,6 +64,9 @@ class Services:
     crm_pushes: CrmPushes | None = None
     # Each workspace's CRM connection, as its admins manage it (bot.delivery.crm.connections).
     crm: CrmConnections | None = None
+    # Installed over OAuth with INTROBOT_HUBSPOT_CLIENT_ID: admins connect HubSpot on its
+    # consent page (bot.delivery.crm.hubspot_oauth).
+    hubspot_oauth: HubSpotOAuth | None = None
 
     @property
     def teams(self) -> Teams:

@@ -21,6 +21,7 @@ Tests can make the next calls fail (429 with a Retry-After, or a 5xx), and read 
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import uuid
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -51,6 +53,9 @@ CONTACTS_READ = "crm.objects.contacts.read"
 CONTACTS_WRITE = "crm.objects.contacts.write"
 
 # HubSpot's limit for a private app: calls in any window of this many seconds.
+# OAuth: an access token lasts 30 minutes; a code must be exchanged within minutes.
+ACCESS_TOKEN_SECONDS = 1800
+CODE_SECONDS = 300
 CALLS_PER_WINDOW = 100
 WINDOW_SECONDS = 10.0
 # Search: at most 5 filter groups, 6 filters in a group, 18 in all; 200 results a page.
@@ -235,6 +240,24 @@ class Token:
 
     scopes: frozenset[str] = ALL_SCOPES
     revoked: bool = False
+    expires_at: float | None = None  # an OAuth access token's end (the stand-in's clock)
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """A public app registered with HubSpot: its secret and its one redirect URL."""
+
+    client_secret: str
+    redirect_uri: str
+
+
+@dataclass
+class Consent:
+    """What an authorization code or a refresh token stands for."""
+
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: float = 0.0  # a code's end; refresh tokens do not expire
 
 
 @dataclass
@@ -298,12 +321,25 @@ class FakeHubSpot:
         self._faults: deque[tuple[int, float | None]] = deque()
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        # OAuth: public apps, and the codes and refresh tokens their consents gave.
+        self.apps: dict[str, OAuthApp] = {}
+        self.codes: dict[str, Consent] = {}
+        self.refresh_tokens: dict[str, Consent] = {}
+        self.access_seconds = ACCESS_TOKEN_SECONDS
 
     # --- what tests set and read ------------------------------------------------------------
 
     def add_token(self, token: str, scopes: frozenset[str] | set[str] = ALL_SCOPES) -> str:
         self.tokens[token] = Token(frozenset(scopes))
         return token
+
+    def register_app(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """A public app whose install URL sends admins back to `redirect_uri`."""
+        self.apps[client_id] = OAuthApp(client_secret, redirect_uri)
+
+    def expire(self, token: str) -> None:
+        """An OAuth access token runs out now (as it does after 30 minutes)."""
+        self.tokens[token].expires_at = self._monotonic()
 
     def revoke(self, token: str) -> None:
         self.tokens[token].revoked = True
@@ -347,6 +383,9 @@ class FakeHubSpot:
         r.add_post("/crm/v3/objects/{object_type}", self._create_object)
         r.add_get("/crm/v3/objects/{object_type}/{object_id}", self._read_object)
         r.add_patch("/crm/v3/objects/{object_type}/{object_id}", self._update_object)
+        r.add_get("/oauth/authorize", self._consent_page)
+        r.add_get("/oauth/authorize/decide", self._decide)
+        r.add_post("/oauth/v3/token", self._token)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -389,6 +428,10 @@ class FakeHubSpot:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
+        if request.path.startswith("/oauth/"):  # no bearer token: the app's own credentials
+            answered: web.StreamResponse = await handler(request)
+            self.calls.append(Call(request.method, request.path, answered.status))
+            return answered
         body: Any = None
         if request.can_read_body:
             try:
@@ -413,6 +456,14 @@ class FakeHubSpot:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         grant = self.tokens.get(token) if scheme.lower() == "bearer" else None
+        if grant is not None and grant.expires_at is not None:
+            late = self._monotonic() - grant.expires_at
+            if late >= 0:
+                raise _error(
+                    401,
+                    f"The OAuth token used to make this call expired {int(late)} second(s) ago.",
+                    "EXPIRED_AUTHENTICATION",
+                )
         if grant is None or grant.revoked:
             message = (
                 "Authentication credentials not found. This API supports OAuth 2.0 "
@@ -828,6 +879,85 @@ class FakeHubSpot:
             answer["paging"] = {"next": {"after": str(after + limit)}}
         return web.json_response(answer)
 
+    # --- OAuth: the consent page and the token endpoint ----------------------------------
+
+    async def _consent_page(self, request: web.Request) -> web.Response:
+        """HubSpot's install page: refuses an unknown app, a redirect URL other than the app's,
+        or scopes it doesn't know; else asks the (already signed-in) super admin to connect."""
+        query = request.query
+        app = self.apps.get(query.get("client_id", ""))
+        if app is None or query.get("redirect_uri") != app.redirect_uri:
+            return web.Response(status=400, text="Authorization failed: invalid client or redirect")
+        scopes = set(query.get("scope", "").split())
+        known = ALL_SCOPES | {"oauth"}
+        if not scopes or not scopes <= known:
+            return web.Response(status=400, text="Authorization failed: invalid scope")
+        decide = "/oauth/authorize/decide?" + request.query_string
+        page = (
+            "<!DOCTYPE html><html><head><title>Connect to HubSpot</title></head><body>"
+            f"<h1>Connect this app to portal {self.portal_id}?</h1>"
+            f'<a id="connect" href="{html.escape(decide + "&allow=1")}">Connect app</a> '
+            f'<a id="cancel" href="{html.escape(decide + "&allow=0")}">Cancel</a>'
+            "</body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def _decide(self, request: web.Request) -> web.Response:
+        query = request.query
+        app = self.apps.get(query.get("client_id", ""))
+        if app is None or query.get("redirect_uri") != app.redirect_uri:
+            return web.Response(status=400, text="Authorization failed: invalid client or redirect")
+        back: dict[str, str] = {}
+        if query.get("allow") == "1":
+            code = uuid.uuid4().hex
+            scopes = frozenset(query.get("scope", "").split()) & ALL_SCOPES
+            self.codes[code] = Consent(query["client_id"], scopes, self._monotonic() + CODE_SECONDS)
+            back["code"] = code
+        else:
+            back = {"error": "access_denied", "error_description": "The user cancelled."}
+        if "state" in query:
+            back["state"] = query["state"]
+        raise web.HTTPFound(f"{app.redirect_uri}?{urlencode(back)}")
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """POST /oauth/v3/token, form-encoded: an authorization code (once, within minutes, with
+        the app's redirect URL) or a refresh token, for an access token good for 30 minutes."""
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _oauth_error(415, "Content type must be form-encoded", "INVALID_CONTENT_TYPE")
+        form = await request.post()
+        app = self.apps.get(str(form.get("client_id", "")))
+        if app is None or form.get("client_secret") != app.client_secret:
+            return _oauth_error(400, "Invalid client credentials", "INVALID_CLIENT")
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            consent = self.codes.pop(str(form.get("code", "")), None)
+            if consent is None or consent.expires_at < self._monotonic():
+                return _oauth_error(400, "Invalid or expired authorization code", "INVALID_CODE")
+            if form.get("redirect_uri") != app.redirect_uri:
+                return _oauth_error(400, "redirect_uri does not match", "INVALID_REDIRECT_URI")
+            refresh = uuid.uuid4().hex
+            self.refresh_tokens[refresh] = consent
+        elif grant_type == "refresh_token":
+            refresh = str(form.get("refresh_token", ""))
+            consent = self.refresh_tokens.get(refresh)  # type: ignore[assignment]
+            if consent is None or consent.client_id != form.get("client_id"):
+                return _oauth_error(400, "Invalid refresh token", "INVALID_TOKEN")
+        else:
+            return _oauth_error(400, "grant_type is not supported", "INVALID_GRANT_TYPE")
+        access = "oauth-" + uuid.uuid4().hex
+        self.tokens[access] = Token(
+            consent.scopes, expires_at=self._monotonic() + self.access_seconds
+        )
+        return web.json_response(
+            {
+                "token_type": "bearer",
+                "access_token": access,
+                "refresh_token": refresh,
+                "expires_in": self.access_seconds,
+                "hub_id": self.portal_id,
+            }
+        )
+
 
 def _is_time(text: str) -> bool:
     if text.isdigit():
@@ -837,6 +967,23 @@ def _is_time(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- OAuth errors -------------------------------------------------------------------------------
+
+
+def _oauth_error(status: int, message: str, sub_category: str) -> web.Response:
+    """The v3 token endpoint's refusal."""
+    return web.json_response(
+        {
+            "status": "error",
+            "message": message,
+            "category": "VALIDATION_ERROR",
+            "subCategory": sub_category,
+            "correlationId": str(uuid.uuid4()),
+        },
+        status=status,
+    )
 
 
 def _matches_group(record: Record, filters: list[JSON]) -> bool:

@@ -63,6 +63,7 @@ class LocalStack:
         oauth: bool = False,
         token_rotation: bool = False,
         settings: dict[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         self.database_url = database_url
         self.people = people
@@ -78,6 +79,8 @@ class LocalStack:
         if oauth:
             self.fake.enable_oauth(CLIENT_ID, CLIENT_SECRET, token_rotation=token_rotation)
         self._extra_settings = settings or {}
+        # 0: any free port. A fixed one when a setting must name the app's own URL.
+        self._port = port
         for person in people:
             self.fake.add_user(
                 person.user_id,
@@ -121,7 +124,7 @@ class LocalStack:
             web_app(create_app(self.services), self.services, sweep=self._sweep)
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.root = f"http://127.0.0.1:{port}"

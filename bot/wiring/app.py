@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery.crm.connections import CrmConnections
 from bot.delivery.crm.credentials import SecretBox
+from bot.delivery.crm.hubspot_oauth import HubSpotOAuth, HubSpotTokens
 from bot.delivery.crm.pushes import CrmPushes
 from bot.delivery.digests import DigestView
 from bot.delivery.dispatcher import Dispatcher
@@ -103,6 +104,22 @@ def slack_pacer(settings: Settings, engine: AsyncEngine) -> Pacer | None:
     )
 
 
+def hubspot_oauth(settings: Settings, engine: AsyncEngine) -> HubSpotOAuth | None:
+    """Installed over OAuth with a HubSpot public app: its consent, with single-use states
+    kept where Slack's install keeps its own."""
+    tokens = HubSpotTokens.from_settings(settings)
+    if tokens is None or not settings.INTROBOT_SECRET_KEY:
+        return None
+    from bot.wiring.oauth import STATE_SECONDS, OAuthStates
+
+    return HubSpotOAuth(
+        tokens,
+        authorize_url=settings.INTROBOT_HUBSPOT_AUTHORIZE_URL,
+        signing_secret=settings.INTROBOT_SECRET_KEY,
+        states=OAuthStates(expiration_seconds=STATE_SECONDS, engine=engine),
+    )
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     engine = create_engine_for(settings.DATABASE_URL)
@@ -176,6 +193,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         webhooks=webhooks,
         crm_pushes=crm_pushes,
         crm=CrmConnections(sessions, clock, settings, channel=crm_pushes),
+        hubspot_oauth=hubspot_oauth(settings, engine),
         digests=digests,
         target_emails=TargetEmails(
             sessions,

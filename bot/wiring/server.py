@@ -15,6 +15,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.delivery.crm import CrmUnauthorized, CrmUnavailable
+from bot.delivery.crm.hubspot_oauth import REDIRECT_PATH
+from bot.intro.crm import CrmVendor
+from bot.rendering.templating import render_html
 from bot.services.container import Services
 from bot.wiring.health import add_operator_routes
 from bot.wiring.sweeper import start_sweeper
@@ -93,6 +97,38 @@ async def slack_oauth(request: web.Request) -> web.Response:
     return await to_aiohttp_response(bolt_response)
 
 
+async def hubspot_connected(request: web.Request) -> web.Response:
+    """GET /crm/hubspot/oauth_redirect: HubSpot sends the admin back with a code for the
+    state issued to them (bot.delivery.crm.hubspot_oauth). The state is checked and used up
+    first; the code is exchanged, the connection checked and stored like a pasted token's."""
+    services = request.app[SERVICES_KEY]
+    oauth = services.hubspot_oauth
+    if oauth is None or services.crm is None:
+        raise web.HTTPNotFound()
+    query = request.query
+    connecting = await oauth.accept(query.get("state", ""))
+    if connecting is None:
+        return _connect_page("expired", status=400)
+    if "error" in query or not query.get("code"):
+        return _connect_page("cancelled")
+    try:
+        credentials = await oauth.tokens.exchange(query["code"])
+    except CrmUnauthorized:
+        return _connect_page("refused", status=400)
+    except CrmUnavailable:
+        return _connect_page("no_answer", status=502)
+    result = await services.crm.connect(
+        connecting.team_id, CrmVendor.HUBSPOT, credentials, connecting.user_id
+    )
+    logger.info("hubspot connect for %s: %s", connecting.team_id, result.outcome)
+    return _connect_page(result.outcome, account=result.account, missing=result.missing)
+
+
+def _connect_page(outcome: str, *, status: int = 200, **words: object) -> web.Response:
+    page = render_html("crm_connect_result.html.j2", outcome=outcome, **words)
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
 def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[BOLT_KEY] = bolt
@@ -102,6 +138,8 @@ def web_app(bolt: AsyncApp, services: Services, *, sweep: bool = True) -> web.Ap
     if bolt.oauth_flow is not None:
         app.router.add_get(bolt.oauth_flow.install_path, slack_oauth)
         app.router.add_get(bolt.oauth_flow.redirect_uri_path, slack_oauth)
+    if services.hubspot_oauth is not None:
+        app.router.add_get(REDIRECT_PATH, hubspot_connected)
     app.on_startup.append(_open_http)
     if sweep:
         app.cleanup_ctx.append(_sweeper)

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import urllib3
-from hubspot import Client
-from hubspot.oauth import ApiException
+import aiohttp
 
 from bot.delivery.crm import CrmAdapter, CrmIds, CrmUnauthorized, CrmUnavailable
 from bot.intro.crm import CrmRecord
@@ -30,16 +28,18 @@ from bot.settings import Settings
 
 REDIRECT_PATH = "/crm/hubspot/oauth_redirect"
 STATE_SECONDS = 600
-# What introbot asks HubSpot for: read and write contacts (and their notes), and create its
-# three contact properties.
+# What introbot asks HubSpot for: read and write contacts (and their notes), and read and
+# create its three contact properties.
 SCOPES = (
     "oauth",
     "crm.objects.contacts.read",
     "crm.objects.contacts.write",
+    "crm.schemas.contacts.read",
     "crm.schemas.contacts.write",
 )
 # An access token this close to its end is refreshed before use.
 REFRESH_MARGIN_SECONDS = 60
+TOKEN_TIMEOUT = aiohttp.ClientTimeout(total=10)
 _SIGNING_LABEL = b"introbot hubspot oauth state v1"
 
 
@@ -90,29 +90,33 @@ class HubSpotTokens:
         )
 
     async def _token(self, **grant: str) -> dict[str, Any]:
-        client = Client.create(host=self._api_url)
-
-        def call() -> Any:
-            return client.oauth.tokens_api.create(
-                redirect_uri=self.redirect_uri,
-                client_id=self.client_id,
-                client_secret=self._client_secret,
-                **grant,
-            )
-
+        # HubSpot's v3 token endpoint, called directly: hubspot-api-client 12 speaks only v1,
+        # which HubSpot retires on 2027-02-16. The form carries the secret (never a URL).
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "redirect_uri": self.redirect_uri,
+            **grant,
+        }
         try:
-            answer = await asyncio.to_thread(call)
-        except ApiException as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                # A code used twice or too late, a revoked refresh token, a wrong secret.
-                raise CrmUnauthorized(f"HubSpot refused the sign-in ({exc.status})") from exc
-            raise CrmUnavailable(f"HubSpot's sign-in did not answer ({exc.status})") from exc
-        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            async with (
+                aiohttp.ClientSession(timeout=TOKEN_TIMEOUT) as http,
+                http.post(f"{self._api_url}/oauth/v3/token", data=form) as response,
+            ):
+                answer = await response.json(content_type=None)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise CrmUnavailable("HubSpot's sign-in did not answer") from exc
+        if 400 <= status < 500:
+            # A code used twice or too late, a revoked refresh token, a wrong secret.
+            category = answer.get("category", "") if isinstance(answer, dict) else ""
+            raise CrmUnauthorized(f"HubSpot refused the sign-in ({status} {category})".strip())
+        if status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
+            raise CrmUnavailable(f"HubSpot's sign-in did not answer ({status})")
         return {
-            "token": answer.access_token,
-            "refresh_token": answer.refresh_token or grant.get("refresh_token"),
-            "expires_at": int(time.time()) + int(answer.expires_in),
+            "token": answer["access_token"],
+            "refresh_token": answer.get("refresh_token") or grant.get("refresh_token"),
+            "expires_at": int(time.time()) + int(answer.get("expires_in", 1800)),
         }
 
 

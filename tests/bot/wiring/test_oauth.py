@@ -37,6 +37,7 @@ from tests.bot.wiring.oauth_flow import (
     query_of,
     request_intro_in,
 )
+from tests.browser import chromium_page
 from tests.conftest import TEST_DATABASE_URL
 from tests.handlers.flow import CONNECTOR, REQUESTER
 
@@ -250,91 +251,20 @@ async def test_an_org_wide_grid_install_serves_its_workspaces_by_enterprise_id(
         assert {c.token for c in sent} == {org_token}
 
 
-class _DevTools:
-    """Just enough of the Chrome DevTools Protocol to drive one page of headless Chromium."""
-
-    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
-        self._socket = socket
-        self._next_id = 0
-        self.session_id = ""
-
-    async def call(self, method: str, **params: object) -> dict:
-        self._next_id += 1
-        message: dict = {"id": self._next_id, "method": method, "params": params}
-        if self.session_id:
-            message["sessionId"] = self.session_id
-        await self._socket.send_json(message)
-        while True:
-            answer = await asyncio.wait_for(self._socket.receive_json(), 30)
-            if answer.get("id") == self._next_id:
-                assert "error" not in answer, answer
-                return dict(answer.get("result") or {})
-
-    async def evaluate(self, expression: str) -> object:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return (result.get("result") or {}).get("value")
-
-    async def wait_for(self, expression: str, seconds: float = 20) -> object:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline:
-            value = await self.evaluate(expression)
-            if value:
-                return value
-            await asyncio.sleep(0.1)
-        raise TimeoutError(expression)
-
-
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
 async def test_installing_from_a_real_browser_click_to_installed(
     oauth_stack: LocalStack,
 ) -> None:
     """Chromium opens the install page, clicks Add to Slack, the stand-in approves and sends it
     back; the state cookie the page set is what lets the redirect through."""
-    with tempfile.TemporaryDirectory() as profile:
-        process = await asyncio.create_subprocess_exec(
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            "about:blank",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            assert process.stderr is not None
-            endpoint = ""
-            while not endpoint:
-                line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-                assert line, "chromium exited before listening"
-                if "DevTools listening on " in line:
-                    endpoint = line.split("DevTools listening on ", 1)[1].strip()
-            async with aiohttp.ClientSession() as http, http.ws_connect(endpoint) as socket:
-                tools = _DevTools(socket)
-                target = await tools.call("Target.createTarget", url="about:blank")
-                attached = await tools.call(
-                    "Target.attachToTarget", targetId=target["targetId"], flatten=True
-                )
-                tools.session_id = attached["sessionId"]
-                await tools.call("Page.navigate", url=f"{oauth_stack.root}/slack/install")
-                await tools.wait_for("!!document.getElementById('add-to-slack')")
-                assert await tools.evaluate("document.title") == "Add introbot to Slack"
-                await tools.evaluate("document.getElementById('add-to-slack').click()")
-                title = await tools.wait_for(
-                    "document.title.startsWith('introbot') && document.title"
-                )
-                page = await tools.evaluate("document.body.innerText")
-                url = await tools.evaluate("location.href")
-        finally:
-            process.terminate()
-            await process.wait()
+    async with chromium_page() as tools:
+        await tools.call("Page.navigate", url=f"{oauth_stack.root}/slack/install")
+        await tools.wait_for("!!document.getElementById('add-to-slack')")
+        assert await tools.evaluate("document.title") == "Add introbot to Slack"
+        await tools.evaluate("document.getElementById('add-to-slack').click()")
+        title = await tools.wait_for("document.title.startsWith('introbot') && document.title")
+        page = await tools.evaluate("document.body.innerText")
+        url = await tools.evaluate("location.href")
     assert title == "introbot is installed", page
     assert "introbot is installed in Fake Team" in str(page)
     assert str(url).startswith(f"{oauth_stack.root}/slack/oauth_redirect?code=")

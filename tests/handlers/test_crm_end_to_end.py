@@ -423,7 +423,7 @@ async def test_a_salesforce_contact_with_the_targets_email_gets_the_tasks_and_no
     assert (request.crm_object_type, request.crm_object_id) == ("Contact", contact)
 
 
-async def test_a_declined_or_cancelled_ask_pushes_nothing_to_salesforce(
+async def test_a_declined_ask_pushes_nothing_to_salesforce(
     salesforce_stack: LocalStack, salesforce: FakeSalesforce
 ) -> None:
     stack = salesforce_stack
@@ -432,6 +432,19 @@ async def test_a_declined_or_cancelled_ask_pushes_nothing_to_salesforce(
     await stack.until(
         lambda: "declined" in card_text(stack.fake.messages_for(REQUESTER)[-1]).lower(),
         "the requester hears",
+    )
+    await nothing_pushed(stack)
+    assert salesforce.calls == []
+
+
+async def test_a_cancelled_ask_pushes_nothing_to_salesforce(
+    salesforce_stack: LocalStack, salesforce: FakeSalesforce
+) -> None:
+    stack = salesforce_stack
+    await accepted(stack)
+    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_cancel")
+    await stack.until(
+        lambda: "Cancelled" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card update"
     )
     await nothing_pushed(stack)
     assert salesforce.calls == []

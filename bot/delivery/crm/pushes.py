@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.channels import Failed, Refused
@@ -73,6 +73,9 @@ PAUSED_RECHECK = timedelta(minutes=15)
 # long; after NOT_VISIBLE_FOR, the request is taken to be gone (the workspace's data deleted).
 NOT_VISIBLE_WAIT = timedelta(seconds=5)
 NOT_VISIBLE_FOR = timedelta(minutes=1)
+# A stage whose request's earlier stage is still to be pushed looks again after this long (or
+# when that push is due, if later).
+EARLIER_STAGE_WAIT = timedelta(seconds=5)
 # The stages whose push is the last use of the target's email (bot.intro.crm): after them the
 # request keeps only its keyed hash.
 EMAIL_USED_BY = frozenset({CrmStage.INTRO_MADE, CrmStage.WENT_COLD})
@@ -188,6 +191,7 @@ class CrmPushes:
             if now - message.created_at > NOT_VISIBLE_FOR:
                 raise Moot("the request is gone")
             raise NotYet("request row not visible yet", now + NOT_VISIBLE_WAIT)
+        await self._in_turn(message, request, now)
         async with reading(self._sessions) as session:
             event = await session.get(RequestEvent, message.data.get("event_id"))
         if event is None:
@@ -230,6 +234,44 @@ class CrmPushes:
             raise Failed(str(exc)) from exc
         await self._pushed(request, stage, ids)
         self._count(vendor, "pushed")
+
+    async def _in_turn(
+        self, message: OutboundMessage, request: IntroRequest, now: datetime
+    ) -> None:
+        """A request's stages reach the CRM one after another, each onto the record the one
+        before made: a stage waits while an earlier one is still to be pushed, and the record's
+        ids are read afresh (`request` may have been read before an earlier push kept them, and
+        the CRM's search may not show that record yet: a second record would be made)."""
+        async with reading(self._sessions) as session:
+            earlier = await session.scalar(
+                select(func.max(OutboundMessage.due_at)).where(
+                    OutboundMessage.team_id == message.team_id,
+                    OutboundMessage.request_id == message.request_id,
+                    OutboundMessage.kind == MessageKind.CRM_PUSH,
+                    OutboundMessage.id < message.id,
+                    # Pending, or being pushed elsewhere: this process pushes a request's
+                    # stages in order, and records them together after the last.
+                    (OutboundMessage.status == DeliveryStatus.PENDING)
+                    | (
+                        (OutboundMessage.status == DeliveryStatus.SENDING)
+                        & (OutboundMessage.lease_owner != message.lease_owner)
+                    ),
+                )
+            )
+            kept = (
+                await session.execute(
+                    select(IntroRequest.crm_object_type, IntroRequest.crm_object_id).where(
+                        IntroRequest.id == request.id, IntroRequest.team_id == request.team_id
+                    )
+                )
+            ).one_or_none()
+        if earlier is not None:
+            raise NotYet(
+                "an earlier stage of this request is still to be pushed",
+                max(now + EARLIER_STAGE_WAIT, earlier),
+            )
+        if kept is not None and kept[1]:
+            request.crm_object_type, request.crm_object_id = kept[0], kept[1]
 
     async def _ready(self, adapter: CrmAdapter, connection: Connection) -> None:
         """A CRM set in the settings was never checked by an admin connecting it: before its

@@ -16,6 +16,8 @@ outbox's lease, retries and expiry. What the CRM answers decides what becomes of
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +81,8 @@ EARLIER_STAGE_WAIT = timedelta(seconds=5)
 # The stages whose push is the last use of the target's email (bot.intro.crm): after them the
 # request keeps only its keyed hash.
 EMAIL_USED_BY = frozenset({CrmStage.INTRO_MADE, CrmStage.WENT_COLD})
+# Workspaces' adapters kept built at once, the least recently used dropped beyond this.
+ADAPTERS_KEPT = 256
 # The admin's notice of a pause: once per pause (its time is in the key).
 PAUSED_KEY = "crm_paused:{at}"
 
@@ -139,10 +143,37 @@ class CrmPushes:
         self._box = SecretBox(key) if key else None
         self._hash_key = settings.contact_hash_key
         # Builds a workspace's adapter from its vendor and credentials (a test's own, there).
-        self.adapters = adapters
+        self._factory = adapters
+        # Adapters kept between pushes, by vendor and credentials: a Salesforce adapter signs in
+        # once (Salesforce caps sign-ins per user and hour), not once per push.
+        self._built: dict[tuple[str, str], CrmAdapter] = {}
         # Whether the CRM set in the settings was checked in this process (see _ready).
         self._fixed_ready = False
         self._metrics = metrics or Metrics()
+
+    @property
+    def adapters(self) -> AdapterFactory:
+        return self._factory
+
+    @adapters.setter
+    def adapters(self, factory: AdapterFactory) -> None:
+        self._factory = factory
+        self._built.clear()
+
+    def _adapter(self, vendor: str, credentials: dict[str, Any]) -> CrmAdapter:
+        """The workspace's adapter, built once for these credentials; new credentials (a
+        reconnect) build a new one."""
+        sealed = json.dumps(credentials, sort_keys=True, default=str).encode()
+        key = (vendor, hashlib.sha256(sealed).hexdigest())
+        adapter = self._built.pop(key, None) or self._factory(vendor, credentials, self._settings)
+        self._built[key] = adapter  # the most recently used last
+        while len(self._built) > ADAPTERS_KEPT:
+            oldest = next(iter(self._built))
+            dropped = self._built.pop(oldest)
+            close = getattr(dropped, "close", None)
+            if callable(close):
+                close()
+        return adapter
 
     @property
     def everywhere(self) -> bool:
@@ -203,7 +234,7 @@ class CrmPushes:
             reason = "introbot can no longer read the credentials it was given"
             await self._pause(message.team_id, connection, PAUSED_UNREADABLE, reason)
             raise NotYet(reason, now + PAUSED_RECHECK)
-        adapter = self.adapters(vendor, connection.credentials, self._settings)
+        adapter = self._adapter(vendor, connection.credentials)
         known = (
             CrmIds(request.crm_object_type, request.crm_object_id)
             if request.crm_object_type and request.crm_object_id

@@ -489,3 +489,21 @@ async def test_a_crm_set_in_the_settings_that_refuses_its_token_waits_for_the_op
     await rig.sweep(PAUSED_RECHECK)
     assert [r.status for r in await rig.rows()] == [DeliveryStatus.SENT]
     assert rig.fake.messages_for(ADMIN) == []  # no admin connected it: the operator's logs say
+
+
+async def test_one_adapter_serves_a_workspaces_pushes_until_it_connects_anew(rig: Rig) -> None:
+    """Built once per credentials: a Salesforce adapter signs in once, not once per push."""
+    await rig.connect()
+    await rig.intro_made()
+    await rig.intro_made(target="Ann Lee")
+    assert len(rig.crm.pushes) == 2
+    assert len(rig.crm.built_with) == 1
+    async with rig.sessions.begin() as session:
+        row = await session.get(CrmConnection, TEAM)
+        assert row is not None
+        row.credentials = SecretBox(SECRET_KEY).seal({"token": "pat-na1-a-new-one"})
+    await rig.intro_made(target="Bo Park")
+    assert [credentials for _, credentials in rig.crm.built_with] == [
+        {"token": TOKEN},
+        {"token": "pat-na1-a-new-one"},
+    ]

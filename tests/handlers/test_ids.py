@@ -165,6 +165,7 @@ def _views() -> Iterator[dict[str, Any]]:
     yield messages.accounts_modal(admin=True)
     for vendor in CrmVendor:
         yield messages.crm_modal(vendor)
+    yield messages.crm_consent_modal("https://app.hubspot.com/oauth/authorize?state=x")
     yield messages.home_view([], [], first_time=False, crm=CrmState(None))
     yield messages.home_view([], [], first_time=False, crm=fullest_crm())
     yield messages.pacing_modal(

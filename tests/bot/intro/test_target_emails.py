@@ -268,6 +268,7 @@ MAY_NAME_IT = {
     "handlers/intro_made.py",
     "storage/models.py",
     "templates/intro_made_modal.json.j2",
+    "bot/standin/demo.py",  # the demo's connector types one into the form, as a person would
 }
 MAY_NAME_IT_UNDER = ("bot/delivery/crm/", "storage/migrations/")
 

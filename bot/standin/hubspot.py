@@ -29,11 +29,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from bot.standin.serving import LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -297,7 +298,7 @@ GRANT_KEY = web.RequestKey("grant", Token)
 BODY_KEY = web.RequestKey("body", dict)
 
 
-class FakeHubSpot:
+class FakeHubSpot(LoopbackServer):
     """HubSpot's CRM API for one portal, on loopback."""
 
     def __init__(
@@ -319,8 +320,7 @@ class FakeHubSpot:
         self._monotonic = monotonic
         self._windows: dict[str, deque[float]] = {}
         self._faults: deque[tuple[int, float | None]] = deque()
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
+        LoopbackServer.__init__(self)
         # OAuth: public apps, and the codes and refresh tokens their consents gave.
         self.apps: dict[str, OAuthApp] = {}
         self.codes: dict[str, Consent] = {}
@@ -370,8 +370,7 @@ class FakeHubSpot:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on the running loop; returns the API's base URL."""
-        if self._runner is not None:
-            raise RuntimeError("FakeHubSpot is already running")
+        self._not_running()
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/account-info/v3/details", self._account_details)
@@ -386,41 +385,7 @@ class FakeHubSpot:
         r.add_get("/oauth/authorize", self._consent_page)
         r.add_get("/oauth/authorize/decide", self._decide)
         r.add_post("/oauth/v3/token", self._token)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        bound_port = runner.addresses[0][1]
-        self._runner = runner
-        self._url = f"http://{host}:{bound_port}"
-        return self._url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("FakeHubSpot has not been started")
-        return self._url
+        return await self._serve(app, host, port)
 
     # --- every call: auth, faults, the limit ------------------------------------------------
 

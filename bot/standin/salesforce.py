@@ -40,13 +40,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from bot.standin.serving import LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -312,8 +314,10 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-class FakeSalesforce:
+class FakeSalesforce(LoopbackServer):
     """One Salesforce org: its connected app, schema, records and daily API allocation."""
+
+    scheme = "https"
 
     def __init__(
         self,
@@ -336,17 +340,15 @@ class FakeSalesforce:
         self._faults: list[_Fault] = []
         self._late: list[tuple[str, str, float]] = []  # method, path's end, seconds
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
+        LoopbackServer.__init__(self)
         self._dir: Path | None = None
-        self._url: str | None = None
         self.ca_file = ""
 
     # ------------------------------------------------------------------ server
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve HTTPS on the running loop; returns the instance URL (also the login URL)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSalesforce is already running")
+        self._not_running()
         self._remove_certificate()
         self._dir = Path(tempfile.mkdtemp(prefix="introbot-salesforce-"))
         cert_file, key_file = _self_signed(self._dir)
@@ -363,32 +365,12 @@ class FakeSalesforce:
         app.router.add_post(rest + "/sobjects/{sobject}", self._create)
         app.router.add_post(rest + "/sobjects/{sobject}/", self._create)
         app.router.add_patch(rest + "/sobjects/{sobject}/{field}/{value}", self._upsert)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=context)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._url = f"https://{host}:{runner.addresses[0][1]}"
-        return self._url
-
-    async def stop(self) -> None:
-        """Stop answering (the certificate stays, so a client may try and find no one)."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        return await self._serve(app, host, port, ssl_context=context)
 
     def _remove_certificate(self) -> None:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
 
     async def __aexit__(
         self,
@@ -396,15 +378,10 @@ class FakeSalesforce:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.stop()
+        await super().__aexit__(exc_type, exc, tb)
+        # Stopped, the certificate stays (a client may try and find no one); out of `with`,
+        # it goes too.
         self._remove_certificate()
-
-    @property
-    def url(self) -> str:
-        """The org's instance URL, e.g. ``https://127.0.0.1:54321``; its token endpoint too."""
-        if self._url is None:
-            raise RuntimeError("FakeSalesforce has not been started")
-        return self._url
 
     # ------------------------------------------------------------ test controls
 

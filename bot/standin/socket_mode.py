@@ -20,11 +20,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.standin.serving import LoopbackServer
 from bot.standin.web_api import APP_ID, FakeSlack
 
 JSON = dict[str, Any]
@@ -76,8 +76,10 @@ class Connection:
         return self.closed_at is None and not self.socket.closed
 
 
-class SocketModeStandIn:
+class SocketModeStandIn(LoopbackServer):
     """Slack's Socket Mode side: hands out URLs via the fake Web API, serves the WebSocket."""
+
+    scheme = "ws"
 
     def __init__(
         self,
@@ -95,47 +97,21 @@ class SocketModeStandIn:
         self.refused_tickets: list[str] = []  # unknown, used or expired URLs the app tried
         self.stray_messages: list[Any] = []  # what the app sent that acknowledged nothing
         self._tickets: dict[str, float] = {}
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
+        LoopbackServer.__init__(self)
 
     # ------------------------------------------------------------------ server
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._runner is not None:
-            raise RuntimeError("SocketModeStandIn is already running")
+        self._not_running()
         app = web.Application()
         app.router.add_get("/link/", self._link)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._url = f"ws://{host}:{runner.addresses[0][1]}"
-        return self._url
+        return await self._serve(app, host, port)
 
     async def stop(self) -> None:
         for connection in self.connections:
             if connection.is_open:
                 await connection.socket.close(code=WSCloseCode.GOING_AWAY)
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await super().stop()
 
     def _issue_url(self) -> str:
         if self._url is None:

@@ -23,8 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -34,6 +33,7 @@ from slack_sdk.models.views import View
 from yarl import URL
 
 from bot.delivery.pace import Rates, gcra
+from bot.standin.serving import LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -224,7 +224,7 @@ def _decode_json_args(args: JSON) -> None:
                 args[key] = json.loads(value)
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """In-memory Slack workspace plus an aiohttp server speaking the Web API."""
 
     def __init__(
@@ -311,8 +311,7 @@ class FakeSlack:
         self._ts_counter = 0
         self._id_counter = 0
 
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
+        LoopbackServer.__init__(self)
 
         self._handlers: dict[str, Callable[[JSON], JSON]] = {
             "api.test": self._api_test,
@@ -345,8 +344,7 @@ class FakeSlack:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on the running loop; returns the base URL for AsyncWebClient."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSlack is already running")
+        self._not_running()
         app = web.Application()
         # Slack accepts GET and POST for every method; slack_sdk uses both.
         app.router.add_route("POST", "/api/{method}", self._handle_api)
@@ -357,43 +355,8 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._receive_upload)
         # Slack's authorize page, where the installer clicks "Allow" (here: at once).
         app.router.add_get("/oauth/v2/authorize", self._authorize_page)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        bound_port = runner.addresses[0][1]  # port=0 lets the OS pick a free one
-        url_host = f"[{host}]" if ":" in host else host
-        self._runner = runner
-        self._url = f"http://{url_host}:{bound_port}"
+        await self._serve(app, host, port)
         return self.base_url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """Server root, e.g. ``http://127.0.0.1:54321``."""
-        if self._url is None:
-            raise RuntimeError("FakeSlack has not been started")
-        return self._url
 
     @property
     def base_url(self) -> str:

@@ -14,7 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.matching import company_key
@@ -104,15 +115,23 @@ class Companies:
         """The company a stored key is in the team."""
         if not key:
             return Company("", "", frozenset())
+        # One statement: the canonical key, joined to every spelling merged into it (one row
+        # with no alias when there is no merge).
+        resolved = select(canonical_key_sql(team_id, literal(key)).label("canonical")).subquery()
+        merged = and_(
+            CompanyAlias.team_id == team_id, CompanyAlias.canonical_key == resolved.c.canonical
+        )
         async with reading(self._sessions, session) as session:
-            found = await session.scalar(select(canonical_key_sql(team_id, literal(key))))
-            canonical = found or key
-            aliases = await session.scalars(
-                select(CompanyAlias.alias_key).where(
-                    CompanyAlias.team_id == team_id, CompanyAlias.canonical_key == canonical
+            rows = (
+                await session.execute(
+                    select(resolved.c.canonical, CompanyAlias.alias_key).select_from(
+                        resolved.outerjoin(CompanyAlias, merged)
+                    )
                 )
-            )
-            return Company(key, canonical, frozenset({canonical, *aliases}))
+            ).all()
+        canonical = (rows[0][0] if rows else None) or key
+        aliases = {alias for _, alias in rows if alias}
+        return Company(key, canonical, frozenset({canonical, *aliases}))
 
     async def merged(self, team_id: str, *, session: AsyncSession | None = None) -> dict[str, str]:
         """Every merge in the team, alias key -> canonical key: one small read (admins merge a

@@ -11,7 +11,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Row, String, bindparam, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Integer,
+    Row,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
@@ -423,6 +436,49 @@ async def sharing_tie_details(
     return set(rows)
 
 
+_ZERO = literal_column("0", Integer)
+
+
+async def loads_and_sharing(
+    session: AsyncSession, team_id: str, user_ids: Collection[str]
+) -> tuple[dict[str, tuple[int, int]], set[str]]:
+    """`asks_and_intros` and `sharing_tie_details` in one statement (one round trip): per
+    connector, asks open now and intros made; and which of them share how well they know
+    people."""
+    if not user_ids:
+        return {}, set()
+    wanted = sorted(user_ids)
+    open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
+    made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
+    loads = (
+        select(
+            literal_column("'load'", String).label("part"),
+            IntroRequest.connector_id.label("user_id"),
+            func.count().filter(open_now).label("asks"),
+            func.count().filter(made).label("intros"),
+        )
+        .where(
+            IntroRequest.team_id == team_id,
+            IntroRequest.connector_id.in_(wanted),
+            open_now | made,
+        )
+        .group_by(IntroRequest.connector_id)
+    )
+    shares = select(literal_column("'share'", String), ConnectorPrefs.user_id, _ZERO, _ZERO).where(
+        ConnectorPrefs.team_id == team_id,
+        ConnectorPrefs.user_id.in_(wanted),
+        ConnectorPrefs.share_tie_details.is_(True),
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    sharing: set[str] = set()
+    for part, user_id, asks, intros in await session.execute(union_all(loads, shares)):
+        if part == "load":
+            counts[user_id] = (int(asks), int(intros))
+        else:
+            sharing.add(user_id)
+    return counts, sharing
+
+
 async def target_declines(
     session: AsyncSession,
     team_id: str,
@@ -536,8 +592,8 @@ class Directory(Contacts):
                 best[contact.owner_id] = (better, contact)
         if not best:
             return []
-        counts = await self._asks_and_intros(team_id, list(best))
-        sharing = await self._sharing_tie_details(team_id, list(best))
+        async with reading(self._sessions) as session:
+            counts, sharing = await loads_and_sharing(session, team_id, list(best))
         today = self._clock.now().date()
         suggestions = []
         for user_id, ((_, match), contact) in best.items():
@@ -560,16 +616,6 @@ class Directory(Contacts):
             )
         suggestions.sort(key=lambda s: rank_key(s.tie, s.score, s.user_id))
         return suggestions[:limit]
-
-    async def _asks_and_intros(
-        self, team_id: str, user_ids: list[str]
-    ) -> dict[str, tuple[int, int]]:
-        async with reading(self._sessions) as session:
-            return await asks_and_intros(session, team_id, user_ids)
-
-    async def _sharing_tie_details(self, team_id: str, user_ids: list[str]) -> set[str]:
-        async with reading(self._sessions) as session:
-            return await sharing_tie_details(session, team_id, user_ids)
 
     async def set_share_tie_details(self, team_id: str, user_id: str, share: bool) -> None:
         prefs = await self.prefs(team_id, user_id)

@@ -67,7 +67,7 @@ async def request(typed: Typed) -> None:
         return
     actor = typed.actor
     await suggest_in_opened_form(
-        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill
+        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill, shown=view
     )
 
 

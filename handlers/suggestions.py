@@ -27,9 +27,12 @@ async def refresh_suggestions(
     prefill: messages.ModalPrefill,
     *,
     cold_problem: str = "",
+    shown: dict[str, Any] | None = None,
 ) -> None:
     """Show who knows the target (and any reason to hold back) in the open form; and what
-    stops going in cold, when that was pressed too early."""
+    stops going in cold, when that was pressed too early. `shown`: the form as this process
+    rendered it to open it, findings not in yet (only they are rendered again, when the rest
+    stays as it is)."""
     named = bool(prefill.target_name.strip())
     # No name, a company: a way in there, and who knows people at it.
     named = named or prefill.way_in
@@ -57,16 +60,26 @@ async def refresh_suggestions(
     declined = found.target_declined is not None
     if declined:
         modal_context = replace(modal_context, declined_seen=True)
-    updated = messages.intro_modal(
-        prefill,
-        modal_context,
-        source_hint_mrkdwn=source_hint_of(view),
-        # The person said no lately: no one is steered back to them, warm or cold.
-        suggestions=[] if declined else suggestions,
-        flags=form_flags(found, prefill, cold_problem),
-        searched=(named or bool(cold_problem)) and not declined,
-        pacing_note=pacing_note(found, prefill.connector_id),
-    )
+    # The person said no lately: no one is steered back to them, warm or cold.
+    shown_suggestions = [] if declined else suggestions
+    flags = form_flags(found, prefill, cold_problem)
+    searched = (named or bool(cold_problem)) and not declined
+    note = pacing_note(found, prefill.connector_id)
+    if shown is not None and not declined and note is None:
+        # Only the findings change (a no would change the form's metadata, a note its fields).
+        updated = messages.intro_with_findings(
+            shown, prefill, suggestions=shown_suggestions, flags=flags, searched=searched
+        )
+    else:
+        updated = messages.intro_modal(
+            prefill,
+            modal_context,
+            source_hint_mrkdwn=source_hint_of(view),
+            suggestions=shown_suggestions,
+            flags=flags,
+            searched=searched,
+            pacing_note=note,
+        )
     try:
         await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
     except SlackApiError as exc:
@@ -81,13 +94,16 @@ async def suggest_in_opened_form(
     user_id: str,
     opened: dict[str, Any],
     prefill: messages.ModalPrefill,
+    *,
+    shown: dict[str, Any] | None = None,
 ) -> None:
     """Suggestions for a form just opened with a name in it, in a work slot of their own;
-    left out when the work queue is busy, as they are optional."""
+    left out when the work queue is busy, as they are optional. `shown`: the view sent to
+    open it, when it was rendered from `prefill` and an empty context alone."""
     if not prefill.target_name or services.work.busy:
         return
     async with services.work.work_slot():
-        await refresh_suggestions(services, client, team_id, user_id, opened, prefill)
+        await refresh_suggestions(services, client, team_id, user_id, opened, prefill, shown=shown)
 
 
 def form_flags(

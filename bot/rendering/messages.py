@@ -27,6 +27,7 @@ from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,
     render_json,
+    render_json_blocks,
     trusted_mrkdwn,
 )
 from bot.rendering.texts import (
@@ -629,6 +630,38 @@ def intro_modal(
         way_in=prefill.way_in,
     )
     return view
+
+
+# The blocks a form may show above its findings, each rendered from the form's context.
+_HINT_BLOCKS = frozenset({BlockId.SOURCE_HINT.value, "offer_hint", "better_person_hint"})
+
+
+def intro_with_findings(
+    shown: dict[str, Any],
+    prefill: ModalPrefill,
+    *,
+    suggestions: Sequence[Suggestion] = (),
+    flags: Sequence[dict[str, str]] = (),
+    searched: bool = False,
+) -> dict[str, Any]:
+    """The request form `shown` (as intro_modal rendered it, with no findings, no coaching
+    and no pacing note) with these findings in their place: the same view intro_modal renders
+    with them, with only the findings' blocks rendered again."""
+    findings = render_json_blocks(
+        "intro_findings.json.j2",
+        prefill=prefill,
+        way_in=prefill.way_in,
+        suggestions=suggestions,
+        flags=flags,
+        searched=searched,
+        tie_shared=labels()["tie_shared"],
+        pacing=labels()["pacing"],
+    )
+    blocks = shown["blocks"]
+    at = next(
+        (i for i, b in enumerate(blocks) if b.get("block_id") not in _HINT_BLOCKS), len(blocks)
+    )
+    return {**shown, "blocks": [*blocks[:at], *findings, *blocks[at:]]}
 
 
 def offer_card(offer: IntroOffer) -> Message:

@@ -138,6 +138,17 @@ def render_json(template: str, /, **context: Any) -> Any:
         raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc
 
 
+def render_json_blocks(template: str, /, **context: Any) -> list[Any]:
+    """A template of blocks each ending in a comma (one a view's template includes), on its
+    own: the blocks it renders, as a list."""
+    rendered = environment().get_template(template).render(**context)
+    try:
+        blocks: list[Any] = json.loads(f"[{rendered} null]")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc
+    return blocks[:-1]
+
+
 @lru_cache(maxsize=1)
 def _html_environment() -> Environment:
     # Web pages (the install page): HTML-escaped, unlike the Slack templates.

@@ -1,0 +1,74 @@
+"""The request form's findings rendered on their own into a form already rendered: the same
+view the whole form's template renders with them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from bot.intro.directory import Suggestion
+from bot.rendering import messages
+
+SUGGESTIONS = [
+    Suggestion("U1", 0.9, "know_well", date(2019, 5, 1), 2, 1, "Jane Doe", "Acme", True),
+    Suggestion("U2", 0.5, "", None, 0, 0, "Jane Doe", "Acme", True, tie="connected"),
+    Suggestion("U3", 0.4, "met_once", None, 1, 3, "J. Doe", "Acme", False, tie="lapsed"),
+]
+FLAGS = [
+    {"kind": "open_ask", "requester_id": "U7", "connector_id": "U8", "target": "Jane Doe"},
+    {"kind": "open_ask", "requester_id": "U7", "connector_id": "", "target": "Jane <Doe>"},
+    {"kind": "cold_incomplete", "detail": "the note"},
+]
+
+CASES: list[tuple[messages.ModalPrefill, messages.ModalContext, dict[str, Any]]] = [
+    (messages.ModalPrefill(target_name="Jane Doe"), messages.ModalContext(), {}),
+    (
+        messages.ModalPrefill(target_name="Jane Doe"),
+        messages.ModalContext(),
+        {"suggestions": SUGGESTIONS, "searched": True},
+    ),
+    (
+        messages.ModalPrefill(target_name='Jane "Doe" & co'),
+        messages.ModalContext(),
+        {"searched": True, "flags": FLAGS},
+    ),
+    (
+        messages.ModalPrefill(target_company="Acme <Labs>"),
+        messages.ModalContext(),
+        {"searched": True},
+    ),
+    (
+        messages.ModalPrefill(target_company="Acme"),
+        messages.ModalContext(),
+        {"suggestions": SUGGESTIONS[:1], "searched": True, "flags": FLAGS[:1]},
+    ),
+    (
+        messages.ModalPrefill(target_name="Jane Doe", target_company="Acme"),
+        messages.ModalContext(offer_id=4, offered_by="U9", pointed_by="U5", pointed_from="Al"),
+        {"suggestions": SUGGESTIONS, "searched": True, "flags": FLAGS},
+    ),
+]
+
+
+@pytest.mark.parametrize("prefill, context, findings", CASES)
+def test_findings_rendered_alone_make_the_form_the_whole_template_renders(
+    prefill: messages.ModalPrefill, context: messages.ModalContext, findings: dict[str, Any]
+) -> None:
+    shown = messages.intro_modal(prefill, context, "From a thread: *hello* <there>")
+    whole = messages.intro_modal(prefill, context, "From a thread: *hello* <there>", **findings)
+    assert messages.intro_with_findings(shown, prefill, **findings) == whole
+
+
+def test_a_form_with_no_findings_stays_as_it_was_shown() -> None:
+    prefill = messages.ModalPrefill(target_name="Jane Doe")
+    shown = messages.intro_modal(prefill, messages.ModalContext())
+    assert messages.intro_with_findings(shown, prefill) == shown
+    found = messages.intro_with_findings(shown, prefill, suggestions=SUGGESTIONS, searched=True)
+    assert [b.get("block_id") for b in found["blocks"][1:4]] == [
+        "suggestion_1",
+        "suggestion_2",
+        "suggestion_3",
+    ]
+    assert found["blocks"][len(SUGGESTIONS) + 1 :] == shown["blocks"]

@@ -1,6 +1,6 @@
 """How many statements (and transactions) one request costs: an Accept press, its delivery,
-and a submission's write and delivery, counted on the real code paths against introbot_bench
-with the fake Slack in-process.
+a submission's review, write and delivery, and /intro's suggestions, counted on the real code
+paths against introbot_bench with the fake Slack in-process.
 
 `python -m bench.roundtrips` prints a table; run it after a benchmark run (it needs the seeded
 database and presses Accept on one awaiting request).
@@ -13,15 +13,16 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, text
 
 from bench.common import BOT_SCOPES, BOT_TOKEN, DATABASE_URL, TEAM_ID, user_id, user_name
 from bench.fake_proc import BenchSlack
 from bot.delivery.dispatcher import Dispatcher
 from bot.intro.clock import SystemClock
+from bot.intro.contacts import ContactInput
 from bot.intro.directory import Directory
 from bot.intro.people import Teammate
-from bot.intro.states import Action
+from bot.intro.states import OPEN_STATUSES, Action
 from bot.intro.validation import RequestDraft
 from bot.intro.workflow import IntroWorkflow
 from bot.settings import load_settings
@@ -125,12 +126,57 @@ async def count() -> dict[str, dict[str, int]]:
         seen.clear()
         await dispatcher.deliver_outcome(submitted)
         found[f"submission: deliver {len(submitted.message_ids)} messages"] = dict(seen)
+        await count_suggestions(engine, directory, draft, seen, found)
     finally:
         for name, listener in listeners:
             event.remove(engine.sync_engine, name, listener)
         await engine.dispose()
         await fake.stop()
     return found
+
+
+async def count_suggestions(
+    engine: Any,
+    directory: Directory,
+    draft: RequestDraft,
+    seen: Counter[str],
+    found: dict[str, dict[str, int]],
+) -> None:
+    """/intro's suggestions for a name, and a submission's review when its connector is at a
+    limit (the search for the next best path), with no one and then one teammate known to
+    know the person (the seeded history has no contacts)."""
+    # The connector with the most asks open is at a limit: the review looks for the next
+    # best path, as it does for most of the yardstick's submissions.
+    async with engine.connect() as connection:
+        busiest = (
+            await connection.execute(
+                text(
+                    "SELECT connector_id FROM intro_requests WHERE team_id = :team AND "
+                    "status IN :open GROUP BY connector_id ORDER BY count(*) DESC LIMIT 1"
+                ).bindparams(bindparam("open", expanding=True)),
+                {"team": TEAM_ID, "open": sorted(s.value for s in OPEN_STATUSES)},
+            )
+        ).scalar_one()
+    for known in ("no one known", "one teammate known"):
+        if known != "no one known":
+            await directory.add_contact(
+                TEAM_ID, user_id(9), ContactInput(draft.target_name, draft.target_company)
+            )
+        # /intro with a name, after the form is open: as handlers.suggestions does it.
+        seen.clear()
+        suggestions = await directory.suggest_connectors(
+            TEAM_ID, draft.target_name, "", exclude=(user_id(7),)
+        )
+        await directory.review_ask(
+            TEAM_ID, user_id(7), "", draft.target_name, "", suggestions=suggestions, ties=False
+        )
+        found[f"/intro: the suggestions, {known}"] = dict(seen)
+        seen.clear()
+        at_limit = await directory.review_ask(
+            TEAM_ID, user_id(7), busiest, draft.target_name, draft.target_company
+        )
+        assert at_limit.pacing is not None, "the busiest connector is under their limits"
+        found[f"submission: review, connector at a limit, {known}"] = dict(seen)
 
 
 PROTOCOL = ("AUTOCOMMIT", "AUTOCOMMIT_READ", "BEGIN", "COMMIT", "ROLLBACK")

@@ -602,3 +602,37 @@ class Contacts:
                 )
             )
         return scored(query, contacts, firm.keys)
+
+    async def _candidate_rows(
+        self, team_id: str, target: str, company: str
+    ) -> list[tuple[float, Any]]:
+        """`_candidates` for the suggestion search, as plain rows of what it is ranked by:
+        no ORM objects built on /intro's and the review's path."""
+        query = parse_person(target, company)
+        async with reading(self._sessions) as session:
+            firm = await self.companies.resolve_key(team_id, query.company_key, session=session)
+            matching = contacts_matching(team_id, query, None, firm.keys)
+            if matching is None:
+                return []
+            rows: list[Any] = list(
+                await session.execute(
+                    select(*_RANKED_BY).where(matching).order_by(Contact.id).limit(2000)
+                )
+            )
+        return scored(query, rows, firm.keys)
+
+
+# What the suggestion search reads of a matching contact: what it is matched and ranked by.
+_RANKED_BY = (
+    Contact.owner_id,
+    Contact.name,
+    Contact.name_key,
+    Contact.company,
+    Contact.company_key,
+    Contact.company_domain_key,
+    Contact.closeness,
+    Contact.since,
+    Contact.source,
+    Contact.confirmed_at,
+    Contact.lapsed_at,
+)

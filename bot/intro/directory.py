@@ -581,8 +581,9 @@ class Directory(Contacts):
         """Teammates who know this person or company, best first: declared ties before
         LinkedIn connections, lapsed ties last (`rank_key`); within each, how well, how
         recently, how loaded they are now, and how their past intros went (`tie_score`)."""
-        best: dict[str, tuple[tuple[int, float], Contact]] = {}
-        for match, contact in await self._candidates(team_id, target, company):
+        # Plain rows of the contacts' columns (`_RANKED_BY`), not Contact objects.
+        best: dict[str, tuple[tuple[int, float], Any]] = {}
+        for match, contact in await self._candidate_rows(team_id, target, company):
             if contact.owner_id in exclude:
                 continue
             # Each teammate's best tie to the person: of the best kind, then the best match.

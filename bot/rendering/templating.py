@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
@@ -35,12 +36,15 @@ def escape_mrkdwn(text: str) -> str:
 
 
 def _json_string_body(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    # What json.dumps(text, ensure_ascii=False) writes, without a new encoder per call.
+    return encode_basestring(text)[1:-1]
 
 
 @pass_eval_context
 def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
+    if type(value) is str:  # the common case first: plain text into a JSON template
+        return Markup(_json_string_body(escape_mrkdwn(value))) if eval_ctx.autoescape else value
     if isinstance(value, ButtonValue):
         # Values Slack hands back as they were: the listener decodes them, so no mrkdwn.
         return _plain(value.encode()) if eval_ctx.autoescape else value.encode()
@@ -116,6 +120,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # The templates ship with the code: no file check on every render.
+        auto_reload=False,
     )
     env.filters["plain"] = _plain
     env.filters["tojson"] = _tojson

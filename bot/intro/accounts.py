@@ -39,9 +39,8 @@ from bot.intro.directory import (
     KNOWN,
     LAPSED,
     TIE_TIER,
-    asks_and_intros,
+    loads_and_sharing,
     rank_key,
-    sharing_tie_details,
     tie_score,
 )
 from bot.intro.linkedin import (
@@ -611,11 +610,12 @@ class Accounts:
         people there themselves (they are not counted among the teammates), the asks open
         for people there and the intros made there with their outcomes.
 
-        Six statements, whatever the number of accounts: the lists; the team's company
+        Five statements, whatever the number of accounts: the lists; the team's company
         merges (spellings an admin made one are one account); the ties at those
         companies, grouped per teammate and kind of tie (by the contacts' company index,
-        teammates who left Slack left out); those teammates' open asks and intros; which of
-        them share how well they know people; and the workspace's asks by company."""
+        teammates who left Slack left out); those teammates' open asks and intros, with
+        which of them share how well they know people; and the workspace's asks by
+        company."""
         async with reading(self._sessions, session) as session:
             listed = await self.listed(team_id, list_owner_ids, session=session)
             if not listed:
@@ -635,8 +635,7 @@ class Accounts:
                 )
             ]
             people = sorted({row[1] for row in ties if row[1] != viewer_id})
-            loads = await asks_and_intros(session, team_id, people)
-            sharing = await sharing_tie_details(session, team_id, people)
+            loads, sharing = await loads_and_sharing(session, team_id, people)
             asks = await self._asks_by_company(session, team_id, keys, canonical)
         return self._assemble(listed, ties, loads, sharing, asks, viewer_id, canonical)
 

@@ -396,55 +396,14 @@ _REVIEW = (
 )
 
 
-async def asks_and_intros(
-    session: AsyncSession, team_id: str, user_ids: Collection[str]
-) -> dict[str, tuple[int, int]]:
-    """Per connector: asks open now, and intros made so far; one grouped count."""
-    if not user_ids:
-        return {}
-    open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
-    made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
-    rows = await session.execute(
-        select(
-            IntroRequest.connector_id,
-            func.count().filter(open_now),
-            func.count().filter(made),
-        )
-        .where(
-            IntroRequest.team_id == team_id,
-            IntroRequest.connector_id.in_(sorted(user_ids)),
-            open_now | made,
-        )
-        .group_by(IntroRequest.connector_id)
-    )
-    return {user_id: (int(asks), int(intros)) for user_id, asks, intros in rows}
-
-
-async def sharing_tie_details(
-    session: AsyncSession, team_id: str, user_ids: Collection[str]
-) -> set[str]:
-    """Which of these teammates share how well they know people."""
-    if not user_ids:
-        return set()
-    rows = await session.scalars(
-        select(ConnectorPrefs.user_id).where(
-            ConnectorPrefs.team_id == team_id,
-            ConnectorPrefs.user_id.in_(sorted(user_ids)),
-            ConnectorPrefs.share_tie_details.is_(True),
-        )
-    )
-    return set(rows)
-
-
 _ZERO = literal_column("0", Integer)
 
 
 async def loads_and_sharing(
     session: AsyncSession, team_id: str, user_ids: Collection[str]
 ) -> tuple[dict[str, tuple[int, int]], set[str]]:
-    """`asks_and_intros` and `sharing_tie_details` in one statement (one round trip): per
-    connector, asks open now and intros made; and which of them share how well they know
-    people."""
+    """In one statement (one round trip): per connector, asks open now and intros made; and
+    which of them share how well they know people."""
     if not user_ids:
         return {}, set()
     wanted = sorted(user_ids)

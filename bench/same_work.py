@@ -244,7 +244,8 @@ NO_WARM_PATH = {
 }
 
 
-def connector_card(r: Ask) -> list[dict[str, Any]]:
+def _card_head(r: Ask) -> list[dict[str, Any]]:
+    """The connector's card's first two blocks, the same before and after Accept."""
     return [
         {
             "type": "section",
@@ -272,6 +273,12 @@ def connector_card(r: Ask) -> list[dict[str, Any]]:
                 },
             ],
         },
+    ]
+
+
+def connector_card(r: Ask) -> list[dict[str, Any]]:
+    return [
+        *_card_head(r),
         {
             "type": "section",
             "text": {
@@ -464,32 +471,7 @@ def requester_card(r: Ask) -> list[dict[str, Any]]:
 
 def connector_card_accepted(r: Ask) -> list[dict[str, Any]]:
     return [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": (
-                    f":wave: <@{r.requester}> would like an intro to *{r.target}* at *{r.company}*."
-                ),
-            },
-        },
-        {
-            "type": "section",
-            "fields": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"*What's in it for them*\n{r.reason}",
-                },
-                {
-                    "type": "mrkdwn",
-                    "text": "*The ask*\nA 15-minute call",
-                },
-                {
-                    "type": "mrkdwn",
-                    "text": f"*How well <@{r.requester}> thinks you know them*\nKnow them well",
-                },
-            ],
-        },
+        *_card_head(r),
         {
             "type": "section",
             "block_id": "optin_ask",

@@ -4,8 +4,6 @@ and two workspaces served by one process, each with its own token."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -37,11 +35,10 @@ from tests.bot.wiring.oauth_flow import (
     query_of,
     request_intro_in,
 )
-from tests.browser import chromium_page
+from tests.browser import chromium_page, dump_dom, needs_chromium
 from tests.conftest import TEST_DATABASE_URL
 from tests.handlers.flow import CONNECTOR, REQUESTER
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TEAM_A = "T0FAKE"
 
 
@@ -52,35 +49,11 @@ async def oauth_stack(database_url: str) -> AsyncIterator[LocalStack]:
         yield local
 
 
-async def _dump_dom(url: str) -> str:
-    """The page as headless Chromium renders it (scripts run, the DOM serialised)."""
-    with tempfile.TemporaryDirectory() as profile:
-        process = await asyncio.create_subprocess_exec(
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            url,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0
-    return out.decode()
-
-
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+@needs_chromium
 async def test_the_install_page_in_a_browser_links_to_slack_authorize(
     oauth_stack: LocalStack,
 ) -> None:
-    dom = await _dump_dom(f"{oauth_stack.root}/slack/install")
+    dom = await dump_dom(f"{oauth_stack.root}/slack/install")
     assert "<title>Add introbot to Slack</title>" in dom
     link = add_to_slack_link(dom)
     assert link.startswith(oauth_stack.fake.authorize_url + "?")
@@ -251,7 +224,7 @@ async def test_an_org_wide_grid_install_serves_its_workspaces_by_enterprise_id(
         assert {c.token for c in sent} == {org_token}
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+@needs_chromium
 async def test_installing_from_a_real_browser_click_to_installed(
     oauth_stack: LocalStack,
 ) -> None:

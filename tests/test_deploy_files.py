@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -46,3 +47,16 @@ def test_compose_sets_only_real_settings_and_migrates_before_serving() -> None:
         "condition": "service_completed_successfully"
     }
     assert services["migrate"]["depends_on"]["db"] == {"condition": "service_healthy"}
+
+
+def test_the_wheel_lists_every_package_of_the_code() -> None:
+    """setuptools ships only the packages pyproject names: one left out is missing from the
+    image, and only the installed wheel finds out."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("bot", "handlers", "storage")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)

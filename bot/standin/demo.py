@@ -280,17 +280,8 @@ class Demo:
         self.show(RIYA, "on the Home tab", render_view(fake.home_views[RIYA], self.name_of))
 
         self.say("Riya checks `/intro stats`: which connectors source meetings")
-        await stack.slack.command(
-            payloads.slash_command(
-                RIYA, "stats", fake.issue_trigger_id(RIYA), response_url=fake.response_url()
-            )
-        )
-        await stack.until(lambda: bool(fake.responses), "the stats")
-        self.show(
-            RIYA,
-            "(only visible to her)",
-            render_blocks(fake.responses[-1]["body"]["blocks"], self.name_of),
-        )
+        stats = await self.private_reply(RIYA, "stats", "the stats")
+        self.show(RIYA, "(only visible to her)", render_blocks(stats["blocks"], self.name_of))
 
         await self.second_voice()
         await self.routing_and_export()
@@ -307,6 +298,19 @@ class Demo:
             f"{len(fake.broadcast_mentions)} channel-wide pings. "
             "Install it for real: see README.md."
         )
+
+    async def private_reply(self, who: str, text: str, what: str) -> dict[str, Any]:
+        """`/intro <text>` typed by `who`: the answer only they see."""
+        fake, stack = self.stack.fake, self.stack
+        assert stack.slack is not None
+        answered = len(fake.responses)
+        command = payloads.slash_command(
+            who, text, fake.issue_trigger_id(who), response_url=fake.response_url()
+        )
+        await stack.slack.command(command)
+        await stack.until(lambda: len(fake.responses) > answered, what)
+        body: dict[str, Any] = fake.responses[-1]["body"]
+        return body
 
     async def intro_made(self, who: str, card: dict[str, Any], action_id: str) -> None:
         """Report the intro made: with the team's CRM, through its form, left without the
@@ -412,30 +416,16 @@ class Demo:
         fake, stack = self.stack.fake, self.stack
         assert stack.slack is not None
         self.say("Alex, an admin, routes intros at Globex through its account owner, Olivia")
-        answered = len(fake.responses)
-        await stack.slack.command(
-            payloads.slash_command(
-                ALEX,
-                f"owner Globex <@{OLIVIA}|olivia>",
-                fake.issue_trigger_id(ALEX),
-                response_url=fake.response_url(),
-            )
+        reply = await self.private_reply(
+            ALEX, f"owner Globex <@{OLIVIA}|olivia>", "the confirmation"
         )
-        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
-        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+        self.show(ALEX, "(only visible to him)", [self.text(reply["text"])])
 
         self.say("Alex makes Globex Europe, as some write it, the same company as Globex")
-        answered = len(fake.responses)
-        await stack.slack.command(
-            payloads.slash_command(
-                ALEX,
-                'company merge "Globex" "Globex Europe"',
-                fake.issue_trigger_id(ALEX),
-                response_url=fake.response_url(),
-            )
+        reply = await self.private_reply(
+            ALEX, 'company merge "Globex" "Globex Europe"', "the confirmation"
         )
-        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
-        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+        self.show(ALEX, "(only visible to him)", [self.text(reply["text"])])
 
         self.say(
             "Sam asks Carlos for an intro to Seán O'Brien at Globex Europe GmbH: Olivia sees it "
@@ -506,17 +496,10 @@ class Demo:
         fake, stack = self.stack.fake, self.stack
         assert stack.slack is not None
         self.say("Alex names Olivia a manager, of Riya and Sam; Olivia opens introbot's Home tab")
-        answered = len(fake.responses)
-        await stack.slack.command(
-            payloads.slash_command(
-                ALEX,
-                f"team <@{OLIVIA}|olivia> <@{RIYA}|riya> <@{SAM}|sam>",
-                fake.issue_trigger_id(ALEX),
-                response_url=fake.response_url(),
-            )
+        reply = await self.private_reply(
+            ALEX, f"team <@{OLIVIA}|olivia> <@{RIYA}|riya> <@{SAM}|sam>", "the confirmation"
         )
-        await stack.until(lambda: len(fake.responses) == answered + 1, "the confirmation")
-        self.show(ALEX, "(only visible to him)", [self.text(fake.responses[-1]["body"]["text"])])
+        self.show(ALEX, "(only visible to him)", [self.text(reply["text"])])
         published = fake.count("views.publish")
         await stack.slack.event(payloads.app_home_opened(OLIVIA))
         await stack.until(lambda: fake.count("views.publish") > published, "Olivia's Home tab")
@@ -535,17 +518,10 @@ class Demo:
         fake, stack = self.stack.fake, self.stack
         assert stack.slack is not None
         self.say("Olivia knows Tom Berg at Initech and offers Sam the intro")
-        replies = len(fake.responses)
-        await stack.slack.command(
-            payloads.slash_command(
-                OLIVIA,
-                f"offer <@{SAM}|sam> Tom Berg at Initech",
-                fake.issue_trigger_id(OLIVIA),
-                response_url=fake.response_url(),
-            )
+        reply = await self.private_reply(
+            OLIVIA, f"offer <@{SAM}|sam> Tom Berg at Initech", "the confirmation"
         )
-        await stack.until(lambda: len(fake.responses) > replies, "the confirmation")
-        self.show(OLIVIA, "(only visible to her)", [self.text(fake.responses[-1]["body"]["text"])])
+        self.show(OLIVIA, "(only visible to her)", [self.text(reply["text"])])
         offer = await self.first_dm_containing(SAM, "offers to introduce you")
         self.show_dm(SAM, offer)
 
@@ -1005,18 +981,8 @@ async def _accounts(demo: Demo) -> None:
     demo.say(
         "`/intro accounts`: where the team has a way in, and whom to ask (never whom they know)"
     )
-    answered = len(fake.responses)
-    await stack.slack.command(
-        payloads.slash_command(
-            RIYA, "accounts", fake.issue_trigger_id(RIYA), response_url=fake.response_url()
-        )
-    )
-    await stack.until(lambda: len(fake.responses) > answered, "the coverage")
-    demo.show(
-        RIYA,
-        "(only visible to her)",
-        render_blocks(fake.responses[-1]["body"]["blocks"], demo.name_of),
-    )
+    coverage = await demo.private_reply(RIYA, "accounts", "the coverage")
+    demo.show(RIYA, "(only visible to her)", render_blocks(coverage["blocks"], demo.name_of))
 
 
 async def run_demo() -> int:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy import false as sa_false
@@ -212,6 +213,14 @@ class IntroRequest(Base):
         Index("ix_intro_requests_team_company_key", "team_id", "target_company_key"),
         # Open asks to one outside connector (the duplicate-ask check reads them by email).
         Index("ix_intro_requests_team_connector_email", "team_id", "connector_email", "status"),
+        # The few requests still holding a target's email in plain text (until their CRM push):
+        # the sweep that hashes the leftovers reads this, not every request.
+        Index(
+            "ix_intro_requests_target_email_kept",
+            "id",
+            postgresql_where=text("target_email IS NOT NULL"),
+            sqlite_where=text("target_email IS NOT NULL"),
+        ),
     )
 
 

@@ -49,6 +49,18 @@ async def open_intro_modal(stack: LocalStack, user: str = REQUESTER, text: str =
     return view
 
 
+def as_opened(stack: LocalStack, view: dict) -> dict:
+    """The view as Slack holds it, with its id (a views.update or a view action names it).
+
+    Found by its content, not as the latest view: a Home tab published meanwhile is newer.
+    """
+    return next(
+        held
+        for held in reversed(stack.fake.views.values())
+        if held.get("callback_id") == view.get("callback_id") and held["blocks"] == view["blocks"]
+    )
+
+
 async def submit(
     stack: LocalStack, view: dict, values: dict[str, Any], user: str = REQUESTER
 ) -> tuple[int, str]:

@@ -25,7 +25,7 @@ from bot.rendering import messages
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import CrmConnection, DeliveryStatus, MessageKind, OutboundMessage
-from tests.handlers.flow import REQUESTER, card_text, request_intro
+from tests.handlers.flow import REQUESTER, as_opened, card_text, request_intro
 
 TEAM = "T0FAKE"
 ADMIN = "U0ADMIN"
@@ -153,7 +153,7 @@ async def _open_connect(stack: LocalStack, button: dict[str, Any]) -> dict[str, 
     await stack.until(lambda: stack.fake.count("views.open") > before, "the connect form")
     call = stack.fake.calls_to("views.open")[-1]
     assert call.ok, call.error
-    view: dict[str, Any] = list(stack.fake.views.values())[-1]  # as opened, with its id
+    view: dict[str, Any] = as_opened(stack, call.args["view"])
     assert view["callback_id"] == "intro_crm_modal"
     return view
 

@@ -21,6 +21,7 @@ from tests.handlers.flow import (
     CONNECTOR,
     OTHER,
     REQUESTER,
+    as_opened,
     button,
     card_text,
     good_values,
@@ -60,8 +61,7 @@ async def outside_form(stack: LocalStack, user: str = REQUESTER) -> dict:
     """The request form, switched to the one for a connector outside the team."""
     assert stack.slack is not None
     opened = await open_intro_modal(stack, user=user)
-    # The form as Slack holds it, with its id (a views.update names it).
-    form = next(v for v in reversed(stack.fake.views.values()) if v["blocks"] == opened["blocks"])
+    form = as_opened(stack, opened)
     switch = button(form, "intro_outside_form")
     before = stack.fake.count("views.update")
     typed = {"target_name": "Jane Doe", "target_company": "Acme"}

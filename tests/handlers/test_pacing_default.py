@@ -13,6 +13,7 @@ from tests.handlers.flow import (
     CONNECTOR,
     OTHER,
     REQUESTER,
+    as_opened,
     card_text,
     good_values,
     open_intro_modal,
@@ -53,7 +54,7 @@ async def _pick_connector(stack: LocalStack, view: dict, connector: str) -> dict
     """Pick a connector in the open form; the form as introbot updates it."""
     assert stack.slack is not None
     before = stack.fake.count("views.update")
-    view = {**view, "id": view.get("id") or list(stack.fake.views)[-1]}  # the view Slack opened
+    view = as_opened(stack, view)
     action = {
         "action_id": "value",
         "block_id": "connector",

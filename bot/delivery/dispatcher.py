@@ -55,6 +55,7 @@ from bot.intro.workflow import (
     Outcome,
     offer_dedupe_key,
 )
+from bot.intro.workflow.results import History
 from bot.observability import logs
 from bot.observability.metrics import Metrics
 from bot.observability.slack_errors import retry_after_seconds, slack_error_code, slack_status
@@ -152,6 +153,9 @@ class Dispatcher:
         # running short is extended for all of them in one statement.
         self._held: dict[int, OutboundMessage] = {}
         self._extending = asyncio.Lock()
+        # A new ask's history with its connector, as the statement that wrote it read it, by
+        # request id: kept while deliver_outcome sends the connector's first card.
+        self._histories: dict[int, History] = {}
         # What a reminder's move promised (cards updated, notices): sent after its batch.
         self._follow_ups: list[int] = []
         # Sends finishing together share one write of their results.
@@ -198,7 +202,12 @@ class Dispatcher:
             known = None
             if outcome.cards is not None:
                 known = ({outcome.request.id: outcome.request}, dict(outcome.cards))
-            await self._send_all(leased, known)
+            if outcome.history is not None:
+                self._histories[outcome.request.id] = outcome.history
+            try:
+                await self._send_all(leased, known)
+            finally:
+                self._histories.pop(outcome.request.id, None)
         rest = [i for i in outcome.message_ids if i not in taken]
         if rest:
             await self.deliver(rest)  # and its follow-ups
@@ -502,7 +511,10 @@ class Dispatcher:
         else:
             # Sent soon after the review that wrote it (not held back, say, by a pause).
             fresh = self._clock.now() - message.created_at <= REVIEW_FRESH_FOR
-            rendered = await self._reminders.card(kind, request, message.data, fresh=fresh)
+            history = self._histories.get(request.id) if fresh else None
+            rendered = await self._reminders.card(
+                kind, request, message.data, fresh=fresh, history=history
+            )
         return await self._post_new(message, rendered, token)
 
     async def _post_new(

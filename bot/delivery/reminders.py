@@ -24,6 +24,7 @@ from bot.intro.workflow import (
     went_quiet_after_intro,
 )
 from bot.intro.workflow.plan import OUTSIDE_ASKED
+from bot.intro.workflow.results import History
 from bot.rendering import messages
 from storage.db import reading
 from storage.models import Contact, DeliveryStatus, IntroRequest, MessageKind, OutboundMessage
@@ -141,18 +142,20 @@ class Reminders:
         data: dict[str, Any],
         *,
         fresh: bool = False,
+        history: History | None = None,
     ) -> messages.Message:
+        """`history`: the connector's with the requester, when the change that wrote the card
+        read it moments ago (else it is read here)."""
         if kind is MessageKind.CONNECTOR_CARD:
             if fresh and "stale_tie" in data:
                 # A new ask's card: the tie as its review found it, moments ago.
                 tie = tie_from(data["stale_tie"])
             else:
                 tie = await self._stale_tie(request)
-            history = (
-                await self._workflow.history(request, self._clock.now())
-                if request.status == Status.AWAITING_CONNECTOR
-                else None
-            )
+            if request.status != Status.AWAITING_CONNECTOR:
+                history = None
+            elif history is None:
+                history = await self._workflow.history(request, self._clock.now())
             previous = await self._previous(request)
             return messages.connector_card(
                 request,

@@ -22,7 +22,7 @@ from bot.intro.declines import TargetDecline
 from bot.intro.directory import AskReview, Pacing, Suggestion
 from bot.intro.states import COLD_AFTER, DEAD_END_EVENTS, Status, next_outcomes
 from bot.intro.workflow.plan import THANKS_MAX, awaiting_pick
-from bot.intro.workflow.queries import History
+from bot.intro.workflow.results import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,

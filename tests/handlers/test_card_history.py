@@ -133,3 +133,43 @@ async def test_the_history_stays_once_an_old_tie_is_confirmed(stack: LocalStack)
     assert _history(stack.fake.messages_for(CONNECTOR)[-1]) == (
         ":repeat: Riya has asked you for an intro once in the last year: one you declined."
     )
+
+
+async def test_a_new_asks_card_is_sent_without_reading_the_history_again(
+    stack: LocalStack,
+) -> None:
+    """On PostgreSQL the statement that writes the ask reads the history too: sending the
+    two cards then takes one statement, the one recording where they went."""
+    await _earlier(stack, RIYA, CARLOS, "Bo Chan", Action.DECLINE)
+    assert stack.services is not None
+    engine = stack.services.engine.sync_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes the ask with the ORM; its card reads the history")
+    draft = RequestDraft(
+        requester=RIYA,
+        connector=CARLOS,
+        target_name="Jane Doe",
+        target_company="Globex",
+        reason="r",
+        blurb="b",
+    )
+    dispatcher = stack.services.dispatcher
+    # As the form submits it: leased to this process, the review having found no old tie.
+    outcome = await stack.services.workflow.submit(
+        TEAM, draft, [], lease=dispatcher.lease(), stale_tie=None
+    )
+    assert outcome.history == History(asks=1, declined=1)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await dispatcher.deliver_outcome(outcome)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and statements[0].lstrip().startswith("UPDATE"), statements
+    assert _history(stack.fake.messages_for(CONNECTOR)[-1]) == (
+        ":repeat: Riya has asked you for an intro once in the last year: one you declined."
+    )

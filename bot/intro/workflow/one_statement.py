@@ -23,9 +23,9 @@ from sqlalchemy.orm.attributes import instance_state
 
 from bot.intro.cadence import Cadence
 from bot.intro.crm import CrmStage, stage_of
-from bot.intro.states import ACTOR, Action, Status
+from bot.intro.states import ACTOR, OPEN_STATUSES, Action, Status
 from bot.intro.workflow import plan
-from bot.intro.workflow.results import Lease, Outcome
+from bot.intro.workflow.results import HISTORY_SPAN, MET_OUTCOMES, History, Lease, Outcome
 from storage.db import autocommit
 from storage.models import (
     CARD_KINDS,
@@ -400,6 +400,7 @@ async def store_at_once(
     params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
     params |= {
         "now": request.created_at,
+        "history_since": request.created_at - HISTORY_SPAN,
         "hooks_everywhere": webhooks_everywhere,
         **planned(messages),
     }
@@ -407,7 +408,8 @@ async def store_at_once(
         statement = submit_statement(tuple(columns))
         row = (await connection.execute(statement, params)).mappings().one()
     stored = request_from(row)
-    return Outcome(stored, written_due_now(row, stored, lease), {})
+    history = History(*row["history"]) if row["history"] is not None else None
+    return Outcome(stored, written_due_now(row, stored, lease), {}, history)
 
 
 def _columns(row: IntroRequest) -> dict[str, Any]:
@@ -418,6 +420,39 @@ def _columns(row: IntroRequest) -> dict[str, Any]:
         for column in state.mapper.column_attrs
         if column.key in state.dict
     }
+
+
+def _history_sql() -> str:
+    """`Queries.history` for the request the statement writes, as its connector's first card
+    shows it: one JSON array in `History`'s order; NULL when the ask does not wait on a
+    teammate. The statement's snapshot does not hold the new request: the ask itself is not
+    its history."""
+    mine = "h.requester_id = request.requester_id AND h.connector_id = request.connector_id"
+    theirs = "h.requester_id = request.connector_id AND h.connector_id = request.requester_id"
+    made = "h.intro_made_at IS NOT NULL"
+    met = ", ".join(f"'{outcome}'" for outcome in MET_OUTCOMES)
+    waiting = ", ".join(f"'{status}'" for status in sorted(OPEN_STATUSES))
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {condition})"
+        for condition in (
+            mine,
+            f"{mine} AND {made}",
+            f"{mine} AND {made} AND h.outcome IN ({met})",
+            f"{mine} AND h.status = '{Status.CONNECTOR_DECLINED}'",
+            f"{mine} AND NOT {made} AND h.status IN ({waiting})",
+            f"{theirs} AND {made}",
+        )
+    )
+    return f"""CASE WHEN request.status = '{Status.AWAITING_CONNECTOR}'
+            AND request.connector_id <> '' THEN (
+            SELECT json_build_array({counts})
+            FROM intro_requests h
+            WHERE h.team_id = request.team_id AND (({mine}) OR ({theirs}))
+                AND h.created_at >= :history_since
+        ) END"""
+
+
+_HISTORY = _history_sql()
 
 
 @functools.cache
@@ -464,11 +499,12 @@ def submit_statement(column_names: tuple[str, ...]) -> TextClause:
             ORDER BY p.part, p.seq
             RETURNING {_WRITTEN_COLUMNS}
         )
-        SELECT request.*, {_WRITTEN_JSON} AS written
+        SELECT request.*, {_WRITTEN_JSON} AS written, {_HISTORY} AS history
         FROM request
         """
     )
     return statement.bindparams(
         bindparam("now", type_=UTCDateTime()),
+        bindparam("history_since", type_=UTCDateTime()),
         *(bindparam(f"c_{name}", type_=table.c[name].type) for name in column_names),
     )

@@ -4,8 +4,7 @@ makes before it opens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from bot.intro.states import (
 from bot.intro.workflow import plan
 from bot.intro.workflow.errors import NothingToThank
 from bot.intro.workflow.orm_path import OrmPath
+from bot.intro.workflow.results import HISTORY_SPAN, MET_OUTCOMES, History
 from storage.db import reading
 from storage.models import (
     DeliveryStatus,
@@ -30,32 +30,6 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
 )
-
-# How far back a connector's card looks at their history with the requester.
-HISTORY_SPAN = timedelta(days=365)
-# Outcomes that mean the two met (a meeting, and the stages after one).
-_MET = ("meeting_held", "opportunity", "closed_won", "closed_lost")
-
-
-@dataclass(frozen=True)
-class History:
-    """A connector and a requester over the last year, before this ask: the requester's
-    asks of the connector and what came of them, and intros the requester made for them."""
-
-    asks: int = 0
-    made: int = 0
-    met: int = 0  # of those made, how many led to a meeting (or further)
-    declined: int = 0  # asks the connector declined
-    open: int = 0  # asks still waiting on the connector or the target
-    made_for_them: int = 0
-
-    @property
-    def other(self) -> int:
-        """Asks that ended otherwise (withdrawn, redirected, the target said no...)."""
-        return self.asks - self.made - self.declined - self.open
-
-    def __bool__(self) -> bool:
-        return bool(self.asks or self.made_for_them)
 
 
 class Queries(OrmPath):
@@ -205,7 +179,7 @@ class Queries(OrmPath):
                     select(
                         counted(mine),
                         counted(mine, made),
-                        counted(mine, made, IntroRequest.outcome.in_(_MET)),
+                        counted(mine, made, IntroRequest.outcome.in_(MET_OUTCOMES)),
                         counted(mine, IntroRequest.status == Status.CONNECTOR_DECLINED),
                         counted(mine, ~made, IntroRequest.status.in_(waiting)),
                         counted(theirs, made),

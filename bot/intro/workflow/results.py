@@ -4,7 +4,7 @@ callers pass in (a form's details, a lease on the messages due now)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TypedDict
 
@@ -31,6 +31,33 @@ class ActionDetails(TypedDict, total=False):
     target_email: str | None
 
 
+# How far back a connector's card looks at their history with the requester.
+HISTORY_SPAN = timedelta(days=365)
+# Outcomes that mean the two met (a meeting, and the stages after one).
+MET_OUTCOMES = ("meeting_held", "opportunity", "closed_won", "closed_lost")
+
+
+@dataclass(frozen=True)
+class History:
+    """A connector and a requester over the last year, before this ask: the requester's
+    asks of the connector and what came of them, and intros the requester made for them."""
+
+    asks: int = 0
+    made: int = 0
+    met: int = 0  # of those made, how many led to a meeting (or further)
+    declined: int = 0  # asks the connector declined
+    open: int = 0  # asks still waiting on the connector or the target
+    made_for_them: int = 0
+
+    @property
+    def other(self) -> int:
+        """Asks that ended otherwise (withdrawn, redirected, the target said no...)."""
+        return self.asks - self.made - self.declined - self.open
+
+    def __bool__(self) -> bool:
+        return bool(self.asks or self.made_for_them)
+
+
 class TieUnknown(Enum):
     """No review looked for the connector's tie to the person: their card looks it up."""
 
@@ -54,6 +81,10 @@ class Outcome:
     # request's cards as the change found them: what delivery would otherwise read again.
     due_now: list[OutboundMessage] = field(default_factory=list)
     cards: dict[tuple[int, str], OutboundMessage] | None = None
+    # A new ask's connector and requester over the last year, as the statement that wrote
+    # it found them: what the connector's first card would otherwise read again. None: not
+    # read (the card reads it as it goes out).
+    history: History | None = None
 
     @property
     def message_ids(self) -> list[int]:

@@ -604,14 +604,24 @@ class Contacts:
         return scored(query, contacts, firm.keys)
 
     async def _candidate_rows(
-        self, team_id: str, target: str, company: str
+        self,
+        team_id: str,
+        target: str,
+        company: str,
+        resolved: tuple[str, frozenset[str]] | None = None,
     ) -> list[tuple[float, Any]]:
         """`_candidates` for the suggestion search, as plain rows of what it is ranked by:
-        no ORM objects built on /intro's and the review's path."""
+        no ORM objects built on /intro's and the review's path. `resolved`: a company key and
+        every key it goes by in the team, as the caller read them; not read again when it is
+        the query's key."""
         query = parse_person(target, company)
         async with reading(self._sessions) as session:
-            firm = await self.companies.resolve_key(team_id, query.company_key, session=session)
-            matching = contacts_matching(team_id, query, None, firm.keys)
+            if resolved is not None and resolved[0] == query.company_key:
+                keys = resolved[1]
+            else:
+                firm = await self.companies.resolve_key(team_id, query.company_key, session=session)
+                keys = firm.keys
+            matching = contacts_matching(team_id, query, None, keys)
             if matching is None:
                 return []
             rows: list[Any] = list(
@@ -619,7 +629,7 @@ class Contacts:
                     select(*_RANKED_BY).where(matching).order_by(Contact.id).limit(2000)
                 )
             )
-        return scored(query, rows, firm.keys)
+        return scored(query, rows, keys)
 
 
 # What the suggestion search reads of a matching contact: what it is matched and ranked by.

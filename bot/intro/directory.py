@@ -200,6 +200,11 @@ class AskReview:
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
 
 
+def _review_company_key(company: str) -> str:
+    """The company key `_REVIEW` resolves (as stored: at most 200 characters)."""
+    return company_key(company)[:200]
+
+
 def _company_keys(rows: list[Row[Any]]) -> set[str]:
     """The keys the ask's company goes by in the team, among `_REVIEW`'s rows."""
     return {row.company_key for row in rows if row.kind == "company"}
@@ -536,13 +541,17 @@ class Directory(Contacts):
         company: str = "",
         exclude: tuple[str, ...] = (),
         limit: int = 3,
+        *,
+        resolved: tuple[str, frozenset[str]] | None = None,
     ) -> list[Suggestion]:
         """Teammates who know this person or company, best first: declared ties before
         LinkedIn connections, lapsed ties last (`rank_key`); within each, how well, how
-        recently, how loaded they are now, and how their past intros went (`tie_score`)."""
+        recently, how loaded they are now, and how their past intros went (`tie_score`).
+        `resolved`: the company's key and every key it goes by, when the caller read them
+        (an ask's review)."""
         # Plain rows of the contacts' columns (`_RANKED_BY`), not Contact objects.
         best: dict[str, tuple[tuple[int, float], Any]] = {}
-        for match, contact in await self._candidate_rows(team_id, target, company):
+        for match, contact in await self._candidate_rows(team_id, target, company, resolved):
             if contact.owner_id in exclude:
                 continue
             # Each teammate's best tie to the person: of the best kind, then the best match.
@@ -620,7 +629,7 @@ class Directory(Contacts):
             "team_id": team_id,
             "connector_id": connector_id,
             "tie_owner_id": connector_id if ties else "",
-            "company_key": company_key(company)[:200],
+            "company_key": _review_company_key(company),
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
             "profile_ids": sorted(set(profile_ids)),
@@ -702,12 +711,18 @@ class Directory(Contacts):
                 recent=int(first.recent or 0),
                 limits=Pacing(first.max_open, first.max_per_30_days),
             )
-            problems = _pacing_from(first, company, now, _company_keys(rows))
+            keys = _company_keys(rows)
+            problems = _pacing_from(first, company, now, keys)
             if problems:
                 review.pacing = problems[0]
                 if suggestions is None:
+                    # The company as the review resolved it: not read a second time.
                     suggestions = await self.suggest_connectors(
-                        team_id, target, company, exclude=(requester_id,)
+                        team_id,
+                        target,
+                        company,
+                        exclude=(requester_id,),
+                        resolved=(_review_company_key(company), frozenset(keys)),
                     )
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None

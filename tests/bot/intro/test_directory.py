@@ -316,6 +316,36 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
     assert (review.stale_tie.name, review.stale_tie.since) == ("Jane Doe", date(2019, 5, 1))
 
 
+async def test_at_a_limit_the_next_best_path_takes_the_company_as_the_review_found_it(
+    rig: Rig,
+) -> None:
+    """The review resolves the company, its merged spellings included; the search for the
+    next best path matches contacts by those keys without resolving it again: the review,
+    the contacts, and their owners' loads, three statements in all."""
+    d = rig.directory
+    await rig.ask("UR", "UC", "Ann One")
+    prefs = await d.prefs(TEAM, "UC")
+    prefs.max_open = 1
+    await d.save_prefs(prefs)
+    await d.companies.merge(TEAM, "Acme", "Acme Logistics", rig.clock.now())
+    await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme Logistics"))
+    engine = d._sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        review = await d.review_ask(TEAM, "UR", "UC", "Bo Doe", "Acme")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert review.pacing is not None and review.pacing.code == "max_open"
+    assert review.next_best == "UD"  # someone at the company, under its other spelling
+    assert len(statements) == 3, statements
+    assert not [s for s in statements[1:] if "company_aliases" in s]
+
+
 async def test_the_review_reads_only_fresh_profiles(rig: Rig) -> None:
     d = rig.directory
     await Profiles(d._sessions, rig.clock).remember(TEAM, [Teammate("UR", "Riya")])

@@ -281,8 +281,11 @@ def _declined(
 # that may be the person or their company (the rule `contacts_matching` writes in Core), for
 # each ask the person said no to lately (whose no may still hold, `_declined`), for each
 # stored profile asked for (the submission's people, bot.intro.profiles), and for each key
-# the company goes by in the team (bot.intro.companies). Built once: a statement put
-# together per call costs more CPU than the round trips it saves.
+# the company goes by in the team (bot.intro.companies). When asked to (`search_next`) and
+# the connector may be at a limit (`searched`: never less often than `_pacing_from` finds
+# one), a row for each contact of anyone's who may be the person, as the suggestion search
+# matches them: the next best paths, without a read of their own. Built once: a statement
+# put together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
         """
@@ -296,24 +299,38 @@ _REVIEW = (
             UNION
             SELECT a.alias_key FROM company_aliases a, canonical c
             WHERE a.team_id = :team_id AND a.canonical_key = c.k
+        ), limits AS (
+            SELECT p.snoozed_until, p.blocked_companies,
+                CASE WHEN p.max_open IS NOT NULL THEN p.max_open
+                    ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
+                END AS max_open,
+                CASE WHEN p.max_per_30_days IS NOT NULL THEN p.max_per_30_days
+                    ELSE NULLIF(COALESCE(w.default_max_per_30_days, :default_max_per_30_days), 0)
+                END AS max_per_30_days,
+                (
+                    SELECT count(*) FROM intro_requests r
+                    WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                        AND r.status IN :open_statuses
+                ) AS open_now,
+                (
+                    SELECT count(*) FROM intro_requests r
+                    WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                        AND r.created_at >= :month_ago
+                ) AS recent,
+                w.enforce_pacing
+            FROM (SELECT 1 AS one) AS one_row
+            LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
+            LEFT JOIN workspace_settings w ON w.team_id = :team_id
+        ), searched AS (
+            SELECT CASE WHEN CAST(:search_next AS BOOLEAN) AND (
+                l.snoozed_until >= :today
+                OR CAST(l.blocked_companies AS TEXT) NOT IN ('[]', 'null')
+                OR l.open_now >= l.max_open
+                OR l.recent >= l.max_per_30_days
+            ) THEN 1 ELSE 0 END AS next_searched
+            FROM limits l
         )
-        SELECT p.snoozed_until, p.blocked_companies,
-            CASE WHEN p.max_open IS NOT NULL THEN p.max_open
-                ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
-            END AS max_open,
-            CASE WHEN p.max_per_30_days IS NOT NULL THEN p.max_per_30_days
-                ELSE NULLIF(COALESCE(w.default_max_per_30_days, :default_max_per_30_days), 0)
-            END AS max_per_30_days,
-            (
-                SELECT count(*) FROM intro_requests r
-                WHERE r.team_id = :team_id AND r.connector_id = :connector_id
-                    AND r.status IN :open_statuses
-            ) AS open_now,
-            (
-                SELECT count(*) FROM intro_requests r
-                WHERE r.team_id = :team_id AND r.connector_id = :connector_id
-                    AND r.created_at >= :month_ago
-            ) AS recent,
+        SELECT limits.*, searched.next_searched,
             (
                 SELECT o.owner_id FROM account_owners o
                 WHERE o.team_id = :team_id AND o.company_key IN (SELECT k FROM company_keys)
@@ -321,26 +338,26 @@ _REVIEW = (
                     WHEN o.company_key = :company_key THEN 1 ELSE 2 END, o.company_key
                 LIMIT 1
             ) AS account_owner,
-            w.enforce_pacing, found.*
-        FROM (SELECT 1 AS one) AS one_row
-        LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
-        LEFT JOIN workspace_settings w ON w.team_id = :team_id
+            found.*
+        FROM limits CROSS JOIN searched
         LEFT JOIN (
             SELECT 'ask' AS kind, id, requester_id, connector_id, target_name AS name,
                 NULL AS name_key, NULL AS company_key, NULL AS company_domain_key,
                 NULL AS since, NULL AS confirmed_at,
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
                 CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
-                NULL AS source
+                NULL AS source, NULL AS owner_id, NULL AS company, NULL AS closeness,
+                NULL AS lapsed_at
             FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, company_domain_key,
-                since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source
+                since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source, NULL, NULL,
+                NULL, lapsed_at
             FROM (
                 SELECT id, name, name_key, company_key, company_domain_key, since,
-                    confirmed_at, source
+                    confirmed_at, source, lapsed_at
                 FROM contacts
                 WHERE team_id = :team_id AND owner_id = :tie_owner_id
                     AND (surname_key IN :surname_keys
@@ -353,8 +370,27 @@ _REVIEW = (
                 LIMIT 2000
             ) AS ties
             UNION ALL
+            SELECT 'candidate', id, NULL, NULL, name, name_key, company_key,
+                company_domain_key, since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL,
+                source, owner_id, company, closeness, lapsed_at
+            FROM (
+                SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
+                    closeness, since, source, confirmed_at, lapsed_at
+                FROM contacts
+                WHERE team_id = :team_id
+                    AND (surname_key IN :surname_keys
+                        OR company_key IN (SELECT k FROM company_keys)
+                        OR company_domain_key IN (SELECT k FROM company_keys))
+                    AND owner_id NOT IN (
+                        SELECT user_id FROM departed_users WHERE team_id = :team_id
+                    )
+                    AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
+                ORDER BY id
+                LIMIT 2000
+            ) AS candidates
+            UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM (
                 SELECT r.id, r.target_name AS name, (
                     SELECT max(e.at) FROM request_events e
@@ -368,13 +404,13 @@ _REVIEW = (
             WHERE confirmed_at > :declined_after
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
-                title, email, tz, is_bot, deleted, NULL
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
             UNION ALL
             SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM company_keys
         ) AS found ON 1 = 1
         ORDER BY found.kind, found.id
@@ -385,6 +421,7 @@ _REVIEW = (
         bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
         bindparam("profile_ids", type_=String(), expanding=True),
         bindparam("month_ago", type_=UTCDateTime()),
+        bindparam("today", type_=Date()),
         bindparam("fresh_after", type_=UTCDateTime()),
         bindparam("declined_after", type_=UTCDateTime()),
         bindparam("declined_action", value=Action.TARGET_DECLINED.value),
@@ -395,6 +432,7 @@ _REVIEW = (
         blocked_companies=JSON,
         since=Date,
         confirmed_at=UTCDateTime(),
+        lapsed_at=UTCDateTime(),
         is_bot=Boolean,
         deleted=Boolean,
     )
@@ -549,9 +587,20 @@ class Directory(Contacts):
         recently, how loaded they are now, and how their past intros went (`tie_score`).
         `resolved`: the company's key and every key it goes by, when the caller read them
         (an ask's review)."""
-        # Plain rows of the contacts' columns (`_RANKED_BY`), not Contact objects.
+        candidates = await self._candidate_rows(team_id, target, company, resolved)
+        return await self._ranked(team_id, candidates, exclude, limit)
+
+    async def _ranked(
+        self,
+        team_id: str,
+        candidates: list[tuple[float, Any]],
+        exclude: tuple[str, ...],
+        limit: int,
+    ) -> list[Suggestion]:
+        """`suggest_connectors`' ranking of the matching contacts (plain rows of what they are
+        ranked by, not Contact objects, with how well each matches)."""
         best: dict[str, tuple[tuple[int, float], Any]] = {}
-        for match, contact in await self._candidate_rows(team_id, target, company, resolved):
+        for match, contact in candidates:
             if contact.owner_id in exclude:
                 continue
             # Each teammate's best tie to the person: of the best kind, then the best match.
@@ -621,9 +670,11 @@ class Directory(Contacts):
         *,
         ties: bool = True,
         profile_ids: Sequence[str] = (),
+        search_next: bool = False,
     ) -> list[Row[Any]]:
         """`_REVIEW`'s rows: at least one, however little it finds (`ties`: with the
-        connector's ties to the person)."""
+        connector's ties to the person; `search_next`: with everyone's contacts who may be the
+        person, when the connector may be at a limit)."""
         key = name_key(parse_person(target).name_key)
         params = {
             "team_id": team_id,
@@ -632,6 +683,8 @@ class Directory(Contacts):
             "company_key": _review_company_key(company),
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
+            "today": now.date(),
+            "search_next": search_next,
             "profile_ids": sorted(set(profile_ids)),
             "fresh_after": now - PROFILE_FRESH_FOR,
             "default_max_open": DEFAULT_PACING.max_open or 0,
@@ -698,7 +751,14 @@ class Directory(Contacts):
         company = company or split_person(target)[1]
         now = self._clock.now()
         rows = await self._review_rows(
-            team_id, connector_id, target, company, now, ties=ties, profile_ids=profile_ids
+            team_id,
+            connector_id,
+            target,
+            company,
+            now,
+            ties=ties,
+            profile_ids=profile_ids,
+            search_next=bool(connector_id) and suggestions is None,
         )
         first = rows[0]
         review = AskReview(
@@ -715,7 +775,15 @@ class Directory(Contacts):
             problems = _pacing_from(first, company, now, keys)
             if problems:
                 review.pacing = problems[0]
-                if suggestions is None:
+                if suggestions is None and first.next_searched:
+                    # The statement read the contacts who may be the person, the connector
+                    # being (maybe) at a limit: ranked here, not read again.
+                    candidates = [row for row in rows if row.kind == "candidate"]
+                    query = parse_person(target, company)
+                    suggestions = await self._ranked(
+                        team_id, scored(query, candidates, keys), (requester_id,), 3
+                    )
+                elif suggestions is None:
                     # The company as the review resolved it: not read a second time.
                     suggestions = await self.suggest_connectors(
                         team_id,

@@ -316,16 +316,24 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
     assert (review.stale_tie.name, review.stale_tie.since) == ("Jane Doe", date(2019, 5, 1))
 
 
-async def test_at_a_limit_the_next_best_path_takes_the_company_as_the_review_found_it(
-    rig: Rig,
+@pytest.mark.parametrize("limit", ["max_open", "max_per_30_days", "snoozed", "blocked_company"])
+async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
+    rig: Rig, limit: str
 ) -> None:
-    """The review resolves the company, its merged spellings included; the search for the
-    next best path matches contacts by those keys without resolving it again: the review,
-    the contacts, and their owners' loads, three statements in all."""
+    """At a limit, the review's statement also reads the contacts who may be the person
+    (matched by every spelling of the company, merges included); only their owners' loads
+    take a second statement."""
     d = rig.directory
     await rig.ask("UR", "UC", "Ann One")
     prefs = await d.prefs(TEAM, "UC")
-    prefs.max_open = 1
+    if limit == "max_open":
+        prefs.max_open = 1
+    elif limit == "max_per_30_days":
+        prefs.max_per_30_days = 1
+    elif limit == "snoozed":
+        prefs.snoozed_until = rig.clock.now().date()
+    else:
+        prefs.blocked_companies = ["Acme Logistics"]
     await d.save_prefs(prefs)
     await d.companies.merge(TEAM, "Acme", "Acme Logistics", rig.clock.now())
     await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme Logistics"))
@@ -340,10 +348,23 @@ async def test_at_a_limit_the_next_best_path_takes_the_company_as_the_review_fou
         review = await d.review_ask(TEAM, "UR", "UC", "Bo Doe", "Acme")
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert review.pacing is not None and review.pacing.code == "max_open"
+    assert review.pacing is not None and review.pacing.code == limit
     assert review.next_best == "UD"  # someone at the company, under its other spelling
-    assert len(statements) == 3, statements
-    assert not [s for s in statements[1:] if "company_aliases" in s]
+    assert len(statements) == 2, statements
+    assert "contacts" not in statements[1]  # the loads
+    # The suggestion search, asked apart, agrees.
+    suggested = await d.suggest_connectors(TEAM, "Bo Doe", "Acme", exclude=("UR",))
+    assert [s.user_id for s in suggested] == ["UD"]
+
+
+async def test_under_the_limits_the_review_reads_no_one_elses_contacts(rig: Rig) -> None:
+    d = rig.directory
+    await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme"))
+    rows = await d._review_rows(TEAM, "UC", "Jane Doe", "Acme", rig.clock.now(), search_next=True)
+    assert not rows[0].next_searched
+    assert [row for row in rows if row.kind == "candidate"] == []
+    review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "Acme")
+    assert review.pacing is None and review.next_best is None
 
 
 async def test_the_review_reads_only_fresh_profiles(rig: Rig) -> None:

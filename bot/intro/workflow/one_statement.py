@@ -109,9 +109,11 @@ _WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY
 
 def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> list[OutboundMessage]:
     """The messages due now (`plan.due_now`) among those a one-statement write returned, as
-    written."""
+    written. Only those become objects: the reminders stay rows."""
     written = []
     for message_id, kind, recipient, key, data, status, created in row["written"] or []:
+        if not plan.sent_at_once(kind):
+            continue
         at = datetime.fromisoformat(created).astimezone(UTC)
         leased = lease is not None and status == DeliveryStatus.SENDING
         written.append(
@@ -131,7 +133,7 @@ def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> lis
                 lease_expires_at=lease.until if leased and lease else None,
             )
         )
-    return plan.due_now(written)
+    return written
 
 
 # --- a state change -----------------------------------------------------------------------------

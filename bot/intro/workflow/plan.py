@@ -751,7 +751,12 @@ def outdated(reminders: Iterable[tuple[int, dict[str, Any] | None]], status: str
 
 def is_due_now(message: OutboundMessage) -> bool:
     """What delivery sends at once; reminders wait for their time and the sweep."""
-    return message.kind != MessageKind.REMINDER
+    return sent_at_once(message.kind)
+
+
+def sent_at_once(kind: str) -> bool:
+    """`is_due_now` by a message's kind alone."""
+    return kind != MessageKind.REMINDER
 
 
 def due_now(messages: list[OutboundMessage]) -> list[OutboundMessage]:

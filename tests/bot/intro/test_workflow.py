@@ -213,6 +213,39 @@ async def test_the_messages_due_now_come_back_as_written_and_leased(
         assert (message.status, message.lease_owner, message.attempts) == claimed
 
 
+@pytest.mark.parametrize("action", [None, Action.ACCEPT], ids=["submit", "accept"])
+async def test_the_reminders_a_statement_wrote_stay_rows(
+    workflows: tuple[IntroWorkflow, IntroWorkflow], action: Action | None
+) -> None:
+    """On PostgreSQL the messages a change wrote come back as rows; only those sent at once
+    become OutboundMessage objects, for delivery."""
+    workflow = workflows[0]
+    if workflow._sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite writes with the ORM: its messages are objects already")
+    lease = Lease("replica-1", workflow._clock.now() + timedelta(minutes=2))
+    request_id = 0
+    if action is not None:
+        request_id = (await workflow.submit(TEAM, draft(), [], lease=lease)).request.id
+    built: list[dict[str, object]] = []
+
+    def init(_target: object, _args: object, kwargs: dict[str, object]) -> None:
+        if kwargs.get("id") is not None:  # a row the statement returned, not one planned
+            built.append(kwargs)
+
+    event.listen(OutboundMessage, "init", init)
+    try:
+        if action is None:
+            outcome = await workflow.submit(TEAM, draft(target_name="Ann Lee"), [], lease=lease)
+        else:
+            outcome = await workflow.act(TEAM, request_id, CARLOS, action, lease=lease)
+    finally:
+        event.remove(OutboundMessage, "init", init)
+    assert outcome.due_now
+    assert all(m["kind"] != MessageKind.REMINDER for m in built), built
+    written = [m for m in built if m["request_id"] == outcome.request.id]
+    assert {m["id"] for m in written} >= set(outcome.message_ids)
+
+
 async def test_an_accept_is_one_statement_that_commits_on_its_own_on_postgresql(
     workflows: tuple[IntroWorkflow, IntroWorkflow],
 ) -> None:

@@ -46,7 +46,7 @@ async def request_intro_from_message(
     opened = await open_view(client, body["trigger_id"], view, logger)
     if opened is not None:
         await suggest_in_opened_form(
-            services, client, actor.team_id, actor.user_id, opened, prefill
+            services, client, actor.team_id, actor.user_id, opened, prefill, shown=view
         )
 
 

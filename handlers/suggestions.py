@@ -99,7 +99,8 @@ async def suggest_in_opened_form(
 ) -> None:
     """Suggestions for a form just opened with a name in it, in a work slot of their own;
     left out when the work queue is busy, as they are optional. `shown`: the view sent to
-    open it, when it was rendered from `prefill` and an empty context alone."""
+    open it, rendered from `prefill` with no findings, coaching or pacing note (a source
+    message's hint and the context's metadata stay as they are)."""
     if not prefill.target_name or services.work.busy:
         return
     async with services.work.work_slot():

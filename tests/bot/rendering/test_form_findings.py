@@ -49,6 +49,11 @@ CASES: list[tuple[messages.ModalPrefill, messages.ModalContext, dict[str, Any]]]
         messages.ModalContext(offer_id=4, offered_by="U9", pointed_by="U5", pointed_from="Al"),
         {"suggestions": SUGGESTIONS, "searched": True, "flags": FLAGS},
     ),
+    (  # opened from a message (the shortcut)
+        messages.ModalPrefill(target_name="Jane Doe"),
+        messages.ModalContext(source_channel_id="C0DEALS", source_message_ts="1700000000.000100"),
+        {"suggestions": SUGGESTIONS[:2], "searched": True},
+    ),
 ]
 
 

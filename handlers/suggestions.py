@@ -27,7 +27,7 @@ async def refresh_suggestions(
     prefill: messages.ModalPrefill,
     *,
     cold_problem: str = "",
-    shown: dict[str, Any] | None = None,
+    shown: messages.IntroForm | None = None,
 ) -> None:
     """Show who knows the target (and any reason to hold back) in the open form; and what
     stops going in cold, when that was pressed too early. `shown`: the form as this process
@@ -75,6 +75,7 @@ async def refresh_suggestions(
     flags = form_flags(found, prefill, cold_problem)
     searched = (named or bool(cold_problem)) and not declined
     note = pacing_note(found, prefill.connector_id)
+    updated: dict[str, Any] | str
     if shown is not None and not declined and note is None:
         # Only the findings change (a no would change the form's metadata, a note its fields).
         updated = messages.intro_with_findings(
@@ -91,7 +92,12 @@ async def refresh_suggestions(
             pacing_note=note,
         )
     try:
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+        # A view as JSON text goes as it is: slack_sdk passes a string on, and Slack takes one.
+        await client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=updated,  # type: ignore[arg-type]
+        )
     except SlackApiError as exc:
         # hash_conflict: the user changed the form meanwhile; their next Enter tries again.
         logger.info("suggestions not shown: %s", slack_error_code(exc))
@@ -105,7 +111,7 @@ async def suggest_in_opened_form(
     opened: dict[str, Any],
     prefill: messages.ModalPrefill,
     *,
-    shown: dict[str, Any] | None = None,
+    shown: messages.IntroForm | None = None,
 ) -> None:
     """Suggestions for a form just opened with a name in it, in a work slot of their own;
     left out when the work queue is busy, as they are optional. `shown`: the view sent to

@@ -162,14 +162,10 @@ async def count_suggestions(
             await directory.add_contact(
                 TEAM_ID, user_id(9), ContactInput(draft.target_name, draft.target_company)
             )
-        # /intro with a name, after the form is open: as handlers.suggestions does it.
+        # /intro with a name, after the form is open: as handlers.suggestions does it (no
+        # connector picked yet).
         seen.clear()
-        suggestions = await directory.suggest_connectors(
-            TEAM_ID, draft.target_name, "", exclude=(user_id(7),)
-        )
-        await directory.review_ask(
-            TEAM_ID, user_id(7), "", draft.target_name, "", suggestions=suggestions, ties=False
-        )
+        await directory.form_findings(TEAM_ID, user_id(7), draft.target_name)
         found[f"/intro: the suggestions, {known}"] = dict(seen)
         seen.clear()
         at_limit = await directory.review_ask(

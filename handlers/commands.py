@@ -60,14 +60,15 @@ async def request(typed: Typed) -> None:
     await typed.ack()
     # The trigger_id lasts about 3 seconds: open the form first, suggest after.
     prefill = messages.ModalPrefill(target_name=typed.command.name)
-    view = messages.intro_modal(prefill, messages.ModalContext())
-    opened = await open_view(typed.client, typed.body["trigger_id"], view, typed.logger)
+    form = messages.intro_form(prefill, messages.ModalContext())
+    trigger_id = typed.body["trigger_id"]
+    opened = await open_view(typed.client, trigger_id, form.with_findings(), typed.logger)
     if opened is None:
         await typed.reply(messages.note("modal_failed"))
         return
     actor = typed.actor
     await suggest_in_opened_form(
-        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill, shown=view
+        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill, shown=form
     )
 
 

@@ -157,11 +157,17 @@ async def publish_home(
 
 
 async def open_view(
-    client: AsyncWebClient, trigger_id: str, view: dict[str, Any], logger: logging.Logger
+    client: AsyncWebClient, trigger_id: str, view: dict[str, Any] | str, logger: logging.Logger
 ) -> dict[str, Any] | None:
-    """Open a modal; the opened view (with its id and hash), or None if Slack said no."""
+    """Open a modal; the opened view (with its id and hash), or None if Slack said no. `view`:
+    a dict, or JSON text as a template rendered it (slack_sdk passes a string on as it is, and
+    Slack takes the view as a JSON string), so it is not parsed here to be encoded again."""
     try:
-        response = await client.views_open(trigger_id=trigger_id, view=view)
+        # slack_sdk's hint names a dict; it sends a string on unchanged.
+        response = await client.views_open(
+            trigger_id=trigger_id,
+            view=view,  # type: ignore[arg-type]
+        )
     except SlackApiError as exc:
         logger.warning("views.open failed: %s", slack_error_code(exc))
         return None

@@ -35,7 +35,7 @@ async def request_intro_from_message(
         person = await known_teammate(services, client, actor.team_id, prospect.user_id)
         name = person.name if person else ""
     prefill = messages.ModalPrefill(target_name=name)
-    view = messages.intro_modal(
+    form = messages.intro_form(
         prefill,
         messages.ModalContext(
             source_channel_id=(body.get("channel") or {}).get("id"),
@@ -43,10 +43,10 @@ async def request_intro_from_message(
         ),
         str(message.get("text") or "")[:200] or None,
     )
-    opened = await open_view(client, body["trigger_id"], view, logger)
+    opened = await open_view(client, body["trigger_id"], form.with_findings(), logger)
     if opened is not None:
         await suggest_in_opened_form(
-            services, client, actor.team_id, actor.user_id, opened, prefill
+            services, client, actor.team_id, actor.user_id, opened, prefill, shown=form
         )
 
 

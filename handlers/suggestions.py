@@ -27,7 +27,7 @@ async def refresh_suggestions(
     prefill: messages.ModalPrefill,
     *,
     cold_problem: str = "",
-    shown: dict[str, Any] | None = None,
+    shown: messages.IntroForm | None = None,
 ) -> None:
     """Show who knows the target (and any reason to hold back) in the open form; and what
     stops going in cold, when that was pressed too early. `shown`: the form as this process
@@ -40,23 +40,33 @@ async def refresh_suggestions(
         return
     directory = services.directory
     modal_context = messages.ModalContext.load(view.get("private_metadata"))
-    suggestions = (
-        await directory.suggest_connectors(
-            team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
+    if named and not prefill.connector_id:
+        # No connector to review: who knows them and the review in one statement.
+        suggestions, found = await directory.form_findings(
+            team_id,
+            user_id,
+            prefill.target_name,
+            prefill.target_company,
+            replaces_id=modal_context.previous_request_id,
         )
-        if named
-        else []
-    )
-    found = await directory.review_ask(
-        team_id,
-        user_id,
-        prefill.connector_id,
-        prefill.target_name,
-        prefill.target_company,
-        replaces_id=modal_context.previous_request_id,
-        suggestions=suggestions,
-        ties=False,  # the form shows no tie: the connector's card asks about it
-    )
+    else:
+        suggestions = (
+            await directory.suggest_connectors(
+                team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
+            )
+            if named
+            else []
+        )
+        found = await directory.review_ask(
+            team_id,
+            user_id,
+            prefill.connector_id,
+            prefill.target_name,
+            prefill.target_company,
+            replaces_id=modal_context.previous_request_id,
+            suggestions=suggestions,
+            ties=False,  # the form shows no tie: the connector's card asks about it
+        )
     declined = found.target_declined is not None
     if declined:
         modal_context = replace(modal_context, declined_seen=True)
@@ -65,6 +75,7 @@ async def refresh_suggestions(
     flags = form_flags(found, prefill, cold_problem)
     searched = (named or bool(cold_problem)) and not declined
     note = pacing_note(found, prefill.connector_id)
+    updated: dict[str, Any] | str
     if shown is not None and not declined and note is None:
         # Only the findings change (a no would change the form's metadata, a note its fields).
         updated = messages.intro_with_findings(
@@ -81,7 +92,12 @@ async def refresh_suggestions(
             pacing_note=note,
         )
     try:
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+        # A view as JSON text goes as it is: slack_sdk passes a string on, and Slack takes one.
+        await client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=updated,  # type: ignore[arg-type]
+        )
     except SlackApiError as exc:
         # hash_conflict: the user changed the form meanwhile; their next Enter tries again.
         logger.info("suggestions not shown: %s", slack_error_code(exc))
@@ -95,11 +111,12 @@ async def suggest_in_opened_form(
     opened: dict[str, Any],
     prefill: messages.ModalPrefill,
     *,
-    shown: dict[str, Any] | None = None,
+    shown: messages.IntroForm | None = None,
 ) -> None:
     """Suggestions for a form just opened with a name in it, in a work slot of their own;
     left out when the work queue is busy, as they are optional. `shown`: the view sent to
-    open it, when it was rendered from `prefill` and an empty context alone."""
+    open it, rendered from `prefill` with no findings, coaching or pacing note (a source
+    message's hint and the context's metadata stay as they are)."""
     if not prefill.target_name or services.work.busy:
         return
     async with services.work.work_slot():

@@ -439,6 +439,108 @@ _REVIEW = (
 )
 
 
+# What the request form shows while no connector is picked, in one read
+# (`Directory.form_findings`): the contacts who may be the person or work at the company (the
+# rule `contacts_matching` writes in Core, under every key the team merged with the company's),
+# the asks open now and the intros made by each of their owners and which owners share tie
+# details (`loads_and_sharing`), the open asks for the person's surname, their noes that may
+# still hold, and the company's keys: what the contacts' search, its loads and the review
+# without a connector read in two or three statements. `owner_id` is the contact's owner on
+# a contact's row, the teammate counted on a load's or a share's. Built once, as `_REVIEW` is.
+_FORM_FINDINGS = (
+    text(
+        """
+        WITH canonical AS (
+            SELECT COALESCE((
+                SELECT canonical_key FROM company_aliases
+                WHERE team_id = :team_id AND alias_key = :company_key
+            ), :company_key) AS k
+        ), company_keys AS (
+            SELECT k FROM canonical WHERE k <> ''
+            UNION
+            SELECT a.alias_key FROM company_aliases a, canonical c
+            WHERE a.team_id = :team_id AND a.canonical_key = c.k
+        ), candidates AS (
+            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
+                closeness, since, source, confirmed_at, lapsed_at
+            FROM contacts
+            WHERE team_id = :team_id
+                AND (surname_key IN :contact_surname_keys
+                    OR company_key IN (SELECT k FROM company_keys)
+                    OR company_domain_key IN (SELECT k FROM company_keys))
+                AND owner_id NOT IN (SELECT user_id FROM departed_users WHERE team_id = :team_id)
+            ORDER BY id
+            LIMIT 2000
+        )
+        SELECT 'contact' AS kind, id, owner_id, name, name_key, company,
+            company_key, company_domain_key, closeness, since, source, confirmed_at,
+            lapsed_at, CAST(NULL AS VARCHAR) AS requester_id,
+            CAST(NULL AS VARCHAR) AS connector_id, CAST(NULL AS BIGINT) AS asks,
+            CAST(NULL AS BIGINT) AS intros, CAST(NULL AS BOOLEAN) AS enforce_pacing
+        FROM candidates
+        UNION ALL
+        SELECT 'load', NULL, connector_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL,
+            count(CASE WHEN status IN :open_statuses THEN 1 END),
+            count(CASE WHEN status IN :made_statuses THEN 1 END), NULL
+        FROM intro_requests
+        WHERE team_id = :team_id AND connector_id IN (SELECT owner_id FROM candidates)
+            AND (status IN :open_statuses OR status IN :made_statuses)
+        GROUP BY connector_id
+        UNION ALL
+        SELECT 'share', NULL, user_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM connector_prefs
+        WHERE team_id = :team_id AND user_id IN (SELECT owner_id FROM candidates)
+            AND share_tie_details = :sharing
+        UNION ALL
+        SELECT 'ask', id, NULL, target_name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, requester_id, connector_id, NULL, NULL, NULL
+        FROM intro_requests
+        WHERE team_id = :team_id AND target_surname_key IN :surname_keys
+            AND status IN :open_statuses
+        UNION ALL
+        SELECT 'declined', id, NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM (
+            SELECT r.id, r.target_name AS name, (
+                SELECT max(e.at) FROM request_events e
+                WHERE e.request_id = r.id AND e.team_id = :team_id
+                    AND e.action = :declined_action
+            ) AS confirmed_at
+            FROM intro_requests r
+            WHERE r.team_id = :team_id AND r.target_surname_key IN :surname_keys
+                AND r.status = :declined_status
+        ) AS declines
+        WHERE confirmed_at > :declined_after
+        UNION ALL
+        SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, NULL
+        FROM company_keys
+        UNION ALL
+        SELECT 'workspace', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, enforce_pacing
+        FROM workspace_settings
+        WHERE team_id = :team_id
+        ORDER BY kind, id
+        """
+    )
+    .bindparams(
+        bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
+        bindparam("made_statuses", value=sorted(INTRO_MADE_STATUSES), expanding=True),
+        bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
+        bindparam("contact_surname_keys", type_=String(), expanding=True),
+        bindparam("sharing", value=True, type_=Boolean()),
+        bindparam("declined_after", type_=UTCDateTime()),
+        bindparam("declined_action", value=Action.TARGET_DECLINED.value),
+        bindparam("declined_status", value=Status.TARGET_DECLINED.value),
+    )
+    .columns(  # by name: the others need no conversion
+        since=Date, confirmed_at=UTCDateTime(), lapsed_at=UTCDateTime(), enforce_pacing=Boolean
+    )
+)
+
+
 _ZERO = literal_column("0", Integer)
 
 
@@ -505,6 +607,52 @@ async def target_declines(
         .group_by(IntroRequest.id, IntroRequest.target_name)
     )
     return [TargetDecline(name, at) for name, at in rows]
+
+
+def _best_ties(matches: list[tuple[float, Any]], exclude: Collection[str]) -> dict[str, Any]:
+    """Each teammate's best tie to the person among the scored contacts: of the best kind,
+    then the best match; `exclude`'s left out."""
+    best: dict[str, tuple[tuple[int, float], Any]] = {}
+    for match, contact in matches:
+        if contact.owner_id in exclude:
+            continue
+        kind = tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at)
+        better = (TIE_TIER[kind], match)
+        if contact.owner_id not in best or better > best[contact.owner_id][0]:
+            best[contact.owner_id] = (better, contact)
+    return best
+
+
+def _ranked(
+    best: dict[str, Any],
+    counts: dict[str, tuple[int, int]],
+    sharing: set[str],
+    today: date,
+    limit: int,
+) -> list[Suggestion]:
+    """The suggestions from each teammate's best tie (`_best_ties`), their loads and whether
+    they share tie details: best first, `limit` of them."""
+    suggestions = []
+    for user_id, ((_, match), contact) in best.items():
+        open_asks, intros_made = counts.get(user_id, (0, 0))
+        suggestions.append(
+            Suggestion(
+                user_id=user_id,
+                score=tie_score(
+                    match, contact.closeness, contact.since, today, open_asks, intros_made
+                ),
+                closeness=contact.closeness,
+                since=contact.since,
+                open_asks=open_asks,
+                intros_made=intros_made,
+                contact_name=contact.name,
+                contact_company=contact.company,
+                shares_details=user_id in sharing,
+                tie=tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at),
+            )
+        )
+    suggestions.sort(key=lambda s: rank_key(s.tie, s.score, s.user_id))
+    return suggestions[:limit]
 
 
 class Directory(Contacts):
@@ -588,9 +736,9 @@ class Directory(Contacts):
         `resolved`: the company's key and every key it goes by, when the caller read them
         (an ask's review)."""
         candidates = await self._candidate_rows(team_id, target, company, resolved)
-        return await self._ranked(team_id, candidates, exclude, limit)
+        return await self._suggested(team_id, candidates, exclude, limit)
 
-    async def _ranked(
+    async def _suggested(
         self,
         team_id: str,
         candidates: list[tuple[float, Any]],
@@ -598,42 +746,54 @@ class Directory(Contacts):
         limit: int,
     ) -> list[Suggestion]:
         """`suggest_connectors`' ranking of the matching contacts (plain rows of what they are
-        ranked by, not Contact objects, with how well each matches)."""
-        best: dict[str, tuple[tuple[int, float], Any]] = {}
-        for match, contact in candidates:
-            if contact.owner_id in exclude:
-                continue
-            # Each teammate's best tie to the person: of the best kind, then the best match.
-            kind = tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at)
-            better = (TIE_TIER[kind], match)
-            if contact.owner_id not in best or better > best[contact.owner_id][0]:
-                best[contact.owner_id] = (better, contact)
+        ranked by, not Contact objects, with how well each matches), their loads read."""
+        best = _best_ties(candidates, exclude)
         if not best:
             return []
         async with reading(self._sessions) as session:
             counts, sharing = await loads_and_sharing(session, team_id, list(best))
-        today = self._clock.now().date()
-        suggestions = []
-        for user_id, ((_, match), contact) in best.items():
-            open_asks, intros_made = counts.get(user_id, (0, 0))
-            suggestions.append(
-                Suggestion(
-                    user_id=user_id,
-                    score=tie_score(
-                        match, contact.closeness, contact.since, today, open_asks, intros_made
-                    ),
-                    closeness=contact.closeness,
-                    since=contact.since,
-                    open_asks=open_asks,
-                    intros_made=intros_made,
-                    contact_name=contact.name,
-                    contact_company=contact.company,
-                    shares_details=user_id in sharing,
-                    tie=tie_kind(contact.source, contact.confirmed_at, contact.lapsed_at),
-                )
-            )
-        suggestions.sort(key=lambda s: rank_key(s.tie, s.score, s.user_id))
-        return suggestions[:limit]
+        return _ranked(best, counts, sharing, self._clock.now().date(), limit)
+
+    async def form_findings(
+        self,
+        team_id: str,
+        requester_id: str,
+        target: str,
+        company: str = "",
+        replaces_id: int | None = None,
+        limit: int = 3,
+    ) -> tuple[list[Suggestion], AskReview]:
+        """What the request form shows before a connector is picked, in one statement
+        (`_FORM_FINDINGS`): `suggest_connectors` with the requester left out, and what
+        `review_ask` finds without a connector (the asks open for the person already, and
+        their no while it holds)."""
+        query = parse_person(target, company)
+        key = name_key(parse_person(target).name_key)
+        now = self._clock.now()
+        params = {
+            "team_id": team_id,
+            "company_key": query.company_key,
+            "contact_surname_keys": surname_keys(query.name_key) if query.name_key else [],
+            "surname_keys": surname_keys(key) if key else [],
+            "declined_after": now - self.target_declined_hold,
+        }
+        async with autocommit(self._sessions) as connection:
+            rows = list((await connection.execute(_FORM_FINDINGS, params)).all())
+        keys = _company_keys(rows)
+        contacts = [row for row in rows if row.kind == "contact"]
+        counts = {
+            row.owner_id: (int(row.asks), int(row.intros)) for row in rows if row.kind == "load"
+        }
+        sharing = {row.owner_id for row in rows if row.kind == "share"}
+        best = _best_ties(scored(query, contacts, keys), (requester_id,))
+        suggestions = _ranked(best, counts, sharing, now.date(), limit) if best else []
+        review = AskReview(
+            enforce_pacing=any(row.enforce_pacing for row in rows if row.kind == "workspace")
+        )
+        _sort_asks(review, rows, target, requester_id, replaces_id)
+        review.target_declined = _declined(rows, target, now, self.target_declined_hold)
+        review.target_declined_hold = self.target_declined_hold
+        return suggestions, review
 
     async def set_share_tie_details(self, team_id: str, user_id: str, share: bool) -> None:
         prefs = await self.prefs(team_id, user_id)
@@ -780,7 +940,7 @@ class Directory(Contacts):
                     # being (maybe) at a limit: ranked here, not read again.
                     candidates = [row for row in rows if row.kind == "candidate"]
                     query = parse_person(target, company)
-                    suggestions = await self._ranked(
+                    suggestions = await self._suggested(
                         team_id, scored(query, candidates, keys), (requester_id,), 3
                     )
                 elif suggestions is None:

@@ -27,7 +27,7 @@ from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
     escape_mrkdwn,
     render_json,
-    render_json_blocks,
+    render_json_text,
     trusted_mrkdwn,
 )
 from bot.rendering.texts import (
@@ -607,61 +607,101 @@ def intro_modal(
     connector's load against a limit not yet hit (connector_id, code, count, limit)."""
     view: dict[str, Any] = render_json(
         "intro_modal.json.j2",
-        prefill=prefill,
-        private_metadata=context.dump(),
-        offered_by=context.offered_by,
-        pointed_by=context.pointed_by,
-        pointed_from=context.pointed_from,
-        first_connector=context.first_connector,
-        source_hint=source_hint,
+        **_intro_modal_values(prefill, context, source_hint),
         source_hint_mrkdwn=source_hint_mrkdwn,  # already escaped: carried over from Slack
-        limits=LIMITS,
-        closeness=labels()["closeness"],
-        tie_shared=labels()["tie_shared"],
-        share_name=labels()["share_name"],
-        ask_sizes=labels()["ask_size"],
-        pacing=labels()["pacing"],
         suggestions=suggestions,
         flags=flags,
         searched=searched,
         coaching=coaching or {},
         pacing_note=pacing_note,
-        connector_block_id=BlockId.CONNECTOR.picked(prefill.connector_id),
-        way_in=prefill.way_in,
+        findings_slot=None,
     )
     return view
 
 
-# The blocks a form may show above its findings, each rendered from the form's context.
-_HINT_BLOCKS = frozenset({BlockId.SOURCE_HINT.value, "offer_hint", "better_person_hint"})
+def _intro_modal_values(
+    prefill: ModalPrefill, context: ModalContext, source_hint: str | None
+) -> dict[str, Any]:
+    return {
+        "prefill": prefill,
+        "private_metadata": context.dump(),
+        "offered_by": context.offered_by,
+        "pointed_by": context.pointed_by,
+        "pointed_from": context.pointed_from,
+        "first_connector": context.first_connector,
+        "source_hint": source_hint,
+        "limits": LIMITS,
+        "closeness": labels()["closeness"],
+        "tie_shared": labels()["tie_shared"],
+        "share_name": labels()["share_name"],
+        "ask_sizes": labels()["ask_size"],
+        "pacing": labels()["pacing"],
+        "connector_block_id": BlockId.CONNECTOR.picked(prefill.connector_id),
+        "way_in": prefill.way_in,
+    }
+
+
+# Where the findings go in the form's text: no value can render it, as every value in a JSON
+# template is escaped for a JSON string (a NUL becomes \u0000).
+_FINDINGS_SLOT = Markup("\x00findings\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class IntroForm:
+    """The request form as intro_modal renders it with no findings, coaching or pacing note,
+    kept as JSON text cut where its findings go: it goes to Slack as it is (views.open and
+    views.update take a view as a JSON string), and findings rendered alone go into its cut,
+    with nothing parsed or encoded again."""
+
+    head: str
+    tail: str
+
+    def with_findings(self, findings: str = "") -> str:
+        """The view as JSON text, with these findings (intro_findings.json.j2's text)."""
+        return f"{self.head}{findings}{self.tail}"
+
+
+def intro_form(
+    prefill: ModalPrefill, context: ModalContext, source_hint: str | None = None
+) -> IntroForm:
+    """The request form to open, as JSON text (`IntroForm`)."""
+    rendered = render_json_text(
+        "intro_modal.json.j2",
+        **_intro_modal_values(prefill, context, source_hint),
+        source_hint_mrkdwn=None,
+        suggestions=(),
+        flags=(),
+        searched=False,
+        coaching={},
+        pacing_note=None,
+        findings_slot=_FINDINGS_SLOT,
+    )
+    head, tail = rendered.split(_FINDINGS_SLOT)
+    return IntroForm(head, tail)
 
 
 def intro_with_findings(
-    shown: dict[str, Any],
+    shown: IntroForm,
     prefill: ModalPrefill,
     *,
     suggestions: Sequence[Suggestion] = (),
     flags: Sequence[dict[str, str]] = (),
     searched: bool = False,
-) -> dict[str, Any]:
-    """The request form `shown` (as intro_modal rendered it, with no findings, no coaching
-    and no pacing note) with these findings in their place: the same view intro_modal renders
-    with them, with only the findings' blocks rendered again."""
-    findings = render_json_blocks(
-        "intro_findings.json.j2",
-        prefill=prefill,
-        way_in=prefill.way_in,
-        suggestions=suggestions,
-        flags=flags,
-        searched=searched,
-        tie_shared=labels()["tie_shared"],
-        pacing=labels()["pacing"],
+) -> str:
+    """The form `shown` with these findings in their place, as JSON text: the view
+    intro_modal renders with them, with only the findings' blocks rendered again."""
+    return shown.with_findings(
+        render_json_text(
+            "intro_findings.json.j2",
+            prefill=prefill,
+            way_in=prefill.way_in,
+            suggestions=suggestions,
+            flags=flags,
+            searched=searched,
+            tie_shared=labels()["tie_shared"],
+            pacing=labels()["pacing"],
+        )
     )
-    blocks = shown["blocks"]
-    at = next(
-        (i for i, b in enumerate(blocks) if b.get("block_id") not in _HINT_BLOCKS), len(blocks)
-    )
-    return {**shown, "blocks": [*blocks[:at], *findings, *blocks[at:]]}
 
 
 def offer_card(offer: IntroOffer) -> Message:

@@ -144,15 +144,10 @@ def render_json(template: str, /, **context: Any) -> Any:
         raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc
 
 
-def render_json_blocks(template: str, /, **context: Any) -> list[Any]:
-    """A template of blocks each ending in a comma (one a view's template includes), on its
-    own: the blocks it renders, as a list."""
-    rendered = environment().get_template(template).render(**context)
-    try:
-        blocks: list[Any] = json.loads(f"[{rendered} null]")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"template {template} rendered invalid JSON: {exc}") from exc
-    return blocks[:-1]
+def render_json_text(template: str, /, **context: Any) -> str:
+    """A JSON template's text, not parsed: for a payload Slack takes as a JSON string (a
+    view), sent as rendered instead of parsed here and encoded again by slack_sdk."""
+    return environment().get_template(template).render(**context)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.intro import command_text
+from bot.intro.contacts import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from handlers import commands
@@ -81,6 +82,24 @@ async def test_a_permalink_that_cannot_be_had_loses_nothing(stack: LocalStack) -
     await stack.until(lambda: len(stack.fake.messages_for(CONNECTOR)) == 1, "card")
     card = card_text(stack.fake.messages_for(CONNECTOR)[0])
     assert "Jane Doe" in card and "The message this came from" not in card
+
+
+async def test_the_shortcut_shows_who_knows_them_under_the_message_hint(
+    stack: LocalStack,
+) -> None:
+    assert stack.services is not None
+    await stack.services.directory.add_contact(
+        "T0FAKE", CONNECTOR, ContactInput("Jane Doe", "Acme", closeness="close")
+    )
+    opened = await _shortcut(stack, "Can someone get me in front of Jane Doe?")
+    await stack.until(lambda: stack.fake.count("views.update") == 1, "suggestions")
+    updated = stack.fake.calls_to("views.update")[0].args["view"]
+    ids = [b.get("block_id") for b in updated["blocks"]]
+    assert ids[0] == "source_hint" and ids[2] == "suggestion_1"
+    assert f"<@{CONNECTOR}>" in updated["blocks"][2]["text"]["text"]
+    # The form's context (where it came from) and the rest of it as opened.
+    assert updated["private_metadata"] == opened["private_metadata"]
+    assert updated["blocks"][:1] + updated["blocks"][3:] == opened["blocks"]
 
 
 async def test_a_mistyped_sub_command_is_answered_with_what_was_meant(stack: LocalStack) -> None:

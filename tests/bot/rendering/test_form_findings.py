@@ -3,6 +3,7 @@ view the whole form's template renders with them."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -49,6 +50,11 @@ CASES: list[tuple[messages.ModalPrefill, messages.ModalContext, dict[str, Any]]]
         messages.ModalContext(offer_id=4, offered_by="U9", pointed_by="U5", pointed_from="Al"),
         {"suggestions": SUGGESTIONS, "searched": True, "flags": FLAGS},
     ),
+    (  # opened from a message (the shortcut)
+        messages.ModalPrefill(target_name="Jane Doe"),
+        messages.ModalContext(source_channel_id="C0DEALS", source_message_ts="1700000000.000100"),
+        {"suggestions": SUGGESTIONS[:2], "searched": True},
+    ),
 ]
 
 
@@ -56,19 +62,40 @@ CASES: list[tuple[messages.ModalPrefill, messages.ModalContext, dict[str, Any]]]
 def test_findings_rendered_alone_make_the_form_the_whole_template_renders(
     prefill: messages.ModalPrefill, context: messages.ModalContext, findings: dict[str, Any]
 ) -> None:
-    shown = messages.intro_modal(prefill, context, "From a thread: *hello* <there>")
+    shown = messages.intro_form(prefill, context, "From a thread: *hello* <there>")
     whole = messages.intro_modal(prefill, context, "From a thread: *hello* <there>", **findings)
-    assert messages.intro_with_findings(shown, prefill, **findings) == whole
+    assert json.loads(messages.intro_with_findings(shown, prefill, **findings)) == whole
+
+
+@pytest.mark.parametrize("prefill, context", [case[:2] for case in CASES])
+def test_the_form_opened_as_text_is_the_form_the_template_renders(
+    prefill: messages.ModalPrefill, context: messages.ModalContext
+) -> None:
+    shown = messages.intro_form(prefill, context, "From a thread: *hello* <there>")
+    whole = messages.intro_modal(prefill, context, "From a thread: *hello* <there>")
+    assert json.loads(shown.with_findings()) == whole
 
 
 def test_a_form_with_no_findings_stays_as_it_was_shown() -> None:
     prefill = messages.ModalPrefill(target_name="Jane Doe")
-    shown = messages.intro_modal(prefill, messages.ModalContext())
-    assert messages.intro_with_findings(shown, prefill) == shown
-    found = messages.intro_with_findings(shown, prefill, suggestions=SUGGESTIONS, searched=True)
+    shown = messages.intro_form(prefill, messages.ModalContext())
+    opened = json.loads(shown.with_findings())
+    assert json.loads(messages.intro_with_findings(shown, prefill)) == opened
+    found = json.loads(
+        messages.intro_with_findings(shown, prefill, suggestions=SUGGESTIONS, searched=True)
+    )
     assert [b.get("block_id") for b in found["blocks"][1:4]] == [
         "suggestion_1",
         "suggestion_2",
         "suggestion_3",
     ]
-    assert found["blocks"][len(SUGGESTIONS) + 1 :] == shown["blocks"]
+    assert found["blocks"][len(SUGGESTIONS) + 1 :] == opened["blocks"]
+
+
+def test_a_value_cannot_cut_the_form_where_its_findings_go() -> None:
+    # The cut is a NUL: typed into the form, it is escaped, and the cut stays one.
+    prefill = messages.ModalPrefill(target_name="Jane\x00findings\x00 Doe", reason="\x00")
+    shown = messages.intro_form(prefill, messages.ModalContext())
+    assert json.loads(shown.with_findings()) == messages.intro_modal(
+        prefill, messages.ModalContext()
+    )

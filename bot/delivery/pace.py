@@ -608,7 +608,7 @@ class Pacer:
                     return Grant(None, refused)
                 continue
             go, slots = found
-            if go - now > self.max_wait:
+            if go - now > self.max_wait + 1e-6:  # (the turns' times are sums of floats)
                 return Grant(None, go - now)  # the turns stay held, for calls after it
             for key, slot in zip(keys, slots, strict=True):
                 self._held[key].remove(slot)

@@ -302,6 +302,7 @@ class Dispatcher:
         leases its own."""
         assert self._pacer is not None
         calls: list[tuple[str, str, str | None]] = []
+        tickets = []
         for message in claimed:
             if message.kind in self._channels:
                 continue
@@ -309,7 +310,8 @@ class Dispatcher:
                 calls.append((message.team_id, "chat.update", None))
             else:
                 calls.append((message.team_id, "chat.postMessage", message.recipient_id))
-        await self._pacer.reserve(calls)
+            tickets.append(message.id)
+        await self._pacer.reserve(calls, tickets)
 
     async def _tokens_of(self, claimed: list[OutboundMessage]) -> dict[str, str | None]:
         """Each team's bot token for this batch; None where there is none to send with."""
@@ -509,7 +511,7 @@ class Dispatcher:
         # The lease first: its extension (rarely, a statement) must not come between the
         # turn and the call.
         await self._keep_lease(message)
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id)
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -533,7 +535,7 @@ class Dispatcher:
     ) -> tuple[str | None, str | None]:
         """A card already sent, updated in place to `rendered`."""
         await self._keep_lease(message)
-        await self._slot(message.team_id, "chat.update")
+        await self._slot(message.team_id, "chat.update", None, message.id)
         await self._client.chat_update(
             token=token,
             channel=card_row.slack_channel_id or "",
@@ -599,13 +601,15 @@ class Dispatcher:
         self._follow_ups += follow_ups
         return sent
 
-    async def _slot(self, team_id: str, method: str, channel: str | None = None) -> None:
+    async def _slot(
+        self, team_id: str, method: str, channel: str | None = None, message_id: int | None = None
+    ) -> None:
         """Waits for the call's turn under Slack's limits (leased with its batch, or leased
         now); when it is further off, the message goes back to the outbox, due then (no
         attempt counted)."""
         if self._pacer is None:
             return
-        grant = await self._pacer.turn(team_id, method, channel)
+        grant = await self._pacer.turn(team_id, method, channel, message_id)
         if not grant.granted:
             raise NotYet(
                 f"{method}: Slack's rate limit",

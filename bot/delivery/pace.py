@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -544,6 +545,13 @@ class Pacer:
         self._sleep = sleep
         # The turns this process leased and has not spent, by budget.
         self._held: dict[Key, list[Slot]] = {}
+        # Workspace budgets found spent, (team, method) -> until when on this process's clock:
+        # a call holding no turn there is told so without asking again.
+        self._spent: dict[tuple[str, str], float] = {}
+        # The turns a reserved call was booked, by its ticket, until it spends them; other
+        # calls leave them be (the ids of those turns).
+        self._tickets: dict[int, list[Slot]] = {}
+        self._promised: set[int] = set()
 
     def lateness(self, method: str, scope: str) -> float:
         """How long after its place in the budget (its tat) a leased turn may still go.
@@ -564,9 +572,13 @@ class Pacer:
         now = self._clock()
         return [slot for slot in self._held.get((team_id, method, scope), []) if slot.end >= now]
 
-    async def reserve(self, calls: list[tuple[str, str, str | None]]) -> None:
+    async def reserve(
+        self, calls: list[tuple[str, str, str | None]], tickets: list[int] | None = None
+    ) -> None:
         """Leases the turns a batch of calls `(team, method, channel)` will take, in every
-        budget they draw on, in one statement; each call then spends one with `turn`. A budget
+        budget they draw on, in one statement; each call then spends one with `turn`. With
+        `tickets` (one per call), each call's turns are set aside for the `turn` that names
+        its ticket: a post's workspace and channel turns were booked to fall together. A budget
         whose next turn is further off than `max_wait` books none (its calls are told when to
         try again), and a turn left unspent lapses."""
         wide: dict[tuple[str, str], int] = {}
@@ -589,20 +601,39 @@ class Pacer:
             for (team_id, channel), (count, after) in narrow.items()
         ]
         self._forget_lapsed()
-        await self._lease(wants, channels)
+        _, booked = await self._lease(wants, channels)
+        if tickets is None:
+            return
+        taken: Counter[Key] = Counter()
+        for ticket, (team_id, method, channel) in zip(tickets, calls, strict=True):
+            keys = [(team_id, method, scope) for scope, _ in self.rates.rules(method, channel)]
+            if keys and all(taken[key] < len(booked.get(key, [])) for key in keys):
+                self._tickets[ticket] = [booked[key][taken[key]] for key in keys]
+                self._promised.update(id(slot) for slot in self._tickets[ticket])
+                taken.update(keys)
 
-    async def turn(self, team_id: str, method: str, channel: str | None = None) -> Grant:
-        """Waits for a turn in every budget the call draws on, from those this process holds,
-        leasing a slice more (one statement) when it holds none that fits; or, when the turn
-        is further off than `max_wait`, says (without waiting) when to try again."""
+    async def turn(
+        self, team_id: str, method: str, channel: str | None = None, ticket: int | None = None
+    ) -> Grant:
+        """Waits for a turn in every budget the call draws on: those set aside for its
+        `ticket` if they are still good, else from those this process holds, leasing a slice
+        more (one statement) when it holds none that fits; or, when the turn is further off
+        than `max_wait`, says (without waiting) when to try again."""
         rules = self.rates.rules(method, channel)
         if not rules:
             return Grant(0.0)
         keys = [(team_id, method, scope) for scope, _ in rules]
+        assigned = self._tickets.pop(ticket, None) if ticket is not None else None
+        for slot in assigned or []:
+            self._promised.discard(id(slot))
         for _ in range(3):
             now = self._clock()
-            found = self._fitting(keys, now)
+            found = self._fitting(keys, now, assigned)
+            assigned = None
             if isinstance(found, list):  # budgets with no turn held that fits
+                until = self._spent.get((team_id, method), now)
+                if (team_id, method, WORKSPACE) in found and until > now:
+                    return Grant(None, until - now)
                 refused = await self._lease_for(team_id, method, channel, found)
                 if refused is not None:
                     return Grant(None, refused)
@@ -611,7 +642,8 @@ class Pacer:
             if go - now > self.max_wait + 1e-6:  # (the turns' times are sums of floats)
                 return Grant(None, go - now)  # the turns stay held, for calls after it
             for key, slot in zip(keys, slots, strict=True):
-                self._held[key].remove(slot)
+                held = self._held[key]
+                del held[next(n for n, h in enumerate(held) if h is slot)]
             if go > now:
                 await self._sleep(go - now)
             if self._clock() <= min(slot.end for slot in slots):
@@ -619,15 +651,29 @@ class Pacer:
             # Reached late (a stalled loop): these turns lapsed; another, if any fits.
         return Grant(None, rules[0][1].interval)
 
-    def _fitting(self, keys: list[Key], now: float) -> tuple[float, list[Slot]] | list[Key]:
+    def _fitting(
+        self, keys: list[Key], now: float, assigned: list[Slot] | None = None
+    ) -> tuple[float, list[Slot]] | list[Key]:
         """The earliest moment, from `now`, at which a held turn of every budget is good, and
-        those turns; or the budgets holding none still good then."""
+        those turns (the `assigned` ones, when all are still held and good together); or the
+        budgets holding none still good then."""
+        if assigned is not None and all(
+            any(held is slot for held in self._held.get(key, []))
+            for key, slot in zip(keys, assigned, strict=True)
+        ):
+            go = max(now, *(slot.start for slot in assigned))
+            if go <= min(slot.end for slot in assigned):
+                return go, assigned
         go = now
         while True:
             chosen = []
             missing = []
             for key in keys:
-                good = [s for s in self._held.get(key, []) if s.end >= go]
+                good = [
+                    s
+                    for s in self._held.get(key, [])
+                    if s.end >= go and id(s) not in self._promised
+                ]
                 if good:
                     chosen.append(min(good, key=lambda s: s.start))
                 else:
@@ -656,35 +702,49 @@ class Pacer:
                 post = (team_id, POST, WORKSPACE)
                 # Paired with the workspace turn leased beside it, if it is leased too.
                 channels.append(ChannelWant(team_id, channel, 1, 0 if post in missing else None))
-        leased = await self._lease(wants, channels)
+        leased, _ = await self._lease(wants, channels)
         if leased.refused:
             return max(leased.refused.values())
         if not all(key in leased.bases for key in missing):
             return self.rates.rules(method, channel)[0][1].interval
         return None
 
-    async def _lease(self, wants: list[Want], channels: list[ChannelWant]) -> Leased:
+    async def _lease(
+        self, wants: list[Want], channels: list[ChannelWant]
+    ) -> tuple[Leased, dict[Key, list[Slot]]]:
         """Books the turns and holds them, placed on this process's clock: a turn's start as
-        late, and its end as early, as the statement's time on the budgets' clock allows."""
+        late, and its end as early, as the statement's time on the budgets' clock allows.
+        Returns them too, by budget, in order."""
         sent = self._clock()
         leased = await self.budgets.lease(wants, channels, self.rates.per_channel)
         received = self._clock()
+        for budget, retry_in in leased.refused.items():
+            self._spent[budget] = received + retry_in
         booked = [((w.team_id, w.method, WORKSPACE), w.count, w.limit) for w in wants]
         narrow = self.rates.per_channel
         booked += [((c.team_id, POST, c.channel), c.count, narrow) for c in channels]
+        slots: dict[Key, list[Slot]] = {}
         for key, count, limit in booked:
             base = leased.bases.get(key)
             if base is None:
                 continue
             late = self.lateness(key[1], key[2])
-            held = self._held.setdefault(key, [])
+            slots[key] = []
             for n in range(count):
                 tat = base + n * limit.interval - leased.now
-                held.append(Slot(received + tat - limit.tolerance, sent + tat + late))
-        return leased
+                slots[key].append(Slot(received + tat - limit.tolerance, sent + tat + late))
+            self._held.setdefault(key, []).extend(slots[key])
+        return leased, slots
 
     def _forget_lapsed(self) -> None:
         now = self._clock()
+        self._spent = {budget: until for budget, until in self._spent.items() if until > now}
+        self._tickets = {
+            ticket: slots
+            for ticket, slots in self._tickets.items()
+            if min(slot.end for slot in slots) >= now
+        }
+        self._promised = {id(slot) for slots in self._tickets.values() for slot in slots}
         for key in list(self._held):
             left = [slot for slot in self._held[key] if slot.end >= now]
             if left:

@@ -3,6 +3,7 @@ memory, and a turn not spent in time lapses without ever letting a call crowd Sl
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from bot.delivery.pace import (
     Want,
     gcra,
 )
-from bot.intro.clock import ManualClock
+from bot.intro.clock import ManualClock, SystemClock
 from bot.intro.people import Teammate
 from bot.intro.states import Action
 from bot.intro.validation import RequestDraft
@@ -302,3 +303,89 @@ async def test_leases_on_postgresql_match_the_budgets_of_one_process(database_ur
             assert second.refused[(TEAM, POST)] == pytest.approx(4.0, abs=0.5)
     finally:
         await engine.dispose()
+
+
+class _Unchecked(FakeSlack):
+    """Block Kit goes unchecked here (the flow tests check every message's): the fake shares
+    the test's event loop, and checking 160 cards there would make every replica late."""
+
+    def _validate_message(self, args: dict[str, Any]) -> None:
+        return None
+
+
+async def test_three_replicas_leasing_turns_stay_under_slacks_limits(database_url: str) -> None:
+    """Three dispatchers (one on SQLite, which runs one process) sweep 80 requests' cards,
+    due at once, against a fake that answers 429 past Slack's limits (5 times faster here):
+    each card goes once, none meets a 429, and the budgets are leased once per batch, with
+    a few more for turns that lapsed, not once per send."""
+    scale = 5
+    postgres = database_url.startswith("postgresql")
+    fake = _Unchecked(rate_limits=Rates.slack(scale))
+    people = [f"U{n:03d}" for n in range(40)]
+    for user_id in people:
+        fake.add_user(user_id, name=user_id.lower(), real_name=f"Person {user_id}")
+    await fake.start()
+    engines = [create_engine_for(database_url) for _ in range(3 if postgres else 1)]
+    # Real time: a send refused a turn goes back to the outbox, due when the turn comes.
+    clock = SystemClock()
+    workflow = IntroWorkflow(make_sessionmaker(engines[0]), clock)
+    for n in range(80):
+        draft = RequestDraft(
+            requester=Teammate(people[n % 40], f"Person {people[n % 40]}"),
+            connector=Teammate(people[(n + 1) % 40], ""),
+            target_name=f"Target Number{n}",
+            target_company="Acme",
+            reason="Expansion",
+            blurb="Hi, would you be open to a call? It is about the expansion.",
+        )
+        await workflow.submit(TEAM, draft, [])
+    local = LocalBudgets()
+    replicas = []
+    for n, engine in enumerate(engines):
+        sessions = make_sessionmaker(engine)
+        client = AsyncWebClient(token=fake.token, base_url=fake.base_url, retry_handlers=[])
+        budgets = SharedBudgets(engine) if postgres else local
+        replicas.append(
+            Dispatcher(
+                sessions,
+                client,
+                clock,
+                IntroWorkflow(sessions, clock),
+                owner=f"replica-{n}",
+                pacer=Pacer(budgets, Rates.slack(scale)),
+                batch=16,
+            )
+        )
+    leases = Counter[str]()
+
+    def count_leases(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        leases["statements"] += "rate_budgets" in statement and "INSERT" in statement
+
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", count_leases)
+    try:
+
+        async def sweep_until_done(dispatcher: Dispatcher) -> None:
+            while fake.count("chat.postMessage") < 160:
+                if await dispatcher.sweep():
+                    leases["batches"] += 1
+                else:
+                    await asyncio.sleep(0.05)  # nothing due: as the sweeper's tick would
+
+        await asyncio.wait_for(
+            asyncio.gather(*(sweep_until_done(d) for d in replicas)), timeout=120
+        )
+        posts = [c for c in fake.calls_to("chat.postMessage")]
+        assert [c for c in fake.calls if c.error == "ratelimited"] == []
+        assert len(posts) == 160 and all(c.ok for c in posts)
+        sent = Counter((c.args["channel"], c.args["text"]) for c in posts)
+        assert max(sent.values()) == 1, "a card went out twice"
+        if postgres:
+            assert 0 < leases["statements"] <= leases["batches"] + 160 // 8, leases
+        else:
+            assert leases["statements"] == 0
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", count_leases)
+            await engine.dispose()
+        await fake.stop()

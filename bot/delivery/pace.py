@@ -753,8 +753,9 @@ class Pacer:
                 del self._held[key]
 
     async def slot(self, team_id: str, method: str, channel: str | None = None) -> Grant:
-        """Waits for a slot of every budget the call draws on, or, when one is further away
-        than `max_wait`, says (without waiting) when to try again."""
+        """Waits for a slot of every budget the call draws on, taken on its own (a grant per
+        budget), or, when one is further away than `max_wait`, says (without waiting) when to
+        try again. The dispatcher leases instead (`reserve`, `turn`)."""
         waits = []
         for scope, limit in self.rates.rules(method, channel):
             grant = await self.budgets.take(team_id, method, scope, limit, self.max_wait)

@@ -1,6 +1,8 @@
 """How many statements (and transactions) one request costs: an Accept press, its delivery,
 a submission's review, write and delivery, and /intro's suggestions, counted on the real code
-paths against introbot_bench with the fake Slack in-process.
+paths against introbot_bench with the fake Slack in-process. An Accept and a submission are
+delivered again with pacing to Slack's limits on (`INTROBOT_SLACK_RATE_SCALE` 1, the
+budgets shared in PostgreSQL), which the benchmark's cells turn off.
 
 `python -m bench.roundtrips` prints a table; run it after a benchmark run (it needs the seeded
 database and presses Accept on one awaiting request).
@@ -18,6 +20,7 @@ from sqlalchemy import bindparam, event, text
 from bench.common import BOT_SCOPES, BOT_TOKEN, DATABASE_URL, TEAM_ID, user_id, user_name
 from bench.fake_proc import BenchSlack
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.pace import Pacer, Rates, SharedBudgets
 from bot.intro.clock import SystemClock
 from bot.intro.contacts import ContactInput
 from bot.intro.directory import Directory
@@ -126,6 +129,15 @@ async def count() -> dict[str, dict[str, int]]:
         seen.clear()
         await dispatcher.deliver_outcome(submitted)
         found[f"submission: deliver {len(submitted.message_ids)} messages"] = dict(seen)
+        paced = Dispatcher(
+            sessions,
+            delivery_client(settings),
+            clock,
+            workflow,
+            directory=directory,
+            pacer=Pacer(SharedBudgets(engine), Rates.slack()),
+        )
+        await count_paced(engine, workflow, paced, directory, draft, seen, found)
         await count_suggestions(engine, directory, draft, seen, found)
     finally:
         for name, listener in listeners:
@@ -133,6 +145,57 @@ async def count() -> dict[str, dict[str, int]]:
         await engine.dispose()
         await fake.stop()
     return found
+
+
+async def count_paced(
+    engine: Any,
+    workflow: IntroWorkflow,
+    dispatcher: Dispatcher,
+    directory: Directory,
+    draft: RequestDraft,
+    seen: Counter[str],
+    found: dict[str, dict[str, int]],
+) -> None:
+    """An Accept's and a submission's delivery with pacing on: the calls' turns leased."""
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT r.id, r.connector_id FROM intro_requests r JOIN "
+                    "outbound_messages m ON m.request_id = r.id AND m.kind = "
+                    "'connector_card' AND m.status = 'sent' WHERE r.status = "
+                    "'awaiting_connector' ORDER BY r.id DESC LIMIT 1"
+                )
+            )
+        ).one()
+    outcome = await workflow.act(
+        TEAM_ID, row.id, row.connector_id, Action.ACCEPT, lease=dispatcher.lease()
+    )
+    seen.clear()
+    await dispatcher.deliver_outcome(outcome)
+    found[f"Accept, pacing on: deliver {len(outcome.message_ids)} messages"] = dict(seen)
+    paced_draft = RequestDraft(
+        requester=Teammate(user_id(10), user_name(10)),
+        connector=Teammate(user_id(11), user_name(11)),
+        target_name="Jane Paced",
+        target_company=draft.target_company,
+        reason=draft.reason,
+        blurb=draft.blurb,
+    )
+    review = await directory.review_ask(
+        TEAM_ID, user_id(10), user_id(11), paced_draft.target_name, paced_draft.target_company
+    )
+    submitted = await workflow.submit(
+        TEAM_ID,
+        paced_draft,
+        [],
+        owner_id=review.account_owner,
+        lease=dispatcher.lease(),
+        stale_tie=review.stale_tie,
+    )
+    seen.clear()
+    await dispatcher.deliver_outcome(submitted)
+    found[f"submission, pacing on: deliver {len(submitted.message_ids)} messages"] = dict(seen)
 
 
 async def count_suggestions(

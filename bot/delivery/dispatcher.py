@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -90,8 +89,6 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
     }
 )
-# A booked turn reached later than this is given up for a fresh one (bot.delivery.pace).
-LATE_TURN_S = 0.1
 # A workspace's token could not be looked up this time (database, or a failed rotation).
 _LOOKUP_FAILED = ""
 # How long the connector's tie, as an ask's review found it, stands for their card: after
@@ -147,8 +144,6 @@ class Dispatcher:
         # Slack answers, 429s honoured.
         self._pacer = pacer
         self._first_team = 0
-        # Booked chat.postMessage turns (message id -> time.monotonic() it may go).
-        self._turns: dict[int, float] = {}
         # The messages this process holds a lease on and has not sent yet, by id: a lease
         # running short is extended for all of them in one statement.
         self._held: dict[int, OutboundMessage] = {}
@@ -307,21 +302,25 @@ class Dispatcher:
             )
         )
         for message in claimed:  # turns not taken (a moot reminder, a deferral) lapse
-            self._turns.pop(message.id, None)
             self._held.pop(message.id, None)
 
     async def _book_turns(self, claimed: list[OutboundMessage]) -> None:
-        """The batch's posts book their turns together, per workspace: two statements a
-        batch instead of two a message."""
+        """The batch's calls lease their turns together, in every budget they draw on (the
+        posts' workspaces and channels, the updates' tier): one statement a batch, none a
+        send. A call whose turn is not there when it goes (a users.info, a turn that lapsed)
+        leases its own."""
         assert self._pacer is not None
-        posts: dict[str, list[OutboundMessage]] = {}
+        calls: list[tuple[str, str, str | None]] = []
+        tickets = []
         for message in claimed:
-            if message.kind not in UPDATES and message.kind not in self._channels:
-                posts.setdefault(message.team_id, []).append(message)
-        now = time.monotonic()
-        for team_id, batch in posts.items():
-            waits = await self._pacer.book_posts(team_id, [m.recipient_id for m in batch])
-            self._turns.update({m.id: now + wait for m, wait in zip(batch, waits, strict=True)})
+            if message.kind in self._channels:
+                continue
+            if message.kind in UPDATES:
+                calls.append((message.team_id, "chat.update", None))
+            else:
+                calls.append((message.team_id, "chat.postMessage", message.recipient_id))
+            tickets.append(message.id)
+        await self._pacer.reserve(calls, tickets)
 
     async def _tokens_of(self, claimed: list[OutboundMessage]) -> dict[str, str | None]:
         """Each team's bot token for this batch; None where there is none to send with."""
@@ -521,8 +520,10 @@ class Dispatcher:
         self, message: OutboundMessage, rendered: messages.Message, token: str
     ) -> tuple[str | None, str | None]:
         """A new DM to the message's recipient, in its turn under Slack's limits."""
-        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
+        # The lease first: its extension (rarely, a statement) must not come between the
+        # turn and the call.
         await self._keep_lease(message)
+        await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
             token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
         )
@@ -545,8 +546,8 @@ class Dispatcher:
         token: str,
     ) -> tuple[str | None, str | None]:
         """A card already sent, updated in place to `rendered`."""
-        await self._slot(message.team_id, "chat.update")
         await self._keep_lease(message)
+        await self._slot(message.team_id, "chat.update", None, message.id)
         await self._client.chat_update(
             token=token,
             channel=card_row.slack_channel_id or "",
@@ -613,20 +614,14 @@ class Dispatcher:
         return sent
 
     async def _slot(
-        self, team_id: str, method: str, channel: str | None = None, message_id: int = 0
+        self, team_id: str, method: str, channel: str | None = None, message_id: int | None = None
     ) -> None:
-        """Waits for the call's turn under Slack's limits (booked with its batch, or taken
+        """Waits for the call's turn under Slack's limits (leased with its batch, or leased
         now); when it is further off, the message goes back to the outbox, due then (no
         attempt counted)."""
         if self._pacer is None:
             return
-        turn = self._turns.pop(message_id, None)
-        if turn is not None and time.monotonic() - turn <= LATE_TURN_S:
-            await asyncio.sleep(max(0.0, turn - time.monotonic()))
-            return
-        # No turn booked, or reached late (a stalled loop, a slow render): sent now it would
-        # crowd the calls booked after it, so it takes a turn of its own.
-        grant = await self._pacer.slot(team_id, method, channel)
+        grant = await self._pacer.turn(team_id, method, channel, message_id)
         if not grant.granted:
             raise NotYet(
                 f"{method}: Slack's rate limit",

@@ -74,6 +74,24 @@ def test_migrate_creates_the_default_sqlite_file(tmp_path: Path) -> None:
     assert (tmp_path / "introbot.db").exists()
 
 
+def test_serve_stops_with_the_migrations_one_line_when_they_fail(tmp_path: Path) -> None:
+    """serve migrates in a child process (`introbot migrate`): its failure ends serve with
+    the child's status, told once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = int(probe.getsockname()[1])
+    env = _base_env() | {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "DATABASE_URL": f"postgresql://introbot@127.0.0.1:{closed}/introbot",
+        "INTROBOT_DB_WAIT": "0",
+    }
+    result = _run("serve", "--port", "0", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("introbot: DATABASE_URL")
+    assert result.stderr.count("introbot: DATABASE_URL") == 1
+
+
 def _status(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> int:

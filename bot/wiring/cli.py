@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -140,11 +141,16 @@ def _migrate(settings: Settings) -> None:
 
 def _migrate_in_a_child() -> int:
     """`introbot migrate`, in a process of its own, with the same environment and working
-    directory: Alembic, Mako and the migrations (some 12 MB) would otherwise stay resident in
+    directory: Alembic, Mako and the migrations (some 8 MB) would otherwise stay resident in
     the long-running process (docs/performance.md, "Memory"). Its exit status: 0, or the
     failure it has already told on stderr."""
+    # The child imports from this process's path and not from the working directory (-P), so
+    # a folder there named like one of introbot's packages cannot stand in for it.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
     return subprocess.run(
-        [sys.executable, "-m", "bot.wiring.cli", "migrate"], check=False
+        [sys.executable, "-P", "-m", "bot.wiring.cli", "migrate"],
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
     ).returncode
 
 

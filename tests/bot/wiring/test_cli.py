@@ -111,6 +111,18 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
+    yield from _serve_in(tmp_path)
+
+
+@pytest.fixture
+def served_beside_a_package_named_storage(tmp_path: Path) -> Iterator[str]:
+    """serve started in a folder holding a `storage` package that is not introbot's."""
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "storage" / "__init__.py").write_text("raise SystemExit('not introbot')\n")
+    yield from _serve_in(tmp_path)
+
+
+def _serve_in(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = _base_env() | {
         "SLACK_BOT_TOKEN": "xoxb-test",
@@ -142,6 +154,12 @@ def served(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_serve_migrates_with_its_own_packages_whatever_the_working_folder(
+    served_beside_a_package_named_storage: str,
+) -> None:
+    assert _status("GET", f"{served_beside_a_package_named_storage}/healthz") == 200
 
 
 def test_serve_answers_health_and_refuses_unsigned_requests(served: str) -> None:

@@ -3,6 +3,9 @@
 Rendered with matplotlib's Agg backend (no display), off the event loop by the caller
 (`asyncio.to_thread`). What the chart shows is a `ChartData`; its `key` is a hash of that, so
 an unchanged chart is not drawn or uploaded again.
+
+matplotlib (with numpy and Pillow, some 40 MB resident) is imported on the first chart
+drawn, not with this module: most processes never draw one (docs/performance.md, "Memory").
 """
 
 from __future__ import annotations
@@ -11,17 +14,15 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+from bot.intro.attribution import STAGES
+from bot.intro.teams import TeamView
+from bot.rendering.texts import labels
 
-matplotlib.use("Agg")
-
-from matplotlib.axes import Axes  # noqa: E402  (after choosing the backend)
-from matplotlib.figure import Figure  # noqa: E402
-
-from bot.intro.attribution import STAGES  # noqa: E402
-from bot.intro.teams import TeamView  # noqa: E402
-from bot.rendering.texts import labels  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # Raised when the drawing changes, so charts drawn before are drawn again.
 CHART_VERSION = 1
@@ -74,7 +75,7 @@ def render_chart(data: ChartData) -> bytes:
     """The chart as PNG bytes: the funnel as labelled horizontal bars, and beside it the
     team's accounts split into those with a way in and those with no path yet."""
     words = labels()["team_chart"]
-    figure = Figure(figsize=(7.2, 2.8), dpi=100, layout="constrained")
+    figure = _figure_class()(figsize=(7.2, 2.8), dpi=100, layout="constrained")
     if data.accounts:
         funnel_axes, coverage_axes = figure.subplots(1, 2, width_ratios=[3, 1.4])
         _coverage(coverage_axes, data, words)
@@ -93,6 +94,15 @@ def render_chart(data: ChartData) -> bytes:
     # No metadata: the same chart is the same bytes.
     figure.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
+
+
+def _figure_class() -> type[Figure]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # before anything of matplotlib's picks a display backend
+    from matplotlib.figure import Figure
+
+    return Figure
 
 
 def _coverage(axes: Axes, data: ChartData, words: dict[str, str]) -> None:

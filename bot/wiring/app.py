@@ -44,7 +44,6 @@ from bot.services.event_dedupe import EventDedupe
 from bot.settings import Settings
 from bot.wiring.metrics import instrument
 from storage.db import create_engine_for, make_sessionmaker
-from storage.migrate import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +204,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
 
 
 def migrate(settings: Settings) -> None:
+    from storage.migrate import upgrade_to_head  # Alembic: not resident in a serving process
+
     upgrade_to_head(settings.DATABASE_URL, settings.contact_hash_key)
 
 

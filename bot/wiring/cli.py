@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
-
-from aiohttp import web
 
 from bot.observability import logs
 from bot.settings import Settings, SettingsError, load_settings
@@ -96,11 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "serve":
             settings.require_serving_mode()
-            _migrate(settings)
+            failed = _migrate_in_a_child()
+            if failed:
+                return failed
             asyncio.run(_serve(settings, args.host, args.port))
             return 0
         settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
-        _migrate(settings)
+        failed = _migrate_in_a_child()
+        if failed:
+            return failed
         asyncio.run(_run_socket_mode(settings))
         return 0
     except SettingsError as exc:
@@ -125,17 +129,34 @@ def _print_manifest(url: str | None) -> int:
 
 
 def _migrate(settings: Settings) -> None:
-    from bot.wiring.app import migrate
     from bot.wiring.database_wait import wait_for_database
+    from storage.migrate import upgrade_to_head
 
     wait_for_database(settings.DATABASE_URL, settings.db_wait)
     try:
-        migrate(settings)
+        upgrade_to_head(settings.DATABASE_URL, settings.contact_hash_key)
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         raise SettingsError(f"DATABASE_URL could not be migrated: {exc}") from exc
 
 
+def _migrate_in_a_child() -> int:
+    """`introbot migrate`, in a process of its own, with the same environment and working
+    directory: Alembic, Mako and the migrations (some 8 MB) would otherwise stay resident in
+    the long-running process (docs/performance.md, "Memory"). Its exit status: 0, or the
+    failure it has already told on stderr."""
+    # The child imports from this process's path and not from the working directory (-P), so
+    # a folder there named like one of introbot's packages cannot stand in for it.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
+    return subprocess.run(
+        [sys.executable, "-P", "-m", "bot.wiring.cli", "migrate"],
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
+    ).returncode
+
+
 async def _serve(settings: Settings, host: str, port: int) -> None:
+    from aiohttp import web
+
     from bot.wiring.app import build_services, create_app
     from bot.wiring.server import AccessLog, web_app
 

@@ -74,6 +74,24 @@ def test_migrate_creates_the_default_sqlite_file(tmp_path: Path) -> None:
     assert (tmp_path / "introbot.db").exists()
 
 
+def test_serve_stops_with_the_migrations_one_line_when_they_fail(tmp_path: Path) -> None:
+    """serve migrates in a child process (`introbot migrate`): its failure ends serve with
+    the child's status, told once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = int(probe.getsockname()[1])
+    env = _base_env() | {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "DATABASE_URL": f"postgresql://introbot@127.0.0.1:{closed}/introbot",
+        "INTROBOT_DB_WAIT": "0",
+    }
+    result = _run("serve", "--port", "0", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("introbot: DATABASE_URL")
+    assert result.stderr.count("introbot: DATABASE_URL") == 1
+
+
 def _status(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> int:
@@ -93,6 +111,18 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
+    yield from _serve_in(tmp_path)
+
+
+@pytest.fixture
+def served_beside_a_package_named_storage(tmp_path: Path) -> Iterator[str]:
+    """serve started in a folder holding a `storage` package that is not introbot's."""
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "storage" / "__init__.py").write_text("raise SystemExit('not introbot')\n")
+    yield from _serve_in(tmp_path)
+
+
+def _serve_in(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = _base_env() | {
         "SLACK_BOT_TOKEN": "xoxb-test",
@@ -124,6 +154,12 @@ def served(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_serve_migrates_with_its_own_packages_whatever_the_working_folder(
+    served_beside_a_package_named_storage: str,
+) -> None:
+    assert _status("GET", f"{served_beside_a_package_named_storage}/healthz") == 200
 
 
 def test_serve_answers_health_and_refuses_unsigned_requests(served: str) -> None:

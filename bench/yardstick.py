@@ -45,6 +45,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 # The /intro ack target's load: 50 clients sending 20 requests a second in all (bench.run's
 # paced cell), p99 under 50 ms.
 ACK_CLIENTS, ACK_RATE = 50, 20.0
+# Accept presses a second that no app reaches at the yardstick's 10 clients (the same-work app
+# completes about 500): what the pools of awaiting requests are sized for.
+PRESSES_PER_S_CEILING = 1_200
 ACK_TARGET_MS = 50.0
 RSS_TARGET_MB = 150.0
 
@@ -192,8 +195,11 @@ async def run(
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with seed.connect() as conn:
         source = pg_cpu_source(conn)
-        # Awaiting requests to press Accept on, a pool per app, enough for every round.
-        presses = args.pool * 2
+        # Awaiting requests to press Accept on, a pool per app, enough for every round at a
+        # rate no app here comes near: a press on a request already accepted costs CPU and
+        # completes nothing, which would count against the app whose pool ran out.
+        seconds = (args.yardstick_rounds // 2 + 2) * (args.warmup + args.duration)
+        presses = max(args.pool * 2, int(seconds * PRESSES_PER_S_CEILING))
         pools: dict[str, Path] = {}
         for app in apps:
             ids = seed.seed_requests(conn, presses, pool=True)
@@ -231,6 +237,12 @@ async def run(
             )  # fmt: skip
             if kind == "accept":
                 pressed[app] += found["sent"]
+                if found["stale_presses"]:
+                    raise SystemExit(
+                        f"yardstick: {app}'s pool of awaiting requests ran out after"
+                        f" {pressed[app]} presses; its Accept rounds would count presses"
+                        " that complete nothing"
+                    )
             else:
                 seq[0] += found["sent"]
             print(

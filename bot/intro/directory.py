@@ -273,6 +273,21 @@ def _declined(
     return holding(declines, target, now, hold)
 
 
+# The key a company typed goes by in the team (its merged spelling's, bot.intro.companies)
+# and every key merged with it: the opening of the statements below.
+_COMPANY_KEYS = """
+        WITH canonical AS (
+            SELECT COALESCE((
+                SELECT canonical_key FROM company_aliases
+                WHERE team_id = :team_id AND alias_key = :company_key
+            ), :company_key) AS k
+        ), company_keys AS (
+            SELECT k FROM canonical WHERE k <> ''
+            UNION
+            SELECT a.alias_key FROM company_aliases a, canonical c
+            WHERE a.team_id = :team_id AND a.canonical_key = c.k
+        )"""
+
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
 # they count, the workspace's setting and the account's owner (the company's, under any
@@ -288,18 +303,8 @@ def _declined(
 # put together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
-        """
-        WITH canonical AS (
-            SELECT COALESCE((
-                SELECT canonical_key FROM company_aliases
-                WHERE team_id = :team_id AND alias_key = :company_key
-            ), :company_key) AS k
-        ), company_keys AS (
-            SELECT k FROM canonical WHERE k <> ''
-            UNION
-            SELECT a.alias_key FROM company_aliases a, canonical c
-            WHERE a.team_id = :team_id AND a.canonical_key = c.k
-        ), limits AS (
+        _COMPANY_KEYS
+        + """, limits AS (
             SELECT p.snoozed_until, p.blocked_companies,
                 CASE WHEN p.max_open IS NOT NULL THEN p.max_open
                     ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
@@ -449,18 +454,8 @@ _REVIEW = (
 # a contact's row, the teammate counted on a load's or a share's. Built once, as `_REVIEW` is.
 _FORM_FINDINGS = (
     text(
-        """
-        WITH canonical AS (
-            SELECT COALESCE((
-                SELECT canonical_key FROM company_aliases
-                WHERE team_id = :team_id AND alias_key = :company_key
-            ), :company_key) AS k
-        ), company_keys AS (
-            SELECT k FROM canonical WHERE k <> ''
-            UNION
-            SELECT a.alias_key FROM company_aliases a, canonical c
-            WHERE a.team_id = :team_id AND a.canonical_key = c.k
-        ), candidates AS (
+        _COMPANY_KEYS
+        + """, candidates AS (
             SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
                 closeness, since, source, confirmed_at, lapsed_at
             FROM contacts

@@ -15,7 +15,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import Row, bindparam, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import BOT_SCOPES, BOT_TOKEN, DATABASE_URL, TEAM_ID, user_id, user_name
 from bench.fake_proc import BenchSlack
@@ -31,6 +32,18 @@ from bot.intro.workflow import IntroWorkflow
 from bot.settings import load_settings
 from bot.wiring.app import delivery_client
 from storage.db import create_engine_for, make_sessionmaker
+
+_AWAITING = text(
+    "SELECT r.id, r.connector_id FROM intro_requests r JOIN outbound_messages m"
+    " ON m.request_id = r.id AND m.kind = 'connector_card' AND m.status = 'sent'"
+    " WHERE r.status = 'awaiting_connector' ORDER BY r.id DESC LIMIT 1"
+)
+
+
+async def _awaiting_request(engine: AsyncEngine) -> Row[Any]:
+    """The newest ask awaiting its connector whose card went out: what an Accept presses."""
+    async with engine.connect() as connection:
+        return (await connection.execute(_AWAITING)).one()
 
 
 async def count() -> dict[str, dict[str, int]]:
@@ -81,17 +94,7 @@ async def count() -> dict[str, dict[str, int]]:
         event.listen(engine.sync_engine, name, listener)
     found: dict[str, dict[str, int]] = {}
     try:
-        async with engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    text(
-                        "SELECT r.id, r.connector_id FROM intro_requests r JOIN "
-                        "outbound_messages m ON m.request_id = r.id AND m.kind = "
-                        "'connector_card' AND m.status = 'sent' WHERE r.status = "
-                        "'awaiting_connector' ORDER BY r.id DESC LIMIT 1"
-                    )
-                )
-            ).one()
+        row = await _awaiting_request(engine)
         seen.clear()
         # As the handlers do: the messages due now are written leased to this process, and
         # sent from what the change returned.
@@ -157,17 +160,7 @@ async def count_paced(
     found: dict[str, dict[str, int]],
 ) -> None:
     """An Accept's and a submission's delivery with pacing on: the calls' turns leased."""
-    async with engine.connect() as connection:
-        row = (
-            await connection.execute(
-                text(
-                    "SELECT r.id, r.connector_id FROM intro_requests r JOIN "
-                    "outbound_messages m ON m.request_id = r.id AND m.kind = "
-                    "'connector_card' AND m.status = 'sent' WHERE r.status = "
-                    "'awaiting_connector' ORDER BY r.id DESC LIMIT 1"
-                )
-            )
-        ).one()
+    row = await _awaiting_request(engine)
     outcome = await workflow.act(
         TEAM_ID, row.id, row.connector_id, Action.ACCEPT, lease=dispatcher.lease()
     )

@@ -288,6 +288,23 @@ _COMPANY_KEYS = """
             WHERE a.team_id = :team_id AND a.canonical_key = c.k
         )"""
 
+# The asks for the person's surname that ended in their no, with when the connector told it
+# (`confirmed_at`), where that was lately enough for the no to still hold: the source of both
+# statements' 'declined' rows.
+_NOES_THAT_MAY_HOLD = """
+        FROM (
+            SELECT r.id, r.target_name AS name, (
+                SELECT max(e.at) FROM request_events e
+                WHERE e.request_id = r.id AND e.team_id = :team_id
+                    AND e.action = :declined_action
+            ) AS confirmed_at
+            FROM intro_requests r
+            WHERE r.team_id = :team_id AND r.target_surname_key IN :surname_keys
+                AND r.status = :declined_status
+        ) AS declines
+        WHERE confirmed_at > :declined_after
+"""
+
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
 # they count, the workspace's setting and the account's owner (the company's, under any
@@ -396,17 +413,9 @@ _REVIEW = (
             UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            FROM (
-                SELECT r.id, r.target_name AS name, (
-                    SELECT max(e.at) FROM request_events e
-                    WHERE e.request_id = r.id AND e.team_id = :team_id
-                        AND e.action = :declined_action
-                ) AS confirmed_at
-                FROM intro_requests r
-                WHERE r.team_id = :team_id AND r.target_surname_key IN :surname_keys
-                    AND r.status = :declined_status
-            ) AS declines
-            WHERE confirmed_at > :declined_after
+            """
+        + _NOES_THAT_MAY_HOLD
+        + """
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
                 title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
@@ -497,17 +506,9 @@ _FORM_FINDINGS = (
         UNION ALL
         SELECT 'declined', id, NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
             confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL
-        FROM (
-            SELECT r.id, r.target_name AS name, (
-                SELECT max(e.at) FROM request_events e
-                WHERE e.request_id = r.id AND e.team_id = :team_id
-                    AND e.action = :declined_action
-            ) AS confirmed_at
-            FROM intro_requests r
-            WHERE r.team_id = :team_id AND r.target_surname_key IN :surname_keys
-                AND r.status = :declined_status
-        ) AS declines
-        WHERE confirmed_at > :declined_after
+        """
+        + _NOES_THAT_MAY_HOLD
+        + """
         UNION ALL
         SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
             NULL, NULL, NULL, NULL, NULL, NULL

@@ -96,6 +96,25 @@ async def made_met_and_won(stack: LocalStack, email: str = EMAIL) -> None:
     await report(stack, "closed_won")
 
 
+async def target_declines(stack: LocalStack) -> None:
+    """The connector reports that the target said no to an accepted ask."""
+    card = await accepted(stack)
+    await press(stack, CONNECTOR, card, "intro_target_declined")
+    await stack.until(
+        lambda: "declined" in card_text(stack.fake.messages_for(REQUESTER)[-1]).lower(),
+        "the requester hears",
+    )
+
+
+async def requester_cancels(stack: LocalStack) -> None:
+    """The requester withdraws an accepted ask."""
+    await accepted(stack)
+    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_cancel")
+    await stack.until(
+        lambda: "Cancelled" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card update"
+    )
+
+
 async def go_cold(stack: LocalStack) -> None:
     """No teammate knows the target: the requester goes in cold from the form."""
     assert stack.slack is not None
@@ -296,12 +315,7 @@ async def test_an_ask_the_target_declined_pushes_nothing_to_hubspot(
     hubspot_stack: LocalStack, hubspot: FakeHubSpot
 ) -> None:
     stack = hubspot_stack
-    card = await accepted(stack)
-    await press(stack, CONNECTOR, card, "intro_target_declined")
-    await stack.until(
-        lambda: "declined" in card_text(stack.fake.messages_for(REQUESTER)[-1]).lower(),
-        "the requester hears",
-    )
+    await target_declines(stack)
     await nothing_pushed(stack)
     assert hubspot.calls == [] and hubspot.contacts == {}
 
@@ -310,11 +324,7 @@ async def test_a_cancelled_ask_pushes_nothing_to_hubspot(
     hubspot_stack: LocalStack, hubspot: FakeHubSpot
 ) -> None:
     stack = hubspot_stack
-    await accepted(stack)
-    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_cancel")
-    await stack.until(
-        lambda: "Cancelled" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card update"
-    )
+    await requester_cancels(stack)
     await nothing_pushed(stack)
     assert hubspot.calls == [] and hubspot.contacts == {}
 
@@ -427,12 +437,7 @@ async def test_a_declined_ask_pushes_nothing_to_salesforce(
     salesforce_stack: LocalStack, salesforce: FakeSalesforce
 ) -> None:
     stack = salesforce_stack
-    card = await accepted(stack)
-    await press(stack, CONNECTOR, card, "intro_target_declined")
-    await stack.until(
-        lambda: "declined" in card_text(stack.fake.messages_for(REQUESTER)[-1]).lower(),
-        "the requester hears",
-    )
+    await target_declines(stack)
     await nothing_pushed(stack)
     assert salesforce.calls == []
 
@@ -441,11 +446,7 @@ async def test_a_cancelled_ask_pushes_nothing_to_salesforce(
     salesforce_stack: LocalStack, salesforce: FakeSalesforce
 ) -> None:
     stack = salesforce_stack
-    await accepted(stack)
-    await press(stack, REQUESTER, stack.fake.messages_for(REQUESTER)[0], "intro_cancel")
-    await stack.until(
-        lambda: "Cancelled" in card_text(stack.fake.messages_for(CONNECTOR)[0]), "card update"
-    )
+    await requester_cancels(stack)
     await nothing_pushed(stack)
     assert salesforce.calls == []
 

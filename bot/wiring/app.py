@@ -198,7 +198,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             sessions,
             clock,
             settings.contact_hash_key,
-            crm_everywhere=settings.crm_from_env is not None,
+            crm_everywhere=crm_pushes.everywhere,
         ),
     )
 

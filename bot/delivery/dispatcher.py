@@ -148,9 +148,6 @@ class Dispatcher:
         # running short is extended for all of them in one statement.
         self._held: dict[int, OutboundMessage] = {}
         self._extending = asyncio.Lock()
-        # A new ask's history with its connector, as the statement that wrote it read it, by
-        # request id: kept while deliver_outcome sends the connector's first card.
-        self._histories: dict[int, History] = {}
         # What a reminder's move promised (cards updated, notices): sent after its batch.
         self._follow_ups: list[int] = []
         # Sends finishing together share one write of their results.
@@ -197,12 +194,12 @@ class Dispatcher:
             known = None
             if outcome.cards is not None:
                 known = ({outcome.request.id: outcome.request}, dict(outcome.cards))
+            # A new ask's history with its connector, as the statement that wrote it read
+            # it, for the connector's first card.
+            histories: dict[int, History] = {}
             if outcome.history is not None:
-                self._histories[outcome.request.id] = outcome.history
-            try:
-                await self._send_all(leased, known)
-            finally:
-                self._histories.pop(outcome.request.id, None)
+                histories[outcome.request.id] = outcome.history
+            await self._send_all(leased, known, histories)
         rest = [i for i in outcome.message_ids if i not in taken]
         if rest:
             await self.deliver(rest)  # and its follow-ups
@@ -276,6 +273,7 @@ class Dispatcher:
         self,
         claimed: list[OutboundMessage],
         known: tuple[dict[int, IntroRequest], dict[tuple[int, str], OutboundMessage]] | None = None,
+        histories: dict[int, History] | None = None,
     ) -> None:
         # A request's messages go in order (its card before the card's refresh); different
         # requests' messages go side by side.
@@ -297,6 +295,7 @@ class Dispatcher:
                     requests.get(request_id) if request_id else None,
                     cards,
                     tokens,
+                    (histories or {}).get(request_id) if request_id else None,
                 )
                 for request_id, group in by_request.items()
             )
@@ -362,6 +361,7 @@ class Dispatcher:
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
         tokens: dict[str, str | None],
+        history: History | None = None,
     ) -> None:
         # The request's sends are recorded together once its last is made: one write, not
         # one per message (a crash before it means they go again after the lease, as a
@@ -377,7 +377,7 @@ class Dispatcher:
                         request=f"message-{message.id}",
                     ):
                         result = await self._send(
-                            message, request, cards, tokens.get(message.team_id)
+                            message, request, cards, tokens.get(message.team_id), history
                         )
                 if result is not None:
                     results.append(result)
@@ -391,9 +391,10 @@ class Dispatcher:
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
         token: str | None,
+        history: History | None = None,
     ) -> Result | None:
-        """Sends one message. Returns the result to record when it was sent or found moot;
-        any other ending is recorded here."""
+        """Sends one message (`history`: its request's, as a new ask read it). Returns the
+        result to record when it was sent or found moot; any other ending is recorded here."""
         elsewhere = self._channels.get(MessageKind(message.kind))
         if elsewhere is not None:
             return await self._send_elsewhere(message, request, elsewhere)
@@ -404,7 +405,7 @@ class Dispatcher:
             await self._retry_later(message, "no token", backoff(message.attempts))
             return None
         try:
-            channel, ts = await self._post(message, request, cards, token)
+            channel, ts = await self._post(message, request, cards, token, history)
         except LeaseLost:
             # Another replica holds it now and sends it: nothing to send or record here.
             self.metrics.deliveries.labels(message.kind, "taken_over").inc()
@@ -474,6 +475,7 @@ class Dispatcher:
         request: IntroRequest | None,
         cards: dict[tuple[int, str], OutboundMessage],
         token: str,
+        history: History | None = None,
     ) -> tuple[str | None, str | None]:
         kind = MessageKind(message.kind)
         if kind in OFFER_KINDS:
@@ -510,9 +512,8 @@ class Dispatcher:
         else:
             # Sent soon after the review that wrote it (not held back, say, by a pause).
             fresh = self._clock.now() - message.created_at <= REVIEW_FRESH_FOR
-            history = self._histories.get(request.id) if fresh else None
             rendered = await self._reminders.card(
-                kind, request, message.data, fresh=fresh, history=history
+                kind, request, message.data, fresh=fresh, history=history if fresh else None
             )
         return await self._post_new(message, rendered, token)
 

@@ -549,9 +549,8 @@ class Pacer:
         # a call holding no turn there is told so without asking again.
         self._spent: dict[tuple[str, str], float] = {}
         # The turns a reserved call was booked, by its ticket, until it spends them; other
-        # calls leave them be (the ids of those turns).
+        # calls leave them be.
         self._tickets: dict[int, list[Slot]] = {}
-        self._promised: set[int] = set()
 
     def lateness(self, method: str, scope: str) -> float:
         """How long after its place in the budget (its tat) a leased turn may still go.
@@ -609,7 +608,6 @@ class Pacer:
             keys = [(team_id, method, scope) for scope, _ in self.rates.rules(method, channel)]
             if keys and all(taken[key] < len(booked.get(key, [])) for key in keys):
                 self._tickets[ticket] = [booked[key][taken[key]] for key in keys]
-                self._promised.update(id(slot) for slot in self._tickets[ticket])
                 taken.update(keys)
 
     async def turn(
@@ -624,8 +622,6 @@ class Pacer:
             return Grant(0.0)
         keys = [(team_id, method, scope) for scope, _ in rules]
         assigned = self._tickets.pop(ticket, None) if ticket is not None else None
-        for slot in assigned or []:
-            self._promised.discard(id(slot))
         for _ in range(3):
             now = self._clock()
             found = self._fitting(keys, now, assigned)
@@ -664,16 +660,13 @@ class Pacer:
             go = max(now, *(slot.start for slot in assigned))
             if go <= min(slot.end for slot in assigned):
                 return go, assigned
+        promised = {id(slot) for slots in self._tickets.values() for slot in slots}
         go = now
         while True:
             chosen = []
             missing = []
             for key in keys:
-                good = [
-                    s
-                    for s in self._held.get(key, [])
-                    if s.end >= go and id(s) not in self._promised
-                ]
+                good = [s for s in self._held.get(key, []) if s.end >= go and id(s) not in promised]
                 if good:
                     chosen.append(min(good, key=lambda s: s.start))
                 else:
@@ -744,7 +737,6 @@ class Pacer:
             for ticket, slots in self._tickets.items()
             if min(slot.end for slot in slots) >= now
         }
-        self._promised = {id(slot) for slots in self._tickets.values() for slot in slots}
         for key in list(self._held):
             left = [slot for slot in self._held[key] if slot.end >= now]
             if left:

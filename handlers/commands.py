@@ -25,8 +25,7 @@ from bot.settings import webhook_url_ok
 from handlers.accounts import add_names, coverage_message, remove_names
 from handlers.context import Actor, actor_of, services_of
 from handlers.offers import offer_intro
-from handlers.replies import open_view
-from handlers.suggestions import suggest_in_opened_form
+from handlers.suggestions import open_intro_form
 from handlers.support import active_person, is_admin
 from handlers.teams import stats_team, team
 
@@ -58,18 +57,17 @@ SubCommand = Callable[[Typed], Awaitable[None]]
 async def request(typed: Typed) -> None:
     """The request form, prefilled with the name typed, and who knows them."""
     await typed.ack()
-    # The trigger_id lasts about 3 seconds: open the form first, suggest after.
     prefill = messages.ModalPrefill(target_name=typed.command.name)
-    form = messages.intro_form(prefill, messages.ModalContext())
-    trigger_id = typed.body["trigger_id"]
-    opened = await open_view(typed.client, trigger_id, form.with_findings(), typed.logger)
-    if opened is None:
-        await typed.reply(messages.note("modal_failed"))
-        return
-    actor = typed.actor
-    await suggest_in_opened_form(
-        typed.services, typed.client, actor.team_id, actor.user_id, opened, prefill, shown=form
+    opened = await open_intro_form(
+        typed.services,
+        typed.client,
+        typed.actor,
+        typed.body["trigger_id"],
+        prefill,
+        messages.ModalContext(),
     )
+    if not opened:
+        await typed.reply(messages.note("modal_failed"))
 
 
 async def help_text(typed: Typed) -> None:

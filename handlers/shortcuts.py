@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from logging import Logger
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -13,8 +12,7 @@ from bot.rendering import messages
 from bot.rendering.ids import CallbackId
 from bot.services.work_queue import WorkQueue
 from handlers.context import actor_of, services_of
-from handlers.replies import open_view
-from handlers.suggestions import suggest_in_opened_form
+from handlers.suggestions import open_intro_form
 from handlers.support import known_teammate
 
 
@@ -23,7 +21,6 @@ async def request_intro_from_message(
     body: dict[str, Any],
     context: AsyncBoltContext,
     client: AsyncWebClient,
-    logger: Logger,
 ) -> None:
     await ack()
     services, actor = services_of(context), actor_of(context)
@@ -35,19 +32,12 @@ async def request_intro_from_message(
         person = await known_teammate(services, client, actor.team_id, prospect.user_id)
         name = person.name if person else ""
     prefill = messages.ModalPrefill(target_name=name)
-    form = messages.intro_form(
-        prefill,
-        messages.ModalContext(
-            source_channel_id=(body.get("channel") or {}).get("id"),
-            source_message_ts=message.get("ts"),
-        ),
-        str(message.get("text") or "")[:200] or None,
+    form_context = messages.ModalContext(
+        source_channel_id=(body.get("channel") or {}).get("id"),
+        source_message_ts=message.get("ts"),
     )
-    opened = await open_view(client, body["trigger_id"], form.with_findings(), logger)
-    if opened is not None:
-        await suggest_in_opened_form(
-            services, client, actor.team_id, actor.user_id, opened, prefill, shown=form
-        )
+    hint = str(message.get("text") or "")[:200] or None
+    await open_intro_form(services, client, actor, body["trigger_id"], prefill, form_context, hint)
 
 
 def register(app: AsyncApp, work: WorkQueue) -> None:

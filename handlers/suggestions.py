@@ -14,6 +14,8 @@ from bot.observability.slack_errors import slack_error_code
 from bot.rendering import messages
 from bot.rendering.ids import BlockId
 from bot.services.container import Services
+from handlers.context import Actor
+from handlers.replies import open_view
 
 logger = logging.getLogger(__name__)
 
@@ -103,24 +105,29 @@ async def refresh_suggestions(
         logger.info("suggestions not shown: %s", slack_error_code(exc))
 
 
-async def suggest_in_opened_form(
+async def open_intro_form(
     services: Services,
     client: AsyncWebClient,
-    team_id: str,
-    user_id: str,
-    opened: dict[str, Any],
+    actor: Actor,
+    trigger_id: str,
     prefill: messages.ModalPrefill,
-    *,
-    shown: messages.IntroForm | None = None,
-) -> None:
-    """Suggestions for a form just opened with a name in it, in a work slot of their own;
-    left out when the work queue is busy, as they are optional. `shown`: the view sent to
-    open it, rendered from `prefill` with no findings, coaching or pacing note (a source
-    message's hint and the context's metadata stay as they are)."""
-    if not prefill.target_name or services.work.busy:
-        return
-    async with services.work.work_slot():
-        await refresh_suggestions(services, client, team_id, user_id, opened, prefill, shown=shown)
+    context: messages.ModalContext,
+    source_hint: str | None = None,
+) -> bool:
+    """Open the request form (/intro's and the message shortcut's), then, with a name in it,
+    who knows the person: in a work slot of their own, left out when the work queue is busy,
+    as they are optional. Whether Slack opened it. The trigger_id lasts about 3 seconds: the
+    form opens first, the suggestions follow."""
+    form = messages.intro_form(prefill, context, source_hint)
+    opened = await open_view(client, trigger_id, form.with_findings(), logger)
+    if opened is None:
+        return False
+    if prefill.target_name and not services.work.busy:
+        async with services.work.work_slot():
+            await refresh_suggestions(
+                services, client, actor.team_id, actor.user_id, opened, prefill, shown=form
+            )
+    return True
 
 
 def form_flags(

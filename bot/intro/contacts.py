@@ -608,19 +608,14 @@ class Contacts:
         team_id: str,
         target: str,
         company: str,
-        resolved: tuple[str, frozenset[str]] | None = None,
     ) -> list[tuple[float, Any]]:
         """`_candidates` for the suggestion search, as plain rows of what it is ranked by:
-        no ORM objects built on /intro's and the review's path. `resolved`: a company key and
-        every key it goes by in the team, as the caller read them; not read again when it is
-        the query's key."""
+        no ORM objects built on /intro's path."""
         query = parse_person(target, company)
         async with reading(self._sessions) as session:
-            if resolved is not None and resolved[0] == query.company_key:
-                keys = resolved[1]
-            else:
-                firm = await self.companies.resolve_key(team_id, query.company_key, session=session)
-                keys = firm.keys
+            keys = (
+                await self.companies.resolve_key(team_id, query.company_key, session=session)
+            ).keys
             matching = contacts_matching(team_id, query, None, keys)
             if matching is None:
                 return []

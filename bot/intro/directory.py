@@ -200,11 +200,6 @@ class AskReview:
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
 
 
-def _review_company_key(company: str) -> str:
-    """The company key `_REVIEW` resolves (as stored: at most 200 characters)."""
-    return company_key(company)[:200]
-
-
 def _company_keys(rows: list[Row[Any]]) -> set[str]:
     """The keys the ask's company goes by in the team, among `_REVIEW`'s rows."""
     return {row.company_key for row in rows if row.kind == "company"}
@@ -723,15 +718,11 @@ class Directory(Contacts):
         company: str = "",
         exclude: tuple[str, ...] = (),
         limit: int = 3,
-        *,
-        resolved: tuple[str, frozenset[str]] | None = None,
     ) -> list[Suggestion]:
         """Teammates who know this person or company, best first: declared ties before
         LinkedIn connections, lapsed ties last (`rank_key`); within each, how well, how
-        recently, how loaded they are now, and how their past intros went (`tie_score`).
-        `resolved`: the company's key and every key it goes by, when the caller read them
-        (an ask's review)."""
-        candidates = await self._candidate_rows(team_id, target, company, resolved)
+        recently, how loaded they are now, and how their past intros went (`tie_score`)."""
+        candidates = await self._candidate_rows(team_id, target, company)
         return await self._suggested(team_id, candidates, exclude, limit)
 
     async def _suggested(
@@ -836,7 +827,7 @@ class Directory(Contacts):
             "team_id": team_id,
             "connector_id": connector_id,
             "tie_owner_id": connector_id if ties else "",
-            "company_key": _review_company_key(company),
+            "company_key": company_key(company)[:200],
             "surname_keys": surname_keys(key) if key else [],
             "month_ago": now - timedelta(days=30),
             "today": now.date(),
@@ -931,22 +922,14 @@ class Directory(Contacts):
             problems = _pacing_from(first, company, now, keys)
             if problems:
                 review.pacing = problems[0]
-                if suggestions is None and first.next_searched:
-                    # The statement read the contacts who may be the person, the connector
-                    # being (maybe) at a limit: ranked here, not read again.
+                if suggestions is None:
+                    # The statement read the contacts who may be the person (`search_next`:
+                    # `searched` holds wherever `_pacing_from` finds a limit): ranked here,
+                    # not read again.
                     candidates = [row for row in rows if row.kind == "candidate"]
                     query = parse_person(target, company)
                     suggestions = await self._suggested(
                         team_id, scored(query, candidates, keys), (requester_id,), 3
-                    )
-                elif suggestions is None:
-                    # The company as the review resolved it: not read a second time.
-                    suggestions = await self.suggest_connectors(
-                        team_id,
-                        target,
-                        company,
-                        exclude=(requester_id,),
-                        resolved=(_review_company_key(company), frozenset(keys)),
                     )
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None

@@ -1,7 +1,7 @@
-"""Three `introbot serve` processes on one PostgreSQL push intros to one stand-in HubSpot (the
-CRM set in their settings): each (request, stage) gets one note, though HubSpot answers 429s
-(the ones it is told to, and its own 100 calls in 10 s shared by the three) and one replica is
-killed (SIGKILL) while it holds pushes."""
+"""Three `introbot serve` processes on one PostgreSQL push intros to one stand-in CRM (set in
+their settings), HubSpot or Salesforce: each (request, stage) gets one note or Task, though the
+CRM answers 429s (the ones it is told to; HubSpot's own 100 calls in 10 s shared by the three)
+and one replica is killed (SIGKILL) while it holds pushes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select
 
 from bot.standin.hubspot import FakeHubSpot
+from bot.standin.salesforce import CLIENT_ID, CLIENT_SECRET, FakeSalesforce
 from bot.standin.web_api import FakeSlack
 from storage.db import sync_url
 from storage.models import IntroRequest, MessageKind, OutboundMessage, RequestEvent
@@ -128,6 +130,49 @@ def _notes(hubspot: FakeHubSpot) -> Counter[tuple[str, str]]:
     return said
 
 
+async def _push_through_replicas(
+    fake: FakeSlack,
+    database_url: str,
+    tmp_path: Path,
+    started: list[subprocess.Popen[bytes]],
+    crm: dict[str, str],
+    refuse_next: Callable[[], None],
+) -> None:
+    """Seeds the pushes, starts three replicas (into `started`) with `crm` in their settings,
+    kills one while it holds pushes, and waits until every push is sent, once; `refuse_next`
+    makes the CRM answer the next calls 429 (before the replicas start, and after the kill)."""
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(_seed, database_url)
+    refuse_next()
+    for _ in range(3):
+        started.append(_start(fake, database_url, tmp_path, crm))
+    # Kill a replica while it holds pushes: freeze it, check it still holds some, kill it.
+    pids = {process.pid for process in started}
+    deadline = loop.time() + 60
+    held = 0
+    while not held:
+        assert loop.time() < deadline, "no replica was ever seen holding a push"
+        holders = set(await asyncio.to_thread(_leases, database_url)) & pids
+        if not holders:
+            await asyncio.sleep(0.02)
+            continue
+        victim = holders.pop()
+        os.kill(victim, signal.SIGSTOP)
+        await asyncio.sleep(0.5)
+        held = (await asyncio.to_thread(_leases, database_url))[victim]
+        os.kill(victim, signal.SIGKILL if held else signal.SIGCONT)
+    refuse_next()
+    deadline = loop.time() + 75
+    while (statuses := await asyncio.to_thread(_push_statuses, database_url)) != {
+        "sent": 2 * REQUESTS
+    }:
+        assert loop.time() < deadline, statuses
+        assert set(statuses) <= {"pending", "sending", "sent"}, statuses
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # one more sweep tick: a push made twice would show now
+    assert await asyncio.to_thread(_push_statuses, database_url) == {"sent": 2 * REQUESTS}
+
+
 @pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
 async def test_three_replicas_push_each_stage_once_through_429s_and_a_kill(
     database_url: str,
@@ -141,37 +186,15 @@ async def test_three_replicas_push_each_stage_once_through_429s_and_a_kill(
     hubspot = FakeHubSpot(token=f"pat-na1-{uuid.uuid4()}")
     await hubspot.start()
     crm = {"INTROBOT_HUBSPOT_TOKEN": hubspot.token, "INTROBOT_HUBSPOT_API_URL": hubspot.url}
-    loop = asyncio.get_running_loop()
     try:
-        await asyncio.to_thread(_seed, database_url)
-        hubspot.fail_next(6, 429, retry_after=1)
-        for _ in range(3):
-            replicas.append(_start(fake, database_url, tmp_path, crm))
-        # Kill a replica while it holds pushes: freeze it, check it still holds some, kill it.
-        pids = {process.pid for process in replicas}
-        deadline = loop.time() + 60
-        held = 0
-        while not held:
-            assert loop.time() < deadline, "no replica was ever seen holding a push"
-            holders = set(await asyncio.to_thread(_leases, database_url)) & pids
-            if not holders:
-                await asyncio.sleep(0.02)
-                continue
-            victim = holders.pop()
-            os.kill(victim, signal.SIGSTOP)
-            await asyncio.sleep(0.5)
-            held = (await asyncio.to_thread(_leases, database_url))[victim]
-            os.kill(victim, signal.SIGKILL if held else signal.SIGCONT)
-        hubspot.fail_next(6, 429, retry_after=1)
-        deadline = loop.time() + 75
-        while (statuses := await asyncio.to_thread(_push_statuses, database_url)) != {
-            "sent": 2 * REQUESTS
-        }:
-            assert loop.time() < deadline, statuses
-            assert set(statuses) <= {"pending", "sending", "sent"}, statuses
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(1.5)  # one more sweep tick: a push made twice would show now
-        assert await asyncio.to_thread(_push_statuses, database_url) == {"sent": 2 * REQUESTS}
+        await _push_through_replicas(
+            fake,
+            database_url,
+            tmp_path,
+            replicas,
+            crm,
+            lambda: hubspot.fail_next(6, 429, retry_after=1),
+        )
         expected = {
             (f"{TEAM}-{n}", label) for n in range(1, REQUESTS + 1) for label in STAGES.values()
         }
@@ -190,4 +213,59 @@ async def test_three_replicas_push_each_stage_once_through_429s_and_a_kill(
         assert sum(1 for c in hubspot.calls if c.status == 429) >= 12
     finally:
         await hubspot.stop()
+        await fake.stop()
+
+
+@pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
+async def test_three_replicas_give_salesforce_one_task_per_stage_through_429s_and_a_kill(
+    database_url: str,
+    tmp_path: Path,
+    replicas: list[subprocess.Popen[bytes]],  # noqa: F811
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
+    fake = FakeSlack()
+    await fake.start()
+    salesforce = FakeSalesforce()
+    await salesforce.start()
+    # Some targets are Contacts already (by the email the connector gave): theirs get Tasks.
+    known = {n: f"jane{n}@acme.example" for n in range(2, REQUESTS + 1, 8)}
+    contacts = {
+        n: salesforce.add_contact(first_name="Jane", last_name=f"Doe{n}", email=email)
+        for n, email in known.items()
+    }
+    crm = {
+        "INTROBOT_SALESFORCE_CLIENT_ID": CLIENT_ID,
+        "INTROBOT_SALESFORCE_CLIENT_SECRET": CLIENT_SECRET,
+        "INTROBOT_SALESFORCE_DOMAIN": "acme.my.salesforce.com",
+        "INTROBOT_SALESFORCE_LOGIN_URL": salesforce.url,
+        # The replicas trust the stand-in's certificate as an operator would a company's own
+        # authority (requests, under simple-salesforce, reads it).
+        "REQUESTS_CA_BUNDLE": salesforce.ca_file,
+    }
+    try:
+        await _push_through_replicas(
+            fake,
+            database_url,
+            tmp_path,
+            replicas,
+            crm,
+            lambda: salesforce.fail_next(6, status=429, retry_after=1),
+        )
+        leads = {lead["Introbot_Key__c"]: lead for lead in salesforce.records["Lead"].values()}
+        # A Lead for every target who is not a Contact, none for those who are.
+        assert set(leads) == {f"{TEAM}-{n}" for n in range(1, REQUESTS + 1) if n not in known}
+        assert {lead["LeadSource"] for lead in leads.values()} == {"Warm Introduction"}
+        who = {key: lead["Id"] for key, lead in leads.items()}
+        who |= {f"{TEAM}-{n}": contact for n, contact in contacts.items()}
+        tasks = Counter(
+            (task["WhoId"], str(task["Subject"]).removeprefix("Warm intro: "))
+            for task in salesforce.records["Task"].values()
+        )
+        expected = {(record, label) for record in who.values() for label in STAGES.values()}
+        assert set(tasks) == expected
+        assert [k for k, count in tasks.items() if count != 1] == []
+        assert sum(1 for c in salesforce.rest_calls if c.status == 429) >= 12
+    finally:
+        await salesforce.stop()
         await fake.stop()

@@ -226,3 +226,15 @@ def test_abbreviations_are_searched_for_at_the_end_only(pieces: list[str]) -> No
 def test_a_case_blind_pattern_is_written_in_lower_case() -> None:
     with pytest.raises(ValueError):
         CaseBlind(r"\W+")
+
+
+def test_a_note_is_split_into_sentences_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    split: list[str] = []
+
+    def counted(text: str) -> list[str]:
+        split.append(text)
+        return sentences(text)
+
+    monkeypatch.setattr(coaching, "sentences", counted)
+    coach_note(GOOD_NOTES[0], "Riya Patel")
+    assert split == [GOOD_NOTES[0]]

@@ -123,3 +123,15 @@ def test_a_form_kept_for_any_name_is_the_form_rendered_for_this_one(
     prefill = messages.ModalPrefill(target_name=name, target_company=company, reason=reason)
     shown = messages.intro_form(prefill, context, hint)
     assert shown == messages._rendered_intro_form(prefill, context, hint)
+
+
+def test_a_form_for_another_name_is_not_rendered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    context = messages.ModalContext(source_channel_id="C0KEPT")
+    messages.intro_form(messages.ModalPrefill(target_name="Jane Doe"), context)
+    rendered: list[str] = []
+    monkeypatch.setattr(
+        messages, "render_json_text", lambda *args, **kw: rendered.append(args[0]) or ""
+    )
+    shown = messages.intro_form(messages.ModalPrefill(target_name="Ana Muñoz"), context)
+    assert rendered == []
+    assert '"initial_value": "Ana Muñoz"' in shown.with_findings()

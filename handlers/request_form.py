@@ -59,10 +59,18 @@ class Submission:
         )
 
 
-def draft_from(view: dict[str, Any], requester_id: str) -> RequestDraft:
-    """The form's fields as a request draft; its people are looked up after."""
-    values = submitted_values(view)
-    modal_context = messages.ModalContext.load(view.get("private_metadata"))
+def draft_from(
+    view: dict[str, Any],
+    requester_id: str,
+    values: dict[str, Any] | None = None,
+    modal_context: messages.ModalContext | None = None,
+) -> RequestDraft:
+    """The form's fields as a request draft; its people are looked up after. `values` and
+    `modal_context`: the view's, when the caller has read them already."""
+    if values is None:
+        values = submitted_values(view)
+    if modal_context is None:
+        modal_context = messages.ModalContext.load(view.get("private_metadata"))
     draft = RequestDraft(
         requester=Teammate(user_id=requester_id),
         connector=None,
@@ -96,9 +104,10 @@ async def check_submission(
 ) -> Submission:
     """Before the ack: the draft with its people, reviewed, with the directory's findings
     (a duplicate, open asks, pacing) and an offer still open."""
-    draft = draft_from(view, actor.user_id)
+    values = submitted_values(view)
     modal_context = messages.ModalContext.load(view.get("private_metadata"))
-    connector_id = str(submitted_values(view).get("connector") or "")
+    draft = draft_from(view, actor.user_id, values, modal_context)
+    connector_id = str(values.get("connector") or "")
     return await check_draft(services, client, actor, draft, connector_id, modal_context)
 
 

@@ -31,6 +31,7 @@ from bot.intro.clock import Clock
 from bot.intro.contacts import ContactInput, Contacts, scored
 from bot.intro.declines import TargetDecline, TargetOnHold, holding
 from bot.intro.matching import (
+    PersonQuery,
     company_key,
     name_key,
     name_score,
@@ -214,7 +215,7 @@ def _pacing_from(
     if row.snoozed_until and row.snoozed_until >= now.date():
         problems.append(PacingProblem("snoozed", row.snoozed_until.isoformat()))
     blocked = {company_key(c) for c in row.blocked_companies or []}
-    if company and blocked & (company_keys | {company_key(company)}):
+    if company and blocked and blocked & (company_keys | {company_key(company)}):
         problems.append(PacingProblem("blocked_company", company))
     if row.max_open is not None and int(row.open_now or 0) >= row.max_open:
         problems.append(PacingProblem("max_open", str(row.max_open)))
@@ -224,10 +225,10 @@ def _pacing_from(
 
 
 def _sort_asks(
-    review: AskReview, rows: list[Row[Any]], target: str, requester_id: str, replaces_id: int | None
+    review: AskReview, rows: list[Row[Any]], key: str, requester_id: str, replaces_id: int | None
 ) -> None:
-    """The open asks for the person among `_REVIEW`'s rows: the requester's own, or others'."""
-    key = name_key(parse_person(target).name_key)
+    """The open asks for the person (`key`: their name's key, as the statement looked them up
+    by) among `_REVIEW`'s rows: the requester's own, or others'."""
     for ask in (row for row in rows if row.kind == "ask"):
         if ask.id == replaces_id or name_score(key, name_key(ask.name)) < 85:
             continue  # the ask this one replaces; a different person of the same surname
@@ -238,14 +239,12 @@ def _sort_asks(
             review.held_by_others.append(found)
 
 
-def _stale_tie(rows: list[Row[Any]], target: str, company: str, now: datetime) -> Contact | None:
+def _stale_tie(
+    rows: list[Row[Any]], query: PersonQuery, company_keys: set[str], now: datetime
+) -> Contact | None:
     """The connector's best tie to the person among `_REVIEW`'s rows, when it is old enough
     to ask about. Scored as rows: only the best match becomes a Contact."""
-    ties = scored(
-        parse_person(target, company),
-        [row for row in rows if row.kind == "tie"],
-        _company_keys(rows),
-    )
+    ties = scored(query, [row for row in rows if row.kind == "tie"], company_keys)
     if not ties:
         return None
     best = ties[0][1]
@@ -755,7 +754,7 @@ class Directory(Contacts):
         `review_ask` finds without a connector (the asks open for the person already, and
         their no while it holds)."""
         query = parse_person(target, company)
-        key = name_key(parse_person(target).name_key)
+        key = name_key(query.name_key)  # the name as written whatever the company given
         now = self._clock.now()
         params = {
             "team_id": team_id,
@@ -777,7 +776,7 @@ class Directory(Contacts):
         review = AskReview(
             enforce_pacing=any(row.enforce_pacing for row in rows if row.kind == "workspace")
         )
-        _sort_asks(review, rows, target, requester_id, replaces_id)
+        _sort_asks(review, rows, key, requester_id, replaces_id)
         review.target_declined = _declined(rows, target, now, self.target_declined_hold)
         review.target_declined_hold = self.target_declined_hold
         return suggestions, review
@@ -911,7 +910,8 @@ class Directory(Contacts):
         review = AskReview(
             profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"}
         )
-        _sort_asks(review, rows, target, requester_id, replaces_id)
+        query = parse_person(target, company)
+        _sort_asks(review, rows, name_key(query.name_key), requester_id, replaces_id)
         if connector_id:
             review.load = PacingLoad(
                 open_now=int(first.open_now or 0),
@@ -927,14 +927,13 @@ class Directory(Contacts):
                     # `searched` holds wherever `_pacing_from` finds a limit): ranked here,
                     # not read again.
                     candidates = [row for row in rows if row.kind == "candidate"]
-                    query = parse_person(target, company)
                     suggestions = await self._suggested(
                         team_id, scored(query, candidates, keys), (requester_id,), 3
                     )
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )
-            review.stale_tie = _stale_tie(rows, target, company, now)
+            review.stale_tie = _stale_tie(rows, query, keys, now)
         review.enforce_pacing = bool(first.enforce_pacing)
         review.target_declined = _declined(rows, target, now, self.target_declined_hold)
         review.target_declined_hold = self.target_declined_hold

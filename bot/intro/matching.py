@@ -96,20 +96,27 @@ _DOMAIN = re.compile(
 )
 
 
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces, spaces squeezed."""
+    if text.isascii():  # nothing to decompose, no accent: the normalisations give it back
+        return _NOT_WORD.sub(" ", text.casefold()).strip()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     # Recomposed, so Hangul syllables stay syllables rather than their letters.
     recomposed = unicodedata.normalize("NFC", stripped)
-    return re.sub(r"[^\w]+", " ", recomposed.casefold()).strip()
+    return _NOT_WORD.sub(" ", recomposed.casefold()).strip()
 
 
 def company_key(company: str) -> str:
     """The key a company is stored and matched by: case, accents, punctuation and legal forms
     left out, so "ACME, Inc.", "Acme S.A." and "acme" are one key; "Booking.com" is
     "booking". A team's merges of two spellings sit on top of it (bot.intro.companies)."""
-    text = _DOMAIN.sub(lambda found: _domain_name(found.group(1)), company.casefold())
+    text = company.casefold()
+    if "." in text:  # a domain has one: the search is the costly part of a key
+        text = _DOMAIN.sub(lambda found: _domain_name(found.group(1)), text)
     words = _joined_letters(fold(text.replace("&", " and ")).split())
     words = _without_cjk_forms(words)
     while len(words) > 1 and words[0] in _LEADING_FORMS:
@@ -149,8 +156,8 @@ def _joined_letters(words: list[str]) -> list[str]:
 def _without_cjk_forms(words: list[str]) -> list[str]:
     """A legal form written into the name's first or last word, as Chinese, Japanese and
     Korean write it ("トヨタ自動車株式会社"), taken out; never the whole word."""
-    if not words:
-        return words
+    if not words or (words[0].isascii() and words[-1].isascii()):
+        return words  # the forms are written in CJK scripts only
     last = words[-1]
     for form in _CJK_FORMS:
         if last.endswith(form) and len(last) > len(form):
@@ -212,18 +219,24 @@ class PersonQuery:
     company_key: str
 
 
+_EMAIL = re.compile(r"([^@\s]+)@([^@\s]+)")
+_EMAIL_SEPARATORS = re.compile(r"[._+-]+")
+_COMPANY_IN_PARENS = re.compile(r"(.+?)\s*\(([^)]+)\)")
+_COMPANY_AFTER_AT = re.compile(r"(.+?)\s+(?:at|@|from)\s+(.+)", re.IGNORECASE)
+
+
 def split_person(text: str, company: str = "") -> tuple[str, str]:
     """The name and the company as written: "Jane Doe (Acme)", "Jane Doe at Acme",
     "jane.doe@acme.com" or just a name. A company given apart wins over one in the name."""
     text = text.strip()
     company = company.strip()
-    email = re.fullmatch(r"([^@\s]+)@([^@\s]+)", text)
+    email = _EMAIL.fullmatch(text)
     if email:
-        return re.sub(r"[._+-]+", " ", email.group(1)), company or email_company(text)
-    paren = re.fullmatch(r"(.+?)\s*\(([^)]+)\)", text)
+        return _EMAIL_SEPARATORS.sub(" ", email.group(1)), company or email_company(text)
+    paren = _COMPANY_IN_PARENS.fullmatch(text)
     if paren:
         text, company = paren.group(1), company or paren.group(2).strip()
-    at = re.fullmatch(r"(.+?)\s+(?:at|@|from)\s+(.+)", text, flags=re.IGNORECASE)
+    at = _COMPANY_AFTER_AT.fullmatch(text)
     if at:
         text, company = at.group(1), company or at.group(2).strip()
     return text.strip(), company

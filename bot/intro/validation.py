@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from bot.intro.coaching import Coaching, coach_note, coach_reason, sentences
+from bot.intro.coaching import CaseBlind, Coaching, coach_note, coach_reason, sentences
 from bot.intro.matching import company_key, split_person
 from bot.intro.people import Teammate
 from bot.templates_dir import TEMPLATES_DIR
@@ -35,17 +35,15 @@ PACING_MAX_PER_30_DAYS = 1000
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = CaseBlind(
     r"\[[^\]\n]{1,40}\]|\{\{?[^}\n]{1,40}\}?\}"
-    r"|<(?:name|company|target|your name)>|\b(?:TODO|TBD|XXX)\b",
-    re.IGNORECASE,
+    r"|<(?:name|company|target|your name)>|\b(?:todo|tbd|xxx)\b"
 )
 # Words that make an ask concrete: what the requester wants the target to agree to.
-_ASK = re.compile(
+_ASK = CaseBlind(
     r"\b(?:would you|could you|can you|open to|happy to|would love|would like|"
     r"introduc\w*|connect\w*|meet\w*|call|chat|coffee|minutes|demo|"
-    r"worth|interested|time to|ask)\b|\?",
-    re.IGNORECASE,
+    r"worth|interested|time to|ask)\b|\?"
 )
 
 
@@ -262,7 +260,8 @@ def _blurb_problem(blurb: str, target: str, company: str = "") -> str | None:
         return say("blurb_missing")
     if len(blurb) > BLURB_MAX:
         return say("blurb_too_long", length=len(blurb), limit=BLURB_MAX)
-    placeholder = _PLACEHOLDER.search(blurb)
+    # Searched again as written only when there is one: its words are quoted back.
+    placeholder = _PLACEHOLDER.any_case.search(blurb) if _PLACEHOLDER.found(blurb) else None
     if placeholder:
         return say("blurb_placeholder", placeholder=placeholder.group(0))
     if len(blurb) < BLURB_MIN:
@@ -274,6 +273,6 @@ def _blurb_problem(blurb: str, target: str, company: str = "") -> str | None:
         return say("blurb_no_target", target=target)
     if company and not _names_company(lowered, company):
         return say("blurb_no_company", company=company)
-    if not _ASK.search(blurb):
+    if not _ASK.found(blurb):
         return say("blurb_no_ask")
     return None

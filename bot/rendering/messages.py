@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.intro.workflow.plan import THANKS_MAX, awaiting_pick
 from bot.intro.workflow.results import History
 from bot.rendering.ids import BlockId
 from bot.rendering.templating import (
+    environment,
     escape_mrkdwn,
     render_json,
     render_json_text,
@@ -664,7 +665,45 @@ class IntroForm:
 def intro_form(
     prefill: ModalPrefill, context: ModalContext, source_hint: str | None = None
 ) -> IntroForm:
-    """The request form to open, as JSON text (`IntroForm`)."""
+    """The request form to open, as JSON text (`IntroForm`). A name only fills in its field:
+    the form with any other name is kept, rendered once per everything else (the other
+    fields, the context, the hint; for `/intro`, always the same), and the name's text is
+    put in its place."""
+    if not prefill.target_name.strip():  # no name: the form may ask for a way in
+        return _rendered_intro_form(prefill, context, source_hint)
+    # What the form shows of the context beside its metadata is in the metadata too.
+    key = (astuple(replace(prefill, target_name="")), context.dump(), source_hint)
+    slotted = _FORMS_FOR_A_NAME.get(key)
+    if slotted is None:
+        slotted = _rendered_intro_form(
+            replace(prefill, target_name=_NAME_SLOT), context, source_hint
+        )
+        if len(_FORMS_FOR_A_NAME) >= _FORMS_KEPT:
+            _FORMS_FOR_A_NAME.clear()
+        _FORMS_FOR_A_NAME[key] = slotted
+    slot = _name_field_text(_NAME_SLOT)
+    if slotted.head.count(slot) + slotted.tail.count(slot) != 1:  # a field typed like the slot
+        return _rendered_intro_form(prefill, context, source_hint)
+    name = _name_field_text(prefill.target_name)
+    return IntroForm(slotted.head.replace(slot, name), slotted.tail.replace(slot, name))
+
+
+# The name in a form kept for any name: a NUL cannot be typed into it unescaped (see
+# `_FINDINGS_SLOT`). At most `_FORMS_KEPT` forms are kept, each some 11 KB.
+_NAME_SLOT = "\x00name\x00"
+_FORMS_KEPT = 64
+_FORMS_FOR_A_NAME: dict[tuple[Any, ...], IntroForm] = {}
+
+
+def _name_field_text(name: str) -> str:
+    """The name as the form's template writes it into its field (intro_modal.json.j2)."""
+    filters = environment().filters
+    return str(filters["plain"](filters["clip"](name, LIMITS["target_name"])))
+
+
+def _rendered_intro_form(
+    prefill: ModalPrefill, context: ModalContext, source_hint: str | None
+) -> IntroForm:
     rendered = render_json_text(
         "intro_modal.json.j2",
         **_intro_modal_values(prefill, context, source_hint),

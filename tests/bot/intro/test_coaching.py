@@ -3,9 +3,15 @@ answered with the one fix it needs."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.intro import coaching, validation
 from bot.intro.coaching import (
+    CaseBlind,
     Coaching,
     coach_note,
     coach_reason,
@@ -170,3 +176,65 @@ def test_coaching_seen_once_is_not_shown_again() -> None:
     assert still_to_see(found, frozenset()) == found
     assert still_to_see(found, frozenset({"coach_reason_gain"})) == found[1:]
     assert still_to_see(found, frozenset({"coach_reason_gain", "coach_note_short"})) == []
+
+
+# Words the rules look for, in any case, with the characters Unicode's case rules treat apart
+# ("ſ" is "s" and "K" is "k" to IGNORECASE, not to str.lower()).
+_PIECES = st.sampled_from(
+    [
+        *("would you", "Could You", "OPEN TO", "call", "Chat", "coffee?", "we help", "I can"),
+        *("you're", "you’re", "We’d love", "i'd like", "save", "CUT", "20%", "3x", "1.5X"),
+        *("hours, not days", "[name]", "{{x}}", "<Name>", "todo", "TBD", "xxx", "e.g.", "my"),
+        *("ſave", "Kall", "ıntro", "İntro", "naïve", "Ω", "—", "…", "_", "-", "'", "’"),
+        *(" ", " ", "  ", "\n", ".", ",", "?", "!", "a", "s", "k", "i", "us", "me", "our"),
+    ]
+)
+_TEXTS = st.lists(_PIECES, max_size=30).map("".join) | st.text(max_size=40)
+_CASE_BLIND = [
+    *(getattr(coaching, name) for name in ("_GAIN", "_TO_THEM", "_WE_DO", "_REQUEST", "_ACTION")),
+    *(coaching._FIRST_PERSON_ANY_CASE, validation._PLACEHOLDER, validation._ASK),
+]
+# The ask's request as first written, a \\b on each branch: the one-\\b spelling finds the same.
+_REQUEST_AS_WRITTEN = re.compile(
+    r"\?|\b(?:would|could|can|will|might) you\b|\bare you\b|\bopen to\b|\bhappy to\b|"
+    r"\bup for\b|\binterested in\b|\blet me know\b|\bdo you have\b|\b(?:i['’]d|i would|"
+    r"would|we['’]d|we would) (?:love|like|welcome)\b|\bkeen to\b|\bhop(?:e|ing) to\b|"
+    r"\bmind if\b|\bfree for\b|\bavailable\b|\bgrab\b",
+    re.IGNORECASE,
+)
+
+
+@settings(max_examples=400)
+@given(_TEXTS)
+def test_case_blind_patterns_find_what_ignorecase_finds(text: str) -> None:
+    for pattern in _CASE_BLIND:
+        assert pattern.found(text) is (pattern.any_case.search(text) is not None)
+    assert coaching._REQUEST.found(text) is (_REQUEST_AS_WRITTEN.search(text) is not None)
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(_PIECES | st.sampled_from(["Dr.", "approx.", "Inc. ", "U.S.", "x" * 20]), max_size=12)
+)
+def test_abbreviations_are_searched_for_at_the_end_only(pieces: list[str]) -> None:
+    before = "".join(pieces)
+    assert coaching._continues(before, "next") is bool(
+        coaching._ABBREVIATION.search(before) or coaching._ABBREVIATION_AT_END.search(before)
+    )
+
+
+def test_a_case_blind_pattern_is_written_in_lower_case() -> None:
+    with pytest.raises(ValueError):
+        CaseBlind(r"\W+")
+
+
+def test_a_note_is_split_into_sentences_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    split: list[str] = []
+
+    def counted(text: str) -> list[str]:
+        split.append(text)
+        return sentences(text)
+
+    monkeypatch.setattr(coaching, "sentences", counted)
+    coach_note(GOOD_NOTES[0], "Riya Patel")
+    assert split == [GOOD_NOTES[0]]

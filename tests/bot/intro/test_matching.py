@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +13,7 @@ from bot.intro.matching import (
     company_key,
     domain_company_key,
     email_company,
+    fold,
     is_legal_form,
     name_key,
     name_score,
@@ -199,3 +203,14 @@ def test_a_company_key_is_its_own_key(text: str) -> None:
 )
 def test_a_legal_form_alone_is_told_from_a_name(text: str, legal: bool) -> None:
     assert is_legal_form(text) is legal
+
+
+def _folded_through_unicode(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^\w]+", " ", unicodedata.normalize("NFC", stripped).casefold()).strip()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_folding_ascii_text_skips_normalising_to_the_same_words(text: str) -> None:
+    assert fold(text) == _folded_through_unicode(text)

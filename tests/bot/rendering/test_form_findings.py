@@ -8,6 +8,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.intro.directory import Suggestion
 from bot.rendering import messages
@@ -99,3 +101,37 @@ def test_a_value_cannot_cut_the_form_where_its_findings_go() -> None:
     assert json.loads(shown.with_findings()) == messages.intro_modal(
         prefill, messages.ModalContext()
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(max_size=200) | st.sampled_from(["Jane Doe", " Ana Muñoz ", "\x00name\x00"]),
+    company=st.sampled_from(["", "Acme", "  "]),
+    reason=st.sampled_from(["", "\x00name\x00", "A reason"]),
+    context=st.sampled_from(
+        [
+            messages.ModalContext(),
+            messages.ModalContext(offer_id=4, offered_by="U9", pointed_by="U5", pointed_from="Al"),
+            messages.ModalContext(source_channel_id="C0DEALS", source_message_ts="1.2"),
+        ]
+    ),
+    hint=st.sampled_from([None, "From a thread: *hello* <there>"]),
+)
+def test_a_form_kept_for_any_name_is_the_form_rendered_for_this_one(
+    name: str, company: str, reason: str, context: messages.ModalContext, hint: str | None
+) -> None:
+    prefill = messages.ModalPrefill(target_name=name, target_company=company, reason=reason)
+    shown = messages.intro_form(prefill, context, hint)
+    assert shown == messages._rendered_intro_form(prefill, context, hint)
+
+
+def test_a_form_for_another_name_is_not_rendered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    context = messages.ModalContext(source_channel_id="C0KEPT")
+    messages.intro_form(messages.ModalPrefill(target_name="Jane Doe"), context)
+    rendered: list[str] = []
+    monkeypatch.setattr(
+        messages, "render_json_text", lambda *args, **kw: rendered.append(args[0]) or ""
+    )
+    shown = messages.intro_form(messages.ModalPrefill(target_name="Ana Muñoz"), context)
+    assert rendered == []
+    assert '"initial_value": "Ana Muñoz"' in shown.with_findings()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -132,12 +132,22 @@ def environment() -> Environment:
     return env
 
 
+@cache
+def _template(name: str) -> Template:
+    """A template of `environment()`, with its globals in one plain dict: every render copies
+    them into its context, and the ChainMap Jinja keeps them in (the template's own over the
+    environment's, which are all set above) is copied key by key in Python."""
+    template = environment().get_template(name)
+    template.globals = dict(template.globals)
+    return template
+
+
 def render_text(template: str, /, **context: Any) -> str:
-    return environment().get_template(template).render(**context).strip()
+    return _template(template).render(**context).strip()
 
 
 def render_json(template: str, /, **context: Any) -> Any:
-    rendered = environment().get_template(template).render(**context)
+    rendered = _template(template).render(**context)
     try:
         return json.loads(rendered)
     except json.JSONDecodeError as exc:
@@ -147,7 +157,7 @@ def render_json(template: str, /, **context: Any) -> Any:
 def render_json_text(template: str, /, **context: Any) -> str:
     """A JSON template's text, not parsed: for a payload Slack takes as a JSON string (a
     view), sent as rendered instead of parsed here and encoded again by slack_sdk."""
-    return environment().get_template(template).render(**context)
+    return _template(template).render(**context)
 
 
 @lru_cache(maxsize=1)

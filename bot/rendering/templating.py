@@ -9,12 +9,13 @@ shows literally. `*.txt.j2` templates render plain text with nothing escaped.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_eval_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -110,9 +111,18 @@ TEMPLATE_NAMES: dict[str, Any] = {
 }
 
 
+class _SlackEnvironment(Environment):
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # One plain dict per template, not Jinja's ChainMap over the environment's globals:
+        # every render copies a template's globals into its context (and an import compares
+        # their keys), which a ChainMap makes a walk in Python. The environment's globals are
+        # all set when it is made, before any template is loaded.
+        return {**self.globals, **(d or {})}
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(
+    env = _SlackEnvironment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=lambda name: bool(name and name.endswith(".json.j2")),
         finalize=_finalize,
@@ -132,22 +142,12 @@ def environment() -> Environment:
     return env
 
 
-@cache
-def _template(name: str) -> Template:
-    """A template of `environment()`, with its globals in one plain dict: every render copies
-    them into its context, and the ChainMap Jinja keeps them in (the template's own over the
-    environment's, which are all set above) is copied key by key in Python."""
-    template = environment().get_template(name)
-    template.globals = dict(template.globals)
-    return template
-
-
 def render_text(template: str, /, **context: Any) -> str:
-    return _template(template).render(**context).strip()
+    return environment().get_template(template).render(**context).strip()
 
 
 def render_json(template: str, /, **context: Any) -> Any:
-    rendered = _template(template).render(**context)
+    rendered = environment().get_template(template).render(**context)
     try:
         return json.loads(rendered)
     except json.JSONDecodeError as exc:
@@ -157,7 +157,7 @@ def render_json(template: str, /, **context: Any) -> Any:
 def render_json_text(template: str, /, **context: Any) -> str:
     """A JSON template's text, not parsed: for a payload Slack takes as a JSON string (a
     view), sent as rendered instead of parsed here and encoded again by slack_sdk."""
-    return _template(template).render(**context)
+    return environment().get_template(template).render(**context)
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
@@ -29,7 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 # Stable constraint names, so Alembic migrations name things the same on every database.
 NAMING_CONVENTION = {
@@ -70,6 +71,22 @@ def personal(whose: str, *, name: bool = False) -> dict[str, Any]:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+def built(model: type[_Model], /, **columns: Any) -> _Model:
+    """`model(**columns)` without SQLAlchemy's event for each attribute it sets: a tenth of
+    the CPU (some 2 us against 25 for an outbound message), for the objects the hot path makes
+    by the dozen from a statement's rows or a plan. Only columns may be named: unlike the
+    constructor, it does not check. Added to a session, the object is inserted alike."""
+    manager = manager_of_class(model)
+    if not manager.mapper.configured:
+        configure_mappers()  # as the constructor does, first
+    made = manager.new_instance()
+    made.__dict__.update(columns)
+    return made
 
 
 class IntroRequest(Base):

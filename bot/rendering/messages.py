@@ -46,7 +46,7 @@ from bot.rendering.texts import (
     optin_ask,
     outside_email,
 )
-from storage.models import ConnectorPrefs, Contact, IntroOffer, IntroRequest
+from storage.models import ConnectorPrefs, Contact, IntroOffer, IntroRequest, built
 
 COLUMNS = tuple(IntroRequest.__table__.c)
 
@@ -202,7 +202,7 @@ def as_seen(request: IntroRequest, *, by_connector: bool = False) -> IntroReques
         return request
     if (request.target_name or "").strip() and (by_connector or request.intro_made_at):
         return request
-    seen = IntroRequest(**{column.key: getattr(request, column.key) for column in COLUMNS})
+    seen = built(IntroRequest, **{column.key: getattr(request, column.key) for column in COLUMNS})
     seen.target_name = way_in_name(request)
     return seen
 

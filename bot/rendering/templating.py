@@ -9,6 +9,7 @@ shows literally. `*.txt.j2` templates render plain text with nothing escaped.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from datetime import datetime
 from functools import lru_cache
 from json.encoder import encode_basestring
@@ -110,9 +111,18 @@ TEMPLATE_NAMES: dict[str, Any] = {
 }
 
 
+class _SlackEnvironment(Environment):
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # One plain dict per template, not Jinja's ChainMap over the environment's globals:
+        # every render copies a template's globals into its context (and an import compares
+        # their keys), which a ChainMap makes a walk in Python. The environment's globals are
+        # all set when it is made, before any template is loaded.
+        return {**self.globals, **(d or {})}
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(
+    env = _SlackEnvironment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=lambda name: bool(name and name.endswith(".json.j2")),
         finalize=_finalize,

@@ -212,13 +212,31 @@ def without_requester(text: str, request: IntroRequest, *, title: bool = True) -
     name = (request.requester_name or "").strip()
     parts = sorted({name, *name.split()}, key=len, reverse=True)
     titles = _title_parts(request.requester_title or "") if title else []
+    folded = _folded(text)
     for part in [*titles, *parts]:
         if len(part) < 2 and part.isascii():
             continue  # an initial; a one-character name (李) is a name
-        text = re.sub(
+        if part.isascii() and part.lower() not in folded:
+            # It cannot match: no pattern compiled for it (every requester's name is new
+            # to the `re` module's cache, and compiling is most of the cost).
+            continue
+        text, count = re.subn(
             rf"(?<!\w){re.escape(part)}(?!\w)", words["person"], text, flags=re.IGNORECASE
         )
+        if count:
+            folded = _folded(text)
     return text
+
+
+# The only characters besides ASCII letters that an ASCII letter matches when case is
+# ignored (`re.IGNORECASE`): İ and ı match i, K (Kelvin) k, ſ (long s) s.
+_FOLD_TO_ASCII = str.maketrans({"İ": "i", "ı": "i", "K": "k", "ſ": "s"})
+
+
+def _folded(text: str) -> str:
+    """`text` such that an ASCII `part` that matches in it with case ignored is in it as
+    `part.lower()`."""
+    return text.translate(_FOLD_TO_ASCII).lower()
 
 
 def optin_ask(request: IntroRequest) -> str:

@@ -34,6 +34,7 @@ from storage.models import (
     MessageKind,
     OutboundMessage,
     UTCDateTime,
+    built,
 )
 
 # Stand-ins in a change planned before its statement runs, filled in by the statement.
@@ -117,7 +118,8 @@ def written_due_now(row: Any, request: IntroRequest, lease: Lease | None) -> lis
         at = datetime.fromisoformat(created).astimezone(UTC)
         leased = lease is not None and status == DeliveryStatus.SENDING
         written.append(
-            OutboundMessage(
+            built(
+                OutboundMessage,
                 id=message_id,
                 team_id=request.team_id,
                 request_id=request.id,
@@ -194,7 +196,8 @@ def _planned_by_target(
     the status it reached), planned on a stand-in for the row."""
     promised: list[tuple[Status, OutboundMessage]] = []
     for target in dict.fromkeys(plan.EDGES[action].values()):
-        stand_in = IntroRequest(
+        stand_in = built(
+            IntroRequest,
             id=request_id,
             team_id=team_id,
             status=target,
@@ -211,7 +214,8 @@ def _planned_by_target(
 def _cards_from(row: Any, request: IntroRequest) -> dict[tuple[int, str], OutboundMessage]:
     """The request's cards as the statement found them, keyed as delivery looks them up."""
     return {
-        (request.id, kind): OutboundMessage(
+        (request.id, kind): built(
+            OutboundMessage,
             id=card_id,
             team_id=request.team_id,
             request_id=request.id,

@@ -37,6 +37,7 @@ from storage.models import (
     IntroRequest,
     MessageKind,
     OutboundMessage,
+    built,
 )
 
 if TYPE_CHECKING:
@@ -383,7 +384,8 @@ def message(
     due_at: datetime | None = None,
 ) -> OutboundMessage:
     """A message about `request`, pending, due at `due_at` (or now)."""
-    return OutboundMessage(
+    return built(
+        OutboundMessage,
         team_id=request.team_id,
         request_id=request.id,
         dedupe_key=request_dedupe_key(request.id, kind, key),

@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.intro.validation import BLURB_MAX, REASON_MAX
-from bot.rendering import messages
+from bot.rendering import messages, texts
 from storage.models import IntroRequest
 from tests.bot.rendering.test_templating import assert_valid_message, assert_valid_view
 
@@ -172,3 +172,54 @@ def test_the_script_at_its_longest_stays_within_slack_limits(named: bool, fill: 
     assert_valid_view(messages.home_view([], [request], first_time=False))
     request.status = "name_mentioned"
     assert_valid_message(messages.notice(request, "mention_name"))
+
+
+def _every_part_substituted(text: str, request: IntroRequest) -> str:
+    """`texts.without_requester` as it was written first: a pattern for every part."""
+    person = texts.labels()["anonymous"]["person"]
+    text = texts._EMAIL.sub(texts.labels()["anonymous"]["contact"], text)
+    text = texts._HANDLE.sub(person, text)
+    name = (request.requester_name or "").strip()
+    parts = sorted({name, *name.split()}, key=len, reverse=True)
+    for part in [*texts._title_parts(request.requester_title or ""), *parts]:
+        if len(part) < 2 and part.isascii():
+            continue
+        text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", person, text, flags=re.IGNORECASE)
+    return text
+
+
+# Letters that match other letters with case ignored (İ and ı match i, K matches k, ſ s).
+FOLDING = st.sampled_from(list("iIİısSſkKKaAéÉßü’ "))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.lists(st.text(FOLDING, min_size=1, max_size=5), min_size=1, max_size=3),
+    title=st.text(FOLDING, max_size=12),
+    reason=st.text(FOLDING, max_size=30),
+)
+def test_parts_absent_from_the_text_are_skipped_without_changing_it(
+    name: list[str], title: str, reason: str
+) -> None:
+    request = make_request(requester_name=" ".join(name), requester_title=title, reason=reason)
+    assert texts.without_requester(reason, request) == _every_part_substituted(reason, request)
+
+
+def test_no_pattern_is_compiled_for_a_name_the_text_does_not_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled: list[str] = []
+    subn = re.subn
+
+    def counting(pattern: str, *args: Any, **kwargs: Any) -> tuple[str, int]:
+        compiled.append(pattern)
+        return subn(pattern, *args, **kwargs)
+
+    monkeypatch.setattr(texts.re, "subn", counting)
+    request = make_request(requester_name="Rep UB0001000", requester_title="Head of Sales")
+    assert texts.without_requester("Acme is expanding into the EU.", request) == (
+        "Acme is expanding into the EU."
+    )
+    assert compiled == []
+    assert "ub0001000" not in texts.without_requester("Ask ub0001000 about it", request)
+    assert compiled == [r"(?<!\w)UB0001000(?!\w)"]  # only the part the text holds

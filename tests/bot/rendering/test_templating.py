@@ -32,7 +32,7 @@ from bot.intro.states import (
     allowed_actions,
 )
 from bot.intro.validation import BLURB_MAX, REASON_MAX, TARGET_COMPANY_MAX, TARGET_NAME_MAX
-from bot.rendering import messages
+from bot.rendering import messages, templating
 from bot.rendering.ids import ActionId
 from bot.rendering.templating import (
     TEMPLATES_DIR,
@@ -603,3 +603,13 @@ def test_home_view_with_a_full_page_of_contacts_stays_under_100_blocks() -> None
     assert pages["elements"][1]["value"] == f"2:{HOSTILE[:SEARCH_MAX]}"
     search = next(b for b in view["blocks"] if b.get("block_id") == "contact_search")
     assert search["element"]["initial_value"] == HOSTILE[:SEARCH_MAX]
+
+
+def test_templates_render_with_their_globals_in_one_plain_dict() -> None:
+    # Every render copies a template's globals into its context, and an import compares their
+    # keys: a plain dict is walked in C, Jinja's ChainMap over the environment's in Python.
+    env = templating.environment()
+    for name in ("connector_card.json.j2", "history.json.j2", "optin_ask.txt.j2"):
+        loaded = env.get_template(name)
+        assert type(loaded.globals) is dict
+        assert loaded.globals.keys() == env.globals.keys()

@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -53,21 +52,36 @@ def redact(text: str) -> str:
     return SQL_DETAIL.sub("DETAIL: [hidden]", text)
 
 
-@contextlib.contextmanager
 def bound(
     *, team: str | None = None, user: str | None = None, request: str | None = None
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """Name the team, user and request the lines logged inside belong to."""
-    tokens = [
-        var.set(value)
-        for var, value in ((team_var, team), (user_var, user), (request_var, request))
-        if value
-    ]
-    try:
-        yield
-    finally:
-        for token in reversed(tokens):
+    return _Bound(team, user, request)
+
+
+class _Bound(contextlib.AbstractContextManager[None]):
+    """`bound`'s context: a plain class, not a generator (it is entered for every request
+    and every message sent)."""
+
+    __slots__ = ("_tokens", "_values")
+
+    def __init__(self, team: str | None, user: str | None, request: str | None) -> None:
+        self._values = (team, user, request)
+        self._tokens: list[contextvars.Token[str | None]] = []
+
+    def __enter__(self) -> None:
+        team, user, request = self._values
+        if team:
+            self._tokens.append(team_var.set(team))
+        if user:
+            self._tokens.append(user_var.set(user))
+        if request:
+            self._tokens.append(request_var.set(request))
+
+    def __exit__(self, *exc: object) -> None:
+        for token in reversed(self._tokens):
             token.var.reset(token)
+        self._tokens.clear()
 
 
 class _ContextFilter(logging.Filter):

@@ -42,6 +42,11 @@ FLOOR_LEVELS = {
     "aiosqlite": logging.WARNING,
     "psycopg": logging.WARNING,
 }
+# Loggers whose library asks their own level (`logger.level <= DEBUG`), not the level in
+# effect, before building a debug line: left at NOTSET, slack_sdk renders every Web API call's
+# arguments and its answer (whole messages and views) as text for each call, for lines the
+# floor above drops. They get their library's floor themselves.
+OWN_LEVEL_READ = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
 # INFO lines that repeat without telling an operator anything, shown only at DEBUG: APScheduler's
 # "Running job" and "executed successfully" every sweep, Alembic's plugin list at every start.
 DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
@@ -147,6 +152,8 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(numeric)
     for name, floor in FLOOR_LEVELS.items():
         logging.getLogger(name).setLevel(max(numeric, floor))
+    for name in OWN_LEVEL_READ:
+        logging.getLogger(name).setLevel(max(numeric, FLOOR_LEVELS[name.split(".", 1)[0]]))
     for name in DEBUG_ONLY:
         logging.getLogger(name).setLevel(
             logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING

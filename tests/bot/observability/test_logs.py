@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from slack_sdk.web import WebClient
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.observability import logs
 from bot.standin import payloads
@@ -35,7 +37,7 @@ def restore_logging() -> Iterator[None]:
     """logs.configure changes the root logger and some libraries' levels: put them back."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY)
+    names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY, *logs.OWN_LEVEL_READ)
     libraries = {name: logging.getLogger(name).level for name in names}
     yield
     for handler in list(root.handlers):
@@ -94,6 +96,15 @@ def test_sweep_chatter_only_at_debug(restore_logging: None) -> None:
     assert not logging.getLogger("slack_sdk.web.base_client").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("slack_bolt.AsyncApp").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_web_api_clients_build_no_debug_line_nobody_sees(restore_logging: None, level: str) -> None:
+    """slack_sdk asks its logger's own level, not the one in effect, before it renders each
+    call's arguments and answer as text for a debug line the floor would drop."""
+    logs.configure(level, "json", io.StringIO())
+    assert AsyncWebClient().logger.level > logging.DEBUG
+    assert WebClient().logger.level > logging.DEBUG
 
 
 def _free_port() -> int:

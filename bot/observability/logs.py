@@ -150,6 +150,10 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.addHandler(handler)
     numeric = logging.getLevelNamesMapping()[level.upper()]
     root.setLevel(numeric)
+    # Neither format shows where a line was logged from, nor its thread or process: leave
+    # them out of every record (logging walks the stack for the caller of each line).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name, floor in FLOOR_LEVELS.items():
         logging.getLogger(name).setLevel(max(numeric, floor))
     for name in OWN_LEVEL_READ:

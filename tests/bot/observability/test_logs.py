@@ -39,7 +39,11 @@ def restore_logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY, *logs.OWN_LEVEL_READ)
     libraries = {name: logging.getLogger(name).level for name in names}
+    record_fields = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    recorded = {field: getattr(logging, field) for field in record_fields}
     yield
+    for field, value in recorded.items():
+        setattr(logging, field, value)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
@@ -105,6 +109,25 @@ def test_web_api_clients_build_no_debug_line_nobody_sees(restore_logging: None, 
     logs.configure(level, "json", io.StringIO())
     assert AsyncWebClient().logger.level > logging.DEBUG
     assert WebClient().logger.level > logging.DEBUG
+
+
+def test_records_leave_out_what_no_format_shows(restore_logging: None) -> None:
+    """The caller (a walk up the stack per line), the thread and the process."""
+    logs.configure("INFO", "text", io.StringIO())
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    logger = logging.getLogger("introbot.test")
+    logger.addHandler(keep := Keep())
+    try:
+        logger.warning("a line")
+    finally:
+        logger.removeHandler(keep)
+    [record] = kept
+    assert (record.lineno, record.threadName, record.process) == (0, None, None)
 
 
 def _free_port() -> int:

@@ -111,6 +111,23 @@ def test_web_api_clients_build_no_debug_line_nobody_sees(restore_logging: None, 
     assert WebClient().logger.level > logging.DEBUG
 
 
+@pytest.mark.parametrize(
+    ("line", "logged"),
+    [
+        ("POST /slack/events 200 in 0.004 s", "POST /slack/events 200 in 0.004 s"),
+        (
+            "token xoxe.xoxp-1-abc and xapp-1-A0 failed\n[parameters: ('Jane',)]\n"
+            "DETAIL:  Key (name_key)=(jane doe) already exists.",
+            "token xoxe.xoxp-[redacted] and xapp-[redacted] failed\n[parameters: hidden]\n"
+            "DETAIL: [hidden]",
+        ),
+    ],
+    ids=["clean", "everything"],
+)
+def test_redaction(line: str, logged: str) -> None:
+    assert logs.redact(line) == logged
+
+
 def test_records_leave_out_what_no_format_shows(restore_logging: None) -> None:
     """The caller (a walk up the stack per line), the thread and the process."""
     logs.configure("INFO", "text", io.StringIO())

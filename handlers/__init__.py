@@ -35,9 +35,15 @@ __all__ = ["ProvideServices", "register_listeners"]
 
 
 def register_listeners(app: AsyncApp, work: WorkQueue) -> None:
+    # Bolt tries each listener's matchers in the order they were registered until one
+    # matches, building every argument a listener could take for each try: the requests that
+    # come most (Accept, /intro, the request form's submission) come first. No two listeners
+    # match the same request (tests/handlers/test_listener_order.py), so the order only
+    # decides how soon each is found.
+    buttons.register_accept(app, work)
     commands.register(app, work)
-    shortcuts.register(app, work)
     request_form.register(app, work)
+    shortcuts.register(app, work)
     buttons.register(app, work)
     details.register(app, work)
     intro_made.register(app, work)

@@ -182,9 +182,16 @@ async def still_waiting(
     await replace_pressed_message(client, body, rendered)
 
 
+def register_accept(app: AsyncApp, work: WorkQueue) -> None:
+    """Accept alone, to be registered ahead of the other listeners: the button pressed most."""
+    app.action(ActionId.ACCEPT)(work.tracked(direct_action))
+
+
 def register(app: AsyncApp, work: WorkQueue) -> None:
+    """Every button here but Accept (`register_accept`)."""
     for action_id in DIRECT_ACTIONS:
-        app.action(action_id)(work.tracked(direct_action))
+        if action_id is not ActionId.ACCEPT:
+            app.action(action_id)(work.tracked(direct_action))
     for action_id in ASK_CHOICES:
         app.action(action_id)(work.tracked(choose_ask))
     app.action(ActionId.QUALIFY)(work.tracked(qualify))

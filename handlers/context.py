@@ -14,21 +14,37 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from slack_bolt.async_app import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.services.container import Services
 
 SERVICES = "services"
 
 
-class ProvideServices:
+class ProvideServices(AsyncMiddleware):
     """Bolt middleware: the services, and the workspace when Bolt found none in the payload
-    (or found the org's id in its place)."""
+    (or found the org's id in its place).
+
+    An `AsyncMiddleware` of its own rather than a function Bolt wraps: Bolt then calls it
+    with the request as is, instead of building every argument a listener could take (the
+    payload's parts, say, respond, ...) for each request to pick three of them."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
 
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> None:
+        await self(req.body, req.context, next)
+
     async def __call__(
-        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
     ) -> None:
         context[SERVICES] = self._services
         if not context.team_id or context.team_id == context.enterprise_id:

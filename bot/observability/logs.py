@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -43,31 +42,58 @@ FLOOR_LEVELS = {
     "aiosqlite": logging.WARNING,
     "psycopg": logging.WARNING,
 }
+# Loggers whose library asks their own level (`logger.level <= DEBUG`), not the level in
+# effect, before building a debug line: left at NOTSET, slack_sdk renders every Web API call's
+# arguments and its answer (whole messages and views) as text for each call, for lines the
+# floor above drops. They get their library's floor themselves.
+OWN_LEVEL_READ = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
 # INFO lines that repeat without telling an operator anything, shown only at DEBUG: APScheduler's
 # "Running job" and "executed successfully" every sweep, Alembic's plugin list at every start.
 DEBUG_ONLY = ("apscheduler.executors.default", "alembic.runtime.plugins")
 
 
 def redact(text: str) -> str:
-    text = SQL_PARAMETERS.sub("[parameters: hidden]", TOKEN.sub(r"\1-[redacted]", text))
-    return SQL_DETAIL.sub("DETAIL: [hidden]", text)
+    # Each pattern starts with a literal: a line without it is left alone without a regex scan
+    # (most lines, the access log's one per request among them).
+    if "xox" in text or "xapp" in text:
+        text = TOKEN.sub(r"\1-[redacted]", text)
+    if "[parameters: " in text:
+        text = SQL_PARAMETERS.sub("[parameters: hidden]", text)
+    if "DETAIL:" in text:
+        text = SQL_DETAIL.sub("DETAIL: [hidden]", text)
+    return text
 
 
-@contextlib.contextmanager
 def bound(
     *, team: str | None = None, user: str | None = None, request: str | None = None
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """Name the team, user and request the lines logged inside belong to."""
-    tokens = [
-        var.set(value)
-        for var, value in ((team_var, team), (user_var, user), (request_var, request))
-        if value
-    ]
-    try:
-        yield
-    finally:
-        for token in reversed(tokens):
+    return _Bound(team, user, request)
+
+
+class _Bound(contextlib.AbstractContextManager[None]):
+    """`bound`'s context: a plain class, not a generator (it is entered for every request
+    and every message sent)."""
+
+    __slots__ = ("_tokens", "_values")
+
+    def __init__(self, team: str | None, user: str | None, request: str | None) -> None:
+        self._values = (team, user, request)
+        self._tokens: list[contextvars.Token[str | None]] = []
+
+    def __enter__(self) -> None:
+        team, user, request = self._values
+        if team:
+            self._tokens.append(team_var.set(team))
+        if user:
+            self._tokens.append(user_var.set(user))
+        if request:
+            self._tokens.append(request_var.set(request))
+
+    def __exit__(self, *exc: object) -> None:
+        for token in reversed(self._tokens):
             token.var.reset(token)
+        self._tokens.clear()
 
 
 class _ContextFilter(logging.Filter):
@@ -131,8 +157,14 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.addHandler(handler)
     numeric = logging.getLevelNamesMapping()[level.upper()]
     root.setLevel(numeric)
+    # Neither format shows where a line was logged from, nor its thread or process: leave
+    # them out of every record (logging walks the stack for the caller of each line).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name, floor in FLOOR_LEVELS.items():
         logging.getLogger(name).setLevel(max(numeric, floor))
+    for name in OWN_LEVEL_READ:
+        logging.getLogger(name).setLevel(max(numeric, FLOOR_LEVELS[name.split(".", 1)[0]]))
     for name in DEBUG_ONLY:
         logging.getLogger(name).setLevel(
             logging.NOTSET if numeric <= logging.DEBUG else logging.WARNING

@@ -71,12 +71,25 @@ class Metrics:
             buckets=ACK_BUCKETS,
             registry=registry,
         )
+        self._acked_series: dict[str, tuple[Counter, Histogram]] = {}
         self.listener_errors = Counter(
             "introbot_listener_errors",
             "Listeners (or middleware) that raised, by request kind",
             ["kind"],
             registry=registry,
         )
+
+    def request_acked(self, kind: str, seconds: float) -> None:
+        """A Slack request of this kind answered in `seconds`. Each kind's series are looked
+        up once (prometheus-client's `labels()` checks and joins its labels on every call)."""
+        series = self._acked_series.get(kind)
+        if series is None:
+            series = self._acked_series[kind] = (
+                self.requests.labels(kind),
+                self.ack_seconds.labels(kind),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def _count_delivery(self, registry: CollectorRegistry) -> None:
         """The outbox and what became of its messages."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -227,24 +227,35 @@ def create_app(services: Services) -> AsyncApp:
     # services in the context.
     app.use(ProvideServices(services))
     instrument(app, services.metrics)
-    app.use(_once_per_event(services))
+    app.use(OncePerEvent(services))
     register_listeners(app, services.work)
     return app
 
 
-def _once_per_event(services: Services) -> Callable[..., Awaitable[BoltResponse | None]]:
-    """Slack retries an event it thinks we missed (X-Slack-Retry-Num); act on it only once."""
+class OncePerEvent(AsyncMiddleware):
+    """Slack retries an event it thinks we missed (X-Slack-Retry-Num); act on it only once.
 
-    async def once_per_event(
-        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    An `AsyncMiddleware`, not a function Bolt wraps: Bolt calls it with the request as is
+    instead of building every argument a listener could take for each request."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
+        body, context = req.body, req.context
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         team_id = context.team_id or ""  # the workspace the event is acted on for
-        if event_id and not await services.event_dedupe.first_delivery(team_id, str(event_id)):
+        if event_id and not await self._services.event_dedupe.first_delivery(
+            team_id, str(event_id)
+        ):
             return BoltResponse(status=200, body="")
         # Bolt's next() only lets the chain go on; a listener that fails has the event id
         # forgotten by the error handler (handlers/errors.py), so Slack's retry is acted on.
         await next()
         return None
-
-    return once_per_event

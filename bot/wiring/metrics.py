@@ -4,8 +4,8 @@ to; the metrics themselves are bot.observability.metrics."""
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -26,15 +26,16 @@ def instrument(app: AsyncApp, metrics: Metrics) -> None:
     is measured around that call; a middleware's `next()` returns before any listener runs.
     """
     dispatch = app.async_dispatch
+    # A request's id in the log lines: random, not secret; getrandbits makes no system call.
+    new_request_id = random.Random().getrandbits
 
     async def measured(req: AsyncBoltRequest) -> BoltResponse:
-        kind = request_kind(req.body)
         body = req.body if isinstance(req.body, dict) else {}
         # Listeners Bolt starts inside copy these; they are reset once the ack is out.
         with logs.bound(
             team=req.context.team_id,
             user=req.context.user_id,
-            request=str(body.get("event_id") or uuid.uuid4().hex[:16]),
+            request=str(body.get("event_id") or f"{new_request_id(64):016x}"),
         ):
             started = time.perf_counter()
             response: BoltResponse | None = None
@@ -47,8 +48,9 @@ def instrument(app: AsyncApp, metrics: Metrics) -> None:
                     # Not from Slack (or too late to be trusted): not a Slack request.
                     metrics.refused_requests.inc()
                 else:
-                    metrics.requests.labels(kind).inc()
-                    metrics.ack_seconds.labels(kind).observe(elapsed)
-                    logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
+                    kind = request_kind(req.body)
+                    metrics.request_acked(kind, elapsed)
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("%s acked in %.1f ms", kind, elapsed * 1000)
 
     app.async_dispatch = measured  # type: ignore[method-assign]

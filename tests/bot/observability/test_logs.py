@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from slack_sdk.web import WebClient
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.observability import logs
 from bot.standin import payloads
@@ -35,9 +37,13 @@ def restore_logging() -> Iterator[None]:
     """logs.configure changes the root logger and some libraries' levels: put them back."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY)
+    names = (*logs.FLOOR_LEVELS, *logs.DEBUG_ONLY, *logs.OWN_LEVEL_READ)
     libraries = {name: logging.getLogger(name).level for name in names}
+    record_fields = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    recorded = {field: getattr(logging, field) for field in record_fields}
     yield
+    for field, value in recorded.items():
+        setattr(logging, field, value)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
@@ -94,6 +100,51 @@ def test_sweep_chatter_only_at_debug(restore_logging: None) -> None:
     assert not logging.getLogger("slack_sdk.web.base_client").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("slack_bolt.AsyncApp").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_web_api_clients_build_no_debug_line_nobody_sees(restore_logging: None, level: str) -> None:
+    """slack_sdk asks its logger's own level, not the one in effect, before it renders each
+    call's arguments and answer as text for a debug line the floor would drop."""
+    logs.configure(level, "json", io.StringIO())
+    assert AsyncWebClient().logger.level > logging.DEBUG
+    assert WebClient().logger.level > logging.DEBUG
+
+
+@pytest.mark.parametrize(
+    ("line", "logged"),
+    [
+        ("POST /slack/events 200 in 0.004 s", "POST /slack/events 200 in 0.004 s"),
+        (
+            "token xoxe.xoxp-1-abc and xapp-1-A0 failed\n[parameters: ('Jane',)]\n"
+            "DETAIL:  Key (name_key)=(jane doe) already exists.",
+            "token xoxe.xoxp-[redacted] and xapp-[redacted] failed\n[parameters: hidden]\n"
+            "DETAIL: [hidden]",
+        ),
+    ],
+    ids=["clean", "everything"],
+)
+def test_redaction(line: str, logged: str) -> None:
+    assert logs.redact(line) == logged
+
+
+def test_records_leave_out_what_no_format_shows(restore_logging: None) -> None:
+    """The caller (a walk up the stack per line), the thread and the process."""
+    logs.configure("INFO", "text", io.StringIO())
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    logger = logging.getLogger("introbot.test")
+    logger.addHandler(keep := Keep())
+    try:
+        logger.warning("a line")
+    finally:
+        logger.removeHandler(keep)
+    [record] = kept
+    assert (record.lineno, record.threadName, record.process) == (0, None, None)
 
 
 def _free_port() -> int:

@@ -26,7 +26,7 @@ from bot.intro.crm import CrmStage, stage_of
 from bot.intro.states import ACTOR, OPEN_STATUSES, Action, Status
 from bot.intro.workflow import plan
 from bot.intro.workflow.results import HISTORY_SPAN, MET_OUTCOMES, History, Lease, Outcome
-from storage.db import autocommit
+from storage.db import autocommit, execute_raw
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -174,9 +174,10 @@ async def act_at_once(
     }
     async with autocommit(sessions) as connection:
         statement = change_statement(action, tuple(values))
-        row = (await connection.execute(statement, params)).mappings().first()
-    if row is None:
+        rows = await execute_raw(connection, statement, params)
+    if not rows:
         return None
+    row = rows[0]
     request = request_from(row)
     return Outcome(request, written_due_now(row, request, lease), _cards_from(row, request))
 
@@ -415,7 +416,7 @@ async def store_at_once(
     }
     async with autocommit(sessions) as connection:
         statement = submit_statement(tuple(columns))
-        row = (await connection.execute(statement, params)).mappings().one()
+        (row,) = await execute_raw(connection, statement, params)
     stored = request_from(row)
     history = History(*row["history"]) if row["history"] is not None else None
     return Outcome(stored, written_due_now(row, stored, lease), {}, history)

@@ -225,6 +225,7 @@ class RawStatement:
             if process is not None:
                 self.results[column.key] = process
         self._row_types: dict[tuple[str, ...], type[RawRow]] = {}
+        self._names: tuple[str, ...] | None = None
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -234,6 +235,14 @@ class RawStatement:
                 value = process(value)
             values.append(value)
         return values
+
+    def names(self, cursor: psycopg.AsyncRawCursor[Any]) -> tuple[str, ...]:
+        """The result's column names: a statement's are the same each run, and reading them
+        from `cursor.description` builds an object per column."""
+        names = self._names
+        if names is None or len(names) != cast(Any, cursor.pgresult).nfields:
+            names = self._names = tuple(c.name for c in cursor.description or ())
+        return names
 
     def row_type(self, names: tuple[str, ...]) -> type[RawRow]:
         found = self._row_types.get(names)
@@ -293,10 +302,10 @@ async def execute_raw(
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:  # type: ignore[arg-type]
             await cursor.execute(raw.sql, args)
-            if cursor.description is None:
+            result = cursor.pgresult
+            if result is None or not result.nfields:
                 return []
-            names = tuple(column.name for column in cursor.description)
-            return raw.rows(names, await cursor.fetchall())
+            return raw.rows(raw.names(cursor), await cursor.fetchall())
     except psycopg.Error as error:
         dead = dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
         if dead:

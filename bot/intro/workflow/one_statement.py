@@ -73,12 +73,11 @@ def _outdated_sql(data: str, status: str) -> str:
 
 def request_from(row: Any) -> IntroRequest:
     """The request a statement returned, its timestamps in UTC as the ORM would read them."""
-    return IntroRequest(
-        **{
-            name: row[name].astimezone(UTC) if isinstance(row[name], datetime) else row[name]
-            for name in _REQUEST_COLUMNS
-        }
-    )
+    values = {name: getattr(row, name) for name in _REQUEST_COLUMNS}
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            values[name] = value.astimezone(UTC)
+    return IntroRequest(**values)
 
 
 # New messages planned in Python, handed to a one-statement write as arrays (one element per

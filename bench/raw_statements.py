@@ -4,15 +4,19 @@ form's findings (`/intro`), the two paths taking turns A B B A in one process.
 
 `python -m bench.raw_statements [write|intro] [calls per round]` recreates the benchmark
 database (BENCH_DATABASE_URL) empty: what is measured is the work around each statement, not
-PostgreSQL's.
+PostgreSQL's. `python -m bench.raw_statements calls` counts the Python function calls of each
+operation under cProfile instead (deterministic).
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import gc
+import pstats
 import sys
 import time
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -45,11 +49,11 @@ def _use(path: str) -> None:
     directory.fetch_all = fetch_all if raw else _all_through_sqlalchemy  # type: ignore[assignment]
 
 
-def _draft(n: int) -> RequestDraft:
+def _draft(n: int, target: str = "") -> RequestDraft:
     return RequestDraft(
         requester=Teammate(REQUESTER, "Riya Patel"),
         connector=Teammate(CONNECTOR, "Carlos Mendes"),
-        target_name=f"Jane Doe{n}",
+        target_name=target or f"Jane Doe{n}",
         target_company="Acme",
         reason="Expansion",
         blurb="Hi Jane, I'm Riya. Would you be open to a call?",
@@ -94,8 +98,57 @@ async def measure(kind: str, calls: int) -> dict[str, float]:
     return {path: total / (4 * calls) * 1000 for path, total in totals.items()}
 
 
+async def _profiled(step: Awaitable[Any]) -> tuple[Any, int]:
+    profile = cProfile.Profile()
+    profile.enable()
+    done = await step
+    profile.disable()
+    return done, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+
+
+async def count_calls() -> dict[str, dict[str, int]]:
+    """Python function calls per submission, Accept, review and form's findings, each path
+    after a few runs of each (statements rendered and prepared)."""
+    seed.recreate_database()
+    seed.migrate()
+    engine = create_engine_for(DATABASE_URL)
+    clock = ManualClock()
+    sessions = make_sessionmaker(engine)
+    workflow = IntroWorkflow(sessions, clock)
+    found = Directory(sessions, clock)
+    counts: dict[str, dict[str, int]] = {}
+    try:
+        for path in ("psycopg", "sqlalchemy"):
+            _use(path)
+            seen = counts[path] = {}
+            for n in range(6):  # the last run counts
+                lease = Lease("bench", clock.now() + timedelta(seconds=30))
+                target = f"Jane Doe{path}{n}"
+                submitted, seen["submit"] = await _profiled(
+                    workflow.submit(TEAM, _draft(n, target), [], lease=lease)
+                )
+                request_id = submitted.request.id
+                _, seen["accept"] = await _profiled(
+                    workflow.act(TEAM, request_id, CONNECTOR, Action.ACCEPT, lease=lease)
+                )
+                _, seen["review"] = await _profiled(
+                    found._review_rows(TEAM, CONNECTOR, target, "Acme", clock.now())
+                )
+                _, seen["intro"] = await _profiled(
+                    found.form_findings(TEAM, REQUESTER, target, "Acme")
+                )
+    finally:
+        _use("psycopg")
+        await engine.dispose()
+    return counts
+
+
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "write"
+    if kind == "calls":
+        for path, by_step in asyncio.run(count_calls()).items():
+            print(f"{path:>10}: " + ", ".join(f"{k} {v}" for k, v in by_step.items()))
+        return
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     ms = asyncio.run(measure(kind, calls))
     what = "form's findings" if kind == "intro" else "submission + Accept + review"

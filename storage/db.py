@@ -309,6 +309,9 @@ async def execute_raw(
     except psycopg.Error as error:
         dead = dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
         if dead:
+            # As SQLAlchemy does: a restart or failover took the pool's other connections
+            # too, so they are replaced at their next checkout; this one is closed.
+            sync.engine.pool._invalidate(pooled, error, _checkin=False)
             await connection.invalidate(error)
         raise DBAPIError.instance(
             raw.sql.decode(),
@@ -318,6 +321,12 @@ async def execute_raw(
             connection_invalidated=dead,
             dialect=dialect,
         ) from error
+    except BaseException as exiting:
+        # Cancelled (a timeout) or interrupted mid-statement: the connection may still be
+        # running it, so it is not lent again, as SQLAlchemy would not.
+        if not isinstance(exiting, Exception):
+            await connection.invalidate(exiting)
+        raise
 
 
 async def fetch_all(

@@ -5,6 +5,8 @@ dropped from the pool."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -101,21 +103,52 @@ async def test_a_unique_violation_surfaces_as_sqlalchemys_integrity_error(
             await execute_raw(connection, insert, {"id": 1})
 
 
-async def test_a_dead_connection_is_invalidated_not_lent_again(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        (row,) = await execute_raw(connection, text("SELECT pg_backend_pid() AS pid"), {})
+async def _pids(engine: AsyncEngine, count: int) -> list[int]:
+    """The backends of `count` connections, all then back in the pool."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(count)]
+        return [
+            (await execute_raw(c, text("SELECT pg_backend_pid() AS pid"), {}))[0].pid
+            for c in connections
+        ]
+
+
+def _terminate(pids: list[int]) -> None:
     admin = create_engine(sync_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as killer:
-        killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid})
+        for pid in pids:
+            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     admin.dispose()
+
+
+async def test_a_dead_connection_is_invalidated_with_the_pool(engine: AsyncEngine) -> None:
+    """As through SQLAlchemy: the statement that finds its connection dead fails, and
+    neither it nor the pool's other connections (a restart took them too) are lent again."""
+    pids = await _pids(engine, 2)
+    _terminate(pids)  # a restart, while both sat in the pool
     async with engine.connect() as connection:
         with pytest.raises(DBAPIError) as failed:
             await execute_raw(connection, text("SELECT 1 AS one"), {})
         assert failed.value.connection_invalidated
         assert connection.invalidated
-    async with engine.connect() as connection:  # a new connection, which works
-        (row,) = await execute_raw(connection, text("SELECT 1 AS one"), {})
-    assert row.one == 1
+    for _ in range(2):
+        async with engine.connect() as connection:
+            (row,) = await execute_raw(connection, text("SELECT pg_backend_pid() AS pid"), {})
+        assert row.pid not in pids
+
+
+async def test_a_statement_cancelled_midway_leaves_its_connection_out_of_the_pool(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        running = asyncio.create_task(
+            execute_raw(connection, text("SELECT pg_sleep(5) AS slept"), {})
+        )
+        await asyncio.sleep(0.3)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert connection.invalidated
 
 
 async def test_a_statement_runs_in_the_callers_transaction(engine: AsyncEngine) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import time
 import weakref
-from collections.abc import AsyncIterator
-from typing import Any
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError
+import psycopg
+from sqlalchemy import TextClause, TextualSelect, event
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -151,3 +155,187 @@ async def reading(
         if on_postgres(sessions) and not isinstance(sessions.kw["bind"], AsyncConnection):
             await own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield own
+
+
+# --- hot statements straight through psycopg ------------------------------------------------
+
+# In SQLAlchemy's rendering for psycopg: a named bind, a doubled percent sign, an expanding
+# bind's placeholder (`IN :names`).
+_RENDERED = re.compile(r"%\((\w+)\)s|%%|(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
+
+
+def _each(process: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    return [None if value is None else process(value) for value in values]
+
+
+class RawRow(tuple[Any, ...]):
+    """A row read by name (`row.kind`, `row["kind"]`) or by position, as SQLAlchemy's rows
+    are read in the callers."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return getattr(self, key)
+        return tuple.__getitem__(self, key)
+
+
+class RawStatement:
+    """A `text()` statement as SQLAlchemy renders it for psycopg (its casts, its bind
+    types' conversions, its result columns' types), with `$n` placeholders: psycopg sends it
+    as it is, with no conversion of the query per run (which it caches only for statements
+    up to 4 KB and 50 parameters) and none of SQLAlchemy's work around each execution.
+    An expanding bind (`IN :names`) becomes one array parameter (`= ANY($n)`), so the
+    statement's text does not change with the list's length."""
+
+    def __init__(self, statement: TextClause | TextualSelect, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        binds = compiled.binds
+        processors = compiled._bind_processors
+        order: dict[str, int] = {}
+
+        def placeholder(found: re.Match[str], *, named: bool = False) -> str:
+            name, negated, expanding = found.groups()
+            if name is None and expanding is None:
+                return "%%" if named else "%"
+            number = order.setdefault(name or expanding, len(order) + 1)
+            marker = f"%({name or expanding})s" if named else f"${number}"
+            if name is not None:
+                return marker
+            element = binds[expanding].type
+            array = marker
+            if not element._isnull:
+                array = f"CAST({array} AS {element.compile(dialect=dialect)}[])"
+            return f"<> ALL({array})" if negated else f"= ANY({array})"
+
+        self.sql = _RENDERED.sub(placeholder, compiled.string).encode()
+        # The same with named parameters, as SQLAlchemy's listeners are shown statements.
+        self.named_sql = _RENDERED.sub(functools.partial(placeholder, named=True), compiled.string)
+        # Each parameter's name, its value when the call gives none, its conversion.
+        self.sources: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+        for name in order:
+            bind = binds[name]
+            process = cast(Callable[[Any], Any] | None, processors.get(name))
+            if process is not None and bind.expanding:
+                process = functools.partial(_each, process)
+            self.sources.append((name, bind.effective_value, process))
+        self.results: dict[str, Callable[[Any], Any]] = {}
+        for column in getattr(statement, "selected_columns", ()):
+            process = column.type._cached_result_processor(dialect, None)
+            if process is not None:
+                self.results[column.key] = process
+        self._row_types: dict[tuple[str, ...], type[RawRow]] = {}
+        self._names: tuple[str, ...] | None = None
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, default, process in self.sources:
+            value = params.get(name, default)
+            if process is not None and value is not None:
+                value = process(value)
+            values.append(value)
+        return values
+
+    def names(self, cursor: psycopg.AsyncRawCursor[Any]) -> tuple[str, ...]:
+        """The result's column names: a statement's are the same each run, and reading them
+        from `cursor.description` builds an object per column."""
+        names = self._names
+        if names is None or len(names) != cast(Any, cursor.pgresult).nfields:
+            names = self._names = tuple(c.name for c in cursor.description or ())
+        return names
+
+    def row_type(self, names: tuple[str, ...]) -> type[RawRow]:
+        found = self._row_types.get(names)
+        if found is None:
+            base = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+            found = type("Row", (RawRow, base), {"__slots__": ()})
+            self._row_types[names] = found
+        return found
+
+    def rows(self, names: tuple[str, ...], fetched: list[tuple[Any, ...]]) -> list[RawRow]:
+        make = self.row_type(names)._make  # type: ignore[attr-defined]
+        if not self.results:
+            return [make(row) for row in fetched]
+        processes = [self.results.get(name) for name in names]
+        return [
+            make([v if p is None else p(v) for p, v in zip(processes, row, strict=True)])
+            for row in fetched
+        ]
+
+
+_RAW: weakref.WeakKeyDictionary[Any, RawStatement] = weakref.WeakKeyDictionary()
+
+
+def raw_statement(statement: TextClause | TextualSelect, dialect: Dialect) -> RawStatement:
+    """`statement` for `execute_raw`, rendered once per statement object (for one dialect:
+    introbot's one, psycopg's)."""
+    found = _RAW.get(statement)
+    if found is None:
+        found = _RAW[statement] = RawStatement(statement, dialect)
+    return found
+
+
+async def execute_raw(
+    connection: AsyncConnection,
+    statement: TextClause | TextualSelect,
+    params: Mapping[str, Any],
+) -> Sequence[Any]:
+    """Runs `statement` on `connection`'s psycopg connection, in whatever transaction (or
+    autocommit) it is in, as SQLAlchemy would, minus its CPU per execution. PostgreSQL only.
+
+    Errors come as SQLAlchemy's (`IntegrityError` for a unique violation, ...); a connection
+    found dead is invalidated, so the pool does not lend it again."""
+    dialect = connection.dialect
+    raw = raw_statement(statement, dialect)
+    args = raw.args(params)
+    sync = connection.sync_connection
+    assert sync is not None, "the connection is not started"
+    # The pooled connection as it is (without a trip through a greenlet) unless it must be
+    # reconnected after an invalidation.
+    pooled = sync._dbapi_connection
+    if pooled is None:
+        pooled = await connection.get_raw_connection()
+    driver = pooled.driver_connection
+    if sync._has_events or sync.engine._has_events:  # a test's or a benchmark's listener
+        named = {name: value for (name, _, _), value in zip(raw.sources, args, strict=True)}
+        sync.dispatch.before_cursor_execute(sync, None, raw.named_sql, named, None, False)
+    try:
+        async with psycopg.AsyncRawCursor(driver) as cursor:  # type: ignore[arg-type]
+            await cursor.execute(raw.sql, args)
+            result = cursor.pgresult
+            if result is None or not result.nfields:
+                return []
+            return raw.rows(raw.names(cursor), await cursor.fetchall())
+    except psycopg.Error as error:
+        dead = dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
+        if dead:
+            # As SQLAlchemy does: a restart or failover took the pool's other connections
+            # too, so they are replaced at their next checkout; this one is closed.
+            sync.engine.pool._invalidate(pooled, error, _checkin=False)
+            await connection.invalidate(error)
+        raise DBAPIError.instance(
+            raw.sql.decode(),
+            args,
+            error,
+            psycopg.Error,
+            connection_invalidated=dead,
+            dialect=dialect,
+        ) from error
+    except BaseException as exiting:
+        # Cancelled (a timeout) or interrupted mid-statement: the connection may still be
+        # running it, so it is not lent again, as SQLAlchemy would not.
+        if not isinstance(exiting, Exception):
+            await connection.invalidate(exiting)
+        raise
+
+
+async def fetch_all(
+    connection: AsyncConnection,
+    statement: TextClause | TextualSelect,
+    params: Mapping[str, Any],
+) -> Sequence[Any]:
+    """`statement`'s rows, read by name: through psycopg directly on PostgreSQL
+    (`execute_raw`), through SQLAlchemy elsewhere."""
+    if connection.dialect.name == "postgresql":
+        return await execute_raw(connection, statement, params)
+    return (await connection.execute(statement, params)).all()

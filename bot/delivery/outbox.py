@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.workspaces import Workspaces
 from bot.intro.clock import Clock
-from storage.db import autocommit, on_postgres, reading
+from storage.db import autocommit, execute_raw, on_postgres, reading
 from storage.models import DeliveryStatus, OutboundMessage, UTCDateTime
 
 LEASE = timedelta(minutes=2)
@@ -115,7 +115,8 @@ class Outbox:
         PostgreSQL; one transaction elsewhere. Only rows this process still holds change."""
         if self._postgres:
             async with autocommit(self._sessions) as connection:
-                await connection.execute(
+                await execute_raw(
+                    connection,
                     _WRITE_RESULTS,
                     {
                         "owner": self._owner,

@@ -34,6 +34,8 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import execute_raw
+
 # The workspace-wide budget of a method (keys with an empty scope).
 WORKSPACE = ""
 
@@ -481,7 +483,7 @@ class SharedBudgets:
             "channel_step": per_channel.interval,
         }
         async with self._autocommit.connect() as conn:
-            rows = (await conn.execute(_LEASE, params)).all()
+            rows = await execute_raw(conn, _LEASE, params)
         spans = {(w.team_id, w.method, WORKSPACE): w.count * w.limit.interval for w in wants}
         limits = {(w.team_id, w.method): w.limit for w in wants}
         for c in channels:

@@ -42,7 +42,7 @@ from bot.intro.matching import (
 from bot.intro.people import Teammate
 from bot.intro.profiles import PROFILE_FRESH_FOR, profile_from
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES, Action, Status
-from storage.db import autocommit, reading
+from storage.db import autocommit, fetch_all, reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -764,7 +764,7 @@ class Directory(Contacts):
             "declined_after": now - self.target_declined_hold,
         }
         async with autocommit(self._sessions) as connection:
-            rows = list((await connection.execute(_FORM_FINDINGS, params)).all())
+            rows = list(await fetch_all(connection, _FORM_FINDINGS, params))
         keys = _company_keys(rows)
         contacts = [row for row in rows if row.kind == "contact"]
         counts = {
@@ -838,7 +838,7 @@ class Directory(Contacts):
             "declined_after": now - self.target_declined_hold,
         }
         async with autocommit(self._sessions) as connection:
-            return list((await connection.execute(_REVIEW, params)).all())
+            return list(await fetch_all(connection, _REVIEW, params))
 
     async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:
         async with self._sessions.begin() as session:

@@ -26,7 +26,7 @@ from bot.intro.crm import CrmStage, stage_of
 from bot.intro.states import ACTOR, OPEN_STATUSES, Action, Status
 from bot.intro.workflow import plan
 from bot.intro.workflow.results import HISTORY_SPAN, MET_OUTCOMES, History, Lease, Outcome
-from storage.db import autocommit
+from storage.db import autocommit, execute_raw
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -74,12 +74,11 @@ def _outdated_sql(data: str, status: str) -> str:
 
 def request_from(row: Any) -> IntroRequest:
     """The request a statement returned, its timestamps in UTC as the ORM would read them."""
-    return IntroRequest(
-        **{
-            name: row[name].astimezone(UTC) if isinstance(row[name], datetime) else row[name]
-            for name in _REQUEST_COLUMNS
-        }
-    )
+    values = {name: getattr(row, name) for name in _REQUEST_COLUMNS}
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            values[name] = value.astimezone(UTC)
+    return IntroRequest(**values)
 
 
 # New messages planned in Python, handed to a one-statement write as arrays (one element per
@@ -176,9 +175,10 @@ async def act_at_once(
     }
     async with autocommit(sessions) as connection:
         statement = change_statement(action, tuple(values))
-        row = (await connection.execute(statement, params)).mappings().first()
-    if row is None:
+        rows = await execute_raw(connection, statement, params)
+    if not rows:
         return None
+    row = rows[0]
     request = request_from(row)
     return Outcome(request, written_due_now(row, request, lease), _cards_from(row, request))
 
@@ -419,7 +419,7 @@ async def store_at_once(
     }
     async with autocommit(sessions) as connection:
         statement = submit_statement(tuple(columns))
-        row = (await connection.execute(statement, params)).mappings().one()
+        (row,) = await execute_raw(connection, statement, params)
     stored = request_from(row)
     history = History(*row["history"]) if row["history"] is not None else None
     return Outcome(stored, written_due_now(row, stored, lease), {}, history)

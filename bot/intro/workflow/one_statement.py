@@ -78,7 +78,7 @@ def request_from(row: Any) -> IntroRequest:
     for name, value in values.items():
         if isinstance(value, datetime):
             values[name] = value.astimezone(UTC)
-    return IntroRequest(**values)
+    return built(IntroRequest, **values)
 
 
 # New messages planned in Python, handed to a one-statement write as arrays (one element per

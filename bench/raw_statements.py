@@ -20,6 +20,8 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 import bot.intro.directory as directory
 import bot.intro.workflow.one_statement as one_statement
 from bench import seed
@@ -60,14 +62,18 @@ def _draft(n: int, target: str = "") -> RequestDraft:
     )
 
 
-async def measure(kind: str, calls: int) -> dict[str, float]:
+def _fresh() -> tuple[AsyncEngine, ManualClock, IntroWorkflow, Directory]:
+    """An empty benchmark database, migrated, and the workflow and directory on it."""
     seed.recreate_database()
     seed.migrate()
     engine = create_engine_for(DATABASE_URL)
     clock = ManualClock()
     sessions = make_sessionmaker(engine)
-    workflow = IntroWorkflow(sessions, clock)
-    found = Directory(sessions, clock)
+    return engine, clock, IntroWorkflow(sessions, clock), Directory(sessions, clock)
+
+
+async def measure(kind: str, calls: int) -> dict[str, float]:
+    engine, clock, workflow, found = _fresh()
     seq = 0
 
     async def one_round(path: str) -> float:
@@ -109,13 +115,7 @@ async def _profiled(step: Awaitable[Any]) -> tuple[Any, int]:
 async def count_calls() -> dict[str, dict[str, int]]:
     """Python function calls per submission, Accept, review and form's findings, each path
     after a few runs of each (statements rendered and prepared)."""
-    seed.recreate_database()
-    seed.migrate()
-    engine = create_engine_for(DATABASE_URL)
-    clock = ManualClock()
-    sessions = make_sessionmaker(engine)
-    workflow = IntroWorkflow(sessions, clock)
-    found = Directory(sessions, clock)
+    engine, clock, workflow, found = _fresh()
     counts: dict[str, dict[str, int]] = {}
     try:
         for path in ("psycopg", "sqlalchemy"):

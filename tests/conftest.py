@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from bot.standin.stack import LocalStack
 from bot.standin.web_api import ApiCall
@@ -20,6 +21,23 @@ from storage.models import Base
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 POSTGRES_URL = os.environ.get("INTROBOT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = create_engine(sync_url(POSTGRES_URL))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except OperationalError:
+        return False
+    return True
+
+
+# For a test module that needs PostgreSQL whatever TEST_DATABASE_URL says (its pool, psycopg).
+needs_postgres = pytest.mark.skipif(
+    not _postgres_reachable(), reason="PostgreSQL is not reachable at INTROBOT_POSTGRES_URL"
+)
 
 _ENV_PREFIXES = ("SLACK_", "DATABASE_URL", "INTROBOT_")
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +130,19 @@ def _notes(hubspot: FakeHubSpot) -> Counter[tuple[str, str]]:
     return said
 
 
+@pytest.fixture
+async def fake(database_url: str) -> AsyncIterator[FakeSlack]:
+    """The replicas' Slack; several replicas need PostgreSQL (SQLite runs one process)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
+    slack = FakeSlack()
+    await slack.start()
+    try:
+        yield slack
+    finally:
+        await slack.stop()
+
+
 async def _push_through_replicas(
     fake: FakeSlack,
     database_url: str,
@@ -178,11 +191,8 @@ async def test_three_replicas_push_each_stage_once_through_429s_and_a_kill(
     database_url: str,
     tmp_path: Path,
     replicas: list[subprocess.Popen[bytes]],  # noqa: F811
+    fake: FakeSlack,
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
-    fake = FakeSlack()
-    await fake.start()
     hubspot = FakeHubSpot(token=f"pat-na1-{uuid.uuid4()}")
     await hubspot.start()
     crm = {"INTROBOT_HUBSPOT_TOKEN": hubspot.token, "INTROBOT_HUBSPOT_API_URL": hubspot.url}
@@ -213,7 +223,6 @@ async def test_three_replicas_push_each_stage_once_through_429s_and_a_kill(
         assert sum(1 for c in hubspot.calls if c.status == 429) >= 12
     finally:
         await hubspot.stop()
-        await fake.stop()
 
 
 @pytest.mark.skipif(not INTROBOT, reason="the introbot script is not installed")
@@ -221,11 +230,8 @@ async def test_three_replicas_give_salesforce_one_task_per_stage_through_429s_an
     database_url: str,
     tmp_path: Path,
     replicas: list[subprocess.Popen[bytes]],  # noqa: F811
+    fake: FakeSlack,
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several replicas need PostgreSQL (SQLite runs one process)")
-    fake = FakeSlack()
-    await fake.start()
     salesforce = FakeSalesforce()
     await salesforce.start()
     # Some targets are Contacts already (by the email the connector gave): theirs get Tasks.
@@ -268,4 +274,3 @@ async def test_three_replicas_give_salesforce_one_task_per_stage_through_429s_an
         assert sum(1 for c in salesforce.rest_calls if c.status == 429) >= 12
     finally:
         await salesforce.stop()
-        await fake.stop()

@@ -8,23 +8,9 @@ from sqlalchemy.exc import OperationalError
 
 from storage import db
 from storage.db import create_engine_for, sync_url
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, needs_postgres
 
-
-def _reachable() -> bool:
-    try:
-        engine = create_engine(sync_url(POSTGRES_URL))
-        with engine.connect():
-            pass
-        engine.dispose()
-    except OperationalError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _reachable(), reason="PostgreSQL is not reachable at INTROBOT_POSTGRES_URL"
-)
+pytestmark = needs_postgres
 
 
 async def _backend_pid(engine: object) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import String, bindparam, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.intro.clock import ManualClock
@@ -29,23 +29,9 @@ from storage.db import (
 )
 from storage.models import UTCDateTime
 from tests.bot.intro.test_workflow import CARLOS, TEAM, draft
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, needs_postgres
 
-
-def _reachable() -> bool:
-    try:
-        engine = create_engine(sync_url(POSTGRES_URL))
-        with engine.connect():
-            pass
-        engine.dispose()
-    except OperationalError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _reachable(), reason="PostgreSQL is not reachable at INTROBOT_POSTGRES_URL"
-)
+pytestmark = needs_postgres
 
 
 @pytest.fixture

@@ -40,35 +40,16 @@ async def refresh_suggestions(
     named = named or prefill.way_in
     if not named and not cold_problem and not prefill.connector_id:
         return
-    directory = services.directory
     modal_context = messages.ModalContext.load(view.get("private_metadata"))
-    if named and not prefill.connector_id:
-        # No connector to review: who knows them and the review in one statement.
-        suggestions, found = await directory.form_findings(
-            team_id,
-            user_id,
-            prefill.target_name,
-            prefill.target_company,
-            replaces_id=modal_context.previous_request_id,
-        )
-    else:
-        suggestions = (
-            await directory.suggest_connectors(
-                team_id, prefill.target_name, prefill.target_company, exclude=(user_id,)
-            )
-            if named
-            else []
-        )
-        found = await directory.review_ask(
-            team_id,
-            user_id,
-            prefill.connector_id,
-            prefill.target_name,
-            prefill.target_company,
-            replaces_id=modal_context.previous_request_id,
-            suggestions=suggestions,
-            ties=False,  # the form shows no tie: the connector's card asks about it
-        )
+    suggestions, found = await services.directory.form_review(
+        team_id,
+        user_id,
+        prefill.connector_id,
+        prefill.target_name,
+        prefill.target_company,
+        named=named,
+        replaces_id=modal_context.previous_request_id,
+    )
     declined = found.target_declined is not None
     if declined:
         modal_context = replace(modal_context, declined_seen=True)

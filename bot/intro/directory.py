@@ -781,6 +781,42 @@ class Directory(Contacts):
         review.target_declined_hold = self.target_declined_hold
         return suggestions, review
 
+    async def form_review(
+        self,
+        team_id: str,
+        requester_id: str,
+        connector_id: str,
+        target: str,
+        company: str,
+        *,
+        named: bool,
+        replaces_id: int | None = None,
+    ) -> tuple[list[Suggestion], AskReview]:
+        """What the request form shows: who else knows the person (when one is `named`) and
+        the review of the ask so far. With no connector picked, one statement
+        (`form_findings`); with one, the suggestions and that connector's review (no tie: the
+        connector's card asks about it)."""
+        if named and not connector_id:
+            return await self.form_findings(
+                team_id, requester_id, target, company, replaces_id=replaces_id
+            )
+        suggestions = (
+            await self.suggest_connectors(team_id, target, company, exclude=(requester_id,))
+            if named
+            else []
+        )
+        review = await self.review_ask(
+            team_id,
+            requester_id,
+            connector_id,
+            target,
+            company,
+            replaces_id=replaces_id,
+            suggestions=suggestions,
+            ties=False,
+        )
+        return suggestions, review
+
     async def set_share_tie_details(self, team_id: str, user_id: str, share: bool) -> None:
         prefs = await self.prefs(team_id, user_id)
         prefs.share_tie_details = share

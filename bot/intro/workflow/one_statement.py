@@ -369,13 +369,6 @@ _CHANGED = f"""
         """
 
 
-def unindented(sql: str) -> str:
-    """`sql` without its indentation and blank lines (no literal spans a line). psycopg
-    parses a statement of up to 4 KB once and then reuses the parse; indented, a change's
-    statement is longer than that and would be parsed on every run."""
-    return "\n".join(line.strip() for line in sql.splitlines() if line.strip())
-
-
 @functools.cache
 def change_statement(action: Action, value_names: tuple[str, ...]) -> TextClause:
     """The one statement that makes `action`'s change (see `act_at_once`), built once per
@@ -386,7 +379,7 @@ def change_statement(action: Action, value_names: tuple[str, ...]) -> TextClause
         _MOOT_AND_CARDS,
         _planned_messages(stage_of(action)),
     ]
-    statement = text(unindented("WITH" + ",".join(ctes) + _CHANGED))
+    statement = text("WITH" + ",".join(ctes) + _CHANGED)
     return statement.bindparams(
         bindparam("now", type_=UTCDateTime()), bindparam("lease_until", type_=UTCDateTime())
     )

@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from psycopg import _queries as psycopg_queries
 from sqlalchemy import Connection, event, func, select
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from bot.intro.clock import ManualClock
 from bot.intro.people import Teammate
@@ -23,7 +21,6 @@ from bot.intro.workflow import (
     UnknownRequest,
     one_statement,
 )
-from bot.intro.workflow.one_statement import change_statement
 from storage import models
 from storage.db import create_engine_for, make_sessionmaker
 from storage.models import Contact, MessageKind, OutboundMessage, RequestEvent
@@ -259,14 +256,6 @@ async def test_the_reminders_a_statement_wrote_stay_rows(
     written = [m for m in built if m["request_id"] == outcome.request.id]
     assert {m["id"] for m in written} >= set(outcome.message_ids)
     assert constructed == []
-
-
-def test_an_accepts_statement_is_short_enough_for_psycopg_to_keep_its_parse() -> None:
-    """psycopg parses a statement of up to MAX_CACHED_STATEMENT_LENGTH bytes once and reuses
-    the parse; a longer one is parsed on every Accept."""
-    statement = change_statement(Action.ACCEPT, ())
-    sent = str(statement.compile(dialect=postgresql_psycopg.dialect())).encode()
-    assert len(sent) <= psycopg_queries.MAX_CACHED_STATEMENT_LENGTH
 
 
 async def test_an_accept_is_one_statement_that_commits_on_its_own_on_postgresql(

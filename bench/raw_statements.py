@@ -5,7 +5,10 @@ form's findings (`/intro`), the two paths taking turns A B B A in one process.
 `python -m bench.raw_statements [write|intro] [calls per round]` recreates the benchmark
 database (BENCH_DATABASE_URL) empty: what is measured is the work around each statement, not
 PostgreSQL's. `python -m bench.raw_statements calls` counts the Python function calls of each
-operation under cProfile instead (deterministic).
+operation under cProfile instead (deterministic). `python -m bench.raw_statements lending
+[calls per round]` measures submission + Accept + review with each statement's connection
+lent bare from the pool (`storage.db.one_statement`) against through a SQLAlchemy
+`Connection` (`storage.db.autocommit`), both running the statement through psycopg.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot.delivery.outbox as outbox
 import bot.intro.directory as directory
 import bot.intro.workflow.one_statement as one_statement
+import storage.db
 from bench import seed
 from bench.common import DATABASE_URL
 from bot.intro.clock import ManualClock
@@ -46,9 +51,12 @@ async def _all_through_sqlalchemy(connection: Any, statement: Any, params: Any) 
 
 
 def _use(path: str) -> None:
-    raw = path == "psycopg"
+    raw = path != "sqlalchemy"
     one_statement.execute_raw = execute_raw if raw else _through_sqlalchemy  # type: ignore[assignment]
     directory.fetch_all = fetch_all if raw else _all_through_sqlalchemy  # type: ignore[assignment]
+    lend = storage.db.one_statement if path != "connection" else storage.db.autocommit
+    for module in (one_statement, directory, outbox):
+        module.one_statement = lend  # type: ignore[attr-defined]
 
 
 def _draft(n: int, target: str = "") -> RequestDraft:
@@ -72,7 +80,7 @@ def _fresh() -> tuple[AsyncEngine, ManualClock, IntroWorkflow, Directory]:
     return engine, clock, IntroWorkflow(sessions, clock), Directory(sessions, clock)
 
 
-async def measure(kind: str, calls: int) -> dict[str, float]:
+async def measure(kind: str, calls: int, paths: tuple[str, str]) -> dict[str, float]:
     engine, clock, workflow, found = _fresh()
     seq = 0
 
@@ -92,11 +100,12 @@ async def measure(kind: str, calls: int) -> dict[str, float]:
             await found._review_rows(TEAM, CONNECTOR, f"Jane Doe{seq}", "Acme", clock.now())
         return time.process_time() - started
 
-    totals = {"psycopg": 0.0, "sqlalchemy": 0.0}
+    first, second = paths
+    totals = {first: 0.0, second: 0.0}
     try:
-        await one_round("psycopg")  # warm-up: statements rendered, prepared
-        await one_round("sqlalchemy")
-        for path in ("sqlalchemy", "psycopg", "psycopg", "sqlalchemy") * 2:
+        await one_round(first)  # warm-up: statements rendered, prepared
+        await one_round(second)
+        for path in (second, first, first, second) * 2:
             totals[path] += await one_round(path)
     finally:
         _use("psycopg")
@@ -150,12 +159,13 @@ def main() -> None:
             print(f"{path:>10}: " + ", ".join(f"{k} {v}" for k, v in by_step.items()))
         return
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 100
-    ms = asyncio.run(measure(kind, calls))
+    new, old = ("lent", "connection") if kind == "lending" else ("psycopg", "sqlalchemy")
+    ms = asyncio.run(measure("intro" if kind == "intro" else "write", calls, (new, old)))
     what = "form's findings" if kind == "intro" else "submission + Accept + review"
     for path, value in ms.items():
         print(f"{path:>10}: {value:.3f} ms of CPU per {what}")
-    saved = ms["sqlalchemy"] - ms["psycopg"]
-    print(f"psycopg / sqlalchemy: {ms['psycopg'] / ms['sqlalchemy']:.3f}; saved {saved:.3f} ms")
+    saved = ms[old] - ms[new]
+    print(f"{new} / {old}: {ms[new] / ms[old]:.3f}; saved {saved:.3f} ms")
 
 
 if __name__ == "__main__":

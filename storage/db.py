@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 POOL_TIMEOUT_S = 2.0
@@ -332,8 +333,72 @@ def raw_statement(statement: TextClause | TextualSelect, dialect: Dialect) -> Ra
     return found
 
 
+class Lent:
+    """A pooled PostgreSQL connection lent bare, in autocommit, for one-statement work
+    (`one_statement`): taken from and given back to the engine's pool without a SQLAlchemy
+    `Connection` around it, whose checkout, isolation switch and reset cost more CPU than
+    the statement it runs (about 0.26 ms against 0.11 for a short one)."""
+
+    __slots__ = ("dialect", "_engine", "_pooled", "driver")
+
+    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
+        self.dialect = engine.dialect
+        self._engine = engine
+        self._pooled = pooled
+        self.driver: psycopg.AsyncConnection[Any] = pooled.driver_connection
+
+    async def invalidate(self, reason: BaseException) -> None:
+        """Closed and never lent again (dead, or left mid-statement)."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            await greenlet_spawn(pooled.invalidate, reason)
+
+    async def give_back(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        try:
+            # Lent in autocommit, so no transaction is left to roll back; put back as the
+            # pool's other borrowers (sessions) expect it.
+            await self.driver.set_autocommit(False)
+        except BaseException as exc:
+            await greenlet_spawn(pooled.invalidate, exc)
+            raise
+        pooled._checkin(transaction_was_reset=True)
+
+
+@contextlib.asynccontextmanager
+async def one_statement(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection | Lent]:
+    """A connection for a statement that commits on its own, run with `execute_raw` or
+    `fetch_all`: on PostgreSQL a pooled connection lent bare (`Lent`); elsewhere, with a
+    caller's connection bound (a test's transaction), or with statement listeners on the
+    engine (a benchmark's counter, which expects SQLAlchemy's `Connection`), `autocommit`'s."""
+    bind = sessions.kw["bind"]
+    if (
+        isinstance(bind, AsyncConnection)
+        or bind.dialect.name != "postgresql"
+        or bind.sync_engine._has_events
+    ):
+        async with autocommit(sessions) as connection:
+            yield connection
+        return
+    pooled = await greenlet_spawn(bind.sync_engine.pool.connect)
+    lent = Lent(bind, pooled)
+    try:
+        await lent.driver.set_autocommit(True)
+    except BaseException as exc:
+        await lent.invalidate(exc)
+        raise
+    try:
+        yield lent
+    finally:
+        await lent.give_back()
+
+
 async def execute_raw(
-    connection: AsyncConnection,
+    connection: AsyncConnection | Lent,
     statement: TextClause | TextualSelect,
     params: Mapping[str, Any],
 ) -> Sequence[Any]:
@@ -346,6 +411,8 @@ async def execute_raw(
     raw = raw_statement(statement, dialect)
     lengths, args = raw.args(params)
     sql, named_sql = raw.texts(lengths)
+    if isinstance(connection, Lent):
+        return await _execute_lent(connection, raw, lengths, args, sql)
     sync = connection.sync_connection
     assert sync is not None, "the connection is not started"
     # The pooled connection as it is (without a trip through a greenlet) unless it must be
@@ -387,13 +454,44 @@ async def execute_raw(
         raise
 
 
+async def _execute_lent(
+    lent: Lent, raw: RawStatement, lengths: Any, args: Any, sql: bytes
+) -> Sequence[Any]:
+    driver = lent.driver
+    try:
+        async with psycopg.AsyncRawCursor(driver) as cursor:  # type: ignore[arg-type]
+            await cursor.execute(sql, args)
+            result = cursor.pgresult
+            if result is None or not result.nfields:
+                return []
+            return raw.rows(raw.names(cursor), await cursor.fetchall())
+    except psycopg.Error as error:
+        dead = lent.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
+        if dead:
+            # As execute_raw does for a Connection: the pool's others went with it.
+            lent._engine.sync_engine.pool._invalidate(lent._pooled, error, _checkin=False)
+            await lent.invalidate(error)
+        raise DBAPIError.instance(
+            sql.decode(),
+            args,
+            error,
+            psycopg.Error,
+            connection_invalidated=dead,
+            dialect=lent.dialect,
+        ) from error
+    except BaseException as exiting:
+        if not isinstance(exiting, Exception):
+            await lent.invalidate(exiting)
+        raise
+
+
 async def fetch_all(
-    connection: AsyncConnection,
+    connection: AsyncConnection | Lent,
     statement: TextClause | TextualSelect,
     params: Mapping[str, Any],
 ) -> Sequence[Any]:
     """`statement`'s rows, read by name: through psycopg directly on PostgreSQL
     (`execute_raw`), through SQLAlchemy elsewhere."""
-    if connection.dialect.name == "postgresql":
+    if isinstance(connection, Lent) or connection.dialect.name == "postgresql":
         return await execute_raw(connection, statement, params)
     return (await connection.execute(statement, params)).all()

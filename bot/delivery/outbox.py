@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.workspaces import Workspaces
 from bot.intro.clock import Clock
-from storage.db import autocommit, execute_raw, on_postgres, reading
+from storage.db import execute_raw, on_postgres, one_statement, reading
 from storage.models import DeliveryStatus, OutboundMessage, UTCDateTime
 
 LEASE = timedelta(minutes=2)
@@ -114,7 +114,7 @@ class Outbox:
         """Record a batch of sends' results: one statement, committed on its own, on
         PostgreSQL; one transaction elsewhere. Only rows this process still holds change."""
         if self._postgres:
-            async with autocommit(self._sessions) as connection:
+            async with one_statement(self._sessions) as connection:
                 await execute_raw(
                     connection,
                     _WRITE_RESULTS,

@@ -42,7 +42,7 @@ from bot.intro.matching import (
 from bot.intro.people import Teammate
 from bot.intro.profiles import PROFILE_FRESH_FOR, profile_from
 from bot.intro.states import INTRO_MADE_STATUSES, OPEN_STATUSES, Action, Status
-from storage.db import autocommit, fetch_all, reading
+from storage.db import fetch_all, one_statement, reading
 from storage.models import (
     AccountOwner,
     ConnectorPrefs,
@@ -763,7 +763,7 @@ class Directory(Contacts):
             "surname_keys": surname_keys(key) if key else [],
             "declined_after": now - self.target_declined_hold,
         }
-        async with autocommit(self._sessions) as connection:
+        async with one_statement(self._sessions) as connection:
             rows = list(await fetch_all(connection, _FORM_FINDINGS, params))
         keys = _company_keys(rows)
         contacts = [row for row in rows if row.kind == "contact"]
@@ -873,7 +873,7 @@ class Directory(Contacts):
             "default_max_per_30_days": DEFAULT_PACING.max_per_30_days or 0,
             "declined_after": now - self.target_declined_hold,
         }
-        async with autocommit(self._sessions) as connection:
+        async with one_statement(self._sessions) as connection:
             return list(await fetch_all(connection, _REVIEW, params))
 
     async def set_enforce_pacing(self, team_id: str, enforce: bool) -> None:

@@ -13,17 +13,20 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import String, bindparam, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.intro.clock import ManualClock
 from bot.intro.directory import _REVIEW, Directory
 from bot.intro.states import Action
 from bot.intro.workflow import IntroWorkflow, Lease
 from storage.db import (
+    Lent,
+    async_url,
     autocommit,
     create_engine_for,
     execute_raw,
     make_sessionmaker,
+    one_statement,
     raw_statement,
     sync_url,
 )
@@ -198,3 +201,115 @@ async def test_the_hot_statements_bypass_sqlalchemys_execute(database_url: str) 
         event.remove(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
         await engine.dispose()
     assert rows
+
+
+@pytest.fixture
+async def one_connection() -> AsyncIterator[AsyncEngine]:
+    """A pool of one, so each borrower gets the connection the last one gave back."""
+    found = create_async_engine(async_url(POSTGRES_URL), pool_size=1, max_overflow=0)
+    yield found
+    await found.dispose()
+
+
+async def test_a_lent_connection_commits_each_statement_and_goes_back_for_transactions(
+    one_connection: AsyncEngine,
+) -> None:
+    sessions = make_sessionmaker(one_connection)
+    async with one_statement(sessions) as lent:
+        assert isinstance(lent, Lent)
+        await execute_raw(lent, text("CREATE TABLE lent_t (id int)"), {})
+        await execute_raw(lent, text("INSERT INTO lent_t VALUES (1)"), {})
+    try:
+        # Committed, each on its own: another connection sees them.
+        async with autocommit(make_sessionmaker(create_engine_for(POSTGRES_URL))) as other:
+            (row,) = await execute_raw(other, text("SELECT count(*) AS n FROM lent_t"), {})
+            assert row.n == 1
+            await other.engine.dispose()
+        # The same connection, back out of autocommit: a session's rollback undoes its work.
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO lent_t VALUES (2)"))
+            await session.rollback()
+        async with one_statement(sessions) as lent:
+            (row,) = await execute_raw(lent, text("SELECT count(*) AS n FROM lent_t"), {})
+        assert row.n == 1
+        assert one_connection.sync_engine.pool.checkedout() == 0
+    finally:
+        async with one_statement(sessions) as lent:
+            await execute_raw(lent, text("DROP TABLE lent_t"), {})
+
+
+async def test_a_lent_connection_found_dead_is_dropped_with_the_pool(engine: AsyncEngine) -> None:
+    sessions = make_sessionmaker(engine)
+    pids = await _pids(engine, 2)
+    _terminate(pids)
+    with pytest.raises(DBAPIError) as failed:
+        async with one_statement(sessions) as lent:
+            await execute_raw(lent, text("SELECT 1 AS one"), {})
+    assert failed.value.connection_invalidated
+    for _ in range(2):
+        async with one_statement(sessions) as lent:
+            (row,) = await execute_raw(lent, text("SELECT pg_backend_pid() AS pid"), {})
+        assert row.pid not in pids
+    assert engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_lent_connection_cancelled_midway_is_not_lent_again(
+    one_connection: AsyncEngine,
+) -> None:
+    sessions = make_sessionmaker(one_connection)
+    async with one_statement(sessions) as lent:
+        (before,) = await execute_raw(lent, text("SELECT pg_backend_pid() AS pid"), {})
+
+    async def sleep() -> None:
+        async with one_statement(sessions) as lent:
+            await execute_raw(lent, text("SELECT pg_sleep(5) AS slept"), {})
+
+    running = asyncio.create_task(sleep())
+    await asyncio.sleep(0.3)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    async with one_statement(sessions) as lent:
+        (after,) = await execute_raw(lent, text("SELECT pg_backend_pid() AS pid"), {})
+    assert after.pid != before.pid
+    assert one_connection.sync_engine.pool.checkedout() == 0
+
+
+async def test_a_unique_violation_on_a_lent_connection_leaves_it_usable(
+    one_connection: AsyncEngine,
+) -> None:
+    sessions = make_sessionmaker(one_connection)
+    with pytest.raises(IntegrityError):
+        async with one_statement(sessions) as lent:
+            await execute_raw(
+                lent,
+                text(
+                    "CREATE TEMP TABLE lent_u (id int PRIMARY KEY);"
+                    " INSERT INTO lent_u VALUES (1), (1)"
+                ),
+                {},
+            )
+    async with one_statement(sessions) as lent:
+        (row,) = await execute_raw(lent, text("SELECT 1 AS one"), {})
+    assert row.one == 1
+    assert one_connection.sync_engine.pool.checkedout() == 0
+
+
+async def test_statement_listeners_see_one_statement_work_through_sqlalchemy(
+    engine: AsyncEngine,
+) -> None:
+    """A benchmark's or a test's counter on the engine is handed SQLAlchemy's Connection, as
+    it expects, instead of a bare lent one."""
+    seen: list[object] = []
+
+    def before_cursor_execute(conn: object, *_rest: object) -> None:
+        seen.append(conn)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        async with one_statement(make_sessionmaker(engine)) as connection:
+            assert not isinstance(connection, Lent)
+            await execute_raw(connection, text("SELECT 1 AS one"), {})
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    assert len(seen) == 1

@@ -26,7 +26,7 @@ from bot.intro.crm import CrmStage, stage_of
 from bot.intro.states import ACTOR, OPEN_STATUSES, Action, Status
 from bot.intro.workflow import plan
 from bot.intro.workflow.results import HISTORY_SPAN, MET_OUTCOMES, History, Lease, Outcome
-from storage.db import autocommit, execute_raw
+from storage.db import execute_raw, one_statement
 from storage.models import (
     CARD_KINDS,
     DeliveryStatus,
@@ -173,7 +173,7 @@ async def act_at_once(
         **planned([m for _, m in promised]),
         **{f"v_{name}": value for name, value in values.items()},
     }
-    async with autocommit(sessions) as connection:
+    async with one_statement(sessions) as connection:
         statement = change_statement(action, tuple(values))
         rows = await execute_raw(connection, statement, params)
     if not rows:
@@ -410,7 +410,7 @@ async def store_at_once(
         "hooks_everywhere": webhooks_everywhere,
         **planned(messages),
     }
-    async with autocommit(sessions) as connection:
+    async with one_statement(sessions) as connection:
         statement = submit_statement(tuple(columns))
         (row,) = await execute_raw(connection, statement, params)
     stored = request_from(row)

@@ -4,7 +4,8 @@
    done plainly (bench/same_work.py), in one run, ABBA order: the app process and the
    PostgreSQL backends serving it, apart and together, with py-spy profiles when py-spy is
    installed; and the ratios against the targets (bench/yardstick.py). `--yardstick-only`
-   stops after it.
+   stops after it. `--variants NAME[,NAME]` adds introbot with a part taken out
+   (bench/variants.py) to its rounds, one app per variant: what each part costs.
 1. Ack latency and throughput of `introbot serve` for /intro, an intro form submission and an
    Accept press, at 1, 10 and 50 concurrent clients, beside a bare Bolt app that only acks the
    same signed requests, and beside the same work done plainly (bench/same_work.py), cell by
@@ -313,10 +314,25 @@ async def run_yardstick(
     history: int,
     seq: list[int],
 ) -> dict[str, Any]:
-    """The first step: `history` requests seeded, then bench.yardstick's rounds."""
+    """The first step: `history` requests seeded, then bench.yardstick's rounds, with a
+    process of its own for each of `--variants` (stopped after)."""
     seeded = grow_history(history, 0)
     print(f"history {history:,} requests seeded in {seeded:.1f}s", flush=True)
-    found = await yardstick.run(args, fake, apps, seq)
+    started: list[Proc] = []
+    try:
+        for name in args.variants:
+            # introbot with a part taken out, its connections under a name of their own.
+            apps[name] = await start_bot(
+                f"introbot_{name.replace('+', '_')}",
+                fake.api_url,
+                variant=name.replace("+", ","),
+                PGAPPNAME=yardstick.app_name(name),
+            )
+            started.append(apps[name][0])
+        found = await yardstick.run(args, fake, apps, seq)
+    finally:
+        for proc in started:
+            proc.stop()
     print("\n".join(yardstick.table(found)), flush=True)
     return found
 
@@ -337,6 +353,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "due": args.due,
             "replicas": args.replicas,
             "strict_fake": args.strict_fake,
+            "variants": args.variants,
             "database_url": DATABASE_URL,
         },
     }
@@ -473,6 +490,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=8,
         help="rounds per kind in ABBA order (8: A B B A A B B A)",
     )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="bench.variants measuring variants to run in the yardstick's rounds too, each"
+        " as one more app (NAME[,NAME]; A+B: one app with both patches)",
+    )
     parser.add_argument("--skip-explain", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
     parser.add_argument(
@@ -491,6 +514,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.yardstick_only and not (args.yardstick and args.same_work):
         parser.error("--yardstick-only needs the yardstick and the same-work app")
     variants.patches(args.after_variant)  # an unknown name stops here, not after the cells
+    args.variants = [name for name in args.variants.split(",") if name and name != "none"]
+    for name in args.variants:
+        variants.patches(name.replace("+", ","))
+    if args.variants and not (args.yardstick and args.same_work):
+        parser.error("--variants runs in the yardstick, beside the same-work app")
     args.paced = [(int(c), float(r)) for c, r in (item.split("@") for item in args.paced)]
     if args.quick:
         args.sizes = args.sizes or [2_000, 20_000]

@@ -20,6 +20,15 @@ over each app's rounds. With py-spy installed (`pip install -e ".[bench]"`), one
 per app and kind is sampled after the counted ones, and that round's CPU per request is shared
 out by where the samples were (`bench.side_by_side.sampled_ms`, `cpu_by_place`); the
 sampler's rounds are never counted in the ratios.
+
+With `--variants NAME[,NAME]` (bench.run passes it through), introbot patched by each
+measuring variant of bench/variants.py (`python -m bench.variants NAME -- serve`; `A+B` names
+one app with both patches) takes its turns in the same rounds, as one more app: the order
+mirrored in each pair of passes (introbot, same-work, variant, variant, same-work, introbot,
+...), on the same history and fake Slack, its connections under an application_name of its
+own. For each variant and kind it reports its CPU per request (app, PostgreSQL, total), its
+total ratio to the same-work app and the milliseconds it saves against plain introbot: what
+the part it takes out costs. Variants are not profiled.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +130,18 @@ def _statements_ms(conn: psycopg.Connection[Any]) -> float:
     return float(row[0]) if row else 0.0
 
 
+def app_name(app: str) -> str:
+    """The application_name of an app's database connections (a variant's: its own)."""
+    return APP_NAMES.get(app) or f"{APP_NAMES['introbot']}-{app.replace('+', '-')}"
+
+
+def seq_offset(app: str) -> int:
+    """Where an app's submitters start from seq[0]: other submitters for the same-work app
+    (an open ask would be refused); introbot's and its variants' rounds take fresh numbers
+    from seq[0] in turn."""
+    return 1_000_000 if app == "same_work" else 0
+
+
 async def one_round(
     fake: Fake,
     app: str,
@@ -134,7 +156,7 @@ async def one_round(
 ) -> dict[str, Any]:
     """One app under one kind of load for one round: completed requests and CPU."""
     with seed.connect() as conn:
-        backends = Backends(conn, APP_NAMES[app])
+        backends = Backends(conn, app_name(app))
         backends.sample(before=True)
         statements_before = _statements_ms(conn) if source == "pg_stat_statements" else 0.0
         stop = asyncio.Event()
@@ -179,10 +201,18 @@ async def one_round(
     }
 
 
-def _order(rounds: int) -> list[str]:
-    """A B B A A B B A ...: introbot first in every other pair."""
-    pattern = ["introbot", "same_work", "same_work", "introbot"]
-    return [pattern[i % 4] for i in range(rounds)]
+def _order(rounds: int, apps: Sequence[str] = ("introbot", "same_work")) -> list[str]:
+    """A B B A A B B A ... (with variants: A B C C B A A B C ...): each pass over the apps
+    mirrored by the next, so none always goes first. `rounds` counts the two apps' turns,
+    as without variants; every app takes rounds / 2 of them."""
+    pattern = [*apps, *reversed(apps)]
+    return [pattern[i % len(pattern)] for i in range(rounds * len(apps) // 2)]
+
+
+def letters(order: Sequence[str], apps: Sequence[str]) -> str:
+    """The order as letters: introbot A, the same-work app B, the variants C, D, ..."""
+    mark = {app: chr(ord("A") + i) for i, app in enumerate(apps)}
+    return "".join(mark[app] for app in order)
 
 
 async def run(
@@ -191,8 +221,12 @@ async def run(
     apps: dict[str, tuple[Proc, str]],
     seq: list[int],
 ) -> dict[str, Any]:
-    """The ABBA rounds for every kind, then the profiled ones; what bench.run reports."""
+    """The ABBA rounds for every kind, then the profiled ones; what bench.run reports.
+    `apps`: introbot, the same-work app, then any variants, in that order."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    names = list(apps)
+    variants = names[2:]
+    order = _order(args.yardstick_rounds, names)
     with seed.connect() as conn:
         source = pg_cpu_source(conn)
         # Awaiting requests to press Accept on, a pool per app, enough for every round at a
@@ -209,28 +243,22 @@ async def run(
     print(f"yardstick: PostgreSQL backends' CPU from {source or 'nowhere (not readable)'}")
     pressed = dict.fromkeys(apps, 0)
     rounds: list[dict[str, Any]] = []
+    width = max(9, *map(len, names))
     for kind in KINDS:
         # One short round each first, not counted: a first request of a kind may do one-off
         # work (introbot reads the team's directory on its first submission).
-        for app in ("introbot", "same_work"):
+        for app in names:
             proc, url = apps[app]
-            start = (
-                pressed[app]
-                if kind == "accept"
-                else seq[0] + (1_000_000 if app == "same_work" else 0)
-            )
+            start = pressed[app] if kind == "accept" else seq[0] + seq_offset(app)
             warm = await measure_bot(
                 fake, proc, url, kind, 2, 1.0, 0.0, start,
                 pools[app] if kind == "accept" else None,
             )  # fmt: skip
             pressed[app] += warm["sent"] if kind == "accept" else 0
             seq[0] += warm["sent"] if kind != "accept" else 0
-        for app in _order(args.yardstick_rounds):
+        for app in order:
             proc, url = apps[app]
-            if kind == "accept":
-                start = pressed[app]
-            else:  # other submitters for the same-work app: an open ask would be refused
-                start = seq[0] + (1_000_000 if app == "same_work" else 0)
+            start = pressed[app] if kind == "accept" else seq[0] + seq_offset(app)
             found = await one_round(
                 fake, app, proc, url, kind, args, start,
                 pools[app] if kind == "accept" else None, source,
@@ -246,7 +274,7 @@ async def run(
             else:
                 seq[0] += found["sent"]
             print(
-                f"yardstick {LABEL[kind]:<10} {app:<9} {found['done_per_s']:7.1f} done/s"
+                f"yardstick {LABEL[kind]:<10} {app:<{width}} {found['done_per_s']:7.1f} done/s"
                 f"  app {found['app_ms']:6.2f} ms  postgres {found['pg_ms']:6.2f} ms"
                 f"  per request",
                 flush=True,
@@ -255,11 +283,13 @@ async def run(
     result: dict[str, Any] = {
         "clients": args.yardstick_clients,
         "rounds_per_app": args.yardstick_rounds // 2,
-        "order": "".join("A" if a == "introbot" else "B" for a in _order(args.yardstick_rounds)),
+        "order": letters(order, names),
         "pg_cpu_source": source,
         "rounds": rounds,
-        "summary": summarise(rounds),
+        "summary": summarise(rounds, variants),
     }
+    if variants:
+        result["variants"] = variants
     # The other targets, on introbot alone: /intro's ack at 50 clients, and peak RSS.
     intro = await measure_bot(
         fake, *apps["introbot"], "intro", ACK_CLIENTS, args.duration, args.warmup, seq[0], None,
@@ -268,8 +298,9 @@ async def run(
     seq[0] += intro["sent"]
     result["intro_ack_at_50"] = {k: intro[k] for k in ("p50_ms", "p99_ms", "max_ms", "throughput")}
     print(f"yardstick: /intro ack p99 at {ACK_CLIENTS}@{ACK_RATE:.0f} {intro['p99_ms']} ms")
+    profiled = {app: apps[app] for app in ("introbot", "same_work")}
     if args.profile and profile.available():
-        result["profiles"] = await profiles(args, fake, apps, seq, pools, pressed, source)
+        result["profiles"] = await profiles(args, fake, profiled, seq, pools, pressed, source)
     elif args.profile:
         result["profiles_skipped"] = "py-spy is not installed (pip install -e '.[bench]')"
     result["introbot_memory_kb"] = memory_kb(apps["introbot"][0].pid)
@@ -277,12 +308,13 @@ async def run(
     return result
 
 
-def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per kind and app: ms per completed request over all its rounds; and the ratios."""
+def summarise(rounds: list[dict[str, Any]], variants: Sequence[str] = ()) -> dict[str, Any]:
+    """Per kind and app: ms per completed request over all its rounds; the ratios; and for
+    each variant, its total ratio and what it saves against introbot."""
     found: dict[str, Any] = {}
     for kind in KINDS:
         per: dict[str, dict[str, float]] = {}
-        for app in ("introbot", "same_work"):
+        for app in ("introbot", "same_work", *variants):
             mine = [r for r in rounds if r["kind"] == kind and r["app"] == app]
             done = sum(int(r["completed"]) for r in mine)
             if not done:
@@ -297,12 +329,37 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
                 "done_per_s": round(sum(float(r["done_per_s"]) for r in mine) / len(mine), 1),
             }
         entry: dict[str, Any] = {"apps": per, "target": TARGET[kind]}
-        if len(per) == 2:
-            ours, same = per["introbot"], per["same_work"]
+        ours, same = per.get("introbot"), per.get("same_work")
+        if ours is not None and same is not None:
             for part in ("app_ms", "pg_ms", "total_ms"):
                 entry[part.replace("_ms", "_ratio")] = (
                     round(ours[part] / same[part], 2) if same[part] else None
                 )
+        weighed: dict[str, Any] = {}
+        for variant in variants:
+            mine_ = per.get(variant)
+            if mine_ is None:
+                continue
+            weighed[variant] = {
+                "total_ratio": round(mine_["total_ms"] / same["total_ms"], 2)
+                if same and same["total_ms"]
+                else None,
+                # What the part the variant takes out costs introbot per request.
+                "saves_ms": {
+                    part: round(ours[part] - mine_[part], 3)
+                    for part in ("app_ms", "pg_ms", "total_ms")
+                }
+                if ours
+                else None,
+            }
+            if ours and same:
+                # The share of introbot's distance to the target the part accounts for.
+                gap = ours["total_ms"] - TARGET[kind] * same["total_ms"]
+                weighed[variant]["of_gap"] = (
+                    round((ours["total_ms"] - mine_["total_ms"]) / gap, 2) if gap > 0 else None
+                )
+        if weighed:
+            entry["variants"] = weighed
         found[kind] = entry
     return found
 
@@ -324,10 +381,7 @@ async def profiles(
         for app, (proc, url) in apps.items():
             raw = RESULTS_DIR / f"yardstick-profile-{kind}-{app}.txt"
             raw.unlink(missing_ok=True)
-            if kind == "accept":
-                start = pressed[app]
-            else:
-                start = seq[0] + (1_000_000 if app == "same_work" else 0)
+            start = pressed[app] if kind == "accept" else seq[0] + seq_offset(app)
             cell = await one_round(
                 fake, app, proc, url, kind, args, start,
                 pools[app] if kind == "accept" else None, source, profile_to=raw,
@@ -391,6 +445,7 @@ def table(result: dict[str, Any]) -> list[str]:
             f"| {ratio(entry['pg_ratio'])} | **{ratio(entry['total_ratio'])}** "
             f"| ≤ {entry['target']} |"
         )
+    lines += variant_lines(result)
     ack = result.get("intro_ack_at_50")
     if ack:
         lines += [
@@ -406,6 +461,47 @@ def table(result: dict[str, Any]) -> list[str]:
             f"Peak RSS: introbot **{peak / 1024:.0f} MB** (target under {RSS_TARGET_MB:.0f} MB),"
             f" same-work {same / 1024:.0f} MB."
         )
+    return lines
+
+
+def variant_lines(result: dict[str, Any]) -> list[str]:
+    """What each variant saves against introbot, per kind, as markdown (none without)."""
+    variants = result.get("variants") or []
+    if not variants:
+        return []
+
+    def share(weighed: dict[str, Any]) -> str:
+        if "of_gap" not in weighed:
+            return "n/a"
+        value = weighed["of_gap"]
+        return f"{100 * value:.0f} %" if value is not None else "target met"
+
+    lines = [
+        "",
+        "introbot with a part taken out (bench/variants.py), in the same rounds: CPU ms per "
+        "completed request, its total ratio to the same-work app, and the ms it saves against "
+        "introbot (what the part costs), also as a share of introbot's ms above its target.",
+        "",
+        "| request | variant | app / postgres / total | total ratio "
+        "| saves app / postgres / **total** | of the gap to the target |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for kind, entry in result["summary"].items():
+        for variant in variants:
+            side = entry["apps"].get(variant)
+            weighed = entry.get("variants", {}).get(variant)
+            if side is None or weighed is None:
+                continue
+            ratio = weighed["total_ratio"]
+            saves = weighed["saves_ms"] or {}
+            lines.append(
+                f"| {LABEL[kind]} | {variant} "
+                f"| {side['app_ms']:.2f} / {side['pg_ms']:.2f} / {side['total_ms']:.2f} "
+                f"| {f'{ratio:.2f}' if ratio is not None else 'n/a'} "
+                f"| {saves.get('app_ms', 0):.2f} / {saves.get('pg_ms', 0):.2f} / "
+                f"**{saves.get('total_ms', 0):.2f}** "
+                f"| {share(weighed)} |"
+            )
     return lines
 
 

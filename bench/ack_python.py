@@ -1,10 +1,12 @@
 """introbot's own Python before an ack, old code against new, A B B A in one process.
 
-`python -m bench.ack_python --old DIR review_draft|matching|review_ask|intro_render`
-imports the bot's modules twice, from `DIR` (a checkout of the old code, e.g. made with
-`git worktree add /tmp/old main`) and from this checkout, and times (CPU, `time.process_time`)
-the same work on each in `--rounds` rounds of A B B A, on the benchmark's inputs: the
-submissions `bench.loadgen.Requests.body` builds, `/intro` with a name. `review_ask` reads
+`python -m bench.ack_python --old DIR KIND` (review_draft, matching, review_ask, intro_render,
+submit_cards, accept_cards) imports the bot's modules twice, from `DIR` (a checkout of the old
+code, e.g. made with `git worktree add /tmp/old main`) and from this checkout, and times (CPU,
+`time.process_time`) the same work on each in `--rounds` rounds of A B B A, on the benchmark's
+inputs: the submissions `bench.loadgen.Requests.body` builds, `/intro` with a name, the cards
+a submission posts and the three messages an Accept sends (`submit_cards`, `accept_cards`:
+requests shaped as the submissions, checked to render alike on both sides). `review_ask` reads
 its rows from the benchmark's database once (`BENCH_DATABASE_URL`, seeded as bench/README.md
 says) and serves them from memory to both, after checking both review alike. Prints each
 side's CPU per call and new/old.
@@ -34,6 +36,8 @@ MODULES = (
     "bot.intro.directory",
     "bot.intro.clock",
     "bot.rendering.messages",
+    "bot.intro.workflow.results",
+    "storage.models",
     "handlers.request_form",
     "handlers.forms",
     "storage.db",
@@ -114,6 +118,83 @@ def intro_render(mods: dict[str, ModuleType]) -> tuple[Callable[[], object], int
     return work, len(names)
 
 
+def card_requests(mods: dict[str, ModuleType], status: str) -> list[Any]:
+    """Requests as the benchmark's submissions make them (every column read, as from a row),
+    in `status`; a few named, with a title, or with a history between the two."""
+    common, models, loadgen = mods["bench.common"], mods["storage.models"], mods["bench.loadgen"]
+    columns = {column.key: None for column in models.IntroRequest.__table__.c}
+    made = []
+    for i in range(SUBMISSIONS):
+        requester, name, firm = i * 13 + 1, common.target_name(3_000_000 + i), common.company(i)
+        values = columns | {
+            "id": 1_000 + i,
+            "team_id": common.TEAM_ID,
+            "requester_id": common.user_id(requester),
+            "requester_name": common.user_name(requester),
+            "connector_id": common.user_id(requester + 1 + i % 97),
+            "connector_name": common.user_name(requester + 1 + i % 97),
+            "target_name": name,
+            "target_company": firm,
+            "reason": (
+                f"{firm} is opening EU warehouses and could cut customs delays by a third;"
+                f" they worked with {name} before."
+            ),
+            "blurb": loadgen.blurb(name.split()[0], common.user_name(requester), firm),
+            "closeness": "know_well",
+            "status": status,
+            "share_name": i % 4 == 0,
+            "named_ask": i % 8 == 0,
+            "requester_title": "Head of Partnerships" if i % 3 == 0 else "",
+            "requester_email": "",
+            "connector_email": "",
+            "anonymous_as": "",
+            "ask_size": "call_15",
+            "way_in": False,
+            "connector_outside": False,
+            "name_first_connector": False,
+        }
+        made.append(models.built(models.IntroRequest, **values))
+    return made
+
+
+def _rendered(message: Any) -> tuple[str, str]:
+    return message.text, json.dumps(message.blocks)
+
+
+def submit_cards(mods: dict[str, ModuleType]) -> tuple[Callable[[], object], int]:
+    """A submission's two cards: the connector's (with their history with the requester)
+    and the requester's."""
+    messages, results = mods["bot.rendering.messages"], mods["bot.intro.workflow.results"]
+    requests = card_requests(mods, "awaiting_connector")
+    histories = [results.History() if i % 5 else results.History(2, 1, 1) for i in range(200)]
+
+    def work() -> list[tuple[str, str]]:
+        out = []
+        for request, history in zip(requests, histories, strict=True):
+            out.append(_rendered(messages.connector_card(request, None, history=history)))
+            out.append(_rendered(messages.requester_card(request, [])))
+        return out
+
+    return work, len(requests)
+
+
+def accept_cards(mods: dict[str, ModuleType]) -> tuple[Callable[[], object], int]:
+    """An Accept's three messages: both cards as they are updated, and the requester's
+    notice."""
+    messages = mods["bot.rendering.messages"]
+    requests = card_requests(mods, "checking_with_target")
+
+    def work() -> list[tuple[str, str]]:
+        out = []
+        for request in requests:
+            out.append(_rendered(messages.connector_card(request, None)))
+            out.append(_rendered(messages.requester_card(request, [])))
+            out.append(_rendered(messages.notice(request, "accept", {})))
+        return out
+
+    return work, len(requests)
+
+
 def review_ask_rows(mods: dict[str, ModuleType]) -> list[tuple[tuple[str, ...], list[Any]]]:
     """Each benchmark submission's review arguments and the rows its statement reads."""
     db, common = mods["storage.db"], mods["bench.common"]
@@ -191,19 +272,35 @@ def review_ask(mods: dict[str, ModuleType], cases: list[Any]) -> tuple[Callable[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=("review_draft", "matching", "review_ask", "intro_render"))
+    parser.add_argument(
+        "kind",
+        choices=(
+            "review_draft",
+            "matching",
+            "review_ask",
+            "intro_render",
+            "submit_cards",
+            "accept_cards",
+        ),
+    )
     parser.add_argument("--old", required=True, help="a checkout of the old code")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    builders = {"review_draft": review_draft, "matching": matching, "intro_render": intro_render}
+    builders = {
+        "review_draft": review_draft,
+        "matching": matching,
+        "intro_render": intro_render,
+        "submit_cards": submit_cards,
+        "accept_cards": accept_cards,
+    }
     build = builders.get(args.kind)
     if build is None:  # review_ask: the rows read once, by this checkout's statement
         cases = review_ask_rows(load(HERE))
         build = lambda mods: review_ask(mods, cases)  # noqa: E731
     old, calls = build(load(str(Path(args.old).resolve())))
     new, _ = build(load(HERE))
-    if args.kind == "review_ask":
-        assert old() == new(), "the old and the new code review differently"
+    if args.kind in ("review_ask", "submit_cards", "accept_cards"):
+        assert old() == new(), f"the old and the new code differ in {args.kind}"
     old(), new()  # warm
 
     def timed(work: Callable[[], object]) -> float:

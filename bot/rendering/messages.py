@@ -241,6 +241,10 @@ def connector_card(
     quiet)."""
     picking = awaiting_pick(request)
     request = as_seen(request, by_connector=True)
+    # The email and the opt-in ask are shown only in these states (connector_card.json.j2):
+    # not made for a card that leaves them out.
+    checking = request.status == Status.CHECKING_WITH_TARGET
+    shows_email = checking or (request.status == Status.AWAITING_CONNECTOR and not picking)
     return _message(
         "connector_card.json.j2",
         r=request,
@@ -257,8 +261,8 @@ def connector_card(
         next_step=next_step(request, "connector"),
         closeness_label=labels()["closeness"].get(request.closeness, "Not given"),
         outcomes=labels()["outcome"],
-        email=forwardable_email(request),
-        ask=optin_ask(request),
+        email=forwardable_email(request) if shows_email else "",
+        ask=optin_ask(request) if checking else "",
         ask_size=ask_size(request),
         named_ask_allowed=named_ask_allowed(request),
         qualify=labels()["qualify"],

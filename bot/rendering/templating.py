@@ -11,11 +11,20 @@ from __future__ import annotations
 import json
 from collections.abc import MutableMapping
 from datetime import datetime
+from enum import Enum
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    nodes,
+    pass_eval_context,
+)
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
@@ -41,6 +50,10 @@ def _json_string_body(text: str) -> str:
     return encode_basestring(text)[1:-1]
 
 
+# Markup(text) for a str already safe: without Markup.__new__'s look for `__html__`.
+_markup = str.__new__
+
+
 @pass_eval_context
 def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
@@ -58,13 +71,39 @@ def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     return Markup(_json_string_body(escape_mrkdwn(str(value))))
 
 
+# A JSON template's constant values (ActionId, BlockId...: str enums) as written: an enum
+# equal to a str writes as that str does, so equal keys write alike.
+_ENUM_WRITTEN: dict[str, str] = {}
+
+
+def _json_value(value: Any) -> str:
+    """A value as a JSON template writes it: what `_finalize` makes of it, whose Markup
+    markupsafe's `escape` passes on unchanged (see `_SlackCodeGenerator`)."""
+    if type(value) is str:
+        return encode_basestring(escape_mrkdwn(value))[1:-1]
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, ButtonValue):
+        return encode_basestring(value.encode())[1:-1]
+    if isinstance(value, Enum) and isinstance(value, str):
+        written = _ENUM_WRITTEN.get(value)
+        if written is None:
+            written = _ENUM_WRITTEN[value] = _json_string_body(escape_mrkdwn(str(value)))
+        return written
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return _json_string_body(escape_mrkdwn(str(value)))
+
+
 def trusted_mrkdwn(text: str) -> Markup:
     """Text the bot built and escaped itself (it may hold mentions), for a JSON template."""
-    return Markup(_json_string_body(text))
+    return _markup(Markup, _json_string_body(text))
 
 
 def _plain(value: Any) -> Markup:
-    return Markup(_json_string_body("" if value is None else str(value)))
+    return _markup(Markup, _json_string_body("" if value is None else str(value)))
 
 
 def _tojson(value: Any) -> Markup:
@@ -111,7 +150,29 @@ TEMPLATE_NAMES: dict[str, Any] = {
 }
 
 
+class _SlackCodeGenerator(CodeGenerator):
+    """Writes a JSON template's values through `_json_value` alone. Jinja's own code writes
+    `escape(environment.finalize(context.eval_ctx, value))`: `_finalize` escapes every value
+    for JSON already (as Markup), which `escape` then makes a new Markup of, twice, for each
+    value; templates that switch escaping as they render (volatile) keep Jinja's code."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write("environment.json_value(")
+        else:
+            super()._output_child_pre(node, frame, finalize)
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write(")")
+        else:
+            super()._output_child_post(node, frame, finalize)
+
+
 class _SlackEnvironment(Environment):
+    code_generator_class = _SlackCodeGenerator
+    json_value = staticmethod(_json_value)
+
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         # One plain dict per template, not Jinja's ChainMap over the environment's globals:
         # every render copies a template's globals into its context (and an import compares
@@ -122,8 +183,14 @@ class _SlackEnvironment(Environment):
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = _SlackEnvironment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+    return configured(_SlackEnvironment, FileSystemLoader(TEMPLATES_DIR))
+
+
+def configured(kind: type[Environment], loader: BaseLoader) -> Environment:
+    """An environment of `kind` set up as the Slack templates' is (the tests compare it with
+    Jinja's own)."""
+    env = kind(
+        loader=loader,
         autoescape=lambda name: bool(name and name.endswith(".json.j2")),
         finalize=_finalize,
         undefined=StrictUndefined,

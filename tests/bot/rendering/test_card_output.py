@@ -1,13 +1,26 @@
-"""The cards and notices render exactly as recorded before their rendering was made cheaper:
-for a varied table of requests (every status, anonymous and named asks, asks for a way in,
-long notes, names in any script, text Slack or JSON would read as markup)."""
+"""The cards and notices render exactly as recorded before their rendering was made cheaper,
+and exactly as Jinja's own code for the templates renders them: for a varied table of
+requests (every status, anonymous and named asks, asks for a way in, long notes, names in
+any script, text Slack or JSON would read as markup); and any value, in any place a JSON
+template may write it, is written as Jinja's own code writes it."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import DictLoader, Environment, FileSystemLoader
+from markupsafe import Markup
 
+from bot.intro.states import Status
+from bot.rendering import templating
+from bot.rendering.ids import ActionId, BlockId
+from bot.rendering.values import RequestChoice, RequestRef
+from bot.templates_dir import TEMPLATES_DIR
 from tests.bot.rendering.card_cases import CASES, EXPECTED, fingerprint, rendered
 
 RECORDED: dict[str, dict[str, str]] = json.loads(EXPECTED.read_text())
@@ -25,3 +38,64 @@ def test_each_message_renders_as_recorded(case: int) -> None:
         assert fingerprint(message) == RECORDED[str(case)][kind], (
             f"case {case}: {kind} now renders as\n{json.dumps(message, indent=1)}"
         )
+
+
+@pytest.fixture(scope="module")
+def jinja_own() -> Environment:
+    """The templates' environment as configured, with Jinja's own code for them."""
+    return templating.configured(Environment, FileSystemLoader(TEMPLATES_DIR))
+
+
+@pytest.mark.parametrize("case", range(0, CASES, 3))
+def test_each_message_renders_as_jinja_own_code_renders_it(
+    case: int, jinja_own: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = rendered(case)
+    monkeypatch.setattr(templating, "environment", lambda: jinja_own)
+    assert rendered(case) == ours
+
+
+# Every way a JSON template writes a value: on its own, through filters, in a macro, a
+# block set, a filter block, a loop, a concatenation, with escaping switched off and on.
+PLACES = """{% macro m(v) %}[{{ v }}|{{ v|plain }}]{% endmacro %}
+{% set block %}<{{ value }}>{% endset %}
+"{{ value }}" {{ m(value) }} {{ block }} {{ value|plain }} {{ value|tojson }}
+{{ value|string|mrkdwn_clip(7) }} {{ (value|string) ~ "&" }} {{ m(value) ~ value }}
+{% for v in [value, value] %}{{ v }}{{ loop.index }}{% endfor %}
+{% filter upper %}{{ value }}{% endfilter %}
+{% autoescape false %}{{ value }}{% endautoescape %}
+{% autoescape flag %}{{ value }}{% endautoescape %}
+{{ RequestRef(7) }} {{ ActionId.ACCEPT }} {{ none }}"""
+
+VALUES = st.one_of(
+    st.text(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.builds(Markup, st.text()),
+    st.builds(RequestRef, st.integers(min_value=0)),
+    st.builds(RequestChoice, st.integers(min_value=0), st.text()),
+    st.sampled_from([*ActionId, *BlockId, *Status]),
+    st.dates().map(lambda d: d if d.year % 2 else datetime(d.year, d.month, d.day)),
+    st.lists(st.text(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=VALUES, flag=st.booleans())
+def test_any_value_is_written_as_jinja_own_code_writes_it(value: Any, flag: bool) -> None:
+    loader = DictLoader({"places.json.j2": PLACES, "places.txt.j2": PLACES})
+    ours = templating.configured(templating.environment().__class__, loader)
+    theirs = templating.configured(Environment, loader)
+    for name in ("places.json.j2", "places.txt.j2"):
+        context = {"value": value, "flag": flag, "none": None}
+        assert written(ours, name, context) == written(theirs, name, context)
+
+
+def written(env: Environment, name: str, context: dict[str, Any]) -> str:
+    """The template's text, or the error it stops with (`tojson` takes no dataclass)."""
+    try:
+        return env.get_template(name).render(context)
+    except TypeError as exc:
+        return f"TypeError: {exc}"

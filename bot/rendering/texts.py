@@ -91,17 +91,27 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part.strip()]
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _sentence_key(sentence: str) -> str:
-    return " ".join(re.findall(r"\w+", sentence.casefold()))
+    return " ".join(_WORD.findall(sentence.casefold()))
+
+
+@lru_cache(maxsize=64)
+def _keyed_sentences(text: str) -> tuple[tuple[str, str], ...]:
+    """`text`'s sentences, each with its key. Kept for the last few texts: an intro email
+    compares its note's sentences twice (with the reason, then with the connector's line),
+    and a request's messages go out together."""
+    return tuple((sentence, _sentence_key(sentence)) for sentence in sentences(text))
 
 
 def without_repeats(text: str, *said: str) -> str:
     """`text` without the sentences already in `said` (or earlier in itself): a message
     that quotes the reason and the note says a sentence they share once."""
-    seen = {_sentence_key(s) for part in said for s in sentences(part)}
-    kept, every = [], sentences(text)
-    for sentence in every:
-        key = _sentence_key(sentence)
+    seen = {key for part in said for _, key in _keyed_sentences(part)}
+    kept, every = [], _keyed_sentences(text)
+    for sentence, key in every:
         if key and key not in seen:
             kept.append(sentence)
             seen.add(key)

@@ -216,6 +216,8 @@ def without_requester(text: str, request: IntroRequest, *, title: bool = True) -
     """`text` with anything that names the requester (their name or any part of it, any
     @handle or mention, any email address, and unless `title` is False their title or team)
     put as the anonymous ask says it."""
+    if not text:
+        return text  # nothing to hide (the ask's own words are mostly left blank)
     words = labels()["anonymous"]
     text = _EMAIL.sub(words["contact"], text)
     text = _HANDLE.sub(words["person"], text)

@@ -526,7 +526,10 @@ class Dispatcher:
         await self._keep_lease(message)
         await self._slot(message.team_id, "chat.postMessage", message.recipient_id, message.id)
         response = await self._client.chat_postMessage(
-            token=token, channel=message.recipient_id, text=rendered.text, blocks=rendered.blocks
+            token=token,
+            channel=message.recipient_id,
+            text=rendered.text,
+            blocks=rendered.blocks_json,
         )
         return response.get("channel"), response.get("ts")
 
@@ -554,7 +557,7 @@ class Dispatcher:
             channel=card_row.slack_channel_id or "",
             ts=card_row.slack_ts or "",
             text=rendered.text,
-            blocks=rendered.blocks,
+            blocks=rendered.blocks_json,
         )
         return card_row.slack_channel_id, card_row.slack_ts
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from markupsafe import Markup
@@ -74,10 +76,45 @@ ACCOUNT_SECTIONS = 20
 HOME_ACCOUNTS = 8
 
 
-@dataclass(frozen=True)
 class Message:
-    text: str
-    blocks: list[dict[str, Any]]
+    """A message's fallback text and blocks. Made from a template's JSON text, the blocks
+    stay that text until read (`blocks_json` goes to Slack as it is: Slack takes a JSON
+    string for `blocks`), so a card is not parsed here and encoded again by slack_sdk."""
+
+    __slots__ = ("text", "_blocks", "_blocks_json")
+
+    def __init__(
+        self,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        blocks_json: str | None = None,
+    ) -> None:
+        self.text = text
+        self._blocks = blocks if blocks is not None or blocks_json is not None else []
+        self._blocks_json = blocks_json
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        if self._blocks is None:
+            self._blocks = json.loads(self._blocks_json or "[]")
+        return self._blocks
+
+    @property
+    def blocks_json(self) -> str:
+        if self._blocks_json is None:
+            self._blocks_json = json.dumps(self._blocks)
+        return self._blocks_json
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.text, self.blocks) == (other.text, other.blocks)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Message(text={self.text!r}, blocks={self.blocks!r})"
 
 
 @dataclass
@@ -219,9 +256,47 @@ def _status(request: IntroRequest) -> dict[str, str]:
     return status
 
 
+# Templates rendered as {"text": "...", "blocks": [...]} and nothing else: their blocks are
+# kept as the rendered text (`split_message`). tests/bot/rendering holds each to its parse.
+SPLIT_TEMPLATES = frozenset(
+    {
+        "connector_card.json.j2",
+        "requester_card.json.j2",
+        "notice.json.j2",
+        "owner_card.json.j2",
+        "reminder.json.j2",
+    }
+)
+
+
 def _message(template: str, **context: Any) -> Message:
+    if template in SPLIT_TEMPLATES:
+        split = split_message(render_json_text(template, **context))
+        if split is not None:
+            return Message(split[0], blocks_json=split[1])
     rendered = render_json(template, **context)
     return Message(text=rendered["text"], blocks=rendered.get("blocks", []))
+
+
+_TEXT_FIRST = re.compile(r'\s*\{\s*"text"\s*:\s*"')
+_BLOCKS_NEXT = re.compile(r'\s*,\s*"blocks"\s*:\s*(?=\[)')
+
+
+def split_message(rendered: str) -> tuple[str, str] | None:
+    """A rendered {"text": "...", "blocks": [...]}: its text, decoded, and its blocks as
+    the JSON text they are, not parsed; None for any other shape (then parse it whole)."""
+    head = _TEXT_FIRST.match(rendered)
+    if head is None:
+        return None
+    try:
+        text, end = scanstring(rendered, head.end())
+    except ValueError as exc:
+        raise ValueError(f"a message rendered invalid JSON: {exc}") from exc
+    blocks = _BLOCKS_NEXT.match(rendered, end)
+    closing = rendered.rstrip()
+    if blocks is None or not closing.endswith("}"):
+        return None
+    return text, closing[blocks.end() : -1].rstrip()
 
 
 def connector_card(

@@ -17,7 +17,7 @@ from jinja2 import DictLoader, Environment, FileSystemLoader
 from markupsafe import Markup
 
 from bot.intro.states import Status
-from bot.rendering import templating
+from bot.rendering import messages, templating
 from bot.rendering.ids import ActionId, BlockId
 from bot.rendering.values import RequestChoice, RequestRef
 from bot.templates_dir import TEMPLATES_DIR
@@ -99,3 +99,52 @@ def written(env: Environment, name: str, context: dict[str, Any]) -> str:
         return env.get_template(name).render(context)
     except TypeError as exc:
         return f"TypeError: {exc}"
+
+
+@pytest.mark.parametrize("case", range(0, CASES, 5))
+def test_a_message_kept_as_its_text_reads_as_the_whole_render_parsed(
+    case: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cards and notices keep their blocks as rendered (sent to Slack as that text):
+    split off the text, they are exactly the whole render's parse."""
+    seen: list[str] = []
+
+    def render_and_keep(template: str, /, **context: Any) -> str:
+        text = templating.render_json_text(template, **context)
+        seen.append(text)
+        return text
+
+    monkeypatch.setattr(messages, "render_json_text", render_and_keep)
+    rendered(case)
+    assert len(seen) >= 3  # the cards and the Accept's notice at least
+    for text in seen:
+        split = messages.split_message(text)
+        assert split is not None
+        whole = json.loads(text)
+        assert (split[0], json.loads(split[1])) == (whole["text"], whole["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("text", "split"),
+    [
+        ('{"text": "a", "blocks": []}', ("a", "[]")),
+        (
+            '\n{\n  "text" : "say \\"hi\\" \\u00e9\\n",\n  "blocks":[{"type": "divider"}]\n}\n',
+            ('say "hi" é\n', '[{"type": "divider"}]'),
+        ),
+        ('{"blocks": [], "text": "a"}', None),
+        ('{"text": "a"}', None),
+        ('{"text": "a", "blocks": "[]"}', None),
+    ],
+)
+def test_a_message_splits_only_when_text_then_blocks(
+    text: str, split: tuple[str, str] | None
+) -> None:
+    assert messages.split_message(text) == split
+
+
+def test_a_message_sends_the_blocks_it_reads() -> None:
+    message = messages.Message("t", blocks_json='[{"type": "divider"}]')
+    assert message.blocks == [{"type": "divider"}]
+    assert json.loads(message.blocks_json) == message.blocks
+    assert message == messages.Message("t", [{"type": "divider"}])

@@ -69,7 +69,9 @@ def request(status: Status, connector_id: str = "", **changes: Any) -> IntroRequ
 
 
 def names_nobody(message: messages.Message | dict[str, Any]) -> str | None:
-    rendered = json.dumps(message if isinstance(message, dict) else message.__dict__)
+    rendered = json.dumps(
+        message if isinstance(message, dict) else {"text": message.text, "blocks": message.blocks}
+    )
     found = UNRESOLVED_MENTION.search(rendered)
     return found.group(0) if found else None
 

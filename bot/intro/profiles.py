@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.people import Teammate
-from storage.db import autocommit, on_postgres
+from storage.db import fetch_all, on_postgres, one_statement
 from storage.models import Profile, ProfileListing, UTCDateTime
 
 # A profile this old is asked of Slack again: events keep it current, this bounds what a
@@ -105,9 +105,9 @@ class Profiles:
             "user_ids": wanted,
             "fresh_after": self._clock.now() - PROFILE_FRESH_FOR,
         }
-        async with autocommit(self._sessions) as connection:
-            rows = await connection.execute(_KNOWN, params)
-            return {row.user_id: profile_from(row) for row in rows}
+        async with one_statement(self._sessions) as connection:
+            rows = await fetch_all(connection, _KNOWN, params)
+        return {row.user_id: profile_from(row) for row in rows}
 
     async def remember(
         self, team_id: str, people: Iterable[Teammate], said_at: datetime | None = None

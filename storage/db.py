@@ -8,7 +8,7 @@ import re
 import time
 import weakref
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import psycopg
@@ -339,22 +339,22 @@ class Lent:
     `Connection` around it, whose checkout, isolation switch and reset cost more CPU than
     the statement it runs (about 0.26 ms against 0.11 for a short one)."""
 
-    __slots__ = ("dialect", "_engine", "_pooled", "driver")
+    __slots__ = ("dialect", "pool", "pooled", "driver")
 
     def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
         self.dialect = engine.dialect
-        self._engine = engine
-        self._pooled = pooled
+        self.pool = engine.sync_engine.pool
+        self.pooled = pooled
         self.driver: psycopg.AsyncConnection[Any] = pooled.driver_connection
 
     async def invalidate(self, reason: BaseException) -> None:
         """Closed and never lent again (dead, or left mid-statement)."""
-        pooled, self._pooled = self._pooled, None
+        pooled, self.pooled = self.pooled, None
         if pooled is not None:
             await greenlet_spawn(pooled.invalidate, reason)
 
     async def give_back(self) -> None:
-        pooled, self._pooled = self._pooled, None
+        pooled, self.pooled = self.pooled, None
         if pooled is None:
             return
         try:
@@ -412,18 +412,21 @@ async def execute_raw(
     lengths, args = raw.args(params)
     sql, named_sql = raw.texts(lengths)
     if isinstance(connection, Lent):
-        return await _execute_lent(connection, raw, lengths, args, sql)
-    sync = connection.sync_connection
-    assert sync is not None, "the connection is not started"
-    # The pooled connection as it is (without a trip through a greenlet) unless it must be
-    # reconnected after an invalidation.
-    pooled = sync._dbapi_connection
-    if pooled is None:
-        pooled = await connection.get_raw_connection()
-    driver = pooled.driver_connection
-    if sync._has_events or sync.engine._has_events:  # a test's or a benchmark's listener
-        named = raw.named(lengths, args)
-        sync.dispatch.before_cursor_execute(sync, None, named_sql, named, None, False)
+        pool, pooled = connection.pool, connection.pooled
+        driver: Any = connection.driver
+        invalidate: Callable[[BaseException], Awaitable[None]] = connection.invalidate
+    else:
+        sync = connection.sync_connection
+        assert sync is not None, "the connection is not started"
+        # The pooled connection as it is (without a trip through a greenlet) unless it must
+        # be reconnected after an invalidation.
+        pooled = sync._dbapi_connection
+        if pooled is None:
+            pooled = await connection.get_raw_connection()
+        pool, driver, invalidate = sync.engine.pool, pooled.driver_connection, connection.invalidate
+        if sync._has_events or sync.engine._has_events:  # a test's or a benchmark's listener
+            named = raw.named(lengths, args)
+            sync.dispatch.before_cursor_execute(sync, None, named_sql, named, None, False)
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:  # type: ignore[arg-type]
             await cursor.execute(sql, args)
@@ -436,8 +439,8 @@ async def execute_raw(
         if dead:
             # As SQLAlchemy does: a restart or failover took the pool's other connections
             # too, so they are replaced at their next checkout; this one is closed.
-            sync.engine.pool._invalidate(pooled, error, _checkin=False)
-            await connection.invalidate(error)
+            pool._invalidate(pooled, error, _checkin=False)
+            await invalidate(error)
         raise DBAPIError.instance(
             sql.decode(),
             args,
@@ -450,38 +453,7 @@ async def execute_raw(
         # Cancelled (a timeout) or interrupted mid-statement: the connection may still be
         # running it, so it is not lent again, as SQLAlchemy would not.
         if not isinstance(exiting, Exception):
-            await connection.invalidate(exiting)
-        raise
-
-
-async def _execute_lent(
-    lent: Lent, raw: RawStatement, lengths: Any, args: Any, sql: bytes
-) -> Sequence[Any]:
-    driver = lent.driver
-    try:
-        async with psycopg.AsyncRawCursor(driver) as cursor:  # type: ignore[arg-type]
-            await cursor.execute(sql, args)
-            result = cursor.pgresult
-            if result is None or not result.nfields:
-                return []
-            return raw.rows(raw.names(cursor), await cursor.fetchall())
-    except psycopg.Error as error:
-        dead = lent.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
-        if dead:
-            # As execute_raw does for a Connection: the pool's others went with it.
-            lent._engine.sync_engine.pool._invalidate(lent._pooled, error, _checkin=False)
-            await lent.invalidate(error)
-        raise DBAPIError.instance(
-            sql.decode(),
-            args,
-            error,
-            psycopg.Error,
-            connection_invalidated=dead,
-            dialect=lent.dialect,
-        ) from error
-    except BaseException as exiting:
-        if not isinstance(exiting, Exception):
-            await lent.invalidate(exiting)
+            await invalidate(exiting)
         raise
 
 

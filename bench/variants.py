@@ -99,20 +99,11 @@ def skip_review() -> None:
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         async def review_nothing(
-            self: Directory,
-            team_id: str,
-            requester_id: str,
-            connector_id: str,
-            target: str,
-            company: str,
-            replaces_id: int | None = None,
-            suggestions: list[Any] | None = None,
-            *,
-            ties: bool = True,
-            profile_ids: Sequence[str] = (),
+            self: Directory, team_id: str, *_: Any, profile_ids: Sequence[str] = (), **__: Any
         ) -> AskReview:
-            # The profiles the real review reads with it: without them the people would be
-            # asked of Slack, work the plain bot does not do.
+            # Takes review_ask's arguments, reads none but the profiles the real review reads
+            # with it: without them the people would be asked of Slack, work the plain bot
+            # does not do.
             profiles = (
                 await Profiles(self._sessions, self._clock).known(team_id, profile_ids)
                 if profile_ids

@@ -57,18 +57,11 @@ _markup = str.__new__
 @pass_eval_context
 def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     # Jinja's autoescape flag marks the JSON templates; Markup tells Jinja not to HTML-escape.
-    if type(value) is str:  # the common case first: plain text into a JSON template
-        return Markup(_json_string_body(escape_mrkdwn(value))) if eval_ctx.autoescape else value
-    if isinstance(value, ButtonValue):
-        # Values Slack hands back as they were: the listener decodes them, so no mrkdwn.
-        return _plain(value.encode()) if eval_ctx.autoescape else value.encode()
-    if not eval_ctx.autoescape or isinstance(value, Markup):
-        return value
-    if value is None:
-        return Markup("")
-    if isinstance(value, bool | int | float):
-        return Markup(json.dumps(value))
-    return Markup(_json_string_body(escape_mrkdwn(str(value))))
+    # (Templates that do not switch escaping as they render skip this: `_SlackCodeGenerator`.)
+    if eval_ctx.autoescape:
+        return _markup(Markup, _json_value(value))
+    # Values Slack hands back as they were: the listener decodes them, so no mrkdwn.
+    return value.encode() if isinstance(value, ButtonValue) else value
 
 
 # A JSON template's constant values (ActionId, BlockId...: str enums) as written: an enum
@@ -77,8 +70,9 @@ _ENUM_WRITTEN: dict[str, str] = {}
 
 
 def _json_value(value: Any) -> str:
-    """A value as a JSON template writes it: what `_finalize` makes of it, whose Markup
-    markupsafe's `escape` passes on unchanged (see `_SlackCodeGenerator`)."""
+    """A value as a JSON template writes it: escaped for mrkdwn and as a JSON string's body
+    (a number, a boolean as JSON; None as nothing); Markup and button values (which Slack
+    hands back as they were) without mrkdwn escaping."""
     if type(value) is str:
         return encode_basestring(escape_mrkdwn(value))[1:-1]
     if isinstance(value, Markup):

@@ -354,16 +354,16 @@ class Lent:
             await greenlet_spawn(pooled.invalidate, reason)
 
     async def give_back(self) -> None:
-        pooled, self.pooled = self.pooled, None
-        if pooled is None:
+        if self.pooled is None:
             return
         try:
             # Lent in autocommit, so no transaction is left to roll back; put back as the
             # pool's other borrowers (sessions) expect it.
             await self.driver.set_autocommit(False)
         except BaseException as exc:
-            await greenlet_spawn(pooled.invalidate, exc)
+            await self.invalidate(exc)
             raise
+        pooled, self.pooled = self.pooled, None
         pooled._checkin(transaction_was_reset=True)
 
 

@@ -364,6 +364,11 @@ class Lent:
             await self.invalidate(exc)
             raise
         pooled, self.pooled = self.pooled, None
+        if self.pool.overflow() > 0:  # type: ignore[attr-defined]
+            # Past pool_size the pool may close the connection on its return, which awaits
+            # the driver: that takes SQLAlchemy's greenlet, as `invalidate` does.
+            await greenlet_spawn(pooled._checkin, transaction_was_reset=True)
+            return
         pooled._checkin(transaction_was_reset=True)
 
 

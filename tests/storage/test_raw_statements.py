@@ -238,6 +238,28 @@ async def test_a_lent_connection_commits_each_statement_and_goes_back_for_transa
             await execute_raw(lent, text("DROP TABLE lent_t"), {})
 
 
+async def test_connections_lent_past_the_pool_size_are_closed_on_their_return() -> None:
+    engine = create_async_engine(async_url(POSTGRES_URL), pool_size=1, max_overflow=2)
+    sessions = make_sessionmaker(engine)
+    drivers = []
+    try:
+        async with contextlib.AsyncExitStack() as lending:
+            for _ in range(3):
+                lent = await lending.enter_async_context(one_statement(sessions))
+                assert isinstance(lent, Lent)
+                await execute_raw(lent, text("SELECT 1 AS one"), {})
+                drivers.append(lent.driver)
+            assert engine.sync_engine.pool.checkedout() == 3
+        # Given back last first: the last fills the pool, the two after it are closed.
+        assert [driver.closed for driver in drivers] == [True, True, False]
+        assert engine.sync_engine.pool.checkedout() == 0
+        async with one_statement(sessions) as lent:
+            (row,) = await execute_raw(lent, text("SELECT 1 AS one"), {})
+        assert row.one == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_a_lent_connection_found_dead_is_dropped_with_the_pool(engine: AsyncEngine) -> None:
     sessions = make_sessionmaker(engine)
     pids = await _pids(engine, 2)

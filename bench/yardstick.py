@@ -245,13 +245,18 @@ async def run(
     rounds: list[dict[str, Any]] = []
     width = max(9, *map(len, names))
     for kind in KINDS:
-        # One short round each first, not counted: a first request of a kind may do one-off
-        # work (introbot reads the team's directory on its first submission).
+        # One round each first, as long and as busy as a counted one, not counted: a first
+        # request of a kind may do one-off work (introbot reads the team's directory on its
+        # first submission), and each pooled connection plans a statement afresh the first
+        # times it runs it (psycopg prepares it on its sixth run, PostgreSQL then plans it
+        # for five more before it keeps a generic plan): at the counted rounds' clients,
+        # every connection they use has done that before the counting starts, as in a
+        # process that has been serving for a while.
         for app in names:
             proc, url = apps[app]
             start = pressed[app] if kind == "accept" else seq[0] + seq_offset(app)
             warm = await measure_bot(
-                fake, proc, url, kind, 2, 1.0, 0.0, start,
+                fake, proc, url, kind, args.yardstick_clients, args.duration, 0.0, start,
                 pools[app] if kind == "accept" else None,
             )  # fmt: skip
             pressed[app] += warm["sent"] if kind == "accept" else 0

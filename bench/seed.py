@@ -91,7 +91,11 @@ def seed_requests(conn: psycopg.Connection[Any], count: int, *, pool: bool = Fal
     """Insert `count` requests with their events and messages; the new request ids.
 
     With `pool`, every request is an hour-old ask still awaiting its connector, its cards sent
-    and its reminders pending: what an Accept press acts on.
+    and its reminders pending: what an Accept press acts on. Its person's surname has a fourth
+    syllable, so no submission's or `/intro`'s person (three syllables) is asked for in the
+    pools: their tens of thousands of open asks spread over the 8,000 surnames would give every
+    person ten to thirty open asks, where a team's history gives them none or one, and the
+    reads before an ack would weigh what no team has.
     """
     first = next_id(conn, "intro_requests")
     last = first + count - 1
@@ -114,6 +118,8 @@ def seed_requests(conn: psycopg.Connection[Any], count: int, *, pool: bool = Fal
             WHEN {r2} < 70 THEN 'awaiting_connector' ELSE 'checking_with_target' END"""
     first_sql = f"({FIRST_NAMES_SQL})[1 + {g} % 30]"
     target = f"{first_sql} || ' ' || {_surname_sql(f'{g}::bigint * 7919 + {g} / 30')}"
+    if pool:
+        target += f" || ({SYLLABLES_SQL})[1 + {g} % 20]"
     firm = f"{_surname_sql(f'{g}::bigint * 31 + 5')} || ' ' || ({SUFFIXES_SQL})[1 + {g} % 5]"
     requester = _user_sql(f"{g}::bigint * 37")
     connector = _user_sql(f"{g}::bigint * 37 + 1 + {g} % {USERS - 1}")

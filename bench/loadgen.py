@@ -115,7 +115,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     builder = Requests(args.scenario, pool, args.intro_text)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    rejected = 0  # submissions answered with field errors (validation said no), measured
+    # Submissions answered with the form again, measured: field errors (validation said no)
+    # or a warning to read first (the person said no lately); the bot acts on neither.
+    rejected = 0
     rejected_all = 0  # the same, warm-up included: what the bot will not act on
     failed_all = 0  # answers other than 200, warm-up included
     next_seq = args.seq_start
@@ -153,12 +155,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 key, text = type(exc).__name__, ""
             done = time.monotonic()
             failed_all += key != "200"
-            rejected_all += '"errors"' in text
+            answered_with_form = '"response_action"' in text
+            rejected_all += answered_with_form
             if began >= measure_from and done <= end:
                 latencies.append((done - began) * 1000)
                 statuses[key] = statuses.get(key, 0) + 1
-                if '"errors"' in text:
-                    rejected += 1
+                rejected += answered_with_form
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(client(session) for _ in range(args.concurrency)))

@@ -395,7 +395,11 @@ async def profiles(
                 pressed[app] += cell["sent"]
             else:
                 seq[0] += cell["sent"]
-            if raw.exists():
+            if not cell["completed"]:
+                # Nothing to share the CPU out over; say so rather than table the whole
+                # round's CPU as one request's.
+                found.setdefault(kind, {})[app] = {"completed": 0, "refused": cell["refused"]}
+            elif raw.exists():
                 sampled = sampled_ms(raw, int(cell["completed"]), profile.RATE)
                 found.setdefault(kind, {})[app] = {
                     "completed": cell["completed"],
@@ -523,6 +527,15 @@ def profile_lines(result: dict[str, Any]) -> list[str]:
     ]
     for kind, by_app in found.items():
         ours, same = by_app.get("introbot", {}), by_app.get("same_work", {})
+        idle = [app for app, entry in by_app.items() if entry.get("completed") == 0]
+        if idle:
+            lines += [
+                f"{LABEL[kind]}: no profile, the round completed nothing for "
+                + ", ".join(f"{app} ({by_app[app]['refused']} refused)" for app in idle)
+                + ".",
+                "",
+            ]
+            continue
         places = sorted(
             {p for entry in by_app.values() for p in entry.get("cpu_ms", {})},
             key=lambda p: -ours.get("cpu_ms", {}).get(p, 0.0),

@@ -288,18 +288,22 @@ class Dispatcher:
         # the state change that wrote them returned them).
         requests, cards = known if known is not None else await self._context(claimed)
         await self._recipients.recall(claimed)
-        await asyncio.gather(
-            *(
-                self._send_in_order(
-                    group,
-                    requests.get(request_id) if request_id else None,
-                    cards,
-                    tokens,
-                    (histories or {}).get(request_id) if request_id else None,
-                )
-                for request_id, group in by_request.items()
+        sends = [
+            self._send_in_order(
+                group,
+                requests.get(request_id) if request_id else None,
+                cards,
+                tokens,
+                (histories or {}).get(request_id) if request_id else None,
             )
-        )
+            for request_id, group in by_request.items()
+        ]
+        if len(sends) == 1:
+            # One request's messages (a pressed button's): nothing to run beside them, so no
+            # task of their own.
+            await sends[0]
+        else:
+            await asyncio.gather(*sends)
         for message in claimed:  # turns not taken (a moot reminder, a deferral) lapse
             self._held.pop(message.id, None)
 

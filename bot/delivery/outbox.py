@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.workspaces import Workspaces
 from bot.intro.clock import Clock
-from storage.db import execute_raw, on_postgres, one_statement, reading
+from storage.db import array_literal, execute_raw, on_postgres, one_statement, reading
 from storage.models import DeliveryStatus, OutboundMessage, UTCDateTime
 
 LEASE = timedelta(minutes=2)
@@ -120,12 +120,14 @@ class Outbox:
                     _WRITE_RESULTS,
                     {
                         "owner": self._owner,
-                        "ids": [r.message_id for r in results],
-                        "statuses": [str(r.status) for r in results],
-                        "channels": [r.channel for r in results],
-                        "tss": [r.ts for r in results],
-                        "errors": [r.error for r in results],
-                        "sent_ats": [r.sent_at for r in results],
+                        "ids": array_literal([r.message_id for r in results]),
+                        "statuses": array_literal([r.status for r in results]),
+                        "channels": array_literal([r.channel for r in results]),
+                        "tss": array_literal([r.ts for r in results]),
+                        "errors": array_literal([r.error for r in results]),
+                        "sent_ats": array_literal(
+                            [None if r.sent_at is None else r.sent_at.isoformat() for r in results]
+                        ),
                     },
                 )
             return

@@ -21,6 +21,7 @@ from bot.intro.states import Action
 from bot.intro.workflow import IntroWorkflow, Lease
 from storage.db import (
     Lent,
+    array_literal,
     async_url,
     autocommit,
     create_engine_for,
@@ -84,6 +85,32 @@ async def test_typed_result_columns_come_back_as_through_sqlalchemy(engine: Asyn
     assert row.confirmed_at.tzinfo is UTC
     assert row.listed is False
     assert raw_statement(_REVIEW, engine.dialect).results  # its timestamps are converted
+
+
+_ARRAYS = text(
+    "SELECT CAST(:texts AS text[]) AS texts, CAST(:ints AS integer[]) AS ints, "
+    "CAST(:ats AS timestamptz[]) AS ats, CAST(:none AS text[]) AS none"
+)
+
+
+async def test_an_array_sent_as_one_literal_reads_back_as_the_list(engine: AsyncEngine) -> None:
+    texts = ['say "hi"', "back\\slash", None, "", "NULL", "{a,b}", " padded ", "naïve", "it's\n"]
+    at = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    async with engine.connect() as connection:
+        (row,) = await execute_raw(
+            connection,
+            _ARRAYS,
+            {
+                "texts": array_literal(texts),
+                "ints": array_literal([1, -22, None]),
+                "ats": array_literal([at.isoformat(), None]),
+                "none": array_literal([]),
+            },
+        )
+    assert row.texts == texts
+    assert row.ints == [1, -22, None]
+    assert row.ats == [at, None]
+    assert row.none == []
 
 
 async def test_a_unique_violation_surfaces_as_sqlalchemys_integrity_error(

@@ -102,6 +102,41 @@ def planned(messages: list[OutboundMessage]) -> dict[str, list[Any]]:
     return {f"p_{name}": [value(m) for m in messages] for name, _, value in _PLANNED}
 
 
+# A state change's planned messages, each with the status it is planned for, handed over as
+# one JSON document of rows rather than as arrays: psycopg dumps an array element by element,
+# finding each one's type, which cost more CPU than the statement's other work in Python.
+# `data` goes in as JSON itself (in the text json.dumps gives it, which a `json` column keeps).
+_PLANNED_RECORD = ", ".join(
+    ["target text", *(f"{name} {'json' if name == 'data' else sql}" for name, sql, _ in _PLANNED)]
+)
+
+
+def _planned_rows(promised: list[tuple[Status, OutboundMessage]]) -> str:
+    """`promised` as `_PLANNED_RECORD`'s rows, one JSON array of objects."""
+    return json.dumps(
+        [
+            {
+                "target": target,
+                "kind": m.kind,
+                "recipient": m.recipient_id,
+                "key": plan.key_within(m.dedupe_key),
+                "data": m.data,
+                "due_at": _iso(m.due_at),
+                "status": m.status,
+                "attempts": m.attempts,
+                "lease_owner": m.lease_owner,
+                "lease_until": _iso(m.lease_expires_at),
+            }
+            for target, m in promised
+        ]
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    """An aware datetime as timestamptz reads it back, to the microsecond."""
+    return None if at is None else at.isoformat()
+
+
 # What a one-statement write returns of the messages it wrote, as one JSON array.
 _WRITTEN_COLUMNS = "id, kind, recipient_id, dedupe_key, data, status, created_at"
 _WRITTEN_JSON = f"(SELECT json_agg(json_build_array({_WRITTEN_COLUMNS}) ORDER BY id) FROM written)"
@@ -169,8 +204,7 @@ async def act_at_once(
         "lease_until": lease.until if lease else None,
         "hooks_everywhere": webhooks_everywhere,
         "crm_everywhere": crm_everywhere,
-        "p_target": [str(target) for target, _ in promised],
-        **planned([m for _, m in promised]),
+        "planned": _planned_rows(promised),
         **{f"v_{name}": value for name, value in values.items()},
     }
     async with one_statement(sessions) as connection:
@@ -335,10 +369,10 @@ def _planned_messages(stage: CrmStage | None) -> str:
                 CASE p.recipient WHEN '{_REQUESTER}' THEN moved.requester_id
                     WHEN '{_CONNECTOR}' THEN moved.connector_id
                     WHEN '{_OWNER}' THEN moved.account_owner_id ELSE p.recipient END,
-                replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data::json,
+                replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data,
                 p.due_at, p.status, p.attempts, p.lease_owner, p.lease_until
-            FROM moved CROSS JOIN unnest(
-                CAST(:p_target AS text[]), {_PLANNED_ARRAYS}
+            FROM moved CROSS JOIN ROWS FROM (
+                json_to_recordset(CAST(:planned AS json)) AS ({_PLANNED_RECORD})
             ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)
             WHERE p.target = moved.status
             UNION ALL

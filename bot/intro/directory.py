@@ -196,6 +196,9 @@ class AskReview:
     stale_tie: Contact | None = None
     # The stored profiles asked for with the review (bot.intro.profiles), by user id.
     profiles: dict[str, Teammate] = field(default_factory=dict)
+    # The stored profiles of the people the findings may name (`review_ask`'s `name_people`:
+    # on the open asks, the next best path's owners), by user id.
+    named: dict[str, Teammate] = field(default_factory=dict)
     # The person said no to an intro lately (bot.intro.declines): their no still holds.
     target_declined: TargetDecline | None = None
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
@@ -310,8 +313,11 @@ _NOES_THAT_MAY_HOLD = """
 # the company goes by in the team (bot.intro.companies). When asked to (`search_next`) and
 # the connector may be at a limit (`searched`: never less often than `_pacing_from` finds
 # one), a row for each contact of anyone's who may be the person, as the suggestion search
-# matches them: the next best paths, without a read of their own. Built once: a statement
-# put together per call costs more CPU than the round trips it saves.
+# matches them, with their owners' loads and who of them shares tie details: the next best
+# paths, without a read of their own. When asked to (`name_people`), a 'named' row for the
+# stored profile of each person the findings may name (on the open asks, the candidates'
+# owners), so that putting them in words reads nothing more. Built once: a statement put
+# together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
         _COMPANY_KEYS
@@ -345,6 +351,25 @@ _REVIEW = (
                 OR l.recent >= l.max_per_30_days
             ) THEN 1 ELSE 0 END AS next_searched
             FROM limits l
+        ), asks AS (
+            SELECT id, requester_id, connector_id, target_name
+            FROM intro_requests
+            WHERE team_id = :team_id AND target_surname_key IN :surname_keys
+                AND status IN :open_statuses
+        ), candidates AS (
+            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
+                closeness, since, source, confirmed_at, lapsed_at
+            FROM contacts
+            WHERE team_id = :team_id
+                AND (surname_key IN :surname_keys
+                    OR company_key IN (SELECT k FROM company_keys)
+                    OR company_domain_key IN (SELECT k FROM company_keys))
+                AND owner_id NOT IN (
+                    SELECT user_id FROM departed_users WHERE team_id = :team_id
+                )
+                AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
+            ORDER BY id
+            LIMIT 2000
         )
         SELECT limits.*, searched.next_searched,
             (
@@ -363,14 +388,12 @@ _REVIEW = (
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
                 CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
                 NULL AS source, NULL AS owner_id, NULL AS company, NULL AS closeness,
-                NULL AS lapsed_at
-            FROM intro_requests
-            WHERE team_id = :team_id AND target_surname_key IN :surname_keys
-                AND status IN :open_statuses
+                NULL AS lapsed_at, CAST(NULL AS BIGINT) AS asks, CAST(NULL AS BIGINT) AS intros
+            FROM asks
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, company_domain_key,
                 since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source, NULL, NULL,
-                NULL, lapsed_at
+                NULL, lapsed_at, NULL, NULL
             FROM (
                 SELECT id, name, name_key, company_key, company_domain_key, since,
                     confirmed_at, source, lapsed_at
@@ -388,37 +411,49 @@ _REVIEW = (
             UNION ALL
             SELECT 'candidate', id, NULL, NULL, name, name_key, company_key,
                 company_domain_key, since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL,
-                source, owner_id, company, closeness, lapsed_at
-            FROM (
-                SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
-                    closeness, since, source, confirmed_at, lapsed_at
-                FROM contacts
-                WHERE team_id = :team_id
-                    AND (surname_key IN :surname_keys
-                        OR company_key IN (SELECT k FROM company_keys)
-                        OR company_domain_key IN (SELECT k FROM company_keys))
-                    AND owner_id NOT IN (
-                        SELECT user_id FROM departed_users WHERE team_id = :team_id
-                    )
-                    AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
-                ORDER BY id
-                LIMIT 2000
-            ) AS candidates
+                source, owner_id, company, closeness, lapsed_at, NULL, NULL
+            FROM candidates
+            UNION ALL
+            SELECT 'load', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, connector_id,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                count(CASE WHEN status IN :open_statuses THEN 1 END),
+                count(CASE WHEN status IN :made_statuses THEN 1 END)
+            FROM intro_requests
+            WHERE team_id = :team_id AND connector_id IN (SELECT owner_id FROM candidates)
+                AND (status IN :open_statuses OR status IN :made_statuses)
+            GROUP BY connector_id
+            UNION ALL
+            SELECT 'share', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, user_id,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            FROM connector_prefs
+            WHERE team_id = :team_id AND user_id IN (SELECT owner_id FROM candidates)
+                AND share_tie_details = :sharing
             UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             """
         + _NOES_THAT_MAY_HOLD
         + """
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
-                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
             UNION ALL
+            SELECT 'named', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            FROM profiles
+            WHERE team_id = :team_id AND refreshed_at > :fresh_after
+                AND CAST(:name_people AS BOOLEAN)
+                AND user_id IN (
+                    SELECT requester_id FROM asks
+                    UNION SELECT connector_id FROM asks
+                    UNION SELECT owner_id FROM candidates
+                )
+            UNION ALL
             SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM company_keys
         ) AS found ON 1 = 1
         ORDER BY found.kind, found.id
@@ -426,8 +461,10 @@ _REVIEW = (
     )
     .bindparams(
         bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
+        bindparam("made_statuses", value=sorted(INTRO_MADE_STATUSES), expanding=True),
         bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
         bindparam("profile_ids", type_=String(), expanding=True),
+        bindparam("sharing", value=True, type_=Boolean()),
         bindparam("month_ago", type_=UTCDateTime()),
         bindparam("today", type_=Date()),
         bindparam("fresh_after", type_=UTCDateTime()),
@@ -645,6 +682,20 @@ def _ranked(
     return suggestions[:limit]
 
 
+def _suggested_from(
+    rows: list[Row[Any]], query: PersonQuery, keys: set[str], requester_id: str, today: date
+) -> list[Suggestion]:
+    """`suggest_connectors`' ranking (the requester left out) of the candidate contacts
+    among `_REVIEW`'s rows, with their owners' loads and sharing read in the same rows."""
+    candidates = [row for row in rows if row.kind == "candidate"]
+    best = _best_ties(scored(query, candidates, keys), (requester_id,))
+    if not best:
+        return []
+    counts = {row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.kind == "load"}
+    sharing = {row.user_id for row in rows if row.kind == "share"}
+    return _ranked(best, counts, sharing, today, 3)
+
+
 class Directory(Contacts):
     """The contacts (bot.intro.contacts), and what is worked out from them for everyone:
     suggestions, pacing, the review of an ask, the paths after a dead end, and the people
@@ -853,10 +904,12 @@ class Directory(Contacts):
         ties: bool = True,
         profile_ids: Sequence[str] = (),
         search_next: bool = False,
+        name_people: bool = False,
     ) -> list[Row[Any]]:
         """`_REVIEW`'s rows: at least one, however little it finds (`ties`: with the
         connector's ties to the person; `search_next`: with everyone's contacts who may be the
-        person, when the connector may be at a limit)."""
+        person, when the connector may be at a limit; `name_people`: with the stored profiles
+        of the people its findings may name)."""
         key = name_key(parse_person(target).name_key)
         params = {
             "team_id": team_id,
@@ -867,6 +920,7 @@ class Directory(Contacts):
             "month_ago": now - timedelta(days=30),
             "today": now.date(),
             "search_next": search_next,
+            "name_people": name_people,
             "profile_ids": sorted(set(profile_ids)),
             "fresh_after": now - PROFILE_FRESH_FOR,
             "default_max_open": DEFAULT_PACING.max_open or 0,
@@ -920,15 +974,17 @@ class Directory(Contacts):
         *,
         ties: bool = True,
         profile_ids: Sequence[str] = (),
+        name_people: bool = False,
     ) -> AskReview:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
         whether the person's no to an earlier intro still holds, and (unless `ties` is False)
         the connector's own tie to the person when it is old enough to ask about.
 
-        One statement (`_REVIEW`) answers all but the next-best path, and reads the stored
-        profiles of `profile_ids` with it (a submission's people, without a round trip of
-        their own). `suggestions`, when the caller has them already (best first, the
-        requester left out), give the next-best path without asking the directory again."""
+        One statement (`_REVIEW`) answers it all, and reads the stored profiles of
+        `profile_ids` with it (a submission's people, without a round trip of their own), and
+        with `name_people` those of everyone its findings may name (`AskReview.named`).
+        `suggestions`, when the caller has them already (best first, the requester left out),
+        give the next-best path without searching for it."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
@@ -941,10 +997,12 @@ class Directory(Contacts):
             ties=ties,
             profile_ids=profile_ids,
             search_next=bool(connector_id) and suggestions is None,
+            name_people=name_people,
         )
         first = rows[0]
         review = AskReview(
-            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"}
+            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"},
+            named={row.user_id: profile_from(row) for row in rows if row.kind == "named"},
         )
         query = parse_person(target, company)
         _sort_asks(review, rows, name_key(query.name_key), requester_id, replaces_id)
@@ -960,12 +1018,9 @@ class Directory(Contacts):
                 review.pacing = problems[0]
                 if suggestions is None:
                     # The statement read the contacts who may be the person (`search_next`:
-                    # `searched` holds wherever `_pacing_from` finds a limit): ranked here,
-                    # not read again.
-                    candidates = [row for row in rows if row.kind == "candidate"]
-                    suggestions = await self._suggested(
-                        team_id, scored(query, candidates, keys), (requester_id,), 3
-                    )
+                    # `searched` holds wherever `_pacing_from` finds a limit) and their
+                    # owners' loads: ranked here, not read again.
+                    suggestions = _suggested_from(rows, query, keys, requester_id, now.date())
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )

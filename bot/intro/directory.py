@@ -313,11 +313,12 @@ _NOES_THAT_MAY_HOLD = """
 # the company goes by in the team (bot.intro.companies). When asked to (`search_next`) and
 # the connector may be at a limit (`searched`: never less often than `_pacing_from` finds
 # one), a row for each contact of anyone's who may be the person, as the suggestion search
-# matches them, with their owners' loads and who of them shares tie details: the next best
-# paths, without a read of their own. When asked to (`name_people`), a 'named' row for the
-# stored profile of each person the findings may name (on the open asks, the candidates'
-# owners), so that putting them in words reads nothing more. Built once: a statement put
-# together per call costs more CPU than the round trips it saves.
+# matches them: the next best paths, without a read of their own (their owners' loads are
+# read apart, `_LOADS`, only when there are any: read here, every review would pay for
+# them). When asked to (`name_people`), a 'named' row for the stored profile of each person
+# the findings may name (on the open asks, the candidates' owners), so that putting them in
+# words reads nothing more. Built once: a statement put together per call costs more CPU
+# than the round trips it saves.
 _REVIEW = (
     text(
         _COMPANY_KEYS
@@ -388,12 +389,12 @@ _REVIEW = (
                 NULL AS user_id, NULL AS title, NULL AS email, NULL AS tz,
                 CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
                 NULL AS source, NULL AS owner_id, NULL AS company, NULL AS closeness,
-                NULL AS lapsed_at, CAST(NULL AS BIGINT) AS asks, CAST(NULL AS BIGINT) AS intros
+                NULL AS lapsed_at
             FROM asks
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, company_domain_key,
                 since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source, NULL, NULL,
-                NULL, lapsed_at, NULL, NULL
+                NULL, lapsed_at
             FROM (
                 SELECT id, name, name_key, company_key, company_domain_key, since,
                     confirmed_at, source, lapsed_at
@@ -411,38 +412,23 @@ _REVIEW = (
             UNION ALL
             SELECT 'candidate', id, NULL, NULL, name, name_key, company_key,
                 company_domain_key, since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL,
-                source, owner_id, company, closeness, lapsed_at, NULL, NULL
+                source, owner_id, company, closeness, lapsed_at
             FROM candidates
             UNION ALL
-            SELECT 'load', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, connector_id,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                count(CASE WHEN status IN :open_statuses THEN 1 END),
-                count(CASE WHEN status IN :made_statuses THEN 1 END)
-            FROM intro_requests
-            WHERE team_id = :team_id AND connector_id IN (SELECT owner_id FROM candidates)
-                AND (status IN :open_statuses OR status IN :made_statuses)
-            GROUP BY connector_id
-            UNION ALL
-            SELECT 'share', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, user_id,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            FROM connector_prefs
-            WHERE team_id = :team_id AND user_id IN (SELECT owner_id FROM candidates)
-                AND share_tie_details = :sharing
-            UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             """
         + _NOES_THAT_MAY_HOLD
         + """
             UNION ALL
             SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
-                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
             UNION ALL
             SELECT 'named', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
-                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
             FROM profiles
             WHERE team_id = :team_id AND refreshed_at > :fresh_after
                 AND CAST(:name_people AS BOOLEAN)
@@ -453,7 +439,7 @@ _REVIEW = (
                 )
             UNION ALL
             SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM company_keys
         ) AS found ON 1 = 1
         ORDER BY found.kind, found.id
@@ -461,10 +447,8 @@ _REVIEW = (
     )
     .bindparams(
         bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
-        bindparam("made_statuses", value=sorted(INTRO_MADE_STATUSES), expanding=True),
         bindparam("surname_keys", type_=String(), expanding=True),  # typed: it may be empty
         bindparam("profile_ids", type_=String(), expanding=True),
-        bindparam("sharing", value=True, type_=Boolean()),
         bindparam("month_ago", type_=UTCDateTime()),
         bindparam("today", type_=Date()),
         bindparam("fresh_after", type_=UTCDateTime()),
@@ -569,6 +553,33 @@ _FORM_FINDINGS = (
 
 
 _ZERO = literal_column("0", Integer)
+
+# `loads_and_sharing` for the suggestions' ranking, as one raw statement built once (a Core
+# union put together per call, through a session, cost more than the read): per teammate,
+# asks open now and intros made ('load'); and which of them share tie details ('share').
+_LOADS = (
+    text(
+        """
+        SELECT 'load' AS part, connector_id AS user_id,
+            count(CASE WHEN status IN :open_statuses THEN 1 END) AS asks,
+            count(CASE WHEN status IN :made_statuses THEN 1 END) AS intros
+        FROM intro_requests
+        WHERE team_id = :team_id AND connector_id IN :user_ids
+            AND (status IN :open_statuses OR status IN :made_statuses)
+        GROUP BY connector_id
+        UNION ALL
+        SELECT 'share', user_id, 0, 0 FROM connector_prefs
+        WHERE team_id = :team_id AND user_id IN :user_ids AND share_tie_details = :sharing
+        """
+    )
+    .bindparams(
+        bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
+        bindparam("made_statuses", value=sorted(INTRO_MADE_STATUSES), expanding=True),
+        bindparam("user_ids", type_=String(), expanding=True),
+        bindparam("sharing", value=True, type_=Boolean()),
+    )
+    .columns(user_id=String, asks=Integer, intros=Integer)
+)
 
 
 async def loads_and_sharing(
@@ -682,20 +693,6 @@ def _ranked(
     return suggestions[:limit]
 
 
-def _suggested_from(
-    rows: list[Row[Any]], query: PersonQuery, keys: set[str], requester_id: str, today: date
-) -> list[Suggestion]:
-    """`suggest_connectors`' ranking (the requester left out) of the candidate contacts
-    among `_REVIEW`'s rows, with their owners' loads and sharing read in the same rows."""
-    candidates = [row for row in rows if row.kind == "candidate"]
-    best = _best_ties(scored(query, candidates, keys), (requester_id,))
-    if not best:
-        return []
-    counts = {row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.kind == "load"}
-    sharing = {row.user_id for row in rows if row.kind == "share"}
-    return _ranked(best, counts, sharing, today, 3)
-
-
 class Directory(Contacts):
     """The contacts (bot.intro.contacts), and what is worked out from them for everyone:
     suggestions, pacing, the review of an ask, the paths after a dead end, and the people
@@ -787,8 +784,13 @@ class Directory(Contacts):
         best = _best_ties(candidates, exclude)
         if not best:
             return []
-        async with reading(self._sessions) as session:
-            counts, sharing = await loads_and_sharing(session, team_id, list(best))
+        params = {"team_id": team_id, "user_ids": sorted(best)}
+        async with one_statement(self._sessions) as connection:
+            rows = await fetch_all(connection, _LOADS, params)
+        counts = {
+            row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.part == "load"
+        }
+        sharing = {row.user_id for row in rows if row.part == "share"}
         return _ranked(best, counts, sharing, self._clock.now().date(), limit)
 
     async def form_findings(
@@ -1018,9 +1020,12 @@ class Directory(Contacts):
                 review.pacing = problems[0]
                 if suggestions is None:
                     # The statement read the contacts who may be the person (`search_next`:
-                    # `searched` holds wherever `_pacing_from` finds a limit) and their
-                    # owners' loads: ranked here, not read again.
-                    suggestions = _suggested_from(rows, query, keys, requester_id, now.date())
+                    # `searched` holds wherever `_pacing_from` finds a limit): ranked here,
+                    # not read again.
+                    candidates = [row for row in rows if row.kind == "candidate"]
+                    suggestions = await self._suggested(
+                        team_id, scored(query, candidates, keys), (requester_id,), 3
+                    )
                 review.next_best = next(
                     (s.user_id for s in suggestions if s.user_id != connector_id), None
                 )

@@ -338,8 +338,8 @@ async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
     rig: Rig, limit: str
 ) -> None:
     """At a limit, the review's statement also reads the contacts who may be the person
-    (matched by every spelling of the company, merges included), their owners' loads and,
-    asked to name people, their owners' stored profiles: no second statement."""
+    (matched by every spelling of the company, merges included) and, asked to name people,
+    their owners' stored profiles; only their owners' loads take a second statement."""
     d = rig.directory
     await rig.ask("UR", "UC", "Ann One")
     prefs = await d.prefs(TEAM, "UC")
@@ -370,7 +370,8 @@ async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
     assert review.pacing is not None and review.pacing.code == limit
     assert review.next_best == "UD"  # someone at the company, under its other spelling
     assert review.named == {"UD": dee}  # the next best path's owner, to be named
-    assert len(statements) == 1, statements
+    assert len(statements) == 2, statements
+    assert "contacts" not in statements[1] and "profiles" not in statements[1]  # the loads
     # The suggestion search, asked apart, agrees.
     suggested = await d.suggest_connectors(TEAM, "Bo Doe", "Acme", exclude=("UR",))
     assert [s.user_id for s in suggested] == ["UD"]

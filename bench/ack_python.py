@@ -247,6 +247,12 @@ def review_ask(mods: dict[str, ModuleType], cases: list[Any]) -> tuple[Callable[
         yield Connection()
 
     module.autocommit = autocommit  # this copy's only: the other side has its own module
+    module.one_statement = autocommit  # the review's statement now runs on a lent connection
+
+    async def fetch_all(connection: Connection, statement: object, params: object) -> list[Any]:
+        return (await connection.execute(statement, params)).all()
+
+    module.fetch_all = fetch_all
     directory = module.Directory(None, mods["bot.intro.clock"].SystemClock())
 
     async def reviews() -> list[str]:

@@ -135,6 +135,7 @@ async def check_draft(
             draft.target_company,
             replaces_id=draft.previous_request_id,
             profile_ids=[uid for uid in people if uid not in in_memory],
+            name_people=True,
         )
         stored = found.profiles
     requester, connector = await known_teammates(
@@ -296,11 +297,13 @@ async def word_review(
 ) -> None:
     """Put the directory's findings into words on the form."""
     assert draft.connector is not None
-    # Everyone the findings name, looked up together: this all happens before the ack.
+    # Everyone the findings name, looked up together: this all happens before the ack. The
+    # review read their stored profiles with it (`name_people`).
     named = [found.mine.connector_id] if found.mine and found.mine.connector_id else []
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id) if uid]
     named += [found.next_best] if found.next_best else []
-    names = await names_of(services, client, team_id, named)
+    stored = {**found.profiles, **found.named}
+    names = await names_of(services, client, team_id, named, stored=stored)
     if found.target_declined is not None and found.enforce_pacing:
         review.errors["target_name"] = say("target_declined", **messages.declined_words(found))
         return
@@ -350,10 +353,17 @@ async def review_offer_taken(
 
 
 async def names_of(
-    services: Services, client: AsyncWebClient, team_id: str, user_ids: list[str]
+    services: Services,
+    client: AsyncWebClient,
+    team_id: str,
+    user_ids: list[str],
+    *,
+    stored: dict[str, Teammate] | None = None,
 ) -> dict[str, str]:
+    """Each person's name, or "a teammate"; `stored`: their stored profiles, when the
+    caller read them already (see known_teammates)."""
     unique = list(dict.fromkeys(user_ids))
-    people = await known_teammates(services, client, team_id, *unique)
+    people = await known_teammates(services, client, team_id, *unique, stored=stored)
     return {
         user_id: person.name if person and person.name else "a teammate"
         for user_id, person in zip(unique, people, strict=True)

@@ -196,6 +196,9 @@ class AskReview:
     stale_tie: Contact | None = None
     # The stored profiles asked for with the review (bot.intro.profiles), by user id.
     profiles: dict[str, Teammate] = field(default_factory=dict)
+    # The stored profiles of the people the findings may name (`review_ask`'s `name_people`:
+    # on the open asks, the next best path's owners), by user id.
+    named: dict[str, Teammate] = field(default_factory=dict)
     # The person said no to an intro lately (bot.intro.declines): their no still holds.
     target_declined: TargetDecline | None = None
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
@@ -310,8 +313,12 @@ _NOES_THAT_MAY_HOLD = """
 # the company goes by in the team (bot.intro.companies). When asked to (`search_next`) and
 # the connector may be at a limit (`searched`: never less often than `_pacing_from` finds
 # one), a row for each contact of anyone's who may be the person, as the suggestion search
-# matches them: the next best paths, without a read of their own. Built once: a statement
-# put together per call costs more CPU than the round trips it saves.
+# matches them: the next best paths, without a read of their own (their owners' loads are
+# read apart, `_LOADS`, only when there are any: read here, every review would pay for
+# them). When asked to (`name_people`), a 'named' row for the stored profile of each person
+# the findings may name (on the open asks, the candidates' owners), so that putting them in
+# words reads nothing more. Built once: a statement put together per call costs more CPU
+# than the round trips it saves.
 _REVIEW = (
     text(
         _COMPANY_KEYS
@@ -345,6 +352,25 @@ _REVIEW = (
                 OR l.recent >= l.max_per_30_days
             ) THEN 1 ELSE 0 END AS next_searched
             FROM limits l
+        ), asks AS (
+            SELECT id, requester_id, connector_id, target_name
+            FROM intro_requests
+            WHERE team_id = :team_id AND target_surname_key IN :surname_keys
+                AND status IN :open_statuses
+        ), candidates AS (
+            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
+                closeness, since, source, confirmed_at, lapsed_at
+            FROM contacts
+            WHERE team_id = :team_id
+                AND (surname_key IN :surname_keys
+                    OR company_key IN (SELECT k FROM company_keys)
+                    OR company_domain_key IN (SELECT k FROM company_keys))
+                AND owner_id NOT IN (
+                    SELECT user_id FROM departed_users WHERE team_id = :team_id
+                )
+                AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
+            ORDER BY id
+            LIMIT 2000
         )
         SELECT limits.*, searched.next_searched,
             (
@@ -364,9 +390,7 @@ _REVIEW = (
                 CAST(NULL AS BOOLEAN) AS is_bot, CAST(NULL AS BOOLEAN) AS deleted,
                 NULL AS source, NULL AS owner_id, NULL AS company, NULL AS closeness,
                 NULL AS lapsed_at
-            FROM intro_requests
-            WHERE team_id = :team_id AND target_surname_key IN :surname_keys
-                AND status IN :open_statuses
+            FROM asks
             UNION ALL
             SELECT 'tie', id, NULL, NULL, name, name_key, company_key, company_domain_key,
                 since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL, source, NULL, NULL,
@@ -389,21 +413,7 @@ _REVIEW = (
             SELECT 'candidate', id, NULL, NULL, name, name_key, company_key,
                 company_domain_key, since, confirmed_at, NULL, NULL, NULL, NULL, NULL, NULL,
                 source, owner_id, company, closeness, lapsed_at
-            FROM (
-                SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
-                    closeness, since, source, confirmed_at, lapsed_at
-                FROM contacts
-                WHERE team_id = :team_id
-                    AND (surname_key IN :surname_keys
-                        OR company_key IN (SELECT k FROM company_keys)
-                        OR company_domain_key IN (SELECT k FROM company_keys))
-                    AND owner_id NOT IN (
-                        SELECT user_id FROM departed_users WHERE team_id = :team_id
-                    )
-                    AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
-                ORDER BY id
-                LIMIT 2000
-            ) AS candidates
+            FROM candidates
             UNION ALL
             SELECT 'declined', id, NULL, NULL, name, NULL, NULL, NULL, NULL, confirmed_at,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -416,6 +426,17 @@ _REVIEW = (
             FROM profiles
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
+            UNION ALL
+            SELECT 'named', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
+                title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
+            FROM profiles
+            WHERE team_id = :team_id AND refreshed_at > :fresh_after
+                AND CAST(:name_people AS BOOLEAN)
+                AND user_id IN (
+                    SELECT requester_id FROM asks
+                    UNION SELECT connector_id FROM asks
+                    UNION SELECT owner_id FROM candidates
+                )
             UNION ALL
             SELECT 'company', NULL, NULL, NULL, NULL, NULL, k, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -532,6 +553,33 @@ _FORM_FINDINGS = (
 
 
 _ZERO = literal_column("0", Integer)
+
+# `loads_and_sharing` for the suggestions' ranking, as one raw statement built once (a Core
+# union put together per call, through a session, cost more than the read): per teammate,
+# asks open now and intros made ('load'); and which of them share tie details ('share').
+_LOADS = (
+    text(
+        """
+        SELECT 'load' AS part, connector_id AS user_id,
+            count(CASE WHEN status IN :open_statuses THEN 1 END) AS asks,
+            count(CASE WHEN status IN :made_statuses THEN 1 END) AS intros
+        FROM intro_requests
+        WHERE team_id = :team_id AND connector_id IN :user_ids
+            AND (status IN :open_statuses OR status IN :made_statuses)
+        GROUP BY connector_id
+        UNION ALL
+        SELECT 'share', user_id, 0, 0 FROM connector_prefs
+        WHERE team_id = :team_id AND user_id IN :user_ids AND share_tie_details = :sharing
+        """
+    )
+    .bindparams(
+        bindparam("open_statuses", value=sorted(OPEN_STATUSES), expanding=True),
+        bindparam("made_statuses", value=sorted(INTRO_MADE_STATUSES), expanding=True),
+        bindparam("user_ids", type_=String(), expanding=True),
+        bindparam("sharing", value=True, type_=Boolean()),
+    )
+    .columns(user_id=String, asks=Integer, intros=Integer)
+)
 
 
 async def loads_and_sharing(
@@ -736,8 +784,13 @@ class Directory(Contacts):
         best = _best_ties(candidates, exclude)
         if not best:
             return []
-        async with reading(self._sessions) as session:
-            counts, sharing = await loads_and_sharing(session, team_id, list(best))
+        params = {"team_id": team_id, "user_ids": sorted(best)}
+        async with one_statement(self._sessions) as connection:
+            rows = await fetch_all(connection, _LOADS, params)
+        counts = {
+            row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.part == "load"
+        }
+        sharing = {row.user_id for row in rows if row.part == "share"}
         return _ranked(best, counts, sharing, self._clock.now().date(), limit)
 
     async def form_findings(
@@ -853,10 +906,12 @@ class Directory(Contacts):
         ties: bool = True,
         profile_ids: Sequence[str] = (),
         search_next: bool = False,
+        name_people: bool = False,
     ) -> list[Row[Any]]:
         """`_REVIEW`'s rows: at least one, however little it finds (`ties`: with the
         connector's ties to the person; `search_next`: with everyone's contacts who may be the
-        person, when the connector may be at a limit)."""
+        person, when the connector may be at a limit; `name_people`: with the stored profiles
+        of the people its findings may name)."""
         key = name_key(parse_person(target).name_key)
         params = {
             "team_id": team_id,
@@ -867,6 +922,7 @@ class Directory(Contacts):
             "month_ago": now - timedelta(days=30),
             "today": now.date(),
             "search_next": search_next,
+            "name_people": name_people,
             "profile_ids": sorted(set(profile_ids)),
             "fresh_after": now - PROFILE_FRESH_FOR,
             "default_max_open": DEFAULT_PACING.max_open or 0,
@@ -920,15 +976,17 @@ class Directory(Contacts):
         *,
         ties: bool = True,
         profile_ids: Sequence[str] = (),
+        name_people: bool = False,
     ) -> AskReview:
         """Duplicate asks, the connector's limits (and the next-best path), the account owner,
         whether the person's no to an earlier intro still holds, and (unless `ties` is False)
         the connector's own tie to the person when it is old enough to ask about.
 
-        One statement (`_REVIEW`) answers all but the next-best path, and reads the stored
-        profiles of `profile_ids` with it (a submission's people, without a round trip of
-        their own). `suggestions`, when the caller has them already (best first, the
-        requester left out), give the next-best path without asking the directory again."""
+        One statement (`_REVIEW`) answers it all, and reads the stored profiles of
+        `profile_ids` with it (a submission's people, without a round trip of their own), and
+        with `name_people` those of everyone its findings may name (`AskReview.named`).
+        `suggestions`, when the caller has them already (best first, the requester left out),
+        give the next-best path without searching for it."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
         company = company or split_person(target)[1]
         now = self._clock.now()
@@ -941,10 +999,12 @@ class Directory(Contacts):
             ties=ties,
             profile_ids=profile_ids,
             search_next=bool(connector_id) and suggestions is None,
+            name_people=name_people,
         )
         first = rows[0]
         review = AskReview(
-            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"}
+            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"},
+            named={row.user_id: profile_from(row) for row in rows if row.kind == "named"},
         )
         query = parse_person(target, company)
         _sort_asks(review, rows, name_key(query.name_key), requester_id, replaces_id)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intro.clock import Clock
 from bot.intro.people import Teammate
-from storage.db import fetch_all, on_postgres, one_statement
+from storage.db import execute_raw, fetch_all, on_postgres, one_statement
 from storage.models import Profile, ProfileListing, UTCDateTime
 
 # A profile this old is asked of Slack again: events keep it current, this bounds what a
@@ -51,6 +51,28 @@ _KNOWN = (
     .columns(is_bot=Boolean, deleted=Boolean)
 )
 _COLUMNS = ("name", "title", "email", "tz", "is_bot", "deleted", "refreshed_at")
+# PostgreSQL's upsert of a batch, each column's values as one array: one statement built
+# once, where a Core insert of many rows is put together and compiled again for each batch
+# (about 9 bound values a row). An answer older than the one stored changes nothing.
+_ARRAYS = (
+    ("user_id", "TEXT"),
+    ("name", "TEXT"),
+    ("title", "TEXT"),
+    ("email", "TEXT"),
+    ("tz", "TEXT"),
+    ("is_bot", "BOOLEAN"),
+    ("deleted", "BOOLEAN"),
+)
+_REMEMBER = text(
+    f"""
+    INSERT INTO profiles (team_id, {", ".join(name for name, _ in _ARRAYS)}, refreshed_at)
+    SELECT :team_id, said.*, :refreshed_at
+    FROM unnest({", ".join(f"CAST(:{name} AS {sql}[])" for name, sql in _ARRAYS)}) AS said
+    ON CONFLICT (team_id, user_id) DO UPDATE
+    SET {", ".join(f"{column} = excluded.{column}" for column in _COLUMNS)}
+    WHERE profiles.refreshed_at <= excluded.refreshed_at
+    """
+).bindparams(bindparam("refreshed_at", type_=UTCDateTime()))
 
 
 def profile_from(row: Row[Any]) -> Teammate:
@@ -88,7 +110,8 @@ class Profiles:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._insert = postgresql.insert if on_postgres(sessions) else sqlite.insert
+        self._on_postgres = on_postgres(sessions)
+        self._insert = postgresql.insert if self._on_postgres else sqlite.insert
         # Workspace -> when this process last asked whether a listing is due (monotonic).
         self._asked: dict[str, float] = {}
 
@@ -117,6 +140,14 @@ class Profiles:
         asked for before a deactivation must not bring the teammate back."""
         said_at = said_at or self._clock.now()
         rows = [_row(team_id, person, said_at) for person in people]
+        if self._on_postgres:
+            for start in range(0, len(rows), _BATCH):
+                batch = rows[start : start + _BATCH]
+                params: dict[str, Any] = {name: [r[name] for r in batch] for name, _ in _ARRAYS}
+                params |= {"team_id": team_id, "refreshed_at": said_at}
+                async with one_statement(self._sessions) as connection:
+                    await execute_raw(connection, _REMEMBER, params)
+            return
         for start in range(0, len(rows), _BATCH):
             statement = self._insert(Profile).values(rows[start : start + _BATCH])
             upsert = statement.on_conflict_do_update(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 import bot.intro.people
 from bot.intro.clock import ManualClock
+from bot.intro.contacts import ContactInput
 from bot.standin import payloads
 from bot.standin.stack import LocalStack
 from storage.models import IntroRequest
@@ -20,6 +21,7 @@ from tests.handlers.flow import (
     CONNECTOR,
     GOOD_BLURB,
     REQUESTER,
+    SECOND,
     good_values,
     open_intro_modal,
     press,
@@ -111,6 +113,33 @@ async def test_a_connector_deactivated_in_slack_is_refused_without_asking_slack(
     ]
     assert stack.fake.count("users.info") == 0
     assert stack.fake.messages_for(CONNECTOR) == []
+
+
+async def test_the_people_the_review_names_come_with_its_statement(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector at a limit: the form names the teammate to ask instead from their stored
+    profile, read with the review, neither apart nor asked of Slack."""
+    assert stack.slack is not None and stack.services is not None
+    directory = stack.services.directory
+    await directory.add_contact(TEAM, SECOND, ContactInput("Jane Doe", "Acme"))
+    prefs = await directory.prefs(TEAM, CONNECTOR)
+    prefs.snoozed_until = date(2099, 1, 1)
+    await directory.save_prefs(prefs)
+    await directory.set_enforce_pacing(TEAM, True)
+    for user_id in (REQUESTER, CONNECTOR):
+        await stack.slack.event(payloads.user_change(user_id, deleted=False))
+    await stack.slack.event(payloads.user_change(SECOND, deleted=False, real_name="Sam Okafor"))
+    await _stored(stack, REQUESTER, CONNECTOR, SECOND)
+
+    async def read_apart(*_args: object) -> dict:
+        raise AssertionError("stored profiles read apart from the review")
+
+    monkeypatch.setattr(stack.services.profiles, "known", read_apart)
+    view = await open_intro_modal(stack)
+    _, body = await submit(stack, view, good_values())
+    assert "Next best: Sam Okafor" in json.loads(body)["errors"]["connector"]
+    assert stack.fake.count("users.info") == 0
 
 
 async def test_a_reminder_goes_in_the_working_hours_of_the_stored_profile(

@@ -433,10 +433,6 @@ async def store_at_once(
     """The request, its event and its messages in one statement that commits on its own. The
     messages are planned before the request has its id; the statement adds it to their keys."""
     columns = _columns(request)
-    for column in IntroRequest.__table__.c:  # what the ORM would have filled in
-        default = column.default
-        if column.key not in columns and default is not None and default.is_scalar:
-            columns[column.key] = getattr(default, "arg", None)
     params: dict[str, Any] = {f"c_{name}": value for name, value in columns.items()}
     params |= {
         "now": request.created_at,
@@ -452,14 +448,23 @@ async def store_at_once(
     return Outcome(stored, written_due_now(row, stored, lease), {}, history)
 
 
+# The scalar defaults of a request's columns: what the ORM would fill in when it is not set.
+_REQUEST_DEFAULTS = {
+    column.key: getattr(column.default, "arg", None)
+    for column in IntroRequest.__table__.c
+    if column.default is not None and column.default.is_scalar
+}
+
+
 def _columns(row: IntroRequest) -> dict[str, Any]:
-    """A new request's set columns, for a Core INSERT of an object built the ORM way."""
-    state = instance_state(row)
-    return {
-        column.key: getattr(row, column.key)
-        for column in state.mapper.column_attrs
-        if column.key in state.dict
-    }
+    """A new request's set columns and the scalar defaults of the others, for a Core INSERT
+    of an object built the ORM way: read from the object's state as it is (its attributes
+    are all loaded), not through each attribute's descriptor."""
+    values = instance_state(row).dict
+    columns = {key: values[key] for key in _REQUEST_COLUMNS if key in values}
+    for key, default in _REQUEST_DEFAULTS.items():
+        columns.setdefault(key, default)
+    return columns
 
 
 def _history_sql() -> str:

@@ -316,13 +316,30 @@ async def test_an_asks_review_answers_everything_in_one_statement(rig: Rig) -> N
     assert (review.stale_tie.name, review.stale_tie.since) == ("Jane Doe", date(2019, 5, 1))
 
 
+async def test_the_review_reads_the_profiles_of_the_people_on_open_asks_when_asked(
+    rig: Rig,
+) -> None:
+    """`name_people`: the stored profiles of everyone on the open asks for the person come
+    with the review, so that naming them reads nothing more; not asked, none are read."""
+    d = rig.directory
+    await rig.ask("UX", "UD", "Jane Doe")
+    xavi, dee = Teammate("UX", "Xavi"), Teammate("UD", "Dee")
+    await Profiles(d._sessions, rig.clock).remember(TEAM, [xavi, dee, Teammate("UY", "Yan")])
+    review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "", name_people=True)
+    assert [(a.requester_id, a.connector_id) for a in review.held_by_others] == [("UX", "UD")]
+    assert review.named == {"UX": xavi, "UD": dee}
+    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "")).named == {}
+    rig.clock.advance(PROFILE_FRESH_FOR)  # stale: asked of Slack again
+    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "", name_people=True)).named == {}
+
+
 @pytest.mark.parametrize("limit", ["max_open", "max_per_30_days", "snoozed", "blocked_company"])
 async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
     rig: Rig, limit: str
 ) -> None:
     """At a limit, the review's statement also reads the contacts who may be the person
-    (matched by every spelling of the company, merges included); only their owners' loads
-    take a second statement."""
+    (matched by every spelling of the company, merges included) and, asked to name people,
+    their owners' stored profiles; only their owners' loads take a second statement."""
     d = rig.directory
     await rig.ask("UR", "UC", "Ann One")
     prefs = await d.prefs(TEAM, "UC")
@@ -337,6 +354,8 @@ async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
     await d.save_prefs(prefs)
     await d.companies.merge(TEAM, "Acme", "Acme Logistics", rig.clock.now())
     await d.add_contact(TEAM, "UD", ContactInput("Jane Doe", "Acme Logistics"))
+    dee = Teammate("UD", "Dee")
+    await Profiles(d._sessions, rig.clock).remember(TEAM, [dee])
     engine = d._sessions.kw["bind"].sync_engine
     statements: list[str] = []
 
@@ -345,13 +364,14 @@ async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        review = await d.review_ask(TEAM, "UR", "UC", "Bo Doe", "Acme")
+        review = await d.review_ask(TEAM, "UR", "UC", "Bo Doe", "Acme", name_people=True)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert review.pacing is not None and review.pacing.code == limit
     assert review.next_best == "UD"  # someone at the company, under its other spelling
+    assert review.named == {"UD": dee}  # the next best path's owner, to be named
     assert len(statements) == 2, statements
-    assert "contacts" not in statements[1]  # the loads
+    assert "contacts" not in statements[1] and "profiles" not in statements[1]  # the loads
     # The suggestion search, asked apart, agrees.
     suggested = await d.suggest_connectors(TEAM, "Bo Doe", "Acme", exclude=("UR",))
     assert [s.user_id for s in suggested] == ["UD"]

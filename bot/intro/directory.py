@@ -20,10 +20,8 @@ from sqlalchemy import (
     String,
     bindparam,
     func,
-    literal_column,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -552,11 +550,10 @@ _FORM_FINDINGS = (
 )
 
 
-_ZERO = literal_column("0", Integer)
-
-# `loads_and_sharing` for the suggestions' ranking, as one raw statement built once (a Core
-# union put together per call, through a session, cost more than the read): per teammate,
-# asks open now and intros made ('load'); and which of them share tie details ('share').
+# Per teammate, asks open now and intros made ('load'); and which of them share tie details
+# ('share'): the suggestions' ranking reads it (`loads_and_sharing`, and raw on a lent
+# connection for the review's next best). Built once: a Core union put together per call,
+# through a session, cost more than the read.
 _LOADS = (
     text(
         """
@@ -585,40 +582,18 @@ _LOADS = (
 async def loads_and_sharing(
     session: AsyncSession, team_id: str, user_ids: Collection[str]
 ) -> tuple[dict[str, tuple[int, int]], set[str]]:
-    """In one statement (one round trip): per connector, asks open now and intros made; and
-    which of them share how well they know people."""
+    """In one statement (one round trip, `_LOADS`): per connector, asks open now and intros
+    made; and which of them share how well they know people."""
     if not user_ids:
         return {}, set()
-    wanted = sorted(user_ids)
-    open_now = IntroRequest.status.in_(list(OPEN_STATUSES))
-    made = IntroRequest.status.in_(list(INTRO_MADE_STATUSES))
-    loads = (
-        select(
-            literal_column("'load'", String).label("part"),
-            IntroRequest.connector_id.label("user_id"),
-            func.count().filter(open_now).label("asks"),
-            func.count().filter(made).label("intros"),
-        )
-        .where(
-            IntroRequest.team_id == team_id,
-            IntroRequest.connector_id.in_(wanted),
-            open_now | made,
-        )
-        .group_by(IntroRequest.connector_id)
-    )
-    shares = select(literal_column("'share'", String), ConnectorPrefs.user_id, _ZERO, _ZERO).where(
-        ConnectorPrefs.team_id == team_id,
-        ConnectorPrefs.user_id.in_(wanted),
-        ConnectorPrefs.share_tie_details.is_(True),
-    )
-    counts: dict[str, tuple[int, int]] = {}
-    sharing: set[str] = set()
-    for part, user_id, asks, intros in await session.execute(union_all(loads, shares)):
-        if part == "load":
-            counts[user_id] = (int(asks), int(intros))
-        else:
-            sharing.add(user_id)
-    return counts, sharing
+    params = {"team_id": team_id, "user_ids": sorted(user_ids)}
+    return _loads_from((await session.execute(_LOADS, params)).all())
+
+
+def _loads_from(rows: Sequence[Any]) -> tuple[dict[str, tuple[int, int]], set[str]]:
+    """`_LOADS`' rows as each teammate's (asks open, intros made), and who shares."""
+    counts = {row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.part == "load"}
+    return counts, {row.user_id for row in rows if row.part == "share"}
 
 
 async def target_declines(
@@ -786,11 +761,7 @@ class Directory(Contacts):
             return []
         params = {"team_id": team_id, "user_ids": sorted(best)}
         async with one_statement(self._sessions) as connection:
-            rows = await fetch_all(connection, _LOADS, params)
-        counts = {
-            row.user_id: (int(row.asks), int(row.intros)) for row in rows if row.part == "load"
-        }
-        sharing = {row.user_id for row in rows if row.part == "share"}
+            counts, sharing = _loads_from(await fetch_all(connection, _LOADS, params))
         return _ranked(best, counts, sharing, self._clock.now().date(), limit)
 
     async def form_findings(
@@ -982,9 +953,11 @@ class Directory(Contacts):
         whether the person's no to an earlier intro still holds, and (unless `ties` is False)
         the connector's own tie to the person when it is old enough to ask about.
 
-        One statement (`_REVIEW`) answers it all, and reads the stored profiles of
-        `profile_ids` with it (a submission's people, without a round trip of their own), and
-        with `name_people` those of everyone its findings may name (`AskReview.named`).
+        One statement (`_REVIEW`) answers all but the next best's loads (read apart, only
+        when the connector is at a limit and someone else may know the person). It reads the
+        stored profiles of `profile_ids` with it (a submission's people, without a round trip
+        of their own), and with `name_people` those of everyone its findings may name
+        (`AskReview.named`).
         `suggestions`, when the caller has them already (best first, the requester left out),
         give the next-best path without searching for it."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.

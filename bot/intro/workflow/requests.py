@@ -33,7 +33,7 @@ from bot.intro.workflow.outside import OutsideConnectors
 from bot.intro.workflow.queries import Queries
 from bot.intro.workflow.results import ActionDetails, Lease, Outcome, TieUnknown
 from storage.db import reading
-from storage.models import Contact, IntroRequest, MessageKind, OutboundMessage
+from storage.models import Contact, IntroRequest, MessageKind, OutboundMessage, built
 
 
 def new_request(
@@ -41,7 +41,9 @@ def new_request(
 ) -> IntroRequest:
     """The request a reviewed form makes (its connector named: `review_draft()` passed)."""
     assert draft.connector is not None, "review_draft() must pass before submit()"
-    return IntroRequest(
+    # Made without an attribute event per column: one per submission, before the ack.
+    return built(
+        IntroRequest,
         team_id=team_id,
         requester_id=draft.requester.user_id,
         requester_name=draft.requester.name,

@@ -92,7 +92,7 @@ def review_draft(mods: dict[str, ModuleType]) -> tuple[Callable[[], object], int
 
 def matching(mods: dict[str, ModuleType]) -> tuple[Callable[[], object], int]:
     common, found = mods["bench.common"], mods["bot.intro.matching"]
-    people = [(common.target_name(3_000_000 + i), common.company(i)) for i in range(300)]
+    people = [(common.submitted_name(i), common.company(i)) for i in range(300)]
 
     def work() -> None:
         for name, firm in people:
@@ -125,7 +125,7 @@ def card_requests(mods: dict[str, ModuleType], status: str) -> list[Any]:
     columns = {column.key: None for column in models.IntroRequest.__table__.c}
     made = []
     for i in range(SUBMISSIONS):
-        requester, name, firm = i * 13 + 1, common.target_name(3_000_000 + i), common.company(i)
+        requester, name, firm = i * 13 + 1, common.submitted_name(i), common.company(i)
         values = columns | {
             "id": 1_000 + i,
             "team_id": common.TEAM_ID,

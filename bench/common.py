@@ -89,6 +89,14 @@ def target_name(n: int) -> str:
     return f"{FIRST_NAMES[n % len(FIRST_NAMES)]} {surname(n * 7919 + n // len(FIRST_NAMES))}"
 
 
+def submitted_name(i: int) -> str:
+    """The person the i-th submission asks for. Its requester comes round every USERS
+    submissions (`bench.loadgen`), each time for a surname of its own, for 8,000 rounds: no
+    submission repeats an ask its requester has open, which the form would refuse."""
+    rounds, requester = divmod(i, USERS)
+    return f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {surname(rounds + 4 * requester)}"
+
+
 def company(n: int) -> str:
     return f"{surname(n * 31 + 5)} {('Logistics', 'Labs', 'Health', 'Bank', 'Foods')[n % 5]}"
 

@@ -25,6 +25,7 @@ import aiohttp
 from bench.common import (
     SIGNING_SECRET,
     company,
+    submitted_name,
     target_name,
     user_id,
     user_name,
@@ -67,7 +68,7 @@ class Requests:
         if self.scenario == "submit":
             requester = i * 13 + 1
             connector = requester + 1 + i % 97
-            name = target_name(3_000_000 + i)
+            name = submitted_name(i)
             firm = company(i)
             values = {
                 "connector": user_id(connector),

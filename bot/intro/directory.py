@@ -147,7 +147,8 @@ def workspace_pacing(default_max_open: int | None, default_max_per_30_days: int 
 
 @dataclass(frozen=True)
 class PacingLoad:
-    """How loaded a connector is against the limits that hold for them."""
+    """How loaded a connector is against the limits that hold for them: each count up to
+    its limit (no further; none counted where no limit holds)."""
 
     open_now: int
     recent: int  # asks in the last 30 days
@@ -302,7 +303,9 @@ _NOES_THAT_MAY_HOLD = """
 
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
-# they count, the workspace's setting and the account's owner (the company's, under any
+# they count, counted up to the limit only (whether it is reached, or how near, is all the
+# count is for: a busy connector's hundred asks are not read one by one), the workspace's
+# setting and the account's owner (the company's, under any
 # spelling the team merged with it, its canonical spelling's first), on one row; LEFT JOINed
 # to it, a row for each open ask for the person's surname, for each tie of the connector's
 # that may be the person or their company (the rule `contacts_matching` writes in Core), for
@@ -320,7 +323,7 @@ _NOES_THAT_MAY_HOLD = """
 _REVIEW = (
     text(
         _COMPANY_KEYS
-        + """, limits AS (
+        + """, caps AS (
             SELECT p.snoozed_until, p.blocked_companies,
                 CASE WHEN p.max_open IS NOT NULL THEN p.max_open
                     ELSE NULLIF(COALESCE(w.default_max_open, :default_max_open), 0)
@@ -328,20 +331,29 @@ _REVIEW = (
                 CASE WHEN p.max_per_30_days IS NOT NULL THEN p.max_per_30_days
                     ELSE NULLIF(COALESCE(w.default_max_per_30_days, :default_max_per_30_days), 0)
                 END AS max_per_30_days,
-                (
-                    SELECT count(*) FROM intro_requests r
-                    WHERE r.team_id = :team_id AND r.connector_id = :connector_id
-                        AND r.status IN :open_statuses
-                ) AS open_now,
-                (
-                    SELECT count(*) FROM intro_requests r
-                    WHERE r.team_id = :team_id AND r.connector_id = :connector_id
-                        AND r.created_at >= :month_ago
-                ) AS recent,
                 w.enforce_pacing
             FROM (SELECT 1 AS one) AS one_row
             LEFT JOIN connector_prefs p ON p.team_id = :team_id AND p.user_id = :connector_id
             LEFT JOIN workspace_settings w ON w.team_id = :team_id
+        ), limits AS (
+            SELECT caps.*,
+                (
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM intro_requests r
+                        WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                            AND r.status IN :open_statuses
+                        LIMIT (SELECT COALESCE(max_open, 0) FROM caps)
+                    ) AS counted
+                ) AS open_now,
+                (
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM intro_requests r
+                        WHERE r.team_id = :team_id AND r.connector_id = :connector_id
+                            AND r.created_at >= :month_ago
+                        LIMIT (SELECT COALESCE(max_per_30_days, 0) FROM caps)
+                    ) AS counted
+                ) AS recent
+            FROM caps
         ), searched AS (
             SELECT CASE WHEN CAST(:search_next AS BOOLEAN) AND (
                 l.snoozed_until >= :today

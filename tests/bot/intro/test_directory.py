@@ -213,6 +213,25 @@ async def test_a_connector_who_set_nothing_has_the_default_limits(rig: Rig) -> N
     assert [p.code for p in await d.pacing_problems(TEAM, "UC", "")] == ["max_open"]
 
 
+async def test_a_busy_connectors_asks_are_counted_up_to_each_limit(rig: Rig) -> None:
+    d = rig.directory
+    for n in range(8):
+        await rig.ask(f"UR{n}", "UC", f"Person {n} Surname{n}")
+    review = await d.review_ask(TEAM, "UR", "UC", "Cy Three", "")
+    # Past both limits: each count stops at its limit, which is all the review needs.
+    assert review.load == PacingLoad(open_now=3, recent=6, limits=Pacing(3, 6))
+    assert review.load.near() is None
+    assert [p.code for p in await d.pacing_problems(TEAM, "UC", "")] == [
+        "max_open",
+        "max_per_30_days",
+    ]
+    # With no limit, nothing is counted.
+    await d.set_workspace_pacing(TEAM, 0, 0)
+    review = await d.review_ask(TEAM, "UR", "UC", "Cy Three", "")
+    assert review.load == PacingLoad(0, 0, Pacing(None, None))
+    assert review.pacing is None
+
+
 async def test_the_workspace_default_holds_unless_the_connector_set_their_own(rig: Rig) -> None:
     d = rig.directory
     for target in ("Ann One", "Bo Two", "Cy Three"):

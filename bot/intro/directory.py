@@ -301,6 +301,24 @@ _NOES_THAT_MAY_HOLD = """
         WHERE confirmed_at > :declined_after
 """
 
+# The contacts who may be the person (their surname among `surnames`) or work at the company
+# (under any key it goes by: `company_keys`), whoever's they are but a departed teammate's:
+# the rule `contacts_matching` writes in Core, as the review's and the form's statements read
+# it. `only_if`: a condition for reading them at all.
+_CANDIDATES = """
+            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
+                closeness, since, source, confirmed_at, lapsed_at
+            FROM contacts
+            WHERE team_id = :team_id
+                AND (surname_key IN {surnames}
+                    OR company_key IN (SELECT k FROM company_keys)
+                    OR company_domain_key IN (SELECT k FROM company_keys))
+                AND owner_id NOT IN (SELECT user_id FROM departed_users WHERE team_id = :team_id)
+                {only_if}
+            ORDER BY id
+            LIMIT 2000
+"""
+
 # The one read behind an ask's review (`Directory.review_ask`), in SQL both databases speak:
 # the connector's limits (their own, else the workspace's default, else introbot's) and what
 # they count, counted up to the limit only (whether it is reached, or how near, is all the
@@ -367,21 +385,12 @@ _REVIEW = (
             FROM intro_requests
             WHERE team_id = :team_id AND target_surname_key IN :surname_keys
                 AND status IN :open_statuses
-        ), candidates AS (
-            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
-                closeness, since, source, confirmed_at, lapsed_at
-            FROM contacts
-            WHERE team_id = :team_id
-                AND (surname_key IN :surname_keys
-                    OR company_key IN (SELECT k FROM company_keys)
-                    OR company_domain_key IN (SELECT k FROM company_keys))
-                AND owner_id NOT IN (
-                    SELECT user_id FROM departed_users WHERE team_id = :team_id
-                )
-                AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)
-            ORDER BY id
-            LIMIT 2000
+        ), candidates AS ("""
+        + _CANDIDATES.format(
+            surnames=":surname_keys",
+            only_if="AND EXISTS (SELECT 1 FROM searched WHERE next_searched = 1)",
         )
+        + """)
         SELECT limits.*, searched.next_searched,
             (
                 SELECT o.owner_id FROM account_owners o
@@ -489,18 +498,9 @@ _REVIEW = (
 _FORM_FINDINGS = (
     text(
         _COMPANY_KEYS
-        + """, candidates AS (
-            SELECT id, owner_id, name, name_key, company, company_key, company_domain_key,
-                closeness, since, source, confirmed_at, lapsed_at
-            FROM contacts
-            WHERE team_id = :team_id
-                AND (surname_key IN :contact_surname_keys
-                    OR company_key IN (SELECT k FROM company_keys)
-                    OR company_domain_key IN (SELECT k FROM company_keys))
-                AND owner_id NOT IN (SELECT user_id FROM departed_users WHERE team_id = :team_id)
-            ORDER BY id
-            LIMIT 2000
-        )
+        + """, candidates AS ("""
+        + _CANDIDATES.format(surnames=":contact_surname_keys", only_if="")
+        + """)
         SELECT 'contact' AS kind, id, owner_id, name, name_key, company,
             company_key, company_domain_key, closeness, since, source, confirmed_at,
             lapsed_at, CAST(NULL AS VARCHAR) AS requester_id,

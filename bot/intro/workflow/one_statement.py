@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,37 +82,32 @@ def request_from(row: Any) -> IntroRequest:
     return built(IntroRequest, **values)
 
 
-# New messages planned in Python, handed to a one-statement write as arrays (one element per
-# message), each with its type in SQL; `key` is the dedupe key's own part (`plan.key_within`).
-_PLANNED = (
-    ("kind", "text", lambda m: str(m.kind)),
-    ("recipient", "text", lambda m: m.recipient_id),
-    ("key", "text", lambda m: plan.key_within(m.dedupe_key)),
-    ("data", "text", lambda m: json.dumps(m.data)),
-    ("due_at", "timestamptz", lambda m: m.due_at),
-    ("status", "text", lambda m: str(m.status)),
-    ("attempts", "integer", lambda m: m.attempts),
-    ("lease_owner", "text", lambda m: m.lease_owner),
-    ("lease_until", "timestamptz", lambda m: m.lease_expires_at),
-)
-_PLANNED_ARRAYS = ", ".join(f"CAST(:p_{name} AS {sql}[])" for name, sql, _ in _PLANNED)
-_PLANNED_COLUMNS = ", ".join(name for name, _, _ in _PLANNED)
-
-
-def planned(messages: list[OutboundMessage]) -> dict[str, list[Any]]:
-    return {f"p_{name}": [value(m) for m in messages] for name, _, value in _PLANNED}
-
-
-# A state change's planned messages, each with the status it is planned for, handed over as
-# one JSON document of rows rather than as arrays: psycopg dumps an array element by element,
-# finding each one's type, which cost more CPU than the statement's other work in Python.
+# New messages planned in Python, handed to a one-statement write as one JSON document of
+# rows rather than as arrays (one element per message): psycopg dumps an array element by
+# element, finding each one's type, which cost more CPU than the statement's other work in
+# Python. Each column with its type in SQL; `key` is the dedupe key's own part
+# (`plan.key_within`); `target`, for a state change, the status the message is planned for;
 # `data` goes in as JSON itself (in the text json.dumps gives it, which a `json` column keeps).
-_PLANNED_RECORD = ", ".join(
-    ["target text", *(f"{name} {'json' if name == 'data' else sql}" for name, sql, _ in _PLANNED)]
+_PLANNED = (
+    ("kind", "text"),
+    ("recipient", "text"),
+    ("key", "text"),
+    ("data", "json"),
+    ("due_at", "timestamptz"),
+    ("status", "text"),
+    ("attempts", "integer"),
+    ("lease_owner", "text"),
+    ("lease_until", "timestamptz"),
 )
+_PLANNED_RECORD = ", ".join(["target text", *(f"{name} {sql}" for name, sql in _PLANNED)])
+_PLANNED_COLUMNS = ", ".join(name for name, _ in _PLANNED)
+# The rows of `:planned`, numbered in their order (`seq`), as `p`.
+_PLANNED_ROWS = f"""ROWS FROM (
+                json_to_recordset(CAST(:planned AS json)) AS ({_PLANNED_RECORD})
+            ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)"""
 
 
-def _planned_rows(promised: list[tuple[Status, OutboundMessage]]) -> str:
+def _planned_rows(promised: Sequence[tuple[Status | None, OutboundMessage]]) -> str:
     """`promised` as `_PLANNED_RECORD`'s rows, one JSON array of objects."""
     return json.dumps(
         [
@@ -371,9 +367,7 @@ def _planned_messages(stage: CrmStage | None) -> str:
                     WHEN '{_OWNER}' THEN moved.account_owner_id ELSE p.recipient END,
                 replace(p.key, '{_EVENT_ID}', CAST(moved.event_id AS text)), p.data,
                 p.due_at, p.status, p.attempts, p.lease_owner, p.lease_until
-            FROM moved CROSS JOIN ROWS FROM (
-                json_to_recordset(CAST(:planned AS json)) AS ({_PLANNED_RECORD})
-            ) WITH ORDINALITY AS p(target, {_PLANNED_COLUMNS}, seq)
+            FROM moved CROSS JOIN {_PLANNED_ROWS}
             WHERE p.target = moved.status
             UNION ALL
             SELECT 2, 0, '{MessageKind.WEBHOOK}', '',
@@ -438,7 +432,7 @@ async def store_at_once(
         "now": request.created_at,
         "history_since": request.created_at - HISTORY_SPAN,
         "hooks_everywhere": webhooks_everywhere,
-        **planned(messages),
+        "planned": _planned_rows([(None, m) for m in messages]),
     }
     async with one_statement(sessions) as connection:
         statement = submit_statement(tuple(columns))
@@ -525,10 +519,9 @@ def submit_statement(column_names: tuple[str, ...]) -> TextClause:
             RETURNING id
         ), planned AS (
             SELECT 0 AS part, p.seq, r.team_id, r.id AS request_id, {request_key} AS key,
-                p.kind, p.recipient, p.data::json AS data, p.due_at, p.attempts, p.status,
+                p.kind, p.recipient, p.data, p.due_at, p.attempts, p.status,
                 p.lease_owner, p.lease_until
-            FROM request r CROSS JOIN unnest({_PLANNED_ARRAYS})
-                WITH ORDINALITY AS p({_PLANNED_COLUMNS}, seq)
+            FROM request r CROSS JOIN {_PLANNED_ROWS}
             UNION ALL
             SELECT 1, 0, r.team_id, r.id, {webhook_key}, '{MessageKind.WEBHOOK}', '',
                 {_WEBHOOK_DATA.format(event_id="e.id", stage="r.outcome")},

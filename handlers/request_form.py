@@ -302,8 +302,7 @@ async def word_review(
     named = [found.mine.connector_id] if found.mine and found.mine.connector_id else []
     named += [uid for r in found.held_by_others for uid in (r.requester_id, r.connector_id) if uid]
     named += [found.next_best] if found.next_best else []
-    stored = {**found.profiles, **found.named}
-    names = await names_of(services, client, team_id, named, stored=stored)
+    names = await names_of(services, client, team_id, named, stored=found.profiles)
     if found.target_declined is not None and found.enforce_pacing:
         review.errors["target_name"] = say("target_declined", **messages.declined_words(found))
         return

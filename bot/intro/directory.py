@@ -193,11 +193,10 @@ class AskReview:
     account_owner: str | None = None  # approves first, unless already part of the ask
     # The connector's tie to the person, when over a year old and not confirmed since.
     stale_tie: Contact | None = None
-    # The stored profiles asked for with the review (bot.intro.profiles), by user id.
+    # The stored profiles read with the review (bot.intro.profiles), by user id: those asked
+    # for, and with `review_ask`'s `name_people` those of the people the findings may name
+    # (on the open asks, the next best path's owners).
     profiles: dict[str, Teammate] = field(default_factory=dict)
-    # The stored profiles of the people the findings may name (`review_ask`'s `name_people`:
-    # on the open asks, the next best path's owners), by user id.
-    named: dict[str, Teammate] = field(default_factory=dict)
     # The person said no to an intro lately (bot.intro.declines): their no still holds.
     target_declined: TargetDecline | None = None
     target_declined_hold: timedelta = field(default_factory=lambda: TARGET_DECLINED_HOLD)
@@ -334,10 +333,10 @@ _CANDIDATES = """
 # one), a row for each contact of anyone's who may be the person, as the suggestion search
 # matches them: the next best paths, without a read of their own (their owners' loads are
 # read apart, `_LOADS`, only when there are any: read here, every review would pay for
-# them). When asked to (`name_people`), a 'named' row for the stored profile of each person
-# the findings may name (on the open asks, the candidates' owners), so that putting them in
-# words reads nothing more. Built once: a statement put together per call costs more CPU
-# than the round trips it saves.
+# them). When asked to (`name_people`), a 'profile' row too for each person the findings may
+# name (on the open asks, the candidates' owners; a branch of its own, so that each keeps its
+# index lookup), so that putting them in words reads nothing more. Built once: a statement
+# put together per call costs more CPU than the round trips it saves.
 _REVIEW = (
     text(
         _COMPANY_KEYS
@@ -446,7 +445,7 @@ _REVIEW = (
             WHERE team_id = :team_id AND user_id IN :profile_ids
                 AND refreshed_at > :fresh_after
             UNION ALL
-            SELECT 'named', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
+            SELECT 'profile', NULL, NULL, NULL, name, NULL, NULL, NULL, NULL, NULL, user_id,
                 title, email, tz, is_bot, deleted, NULL, NULL, NULL, NULL, NULL
             FROM profiles
             WHERE team_id = :team_id AND refreshed_at > :fresh_after
@@ -969,7 +968,7 @@ class Directory(Contacts):
         when the connector is at a limit and someone else may know the person). It reads the
         stored profiles of `profile_ids` with it (a submission's people, without a round trip
         of their own), and with `name_people` those of everyone its findings may name
-        (`AskReview.named`).
+        (`AskReview.profiles`, both).
         `suggestions`, when the caller has them already (best first, the requester left out),
         give the next-best path without searching for it."""
         # "Jane Doe (Acme)" with no company given: the rules about Acme apply all the same.
@@ -988,8 +987,7 @@ class Directory(Contacts):
         )
         first = rows[0]
         review = AskReview(
-            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"},
-            named={row.user_id: profile_from(row) for row in rows if row.kind == "named"},
+            profiles={row.user_id: profile_from(row) for row in rows if row.kind == "profile"}
         )
         query = parse_person(target, company)
         _sort_asks(review, rows, name_key(query.name_key), requester_id, replaces_id)

@@ -346,10 +346,10 @@ async def test_the_review_reads_the_profiles_of_the_people_on_open_asks_when_ask
     await Profiles(d._sessions, rig.clock).remember(TEAM, [xavi, dee, Teammate("UY", "Yan")])
     review = await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "", name_people=True)
     assert [(a.requester_id, a.connector_id) for a in review.held_by_others] == [("UX", "UD")]
-    assert review.named == {"UX": xavi, "UD": dee}
-    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "")).named == {}
+    assert review.profiles == {"UX": xavi, "UD": dee}
+    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "")).profiles == {}
     rig.clock.advance(PROFILE_FRESH_FOR)  # stale: asked of Slack again
-    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "", name_people=True)).named == {}
+    assert (await d.review_ask(TEAM, "UR", "UC", "Jane Doe", "", name_people=True)).profiles == {}
 
 
 @pytest.mark.parametrize("limit", ["max_open", "max_per_30_days", "snoozed", "blocked_company"])
@@ -388,7 +388,7 @@ async def test_at_a_limit_the_review_reads_the_next_best_paths_with_the_rest(
         event.remove(engine, "before_cursor_execute", count)
     assert review.pacing is not None and review.pacing.code == limit
     assert review.next_best == "UD"  # someone at the company, under its other spelling
-    assert review.named == {"UD": dee}  # the next best path's owner, to be named
+    assert review.profiles == {"UD": dee}  # the next best path's owner, to be named
     assert len(statements) == 2, statements
     assert "contacts" not in statements[1] and "profiles" not in statements[1]  # the loads
     # The suggestion search, asked apart, agrees.
